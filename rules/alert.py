@@ -1,0 +1,40 @@
+"""`Alert`: what a rule says about the world. The only thing the rule engine hands to `alerts/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class AlertAction(StrEnum):
+    RAISE = "raise"  # open (or repeat on) the alert identified by dedup_key
+    CLEAR = "clear"  # the clear condition held: resolve the open alert with this dedup_key
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One raise or clear. `dedup_key` identifies the condition (rule + device or household): repeats of an
+    open key update the same ticket; after it is resolved, the same key opens a new one.
+    `ts` is event time (device time of the message or watermark that triggered it)."""
+
+    action: AlertAction
+    rule_id: str
+    dedup_key: str
+    severity: Severity
+    ts: float
+    microgrid_id: str
+    title: str
+    device_id: str | None = None
+    household_id: str | None = None
+    building_id: str | None = None
+    community_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Fixtures for a real PostgreSQL database (owned by the wiring work)."""

@@ -1,0 +1,221 @@
+"""One settings object for the whole service, read from a TOML file and `CWATCH_*` environment variables.
+
+Environment variables override the file; nested keys use a double underscore (`CWATCH_MQTT__URL`). Unknown keys
+are refused in both, because a misspelt key that is silently ignored is a setting that silently does not apply.
+Errors name the file, line and key (`cwatch.toml:7: mqtt.clientid: unknown key`) or the environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cwatch.errors import ConfigError
+
+ENV_PREFIX = "CWATCH_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class MqttSettings(_Section):
+    url: str = Field(default="", description="mqtt://user:pass@host:port; empty runs an embedded broker.")
+    embedded_host: str = "127.0.0.1"
+    embedded_port: int = Field(default=11883, ge=0, le=65535)
+    client_id: str = "cwatch-ingest"
+    session_expiry_s: int = Field(default=7 * 86_400, ge=0)
+    keepalive_s: int = Field(default=30, ge=5)
+    shared_group: str = Field(default="", description="Subscribe as $share/<group>/... when several ingesters run.")
+
+
+class StoreSettings(_Section):
+    url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in the data folder.")
+
+
+class TelemetrySettings(_Section):
+    backend: Literal["sqlite", "influx_v1", "influx_v2"] = "sqlite"
+    retention_days: float = Field(default=30, gt=0)
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_database: str = "cwatch"
+    influx_username: str = ""
+    influx_password: str = ""
+    influx_org: str = ""
+    influx_bucket: str = ""
+    influx_token: str = ""
+    batch_size: int = Field(default=5_000, ge=1, le=100_000)
+    batch_interval_s: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _v2_needs_credentials(self) -> TelemetrySettings:
+        if self.backend == "influx_v2":
+            missing = [k for k in ("influx_org", "influx_bucket", "influx_token") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"backend influx_v2 needs {', '.join(missing)}")
+        return self
+
+
+class IngestSettings(_Section):
+    max_future_s: float = Field(default=300, ge=0)
+    max_age_s: float = Field(default=7 * 86_400, gt=0)
+    max_payload_bytes: int = Field(default=65_536, ge=256, le=1_048_576)
+    spool_max_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
+    deadletter_max_rows: int = Field(default=100_000, ge=100)
+
+
+class RulesSettings(_Section):
+    path: str = Field(default="", description="Rule file; empty uses the shipped default rule set.")
+    allowed_lateness_s: float = Field(default=300, ge=0)
+    sweep_every_s: float = Field(default=60, gt=0)
+
+
+class RegistrySettings(_Section):
+    path: str = Field(default="", description="CSV folder imported at start-up when set.")
+    reload_every_s: float = Field(default=10, gt=0)
+
+
+class AuthSettings(_Section):
+    session_ttl_s: int = Field(default=12 * 3600, ge=60)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. See `docs/deployment.md` for each key."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    data_dir: str = "var"
+    timezone: str = "Asia/Shanghai"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    demo: bool = False
+    http: HttpSettings = HttpSettings()
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    ingest: IngestSettings = IngestSettings()
+    rules: RulesSettings = RulesSettings()
+    registry: RegistrySettings = RegistrySettings()
+    auth: AuthSettings = AuthSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: it overrides the file, which reaches us as init kwargs.
+        return (env_settings, init_settings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite+aiosqlite:///{self.data_path / 'cwatch.db'}"
+
+
+def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
+    """Read `path` (TOML, optional) and the environment; raise ConfigError naming file, line and key."""
+    env = dict(os.environ if environ is None else environ)
+    _refuse_unknown_env(env)
+    data: dict[str, Any] = {}
+    text = ""
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: {e}") from None
+    try:
+        if environ is None:
+            return Settings(**data)
+        saved = dict(os.environ)
+        try:
+            os.environ.clear()
+            os.environ.update(env)
+            return Settings(**data)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, path, text, data, env)) from None
+
+
+def _fields_of(model: type[BaseModel]) -> dict[str, Any]:
+    return dict(model.model_fields)
+
+
+def _refuse_unknown_env(env: dict[str, str]) -> None:
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        model: type[BaseModel] | None = Settings
+        for i, part in enumerate(parts):
+            fields = _fields_of(model) if model is not None else {}
+            if part not in fields:
+                raise ConfigError(f"environment variable {name}: unknown key {'.'.join(parts[: i + 1])}")
+            ann = fields[part].annotation
+            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+            if model is None and i < len(parts) - 1:
+                raise ConfigError(f"environment variable {name}: {'.'.join(parts[: i + 1])} has no sub-keys")
+
+
+def _describe(err: ValidationError, path: Path | None, text: str, data: dict[str, Any], env: dict[str, str]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"]]
+        key = ".".join(loc)
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        env_name = ENV_PREFIX + "__".join(p.upper() for p in loc)
+        if env_name in env:
+            lines.append(f"environment variable {env_name}: {key}: {msg}")
+        elif path is not None and _in_data(data, loc):
+            lines.append(f"{path}:{_line_of(text, loc)}: {key}: {msg}")
+        elif path is not None:
+            lines.append(f"{path}: {key}: {msg}")
+        else:
+            lines.append(f"{key}: {msg}")
+    return "; ".join(lines)
+
+
+def _in_data(data: dict[str, Any], loc: list[str]) -> bool:
+    node: Any = data
+    for p in loc:
+        if not isinstance(node, dict) or p not in node:
+            return False
+        node = node[p]
+    return True
+
+
+def _line_of(text: str, loc: list[str]) -> int:
+    """Line of `loc` in a TOML text: the `key =` line inside the `[table]` of its parents (best effort)."""
+    table, key = ".".join(loc[:-1]), loc[-1]
+    current = ""
+    header = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+    assign = re.compile(r"^\s*\"?([A-Za-z0-9_\-]+)\"?\s*=")
+    for no, line in enumerate(text.splitlines(), start=1):
+        if m := header.match(line):
+            current = m.group(1).strip()
+            if current == ".".join(loc):
+                return no
+            continue
+        if (m := assign.match(line)) and m.group(1) == key and current == table:
+            return no
+    return 1

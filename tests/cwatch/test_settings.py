@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from cwatch.errors import ConfigError
+from cwatch.settings import load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "cwatch.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_are_embedded_and_local() -> None:
+    s = load_settings(None, environ={})
+    assert s.mqtt.url == ""
+    assert s.http.host == "127.0.0.1"
+    assert s.http.port == 8080
+    assert s.telemetry.backend == "sqlite"
+    assert s.store_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
+    p = write(tmp_path, 'data_dir = "x"\n\n[mqtt]\nurl = ""\nclientid = "typo"\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, environ={})
+    assert f"{p}:5: mqtt.clientid: unknown key" in str(e.value)
+
+
+def test_wrong_value_names_file_line_and_key(tmp_path: Path) -> None:
+    p = write(tmp_path, "[http]\nhost = '0.0.0.0'\nport = 99999\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, environ={})
+    assert f"{p}:3: http.port:" in str(e.value)
+
+
+def test_missing_required_key_is_named(tmp_path: Path) -> None:
+    p = write(tmp_path, "[telemetry]\nbackend = 'influx_v2'\ninflux_org = 'o'\n")
+    with pytest.raises(ConfigError) as e:
+        load_settings(p, environ={})
+    assert "influx_bucket" in str(e.value)
+    assert "influx_token" in str(e.value)
+
+
+def test_bad_toml_syntax_names_the_file(tmp_path: Path) -> None:
+    p = write(tmp_path, "[http\nport = 1\n")
+    with pytest.raises(ConfigError, match=str(p)):
+        load_settings(p, environ={})
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_environment_overrides_file_and_merges_sections(tmp_path: Path) -> None:
+    p = write(tmp_path, "[mqtt]\nclient_id = 'from-file'\nurl = 'mqtt://file:1883'\n")
+    s = load_settings(p, environ={"CWATCH_MQTT__URL": "mqtt://env:1883"})
+    assert s.mqtt.url == "mqtt://env:1883"
+    assert s.mqtt.client_id == "from-file"
+
+
+def test_unknown_environment_variable_is_named() -> None:
+    with pytest.raises(ConfigError, match="CWATCH_MQTT__CLIENTID"):
+        load_settings(None, environ={"CWATCH_MQTT__CLIENTID": "x"})
+
+
+def test_bad_environment_value_is_named() -> None:
+    with pytest.raises(ConfigError, match="CWATCH_HTTP__PORT"):
+        load_settings(None, environ={"CWATCH_HTTP__PORT": "eighty"})
+
+
+def test_chinese_values_round_trip(tmp_path: Path) -> None:
+    p = write(tmp_path, "data_dir = '数据'\n")
+    assert load_settings(p, environ={}).data_dir == "数据"

@@ -37,7 +37,7 @@ def create_database() -> str:
     name = f"cwatch_test_{uuid.uuid4().hex[:12]}"
     try:
         _run(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncio.TimeoutError) as e:
+    except (TimeoutError, OSError) as e:
         reason = f"PostgreSQL at {PG_HOST}:{PG_PORT} unreachable: {e}"
         if os.environ.get("CI"):
             pytest.fail(reason)

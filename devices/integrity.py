@@ -1,0 +1,151 @@
+"""Referential checks of registry data: pure, and exhaustive (every problem, not the first one).
+
+Kept apart from `Registry` so the CSV and database loaders can report the same problems against their own
+file names and line numbers (see `Locate`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from devices.errors import Problem
+from devices.model import (
+    Building,
+    Community,
+    Device,
+    DutyShift,
+    Grid,
+    Household,
+    MicroGrid,
+    Person,
+    Street,
+)
+from devices.topics import ID_PATTERN
+
+# (collection, 0-based index) -> (file, line). Registries built in code use the collection name and item number.
+Locate = Callable[[str, int], tuple[str, int]]
+
+_ID = re.compile(ID_PATTERN)
+
+
+def locate_items(collection: str, index: int) -> tuple[str, int]:
+    return collection, index + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Collections:
+    """The registry's raw content, in input order."""
+
+    streets: Sequence[Street]
+    communities: Sequence[Community]
+    grids: Sequence[Grid]
+    microgrids: Sequence[MicroGrid]
+    buildings: Sequence[Building]
+    households: Sequence[Household]
+    people: Sequence[Person]
+    roster: Sequence[DutyShift]
+    devices: Sequence[Device]
+
+
+def _aware(d: datetime) -> bool:
+    return d.tzinfo is not None and d.utcoffset() is not None
+
+
+def check(c: Collections, locate: Locate = locate_items) -> list[Problem]:
+    """Every problem of `c`: malformed or duplicate ids (node and device ids share one namespace, since they
+    are used interchangeably as scopes), dangling parents, households of a device outside its building,
+    shifts of unknown people or micro-grids, empty shifts and naive datetimes."""
+    problems: list[Problem] = []
+
+    def bad(collection: str, index: int, column: str, message: str) -> None:
+        file, line = locate(collection, index)
+        problems.append(Problem(file, line, column, message))
+
+    # ids: syntax and uniqueness across every level and devices; people have their own namespace
+    seen: dict[str, str] = {}
+    named: list[tuple[str, Sequence[Street | Community | Grid | MicroGrid | Building | Household | Device]]] = [
+        ("streets", c.streets),
+        ("communities", c.communities),
+        ("grids", c.grids),
+        ("microgrids", c.microgrids),
+        ("buildings", c.buildings),
+        ("households", c.households),
+        ("devices", c.devices),
+    ]
+    for collection, items in named:
+        for i, item in enumerate(items):
+            if not _ID.fullmatch(item.id):
+                bad(collection, i, "id", f"id {item.id!r} is not topic-safe (letters, digits, _ . -; at most 64)")
+            if item.id in seen:
+                bad(collection, i, "id", f"duplicate id {item.id!r} (already used in {seen[item.id]})")
+            else:
+                seen[item.id] = collection
+    people_ids: set[str] = set()
+    for i, p in enumerate(c.people):
+        if not _ID.fullmatch(p.id):
+            bad("people", i, "id", f"id {p.id!r} is not a valid id (letters, digits, _ . -; at most 64)")
+        if p.id in people_ids:
+            bad("people", i, "id", f"duplicate person id {p.id!r}")
+        people_ids.add(p.id)
+
+    streets = {s.id for s in c.streets}
+    communities = {x.id for x in c.communities}
+    grids = {x.id for x in c.grids}
+    microgrids = {x.id for x in c.microgrids}
+    buildings = {b.id: b for b in c.buildings}
+    households = {h.id: h for h in c.households}
+
+    for i, co in enumerate(c.communities):
+        if co.street_id not in streets:
+            bad("communities", i, "street_id", f"street {co.street_id!r} does not exist")
+    for i, g in enumerate(c.grids):
+        if g.community_id not in communities:
+            bad("grids", i, "community_id", f"community {g.community_id!r} does not exist")
+    for i, m in enumerate(c.microgrids):
+        if m.grid_id not in grids:
+            bad("microgrids", i, "grid_id", f"grid {m.grid_id!r} does not exist")
+    for i, b in enumerate(c.buildings):
+        if b.microgrid_id not in microgrids:
+            bad("buildings", i, "microgrid_id", f"micro-grid {b.microgrid_id!r} does not exist")
+        if b.floors < 1:
+            bad("buildings", i, "floors", f"floors must be at least 1, got {b.floors}")
+    for i, h in enumerate(c.households):
+        hb = buildings.get(h.building_id)
+        if hb is None:
+            bad("households", i, "building_id", f"building {h.building_id!r} does not exist")
+        elif h.floor > hb.floors:
+            bad("households", i, "floor", f"floor {h.floor} is above the top floor {hb.floors} of {hb.id!r}")
+        if h.care.away_until is not None and not _aware(h.care.away_until):
+            bad("households", i, "away_until", "away_until needs a UTC offset (e.g. +08:00)")
+    for i, d in enumerate(c.devices):
+        if d.building_id not in buildings:
+            bad("devices", i, "building_id", f"building {d.building_id!r} does not exist")
+        if d.household_id is not None:
+            dh = households.get(d.household_id)
+            if dh is None:
+                bad("devices", i, "household_id", f"household {d.household_id!r} does not exist")
+            elif dh.building_id != d.building_id:
+                bad(
+                    "devices",
+                    i,
+                    "household_id",
+                    f"household {d.household_id!r} is in building {dh.building_id!r}, not {d.building_id!r}",
+                )
+        if d.expected_interval_s <= 0:
+            bad("devices", i, "expected_interval_s", f"must be positive, got {d.expected_interval_s}")
+    for i, p in enumerate(c.people):
+        if p.scope_id not in seen or seen[p.scope_id] == "devices":
+            bad("people", i, "scope_id", f"scope {p.scope_id!r} is not a node of the grid (street … household)")
+    for i, s in enumerate(c.roster):
+        if s.person_id not in people_ids:
+            bad("roster", i, "person_id", f"person {s.person_id!r} does not exist")
+        if s.microgrid_id not in microgrids:
+            bad("roster", i, "microgrid_id", f"micro-grid {s.microgrid_id!r} does not exist")
+        for column, value in (("start", s.start), ("end", s.end)):
+            if not _aware(value):
+                bad("roster", i, column, f"{column} needs a UTC offset (e.g. +08:00)")
+        if _aware(s.start) and _aware(s.end) and s.end <= s.start:
+            bad("roster", i, "end", f"shift ends ({s.end.isoformat()}) before it starts ({s.start.isoformat()})")
+    return problems

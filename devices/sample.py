@@ -1,0 +1,290 @@
+"""A realistic sample street (幸福街道) for demos, the simulator and tests.
+
+Shape follows what street offices report (docs in /work/shared/domain-notes.md): 1 street, 3 communities,
+11 grids, 33 micro-grids, old walk-up compounds and high-rises, ~15 % lone elderly households who consented
+to being watched, a leader and 2-3 grid workers per micro-grid on day/night shifts, and ~6,000 devices of all
+eight classes. Micro-grids hold fewer households than the real 300-500 so the whole street stays quick to
+load and simulate. Everything is drawn from `random.Random(seed)`: the same seed and start give the same street.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Protocol
+
+from devices.model import (
+    Building,
+    CareProfile,
+    Community,
+    Contact,
+    Device,
+    DeviceClass,
+    DutyShift,
+    Grid,
+    Household,
+    MicroGrid,
+    Person,
+    QuietHours,
+    Role,
+    Street,
+)
+from devices.registry import Registry
+
+__all__ = ["CHINA", "DEVICE_PREFIX", "sample_street"]
+
+CHINA = timezone(timedelta(hours=8), "CST")
+"""China Standard Time: no daylight saving, so a fixed offset is exact."""
+
+DEVICE_PREFIX: dict[DeviceClass, str] = {
+    DeviceClass.SMOKE_DETECTOR: "SD",
+    DeviceClass.WATER_METER: "WM",
+    DeviceClass.ACCESS_CONTROL: "AC",
+    DeviceClass.AI_CAMERA: "CAM",
+    DeviceClass.MANHOLE_COVER: "MH",
+    DeviceClass.TRASH_BIN: "TB",
+    DeviceClass.GAS_DETECTOR: "GD",
+    DeviceClass.EBIKE_CHARGER: "EB",
+}
+
+HOUR = 3_600
+DAY = 86_400
+
+# (community id suffix, name, compound names of its micro-grids); grids hold 3 micro-grids each
+_COMMUNITIES: list[tuple[str, str, list[str]]] = [
+    (
+        "yg",
+        "阳光社区",
+        [
+            "桂花苑",
+            "丹桂苑",
+            "金桂苑",
+            "银杏园",
+            "枫林苑",
+            "梧桐里",
+            "紫荆苑",
+            "海棠苑",
+            "玉兰苑",
+            "芙蓉苑",
+            "蔷薇苑",
+            "石榴园",
+        ],
+    ),
+    (
+        "hp",
+        "和平社区",
+        [
+            "和平新村",
+            "和顺苑",
+            "和美家园",
+            "和谐小区",
+            "安居苑",
+            "乐居苑",
+            "康居苑",
+            "福居苑",
+            "锦绣花园",
+            "春晖园",
+            "秋实园",
+            "夏荷园",
+        ],
+    ),
+    ("cz", "翠竹社区", ["翠竹苑", "青竹园", "竹韵苑", "松涛苑", "松鹤苑", "鹤鸣园", "清泉苑", "碧水园", "湖滨苑"]),
+]
+_GRID_NUMERALS = "一二三四五六七八九十"
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰凤建国红梅海燕志斌春晓东文辉婷雪琳颖浩宇欣怡佳"
+_RELATIONS = ["儿子", "女儿", "侄子", "邻居", "社工", "外甥女"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A building type of a micro-grid: walk-up compounds are old and low, high-rises are new."""
+
+    floors: tuple[int, ...]
+    units_per_floor: int
+    buildings: tuple[int, int]  # min, max buildings per micro-grid
+
+
+_WALKUP = _Kind(floors=(5, 6, 7), units_per_floor=2, buildings=(5, 7))
+_HIGHRISE = _Kind(floors=(11, 18, 26), units_per_floor=2, buildings=(2, 3))
+
+
+class _Ids:
+    """Sequential device ids per class, e.g. SD-0000001."""
+
+    def __init__(self) -> None:
+        self._n: dict[DeviceClass, int] = {}
+
+    def next(self, cls: DeviceClass) -> str:
+        n = self._n.get(cls, 0) + 1
+        self._n[cls] = n
+        return f"{DEVICE_PREFIX[cls]}-{n:07d}"
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+
+
+def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14) -> Registry:
+    """The sample street. The roster covers `days` days of day (08:00-20:00) and night (20:00-08:00) shifts in
+    China time from `start` (default: today in China), plus the night shift running into `start`'s morning.
+    Lone elderly households away from home are away until a few days after `start`."""
+    rng = random.Random(seed)
+    first = start if start is not None else datetime.now(CHINA).date()
+    ids = _Ids()
+
+    street = Street("xf", "幸福街道")
+    communities: list[Community] = []
+    grids: list[Grid] = []
+    microgrids: list[MicroGrid] = []
+    buildings: list[Building] = []
+    households: list[Household] = []
+    people: list[Person] = []
+    devices: list[Device] = []
+    roster: list[DutyShift] = []
+
+    def dev(cls: DeviceClass, b: Building, interval: int, label: str = "", household: str | None = None) -> None:
+        installed = date(2021, 1, 1) + timedelta(days=rng.randrange(4 * 365))
+        devices.append(Device(ids.next(cls), cls, b.id, household, interval, installed, label))
+
+    people.extend(Person(f"p-xf-{i}", _name(rng), Role.STREET_DUTY, street.id, _phone(rng)) for i in range(1, 3))
+    people.append(Person("p-xf-op", _name(rng), Role.OPERATOR, street.id, _phone(rng)))
+
+    for c_suffix, c_name, compounds in _COMMUNITIES:
+        co = Community(f"c-{c_suffix}", c_name, street.id)
+        communities.append(co)
+        people.extend(
+            Person(f"p-{c_suffix}-{i}", _name(rng), Role.COMMUNITY_DUTY, co.id, _phone(rng)) for i in range(1, 3)
+        )
+        for gi in range(len(compounds) // 3):
+            grid = Grid(f"g-{c_suffix}-{gi + 1}", f"{c_name}第{_GRID_NUMERALS[gi]}网格", co.id)
+            grids.append(grid)
+            for mi in range(3):
+                compound = compounds[gi * 3 + mi]
+                mg = MicroGrid(f"mg-{c_suffix}-{gi + 1}-{mi + 1}", f"{compound}微网格", grid.id)
+                microgrids.append(mg)
+                staff = _microgrid(rng, mg, compound, ids, dev, buildings, households, people)
+                roster.extend(_shifts(mg.id, staff, first, days))
+
+    return Registry(
+        streets=[street],
+        communities=communities,
+        grids=grids,
+        microgrids=microgrids,
+        buildings=buildings,
+        households=[_care(rng, h, first) for h in households],
+        people=people,
+        roster=roster,
+        devices=devices,
+    )
+
+
+class _Dev(Protocol):
+    def __call__(
+        self, cls: DeviceClass, b: Building, interval: int, label: str = "", household: str | None = None
+    ) -> None: ...
+
+
+def _microgrid(
+    rng: random.Random,
+    mg: MicroGrid,
+    compound: str,
+    ids: _Ids,
+    dev: _Dev,
+    buildings: list[Building],
+    households: list[Household],
+    people: list[Person],
+) -> list[Person]:
+    """Buildings, households and devices of one micro-grid; returns its staff, leader first."""
+    kind = _WALKUP if rng.random() < 0.6 else _HIGHRISE
+    n_buildings = rng.randint(*kind.buildings)
+    # NB-IoT meters in old compounds upload daily; newer high-rises have hourly LoRa/wired meters
+    meter_interval = DAY if kind is _WALKUP and rng.random() < 0.7 else HOUR
+    first_no = rng.randint(1, 20)
+    mine: list[Building] = []
+    for bi in range(n_buildings):
+        no = first_no + bi
+        floors = rng.choice(kind.floors)
+        b = Building(f"{mg.id.replace('mg-', 'b-')}-{no:02d}", f"{compound}{no}号楼", mg.id, floors)
+        mine.append(b)
+        buildings.append(b)
+        dev(DeviceClass.ACCESS_CONTROL, b, 300, "单元门")
+        dev(DeviceClass.AI_CAMERA, b, 300, "高空抛物 楼顶")
+        if floors > 7:
+            dev(DeviceClass.AI_CAMERA, b, 300, "电梯轿厢")
+        for f in range(3, floors + 1, 4):
+            dev(DeviceClass.SMOKE_DETECTOR, b, DAY, f"{f}F 楼梯间")
+        for f in range(1, floors + 1):
+            for u in range(1, kind.units_per_floor + 1):
+                hid = f"h-{b.id[2:]}-{f:02d}{u:02d}"
+                households.append(Household(hid, b.id, f"{no}-{f}{u:02d}", f))
+                dev(DeviceClass.WATER_METER, b, meter_interval, "水表", hid)
+                if rng.random() < 0.7:
+                    dev(DeviceClass.SMOKE_DETECTOR, b, DAY, "客厅", hid)
+                if rng.random() < 0.25:
+                    dev(DeviceClass.GAS_DETECTOR, b, HOUR, "厨房", hid)
+    gate = mine[0]
+    dev(DeviceClass.ACCESS_CONTROL, gate, 300, "小区南门")
+    dev(DeviceClass.ACCESS_CONTROL, gate, 300, "小区北门")
+    dev(DeviceClass.AI_CAMERA, gate, 300, "消防通道")
+    dev(DeviceClass.AI_CAMERA, gate, 300, "非机动车棚")
+    dev(DeviceClass.AI_CAMERA, gate, 300, "垃圾房")
+    for i in range(rng.randint(3, 6)):
+        dev(DeviceClass.MANHOLE_COVER, rng.choice(mine), 6 * HOUR, f"{i + 1}号井盖")
+    for i in range(rng.randint(2, 4)):
+        dev(DeviceClass.TRASH_BIN, rng.choice(mine), HOUR, f"{i + 1}号垃圾桶")
+    for i in range(rng.randint(3, 5)):
+        dev(DeviceClass.EBIKE_CHARGER, rng.choice(mine), 300, f"{i + 1}号充电桩")
+
+    leader = Person(f"p-{mg.id[3:]}-l", _name(rng), Role.MICROGRID_LEADER, mg.id, _phone(rng))
+    workers = [
+        Person(f"p-{mg.id[3:]}-w{i}", _name(rng), Role.GRID_WORKER, mg.id, _phone(rng))
+        for i in range(1, rng.randint(2, 3) + 1)
+    ]
+    staff = [leader, *workers]
+    people.extend(staff)
+    return staff
+
+
+def _shifts(microgrid_id: str, staff: list[Person], first: date, days: int) -> list[DutyShift]:
+    """Day shift: the leader and one worker; night shift: one worker; workers rotate day by day."""
+    leader, workers = staff[0], staff[1:]
+    out: list[DutyShift] = []
+    for d in range(-1, days):
+        day = first + timedelta(days=d)
+        morning = datetime.combine(day, time(8), CHINA)
+        evening = datetime.combine(day, time(20), CHINA)
+        night_end = morning + timedelta(days=1)
+        if d >= 0:
+            out.append(DutyShift(leader.id, microgrid_id, morning, evening))
+            out.append(DutyShift(workers[d % len(workers)].id, microgrid_id, morning, evening))
+        out.append(DutyShift(workers[(d + 1) % len(workers)].id, microgrid_id, evening, night_end))
+    return out
+
+
+def _care(rng: random.Random, h: Household, first: date) -> Household:
+    """~15 % lone elderly who consented (some with quiet hours, a few away); a few more elderly or lone
+    residents who are not watched, so rules must check all three flags."""
+    r = rng.random()
+    if r < 0.15:
+        contacts = tuple(Contact(_name(rng), _phone(rng), rng.choice(_RELATIONS)) for _ in range(rng.randint(1, 2)))
+        quiet = None
+        if rng.random() < 0.3:
+            quiet = QuietHours(time(22), time(6)) if rng.random() < 0.7 else QuietHours(time(21, 30), time(6, 30))
+        away = None
+        if rng.random() < 0.05:
+            away = datetime.combine(first + timedelta(days=rng.randint(2, 6)), time(18), CHINA)
+        care = CareProfile(True, True, True, contacts, quiet, away)
+    elif r < 0.20:
+        care = CareProfile(lives_alone=True, elderly=True, consent=False)
+    elif r < 0.30:
+        care = CareProfile(lives_alone=False, elderly=True, consent=rng.random() < 0.5)
+    else:
+        return h
+    return Household(h.id, h.building_id, h.unit, h.floor, care)

@@ -1,0 +1,298 @@
+"""The durable spool: an append-only log of accepted readings between decoding and the databases.
+
+A message is acknowledged to the broker (PUBACK) only after it is in this log, so the log — not the broker,
+not InfluxDB — is what makes ingest at-least-once: InfluxDB may be down for an hour and nothing is lost, and
+memory stays bounded because readings wait on disk, not in queues.
+
+Storage: one SQLite file in WAL mode with `synchronous=FULL` (a committed append survives a power cut). Each
+`append` is one transaction that writes one row per batch (msgpack of the readings, via msgspec) plus the
+(device_id, seq) pairs of the batch, so a redelivered message is recognised as a duplicate even after a crash.
+Readings get consecutive offsets; a batch row covers `first..last`. Named consumers ("telemetry", "rules")
+each keep a persistent cursor — the last offset they finished — and `truncate()` drops batches that every
+consumer has passed.
+
+Duplicate detection is a bounded window: the last `dedup_window` (device_id, seq) pairs are remembered, in
+memory and on disk. A pair seen again with the *same* device timestamp is a duplicate (a broker redelivery or a
+device retry); the same seq with a different timestamp is a device that restarted its counter, and is stored.
+
+The class is synchronous (sqlite3 blocks); the service calls it through `asyncio.to_thread`. A lock serialises
+the connection, so it is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from devices.reading import Reading
+from ingest.errors import SpoolClosedError, SpoolError, SpoolFullError
+
+DEFAULT_CONSUMERS = ("telemetry",)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    first INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL,
+    appended_at REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    consumer TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What `append` did: `last_offset` is the offset of the last stored reading (unchanged when every item was
+    a duplicate); `duplicates` holds the items that were not stored because they were seen before."""
+
+    last_offset: int
+    stored: int
+    duplicates: list[Reading] = field(default_factory=list)
+
+
+class Spool:
+    """A durable log of readings with named consumers. See the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        max_bytes: int = 2 * 1024**3,
+        *,
+        consumers: Iterable[str] = DEFAULT_CONSUMERS,
+        dedup_window: int = 200_000,
+    ) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.consumers = tuple(dict.fromkeys(consumers))
+        if not self.consumers:
+            raise SpoolError("a spool needs at least one consumer")
+        self.dedup_window = dedup_window
+        self._lock = threading.Lock()
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(list[Reading])
+        self._seen: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+            self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'next_offset'").fetchone()
+            self._next = int(row[0]) if row else 1
+            # a new consumer starts at the oldest retained entry, so it sees everything still spooled
+            oldest = self._db.execute("SELECT min(first) FROM batches").fetchone()[0]
+            start = (int(oldest) - 1) if oldest is not None else self._next - 1
+            for name in self.consumers:
+                self._db.execute("INSERT OR IGNORE INTO cursors (consumer, position) VALUES (?, ?)", (name, start))
+            rows = self._db.execute(
+                "SELECT device_id, seq, ts FROM seen ORDER BY rowid DESC LIMIT ?", (dedup_window,)
+            ).fetchall()
+            for device_id, seq, ts in reversed(rows):
+                self._seen[(device_id, seq)] = ts
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
+
+    # --- writing ------------------------------------------------------------------------------------------
+
+    def append(self, batch: Sequence[Reading], now: float = 0.0) -> AppendResult:
+        """Store `batch` durably in one transaction; return the last offset and the duplicates left out.
+
+        Raises `SpoolFullError` (nothing stored) when the spool already holds `max_bytes`, so the caller can hold
+        back acknowledgements until consumers catch up."""
+        with self._lock:
+            self._check_open()
+            size = self._size_unlocked()
+            if size >= self.max_bytes:
+                raise SpoolFullError(size, self.max_bytes)
+            fresh: list[Reading] = []
+            duplicates: list[Reading] = []
+            pairs: dict[tuple[str, int], float] = {}
+            for r in batch:
+                if r.seq is not None:
+                    key = (r.device_id, r.seq)
+                    prev = pairs.get(key, self._seen.get(key))
+                    if prev is not None and prev == r.ts:
+                        duplicates.append(r)
+                        continue
+                    pairs[key] = r.ts
+                fresh.append(r)
+            if not fresh:
+                return AppendResult(self._next - 1, 0, duplicates)
+            first, last = self._next, self._next + len(fresh) - 1
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT INTO batches (first, last, appended_at, data) VALUES (?, ?, ?, ?)",
+                        (first, last, now, self._encoder.encode(fresh)),
+                    )
+                    if pairs:
+                        self._db.executemany(
+                            "INSERT OR REPLACE INTO seen (device_id, seq, ts) VALUES (?, ?, ?)",
+                            [(d, s, ts) for (d, s), ts in pairs.items()],
+                        )
+                    self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_offset', ?)", (last + 1,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot append to spool: {exc}") from exc
+            self._next = last + 1
+            for key, ts in pairs.items():
+                self._seen[key] = ts
+                self._seen.move_to_end(key)
+            while len(self._seen) > self.dedup_window:
+                self._seen.popitem(last=False)
+            return AppendResult(last, len(fresh), duplicates)
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def read(self, consumer: str, limit: int = 5000) -> list[tuple[int, Reading]]:
+        """Up to `limit` readings after `consumer`'s cursor, oldest first, as (offset, reading)."""
+        with self._lock:
+            self._check_open()
+            position = self._position_unlocked(consumer)
+            out: list[tuple[int, Reading]] = []
+            try:
+                cur = self._db.execute("SELECT first, data FROM batches WHERE last > ? ORDER BY first", (position,))
+                for first, data in cur:
+                    readings = self._decoder.decode(data)
+                    for i, r in enumerate(readings):
+                        offset = first + i
+                        if offset > position:
+                            out.append((offset, r))
+                            if len(out) >= limit:
+                                return out
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot read spool: {exc}") from exc
+            except msgspec.DecodeError as exc:
+                raise SpoolError(f"spool entry cannot be decoded: {exc}") from exc
+            return out
+
+    def commit(self, consumer: str, offset: int) -> None:
+        """Record that `consumer` has finished every reading up to and including `offset` (never moves back)."""
+        with self._lock:
+            self._check_open()
+            self._position_unlocked(consumer)
+            try:
+                self._db.execute(
+                    "UPDATE cursors SET position = max(position, ?) WHERE consumer = ?", (offset, consumer)
+                )
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot commit cursor of {consumer!r}: {exc}") from exc
+
+    def position(self, consumer: str) -> int:
+        with self._lock:
+            self._check_open()
+            return self._position_unlocked(consumer)
+
+    @property
+    def last_offset(self) -> int:
+        """Offset of the newest reading ever appended (0 when none)."""
+        return self._next - 1
+
+    def depth(self, consumer: str) -> int:
+        """How many readings `consumer` has still to process."""
+        return self.last_offset - self.position(consumer)
+
+    def oldest_age(self, consumer: str, now: float) -> float:
+        """Seconds since the oldest reading `consumer` has not processed was appended; 0 when caught up."""
+        with self._lock:
+            self._check_open()
+            position = self._position_unlocked(consumer)
+            row = self._db.execute(
+                "SELECT appended_at FROM batches WHERE last > ? ORDER BY first LIMIT 1", (position,)
+            ).fetchone()
+        return max(0.0, now - float(row[0])) if row else 0.0
+
+    # --- housekeeping -------------------------------------------------------------------------------------
+
+    def truncate(self) -> int:
+        """Delete batches every consumer has passed, and `seen` rows outside the dedup window; return the
+        number of batches deleted."""
+        with self._lock:
+            self._check_open()
+            try:
+                placeholders = ",".join("?" * len(self.consumers))
+                (low,) = self._db.execute(
+                    f"SELECT min(position) FROM cursors WHERE consumer IN ({placeholders})", self.consumers
+                ).fetchone()
+                self._db.execute("BEGIN IMMEDIATE")
+                deleted = self._db.execute("DELETE FROM batches WHERE last <= ?", (low,)).rowcount
+                self._db.execute(
+                    "DELETE FROM seen WHERE rowid <= (SELECT max(rowid) FROM seen) - ?", (self.dedup_window,)
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise SpoolError(f"cannot truncate spool: {exc}") from exc
+            return int(deleted)
+
+    def size_bytes(self) -> int:
+        """Bytes of live pages in the spool file (free pages left by truncation do not count)."""
+        with self._lock:
+            self._check_open()
+            return self._size_unlocked()
+
+    def writable(self) -> bool:
+        """True when the file is open and below `max_bytes`; for readiness probes."""
+        try:
+            return self.size_bytes() < self.max_bytes
+        except SpoolError:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- internals ----------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SpoolClosedError(f"spool {self.path} is closed")
+
+    def _position_unlocked(self, consumer: str) -> int:
+        row = self._db.execute("SELECT position FROM cursors WHERE consumer = ?", (consumer,)).fetchone()
+        if row is None:
+            raise SpoolError(f"unknown spool consumer {consumer!r}; known: {', '.join(self.consumers)}")
+        return int(row[0])
+
+    def _size_unlocked(self) -> int:
+        try:
+            pages = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+            free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot measure spool: {exc}") from exc
+        return (pages - free) * self._page_size

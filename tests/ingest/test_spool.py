@@ -1,0 +1,145 @@
+"""The durable spool: offsets, consumers, duplicates, truncation, size limit and survival across reopen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devices.model import DeviceClass
+from devices.payloads import Channel
+from devices.reading import Reading
+from ingest.errors import SpoolClosedError, SpoolError, SpoolFullError
+from ingest.spool import Spool
+
+
+def reading(device: str = "d1", seq: int | None = 1, ts: float = 1000.0, **fields: float) -> Reading:
+    return Reading(
+        device_id=device,
+        device_class=DeviceClass.WATER_METER,
+        channel=Channel.TELEMETRY,
+        ts=ts,
+        seq=seq,
+        fields=dict(fields) or {"volume_m3": 1.5},
+        community_id="c1",
+        microgrid_id="mg1",
+        building_id="b1",
+        household_id="h1",
+        received_at=ts + 0.5,
+    )
+
+
+def test_append_read_commit_roundtrip(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db", consumers=("telemetry", "rules")) as spool:
+        res = spool.append([reading(seq=1), reading(seq=2), reading(seq=3)], now=10.0)
+        assert (res.last_offset, res.stored, res.duplicates) == (3, 3, [])
+        got = spool.read("telemetry", limit=2)
+        assert [o for o, _ in got] == [1, 2]
+        assert got[0][1] == reading(seq=1)
+        spool.commit("telemetry", 2)
+        assert [o for o, _ in spool.read("telemetry")] == [3]
+        assert [o for o, _ in spool.read("rules")] == [1, 2, 3]
+        assert spool.depth("telemetry") == 1
+        assert spool.depth("rules") == 3
+
+
+def test_duplicates_by_device_and_seq_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Spool(path) as spool:
+        spool.append([reading("d1", 1), reading("d2", 1)])
+    with Spool(path) as spool:
+        res = spool.append([reading("d1", 1), reading("d1", 2), reading("d1", 2), reading(seq=None)])
+        assert res.duplicates == [reading("d1", 1), reading("d1", 2)]
+        assert res.stored == 2
+        assert res.last_offset == 4
+
+
+def test_seq_reused_with_new_timestamp_is_a_restarted_counter_not_a_duplicate(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db") as spool:
+        spool.append([reading("d1", 1, ts=1000.0)])
+        res = spool.append([reading("d1", 1, ts=5000.0)])
+        assert res.duplicates == []
+        assert res.stored == 1
+
+
+def test_all_duplicates_store_nothing(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db") as spool:
+        spool.append([reading(seq=1)])
+        res = spool.append([reading(seq=1)])
+        assert (res.last_offset, res.stored) == (1, 0)
+        assert spool.depth("telemetry") == 1
+
+
+def test_cursors_and_offsets_persist(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Spool(path, consumers=("telemetry", "rules")) as spool:
+        spool.append([reading(seq=i) for i in range(1, 6)])
+        spool.commit("telemetry", 4)
+        spool.commit("telemetry", 2)  # never moves back
+    with Spool(path, consumers=("telemetry", "rules")) as spool:
+        assert spool.position("telemetry") == 4
+        assert spool.position("rules") == 0
+        assert spool.append([reading(seq=9)]).last_offset == 6
+
+
+def test_truncate_keeps_what_the_slowest_consumer_needs(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db", consumers=("telemetry", "rules")) as spool:
+        for i in range(1, 4):
+            spool.append([reading(seq=i)])
+        spool.commit("telemetry", 3)
+        spool.commit("rules", 1)
+        assert spool.truncate() == 1
+        assert [o for o, _ in spool.read("rules")] == [2, 3]
+        spool.commit("rules", 3)
+        assert spool.truncate() == 2
+        assert spool.read("rules") == []
+        assert spool.append([reading(seq=7)]).last_offset == 4
+
+
+def test_oldest_age(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db") as spool:
+        assert spool.oldest_age("telemetry", now=100.0) == 0.0
+        spool.append([reading(seq=1)], now=40.0)
+        spool.append([reading(seq=2)], now=70.0)
+        assert spool.oldest_age("telemetry", now=100.0) == 60.0
+        spool.commit("telemetry", 1)
+        assert spool.oldest_age("telemetry", now=100.0) == 30.0
+
+
+def test_full_spool_refuses_appends_until_drained(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db", max_bytes=64 * 1024) as spool:
+        seq = 0
+        while spool.writable():
+            seq += 1
+            spool.append([reading(seq=seq, volume_m3=float(seq))])
+        with pytest.raises(SpoolFullError):
+            spool.append([reading(seq=seq + 1)])
+        assert not spool.writable()
+        spool.commit("telemetry", spool.last_offset)
+        spool.truncate()
+        assert spool.writable()
+        spool.append([reading(seq=seq + 1)])
+
+
+def test_dedup_window_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Spool(path, dedup_window=3) as spool:
+        spool.append([reading(seq=i) for i in range(1, 6)])
+        # seq 1 fell out of the window: stored again; seq 5 is still remembered
+        res = spool.append([reading(seq=1), reading(seq=5)])
+        assert res.duplicates == [reading(seq=5)]
+        spool.commit("telemetry", spool.last_offset)
+        spool.truncate()
+    with Spool(path, dedup_window=3) as spool:
+        assert spool.append([reading(seq=5)]).duplicates == [reading(seq=5)]
+
+
+def test_misuse_raises_spool_errors(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    with pytest.raises(SpoolError, match="unknown spool consumer"):
+        spool.read("nobody")
+    spool.close()
+    with pytest.raises(SpoolClosedError):
+        spool.append([reading()])
+    with pytest.raises(SpoolError):
+        Spool(tmp_path / "s2.db", consumers=())

@@ -1,0 +1,352 @@
+"""Turn one MQTT message (topic, payload bytes) into `Reading`s, or refuse it with a reason.
+
+Pure logic: no I/O, no state apart from a per-topic routing cache that is dropped when the registry changes.
+Checks run cheapest first (size, retain flag, topic, registry, then the payload), so junk costs little.
+
+Validation has two paths. The fast path (`ingest.decode_fast`, msgspec) only ever *accepts*; anything it
+does not accept goes to the pydantic models of `devices.payloads`, which are the source of truth: they accept
+what they accept (lax coercions included) and name the reason when they refuse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+from pydantic import AnyUrl, BaseModel, ValidationError
+
+from cwatch.clock import Clock
+from devices.model import Device, DeviceClass
+from devices.payloads import Channel, Payload, model_for
+from devices.reading import Reading, Scalar
+from devices.topics import TopicError, parse_topic
+from ingest.decode_fast import fast_decoder
+from ingest.refusals import RefusalReason, Refused
+
+__all__ = ["Decoder", "PlacementView", "RegistryView"]
+
+_ROUTE_CACHE_MAX = 200_000
+_DETAIL_MAX = 200
+# Tags pydantic appends to an error's location for union members and validators; not field names.
+_LOC_NOISE = frozenset({"datetime", "float", "int", "str", "bool", "list", "url", "constrained-float"})
+
+
+class PlacementView(Protocol):
+    """Where a device sits in the grid (`devices.registry.Placement` satisfies this)."""
+
+    @property
+    def community_id(self) -> str: ...
+    @property
+    def microgrid_id(self) -> str: ...
+    @property
+    def building_id(self) -> str: ...
+    @property
+    def household_id(self) -> str | None: ...
+
+
+class RegistryView(Protocol):
+    """The two look-ups the decoder needs from `devices.registry.Registry`."""
+
+    def device(self, device_id: str) -> Device | None: ...
+    def placement(self, device_id: str) -> PlacementView | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """Everything a topic resolves to, computed once per topic and registry."""
+
+    device_id: str
+    device_class: DeviceClass
+    channel: Channel
+    model: type[Payload]
+    fast: msgspec.json.Decoder[Any] | None
+    community_id: str
+    microgrid_id: str
+    building_id: str
+    household_id: str | None
+
+
+class Decoder:
+    """Validates messages against protocol v1 and the registry.
+
+    `max_future_s` / `max_age_s` bound device time against this decoder's clock: a device with a wrong clock
+    or a message replayed from long ago is refused instead of landing at a nonsense place on the time axis.
+    Duplicates are not detected here (the spool does that, with `RefusalReason.DUPLICATE`)."""
+
+    def __init__(
+        self,
+        registry: RegistryView,
+        clock: Clock,
+        *,
+        max_future_s: float = 300,
+        max_age_s: float = 7 * 86_400,
+        max_bytes: int = 65_536,
+    ) -> None:
+        self._clock = clock
+        self.max_future_s = max_future_s
+        self.max_age_s = max_age_s
+        self.max_bytes = max_bytes
+        self._fast: dict[type[Payload], msgspec.json.Decoder[Any] | None] = {}
+        self._routes: dict[str, _Route] = {}
+        self._registry = registry
+
+    @property
+    def registry(self) -> RegistryView:
+        return self._registry
+
+    @registry.setter
+    def registry(self, registry: RegistryView) -> None:
+        self.set_registry(registry)
+
+    def set_registry(self, registry: RegistryView) -> None:
+        """Use a new registry from now on (devices added, moved or removed)."""
+        self._registry = registry
+        self._routes = {}
+
+    # --- the hot path ---------------------------------------------------------------------------------------
+
+    def decode(self, topic: str, payload: bytes, *, retain: bool, received_at: float) -> list[Reading]:
+        """The readings in one message: one, or for a water meter's daily upload one per frozen interval
+        reading (oldest first) followed by the current one. Raises `Refused`."""
+        if len(payload) > self.max_bytes:
+            raise Refused(RefusalReason.TOO_LARGE, f"payload is {len(payload)} bytes, limit {self.max_bytes}")
+        if retain:
+            raise Refused(RefusalReason.RETAINED, "retained message (a stale snapshot); devices must not retain")
+        route = self._routes.get(topic)
+        if route is None:
+            route = self._route(topic)
+        fast = route.fast
+        if fast is not None:
+            try:
+                msg = fast.decode(payload)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+            else:
+                return self._readings(route, _struct_items(msg), received_at)
+        return self._readings(route, self._validate(route, payload), received_at)
+
+    # --- routing --------------------------------------------------------------------------------------------
+
+    def _route(self, topic: str) -> _Route:
+        try:
+            t = parse_topic(topic)
+        except TopicError as e:
+            raise Refused(RefusalReason.BAD_TOPIC, _short(str(e))) from None
+        device = self._registry.device(t.device_id)
+        place = self._registry.placement(t.device_id)
+        if device is None or place is None:
+            raise Refused(RefusalReason.UNKNOWN_DEVICE, f"device {t.device_id!r} is not registered")
+        if place.community_id != t.community_id:
+            raise Refused(
+                RefusalReason.WRONG_COMMUNITY,
+                f"device {t.device_id!r} is registered in community {place.community_id!r}, not {t.community_id!r}",
+            )
+        model = model_for(device.device_class, t.channel)
+        if model is None:
+            raise Refused(
+                RefusalReason.WRONG_CHANNEL,
+                f"a {device.device_class.value} does not send on the {t.channel.value} channel",
+            )
+        if model not in self._fast:
+            self._fast[model] = fast_decoder(model)
+        route = _Route(
+            device_id=t.device_id,
+            device_class=device.device_class,
+            channel=t.channel,
+            model=model,
+            fast=self._fast[model],
+            community_id=place.community_id,
+            microgrid_id=place.microgrid_id,
+            building_id=place.building_id,
+            household_id=place.household_id,
+        )
+        if len(self._routes) >= _ROUTE_CACHE_MAX:
+            self._routes = {}
+        self._routes[topic] = route
+        return route
+
+    # --- the pydantic path: source of truth, names the reason -----------------------------------------------
+
+    def _validate(self, route: _Route, payload: bytes) -> Iterator[tuple[str, Any]]:
+        try:
+            msg = route.model.model_validate_json(payload)
+        except ValidationError as e:
+            raise _refusal(e, payload, route.model) from None
+        return _model_items(msg)
+
+    # --- building readings ----------------------------------------------------------------------------------
+
+    def _readings(self, route: _Route, items: Iterable[tuple[str, Any]], received_at: float) -> list[Reading]:
+        ts = 0.0
+        seq: int | None = None
+        fields: dict[str, Scalar] = {}
+        extra: dict[str, Any] = {}
+        frozen: list[tuple[float, float]] | None = None
+        for name, value in items:
+            if name == "ts":
+                ts = _epoch(value)
+            elif name == "seq":
+                seq = value
+            elif value is None:
+                continue
+            elif name == "frozen" and route.device_class is DeviceClass.WATER_METER:
+                frozen = [(_epoch(f[0]), f[1]) for f in value]
+            elif isinstance(value, bool | int | float | str):
+                fields[name] = value
+            elif isinstance(value, AnyUrl):
+                fields[name] = str(value)
+            else:
+                extra[name] = _plain(value)
+        self._check_time("ts", ts)
+        readings: list[Reading] = []
+        if frozen:
+            for i, (fts, volume) in enumerate(frozen):
+                self._check_time(f"frozen[{i}].ts", fts)
+                readings.append(self._reading(route, fts, None, {"volume_m3": volume}, received_at, {"frozen": True}))
+        readings.append(self._reading(route, ts, seq, fields, received_at, extra))
+        return readings
+
+    def _reading(
+        self,
+        route: _Route,
+        ts: float,
+        seq: int | None,
+        fields: dict[str, Scalar],
+        received_at: float,
+        extra: dict[str, Any],
+    ) -> Reading:
+        return Reading(
+            device_id=route.device_id,
+            device_class=route.device_class,
+            channel=route.channel,
+            ts=ts,
+            seq=seq,
+            fields=fields,
+            community_id=route.community_id,
+            microgrid_id=route.microgrid_id,
+            building_id=route.building_id,
+            household_id=route.household_id,
+            received_at=received_at,
+            extra=extra,
+        )
+
+    def _check_time(self, name: str, ts: float) -> None:
+        now = self._clock.now()
+        if ts > now + self.max_future_s:
+            raise Refused(
+                RefusalReason.TS_FUTURE,
+                f"{name} {_iso(ts)} is {ts - now:.0f} s ahead of the ingester clock (max {self.max_future_s:g} s)",
+            )
+        if ts < now - self.max_age_s:
+            raise Refused(
+                RefusalReason.TS_PAST,
+                f"{name} {_iso(ts)} is {now - ts:.0f} s old (max {self.max_age_s:g} s)",
+            )
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def _struct_items(msg: Any) -> Iterator[tuple[str, Any]]:
+    for name in msg.__struct_fields__:
+        value = getattr(msg, name)
+        if name == "frozen" and value is not None:
+            value = [(f.ts, f.volume_m3) for f in value]
+        yield name, value
+
+
+def _model_items(msg: BaseModel) -> Iterator[tuple[str, Any]]:
+    for name in type(msg).model_fields:
+        value = getattr(msg, name)
+        if name == "frozen" and value is not None:
+            value = [(f.ts, f.volume_m3) for f in value]
+        yield name, value
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _plain(value: Any) -> Any:
+    """Nested values as plain JSON-able data (they go to `Reading.extra`)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, AnyUrl):
+        return str(value)
+    return value
+
+
+def _iso(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return f"{ts:g}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        elif p not in _LOC_NOISE and "[" not in p and "-" not in p:
+            parts.append(("." if parts else "") + p)
+    return "".join(parts) or "payload"
+
+
+def _find_non_finite(payload: bytes) -> str | None:
+    """The path of the first NaN/Infinity (or a number too large for a float) in the JSON, if any."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+
+    def walk(node: Any, path: str) -> str | None:
+        if isinstance(node, float) and not math.isfinite(node):
+            return path or "payload"
+        if isinstance(node, dict):
+            for k, v in node.items():
+                found = walk(v, f"{path}.{k}" if path else str(k))
+                if found:
+                    return found
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                found = walk(v, f"{path}[{i}]")
+                if found:
+                    return found
+        return None
+
+    return walk(doc, "")
+
+
+def _refusal(error: ValidationError, payload: bytes, model: type[Payload]) -> Refused:
+    """Translate pydantic's verdict into one reason, most specific first."""
+    errors = error.errors(include_url=False, include_context=False, include_input=False)
+    types = {e["type"] for e in errors}
+    if "json_invalid" in types:
+        msg = next(e["msg"] for e in errors if e["type"] == "json_invalid")
+        return Refused(RefusalReason.MALFORMED_JSON, _short(msg))
+    if any(e["type"] in ("model_type", "model_attributes_type") and not e["loc"] for e in errors):
+        return Refused(RefusalReason.NOT_AN_OBJECT, "payload must be a JSON object")
+    finite = [e for e in errors if e["type"] == "finite_number"]
+    if finite:
+        return Refused(RefusalReason.NON_FINITE, f"{_loc(finite[0]['loc'])}: NaN and Infinity are not numbers")
+    bad = _find_non_finite(payload)
+    if bad is not None:
+        return Refused(RefusalReason.NON_FINITE, f"{bad}: NaN and Infinity are not numbers")
+    if types == {"extra_forbidden"}:
+        names = ", ".join(sorted({_loc(e["loc"]) for e in errors}))
+        return Refused(RefusalReason.UNKNOWN_FIELD, _short(f"unknown field(s) for {model.__name__}: {names}"))
+    first = next(e for e in errors if e["type"] != "extra_forbidden")
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Refused(RefusalReason.INVALID_PAYLOAD, _short(f"{_loc(first['loc'])}: {first['msg']}{more}"))

@@ -1,0 +1,39 @@
+"""Why a message was refused. A refusal is data, not a crash: the message goes to the dead letters with one of
+these reasons and a short human detail naming the field, and the ingester carries on."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ingest.errors import IngestError
+
+
+class RefusalReason(StrEnum):
+    """Stable, metric-friendly names (they label `ingest_refused_total` and dead-letter rows)."""
+
+    MALFORMED_JSON = "malformed_json"
+    NOT_AN_OBJECT = "not_an_object"
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_DEVICE = "unknown_device"
+    WRONG_COMMUNITY = "wrong_community"  # device id in the topic is not registered under that community
+    WRONG_CHANNEL = "wrong_channel"  # the device's class does not use that channel
+    INVALID_PAYLOAD = "invalid_payload"  # wrong type, missing field, out of range, another class's fields
+    UNKNOWN_FIELD = "unknown_field"
+    NON_FINITE = "non_finite"  # NaN / Infinity, which Python's json would happily accept
+    TOO_LARGE = "too_large"
+    TS_FUTURE = "ts_future"
+    TS_PAST = "ts_past"
+    RETAINED = "retained"  # a retained message is a stale snapshot, not a fresh observation
+    DUPLICATE = "duplicate"  # (device, seq) seen before; detected by the spool, not the decoder
+
+
+class Refused(IngestError):  # noqa: N818 - the name is the shared contract
+    """A message the ingester will not store. `detail` is short and names the offending field."""
+
+    def __init__(self, reason: RefusalReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type[Refused], tuple[RefusalReason, str]]:
+        return (Refused, (self.reason, self.detail))

@@ -8,11 +8,13 @@ and its data should be refused with a reason rather than half-understood.
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from devices.model import DeviceClass
 
@@ -26,12 +28,36 @@ class Channel(StrEnum):
 Pct = Annotated[float, Field(ge=0, le=100)]
 Confidence = Annotated[float, Field(ge=0, le=1)]
 EpochSeconds = Annotated[float, Field(ge=0, le=32_503_680_000)]  # up to year 3000
+MAX_EPOCH = 32_503_680_000
+
+# RFC 3339 date-time with a mandatory offset ("Z" or ±hh:mm); fractional seconds optional
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _device_time(v: Any) -> Any:
+    """Accept exactly the two documented forms of `ts`. Without this, pydantic's lax datetime parsing would
+    take `true`, `"1772323200"`, negative numbers (as 1969) and milliseconds (as seconds) for a time."""
+    if isinstance(v, bool):
+        raise ValueError("ts must be an RFC 3339 string with an offset or epoch seconds, not a boolean")
+    if isinstance(v, int | float):
+        if not math.isfinite(v) or not 0 <= v <= MAX_EPOCH:
+            raise ValueError(f"ts {v!r} is not epoch seconds between 0 and {MAX_EPOCH} (milliseconds are refused)")
+        return float(v)
+    if isinstance(v, str):
+        if not _RFC3339.fullmatch(v):
+            raise ValueError(f"ts {v!r} is not RFC 3339 with an offset, e.g. 2026-03-01T08:00:00+08:00")
+        try:
+            return datetime.fromisoformat(v.replace("z", "Z"))
+        except ValueError:
+            raise ValueError(f"ts {v!r} is not a valid date and time") from None
+    return v
 
 
 class Payload(BaseModel):
     """Fields every message carries: device time and an optional per-device sequence number."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=False)
+    # strict: a device that sends "12.5" for a number or "yes" for a boolean is broken; refuse, don't guess
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
 
     ts: AwareDatetime | EpochSeconds = Field(
         description="Device time: RFC 3339 with an offset, or epoch seconds (UTC)."
@@ -39,6 +65,9 @@ class Payload(BaseModel):
     seq: Annotated[int, Field(ge=0, lt=2**63)] | None = Field(
         default=None, description="Per-device sequence number; (device, seq) identifies a message."
     )
+
+    # a model validator, not an Annotated one, so the field's type stays plain for tools that read it
+    _check_ts = field_validator("ts", mode="before")(_device_time)
 
     def epoch(self) -> float:
         """`ts` as epoch seconds."""
@@ -70,8 +99,15 @@ class SmokeTelemetry(Payload):
 
 class SmokeEvent(Payload):
     event: Literal[
-        "alarm", "alarm_cleared", "silenced", "fault", "fault_cleared",
-        "tamper", "tamper_cleared", "low_battery", "self_test",
+        "alarm",
+        "alarm_cleared",
+        "silenced",
+        "fault",
+        "fault_cleared",
+        "tamper",
+        "tamper_cleared",
+        "low_battery",
+        "self_test",
     ]
     smoke_obscuration_pct: Pct | None = None
     temperature_c: Annotated[float, Field(ge=-60, le=200)] | None = None
@@ -83,9 +119,11 @@ class SmokeEvent(Payload):
 class FrozenReading(BaseModel):
     """An interval reading stored by the meter and uploaded later (NB-IoT meters upload once a day)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
 
     ts: AwareDatetime | EpochSeconds
+
+    _check_ts = field_validator("ts", mode="before")(_device_time)
     volume_m3: Annotated[float, Field(ge=0, le=1e7)]
 
 
@@ -113,9 +151,22 @@ class WaterEvent(Payload):
 
 class AccessEvent(Payload):
     event: Literal[
-        "granted", "denied", "forced_open", "held_open", "door_closed", "tailgating", "reverse_entry",
-        "climbing", "loitering", "liveness_failed", "face_verification_failed", "unknown_card",
-        "too_many_wrong_codes", "blocklist_hit", "duress", "tamper",
+        "granted",
+        "denied",
+        "forced_open",
+        "held_open",
+        "door_closed",
+        "tailgating",
+        "reverse_entry",
+        "climbing",
+        "loitering",
+        "liveness_failed",
+        "face_verification_failed",
+        "unknown_card",
+        "too_many_wrong_codes",
+        "blocklist_hit",
+        "duress",
+        "tamper",
     ]
     method: Literal["card", "face", "code", "qr", "app", "key"] | None = None
     credential: Annotated[str, Field(max_length=64)] | None = Field(
@@ -136,8 +187,13 @@ class AccessTelemetry(Payload):
 
 class CameraEvent(Payload):
     event: Literal[
-        "thrown_object", "fire_lane_blocked", "ebike_in_elevator", "ebike_charging_indoor",
-        "smoke_fire", "garbage_dumped", "intrusion",
+        "thrown_object",
+        "fire_lane_blocked",
+        "ebike_in_elevator",
+        "ebike_charging_indoor",
+        "smoke_fire",
+        "garbage_dumped",
+        "intrusion",
     ]
     state: Literal["start", "stop", "pulse"] = Field(
         default="pulse", description="An incident is start+stop, or one pulse."

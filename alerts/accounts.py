@@ -1,0 +1,190 @@
+"""Accounts and sessions for the board and the API.
+
+Passwords are hashed with salted scrypt (stdlib `hashlib.scrypt`, parameters stored with the hash so they can
+be raised later); sessions are random tokens of which only the SHA-256 is stored, so a leaked database holds no
+usable token. No account and no password exist by default: the wiring creates demo accounts in demo mode only.
+Session expiry uses its own clock (the wall clock by default), not the simulation's virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.errors import AlertsError, AuthError, ConflictError
+from alerts.model import Account
+from alerts.tables import accounts, sessions
+from cwatch.clock import Clock, SystemClock
+from devices.model import Role
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+MIN_PASSWORD = 8
+DEFAULT_SESSION_TTL = 12 * 3600.0  # one duty shift
+
+
+class PasswordPolicyError(AlertsError):
+    code = "weak_password"
+    status = 422
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# Verified against when the username is unknown, so a login takes as long whether or not the user exists.
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+def _row_to_account(r: Row[Any]) -> Account:
+    m = r._mapping
+    return Account(
+        id=m["id"],
+        username=m["username"],
+        role=Role(m["role"]),
+        scope_id=m["scope_id"],
+        display_name=m["display_name"],
+        person_id=m["person_id"],
+        disabled=bool(m["disabled"]),
+    )
+
+
+class AccountStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None, session_ttl: float = DEFAULT_SESSION_TTL):
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        self.session_ttl = session_ttl
+
+    async def create_account(
+        self,
+        username: str,
+        password: str,
+        role: Role,
+        scope_id: str,
+        display_name: str,
+        person_id: str | None = None,
+    ) -> Account:
+        username = username.strip()
+        if not username:
+            raise PasswordPolicyError("username must not be empty")
+        if len(password) < MIN_PASSWORD:
+            raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
+        hashed = await asyncio.to_thread(hash_password, password)
+        try:
+            async with self.engine.begin() as conn:
+                res = await conn.execute(
+                    accounts.insert()
+                    .values(
+                        username=username,
+                        password_hash=hashed,
+                        role=Role(role).value,
+                        scope_id=scope_id,
+                        display_name=display_name,
+                        person_id=person_id,
+                        disabled=False,
+                        created_at=self.clock.now(),
+                    )
+                    .returning(*accounts.c)
+                )
+                return _row_to_account(res.one())
+        except IntegrityError as e:
+            raise ConflictError(f"username {username!r} is taken") from e
+
+    async def get(self, account_id: int) -> Account | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+            return None if row is None else _row_to_account(row)
+
+    async def by_username(self, username: str) -> Account | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(accounts).where(accounts.c.username == username))).first()
+            return None if row is None else _row_to_account(row)
+
+    async def list_accounts(self) -> list[Account]:
+        async with self.engine.connect() as conn:
+            return [_row_to_account(r) for r in await conn.execute(select(accounts).order_by(accounts.c.id))]
+
+    async def set_password(self, account_id: int, password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
+        hashed = await asyncio.to_thread(hash_password, password)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
+            await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
+
+    async def disable(self, account_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
+            await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
+
+    async def login(self, username: str, password: str) -> tuple[str, Account]:
+        """A new session token for valid credentials; `AuthError` otherwise (same message either way)."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(accounts).where(accounts.c.username == username.strip()))).first()
+        stored = row._mapping["password_hash"] if row is not None else _DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, password, stored)
+        if row is None or not ok or row._mapping["disabled"]:
+            raise AuthError("wrong username or password")
+        account = _row_to_account(row)
+        token = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
+            await conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash(token),
+                    account_id=account.id,
+                    created_at=now,
+                    expires_at=now + self.session_ttl,
+                )
+            )
+        return token, account
+
+    async def logout(self, token: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash(token)))
+
+    async def authenticate(self, token: str | None) -> Account:
+        """The account of a live session token; `AuthError` for a missing, unknown or expired one."""
+        if not token:
+            raise AuthError("not logged in")
+        q = (
+            select(accounts, sessions.c.expires_at)
+            .join(sessions, sessions.c.account_id == accounts.c.id)
+            .where(sessions.c.token_hash == token_hash(token))
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+        if row is None or row._mapping["expires_at"] <= self.clock.now() or row._mapping["disabled"]:
+            raise AuthError("session expired or unknown; log in again")
+        return _row_to_account(row)

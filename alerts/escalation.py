@@ -1,0 +1,98 @@
+"""Escalation up the grid when SLA deadlines pass.
+
+`plan_escalation` is pure: given a ticket and the time, it returns the change to write (new level, new
+deadlines, who was alerted) or None. Deadlines live in the ticket row, so after a restart the `Escalator`
+finds overdue tickets with one query and nothing stalls. A ticket that already reached the top level is
+re-announced to the top level each period (a reminder) instead of going silent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from alerts.dispatch import escalation_targets, next_level_with_people
+from alerts.lifecycle import Status, SystemAction
+from alerts.model import SYSTEM_ACTOR, Ticket
+from alerts.scope import Hierarchy
+from alerts.sla import SlaPolicy
+from alerts.store import Change
+from cwatch.clock import Clock
+
+if TYPE_CHECKING:
+    from alerts.service import TicketService
+
+log = logging.getLogger(__name__)
+
+
+def overdue_reason(ticket: Ticket, now: float) -> str | None:
+    """`ack` when an open ticket missed its acknowledge deadline, `resolve` for the resolve deadline."""
+    if not ticket.status.active:
+        return None
+    if ticket.status == Status.OPEN and ticket.ack_due_at is not None and now >= ticket.ack_due_at:
+        return "ack"
+    if ticket.resolve_due_at is not None and now >= ticket.resolve_due_at:
+        return "resolve"
+    return None
+
+
+def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hierarchy) -> Change | None:
+    """The escalation to write for `ticket` at `now`, or None when it is not (or no longer) overdue."""
+    reason = overdue_reason(ticket, now)
+    if reason is None:
+        return None
+    found = next_level_with_people(hierarchy, ticket.microgrid_id, ticket.escalation_level, sla.max_level)
+    values: dict[str, Any] = {}
+    if found is None:
+        level = ticket.escalation_level
+        people = escalation_targets(hierarchy, ticket.microgrid_id, level)
+        action = "remind"
+    else:
+        level, people = found
+        values["escalation_level"] = level
+        action = SystemAction.ESCALATE.value
+    spec = sla.sla(ticket.severity)
+    # Move the missed deadline(s) forward so the next level gets the same time to react.
+    if ticket.ack_due_at is not None and now >= ticket.ack_due_at:
+        values["ack_due_at"] = None if spec.ack_s is None else now + spec.ack_s
+    if ticket.resolve_due_at is not None and now >= ticket.resolve_due_at:
+        values["resolve_due_at"] = None if spec.resolve_s is None else now + spec.resolve_s
+    note = {
+        "ack": f"超时未确认，升级到第 {level} 级 (not acknowledged in time; escalated to level {level})",
+        "resolve": f"超时未解决，升级到第 {level} 级 (not resolved in time; escalated to level {level})",
+    }[reason]
+    return Change(
+        action,
+        SYSTEM_ACTOR,
+        values,
+        note=note,
+        data={"reason": reason, "level": level, "notified": [p.id for p in people]},
+    )
+
+
+class Escalator:
+    """Runs `service.escalate_due()` every `interval` seconds of the clock until cancelled."""
+
+    def __init__(self, service: TicketService, clock: Clock, interval: float = 30.0) -> None:
+        self.service = service
+        self.clock = clock
+        self.interval = interval
+        self.cycles = 0
+
+    async def due_escalations(self, now: float) -> list[Ticket]:
+        return await self.service.due_escalations(now)
+
+    async def run_once(self) -> list[Ticket]:
+        escalated = await self.service.escalate_due()
+        self.cycles += 1
+        return escalated
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep escalating after a transient database failure (the watchdog users ask for)
+                log.exception("escalation cycle failed")
+            await self.clock.sleep(self.interval)

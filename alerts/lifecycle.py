@@ -1,0 +1,119 @@
+"""The ticket state machine: statuses, the actions people take, which role may take which, and where each
+action leads. Pure: no I/O, no clock, so it is tested exhaustively and every other module asks it.
+
+    open ──ack──> acknowledged ──start──> in_progress ──resolve──> resolved ──close──> closed
+      │  └────────────start──────────────────^               ^        │
+      └───────────────resolve (note)─────────────────────────┘        └──reopen (note)──> open
+
+`assign` hands an active ticket to someone else and puts it back to `open`, because dispatch (派单) is only
+complete when the new assignee accepts (接单 = acknowledge). `comment` never changes the status.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from alerts.errors import ForbiddenError, NoteRequiredError, TransitionError
+from devices.model import Role
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def active(self) -> bool:
+        """Active tickets are the ones a repeat of the same dedup key updates (at most one per key)."""
+        return self in ACTIVE
+
+
+ACTIVE = frozenset({Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS})
+
+
+class Action(StrEnum):
+    """What a person does to a ticket (the API's verbs)."""
+
+    ACK = "ack"
+    START = "start"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    COMMENT = "comment"
+    ASSIGN = "assign"
+
+
+class SystemAction(StrEnum):
+    """What the service itself records in the audit trail."""
+
+    RAISE = "raise"  # ticket created by an alert
+    REPEAT = "repeat"  # the same condition fired again on the open ticket
+    CLEAR = "clear"  # the rule's clear condition held
+    AUTO_RESOLVE = "auto_resolve"  # resolved by a clear (see `alerts.service.ClearPolicy`)
+    ESCALATE = "escalate"  # an SLA deadline passed
+    AUTO_ASSIGN = "auto_assign"  # dispatched to the worker on duty / the leader
+
+
+_WORKERS = frozenset(Role)
+_LEADERS = frozenset({Role.MICROGRID_LEADER, Role.COMMUNITY_DUTY, Role.STREET_DUTY, Role.OPERATOR})
+
+#: Which roles may take each action (inside their scope; scope is checked by the service).
+ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
+    Action.ACK: _WORKERS,
+    Action.START: _WORKERS,
+    Action.RESOLVE: _WORKERS,
+    Action.COMMENT: _WORKERS,
+    Action.CLOSE: _LEADERS,  # closing confirms the work was done: someone other than the worker checks
+    Action.REOPEN: _LEADERS,
+    Action.ASSIGN: _LEADERS,
+}
+
+#: From which statuses each action is possible.
+SOURCES: dict[Action, frozenset[Status]] = {
+    Action.ACK: frozenset({Status.OPEN}),
+    Action.START: frozenset({Status.OPEN, Status.ACKNOWLEDGED}),
+    Action.RESOLVE: ACTIVE,
+    Action.CLOSE: frozenset({Status.RESOLVED}),
+    Action.REOPEN: frozenset({Status.RESOLVED}),
+    Action.COMMENT: frozenset(Status),
+    Action.ASSIGN: ACTIVE,
+}
+
+_TARGET: dict[Action, Status | None] = {
+    Action.ACK: Status.ACKNOWLEDGED,
+    Action.START: Status.IN_PROGRESS,
+    Action.RESOLVE: Status.RESOLVED,
+    Action.CLOSE: Status.CLOSED,
+    Action.REOPEN: Status.OPEN,
+    Action.COMMENT: None,  # unchanged
+    Action.ASSIGN: Status.OPEN,
+}
+
+#: Actions that must carry a note: a resolution says what was done, a reopen says why, a comment is its note.
+NOTE_REQUIRED = frozenset({Action.RESOLVE, Action.REOPEN, Action.COMMENT})
+
+
+def may(role: Role, action: Action) -> bool:
+    return role in ALLOWED_ROLES[action]
+
+
+def next_status(status: Status, action: Action, role: Role, note: str | None = None) -> Status:
+    """The status after `role` takes `action` on a ticket in `status`.
+
+    Raises `ForbiddenError` if the role may not take the action at all, `TransitionError` if the action is not
+    possible from `status`, `NoteRequiredError` if a required note is missing or blank."""
+    if not may(role, action):
+        raise ForbiddenError(f"role {role.value} may not {action.value} tickets")
+    if status not in SOURCES[action]:
+        raise TransitionError(f"cannot {action.value} a ticket that is {status.value}")
+    if action in NOTE_REQUIRED and not (note and note.strip()):
+        raise NoteRequiredError(f"{action.value} needs a note")
+    target = _TARGET[action]
+    return status if target is None else target
+
+
+def available_actions(status: Status, role: Role) -> list[Action]:
+    """Actions the board should offer for a ticket in `status` to a viewer with `role`."""
+    return [a for a in Action if may(role, a) and status in SOURCES[a]]

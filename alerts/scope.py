@@ -1,0 +1,81 @@
+"""What `alerts` needs from the grid registry, and the scoping rule built on it.
+
+`Hierarchy` is the slice of `devices`' in-memory `Registry` this package uses; the service takes a
+`Callable[[], Hierarchy]` so a reloaded registry is picked up without restarting. The registry's answers are
+normalised here (a person or a list of people; node ids or node objects) so the rest of the package relies on
+one shape only.
+
+Scoping rule: an account sees and touches a ticket only when the ticket's micro-grid lies within the
+account's scope node (its own micro-grid, its grid, community or street); operators see everything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from alerts.model import Account
+from devices.model import Person, Role
+
+
+class Hierarchy(Protocol):
+    def is_within(self, node_id: str, ancestor_id: str) -> bool:
+        """True when `node_id` is `ancestor_id` or lies below it."""
+        ...
+
+    def on_duty(self, microgrid_id: str, when: datetime) -> object:
+        """The people on duty in the micro-grid at `when` (a `Person`, a sequence of them, or None)."""
+        ...
+
+    def people_at(self, node_id: str, role: Role) -> object:
+        """The people with `role` whose scope is `node_id` (a sequence of `Person`)."""
+        ...
+
+    def chain_above(self, node_id: str) -> object:
+        """The ancestors of `node_id`, nearest first (ids or nodes with an `id`)."""
+        ...
+
+
+def as_people(value: object) -> list[Person]:
+    """Normalise a registry answer to a list of people."""
+    if value is None:
+        return []
+    if isinstance(value, Person):
+        return [value]
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return [p for p in value if isinstance(p, Person)]
+    return []
+
+
+def as_node_ids(value: object) -> list[str]:
+    """Normalise a registry answer to a list of node ids."""
+    if value is None or isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        return []
+    out: list[str] = []
+    for node in value:
+        if isinstance(node, str):
+            out.append(node)
+        else:
+            node_id = getattr(node, "id", None)
+            if isinstance(node_id, str):
+                out.append(node_id)
+    return out
+
+
+def sees_all(account: Account) -> bool:
+    return account.role == Role.OPERATOR
+
+
+def in_scope(account: Account, microgrid_id: str, hierarchy: Hierarchy) -> bool:
+    """The scoping rule: operators see all; everyone else sees the micro-grids within their scope node."""
+    if sees_all(account) or microgrid_id == account.scope_id:
+        return True
+    try:
+        return bool(hierarchy.is_within(microgrid_id, account.scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False  # an unknown node is nobody's
+
+
+def visible_microgrids(account: Account, microgrid_ids: Iterable[str], hierarchy: Hierarchy) -> list[str]:
+    """The subset of `microgrid_ids` the account may see."""
+    return sorted({m for m in microgrid_ids if in_scope(account, m, hierarchy)})

@@ -1,0 +1,248 @@
+"""`TicketService`: turns alerts into tickets and carries out what people do to them.
+
+Decisions (assignment, deadlines, transitions, scope) are pure and live in `lifecycle`, `dispatch`, `sla`,
+`scope` and `escalation`; this module only sequences them around the store and the notifier.
+
+Clears: a clear always marks the active ticket `cleared` and records it. It also resolves the ticket
+(`auto_resolve`, actor `system`) when nobody has taken the ticket yet (status `open`) and the severity is not
+critical: a door that closed again or a meter that came back online needs no visit, while a smoke, gas or
+duress alarm that stopped must still be checked by a person. Tickets a person acknowledged stay with that
+person; the board shows them as cleared. The policy is a parameter (`clear_policy`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.dispatch import choose_assignee
+from alerts.errors import AlertsError, NotFoundError
+from alerts.escalation import plan_escalation
+from alerts.lifecycle import Action, Status, next_status
+from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
+from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
+from alerts.sla import SlaPolicy
+from alerts.store import Change, NewTicket, TicketStore
+from cwatch.clock import Clock
+from rules.alert import Alert, AlertAction, Severity
+
+log = logging.getLogger(__name__)
+
+
+class Notifier(Protocol):
+    """Told about every committed ticket change (the board stream, in-process fan-out)."""
+
+    async def ticket_changed(self, ticket: Ticket, event: TicketEvent) -> None: ...
+
+
+class NullNotifier:
+    async def ticket_changed(self, ticket: Ticket, event: TicketEvent) -> None:
+        return None
+
+
+def default_clear_policy(ticket: Ticket) -> bool:
+    """Auto-resolve on clear only untouched, non-critical tickets (see the module docstring)."""
+    return ticket.status == Status.OPEN and ticket.severity != Severity.CRITICAL
+
+
+class TicketService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        registry: Callable[[], Hierarchy],
+        clock: Clock,
+        notifier: Notifier | None = None,
+        *,
+        sla: SlaPolicy | None = None,
+        clear_policy: Callable[[Ticket], bool] = default_clear_policy,
+        channels: Sequence[str] = (),
+    ) -> None:
+        self.engine = engine
+        self.store = TicketStore(engine, channels)
+        self.registry = registry
+        self.clock = clock
+        self.notifier: Notifier = notifier or NullNotifier()
+        self.sla = sla or SlaPolicy()
+        self.clear_policy = clear_policy
+
+    # --- alerts in ----------------------------------------------------------------------------------------
+
+    async def apply(self, alerts: Sequence[Alert]) -> list[Ticket]:
+        """Apply raises and clears in order; returns the tickets they changed (latest state, in order)."""
+        changed: list[Ticket] = []
+        for alert in alerts:
+            if alert.action == AlertAction.RAISE:
+                changed.append(await self._raise(alert))
+            else:
+                changed.extend(await self._clear(alert))
+        return changed
+
+    async def _raise(self, alert: Alert) -> Ticket:
+        now = self.clock.now()
+        assignment = choose_assignee(self.registry(), alert.microgrid_id, alert.ts)
+        new = NewTicket(
+            assignee_id=assignment.person_id,
+            ack_due_at=self.sla.ack_due(alert.severity, now),
+            resolve_due_at=self.sla.resolve_due(alert.severity, now),
+            data={"assignee": assignment.person_id, "assigned_because": assignment.reason},
+        )
+        ticket, event, _created = await self.store.raise_alert(alert, now, new)
+        await self._notify(ticket, event)
+        return ticket
+
+    async def _clear(self, alert: Alert) -> list[Ticket]:
+        out = await self.store.clear_alert(alert, self.clock.now(), self.clear_policy)
+        for ticket, event in out:
+            await self._notify(ticket, event)
+        return [t for t, _ in out[-1:]]
+
+    async def _notify(self, ticket: Ticket, event: TicketEvent) -> None:
+        try:
+            await self.notifier.ticket_changed(ticket, event)
+        except Exception:  # a broken subscriber must never undo or block a committed change
+            log.exception("notifier failed for ticket %s", ticket.id)
+
+    # --- people's actions ---------------------------------------------------------------------------------
+
+    async def act(
+        self,
+        ticket_id: int,
+        actor: Account,
+        action: Action,
+        note: str | None = None,
+        assignee_id: str | None = None,
+    ) -> Ticket:
+        """Carry out `action` by `actor`. Out-of-scope tickets raise `NotFoundError`, like missing ones."""
+        now = self.clock.now()
+        hierarchy = self.registry()
+
+        def decide(t: Ticket) -> Change:
+            if not in_scope(actor, t.microgrid_id, hierarchy):
+                raise NotFoundError(f"ticket {ticket_id} not found")
+            to = next_status(t.status, action, actor.role, note)
+            values: dict[str, Any] = {}
+            data: dict[str, Any] = {"role": actor.role.value}
+            if to != t.status:
+                values["status"] = to
+            if action in (Action.ACK, Action.START):
+                if t.acknowledged_at is None:
+                    values["acknowledged_at"] = now
+                values["ack_due_at"] = None
+                if actor.person_id and actor.person_id != t.assignee_id:
+                    values["assignee_id"] = actor.person_id  # accepting (接单) makes it yours
+                    data["assignee"] = {"from": t.assignee_id, "to": actor.person_id}
+            elif action == Action.RESOLVE:
+                values.update(resolved_at=now, ack_due_at=None, resolve_due_at=None)
+            elif action == Action.REOPEN:
+                values.update(
+                    resolved_at=None,
+                    acknowledged_at=None,
+                    ack_due_at=self.sla.ack_due(t.severity, now),
+                    resolve_due_at=self.sla.resolve_due(t.severity, now),
+                )
+            elif action == Action.ASSIGN:
+                if not assignee_id:
+                    raise AssignError("assign needs an assignee_id")
+                values.update(
+                    assignee_id=assignee_id, acknowledged_at=None, ack_due_at=self.sla.ack_due(t.severity, now)
+                )
+                data["assignee"] = {"from": t.assignee_id, "to": assignee_id}
+            return Change(action.value, actor.username, values, note=note.strip() if note else None, data=data)
+
+        result = await self.store.update(ticket_id, now, decide)
+        if result is None:  # pragma: no cover - decide always returns a change
+            raise NotFoundError(f"ticket {ticket_id} not found")
+        ticket, event = result
+        await self._notify(ticket, event)
+        return ticket
+
+    async def acknowledge(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.ACK, note)
+
+    async def start(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.START, note)
+
+    async def resolve(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.RESOLVE, note)
+
+    async def close(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.CLOSE, note)
+
+    async def reopen(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.REOPEN, note)
+
+    async def comment(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.COMMENT, note)
+
+    async def assign(self, ticket_id: int, actor: Account, assignee_id: str, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.ASSIGN, note, assignee_id=assignee_id)
+
+    # --- reads --------------------------------------------------------------------------------------------
+
+    async def _scope_filter(self, viewer: Account, microgrid: str | None) -> list[str] | None:
+        hierarchy = self.registry()
+        if microgrid is not None:
+            return [microgrid] if in_scope(viewer, microgrid, hierarchy) else []
+        if sees_all(viewer):
+            return None
+        return visible_microgrids(viewer, await self.store.microgrid_ids(), hierarchy)
+
+    async def list_tickets(
+        self,
+        viewer: Account,
+        *,
+        status: Sequence[Status] = (),
+        severity: Sequence[Severity] = (),
+        microgrid: str | None = None,
+        mine: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TicketPage:
+        """Tickets in the viewer's scope, most severe then oldest first; `cursor` continues a page."""
+        microgrids = await self._scope_filter(viewer, microgrid)
+        return await self.store.page(
+            microgrids=microgrids,
+            statuses=status,
+            severities=severity,
+            assignee_id=(viewer.person_id or f"account:{viewer.id}") if mine else None,
+            limit=max(1, min(limit, 500)),
+            cursor=cursor,
+        )
+
+    async def get_ticket(self, viewer: Account, ticket_id: int) -> TicketDetail:
+        ticket = await self.store.get(ticket_id)
+        if ticket is None or not in_scope(viewer, ticket.microgrid_id, self.registry()):
+            raise NotFoundError(f"ticket {ticket_id} not found")
+        return TicketDetail(ticket, await self.store.timeline(ticket_id))
+
+    async def summary(self, viewer: Account, microgrid: str | None = None) -> dict[str, Any]:
+        microgrids = await self._scope_filter(viewer, microgrid)
+        return await self.store.counts(microgrids, self.clock.now())
+
+    def can_see(self, viewer: Account, ticket: Ticket) -> bool:
+        return in_scope(viewer, ticket.microgrid_id, self.registry())
+
+    # --- escalation ---------------------------------------------------------------------------------------
+
+    async def due_escalations(self, now: float | None = None) -> list[Ticket]:
+        """Active tickets past a deadline at `now` (default: the clock). Reads only."""
+        return await self.store.due(self.clock.now() if now is None else now)
+
+    async def escalate_due(self) -> list[Ticket]:
+        """Escalate every ticket past its deadline by one level; returns the escalated tickets."""
+        now = self.clock.now()
+        hierarchy = self.registry()
+        out: list[Ticket] = []
+        for due in await self.store.due(now):
+            result = await self.store.update(due.id, now, lambda t: plan_escalation(t, now, self.sla, hierarchy))
+            if result is not None:
+                await self._notify(*result)
+                out.append(result[0])
+        return out
+
+
+class AssignError(AlertsError):
+    code = "assignee_required"
+    status = 422

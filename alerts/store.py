@@ -1,0 +1,468 @@
+"""Ticket persistence: SQLAlchemy Core, async, the same statements on SQLite and PostgreSQL.
+
+Concurrency without locks the two databases disagree on:
+- a raise runs `UPDATE ... WHERE dedup_key = ? AND active RETURNING` first and inserts only when nothing was
+  updated; when two processes insert at once, the partial unique index refuses the second, which retries the
+  update and bumps the ticket the first one created;
+- people's actions read the ticket, decide (pure), then write with `WHERE id = ? AND version = ?`; a lost race
+  re-reads and decides again.
+Every change writes its audit event, and its outbox rows, in the same transaction as the ticket row."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from alerts.codec import event_to_dict, ticket_to_dict
+from alerts.errors import AlertsError, ConflictError, NotFoundError, StoreError
+from alerts.lifecycle import ACTIVE, Status, SystemAction
+from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
+from alerts.tables import outbox, ticket_events, tickets
+from rules.alert import Alert, Severity
+
+_RETRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a decision does to a ticket: new column values plus the audit event that explains them."""
+
+    action: str
+    actor: str
+    values: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    """Column values the service decided for a ticket that a raise may create (assignment, deadlines)."""
+
+    assignee_id: str | None
+    ack_due_at: float | None
+    resolve_due_at: float | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Changed = tuple[Ticket, TicketEvent]
+
+
+def row_to_ticket(r: Row[Any]) -> Ticket:
+    m = r._mapping
+    return Ticket(
+        id=m["id"],
+        dedup_key=m["dedup_key"],
+        rule_id=m["rule_id"],
+        severity=Severity(m["severity"]),
+        status=Status(m["status"]),
+        title=m["title"],
+        details=dict(m["details"] or {}),
+        microgrid_id=m["microgrid_id"],
+        device_id=m["device_id"],
+        household_id=m["household_id"],
+        building_id=m["building_id"],
+        community_id=m["community_id"],
+        assignee_id=m["assignee_id"],
+        escalation_level=m["escalation_level"],
+        count=m["count"],
+        first_seen=m["first_seen"],
+        last_seen=m["last_seen"],
+        ack_due_at=m["ack_due_at"],
+        resolve_due_at=m["resolve_due_at"],
+        cleared=bool(m["cleared"]),
+        cleared_at=m["cleared_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        acknowledged_at=m["acknowledged_at"],
+        resolved_at=m["resolved_at"],
+    )
+
+
+def row_to_event(r: Row[Any]) -> TicketEvent:
+    m = r._mapping
+    return TicketEvent(
+        id=m["id"],
+        ticket_id=m["ticket_id"],
+        at=m["at"],
+        actor=m["actor"],
+        action=m["action"],
+        from_status=Status(m["from_status"]) if m["from_status"] else None,
+        to_status=Status(m["to_status"]) if m["to_status"] else None,
+        note=m["note"],
+        data=dict(m["data"] or {}),
+    )
+
+
+def encode_cursor(t: Ticket) -> str:
+    raw = json.dumps([SEVERITY_RANK[t.severity], t.first_seen, t.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, float, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        rank, first_seen, tid = json.loads(raw)
+        return int(rank), float(first_seen), int(tid)
+    except (ValueError, TypeError) as e:
+        raise InvalidCursorError("invalid cursor") from e
+
+
+class InvalidCursorError(AlertsError):
+    code = "invalid_cursor"
+    status = 422
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """Translate database failures into `StoreError` at the package boundary."""
+    try:
+        yield
+    except AlertsError:
+        raise
+    except IntegrityError:
+        raise
+    except (DBAPIError, SQLAlchemyError, OSError) as e:
+        raise StoreError(f"ticket store failed: {type(e).__name__}: {e}") from e
+
+
+class TicketStore:
+    """Reads and writes tickets. `channels` are the durable notification channels: each change enqueues one
+    outbox row per channel in the change's own transaction (see `alerts.notify`)."""
+
+    def __init__(self, engine: AsyncEngine, channels: Sequence[str] = ()) -> None:
+        self.engine = engine
+        self.channels = tuple(channels)
+
+    # --- writes -------------------------------------------------------------------------------------------
+
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        ticket: Ticket,
+        at: float,
+        change: Change,
+        from_status: Status | None,
+    ) -> TicketEvent:
+        res = await conn.execute(
+            ticket_events.insert()
+            .values(
+                ticket_id=ticket.id,
+                at=at,
+                actor=change.actor,
+                action=change.action,
+                from_status=from_status.value if from_status else None,
+                to_status=ticket.status.value,
+                note=change.note,
+                data=change.data,
+            )
+            .returning(*ticket_events.c)
+        )
+        event = row_to_event(res.one())
+        if self.channels:
+            payload = {"ticket": ticket_to_dict(ticket), "event": event_to_dict(event)}
+            await conn.execute(
+                outbox.insert(),
+                [
+                    {
+                        "delivery_id": f"{ch}-{event.id}",
+                        "channel": ch,
+                        "ticket_id": ticket.id,
+                        "payload": payload,
+                        "attempts": 0,
+                        "next_attempt_at": at,
+                        "failed": False,
+                        "created_at": at,
+                    }
+                    for ch in self.channels
+                ],
+            )
+        return event
+
+    async def raise_alert(self, alert: Alert, now: float, new: NewTicket) -> tuple[Ticket, TicketEvent, bool]:
+        """Create the active ticket of `alert.dedup_key`, or bump it if one exists. Returns (ticket, event,
+        created). Safe against concurrent raises from other processes (see the module docstring)."""
+        for _ in range(_RETRIES):
+            try:
+                async with _translated(), self.engine.begin() as conn:
+                    bumped = await self._bump(conn, alert, now)
+                    if bumped is not None:
+                        return (*bumped, False)
+                    ticket = await self._insert(conn, alert, now, new)
+                    event = await self._record(
+                        conn,
+                        ticket,
+                        now,
+                        Change(SystemAction.RAISE.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts, **new.data}),
+                        None,
+                    )
+                    return ticket, event, True
+            except IntegrityError:
+                continue  # another writer created the active ticket first: bump it on the next round
+        raise StoreError(f"could not raise {alert.dedup_key!r}: too many concurrent writers")
+
+    async def _bump(self, conn: AsyncConnection, alert: Alert, now: float) -> Changed | None:
+        rank = SEVERITY_RANK[alert.severity]
+        res = await conn.execute(
+            tickets.update()
+            .where(tickets.c.dedup_key == alert.dedup_key, tickets.c.active)
+            .values(
+                count=tickets.c.count + 1,
+                last_seen=func.max(tickets.c.last_seen, alert.ts)
+                if conn.dialect.name == "sqlite"
+                else func.greatest(tickets.c.last_seen, alert.ts),
+                # a repeat at a higher severity raises the ticket's severity; it never lowers it
+                severity_rank=func.min(tickets.c.severity_rank, rank)
+                if conn.dialect.name == "sqlite"
+                else func.least(tickets.c.severity_rank, rank),
+                cleared=False,
+                cleared_at=None,
+                updated_at=now,
+                version=tickets.c.version + 1,
+            )
+            .returning(*tickets.c)
+        )
+        row = res.first()
+        if row is None:
+            return None
+        ticket = row_to_ticket(row)
+        severity = next(s for s, r in SEVERITY_RANK.items() if r == row._mapping["severity_rank"])
+        data: dict[str, Any] = {"alert_ts": alert.ts, "count": ticket.count}
+        if severity != ticket.severity:
+            await conn.execute(tickets.update().where(tickets.c.id == ticket.id).values(severity=severity.value))
+            data["severity"] = {"from": ticket.severity.value, "to": severity.value}
+            ticket = _replace(ticket, severity=severity)
+        event = await self._record(conn, ticket, now, Change(SystemAction.REPEAT.value, SYSTEM_ACTOR, data=data), None)
+        return ticket, event
+
+    async def _insert(self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket) -> Ticket:
+        res = await conn.execute(
+            tickets.insert()
+            .values(
+                dedup_key=alert.dedup_key,
+                rule_id=alert.rule_id,
+                severity=alert.severity.value,
+                severity_rank=SEVERITY_RANK[alert.severity],
+                status=Status.OPEN.value,
+                active=True,
+                title=alert.title,
+                details=dict(alert.details),
+                device_id=alert.device_id,
+                household_id=alert.household_id,
+                building_id=alert.building_id,
+                community_id=alert.community_id,
+                microgrid_id=alert.microgrid_id,
+                assignee_id=new.assignee_id,
+                escalation_level=0,
+                count=1,
+                first_seen=alert.ts,
+                last_seen=alert.ts,
+                ack_due_at=new.ack_due_at,
+                resolve_due_at=new.resolve_due_at,
+                cleared=False,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            .returning(*tickets.c)
+        )
+        return row_to_ticket(res.one())
+
+    async def clear_alert(self, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]) -> list[Changed]:
+        """Mark the active ticket of the key as cleared; if `auto_resolve(ticket)`, resolve it too. Returns the
+        (ticket, event) pairs written (empty when no ticket is active for the key)."""
+        out: list[Changed] = []
+        async with _translated(), self.engine.begin() as conn:
+            res = await conn.execute(
+                tickets.update()
+                .where(tickets.c.dedup_key == alert.dedup_key, tickets.c.active)
+                .values(cleared=True, cleared_at=alert.ts, updated_at=now, version=tickets.c.version + 1)
+                .returning(*tickets.c)
+            )
+            row = res.first()
+            if row is None:
+                return out
+            ticket = row_to_ticket(row)
+            event = await self._record(
+                conn, ticket, now, Change(SystemAction.CLEAR.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts}), None
+            )
+            out.append((ticket, event))
+            if auto_resolve(ticket):
+                res = await conn.execute(
+                    tickets.update()
+                    .where(tickets.c.id == ticket.id)
+                    .values(
+                        status=Status.RESOLVED.value,
+                        active=False,
+                        resolved_at=now,
+                        updated_at=now,
+                        version=tickets.c.version + 1,
+                    )
+                    .returning(*tickets.c)
+                )
+                resolved = row_to_ticket(res.one())
+                note = "条件已恢复，系统自动解决 (condition cleared; resolved automatically)"
+                event = await self._record(
+                    conn, resolved, now, Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note), ticket.status
+                )
+                out.append((resolved, event))
+        return out
+
+    async def update(self, ticket_id: int, now: float, decide: Callable[[Ticket], Change | None]) -> Changed | None:
+        """Apply the change `decide` returns for the current ticket (optimistic: retried when someone else
+        changed the ticket in between). `decide` may raise to refuse; returning None writes nothing."""
+        for _ in range(_RETRIES):
+            loaded = await self._load(ticket_id)
+            if loaded is None:
+                raise NotFoundError(f"ticket {ticket_id} not found")
+            current, version = loaded
+            change = decide(current)
+            if change is None:
+                return None
+            values = dict(change.values)
+            if "status" in values:
+                status = Status(values["status"])
+                values["status"] = status.value
+                values["active"] = status in ACTIVE
+            try:
+                async with _translated(), self.engine.begin() as conn:
+                    res = await conn.execute(
+                        tickets.update()
+                        .where(tickets.c.id == ticket_id, tickets.c.version == version)
+                        .values(**values, updated_at=now, version=tickets.c.version + 1)
+                        .returning(*tickets.c)
+                    )
+                    row = res.first()
+                    if row is None:
+                        continue
+                    ticket = row_to_ticket(row)
+                    event = await self._record(conn, ticket, now, change, current.status)
+                    return ticket, event
+            except IntegrityError as e:
+                raise ConflictError(
+                    f"another ticket for {current.dedup_key!r} is already active; work on that one"
+                ) from e
+        raise ConflictError(f"ticket {ticket_id} keeps changing; try again")
+
+    # --- reads --------------------------------------------------------------------------------------------
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        loaded = await self._load(ticket_id)
+        return None if loaded is None else loaded[0]
+
+    async def _load(self, ticket_id: int) -> tuple[Ticket, int] | None:
+        async with _translated(), self.engine.connect() as conn:
+            row = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
+            return None if row is None else (row_to_ticket(row), int(row._mapping["version"]))
+
+    async def timeline(self, ticket_id: int) -> list[TicketEvent]:
+        async with _translated(), self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
+            )
+            return [row_to_event(r) for r in rows]
+
+    async def active_for(self, dedup_key: str) -> Ticket | None:
+        async with _translated(), self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(tickets).where(tickets.c.dedup_key == dedup_key, tickets.c.active))
+            ).first()
+            return None if row is None else row_to_ticket(row)
+
+    async def microgrid_ids(self) -> list[str]:
+        """Distinct owners of stored tickets (small: one per micro-grid with tickets)."""
+        async with _translated(), self.engine.connect() as conn:
+            rows = await conn.execute(select(tickets.c.microgrid_id).distinct())
+            return [r[0] for r in rows]
+
+    async def page(
+        self,
+        *,
+        microgrids: Sequence[str] | None,
+        statuses: Sequence[Status] = (),
+        severities: Sequence[Severity] = (),
+        assignee_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TicketPage:
+        """Tickets ordered by severity, then age (oldest first), then id; keyset-paginated by `cursor`.
+        `microgrids=None` means every micro-grid (operators)."""
+        q = select(tickets)
+        if microgrids is not None:
+            if not microgrids:
+                return TicketPage([], None)
+            q = q.where(tickets.c.microgrid_id.in_(list(microgrids)))
+        if statuses:
+            q = q.where(tickets.c.status.in_([s.value for s in statuses]))
+        if severities:
+            q = q.where(tickets.c.severity.in_([s.value for s in severities]))
+        if assignee_id is not None:
+            q = q.where(tickets.c.assignee_id == assignee_id)
+        if cursor:
+            rank, first_seen, tid = decode_cursor(cursor)
+            q = q.where(
+                tuple_(tickets.c.severity_rank, tickets.c.first_seen, tickets.c.id) > tuple_(rank, first_seen, tid)
+            )
+        q = q.order_by(tickets.c.severity_rank, tickets.c.first_seen, tickets.c.id).limit(limit + 1)
+        async with _translated(), self.engine.connect() as conn:
+            items = [row_to_ticket(r) for r in await conn.execute(q)]
+        more = len(items) > limit
+        items = items[:limit]
+        return TicketPage(items, encode_cursor(items[-1]) if more and items else None)
+
+    async def due(self, now: float, limit: int = 500) -> list[Ticket]:
+        """Active tickets whose acknowledge (while open) or resolve deadline has passed."""
+        q = (
+            select(tickets)
+            .where(
+                tickets.c.active,
+                or_(
+                    and_(tickets.c.status == Status.OPEN.value, tickets.c.ack_due_at <= now),
+                    tickets.c.resolve_due_at <= now,
+                ),
+            )
+            .order_by(tickets.c.severity_rank, tickets.c.id)
+            .limit(limit)
+        )
+        async with _translated(), self.engine.connect() as conn:
+            return [row_to_ticket(r) for r in await conn.execute(q)]
+
+    async def counts(self, microgrids: Sequence[str] | None, now: float) -> dict[str, Any]:
+        """Counts for the summary strip: by status, active by severity, overdue."""
+        base = select(tickets.c.status, tickets.c.severity, func.count())
+        overdue_q = select(func.count()).where(
+            tickets.c.active,
+            or_(
+                and_(tickets.c.status == Status.OPEN.value, tickets.c.ack_due_at <= now),
+                tickets.c.resolve_due_at <= now,
+            ),
+        )
+        if microgrids is not None:
+            base = base.where(tickets.c.microgrid_id.in_(list(microgrids)))
+            overdue_q = overdue_q.where(tickets.c.microgrid_id.in_(list(microgrids)))
+        by_status = {s.value: 0 for s in Status}
+        by_severity = {s.value: 0 for s in Severity}
+        async with _translated(), self.engine.connect() as conn:
+            for status, severity, n in await conn.execute(base.group_by(tickets.c.status, tickets.c.severity)):
+                by_status[status] += n
+                if Status(status) in ACTIVE:
+                    by_severity[severity] += n
+            overdue = (await conn.execute(overdue_q)).scalar_one() if microgrids != [] else 0
+        return {
+            "active": sum(by_status[s.value] for s in ACTIVE),
+            "overdue": overdue,
+            "by_status": by_status,
+            "by_severity": by_severity,
+        }
+
+
+def _replace(t: Ticket, **changes: Any) -> Ticket:
+    return replace(t, **changes)

@@ -1,0 +1,131 @@
+"""Tables of `alerts` on their own MetaData. Times are epoch seconds (floats) so SQLite and PostgreSQL agree
+and the service's Clock (virtual in simulations) is the only source of time.
+
+The partial unique index `uq_tickets_active_dedup` is the guarantee behind deduplication: whatever the number
+of processes, a dedup key has at most one active (open / acknowledged / in progress) ticket."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+metadata = MetaData()
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(256), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("severity_rank", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("device_id", String(64)),
+    Column("household_id", String(64)),
+    Column("building_id", String(64)),
+    Column("community_id", String(64)),
+    Column("microgrid_id", String(64), nullable=False),
+    Column("assignee_id", String(64)),
+    Column("escalation_level", Integer, nullable=False, default=0),
+    Column("count", Integer, nullable=False, default=1),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("ack_due_at", Float),
+    Column("resolve_due_at", Float),
+    Column("cleared", Boolean, nullable=False, default=False),
+    Column("cleared_at", Float),
+    Column("acknowledged_at", Float),
+    Column("resolved_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, default=1),  # optimistic concurrency for people's actions
+    Index(
+        "uq_tickets_active_dedup",
+        "dedup_key",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
+    Index("ix_tickets_board", "microgrid_id", "active", "severity_rank", "first_seen"),
+    Index("ix_tickets_ack_due", "ack_due_at"),
+    Index("ix_tickets_resolve_due", "resolve_due_at"),
+    Index("ix_tickets_updated", "updated_at"),
+)
+
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("note", Text),
+    Column("data", JSON, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("scope_id", String(64), nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("person_id", String(64)),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+#: Notifications waiting to be delivered (see `alerts.notify`): written in the same transaction as the
+#: ticket change, so a crash between the change and the delivery loses nothing.
+outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(64), nullable=False, unique=True),
+    Column("channel", String(32), nullable=False),
+    Column("ticket_id", Integer, nullable=False, index=True),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_outbox_pending", "delivered_at", "failed", "next_attempt_at"),
+)
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    """Create every table of `alerts` that does not exist yet (idempotent)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)

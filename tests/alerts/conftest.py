@@ -1,0 +1,85 @@
+"""Engines for alerts tests: a fresh SQLite file per test, and (marked `postgres`) a uniquely named PostgreSQL
+database created for the test and dropped after it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.tables import create_tables
+from cwatch.db import make_engine
+
+PG_DSN = os.environ.get("CWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _pg_database() -> str | None:
+    name = f"cwatch_alerts_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncpg.connect(PG_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_DSN, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def pg_url(name: str) -> str:
+    base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[str]:
+    name = await _pg_database()
+    if name is None:
+        pytest.skip("PostgreSQL is not reachable")
+    try:
+        yield name
+    finally:
+        await _drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """One engine per backend; tests using it run on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}")
+        name = None
+    else:
+        name = await _pg_database()
+        if name is None:
+            pytest.skip("PostgreSQL is not reachable")
+        eng = make_engine(pg_url(name))
+    try:
+        await create_tables(eng)
+        yield eng
+    finally:
+        await eng.dispose()
+        if name is not None:
+            await _drop_pg_database(name)
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}")
+    await create_tables(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()

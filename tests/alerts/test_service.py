@@ -1,0 +1,236 @@
+"""TicketService on SQLite and PostgreSQL: dedup, clears, assignment, actions, scoping, listing, audit trail."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.errors import ConflictError, ForbiddenError, NoteRequiredError, NotFoundError, TransitionError
+from alerts.lifecycle import Action, Status
+from alerts.service import TicketService
+from alerts.stream import ChangeHub
+from cwatch.clock import ManualClock
+from rules.alert import AlertAction, Severity
+
+from .fakes import COMMUNITY, GRID_G2, LEADER_M1, OPERATOR, WORKER_M1, WORKER_M2, FakeHierarchy, alert
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(10_000.0)
+
+
+@pytest.fixture
+def hub() -> ChangeHub:
+    return ChangeHub()
+
+
+@pytest.fixture
+def service(engine: AsyncEngine, clock: ManualClock, hub: ChangeHub) -> TicketService:
+    hierarchy = FakeHierarchy()
+    return TicketService(engine, lambda: hierarchy, clock, hub)
+
+
+async def test_raise_creates_then_repeats_bump(service: TicketService) -> None:
+    [t1] = await service.apply([alert(ts=1000)])
+    [t2] = await service.apply([alert(ts=1005)])
+    assert t1.id == t2.id
+    assert t2.count == 2
+    assert (t2.first_seen, t2.last_seen) == (1000, 1005)
+    assert t1.status == Status.OPEN
+    assert t1.assignee_id == "p-w1"  # on duty in M1
+    detail = await service.get_ticket(OPERATOR, t1.id)
+    assert [e.action for e in detail.timeline] == ["raise", "repeat"]
+    assert detail.timeline[0].data["assigned_because"] == "on_duty"
+
+
+async def test_late_repeat_keeps_last_seen(service: TicketService) -> None:
+    await service.apply([alert(ts=1000)])
+    [t] = await service.apply([alert(ts=900)])
+    assert t.last_seen == 1000
+
+
+async def test_repeat_raises_severity_never_lowers(service: TicketService) -> None:
+    await service.apply([alert(severity=Severity.MINOR)])
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    assert t.severity == Severity.CRITICAL
+    [t] = await service.apply([alert(severity=Severity.INFO)])
+    assert t.severity == Severity.CRITICAL
+
+
+async def test_unassigned_microgrid_goes_to_leader(service: TicketService) -> None:
+    [t] = await service.apply([alert(key="x:d2", microgrid="M2")])
+    assert t.assignee_id == "p-l2"
+    [t] = await service.apply([alert(key="x:d3", microgrid="M3")])
+    assert t.assignee_id is None
+
+
+async def test_deadlines_from_sla(service: TicketService, clock: ManualClock) -> None:
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    assert t.ack_due_at == clock.now() + 300
+    assert t.resolve_due_at == clock.now() + 3600
+
+
+async def test_resolved_key_opens_new_ticket(service: TicketService) -> None:
+    [t1] = await service.apply([alert()])
+    await service.resolve(t1.id, WORKER_M1, "已处理")
+    [t2] = await service.apply([alert(ts=2000)])
+    assert t2.id != t1.id
+    assert t2.count == 1
+
+
+async def test_clear_auto_resolves_untouched_noncritical(service: TicketService) -> None:
+    [t] = await service.apply([alert(severity=Severity.MAJOR)])
+    [after] = await service.apply([alert(action=AlertAction.CLEAR, ts=1100)])
+    assert after.id == t.id
+    assert after.status == Status.RESOLVED
+    assert after.cleared
+    detail = await service.get_ticket(OPERATOR, t.id)
+    assert [e.action for e in detail.timeline] == ["raise", "clear", "auto_resolve"]
+
+
+async def test_clear_keeps_critical_and_taken_tickets(service: TicketService) -> None:
+    [crit] = await service.apply([alert(key="a:1", severity=Severity.CRITICAL)])
+    [taken] = await service.apply([alert(key="b:1")])
+    await service.acknowledge(taken.id, WORKER_M1)
+    out = await service.apply([alert(key="a:1", action=AlertAction.CLEAR), alert(key="b:1", action=AlertAction.CLEAR)])
+    assert [(t.id, t.status, t.cleared) for t in out] == [
+        (crit.id, Status.OPEN, True),
+        (taken.id, Status.ACKNOWLEDGED, True),
+    ]
+    [again] = await service.apply([alert(key="a:1", ts=3000)])
+    assert again.id == crit.id
+    assert not again.cleared
+
+
+async def test_clear_without_ticket_is_ignored(service: TicketService) -> None:
+    assert await service.apply([alert(action=AlertAction.CLEAR)]) == []
+
+
+async def test_full_lifecycle_with_audit(service: TicketService, clock: ManualClock) -> None:
+    [t] = await service.apply([alert()])
+    clock.advance(10)
+    t = await service.acknowledge(t.id, WORKER_M1)
+    assert t.status == Status.ACKNOWLEDGED
+    assert t.acknowledged_at == clock.now()
+    assert t.ack_due_at is None
+    t = await service.start(t.id, WORKER_M1, "到场")
+    t = await service.comment(t.id, WORKER_M1, "住户说是做饭的油烟")
+    with pytest.raises(NoteRequiredError):
+        await service.resolve(t.id, WORKER_M1, " ")
+    t = await service.resolve(t.id, WORKER_M1, "误报，已提醒住户开窗")
+    assert t.status == Status.RESOLVED
+    assert t.resolve_due_at is None
+    with pytest.raises(ForbiddenError):
+        await service.close(t.id, WORKER_M1)
+    t = await service.reopen(t.id, LEADER_M1, "住户又报警")
+    assert t.status == Status.OPEN
+    assert t.ack_due_at is not None
+    t = await service.resolve(t.id, LEADER_M1, "再次核实")
+    t = await service.close(t.id, LEADER_M1)
+    assert t.status == Status.CLOSED
+    with pytest.raises(TransitionError):
+        await service.acknowledge(t.id, WORKER_M1)
+    timeline = (await service.get_ticket(LEADER_M1, t.id)).timeline
+    assert [(e.actor, e.action, e.from_status, e.to_status) for e in timeline] == [
+        ("system", "raise", None, Status.OPEN),
+        ("w1", "ack", Status.OPEN, Status.ACKNOWLEDGED),
+        ("w1", "start", Status.ACKNOWLEDGED, Status.IN_PROGRESS),
+        ("w1", "comment", Status.IN_PROGRESS, Status.IN_PROGRESS),
+        ("w1", "resolve", Status.IN_PROGRESS, Status.RESOLVED),
+        ("l1", "reopen", Status.RESOLVED, Status.OPEN),
+        ("l1", "resolve", Status.OPEN, Status.RESOLVED),
+        ("l1", "close", Status.RESOLVED, Status.CLOSED),
+    ]
+    assert timeline[4].note == "误报，已提醒住户开窗"
+
+
+async def test_reopen_refused_while_newer_ticket_active(service: TicketService) -> None:
+    [t1] = await service.apply([alert()])
+    await service.resolve(t1.id, WORKER_M1, "done")
+    await service.apply([alert(ts=5000)])
+    with pytest.raises(ConflictError):
+        await service.reopen(t1.id, LEADER_M1, "again")
+
+
+async def test_accepting_takes_the_ticket_and_assign_hands_it_on(service: TicketService) -> None:
+    [t] = await service.apply([alert()])
+    t = await service.acknowledge(t.id, LEADER_M1)
+    assert t.assignee_id == "p-l1"
+    t = await service.assign(t.id, LEADER_M1, "p-w1b", "你去看看")
+    assert (t.assignee_id, t.status, t.acknowledged_at) == ("p-w1b", Status.OPEN, None)
+    with pytest.raises(ForbiddenError):
+        await service.assign(t.id, WORKER_M1, "p-w1")
+
+
+async def test_other_microgrid_worker_gets_not_found(service: TicketService) -> None:
+    [t] = await service.apply([alert(microgrid="M1")])
+    with pytest.raises(NotFoundError):
+        await service.get_ticket(WORKER_M2, t.id)
+    for action in Action:
+        with pytest.raises(NotFoundError):
+            await service.act(t.id, WORKER_M2, action, "note", assignee_id="p-w2")
+    with pytest.raises(NotFoundError):
+        await service.get_ticket(GRID_G2, t.id)
+    # the same error as for a ticket that does not exist at all
+    with pytest.raises(NotFoundError) as missing:
+        await service.get_ticket(WORKER_M2, 999_999)
+    with pytest.raises(NotFoundError) as hidden:
+        await service.acknowledge(t.id, WORKER_M2)
+    assert type(missing.value) is type(hidden.value)
+    assert (await service.get_ticket(WORKER_M1, t.id)).ticket.status == Status.OPEN  # untouched
+
+
+async def test_listing_is_scoped(service: TicketService) -> None:
+    await service.apply(
+        [alert(key="a:1", microgrid="M1"), alert(key="b:1", microgrid="M2"), alert(key="c:1", microgrid="M3")]
+    )
+
+    async def keys(viewer: object, **kw: object) -> set[str]:
+        page = await service.list_tickets(viewer, **kw)  # type: ignore[arg-type]
+        return {t.dedup_key for t in page.items}
+
+    assert await keys(WORKER_M1) == {"a:1"}
+    assert await keys(WORKER_M2) == {"b:1"}
+    assert await keys(COMMUNITY) == {"a:1", "b:1", "c:1"}
+    assert await keys(OPERATOR) == {"a:1", "b:1", "c:1"}
+    assert await keys(GRID_G2) == {"c:1"}
+    assert await keys(WORKER_M1, microgrid="M2") == set()
+    assert await keys(COMMUNITY, microgrid="M2") == {"b:1"}
+    assert (await service.summary(WORKER_M1))["active"] == 1
+    assert (await service.summary(COMMUNITY))["active"] == 3
+
+
+async def test_listing_order_filters_and_pages(service: TicketService) -> None:
+    sev = [Severity.MINOR, Severity.CRITICAL, Severity.MAJOR, Severity.CRITICAL, Severity.INFO]
+    await service.apply([alert(key=f"k:{i}", severity=s, ts=1000 + i) for i, s in enumerate(sev)])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await service.list_tickets(OPERATOR, limit=2, cursor=cursor)
+        seen += [t.dedup_key for t in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["k:1", "k:3", "k:2", "k:0", "k:4"]
+    crit = await service.list_tickets(OPERATOR, severity=[Severity.CRITICAL])
+    assert [t.dedup_key for t in crit.items] == ["k:1", "k:3"]
+    await service.acknowledge(crit.items[0].id, OPERATOR)
+    acked = await service.list_tickets(OPERATOR, status=[Status.ACKNOWLEDGED])
+    assert [t.dedup_key for t in acked.items] == ["k:1"]
+    summary = await service.summary(OPERATOR)
+    assert summary["by_status"]["acknowledged"] == 1
+    assert summary["by_severity"]["critical"] == 2
+
+
+async def test_changes_reach_the_hub(service: TicketService, hub: ChangeHub) -> None:
+    sub = hub.subscribe()
+    [t] = await service.apply([alert()])
+    await service.acknowledge(t.id, WORKER_M1)
+    first, second = sub.queue.get_nowait(), sub.queue.get_nowait()
+    assert isinstance(first, tuple)
+    assert first[1].action == "raise"
+    assert isinstance(second, tuple)
+    assert second[0].status == Status.ACKNOWLEDGED
+    sub.close()
+    assert sub not in hub.subscribers

@@ -1,0 +1,330 @@
+"""The ingester: MQTT in, durable spool in the middle, telemetry sink and other consumers out.
+
+    broker --transport--> OrderedCommitter --decode--> Spool.append --PUBACK
+                                                  \\--refused--> DeadLetters
+    Spool --"telemetry"--> sink.write (retry while SinkUnavailable)
+    Spool --"rules" etc.--> consumer callables
+
+Every background loop lives in one TaskGroup owned by `run()`; `stop()` ends them. Acknowledgement depends only
+on the spool (a local SQLite file), never on InfluxDB, so a database outage fills the spool instead of stalling
+the broker; when the spool reaches its size limit, acknowledgements stop and the broker holds the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from cwatch.clock import Clock, SystemClock
+from devices.reading import Reading
+from devices.topics import topic_for
+from ingest.backoff import backoff_delay
+from ingest.committer import OrderedCommitter
+from ingest.errors import IngestError, SpoolError
+from ingest.metrics import IngestMetrics
+from ingest.refusals import RefusalReason, Refused
+from ingest.sinks.base import SinkUnavailable, TelemetrySink
+from ingest.spool import Spool
+from ingest.transport import InboundMessage, Transport
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from cwatch.settings import Settings
+    from devices.registry import Registry
+
+log = logging.getLogger(__name__)
+
+TELEMETRY = "telemetry"
+SINK_REJECTED = "sink_rejected"  # dead-letter reason: decoded fine, but the database refused the point
+Consumer = Callable[[Sequence[Reading]], Awaitable[None]]
+
+
+class MessageDecoder(Protocol):
+    """`ingest.decode.Decoder` as the service sees it."""
+
+    def decode(self, topic: str, payload: bytes, *, retain: bool, received_at: float) -> list[Reading]: ...
+
+    def set_registry(self, registry: Any) -> None: ...
+
+
+DeadLetterRow = tuple[str, bytes, RefusalReason | str, str, float]  # topic, payload, reason, detail, received_at
+
+
+class DeadLetterStore(Protocol):
+    """`ingest.deadletter.DeadLetters` as the service sees it."""
+
+    async def add_many(self, items: Iterable[DeadLetterRow]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestTuning:
+    """Batch sizes and retry bounds; the defaults suit 2 cores and tens of thousands of messages/s."""
+
+    commit_batch: int = 5_000
+    sink_batch: int = 5_000
+    consumer_batch: int = 2_000
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    housekeeping_s: float = 1.0
+
+
+class _StoppedError(Exception):
+    """Raised inside `run()`'s TaskGroup to cancel its loops on `stop()`."""
+
+
+class Ingester:
+    """Owns the ingest loops. Use `await run()` (until `stop()`), or `async with Ingester(...)`."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        decoder: MessageDecoder,
+        spool: Spool,
+        sink: TelemetrySink,
+        deadletters: DeadLetterStore,
+        metrics: IngestMetrics | None = None,
+        clock: Clock | None = None,
+        consumers: Mapping[str, Consumer] | None = None,
+        tuning: IngestTuning | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.transport = transport
+        self.decoder = decoder
+        self.spool = spool
+        self.sink = sink
+        self.deadletters = deadletters
+        self.metrics = metrics or IngestMetrics()
+        self.clock: Clock = clock or SystemClock()
+        self.tuning = tuning or IngestTuning()
+        self._sleep = sleep  # retries wait wall-clock time: a database comes back in real seconds
+        self._rng = random.Random()
+        self.consumers: dict[str, Consumer] = {TELEMETRY: self._write_telemetry, **(consumers or {})}
+        missing = set(self.consumers) - set(spool.consumers)
+        if missing:
+            raise IngestError(f"spool has no cursor for consumer(s) {sorted(missing)}; pass them to Spool(...)")
+        self._appended = {name: asyncio.Event() for name in self.consumers}
+        self._committer: OrderedCommitter[InboundMessage] = OrderedCommitter(
+            self._commit, max_batch=self.tuning.commit_batch, sleep=sleep
+        )
+        self._sink_ok = True
+        self._spool_ok = True
+        self._stopping = asyncio.Event()
+        self._done = asyncio.Event()
+        self._running = False
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every loop until `stop()` is called or one of them fails."""
+        if self._running:
+            raise IngestError("Ingester.run() is already running")
+        self._running = True
+        self._stopping.clear()
+        self._done.clear()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._committer.run(), name="ingest-commit")
+                for name in self.consumers:
+                    tg.create_task(self._drain(name), name=f"ingest-drain-{name}")
+                tg.create_task(self._housekeeping(), name="ingest-housekeeping")
+                tg.create_task(self.transport.run(self._committer.submit), name="ingest-transport")
+                await self._stopping.wait()
+                raise _StoppedError
+        except* _StoppedError:
+            pass
+        finally:
+            self._running = False
+            self._done.set()
+
+    async def stop(self) -> None:
+        """End `run()` and wait until its loops are gone. Unacknowledged messages stay with the broker."""
+        self._stopping.set()
+        if self._running:
+            await self._done.wait()
+
+    async def __aenter__(self) -> Ingester:
+        self._task = asyncio.create_task(self.run(), name="ingester")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+        await self._task
+
+    def set_registry(self, registry: Registry) -> None:
+        """Decode with a new registry from now on (a CSV import replaced it)."""
+        self.decoder.set_registry(registry)
+
+    async def ready(self) -> dict[str, bool]:
+        """Readiness parts for /readyz: broker connected, spool writable, sink reachable."""
+        spool_ok = self._spool_ok and await asyncio.to_thread(self.spool.writable)
+        sink_ok = self._sink_ok
+        ping = getattr(self.sink, "ping", None)
+        if ping is not None:
+            try:
+                sink_ok = bool(await asyncio.wait_for(ping(), timeout=2.0))
+            except Exception:
+                sink_ok = False
+        return {"broker": self.transport.connected, "spool": spool_ok, "sink": sink_ok}
+
+    # --- intake: decode, spool, dead letters ----------------------------------------------------------------
+
+    async def _commit(self, messages: Sequence[InboundMessage]) -> None:
+        """Decode a batch, append its readings to the spool in one transaction, dead-letter the refusals.
+        Raises (and so acknowledges nothing) only when the spool append fails."""
+        m = self.metrics
+        m.received.inc(len(messages))
+        readings: list[Reading] = []
+        refused: list[DeadLetterRow] = []
+        decode = self.decoder.decode
+        for msg in messages:
+            try:
+                readings.extend(decode(msg.topic, msg.payload, retain=msg.retain, received_at=msg.received_at))
+            except Refused as exc:
+                m.refused.labels(exc.reason.value).inc()
+                refused.append((msg.topic, msg.payload, exc.reason, exc.detail, msg.received_at))
+        if readings:
+            t0 = time.perf_counter()
+            try:
+                result = await asyncio.to_thread(self.spool.append, readings, self.clock.now())
+            except SpoolError:
+                self._spool_ok = False
+                raise
+            self._spool_ok = True
+            m.batch_write_seconds.labels("spool").observe(time.perf_counter() - t0)
+            m.spooled.inc(result.stored)
+            if result.duplicates:
+                m.duplicates.inc(len(result.duplicates))
+            if result.stored:
+                for ev in self._appended.values():
+                    ev.set()
+        if refused:
+            await self._dead_letters(refused)
+
+    async def _dead_letters(self, rows: Sequence[DeadLetterRow]) -> None:
+        try:
+            await self.deadletters.add_many(rows)
+        except Exception as exc:  # a refused message is not telemetry: log it, never block acknowledgements
+            self.metrics.deadletter_errors.inc(len(rows))
+            log.error("could not store %d dead letters (first: %s %s): %s", len(rows), rows[0][0], rows[0][2], exc)
+
+    # --- drain: spool -> consumers ------------------------------------------------------------------------
+
+    async def _drain(self, name: str) -> None:
+        consume = self.consumers[name]
+        limit = self.tuning.sink_batch if name == TELEMETRY else self.tuning.consumer_batch
+        appended = self._appended[name]
+        failures = 0
+        while True:
+            appended.clear()
+            items = await asyncio.to_thread(self.spool.read, name, limit)
+            if not items:
+                await appended.wait()
+                continue
+            try:
+                await consume([r for _, r in items])
+            except asyncio.CancelledError:
+                raise
+            except SinkUnavailable as exc:
+                self._sink_ok = False
+                self.metrics.sink_errors.inc()
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
+                failures += 1
+                log.warning("%s consumer: sink unavailable (%s); retrying in %.1fs", name, exc, delay)
+                await self._sleep(min(delay, self.tuning.retry_max_s))
+                continue
+            except Exception as exc:
+                self.metrics.consumer_errors.labels(name).inc()
+                delay = self._backoff(failures)
+                failures += 1
+                log.exception("%s consumer failed on %d readings; retrying in %.1fs", name, len(items), delay)
+                del exc
+                await self._sleep(delay)
+                continue
+            failures = 0
+            await asyncio.to_thread(self.spool.commit, name, items[-1][0])
+
+    async def _write_telemetry(self, readings: Sequence[Reading]) -> None:
+        t0 = time.perf_counter()
+        refused = await self.sink.write(readings)
+        self._sink_ok = True
+        m = self.metrics
+        m.batch_write_seconds.labels("sink").observe(time.perf_counter() - t0)
+        m.stored.inc(len(readings) - len(refused))
+        m.ingest_lag.observe(max(0.0, self.clock.now() - readings[0].received_at))
+        if refused:
+            m.refused.labels(SINK_REJECTED).inc(len(refused))
+            await self._dead_letters(
+                [
+                    (
+                        topic_for(r.community_id, r.device_id, r.channel),
+                        _reading_json(r),
+                        SINK_REJECTED,
+                        reason,
+                        r.received_at,
+                    )
+                    for r, reason in refused
+                ]
+            )
+
+    def _backoff(self, failures: int) -> float:
+        t = self.tuning
+        return backoff_delay(failures, initial=t.retry_initial_s, cap=t.retry_max_s, rng=self._rng)
+
+    # --- housekeeping -------------------------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._housekeep_once)
+            except SpoolError as exc:
+                log.warning("spool housekeeping failed: %s", exc)
+            await self._sleep(self.tuning.housekeeping_s)
+
+    def _housekeep_once(self) -> None:
+        self.spool.truncate()
+        now = self.clock.now()
+        m = self.metrics
+        for name in self.consumers:
+            m.spool_depth.labels(name).set(self.spool.depth(name))
+            m.spool_age.labels(name).set(self.spool.oldest_age(name, now))
+        m.spool_bytes.set(self.spool.size_bytes())
+
+
+def _reading_json(reading: Reading) -> bytes:
+    import msgspec
+
+    return msgspec.json.encode({"ts": reading.ts, "seq": reading.seq, **reading.fields})
+
+
+def build_ingester(
+    settings: Settings,
+    *,
+    engine: AsyncEngine,
+    registry: Callable[[], Registry] | Registry,
+    clock: Clock,
+    metrics: CollectorRegistry | IngestMetrics,
+    broker_host: str,
+    broker_port: int,
+    consumers: Mapping[str, Consumer] | None = None,
+) -> Ingester:
+    """Wire an `Ingester` from settings (the CLI's `serve`, and `python -m ingest.run`)."""
+    from ingest.wiring import build_ingester as _build
+
+    return _build(
+        settings,
+        engine=engine,
+        registry=registry,
+        clock=clock,
+        metrics=metrics,
+        broker_host=broker_host,
+        broker_port=broker_port,
+        consumers=consumers,
+    )

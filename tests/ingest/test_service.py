@@ -1,0 +1,192 @@
+"""The ingester in-process against a real Mosquitto: messages reach the sink and consumers, refusals reach dead
+letters, a down sink fills the spool which drains when it returns, and readiness reports each part."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cwatch.clock import SystemClock
+from cwatch.db import make_engine
+from devices.reading import Reading
+from devices.registry import Registry
+from devices.sample import sample_street
+from devices.topics import topic_for
+from ingest.deadletter import DeadLetters, create_tables
+from ingest.decode import Decoder
+from ingest.metrics import IngestMetrics
+from ingest.service import Ingester
+from ingest.sinks.base import SinkUnavailable
+from ingest.spool import Spool
+from ingest.transport import GmqttTransport, MqttOptions
+from tests.support.services import MosquittoProcess
+
+
+class MemorySink:
+    """A telemetry sink in memory that can be switched off (raises SinkUnavailable) and refuse readings."""
+
+    def __init__(self) -> None:
+        self.readings: list[Reading] = []
+        self.down = False
+        self.refuse_device: str | None = None
+        self.changed = asyncio.Event()
+
+    async def write(self, readings: Sequence[Reading]) -> list[tuple[Reading, str]]:
+        if self.down:
+            raise SinkUnavailable("switched off", retry_after=0.01)
+        bad = [(r, "refused by test") for r in readings if r.device_id == self.refuse_device]
+        self.readings.extend(r for r in readings if r.device_id != self.refuse_device)
+        self.changed.set()
+        return bad
+
+    async def ping(self) -> bool:
+        return not self.down
+
+    async def close(self) -> None:
+        pass
+
+
+async def until(predicate: object, deadline_s: float = 20.0) -> None:
+    """Poll `predicate()` with a deadline (no fixed sleeps)."""
+    deadline = time.monotonic() + deadline_s
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached before the deadline")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return sample_street(1)
+
+
+def water_meters(registry: Registry, n: int) -> list[tuple[str, str]]:
+    out = []
+    for d in registry.devices.values():
+        if d.device_class == "water_meter":
+            placement = registry.placement(d.id)
+            assert placement is not None
+            out.append((placement.community_id, d.id))
+            if len(out) == n:
+                break
+    return out
+
+
+def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish QoS 1 and wait for every PUBACK from the broker."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        infos = [c.publish(t, p, qos=1) for t, p in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=30)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def telemetry(registry: Registry, n_devices: int, per_device: int) -> list[tuple[str, bytes]]:
+    now = time.time()
+    msgs = []
+    for community, device in water_meters(registry, n_devices):
+        for seq in range(per_device):
+            body = {"ts": now - 60 + seq * 0.001, "seq": seq, "volume_m3": 10.0 + seq / 1000}
+            msgs.append((topic_for(community, device, "telemetry"), json.dumps(body).encode()))
+    return msgs
+
+
+class Harness:
+    def __init__(self, ingester: Ingester, sink: MemorySink, deadletters: DeadLetters, rules: list[Reading]) -> None:
+        self.ingester, self.sink, self.deadletters, self.rules = ingester, sink, deadletters, rules
+
+
+@pytest.fixture
+async def harness(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path) -> AsyncIterator[Harness]:
+    clock = SystemClock()
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await create_tables(engine)
+    deadletters = DeadLetters(engine)
+    sink = MemorySink()
+    rules: list[Reading] = []
+
+    async def on_rules(readings: Sequence[Reading]) -> None:
+        rules.extend(readings)
+
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id=f"ingest-{tmp_path.name}"), now=clock.now)
+    ingester = Ingester(
+        transport=transport,
+        decoder=Decoder(registry, clock),
+        spool=Spool(tmp_path / "spool.db", consumers=("telemetry", "rules")),
+        sink=sink,
+        deadletters=deadletters,
+        metrics=IngestMetrics(),
+        clock=clock,
+        consumers={"rules": on_rules},
+    )
+    async with ingester:
+        await until(lambda: transport.connected)
+        yield Harness(ingester, sink, deadletters, rules)
+    ingester.spool.close()
+    await engine.dispose()
+
+
+async def test_messages_reach_sink_and_consumers(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    msgs = telemetry(registry, 5, 40)
+    await asyncio.to_thread(publish, mosquitto.port, msgs)
+    await until(lambda: len(harness.sink.readings) == 200 and len(harness.rules) == 200)
+    got = {(r.device_id, r.seq) for r in harness.sink.readings}
+    assert len(got) == 200
+    assert {(r.device_id, r.seq) for r in harness.rules} == got
+    m = harness.ingester.metrics
+    assert m.received._value.get() == 200
+    assert await harness.ingester.ready() == {"broker": True, "spool": True, "sink": True}
+
+
+async def test_refusals_go_to_dead_letters_and_duplicates_are_dropped(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    ((community, device),) = water_meters(registry, 1)
+    good = telemetry(registry, 1, 3)
+    junk = [(topic_for(community, device, "telemetry"), b"{not json"), ("cw/x/nobody/telemetry", b"{}")]
+    await asyncio.to_thread(publish, mosquitto.port, good + junk + good)
+    await until(lambda: harness.ingester.metrics.received._value.get() == 8)
+    await until(lambda: len(harness.sink.readings) == 3)
+    counts = await harness.deadletters.counts()
+    assert counts == {"malformed_json": 1, "unknown_device": 1} or sum(counts.values()) == 2
+    assert harness.ingester.metrics.duplicates._value.get() == 3
+
+
+async def test_sink_outage_fills_spool_then_drains(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    harness.sink.down = True
+    msgs = telemetry(registry, 4, 50)
+    await asyncio.to_thread(publish, mosquitto.port, msgs)  # acknowledged while the sink is down
+    await until(lambda: harness.ingester.spool.depth("telemetry") == 200)
+    assert harness.sink.readings == []
+    assert (await harness.ingester.ready())["sink"] is False
+    harness.sink.down = False
+    await until(lambda: len(harness.sink.readings) == 200)
+    await until(lambda: harness.ingester.spool.depth("telemetry") == 0)
+
+
+async def test_sink_refusals_are_dead_lettered(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    msgs = telemetry(registry, 2, 5)
+    (_, first), _ = water_meters(registry, 2)
+    harness.sink.refuse_device = first
+    await asyncio.to_thread(publish, mosquitto.port, msgs)
+    await until(lambda: len(harness.sink.readings) == 5)
+    await until(lambda: harness.ingester.metrics.refused.labels("sink_rejected")._value.get() == 5)
+    assert (await harness.deadletters.counts()).get("sink_rejected") == 5

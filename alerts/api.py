@@ -2,9 +2,10 @@
 input, calls one `TicketService` / `AccountStore` method and shapes the answer.
 
 Authentication: `Authorization: Bearer <token>` or the `cwatch_session` cookie (HttpOnly, SameSite=Strict, so
-other sites cannot ride on it). Errors always have the body `{"error": {"code": ..., "message": ...}}`."""
+other sites cannot ride on it). Errors always have the body `{"error": {"code": ..., "message": ...}}`.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must see the real `Annotated` dependency types of the
+routes defined inside `build_router`."""
 
 import asyncio
 import json

@@ -19,20 +19,20 @@ from devices.model import Person, Role
 
 
 class Hierarchy(Protocol):
-    def is_within(self, node_id: str, ancestor_id: str) -> bool:
-        """True when `node_id` is `ancestor_id` or lies below it."""
+    def is_within(self, node_id: str, scope_id: str) -> bool:
+        """True when `node_id` is `scope_id` or lies below it."""
         ...
 
     def on_duty(self, microgrid_id: str, when: datetime) -> object:
         """The people on duty in the micro-grid at `when` (a `Person`, a sequence of them, or None)."""
         ...
 
-    def people_at(self, node_id: str, role: Role) -> object:
+    def people_at(self, scope_id: str, role: Role) -> object:
         """The people with `role` whose scope is `node_id` (a sequence of `Person`)."""
         ...
 
-    def chain_above(self, node_id: str) -> object:
-        """The ancestors of `node_id`, nearest first (ids or nodes with an `id`)."""
+    def chain_above(self, microgrid_id: str) -> object:
+        """The ancestors of the micro-grid, nearest first (ids, `(level, id)` pairs or nodes with an `id`)."""
         ...
 
 
@@ -55,6 +55,8 @@ def as_node_ids(value: object) -> list[str]:
     for node in value:
         if isinstance(node, str):
             out.append(node)
+        elif isinstance(node, tuple) and node and isinstance(node[-1], str):
+            out.append(node[-1])  # (Level, id)
         else:
             node_id = getattr(node, "id", None)
             if isinstance(node_id, str):

@@ -395,6 +395,7 @@ class TicketStore:
     ) -> TicketPage:
         """Tickets ordered by severity, then age (oldest first), then id; keyset-paginated by `cursor`.
         `microgrids=None` means every micro-grid (operators)."""
+        after = decode_cursor(cursor) if cursor else None
         q = select(tickets)
         if microgrids is not None:
             if not microgrids:
@@ -406,8 +407,8 @@ class TicketStore:
             q = q.where(tickets.c.severity.in_([s.value for s in severities]))
         if assignee_id is not None:
             q = q.where(tickets.c.assignee_id == assignee_id)
-        if cursor:
-            rank, first_seen, tid = decode_cursor(cursor)
+        if after is not None:
+            rank, first_seen, tid = after
             q = q.where(
                 tuple_(tickets.c.severity_rank, tickets.c.first_seen, tickets.c.id) > tuple_(rank, first_seen, tid)
             )

@@ -1,0 +1,196 @@
+"""The /api/v1 router through HTTP (ASGI in-process): auth, scoping (404 not 403), actions, errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.accounts import AccountStore
+from alerts.api import build_router, install_error_handlers
+from alerts.service import TicketService
+from alerts.stream import ChangeHub
+from cwatch.clock import ManualClock
+from devices.model import Role
+
+from .fakes import FakeHierarchy, alert
+
+PASSWORD = "correct-horse-42"
+
+
+class Env:
+    def __init__(self, client: httpx.AsyncClient, service: TicketService, accounts: AccountStore, clock: ManualClock):
+        self.client = client
+        self.service = service
+        self.accounts = accounts
+        self.clock = clock
+
+    async def login(self, username: str) -> dict[str, str]:
+        r = await self.client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+async def env(sqlite_engine: AsyncEngine) -> AsyncIterator[Env]:
+    clock = ManualClock(50_000.0)
+    hierarchy = FakeHierarchy()
+    hub = ChangeHub()
+    service = TicketService(sqlite_engine, lambda: hierarchy, clock, hub)
+    accounts = AccountStore(sqlite_engine, clock, session_ttl=3600)
+    for username, role, scope, person in [
+        ("w1", Role.GRID_WORKER, "M1", "p-w1"),
+        ("w2", Role.GRID_WORKER, "M2", "p-w2"),
+        ("l1", Role.MICROGRID_LEADER, "M1", "p-l1"),
+        ("c1", Role.COMMUNITY_DUTY, "C1", "p-c1"),
+    ]:
+        await accounts.create_account(username, PASSWORD, role, scope, username.upper(), person)
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(build_router(service, accounts, lambda: hierarchy, hub), prefix="/api/v1")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Env(client, service, accounts, clock)
+
+
+def error_code(r: httpx.Response) -> str:
+    body = r.json()
+    assert set(body) == {"error"}
+    assert body["error"]["message"]
+    code: str = body["error"]["code"]
+    return code
+
+
+async def test_login_sets_strict_httponly_cookie_and_cookie_auth_works(env: Env) -> None:
+    r = await env.client.post("/api/v1/auth/login", json={"username": "w1", "password": PASSWORD})
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert r.json()["account"]["role"] == "grid_worker"
+    me = await env.client.get("/api/v1/me")  # the client keeps the cookie
+    assert me.status_code == 200
+    assert me.json()["username"] == "w1"
+    assert "close" not in me.json()["may"]
+    out = await env.client.post("/api/v1/auth/logout")
+    assert out.status_code == 204
+    assert (await env.client.get("/api/v1/me")).status_code == 401
+
+
+async def test_bad_credentials_and_missing_token(env: Env) -> None:
+    r = await env.client.post("/api/v1/auth/login", json={"username": "w1", "password": "wrong-password"})
+    assert r.status_code == 401
+    assert error_code(r) == "unauthorized"
+    r = await env.client.post("/api/v1/auth/login", json={"username": "nobody", "password": "wrong-password"})
+    assert r.status_code == 401
+    r = await env.client.get("/api/v1/tickets")
+    assert r.status_code == 401
+    assert error_code(r) == "unauthorized"
+    r = await env.client.get("/api/v1/tickets", headers={"Authorization": "Bearer forged"})
+    assert r.status_code == 401
+
+
+async def test_login_is_throttled_after_repeated_failures(env: Env) -> None:
+    for _ in range(5):
+        r = await env.client.post("/api/v1/auth/login", json={"username": "w2", "password": "guess-guess"})
+        assert r.status_code == 401
+    r = await env.client.post("/api/v1/auth/login", json={"username": "w2", "password": PASSWORD})
+    assert r.status_code == 429
+    assert error_code(r) == "too_many_attempts"
+
+
+async def test_session_expires(env: Env) -> None:
+    h = await env.login("w1")
+    assert (await env.client.get("/api/v1/me", headers=h)).status_code == 200
+    env.clock.advance(3601)
+    assert (await env.client.get("/api/v1/me", headers=h)).status_code == 401
+
+
+async def test_validation_errors_name_the_field(env: Env) -> None:
+    r = await env.client.post("/api/v1/auth/login", json={"username": "w1"})
+    assert r.status_code == 422
+    assert error_code(r) == "validation_error"
+    assert "password" in r.json()["error"]["message"]
+    h = await env.login("w1")
+    r = await env.client.get("/api/v1/tickets?status=bogus", headers=h)
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"][0]["field"].startswith("status")
+    r = await env.client.get("/api/v1/tickets/abc", headers=h)
+    assert r.status_code == 422
+    r = await env.client.get("/api/v1/tickets?cursor=not-a-cursor", headers=h)
+    assert r.status_code == 422
+    r = await env.client.get("/api/v1/nothing-here", headers=h)
+    assert r.status_code == 404
+    assert error_code(r) == "not_found"
+
+
+async def test_worker_flow_and_scoping(env: Env) -> None:
+    [t] = await env.service.apply([alert(microgrid="M1")])
+    w1, w2, l1, c1 = [await env.login(u) for u in ("w1", "w2", "l1", "c1")]
+
+    listing = (await env.client.get("/api/v1/tickets", headers=w1)).json()
+    assert [i["id"] for i in listing["items"]] == [t.id]
+    assert listing["items"][0]["assignee_name"] == "王芳"
+    assert "ack" in listing["items"][0]["actions"]
+    assert (await env.client.get("/api/v1/tickets", headers=w2)).json()["items"] == []
+    assert [i["id"] for i in (await env.client.get("/api/v1/tickets", headers=c1)).json()["items"]] == [t.id]
+
+    # another micro-grid's worker: 404 for reading and for every action, exactly like a missing ticket
+    hidden = await env.client.get(f"/api/v1/tickets/{t.id}", headers=w2)
+    missing = await env.client.get("/api/v1/tickets/987654", headers=w2)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error"]["code"] == missing.json()["error"]["code"]
+    for action in ("ack", "start", "resolve", "close", "reopen", "comment", "assign"):
+        r = await env.client.post(
+            f"/api/v1/tickets/{t.id}/{action}", headers=w2, json={"note": "x", "assignee_id": "p-w2"}
+        )
+        assert r.status_code == 404, action
+
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/ack", headers=w1)
+    assert r.status_code == 200
+    assert r.json()["status"] == "acknowledged"
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/ack", headers=w1)
+    assert r.status_code == 409
+    assert error_code(r) == "invalid_transition"
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/resolve", headers=w1, json={})
+    assert r.status_code == 422
+    assert error_code(r) == "note_required"
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/resolve", headers=w1, json={"note": "已到场处置"})
+    assert r.json()["status"] == "resolved"
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/close", headers=w1)
+    assert r.status_code == 403
+    assert error_code(r) == "forbidden"
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/close", headers=l1, json={"note": "核实完毕"})
+    assert r.json()["status"] == "closed"
+
+    detail = (await env.client.get(f"/api/v1/tickets/{t.id}", headers=w1)).json()
+    assert [(e["actor"], e["action"]) for e in detail["timeline"]] == [
+        ("system", "raise"),
+        ("w1", "ack"),
+        ("w1", "resolve"),
+        ("l1", "close"),
+    ]
+
+
+async def test_assign_candidates_and_summary(env: Env) -> None:
+    [t] = await env.service.apply([alert(microgrid="M1")])
+    l1, w1 = await env.login("l1"), await env.login("w1")
+    detail = (await env.client.get(f"/api/v1/tickets/{t.id}", headers=l1)).json()
+    assert {c["id"] for c in detail["candidates"]} == {"p-w1", "p-w1b", "p-l1"}
+    assert (await env.client.get(f"/api/v1/tickets/{t.id}", headers=w1)).json()["candidates"] == []
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/assign", headers=l1, json={})
+    assert r.status_code == 422
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/assign", headers=l1, json={"assignee_id": "p-w1b"})
+    assert r.json()["assignee_name"] == "赵磊"
+    env.clock.advance(16 * 60)  # past the 15 min ack deadline of a major ticket
+    s = (await env.client.get("/api/v1/summary", headers=w1)).json()
+    assert s["active"] == 1
+    assert s["overdue"] == 1
+    assert s["by_severity"]["major"] == 1
+    mine = (await env.client.get("/api/v1/tickets?mine=true", headers=w1)).json()
+    assert mine["items"] == []
+    active = (await env.client.get("/api/v1/tickets?status=active", headers=w1)).json()
+    assert active["items"][0]["overdue"] is True

@@ -53,10 +53,13 @@ def _aware(d: datetime) -> bool:
     return d.tzinfo is not None and d.utcoffset() is not None
 
 
-def check(c: Collections, locate: Locate = locate_items) -> list[Problem]:
+def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset[str] = frozenset()) -> list[Problem]:
     """Every problem of `c`: malformed or duplicate ids (node and device ids share one namespace, since they
     are used interchangeably as scopes), dangling parents, households of a device outside its building,
-    shifts of unknown people or micro-grids, empty shifts and naive datetimes."""
+    shifts of unknown people or micro-grids, empty shifts and naive datetimes.
+
+    References to ids in `unchecked` are not reported: a loader passes the ids of rows it already refused, so
+    one bad building row is one problem, not one more per household in it."""
     problems: list[Problem] = []
 
     def bad(collection: str, index: int, column: str, message: str) -> None:
@@ -98,34 +101,36 @@ def check(c: Collections, locate: Locate = locate_items) -> list[Problem]:
     households = {h.id: h for h in c.households}
 
     for i, co in enumerate(c.communities):
-        if co.street_id not in streets:
+        if co.street_id not in streets and co.street_id not in unchecked:
             bad("communities", i, "street_id", f"street {co.street_id!r} does not exist")
     for i, g in enumerate(c.grids):
-        if g.community_id not in communities:
+        if g.community_id not in communities and g.community_id not in unchecked:
             bad("grids", i, "community_id", f"community {g.community_id!r} does not exist")
     for i, m in enumerate(c.microgrids):
-        if m.grid_id not in grids:
+        if m.grid_id not in grids and m.grid_id not in unchecked:
             bad("microgrids", i, "grid_id", f"grid {m.grid_id!r} does not exist")
     for i, b in enumerate(c.buildings):
-        if b.microgrid_id not in microgrids:
+        if b.microgrid_id not in microgrids and b.microgrid_id not in unchecked:
             bad("buildings", i, "microgrid_id", f"micro-grid {b.microgrid_id!r} does not exist")
         if b.floors < 1:
             bad("buildings", i, "floors", f"floors must be at least 1, got {b.floors}")
     for i, h in enumerate(c.households):
         hb = buildings.get(h.building_id)
         if hb is None:
-            bad("households", i, "building_id", f"building {h.building_id!r} does not exist")
+            if h.building_id not in unchecked:
+                bad("households", i, "building_id", f"building {h.building_id!r} does not exist")
         elif h.floor > hb.floors:
             bad("households", i, "floor", f"floor {h.floor} is above the top floor {hb.floors} of {hb.id!r}")
         if h.care.away_until is not None and not _aware(h.care.away_until):
             bad("households", i, "away_until", "away_until needs a UTC offset (e.g. +08:00)")
     for i, d in enumerate(c.devices):
-        if d.building_id not in buildings:
+        if d.building_id not in buildings and d.building_id not in unchecked:
             bad("devices", i, "building_id", f"building {d.building_id!r} does not exist")
         if d.household_id is not None:
             dh = households.get(d.household_id)
             if dh is None:
-                bad("devices", i, "household_id", f"household {d.household_id!r} does not exist")
+                if d.household_id not in unchecked:
+                    bad("devices", i, "household_id", f"household {d.household_id!r} does not exist")
             elif dh.building_id != d.building_id:
                 bad(
                     "devices",
@@ -136,12 +141,12 @@ def check(c: Collections, locate: Locate = locate_items) -> list[Problem]:
         if d.expected_interval_s <= 0:
             bad("devices", i, "expected_interval_s", f"must be positive, got {d.expected_interval_s}")
     for i, p in enumerate(c.people):
-        if p.scope_id not in seen or seen[p.scope_id] == "devices":
+        if p.scope_id not in unchecked and (p.scope_id not in seen or seen[p.scope_id] == "devices"):
             bad("people", i, "scope_id", f"scope {p.scope_id!r} is not a node of the grid (street … household)")
     for i, s in enumerate(c.roster):
-        if s.person_id not in people_ids:
+        if s.person_id not in people_ids and s.person_id not in unchecked:
             bad("roster", i, "person_id", f"person {s.person_id!r} does not exist")
-        if s.microgrid_id not in microgrids:
+        if s.microgrid_id not in microgrids and s.microgrid_id not in unchecked:
             bad("roster", i, "microgrid_id", f"micro-grid {s.microgrid_id!r} does not exist")
         for column, value in (("start", s.start), ("end", s.end)):
             if not _aware(value):

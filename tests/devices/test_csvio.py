@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from devices.csvio import COLUMNS, FILES, load_registry, save_registry
+from devices.errors import DevicesError, RegistryError
+from devices.model import Contact, QuietHours
+from devices.registry import Registry
+from devices.sample import sample_street
+from tests.devices.factory import tiny
+
+
+def write(folder: Path, name: str, text: str, *, bom: bool = False, encoding: str = "utf-8") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(("\ufeff" if bom else "").encode() + text.encode(encoding))
+
+
+def problems_of(folder: Path) -> set[tuple[str, int, str]]:
+    with pytest.raises(RegistryError) as info:
+        load_registry(folder)
+    return {(p.file, p.line, p.column) for p in info.value.problems}
+
+
+def test_round_trip_tiny(tmp_path: Path) -> None:
+    reg = tiny()
+    written = save_registry(reg, tmp_path)
+    assert sorted(p.name for p in written) == sorted(FILES)
+    back = load_registry(tmp_path)
+    assert back == reg
+    assert back.households["h1"].care.emergency_contacts == (
+        Contact("王伟", "13800000000", "儿子"),
+        Contact("李娜", "13900000000"),
+    )
+    # saved files open in Excel: BOM + CRLF, Chinese in UTF-8
+    raw = (tmp_path / "streets.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid,name\r\n")
+    assert "幸福街道".encode() in raw
+
+
+def test_round_trip_sample_street(tmp_path: Path) -> None:
+    reg = sample_street(3, days=2)
+    save_registry(reg, tmp_path)
+    assert load_registry(tmp_path) == reg
+
+
+def minimal(folder: Path, *, bom: bool = False) -> None:
+    write(folder, "streets.csv", "id,name\nst,幸福街道\n", bom=bom)
+    write(folder, "communities.csv", "id,name,street_id\nc1,阳光社区,st\n", bom=bom)
+    write(folder, "grids.csv", "id,name,community_id\ng1,第一网格,c1\n", bom=bom)
+    write(folder, "microgrids.csv", "id,name,grid_id\nm1,桂花苑,g1\n", bom=bom)
+    write(folder, "buildings.csv", "name,id,microgrid_id,floors\n1号楼,b1,m1,6\n2号楼,b2,m1,\n", bom=bom)
+
+
+def test_spreadsheet_forms_accepted(tmp_path: Path) -> None:
+    minimal(tmp_path, bom=True)
+    write(
+        tmp_path,
+        "households.csv",
+        "id,building_id,unit,floor,lives_alone,elderly,consent,emergency_contacts,quiet_hours,away_until,,\r\n"
+        "h1,b1,1-101,1,YES,True,1,王伟|138 0000 0000|儿子; 李娜|13900000000,22:00-06:00,2026-03-05T18:00:00+08:00,,\r\n"
+        "h2, b1 ,1-102,,no,false,0,,,,,\r\n"
+        ",,,,,,,,,,,\r\n"
+        'h3,b2,"2-2,01",1,是,否,y,,21:30-6:30,,,\r\n',
+        bom=True,
+    )
+    write(
+        tmp_path,
+        "devices.csv",
+        "id,device_class,building_id,household_id\nWM-1,water_meter,b1,h1\nAC-1,access_control,b2,\n",
+    )
+    reg = load_registry(tmp_path)
+    h1, h2, h3 = reg.households["h1"], reg.households["h2"], reg.households["h3"]
+    assert h1.care.watched
+    assert h1.care.quiet_hours == QuietHours(time(22), time(6))
+    assert h1.care.emergency_contacts[1] == Contact("李娜", "13900000000", "")
+    assert h2.building_id == "b1"
+    assert not h2.care.lives_alone
+    assert h3.unit == "2-2,01"
+    assert (h3.care.lives_alone, h3.care.elderly, h3.care.consent) == (True, False, True)
+    assert h3.care.quiet_hours == QuietHours(time(21, 30), time(6, 30))
+    assert reg.buildings["b2"].floors == 1
+    assert reg.devices["WM-1"].expected_interval_s == 86_400
+    assert reg.devices["AC-1"].household_id is None
+    assert reg.people == {}
+
+
+def test_every_problem_located_and_nothing_imported(tmp_path: Path) -> None:
+    minimal(tmp_path)
+    write(
+        tmp_path,
+        "households.csv",
+        "id,building_id,unit,floor,lives_alone,away_until,colour\n",  # unknown column: file refused as a whole
+    )
+    write(
+        tmp_path,
+        "people.csv",
+        "id,name,role\n",  # scope_id missing
+    )
+    write(
+        tmp_path,
+        "devices.csv",
+        "id,device_class,building_id,household_id,expected_interval_s,installed,label\n"
+        'SD-1,smoke_detector,b1,,86400,2024-05-31,"客厅\n烟感"\n'  # a quoted cell over two lines (2-3)
+        "SD-2,fridge,b1,,,,\n"  # line 4: bad class
+        "SD-1,smoke_detector,b1,,,,\n"  # line 5: duplicate id
+        "SD-3,smoke_detector,b9,,often,31/05/2024,\n"  # line 6: dangling building, bad int, bad date
+        "SD-4,smoke_detector,b1,,,,,extra\n"  # line 7: too many cells
+        "SD 5,smoke_detector,,,,,\n",  # line 8: bad id, building missing
+    )
+    write(
+        tmp_path,
+        "roster.csv",
+        "person_id,microgrid_id,start,end\n"
+        "p1,m1,2026-03-01T08:00:00,2026-03-01T20:00:00+08:00\n"  # naive start (p1: people.csv is unreadable)
+        "p1,m9,2026-03-01T20:00:00+08:00,2026-03-01T08:00:00+08:00\n",  # ends before start; m9 unknown
+    )
+    write(tmp_path, "device.csv", "id\n")
+    got = problems_of(tmp_path)
+    assert got == {
+        ("households.csv", 1, "colour"),
+        ("people.csv", 1, "scope_id"),
+        ("devices.csv", 4, "device_class"),
+        ("devices.csv", 5, "id"),
+        ("devices.csv", 6, "expected_interval_s"),
+        ("devices.csv", 6, "installed"),
+        ("devices.csv", 7, ""),
+        ("devices.csv", 8, "building_id"),
+        ("roster.csv", 2, "start"),
+        ("roster.csv", 3, "microgrid_id"),
+        ("roster.csv", 3, "end"),
+        ("device.csv", 0, ""),
+    }
+
+
+def test_reference_problems_reported_once(tmp_path: Path) -> None:
+    """A refused building row is one problem; its households are not reported again as dangling."""
+    minimal(tmp_path)
+    write(tmp_path, "buildings.csv", "id,name,microgrid_id,floors\nb1,1号楼,m1,six\n")
+    write(tmp_path, "households.csv", "id,building_id,unit\nh1,b1,1-101\nh2,b7,1-102\n")
+    assert problems_of(tmp_path) == {("buildings.csv", 2, "floors"), ("households.csv", 3, "building_id")}
+
+
+def test_messages_name_the_value_and_expectation(tmp_path: Path) -> None:
+    minimal(tmp_path)
+    write(
+        tmp_path,
+        "households.csv",
+        "id,building_id,unit,consent,quiet_hours,emergency_contacts\nh1,b1,1,maybe,22-6,王伟\n",
+    )
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path)
+    text = str(info.value)
+    assert "households.csv:2: consent: 'maybe': expected yes/no" in text
+    assert "households.csv:2: quiet_hours: '22-6': expected HH:MM" in text
+    assert "households.csv:2: emergency_contacts: '王伟': expected name|phone|relation" in text
+
+
+def test_not_utf8_refused(tmp_path: Path) -> None:
+    minimal(tmp_path)
+    write(tmp_path, "grids.csv", "id,name,community_id\ng1,第一网格,c1\n", encoding="gbk")
+    # the unreadable file is one problem; micro-grids are not reported again for their dangling grid_id
+    assert problems_of(tmp_path) == {("grids.csv", 2, "")}
+    with pytest.raises(RegistryError, match="not UTF-8"):
+        load_registry(tmp_path)
+
+
+def test_empty_or_headerless_file(tmp_path: Path) -> None:
+    minimal(tmp_path)
+    write(tmp_path, "people.csv", "")
+    assert problems_of(tmp_path) == {("people.csv", 1, "")}
+
+
+def test_missing_folder_and_missing_files(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope") == {(str(tmp_path / "nope"), 0, "")}
+    (tmp_path / "empty").mkdir()
+    assert load_registry(tmp_path / "empty") == Registry()
+
+
+def test_save_refuses_contacts_the_form_cannot_hold(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    reg = tiny()
+    h = reg.households["h1"]
+    bad = replace(h, care=replace(h.care, emergency_contacts=(Contact("a|b", "1"),)))
+    with pytest.raises(DevicesError, match="cannot hold"):
+        save_registry(reg.with_changes(households=[bad]), tmp_path)
+
+
+def test_columns_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "registry.md").read_text(encoding="utf-8")
+    for stem, (required, optional) in COLUMNS.items():
+        assert f"{stem}.csv" in doc
+        for col in (*required, *optional):
+            assert f"`{col}`" in doc, (stem, col)
+
+
+def test_examples_in_the_doc_load(tmp_path: Path) -> None:
+    """The CSV examples of docs/registry.md, one block per file in order, form a valid registry."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "registry.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in doc.split("```csv\n")[1:]]
+    assert len(blocks) == len(FILES)
+    for name, block in zip(FILES, blocks, strict=True):
+        write(tmp_path, name, block)
+    reg = load_registry(tmp_path)
+    assert reg.households["h-yg-1-1-03-0601"].care.watched
+    assert reg.placement("WM-0000001") is not None

@@ -1,0 +1,326 @@
+"""`cwatch simulate` (and `python -m simulator`): run a scenario, record, replay, import CSV, load-test, score.
+
+cwatch simulate run --scenario week --out week.jsonl --truth truth.jsonl
+cwatch simulate run --scenario demo --publish --host 127.0.0.1 --port 1883 --speed 1 --start now
+cwatch simulate record --port 1883 --out live.jsonl --duration 600
+cwatch simulate replay live.jsonl --port 1883 --speed 10
+cwatch simulate import-csv meters.csv --out meters.jsonl
+cwatch simulate load --devices 5000 --rate 2000 --duration 60 --connections 8
+cwatch simulate score --truth truth.jsonl --alerts alerts.jsonl --report docs/simulator-scoring.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from simulator.errors import SimulatorError
+from simulator.message import CST, SimMessage
+
+
+def _speed(text: str) -> float | None:
+    """ "max"/"afap" = as fast as possible; "realtime" = 1; otherwise a positive factor."""
+    t = text.strip().lower()
+    if t in ("max", "afap", "fast", "0", "none"):
+        return None
+    if t in ("realtime", "real", "1x"):
+        return 1.0
+    v = float(t.rstrip("x"))
+    if v <= 0:
+        raise argparse.ArgumentTypeError("speed must be positive, 'realtime' or 'max'")
+    return v
+
+
+def _mqtt_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("MQTT")
+    g.add_argument("--host", default="127.0.0.1")
+    g.add_argument("--port", type=int, default=1883)
+    g.add_argument("--username")
+    g.add_argument("--password")
+    g.add_argument("--qos", type=int, choices=(0, 1), default=1)
+    g.add_argument("--connections", type=int, default=1, help="N client connections (default 1: gateway style)")
+    g.add_argument("--client-id", default="cwatch-sim")
+
+
+def _progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a TTY)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the simulator's sub-commands to `parser` (the `simulate` sub-command of `cwatch`)."""
+    sub = parser.add_subparsers(dest="sim_command", metavar="ACTION")
+
+    run = sub.add_parser("run", help="generate a scenario; write, publish or just count its messages")
+    run.add_argument("--scenario", default="smoke-test", help="scenario YAML file or shipped name (week, demo, ...)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--start", help="override the start: RFC 3339 time or 'now' (demo)")
+    run.add_argument("--speed", help="realtime, a factor like 60, or max (default: the scenario's)")
+    run.add_argument("--out", help="write the messages as a JSON Lines recording")
+    run.add_argument("--truth", help="write the ground truth (JSON Lines)")
+    run.add_argument("--publish", action="store_true", help="publish over MQTT")
+    run.add_argument("--limit", type=int, help="stop after this many messages")
+    _mqtt_options(run)
+    _progress_option(run)
+
+    rec = sub.add_parser("record", help="record a live MQTT stream to JSON Lines")
+    rec.add_argument("--out", required=True)
+    rec.add_argument("--topic", default="cw/#")
+    rec.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
+    rec.add_argument("--count", type=int, help="stop after this many messages")
+    _mqtt_options(rec)
+
+    rep = sub.add_parser("replay", help="publish a JSON Lines recording in its order")
+    rep.add_argument("recording")
+    rep.add_argument("--speed", type=_speed, default=None, help="pace by recorded times (default: max)")
+    _mqtt_options(rep)
+    _progress_option(rep)
+
+    imp = sub.add_parser("import-csv", help="turn a CSV time series into a recording (or publish it)")
+    imp.add_argument("csv")
+    imp.add_argument("--out", help="recording to write (default: stdout)")
+    imp.add_argument("--community", help="community id for devices not in the registry")
+    imp.add_argument("--channel", default="telemetry")
+
+    load = sub.add_parser("load", help="benchmark load: N devices at a chosen rate")
+    load.add_argument("--devices", type=int, default=1000)
+    load.add_argument("--rate", type=float, default=1000.0, help="messages per second in total (0 = max)")
+    load.add_argument("--duration", type=float, default=10.0, help="seconds")
+    load.add_argument("--json", action="store_true", help="print the result as JSON")
+    _mqtt_options(load)
+    _progress_option(load)
+
+    sc = sub.add_parser("score", help="score alerts against ground truth")
+    sc.add_argument("--truth", required=True)
+    sc.add_argument("--alerts", required=True, help="alerts as JSON Lines or a JSON array")
+    sc.add_argument("--report", help="write the Markdown report here (default: stdout)")
+    sc.add_argument("--household-months", type=float, default=0.0, help="watched household-months in the run")
+
+    sub.add_parser("scenarios", help="list the shipped scenarios")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; returns the process exit code (errors are printed, not raised)."""
+    cmd = getattr(args, "sim_command", None) or "run"
+    if not hasattr(args, "scenario") and cmd == "run":
+        defaults = argparse.ArgumentParser()
+        add_arguments(defaults)
+        for k, v in vars(defaults.parse_args(["run"])).items():
+            if not hasattr(args, k):
+                setattr(args, k, v)
+    try:
+        if cmd == "run":
+            return _run(args)
+        if cmd == "record":
+            return _record(args)
+        if cmd == "replay":
+            return _replay(args)
+        if cmd == "import-csv":
+            return _import_csv(args)
+        if cmd == "load":
+            return _load(args)
+        if cmd == "score":
+            return _score(args)
+        if cmd == "scenarios":
+            from simulator.scenario import SCENARIO_DIR
+
+            for p in sorted(SCENARIO_DIR.glob("*.yaml")):
+                print(p.stem)
+            return 0
+    except SimulatorError as e:
+        print(f"cwatch simulate: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f"cwatch simulate: unknown action {cmd!r}", file=sys.stderr)
+    return 2
+
+
+def _progress(total: int | None, args: argparse.Namespace, unit: str = "msg") -> object:
+    from tqdm import tqdm
+
+    disable = bool(getattr(args, "no_progress", False)) or not sys.stderr.isatty()
+    return tqdm(total=total, unit=unit, disable=disable, mininterval=0.5, smoothing=0.1)
+
+
+def _publisher(args: argparse.Namespace) -> object:
+    from simulator.publisher import Publisher
+
+    return Publisher(
+        args.host,
+        args.port,
+        connections=args.connections,
+        qos=args.qos,
+        client_id=args.client_id,
+        username=args.username,
+        password=args.password,
+    )
+
+
+def _device_key(topic: str) -> str:
+    parts = topic.split("/")
+    return parts[2] if len(parts) > 2 else topic
+
+
+async def _publish_paced(
+    messages: Iterable[SimMessage],
+    start: float,
+    speed: float | None,
+    args: argparse.Namespace,
+    total: int | None = None,
+) -> int:
+    from simulator.clock import make_clock, paced
+    from simulator.publisher import Publisher
+
+    pub = _publisher(args)
+    assert isinstance(pub, Publisher)
+    bar = _progress(total, args)
+    n = 0
+    with pub:
+        async for m in paced(messages, make_clock(start, speed)):
+            pub.publish(m.topic, m.payload, key=_device_key(m.topic))
+            n += 1
+            bar.update(1)  # type: ignore[attr-defined]
+        ok = pub.flush()
+        st = pub.stats()
+    bar.close()  # type: ignore[attr-defined]
+    print(
+        f"published {st.published}, acknowledged {st.acknowledged}, refused {st.refused} "
+        f"over {st.connections} connection(s) in {st.seconds:.1f} s ({st.rate:.0f} msg/s)",
+        file=sys.stderr,
+    )
+    return 0 if ok and st.refused == 0 else 1
+
+
+def _limit(messages: Iterator[SimMessage], limit: int | None) -> Iterator[SimMessage]:
+    for i, m in enumerate(messages):
+        if limit is not None and i >= limit:
+            return
+        yield m
+
+
+def _run(args: argparse.Namespace) -> int:
+    from simulator.generate import Simulation
+    from simulator.groundtruth import write_truth
+    from simulator.recording import to_line
+    from simulator.scenario import load_scenario
+    from simulator.street import registry_for
+
+    scenario = load_scenario(args.scenario)
+    if args.start:
+        start = datetime.now(CST).replace(microsecond=0) if args.start == "now" else datetime.fromisoformat(args.start)
+        scenario = scenario.model_copy(update={"start": start if start.tzinfo else start.replace(tzinfo=CST)})
+    sim = Simulation(registry_for(scenario), scenario, args.seed)
+    messages = _limit(sim.messages(), args.limit)
+    out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115 - closed below
+    try:
+        if out is not None:
+            messages = _tee(messages, out, to_line)
+        if args.publish:
+            speed = _speed(args.speed) if args.speed is not None else scenario.speed
+            code = asyncio.run(_publish_paced(messages, scenario.t0, speed, args))
+        else:
+            bar = _progress(None, args)
+            n = 0
+            t0 = time.monotonic()
+            for _ in messages:
+                n += 1
+                bar.update(1)  # type: ignore[attr-defined]
+            bar.close()  # type: ignore[attr-defined]
+            print(f"generated {n} messages in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            code = 0
+    finally:
+        if out is not None:
+            out.close()
+    if args.truth:
+        write_truth(sim.ground_truth(), args.truth)
+    return code
+
+
+def _tee(messages: Iterator[SimMessage], out: object, fmt: object) -> Iterator[SimMessage]:
+    for m in messages:
+        out.write(fmt(m) + "\n")  # type: ignore[attr-defined, operator]
+        yield m
+
+
+def _record(args: argparse.Namespace) -> int:
+    from simulator.record import record
+
+    n = record(
+        args.out,
+        host=args.host,
+        port=args.port,
+        topic=args.topic,
+        duration=args.duration,
+        count=args.count,
+        username=args.username,
+        password=args.password,
+        client_id=args.client_id + "-rec",
+    )
+    print(f"recorded {n} messages to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from simulator.recording import read_jsonl
+
+    messages = list(read_jsonl(args.recording))
+    if not messages:
+        return 0
+    return asyncio.run(_publish_paced(iter(messages), messages[0].ts, args.speed, args, total=len(messages)))
+
+
+def _import_csv(args: argparse.Namespace) -> int:
+    from simulator.csvimport import import_csv
+    from simulator.recording import write_jsonl
+
+    messages = import_csv(args.csv, community=args.community, channel=args.channel)
+    n = write_jsonl(messages, args.out) if args.out else write_jsonl(messages, sys.stdout)
+    print(f"imported {n} messages", file=sys.stderr)
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from simulator.load import run_load
+
+    result = run_load(
+        devices=args.devices,
+        rate=args.rate,
+        duration=args.duration,
+        host=args.host,
+        port=args.port,
+        connections=args.connections,
+        qos=args.qos,
+        client_id=args.client_id,
+        username=args.username,
+        password=args.password,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(json.dumps(result.to_json()) if args.json else result.summary())
+    return 0 if result.acknowledged == result.published else 1
+
+
+def _score(args: argparse.Namespace) -> int:
+    from simulator.groundtruth import read_truth
+    from simulator.score import read_alerts, score, to_markdown
+
+    report = score(read_truth(args.truth), read_alerts(args.alerts), watched_household_months=args.household_months)
+    md = to_markdown(report)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            f.write(md)
+    else:
+        print(md)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -109,6 +109,16 @@ def microgrid_people(hierarchy: Hierarchy, microgrid_id: str) -> list[Person]:
     return out
 
 
+def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str) -> str | None:
+    """A display field of a registry item (`microgrids`/`buildings`/`households`/`devices`), when the registry
+    has one: the board shows 桂花苑1号楼 1-101 rather than ids."""
+    items = getattr(hierarchy, collection, None)
+    if item_id is None or not isinstance(items, Mapping):
+        return None
+    value = getattr(items.get(item_id), attr, None)
+    return value if isinstance(value, str) and value else None
+
+
 def build_router(
     service: TicketService,
     accounts: AccountStore,
@@ -136,6 +146,11 @@ def build_router(
 
     def ticket_out(viewer: Account, ticket: Ticket, people: dict[str, str] | None = None) -> dict[str, Any]:
         d = ticket_to_dict(ticket, service.clock.now())
+        h = registry()
+        d["microgrid_name"] = lookup(h, "microgrids", ticket.microgrid_id, "name")
+        d["building_name"] = lookup(h, "buildings", ticket.building_id, "name")
+        d["household_unit"] = lookup(h, "households", ticket.household_id, "unit")
+        d["device_label"] = lookup(h, "devices", ticket.device_id, "label")
         d["actions"] = [a.value for a in available_actions(ticket.status, viewer.role)]
         if people is not None:
             d["assignee_name"] = people.get(ticket.assignee_id or "")

@@ -1,0 +1,382 @@
+// cwatch board: login, live ticket list (SSE, polling fallback), detail with timeline and actions.
+// Plain ES2017, no build step, no external resources. All text from the server is inserted as text, never HTML.
+"use strict";
+
+(function () {
+  const API = "/api/v1";
+  const SEV = { critical: "紧急", major: "重要", minor: "次要", warning: "警告", info: "提示" };
+  const SEV_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
+  const STATUS = {
+    open: "待确认", acknowledged: "已确认", in_progress: "处理中", resolved: "已解决", closed: "已关闭",
+  };
+  const ACTION = {
+    ack: "确认 Ack", start: "开始处理 Start", resolve: "解决 Resolve", close: "关闭 Close",
+    reopen: "重新打开 Reopen", comment: "备注 Comment", assign: "转派 Reassign",
+    raise: "生成工单 Raised", repeat: "重复告警 Repeated", clear: "告警恢复 Cleared",
+    auto_resolve: "自动解决 Auto-resolved", escalate: "超时升级 Escalated", remind: "超时提醒 Reminder",
+  };
+  const NEEDS_NOTE = { resolve: true, reopen: true, comment: true };
+  const POLL_MS = 10000;
+  const SAFETY_POLL_MS = 30000;
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    me: null, tickets: new Map(), selected: null, detail: null, pending: null,
+    source: null, pollTimer: null, safetyTimer: null, clockSkew: 0, streamFailures: 0,
+  };
+
+  // ---- helpers -------------------------------------------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k.startsWith("data-")) e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+    return e;
+  }
+
+  async function api(path, opts) {
+    const o = Object.assign({ credentials: "same-origin", headers: {} }, opts || {});
+    if (o.json !== undefined) {
+      o.method = o.method || "POST";
+      o.headers["Content-Type"] = "application/json";
+      o.body = JSON.stringify(o.json);
+    }
+    const r = await fetch(API + path, o);
+    if (r.status === 204) return null;
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const err = new Error((body.error && body.error.message) || r.statusText);
+      err.status = r.status;
+      err.code = body.error && body.error.code;
+      throw err;
+    }
+    return body;
+  }
+
+  const serverNow = () => Date.now() / 1000 + state.clockSkew;
+
+  function age(ts) {
+    const s = Math.max(0, serverNow() - ts);
+    if (s < 60) return "刚刚";
+    if (s < 3600) return Math.floor(s / 60) + " 分钟前";
+    if (s < 86400) return Math.floor(s / 3600) + " 小时前";
+    return Math.floor(s / 86400) + " 天前";
+  }
+
+  function clock(ts) {
+    const d = new Date(ts * 1000);
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getMonth() + 1}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+
+  function place(t) {
+    const dev = t.device_id ? t.device_id + (t.device_label ? `（${t.device_label}）` : "") : null;
+    return [t.microgrid_name || t.microgrid_id, t.building_name || t.building_id, t.household_unit || t.household_id, dev]
+      .filter(Boolean).join(" · ");
+  }
+
+  // ---- login ---------------------------------------------------------------------------------------------
+  function showLogin() {
+    stopLive();
+    state.me = null;
+    $("who").hidden = true;
+    $("board-view").hidden = true;
+    $("login-view").hidden = false;
+    $("username").focus();
+  }
+
+  async function start() {
+    try {
+      state.me = await api("/me");
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      throw e;
+    }
+    $("login-view").hidden = true;
+    $("board-view").hidden = false;
+    $("who").hidden = false;
+    $("whoami").textContent = `${state.me.display_name}（${state.me.role} · ${state.me.scope_id}）`;
+    await refresh();
+    startLive();
+  }
+
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      await api("/auth/login", { json: { username: $("username").value, password: $("password").value } });
+      $("password").value = "";
+      await start();
+    } catch (e) {
+      $("login-error").textContent = e.status === 401 ? "用户名或密码错误 Wrong username or password" : e.message;
+    }
+  });
+
+  $("logout").addEventListener("click", async () => {
+    await api("/auth/logout", { method: "POST" }).catch(() => null);
+    state.tickets.clear();
+    closeDetail();
+    showLogin();
+  });
+
+  // ---- list and summary ----------------------------------------------------------------------------------
+  function query() {
+    const q = new URLSearchParams({ limit: "200" });
+    if ($("f-status").value) q.append("status", $("f-status").value);
+    if ($("f-severity").value) q.append("severity", $("f-severity").value);
+    if ($("f-mine").checked) q.append("mine", "true");
+    return q.toString();
+  }
+
+  function matchesFilters(t) {
+    const st = $("f-status").value;
+    if (st === "active" && !["open", "acknowledged", "in_progress"].includes(t.status)) return false;
+    if (st && st !== "active" && t.status !== st) return false;
+    if ($("f-severity").value && t.severity !== $("f-severity").value) return false;
+    if ($("f-mine").checked && (!state.me || t.assignee_id !== state.me.person_id)) return false;
+    return true;
+  }
+
+  async function refresh() {
+    try {
+      const [page, summary] = await Promise.all([api("/tickets?" + query()), api("/summary")]);
+      state.tickets = new Map(page.items.map((t) => [t.id, t]));
+      renderSummary(summary);
+      renderList();
+      if (state.selected !== null) await loadDetail(state.selected);
+    } catch (e) {
+      if (e.status === 401) showLogin();
+    }
+  }
+
+  let summaryTimer = null;
+  function refreshSummarySoon() {
+    clearTimeout(summaryTimer);
+    summaryTimer = setTimeout(async () => {
+      try { renderSummary(await api("/summary")); } catch (e) { if (e.status === 401) showLogin(); }
+    }, 300);
+  }
+
+  function renderSummary(s) {
+    state.clockSkew = s.at - Date.now() / 1000;
+    $("s-active").textContent = s.active;
+    $("s-overdue").textContent = s.overdue;
+    document.querySelector(".tile.overdue").classList.toggle("hot", s.overdue > 0);
+    for (const k of Object.keys(SEV)) $("s-" + k).textContent = s.by_severity[k] || 0;
+  }
+
+  function sorted() {
+    const text = $("f-text").value.trim().toLowerCase();
+    return [...state.tickets.values()]
+      .filter((t) => !text || [t.title, t.device_id, t.building_id, t.building_name, t.household_unit, t.microgrid_name, t.rule_id]
+        .some((v) => v && String(v).toLowerCase().includes(text)))
+      .sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity] || a.first_seen - b.first_seen || a.id - b.id);
+  }
+
+  function renderTicket(t) {
+    const badges = el("span", {},
+      el("span", { class: `badge st-${t.status}` }, STATUS[t.status] || t.status),
+      t.overdue ? el("span", { class: "badge overdue" }, " 超时 Overdue") : null,
+      t.cleared ? el("span", { class: "badge cleared" }, " 已恢复 Cleared") : null,
+      t.escalation_level > 0 ? el("span", { class: "badge overdue" }, ` 升级 L${t.escalation_level}`) : null);
+    return el("li", {
+      class: `ticket sev-${t.severity}` + (t.id === state.selected ? " selected" : ""),
+      "data-id": t.id, "data-testid": "ticket", tabIndex: 0,
+      onclick: () => openDetail(t.id),
+      onkeydown: (ev) => { if (ev.key === "Enter") openDetail(t.id); },
+    },
+    el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity] || t.severity),
+    el("span", { class: "title" }, t.title, t.count > 1 ? ` ×${t.count}` : ""),
+    el("span", { class: "right" }, age(t.first_seen)),
+    el("span", { class: "meta" },
+      el("span", {}, place(t)),
+      el("span", {}, "负责人 " + (t.assignee_name || t.assignee_id || "未指派")),
+      badges));
+  }
+
+  function renderList() {
+    const items = sorted();
+    $("tickets").replaceChildren(...items.map(renderTicket));
+    $("empty").hidden = items.length > 0;
+  }
+
+  ["f-status", "f-severity", "f-mine"].forEach((id) => $(id).addEventListener("change", refresh));
+  $("f-text").addEventListener("input", renderList);
+
+  // ---- detail --------------------------------------------------------------------------------------------
+  async function openDetail(id) {
+    state.selected = id;
+    closeNoteForm();
+    $("action-error").textContent = "";
+    await loadDetail(id);
+    renderList();
+  }
+
+  function closeDetail() {
+    state.selected = null;
+    state.detail = null;
+    $("detail").hidden = true;
+    document.querySelector(".layout").classList.remove("with-detail");
+    renderList();
+  }
+  $("detail-close").addEventListener("click", closeDetail);
+
+  async function loadDetail(id) {
+    let d;
+    try {
+      d = await api(`/tickets/${id}`);
+    } catch (e) {
+      if (e.status === 404) { closeDetail(); return; }
+      throw e;
+    }
+    if (state.selected !== id) return;
+    state.detail = d;
+    if (matchesFilters(d)) state.tickets.set(d.id, d);
+    renderDetail(d);
+  }
+
+  function renderDetail(t) {
+    $("detail").hidden = false;
+    document.querySelector(".layout").classList.add("with-detail");
+    const rows = [
+      ["级别 Severity", `${SEV[t.severity] || t.severity} ${t.severity}`],
+      ["状态 Status", `${STATUS[t.status] || t.status}${t.cleared ? "（告警已恢复 cleared）" : ""}`],
+      ["位置 Where", place(t)],
+      ["规则 Rule", t.rule_id],
+      ["负责人 Assignee", t.assignee_name || t.assignee_id || "未指派 unassigned"],
+      ["首次 First seen", `${clock(t.first_seen)}（${age(t.first_seen)}）`],
+      ["最近 Last seen", `${clock(t.last_seen)} · 共 ${t.count} 次`],
+      ["确认时限 Ack due", t.ack_due_at ? clock(t.ack_due_at) : "—"],
+      ["解决时限 Resolve due", t.resolve_due_at ? clock(t.resolve_due_at) : "—"],
+      ["升级 Escalation", t.escalation_level ? `第 ${t.escalation_level} 级` : "—"],
+    ];
+    const details = Object.entries(t.details || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v]);
+    const dl = el("dl", {});
+    for (const [k, v] of rows.concat(details)) dl.append(el("dt", {}, k), el("dd", {}, v));
+    $("detail-body").replaceChildren(
+      el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity]), " ",
+        t.title),
+      dl);
+    $("actions").replaceChildren(...t.actions.map((a) => el("button", {
+      type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
+      onclick: () => onAction(a),
+    }, ACTION[a] || a)));
+    $("timeline").replaceChildren(...t.timeline.slice().reverse().map((e) => el("li", { "data-testid": "event" },
+      el("span", { class: "when" }, clock(e.at) + " · " + (e.actor === "system" ? "系统 system" : e.actor)), " ",
+      el("b", {}, ACTION[e.action] || e.action),
+      e.to_status && e.from_status && e.to_status !== e.from_status
+        ? ` ${STATUS[e.from_status]} → ${STATUS[e.to_status]}` : "",
+      e.note ? el("span", { class: "note" }, e.note) : null)));
+  }
+
+  function closeNoteForm() {
+    state.pending = null;
+    $("note-form").hidden = true;
+    $("note").value = "";
+  }
+  $("note-cancel").addEventListener("click", closeNoteForm);
+
+  function onAction(action) {
+    $("action-error").textContent = "";
+    if (action === "assign" || NEEDS_NOTE[action]) {
+      state.pending = action;
+      $("note-form").hidden = false;
+      $("note-label").textContent = action === "resolve" ? "处置说明（必填）Resolution note (required)"
+        : action === "assign" ? "转派给 Reassign to" : "备注 Note";
+      const sel = $("assignee");
+      sel.hidden = action !== "assign";
+      if (action === "assign") {
+        sel.replaceChildren(...(state.detail.candidates || []).map((p) =>
+          el("option", { value: p.id }, `${p.name}（${p.role}）`)));
+      }
+      $("note").focus();
+      return;
+    }
+    return send(action, {});
+  }
+
+  $("note-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { note: $("note").value };
+    if (state.pending === "assign") body.assignee_id = $("assignee").value;
+    await send(state.pending, body);
+  });
+
+  async function send(action, body) {
+    const id = state.selected;
+    try {
+      const t = await api(`/tickets/${id}/${action}`, { json: body });
+      closeNoteForm();
+      state.tickets.set(t.id, t);
+      if (!matchesFilters(t)) state.tickets.delete(t.id);
+      await loadDetail(id);
+      renderList();
+      refreshSummarySoon();
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      $("action-error").textContent = e.message;
+    }
+  }
+
+  // ---- live updates --------------------------------------------------------------------------------------
+  function setConn(mode) {
+    const c = $("conn");
+    c.className = "conn " + mode;
+    c.title = mode === "live" ? "实时 Live" : "轮询 Polling";
+    c.setAttribute("data-mode", mode);
+  }
+
+  function onChange(msg) {
+    const t = msg.ticket;
+    const isNew = !state.tickets.has(t.id);
+    if (matchesFilters(t)) state.tickets.set(t.id, t);
+    else state.tickets.delete(t.id);
+    renderList();
+    if (isNew) {
+      const li = document.querySelector(`.ticket[data-id="${t.id}"]`);
+      if (li) li.classList.add("flash");
+    }
+    if (state.selected === t.id) loadDetail(t.id);
+    refreshSummarySoon();
+  }
+
+  function startPolling() {
+    if (state.pollTimer) return;
+    setConn("polling");
+    state.pollTimer = setInterval(refresh, POLL_MS);
+  }
+
+  function startLive() {
+    stopLive();
+    state.safetyTimer = setInterval(refresh, SAFETY_POLL_MS); // other processes' changes, missed events
+    if (!window.EventSource) return startPolling();
+    const src = new EventSource(API + "/stream");
+    state.source = src;
+    src.addEventListener("open", () => {
+      state.streamFailures = 0;
+      if (state.pollTimer) { clearInterval(state.pollTimer); state.pollTimer = null; }
+      setConn("live");
+    });
+    src.addEventListener("ticket", (ev) => onChange(JSON.parse(ev.data)));
+    src.addEventListener("resync", refresh);
+    src.addEventListener("error", () => {
+      state.streamFailures += 1;
+      if (state.streamFailures >= 3 || src.readyState === EventSource.CLOSED) startPolling();
+    });
+  }
+
+  function stopLive() {
+    if (state.source) state.source.close();
+    state.source = null;
+    clearInterval(state.pollTimer);
+    clearInterval(state.safetyTimer);
+    state.pollTimer = state.safetyTimer = null;
+  }
+
+  setInterval(() => { if (state.me) renderList(); }, 30000); // keep ages fresh
+  start().catch((e) => { $("login-error").textContent = e.message; showLogin(); });
+})();

@@ -1,0 +1,126 @@
+"""A FastAPI app with the alerts router and the board, served by uvicorn in a thread, for browser tests and the
+README screenshot. Everything async is created inside the server's own event loop (in its lifespan).
+
+Test-only endpoint: POST /test/alerts with a list of alert dicts, applied through the service (as the rules
+engine would)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from alerts.accounts import AccountStore
+from alerts.api import build_router, install_error_handlers
+from alerts.board import STATIC_DIR
+from alerts.scope import Hierarchy
+from alerts.service import TicketService
+from alerts.stream import ChangeHub
+from alerts.tables import create_tables
+from cwatch.clock import SystemClock
+from cwatch.db import make_engine
+from devices.model import Role
+from rules.alert import Alert, AlertAction, Severity
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    password: str
+    role: Role
+    scope_id: str
+    display_name: str
+    person_id: str | None = None
+
+
+def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login]) -> FastAPI:
+    hub = ChangeHub()
+    holder: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
+        await create_tables(engine)
+        clock = SystemClock()
+        service = TicketService(engine, lambda: hierarchy, clock, hub)
+        accounts = AccountStore(engine, clock)
+        for lg in logins:
+            await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
+        holder["service"] = service
+        app.include_router(build_router(service, accounts, lambda: hierarchy, hub, heartbeat_s=5), prefix="/api/v1")
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="board")
+        yield
+        await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.post("/test/alerts")
+    async def inject(items: list[dict[str, Any]]) -> list[int]:
+        alerts = [
+            Alert(
+                **{
+                    **i,
+                    "action": AlertAction(i.get("action", "raise")),
+                    "severity": Severity(i["severity"]),
+                }
+            )
+            for i in items
+        ]
+        return [t.id for t in await holder["service"].apply(alerts)]
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
+    """Run `app` on a free port in a background thread; yields its base URL once it accepts requests."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("board app did not start")
+        time.sleep(0.02)  # polling the server's readiness flag, with a deadline
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def alert_dict(
+    key: str, microgrid: str, title: str, severity: str, ts: float, rule: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "action": "raise",
+        "rule_id": rule,
+        "dedup_key": key,
+        "severity": severity,
+        "ts": ts,
+        "microgrid_id": microgrid,
+        "title": title,
+        **extra,
+    }
+
+
+Inject = Callable[[list[dict[str, Any]]], list[int]]

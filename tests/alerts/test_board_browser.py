@@ -1,0 +1,128 @@
+"""The board in real headless Chromium: a worker logs in, sees and acknowledges their micro-grid's ticket; a
+worker of another micro-grid does not see it; a new ticket appears live without a reload."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devices.model import Role
+from devices.sample import sample_street
+
+from .board_app import Login, alert_dict, build_app, serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "board-test-password"
+A, B = "mg-yg-1-1", "mg-yg-1-2"
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed")
+    reg = sample_street(start=None)
+    wa = reg.people_at(A, Role.GRID_WORKER)[0]
+    wb = reg.people_at(B, Role.GRID_WORKER)[0]
+    logins = [
+        Login("worker_a", PASSWORD, Role.GRID_WORKER, A, wa.name, wa.id),
+        Login("worker_b", PASSWORD, Role.GRID_WORKER, B, wb.name, wb.id),
+    ]
+    app = build_app(tmp_path_factory.mktemp("board") / "board.db", reg, logins)
+    with serve(app) as url:
+        yield url
+
+
+async def inject(url: str, *alerts: dict[str, Any]) -> list[int]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        r = await client.post("/test/alerts", json=list(alerts))
+        r.raise_for_status()
+        ids: list[int] = r.json()
+        return ids
+
+
+async def login(page: Any, url: str, username: str) -> None:
+    await page.goto(url + "/")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-btn")
+    await page.wait_for_selector("#board-view:not([hidden])")
+
+
+async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    now = time.time()
+    [tid] = await inject(
+        board,
+        alert_dict(
+            "smoke_alarm:SD-0000001",
+            A,
+            "烟感报警：桂花苑1号楼 3F 楼梯间",
+            "critical",
+            now - 120,
+            "smoke_alarm",
+            device_id="SD-0000001",
+            building_id="b-yg-1-1-01",
+        ),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page_a = await (await browser.new_context()).new_page()
+            page_b = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+            await login(page_a, board, "worker_a")
+            await login(page_b, board, "worker_b")
+
+            # worker A sees the ticket of their micro-grid, opens it, acknowledges it
+            ticket = page_a.locator(f'.ticket[data-id="{tid}"]')
+            await expect(ticket).to_contain_text("烟感报警")
+            await expect(ticket).to_contain_text("桂花苑1号楼")
+            await ticket.click()
+            await expect(page_a.get_by_test_id("detail-title")).to_contain_text("烟感报警")
+            await page_a.click('#actions button[data-action="ack"]')
+            await expect(page_a.get_by_test_id("event").first).to_contain_text("确认 Ack")
+            await expect(page_a.get_by_test_id("event").first).to_contain_text("worker_a")
+            await expect(ticket).to_contain_text("已确认")
+
+            # worker B (another micro-grid) sees nothing, and the API answers 404 for that ticket
+            await expect(page_b.locator("#empty")).to_be_visible()
+            await expect(page_b.locator(f'.ticket[data-id="{tid}"]')).to_have_count(0)
+            status = await page_b.evaluate(f"fetch('/api/v1/tickets/{tid}').then(r => r.status)")
+            assert status == 404
+
+            # new tickets appear live (SSE), each only on the board of its own micro-grid
+            await expect(page_a.locator("#conn")).to_have_attribute("data-mode", "live")
+            await expect(page_b.locator("#conn")).to_have_attribute("data-mode", "live")
+            [t2] = await inject(
+                board,
+                alert_dict(
+                    "thrown_object:CAM-0000001", A, "高空抛物：桂花苑1号楼", "major", time.time(), "thrown_object"
+                ),
+            )
+            [t3] = await inject(
+                board,
+                alert_dict("door_forced:AC-0000009", B, "门禁被强行打开：丹桂苑", "major", time.time(), "door_forced"),
+            )
+            await expect(page_a.locator(f'.ticket[data-id="{t2}"]')).to_contain_text("高空抛物")
+            await expect(page_b.locator(f'.ticket[data-id="{t3}"]')).to_contain_text("门禁被强行打开")
+            # B's stream delivered t3 after t2 (one hub, in order), so t2 had its chance and was filtered out
+            await expect(page_b.locator(f'.ticket[data-id="{t2}"]')).to_have_count(0)
+            await expect(page_a.locator(f'.ticket[data-id="{t3}"]')).to_have_count(0)
+            await expect(page_a.locator("#s-active")).to_have_text("2")
+        finally:
+            await browser.close()

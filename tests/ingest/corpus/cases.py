@@ -4,6 +4,7 @@ the detail must contain (the field it names). DUPLICATE is the spool's, not the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from string import Template
 
 from ingest.refusals import RefusalReason as R
 
@@ -25,18 +26,19 @@ class Case:
     retain: bool = False
 
 
-def _b(text: str) -> bytes:
-    return text.encode()
+def _b(text: str, **values: object) -> bytes:
+    """`text` with `$T` (and any other `$name`) substituted; `$T` defaults to the test clock's now."""
+    return Template(text).substitute({"T": T, **values}).encode()
 
 
 CASES: list[Case] = [
-    Case("truncated json", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": 1' % T), R.MALFORMED_JSON),
+    Case("truncated json", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1'), R.MALFORMED_JSON),
     Case("not json at all", SMOKE, b"hello", R.MALFORMED_JSON),
     Case("empty payload", SMOKE, b"", R.MALFORMED_JSON),
     Case("invalid utf-8", SMOKE, b'{"ts": 1, "firmware": "\xff\xfe"}', R.MALFORMED_JSON),
-    Case("utf-8 bom", SMOKE, b"\xef\xbb\xbf" + _b('{"ts": %d, "smoke_obscuration_pct": 1}' % T), R.MALFORMED_JSON),
-    Case("trailing garbage", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": 1} x' % T), R.MALFORMED_JSON),
-    Case("lone surrogate", "cw/c1/SD-0001/status", _b('{"ts": %d, "firmware": "\\ud800"}' % T), R.MALFORMED_JSON),
+    Case("utf-8 bom", SMOKE, b"\xef\xbb\xbf" + _b('{"ts": $T, "smoke_obscuration_pct": 1}'), R.MALFORMED_JSON),
+    Case("trailing garbage", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1} x'), R.MALFORMED_JSON),
+    Case("lone surrogate", "cw/c1/SD-0001/status", _b('{"ts": $T, "firmware": "\\ud800"}'), R.MALFORMED_JSON),
     Case("array", SMOKE, b"[1, 2, 3]", R.NOT_AN_OBJECT),
     Case("string", SMOKE, b'"alarm"', R.NOT_AN_OBJECT),
     Case("null", SMOKE, b"null", R.NOT_AN_OBJECT),
@@ -50,118 +52,110 @@ CASES: list[Case] = [
     Case("unknown device", "cw/c1/SD-9999/telemetry", b"{}", R.UNKNOWN_DEVICE, "SD-9999"),
     Case("wrong community", "cw/c2/SD-0001/telemetry", b"{}", R.WRONG_COMMUNITY, "c2"),
     Case("camera has no telemetry", "cw/c1/CAM-0001/telemetry", b"{}", R.WRONG_CHANNEL, "telemetry"),
-    Case("missing field", SMOKE, _b('{"ts": %d}' % T), R.INVALID_PAYLOAD, "smoke_obscuration_pct"),
+    Case("missing field", SMOKE, _b('{"ts": $T}'), R.INVALID_PAYLOAD, "smoke_obscuration_pct"),
     Case("missing ts", SMOKE, _b('{"smoke_obscuration_pct": 1}'), R.INVALID_PAYLOAD, "ts"),
     Case(
         "string for number",
         SMOKE,
-        _b('{"ts": %d, "smoke_obscuration_pct": "1.5"}' % T),
+        _b('{"ts": $T, "smoke_obscuration_pct": "1.5"}'),
         R.INVALID_PAYLOAD,
         "smoke_obscuration_pct",
-    ),  # fmt: skip
+    ),
     Case(
         "out of range",
         SMOKE,
-        _b('{"ts": %d, "smoke_obscuration_pct": 101}' % T),
+        _b('{"ts": $T, "smoke_obscuration_pct": 101}'),
         R.INVALID_PAYLOAD,
         "smoke_obscuration_pct",
-    ),  # fmt: skip
-    Case(
-        "negative seq", SMOKE, _b('{"ts": %d, "seq": -1, "smoke_obscuration_pct": 1}' % T), R.INVALID_PAYLOAD, "seq"
-    ),  # fmt: skip
-    Case(
-        "float seq", SMOKE, _b('{"ts": %d, "seq": 1.5, "smoke_obscuration_pct": 1}' % T), R.INVALID_PAYLOAD, "seq"
-    ),  # fmt: skip
-    Case("bool for number", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": true}' % T), R.INVALID_PAYLOAD),
+    ),
+    Case("negative seq", SMOKE, _b('{"ts": $T, "seq": -1, "smoke_obscuration_pct": 1}'), R.INVALID_PAYLOAD, "seq"),
+    Case("float seq", SMOKE, _b('{"ts": $T, "seq": 1.5, "smoke_obscuration_pct": 1}'), R.INVALID_PAYLOAD, "seq"),
+    Case("bool for number", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": true}'), R.INVALID_PAYLOAD),
     Case(
         "ts without offset",
         SMOKE,
         _b('{"ts": "2026-03-01T08:00:00", "smoke_obscuration_pct": 1}'),
         R.INVALID_PAYLOAD,
         "ts",
-    ),  # fmt: skip
-    Case("ts in milliseconds", SMOKE, _b('{"ts": %d000, "smoke_obscuration_pct": 1}' % T), R.INVALID_PAYLOAD, "ts"),
+    ),
+    Case("ts in milliseconds", SMOKE, _b('{"ts": ${T}000, "smoke_obscuration_pct": 1}'), R.INVALID_PAYLOAD, "ts"),
     Case("ts as bool", SMOKE, _b('{"ts": true, "smoke_obscuration_pct": 1}'), R.INVALID_PAYLOAD, "ts"),
-    Case(
-        "unknown event", "cw/c1/SD-0001/event", _b('{"ts": %d, "event": "party"}' % T), R.INVALID_PAYLOAD, "event"
-    ),  # fmt: skip
+    Case("unknown event", "cw/c1/SD-0001/event", _b('{"ts": $T, "event": "party"}'), R.INVALID_PAYLOAD, "event"),
     Case(
         "another class's payload",
         WATER,
-        _b('{"ts": %d, "smoke_obscuration_pct": 1}' % T),
+        _b('{"ts": $T, "smoke_obscuration_pct": 1}'),
         R.INVALID_PAYLOAD,
         "volume_m3",
-    ),  # fmt: skip
+    ),
     Case(
         "bad url",
         CAMERA,
-        _b('{"ts": %d, "event": "intrusion", "confidence": 0.5, "snapshot_url": "no url"}' % T),
+        _b('{"ts": $T, "event": "intrusion", "confidence": 0.5, "snapshot_url": "no url"}'),
         R.INVALID_PAYLOAD,
         "snapshot_url",
-    ),  # fmt: skip
+    ),
     Case(
         "short bbox",
         CAMERA,
-        _b('{"ts": %d, "event": "intrusion", "confidence": 0.5, "bbox": [0.1]}' % T),
+        _b('{"ts": $T, "event": "intrusion", "confidence": 0.5, "bbox": [0.1]}'),
         R.INVALID_PAYLOAD,
         "bbox",
-    ),  # fmt: skip
+    ),
     Case(
         "bad frozen reading",
         WATER,
-        _b('{"ts": %d, "volume_m3": 1, "frozen": [{"ts": %d}]}' % (T, T)),
+        _b('{"ts": $T, "volume_m3": 1, "frozen": [{"ts": $T}]}'),
         R.INVALID_PAYLOAD,
         "frozen",
-    ),  # fmt: skip
+    ),
     Case(
         "unknown field",
         SMOKE,
-        _b('{"ts": %d, "smoke_obscuration_pct": 1, "humidity": 40}' % T),
+        _b('{"ts": $T, "smoke_obscuration_pct": 1, "humidity": 40}'),
         R.UNKNOWN_FIELD,
         "humidity",
-    ),  # fmt: skip
-    Case("NaN", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": NaN}' % T), R.NON_FINITE, "smoke_obscuration_pct"),
+    ),
+    Case("NaN", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": NaN}'), R.NON_FINITE, "smoke_obscuration_pct"),
     Case(
         "Infinity",
         SMOKE,
-        _b('{"ts": %d, "smoke_obscuration_pct": 1, "battery_pct": Infinity}' % T),
+        _b('{"ts": $T, "smoke_obscuration_pct": 1, "battery_pct": Infinity}'),
         R.NON_FINITE,
         "battery_pct",
-    ),  # fmt: skip
+    ),
     Case("-Infinity ts", SMOKE, _b('{"ts": -Infinity, "smoke_obscuration_pct": 1}'), R.NON_FINITE, "ts"),
     Case(
         "overflowing number",
         SMOKE,
-        _b('{"ts": %d, "smoke_obscuration_pct": 1e999}' % T),
+        _b('{"ts": $T, "smoke_obscuration_pct": 1e999}'),
         R.NON_FINITE,
         "smoke_obscuration_pct",
-    ),  # fmt: skip
-    Case(
-        "NaN in unknown field", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": 1, "x": NaN}' % T), R.NON_FINITE, "x"
-    ),  # fmt: skip
+    ),
+    Case("NaN in unknown field", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1, "x": NaN}'), R.NON_FINITE, "x"),
     Case(
         "NaN in frozen",
         WATER,
-        _b('{"ts": %d, "volume_m3": 1, "frozen": [{"ts": %d, "volume_m3": NaN}]}' % (T, T)),
+        _b('{"ts": $T, "volume_m3": 1, "frozen": [{"ts": $T, "volume_m3": NaN}]}'),
         R.NON_FINITE,
         "frozen",
-    ),  # fmt: skip
+    ),
     Case(
         "too large",
         SMOKE,
-        _b('{"ts": %d, "smoke_obscuration_pct": 1, "pad": "%s"}' % (T, "x" * 70_000)),
+        _b('{"ts": $T, "smoke_obscuration_pct": 1, "pad": "$pad"}', pad="x" * 70_000),
         R.TOO_LARGE,
         "65536",
-    ),  # fmt: skip
-    Case("far future", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": 1}' % (T + 3600)), R.TS_FUTURE, "ts"),
-    Case("long past", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": 1}' % (T - 8 * 86400)), R.TS_PAST, "ts"),
+    ),
+    Case("far future", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1}', T=T + 3600), R.TS_FUTURE, "ts"),
+    Case("long past", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1}', T=T - 8 * 86400), R.TS_PAST, "ts"),
     Case("epoch zero", SMOKE, _b('{"ts": 0, "smoke_obscuration_pct": 1}'), R.TS_PAST, "1970"),
     Case(
         "old frozen reading",
         WATER,
-        _b('{"ts": %d, "volume_m3": 2, "frozen": [{"ts": %d, "volume_m3": 1}]}' % (T, T - 30 * 86400)),
+        _b('{"ts": $T, "volume_m3": 2, "frozen": [{"ts": $old, "volume_m3": 1}]}', old=T - 30 * 86400),
         R.TS_PAST,
         "frozen[0].ts",
-    ),  # fmt: skip
-    Case("retained", SMOKE, _b('{"ts": %d, "smoke_obscuration_pct": 1}' % T), R.RETAINED, "retain", retain=True),
+    ),
+    Case("retained", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1}'), R.RETAINED, "retain", retain=True),
 ]

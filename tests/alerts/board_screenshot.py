@@ -1,0 +1,133 @@
+"""Render docs/board.png: the community duty board of the sample street with a realistic set of tickets.
+
+Run: `.venv/bin/python -m tests.alerts.board_screenshot docs/board.png` (needs /usr/bin/chromium)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.async_api import async_playwright
+
+from devices.model import DeviceClass, Role
+from devices.registry import Registry
+from devices.sample import sample_street
+
+from .board_app import Login, alert_dict, build_app, serve
+from .test_board_browser import ARGS, CHROMIUM
+
+PW = "screenshot-password"
+
+
+def realistic_alerts(reg: Registry, now: float) -> list[dict[str, Any]]:
+    """Alerts on real devices of the sample street, with titles as the rules would write them."""
+
+    def on(mg: str, cls: DeviceClass, label: str = "", household: bool = False) -> dict[str, Any]:
+        for d in reg.devices_under(mg):
+            if d.device_class == cls and label in d.label and (d.household_id is not None) == household:
+                b = reg.buildings[d.building_id]
+                unit = reg.households[d.household_id].unit if d.household_id else ""
+                return {
+                    "device_id": d.id,
+                    "building_id": d.building_id,
+                    "household_id": d.household_id,
+                    "community_id": "c-yg",
+                    "where": f"{b.name} {unit or d.label}".strip(),
+                }
+        raise LookupError((mg, cls, label))
+
+    def make(rule: str, mg: str, what: str, sev: str, ago: float, place: dict[str, Any], **details: Any) -> Any:
+        where = place.pop("where")
+        return alert_dict(
+            f"{rule}:{place['device_id']}", mg, f"{what}：{where}", sev, now - ago, rule, details=details, **place
+        )
+
+    a, b, c, d, e = "mg-yg-1-1", "mg-yg-1-2", "mg-yg-1-3", "mg-yg-2-1", "mg-yg-2-2"
+    return [
+        make(
+            "smoke_alarm",
+            a,
+            "烟感报警",
+            "critical",
+            140,
+            on(a, DeviceClass.SMOKE_DETECTOR, household=True),
+            smoke_obscuration_pct=12.5,
+        ),
+        make(
+            "gas_leak", b, "燃气泄漏", "critical", 900, on(b, DeviceClass.GAS_DETECTOR, household=True), gas_lel_pct=31
+        ),
+        make(
+            "thrown_object",
+            a,
+            "高空抛物",
+            "major",
+            1500,
+            on(a, DeviceClass.AI_CAMERA, "高空抛物"),
+            confidence=0.93,
+            floor_estimate=9,
+        ),
+        make("door_held_open", a, "单元门长时间未关", "major", 420, on(a, DeviceClass.ACCESS_CONTROL)),
+        make(
+            "elderly_no_water",
+            c,
+            "独居老人 12 小时未用水",
+            "major",
+            3000,
+            on(c, DeviceClass.WATER_METER, household=True),
+            m3_in_12h=0.0,
+        ),
+        make("fire_lane_blocked", d, "消防通道占用", "minor", 5400, on(d, DeviceClass.AI_CAMERA)),
+        make("ebike_charger_danger", d, "充电桩过温", "minor", 800, on(d, DeviceClass.EBIKE_CHARGER), temp_c=78),
+        make("trash_full", e, "垃圾桶满溢", "warning", 9000, on(e, DeviceClass.TRASH_BIN), fill_pct=96),
+        make("low_battery", b, "烟感电量低", "warning", 20000, on(b, DeviceClass.SMOKE_DETECTOR), battery_pct=9),
+        make("device_offline", c, "水表离线", "info", 30000, on(c, DeviceClass.WATER_METER, household=True)),
+    ]
+
+
+async def shoot(url: str, out: Path, worker: str, reg: Registry) -> None:
+    alerts = realistic_alerts(reg, time.time())
+    async with httpx.AsyncClient(base_url=url) as c:
+        ids = (await c.post("/test/alerts", json=alerts)).json()
+        await c.post("/test/alerts", json=[alerts[2]])  # the camera fired again
+        token = (await c.post("/api/v1/auth/login", json={"username": worker, "password": PW})).json()["token"]
+        h = {"Authorization": f"Bearer {token}"}
+        await c.post(f"/api/v1/tickets/{ids[2]}/ack", headers=h)
+        await c.post(f"/api/v1/tickets/{ids[3]}/start", headers=h, json={"note": "已到场，门禁闭门器故障"})
+        await c.post(f"/api/v1/tickets/{ids[3]}/comment", headers=h, json={"note": "已报物业维修，临时有人值守"})
+        await c.post(f"/api/v1/tickets/{ids[0]}/ack", headers=h, json={"note": "已电话联系住户，正在上楼"})
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
+        await page.goto(url + "/")
+        await page.fill("#username", "duty_yg")
+        await page.fill("#password", PW)
+        await page.click("#login-btn")
+        await page.wait_for_selector(".ticket")
+        await page.click(f'.ticket[data-id="{ids[3]}"]')
+        await page.wait_for_selector('[data-testid="event"]')
+        await page.wait_for_timeout(500)  # let the flash animation finish for a clean picture
+        await page.screenshot(path=str(out))
+        await browser.close()
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/board.png")
+    reg = sample_street()
+    worker = reg.people_at("mg-yg-1-1", Role.GRID_WORKER)[0]
+    duty = reg.people_at("c-yg", Role.COMMUNITY_DUTY)
+    logins = [
+        Login("duty_yg", PW, Role.COMMUNITY_DUTY, "c-yg", duty[0].name if duty else "社区值班", None),
+        Login("worker", PW, Role.GRID_WORKER, "mg-yg-1-1", worker.name, worker.id),
+    ]
+    with tempfile.TemporaryDirectory() as tmp, serve(build_app(Path(tmp) / "b.db", reg, logins)) as url:
+        asyncio.run(shoot(url, out, "worker", reg))
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

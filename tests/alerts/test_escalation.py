@@ -1,0 +1,183 @@
+"""SLA escalation up the grid with a ManualClock: levels, skipped empty levels, reminders, restart safety."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.escalation import Escalator, overdue_reason, plan_escalation
+from alerts.service import TicketService
+from alerts.sla import SlaPolicy
+from alerts.tables import create_tables
+from cwatch.clock import ManualClock
+from cwatch.db import make_engine
+from rules.alert import Severity
+
+from .fakes import WORKER_M1, FakeHierarchy, alert
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(100_000.0)
+
+
+@pytest.fixture
+def service(engine: AsyncEngine, clock: ManualClock) -> TicketService:
+    h = FakeHierarchy()
+    return TicketService(engine, lambda: h, clock)
+
+
+async def test_unacknowledged_critical_climbs_the_grid(service: TicketService, clock: ManualClock) -> None:
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    clock.advance(299)
+    assert await service.due_escalations() == []
+    assert await service.escalate_due() == []
+    clock.advance(1)
+    assert [d.id for d in await service.due_escalations()] == [t.id]
+    steps = []
+    for _ in range(6):
+        [e] = await service.escalate_due()
+        assert e.ack_due_at == clock.now() + 300
+        steps.append(e.escalation_level)
+        clock.advance(300)
+    assert steps == [1, 2, 3, 4, 4, 4]  # leader, grid, community, street, then reminders at the top
+    timeline = (await service.get_ticket(WORKER_M1, t.id)).timeline
+    escalations = [(e.action, e.data["level"], e.data["notified"]) for e in timeline[1:]]
+    assert escalations == [
+        ("escalate", 1, ["p-l1"]),
+        ("escalate", 2, ["p-g1"]),
+        ("escalate", 3, ["p-c1"]),
+        ("escalate", 4, ["p-s1"]),
+        ("remind", 4, ["p-s1"]),
+        ("remind", 4, ["p-s1"]),
+    ]
+    assert all(e.actor == "system" and e.note for e in timeline[1:])
+
+
+async def test_acknowledged_ticket_escalates_only_on_resolve_deadline(
+    service: TicketService, clock: ManualClock
+) -> None:
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    await service.acknowledge(t.id, WORKER_M1)
+    clock.advance(3599)
+    assert await service.escalate_due() == []
+    clock.advance(1)
+    [e] = await service.escalate_due()
+    assert e.escalation_level == 1
+    assert e.resolve_due_at == clock.now() + 3600
+    timeline = (await service.get_ticket(WORKER_M1, t.id)).timeline
+    assert timeline[-1].data["reason"] == "resolve"
+
+
+async def test_empty_levels_are_skipped_and_info_never_escalates(service: TicketService, clock: ManualClock) -> None:
+    [m3] = await service.apply([alert(key="a:m3", microgrid="M3", severity=Severity.MAJOR)])
+    [info] = await service.apply([alert(key="b:info", severity=Severity.INFO)])
+    assert info.ack_due_at is None
+    assert info.resolve_due_at is None
+    clock.advance(10 * 24 * 3600)
+    escalated = await service.escalate_due()
+    assert [e.id for e in escalated] == [m3.id]
+    assert escalated[0].escalation_level == 3  # M3 has no leader and G2 nobody: straight to community duty
+
+
+async def test_resolved_ticket_is_not_escalated(service: TicketService, clock: ManualClock) -> None:
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    await service.resolve(t.id, WORKER_M1, "处理完毕")
+    clock.advance(10_000)
+    assert await service.escalate_due() == []
+
+
+async def test_deadlines_survive_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"
+    h = FakeHierarchy()
+    e1 = make_engine(url)
+    await create_tables(e1)
+    [t] = await TicketService(e1, lambda: h, ManualClock(0.0)).apply([alert(severity=Severity.CRITICAL)])
+    await e1.dispose()  # the process dies before the deadline
+    e2 = make_engine(url)
+    try:
+        restarted = TicketService(e2, lambda: h, ManualClock(301.0))
+        [e] = await restarted.escalate_due()
+        assert (e.id, e.escalation_level) == (t.id, 1)
+    finally:
+        await e2.dispose()
+
+
+class CountingClock(ManualClock):
+    """Stops the escalator loop after `cycles` sleeps."""
+
+    def __init__(self, start: float, cycles: int) -> None:
+        super().__init__(start)
+        self.left = cycles
+
+    async def sleep(self, seconds: float) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise asyncio.CancelledError
+        await super().sleep(seconds)
+
+
+async def test_escalator_loop_keeps_going_after_a_failure(
+    service: TicketService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = CountingClock(100_000.0, cycles=12)
+    service.clock = clock
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    real = service.escalate_due
+    calls = 0
+
+    async def flaky() -> list[object]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("database briefly unavailable")
+        return list(await real())
+
+    monkeypatch.setattr(service, "escalate_due", flaky)
+    escalator = Escalator(service, clock, interval=60)
+    with pytest.raises(asyncio.CancelledError):
+        await escalator.run()
+    assert calls == 13
+    ticket = (await service.get_ticket(WORKER_M1, t.id)).ticket
+    assert ticket.escalation_level == 2  # 12 minutes of 60 s cycles: due at 5 min and 10 min
+    assert await escalator.due_escalations(clock.now()) == []
+
+
+def test_plan_is_pure_and_idempotent_when_not_due() -> None:
+    from alerts.lifecycle import Status
+    from alerts.model import Ticket
+
+    t = Ticket(
+        1,
+        "k",
+        "r",
+        Severity.MAJOR,
+        Status.OPEN,
+        "t",
+        {},
+        "M1",
+        None,
+        None,
+        None,
+        None,
+        "p-w1",
+        0,
+        1,
+        0.0,
+        0.0,
+        900.0,
+        14_400.0,
+        False,
+        None,
+        0.0,
+        0.0,
+    )
+    h = FakeHierarchy()
+    assert overdue_reason(t, 899) is None
+    assert plan_escalation(t, 899, SlaPolicy(), h) is None
+    change = plan_escalation(t, 900, SlaPolicy(), h)
+    assert change is not None
+    assert change.values == {"escalation_level": 1, "ack_due_at": 1800.0}

@@ -30,6 +30,9 @@ from alerts.tables import outbox, ticket_events, tickets
 from rules.alert import Alert, Severity
 
 _RETRIES = 8
+#: Audit events that enqueue no notification: repeats of an open condition would flood webhooks during an
+#: alert storm; the ticket's `count` travels with its next notified change.
+QUIET_ACTIONS = frozenset({SystemAction.REPEAT.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,7 @@ class TicketStore:
             .returning(*ticket_events.c)
         )
         event = row_to_event(res.one())
-        if self.channels:
+        if self.channels and change.action not in QUIET_ACTIONS:
             payload = {"ticket": ticket_to_dict(ticket), "event": event_to_dict(event)}
             await conn.execute(
                 outbox.insert(),

@@ -26,8 +26,10 @@ from alerts.codec import event_to_dict, ticket_to_dict
 from alerts.errors import AlertsError, ConflictError, NotFoundError, StoreError
 from alerts.lifecycle import ACTIVE, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
-from alerts.tables import outbox, ticket_events, tickets
+from alerts.tables import create_tables, outbox, ticket_events, tickets
 from rules.alert import Alert, Severity
+
+__all__ = ["Change", "NewTicket", "TicketStore", "create_tables"]
 
 _RETRIES = 8
 #: Audit events that enqueue no notification: repeats of an open condition would flood webhooks during an

@@ -1,0 +1,176 @@
+"""Conditions on one reading: which channel, which event, and tests on its fields or on how a field changed
+since the device's previous reading. Config models first, then the compiled form the engine runs per message."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from devices.payloads import Channel
+from devices.reading import Reading, Scalar
+
+
+class StrictModel(BaseModel):
+    """Every config model forbids unknown keys, so a typo stops loading instead of being silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Predicate(StrictModel):
+    """A test on one scalar; all given bounds must hold. `{gte: 0.8}`, `{lt: 15}`, `{in: [a, b]}`."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Predicate:
+        if all(v is None for v in (self.gt, self.gte, self.lt, self.lte, self.eq, self.ne, self.in_)):
+            raise ValueError("a test needs at least one of gt, gte, lt, lte, eq, ne, in")
+        return self
+
+
+class Condition(StrictModel):
+    """Holds for a reading when every given part holds. `event` matches `Reading.event` (the `event` field, or
+    `state` of status messages); `where` tests fields; `delta` tests the change of a numeric field since the
+    device's previous telemetry message, `rate` that change per minute (a water register's average flow)."""
+
+    channel: Channel | None = None
+    event: list[str] | None = None
+    where: dict[str, Predicate | Scalar] = Field(default_factory=dict)
+    delta: dict[str, Predicate] = Field(default_factory=dict)
+    rate: dict[str, Predicate] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _event_as_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("event"), str):
+            return {**data, "event": [data["event"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if self.channel is None and self.event is None and not self.where and not self.delta and not self.rate:
+            raise ValueError("a condition needs at least one of channel, event, where, delta, rate")
+        return self
+
+
+Test = Callable[[Any], bool]
+PREV_TS = "_ts"
+"""Key of the previous telemetry message's time in the `prev` mapping the engine passes (no payload field starts
+with an underscore)."""
+_NUM_OPS: tuple[tuple[str, Callable[[Any, Any], bool]], ...] = (
+    ("gt", operator.gt),
+    ("gte", operator.ge),
+    ("lt", operator.lt),
+    ("lte", operator.le),
+)
+
+
+def compile_predicate(p: Predicate | Scalar) -> Test:
+    """A function of one value; a missing value (None) or a value of the wrong type never matches."""
+    if not isinstance(p, Predicate):
+        return _eq_test(p)
+    checks: list[Test] = []
+    for name, op in _NUM_OPS:
+        bound = getattr(p, name)
+        if bound is not None:
+            checks.append(_num_test(op, bound))
+    if p.eq is not None:
+        eq = p.eq
+        checks.append(lambda v: v == eq)
+    if p.ne is not None:
+        ne = p.ne
+        checks.append(lambda v: v != ne)
+    if p.in_ is not None:
+        allowed = frozenset(p.in_)
+        checks.append(lambda v: v in allowed)
+    if len(checks) == 1:
+        only = checks[0]
+        return lambda v: v is not None and only(v)
+    return lambda v: v is not None and all(c(v) for c in checks)
+
+
+def _eq_test(want: Scalar) -> Test:
+    """Equality that keeps `true` apart from 1: YAML `leak: true` must not match a numeric field equal to 1."""
+    if isinstance(want, bool):
+        return lambda v: v is want
+    if isinstance(want, str):
+        return lambda v: v == want
+    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v == want
+
+
+def _num_test(op: Callable[[Any, Any], bool], bound: float) -> Test:
+    def test(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and op(v, bound)
+
+    return test
+
+
+class CompiledCondition:
+    """The per-message form of a `Condition`: a frozenset look-up for the event, then field tests."""
+
+    __slots__ = ("channel", "deltas", "events", "rates", "tests")
+
+    def __init__(self, c: Condition) -> None:
+        self.channel = c.channel
+        self.events = frozenset(c.event) if c.event is not None else None
+        self.tests = tuple((k, compile_predicate(p)) for k, p in c.where.items())
+        self.deltas = tuple((k, compile_predicate(p)) for k, p in c.delta.items())
+        self.rates = tuple((k, compile_predicate(p)) for k, p in c.rate.items())
+
+    def matches(self, r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
+        if self.channel is not None and r.channel is not self.channel:
+            return False
+        if self.events is not None and r.event not in self.events:
+            return False
+        f = r.fields
+        for k, t in self.tests:
+            if not t(f.get(k)):
+                return False
+        for k, t in self.deltas:
+            now = f.get(k)
+            before = prev.get(k) if prev is not None else None
+            if not isinstance(now, int | float) or not isinstance(before, int | float):
+                return False
+            if not t(now - before):
+                return False
+        for k, t in self.rates:
+            now = f.get(k)
+            before = prev.get(k) if prev is not None else None
+            then = prev.get(PREV_TS) if prev is not None else None
+            if not isinstance(now, int | float) or not isinstance(before, int | float):
+                return False
+            if not isinstance(then, int | float) or r.ts <= then:
+                return False
+            if not t((now - before) * 60.0 / (r.ts - then)):
+                return False
+        return True
+
+
+def compile_any(conds: list[Condition]) -> tuple[CompiledCondition, ...]:
+    return tuple(CompiledCondition(c) for c in conds)
+
+
+def any_match(conds: tuple[CompiledCondition, ...], r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
+    for c in conds:  # noqa: SIM110 - a plain loop is faster than any() with a generator on the hot path
+        if c.matches(r, prev):
+            return True
+    return False
+
+
+def channels_of(conds: list[Condition]) -> set[Channel] | None:
+    """The channels these conditions can match, or None when one of them matches any channel."""
+    out: set[Channel] = set()
+    for c in conds:
+        if c.channel is None:
+            return None
+        out.add(c.channel)
+    return out

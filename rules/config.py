@@ -1,0 +1,407 @@
+"""The rules file: pydantic models of every rule kind, and loading with file:line:reason errors.
+
+A file that fails any check is refused whole (the engine keeps running the previous rule set), because a
+half-loaded rule set silently drops protection. Checks: YAML syntax, unknown keys, bad values and durations,
+duplicate ids, event and field names the device classes do not have, and scope ids that do not exist or a scope
+naming nodes under which the rule would watch nothing.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from devices.model import DeviceClass
+from devices.payloads import MODELS, Channel
+from devices.registry import Registry
+from rules.alert import Severity
+from rules.conditions import Condition, StrictModel
+from rules.durations import Duration
+from rules.errors import RuleConfigError
+from rules.schedule import ScheduleConfig, parse_span
+from rules.scope import ScopeConfig, devices_in, households_in, unknown_nodes
+
+RULE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class RuleBase(StrictModel):
+    """Fields every rule has. `cooldown`: repeats of an open alert (same dedup key) are held back for this
+    long; a rule without a clear condition counts its alert as open for the cooldown after each raise."""
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    severity: Severity
+    enabled: bool = True
+    description: str = ""
+    cooldown: Duration = 600.0
+    schedule: ScheduleConfig | None = None
+    scope: ScopeConfig | None = None
+
+
+class DeviceRuleBase(RuleBase):
+    """A rule that judges the messages of devices of `device_class` (any class when omitted)."""
+
+    device_class: list[DeviceClass] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _class_as_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("device_class"), str):
+            return {**data, "device_class": [data["device_class"]]}
+        return data
+
+    def classes(self) -> frozenset[DeviceClass] | None:
+        return frozenset(self.device_class) if self.device_class is not None else None
+
+
+class EventRule(DeviceRuleBase):
+    """Raise when a message matches any `match` condition; clear when one matches any `clear` condition."""
+
+    kind: Literal["event"]
+    match: list[Condition] = Field(min_length=1)
+    clear: list[Condition] = Field(default_factory=list)
+
+
+class ThresholdRule(DeviceRuleBase):
+    """Raise when numeric `field` crosses `value` (`op` says which side is bad) or a message matches `also`;
+    clear when the field is back on the good side of `clear_value` (hysteresis; default `value`) or a message
+    matches `clear`."""
+
+    kind: Literal["threshold"]
+    field: str
+    op: Literal[">", ">=", "<", "<="]
+    value: float
+    clear_value: float | None = None
+    channel: Channel | None = None
+    also: list[Condition] = Field(default_factory=list)
+    clear: list[Condition] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> ThresholdRule:
+        cv = self.clear_value
+        if cv is not None and (
+            (self.op in (">", ">=") and cv > self.value) or (self.op in ("<", "<=") and cv < self.value)
+        ):
+            raise ValueError("clear_value must lie on the good side of value")
+        return self
+
+
+class DurationRule(DeviceRuleBase):
+    """Raise when a `start` condition has held for `for` without a `stop`; clear on `stop`. `backdate:
+    previous_reading` dates the start at the device's previous message (the state began somewhere in between);
+    `start_offset_field` subtracts a field of the start message (an access controller's `held_open_s`).
+    With `confirm`, time alone never raises: a message matching `confirm` (and not `stop`) must arrive after
+    the limit, for devices sampled rarely (a meter's flow every hour, or once a day in a batch); the alert is
+    still dated when the limit was passed."""
+
+    kind: Literal["duration"]
+    start: list[Condition] = Field(min_length=1)
+    stop: list[Condition] = Field(min_length=1)
+    for_: Duration = Field(alias="for", gt=0)
+    backdate: Literal["none", "previous_reading"] = "none"
+    start_offset_field: str | None = None
+    confirm: list[Condition] = Field(default_factory=list)
+
+
+class CountRule(DeviceRuleBase):
+    """Raise when `threshold` or more messages match within `window`, per device (and per value of `group_by`,
+    e.g. the door). Clear on `clear`, or after `clear_after` without a match."""
+
+    kind: Literal["count"]
+    match: list[Condition] = Field(min_length=1)
+    threshold: int = Field(ge=2)
+    window: Duration = Field(gt=0)
+    group_by: str | None = None
+    clear: list[Condition] = Field(default_factory=list)
+    clear_after: Duration | None = None
+
+
+class HeartbeatRule(DeviceRuleBase):
+    """Raise when a device has sent nothing for `k` times its expected interval (from the registry, or
+    `intervals` per class); clear when it is heard again."""
+
+    kind: Literal["heartbeat"]
+    k: float = Field(default=3.0, gt=1)
+    intervals: dict[DeviceClass, Duration] = Field(default_factory=dict)
+
+
+class AllWellConfig(StrictModel):
+    """Send an info-level "all well" signal at the first water use inside `hours` each day (Sakaki)."""
+
+    hours: str = "05:00-10:00"
+
+    @model_validator(mode="after")
+    def _span(self) -> AllWellConfig:
+        parse_span(self.hours)
+        return self
+
+
+class AbsenceRule(RuleBase):
+    """Per watched household: raise when less than `min_use_m3` of water was used for `window`; quiet hours
+    defer the alert to their end, an away period suspends it. One alert per absence: it then waits for water
+    use (clears it) or a person's answer (away confirmed / visited). Only readings prove an absence: while
+    the meter sends nothing there is no alert (no data is not no use; the heartbeat rule reports the meter)."""
+
+    kind: Literal["absence"]
+    window: Duration = Field(default=12 * 3600.0, gt=0)
+    min_use_m3: float = Field(default=0.01, gt=0)
+    quiet_hours: bool = True
+    away: bool = True
+    all_well: AllWellConfig | None = None
+
+
+class BaselineRule(RuleBase):
+    """Per watched household, learned from its own history (48 half-hour slots, numpy). `inactivity`: raise
+    when the time since the last water use exceeds the `percentile` of past inactivity at this slot plus
+    `buffer`. `high_use`: raise when today's use exceeds `factor` times the `percentile` of past daily use (and
+    at least `min_high_m3`). Needs `min_days` of history before it says anything."""
+
+    kind: Literal["baseline"]
+    mode: Literal["inactivity", "high_use"]
+    percentile: float = Field(default=97.0, gt=0, le=100)
+    buffer: Duration = 3600.0
+    history_days: int = Field(default=60, ge=7, le=400)
+    min_days: int = Field(default=14, ge=3)
+    min_use_m3: float = Field(default=0.005, gt=0)
+    factor: float = Field(default=1.5, ge=1)
+    min_high_m3: float = Field(default=0.5, ge=0)
+
+
+Rule = Annotated[
+    EventRule | ThresholdRule | DurationRule | CountRule | HeartbeatRule | AbsenceRule | BaselineRule,
+    Field(discriminator="kind"),
+]
+DeviceRule = EventRule | ThresholdRule | DurationRule | CountRule | HeartbeatRule
+HouseholdRule = AbsenceRule | BaselineRule
+KINDS = ("event", "threshold", "duration", "count", "heartbeat", "absence", "baseline")
+
+
+class RuleSet(StrictModel):
+    """A whole rules file. `source` is where it was loaded from (not part of the file)."""
+
+    version: Literal[1] = 1
+    rules: list[Rule] = Field(default_factory=list)
+    source: Path | None = Field(default=None, exclude=True)
+
+    def enabled(self) -> list[Rule]:
+        return [r for r in self.rules if r.enabled]
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        return None
+
+
+def default_ruleset_path() -> Path:
+    """The rule set shipped for a Chinese residential community (package data)."""
+    return Path(str(resources.files("rules").joinpath("default_rules.yaml")))
+
+
+# --- vocabulary of protocol v1, for checking names in conditions ----------------------------------------------
+
+
+def _literal_values(model: type[Any], name: str) -> set[str]:
+    f = model.model_fields.get(name)
+    if f is None:
+        return set()
+    out: set[str] = set()
+    for arg in typing.get_args(f.annotation) or (f.annotation,):
+        if typing.get_origin(arg) is Literal:
+            out.update(str(a) for a in typing.get_args(arg))
+    if typing.get_origin(f.annotation) is Literal:
+        out.update(str(a) for a in typing.get_args(f.annotation))
+    return out
+
+
+def events_of(cls: DeviceClass) -> set[str]:
+    """Every value `Reading.event` can take for a class: its event names and status states."""
+    out: set[str] = set()
+    for (c, ch), model in MODELS.items():
+        if c is cls:
+            out |= _literal_values(model, "event" if ch is not Channel.STATUS else "state")
+            if ch is Channel.EVENT:
+                out |= _literal_values(model, "state")
+    return out
+
+
+def fields_of(cls: DeviceClass) -> set[str]:
+    out: set[str] = set()
+    for (c, _), model in MODELS.items():
+        if c is cls:
+            out |= set(model.model_fields) - {"ts", "seq"}
+    return out
+
+
+# --- loading --------------------------------------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+class _Lines:
+    """Line numbers (1-based) of every key and item of a YAML document, found by walking its node tree."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.root = root
+
+    def find(self, loc: Sequence[str | int]) -> tuple[int | None, str]:
+        """The line of the deepest node along `loc`, and `loc` spelled as a path ("rules[3].window").
+        Elements that name no node (pydantic's union tags) are skipped."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        parts: list[str] = []
+        last = len(loc) - 1
+        for i, el in enumerate(loc):
+            nxt = _child(node, el)
+            if nxt is None:
+                if i == last and isinstance(el, str) and el not in KINDS:
+                    parts.append(f".{el}" if parts else el)
+                continue
+            key_line, node = nxt
+            line = key_line
+            parts.append(f"[{el}]" if isinstance(el, int) else (f".{el}" if parts else el))
+        return line, "".join(parts)
+
+
+def _child(node: yaml.Node | None, el: str | int) -> tuple[int, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(el, str):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == el:
+                return k.start_mark.line + 1, v
+    if isinstance(node, yaml.SequenceNode) and isinstance(el, int) and 0 <= el < len(node.value):
+        item = node.value[el]
+        return item.start_mark.line + 1, item
+    return None
+
+
+def _message(err: Any) -> str:
+    typ = err.get("type", "")
+    msg = str(err.get("msg", ""))
+    loc = err.get("loc", ())
+    if typ == "extra_forbidden":
+        return f"unknown field {loc[-1]!r}" if loc else "unknown field"
+    if typ == "missing":
+        return "missing field"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
+def _problems_from_validation(e: ValidationError, lines: _Lines) -> list[tuple[int | None, str]]:
+    out = []
+    for err in e.errors():
+        loc = tuple(err.get("loc", ()))
+        line, path = lines.find(loc)
+        out.append((line, f"{path}: {_message(err)}" if path else _message(err)))
+    return out
+
+
+def _raise(file: Path | None, problems: list[tuple[int | None, str]]) -> typing.NoReturn:
+    problems = sorted(problems, key=lambda p: (p[0] is None, p[0] or 0))
+    name = file.name if file is not None else "<rules>"
+    texts = [f"{name}:{ln if ln is not None else '?'}: {reason}" for ln, reason in problems]
+    line, reason = problems[0]
+    raise RuleConfigError(file, line, reason, texts)
+
+
+def load_ruleset(path: Path, registry: Registry) -> RuleSet:
+    """Read, validate and check `path` against `registry`; raise `RuleConfigError` naming file, line and
+    reason of the first problem (all of them in `.problems`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise RuleConfigError(path, None, f"cannot read rules file: {e}") from None
+    return parse_ruleset(text, registry, file=path)
+
+
+def parse_ruleset(text: str, registry: Registry, *, file: Path | None = None) -> RuleSet:
+    """`load_ruleset` for text already in memory (tests, the API)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        _raise(file, [(line, f"YAML: {problem}")])
+    lines = _Lines(root)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        _raise(file, [(1, "the file must be a mapping with a 'rules' list")])
+    if "source" in data:
+        _raise(file, [(lines.find(("source",))[0], "unknown field 'source'")])
+    try:
+        rs = RuleSet.model_validate(data)
+    except ValidationError as e:
+        _raise(file, _problems_from_validation(e, lines))
+    problems = list(_check(rs, registry, lines))
+    if problems:
+        _raise(file, problems)
+    return rs.model_copy(update={"source": file})
+
+
+def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int | None, str]]:
+    """Checks that need more than one field or the registry."""
+
+    def at(i: int, *rest: str | int) -> tuple[int | None, str]:
+        return lines.find(("rules", i, *rest))
+
+    def problem(i: int, where: tuple[str | int, ...], reason: str) -> tuple[int | None, str]:
+        line, path = at(i, *where)
+        return line, f"{path}: {reason}"
+
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(rs.rules):
+        if rule.id in seen:
+            yield problem(i, ("id",), f"duplicate rule id {rule.id!r} (first at rules[{seen[rule.id]}])")
+        seen.setdefault(rule.id, i)
+        if rule.scope is not None:
+            for reason in unknown_nodes(rule.scope, registry):
+                yield problem(i, ("scope",), reason)
+        if isinstance(rule, AbsenceRule | BaselineRule):
+            if rule.scope is not None and rule.scope.nodes() and not households_in(rule.scope, registry):
+                yield problem(i, ("scope",), "matches no household")
+            continue
+        classes = rule.classes() or frozenset(DeviceClass)
+        events = set().union(*(events_of(c) for c in classes))
+        fields = set().union(*(fields_of(c) for c in classes))
+        for key, conds in _conditions(rule):
+            for j, c in enumerate(conds):
+                for ev in c.event or ():
+                    if ev not in events:
+                        yield problem(i, (key, j, "event"), f"no {'/'.join(sorted(classes))} message has event {ev!r}")
+                for name in (*c.where, *c.delta, *c.rate):
+                    if name not in fields:
+                        yield problem(i, (key, j), f"no {'/'.join(sorted(classes))} message has field {name!r}")
+        for key in ("field", "group_by", "start_offset_field"):
+            named = getattr(rule, key, None)
+            if named is not None and named not in fields:
+                yield problem(i, (key,), f"no {'/'.join(sorted(classes))} message has field {named!r}")
+        if rule.scope is not None and rule.scope.nodes():
+            found = devices_in(rule.scope, rule.classes(), registry)
+            if found is not None and not found:
+                yield problem(i, ("scope",), "matches no device of the rule's classes")
+
+
+def _conditions(rule: DeviceRule) -> Iterator[tuple[str, list[Condition]]]:
+    if isinstance(rule, EventRule):
+        yield "match", rule.match
+        yield "clear", rule.clear
+    elif isinstance(rule, ThresholdRule):
+        yield "also", rule.also
+        yield "clear", rule.clear
+    elif isinstance(rule, DurationRule):
+        yield "start", rule.start
+        yield "stop", rule.stop
+        yield "confirm", rule.confirm
+    elif isinstance(rule, CountRule):
+        yield "match", rule.match
+        yield "clear", rule.clear

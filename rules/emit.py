@@ -1,0 +1,130 @@
+"""Turning a rule's verdict into `Alert`s: placement in the grid, dedup keys, cooldown and open/cleared state.
+
+One `Emitter` per rule. Its state (which keys are open, when each was last raised) is part of the snapshot, so
+after a restart an alert that is already open is not raised again, and a clear still finds what it clears."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from devices.reading import Reading
+from devices.registry import Registry
+from rules.alert import Alert, AlertAction, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where an alert belongs; the alerts service routes it to `microgrid_id`."""
+
+    microgrid_id: str
+    community_id: str | None = None
+    building_id: str | None = None
+    device_id: str | None = None
+    household_id: str | None = None
+
+
+def place_of_reading(r: Reading) -> Place:
+    return Place(r.microgrid_id, r.community_id, r.building_id, r.device_id, r.household_id)
+
+
+def place_of_device(registry: Registry, device_id: str) -> Place | None:
+    p = registry.placement(device_id)
+    if p is None:
+        return None
+    return Place(p.microgrid_id, p.community_id, p.building_id, device_id, p.household_id)
+
+
+def place_of_household(registry: Registry, household_id: str) -> Place | None:
+    h = registry.households.get(household_id)
+    if h is None:
+        return None
+    mg = registry.microgrid_of(household_id)
+    if mg is None:
+        return None
+    return Place(mg, registry.community_of(household_id), h.building_id, None, household_id)
+
+
+class Emitter:
+    """Raise/clear bookkeeping of one rule.
+
+    Rules with a clear condition: a key is open from its raise to its clear; while open, repeats go out only
+    once the cooldown has passed since the last one (they update the open ticket).
+
+    Pulse rules (no clear condition: a thrown object, a forced door): there is no end to wait for, so an
+    episode is a run of matches less than `cooldown` apart. Its first match goes out with the dedup key
+    `rule:target@start` (start in whole epoch seconds); later matches of the same episode are held back. The
+    next episode gets a new key, so it is a new ticket even if nobody has closed the previous one."""
+
+    __slots__ = ("cooldown", "episodes", "has_clear", "last_raise", "open", "rule_id", "severity", "title")
+
+    def __init__(self, rule_id: str, title: str, severity: Severity, cooldown: float, has_clear: bool) -> None:
+        self.rule_id = rule_id
+        self.title = title
+        self.severity = severity
+        self.cooldown = cooldown
+        self.has_clear = has_clear
+        self.open: set[str] = set()
+        self.last_raise: dict[str, float] = {}
+        self.episodes: dict[str, str] = {}  # pulse rules: key -> dedup key of its current episode
+
+    def key(self, target: str, group: str | None = None) -> str:
+        return f"{self.rule_id}:{target}" if group is None else f"{self.rule_id}:{target}:{group}"
+
+    def is_open(self, key: str) -> bool:
+        return key in self.open
+
+    def raise_(self, out: list[Alert], key: str, ts: float, place: Place, details: dict[str, Any]) -> bool:
+        last = self.last_raise.get(key)
+        if not self.has_clear:
+            self.last_raise[key] = ts if last is None else max(ts, last)
+            if last is not None and abs(ts - last) < self.cooldown:
+                return False  # same episode
+            episode = f"{key}@{int(ts)}"
+            self.episodes[key] = episode
+            out.append(self._alert(AlertAction.RAISE, episode, ts, place, details))
+            return True
+        if key in self.open and last is not None and ts < last + self.cooldown:
+            return False
+        self.last_raise[key] = ts if last is None else max(ts, last)
+        self.open.add(key)
+        out.append(self._alert(AlertAction.RAISE, key, ts, place, details))
+        return True
+
+    def clear(self, out: list[Alert], key: str, ts: float, place: Place, details: dict[str, Any]) -> bool:
+        if key not in self.open:
+            return False
+        self.open.discard(key)
+        out.append(self._alert(AlertAction.CLEAR, key, ts, place, details))
+        return True
+
+    def _alert(self, action: AlertAction, key: str, ts: float, p: Place, details: dict[str, Any]) -> Alert:
+        return Alert(
+            action=action,
+            rule_id=self.rule_id,
+            dedup_key=key,
+            severity=self.severity,
+            ts=ts,
+            microgrid_id=p.microgrid_id,
+            title=self.title,
+            device_id=p.device_id,
+            household_id=p.household_id,
+            building_id=p.building_id,
+            community_id=p.community_id,
+            details=details,
+        )
+
+    def dump(self) -> dict[str, Any]:
+        return {"open": sorted(self.open), "last_raise": self.last_raise, "episodes": self.episodes}
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.open = set(data.get("open", ())) if self.has_clear else set()
+        self.last_raise = {str(k): float(v) for k, v in data.get("last_raise", {}).items()}
+        self.episodes = {str(k): str(v) for k, v in data.get("episodes", {}).items()} if not self.has_clear else {}
+
+    def prune(self, before: float) -> None:
+        """Forget closed keys last raised before `before` (their cooldown has long passed)."""
+        stale = [k for k, t in self.last_raise.items() if t < before and k not in self.open]
+        for k in stale:
+            del self.last_raise[k]
+            self.episodes.pop(k, None)

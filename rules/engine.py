@@ -1,0 +1,381 @@
+"""The event-time rule engine: messages in, alerts out, no I/O.
+
+Time is event time. The watermark is the newest device time seen minus the allowed lateness (or what the
+driver passes to `advance`); timers (durations, heartbeats, absences) fire when the watermark passes them and
+date their alerts at the moment the limit was passed, not when the sweep ran. So a replay gives the same alerts
+whatever its speed or sweep interval.
+
+Late and out-of-order policy (see docs/rules.md):
+- every message is judged, however late; an alert it raises carries `details["late"] = True` when the message
+  was older than the watermark;
+- a message never moves the watermark back; one dated more than `max_future_s` after its `received_at` (a
+  device clock running ahead) is judged but does not move the watermark;
+- per device, state only moves forward: an older start after a newer stop, or an older register reading, is
+  ignored; a stop or a "back" message that proves a limit was passed before its timer fired raises (dated when
+  the limit was passed) and clears at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from devices.model import DeviceClass
+from devices.payloads import Channel
+from devices.reading import Reading, Scalar
+from devices.registry import Registry
+from rules.alert import Alert
+from rules.conditions import PREV_TS
+from rules.config import (
+    AbsenceRule,
+    BaselineRule,
+    CountRule,
+    DurationRule,
+    EventRule,
+    HeartbeatRule,
+    Rule,
+    RuleSet,
+    ThresholdRule,
+)
+from rules.errors import RuleStateError
+from rules.kinds.absence import AbsenceEvaluator
+from rules.kinds.base import Context, Evaluator
+from rules.kinds.baseline import BaselineEvaluator
+from rules.kinds.duration import DurationEvaluator
+from rules.kinds.heartbeat import HeartbeatEvaluator
+from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
+from rules.schedule import Schedule, zone
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(slots=True)
+class EngineState:
+    """Everything the engine must remember across a restart. `rules` maps rule id to (kind, state)."""
+
+    watermark: float | None = None
+    birth: float | None = None
+    last_seen: dict[str, float] = field(default_factory=dict)
+    prev_fields: dict[str, dict[str, Scalar]] = field(default_factory=dict)
+    prev_ts: dict[str, float] = field(default_factory=dict)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return msgspec.json.encode(
+            {
+                "version": SNAPSHOT_VERSION,
+                "watermark": self.watermark,
+                "birth": self.birth,
+                "last_seen": self.last_seen,
+                "prev_fields": self.prev_fields,
+                "prev_ts": self.prev_ts,
+                "rules": self.rules,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EngineState:
+        try:
+            raw = msgspec.json.decode(data)
+        except msgspec.DecodeError as e:
+            raise RuleStateError(f"rule state snapshot is not valid JSON: {e}") from None
+        if not isinstance(raw, dict) or raw.get("version") != SNAPSHOT_VERSION:
+            got = raw.get("version") if isinstance(raw, dict) else None
+            raise RuleStateError(f"rule state snapshot has version {got!r}, expected {SNAPSHOT_VERSION}")
+        try:
+            return cls(
+                watermark=None if raw.get("watermark") is None else float(raw["watermark"]),
+                birth=None if raw.get("birth") is None else float(raw["birth"]),
+                last_seen={str(k): float(v) for k, v in raw.get("last_seen", {}).items()},
+                prev_fields={str(k): dict(v) for k, v in raw.get("prev_fields", {}).items()},
+                prev_ts={str(k): float(v) for k, v in raw.get("prev_ts", {}).items()},
+                rules={str(k): dict(v) for k, v in raw.get("rules", {}).items()},
+            )
+        except (TypeError, ValueError, AttributeError) as e:
+            raise RuleStateError(f"rule state snapshot is malformed: {e}") from None
+
+
+def make_evaluator(rule: Rule, tz: str) -> Evaluator:
+    schedule = Schedule(rule.schedule, tz) if rule.schedule is not None else None
+    if isinstance(rule, EventRule):
+        return EventEvaluator(rule, schedule)
+    if isinstance(rule, ThresholdRule):
+        return ThresholdEvaluator(rule, schedule)
+    if isinstance(rule, DurationRule):
+        return DurationEvaluator(rule, schedule)
+    if isinstance(rule, CountRule):
+        return CountEvaluator(rule, schedule)
+    if isinstance(rule, HeartbeatRule):
+        return HeartbeatEvaluator(rule, schedule)
+    if isinstance(rule, AbsenceRule):
+        return AbsenceEvaluator(rule, schedule)
+    if isinstance(rule, BaselineRule):
+        return BaselineEvaluator(rule, schedule)
+    raise TypeError(f"unknown rule type {type(rule).__name__}")
+
+
+class Engine:
+    """Judges readings with a rule set. Not thread-safe; one task drives it (the rule runner)."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        registry: Registry,
+        *,
+        tz: str = "Asia/Shanghai",
+        allowed_lateness_s: float = 300,
+        max_future_s: float = 300,
+        state: EngineState | None = None,
+    ) -> None:
+        zone(tz)
+        if allowed_lateness_s < 0:
+            raise ValueError("allowed_lateness_s must not be negative")
+        self.tz = tz
+        self.allowed_lateness_s = float(allowed_lateness_s)
+        self.max_future_s = float(max_future_s)
+        self.ruleset = ruleset
+        self._ctx = Context(registry, tz)
+        self._birth: float | None = None
+        self._evaluators: list[Evaluator] = []
+        self._by_id: dict[str, Evaluator] = {}
+        self._index: dict[DeviceClass, tuple[Evaluator, ...]] = {}
+        self._build(ruleset, previous={})
+        if state is not None:
+            self._load(state)
+
+    # --- public API --------------------------------------------------------------------------------------------
+
+    @property
+    def watermark(self) -> float | None:
+        w = self._ctx.watermark
+        return None if w == float("-inf") else w
+
+    @property
+    def registry(self) -> Registry:
+        return self._ctx.registry
+
+    def rule_ids(self) -> list[str]:
+        return [ev.id for ev in self._evaluators]
+
+    def process(self, reading: Reading) -> list[Alert]:
+        """Judge one message; returns the alerts it caused, plus those of timers its time made due."""
+        ctx = self._ctx
+        out: list[Alert] = []
+        ctx.out = out
+        if self._birth is None:
+            self._start(reading.ts - self.allowed_lateness_s)
+        frozen = reading.extra.get("frozen") if reading.extra else None
+        if frozen and reading.device_class is DeviceClass.WATER_METER:
+            for early in _frozen_readings(reading, frozen):
+                self._judge(early)
+        self._judge(reading)
+        if reading.received_at <= 0 or reading.ts <= reading.received_at + self.max_future_s:
+            wm = reading.ts - self.allowed_lateness_s
+            if wm > ctx.watermark:
+                ctx.watermark = wm
+                if ctx.heap and ctx.heap[0][0] <= wm:
+                    self._fire()
+        return out
+
+    def process_many(self, readings: Iterable[Reading]) -> list[Alert]:
+        out: list[Alert] = []
+        for r in readings:
+            out.extend(self.process(r))
+        return out
+
+    def advance(self, now: float) -> list[Alert]:
+        """Move the watermark to `now` (never back) and fire the timers that came due."""
+        ctx = self._ctx
+        out: list[Alert] = []
+        ctx.out = out
+        if self._birth is None:
+            self._start(now)
+        if now > ctx.watermark:
+            ctx.watermark = now
+        self._fire()
+        for ev in self._evaluators:
+            ev.prune(ctx.watermark)
+        return out
+
+    def reload(self, ruleset: RuleSet) -> None:
+        """Switch to `ruleset`. Rules whose id still exists with the same kind keep their state (open alerts,
+        running durations, absence clocks); removed rules are forgotten."""
+        previous = {ev.id: ev for ev in self._evaluators}
+        self.ruleset = ruleset
+        self._build(ruleset, previous)
+        self._rearm()
+
+    def set_registry(self, registry: Registry) -> None:
+        """Use a new registry (devices added, care profiles changed); rule state is kept."""
+        self._ctx.registry = registry
+        for ev in self._evaluators:
+            ev.rescope(self._ctx)
+        self._reindex()
+        self._rearm()
+
+    def acknowledge_absence(self, household_id: str, until: float | None, *, at: float | None = None) -> list[Alert]:
+        """A person's answer to an absence alert: "away confirmed" until `until` (epoch s), or "visited" when
+        `until` is None. Clears the open absence alert; the absence clock restarts at `until` or at `at`
+        (default: the watermark)."""
+        ctx = self._ctx
+        out: list[Alert] = []
+        ctx.out = out
+        when = at if at is not None else (ctx.watermark if ctx.watermark > float("-inf") else (until or 0.0))
+        for ev in self._evaluators:
+            if isinstance(ev, AbsenceEvaluator | BaselineEvaluator):
+                ev.answer(ctx, household_id, until, when)
+        return out
+
+    def state(self) -> EngineState:
+        ctx = self._ctx
+        return EngineState(
+            watermark=self.watermark,
+            birth=self._birth,
+            last_seen=ctx.last_seen,
+            prev_fields=ctx.prev_fields,
+            prev_ts=ctx.prev_ts,
+            rules={ev.id: {"kind": ev.kind, **ev.dump()} for ev in self._evaluators},
+        )
+
+    def snapshot(self) -> bytes:
+        return self.state().to_bytes()
+
+    @classmethod
+    def restore(
+        cls,
+        snapshot: bytes,
+        ruleset: RuleSet,
+        registry: Registry,
+        *,
+        tz: str = "Asia/Shanghai",
+        allowed_lateness_s: float = 300,
+        max_future_s: float = 300,
+    ) -> Engine:
+        return cls(
+            ruleset,
+            registry,
+            tz=tz,
+            allowed_lateness_s=allowed_lateness_s,
+            max_future_s=max_future_s,
+            state=EngineState.from_bytes(snapshot),
+        )
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    def _build(self, ruleset: RuleSet, previous: dict[str, Evaluator]) -> None:
+        evs = []
+        for rule in ruleset.enabled():
+            ev = make_evaluator(rule, self.tz)
+            old = previous.get(rule.id)
+            if old is not None and old.kind == ev.kind:
+                ev.load(old.dump())
+            ev.rescope(self._ctx)
+            evs.append(ev)
+        self._evaluators = evs
+        self._by_id = {ev.id: ev for ev in evs}
+        self._reindex()
+
+    def _reindex(self) -> None:
+        index: dict[DeviceClass, list[Evaluator]] = {c: [] for c in DeviceClass}
+        for ev in self._evaluators:
+            for c in ev.classes if ev.classes is not None else DeviceClass:
+                index[c].append(ev)
+        self._index = {c: tuple(v) for c, v in index.items()}
+
+    def _load(self, st: EngineState) -> None:
+        ctx = self._ctx
+        ctx.last_seen = dict(st.last_seen)
+        ctx.prev_fields = {k: dict(v) for k, v in st.prev_fields.items()}
+        ctx.prev_ts = dict(st.prev_ts)
+        ctx.watermark = st.watermark if st.watermark is not None else float("-inf")
+        for ev in self._evaluators:
+            data = st.rules.get(ev.id)
+            if data is not None and data.get("kind") == ev.kind:
+                ev.load(data)
+        self._birth = st.birth
+        self._rearm()
+
+    def _start(self, birth: float) -> None:
+        self._birth = birth
+        for ev in self._evaluators:
+            ev.start(self._ctx, birth)
+
+    def _rearm(self) -> None:
+        self._ctx.heap = []
+        for ev in self._evaluators:
+            ev.reset_timers()
+        if self._birth is not None:
+            self._start(self._birth)
+
+    def _judge(self, r: Reading) -> None:
+        ctx = self._ctx
+        dev = r.device_id
+        prev = ctx.prev_fields.get(dev)
+        for ev in self._index[r.device_class]:
+            ev.on_reading(r, prev, ctx)
+        if r.channel is Channel.TELEMETRY and r.ts > ctx.prev_ts.get(dev, float("-inf")):
+            if prev is None:
+                prev = ctx.prev_fields[dev] = dict(r.fields)
+            else:
+                prev.update(r.fields)
+            prev[PREV_TS] = r.ts
+            ctx.prev_ts[dev] = r.ts
+        if r.ts > ctx.last_seen.get(dev, float("-inf")):
+            ctx.last_seen[dev] = r.ts
+
+    def _fire(self) -> None:
+        ctx = self._ctx
+        heap = ctx.heap
+        wm = ctx.watermark
+        by_id = self._by_id
+        while heap and heap[0][0] <= wm:
+            due, _, rule_id, key = heapq.heappop(heap)
+            ev = by_id.get(rule_id)
+            if ev is not None:
+                ev.on_timer(key, due, ctx)
+
+
+def _frozen_readings(r: Reading, frozen: Any) -> list[Reading]:
+    """The interval readings a meter stored and uploaded with this one, as readings of their own (oldest
+    first, only those older than the carrying message)."""
+    out: list[Reading] = []
+    if not isinstance(frozen, list):
+        return out
+    for item in frozen:
+        ts_raw = item.get("ts") if isinstance(item, dict) else getattr(item, "ts", None)
+        vol = item.get("volume_m3") if isinstance(item, dict) else getattr(item, "volume_m3", None)
+        if isinstance(ts_raw, datetime):
+            ts = ts_raw.timestamp()
+        elif isinstance(ts_raw, str):
+            try:
+                ts = datetime.fromisoformat(ts_raw).timestamp()
+            except ValueError:
+                continue
+        elif isinstance(ts_raw, int | float):
+            ts = float(ts_raw)
+        else:
+            continue
+        if not isinstance(vol, int | float) or ts >= r.ts:
+            continue
+        out.append(
+            Reading(
+                device_id=r.device_id,
+                device_class=r.device_class,
+                channel=Channel.TELEMETRY,
+                ts=ts,
+                seq=None,
+                fields={"volume_m3": float(vol)},
+                community_id=r.community_id,
+                microgrid_id=r.microgrid_id,
+                building_id=r.building_id,
+                household_id=r.household_id,
+                received_at=r.received_at,
+            )
+        )
+    out.sort(key=lambda x: x.ts)
+    return out

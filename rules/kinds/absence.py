@@ -1,0 +1,216 @@
+"""Absence rule: a watched household (lone elderly resident who consented) used less than `min_use_m3` of
+water for `window`. One alert per absence, then it waits for water use or a person's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from devices.model import DeviceClass
+from devices.reading import Reading, Scalar
+from rules.alert import Alert, AlertAction, Severity
+from rules.config import AbsenceRule
+from rules.emit import Emitter, place_of_household
+from rules.kinds.base import Context, Evaluator
+from rules.kinds.water import UseTracker
+from rules.schedule import Schedule, parse_span, quiet_end
+from rules.scope import households_in
+
+_EPS = 1e-6
+
+
+class AbsenceEvaluator(Evaluator):
+    """`mark[h]`: when the household last used water (the start of the interval in which the use that reached
+    `min_use_m3` happened). Small amounts are accumulated over one window, so a dripping tap (< min_use per
+    window) does not hide an absence. The absence is due at `mark + window`, moved later by an away period or
+    an "away" answer (the clock restarts when it ends). It is proven only by a meter reading at or after that
+    time (a silent meter or a daily upload proves nothing until its data arrives); the alert is then dated when
+    it fell due, or at the end of the household's quiet hours if it fell due inside them."""
+
+    kind = "absence"
+    rule: AbsenceRule
+
+    def __init__(self, rule: AbsenceRule, schedule: Schedule | None) -> None:
+        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        self.classes = frozenset({DeviceClass.WATER_METER})
+        self.window = rule.window
+        self.use = UseTracker()
+        self.mark: dict[str, float] = {}
+        self.acc: dict[str, list[tuple[float, float]]] = {}
+        self.answered: dict[str, float] = {}
+        self.all_well_day: dict[str, str] = {}
+        self.armed: dict[str, float] = {}
+        self.meters: dict[str, list[str]] = {}
+        self.home: dict[str, str] = {}
+        self.birth = float("-inf")
+        self.all_well = parse_span(rule.all_well.hours) if rule.all_well is not None else None
+
+    def rescope(self, ctx: Context) -> None:
+        reg = ctx.registry
+        self.households = [h for h in households_in(self.rule.scope, reg) if reg.households[h].care.watched]
+        self.meters = {
+            h: [d.id for d in reg.devices_of_household(h) if d.device_class is DeviceClass.WATER_METER]
+            for h in self.households
+        }
+        self.home = {m: h for h, ms in self.meters.items() for m in ms}
+        self.devices = frozenset(self.home)
+
+    def reset_timers(self) -> None:
+        self.armed.clear()
+
+    def start(self, ctx: Context, birth: float) -> None:
+        self.birth = birth
+        for h in self.households:
+            self.mark.setdefault(h, birth)
+
+    def _arm(self, ctx: Context, h: str, due: float) -> None:
+        cur = self.armed.get(h)
+        if cur is not None and cur <= due + _EPS:
+            return  # the earlier timer re-arms itself when it fires
+        self.armed[h] = due
+        ctx.timer(due, self.id, h)
+
+    def _due(self, ctx: Context, h: str) -> float:
+        """When the absence alert falls due, before quiet hours and schedule."""
+        start = self.mark.get(h, self.birth)
+        hh = ctx.registry.households.get(h)
+        if self.rule.away and hh is not None and hh.care.away_until is not None:
+            start = max(start, hh.care.away_until.timestamp())
+        ans = self.answered.get(h)
+        if ans is not None:
+            start = max(start, ans)
+        return start + self.window
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        h = self.home.get(r.device_id)
+        if h is None:
+            return
+        used = self.use.use(r)
+        if used is None:
+            return
+        since, m3 = used
+        if m3 > 0:
+            acc = self.acc.setdefault(h, [])
+            acc.append((since, m3))
+            while acc and acc[0][0] < r.ts - self.window:
+                acc.pop(0)
+            if sum(x for _, x in acc) >= self.rule.min_use_m3 - 1e-12:
+                acc.clear()
+                # the register proves no use up to `since`: an absence due by then still counts
+                self._judge(ctx, h, since, since)
+                self._used(ctx, h, since, r.ts)
+                return
+        self._judge(ctx, h, r.ts, r.ts)
+
+    def _used(self, ctx: Context, h: str, since: float, seen_at: float) -> None:
+        if since > self.mark.get(h, float("-inf")):
+            self.mark[h] = since
+        self.answered.pop(h, None)
+        key = self.emitter.key(h)
+        place = place_of_household(ctx.registry, h)
+        if place is not None and self.emitter.is_open(key):
+            self.emitter.clear(ctx.out, key, seen_at, place, {"reason": "water used", "used_at": since})
+        if self.all_well is not None and place is not None:
+            self._all_well(ctx, h, since, place)
+
+    def _all_well(self, ctx: Context, h: str, ts: float, place: Any) -> None:
+        assert self.all_well is not None
+        dt = datetime.fromtimestamp(ts, ctx.tz)
+        sod = dt.hour * 3600 + dt.minute * 60 + dt.second
+        s, e = self.all_well
+        inside = s <= sod < e if s < e else (sod >= s or sod < e)
+        day = dt.date().isoformat()
+        if not inside or self.all_well_day.get(h) == day:
+            return
+        self.all_well_day[h] = day
+        key = f"{self.id}:{h}:all_well:{day}"
+        for action in (AlertAction.RAISE, AlertAction.CLEAR):
+            ctx.out.append(
+                Alert(
+                    action=action,
+                    rule_id=self.id,
+                    dedup_key=key,
+                    severity=Severity.INFO,
+                    ts=ts,
+                    microgrid_id=place.microgrid_id,
+                    title="平安 all well",
+                    household_id=h,
+                    building_id=place.building_id,
+                    community_id=place.community_id,
+                    details={"signal": "all_well"},
+                )
+            )
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        h = key
+        if self.armed.get(h) != due:
+            return
+        del self.armed[h]
+        data = max((self.use.last[m][0] for m in self.meters.get(h, ()) if m in self.use.last), default=None)
+        if data is not None:
+            self._judge(ctx, h, data, ctx.watermark)
+
+    def _judge(self, ctx: Context, h: str, proven: float, upto: float) -> None:
+        """Raise the absence alert of `h` if readings prove no use until it fell due (`proven`: time up to which
+        the register shows no use) and its (quiet-hours deferred) time is at or before `upto`; when only the
+        deferral is missing, arm a timer for it."""
+        hh = ctx.registry.households.get(h)
+        if hh is None or not hh.care.watched or h not in self.meters:
+            return
+        key = self.emitter.key(h)
+        if self.emitter.is_open(key):
+            return  # one alert per absence: wait for use or an answer
+        due = self._due(ctx, h)
+        if proven < due - _EPS:
+            return  # not proven yet: the meter's next reading judges again
+        at = due
+        if self.rule.quiet_hours:
+            at = quiet_end(at, hh.care.quiet_hours, ctx.tz)
+        at = self.when_active(at)
+        if at > upto + _EPS:
+            self._arm(ctx, h, at)
+            return
+        place = place_of_household(ctx.registry, h)
+        if place is None:
+            return
+        details = {"last_use": self.mark.get(h), "window_s": self.window, "min_use_m3": self.rule.min_use_m3}
+        if at > due + _EPS:
+            details["deferred_from"] = due
+        self.emitter.raise_(ctx.out, key, at, place, details)
+
+    def answer(self, ctx: Context, h: str, until: float | None, at: float) -> None:
+        """A person answered the absence alert: away until `until` (the clock restarts then), or visited (None:
+        the clock restarts at `at`)."""
+        if h not in self.meters:
+            return
+        if until is not None:
+            self.answered[h] = until
+        else:
+            self.mark[h] = max(self.mark.get(h, at), at)
+            self.answered.pop(h, None)
+        key = self.emitter.key(h)
+        place = place_of_household(ctx.registry, h)
+        if place is not None and self.emitter.is_open(key):
+            reason = "away confirmed" if until is not None else "visited"
+            self.emitter.clear(ctx.out, key, at, place, {"reason": reason, "until": until})
+
+    def dump(self) -> dict[str, Any]:
+        d = super().dump()
+        d.update(
+            mark=self.mark,
+            acc={h: [list(x) for x in v] for h, v in self.acc.items() if v},
+            answered=self.answered,
+            all_well_day=self.all_well_day,
+            use=self.use.dump(),
+            birth=self.birth if self.birth > float("-inf") else None,
+        )
+        return d
+
+    def load(self, data: dict[str, Any]) -> None:
+        super().load(data)
+        self.mark = {str(k): float(v) for k, v in data.get("mark", {}).items()}
+        self.acc = {str(k): [(float(a), float(b)) for a, b in v] for k, v in data.get("acc", {}).items()}
+        self.answered = {str(k): float(v) for k, v in data.get("answered", {}).items()}
+        self.all_well_day = {str(k): str(v) for k, v in data.get("all_well_day", {}).items()}
+        self.use.load(data.get("use", {}))

@@ -1,0 +1,94 @@
+"""What evaluators share: the engine context they run in, and the evaluator base class."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from devices.model import DeviceClass
+from devices.reading import Reading, Scalar
+from devices.registry import Registry
+from rules.alert import Alert
+from rules.config import Rule
+from rules.emit import Emitter
+from rules.schedule import Schedule
+
+
+class Context:
+    """Engine state evaluators may read or use: registry, zone, watermark, the output list, the timer heap and
+    what the engine remembers per device: when it was last heard (any channel), and the fields and time of
+    its previous telemetry message."""
+
+    __slots__ = ("heap", "last_seen", "out", "prev_fields", "prev_ts", "registry", "seq", "tz", "tz_name", "watermark")
+
+    def __init__(self, registry: Registry, tz_name: str) -> None:
+        self.registry = registry
+        self.tz_name = tz_name
+        self.tz = ZoneInfo(tz_name)
+        self.watermark = float("-inf")
+        self.out: list[Alert] = []
+        self.heap: list[tuple[float, int, str, str]] = []  # (due, seq, rule_id, key)
+        self.seq = 0
+        self.last_seen: dict[str, float] = {}
+        self.prev_fields: dict[str, dict[str, Scalar]] = {}
+        self.prev_ts: dict[str, float] = {}
+
+    def timer(self, due: float, rule_id: str, key: str) -> None:
+        """Call the rule's `on_timer(key, due)` once the watermark reaches `due`. Timers are not cancelled:
+        evaluators check on firing whether the timer still means something (lazy invalidation)."""
+        self.seq += 1
+        heapq.heappush(self.heap, (due, self.seq, rule_id, key))
+
+
+class Evaluator:
+    """Base of the per-kind evaluators. `devices` is the set of device ids in scope (None: every device of the
+    rule's classes)."""
+
+    kind: ClassVar[str] = ""
+    classes: frozenset[DeviceClass] | None
+
+    def __init__(self, rule: Rule, emitter: Emitter, schedule: Schedule | None) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.emitter = emitter
+        self.schedule = schedule
+        self.devices: frozenset[str] | None = None
+        self.households: list[str] = []
+        self.classes = None
+
+    def rescope(self, ctx: Context) -> None:
+        """Recompute the ids in scope after a registry change."""
+
+    def start(self, ctx: Context, birth: float) -> None:
+        """Arm timers once the engine knows what time it is (first message or advance, or after restore)."""
+
+    def reset_timers(self) -> None:
+        """Forget which timers are armed: the engine is rebuilding its timer heap and will call `start`."""
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        """Judge one message. `prev` holds the device's previous field values (for `delta` conditions)."""
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        """A timer set with `ctx.timer` came due."""
+
+    def in_scope(self, device_id: str) -> bool:
+        return self.devices is None or device_id in self.devices
+
+    def active_at(self, ts: float) -> bool:
+        return self.schedule is None or self.schedule.active(ts)
+
+    def when_active(self, ts: float) -> float:
+        """The first moment at or after `ts` at which the rule's schedule allows a raise."""
+        return ts if self.schedule is None else self.schedule.next_active(ts)
+
+    def dump(self) -> dict[str, Any]:
+        return {"emitter": self.emitter.dump()}
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.emitter.load(data.get("emitter", {}))
+
+    def prune(self, now: float) -> None:
+        """Drop state that can no longer matter (called on sweeps)."""
+        self.emitter.prune(now - max(self.emitter.cooldown, 86_400.0))

@@ -1,0 +1,238 @@
+"""Learned-baseline rules per watched household: unusual inactivity (per half-hour slot of the day) and
+unusually high daily use, both learned from the household's own history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, time
+from typing import Any
+
+import numpy as np
+
+from devices.model import DeviceClass
+from devices.reading import Reading, Scalar
+from rules.config import BaselineRule
+from rules.emit import Emitter, place_of_household
+from rules.kinds.base import Context, Evaluator
+from rules.kinds.water import UseTracker
+from rules.learned import day_inactivity, first_exceedance, high_use_limit, slot_thresholds
+from rules.schedule import Schedule, quiet_end
+from rules.scope import households_in
+
+_EPS = 1e-6
+
+
+class BaselineEvaluator(Evaluator):
+    """Per household: `last_use`, today's use times and volume, and one row of 48 inactivity values per past
+    day (days the meter never reported are skipped, so a dead meter does not teach "inactive is normal")."""
+
+    kind = "baseline"
+    rule: BaselineRule
+
+    def __init__(self, rule: BaselineRule, schedule: Schedule | None) -> None:
+        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        self.classes = frozenset({DeviceClass.WATER_METER})
+        self.use = UseTracker()
+        self.last_use: dict[str, float] = {}
+        self.day: dict[str, float] = {}  # local day start the fields below are about
+        self.today_uses: dict[str, list[float]] = {}
+        self.today_m3: dict[str, float] = {}
+        self.today_seen: dict[str, bool] = {}
+        self.history: dict[str, list[list[float]]] = {}
+        self.daily: dict[str, list[float]] = {}
+        self.armed: dict[str, float] = {}
+        self.home: dict[str, str] = {}
+        self.meters: dict[str, list[str]] = {}
+        self._thr: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+        self.birth = float("-inf")
+
+    # --- scope and timers ----------------------------------------------------------------------------------
+
+    def rescope(self, ctx: Context) -> None:
+        reg = ctx.registry
+        self.households = [h for h in households_in(self.rule.scope, reg) if reg.households[h].care.watched]
+        self.meters = {
+            h: [d.id for d in reg.devices_of_household(h) if d.device_class is DeviceClass.WATER_METER]
+            for h in self.households
+        }
+        self.home = {m: h for h, ms in self.meters.items() for m in ms}
+        self.devices = frozenset(self.home)
+
+    def reset_timers(self) -> None:
+        self.armed.clear()
+
+    def start(self, ctx: Context, birth: float) -> None:
+        self.birth = birth
+        for h in self.households:
+            self.last_use.setdefault(h, birth)
+
+    def _day_start(self, ts: float, ctx: Context) -> float:
+        d = datetime.fromtimestamp(ts, ctx.tz).date()
+        return datetime.combine(d, time(0), ctx.tz).timestamp()
+
+    def _offset(self, ts: float, ctx: Context) -> float:
+        off = datetime.fromtimestamp(ts, ctx.tz).utcoffset()
+        return off.total_seconds() if off is not None else 0.0
+
+    def _thresholds(self, h: str) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+        rows = self.history.get(h)
+        if not rows or len(rows) < self.rule.min_days:
+            return None
+        thr = self._thr.get(h)
+        if thr is None:
+            thr = slot_thresholds(np.asarray(rows, dtype=np.float64), self.rule.percentile, self.rule.buffer)
+            self._thr[h] = thr
+        return thr
+
+    # --- learning ------------------------------------------------------------------------------------------
+
+    def _roll(self, ctx: Context, h: str, ts: float) -> None:
+        """Close the days before the one `ts` falls in: one inactivity row per day the meter reported."""
+        day = self.day.get(h)
+        today = self._day_start(ts, ctx)
+        if day is None:
+            self.day[h] = today
+            return
+        if today <= day:
+            return
+        uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
+        if self.today_seen.get(h):
+            before = [u for u in uses if u < day]
+            prior = self.last_use.get(h, day) if not before else before[-1]
+            row = day_inactivity(uses, day, min(prior, day))
+            rows = self.history.setdefault(h, [])
+            rows.append([float(x) for x in row])
+            daily = self.daily.setdefault(h, [])
+            daily.append(self.today_m3.get(h, 0.0))
+            del rows[: max(0, len(rows) - self.rule.history_days)]
+            del daily[: max(0, len(daily) - self.rule.history_days)]
+            self._thr.pop(h, None)
+        self.day[h] = today
+        self.today_uses[h] = []
+        self.today_m3[h] = 0.0
+        self.today_seen[h] = False
+        if self.rule.mode == "high_use":
+            key = self.emitter.key(h)
+            place = place_of_household(ctx.registry, h)
+            if place is not None and self.emitter.is_open(key):
+                self.emitter.clear(ctx.out, key, today, place, {"reason": "new day"})
+
+    # --- judging -------------------------------------------------------------------------------------------
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        h = self.home.get(r.device_id)
+        if h is None:
+            return
+        used = self.use.use(r)
+        if used is None or r.ts + 1 < self.day.get(h, float("-inf")):
+            return  # not a newer register reading, or older than the day being learned
+        self._roll(ctx, h, r.ts)
+        self.today_seen[h] = True
+        since, m3 = used
+        if m3 <= 0 or m3 < self.rule.min_use_m3:
+            if m3 > 0:
+                self.today_m3[h] = self.today_m3.get(h, 0.0) + m3
+            self._judge(ctx, h, r.ts, r.ts)
+            return
+        self.today_m3[h] = self.today_m3.get(h, 0.0) + m3
+        if self.rule.mode == "high_use":
+            self._check_high(ctx, h, r.ts)
+            return
+        self._judge(ctx, h, since, since)
+        self.today_uses.setdefault(h, []).append(since)
+        if since > self.last_use.get(h, float("-inf")):
+            self.last_use[h] = since
+        key = self.emitter.key(h)
+        place = place_of_household(ctx.registry, h)
+        if place is not None and self.emitter.is_open(key):
+            self.emitter.clear(ctx.out, key, r.ts, place, {"reason": "water used", "used_at": since})
+
+    def _check_high(self, ctx: Context, h: str, ts: float) -> None:
+        daily = self.daily.get(h, [])
+        if len(daily) < self.rule.min_days:
+            return
+        limit = high_use_limit(np.asarray(daily), self.rule.percentile, self.rule.factor, self.rule.min_high_m3)
+        today = self.today_m3.get(h, 0.0)
+        if today <= limit or not self.active_at(ts):
+            return
+        place = place_of_household(ctx.registry, h)
+        key = self.emitter.key(h)
+        if place is not None and not self.emitter.is_open(key):
+            self.emitter.raise_(ctx.out, key, ts, place, {"today_m3": today, "limit_m3": limit})
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        h = key
+        if self.armed.get(h) != due:
+            return
+        del self.armed[h]
+        data = max((self.use.last[m][0] for m in self.meters.get(h, ()) if m in self.use.last), default=None)
+        if data is not None:
+            self._judge(ctx, h, data, ctx.watermark)
+
+    def _judge(self, ctx: Context, h: str, proven: float, upto: float) -> None:
+        """Raise when the inactivity since the last use exceeded its slot's learned limit by `proven` (readings
+        show no use until then), at the limit or the end of quiet hours, if that is at or before `upto`."""
+        if self.rule.mode != "inactivity" or self.emitter.is_open(self.emitter.key(h)):
+            return
+        hh = ctx.registry.households.get(h)
+        thr = self._thresholds(h)
+        if hh is None or not hh.care.watched or thr is None:
+            return
+        last = self.last_use.get(h, self.birth)
+        due = first_exceedance(last, thr, self._offset(last, ctx))
+        if due > proven + _EPS:
+            return
+        if hh.care.away_until is not None and hh.care.away_until.timestamp() > due:
+            return  # away: nothing to learn from silence
+        at = self.when_active(quiet_end(due, hh.care.quiet_hours, ctx.tz))
+        if at > upto + _EPS:
+            if self.armed.get(h) != at:
+                self.armed[h] = at
+                ctx.timer(at, self.id, h)
+            return
+        place = place_of_household(ctx.registry, h)
+        if place is not None:
+            self.emitter.raise_(ctx.out, self.emitter.key(h), at, place, {"last_use": last, "inactive_s": due - last})
+
+    def answer(self, ctx: Context, h: str, until: float | None, at: float) -> None:
+        key = self.emitter.key(h)
+        place = place_of_household(ctx.registry, h)
+        if place is not None and self.emitter.is_open(key):
+            self.emitter.clear(ctx.out, key, at, place, {"reason": "answered", "until": until})
+        if self.rule.mode == "inactivity" and h in self.meters:
+            self.last_use[h] = max(self.last_use.get(h, at), until if until is not None else at)
+
+    # --- state ---------------------------------------------------------------------------------------------
+
+    def seed(self, h: str, rows: list[list[float]], daily_m3: list[float]) -> None:
+        """Start a household with history learned elsewhere (e.g. from InfluxDB): rows of 48 inactivity
+        seconds per day, and daily volumes."""
+        self.history[h] = [list(map(float, r)) for r in rows][-self.rule.history_days :]
+        self.daily[h] = [float(x) for x in daily_m3][-self.rule.history_days :]
+        self._thr.pop(h, None)
+
+    def dump(self) -> dict[str, Any]:
+        d = super().dump()
+        d.update(
+            use=self.use.dump(),
+            last_use=self.last_use,
+            day=self.day,
+            today_uses=self.today_uses,
+            today_m3=self.today_m3,
+            today_seen=self.today_seen,
+            history={h: [[round(x, 1) for x in row] for row in rows] for h, rows in self.history.items()},
+            daily=self.daily,
+        )
+        return d
+
+    def load(self, data: dict[str, Any]) -> None:
+        super().load(data)
+        self.use.load(data.get("use", {}))
+        self.last_use = {str(k): float(v) for k, v in data.get("last_use", {}).items()}
+        self.day = {str(k): float(v) for k, v in data.get("day", {}).items()}
+        self.today_uses = {str(k): [float(x) for x in v] for k, v in data.get("today_uses", {}).items()}
+        self.today_m3 = {str(k): float(v) for k, v in data.get("today_m3", {}).items()}
+        self.today_seen = {str(k): bool(v) for k, v in data.get("today_seen", {}).items()}
+        self.history = {str(k): [[float(x) for x in r] for r in v] for k, v in data.get("history", {}).items()}
+        self.daily = {str(k): [float(x) for x in v] for k, v in data.get("daily", {}).items()}
+        self._thr = {}

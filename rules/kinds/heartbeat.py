@@ -1,0 +1,97 @@
+"""Heartbeat rule: a device that has sent nothing for k times its expected interval is offline; the next
+message from it brings it back online (clears)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from devices.reading import Reading, Scalar
+from rules.config import HeartbeatRule
+from rules.emit import Emitter, place_of_device, place_of_reading
+from rules.kinds.base import Context, Evaluator
+from rules.schedule import Schedule
+from rules.scope import devices_in
+
+_EPS = 1e-6
+
+
+class HeartbeatEvaluator(Evaluator):
+    """One live timer per device (`armed`), pushed when it is first heard or after it came back. On firing the
+    timer compares with the engine's `last_seen` and re-arms when newer messages arrived, so a message costs a
+    dict write and no heap work. Devices never heard are timed from the engine's birth (first known time)."""
+
+    kind = "heartbeat"
+    rule: HeartbeatRule
+
+    def __init__(self, rule: HeartbeatRule, schedule: Schedule | None) -> None:
+        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        self.k = rule.k
+        self.armed: set[str] = set()
+        self.watch: list[str] = []
+        self.birth = float("-inf")
+
+    def rescope(self, ctx: Context) -> None:
+        self.classes = self.rule.classes()
+        self.devices = devices_in(self.rule.scope, self.classes, ctx.registry)
+        self.watch = list(self.devices) if self.devices is not None else list(ctx.registry.devices)
+
+    def limit(self, ctx: Context, device_id: str) -> float | None:
+        d = ctx.registry.devices.get(device_id)
+        if d is None:
+            return None
+        return self.k * self.rule.intervals.get(d.device_class, float(d.expected_interval_s))
+
+    def reset_timers(self) -> None:
+        self.armed.clear()
+
+    def start(self, ctx: Context, birth: float) -> None:
+        self.birth = birth
+        for dev in self.watch:
+            if dev in self.armed or self.emitter.is_open(self.emitter.key(dev)):
+                continue
+            lim = self.limit(ctx, dev)
+            if lim is not None:
+                self.armed.add(dev)
+                ctx.timer(ctx.last_seen.get(dev, birth) + lim, self.id, dev)
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        dev = r.device_id
+        if self.devices is not None and dev not in self.devices:
+            return
+        key = self.emitter.key(dev)
+        seen = ctx.last_seen.get(dev, self.birth)
+        if r.ts <= seen:
+            return  # late or duplicate: says nothing new about being online now
+        if self.emitter.is_open(key):
+            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
+        elif dev not in self.armed:
+            lim = self.limit(ctx, dev)
+            if lim is not None and r.ts - seen > lim and seen > float("-inf"):
+                # silent past the limit, but the watermark had not reached it yet: raise dated then, and clear
+                at = self.when_active(seen + lim)
+                if at <= r.ts:
+                    self.emitter.raise_(ctx.out, key, at, place_of_reading(r), {"last_seen": seen, "limit_s": lim})
+                    self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
+        if dev not in self.armed:
+            lim = self.limit(ctx, dev)
+            if lim is not None:
+                self.armed.add(dev)
+                ctx.timer(r.ts + lim, self.id, dev)
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        dev = key
+        if dev not in self.armed:
+            return
+        lim = self.limit(ctx, dev)
+        if lim is None or (self.devices is not None and dev not in self.devices):
+            self.armed.discard(dev)
+            return
+        seen = ctx.last_seen.get(dev, self.birth)
+        expires = self.when_active(seen + lim)
+        if expires > due + _EPS:
+            ctx.timer(expires, self.id, dev)
+            return
+        self.armed.discard(dev)
+        place = place_of_device(ctx.registry, dev)
+        if place is not None:
+            self.emitter.raise_(ctx.out, self.emitter.key(dev), expires, place, {"last_seen": seen, "limit_s": lim})

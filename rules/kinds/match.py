@@ -1,0 +1,181 @@
+"""Rules judged message by message: event match, threshold (with hysteresis) and count in a sliding window."""
+
+from __future__ import annotations
+
+import bisect
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from devices.reading import Reading, Scalar
+from rules.conditions import any_match, compile_any
+from rules.config import CountRule, EventRule, ThresholdRule
+from rules.emit import Emitter, place_of_device, place_of_reading
+from rules.kinds.base import Context, Evaluator
+from rules.schedule import Schedule
+from rules.scope import devices_in
+
+
+def reading_details(r: Reading, ctx: Context) -> dict[str, Any]:
+    d: dict[str, Any] = {"device_class": r.device_class.value, "channel": r.channel.value, **r.fields}
+    if r.ts < ctx.watermark:
+        d["late"] = True
+    return d
+
+
+class _DeviceEvaluator(Evaluator):
+    rule: EventRule | ThresholdRule | CountRule
+
+    def rescope(self, ctx: Context) -> None:
+        self.classes = self.rule.classes()
+        self.devices = devices_in(self.rule.scope, self.classes, ctx.registry)
+
+
+class EventEvaluator(_DeviceEvaluator):
+    kind = "event"
+    rule: EventRule
+
+    def __init__(self, rule: EventRule, schedule: Schedule | None) -> None:
+        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, bool(rule.clear)), schedule)
+        self.match = compile_any(rule.match)
+        self.clear = compile_any(rule.clear)
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        if self.devices is not None and r.device_id not in self.devices:
+            return
+        if self.clear and any_match(self.clear, r, prev):
+            key = self.emitter.key(r.device_id)
+            if self.emitter.is_open(key):
+                self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            return
+        if any_match(self.match, r, prev) and self.active_at(r.ts):
+            key = self.emitter.key(r.device_id)
+            self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+
+
+Compare = Callable[[Any, Any], bool]
+_BAD: dict[str, Compare] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+# the good side for clearing: the strict opposite of the bad test, at the clear level
+_GOOD: dict[str, Compare] = {">": operator.le, ">=": operator.lt, "<": operator.ge, "<=": operator.gt}
+
+
+class ThresholdEvaluator(_DeviceEvaluator):
+    kind = "threshold"
+    rule: ThresholdRule
+
+    def __init__(self, rule: ThresholdRule, schedule: Schedule | None) -> None:
+        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        self.field = rule.field
+        self.bad = _BAD[rule.op]
+        self.good = _GOOD[rule.op]
+        self.value = rule.value
+        self.clear_value = rule.clear_value if rule.clear_value is not None else rule.value
+        self.also = compile_any(rule.also)
+        self.clear = compile_any(rule.clear)
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        if self.devices is not None and r.device_id not in self.devices:
+            return
+        if self.rule.channel is not None and r.channel is not self.rule.channel:
+            return
+        key = self.emitter.key(r.device_id)
+        v = r.fields.get(self.field)
+        numeric = isinstance(v, int | float) and not isinstance(v, bool)
+        if (numeric and self.bad(v, self.value)) or (self.also and any_match(self.also, r, prev)):
+            if self.active_at(r.ts):
+                self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            return
+        if self.emitter.is_open(key) and (
+            (numeric and self.good(v, self.clear_value)) or (self.clear and any_match(self.clear, r, prev))
+        ):
+            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+
+
+class CountEvaluator(_DeviceEvaluator):
+    """Keeps the times of matching messages per key (sorted, so late ones land in their place) for one window."""
+
+    kind = "count"
+    rule: CountRule
+
+    def __init__(self, rule: CountRule, schedule: Schedule | None) -> None:
+        has_clear = bool(rule.clear) or rule.clear_after is not None
+        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, has_clear), schedule)
+        self.match = compile_any(rule.match)
+        self.clear = compile_any(rule.clear)
+        self.hits: dict[str, list[float]] = {}
+        self.targets: dict[str, tuple[str, str | None]] = {}  # key -> (device, group)
+
+    def _key(self, r: Reading) -> tuple[str, str | None]:
+        g = self.rule.group_by
+        group = None if g is None else str(r.fields.get(g, ""))
+        return self.emitter.key(r.device_id, group), group
+
+    def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
+        if self.devices is not None and r.device_id not in self.devices:
+            return
+        if self.clear and any_match(self.clear, r, prev):
+            key, _ = self._key(r)
+            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            return
+        if not any_match(self.match, r, prev):
+            return
+        key, group = self._key(r)
+        times = self.hits.setdefault(key, [])
+        self.targets[key] = (r.device_id, group)
+        bisect.insort(times, r.ts)
+        window = self.rule.window
+        # keep one window behind the newest hit; count the hits in the window ending at this message
+        cut = bisect.bisect_left(times, times[-1] - window)
+        if cut:
+            del times[:cut]
+        lo = bisect.bisect_left(times, r.ts - window)
+        hi = bisect.bisect_right(times, r.ts)
+        n = hi - lo
+        if n >= self.rule.threshold and self.active_at(r.ts):
+            details = reading_details(r, ctx)
+            details["count"] = n
+            details["window_s"] = window
+            self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), details)
+        if self.rule.clear_after is not None and self.emitter.is_open(key):
+            ctx.timer(times[-1] + self.rule.clear_after, self.id, key)
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        ca = self.rule.clear_after
+        times = self.hits.get(key)
+        if ca is None or not self.emitter.is_open(key):
+            return
+        last = times[-1] if times else float("-inf")
+        if last + ca > due:
+            return  # a newer hit re-armed the timer
+        device, _ = self.targets.get(key, (key.split(":")[1], None))
+        place = place_of_device(ctx.registry, device)
+        if place is not None:
+            self.emitter.clear(ctx.out, key, due, place, {"reason": "quiet", "quiet_s": ca})
+
+    def start(self, ctx: Context, birth: float) -> None:
+        if self.rule.clear_after is None:
+            return
+        for key in self.emitter.open:
+            times = self.hits.get(key)
+            ctx.timer((times[-1] if times else birth) + self.rule.clear_after, self.id, key)
+
+    def prune(self, now: float) -> None:
+        super().prune(now)
+        stale = [k for k, t in self.hits.items() if not t or t[-1] < now - self.rule.window]
+        for k in stale:
+            if not self.emitter.is_open(k):
+                del self.hits[k]
+                self.targets.pop(k, None)
+
+    def dump(self) -> dict[str, Any]:
+        d = super().dump()
+        d["hits"] = self.hits
+        d["targets"] = {k: list(v) for k, v in self.targets.items()}
+        return d
+
+    def load(self, data: dict[str, Any]) -> None:
+        super().load(data)
+        self.hits = {str(k): sorted(float(x) for x in v) for k, v in data.get("hits", {}).items()}
+        self.targets = {
+            str(k): (str(v[0]), None if v[1] is None else str(v[1])) for k, v in data.get("targets", {}).items()
+        }

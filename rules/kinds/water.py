@@ -1,0 +1,38 @@
+"""Water use from a cumulative register: the difference between two readings of one meter, dated at the
+start of the interval it was used in (it happened somewhere after the earlier reading)."""
+
+from __future__ import annotations
+
+from devices.model import DeviceClass
+from devices.payloads import Channel
+from devices.reading import Reading
+
+
+class UseTracker:
+    """Last (time, register) per meter. `use(r)` returns (interval start, m3 used) for a newer reading, or None.
+    A register that goes down (meter replaced or reset) starts over without counting use."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: dict[str, tuple[float, float]] = {}
+
+    def use(self, r: Reading) -> tuple[float, float] | None:
+        if r.device_class is not DeviceClass.WATER_METER or r.channel is not Channel.TELEMETRY:
+            return None
+        v = r.fields.get("volume_m3")
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            return None
+        before = self.last.get(r.device_id)
+        if before is not None and r.ts <= before[0]:
+            return None  # older than what we know: the register already counted it
+        self.last[r.device_id] = (r.ts, float(v))
+        if before is None:
+            return None
+        return before[0], max(0.0, float(v) - before[1])
+
+    def dump(self) -> dict[str, list[float]]:
+        return {k: [t, v] for k, (t, v) in self.last.items()}
+
+    def load(self, data: dict[str, list[float]]) -> None:
+        self.last = {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}

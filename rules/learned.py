@@ -1,0 +1,47 @@
+"""Numpy for the learned-baseline rule (after Cuddihy et al. 2007): the day as 48 half-hour slots, the
+inactivity (time since the last water use) at the end of each slot, per-slot thresholds from a percentile of
+past days, and the first moment the current inactivity exceeds its slot's threshold. Pure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+SLOT_S = 1800.0
+SLOTS = 48
+DAY_S = 86_400.0
+
+Floats = npt.NDArray[np.float64]
+
+
+def day_inactivity(uses: Floats, day_start: float, last_use_before: float) -> Floats:
+    """Seconds since the last use at the end of each of the day's 48 slots. `uses` are sorted use times;
+    `last_use_before` is the last use before `day_start`."""
+    ends = day_start + SLOT_S * np.arange(1, SLOTS + 1, dtype=np.float64)
+    idx = np.searchsorted(uses, ends, side="right") - 1
+    last = np.where(idx >= 0, uses[np.maximum(idx, 0)] if uses.size else last_use_before, last_use_before)
+    return np.asarray(ends - last, dtype=np.float64)
+
+
+def slot_thresholds(history: Floats, percentile: float, buffer_s: float) -> Floats:
+    """Per-slot limit: the `percentile` of past days' inactivity at that slot, plus `buffer_s`."""
+    return np.asarray(np.percentile(history, percentile, axis=0) + buffer_s, dtype=np.float64)
+
+
+def first_exceedance(last_use: float, thresholds: Floats, utc_offset_s: float, horizon_slots: int = 2 * SLOTS) -> float:
+    """The first time t >= last_use at which t - last_use exceeds the threshold of t's local slot; inf when it
+    does not happen within `horizon_slots`."""
+    local = last_use + utc_offset_s
+    s0 = int(local // SLOT_S)
+    starts = (s0 + np.arange(horizon_slots, dtype=np.float64)) * SLOT_S - utc_offset_s
+    slot_idx = (s0 + np.arange(horizon_slots)) % SLOTS
+    cand = np.maximum(starts, last_use + thresholds[slot_idx])
+    ok = cand < starts + SLOT_S
+    if not ok.any():
+        return float("inf")
+    return float(cand[int(np.argmax(ok))])
+
+
+def high_use_limit(daily_m3: Floats, percentile: float, factor: float, floor_m3: float) -> float:
+    """Today's use above this is unusually high."""
+    return max(float(np.percentile(daily_m3, percentile)) * factor, floor_m3)

@@ -1,0 +1,74 @@
+"""Run the ingester alone, as its own process: `python -m ingest.run --config cwatch.toml [--sample-seed 1]`.
+
+The kill tests and the benchmark start it this way so they can SIGKILL it; `cwatch serve` runs the same
+`Ingester` in-process next to the rule engine. It reads the usual settings file (`[mqtt] url` must name the
+broker), uses the sample street as registry, and stops cleanly on SIGTERM/SIGINT. On start it prints one line
+`ready` to stdout once the spool is open, so a parent process can wait for it without sleeping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from cwatch.clock import SystemClock
+from cwatch.db import make_engine
+from cwatch.settings import load_settings
+from devices.sample import sample_street
+from ingest.deadletter import create_tables
+from ingest.errors import ConfigError
+from ingest.transport import options_from_url
+from ingest.wiring import build_ingester
+
+
+async def serve(config: Path | None, sample_seed: int) -> None:
+    settings = load_settings(config)
+    if not settings.mqtt.url:
+        raise ConfigError("ingest.run needs [mqtt] url (the embedded broker runs only inside `cwatch serve`)")
+    opts = options_from_url(settings.mqtt.url)
+    data_dir = Path(settings.data_dir)
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    engine = make_engine(settings.store.url or f"sqlite+aiosqlite:///{data_dir / 'cwatch.db'}")
+    try:
+        await create_tables(engine)
+        ingester = build_ingester(
+            settings,
+            engine=engine,
+            registry=sample_street(sample_seed),
+            clock=SystemClock(),
+            metrics=CollectorRegistry(),
+            broker_host=opts.host,
+            broker_port=opts.port,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(ingester.stop()))
+        print("ready", flush=True)
+        try:
+            await ingester.run()
+        finally:
+            await ingester.sink.close()
+            ingester.spool.close()
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ingest.run", description=__doc__.splitlines()[0])
+    p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    p.add_argument("--sample-seed", type=int, default=1, help="seed of the sample street used as registry")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(args.config, args.sample_seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,13 +35,13 @@ def escape_measurement(name: str) -> str:
 
 def escape_key(name: str) -> str:
     """Escape a tag key, tag value or field key. Line endings, which the protocol forbids there, are written as
-    `\\n`; a trailing backslash (which would escape the separator after it) is doubled. Ids of protocol v1
-    contain neither, so these only keep junk from breaking a batch."""
+    `\\n`; a trailing backslash (which would escape the separator after it) gets a `_` after it. Ids of
+    protocol v1 contain neither, so these only keep junk from breaking a batch."""
     out = _key_cache.get(name)
     if out is None:
         out = name.translate(_KEY)
         if out.endswith("\\"):
-            out += "\\"
+            out += "_"  # a trailing backslash escapes the separator (and influxd 1.6 refuses a doubled one too)
         if len(_key_cache) >= _CACHE_MAX:
             _key_cache.clear()
         _key_cache[name] = out
@@ -84,32 +84,42 @@ def _prefix(r: Reading) -> str:
 def line(r: Reading) -> str:
     """One point, without a trailing newline. Raises LineProtocolError."""
     parts: list[str] = []
+    keys = _key_cache
     for name, v in r.fields.items():
-        if v.__class__ is float:
-            if not math.isfinite(v):
+        key = keys.get(name) or escape_key(name)
+        cls = v.__class__
+        if cls is float:
+            if v - v != 0:  # type: ignore[operator]  # NaN or ±inf, without a function call
                 raise LineProtocolError(f"field {name!r} is {v!r}")
-            parts.append(f"{escape_key(name)}={v!r}")
-        elif v.__class__ is bool:
-            parts.append(f"{escape_key(name)}={'true' if v else 'false'}")
-        elif v.__class__ is int:
-            parts.append(f"{escape_key(name)}={v}i")
-        elif isinstance(v, str):
-            parts.append(f"{escape_key(name)}={escape_string(v)}")
-        elif isinstance(v, bool):
-            parts.append(f"{escape_key(name)}={'true' if v else 'false'}")
-        elif isinstance(v, int):
-            parts.append(f"{escape_key(name)}={int(v)}i")
-        elif isinstance(v, float):
-            if not math.isfinite(v):
-                raise LineProtocolError(f"field {name!r} is {v!r}")
-            parts.append(f"{escape_key(name)}={float(v)!r}")
+            parts.append(f"{key}={v!r}")
+        elif cls is bool:
+            parts.append(f"{key}=true" if v else f"{key}=false")
+        elif cls is int:
+            parts.append(f"{key}={v}i")
+        elif cls is str:
+            parts.append(f"{key}={escape_string(v)}")  # type: ignore[arg-type]
         else:
-            raise LineProtocolError(f"field {name!r} has unsupported type {type(v).__name__}")
+            parts.append(_subclassed(name, key, v))
     if r.seq is not None:
         parts.append(f"seq={r.seq}i")
     if not parts:
         raise LineProtocolError(f"reading of {r.device_id} at {r.ts} has no fields")
     return f"{_prefix(r)}{','.join(parts)} {timestamp_ns(r.ts)}"
+
+
+def _subclassed(name: str, key: str, v: object) -> str:
+    """Values of a subclass of a scalar type (an IntEnum, a StrEnum); rare, so off the fast path."""
+    if isinstance(v, bool):
+        return f"{key}={'true' if v else 'false'}"
+    if isinstance(v, int):
+        return f"{key}={int(v)}i"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise LineProtocolError(f"field {name!r} is {v!r}")
+        return f"{key}={float(v)!r}"
+    if isinstance(v, str):
+        return f"{key}={escape_string(str(v))}"
+    raise LineProtocolError(f"field {name!r} has unsupported type {type(v).__name__}")
 
 
 def lines(readings: Iterable[Reading]) -> tuple[list[tuple[Reading, str]], list[tuple[Reading, str]]]:

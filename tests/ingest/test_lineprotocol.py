@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import types
 from dataclasses import replace
 from enum import IntEnum
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import pytest
+from pydantic import AnyUrl
 
 from devices.model import DeviceClass
-from devices.payloads import Channel
+from devices.payloads import MODELS, Channel
 from devices.reading import Reading
 from ingest.lineprotocol import LineProtocolError, escape_key, escape_string, line, lines, timestamp_ns
 
@@ -91,3 +94,34 @@ def test_lines_separates_the_unwritable() -> None:
     assert [r for r, _ in ok] == [R, R]
     assert refused[0][0] is bad
     assert "x" in refused[0][1]
+
+
+def _influx_type(annotation: object) -> str | None:
+    """The line-protocol type a payload field is written as (None: not written as a field)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _influx_type(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = {_influx_type(a) for a in get_args(annotation) if a is not type(None)}
+        assert len(kinds) == 1, annotation
+        return kinds.pop()
+    if origin is Literal or annotation in (str, AnyUrl):
+        return "string"
+    if origin is list:
+        return None
+    return {float: "float", int: "integer", bool: "boolean"}[annotation]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("cls", list(DeviceClass))
+def test_a_field_has_one_type_across_the_channels_of_a_class(cls: DeviceClass) -> None:
+    """InfluxDB refuses a point whose field type differs from what the measurement already holds."""
+    seen: dict[str, tuple[str, str]] = {}
+    for (c, channel), model in MODELS.items():
+        if c is not cls:
+            continue
+        for name, info in model.model_fields.items():
+            if name == "ts" or (kind := _influx_type(info.annotation)) is None:
+                continue
+            if name in seen:
+                assert seen[name][0] == kind, f"{cls}.{name}: {kind} on {channel}, {seen[name]}"
+            seen[name] = (kind, channel.value)

@@ -123,3 +123,16 @@ async def test_5xx_and_429_honour_retry_after() -> None:
     assert info.value.retry_after == 7.0
     assert "overloaded" in str(info.value)
     await s.close()
+
+
+async def test_series_grow_with_devices_and_channels_not_with_data(sink: InfluxV1Sink) -> None:
+    batch = [
+        reading(d, ts=T0 + t * 60, seq=t, channel=channel, fields={"value": float(t)})
+        for d in range(30)
+        for channel in (Channel.TELEMETRY, Channel.EVENT, Channel.STATUS)
+        for t in range(20)
+    ]
+    assert await sink.write(batch) == []
+    series = await sink.query("SHOW SERIES")
+    assert len(series) == 30 * 3
+    assert await count(sink) == 30 * 3 * 20

@@ -79,6 +79,7 @@ class Registry:
 
     __slots__ = (
         "_chain",
+        "_chain_ids",
         "_collections",
         "_devices_under",
         "_households_under",
@@ -203,6 +204,7 @@ class Registry:
 
         self._level = level
         self._chain = chain
+        self._chain_ids = {node: tuple(nid for _, nid in ch) for node, ch in chain.items()}
         self._placement = placement
         self._devices_under = devices_under
         self._households_under = households_under
@@ -261,7 +263,13 @@ class Registry:
         """True when `node_id` (a node or a device) equals `scope_id` or lies under it."""
         if node_id == scope_id:
             return node_id in self._level or node_id in self.devices
-        return any(nid == scope_id for _, nid in self._chain_of(node_id))
+        ids = self._chain_ids.get(node_id)
+        if ids is None:
+            d = self.devices.get(node_id)
+            if d is None:
+                return False
+            ids = self._chain_ids[d.household_id if d.household_id is not None else d.building_id]
+        return scope_id in ids
 
     def devices_under(self, node_id: str) -> list[Device]:
         """Devices at or below a node, in registry order; for a device id, the device itself."""

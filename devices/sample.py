@@ -131,10 +131,15 @@ def _phone(rng: random.Random) -> str:
     return f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
 
 
-def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14) -> Registry:
+def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14, scale: int = 1) -> Registry:
     """The sample street. The roster covers `days` days of day (08:00-20:00) and night (20:00-08:00) shifts in
     China time from `start` (default: today in China), plus the night shift running into `start`'s morning.
-    Lone elderly households away from home are away until a few days after `start`."""
+    Lone elderly households away from home are away until a few days after `start`.
+
+    `scale` multiplies the buildings of every micro-grid: `scale=5` gives the real 300-500 households per
+    micro-grid (~13,000 households, ~30,000 devices) for load tests; the default keeps ~6,000 devices."""
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
     rng = random.Random(seed)
     first = start if start is not None else datetime.now(CHINA).date()
     ids = _Ids()
@@ -169,7 +174,7 @@ def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14) -
                 compound = compounds[gi * 3 + mi]
                 mg = MicroGrid(f"mg-{c_suffix}-{gi + 1}-{mi + 1}", f"{compound}微网格", grid.id)
                 microgrids.append(mg)
-                staff = _microgrid(rng, mg, compound, ids, dev, buildings, households, people)
+                staff = _microgrid(rng, mg, compound, ids, dev, buildings, households, people, scale)
                 roster.extend(_shifts(mg.id, staff, first, days))
 
     return Registry(
@@ -200,10 +205,11 @@ def _microgrid(
     buildings: list[Building],
     households: list[Household],
     people: list[Person],
+    scale: int,
 ) -> list[Person]:
     """Buildings, households and devices of one micro-grid; returns its staff, leader first."""
     kind = _WALKUP if rng.random() < 0.6 else _HIGHRISE
-    n_buildings = rng.randint(*kind.buildings)
+    n_buildings = rng.randint(*kind.buildings) * scale
     # NB-IoT meters in old compounds upload daily; newer high-rises have hourly LoRa/wired meters
     meter_interval = DAY if kind is _WALKUP and rng.random() < 0.7 else HOUR
     first_no = rng.randint(1, 20)

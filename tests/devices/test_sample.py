@@ -71,3 +71,11 @@ def test_deterministic_for_a_seed(street: Registry) -> None:
     assert sample_street(1, start=START, days=3) == street
     other = sample_street(2, start=START, days=3)
     assert other != street
+
+
+def test_scale_multiplies_buildings(street: Registry) -> None:
+    big = sample_street(1, start=START, days=1, scale=2)
+    assert len(big.microgrids) == len(street.microgrids)
+    assert len(big.households) > 1.5 * len(street.households)
+    with pytest.raises(ValueError, match="scale"):
+        sample_street(scale=0)

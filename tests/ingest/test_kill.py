@@ -117,7 +117,7 @@ class Publisher:
         self._room.release()
 
     def acked(self) -> set[tuple[str, int]]:
-        return {key for info, key in list(self._sent) if info.is_published()}
+        return {key for info, key in list(self._sent) if _published(info)}
 
     @property
     def acked_count(self) -> int:
@@ -134,8 +134,8 @@ class Publisher:
                 self._room.acquire(timeout=5)  # a message lost in a broker restart never frees its slot
                 self._sent.append((self.client.publish(topic, payload, qos=1), key))
             # what is still in flight gets until the deadline to be acknowledged (after a broker restart)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not all(info.is_published() for info, _ in self._sent):
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not all(_published(i) for i, _ in self._sent):
                 self._room.acquire(timeout=0.2)
         except BaseException as exc:
             self.error = exc
@@ -145,6 +145,14 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def _published(info: paho.MQTTMessageInfo) -> bool:
+    """True once the broker acknowledged the message; False when paho could not send it (broker down)."""
+    try:
+        return info.is_published()
+    except RuntimeError:
+        return False
 
 
 def stream(n_devices: int = N_DEVICES, per_device: int = PER_DEVICE) -> list[tuple[str, bytes, tuple[str, int]]]:

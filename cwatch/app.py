@@ -1,0 +1,419 @@
+"""Wiring: builds the service from settings and runs it.
+
+transport → decode → spool ─┬─ "telemetry" consumer → sink (InfluxDB / SQLite)
+                            └─ "rules" consumer → rule engine → alerts → tickets → notifications / board
+
+Everything with a lifetime (broker, stores, ingester, rule runner, escalator, HTTP server) is entered into one
+`AsyncExitStack` and its loops run in one `TaskGroup`, so a failure in any part stops the whole service cleanly
+instead of leaving half of it running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cwatch.broker import EmbeddedBroker
+from cwatch.clock import Clock, SystemClock, VirtualClock
+from cwatch.db import make_engine
+from cwatch.errors import CwatchError
+from cwatch.settings import Settings
+from devices.reading import Reading
+from devices.registry import Registry
+from rules.alert import Alert
+
+log = logging.getLogger("cwatch.app")
+
+
+async def create_all_tables(engine: AsyncEngine) -> None:
+    """Create every package's tables (idempotent)."""
+    from alerts.store import create_tables as alerts_tables
+    from devices.store import create_tables as devices_tables
+    from ingest.deadletter import create_tables as deadletter_tables
+    from rules.state import create_tables as rules_tables
+
+    for create in (devices_tables, deadletter_tables, rules_tables, alerts_tables):
+        await create(engine)
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.store_url)
+    try:
+        await create_all_tables(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+# --- small commands used by the CLI -------------------------------------------------------------------------
+
+
+async def import_registry(settings: Settings, folder: Path) -> Registry:
+    from devices.csvio import load_registry
+    from devices.store import save_registry_db
+
+    reg = load_registry(folder)  # raises RegistryError naming every problem; nothing is saved then
+    async with open_store(settings) as engine:
+        await save_registry_db(engine, reg)
+    return reg
+
+
+async def export_registry(settings: Settings, folder: Path) -> None:
+    from devices.csvio import save_registry
+    from devices.store import load_registry_db
+
+    async with open_store(settings) as engine:
+        reg = await load_registry_db(engine)
+    if reg is None:
+        raise CwatchError("the store holds no registry yet: run `cwatch registry import FOLDER` first")
+    save_registry(reg, folder)
+
+
+async def list_deadletters(settings: Settings, *, limit: int, reason: str | None) -> list[dict[str, Any]]:
+    from ingest.deadletter import DeadLetters
+
+    async with open_store(settings) as engine:
+        rows = await DeadLetters(engine).list(limit=limit, reason=reason)
+    return [
+        {
+            "id": r.id,
+            "received_at": r.received_at,
+            "topic": r.topic,
+            "reason": str(r.reason),
+            "detail": r.detail,
+            "payload": r.payload_text,
+        }
+        for r in rows
+    ]
+
+
+async def add_account(settings: Settings, username: str, password: str, role: str, scope: str, name: str) -> None:
+    from alerts.accounts import AccountStore
+    from devices.model import Role
+
+    async with open_store(settings) as engine:
+        reg = await _stored_registry(engine, settings)
+        if reg is not None and reg.level_of(scope) is None:
+            raise CwatchError(f"scope {scope!r} is not a node of the registry")
+        try:
+            role_ = Role(role)
+        except ValueError:
+            raise CwatchError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
+        await AccountStore(engine).create_account(username, password, role_, scope, name)
+
+
+async def check_rules(settings: Settings, path: Path | None) -> str:
+    from rules.config import default_ruleset_path, load_ruleset
+
+    async with open_store(settings) as engine:
+        reg = await _stored_registry(engine, settings)
+    if reg is None:
+        from devices.sample import sample_street
+
+        reg = sample_street(1)
+    target = path or (Path(settings.rules.path) if settings.rules.path else default_ruleset_path())
+    ruleset = load_ruleset(target, reg)
+    return f"{target}: {len(ruleset.rules)} rules, valid"
+
+
+async def _stored_registry(engine: AsyncEngine, settings: Settings) -> Registry | None:
+    from devices.store import load_registry_db
+
+    return await load_registry_db(engine)
+
+
+# --- the service --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RegistryHolder:
+    """The current registry; listeners are told when a new one replaces it (CSV import in another process)."""
+
+    current: Registry
+    revision: int = 0
+    listeners: list[Callable[[Registry], None]] = field(default_factory=list)
+
+    def __call__(self) -> Registry:
+        return self.current
+
+    def replace(self, registry: Registry, revision: int) -> None:
+        self.current, self.revision = registry, revision
+        for listener in self.listeners:
+            listener(registry)
+
+
+@dataclass
+class Parts:
+    """What a running service exposes to tests and to the demo."""
+
+    settings: Settings
+    engine: AsyncEngine
+    registry: RegistryHolder
+    metrics: CollectorRegistry
+    mqtt_host: str
+    mqtt_port: int
+    clock: Clock
+    http_port: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_seed: int | None) -> tuple[Registry, int]:
+    from devices.csvio import load_registry
+    from devices.store import load_registry_db, registry_revision, save_registry_db
+
+    if settings.registry.path:
+        reg = load_registry(Path(settings.registry.path))
+        await save_registry_db(engine, reg)
+    else:
+        stored = await load_registry_db(engine)
+        if stored is None:
+            if demo_seed is None:
+                raise CwatchError(
+                    "the store holds no registry: set registry.path or run `cwatch registry import FOLDER`"
+                )
+            from devices.sample import sample_street
+
+            stored = sample_street(demo_seed)
+            await save_registry_db(engine, stored)
+        reg = stored
+    return reg, await registry_revision(engine)
+
+
+class Service:
+    """The whole of cwatch in one process. `async with Service(settings) as parts: await parts...`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        demo_seed: int | None = None,
+        on_started: Callable[[Parts], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.demo_seed = demo_seed
+        self.on_started = on_started
+        self.started = asyncio.Event()
+        self.parts: Parts | None = None
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        s = self.settings
+        async with contextlib.AsyncExitStack() as stack:
+            engine = await stack.enter_async_context(open_store(s))
+            reg, revision = await load_initial_registry(engine, s, self.demo_seed)
+            holder = RegistryHolder(reg, revision)
+            metrics = CollectorRegistry()
+
+            # Broker: the configured one, or an embedded broker for demos.
+            if s.mqtt.url:
+                host, port = _broker_address(s.mqtt.url)
+            else:
+                broker = await stack.enter_async_context(EmbeddedBroker(s.mqtt.embedded_host, s.mqtt.embedded_port))
+                host, port = broker.host, broker.port
+
+            # Tickets and the board.
+            from alerts.accounts import AccountStore
+            from alerts.api import build_router, install_error_handlers
+            from alerts.board import STATIC_DIR
+            from alerts.escalation import Escalator
+            from alerts.service import TicketService
+            from alerts.stream import ChangeHub
+
+            hub = ChangeHub()
+            tickets = TicketService(engine, holder, self.clock, hub)
+            accounts = AccountStore(engine, self.clock, s.auth.session_ttl_s)
+            escalator = Escalator(tickets, self.clock)
+
+            async def to_tickets(alerts: Sequence[Alert]) -> None:
+                if alerts:
+                    await tickets.apply(alerts)
+
+            # Rules.
+            from rules.config import default_ruleset_path, load_ruleset
+            from rules.runner import RuleRunner, open_engine
+            from rules.state import RuleStateStore
+
+            rules_path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
+            ruleset = load_ruleset(rules_path, reg)
+            state_store = RuleStateStore(engine)
+            rule_engine = await open_engine(
+                state_store,
+                ruleset,
+                reg,
+                tz=s.timezone,
+                allowed_lateness_s=s.rules.allowed_lateness_s,
+                max_future_s=s.ingest.max_future_s,
+            )
+            runner = RuleRunner(
+                rule_engine,
+                state_store,
+                self.clock,
+                to_tickets,
+                sweep_every_s=s.rules.sweep_every_s,
+                rules_path=rules_path,
+            )
+            holder.listeners.append(runner.set_registry)
+
+            # Ingest.
+            from ingest.service import build_ingester
+
+            ingester = build_ingester(
+                s,
+                engine=engine,
+                registry=holder,
+                clock=self.clock,
+                metrics=metrics,
+                broker_host=host,
+                broker_port=port,
+                consumers={"rules": runner.on_readings},
+            )
+            holder.listeners.append(ingester.set_registry)
+
+            # HTTP.
+            from cwatch.http import build_http_app
+            from cwatch.ops_api import build_ops_router
+
+            async def readiness() -> dict[str, bool]:
+                return {**(await ingester.ready()), "store": await _store_ok(engine)}
+
+            app = build_http_app(
+                readiness=readiness,
+                metrics=metrics,
+                routers=[
+                    ("/api/v1", build_router(tickets, accounts, holder, hub)),
+                    ("/api/v1", build_ops_router(engine, accounts, holder)),
+                ],
+                board_dir=STATIC_DIR,
+                install_error_handlers=install_error_handlers,
+            )
+            server = uvicorn.Server(
+                uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off")
+            )
+
+            parts = Parts(s, engine, holder, metrics, host, port, self.clock)
+            parts.extras.update(tickets=tickets, accounts=accounts, ingester=ingester, runner=runner)
+            self.parts = parts
+
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(ingester.run(), name="ingester")
+                tg.create_task(runner.run(), name="rules")
+                tg.create_task(escalator.run(), name="escalator")
+                tg.create_task(self._watch_registry(engine, holder), name="registry-watch")
+                http_task = tg.create_task(server.serve(), name="http")
+                await _wait_http_started(server, http_task)
+                parts.http_port = _bound_port(server) or s.http.port
+                if self.on_started is not None:
+                    tg.create_task(self.on_started(parts), name="on-started")
+                self.started.set()
+                await self._stop.wait()
+                server.should_exit = True
+                await ingester.stop()
+                await escalator.stop()
+                raise _StopRequestedError
+
+    async def _watch_registry(self, engine: AsyncEngine, holder: RegistryHolder) -> None:
+        """Pick up a registry replaced by another process (CSV import) without a restart."""
+        from devices.store import load_registry_db, registry_revision
+
+        while True:
+            await asyncio.sleep(self.settings.registry.reload_every_s)
+            try:
+                rev = await registry_revision(engine)
+                if rev != holder.revision:
+                    reg = await load_registry_db(engine)
+                    if reg is not None:
+                        holder.replace(reg, rev)
+                        log.info("registry revision %d loaded: %d devices", rev, len(reg.devices))
+            except Exception:  # a store hiccup must not stop the service; try again next round
+                log.exception("registry reload failed")
+
+
+class _StopRequestedError(Exception):
+    """Raised inside the task group to cancel the loops on a requested stop."""
+
+
+async def run_service(settings: Settings, demo: Any = None) -> None:
+    """Run until SIGINT/SIGTERM. `demo` (cwatch.demo.DemoOptions) adds sample data, accounts and the simulator."""
+    on_started = None
+    seed = None
+    clock: Clock = SystemClock()
+    if demo is not None:
+        from cwatch.demo import prepare_demo, start_demo
+
+        settings = prepare_demo(settings, demo)
+        seed = demo.seed
+        # Service and simulator share one clock, so a demo faster than real time stays consistent.
+        clock = VirtualClock(time.time(), demo.speed)
+
+        async def on_started(parts: Parts) -> None:
+            await start_demo(parts, demo)
+
+    service = Service(settings, clock=clock, demo_seed=seed, on_started=on_started)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, service.stop)
+    try:
+        await service.run()
+    except* _StopRequestedError:
+        pass
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _broker_address(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    if u.scheme not in ("mqtt", "tcp") or not u.hostname:
+        raise CwatchError(f"mqtt.url {url!r} is not mqtt://host:port")
+    return u.hostname, u.port or 1883
+
+
+async def _store_ok(engine: AsyncEngine) -> bool:
+    from sqlalchemy import text
+
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def _wait_http_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Return once uvicorn listens; raise if it failed to start (port taken)."""
+    while not server.started:
+        if task.done():
+            task.result()
+            raise CwatchError("HTTP server stopped during start-up")
+        await asyncio.sleep(0.02)
+
+
+def _bound_port(server: uvicorn.Server) -> int | None:
+    for srv in getattr(server, "servers", []):
+        for sock in srv.sockets:
+            return int(sock.getsockname()[1])
+    return None
+
+
+__all__ = ["Parts", "Reading", "Service", "run_service"]

@@ -1,0 +1,238 @@
+"""The `cwatch` command. Each subcommand is a thin shell over a package function; imports are lazy so that
+`cwatch --help` and small commands start fast."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cwatch.errors import CwatchError
+from cwatch.settings import Settings, load_settings
+
+log = logging.getLogger("cwatch")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.config or os.environ.get("CWATCH_CONFIG")
+    settings = load_settings(Path(path) if path else None)
+    if getattr(args, "demo_mode", False):
+        settings = settings.model_copy(update={"demo": True})
+    return settings
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+# --- serve / demo -------------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cwatch.app import run_service
+
+    settings = _settings(args)
+    _logging(settings)
+    asyncio.run(run_service(settings))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cwatch.app import run_service
+    from cwatch.demo import DemoOptions
+
+    args.demo_mode = True
+    settings = _settings(args)
+    _logging(settings)
+    options = DemoOptions(seed=args.seed, speed=args.speed, simulate=not args.no_simulator, fresh=not args.keep)
+    asyncio.run(run_service(settings, demo=options))
+    return 0
+
+
+# --- registry -----------------------------------------------------------------------------------------------
+
+
+def cmd_registry_sample(args: argparse.Namespace) -> int:
+    from devices.csvio import save_registry
+    from devices.sample import sample_street
+
+    reg = sample_street(args.seed)
+    save_registry(reg, Path(args.folder))
+    print(
+        f"wrote a sample street to {args.folder}: {len(reg.microgrids)} micro-grids, "
+        f"{len(reg.households)} households, {len(reg.devices)} devices"
+    )
+    return 0
+
+
+def cmd_registry_import(args: argparse.Namespace) -> int:
+    from cwatch.app import import_registry
+
+    settings = _settings(args)
+    reg = asyncio.run(import_registry(settings, Path(args.folder)))
+    print(f"imported {args.folder}: {len(reg.devices)} devices, {len(reg.households)} households")
+    return 0
+
+
+def cmd_registry_export(args: argparse.Namespace) -> int:
+    from cwatch.app import export_registry
+
+    settings = _settings(args)
+    asyncio.run(export_registry(settings, Path(args.folder)))
+    print(f"exported the registry to {args.folder}")
+    return 0
+
+
+# --- dead letters, accounts, schemas, checks ----------------------------------------------------------------
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    from cwatch.app import list_deadletters
+
+    settings = _settings(args)
+    rows = asyncio.run(list_deadletters(settings, limit=args.limit, reason=args.reason))
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_accounts_add(args: argparse.Namespace) -> int:
+    from cwatch.app import add_account
+
+    settings = _settings(args)
+    password = os.environ.get("CWATCH_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    if len(password) < 10:
+        raise CwatchError("a password needs at least 10 characters")
+    asyncio.run(add_account(settings, args.username, password, args.role, args.scope, args.name or args.username))
+    print(f"account {args.username} ({args.role} of {args.scope}) created")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from devices.schemas import write_schemas
+
+    written = write_schemas(Path(args.folder))
+    print(f"wrote {len(written)} schemas to {args.folder}")
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from cwatch.app import check_rules
+
+    settings = _settings(args)
+    summary = asyncio.run(check_rules(settings, Path(args.file) if args.file else None))
+    print(summary)
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(json.dumps(settings.model_dump(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.cli import run
+
+    return run(args)
+
+
+# --- parser -------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cwatch", description="Watch a community's devices; dispatch tickets.")
+    p.add_argument("--config", "-c", help="TOML settings file (default: $CWATCH_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(func=fn)
+        return sp
+
+    add("serve", cmd_serve, "run the whole service in one process")
+    demo = add("demo", cmd_demo, "serve a sample street on embedded defaults with the simulator feeding it")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second (default 10)")
+    demo.add_argument("--no-simulator", action="store_true")
+    demo.add_argument("--keep", action="store_true", help="keep the demo data of the last run")
+
+    reg = sub.add_parser("registry", help="import, export or generate the registry (CSV folders)")
+    rsub = reg.add_subparsers(dest="registry_command", required=True)
+    r_imp = rsub.add_parser("import", help="replace the registry with a CSV folder (all or nothing)")
+    r_imp.add_argument("folder")
+    r_imp.set_defaults(func=cmd_registry_import)
+    r_exp = rsub.add_parser("export", help="write the registry as a CSV folder")
+    r_exp.add_argument("folder")
+    r_exp.set_defaults(func=cmd_registry_export)
+    r_smp = rsub.add_parser("sample", help="write a generated sample street as a CSV folder")
+    r_smp.add_argument("folder")
+    r_smp.add_argument("--seed", type=int, default=1)
+    r_smp.set_defaults(func=cmd_registry_sample)
+
+    dl = add("deadletters", cmd_deadletters, "list refused device messages with their reasons (JSON lines)")
+    dl.add_argument("--limit", type=int, default=50)
+    dl.add_argument("--reason")
+
+    acc = sub.add_parser("accounts", help="manage board/API accounts")
+    asub = acc.add_subparsers(dest="accounts_command", required=True)
+    a_add = asub.add_parser("add", help="create an account (password from $CWATCH_NEW_PASSWORD or a prompt)")
+    a_add.add_argument("username")
+    a_add.add_argument("--role", required=True)
+    a_add.add_argument("--scope", required=True, help="node id the account answers for")
+    a_add.add_argument("--name")
+    a_add.set_defaults(func=cmd_accounts_add)
+
+    sch = add("schemas", cmd_schemas, "write the JSON Schemas of device protocol v1")
+    sch.add_argument("folder", nargs="?", default="docs/schemas")
+
+    rules = sub.add_parser("rules", help="rule configuration")
+    rusub = rules.add_subparsers(dest="rules_command", required=True)
+    r_chk = rusub.add_parser("check", help="validate a rule file against the registry")
+    r_chk.add_argument("file", nargs="?")
+    r_chk.set_defaults(func=cmd_rules_check)
+
+    cfg = sub.add_parser("config", help="settings")
+    csub = cfg.add_subparsers(dest="config_command", required=True)
+    c_chk = csub.add_parser("check", help="validate settings and print the effective values")
+    c_chk.set_defaults(func=cmd_config_check)
+
+    sim = add("simulate", cmd_simulate, "publish simulated device data, scenarios, replays or load")
+    try:
+        from simulator.cli import add_arguments
+    except ImportError:  # simulator not importable: keep the rest of the CLI usable
+        pass
+    else:
+        add_arguments(sim)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CwatchError as e:
+        print(f"cwatch: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        # Package errors carry their own clear message (file, line, key); show it without a traceback.
+        if type(e).__module__.split(".")[0] in {"devices", "ingest", "rules", "alerts", "simulator"}:
+            print(f"cwatch: {e}", file=sys.stderr)
+            return 2
+        raise
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Operator endpoints under `/api/v1` that belong to no single package: dead letters and the registry summary.
+
+Only operators and street duty staff may read them: dead letters carry raw device payloads from any grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.accounts import AccountStore
+from alerts.api import COOKIE
+from alerts.model import Account
+from devices.model import Role
+from devices.registry import Registry
+from ingest.deadletter import DeadLetters
+from ingest.refusals import RefusalReason
+
+OPS_ROLES = frozenset({Role.OPERATOR, Role.STREET_DUTY})
+
+
+def build_ops_router(engine: AsyncEngine, accounts: AccountStore, registry: Callable[[], Registry]) -> APIRouter:
+    router = APIRouter()
+    deadletters = DeadLetters(engine)
+
+    async def operator(request: Request) -> Account:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
+        account = await accounts.authenticate(token)
+        if account.role not in OPS_ROLES:
+            raise HTTPException(status_code=403, detail="operators and street duty staff only")
+        return account
+
+    Operator = Annotated[Account, Depends(operator)]  # noqa: N806
+
+    @router.get("/deadletters")
+    async def list_deadletters(
+        _viewer: Operator,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        reason: RefusalReason | None = None,
+    ) -> dict[str, Any]:
+        """Refused device messages, newest first, with the raw payload and the reason."""
+        rows = await deadletters.list(limit=limit, reason=reason)
+        return {
+            "items": [
+                {
+                    "id": r.id,
+                    "received_at": r.received_at,
+                    "topic": r.topic,
+                    "reason": str(r.reason),
+                    "detail": r.detail,
+                    "payload": r.payload_text,
+                }
+                for r in rows
+            ],
+            "counts": await deadletters.counts(),
+        }
+
+    @router.get("/registry/summary")
+    async def registry_summary(_viewer: Operator) -> dict[str, Any]:
+        reg = registry()
+        by_class: dict[str, int] = {}
+        for d in reg.devices.values():
+            by_class[d.device_class.value] = by_class.get(d.device_class.value, 0) + 1
+        return {
+            "communities": len(reg.communities),
+            "microgrids": len(reg.microgrids),
+            "buildings": len(reg.buildings),
+            "households": len(reg.households),
+            "devices": len(reg.devices),
+            "devices_by_class": by_class,
+        }
+
+    return router

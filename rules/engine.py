@@ -168,7 +168,7 @@ class Engine:
         out: list[Alert] = []
         ctx.out = out
         if self._birth is None:
-            self._start(reading.ts - self.allowed_lateness_s)
+            self._start(reading.ts)
         frozen = reading.extra.get("frozen") if reading.extra else None
         if frozen and reading.device_class is DeviceClass.WATER_METER:
             for early in _frozen_readings(reading, frozen):

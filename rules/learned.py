@@ -15,12 +15,19 @@ Floats = npt.NDArray[np.float64]
 
 
 def day_inactivity(uses: Floats, day_start: float, last_use_before: float) -> Floats:
-    """Seconds since the last use at the end of each of the day's 48 slots. `uses` are sorted use times;
-    `last_use_before` is the last use before `day_start`."""
-    ends = day_start + SLOT_S * np.arange(1, SLOTS + 1, dtype=np.float64)
-    idx = np.searchsorted(uses, ends, side="right") - 1
-    last = np.where(idx >= 0, uses[np.maximum(idx, 0)] if uses.size else last_use_before, last_use_before)
-    return np.asarray(ends - last, dtype=np.float64)
+    """The longest inactivity (seconds since the last use) reached within each of the day's 48 slots: just
+    before the slot's first use, or at its end. `uses` are sorted use times; `last_use_before` is the last use
+    before `day_start`."""
+    starts = day_start + SLOT_S * np.arange(SLOTS, dtype=np.float64)
+    ends = starts + SLOT_S
+    allu = np.concatenate(([last_use_before], uses)) if uses.size else np.array([last_use_before])
+    first_in = np.searchsorted(allu, starts, side="left")  # index of the first use at or after the slot start
+    last_in = np.searchsorted(allu, ends, side="right") - 1  # index of the last use before the slot end
+    before = allu[np.maximum(first_in - 1, 0)]
+    has_use = last_in >= first_in
+    at_end = ends - allu[np.maximum(last_in, 0)]
+    before_first = np.where(has_use, allu[np.minimum(first_in, allu.size - 1)] - before, 0.0)
+    return np.asarray(np.maximum(at_end, before_first), dtype=np.float64)
 
 
 def slot_thresholds(history: Floats, percentile: float, buffer_s: float) -> Floats:

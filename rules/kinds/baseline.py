@@ -35,6 +35,7 @@ class BaselineEvaluator(Evaluator):
         self.use = UseTracker()
         self.last_use: dict[str, float] = {}
         self.day: dict[str, float] = {}  # local day start the fields below are about
+        self.prior: dict[str, float] = {}  # last use before that day
         self.today_uses: dict[str, list[float]] = {}
         self.today_m3: dict[str, float] = {}
         self.today_seen: dict[str, bool] = {}
@@ -97,9 +98,7 @@ class BaselineEvaluator(Evaluator):
             return
         uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
         if self.today_seen.get(h):
-            before = [u for u in uses if u < day]
-            prior = self.last_use.get(h, day) if not before else before[-1]
-            row = day_inactivity(uses, day, min(prior, day))
+            row = day_inactivity(uses, day, self.prior.get(h, day))
             rows = self.history.setdefault(h, [])
             rows.append([float(x) for x in row])
             daily = self.daily.setdefault(h, [])
@@ -108,6 +107,7 @@ class BaselineEvaluator(Evaluator):
             del daily[: max(0, len(daily) - self.rule.history_days)]
             self._thr.pop(h, None)
         self.day[h] = today
+        self.prior[h] = self.last_use.get(h, today)
         self.today_uses[h] = []
         self.today_m3[h] = 0.0
         self.today_seen[h] = False
@@ -217,6 +217,7 @@ class BaselineEvaluator(Evaluator):
             use=self.use.dump(),
             last_use=self.last_use,
             day=self.day,
+            prior=self.prior,
             today_uses=self.today_uses,
             today_m3=self.today_m3,
             today_seen=self.today_seen,
@@ -230,6 +231,7 @@ class BaselineEvaluator(Evaluator):
         self.use.load(data.get("use", {}))
         self.last_use = {str(k): float(v) for k, v in data.get("last_use", {}).items()}
         self.day = {str(k): float(v) for k, v in data.get("day", {}).items()}
+        self.prior = {str(k): float(v) for k, v in data.get("prior", {}).items()}
         self.today_uses = {str(k): [float(x) for x in v] for k, v in data.get("today_uses", {}).items()}
         self.today_m3 = {str(k): float(v) for k, v in data.get("today_m3", {}).items()}
         self.today_seen = {str(k): bool(v) for k, v in data.get("today_seen", {}).items()}

@@ -64,7 +64,7 @@ class HeartbeatEvaluator(Evaluator):
             return  # late or duplicate: says nothing new about being online now
         if self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
-        elif dev not in self.armed:
+        else:
             lim = self.limit(ctx, dev)
             if lim is not None and r.ts - seen > lim and seen > float("-inf"):
                 # silent past the limit, but the watermark had not reached it yet: raise dated then, and clear

@@ -128,9 +128,12 @@ class CountEvaluator(_DeviceEvaluator):
         cut = bisect.bisect_left(times, times[-1] - window)
         if cut:
             del times[:cut]
-        lo = bisect.bisect_left(times, r.ts - window)
-        hi = bisect.bisect_right(times, r.ts)
-        n = hi - lo
+        # the largest count of any window holding this hit: windows ending here or at a later (earlier-arrived) hit
+        n = 0
+        end = bisect.bisect_left(times, r.ts)
+        stop = bisect.bisect_right(times, r.ts + window)
+        for j in range(end, stop):
+            n = max(n, j + 1 - bisect.bisect_left(times, times[j] - window))
         if n >= self.rule.threshold and self.active_at(r.ts):
             details = reading_details(r, ctx)
             details["count"] = n

@@ -1,0 +1,177 @@
+"""Absence rule for lone elderly residents: 12 h without water, quiet hours, away, answers, one alert."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from devices.model import CareProfile
+from devices.registry import Registry
+from rules.alert import Alert, AlertAction, Severity
+from rules.engine import Engine
+from tests.rules.support import CST, T0, WATCHED, H, clears, raises, reading, registry, ruleset
+
+ABSENCE = """
+rules:
+  - id: elderly_no_water
+    kind: absence
+    title: No water
+    severity: major
+    window: 12h
+    min_use_m3: 0.01
+    scope: {household_tags: [watched]}
+"""
+
+
+class Meter:
+    """An hourly meter whose register rises by what `use` says for each hour."""
+
+    def __init__(self, eng: Engine, reg: Registry, device: str = "WM1", volume: float = 50.0) -> None:
+        self.eng, self.reg, self.device, self.volume = eng, reg, device, volume
+
+    def hour(self, t: float, used_m3: float = 0.0) -> list[Alert]:
+        self.volume += used_m3
+        return self.eng.process(reading(self.reg, self.device, "telemetry", t, volume_m3=round(self.volume, 4)))
+
+    def run(self, start: float, hours: int, uses: dict[int, float] | None = None) -> list[Alert]:
+        out: list[Alert] = []
+        for i in range(hours):
+            out += self.hour(start + i * H, (uses or {}).get(i, 0.0))
+        return out
+
+
+def setup(care: CareProfile = WATCHED, text: str = ABSENCE) -> tuple[Engine, Meter, Registry]:
+    reg = registry(watched_care=care)
+    eng = Engine(ruleset(text, reg), reg, allowed_lateness_s=0)
+    return eng, Meter(eng, reg), reg
+
+
+def test_twelve_hours_without_water_raise_one_alert_dated_when_due() -> None:
+    _eng, meter, _ = setup()
+    # 07:00-09:00 the resident uses water, then nothing (a fall at 09:00)
+    out = meter.run(T0 + 6 * H, 30, uses={1: 0.02, 2: 0.03})
+    [a] = raises(out)
+    assert a.household_id == "h1"
+    assert a.device_id is None
+    assert a.microgrid_id == "mg1"
+    assert a.severity is Severity.MAJOR
+    assert a.dedup_key == "elderly_no_water:h1"
+    # the 08:00 reading shows the last use, made in the hour before it: the absence counts from 07:00
+    assert a.ts == T0 + 7 * H + 12 * H
+    assert a.details["last_use"] == T0 + 7 * H
+
+
+def test_quiet_hours_defer_the_alert_to_their_end() -> None:
+    _eng, meter, _ = setup()
+    # last use between 12:00 and 13:00 -> due at 00:00, inside quiet hours 22:00-06:00
+    out = meter.run(T0 + 12 * H, 20, uses={1: 0.05})
+    [a] = raises(out)
+    assert a.ts == T0 + 30 * H
+    assert datetime.fromtimestamp(a.ts, CST).hour == 6
+    assert a.details["deferred_from"] == T0 + 24 * H
+
+
+def test_water_use_clears_and_the_next_absence_raises_again() -> None:
+    _eng, meter, _ = setup()
+    out = meter.run(T0 + 6 * H, 24, uses={0: 0.05})
+    assert len(raises(out)) == 1
+    # a long absence is one alert, not one per window
+    assert raises(meter.run(T0 + 30 * H, 30)) == []
+    [c] = clears(meter.hour(T0 + 60 * H, 0.02))
+    assert c.details["reason"] == "water used"
+    [a] = raises(meter.run(T0 + 61 * H, 20))  # due 23:00, quiet hours: raised at 06:00
+    assert a.ts == T0 + 78 * H
+
+
+def test_a_trickle_below_the_minimum_is_not_use() -> None:
+    _eng, meter, _ = setup()
+    out = meter.run(T0 + 6 * H, 2, uses={0: 0.05})
+    out += meter.run(T0 + 8 * H, 14, uses={i: 0.0005 for i in range(14)})  # 0.5 L an hour: a dripping tap
+    assert len(raises(out)) == 1
+
+
+def test_small_uses_add_up_within_the_window() -> None:
+    _eng, meter, _ = setup()
+    out = meter.run(T0 + 6 * H, 16, uses={0: 0.05, 6: 0.004, 8: 0.004, 10: 0.004})
+    assert raises(out) == []
+
+
+def test_households_not_watched_are_never_judged() -> None:
+    reg = registry()
+    eng = Engine(ruleset(ABSENCE, reg), reg, allowed_lateness_s=0)
+    meter = Meter(eng, reg, "WM2")
+    assert meter.run(T0, 48) == []
+
+
+def test_no_consent_means_no_watching() -> None:
+    _eng, meter, _ = setup(replace(WATCHED, consent=False))
+    assert meter.run(T0, 48) == []
+
+
+def test_a_silent_meter_proves_nothing() -> None:
+    eng, meter, _ = setup()
+    meter.run(T0 + 6 * H, 2, uses={0: 0.05})
+    assert eng.advance(T0 + 40 * H) == []
+    # when the meter speaks again the register shows no use: now the absence is proven, dated when it was due
+    [a] = raises(meter.hour(T0 + 41 * H))
+    assert a.ts == T0 + 6 * H + 12 * H
+
+
+def test_away_until_suspends_and_restarts_the_clock() -> None:
+    away = datetime.fromtimestamp(T0 + 30 * H, CST)
+    _eng, meter, _ = setup(replace(WATCHED, away_until=away))
+    out = meter.run(T0 + 6 * H, 36, uses={0: 0.05})
+    assert raises(out) == []
+    # back at T0+30h but no water since: due 12 h after the return
+    [a] = raises(meter.run(T0 + 42 * H, 2))
+    assert a.ts == T0 + 42 * H
+
+
+def test_answer_away_confirmed_clears_and_waits_until_the_date() -> None:
+    eng, meter, _ = setup()
+    assert len(raises(meter.run(T0 + 6 * H, 20, uses={0: 0.05}))) == 1
+    out = eng.acknowledge_absence("h1", T0 + 72 * H, at=T0 + 26 * H)
+    [c] = out
+    assert (c.action, c.details["reason"]) == (AlertAction.CLEAR, "away confirmed")
+    assert raises(meter.run(T0 + 26 * H, 57)) == []
+    [a] = raises(meter.run(T0 + 83 * H, 2))
+    assert a.ts == T0 + 84 * H
+
+
+def test_answer_visited_restarts_the_clock_at_the_visit() -> None:
+    eng, meter, _ = setup()
+    assert len(raises(meter.run(T0 + 6 * H, 20, uses={0: 0.05}))) == 1
+    [c] = eng.acknowledge_absence("h1", None, at=T0 + 26 * H)
+    assert c.details["reason"] == "visited"
+    out = meter.run(T0 + 26 * H, 13)
+    [a] = raises(out)
+    assert a.ts == T0 + 38 * H
+
+
+def test_daily_upload_with_frozen_readings_is_judged_when_it_arrives() -> None:
+    care = WATCHED
+    reg = registry(watched_care=care)
+    # move the watched household's meter to daily uploads
+    wm1 = replace(reg.devices["WM1"], expected_interval_s=86_400)
+    reg = reg.with_changes(devices=[wm1])
+    eng = Engine(ruleset(ABSENCE, reg), reg, allowed_lateness_s=0)
+    vol = 10.0
+    frozen = []
+    for i in range(24):
+        vol += 0.05 if i in (7, 8) else 0.0
+        frozen.append({"ts": T0 + i * H, "volume_m3": round(vol, 3)})
+    eng.process(reading(reg, "WM1", "telemetry", T0 - H, volume_m3=10.0))
+    assert raises(eng.advance(T0 + 23 * H)) == []  # no data yet: nothing proven
+    out = eng.process(reading(reg, "WM1", "telemetry", T0 + 24 * H, volume_m3=round(vol, 3), extra={"frozen": frozen}))
+    [a] = raises(out)
+    assert a.ts == T0 + 7 * H + 12 * H
+
+
+def test_all_well_signal_once_a_morning() -> None:
+    text = ABSENCE + "    all_well: {hours: '05:00-10:00'}\n"
+    _eng, meter, _ = setup(text=text)
+    out = meter.run(T0 + 5 * H, 6, uses={1: 0.02, 2: 0.02, 3: 0.02})
+    signals = [a for a in out if a.details.get("signal") == "all_well"]
+    assert [a.action for a in signals] == [AlertAction.RAISE, AlertAction.CLEAR]
+    assert signals[0].severity is Severity.INFO
+    assert signals[0].ts == T0 + 5 * H

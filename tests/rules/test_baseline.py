@@ -1,0 +1,105 @@
+"""Learned baseline per household: numpy slot maths, and the two rules learning from a resident's days."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rules.alert import Alert
+from rules.engine import Engine
+from rules.learned import SLOT_S, day_inactivity, first_exceedance, high_use_limit, slot_thresholds
+from tests.rules.support import T0, H, clears, raises, reading, registry, ruleset
+
+BASE = """
+rules:
+  - id: elderly_unusual_inactivity
+    kind: baseline
+    title: Unusual inactivity
+    severity: minor
+    mode: inactivity
+    percentile: 97
+    buffer: 1h
+    min_days: 5
+    scope: {household_tags: [watched]}
+  - id: elderly_high_use
+    kind: baseline
+    title: High use
+    severity: warning
+    mode: high_use
+    percentile: 95
+    factor: 1.5
+    min_high_m3: 0.1
+    min_days: 5
+    scope: {household_tags: [watched]}
+"""
+
+
+def test_day_inactivity_counts_from_the_last_use() -> None:
+    day = 0.0
+    uses = np.array([8 * 3600.0, 12 * 3600.0])
+    row = day_inactivity(uses, day, -3600.0)
+    assert row.shape == (48,)
+    assert row[0] == SLOT_S + 3600  # at 00:30, one hour and a half since the last use at 23:00
+    assert row[15] == 8 * 3600 + 3600  # 07:30-08:00: the longest wait was at its end
+    assert row[16] == 8 * 3600 + 3600  # 08:00-08:30: used at 08:00, after 9 h without
+    assert row[17] == 3600  # 08:30-09:00
+    assert row[47] == 24 * 3600 - 12 * 3600
+
+
+def test_thresholds_and_first_exceedance() -> None:
+    history = np.tile(np.full(48, 3600.0), (10, 1))
+    history[:, 10] = 7200.0
+    thr = slot_thresholds(history, 97, 600)
+    assert thr[0] == 4200
+    assert thr[10] == 7800
+    # last use at 00:00 UTC+0: exceeds the 4200 s threshold at 01:10 (slot 2 has threshold 4200)
+    assert first_exceedance(0.0, thr, 0.0) == 4200.0
+    assert high_use_limit(np.array([0.1] * 10), 95, 1.5, 0.05) == 0.1 * 1.5
+
+
+def test_inactivity_alert_after_learning_and_clear_on_use() -> None:
+    reg = registry()
+    eng = Engine(ruleset(BASE, reg), reg, allowed_lateness_s=0)
+    vol = 5.0
+    out: list[Alert] = []
+    # six ordinary days: water every hour from 07:00 to 21:00
+    for d in range(6):
+        for h in range(24):
+            vol += 0.02 if 7 <= h <= 21 else 0.0
+            out += eng.process(reading(reg, "WM1", "telemetry", T0 + d * 24 * H + h * H, volume_m3=round(vol, 3)))
+    assert raises(out, "elderly_unusual_inactivity") == []
+    # day 7: an ordinary morning, then nothing after 08:00 -> inactive far longer than ever at midday
+    out = []
+    for h in range(24):
+        vol += 0.02 if h in (7, 8) else 0.0
+        out += eng.process(reading(reg, "WM1", "telemetry", T0 + 6 * 24 * H + h * H, volume_m3=round(vol, 3)))
+    [a] = raises(out, "elderly_unusual_inactivity")
+    assert a.ts == T0 + 6 * 24 * H + 9 * H  # usual gaps are 1 h; with the 1 h buffer, 2 h is unusual
+    vol += 0.05
+    [c] = clears(eng.process(reading(reg, "WM1", "telemetry", T0 + 7 * 24 * H, volume_m3=round(vol, 3))))
+    assert c.rule_id == "elderly_unusual_inactivity"
+
+
+def test_high_use_alert_after_learning() -> None:
+    reg = registry()
+    eng = Engine(ruleset(BASE, reg), reg, allowed_lateness_s=0)
+    vol = 5.0
+    out: list[Alert] = []
+    for d in range(7):
+        for h in range(24):
+            use = 0.01 if 7 <= h <= 20 else 0.0
+            if d == 6 and h in (10, 11, 12):
+                use = 0.2  # a tap left running in the flat
+            vol += use
+            out += eng.process(reading(reg, "WM1", "telemetry", T0 + d * 24 * H + h * H, volume_m3=round(vol, 3)))
+    [a] = raises(out, "elderly_high_use")
+    assert a.household_id == "h1"
+    assert a.details["today_m3"] > a.details["limit_m3"]
+
+
+def test_nothing_is_said_before_enough_days_are_learned() -> None:
+    reg = registry()
+    eng = Engine(ruleset(BASE, reg), reg, allowed_lateness_s=0)
+    out: list[Alert] = []
+    for h in range(72):
+        out += eng.process(reading(reg, "WM1", "telemetry", T0 + h * H, volume_m3=5.0))
+    assert out == []

@@ -1,0 +1,151 @@
+"""Loading rule files: every problem stops loading with file, line and reason; the default set loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rules.config import DurationRule, default_ruleset_path, load_ruleset
+from rules.durations import format_duration, parse_duration
+from rules.errors import RuleConfigError
+from tests.rules.support import registry
+
+GOOD = """\
+version: 1
+rules:
+  - id: door_held_open
+    kind: duration
+    title: Door held open
+    severity: minor
+    device_class: access_control
+    for: 5m
+    start: [{event: held_open}]
+    stop: [{event: door_closed}]
+"""
+
+
+def load(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "rules.yaml"
+    p.write_text(text, encoding="utf-8")
+    load_ruleset(p, registry())
+
+
+def error(tmp_path: Path, text: str) -> RuleConfigError:
+    with pytest.raises(RuleConfigError) as ei:
+        load(tmp_path, text)
+    return ei.value
+
+
+def test_default_rule_set_loads_on_the_sample_street() -> None:
+    from datetime import date
+
+    from devices.sample import sample_street
+
+    rs = load_ruleset(default_ruleset_path(), sample_street(1, start=date(2026, 3, 2), days=1))
+    ids = {r.id for r in rs.rules}
+    assert {"smoke_alarm", "thrown_object", "elderly_no_water", "device_offline", "face_fail_burst"} <= ids
+    assert {r.kind for r in rs.rules} == {"event", "threshold", "duration", "count", "heartbeat", "absence", "baseline"}
+
+
+def test_good_file_loads_with_durations_in_seconds(tmp_path: Path) -> None:
+    p = tmp_path / "rules.yaml"
+    p.write_text(GOOD, encoding="utf-8")
+    rs = load_ruleset(p, registry())
+    rule = rs.rules[0]
+    assert isinstance(rule, DurationRule)
+    assert rule.for_ == 300
+    assert rs.source == p
+
+
+def test_bad_duration_names_file_line_and_field(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD.replace("for: 5m", "for: 2x"))
+    assert e.file is not None
+    assert e.file.name == "rules.yaml"
+    assert e.line == 8
+    assert str(e) == "rules.yaml:8: rules[0].for: bad duration '2x'"
+
+
+def test_unknown_field_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD.replace("    severity: minor\n", "    severity: minor\n    colour: red\n"))
+    assert e.line == 7
+    assert "unknown field 'colour'" in e.reason
+
+
+def test_unknown_kind_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD.replace("kind: duration", "kind: sometimes"))
+    assert e.line is not None
+    assert e.line <= 4
+    assert "sometimes" in e.reason
+
+
+def test_scope_naming_a_missing_node_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD + "    scope: {buildings: [b9]}\n")
+    assert e.line == 11
+    assert "'b9' does not exist" in e.reason
+
+
+def test_scope_node_at_the_wrong_level_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD + "    scope: {communities: [b1]}\n")
+    assert "'b1' is a building" in e.reason
+
+
+def test_scope_that_matches_no_device_is_refused(tmp_path: Path) -> None:
+    # building b2 has no access controller
+    e = error(tmp_path, GOOD + "    scope: {buildings: [b2]}\n")
+    assert "matches no device" in e.reason
+
+
+def test_event_name_the_class_never_sends_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD.replace("{event: door_closed}", "{event: door_shut}"))
+    assert e.line == 10
+    assert "door_shut" in e.reason
+
+
+def test_field_the_class_never_sends_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD.replace("{event: held_open}", "{where: {flow_lpm: {gt: 1}}}"))
+    assert "flow_lpm" in e.reason
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    body = GOOD.split("rules:\n")[1]
+    e = error(tmp_path, GOOD + body)
+    assert "duplicate rule id" in e.reason
+    assert e.line == 11
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD + "  - id: [unclosed\n")
+    assert e.line is not None
+    assert e.line >= 11
+    assert e.reason.startswith("YAML")
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD.replace("for: 5m", "for: 2x").replace("severity: minor", "severity: dire"))
+    assert len(e.problems) == 2
+    assert e.problems[0].startswith("rules.yaml:6:")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(RuleConfigError, match="cannot read"):
+        load_ruleset(tmp_path / "nope.yaml", registry())
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("5m", 300), ("2h", 7200), ("1h30m", 5400), ("1d", 86400), (42, 42), ("0.5h", 1800)],
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "2x", "5 minutes", "-1s", "h", True, -3, None])
+def test_bad_durations(bad: object) -> None:
+    with pytest.raises(ValueError, match="bad duration"):
+        parse_duration(bad)
+
+
+def test_format_duration() -> None:
+    assert format_duration(7200) == "2h"
+    assert format_duration(90) == "90s"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+__all__ = ["DevicesError", "Problem", "RegistryError", "RegistryStoreError"]
+
 
 class DevicesError(Exception):
     """Base of every error raised by the `devices` package."""

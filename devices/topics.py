@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from devices.errors import DevicesError
 from devices.payloads import Channel
 
 PREFIX = "cw"
@@ -13,8 +14,8 @@ _ID = re.compile(ID_PATTERN)
 SUBSCRIPTION = f"{PREFIX}/+/+/+"
 
 
-class TopicError(ValueError):
-    """The topic does not follow protocol v1."""
+class TopicError(DevicesError, ValueError):
+    """The topic does not follow protocol v1. Also a ValueError, as it was before `devices.errors` existed."""
 
 
 @dataclass(frozen=True, slots=True)

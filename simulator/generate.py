@@ -22,7 +22,7 @@ from simulator.message import SimMessage, encode, rfc3339
 from simulator.models import MODELS, DeviceContext
 from simulator.models.base import DAY, Out
 from simulator.scenario import Scenario
-from simulator.seeding import rng_for
+from simulator.seeding import Rand, rng_for
 from simulator.world import World
 
 #: NB-IoT devices report epoch seconds; the others RFC 3339 with +08:00
@@ -114,12 +114,12 @@ class Simulation:
         ]
         if device.id in self._by_target:
             return out
-        rng = rng_for(self.seed, device.id, "outage")
+        rng = Rand(self.seed, device.id, "outage")
         weeks = (self.end - self.start) / (7 * DAY)
         k = self.scenario.background.offline_k
-        for _ in range(int(rng.poisson(self.scenario.background.offline_per_week * weeks))):
-            s = float(rng.uniform(self.start, self.end))
-            dur = float(rng.uniform(120, 900)) if rng.random() < 0.5 else float(rng.lognormal(math.log(4 * 3600), 0.8))
+        for _ in range(rng.poisson(self.scenario.background.offline_per_week * weeks)):
+            s = rng.uniform(self.start, self.end)
+            dur = rng.uniform(120, 900) if rng.random() < 0.5 else rng.lognormal(math.log(4 * 3600), 0.8)
             out.append((s, s + dur))
             if dur > (k - 1) * device.expected_interval_s:
                 self.truths.append(Truth.background("outage", "device_offline", device.id, "device", s, s + dur + 60))
@@ -132,10 +132,10 @@ class Simulation:
         return merged
 
     def _skew(self, device: Device) -> float:
-        rng = rng_for(self.seed, device.id, "skew")
+        rng = Rand(self.seed, device.id, "skew")
         if device.id in self._by_target or rng.random() >= self.scenario.background.skew_fraction:
             return 0.0
-        return float(max(-300.0, min(300.0, rng.normal(0, 60))))
+        return max(-300.0, min(300.0, rng.normal(0, 60)))
 
     def _device_rows(self, index: int, device: Device) -> Iterator[_Row]:
         ctx = self.context(device)
@@ -144,7 +144,7 @@ class Simulation:
         topics = {ch: topic_for(community, device.id, ch) for ch in Channel}
         skew = self._skew(device)
         epoch = device.device_class in EPOCH_CLASSES
-        seq = int(rng_for(self.seed, device.id, "seq").integers(0, 1_000_000))
+        seq = Rand(self.seed, device.id, "seq").integers(0, 1_000_000)
         outages = self._outages(device)
         for t, ch, body in _with_online(_with_heartbeats(ctx, MODELS[device.device_class](ctx)), outages, self.end):
             dev_t = t + skew
@@ -167,23 +167,23 @@ def _with_heartbeats(ctx: DeviceContext, stream: Iterator[Out]) -> Iterator[Out]
         yield from stream
         return
     interval = float(dev.expected_interval_s)
-    rng = rng_for(ctx.seed, dev.id, "heartbeat")
-    rssi = float(rng.uniform(-105, -60))
-    next_hb = ctx.start + float(rng.uniform(0, interval))
+    rng = Rand(ctx.seed, dev.id, "heartbeat")
+    rssi = rng.uniform(-105, -60)
+    next_hb = ctx.start + rng.uniform(0, interval)
     for out in stream:
         while next_hb < out[0]:
             yield next_hb, Channel.STATUS, _status(ctx, next_hb, rssi, rng)
-            next_hb += interval * float(rng.uniform(0.995, 1.0))
+            next_hb += interval * rng.uniform(0.995, 1.0)
         yield out
-        next_hb = out[0] + interval * float(rng.uniform(0.995, 1.0))
+        next_hb = out[0] + interval * rng.uniform(0.995, 1.0)
     while next_hb < ctx.end:
         yield next_hb, Channel.STATUS, _status(ctx, next_hb, rssi, rng)
-        next_hb += interval * float(rng.uniform(0.995, 1.0))
+        next_hb += interval * rng.uniform(0.995, 1.0)
 
 
-def _status(ctx: DeviceContext, t: float, rssi: float, rng: Any) -> dict[str, Any]:
+def _status(ctx: DeviceContext, t: float, rssi: float, rng: Rand) -> dict[str, Any]:
     body: dict[str, Any] = ctx.status(t) if ctx.status else {"state": "heartbeat"}
-    body["rssi_dbm"] = round(rssi + float(rng.normal(0, 2)), 0)
+    body["rssi_dbm"] = round(rssi + rng.normal(0, 2), 0)
     return body
 
 

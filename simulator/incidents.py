@@ -26,7 +26,7 @@ DEFAULT_DURATION_S: dict[str, float] = {
     "door_held_open": 15 * 60,
     "face_fail_burst": 3 * 60,
     "duress": 60,
-    "tap_left_running": 3 * 3600,
+    "tap_left_running": 4 * 3600,
     "meter_silent": 0,  # k x interval + 2 h, see _default_duration
     "device_offline": 0,
     "fire_lane_blocked": 40 * 60,
@@ -138,7 +138,7 @@ def resolve(world: World, scenario: Scenario, seed: int | None = None) -> list[I
             if device is None or not accepts(device):
                 raise IncidentError(f"incident {index + 1} ({spec.kind}): target {spec.target!r} cannot show it")
         else:
-            candidates = [d for d in devices if accepts(d) and in_building(d)]
+            candidates = [d for d in devices if accepts(d) and in_building(d) and _present(world, d, start)]
             if spec.floor is not None and spec.kind == "thrown_object":
                 candidates = [d for d in candidates if _floors(world, d) >= spec.floor]
             fresh = [d for d in candidates if d.id not in used and (d.household_id or d.id) not in used]
@@ -172,6 +172,12 @@ def resolve(world: World, scenario: Scenario, seed: int | None = None) -> list[I
             )
         )
     return placed
+
+
+def _present(world: World, device: Device, start: float) -> bool:
+    """The household is at home from `start` on (a resident away until later cannot fall at home)."""
+    h = world.household(device.household_id)
+    return h is None or h.care.away_until is None or h.care.away_until.timestamp() <= start
 
 
 def _floors(world: World, device: Device) -> int:

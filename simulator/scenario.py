@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simulator.errors import ScenarioError
+from simulator.message import CST
 from simulator.timeparse import as_local, parse_duration, parse_instant
 
 IncidentKind = Literal[
@@ -94,6 +95,14 @@ class Scenario(_Strict):
     background: Background = Field(default_factory=Background)
     incidents: list[IncidentSpec] = Field(default_factory=list)
     incident_stream: IncidentStream | None = None
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _now(cls, v: Any) -> Any:
+        """`start: now` (the demo): the current minute, so the service sees fresh device times."""
+        if isinstance(v, str) and v.strip().lower() == "now":
+            return datetime.now(CST).replace(second=0, microsecond=0)
+        return v
 
     @field_validator("start")
     @classmethod

@@ -18,7 +18,7 @@ import numpy as np
 
 from devices.payloads import Channel
 from simulator.models.base import DAY, DeviceContext, Out, merge, periodic, r
-from simulator.seeding import rng_for
+from simulator.seeding import Rand, rng_for
 
 HOUR = 3600.0
 
@@ -39,10 +39,10 @@ class Routine:
 
 def routine_of(ctx: DeviceContext) -> Routine:
     hh = ctx.household
-    rng = rng_for(ctx.seed, hh.id if hh else ctx.device.id, "routine")
+    rng = Rand(ctx.seed, hh.id if hh else ctx.device.id, "routine")
     lone = hh is not None and hh.care.lives_alone
     elderly = hh is not None and hh.care.elderly
-    persons = 1 if lone else int(rng.choice([1, 2, 3, 4, 5], p=[0.12, 0.33, 0.32, 0.18, 0.05]))
+    persons = 1 if lone else 1 + rng.pick([0.12, 0.33, 0.32, 0.18, 0.05])
     if elderly:
         return Routine(
             persons=persons,
@@ -51,7 +51,7 @@ def routine_of(ctx: DeviceContext) -> Routine:
             wake_h=float(rng.normal(6.2, 0.4)),
             wake_weekend_h=float(rng.normal(6.4, 0.4)),
             sleep_h=float(rng.normal(21.3, 0.5)),
-            scale=float(rng.lognormal(-0.25, 0.25)),
+            scale=float(rng.lognormal(-0.45, 0.25)),
             late_rising_p=0.12,
         )
     return Routine(
@@ -78,26 +78,22 @@ class _Uses:
         self.lpm.append(lpm)
 
 
-def _slot_times(rng: np.random.Generator, n: int, slots: list[tuple[float, float]], weights: list[float]) -> np.ndarray:
-    w = np.array(weights, dtype=float)
-    w = w / w.sum()
-    pick = rng.choice(len(slots), size=n, p=w)
-    lo = np.array([s[0] for s in slots])[pick]
-    hi = np.array([s[1] for s in slots])[pick]
-    return np.asarray(lo + rng.random(n) * np.maximum(hi - lo, 60.0))
+def _slot_time(rng: Rand, slots: list[tuple[float, float]], weights: list[float]) -> float:
+    lo, hi = slots[rng.pick(weights)]
+    return lo + rng.random() * max(hi - lo, 60.0)
 
 
 def household_uses(ctx: DeviceContext, rt: Routine) -> _Uses:
     """Every water use of the household over the period (before incidents)."""
-    rng = ctx.rng
+    rng = Rand(ctx.seed, ctx.device.id, "uses")
     uses = _Uses()
     p, k = rt.persons, rt.scale
     for m, day in ctx.days():
         weekend = day.weekday() >= 5
-        wake = m + HOUR * ((rt.wake_weekend_h if weekend else rt.wake_h) + float(rng.normal(0, 0.3)))
+        wake = m + HOUR * ((rt.wake_weekend_h if weekend else rt.wake_h) + rng.normal(0, 0.3))
         if rng.random() < rt.late_rising_p:
-            wake += HOUR * float(rng.uniform(1.5, 3.0))
-        sleep = m + HOUR * (rt.sleep_h + float(rng.normal(0, 0.4)))
+            wake += HOUR * rng.uniform(1.5, 3.0)
+        sleep = m + HOUR * (rt.sleep_h + rng.normal(0, 0.4))
         morning = (wake, wake + 1.5 * HOUR)
         daytime = (wake + 1.5 * HOUR, m + 18 * HOUR)
         evening = (m + 18 * HOUR, sleep)
@@ -109,36 +105,34 @@ def household_uses(ctx: DeviceContext, rt: Routine) -> _Uses:
         else:
             weights = [0.25, 0.35, 0.4]
         # toilet flushes (~6 L) and taps (hand washing, teeth, kettle)
-        n_toilet = int(rng.poisson(5.0 * p))
-        for t in _slot_times(rng, n_toilet, slots, weights):
-            uses.add(float(t), float(rng.uniform(35, 55)), float(rng.uniform(7.0, 9.0)))
-        n_tap = int(rng.poisson((6.0 if rt.elderly else 7.0) * p * k))
-        for t in _slot_times(rng, n_tap, slots, weights):
-            uses.add(float(t), float(rng.uniform(15, 80)), float(rng.uniform(2.5, 6.0)))
+        for _ in range(rng.poisson(5.0 * p)):
+            uses.add(_slot_time(rng, slots, weights), rng.uniform(35, 55), rng.uniform(7.0, 9.0))
+        for _ in range(rng.poisson((6.0 if rt.elderly else 7.0) * p * k)):
+            uses.add(_slot_time(rng, slots, weights), rng.uniform(15, 80), rng.uniform(2.5, 6.0))
         # showers: mostly evening
         for _ in range(p):
             if rng.random() < (0.4 if rt.elderly else 0.75):
                 win = evening if rng.random() < 0.8 else morning
-                t = float(rng.uniform(*win)) if win[1] > win[0] else win[0]
-                dur = float(rng.uniform(240, 480) if rt.elderly else rng.uniform(360, 780))
-                uses.add(t, dur * k, float(rng.uniform(6.0, 9.5)))
+                t = rng.uniform(*win) if win[1] > win[0] else win[0]
+                dur = rng.uniform(240, 480) if rt.elderly else rng.uniform(360, 780)
+                uses.add(t, dur * k, rng.uniform(6.0, 9.5))
         # cooking and dishes: breakfast, (lunch at home), dinner
-        meals = [wake + float(rng.uniform(0.2, 0.8)) * HOUR, m + float(rng.uniform(17.5, 19.3)) * HOUR]
+        meals = [wake + rng.uniform(0.2, 0.8) * HOUR, m + rng.uniform(17.5, 19.3) * HOUR]
         if weekend or rt.elderly or not rt.workers:
-            meals.append(m + float(rng.uniform(11.2, 12.6)) * HOUR)
+            meals.append(m + rng.uniform(11.2, 12.6) * HOUR)
         for t in meals:
-            for _ in range(int(rng.integers(2, 5))):
-                uses.add(t, float(rng.uniform(40, 160)) * k, float(rng.uniform(3.0, 5.5)))
-                t += float(rng.uniform(60, 600))
+            for _ in range(rng.integers(1, 4) if rt.elderly else rng.integers(2, 5)):
+                uses.add(t, rng.uniform(40, 160) * k, rng.uniform(3.0, 5.5))
+                t += rng.uniform(60, 600)
         # laundry: three fills over an hour
         if rng.random() < (0.15 if rt.elderly else (0.45 if weekend else 0.25)):
-            t = float(rng.uniform(wake + HOUR, m + 20.5 * HOUR))
+            t = rng.uniform(wake + HOUR, m + 20.5 * HOUR)
             for fill in range(3):
-                uses.add(t + fill * float(rng.uniform(900, 1500)), float(rng.uniform(70, 110)), 10.0)
+                uses.add(t + fill * rng.uniform(900, 1500), rng.uniform(70, 110), 10.0)
         # night toilet visits
         for _ in range(p):
             if rng.random() < (0.6 if rt.elderly else 0.25):
-                uses.add(m + float(rng.uniform(1.0, 5.0)) * HOUR, float(rng.uniform(35, 55)), 8.0)
+                uses.add(m + rng.uniform(1.0, 5.0) * HOUR, rng.uniform(35, 55), 8.0)
     return uses
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
-from devices.errors import RegistryError
+from devices.errors import DevicesError, RegistryError
 from devices.integrity import Collections, Locate, check, locate_items
 from devices.model import (
     Building,
@@ -298,6 +298,8 @@ class Registry:
     def on_duty(self, microgrid_id: str, when: datetime) -> list[Person]:
         """People whose shift in `microgrid_id` covers `when` (timezone-aware): grid workers first, then the
         micro-grid leader, then anyone else; each person once."""
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise DevicesError("on_duty needs a timezone-aware datetime (shifts are stored with their offset)")
         found: dict[str, tuple[int, datetime, Person]] = {}
         for s in self._shifts.get(microgrid_id, ()):
             if s.start > when:

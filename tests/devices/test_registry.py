@@ -121,6 +121,8 @@ def test_on_duty_workers_first_and_shift_bounds() -> None:
     assert [p.id for p in reg.on_duty("m1", T0 + timedelta(hours=12))] == ["p-w1", "p-w2"]
     assert reg.on_duty("m1", T0 - timedelta(seconds=1)) == []
     assert reg.on_duty("m2", T0) == []
+    with pytest.raises(DevicesError, match="timezone-aware"):
+        reg.on_duty("m1", T0.replace(tzinfo=None))
 
 
 def test_mappings_are_read_only() -> None:

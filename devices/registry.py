@@ -367,6 +367,10 @@ class Registry:
 
     __hash__: Any = None
 
+    def __reduce__(self) -> tuple[Any, tuple[Collections]]:
+        # the read-only mapping proxies cannot be pickled; rebuild from the content (worker processes, deepcopy)
+        return (_rebuild, (self._collections,))
+
     def __repr__(self) -> str:
         c = self._collections
         return (
@@ -378,3 +382,17 @@ class Registry:
 
 def _shift_key(s: DutyShift) -> tuple[str, str, datetime, datetime]:
     return (s.microgrid_id, s.person_id, s.start, s.end)
+
+
+def _rebuild(c: Collections) -> Registry:
+    return Registry(
+        streets=c.streets,
+        communities=c.communities,
+        grids=c.grids,
+        microgrids=c.microgrids,
+        buildings=c.buildings,
+        households=c.households,
+        people=c.people,
+        roster=c.roster,
+        devices=c.devices,
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+import pickle
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -214,3 +216,11 @@ def test_empty_registry() -> None:
     assert reg.placement("x") is None
     assert reg == Registry(streets=[])
     assert Registry(streets=[Street("s", "s")]).devices_under("s") == []
+
+
+def test_pickle_and_deepcopy() -> None:
+    reg = tiny()
+    back = pickle.loads(pickle.dumps(reg))
+    assert back == reg
+    assert back.placement("WM-1") == reg.placement("WM-1")
+    assert copy.deepcopy(reg) == reg

@@ -23,7 +23,7 @@ class Level(StrEnum):
 
 
 class DeviceClass(StrEnum):
-    """Device classes of protocol v1; each has payload models in `devices.protocol`."""
+    """Device classes of protocol v1; each has payload models in `devices.payloads`."""
 
     SMOKE_DETECTOR = "smoke_detector"
     WATER_METER = "water_meter"

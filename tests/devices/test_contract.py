@@ -210,7 +210,7 @@ aware = st.datetimes(
 )
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pair=st.sampled_from(PAIRS), when=aware, as_epoch=st.booleans())
 def test_device_time_in_either_form(pair: Pair, when: datetime, as_epoch: bool) -> None:
     ts: Any = when.timestamp() if as_epoch else when.isoformat()
@@ -225,7 +225,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pair=st.sampled_from(PAIRS), field=st.text(max_size=12), value=json_values)
 def test_arbitrary_input_is_accepted_or_refused_never_crashes(pair: Pair, field: str, value: Any) -> None:
     """Whatever a device sends, validation either succeeds or raises ValidationError (which the ingester turns
@@ -242,7 +242,7 @@ def test_arbitrary_input_is_accepted_or_refused_never_crashes(pair: Pair, field:
     assert math.isfinite(msg.epoch())
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(raw=st.binary(max_size=200))
 def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
     for model in set(MODELS.values()):

@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("serve", cmd_serve, "run the whole service in one process")
     demo = add("demo", cmd_demo, "serve a sample street on embedded defaults with the simulator feeding it")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second (default 10)")
+    demo.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
     demo.add_argument("--no-simulator", action="store_true")
     demo.add_argument("--keep", action="store_true", help="keep the demo data of the last run")
 

@@ -30,7 +30,7 @@ log = logging.getLogger("cwatch.demo")
 @dataclass(frozen=True)
 class DemoOptions:
     seed: int = 1
-    speed: float = 10.0  # simulated seconds per real second
+    speed: float = 1.0  # simulated seconds per real second
     simulate: bool = True
     fresh: bool = True
 
@@ -137,6 +137,8 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
 
     The service and the simulator share one clock, so device timestamps are "now" for the ingester and the
     rule engine even when the demo runs faster than real time."""
+    from paho.mqtt.enums import MQTTProtocolVersion
+
     from simulator.clock import paced
     from simulator.generate import Simulation
     from simulator.publisher import Publisher
@@ -147,7 +149,9 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     start = datetime.fromtimestamp(clock.now(), tz=UTC).astimezone(ZoneInfo(parts.settings.timezone))
     scenario = scenario.model_copy(update={"start": start.replace(microsecond=0)})
     sim = Simulation(parts.registry(), scenario, options.seed)
-    publisher = Publisher(parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=4)
+    publisher = Publisher(
+        parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=MQTTProtocolVersion.MQTTv311
+    )
     await asyncio.to_thread(publisher.connect)
     try:
         async for m in paced(sim.messages(), clock):

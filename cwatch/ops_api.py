@@ -33,11 +33,9 @@ def build_ops_router(engine: AsyncEngine, accounts: AccountStore, registry: Call
             raise HTTPException(status_code=403, detail="operators and street duty staff only")
         return account
 
-    Operator = Annotated[Account, Depends(operator)]  # noqa: N806
-
     @router.get("/deadletters")
     async def list_deadletters(
-        _viewer: Operator,
+        _viewer: Account = Depends(operator),
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         reason: RefusalReason | None = None,
     ) -> dict[str, Any]:
@@ -59,7 +57,7 @@ def build_ops_router(engine: AsyncEngine, accounts: AccountStore, registry: Call
         }
 
     @router.get("/registry/summary")
-    async def registry_summary(_viewer: Operator) -> dict[str, Any]:
+    async def registry_summary(_viewer: Account = Depends(operator)) -> dict[str, Any]:
         reg = registry()
         by_class: dict[str, int] = {}
         for d in reg.devices.values():

@@ -38,6 +38,9 @@ class MqttSettings(_Section):
     session_expiry_s: int = Field(default=7 * 86_400, ge=0)
     keepalive_s: int = Field(default=30, ge=5)
     shared_group: str = Field(default="", description="Subscribe as $share/<group>/... when several ingesters run.")
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        default="auto", description="MQTT version; auto tries 5 and falls back to 3.1.1. The embedded broker is 3.1.1."
+    )
 
 
 class StoreSettings(_Section):

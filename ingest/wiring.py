@@ -75,9 +75,9 @@ def build_ingester(
         "shared_group": mq.shared_group,
     }
     if mq.url:
-        options = options_from_url(mq.url, host=broker_host, port=broker_port, **common)
-    else:
-        options = MqttOptions(host=broker_host, port=broker_port, **common)
+        options = options_from_url(mq.url, host=broker_host, port=broker_port, protocol=mq.protocol, **common)
+    else:  # the embedded amqtt broker speaks MQTT 3.1.1 only
+        options = MqttOptions(host=broker_host, port=broker_port, protocol="3.1.1", **common)
 
     def connected(_session_present: bool) -> None:
         ingest_metrics.connected.set(1)

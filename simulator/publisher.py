@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -47,6 +47,7 @@ class Publisher:
         password: str | None = None,
         window: int = 2000,
         connect_timeout: float = 10.0,
+        protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv5,
     ) -> None:
         if connections < 1:
             raise ValueError("connections must be >= 1")
@@ -56,6 +57,7 @@ class Publisher:
         self._auth = (username, password)
         self._window = max(1, window)
         self._timeout = connect_timeout
+        self._protocol = protocol  # mqtt.MQTTv311 for brokers without MQTT 5 (the embedded amqtt broker)
         self._clients: list[mqtt.Client] = []
         self._cond = threading.Condition()
         self._published = 0
@@ -77,7 +79,7 @@ class Publisher:
     def connect(self) -> None:
         for i in range(self._n):
             cid = self._client_id if self._n == 1 else f"{self._client_id}-{i}"
-            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+            c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=cid, protocol=self._protocol)
             if self._auth[0] is not None:
                 c.username_pw_set(self._auth[0], self._auth[1])
             c.max_inflight_messages_set(max(20, self._window // self._n))

@@ -64,6 +64,7 @@ FILES = tuple(f"{stem}.csv" for stem in COLUMNS)
 
 _TRUE = {"yes", "y", "true", "t", "1", "是"}
 _FALSE = {"no", "n", "false", "f", "0", "否", ""}
+_SCIENTIFIC = re.compile(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")  # 1.38E+10: a phone number Excel "helped" with
 _HHMM = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -177,6 +178,12 @@ def _quiet(s: str) -> QuietHours:
     return q
 
 
+def _phone(s: str) -> str:
+    if _SCIENTIFIC.fullmatch(s):
+        raise _CellError("Excel turned the number into scientific notation; format the column as text and retype it")
+    return s
+
+
 def _contacts(s: str) -> tuple[Contact, ...]:
     out = []
     for part in s.split(";"):
@@ -185,7 +192,7 @@ def _contacts(s: str) -> tuple[Contact, ...]:
         fields = [f.strip() for f in part.split("|")]
         if len(fields) not in (2, 3) or not fields[0] or not fields[1]:
             raise _CellError("expected name|phone|relation;name|phone|relation (relation optional)")
-        out.append(Contact(fields[0], fields[1], fields[2] if len(fields) == 3 else ""))
+        out.append(Contact(fields[0], _phone(fields[1]), fields[2] if len(fields) == 3 else ""))
     return tuple(out)
 
 
@@ -301,9 +308,7 @@ def _household(r: _Row) -> Household:
 
 def _person(r: _Row) -> Person:
     role = r.enum("role", Role)
-    return Person(
-        r.text("id"), r.text("name"), role or Role.OPERATOR, r.text("scope_id"), r.text("phone", required=False)
-    )
+    return Person(r.text("id"), r.text("name"), role or Role.OPERATOR, r.text("scope_id"), r.get("phone", _phone) or "")
 
 
 def _shift(r: _Row) -> DutyShift:

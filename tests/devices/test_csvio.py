@@ -207,3 +207,14 @@ def test_examples_in_the_doc_load(tmp_path: Path) -> None:
     reg = load_registry(tmp_path)
     assert reg.households["h-yg-1-1-03-0601"].care.watched
     assert reg.placement("WM-0000001") is not None
+
+
+def test_phone_numbers_mangled_by_excel_refused(tmp_path: Path) -> None:
+    minimal(tmp_path)
+    write(
+        tmp_path,
+        "people.csv",
+        "id,name,role,scope_id,phone\np1,孙磊,grid_worker,m1,1.38E+10\np2,周杰,grid_worker,m1,138 0000 0000\n",
+    )
+    write(tmp_path, "households.csv", "id,building_id,unit,emergency_contacts\nh1,b1,1-101,王伟|1.39e+10|儿子\n")
+    assert problems_of(tmp_path) == {("people.csv", 2, "phone"), ("households.csv", 2, "emergency_contacts")}

@@ -3,6 +3,7 @@ Door held open, water flowing for hours, a smoke alarm nobody cleared."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from rules.schedule import Schedule
 from rules.scope import devices_in
 
 _EPS = 1e-6
+_KEEP_STOPS = 16
 
 
 class DurationEvaluator(Evaluator):
@@ -33,7 +35,7 @@ class DurationEvaluator(Evaluator):
         self.confirm_c = compile_any(rule.confirm)
         self.limit = rule.for_
         self.active: dict[str, float] = {}
-        self.last_stop: dict[str, float] = {}
+        self.stops: dict[str, list[float]] = {}  # recent stop times per key, for starts that arrive late
 
     def rescope(self, ctx: Context) -> None:
         self.classes = self.rule.classes()
@@ -51,8 +53,8 @@ class DurationEvaluator(Evaluator):
             # not running: only a start matters (a message may look like both, e.g. a first low-flow reading)
             if any_match(self.start_c, r, prev):
                 self._start(r, key, ctx)
-            elif any_match(self.stop_c, r, prev) and r.ts > self.last_stop.get(key, float("-inf")):
-                self.last_stop[key] = r.ts
+            elif any_match(self.stop_c, r, prev):
+                self._stopped(key, r.ts)
             return
         if began > r.ts:
             return
@@ -65,7 +67,7 @@ class DurationEvaluator(Evaluator):
                     details = {"since": began, "for_s": self.limit, "confirmed_at": r.ts}
                     self.emitter.raise_(ctx.out, key, at, place_of_reading(r), details)
             return
-        self.last_stop[key] = max(r.ts, self.last_stop.get(key, float("-inf")))
+        self._stopped(key, r.ts)
         del self.active[key]
         details = reading_details(r, ctx)
         details["since"] = began
@@ -78,9 +80,29 @@ class DurationEvaluator(Evaluator):
                 self.emitter.raise_(ctx.out, key, at, place_of_reading(r), {"since": began, "for_s": self.limit})
                 self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), details)
 
+    def _stopped(self, key: str, ts: float) -> None:
+        stops = self.stops.setdefault(key, [])
+        bisect.insort(stops, ts)
+        del stops[: max(0, len(stops) - _KEEP_STOPS)]
+
+    def _late_start(self, r: Reading, key: str, began: float, ctx: Context) -> None:
+        """A start older than a stop already seen: the state ran from it to the next stop after it."""
+        stops = self.stops.get(key, [])
+        i = bisect.bisect_right(stops, r.ts)
+        if i >= len(stops) or self.confirm_c or self.emitter.is_open(key):
+            return
+        ended = stops[i]
+        at = self.when_active(began + self.limit)
+        if at <= ended:
+            details = {"since": began, "for_s": self.limit, "late": True}
+            self.emitter.raise_(ctx.out, key, at, place_of_reading(r), details)
+            self.emitter.clear(ctx.out, key, ended, place_of_reading(r), {"since": began, "lasted_s": ended - began})
+
     def _start(self, r: Reading, key: str, ctx: Context) -> None:
-        if r.ts <= self.last_stop.get(key, float("-inf")):
-            return  # an old start that arrived after its stop
+        stops = self.stops.get(key)
+        if stops and r.ts <= stops[-1]:
+            self._late_start(r, key, r.ts, ctx)
+            return
         began = r.ts
         off_field = self.rule.start_offset_field
         if off_field is not None:
@@ -118,17 +140,17 @@ class DurationEvaluator(Evaluator):
 
     def prune(self, now: float) -> None:
         super().prune(now)
-        stale = [k for k, t in self.last_stop.items() if t < now - 86_400 and k not in self.active]
+        stale = [k for k, t in self.stops.items() if (not t or t[-1] < now - 86_400) and k not in self.active]
         for k in stale:
-            del self.last_stop[k]
+            del self.stops[k]
 
     def dump(self) -> dict[str, Any]:
         d = super().dump()
         d["active"] = self.active
-        d["last_stop"] = self.last_stop
+        d["stops"] = self.stops
         return d
 
     def load(self, data: dict[str, Any]) -> None:
         super().load(data)
         self.active = {str(k): float(v) for k, v in data.get("active", {}).items()}
-        self.last_stop = {str(k): float(v) for k, v in data.get("last_stop", {}).items()}
+        self.stops = {str(k): sorted(float(x) for x in v) for k, v in data.get("stops", {}).items()}

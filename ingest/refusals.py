@@ -25,6 +25,11 @@ class RefusalReason(StrEnum):
     TS_PAST = "ts_past"
     RETAINED = "retained"  # a retained message is a stale snapshot, not a fresh observation
     DUPLICATE = "duplicate"  # (device, seq) seen before; detected by the spool, not the decoder
+    SINK_REJECTED = "sink_rejected"  # decoded fine, but the database refused the point (set by the ingester)
+
+
+# The reasons `ingest.decode.Decoder` gives; the others are given downstream.
+DECODER_REASONS = frozenset(RefusalReason) - {RefusalReason.DUPLICATE, RefusalReason.SINK_REJECTED}
 
 
 class Refused(IngestError):  # noqa: N818 - the name is the shared contract

@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from cwatch.errors import ConfigError
 
 ENV_PREFIX = "CWATCH_"
+#: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, test knobs.
+NOT_SETTINGS = frozenset({"CWATCH_CONFIG", "CWATCH_NEW_PASSWORD"})
 
 
 class _Section(BaseModel):
@@ -166,7 +168,7 @@ def _fields_of(model: type[BaseModel]) -> dict[str, Any]:
 
 def _refuse_unknown_env(env: dict[str, str]) -> None:
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS or name.startswith("CWATCH_TEST_"):
             continue
         parts = name[len(ENV_PREFIX) :].lower().split("__")
         model: type[BaseModel] | None = Settings

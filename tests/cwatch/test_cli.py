@@ -1,0 +1,126 @@
+"""The `cwatch` command as an operator uses it: registry import/export/sample, accounts, dead letters, checks."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from cwatch.app import open_store
+from cwatch.cli import main
+from cwatch.settings import load_settings
+from devices.csvio import load_registry
+from devices.store import load_registry_db
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cfg = tmp_path / "cwatch.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    monkeypatch.setenv("CWATCH_CONFIG", str(cfg))
+    return cfg
+
+
+def stored_registry(config: Path):  # type: ignore[no-untyped-def]
+    async def load():  # type: ignore[no-untyped-def]
+        async with open_store(load_settings(config)) as engine:
+            return await load_registry_db(engine)
+
+    return asyncio.run(load())
+
+
+def test_sample_import_export_round_trip(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["registry", "sample", str(tmp_path / "street"), "--seed", "3"]) == 0
+    assert main(["registry", "import", str(tmp_path / "street")]) == 0
+    assert main(["registry", "export", str(tmp_path / "out")]) == 0
+    assert load_registry(tmp_path / "out") == load_registry(tmp_path / "street")
+    assert "imported" in capsys.readouterr().out
+
+
+def _rewrite(path: Path, edit: dict[tuple[int, str], str]) -> None:
+    """Change cells of a CSV file: {(row index from 0 after the header, column): value}."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+        fields = list(rows[0].keys())
+    for (i, col), value in edit.items():
+        rows[i][col] = value
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_registry_with_three_errors_is_refused_and_the_stored_one_is_unchanged(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    assert main(["registry", "sample", str(good), "--seed", "1"]) == 0
+    assert main(["registry", "import", str(good)]) == 0
+    before = stored_registry(config)
+    assert main(["registry", "sample", str(bad), "--seed", "1"]) == 0
+    # Three problems in two files: a device class that does not exist, a dangling building reference, and a
+    # negative report interval.
+    _rewrite(bad / "devices.csv", {(0, "device_class"): "toaster", (1, "building_id"): "no-such-building"})
+    _rewrite(bad / "devices.csv", {(2, "expected_interval_s"): "-5"})
+    capsys.readouterr()
+
+    assert main(["registry", "import", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "devices.csv:2: device_class:" in err
+    assert "devices.csv:3: building_id:" in err
+    assert "devices.csv:4: expected_interval_s:" in err
+    assert stored_registry(config) == before
+
+
+def test_bad_config_stops_naming_file_line_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[http]\nprot = 8080\n", encoding="utf-8")
+    assert main(["--config", str(cfg), "config", "check"]) == 2
+    assert f"{cfg}:2: http.prot: unknown key" in capsys.readouterr().err
+
+
+def test_accounts_need_a_real_scope_and_role(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "sample", str(tmp_path / "s")]) == 0
+    assert main(["registry", "import", str(tmp_path / "s")]) == 0
+    monkeypatch.setenv("CWATCH_NEW_PASSWORD", "a long enough password")
+    assert main(["accounts", "add", "li", "--role", "grid_worker", "--scope", "nowhere"]) == 2
+    assert "scope 'nowhere'" in capsys.readouterr().err
+    assert main(["accounts", "add", "li", "--role", "janitor", "--scope", "xf"]) == 2
+    assert "role 'janitor'" in capsys.readouterr().err
+    assert main(["accounts", "add", "li", "--role", "street_duty", "--scope", "xf"]) == 0
+    monkeypatch.setenv("CWATCH_NEW_PASSWORD", "short")
+    assert main(["accounts", "add", "wang", "--role", "street_duty", "--scope", "xf"]) == 2
+
+
+def test_deadletters_lists_json_lines(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest.deadletter import DeadLetters
+    from ingest.refusals import RefusalReason
+
+    async def add() -> None:
+        async with open_store(load_settings(config)) as engine:
+            await DeadLetters(engine).add("cw/c/d/event", b"{not json", RefusalReason.MALFORMED_JSON, "bad", 1.0)
+
+    asyncio.run(add())
+    assert main(["deadletters", "--reason", "malformed_json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["reason"] == "malformed_json"
+    assert rows[0]["payload"] == "{not json"
+
+
+def test_rules_check_accepts_the_shipped_rules(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "check"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_rules_check_names_the_line_of_a_bad_rule(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - id: x\n    kind: event\n    severity: loud\n", encoding="utf-8")
+    assert main(["rules", "check", str(bad)]) == 2
+    assert "rules.yaml:2: rules[0]" in capsys.readouterr().err

@@ -45,6 +45,7 @@ def _mqtt_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--qos", type=int, choices=(0, 1), default=1)
     g.add_argument("--connections", type=int, default=1, help="N client connections (default 1: gateway style)")
     g.add_argument("--client-id", default="cwatch-sim")
+    g.add_argument("--mqtt-version", choices=("5", "3.1.1"), default="5", help="3.1.1 for brokers without MQTT 5")
 
 
 def _progress_option(p: argparse.ArgumentParser) -> None:
@@ -100,6 +101,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sc.add_argument("--report", help="write the Markdown report here (default: stdout)")
     sc.add_argument("--household-months", type=float, default=0.0, help="watched household-months in the run")
 
+    ev = sub.add_parser("evaluate", help="run a scenario through the rule engine in-process and score it")
+    ev.add_argument("--scenario", default="smoke-test")
+    ev.add_argument("--seed", type=int)
+    ev.add_argument("--rules", help="rules file (default: the rule engine's default rule set)")
+    ev.add_argument("--truth", help="write the ground truth here")
+    ev.add_argument("--alerts", help="write the alerts here (JSON Lines)")
+    ev.add_argument("--report", help="write the Markdown report here (default: stdout)")
+    _progress_option(ev)
+
     sub.add_parser("scenarios", help="list the shipped scenarios")
 
 
@@ -125,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             return _load(args)
         if cmd == "score":
             return _score(args)
+        if cmd == "evaluate":
+            return _evaluate(args)
         if cmd == "scenarios":
             from simulator.scenario import SCENARIO_DIR
 
@@ -148,6 +160,8 @@ def _progress(total: int | None, args: argparse.Namespace, unit: str = "msg") ->
 
 
 def _publisher(args: argparse.Namespace) -> object:
+    from paho.mqtt.enums import MQTTProtocolVersion
+
     from simulator.publisher import Publisher
 
     return Publisher(
@@ -158,6 +172,7 @@ def _publisher(args: argparse.Namespace) -> object:
         client_id=args.client_id,
         username=args.username,
         password=args.password,
+        protocol=MQTTProtocolVersion.MQTTv311 if args.mqtt_version == "3.1.1" else MQTTProtocolVersion.MQTTv5,
     )
 
 
@@ -310,6 +325,46 @@ def _score(args: argparse.Namespace) -> int:
 
     report = score(read_truth(args.truth), read_alerts(args.alerts), watched_household_months=args.household_months)
     md = to_markdown(report)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            f.write(md)
+    else:
+        print(md)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from simulator.generate import Simulation
+    from simulator.groundtruth import write_truth
+    from simulator.judge import alert_json, judge
+    from simulator.scenario import load_scenario
+    from simulator.score import score, to_markdown
+    from simulator.street import registry_for
+
+    scenario = load_scenario(args.scenario)
+    registry = registry_for(scenario)
+    sim = Simulation(registry, scenario, args.seed)
+    bar = _progress(None, args)
+    t0 = time.monotonic()
+    result = judge(sim.messages(), registry, rules_path=args.rules, end=sim.end, progress=bar)
+    bar.close()  # type: ignore[attr-defined]
+    seconds = time.monotonic() - t0
+    truth = sim.ground_truth()
+    if args.truth:
+        write_truth(truth, args.truth)
+    if args.alerts:
+        with open(args.alerts, "w", encoding="utf-8") as f:
+            for a in result.alerts:
+                f.write(json.dumps(alert_json(a), ensure_ascii=False, separators=(",", ":")) + "\n")
+    report = score(truth, result.alerts, watched_household_months=sim.watched_household_months())
+    notes = [
+        f"Scenario `{scenario.name}` (seed {sim.seed}): {scenario.description}",
+        "",
+        f"- {result.messages} messages, {result.readings} readings, refused {sum(result.refused.values())}; "
+        f"{len(sim.incidents)} injected incidents of {len({i.kind for i in sim.incidents})} kinds; "
+        f"generated and judged in-process in {seconds:.0f} s.",
+    ]
+    md = to_markdown(report, title=f"Scoring: {scenario.name}", notes=notes)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
             f.write(md)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from devices.payloads import Channel
+from simulator.groundtruth import Truth
 from simulator.models.base import DAY, DeviceContext, Out, r
 from simulator.seeding import rng_for
 
@@ -68,8 +69,6 @@ def access_control(ctx: DeviceContext) -> Iterator[Out]:
         if rng.random() < ctx.background.tamper_per_week / 7:
             t = m + float(rng.uniform(0, DAY))
             out.append((t, Channel.EVENT, {"event": "tamper", "door": door}))
-            from simulator.groundtruth import Truth
-
             ctx.truths.append(Truth.background("tamper", "device_tamper", ctx.device.id, "device", t, t + 60))
         out.extend(_incidents_on(ctx, m, m + DAY, door))
         out.sort(key=lambda o: o[0])

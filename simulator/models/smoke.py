@@ -28,10 +28,10 @@ def smoke_detector(ctx: DeviceContext) -> Iterator[Out]:
         if t_low < ctx.end:
             out.append((t_low, Channel.EVENT, {"event": "low_battery"}))
             ctx.truths.append(Truth.background("low_battery", "low_battery", dev.id, "device", t_low, t_low + 60))
-    else:
+    else:  # already low: every heartbeat says so, and the device warns once during the first day
         t_low = ctx.start + float(rng.uniform(0, DAY))
         out.append((t_low, Channel.EVENT, {"event": "low_battery"}))
-        ctx.truths.append(Truth.background("low_battery", "low_battery", dev.id, "device", t_low, t_low + 60))
+        ctx.truths.append(Truth.background("low_battery", "low_battery", dev.id, "device", ctx.start, ctx.end))
     if dev.household_id:
         for t in poisson_times(rng, ctx.start, ctx.end, ctx.background.smoke_nuisance_per_day):
             out.extend(_nuisance(ctx, _meal_time(ctx, t)))

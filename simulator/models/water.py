@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from devices.payloads import Channel
+from simulator.groundtruth import Truth
 from simulator.models.base import DAY, DeviceContext, Out, merge, periodic, r
 from simulator.seeding import Rand, rng_for
 
@@ -191,6 +192,7 @@ def water_meter(ctx: DeviceContext) -> Iterator[Out]:
     if ctx.rng.random() < ctx.background.tamper_per_week * (ctx.end - ctx.start) / (7 * DAY):
         t = float(ctx.rng.uniform(ctx.start, ctx.end))
         events.append((t, Channel.EVENT, {"event": "tamper"}))
+        ctx.truths.append(Truth.background("tamper", "device_tamper", ctx.device.id, "device", t, t + 60))
 
     def leak_at(t: float) -> bool:
         return any(i.start <= t < i.end for i in leaks)

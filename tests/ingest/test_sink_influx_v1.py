@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from devices.model import DeviceClass
 from devices.payloads import Channel
@@ -136,3 +138,30 @@ async def test_series_grow_with_devices_and_channels_not_with_data(sink: InfluxV
     series = await sink.query("SHOW SERIES")
     assert len(series) == 30 * 3
     assert await count(sink) == 30 * 3 * 20
+
+
+_NASTY = st.sampled_from("\\\"\n\r\t ,=\x00'北")
+
+
+def stored_as(text: str) -> str:
+    """What InfluxDB gives back for a string field value we wrote: line breaks travel as the text `\\n`."""
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(
+        st.text(alphabet=_NASTY | st.characters(exclude_categories=("Cs",)), max_size=40), min_size=50, max_size=50
+    )
+)
+async def test_any_string_value_survives_the_round_trip(influxd: InfluxProcess, texts: list[str]) -> None:
+    sink = InfluxV1Sink(influxd.url, "strings")
+    try:
+        await sink.create_database()
+        await sink.query("DROP SERIES FROM /.*/")
+        batch = [reading(i, seq=i, fields={"text": t, "k": i}) for i, t in enumerate(texts)]
+        assert await sink.write(batch) == []
+        rows = await sink.query("SELECT k, text FROM /.*/")
+        assert {int(r["k"]): r["text"] for r in rows} == {i: stored_as(t) for i, t in enumerate(texts)}
+    finally:
+        await sink.close()

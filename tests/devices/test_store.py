@@ -100,3 +100,31 @@ async def test_unreachable_database() -> None:
             await registry_revision(eng)
     finally:
         await eng.dispose()
+
+
+async def test_reads_never_mix_two_saves(engine: AsyncEngine) -> None:
+    """Saves alternate two registries (odd revisions: a, even: b) while readers load: every registry read must
+    be whole and match the revision it was read with."""
+    a = tiny()
+    b = a.with_changes(remove=["SD-2", "WM-3", "h3", "AC-1"])
+    done = asyncio.Event()
+    seen: list[tuple[int, bool]] = []
+
+    async def writer() -> None:
+        for i in range(12):
+            await save_registry_db(engine, a if i % 2 == 0 else b)
+        done.set()
+
+    async def reader() -> None:
+        while not done.is_set():
+            try:
+                rev, reg = await load_registry_with_revision(engine)
+            except RegistryStoreError:
+                continue  # saves kept racing this read; it said so instead of mixing them
+            if rev:
+                seen.append((rev, reg == (a if rev % 2 == 1 else b)))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(writer(), reader(), reader())
+    assert seen
+    assert all(ok for _, ok in seen), seen

@@ -166,11 +166,17 @@ def any_match(conds: tuple[CompiledCondition, ...], r: Reading, prev: Mapping[st
     return False
 
 
-def channels_of(conds: list[Condition]) -> set[Channel] | None:
-    """The channels these conditions can match, or None when one of them matches any channel."""
+EVENT_CHANNELS = frozenset({Channel.EVENT, Channel.STATUS})  # where `Reading.event` can be set
+
+
+def channels_of(conds: list[Condition]) -> frozenset[Channel] | None:
+    """The channels on which these conditions can match, or None when one of them matches on any channel."""
     out: set[Channel] = set()
     for c in conds:
-        if c.channel is None:
+        if c.channel is not None:
+            out.add(c.channel)
+        elif c.event is not None:
+            out |= EVENT_CHANNELS
+        else:
             return None
-        out.add(c.channel)
-    return out
+    return frozenset(out)

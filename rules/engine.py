@@ -143,7 +143,7 @@ class Engine:
         self._birth: float | None = None
         self._evaluators: list[Evaluator] = []
         self._by_id: dict[str, Evaluator] = {}
-        self._index: dict[DeviceClass, tuple[Evaluator, ...]] = {}
+        self._index: dict[DeviceClass, dict[Channel, tuple[Evaluator, ...]]] = {}
         self._build(ruleset, previous={})
         if state is not None:
             self._load(state)
@@ -212,7 +212,7 @@ class Engine:
 
     def set_registry(self, registry: Registry) -> None:
         """Use a new registry (devices added, care profiles changed); rule state is kept."""
-        self._ctx.registry = registry
+        self._ctx.use_registry(registry)
         for ev in self._evaluators:
             ev.rescope(self._ctx)
         self._reindex()
@@ -281,11 +281,9 @@ class Engine:
         self._reindex()
 
     def _reindex(self) -> None:
-        index: dict[DeviceClass, list[Evaluator]] = {c: [] for c in DeviceClass}
-        for ev in self._evaluators:
-            for c in ev.classes if ev.classes is not None else DeviceClass:
-                index[c].append(ev)
-        self._index = {c: tuple(v) for c, v in index.items()}
+        self._index = {
+            c: {ch: tuple(ev for ev in self._evaluators if ev.wants(c, ch)) for ch in Channel} for c in DeviceClass
+        }
 
     def _load(self, st: EngineState) -> None:
         ctx = self._ctx
@@ -316,7 +314,7 @@ class Engine:
         ctx = self._ctx
         dev = r.device_id
         prev = ctx.prev_fields.get(dev)
-        for ev in self._index[r.device_class]:
+        for ev in self._index[r.device_class][r.channel]:
             ev.on_reading(r, prev, ctx)
         if r.channel is Channel.TELEMETRY and r.ts > ctx.prev_ts.get(dev, float("-inf")):
             if prev is None:

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from devices.model import DeviceClass
+from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from rules.alert import Alert, AlertAction, Severity
 from rules.config import AbsenceRule
-from rules.emit import Emitter, place_of_household
+from rules.emit import Emitter
 from rules.kinds.base import Context, Evaluator
 from rules.kinds.water import UseTracker
 from rules.schedule import Schedule, parse_span, quiet_end
@@ -34,6 +35,7 @@ class AbsenceEvaluator(Evaluator):
     def __init__(self, rule: AbsenceRule, schedule: Schedule | None) -> None:
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
         self.classes = frozenset({DeviceClass.WATER_METER})
+        self.channels = frozenset({Channel.TELEMETRY})
         self.window = rule.window
         self.use = UseTracker()
         self.mark: dict[str, float] = {}
@@ -108,7 +110,7 @@ class AbsenceEvaluator(Evaluator):
             self.mark[h] = since
         self.answered.pop(h, None)
         key = self.emitter.key(h)
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, seen_at, place, {"reason": "water used", "used_at": since})
         if self.all_well is not None and place is not None:
@@ -171,7 +173,7 @@ class AbsenceEvaluator(Evaluator):
         if at > upto + _EPS:
             self._arm(ctx, h, at)
             return
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         if place is None:
             return
         details = {"last_use": self.mark.get(h), "window_s": self.window, "min_use_m3": self.rule.min_use_m3}
@@ -190,7 +192,7 @@ class AbsenceEvaluator(Evaluator):
             self.mark[h] = max(self.mark.get(h, at), at)
             self.answered.pop(h, None)
         key = self.emitter.key(h)
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         if place is not None and self.emitter.is_open(key):
             reason = "away confirmed" if until is not None else "visited"
             self.emitter.clear(ctx.out, key, at, place, {"reason": reason, "until": until})

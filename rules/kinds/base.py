@@ -8,11 +8,12 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from devices.model import DeviceClass
+from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from devices.registry import Registry
 from rules.alert import Alert
 from rules.config import Rule
-from rules.emit import Emitter
+from rules.emit import Emitter, Place, place_of_device, place_of_household
 from rules.schedule import Schedule
 
 
@@ -21,7 +22,19 @@ class Context:
     what the engine remembers per device: when it was last heard (any channel), and the fields and time of
     its previous telemetry message."""
 
-    __slots__ = ("heap", "last_seen", "out", "prev_fields", "prev_ts", "registry", "seq", "tz", "tz_name", "watermark")
+    __slots__ = (
+        "_places",
+        "heap",
+        "last_seen",
+        "out",
+        "prev_fields",
+        "prev_ts",
+        "registry",
+        "seq",
+        "tz",
+        "tz_name",
+        "watermark",
+    )
 
     def __init__(self, registry: Registry, tz_name: str) -> None:
         self.registry = registry
@@ -34,6 +47,26 @@ class Context:
         self.last_seen: dict[str, float] = {}
         self.prev_fields: dict[str, dict[str, Scalar]] = {}
         self.prev_ts: dict[str, float] = {}
+        self._places: dict[str, Place | None] = {}
+
+    def use_registry(self, registry: Registry) -> None:
+        self.registry = registry
+        self._places = {}
+
+    def device_place(self, device_id: str) -> Place | None:
+        """Where a device's alerts belong (cached per registry: timers fire in bulk)."""
+        try:
+            return self._places[device_id]
+        except KeyError:
+            p = self._places[device_id] = place_of_device(self.registry, device_id)
+            return p
+
+    def household_place(self, household_id: str) -> Place | None:
+        try:
+            return self._places[household_id]
+        except KeyError:
+            p = self._places[household_id] = place_of_household(self.registry, household_id)
+            return p
 
     def timer(self, due: float, rule_id: str, key: str) -> None:
         """Call the rule's `on_timer(key, due)` once the watermark reaches `due`. Timers are not cancelled:
@@ -48,6 +81,7 @@ class Evaluator:
 
     kind: ClassVar[str] = ""
     classes: frozenset[DeviceClass] | None
+    channels: frozenset[Channel] | None = None  # None: messages of every channel
 
     def __init__(self, rule: Rule, emitter: Emitter, schedule: Schedule | None) -> None:
         self.rule = rule
@@ -57,6 +91,12 @@ class Evaluator:
         self.devices: frozenset[str] | None = None
         self.households: list[str] = []
         self.classes = None
+
+    def wants(self, device_class: DeviceClass, channel: Channel) -> bool:
+        """Whether messages of this class on this channel can matter (the engine indexes on it)."""
+        if self.classes is not None and device_class not in self.classes:
+            return False
+        return self.channels is None or channel in self.channels
 
     def rescope(self, ctx: Context) -> None:
         """Recompute the ids in scope after a registry change."""

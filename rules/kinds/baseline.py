@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 
 from devices.model import DeviceClass
+from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from rules.config import BaselineRule
-from rules.emit import Emitter, place_of_household
+from rules.emit import Emitter
 from rules.kinds.base import Context, Evaluator
 from rules.kinds.water import UseTracker
 from rules.learned import day_inactivity, first_exceedance, high_use_limit, slot_thresholds
@@ -32,6 +33,7 @@ class BaselineEvaluator(Evaluator):
     def __init__(self, rule: BaselineRule, schedule: Schedule | None) -> None:
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
         self.classes = frozenset({DeviceClass.WATER_METER})
+        self.channels = frozenset({Channel.TELEMETRY})
         self.use = UseTracker()
         self.last_use: dict[str, float] = {}
         self.day: dict[str, float] = {}  # local day start the fields below are about
@@ -113,7 +115,7 @@ class BaselineEvaluator(Evaluator):
         self.today_seen[h] = False
         if self.rule.mode == "high_use":
             key = self.emitter.key(h)
-            place = place_of_household(ctx.registry, h)
+            place = ctx.household_place(h)
             if place is not None and self.emitter.is_open(key):
                 self.emitter.clear(ctx.out, key, today, place, {"reason": "new day"})
 
@@ -143,7 +145,7 @@ class BaselineEvaluator(Evaluator):
         if since > self.last_use.get(h, float("-inf")):
             self.last_use[h] = since
         key = self.emitter.key(h)
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, r.ts, place, {"reason": "water used", "used_at": since})
 
@@ -155,7 +157,7 @@ class BaselineEvaluator(Evaluator):
         today = self.today_m3.get(h, 0.0)
         if today <= limit or not self.active_at(ts):
             return
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         key = self.emitter.key(h)
         if place is not None and not self.emitter.is_open(key):
             self.emitter.raise_(ctx.out, key, ts, place, {"today_m3": today, "limit_m3": limit})
@@ -190,13 +192,13 @@ class BaselineEvaluator(Evaluator):
                 self.armed[h] = at
                 ctx.timer(at, self.id, h)
             return
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         if place is not None:
             self.emitter.raise_(ctx.out, self.emitter.key(h), at, place, {"last_use": last, "inactive_s": due - last})
 
     def answer(self, ctx: Context, h: str, until: float | None, at: float) -> None:
         key = self.emitter.key(h)
-        place = place_of_household(ctx.registry, h)
+        place = ctx.household_place(h)
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, at, place, {"reason": "answered", "until": until})
         if self.rule.mode == "inactivity" and h in self.meters:

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from devices.reading import Reading, Scalar
-from rules.conditions import any_match, compile_any
+from rules.conditions import any_match, channels_of, compile_any
 from rules.config import DurationRule
-from rules.emit import Emitter, place_of_device, place_of_reading
+from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import Context, Evaluator
 from rules.kinds.match import reading_details
 from rules.schedule import Schedule
@@ -33,6 +33,7 @@ class DurationEvaluator(Evaluator):
         self.start_c = compile_any(rule.start)
         self.stop_c = compile_any(rule.stop)
         self.confirm_c = compile_any(rule.confirm)
+        self.channels = channels_of([*rule.start, *rule.stop, *rule.confirm])
         self.limit = rule.for_
         self.active: dict[str, float] = {}
         self.stops: dict[str, list[float]] = {}  # recent stop times per key, for starts that arrive late
@@ -130,7 +131,7 @@ class DurationEvaluator(Evaluator):
             self.active[key] = at - self.limit  # deferred by the schedule: fire again then
             ctx.timer(at, self.id, key)
             return
-        place = place_of_device(ctx.registry, self._device(key))
+        place = ctx.device_place(self._device(key))
         if place is not None:
             self.emitter.raise_(ctx.out, key, due, place, {"since": began, "for_s": self.limit})
 

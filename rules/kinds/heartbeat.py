@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from devices.reading import Reading, Scalar
 from rules.config import HeartbeatRule
-from rules.emit import Emitter, place_of_device, place_of_reading
+from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import Context, Evaluator
 from rules.schedule import Schedule
 from rules.scope import devices_in
@@ -92,6 +92,6 @@ class HeartbeatEvaluator(Evaluator):
             ctx.timer(expires, self.id, dev)
             return
         self.armed.discard(dev)
-        place = place_of_device(ctx.registry, dev)
+        place = ctx.device_place(dev)
         if place is not None:
             self.emitter.raise_(ctx.out, self.emitter.key(dev), expires, place, {"last_seen": seen, "limit_s": lim})

@@ -7,10 +7,12 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from devices.model import DeviceClass
+from devices.payloads import MODELS, Channel
 from devices.reading import Reading, Scalar
-from rules.conditions import any_match, compile_any
+from rules.conditions import any_match, channels_of, compile_any
 from rules.config import CountRule, EventRule, ThresholdRule
-from rules.emit import Emitter, place_of_device, place_of_reading
+from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import Context, Evaluator
 from rules.schedule import Schedule
 from rules.scope import devices_in
@@ -39,6 +41,7 @@ class EventEvaluator(_DeviceEvaluator):
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, bool(rule.clear)), schedule)
         self.match = compile_any(rule.match)
         self.clear = compile_any(rule.clear)
+        self.channels = channels_of([*rule.match, *rule.clear])
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
@@ -72,6 +75,17 @@ class ThresholdEvaluator(_DeviceEvaluator):
         self.clear_value = rule.clear_value if rule.clear_value is not None else rule.value
         self.also = compile_any(rule.also)
         self.clear = compile_any(rule.clear)
+        self.extra_channels = channels_of([*rule.also, *rule.clear])
+
+    def wants(self, device_class: DeviceClass, channel: Channel) -> bool:
+        if self.classes is not None and device_class not in self.classes:
+            return False
+        if self.rule.channel is not None and channel is not self.rule.channel:
+            return False
+        model = MODELS.get((device_class, channel))
+        if model is not None and self.field in model.model_fields:
+            return True
+        return self.extra_channels is None or channel in self.extra_channels
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
@@ -102,6 +116,7 @@ class CountEvaluator(_DeviceEvaluator):
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, has_clear), schedule)
         self.match = compile_any(rule.match)
         self.clear = compile_any(rule.clear)
+        self.channels = channels_of([*rule.match, *rule.clear])
         self.hits: dict[str, list[float]] = {}
         self.targets: dict[str, tuple[str, str | None]] = {}  # key -> (device, group)
 
@@ -151,7 +166,7 @@ class CountEvaluator(_DeviceEvaluator):
         if last + ca > due:
             return  # a newer hit re-armed the timer
         device, _ = self.targets.get(key, (key.split(":")[1], None))
-        place = place_of_device(ctx.registry, device)
+        place = ctx.device_place(device)
         if place is not None:
             self.emitter.clear(ctx.out, key, due, place, {"reason": "quiet", "quiet_s": ca})
 

@@ -1,0 +1,1 @@
+"""Rule engine benchmark: `python -m bench.rules` (see docs/performance.md, section "Rules")."""

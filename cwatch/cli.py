@@ -220,18 +220,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except CwatchError as e:
+    except _user_errors() as e:
+        # Every package's errors carry a clear message (file, line, key); show it without a traceback.
         print(f"cwatch: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except Exception as e:
-        # Package errors carry their own clear message (file, line, key); show it without a traceback.
-        if type(e).__module__.split(".")[0] in {"devices", "ingest", "rules", "alerts", "simulator"}:
-            print(f"cwatch: {e}", file=sys.stderr)
-            return 2
-        raise
     return code
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from alerts.errors import AlertsError
+    from devices.errors import DevicesError
+    from ingest.errors import IngestError
+    from rules.errors import RulesError
+    from simulator.errors import SimulatorError
+
+    return (CwatchError, DevicesError, IngestError, RulesError, AlertsError, SimulatorError)
 
 
 if __name__ == "__main__":

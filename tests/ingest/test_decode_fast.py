@@ -26,6 +26,8 @@ from ingest.refusals import Refused
 from .corpus.registry import DEVICE_OF_CLASS, NOW, registry
 
 PAIRS = sorted(MODELS, key=lambda k: (k[0].value, k[1].value))
+# One (class, channel) per distinct model: the status model is shared by every class.
+MODEL_PAIRS = list({MODELS[p]: p for p in reversed(PAIRS)}.values())
 FAST = Decoder(registry(), ManualClock(NOW), max_future_s=2 * 86_400)
 SLOW = Decoder(registry(), ManualClock(NOW), max_future_s=2 * 86_400, fast=False)
 
@@ -107,7 +109,9 @@ def _frozen() -> st.SearchStrategy[Any]:
         {"ts": _timestamp(), "volume_m3": st.one_of(st.floats(min_value=0, max_value=1e7), _scalar)},
         optional={"extra": _scalar},
     )
-    return st.one_of(st.lists(item, max_size=3), st.lists(item, min_size=96, max_size=97), _scalar)
+    return st.one_of(
+        st.lists(item, max_size=3), st.lists(item, max_size=3), st.lists(item, min_size=96, max_size=97), _scalar
+    )
 
 
 @st.composite
@@ -133,8 +137,8 @@ def documents(draw: st.DrawFn, cls: DeviceClass, channel: Channel) -> dict[str, 
     return doc
 
 
-@pytest.mark.parametrize(("cls", "channel"), PAIRS, ids=[f"{c.value}-{ch.value}" for c, ch in PAIRS])
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize(("cls", "channel"), MODEL_PAIRS, ids=[f"{c.value}-{ch.value}" for c, ch in MODEL_PAIRS])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_generated_payloads_get_the_same_verdict(cls: DeviceClass, channel: Channel, data: st.DataObject) -> None:
     doc = data.draw(documents(cls, channel))
@@ -148,7 +152,7 @@ def test_generated_payloads_exercise_both_outcomes() -> None:
     """Guard against a strategy that only produces junk: a sample must contain accepted and refused payloads."""
     accepted = refused = 0
     strategy = documents(DeviceClass.SMOKE_DETECTOR, Channel.TELEMETRY)
-    for _ in range(300):
+    for _ in range(150):
         doc = strategy.example()
         result = verdict(FAST, "cw/c1/SD-0001/telemetry", json.dumps(doc, allow_nan=True).encode())
         if isinstance(result, list):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from alerts.dispatch import escalation_targets, next_level_with_people
 from alerts.lifecycle import Status, SystemAction
+from alerts.loops import sleep_or_stop
 from alerts.model import SYSTEM_ACTOR, Ticket
 from alerts.scope import Hierarchy
 from alerts.sla import SlaPolicy
@@ -71,13 +72,18 @@ def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hiera
 
 
 class Escalator:
-    """Runs `service.escalate_due()` every `interval` seconds of the clock until cancelled."""
+    """Runs `service.escalate_due()` every `interval` seconds of the clock until `stop()` or cancellation."""
 
     def __init__(self, service: TicketService, clock: Clock, interval: float = 30.0) -> None:
         self.service = service
         self.clock = clock
         self.interval = interval
         self.cycles = 0
+        self._stop = asyncio.Event()
+
+    async def stop(self) -> None:
+        """Ask `run()` to return after the current cycle."""
+        self._stop.set()
 
     async def due_escalations(self, now: float) -> list[Ticket]:
         return await self.service.due_escalations(now)
@@ -88,11 +94,11 @@ class Escalator:
         return escalated
 
     async def run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep escalating after a transient database failure (the watchdog users ask for)
                 log.exception("escalation cycle failed")
-            await self.clock.sleep(self.interval)
+            await sleep_or_stop(self.clock, self.interval, self._stop)

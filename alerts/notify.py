@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.errors import AlertsError
+from alerts.loops import sleep_or_stop
 from alerts.tables import outbox
 from cwatch.clock import Clock
 
@@ -163,6 +164,11 @@ class OutboxDispatcher:
         self.lease_s = lease_s
         self.batch = batch
         self.rng = rng
+        self._stop = asyncio.Event()
+
+    async def stop(self) -> None:
+        """Ask `run()` to return after the current round."""
+        self._stop.set()
 
     async def run_once(self) -> int:
         """Deliver what is due; returns how many deliveries succeeded."""
@@ -237,11 +243,11 @@ class OutboxDispatcher:
 
     async def run(self, interval: float = 2.0) -> None:
         """Deliver until cancelled; a database hiccup only delays delivery."""
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
             except (SQLAlchemyError, OSError):
                 log.exception("outbox dispatch failed; retrying")
-            await self.clock.sleep(interval)
+            await sleep_or_stop(self.clock, interval, self._stop)

@@ -1,18 +1,21 @@
 """Engines for alerts tests: a fresh SQLite file per test, and (marked `postgres`) a uniquely named PostgreSQL
-database created for the test and dropped after it."""
+database created for the session (emptied before each test) and dropped after it; `pg_database` gives a test
+its own database (the concurrency test)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.tables import create_tables
+from alerts.tables import create_tables, metadata
 from cwatch.db import make_engine
 
 PG_DSN = os.environ.get("CWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -55,24 +58,37 @@ async def pg_database() -> AsyncIterator[str]:
         await _drop_pg_database(name)
 
 
+@pytest.fixture(scope="session")
+def shared_pg_database() -> Iterator[str | None]:
+    """One PostgreSQL database for the session (creating one per test is slow); tests empty its tables."""
+    name = asyncio.run(_pg_database())
+    try:
+        yield name
+    finally:
+        if name is not None:
+            asyncio.run(_drop_pg_database(name))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """One engine per backend; tests using it run on SQLite and on PostgreSQL."""
+async def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, shared_pg_database: str | None
+) -> AsyncIterator[AsyncEngine]:
+    """One engine per backend, on empty tables; tests using it run on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}")
-        name = None
     else:
-        name = await _pg_database()
-        if name is None:
+        if shared_pg_database is None:
             pytest.skip("PostgreSQL is not reachable")
-        eng = make_engine(pg_url(name))
+        eng = make_engine(pg_url(shared_pg_database))
     try:
         await create_tables(eng)
+        if request.param == "postgres":
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            async with eng.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         yield eng
     finally:
         await eng.dispose()
-        if name is not None:
-            await _drop_pg_database(name)
 
 
 @pytest.fixture

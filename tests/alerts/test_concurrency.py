@@ -18,7 +18,7 @@ from cwatch.db import make_engine
 from .conftest import pg_url
 from .fakes import WORKER_M1, FakeHierarchy, alert
 
-ROUNDS = 20
+ROUNDS = 10
 
 
 async def _race(url: str, monkeypatch: pytest.MonkeyPatch) -> int:

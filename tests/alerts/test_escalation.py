@@ -181,3 +181,23 @@ def test_plan_is_pure_and_idempotent_when_not_due() -> None:
     change = plan_escalation(t, 900, SlaPolicy(), h)
     assert change is not None
     assert change.values == {"escalation_level": 1, "ack_due_at": 1800.0}
+
+
+async def test_stop_ends_the_loop_during_its_sleep(service: TicketService) -> None:
+    from cwatch.clock import SystemClock
+
+    escalator = Escalator(service, SystemClock(), interval=3600)
+    first_cycle = asyncio.Event()
+    real_run_once = escalator.run_once
+
+    async def run_once() -> list[object]:
+        out = list(await real_run_once())
+        first_cycle.set()
+        return out
+
+    escalator.run_once = run_once  # type: ignore[method-assign]
+    task = asyncio.create_task(escalator.run())
+    await asyncio.wait_for(first_cycle.wait(), timeout=10)  # then ask it to stop in the middle of its hour's sleep
+    await escalator.stop()
+    await asyncio.wait_for(task, timeout=10)
+    assert escalator.cycles == 1

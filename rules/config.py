@@ -61,11 +61,15 @@ class DeviceRuleBase(RuleBase):
 
 
 class EventRule(DeviceRuleBase):
-    """Raise when a message matches any `match` condition; clear when one matches any `clear` condition."""
+    """Raise when a message matches any `match` condition; clear when one matches any `clear` condition.
+    With `pending`, a match is held that long (event time) and dropped if the device sends a `cancel` or
+    `clear` message meanwhile; the alert is then dated when the wait ended."""
 
     kind: Literal["event"]
     match: list[Condition] = Field(min_length=1)
     clear: list[Condition] = Field(default_factory=list)
+    pending: Duration = 0.0
+    cancel: list[Condition] = Field(default_factory=list)
 
 
 class ThresholdRule(DeviceRuleBase):
@@ -395,6 +399,7 @@ def _conditions(rule: DeviceRule) -> Iterator[tuple[str, list[Condition]]]:
     if isinstance(rule, EventRule):
         yield "match", rule.match
         yield "clear", rule.clear
+        yield "cancel", rule.cancel
     elif isinstance(rule, ThresholdRule):
         yield "also", rule.also
         yield "clear", rule.clear

@@ -34,6 +34,9 @@ class _DeviceEvaluator(Evaluator):
 
 
 class EventEvaluator(_DeviceEvaluator):
+    """With `pending`, a match waits that long in event time and is dropped if a `cancel` or `clear` message
+    of the device arrives meanwhile (a cooking alarm the resident silences within seconds)."""
+
     kind = "event"
     rule: EventRule
 
@@ -41,19 +44,56 @@ class EventEvaluator(_DeviceEvaluator):
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, bool(rule.clear)), schedule)
         self.match = compile_any(rule.match)
         self.clear = compile_any(rule.clear)
-        self.channels = channels_of([*rule.match, *rule.clear])
+        self.cancel = compile_any(rule.cancel)
+        self.channels = channels_of([*rule.match, *rule.clear, *rule.cancel])
+        self.waiting: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (match time, details)
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
             return
+        if self.waiting and self.cancel and any_match(self.cancel, r, prev):
+            self._cancel(self.emitter.key(r.device_id), r.ts)
         if self.clear and any_match(self.clear, r, prev):
             key = self.emitter.key(r.device_id)
+            self._cancel(key, r.ts)
             if self.emitter.is_open(key):
                 self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             return
         if any_match(self.match, r, prev) and self.active_at(r.ts):
             key = self.emitter.key(r.device_id)
-            self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            if self.rule.pending <= 0 or self.emitter.is_open(key):
+                self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            elif key not in self.waiting:
+                self.waiting[key] = (r.ts, reading_details(r, ctx))
+                ctx.timer(r.ts + self.rule.pending, self.id, key)
+
+    def _cancel(self, key: str, ts: float) -> None:
+        w = self.waiting.get(key)
+        if w is not None and w[0] <= ts:
+            del self.waiting[key]
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        w = self.waiting.get(key)
+        if w is None or abs(w[0] + self.rule.pending - due) > 1e-6:
+            return
+        del self.waiting[key]
+        place = ctx.device_place(key[len(self.id) + 1 :])
+        if place is not None:
+            details = {**w[1], "pending_s": self.rule.pending}
+            self.emitter.raise_(ctx.out, key, due, place, details)
+
+    def start(self, ctx: Context, birth: float) -> None:
+        for key, (ts, _) in self.waiting.items():
+            ctx.timer(ts + self.rule.pending, self.id, key)
+
+    def dump(self) -> dict[str, Any]:
+        d = super().dump()
+        d["waiting"] = {k: [t, det] for k, (t, det) in self.waiting.items()}
+        return d
+
+    def load(self, data: dict[str, Any]) -> None:
+        super().load(data)
+        self.waiting = {str(k): (float(v[0]), dict(v[1])) for k, v in data.get("waiting", {}).items()}
 
 
 Compare = Callable[[Any, Any], bool]

@@ -188,3 +188,26 @@ def test_count_clear_after_quiet_period() -> None:
     assert eng.advance(T0 + 5 * 60) == []
     [c] = clears(eng.advance(T0 + 20 * 60))
     assert c.ts == T0 + 40 + 600
+
+
+PENDING = SMOKE.replace("cooldown: 2m", "cooldown: 2m\n    pending: 40s\n    cancel: [{event: silenced}]")
+
+
+def test_pending_match_is_dropped_when_cancelled_in_time() -> None:
+    reg = registry()
+    eng = engine(PENDING, reg, allowed_lateness_s=0)
+    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm", smoke_obscuration_pct=6.0)) == []
+    assert eng.process(reading(reg, "SD1", "event", T0 + 20, event="silenced")) == []
+    assert eng.advance(T0 + 10 * M) == []
+
+
+def test_pending_match_raises_when_nothing_cancels_it() -> None:
+    reg = registry()
+    eng = engine(PENDING, reg, allowed_lateness_s=0)
+    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm", smoke_obscuration_pct=15.0)) == []
+    [r] = raises(eng.advance(T0 + M))
+    assert r.ts == T0 + 40
+    assert r.details["smoke_obscuration_pct"] == 15.0
+    # a silence after the wait does not take it back; the clear does
+    assert eng.process(reading(reg, "SD1", "event", T0 + 2 * M, event="silenced")) == []
+    assert len(clears(eng.process(reading(reg, "SD1", "event", T0 + 3 * M, event="alarm_cleared")))) == 1

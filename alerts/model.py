@@ -51,6 +51,7 @@ class Ticket:
     updated_at: float
     acknowledged_at: float | None = None
     resolved_at: float | None = None
+    resolved_by: str | None = None
 
     def overdue(self, now: float) -> bool:
         """True when the ticket missed its acknowledge or resolve deadline."""

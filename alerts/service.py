@@ -58,6 +58,7 @@ class TicketService:
         sla: SlaPolicy | None = None,
         clear_policy: Callable[[Ticket], bool] = default_clear_policy,
         channels: Sequence[str] = (),
+        flap_window_s: float = 600.0,
     ) -> None:
         self.engine = engine
         self.store = TicketStore(engine, channels)
@@ -66,6 +67,7 @@ class TicketService:
         self.notifier: Notifier = notifier or NullNotifier()
         self.sla = sla or SlaPolicy()
         self.clear_policy = clear_policy
+        self.flap_window_s = flap_window_s
 
     # --- alerts in ----------------------------------------------------------------------------------------
 
@@ -88,7 +90,7 @@ class TicketService:
             resolve_due_at=self.sla.resolve_due(alert.severity, now),
             data={"assignee": assignment.person_id, "assigned_because": assignment.reason},
         )
-        ticket, event, _created = await self.store.raise_alert(alert, now, new)
+        ticket, event, _created = await self.store.raise_alert(alert, now, new, self.flap_window_s)
         await self._notify(ticket, event)
         return ticket
 
@@ -134,10 +136,11 @@ class TicketService:
                     values["assignee_id"] = actor.person_id  # accepting (接单) makes it yours
                     data["assignee"] = {"from": t.assignee_id, "to": actor.person_id}
             elif action == Action.RESOLVE:
-                values.update(resolved_at=now, ack_due_at=None, resolve_due_at=None)
+                values.update(resolved_at=now, resolved_by=actor.username, ack_due_at=None, resolve_due_at=None)
             elif action == Action.REOPEN:
                 values.update(
                     resolved_at=None,
+                    resolved_by=None,
                     acknowledged_at=None,
                     ack_due_at=self.sla.ack_due(t.severity, now),
                     resolve_due_at=self.sla.resolve_due(t.severity, now),

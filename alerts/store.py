@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.codec import event_to_dict, ticket_to_dict
 from alerts.errors import AlertsError, ConflictError, NotFoundError, StoreError
-from alerts.lifecycle import ACTIVE, Status, SystemAction
+from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
 from alerts.tables import create_tables, outbox, ticket_events, tickets
 from rules.alert import Alert, Severity
@@ -89,6 +89,7 @@ def row_to_ticket(r: Row[Any]) -> Ticket:
         updated_at=m["updated_at"],
         acknowledged_at=m["acknowledged_at"],
         resolved_at=m["resolved_at"],
+        resolved_by=m["resolved_by"],
     )
 
 
@@ -192,15 +193,24 @@ class TicketStore:
             )
         return event
 
-    async def raise_alert(self, alert: Alert, now: float, new: NewTicket) -> tuple[Ticket, TicketEvent, bool]:
+    async def raise_alert(
+        self, alert: Alert, now: float, new: NewTicket, flap_window_s: float = 0.0
+    ) -> tuple[Ticket, TicketEvent, bool]:
         """Create the active ticket of `alert.dedup_key`, or bump it if one exists. Returns (ticket, event,
-        created). Safe against concurrent raises from other processes (see the module docstring)."""
+        created). Safe against concurrent raises from other processes (see the module docstring).
+
+        Flap control: a raise within `flap_window_s` of the key's ticket being auto-resolved by a clear reopens
+        that ticket instead of opening a new one, so a door that keeps opening and closing stays one ticket."""
         for _ in range(_RETRIES):
             try:
                 async with _translated(), self.engine.begin() as conn:
                     bumped = await self._bump(conn, alert, now)
                     if bumped is not None:
                         return (*bumped, False)
+                    if flap_window_s > 0:
+                        revived = await self._revive(conn, alert, now, new, flap_window_s)
+                        if revived is not None:
+                            return (*revived, False)
                     ticket = await self._insert(conn, alert, now, new)
                     event = await self._record(
                         conn,
@@ -246,6 +256,49 @@ class TicketStore:
             data["severity"] = {"from": ticket.severity.value, "to": severity.value}
             ticket = _replace(ticket, severity=severity)
         event = await self._record(conn, ticket, now, Change(SystemAction.REPEAT.value, SYSTEM_ACTOR, data=data), None)
+        return ticket, event
+
+    async def _revive(
+        self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket, window: float
+    ) -> Changed | None:
+        recent = (
+            select(tickets.c.id)
+            .where(
+                tickets.c.dedup_key == alert.dedup_key,
+                tickets.c.status == Status.RESOLVED.value,
+                tickets.c.resolved_by == SYSTEM_ACTOR,
+                tickets.c.resolved_at >= now - window,
+            )
+            .order_by(tickets.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        res = await conn.execute(
+            tickets.update()
+            .where(tickets.c.id == recent, tickets.c.status == Status.RESOLVED.value)
+            .values(
+                status=Status.OPEN.value,
+                active=True,
+                count=tickets.c.count + 1,
+                last_seen=alert.ts,
+                cleared=False,
+                cleared_at=None,
+                resolved_at=None,
+                resolved_by=None,
+                ack_due_at=new.ack_due_at,
+                resolve_due_at=new.resolve_due_at,
+                updated_at=now,
+                version=tickets.c.version + 1,
+            )
+            .returning(*tickets.c)
+        )
+        row = res.first()
+        if row is None:
+            return None
+        ticket = row_to_ticket(row)
+        note = "自动解决后不久再次告警，重新打开 (fired again soon after it cleared)"
+        change = Change(Action.REOPEN.value, SYSTEM_ACTOR, note=note, data={"alert_ts": alert.ts, "flap": True})
+        event = await self._record(conn, ticket, now, change, Status.RESOLVED)
         return ticket, event
 
     async def _insert(self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket) -> Ticket:
@@ -308,6 +361,7 @@ class TicketStore:
                         status=Status.RESOLVED.value,
                         active=False,
                         resolved_at=now,
+                        resolved_by=SYSTEM_ACTOR,
                         updated_at=now,
                         version=tickets.c.version + 1,
                     )

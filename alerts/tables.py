@@ -52,6 +52,7 @@ tickets = Table(
     Column("cleared_at", Float),
     Column("acknowledged_at", Float),
     Column("resolved_at", Float),
+    Column("resolved_by", String(64)),  # username, or "system" for an auto-resolve (see flap control)
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("version", Integer, nullable=False, default=1),  # optimistic concurrency for people's actions

@@ -234,3 +234,27 @@ async def test_changes_reach_the_hub(service: TicketService, hub: ChangeHub) -> 
     assert second[0].status == Status.ACKNOWLEDGED
     sub.close()
     assert sub not in hub.subscribers
+
+
+async def test_flapping_condition_reopens_its_auto_resolved_ticket(service: TicketService, clock: ManualClock) -> None:
+    [t] = await service.apply([alert(key="door_held_open:AC-1", ts=1000)])
+    await service.apply([alert(key="door_held_open:AC-1", action=AlertAction.CLEAR, ts=1100)])
+    clock.advance(599)
+    [again] = await service.apply([alert(key="door_held_open:AC-1", ts=1200)])
+    assert again.id == t.id
+    assert again.status == Status.OPEN
+    assert again.count == 2
+    assert not again.cleared
+    assert again.ack_due_at == clock.now() + 15 * 60
+    timeline = (await service.get_ticket(OPERATOR, t.id)).timeline
+    assert [(e.actor, e.action) for e in timeline] == [
+        ("system", "raise"),
+        ("system", "clear"),
+        ("system", "auto_resolve"),
+        ("system", "reopen"),
+    ]
+    # outside the window the condition is a new incident
+    await service.apply([alert(key="door_held_open:AC-1", action=AlertAction.CLEAR, ts=1300)])
+    clock.advance(601)
+    [fresh] = await service.apply([alert(key="door_held_open:AC-1", ts=2000)])
+    assert fresh.id != t.id

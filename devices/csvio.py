@@ -39,6 +39,7 @@ from devices.model import (
     Street,
 )
 from devices.registry import Registry
+from devices.topics import ID_PATTERN
 
 __all__ = ["COLUMNS", "FILES", "load_registry", "save_registry"]
 
@@ -64,6 +65,7 @@ FILES = tuple(f"{stem}.csv" for stem in COLUMNS)
 
 _TRUE = {"yes", "y", "true", "t", "1", "是"}
 _FALSE = {"no", "n", "false", "f", "0", "否", ""}
+_ID = re.compile(ID_PATTERN)
 _SCIENTIFIC = re.compile(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")  # 1.38E+10: a phone number Excel "helped" with
 _HHMM = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _E = TypeVar("_E", bound=StrEnum)
@@ -82,9 +84,13 @@ class _Row:
     line: int
     cells: dict[str, str]
     problems: list[Problem]
+    absent: frozenset[str] = frozenset()  # required columns missing from the header: reported once, there
     ok: bool = True
 
     def _read(self, column: str, parse: Callable[[str], Any], default: Any, required: bool) -> Any:
+        if column in self.absent:
+            self.ok = False
+            return default
         raw = self.cells.get(column, "").strip()
         if raw == "":
             if required:
@@ -102,6 +108,11 @@ class _Row:
         value: str = self._read(column, str, "", required)
         return value
 
+    def ident(self) -> str:
+        """The row's `id`, checked here too so a row that cannot be built still has its id problem reported."""
+        value: str = self._read("id", _ident, "", True)
+        return value
+
     def integer(self, column: str, default: int) -> int:
         value: int = self._read(column, _int, default, False)
         return value
@@ -116,6 +127,12 @@ class _Row:
 
     def get(self, column: str, parse: Callable[[str], Any], *, required: bool = False) -> Any:
         return self._read(column, parse, None, required)
+
+
+def _ident(s: str) -> str:
+    if not _ID.fullmatch(s):
+        raise _CellError("not a valid id (letters, digits, _ . -; at most 64; no spaces)")
+    return s
 
 
 def _int(s: str) -> int:
@@ -199,9 +216,16 @@ def _contacts(s: str) -> tuple[Contact, ...]:
 # --- reading -------------------------------------------------------------------------------------------------
 
 
-def _records(path: Path, problems: list[Problem]) -> list[_Row] | None:
+@dataclass
+class _File:
+    rows: list[_Row]
+    absent: frozenset[str]  # required columns missing from the header
+
+
+def _records(path: Path, problems: list[Problem]) -> _File | None:
     """The data rows of one file with the line each starts on, or None when the file cannot be read at all
-    (encoding, header); problems are recorded either way."""
+    (encoding, CSV structure, no header). Header problems (unknown, repeated or missing columns) are recorded
+    and the rows are still read, so their own problems are reported in the same round."""
     stem = path.stem
     required, optional = COLUMNS[stem]
     try:
@@ -225,7 +249,6 @@ def _records(path: Path, problems: list[Problem]) -> list[_Row] | None:
         problems.append(Problem(path.name, 1, "", "empty file: the header row is missing"))
         return None
     names = [h.strip() for h in header]
-    usable = True
     known = set(required) | set(optional)
     seen: set[str] = set()
     ignored: set[int] = set()
@@ -233,25 +256,23 @@ def _records(path: Path, problems: list[Problem]) -> list[_Row] | None:
         if name == "":
             ignored.add(i)  # trailing empty columns from spreadsheets; checked per row below
         elif name not in known:
-            usable = False
+            ignored.add(i)
             problems.append(Problem(path.name, 1, name, f"unknown column (expected {', '.join(required + optional)})"))
         elif name in seen:
-            usable = False
-            problems.append(Problem(path.name, 1, name, "column appears twice"))
+            ignored.add(i)
+            problems.append(Problem(path.name, 1, name, "column appears twice (the first one is read)"))
         seen.add(name)
-    for name in required:
-        if name not in seen:
-            usable = False
-            problems.append(Problem(path.name, 1, name, "required column is missing"))
-    if not usable:
-        return None
+    absent = frozenset(name for name in required if name not in seen)
+    for name in sorted(absent, key=required.index):
+        problems.append(Problem(path.name, 1, name, "required column is missing"))
+    blank = {i for i in ignored if names[i] == ""}
     out: list[_Row] = []
     line = reader.line_num + 1
     while True:
         try:
             cells = next(reader)
         except StopIteration:
-            return out
+            return _File(out, absent)
         except csv.Error as e:
             problems.append(Problem(path.name, line, "", f"not CSV: {e}"))
             return None
@@ -262,10 +283,10 @@ def _records(path: Path, problems: list[Problem]) -> list[_Row] | None:
             problems.append(Problem(path.name, start, "", f"{len(cells)} cells but only {len(names)} columns"))
             continue
         row = {names[i]: c for i, c in enumerate(cells[: len(names)]) if i not in ignored}
-        if any(cells[i].strip() for i in ignored if i < len(cells)):
+        if any(cells[i].strip() for i in blank if i < len(cells)):
             problems.append(Problem(path.name, start, "", "a value stands in a column without a header"))
             continue
-        out.append(_Row(path.name, start, row, problems))
+        out.append(_Row(path.name, start, row, problems, absent))
 
 
 @dataclass
@@ -275,23 +296,23 @@ class _Loaded:
 
 
 def _street(r: _Row) -> Street:
-    return Street(r.text("id"), r.text("name"))
+    return Street(r.ident(), r.text("name"))
 
 
 def _community(r: _Row) -> Community:
-    return Community(r.text("id"), r.text("name"), r.text("street_id"))
+    return Community(r.ident(), r.text("name"), r.text("street_id"))
 
 
 def _grid(r: _Row) -> Grid:
-    return Grid(r.text("id"), r.text("name"), r.text("community_id"))
+    return Grid(r.ident(), r.text("name"), r.text("community_id"))
 
 
 def _microgrid(r: _Row) -> MicroGrid:
-    return MicroGrid(r.text("id"), r.text("name"), r.text("grid_id"))
+    return MicroGrid(r.ident(), r.text("name"), r.text("grid_id"))
 
 
 def _building(r: _Row) -> Building:
-    return Building(r.text("id"), r.text("name"), r.text("microgrid_id"), r.integer("floors", 1))
+    return Building(r.ident(), r.text("name"), r.text("microgrid_id"), r.integer("floors", 1))
 
 
 def _household(r: _Row) -> Household:
@@ -303,12 +324,12 @@ def _household(r: _Row) -> Household:
         quiet_hours=r.get("quiet_hours", _quiet),
         away_until=r.get("away_until", _aware),
     )
-    return Household(r.text("id"), r.text("building_id"), r.text("unit"), r.integer("floor", 1), care)
+    return Household(r.ident(), r.text("building_id"), r.text("unit"), r.integer("floor", 1), care)
 
 
 def _person(r: _Row) -> Person:
     role = r.enum("role", Role)
-    return Person(r.text("id"), r.text("name"), role or Role.OPERATOR, r.text("scope_id"), r.get("phone", _phone) or "")
+    return Person(r.ident(), r.text("name"), role or Role.OPERATOR, r.text("scope_id"), r.get("phone", _phone) or "")
 
 
 def _shift(r: _Row) -> DutyShift:
@@ -323,7 +344,7 @@ def _shift(r: _Row) -> DutyShift:
 def _device(r: _Row) -> Device:
     cls = r.enum("device_class", DeviceClass)
     return Device(
-        r.text("id"),
+        r.ident(),
         cls or DeviceClass.SMOKE_DETECTOR,
         r.text("building_id"),
         r.text("household_id", required=False) or None,
@@ -378,11 +399,10 @@ def load_registry(folder: str | Path) -> Registry:
         path = root / f"{stem}.csv"
         if not path.exists():
             continue
-        rows = _records(path, problems)
-        if rows is None:
-            unreadable.add(stem)
-            continue
-        for row in rows:
+        file = _records(path, problems)
+        if file is None or file.absent:
+            unreadable.add(stem)  # no row can be built: references into this file are not checked
+        for row in file.rows if file is not None else ():
             item = read(row)
             if row.ok:
                 got.items.append(item)
@@ -395,7 +415,7 @@ def load_registry(folder: str | Path) -> Registry:
 
     c = Collections(**{stem: tuple(got.items) for stem, got in loaded.items()})
     for p in check(c, locate, unchecked=frozenset(refused_ids)):
-        # a reference into a file that could not be read at all was already reported as that file's problem
+        # a reference into a file whose rows could not be built was already reported as that file's problem
         target = _REFERENCES.get(p.column)
         if target is None or not (target & unreadable):
             problems.append(p)

@@ -127,6 +127,7 @@ def test_every_problem_located_and_nothing_imported(tmp_path: Path) -> None:
         ("devices.csv", 6, "expected_interval_s"),
         ("devices.csv", 6, "installed"),
         ("devices.csv", 7, ""),
+        ("devices.csv", 8, "id"),
         ("devices.csv", 8, "building_id"),
         ("roster.csv", 2, "start"),
         ("roster.csv", 3, "microgrid_id"),
@@ -218,3 +219,23 @@ def test_phone_numbers_mangled_by_excel_refused(tmp_path: Path) -> None:
     )
     write(tmp_path, "households.csv", "id,building_id,unit,emergency_contacts\nh1,b1,1-101,王伟|1.39e+10|儿子\n")
     assert problems_of(tmp_path) == {("people.csv", 2, "phone"), ("households.csv", 2, "emergency_contacts")}
+
+
+def test_header_problems_do_not_hide_row_problems(tmp_path: Path) -> None:
+    """One round of fixes: a bad header is reported AND the rows are still read for their own problems."""
+    minimal(tmp_path)
+    write(
+        tmp_path,
+        "households.csv",
+        "id,building_id,unit,flor,floor,floor\n"  # misspelt optional column, a repeated column
+        "h1,b1,1-101,3,two,1\n"  # line 2: the first `floor` is read
+        "h2,b1,1-102,3,1,x\n",
+    )
+    write(tmp_path, "devices.csv", "id,building_id,label\nWM-1,b1,水表\nWM 2,b1,水表\n")  # no device_class column
+    assert problems_of(tmp_path) == {
+        ("households.csv", 1, "flor"),
+        ("households.csv", 1, "floor"),
+        ("households.csv", 2, "floor"),
+        ("devices.csv", 1, "device_class"),
+        ("devices.csv", 3, "id"),
+    }

@@ -1,10 +1,10 @@
 """Ordered, batched acknowledgement: the piece that turns one-task-per-message into PUBACKs in arrival order.
 
-The transport calls `submit(message)` from one task per PUBLISH, in arrival order, and acknowledges the message
-when `submit` returns. `submit` queues the message with a future and waits; one committer loop takes everything
-queued (up to `max_batch`), hands it to `commit` (decode + durable append), and only then resolves the futures,
-in queue order. Because resolving wakes the waiting tasks in that order, they finish — and gmqtt writes their
-PUBACKs — in arrival order too (MQTT-4.6.0-2). Batching also means one fsync per batch, not per message.
+The transport calls `enqueue(message)` for every PUBLISH, in arrival order, and acknowledges the message when
+the returned future completes. One committer loop takes everything queued (up to `max_batch`), hands it to
+`commit` (decode + durable append), and only then resolves the futures, in queue order; their done-callbacks
+run in that order, so PUBACKs are written in arrival order too (MQTT-4.6.0-2). Batching also means one fsync
+per batch, not per message.
 
 If `commit` raises, nothing of the batch is acknowledged: it is retried with backoff until it succeeds, while
 new messages wait behind it (the broker's receive-maximum bounds how many), so memory stays bounded.
@@ -53,17 +53,30 @@ class OrderedCommitter(Generic[T]):
     def pending(self) -> int:
         return len(self._items)
 
-    async def submit(self, item: T) -> None:
-        """Queue `item`; return once it is committed (the caller may then acknowledge it)."""
+    def enqueue(self, item: T) -> asyncio.Future[None]:
+        """Queue `item`; the future completes once it is committed (the caller may then acknowledge it)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._items.append(item)
         self._futures.append(fut)
         self._wake.set()
-        await fut
+        return fut
+
+    async def submit(self, item: T) -> None:
+        """`enqueue` and wait for the commit."""
+        await self.enqueue(item)
 
     async def run(self) -> None:
-        """Commit batches until cancelled. Waiting submitters are left pending on cancellation (so their
-        messages are never acknowledged and the broker redelivers them)."""
+        """Commit batches until cancelled. On cancellation the futures of uncommitted items are cancelled, so
+        their messages are never acknowledged and the broker redelivers them."""
+        try:
+            await self._loop()
+        finally:
+            for fut in self._futures:
+                fut.cancel()
+            self._items.clear()
+            self._futures.clear()
+
+    async def _loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -71,7 +84,12 @@ class OrderedCommitter(Generic[T]):
                 n = min(len(self._items), self.max_batch)
                 batch, futures = self._items[:n], self._futures[:n]
                 del self._items[:n], self._futures[:n]
-                await self._commit_with_retry(batch)
+                try:
+                    await self._commit_with_retry(batch)
+                except asyncio.CancelledError:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
                 self.batches += 1
                 for fut in futures:
                     if not fut.done():

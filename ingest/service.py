@@ -135,7 +135,7 @@ class Ingester:
                 for name in self.consumers:
                     tg.create_task(self._drain(name), name=f"ingest-drain-{name}")
                 tg.create_task(self._housekeeping(), name="ingest-housekeeping")
-                tg.create_task(self.transport.run(self._committer.submit), name="ingest-transport")
+                tg.create_task(self.transport.run(self._committer.enqueue), name="ingest-transport")
                 await self._stopping.wait()
                 raise _StoppedError
         except* _StoppedError:

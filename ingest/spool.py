@@ -15,6 +15,9 @@ Duplicate detection is a bounded window: the last `dedup_window` (device_id, seq
 memory and on disk. A pair seen again with the *same* device timestamp is a duplicate (a broker redelivery or a
 device retry); the same seq with a different timestamp is a device that restarted its counter, and is stored.
 
+The newest batches are also kept in memory (`tail_readings` readings at most), so a consumer that keeps up
+reads them back without a query or a msgpack decode; the file stays the source of truth after a restart.
+
 The class is synchronous (sqlite3 blocks); the service calls it through `asyncio.to_thread`. A lock serialises
 the connection, so it is safe to share between threads.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +82,7 @@ class Spool:
         *,
         consumers: Iterable[str] = DEFAULT_CONSUMERS,
         dedup_window: int = 200_000,
+        tail_readings: int = 50_000,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
@@ -90,6 +94,9 @@ class Spool:
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(list[Reading])
         self._seen: OrderedDict[tuple[str, int], float] = OrderedDict()
+        self._tail: deque[tuple[int, list[Reading]]] = deque()  # (first offset, readings), oldest first
+        self._tail_count = 0
+        self.tail_readings = tail_readings
         self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +168,10 @@ class Spool:
             except sqlite3.Error as exc:
                 raise SpoolError(f"cannot append to spool: {exc}") from exc
             self._next = last + 1
+            self._tail.append((first, fresh))
+            self._tail_count += len(fresh)
+            while self._tail_count > self.tail_readings and len(self._tail) > 1:
+                self._tail_count -= len(self._tail.popleft()[1])
             for key, ts in pairs.items():
                 self._seen[key] = ts
                 self._seen.move_to_end(key)
@@ -176,6 +187,15 @@ class Spool:
             self._check_open()
             position = self._position_unlocked(consumer)
             out: list[tuple[int, Reading]] = []
+            if self._tail and self._tail[0][0] <= position + 1:
+                for first, readings in self._tail:
+                    if first + len(readings) - 1 <= position:
+                        continue
+                    for i in range(max(0, position + 1 - first), len(readings)):
+                        out.append((first + i, readings[i]))
+                        if len(out) >= limit:
+                            return out
+                return out
             try:
                 cur = self._db.execute("SELECT first, data FROM batches WHERE last > ? ORDER BY first", (position,))
                 for first, data in cur:

@@ -1,14 +1,18 @@
 """The MQTT transport seam: `Transport` (what the service needs) and `GmqttTransport` (gmqtt 0.8, MQTT 5).
 
-The contract is at-least-once: `run(handler)` calls `await handler(message)` for every PUBLISH, and the
-message is acknowledged (PUBACK) only when that call returns; if it raises, or the connection drops first,
-no PUBACK is sent and the broker redelivers the message on the next connection of the same session.
+The contract is at-least-once: `run(handler)` calls `handler(message)` for every PUBLISH, synchronously and
+in arrival order; the handler returns a future, and the message is acknowledged (PUBACK) only when that future
+completes with a result. If it fails or is cancelled, or the connection drops first, no PUBACK is sent and the
+broker redelivers the message on the next connection of the same session.
 
 Why gmqtt (see docs/ingest.md): it parses many packets per socket read (about 5x paho's rate, 12x aiomqtt 2's
-on this hardware), and with `optimistic_acknowledgement=False` it sends PUBACK from the done-callback of the
-`on_message` task instead of before it. Each PUBLISH becomes one task, created in arrival order; the service
-makes acknowledgements *ordered* (MQTT-4.6.0-2) by having those tasks await futures that one committer
-resolves in arrival order, so the tasks finish, and their PUBACKs are written, in arrival order.
+on this hardware). Its own deferred acknowledgement (`optimistic_acknowledgement=False`) creates one task per
+PUBLISH and writes one PUBACK per task; at tens of thousands of messages a second those tasks and one `send`
+syscall per PUBACK cost more than everything else together. So the QoS 1 path of gmqtt's packet handler is
+replaced (`_Client._on_qos1`, the one place that touches gmqtt internals): no task, a done-callback on the
+handler's future, and PUBACKs of one loop iteration written in one `write`. Callbacks run in the order the
+futures complete; the service's committer completes them in arrival order, so PUBACKs go out in arrival order
+(MQTT-4.6.0-2).
 
 Sessions: a fixed client id, clean start off and a session-expiry interval, so messages published while the
 ingester is down wait in the broker. gmqtt's own reconnect (fixed delay, same client object) is switched off:
@@ -25,6 +29,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from gmqtt import Client as _GmqttClient
@@ -50,7 +55,7 @@ class InboundMessage:
     dup: bool = False
 
 
-MessageHandler = Callable[[InboundMessage], Awaitable[None]]
+MessageHandler = Callable[[InboundMessage], "asyncio.Future[None]"]
 
 
 class Transport(Protocol):
@@ -58,7 +63,7 @@ class Transport(Protocol):
 
     async def run(self, handler: MessageHandler) -> None:
         """Connect, subscribe and deliver messages to `handler` until cancelled, reconnecting as needed.
-        A message is acknowledged only after `handler` returns for it."""
+        A message is acknowledged only after the future `handler` returned for it has a result."""
         ...
 
     @property
@@ -93,11 +98,50 @@ class MqttOptions:
         return list(self.topics)
 
 
+def _puback(mid: int) -> bytes:
+    """PUBACK, success: fixed header and packet id only (MQTT 5 allows omitting reason code 0, 3.1.1 has none)."""
+    return b"\x40\x02" + mid.to_bytes(2, "big")
+
+
 class _Client(_GmqttClient):  # type: ignore[misc]
-    """A gmqtt client that never reconnects by itself; `GmqttTransport` owns reconnection."""
+    """A gmqtt client that never reconnects by itself (`GmqttTransport` owns reconnection) and acknowledges
+    QoS 1 messages in batches when the handler's future completes."""
+
+    def __init__(self, client_id: str, handler: MessageHandler, now: Callable[[], float], **kwargs: Any) -> None:
+        super().__init__(client_id, **kwargs)
+        self._deliver = handler
+        self._now = now
+        self._acks: dict[Any, bytearray] = {}
+        self._flush_scheduled = False
+        # gmqtt calls this for every QoS 1 PUBLISH (see the module docstring)
+        self._package_handler._handle_qos_1_publish_packet = self._on_qos1
 
     async def reconnect(self, delay: bool = False) -> None:
         return None
+
+    def _on_qos1(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
+        connection = self._package_handler.current_connection
+        msg = InboundMessage(topic, payload, bool(properties.get("retain")), self._now(), bool(properties.get("dup")))
+        self._deliver(msg).add_done_callback(partial(self._acknowledge, connection, mid))
+
+    def _acknowledge(self, connection: Any, mid: int, fut: asyncio.Future[None]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return  # not stored: no PUBACK, the broker redelivers on the next connection
+        buf = self._acks.get(connection)
+        if buf is None:
+            buf = self._acks[connection] = bytearray()
+        buf += _puback(mid)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+
+    def _flush_acks(self) -> None:
+        self._flush_scheduled = False
+        acks, self._acks = self._acks, {}
+        for connection, buf in acks.items():
+            # a PUBACK meant for a dead connection is dropped: its messages come again on the new one
+            if connection is self._package_handler.current_connection and not connection.is_closing():
+                connection.send_package(bytes(buf))
 
 
 class GmqttTransport:
@@ -169,22 +213,17 @@ class GmqttTransport:
         kwargs: dict[str, Any] = {}
         if self._version == MQTTv50:
             kwargs = {"session_expiry_interval": o.session_expiry_s, "receive_maximum": o.receive_maximum}
-        client = _Client(o.client_id, clean_session=False, optimistic_acknowledgement=False, **kwargs)
+        client = _Client(
+            o.client_id, handler, self._now, clean_session=False, optimistic_acknowledgement=False, **kwargs
+        )
         if o.username:
             client.set_auth_credentials(o.username, o.password)
         now = self._now
 
-        async def on_message(_c: object, topic: str, payload: bytes, _qos: int, properties: dict[str, Any]) -> int:
-            await handler(
-                InboundMessage(
-                    topic,
-                    payload,
-                    bool(properties.get("retain")),
-                    now(),
-                    bool(properties.get("dup")),
-                )
-            )
-            return 0  # PUBACK reason code: success
+        def on_message(_c: object, topic: str, payload: bytes, _qos: int, properties: dict[str, Any]) -> int:
+            # QoS 0 only (QoS 1 takes `_Client._on_qos1`; subscriptions are QoS 1, so never QoS 2)
+            handler(InboundMessage(topic, payload, bool(properties.get("retain")), now(), False))
+            return 0
 
         def on_disconnect(*_args: object, **_kw: object) -> None:
             lost.set()

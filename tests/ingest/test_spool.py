@@ -143,3 +143,15 @@ def test_misuse_raises_spool_errors(tmp_path: Path) -> None:
         spool.append([reading()])
     with pytest.raises(SpoolError):
         Spool(tmp_path / "s2.db", consumers=())
+
+
+@pytest.mark.parametrize("tail", [0, 3, 50_000])
+def test_reads_are_the_same_from_memory_tail_and_from_disk(tmp_path: Path, tail: int) -> None:
+    with Spool(tmp_path / "s.db", consumers=("telemetry", "rules"), tail_readings=tail) as spool:
+        for b in range(5):
+            spool.append([reading(seq=b * 10 + i) for i in range(4)])
+        spool.commit("telemetry", 6)
+        got = spool.read("telemetry", limit=7)
+        assert [o for o, _ in got] == list(range(7, 14))
+        assert [r.seq for _, r in got] == [12, 13, 20, 21, 22, 23, 30]
+        assert [o for o, _ in spool.read("rules", limit=100)] == list(range(1, 21))

@@ -1,0 +1,248 @@
+"""Ingest benchmark: MQTT (QoS 1, persistent session) -> ingester -> InfluxDB, against `mosquitto_sub`.
+
+    python -m bench.ingest [--messages 200000] [--json]
+
+What it does, on private Mosquitto and influxd processes started on free ports:
+1. starts the ingester (`python -m ingest.run`, a subprocess) once so its persistent session exists, then
+   stops it; registers a persistent `mosquitto_sub` session (QoS 1) the same way;
+2. publishes the stream — realistic protocol v1 telemetry and heartbeats of every device class of the sample
+   street, with per-device `seq` — at QoS 1, waiting for every PUBACK; the broker queues it for both sessions;
+3. starts the ingester and times how long until every message is a point in InfluxDB (counted with InfluxQL);
+   the rate is taken from the first stored point to the last, so interpreter start-up is not counted;
+4. times `mosquitto_sub -c -q 1 -C N` draining the same queued stream (the C client's rate is the ceiling);
+5. prints both rates, their ratio and the ingester's peak RSS (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from devices.examples import EXAMPLES
+from devices.payloads import Channel
+from devices.sample import sample_street
+from devices.topics import topic_for
+from tests.support.services import InfluxProcess, MosquittoProcess, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+DB = "bench"
+MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
+
+
+def make_stream(n: int, seed: int = 1) -> list[tuple[str, bytes]]:
+    """`n` messages round-robin over the sample street's devices: each class's first telemetry example (or a
+    heartbeat for classes without telemetry), device time in the last hour, unique `seq` per device."""
+    reg = sample_street(seed)
+    devices = []
+    for d in reg.devices.values():
+        p = reg.placement(d.id)
+        assert p is not None
+        if (d.device_class, Channel.TELEMETRY) in EXAMPLES:
+            channel = Channel.TELEMETRY
+            body = next(e for e in EXAMPLES[(d.device_class, channel)] if "frozen" not in e)
+        else:
+            channel = Channel.STATUS
+            body = {"state": "heartbeat", "battery_pct": 87, "rssi_dbm": -91}
+        devices.append((topic_for(p.community_id, d.id, channel), dict(body)))
+    base = time.time() - 3600
+    out = []
+    for i in range(n):
+        topic, body = devices[i % len(devices)]
+        seq = i // len(devices) + 1
+        body = {**body, "ts": round(base + i * 0.01, 3), "seq": seq}
+        out.append((topic, json.dumps(body, separators=(",", ":")).encode()))
+    return out
+
+
+def publish(port: int, messages: list[tuple[str, bytes]], window: int = 2000) -> float:
+    """Publish at QoS 1 and wait for every PUBACK; return the elapsed seconds."""
+    room = threading.Semaphore(window)
+    acks = [0]
+    done = threading.Event()
+
+    def on_publish(*_a: Any) -> None:
+        acks[0] += 1
+        room.release()
+        if acks[0] == len(messages):
+            done.set()
+
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub")
+    c.max_inflight_messages_set(window)
+    c.on_publish = on_publish
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    t0 = time.perf_counter()
+    for topic, payload in messages:
+        room.acquire()
+        c.publish(topic, payload, qos=1)
+    if not done.wait(600):
+        raise RuntimeError(f"only {acks[0]} of {len(messages)} PUBACKs")
+    elapsed = time.perf_counter() - t0
+    c.disconnect()
+    c.loop_stop()
+    return elapsed
+
+
+def stored_count(influx: InfluxProcess) -> int:
+    try:
+        rows = influx.query(DB, "SELECT count(seq) FROM /.*/")
+    except Exception:
+        return 0
+    return sum(int(r["count"]) for r in rows)
+
+
+def peak_rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Ingester:
+    def __init__(self, workdir: Path, broker_port: int, influx_url: str) -> None:
+        self.config = workdir / "cwatch.toml"
+        self.config.write_text(
+            f'data_dir = "{workdir / "data"}"\nlog_level = "WARNING"\n'
+            f'[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\nclient_id = "bench-ingest"\n'
+            f'[telemetry]\nbackend = "influx_v1"\ninflux_url = "{influx_url}"\ninflux_database = "{DB}"\n'
+            f'[store]\nurl = "sqlite+aiosqlite:///{workdir / "store.db"}"\n'
+        )
+        self.log = workdir / "ingester.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> int:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CWATCH_")}
+        env["PYTHONPATH"] = str(ROOT)
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ingest.run", "--config", str(self.config)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+
+def register_sub(port: int) -> None:
+    """Create the persistent QoS 1 session of `mosquitto_sub` (it exits after 1 s without messages)."""
+    subprocess.run(
+        [MOSQUITTO_SUB, "-p", str(port), "-c", "-i", "bench-sub", "-q", "1", "-t", "cw/+/+/+", "-W", "1"],
+        capture_output=True,
+        check=False,
+    )
+
+
+def time_sub(port: int, n: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        [MOSQUITTO_SUB, "-p", str(port), "-c", "-i", "bench-sub", "-q", "1", "-t", "cw/+/+/+", "-C", str(n)],
+        stdout=subprocess.DEVNULL,
+        check=True,
+        timeout=600,
+    )
+    return time.perf_counter() - t0
+
+
+def run(n: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cw-bench-") as d:
+        work = Path(d)
+        broker = MosquittoProcess(work / "mosquitto")
+        influx = InfluxProcess(work / "influx")
+        broker.start()
+        influx.start()
+        ingester = Ingester(work, broker.port, influx.url)
+        try:
+            influx.create_database(DB)
+            # 1. sessions: start the ingester until a probe message is stored, then stop it
+            probe = make_stream(1)
+            ingester.start()
+            deadline = time.monotonic() + 60
+            while stored_count(influx) == 0:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"ingester never stored the probe:\n{ingester.log.read_text()[-2000:]}")
+                publish(broker.port, probe)
+                with contextlib.suppress(TimeoutError):
+                    wait_until(lambda: stored_count(influx) > 0, timeout=2, what="probe")
+            ingester.stop()
+            influx.query(DB, "DROP SERIES FROM /.*/")
+            register_sub(broker.port)
+            # 2. the stream, queued at the broker for both sessions
+            stream = make_stream(n)
+            payload_bytes = sum(len(p) for _, p in stream) / len(stream)
+            publish_s = publish(broker.port, stream)
+            # 3. the ingester drains it into InfluxDB
+            t_start = time.perf_counter()
+            pid = ingester.start()
+            first_t, first_n = None, 0
+            rss = 0
+            while True:
+                count = stored_count(influx)
+                now = time.perf_counter()
+                rss = max(rss, peak_rss_kib(pid))
+                if first_t is None and count > 0:
+                    first_t, first_n = now, count
+                if count >= n:
+                    break
+                if now - t_start > 900:
+                    raise RuntimeError(f"only {count} of {n} stored after 900 s")
+                time.sleep(0.05)
+            end_t = time.perf_counter()
+            rss = max(rss, peak_rss_kib(pid))
+            ingester.stop()
+            assert first_t is not None
+            ingest_rate = (n - first_n) / (end_t - first_t) if end_t > first_t else float("nan")
+            # 4. mosquitto_sub drains the same stream
+            sub_s = time_sub(broker.port, n)
+            sub_rate = n / sub_s
+            return {
+                "messages": n,
+                "avg_payload_bytes": round(payload_bytes, 1),
+                "publish_rate_msg_s": round(n / publish_s),
+                "ingest_rate_msg_s": round(ingest_rate),
+                "ingest_total_s_incl_startup": round(end_t - t_start, 2),
+                "mosquitto_sub_rate_msg_s": round(sub_rate),
+                "ratio": round(ingest_rate / sub_rate, 3),
+                "ingester_peak_rss_mib": round(rss / 1024, 1),
+                "cpus": os.cpu_count(),
+            }
+        finally:
+            ingester.stop()
+            broker.stop()
+            influx.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.ingest", description="MQTT -> InfluxDB ingest benchmark")
+    p.add_argument("--messages", type=int, default=200_000)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    result = run(args.messages)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:32} {v}")
+    return 0

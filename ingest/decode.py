@@ -30,7 +30,7 @@ from ingest.refusals import RefusalReason, Refused
 
 __all__ = ["Decoder", "PlacementView", "RegistryView"]
 
-_ROUTE_CACHE_MAX = 200_000
+_ROUTE_CACHE_MAX = 100_000  # ~30 MB at most; a miss costs a topic parse and two registry look-ups
 _DETAIL_MAX = 200
 # Tags pydantic appends to an error's location for union members and validators; not field names.
 _LOC_NOISE = frozenset({"datetime", "float", "int", "str", "bool", "list", "url", "constrained-float"})

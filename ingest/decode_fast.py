@@ -4,7 +4,8 @@ The pydantic models in `devices.payloads` stay the source of truth. The structs 
 (types, ranges, lengths, literals, unknown fields forbidden); `ts` strings go through the very validator the models
 use (`device_epoch`). Models with anything the structs cannot mirror exactly (URLs, lax mode, other validators)
 get no fast path. Whatever the fast path does not accept goes to pydantic, which decides and names the reason, so
-the fast path can only ever make acceptance faster (~1 µs instead of ~5 µs), never change a verdict.
+the fast path can only ever make acceptance faster (a 130-byte message decodes in ~3 µs instead of ~8 µs
+through pydantic), never change a verdict.
 `tests/ingest/test_decode_fast.py` checks that on the examples and on hypothesis-generated payloads.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -20,7 +22,11 @@ import msgspec
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from devices.payloads import _device_time
+from devices import payloads
+
+# The protocol's `ts` parser, used by the models as a before-validator. Looked up softly: if it is renamed, the
+# models that use it simply get no fast path (see `_mirrored_validators`) instead of breaking the import.
+_device_time: Callable[[Any], Any] | None = getattr(payloads, "_device_time", None)
 
 
 class UnsupportedError(Exception):
@@ -101,7 +107,7 @@ def _mirrored_validators(model: type[BaseModel]) -> set[str]:
         raise UnsupportedError(f"{model.__name__} has validators the fast path does not mirror")
     fields: set[str] = set()
     for dec in decs.field_validators.values():
-        if dec.info.mode != "before" or dec.func is not _device_time:
+        if dec.info.mode != "before" or _device_time is None or dec.func is not _device_time:
             raise UnsupportedError(f"{model.__name__} has validator {dec.cls_var_name}")
         fields.update(dec.info.fields)
     return fields
@@ -117,6 +123,8 @@ def device_epoch(value: float | str) -> float:
     """`ts` as decoded by the fast path, as epoch seconds: numbers are already range-checked by the struct;
     strings go through the very function the pydantic models use. Raises ValueError as that function does."""
     if isinstance(value, str):
+        if _device_time is None:  # pragma: no cover - no model is mirrored then, so no string reaches here
+            raise ValueError("no device-time parser")
         dt = _device_time(value)
         if dt.tzinfo is None:  # cannot happen (the pattern wants an offset); mirrors AwareDatetime anyway
             raise ValueError("ts has no offset")

@@ -74,7 +74,7 @@ class SqliteTelemetrySink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # the spool upstream holds the data until this commits
+            conn.execute("PRAGMA synchronous=FULL")  # the spool forgets a batch once this commit returns
             conn.execute("PRAGMA busy_timeout=10000")
             conn.executescript(_SCHEMA)
             self._conn = conn

@@ -54,6 +54,17 @@ class ActionBody(BaseModel):
     assignee_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
+class BulkBody(BaseModel):
+    action: Action
+    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class BulkAssignError(AlertsError):
+    code = "invalid_bulk_action"
+    status = 422
+
+
 class TooManyAttemptsError(AlertsError):
     code = "too_many_attempts"
     status = 429
@@ -240,6 +251,20 @@ def build_router(
 
     for action in Action:
         router.add_api_route(f"/tickets/{{ticket_id}}/{action.value}", action_route(action), methods=["POST"])
+
+    @router.post("/tickets/bulk")
+    async def bulk(body: BulkBody, viewer: Viewer) -> dict[str, Any]:
+        """One action on many tickets; each result is the ticket's new status or its own error."""
+        if body.action == Action.ASSIGN:
+            raise BulkAssignError("assign tickets one at a time")
+        results = await service.act_many(body.ids, viewer, body.action, body.note)
+        out: list[dict[str, Any]] = []
+        for ticket_id, r in zip(dict.fromkeys(body.ids), results, strict=True):
+            if isinstance(r, AlertsError):
+                out.append({"id": ticket_id, "ok": False, "error": {"code": r.code, "message": r.message}})
+            else:
+                out.append({"id": ticket_id, "ok": True, "status": r.status.value})
+        return {"results": out, "ok": sum(1 for r in out if r["ok"])}
 
     @router.get("/summary")
     async def summary(viewer: Viewer, microgrid: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:

@@ -161,6 +161,19 @@ class TicketService:
         await self._notify(ticket, event)
         return ticket
 
+    async def act_many(
+        self, ticket_ids: Sequence[int], actor: Account, action: Action, note: str | None = None
+    ) -> list[Ticket | AlertsError]:
+        """The same action on many tickets (acknowledge an alert storm at once). Each ticket succeeds or fails
+        on its own; the result holds the ticket or the error, in the order of `ticket_ids`."""
+        out: list[Ticket | AlertsError] = []
+        for ticket_id in dict.fromkeys(ticket_ids):
+            try:
+                out.append(await self.act(ticket_id, actor, action, note))
+            except AlertsError as e:
+                out.append(e)
+        return out
+
     async def acknowledge(self, ticket_id: int, actor: Account, note: str | None = None) -> Ticket:
         return await self.act(ticket_id, actor, Action.ACK, note)
 

@@ -495,8 +495,11 @@ class TicketStore:
         async with _translated(), self.engine.connect() as conn:
             return [row_to_ticket(r) for r in await conn.execute(q)]
 
-    async def counts(self, microgrids: Sequence[str] | None, now: float) -> dict[str, Any]:
-        """Counts for the summary strip: by status, active by severity, overdue."""
+    async def counts(
+        self, microgrids: Sequence[str] | None, now: float, window_s: float = 7 * 86_400
+    ) -> dict[str, Any]:
+        """Counts for the summary strip: by status, active by severity, overdue; and the mean time to
+        acknowledge / to resolve (by a person) of tickets created in the last `window_s`."""
         base = select(tickets.c.status, tickets.c.severity, func.count())
         overdue_q = select(func.count()).where(
             tickets.c.active,
@@ -505,9 +508,17 @@ class TicketStore:
                 tickets.c.resolve_due_at <= now,
             ),
         )
+        recent = tickets.c.created_at >= now - window_s
+        mtta_q = select(func.avg(tickets.c.acknowledged_at - tickets.c.created_at)).where(
+            recent, tickets.c.acknowledged_at.is_not(None)
+        )
+        mttr_q = select(func.avg(tickets.c.resolved_at - tickets.c.created_at)).where(
+            recent, tickets.c.resolved_at.is_not(None), tickets.c.resolved_by != SYSTEM_ACTOR
+        )
         if microgrids is not None:
-            base = base.where(tickets.c.microgrid_id.in_(list(microgrids)))
-            overdue_q = overdue_q.where(tickets.c.microgrid_id.in_(list(microgrids)))
+            in_scope = tickets.c.microgrid_id.in_(list(microgrids))
+            base, overdue_q = base.where(in_scope), overdue_q.where(in_scope)
+            mtta_q, mttr_q = mtta_q.where(in_scope), mttr_q.where(in_scope)
         by_status = {s.value: 0 for s in Status}
         by_severity = {s.value: 0 for s in Severity}
         async with _translated(), self.engine.connect() as conn:
@@ -516,9 +527,13 @@ class TicketStore:
                 if Status(status) in ACTIVE:
                     by_severity[severity] += n
             overdue = (await conn.execute(overdue_q)).scalar_one() if microgrids != [] else 0
+            mtta = (await conn.execute(mtta_q)).scalar_one() if microgrids != [] else None
+            mttr = (await conn.execute(mttr_q)).scalar_one() if microgrids != [] else None
         return {
             "active": sum(by_status[s.value] for s in ACTIVE),
             "overdue": overdue,
+            "mtta_s": None if mtta is None else round(float(mtta), 1),
+            "mttr_s": None if mttr is None else round(float(mttr), 1),
             "by_status": by_status,
             "by_severity": by_severity,
         }

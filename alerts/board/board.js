@@ -167,6 +167,15 @@
     $("s-overdue").textContent = s.overdue;
     document.querySelector(".tile.overdue").classList.toggle("hot", s.overdue > 0);
     for (const k of Object.keys(SEV)) $("s-" + k).textContent = s.by_severity[k] || 0;
+    $("s-mtta").textContent = duration(s.mtta_s);
+    $("s-mttr").textContent = duration(s.mttr_s);
+  }
+
+  function duration(sec) {
+    if (sec === null || sec === undefined) return "—";
+    if (sec < 60) return Math.round(sec) + "秒";
+    if (sec < 3600) return Math.round(sec / 60) + "分";
+    return (sec / 3600).toFixed(1) + "时";
   }
 
   function sorted() {
@@ -202,7 +211,21 @@
     const items = sorted();
     $("tickets").replaceChildren(...items.map(renderTicket));
     $("empty").hidden = items.length > 0;
+    const open = items.filter((t) => t.status === "open" && t.actions.includes("ack"));
+    $("ack-all").hidden = open.length < 2;
+    $("ack-all").textContent = `全部确认 Ack all (${open.length})`;
   }
+
+  $("ack-all").addEventListener("click", async () => {
+    const ids = sorted().filter((t) => t.status === "open" && t.actions.includes("ack")).map((t) => t.id);
+    if (!ids.length || !window.confirm(`确认 ${ids.length} 张待确认工单？ Acknowledge ${ids.length} tickets?`)) return;
+    try {
+      await api("/tickets/bulk", { json: { action: "ack", ids } });
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+    }
+    await refresh();
+  });
 
   ["f-status", "f-severity", "f-mine"].forEach((id) => $(id).addEventListener("change", refresh));
   $("f-text").addEventListener("input", renderList);

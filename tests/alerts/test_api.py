@@ -194,3 +194,27 @@ async def test_assign_candidates_and_summary(env: Env) -> None:
     assert mine["items"] == []
     active = (await env.client.get("/api/v1/tickets?status=active", headers=w1)).json()
     assert active["items"][0]["overdue"] is True
+
+
+async def test_bulk_ack_reports_each_ticket_and_mean_times(env: Env) -> None:
+    tickets = await env.service.apply(
+        [alert(key="a:1", microgrid="M1"), alert(key="a:2", microgrid="M1"), alert(key="b:1", microgrid="M2")]
+    )
+    ids = [t.id for t in tickets]
+    w1 = await env.login("w1")
+    env.clock.advance(120)
+    r = await env.client.post("/api/v1/tickets/bulk", headers=w1, json={"action": "ack", "ids": [*ids, ids[0]]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] == 2
+    assert [(x["id"], x["ok"]) for x in body["results"]] == [(ids[0], True), (ids[1], True), (ids[2], False)]
+    assert body["results"][2]["error"]["code"] == "not_found"  # another micro-grid's ticket stays hidden
+    r = await env.client.post("/api/v1/tickets/bulk", headers=w1, json={"action": "assign", "ids": ids})
+    assert r.status_code == 422
+    r = await env.client.post("/api/v1/tickets/bulk", headers=w1, json={"action": "ack", "ids": []})
+    assert r.status_code == 422
+    env.clock.advance(480)
+    await env.client.post(f"/api/v1/tickets/{ids[0]}/resolve", headers=w1, json={"note": "处理完毕"})
+    s = (await env.client.get("/api/v1/summary", headers=w1)).json()
+    assert s["mtta_s"] == 120.0
+    assert s["mttr_s"] == 600.0

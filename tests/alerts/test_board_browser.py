@@ -124,5 +124,16 @@ async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> N
             await expect(page_b.locator(f'.ticket[data-id="{t2}"]')).to_have_count(0)
             await expect(page_a.locator(f'.ticket[data-id="{t3}"]')).to_have_count(0)
             await expect(page_a.locator("#s-active")).to_have_text("2")
+
+            # an alert storm: acknowledge every open ticket at once
+            [t4] = await inject(
+                board, alert_dict("trash_fire:TB-1", A, "垃圾桶起火：桂花苑", "critical", time.time(), "trash_fire")
+            )
+            await expect(page_a.locator(f'.ticket[data-id="{t4}"]')).to_contain_text("垃圾桶起火")
+            page_a.on("dialog", lambda dialog: dialog.accept())
+            await page_a.click("#ack-all")
+            for tid_ in (t2, t4):
+                await expect(page_a.locator(f'.ticket[data-id="{tid_}"]')).to_contain_text("已确认")
+            await expect(page_a.locator("#ack-all")).to_be_hidden()
         finally:
             await browser.close()

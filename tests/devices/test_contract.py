@@ -248,3 +248,16 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
     for model in set(MODELS.values()):
         with contextlib.suppress(ValidationError):
             model.model_validate_json(raw)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_null_only_where_the_doc_allows_it(pair: Pair) -> None:
+    """Optional fields without a default take null; fields with a default (flags) refuse it."""
+    model = model_of(pair)
+    for name, field in model.model_fields.items():
+        if field.is_required():
+            assert refused(model, {**base(pair), name: None}), name
+        elif field.default is None:
+            model.model_validate({**base(pair), name: None})
+        else:
+            assert refused(model, {**base(pair), name: None}), name

@@ -57,7 +57,7 @@ class InfluxV2Sink:
             response = await self._client.get("/ping")
         except httpx.HTTPError:
             return False
-        return response.status_code == 204
+        return response.is_success  # 204 on 1.x and 2.x, 200 on 3.x
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -3,6 +3,8 @@ a batch with bad points is split so only those come back, and a stopped server m
 
 from __future__ import annotations
 
+import base64
+import gzip
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading
+from ingest.lineprotocol import line
 from ingest.sinks import InfluxQueryError, InfluxV1Sink, SinkUnavailable
 from tests.support.services import InfluxProcess
 
@@ -165,3 +168,26 @@ async def test_any_string_value_survives_the_round_trip(influxd: InfluxProcess, 
         assert {int(r["k"]): r["text"] for r in rows} == {i: stored_as(t) for i, t in enumerate(texts)}
     finally:
         await sink.close()
+
+
+async def test_write_request_shape_with_credentials() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204) if request.url.path == "/write" else httpx.Response(200, json={"results": [{}]})
+
+    s = InfluxV1Sink(
+        "http://influx.invalid:8086/", "社区", username="cw", password="pw", transport=httpx.MockTransport(handler)
+    )
+    assert await s.write([reading(1)]) == []
+    create, write = seen
+    assert create.url.path == "/query"
+    assert b"CREATE+DATABASE" in create.content or b"CREATE%20DATABASE" in create.content
+    assert "content-encoding" not in create.headers  # the form body is not compressed
+    assert write.url.path == "/write"
+    assert dict(write.url.params) == {"db": "社区", "precision": "ns"}
+    assert write.headers["authorization"] == "Basic " + base64.b64encode(b"cw:pw").decode()
+    assert write.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(write.content).decode() == line(reading(1))
+    await s.close()

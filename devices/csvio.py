@@ -41,7 +41,7 @@ from devices.model import (
 from devices.registry import Registry
 from devices.topics import ID_PATTERN
 
-__all__ = ["COLUMNS", "FILES", "load_registry", "save_registry"]
+__all__ = ["COLUMNS", "FILES", "check_folder", "load_registry", "save_registry"]
 
 # file stem -> (required columns, optional columns), in the order `save_registry` writes them
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -422,6 +422,16 @@ def load_registry(folder: str | Path) -> Registry:
     if problems:
         raise RegistryError(problems)
     return Registry(**{stem: got.items for stem, got in loaded.items()}, locate=locate)
+
+
+def check_folder(folder: str | Path) -> list[Problem]:
+    """Every problem `load_registry` would report for `folder`; empty when it would load. For a "check the
+    spreadsheet before importing it" command."""
+    try:
+        load_registry(folder)
+    except RegistryError as e:
+        return e.problems
+    return []
 
 
 # --- writing -------------------------------------------------------------------------------------------------

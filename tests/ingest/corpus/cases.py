@@ -39,6 +39,10 @@ CASES: list[Case] = [
     Case("utf-8 bom", SMOKE, b"\xef\xbb\xbf" + _b('{"ts": $T, "smoke_obscuration_pct": 1}'), R.MALFORMED_JSON),
     Case("trailing garbage", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": 1} x'), R.MALFORMED_JSON),
     Case("lone surrogate", "cw/c1/SD-0001/status", _b('{"ts": $T, "firmware": "\\ud800"}'), R.MALFORMED_JSON),
+    Case("nesting beyond the parser's limit", SMOKE, b"[" * 30_000 + b"]" * 30_000, R.MALFORMED_JSON, "recursion"),
+    Case(
+        "deep nesting in a field", SMOKE, _b('{"ts": $T, "x": $deep}', deep="[" * 5000 + "]" * 5000), R.MALFORMED_JSON
+    ),
     Case("array", SMOKE, b"[1, 2, 3]", R.NOT_AN_OBJECT),
     Case("string", SMOKE, b'"alarm"', R.NOT_AN_OBJECT),
     Case("null", SMOKE, b"null", R.NOT_AN_OBJECT),

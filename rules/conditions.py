@@ -166,6 +166,16 @@ def any_match(conds: tuple[CompiledCondition, ...], r: Reading, prev: Mapping[st
     return False
 
 
+def events_of_conditions(conds: list[Condition]) -> frozenset[str] | None:
+    """The event names these conditions can match, or None when one of them matches whatever the event."""
+    out: set[str] = set()
+    for c in conds:
+        if c.event is None:
+            return None
+        out.update(c.event)
+    return frozenset(out)
+
+
 EVENT_CHANNELS = frozenset({Channel.EVENT, Channel.STATUS})  # where `Reading.event` can be set
 
 

@@ -52,6 +52,8 @@ from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
 from rules.schedule import Schedule, zone
 
 SNAPSHOT_VERSION = 1
+Route = tuple[dict[str, tuple[Evaluator, ...]], tuple[Evaluator, ...]]
+"""Evaluators for one class and channel: by event name, and those for any other event."""
 
 
 @dataclass(slots=True)
@@ -143,7 +145,9 @@ class Engine:
         self._birth: float | None = None
         self._evaluators: list[Evaluator] = []
         self._by_id: dict[str, Evaluator] = {}
-        self._index: dict[DeviceClass, dict[Channel, tuple[Evaluator, ...]]] = {}
+        self._index: dict[
+            DeviceClass, dict[Channel, tuple[dict[str, tuple[Evaluator, ...]], tuple[Evaluator, ...]]]
+        ] = {}
         self._build(ruleset, previous={})
         if state is not None:
             self._load(state)
@@ -281,9 +285,17 @@ class Engine:
         self._reindex()
 
     def _reindex(self) -> None:
-        self._index = {
-            c: {ch: tuple(ev for ev in self._evaluators if ev.wants(c, ch)) for ch in Channel} for c in DeviceClass
-        }
+        """Per class and channel, the evaluators by event name (`Reading.event`), and those for any other event:
+        a camera's heartbeat never reaches the rules that wait for a thrown object."""
+        index: dict[DeviceClass, dict[Channel, Route]] = {}
+        for c in DeviceClass:
+            index[c] = {}
+            for ch in Channel:
+                evs = [ev for ev in self._evaluators if ev.wants(c, ch)]
+                named = {e for ev in evs if ev.events is not None for e in ev.events}
+                by_event = {e: tuple(ev for ev in evs if ev.events is None or e in ev.events) for e in named}
+                index[c][ch] = (by_event, tuple(ev for ev in evs if ev.events is None))
+        self._index = index
 
     def _load(self, st: EngineState) -> None:
         ctx = self._ctx
@@ -314,7 +326,13 @@ class Engine:
         ctx = self._ctx
         dev = r.device_id
         prev = ctx.prev_fields.get(dev)
-        for ev in self._index[r.device_class][r.channel]:
+        by_event, others = self._index[r.device_class][r.channel]
+        f = r.fields
+        event = f.get("event")
+        if event is None:
+            event = f.get("state")
+        evs = by_event.get(event, others) if isinstance(event, str) else others
+        for ev in evs:
             ev.on_reading(r, prev, ctx)
         if r.channel is Channel.TELEMETRY and r.ts > ctx.prev_ts.get(dev, float("-inf")):
             if prev is None:

@@ -82,6 +82,7 @@ class Evaluator:
     kind: ClassVar[str] = ""
     classes: frozenset[DeviceClass] | None
     channels: frozenset[Channel] | None = None  # None: messages of every channel
+    events: frozenset[str] | None = None  # None: whatever `Reading.event` is
 
     def __init__(self, rule: Rule, emitter: Emitter, schedule: Schedule | None) -> None:
         self.rule = rule

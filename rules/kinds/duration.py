@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devices.reading import Reading, Scalar
-from rules.conditions import any_match, channels_of, compile_any
+from rules.conditions import any_match, channels_of, compile_any, events_of_conditions
 from rules.config import DurationRule
 from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import Context, Evaluator
@@ -34,6 +34,7 @@ class DurationEvaluator(Evaluator):
         self.stop_c = compile_any(rule.stop)
         self.confirm_c = compile_any(rule.confirm)
         self.channels = channels_of([*rule.start, *rule.stop, *rule.confirm])
+        self.events = events_of_conditions([*rule.start, *rule.stop, *rule.confirm])
         self.limit = rule.for_
         self.active: dict[str, float] = {}
         self.stops: dict[str, list[float]] = {}  # recent stop times per key, for starts that arrive late

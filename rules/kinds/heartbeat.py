@@ -29,13 +29,18 @@ class HeartbeatEvaluator(Evaluator):
         self.armed: set[str] = set()
         self.watch: list[str] = []
         self.birth = float("-inf")
+        self.limits: dict[str, float] = {}
 
     def rescope(self, ctx: Context) -> None:
         self.classes = self.rule.classes()
         self.devices = devices_in(self.rule.scope, self.classes, ctx.registry)
         self.watch = list(self.devices) if self.devices is not None else list(ctx.registry.devices)
+        self.limits = {d: lim for d in self.watch if (lim := self._limit(ctx, d)) is not None}
 
     def limit(self, ctx: Context, device_id: str) -> float | None:
+        return self.limits.get(device_id)
+
+    def _limit(self, ctx: Context, device_id: str) -> float | None:
         d = ctx.registry.devices.get(device_id)
         if d is None:
             return None

@@ -10,7 +10,7 @@ from typing import Any
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel
 from devices.reading import Reading, Scalar
-from rules.conditions import any_match, channels_of, compile_any
+from rules.conditions import any_match, channels_of, compile_any, events_of_conditions
 from rules.config import CountRule, EventRule, ThresholdRule
 from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import Context, Evaluator
@@ -46,6 +46,7 @@ class EventEvaluator(_DeviceEvaluator):
         self.clear = compile_any(rule.clear)
         self.cancel = compile_any(rule.cancel)
         self.channels = channels_of([*rule.match, *rule.clear, *rule.cancel])
+        self.events = events_of_conditions([*rule.match, *rule.clear, *rule.cancel])
         self.waiting: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (match time, details)
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
@@ -157,6 +158,7 @@ class CountEvaluator(_DeviceEvaluator):
         self.match = compile_any(rule.match)
         self.clear = compile_any(rule.clear)
         self.channels = channels_of([*rule.match, *rule.clear])
+        self.events = events_of_conditions([*rule.match, *rule.clear])
         self.hits: dict[str, list[float]] = {}
         self.targets: dict[str, tuple[str, str | None]] = {}  # key -> (device, group)
 

@@ -41,6 +41,7 @@ from ingest.backoff import backoff_delay
 from ingest.errors import TransportError
 
 log = logging.getLogger(__name__)
+_NAMES = {MQTTv50: "5", MQTTv311: "3.1.1"}
 logging.getLogger("gmqtt").setLevel(logging.ERROR)
 
 
@@ -113,11 +114,16 @@ class _Client(_GmqttClient):  # type: ignore[misc]
         self._now = now
         self._acks: dict[Any, bytearray] = {}
         self._flush_scheduled = False
+        self.reconnect_requested = asyncio.Event()
+        self.refused_v5 = False
         # gmqtt calls this for every QoS 1 PUBLISH (see the module docstring)
         self._package_handler._handle_qos_1_publish_packet = self._on_qos1
 
     async def reconnect(self, delay: bool = False) -> None:
-        return None
+        # gmqtt asks for this after a lost connection, a refused CONNACK, or a broker that refused MQTT 5 (then
+        # it has already switched its protocol state to 3.1.1); the transport decides what to do
+        self.refused_v5 = self._connection_state.protocol_version == MQTTv311
+        self.reconnect_requested.set()
 
     def _on_qos1(self, mid: int, payload: bytes, topic: str, properties: dict[str, Any]) -> None:
         connection = self._package_handler.current_connection
@@ -243,12 +249,13 @@ class GmqttTransport:
         client.on_connect = on_connect
         attempt = asyncio.ensure_future(client.connect(o.host, o.port, keepalive=o.keepalive_s, version=self._version))
         dropped = asyncio.ensure_future(lost.wait())
+        refused = asyncio.ensure_future(client.reconnect_requested.wait())
         try:
             done, _ = await asyncio.wait(
-                {attempt, dropped}, timeout=o.connect_timeout_s, return_when=asyncio.FIRST_COMPLETED
+                {attempt, dropped, refused}, timeout=o.connect_timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for f in (attempt, dropped):
+            for f in (attempt, dropped, refused):
                 if not f.done():
                     f.cancel()
         if attempt in done:
@@ -261,11 +268,13 @@ class GmqttTransport:
             if lost.is_set():
                 raise TransportError("connection closed right after CONNACK")
             return present[0] if present else False
-        if dropped in done and self._version == MQTTv50 and o.protocol == "auto":
-            # the broker closed the connection before CONNACK: it does not speak MQTT 5
-            log.warning("broker %s:%s refused MQTT 5; using MQTT 3.1.1", o.host, o.port)
-            self._version = MQTTv311
-            raise TransportError("broker does not speak MQTT 5")
+        if o.protocol == "auto":
+            # no CONNACK: a 3.1.1-only broker refuses MQTT 5 (code 1), closes, or (amqtt) waits for bytes that
+            # never come; try the other version next time, until one of them answers
+            self._version = MQTTv311 if self._version == MQTTv50 else MQTTv50
+            log.warning("no CONNACK from %s:%s; trying MQTT %s", o.host, o.port, _NAMES[self._version])
+        if client.refused_v5:
+            raise TransportError("the broker refused MQTT 5")
         raise TransportError("no CONNACK" if not done else "connection closed before CONNACK")
 
     def _subscribe(self, client: _Client, session_present: bool) -> None:

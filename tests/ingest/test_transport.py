@@ -1,0 +1,247 @@
+"""The gmqtt transport against a real Mosquitto: PUBACKs in arrival order and only after the handler's future
+completes, redelivery after a failed handler, resubscription when the broker lost the session, reconnect
+backoff, and the MQTT 3.1.1 fallback for the embedded amqtt broker."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.backoff import backoff_delay
+from ingest.committer import OrderedCommitter
+from ingest.transport import GmqttTransport, InboundMessage, MqttOptions, _Client, options_from_url
+from tests.support.services import MosquittoProcess, free_port
+
+
+async def until(predicate: Callable[[], bool], deadline_s: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached before the deadline")
+        await asyncio.sleep(0.01)
+
+
+class Pub:
+    """A paho publisher in its own thread that counts PUBACKs."""
+
+    def __init__(self, port: int, protocol: int = paho.MQTTv311) -> None:
+        self.acks = 0
+        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}", protocol=protocol)
+        self.c.max_inflight_messages_set(1000)
+        self.c.on_publish = self._on_publish
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+
+    def _on_publish(self, *_a: Any) -> None:
+        self.acks += 1
+
+    def send(self, n: int, prefix: str = "m") -> None:
+        for i in range(n):
+            self.c.publish(f"cw/c1/d{i % 7}/telemetry", f"{prefix}{i}".encode(), qos=1)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@asynccontextmanager
+async def running(
+    transport: GmqttTransport, handler: Callable[[InboundMessage], asyncio.Future[None]]
+) -> AsyncIterator[None]:
+    task = asyncio.create_task(transport.run(handler))
+    try:
+        await until(lambda: transport.connected)
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def test_backoff_is_capped_exponential_with_full_jitter() -> None:
+    rng = random.Random(7)
+    for attempt in range(12):
+        ceiling = min(30.0, 0.5 * 2**attempt)
+        draws = [backoff_delay(attempt, initial=0.5, cap=30.0, rng=rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in draws)
+        assert max(draws) > 0.8 * ceiling  # jitter spreads over the whole range
+    with pytest.raises(ValueError, match="attempt"):
+        backoff_delay(-1)
+
+
+def test_options_from_url() -> None:
+    o = options_from_url("mqtt://ingest:s%3Acret@broker.example:1884", client_id="x")
+    assert (o.host, o.port, o.username, o.password, o.client_id) == ("broker.example", 1884, "ingest", "s:cret", "x")
+    assert MqttOptions(shared_group="g").filters() == ["$share/g/cw/+/+/+"]
+
+
+async def test_pubacks_follow_arrival_order_across_batches(
+    mosquitto: MosquittoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[int] = []
+    acked: list[int] = []
+    original_on_qos1 = _Client._on_qos1
+    original_ack = _Client._acknowledge
+
+    def on_qos1(self: _Client, mid: int, *args: Any) -> None:
+        received.append(mid)
+        original_on_qos1(self, mid, *args)
+
+    def acknowledge(self: _Client, connection: Any, mid: int, fut: asyncio.Future[None]) -> None:
+        if not (fut.cancelled() or fut.exception()):
+            acked.append(mid)
+        original_ack(self, connection, mid, fut)
+
+    monkeypatch.setattr(_Client, "_on_qos1", on_qos1)
+    monkeypatch.setattr(_Client, "_acknowledge", acknowledge)
+
+    rng = random.Random(3)
+
+    async def slow_commit(batch: object) -> None:
+        for _ in range(rng.randrange(5)):
+            await asyncio.sleep(0)
+
+    committer: OrderedCommitter[InboundMessage] = OrderedCommitter(slow_commit, max_batch=97)
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="order-test"))
+    runner = asyncio.create_task(committer.run())
+    async with running(transport, committer.enqueue):
+        pub = Pub(mosquitto.port)
+        try:
+            await asyncio.to_thread(pub.send, 3000)
+            await until(lambda: pub.acks == 3000)
+        finally:
+            pub.close()
+    runner.cancel()
+    assert len(received) == 3000
+    assert acked == received
+    assert committer.batches > 3000 // 97
+
+
+async def test_no_puback_until_stored_and_redelivery_after_reconnect(mosquitto: MosquittoProcess) -> None:
+    """Failed futures are never acknowledged; the broker sends those messages again on the next connection."""
+    seen: list[InboundMessage] = []
+    fail = True
+
+    def handler(msg: InboundMessage) -> asyncio.Future[None]:
+        seen.append(msg)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if fail:
+            fut.set_exception(RuntimeError("spool broken"))
+        else:
+            fut.set_result(None)
+        return fut
+
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="redeliver-test", backoff_initial_s=0.05))
+    async with running(transport, handler):
+        pub = Pub(mosquitto.port)
+        try:
+            await asyncio.to_thread(pub.send, 20)
+            await until(lambda: len(seen) == 20)
+            assert pub.acks == 20  # the broker took them; the ingester has not acknowledged any
+            fail = False
+            await asyncio.to_thread(mosquitto.restart)
+            await until(lambda: transport.connections == 2)
+            await until(lambda: len(seen) == 40)
+        finally:
+            pub.close()
+    again = seen[20:]
+    assert sorted(m.payload for m in again) == sorted(m.payload for m in seen[:20])
+    assert all(m.dup for m in again)
+
+
+async def test_resubscribes_when_the_broker_forgot_the_session(mosquitto: MosquittoProcess) -> None:
+    seen: list[bytes] = []
+
+    def handler(msg: InboundMessage) -> asyncio.Future[None]:
+        seen.append(msg.payload)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    # session expiry 0: the broker drops the session (and its subscription) when the connection ends
+    options = MqttOptions(port=mosquitto.port, client_id="resub-test", session_expiry_s=0, backoff_initial_s=0.05)
+    transport = GmqttTransport(options)
+    async with running(transport, handler):
+        await asyncio.to_thread(mosquitto.restart)
+        await until(lambda: transport.connections == 2 and transport.connected)
+        pub = Pub(mosquitto.port)
+        try:
+            # publish until one arrives: the SUBSCRIBE may still be on its way
+            for _ in range(500):
+                await asyncio.to_thread(pub.send, 1)
+                try:
+                    await until(lambda: len(seen) > 0, deadline_s=0.2)
+                    break
+                except AssertionError:
+                    continue
+        finally:
+            pub.close()
+    assert seen
+
+
+async def test_reconnect_backs_off_until_the_broker_is_back(mosquitto: MosquittoProcess) -> None:
+    delays: list[float] = []
+    mosquitto.stop()
+
+    async def recording_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await asyncio.sleep(0.01)
+
+    options = MqttOptions(port=mosquitto.port, client_id="backoff-test", backoff_initial_s=1.0, backoff_max_s=4.0)
+    transport = GmqttTransport(options, sleep=recording_sleep, rng=random.Random(1))
+
+    def handler(msg: InboundMessage) -> asyncio.Future[None]:
+        raise AssertionError("no messages expected")
+
+    task = asyncio.create_task(transport.run(handler))
+    try:
+        await until(lambda: len(delays) >= 6)
+        assert not transport.connected
+        await asyncio.to_thread(mosquitto.start)
+        await until(lambda: transport.connected)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    for i, d in enumerate(delays[:6]):
+        assert 0 <= d <= min(4.0, 2.0**i)
+
+
+async def test_falls_back_to_mqtt_311_for_the_embedded_broker() -> None:
+    from cwatch.broker import EmbeddedBroker
+
+    port = free_port()
+    seen: list[InboundMessage] = []
+
+    def handler(msg: InboundMessage) -> asyncio.Future[None]:
+        seen.append(msg)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    async with EmbeddedBroker("127.0.0.1", port):
+        transport = GmqttTransport(
+            MqttOptions(port=port, client_id="fallback-test", backoff_initial_s=0.05, connect_timeout_s=0.5)
+        )
+        async with running(transport, handler):
+            pub = Pub(port)
+            try:
+                for _ in range(500):
+                    await asyncio.to_thread(pub.send, 1)
+                    try:
+                        await until(lambda: len(seen) > 0, deadline_s=0.2)
+                        break
+                    except AssertionError:
+                        continue
+            finally:
+                pub.close()
+    assert seen
+    assert seen[0].topic.startswith("cw/c1/")

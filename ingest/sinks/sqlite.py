@@ -8,6 +8,7 @@ never waits on the disk.
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,6 +107,11 @@ class SqliteTelemetrySink:
         return refused
 
     def _row(self, r: Reading) -> tuple[Any, ...]:
+        for name, v in r.fields.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"field {name!r} is {v!r}")  # JSON has no NaN; InfluxDB refuses it too
+            if not isinstance(v, bool | int | float | str):
+                raise TypeError(f"field {name!r} has unsupported type {type(v).__name__}")
         return (
             r.device_id,
             r.channel.value,

@@ -30,6 +30,8 @@ from rules.alert import Alert, AlertAction, Severity
 
 log = logging.getLogger(__name__)
 
+BATCH = 200  # alerts per transaction in `apply`
+
 
 class Notifier(Protocol):
     """Told about every committed ticket change (the board stream, in-process fan-out)."""
@@ -72,33 +74,31 @@ class TicketService:
     # --- alerts in ----------------------------------------------------------------------------------------
 
     async def apply(self, alerts: Sequence[Alert]) -> list[Ticket]:
-        """Apply raises and clears in order; returns the tickets they changed (latest state, in order)."""
+        """Apply raises and clears in order; returns the tickets they changed (latest state, in order).
+        Up to `BATCH` alerts share one transaction (see `TicketStore.apply_batch`)."""
         changed: list[Ticket] = []
-        for alert in alerts:
-            if alert.action == AlertAction.RAISE:
-                changed.append(await self._raise(alert))
-            else:
-                changed.extend(await self._clear(alert))
+        for start in range(0, len(alerts), BATCH):
+            now = self.clock.now()
+            hierarchy = self.registry()
+            items = [
+                (a, self._new_ticket(a, now, hierarchy) if a.action == AlertAction.RAISE else None)
+                for a in alerts[start : start + BATCH]
+            ]
+            for changes in await self.store.apply_batch(items, now, self.flap_window_s, self.clear_policy):
+                for ticket, event in changes:
+                    await self._notify(ticket, event)
+                changed.extend(t for t, _ in changes[-1:])
         return changed
 
-    async def _raise(self, alert: Alert) -> Ticket:
-        now = self.clock.now()
-        assignment = choose_assignee(self.registry(), alert.microgrid_id, alert.ts)
-        new = NewTicket(
+    def _new_ticket(self, alert: Alert, now: float, hierarchy: Hierarchy) -> NewTicket:
+        """What a raise writes if it creates (or revives) a ticket: the assignee and the SLA deadlines."""
+        assignment = choose_assignee(hierarchy, alert.microgrid_id, alert.ts)
+        return NewTicket(
             assignee_id=assignment.person_id,
             ack_due_at=self.sla.ack_due(alert.severity, now),
             resolve_due_at=self.sla.resolve_due(alert.severity, now),
             data={"assignee": assignment.person_id, "assigned_because": assignment.reason},
         )
-        ticket, event, _created = await self.store.raise_alert(alert, now, new, self.flap_window_s)
-        await self._notify(ticket, event)
-        return ticket
-
-    async def _clear(self, alert: Alert) -> list[Ticket]:
-        out = await self.store.clear_alert(alert, self.clock.now(), self.clear_policy)
-        for ticket, event in out:
-            await self._notify(ticket, event)
-        return [t for t, _ in out[-1:]]
 
     async def _notify(self, ticket: Ticket, event: TicketEvent) -> None:
         try:

@@ -204,25 +204,56 @@ class TicketStore:
         for _ in range(_RETRIES):
             try:
                 async with _translated(), self.engine.begin() as conn:
-                    bumped = await self._bump(conn, alert, now)
-                    if bumped is not None:
-                        return (*bumped, False)
-                    if flap_window_s > 0:
-                        revived = await self._revive(conn, alert, now, new, flap_window_s)
-                        if revived is not None:
-                            return (*revived, False)
-                    ticket = await self._insert(conn, alert, now, new)
-                    event = await self._record(
-                        conn,
-                        ticket,
-                        now,
-                        Change(SystemAction.RAISE.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts, **new.data}),
-                        None,
-                    )
-                    return ticket, event, True
+                    (ticket, event), created = await self._raise_in(conn, alert, now, new, flap_window_s)
+                    return ticket, event, created
             except IntegrityError:
                 continue  # another writer created the active ticket first: bump it on the next round
         raise StoreError(f"could not raise {alert.dedup_key!r}: too many concurrent writers")
+
+    async def _raise_in(
+        self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket, flap_window_s: float
+    ) -> tuple[Changed, bool]:
+        bumped = await self._bump(conn, alert, now)
+        if bumped is not None:
+            return bumped, False
+        if flap_window_s > 0:
+            revived = await self._revive(conn, alert, now, new, flap_window_s)
+            if revived is not None:
+                return revived, False
+        ticket = await self._insert(conn, alert, now, new)
+        change = Change(SystemAction.RAISE.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts, **new.data})
+        event = await self._record(conn, ticket, now, change, None)
+        return (ticket, event), True
+
+    async def apply_batch(
+        self,
+        items: Sequence[tuple[Alert, NewTicket | None]],
+        now: float,
+        flap_window_s: float,
+        auto_resolve: Callable[[Ticket], bool],
+    ) -> list[list[Changed]]:
+        """Raises (with their `NewTicket`) and clears (None) in order, in one transaction: an alert storm
+        costs one commit, not one per alert. If a concurrent writer makes the batch hit the unique index, the
+        batch is rolled back and redone alert by alert (each with its own retry)."""
+        try:
+            async with _translated(), self.engine.begin() as conn:
+                out: list[list[Changed]] = []
+                for alert, new in items:
+                    if new is None:
+                        out.append(await self._clear_in(conn, alert, now, auto_resolve))
+                    else:
+                        out.append([(await self._raise_in(conn, alert, now, new, flap_window_s))[0]])
+                return out
+        except IntegrityError:
+            pass
+        slow: list[list[Changed]] = []
+        for alert, new in items:
+            if new is None:
+                slow.append(await self.clear_alert(alert, now, auto_resolve))
+            else:
+                ticket, event, _ = await self.raise_alert(alert, now, new, flap_window_s)
+                slow.append([(ticket, event)])
+        return slow
 
     async def _bump(self, conn: AsyncConnection, alert: Alert, now: float) -> Changed | None:
         rank = SEVERITY_RANK[alert.severity]
@@ -337,42 +368,47 @@ class TicketStore:
     async def clear_alert(self, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]) -> list[Changed]:
         """Mark the active ticket of the key as cleared; if `auto_resolve(ticket)`, resolve it too. Returns the
         (ticket, event) pairs written (empty when no ticket is active for the key)."""
-        out: list[Changed] = []
         async with _translated(), self.engine.begin() as conn:
+            return await self._clear_in(conn, alert, now, auto_resolve)
+
+    async def _clear_in(
+        self, conn: AsyncConnection, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]
+    ) -> list[Changed]:
+        out: list[Changed] = []
+        res = await conn.execute(
+            tickets.update()
+            .where(tickets.c.dedup_key == alert.dedup_key, tickets.c.active)
+            .values(cleared=True, cleared_at=alert.ts, updated_at=now, version=tickets.c.version + 1)
+            .returning(*tickets.c)
+        )
+        row = res.first()
+        if row is None:
+            return out
+        ticket = row_to_ticket(row)
+        event = await self._record(
+            conn, ticket, now, Change(SystemAction.CLEAR.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts}), None
+        )
+        out.append((ticket, event))
+        if auto_resolve(ticket):
             res = await conn.execute(
                 tickets.update()
-                .where(tickets.c.dedup_key == alert.dedup_key, tickets.c.active)
-                .values(cleared=True, cleared_at=alert.ts, updated_at=now, version=tickets.c.version + 1)
+                .where(tickets.c.id == ticket.id)
+                .values(
+                    status=Status.RESOLVED.value,
+                    active=False,
+                    resolved_at=now,
+                    resolved_by=SYSTEM_ACTOR,
+                    updated_at=now,
+                    version=tickets.c.version + 1,
+                )
                 .returning(*tickets.c)
             )
-            row = res.first()
-            if row is None:
-                return out
-            ticket = row_to_ticket(row)
+            resolved = row_to_ticket(res.one())
+            note = "条件已恢复，系统自动解决 (condition cleared; resolved automatically)"
             event = await self._record(
-                conn, ticket, now, Change(SystemAction.CLEAR.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts}), None
+                conn, resolved, now, Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note), ticket.status
             )
-            out.append((ticket, event))
-            if auto_resolve(ticket):
-                res = await conn.execute(
-                    tickets.update()
-                    .where(tickets.c.id == ticket.id)
-                    .values(
-                        status=Status.RESOLVED.value,
-                        active=False,
-                        resolved_at=now,
-                        resolved_by=SYSTEM_ACTOR,
-                        updated_at=now,
-                        version=tickets.c.version + 1,
-                    )
-                    .returning(*tickets.c)
-                )
-                resolved = row_to_ticket(res.one())
-                note = "条件已恢复，系统自动解决 (condition cleared; resolved automatically)"
-                event = await self._record(
-                    conn, resolved, now, Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note), ticket.status
-                )
-                out.append((resolved, event))
+            out.append((resolved, event))
         return out
 
     async def update(self, ticket_id: int, now: float, decide: Callable[[Ticket], Change | None]) -> Changed | None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.errors import ConflictError, ForbiddenError, NoteRequiredError, NotFoundError, TransitionError
 from alerts.lifecycle import Action, Status
 from alerts.service import TicketService
-from alerts.stream import ChangeHub
+from alerts.stream import ChangeHub, Resync
 from cwatch.clock import ManualClock
 from rules.alert import AlertAction, Severity
 
@@ -258,3 +258,25 @@ async def test_flapping_condition_reopens_its_auto_resolved_ticket(service: Tick
     clock.advance(601)
     [fresh] = await service.apply([alert(key="door_held_open:AC-1", ts=2000)])
     assert fresh.id != t.id
+
+
+async def test_a_storm_in_one_call_matches_alert_by_alert(service: TicketService, hub: ChangeHub) -> None:
+    hub.maxsize = 1000
+    sub = hub.subscribe()
+    storm = [alert(key=f"device_offline:{i % 150}", ts=float(i), rule="device_offline") for i in range(300)]
+    storm += [alert(key=f"device_offline:{i}", action=AlertAction.CLEAR, ts=400.0) for i in range(0, 150, 2)]
+    changed = await service.apply(storm)
+    assert len(changed) == 375  # one per raise, one per clear that found a ticket
+    page = await service.list_tickets(OPERATOR, status=[Status.OPEN], limit=500)
+    assert len(page.items) == 75
+    assert {t.count for t in page.items} == {2}
+    assert sub.queue.qsize() == 300 + 75 * 2  # raise/repeat events, then clear + auto_resolve
+
+
+async def test_a_lagging_board_is_told_to_resync(service: TicketService, hub: ChangeHub) -> None:
+    hub.maxsize = 5
+    sub = hub.subscribe()
+    await service.apply([alert(key=f"k:{i}") for i in range(8)])
+    items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+    assert isinstance(items[0], Resync)  # the backlog was dropped, the board reloads instead
+    assert len(items) == 3

@@ -191,3 +191,25 @@ async def test_write_request_shape_with_credentials() -> None:
     assert write.headers["content-encoding"] == "gzip"
     assert gzip.decompress(write.content).decode() == line(reading(1))
     await s.close()
+
+
+def tag_stored_as(value: str) -> str:
+    """What InfluxDB gives back for a tag value we wrote (ids of protocol v1 never need any of this)."""
+    out = value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return out + "_" if out.endswith("\\") else out
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tags=st.lists(st.text(alphabet=_NASTY | st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20),
+                     min_size=30, max_size=30, unique=True))  # fmt: skip
+async def test_any_tag_value_keeps_the_batch_parseable(influxd: InfluxProcess, tags: list[str]) -> None:
+    sink = InfluxV1Sink(influxd.url, "tags")
+    try:
+        await sink.create_database()
+        await sink.query("DROP SERIES FROM /.*/")
+        batch = [reading(i, seq=i, building_id=t, fields={"k": i}) for i, t in enumerate(tags)]
+        assert await sink.write(batch) == []
+        rows = await sink.query("SELECT k, building FROM /.*/")
+        assert {int(r["k"]): r["building"] for r in rows} == {i: tag_stored_as(t) for i, t in enumerate(tags)}
+    finally:
+        await sink.close()

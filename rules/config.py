@@ -158,6 +158,11 @@ class AbsenceRule(RuleBase):
     quiet_hours: bool = True
     away: bool = True
     all_well: AllWellConfig | None = None
+    routine: str | None = Field(
+        default=None,
+        description="Id of a `baseline` rule (mode inactivity): once it has learned the household, the absence "
+        "also waits until the inactivity is unusual for the time of day (a resident's usual long night).",
+    )
 
 
 class BaselineRule(RuleBase):
@@ -175,6 +180,9 @@ class BaselineRule(RuleBase):
     min_use_m3: float = Field(default=0.005, gt=0)
     factor: float = Field(default=1.5, ge=1)
     min_high_m3: float = Field(default=0.5, ge=0)
+    learn_max: Duration = Field(
+        default=16 * 3600.0, gt=0, description="Days with a longer inactivity are not learned (they may be incidents)."
+    )
 
 
 Rule = Annotated[
@@ -373,6 +381,10 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
         if isinstance(rule, AbsenceRule | BaselineRule):
             if rule.scope is not None and rule.scope.nodes() and not households_in(rule.scope, registry):
                 yield problem(i, ("scope",), "matches no household")
+            if isinstance(rule, AbsenceRule) and rule.routine is not None:
+                ref = rs.by_id(rule.routine)
+                if not isinstance(ref, BaselineRule) or ref.mode != "inactivity":
+                    yield problem(i, ("routine",), f"{rule.routine!r} is not a baseline rule of mode inactivity")
             continue
         classes = rule.classes() or frozenset(DeviceClass)
         events = set().union(*(events_of(c) for c in classes))

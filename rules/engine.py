@@ -282,6 +282,10 @@ class Engine:
             evs.append(ev)
         self._evaluators = evs
         self._by_id = {ev.id: ev for ev in evs}
+        for ev in evs:
+            if isinstance(ev, AbsenceEvaluator) and ev.rule.routine is not None:
+                ref = self._by_id.get(ev.rule.routine)
+                ev.routine = ref if isinstance(ref, BaselineEvaluator) else None
         self._reindex()
 
     def _reindex(self) -> None:

@@ -17,13 +17,14 @@ import pickle
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from devices.reading import Reading
 from rules.alert import Alert, AlertAction
 from rules.config import default_ruleset_path, load_ruleset
-from rules.engine import Engine
+from rules.engine import Engine, EngineState
 
 CACHE = Path("var/bench-rules")
 
@@ -52,20 +53,64 @@ def generate(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, 
     return registry, readings, sim.ground_truth(), sim.start, sim.end, sim.watched_household_months(), n
 
 
-def load(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, float, float, int]:
-    path = CACHE / f"{scenario_name}.pickle"
+def warmup(scenario_name: str, days: int, registry: Any) -> list[Reading]:
+    """`days` of ordinary life before the scenario (same street, seed and routines, no incidents) for the
+    watched households' meters only: the history a running service would have learned its routines from."""
+    from cwatch.clock import ManualClock
+    from ingest.decode import Decoder
+    from ingest.refusals import Refused
+    from simulator.generate import Simulation
+    from simulator.scenario import load_scenario
+
+    scenario = load_scenario(scenario_name)
+    before = scenario.model_copy(
+        update={"start": scenario.start - timedelta(days=days), "days": days, "hours": 0, "incidents": []}
+    )
+    meters = [
+        d.id
+        for d in registry.devices.values()
+        if d.device_class.value == "water_meter" and d.household_id and registry.households[d.household_id].care.watched
+    ]
+    clock = ManualClock()
+    decoder = Decoder(registry, clock)
+    out: list[Reading] = []
+    for m in Simulation(registry, before).messages(devices=meters):
+        clock.set(m.ts)
+        with contextlib.suppress(Refused):
+            out.extend(decoder.decode(m.topic, m.payload, retain=False, received_at=m.ts))
+    return out
+
+
+def _cached(name: str, make: Any) -> Any:
+    path = CACHE / f"{name}.pickle"
     if path.exists():
         with path.open("rb") as f:
-            return pickle.load(f)  # type: ignore[no-any-return]
-    data = generate(scenario_name)
+            return pickle.load(f)
+    data = make()
     CACHE.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
     return data
 
 
-def judge(registry: Any, readings: list[Reading], rules_path: Path, end: float, lateness: float) -> list[Alert]:
-    eng = Engine(load_ruleset(rules_path, registry), registry, allowed_lateness_s=lateness)
+def load(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, float, float, int]:
+    return _cached(scenario_name, lambda: generate(scenario_name))  # type: ignore[no-any-return]
+
+
+def judge(
+    registry: Any, readings: list[Reading], rules_path: Path, end: float, lateness: float, history: list[Reading]
+) -> list[Alert]:
+    """Alerts of the scenario's readings. `history` readings are learned first by an engine of their own, and
+    only the learned baselines are carried over (as a service would have them after weeks of running)."""
+    ruleset = load_ruleset(rules_path, registry)
+    state = None
+    if history:
+        warm = Engine(ruleset, registry, allowed_lateness_s=lateness)
+        for r in history:
+            warm.process(r)
+        learned = {k: v for k, v in warm.state().rules.items() if v.get("kind") == "baseline"}
+        state = EngineState(rules=learned)
+    eng = Engine(ruleset, registry, allowed_lateness_s=lateness, state=state)
     out: list[Alert] = []
     next_sweep = readings[0].ts if readings else end
     for r in readings:
@@ -84,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write the Markdown report here (default: stdout)")
     p.add_argument("--alerts", type=Path, help="write the alerts here (JSON Lines)")
     p.add_argument("--lateness", type=float, default=300.0)
+    p.add_argument("--warmup-days", type=int, default=0, help="days of watched households' history fed first")
     a = p.parse_args(argv)
 
     from simulator.judge import alert_json
@@ -91,9 +137,12 @@ def main(argv: list[str] | None = None) -> int:
 
     t = time.perf_counter()
     registry, readings, truths, _start, end, hh_months, n_messages = load(a.scenario)
+    history: list[Reading] = []
+    if a.warmup_days:
+        history = _cached(f"{a.scenario}-warmup{a.warmup_days}", lambda: warmup(a.scenario, a.warmup_days, registry))
     load_s = time.perf_counter() - t
     t = time.perf_counter()
-    alerts = judge(registry, readings, a.rules, end, a.lateness)
+    alerts = judge(registry, readings, a.rules, end, a.lateness, history)
     judge_s = time.perf_counter() - t
     if a.alerts:
         import json
@@ -106,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         f"Scenario `{a.scenario}`: {n_messages} messages, {len(readings)} readings, {len(truths)} ground-truth "
         f"records ({sum(1 for x in truths if x.required)} required); rules `{a.rules.name}`; "
-        f"allowed lateness {a.lateness:.0f} s, a sweep every minute of event time.",
+        f"allowed lateness {a.lateness:.0f} s, a sweep every minute of event time; "
+        + (
+            f"{a.warmup_days} days of the watched households' meter history fed first ({len(history)} readings)."
+            if a.warmup_days
+            else "no history before the scenario (cold start)."
+        ),
         f"Generated and decoded in {load_s:.0f} s (cached), judged in {judge_s:.0f} s "
         f"({judge_s / max(1, len(readings)) * 1e6:.1f} µs per reading on this machine).",
         "",

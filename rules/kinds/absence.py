@@ -14,6 +14,7 @@ from rules.alert import Alert, AlertAction, Severity
 from rules.config import AbsenceRule
 from rules.emit import Emitter
 from rules.kinds.base import Context, Evaluator
+from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.water import UseTracker
 from rules.schedule import Schedule, parse_span, quiet_end
 from rules.scope import households_in
@@ -47,6 +48,7 @@ class AbsenceEvaluator(Evaluator):
         self.home: dict[str, str] = {}
         self.birth = float("-inf")
         self.all_well = parse_span(rule.all_well.hours) if rule.all_well is not None else None
+        self.routine: BaselineEvaluator | None = None  # linked by the engine when `rule.routine` names one
 
     def rescope(self, ctx: Context) -> None:
         reg = ctx.registry
@@ -82,7 +84,12 @@ class AbsenceEvaluator(Evaluator):
         ans = self.answered.get(h)
         if ans is not None:
             start = max(start, ans)
-        return start + self.window
+        due = start + self.window
+        if self.routine is not None:
+            usual = self.routine.usual_until(h, start, ctx)
+            if usual is not None and usual > due:
+                due = usual  # the resident's usual long night: wait until it is unusual
+        return due
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         h = self.home.get(r.device_id)

@@ -87,6 +87,13 @@ class BaselineEvaluator(Evaluator):
             self._thr[h] = thr
         return thr
 
+    def usual_until(self, h: str, last_use: float, ctx: Context) -> float | None:
+        """When the inactivity since `last_use` becomes unusual for `h` (None before enough days are learned)."""
+        thr = self._thresholds(h)
+        if thr is None:
+            return None
+        return first_exceedance(last_use, thr, self._offset(last_use, ctx))
+
     # --- learning ------------------------------------------------------------------------------------------
 
     def _roll(self, ctx: Context, h: str, ts: float) -> None:
@@ -98,16 +105,19 @@ class BaselineEvaluator(Evaluator):
             return
         if today <= day:
             return
-        uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
         if self.today_seen.get(h):
-            row = day_inactivity(uses, day, self.prior.get(h, day))
-            rows = self.history.setdefault(h, [])
-            rows.append([float(x) for x in row])
-            daily = self.daily.setdefault(h, [])
-            daily.append(self.today_m3.get(h, 0.0))
-            del rows[: max(0, len(rows) - self.rule.history_days)]
-            del daily[: max(0, len(daily) - self.rule.history_days)]
-            self._thr.pop(h, None)
+            if self.rule.mode == "inactivity":
+                uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
+                row = day_inactivity(uses, day, self.prior.get(h, day))
+                if float(row.max()) <= self.rule.learn_max:
+                    rows = self.history.setdefault(h, [])
+                    rows.append([float(x) for x in row])
+                    del rows[: max(0, len(rows) - self.rule.history_days)]
+                    self._thr.pop(h, None)
+            else:
+                daily = self.daily.setdefault(h, [])
+                daily.append(self.today_m3.get(h, 0.0))
+                del daily[: max(0, len(daily) - self.rule.history_days)]
         self.day[h] = today
         self.prior[h] = self.last_use.get(h, today)
         self.today_uses[h] = []

@@ -52,8 +52,14 @@ class EventEvaluator(_DeviceEvaluator):
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
             return
-        if self.waiting and self.cancel and any_match(self.cancel, r, prev):
-            self._cancel(self.emitter.key(r.device_id), r.ts)
+        if self.waiting:
+            key = self.emitter.key(r.device_id)
+            w = self.waiting.get(key)
+            if w is not None and r.ts >= w[0] + self.rule.pending:
+                # the wait ended (event time) before this message; its timer had not fired yet (lateness)
+                self.on_timer(key, w[0] + self.rule.pending, ctx)
+            elif w is not None and self.cancel and any_match(self.cancel, r, prev):
+                self._cancel(key, r.ts)
         if self.clear and any_match(self.clear, r, prev):
             key = self.emitter.key(r.device_id)
             self._cancel(key, r.ts)

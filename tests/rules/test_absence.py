@@ -175,3 +175,38 @@ def test_all_well_signal_once_a_morning() -> None:
     assert [a.action for a in signals] == [AlertAction.RAISE, AlertAction.CLEAR]
     assert signals[0].severity is Severity.INFO
     assert signals[0].ts == T0 + 5 * H
+
+
+ROUTINE = """
+rules:
+  - id: elderly_no_water
+    kind: absence
+    title: No water
+    severity: major
+    routine: usual
+    scope: {household_tags: [watched]}
+  - id: usual
+    kind: baseline
+    title: Unusual inactivity
+    severity: minor
+    mode: inactivity
+    min_days: 5
+    buffer: 1h
+    scope: {household_tags: [watched]}
+"""
+
+
+def test_a_usual_long_night_is_not_an_absence_once_the_routine_is_learned() -> None:
+    _eng, meter, _ = setup(replace(WATCHED, quiet_hours=None), text=ROUTINE)
+    # a resident who uses water from 07:00 to 18:00 and sleeps long: 13 h without water every night
+    out: list[Alert] = []
+    for d in range(8):
+        out += meter.run(T0 + d * 24 * H, 24, uses={h: 0.02 for h in range(8, 20)})
+    no_water = [a for a in raises(out) if a.rule_id == "elderly_no_water"]
+    # the first nights, before 5 days are learned, look like absences; afterwards they do not
+    assert no_water
+    assert max(a.ts for a in no_water) < T0 + 6 * 24 * H
+    # an absence from the afternoon on is still one
+    out = meter.run(T0 + 8 * 24 * H, 24, uses={h: 0.02 for h in range(8, 12)})
+    [a] = [x for x in raises(out) if x.rule_id == "elderly_no_water"]
+    assert a.ts == T0 + 8 * 24 * H + 10 * H + 12 * H  # last use shown at 11:00, dated 10:00

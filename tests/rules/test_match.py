@@ -211,3 +211,12 @@ def test_pending_match_raises_when_nothing_cancels_it() -> None:
     # a silence after the wait does not take it back; the clear does
     assert eng.process(reading(reg, "SD1", "event", T0 + 2 * M, event="silenced")) == []
     assert len(clears(eng.process(reading(reg, "SD1", "event", T0 + 3 * M, event="alarm_cleared")))) == 1
+
+
+def test_pending_wait_that_ended_before_a_late_clear_still_raises() -> None:
+    # the watermark lags: the clear (3 min later) arrives before the 40 s timer fired, but came after the wait
+    reg = registry()
+    eng = engine(PENDING, reg, allowed_lateness_s=600)
+    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm")) == []
+    out = eng.process(reading(reg, "SD1", "event", T0 + 3 * M, event="alarm_cleared"))
+    assert [(a.action.value, a.ts) for a in out] == [("raise", T0 + 40), ("clear", T0 + 3 * M)]

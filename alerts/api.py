@@ -12,6 +12,7 @@ import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from alerts.lifecycle import ACTIVE, Action, Status, available_actions
 from alerts.model import Account, Ticket
 from alerts.scope import Hierarchy, as_people
 from alerts.service import TicketService
+from alerts.silences import SilenceError
 from alerts.stream import ChangeHub, Resync
 from devices.model import Person, Role
 from rules.alert import Severity
@@ -58,6 +60,16 @@ class BulkBody(BaseModel):
     action: Action
     ids: Annotated[list[int], Field(min_length=1, max_length=500)]
     note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class SilenceBody(BaseModel):
+    scope_id: Annotated[str, Field(min_length=1, max_length=64)]
+    comment: Annotated[str, Field(min_length=1, max_length=2000)]
+    rule_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    device_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    starts_at: float | None = None
+    ends_at: float | None = None
+    duration_s: Annotated[float, Field(gt=0)] | None = None
 
 
 class BulkAssignError(AlertsError):
@@ -265,6 +277,40 @@ def build_router(
             else:
                 out.append({"id": ticket_id, "ok": True, "status": r.status.value})
         return {"results": out, "ok": sum(1 for r in out if r["ok"])}
+
+    @router.get("/silences")
+    async def list_silences(viewer: Viewer) -> dict[str, Any]:
+        """Active and upcoming silences in your scope."""
+        now = service.clock.now()
+        items = await service.silences.visible(viewer, registry(), now)
+        return {"items": [{**asdict(s), "active": s.active(now)} for s in items]}
+
+    @router.post("/silences", status_code=201)
+    async def create_silence(body: SilenceBody, viewer: Viewer) -> dict[str, Any]:
+        """Open a maintenance window: matching raises open no ticket until it ends."""
+        now = service.clock.now()
+        start = body.starts_at if body.starts_at is not None else now
+        if (body.ends_at is None) == (body.duration_s is None):
+            raise SilenceError("give exactly one of ends_at and duration_s")
+        ends_at = body.ends_at if body.ends_at is not None else start + (body.duration_s or 0)
+        s = await service.silences.create(
+            viewer,
+            registry(),
+            now,
+            scope_id=body.scope_id,
+            ends_at=ends_at,
+            comment=body.comment,
+            starts_at=start,
+            rule_id=body.rule_id,
+            device_id=body.device_id,
+        )
+        return {**asdict(s), "active": s.active(now)}
+
+    @router.post("/silences/{silence_id}/cancel")
+    async def cancel_silence(silence_id: int, viewer: Viewer) -> dict[str, Any]:
+        now = service.clock.now()
+        s = await service.silences.cancel(viewer, registry(), silence_id, now)
+        return {**asdict(s), "active": s.active(now)}
 
     @router.get("/summary")
     async def summary(viewer: Viewer, microgrid: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from alerts.escalation import plan_escalation
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
 from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
+from alerts.silences import SilenceStore, first_match
 from alerts.sla import SlaPolicy
 from alerts.store import Change, NewTicket, TicketStore
 from cwatch.clock import Clock
@@ -70,6 +71,7 @@ class TicketService:
         self.sla = sla or SlaPolicy()
         self.clear_policy = clear_policy
         self.flap_window_s = flap_window_s
+        self.silences = SilenceStore(engine)
 
     # --- alerts in ----------------------------------------------------------------------------------------
 
@@ -80,15 +82,30 @@ class TicketService:
         for start in range(0, len(alerts), BATCH):
             now = self.clock.now()
             hierarchy = self.registry()
-            items = [
-                (a, self._new_ticket(a, now, hierarchy) if a.action == AlertAction.RAISE else None)
-                for a in alerts[start : start + BATCH]
-            ]
+            chunk = await self._unsilenced(alerts[start : start + BATCH], now, hierarchy)
+            items = [(a, self._new_ticket(a, now, hierarchy) if a.action == AlertAction.RAISE else None) for a in chunk]
             for changes in await self.store.apply_batch(items, now, self.flap_window_s, self.clear_policy):
                 for ticket, event in changes:
                     await self._notify(ticket, event)
                 changed.extend(t for t, _ in changes[-1:])
         return changed
+
+    async def _unsilenced(self, alerts: Sequence[Alert], now: float, hierarchy: Hierarchy) -> list[Alert]:
+        """Drop raises covered by an active silence (counted on the silence), unless their ticket is already
+        active: someone is working on it and should see the repeats."""
+        active = await self.silences.active(now)
+        if not active:
+            return list(alerts)
+        kept: list[Alert] = []
+        counts: dict[int, int] = {}
+        for a in alerts:
+            s = first_match(active, a, hierarchy) if a.action == AlertAction.RAISE else None
+            if s is None or await self.store.active_for(a.dedup_key) is not None:
+                kept.append(a)
+            else:
+                counts[s.id] = counts.get(s.id, 0) + 1
+        await self.silences.count_suppressed(counts)
+        return kept
 
     def _new_ticket(self, alert: Alert, now: float, hierarchy: Hierarchy) -> NewTicket:
         """What a raise writes if it creates (or revives) a ticket: the assignee and the SLA deadlines."""

@@ -106,6 +106,25 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+#: Maintenance windows: raises matching an active silence open no ticket (see `alerts.silences`).
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope_id", String(64), nullable=False),  # a grid node: tickets owned within it are covered
+    Column("rule_id", String(64)),  # None: every rule (but never critical alerts)
+    Column("device_id", String(64)),  # None: every device in the scope
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("cancelled_at", Float),
+    Column("cancelled_by", String(64)),
+    Column("suppressed", Integer, nullable=False, default=0),
+    Index("ix_silences_window", "ends_at", "starts_at"),
+)
+
 #: Notifications waiting to be delivered (see `alerts.notify`): written in the same transaction as the
 #: ticket change, so a crash between the change and the delivery loses nothing.
 outbox = Table(

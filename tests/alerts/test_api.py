@@ -15,6 +15,7 @@ from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from cwatch.clock import ManualClock
 from devices.model import Role
+from rules.alert import Severity
 
 from .fakes import FakeHierarchy, alert
 
@@ -218,3 +219,23 @@ async def test_bulk_ack_reports_each_ticket_and_mean_times(env: Env) -> None:
     s = (await env.client.get("/api/v1/summary", headers=w1)).json()
     assert s["mtta_s"] == 120.0
     assert s["mttr_s"] == 600.0
+
+
+async def test_silence_endpoints(env: Env) -> None:
+    l1, w1 = await env.login("l1"), await env.login("w1")
+    body = {"scope_id": "M1", "rule_id": "smoke_alarm", "duration_s": 3600, "comment": "3号楼烟感年度测试"}
+    assert (await env.client.post("/api/v1/silences", headers=w1, json=body)).status_code == 403
+    r = await env.client.post("/api/v1/silences", headers=l1, json=body)
+    assert r.status_code == 201
+    s = r.json()
+    assert s["active"] is True
+    assert s["ends_at"] == env.clock.now() + 3600
+    assert await env.service.apply([alert(rule="smoke_alarm", severity=Severity.CRITICAL)]) == []
+    listed = (await env.client.get("/api/v1/silences", headers=w1)).json()["items"]
+    assert [(x["id"], x["suppressed"]) for x in listed] == [(s["id"], 1)]
+    bad = await env.client.post("/api/v1/silences", headers=l1, json={**body, "ends_at": env.clock.now() + 60})
+    assert bad.status_code == 422
+    assert error_code(bad) == "invalid_silence"
+    r = await env.client.post(f"/api/v1/silences/{s['id']}/cancel", headers=l1)
+    assert r.json()["active"] is False
+    assert len(await env.service.apply([alert(rule="smoke_alarm", severity=Severity.CRITICAL)])) == 1

@@ -1,0 +1,198 @@
+"""Silences (maintenance windows, 维护/测试时段): while one is active, raises it matches open no ticket and
+notify nobody; they are only counted on the silence. Typical use: a scheduled fire-alarm test in one building's
+micro-grid, a camera being re-aimed, a water main repair.
+
+Rules of the game, chosen for safety:
+- a silence needs a comment, an end (at most 7 days ahead) and a creator with a leader-or-above role whose
+  scope covers the silence's scope;
+- a silence without `rule_id` never hides a critical alert: silencing smoke or gas alarms takes naming the rule;
+- clears are never silenced, and a ticket that is already active keeps counting repeats (someone is on it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.errors import AlertsError, NotFoundError
+from alerts.lifecycle import ALLOWED_ROLES, Action
+from alerts.model import Account
+from alerts.scope import Hierarchy, in_scope
+from alerts.tables import silences
+from rules.alert import Alert, Severity
+
+MAX_SILENCE_S = 7 * 86_400
+
+
+class SilenceError(AlertsError):
+    code = "invalid_silence"
+    status = 422
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: int
+    scope_id: str
+    rule_id: str | None
+    device_id: str | None
+    starts_at: float
+    ends_at: float
+    comment: str
+    created_by: str
+    created_at: float
+    cancelled_at: float | None = None
+    cancelled_by: str | None = None
+    suppressed: int = 0
+
+    def active(self, now: float) -> bool:
+        return self.cancelled_at is None and self.starts_at <= now < self.ends_at
+
+
+def matches(s: Silence, alert: Alert, hierarchy: Hierarchy) -> bool:
+    """True when the silence covers the alert (pure)."""
+    if s.rule_id is None and alert.severity == Severity.CRITICAL:
+        return False
+    if s.rule_id is not None and s.rule_id != alert.rule_id:
+        return False
+    if s.device_id is not None and s.device_id != alert.device_id:
+        return False
+    if alert.microgrid_id == s.scope_id:
+        return True
+    try:
+        return bool(hierarchy.is_within(alert.microgrid_id, s.scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False
+
+
+def _row(r: Row[Any]) -> Silence:
+    m = r._mapping
+    return Silence(
+        id=m["id"],
+        scope_id=m["scope_id"],
+        rule_id=m["rule_id"],
+        device_id=m["device_id"],
+        starts_at=m["starts_at"],
+        ends_at=m["ends_at"],
+        comment=m["comment"],
+        created_by=m["created_by"],
+        created_at=m["created_at"],
+        cancelled_at=m["cancelled_at"],
+        cancelled_by=m["cancelled_by"],
+        suppressed=m["suppressed"],
+    )
+
+
+def _related(viewer: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
+    if in_scope(viewer, scope_id, hierarchy):
+        return True
+    try:
+        return bool(hierarchy.is_within(viewer.scope_id, scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False
+
+
+def may_silence(actor: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
+    """Leaders and above, for a scope inside their own (operators anywhere)."""
+    return actor.role in ALLOWED_ROLES[Action.ASSIGN] and (
+        in_scope(actor, scope_id, hierarchy) or scope_id == actor.scope_id
+    )
+
+
+class SilenceStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(
+        self,
+        actor: Account,
+        hierarchy: Hierarchy,
+        now: float,
+        *,
+        scope_id: str,
+        ends_at: float,
+        comment: str,
+        starts_at: float | None = None,
+        rule_id: str | None = None,
+        device_id: str | None = None,
+    ) -> Silence:
+        start = now if starts_at is None else starts_at
+        if not comment.strip():
+            raise SilenceError("a silence needs a comment saying why")
+        if not start < ends_at:
+            raise SilenceError("a silence must end after it starts")
+        if ends_at - now > MAX_SILENCE_S:
+            raise SilenceError("a silence may last at most 7 days from now")
+        if ends_at <= now:
+            raise SilenceError("a silence must end in the future")
+        if not may_silence(actor, scope_id, hierarchy):
+            raise SilencePermissionError(f"you may not silence {scope_id}")
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                silences.insert()
+                .values(
+                    scope_id=scope_id,
+                    rule_id=rule_id or None,
+                    device_id=device_id or None,
+                    starts_at=start,
+                    ends_at=ends_at,
+                    comment=comment.strip(),
+                    created_by=actor.username,
+                    created_at=now,
+                    suppressed=0,
+                )
+                .returning(*silences.c)
+            )
+            return _row(res.one())
+
+    async def cancel(self, actor: Account, hierarchy: Hierarchy, silence_id: int, now: float) -> Silence:
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
+            if row is None or not _related(actor, _row(row).scope_id, hierarchy):
+                raise NotFoundError(f"silence {silence_id} not found")
+            if not may_silence(actor, _row(row).scope_id, hierarchy):
+                raise SilencePermissionError("you may not cancel silences")
+            res = await conn.execute(
+                update(silences)
+                .where(silences.c.id == silence_id, silences.c.cancelled_at.is_(None))
+                .values(cancelled_at=now, cancelled_by=actor.username)
+                .returning(*silences.c)
+            )
+            got = res.first()
+            return _row(got) if got is not None else _row(row)
+
+    async def active(self, now: float) -> list[Silence]:
+        q = select(silences).where(
+            silences.c.cancelled_at.is_(None), silences.c.starts_at <= now, silences.c.ends_at > now
+        )
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in await conn.execute(q)]
+
+    async def visible(self, viewer: Account, hierarchy: Hierarchy, now: float) -> list[Silence]:
+        """Silences not yet over (active or upcoming) inside the viewer's scope or covering it (a leader must
+        know that their micro-grid is silenced by the community)."""
+        q = select(silences).where(silences.c.cancelled_at.is_(None), silences.c.ends_at > now).order_by(silences.c.id)
+        async with self.engine.connect() as conn:
+            rows = [_row(r) for r in await conn.execute(q)]
+        return [s for s in rows if _related(viewer, s.scope_id, hierarchy)]
+
+    async def count_suppressed(self, counts: dict[int, int]) -> None:
+        if not counts:
+            return
+        async with self.engine.begin() as conn:
+            for silence_id, n in counts.items():
+                await conn.execute(
+                    update(silences).where(silences.c.id == silence_id).values(suppressed=silences.c.suppressed + n)
+                )
+
+
+class SilencePermissionError(AlertsError):
+    code = "forbidden"
+    status = 403
+
+
+def first_match(active: Sequence[Silence], alert: Alert, hierarchy: Hierarchy) -> Silence | None:
+    return next((s for s in active if matches(s, alert, hierarchy)), None)

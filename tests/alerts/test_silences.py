@@ -1,0 +1,95 @@
+"""Silences: matching (pure), who may create them, suppression in the service, the API."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.errors import NotFoundError
+from alerts.service import TicketService
+from alerts.silences import Silence, SilenceError, SilencePermissionError, matches
+from cwatch.clock import ManualClock
+from rules.alert import AlertAction, Severity
+
+from .fakes import COMMUNITY, GRID_G2, LEADER_M1, OPERATOR, WORKER_M1, FakeHierarchy, alert
+
+H = FakeHierarchy()
+
+
+def silence(scope: str = "M1", rule: str | None = None, device: str | None = None) -> Silence:
+    return Silence(1, scope, rule, device, 0.0, 100.0, "消防演练", "l1", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("s", "a", "expected"),
+    [
+        (silence("M1"), alert(microgrid="M1"), True),
+        (silence("G1"), alert(microgrid="M2"), True),
+        (silence("G1"), alert(microgrid="M3"), False),
+        (silence("M1", rule="trash_full"), alert(rule="smoke_alarm"), False),
+        (silence("M1", device="d9"), alert(key="smoke_alarm:d1"), False),
+        (silence("M1", device="d1"), alert(key="smoke_alarm:d1"), True),
+        # a silence without a rule never hides a critical alert; naming the rule does
+        (silence("M1"), alert(severity=Severity.CRITICAL), False),
+        (silence("M1", rule="smoke_alarm"), alert(severity=Severity.CRITICAL), True),
+    ],
+)
+def test_matching(s: Silence, a: object, expected: bool) -> None:
+    assert matches(s, a, H) is expected  # type: ignore[arg-type]
+
+
+async def test_silenced_raises_open_no_ticket(engine: AsyncEngine) -> None:
+    clock = ManualClock(1_000.0)
+    service = TicketService(engine, lambda: H, clock)
+    [active] = await service.apply([alert(key="trash_full:t2", rule="trash_full")])
+    s = await service.silences.create(LEADER_M1, H, clock.now(), scope_id="M1", ends_at=1_600, comment="清运车维修")
+    changed = await service.apply(
+        [
+            alert(key="trash_full:t1", rule="trash_full"),  # silenced
+            alert(key="trash_full:t2", rule="trash_full"),  # its ticket is already active: still counted
+            alert(key="x:m2", microgrid="M2"),  # outside the silence
+            alert(key="trash_full:t2", rule="trash_full", action=AlertAction.CLEAR),  # clears pass
+        ]
+    )
+    assert [t.dedup_key for t in changed] == ["trash_full:t2", "x:m2", "trash_full:t2"]
+    assert changed[0].id == active.id
+    assert changed[0].count == 2
+    [listed] = await service.silences.visible(LEADER_M1, H, clock.now())
+    assert listed.suppressed == 1
+    clock.set(1_600)  # the window is over
+    [t] = await service.apply([alert(key="trash_full:t1", rule="trash_full")])
+    assert t.dedup_key == "trash_full:t1"
+    # cancelled silences stop at once
+    await service.silences.create(OPERATOR, H, clock.now(), scope_id="S1", ends_at=5_000, comment="系统升级")
+    assert await service.apply([alert(key="q:1")]) == []
+    [s2] = await service.silences.visible(OPERATOR, H, clock.now())
+    await service.silences.cancel(OPERATOR, H, s2.id, clock.now())
+    assert len(await service.apply([alert(key="q:1")])) == 1
+    assert s.id != s2.id
+
+
+async def test_who_may_silence(engine: AsyncEngine) -> None:
+    clock = ManualClock(0.0)
+    service = TicketService(engine, lambda: H, clock)
+    store = service.silences
+    with pytest.raises(SilencePermissionError):
+        await store.create(WORKER_M1, H, 0.0, scope_id="M1", ends_at=60, comment="x")
+    with pytest.raises(SilencePermissionError):
+        await store.create(LEADER_M1, H, 0.0, scope_id="M2", ends_at=60, comment="x")
+    with pytest.raises(SilencePermissionError):
+        await store.create(LEADER_M1, H, 0.0, scope_id="G1", ends_at=60, comment="x")
+    for bad in [
+        {"ends_at": 60, "comment": "  "},
+        {"ends_at": 8 * 86_400, "comment": "too long"},
+        {"ends_at": 10, "comment": "ends before start", "starts_at": 20},
+        {"ends_at": -5, "comment": "in the past", "starts_at": -10},
+    ]:
+        with pytest.raises(SilenceError):
+            await store.create(LEADER_M1, H, 0.0, scope_id="M1", **bad)  # type: ignore[arg-type]
+    s = await store.create(COMMUNITY, H, 0.0, scope_id="G1", ends_at=60, comment="片区停水检修")
+    assert [x.id for x in await store.visible(LEADER_M1, H, 0.0)] == [s.id]  # it covers their micro-grid
+    with pytest.raises(SilencePermissionError):
+        await store.cancel(LEADER_M1, H, s.id, 1.0)  # but only someone answering for G1 may lift it
+    assert await store.visible(GRID_G2, H, 0.0) == []
+    with pytest.raises(NotFoundError):
+        await store.cancel(GRID_G2, H, s.id, 1.0)

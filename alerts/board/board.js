@@ -143,9 +143,12 @@
 
   async function refresh() {
     try {
-      const [page, summary] = await Promise.all([api("/tickets?" + query()), api("/summary")]);
+      const [page, summary, silences] = await Promise.all([
+        api("/tickets?" + query()), api("/summary"), api("/silences"),
+      ]);
       state.tickets = new Map(page.items.map((t) => [t.id, t]));
       renderSummary(summary);
+      renderSilences(silences.items);
       renderList();
       if (state.selected !== null) await loadDetail(state.selected);
     } catch (e) {
@@ -169,6 +172,14 @@
     for (const k of Object.keys(SEV)) $("s-" + k).textContent = s.by_severity[k] || 0;
     $("s-mtta").textContent = duration(s.mtta_s);
     $("s-mttr").textContent = duration(s.mttr_s);
+  }
+
+  function renderSilences(items) {
+    const active = items.filter((s) => s.active);
+    $("silences").hidden = active.length === 0;
+    $("silences").textContent = active.map((s) =>
+      `维护静默 Silenced：${s.scope_id} · ${s.rule_id || "全部规则（紧急除外）"}${s.device_id ? " · " + s.device_id : ""}` +
+      ` 至 ${clock(s.ends_at)}（${s.comment}，已拦截 ${s.suppressed}）`).join("；");
   }
 
   function duration(sec) {

@@ -9,6 +9,7 @@ Escalation levels: 0 the assignee, 1 the micro-grid leader(s), 2 the people of t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,6 +69,23 @@ def next_level_with_people(
         if people:
             return candidate, people
     return None
+
+
+def answers_for(hierarchy: Hierarchy, person_id: str, microgrid_id: str) -> bool:
+    """True when the person works in the micro-grid or at a node above it. A registry without a `people`
+    index cannot say, so any id is accepted there."""
+    people = getattr(hierarchy, "people", None)
+    if not isinstance(people, Mapping):
+        return True
+    person = people.get(person_id)
+    if not isinstance(person, Person):
+        return False
+    if person.scope_id == microgrid_id:
+        return True
+    try:
+        return bool(hierarchy.is_within(microgrid_id, person.scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False
 
 
 def _people_at(hierarchy: Hierarchy, node_id: str, role: Role) -> list[Person]:

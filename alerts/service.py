@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.dispatch import choose_assignee
+from alerts.dispatch import answers_for, choose_assignee
 from alerts.errors import AlertsError, NotFoundError
 from alerts.escalation import plan_escalation
 from alerts.lifecycle import Action, Status, next_status
@@ -165,6 +165,8 @@ class TicketService:
             elif action == Action.ASSIGN:
                 if not assignee_id:
                     raise AssignError("assign needs an assignee_id")
+                if not answers_for(hierarchy, assignee_id, t.microgrid_id):
+                    raise InvalidAssigneeError(f"{assignee_id} does not work in or above {t.microgrid_id}")
                 values.update(
                     assignee_id=assignee_id, acknowledged_at=None, ack_due_at=self.sla.ack_due(t.severity, now)
                 )
@@ -278,4 +280,9 @@ class TicketService:
 
 class AssignError(AlertsError):
     code = "assignee_required"
+    status = 422
+
+
+class InvalidAssigneeError(AlertsError):
+    code = "invalid_assignee"
     status = 422

@@ -27,6 +27,7 @@ PEOPLE = [
 class FakeHierarchy:
     def __init__(self) -> None:
         self.duty: dict[str, list[str]] = {"M1": ["p-w1"]}  # M2 and M3: nobody on duty
+        self.people = {p.id: p for p in PEOPLE}
 
     def chain_above(self, node_id: str) -> list[str]:
         out = []

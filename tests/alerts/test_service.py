@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.errors import ConflictError, ForbiddenError, NoteRequiredError, NotFoundError, TransitionError
 from alerts.lifecycle import Action, Status
-from alerts.service import TicketService
+from alerts.service import InvalidAssigneeError, TicketService
 from alerts.stream import ChangeHub, Resync
 from cwatch.clock import ManualClock
 from rules.alert import AlertAction, Severity
@@ -161,6 +161,12 @@ async def test_accepting_takes_the_ticket_and_assign_hands_it_on(service: Ticket
     assert (t.assignee_id, t.status, t.acknowledged_at) == ("p-w1b", Status.OPEN, None)
     with pytest.raises(ForbiddenError):
         await service.assign(t.id, WORKER_M1, "p-w1")
+    with pytest.raises(InvalidAssigneeError):
+        await service.assign(t.id, LEADER_M1, "p-w2")  # works in another micro-grid
+    with pytest.raises(InvalidAssigneeError):
+        await service.assign(t.id, LEADER_M1, "nobody")
+    t = await service.assign(t.id, LEADER_M1, "p-c1", "请社区协调")  # community duty answers for M1 too
+    assert t.assignee_id == "p-c1"
 
 
 async def test_other_microgrid_worker_gets_not_found(service: TicketService) -> None:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 TELEMETRY = "telemetry"
 SINK_REJECTED = "sink_rejected"  # dead-letter reason: decoded fine, but the database refused the point
+DECODER_ERROR = "decoder_error"  # dead-letter reason: the decoder raised something other than Refused (a bug)
 Consumer = Callable[[Sequence[Reading]], Awaitable[None]]
 
 
@@ -55,6 +56,7 @@ class MessageDecoder(Protocol):
 
 
 DeadLetterRow = tuple[str, bytes, RefusalReason | str, str, float]  # topic, payload, reason, detail, received_at
+Intake = list[Reading] | DeadLetterRow  # a decoded message: its readings, or why it was refused
 
 
 class DeadLetterStore(Protocol):
@@ -111,7 +113,7 @@ class Ingester:
         if missing:
             raise IngestError(f"spool has no cursor for consumer(s) {sorted(missing)}; pass them to Spool(...)")
         self._appended = {name: asyncio.Event() for name in self.consumers}
-        self._committer: OrderedCommitter[InboundMessage] = OrderedCommitter(
+        self._committer: OrderedCommitter[Intake] = OrderedCommitter(
             self._commit, max_batch=self.tuning.commit_batch, sleep=sleep
         )
         self._sink_ok = True
@@ -135,7 +137,7 @@ class Ingester:
                 for name in self.consumers:
                     tg.create_task(self._drain(name), name=f"ingest-drain-{name}")
                 tg.create_task(self._housekeeping(), name="ingest-housekeeping")
-                tg.create_task(self.transport.run(self._committer.enqueue), name="ingest-transport")
+                tg.create_task(self.transport.run(self._intake), name="ingest-transport")
                 await self._stopping.wait()
                 raise _StoppedError
         except* _StoppedError:
@@ -176,20 +178,31 @@ class Ingester:
 
     # --- intake: decode, spool, dead letters ----------------------------------------------------------------
 
-    async def _commit(self, messages: Sequence[InboundMessage]) -> None:
-        """Decode a batch, append its readings to the spool in one transaction, dead-letter the refusals.
+    def _intake(self, msg: InboundMessage) -> asyncio.Future[None]:
+        """The transport's handler: decode now (while the previous batch's fsync is under way), queue for the
+        next commit, and return the future whose completion acknowledges the message."""
+        try:
+            item: Intake = self.decoder.decode(msg.topic, msg.payload, retain=msg.retain, received_at=msg.received_at)
+        except Refused as exc:
+            item = (msg.topic, msg.payload, exc.reason, exc.detail, msg.received_at)
+        except Exception as exc:  # a decoder bug: keep the message (visible, replayable), never lose or loop on it
+            log.exception("decoder failed on a message from %s", msg.topic)
+            item = (msg.topic, msg.payload, DECODER_ERROR, f"{type(exc).__name__}: {exc}"[:200], msg.received_at)
+        return self._committer.enqueue(item)
+
+    async def _commit(self, items: Sequence[Intake]) -> None:
+        """Append a batch's readings to the spool in one transaction and dead-letter its refusals.
         Raises (and so acknowledges nothing) only when the spool append fails."""
         m = self.metrics
-        m.received.inc(len(messages))
+        m.received.inc(len(items))
         readings: list[Reading] = []
         refused: list[DeadLetterRow] = []
-        decode = self.decoder.decode
-        for msg in messages:
-            try:
-                readings.extend(decode(msg.topic, msg.payload, retain=msg.retain, received_at=msg.received_at))
-            except Refused as exc:
-                m.refused.labels(exc.reason.value).inc()
-                refused.append((msg.topic, msg.payload, exc.reason, exc.detail, msg.received_at))
+        for item in items:
+            if isinstance(item, list):
+                readings.extend(item)
+            else:
+                refused.append(item)
+                m.refused.labels(str(item[2])).inc()
         if readings:
             t0 = time.perf_counter()
             try:

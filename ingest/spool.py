@@ -5,15 +5,16 @@ not InfluxDB — is what makes ingest at-least-once: InfluxDB may be down for an
 memory stays bounded because readings wait on disk, not in queues.
 
 Storage: one SQLite file in WAL mode with `synchronous=FULL` (a committed append survives a power cut). Each
-`append` is one transaction that writes one row per batch (msgpack of the readings, via msgspec) plus the
-(device_id, seq) pairs of the batch, so a redelivered message is recognised as a duplicate even after a crash.
-Readings get consecutive offsets; a batch row covers `first..last`. Named consumers ("telemetry", "rules")
-each keep a persistent cursor — the last offset they finished — and `truncate()` drops batches that every
-consumer has passed.
+`append` is one transaction that writes one row per batch (msgpack of the readings, via msgspec). Readings get
+consecutive offsets; a batch row covers `first..last`. Named consumers ("telemetry", "rules") each keep a
+persistent cursor — the last offset they finished — and `truncate()` drops batches that every consumer has
+passed, except the newest `dedup_window` readings.
 
-Duplicate detection is a bounded window: the last `dedup_window` (device_id, seq) pairs are remembered, in
-memory and on disk. A pair seen again with the *same* device timestamp is a duplicate (a broker redelivery or a
-device retry); the same seq with a different timestamp is a device that restarted its counter, and is stored.
+Duplicate detection is a bounded window: the (device_id, seq) pairs of the last `dedup_window` readings are
+remembered in memory, and rebuilt from those retained batches when the spool is opened, so a message redelivered
+after a crash is still recognised. A pair seen again with the *same* device timestamp is a duplicate (a broker
+redelivery or a device retry); the same seq with a different timestamp is a device that restarted its counter,
+and is stored. (A separate indexed table of pairs tripled the cost of an append; the batches are there anyway.)
 
 The newest batches are also kept in memory (`tail_readings` readings at most), so a consumer that keeps up
 reads them back without a query or a msgpack decode; the file stays the source of truth after a restart.
@@ -49,12 +50,6 @@ CREATE TABLE IF NOT EXISTS cursors (
     consumer TEXT PRIMARY KEY,
     position INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS seen (
-    device_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts REAL NOT NULL,
-    PRIMARY KEY (device_id, seq)
-);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -81,7 +76,7 @@ class Spool:
         max_bytes: int = 2 * 1024**3,
         *,
         consumers: Iterable[str] = DEFAULT_CONSUMERS,
-        dedup_window: int = 200_000,
+        dedup_window: int = 100_000,
         tail_readings: int = 50_000,
     ) -> None:
         self.path = Path(path)
@@ -108,16 +103,12 @@ class Spool:
             self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
             row = self._db.execute("SELECT value FROM meta WHERE key = 'next_offset'").fetchone()
             self._next = int(row[0]) if row else 1
-            # a new consumer starts at the oldest retained entry, so it sees everything still spooled
-            oldest = self._db.execute("SELECT min(first) FROM batches").fetchone()[0]
-            start = (int(oldest) - 1) if oldest is not None else self._next - 1
+            # a new consumer starts where the slowest existing one is, so it sees everything not yet consumed
+            (slowest,) = self._db.execute("SELECT min(position) FROM cursors").fetchone()
+            start = int(slowest) if slowest is not None else self._next - 1
             for name in self.consumers:
                 self._db.execute("INSERT OR IGNORE INTO cursors (consumer, position) VALUES (?, ?)", (name, start))
-            rows = self._db.execute(
-                "SELECT device_id, seq, ts FROM seen ORDER BY rowid DESC LIMIT ?", (dedup_window,)
-            ).fetchall()
-            for device_id, seq, ts in reversed(rows):
-                self._seen[(device_id, seq)] = ts
+            self._load_seen()
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
 
@@ -155,11 +146,6 @@ class Spool:
                         "INSERT INTO batches (first, last, appended_at, data) VALUES (?, ?, ?, ?)",
                         (first, last, now, self._encoder.encode(fresh)),
                     )
-                    if pairs:
-                        self._db.executemany(
-                            "INSERT OR REPLACE INTO seen (device_id, seq, ts) VALUES (?, ?, ?)",
-                            [(d, s, ts) for (d, s), ts in pairs.items()],
-                        )
                     self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_offset', ?)", (last + 1,))
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -251,8 +237,8 @@ class Spool:
     # --- housekeeping -------------------------------------------------------------------------------------
 
     def truncate(self) -> int:
-        """Delete batches every consumer has passed, and `seen` rows outside the dedup window; return the
-        number of batches deleted."""
+        """Delete batches every consumer has passed and that hold none of the newest `dedup_window` readings;
+        return the number of batches deleted."""
         with self._lock:
             self._check_open()
             try:
@@ -260,12 +246,12 @@ class Spool:
                 (low,) = self._db.execute(
                     f"SELECT min(position) FROM cursors WHERE consumer IN ({placeholders})", self.consumers
                 ).fetchone()
-                self._db.execute("BEGIN IMMEDIATE")
-                deleted = self._db.execute("DELETE FROM batches WHERE last <= ?", (low,)).rowcount
-                self._db.execute(
-                    "DELETE FROM seen WHERE rowid <= (SELECT max(rowid) FROM seen) - ?", (self.dedup_window,)
-                )
-                self._db.execute("COMMIT")
+                keep_from = self._next - self.dedup_window  # offsets from here on back the dedup window
+                if self._size_unlocked() >= self.max_bytes * 0.9:
+                    keep_from = low + 1  # space for new readings matters more than remembering old ones
+                deleted = self._db.execute(
+                    "DELETE FROM batches WHERE last <= ? AND last < ?", (low, keep_from)
+                ).rowcount
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
@@ -298,6 +284,24 @@ class Spool:
         self.close()
 
     # --- internals ----------------------------------------------------------------------------------------
+
+    def _load_seen(self) -> None:
+        """Rebuild the dedup window from the newest retained batches."""
+        rows: list[bytes] = []
+        count = 0
+        for last, first, data in self._db.execute("SELECT last, first, data FROM batches ORDER BY first DESC"):
+            rows.append(data)
+            count += int(last) - int(first) + 1
+            if count >= self.dedup_window:
+                break
+        for data in reversed(rows):
+            for r in self._decoder.decode(data):
+                if r.seq is not None:
+                    key = (r.device_id, r.seq)
+                    self._seen[key] = r.ts
+                    self._seen.move_to_end(key)
+        while len(self._seen) > self.dedup_window:
+            self._seen.popitem(last=False)
 
     def _check_open(self) -> None:
         if self._closed:

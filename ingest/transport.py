@@ -87,7 +87,7 @@ class MqttOptions:
     shared_group: str = ""
     session_expiry_s: int = 7 * 86_400
     keepalive_s: int = 30
-    receive_maximum: int = 8_192
+    receive_maximum: int = 32_768
     protocol: Literal["auto", "5", "3.1.1"] = "auto"
     connect_timeout_s: float = 10.0
     backoff_initial_s: float = 0.25

@@ -83,7 +83,7 @@ def test_cursors_and_offsets_persist(tmp_path: Path) -> None:
 
 
 def test_truncate_keeps_what_the_slowest_consumer_needs(tmp_path: Path) -> None:
-    with Spool(tmp_path / "s.db", consumers=("telemetry", "rules")) as spool:
+    with Spool(tmp_path / "s.db", consumers=("telemetry", "rules"), dedup_window=0) as spool:
         for i in range(1, 4):
             spool.append([reading(seq=i)])
         spool.commit("telemetry", 3)
@@ -155,3 +155,25 @@ def test_reads_are_the_same_from_memory_tail_and_from_disk(tmp_path: Path, tail:
         assert [o for o, _ in got] == list(range(7, 14))
         assert [r.seq for _, r in got] == [12, 13, 20, 21, 22, 23, 30]
         assert [o for o, _ in spool.read("rules", limit=100)] == list(range(1, 21))
+
+
+def test_truncate_keeps_the_dedup_window_and_a_reopened_spool_still_sees_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Spool(path, dedup_window=3) as spool:
+        for i in range(1, 7):
+            spool.append([reading(seq=i)])
+        spool.commit("telemetry", 6)
+        assert spool.truncate() == 3  # offsets 4..6 stay: they back the dedup window
+    with Spool(path, dedup_window=3) as spool:
+        assert spool.read("telemetry") == []
+        res = spool.append([reading(seq=4), reading(seq=6), reading(seq=2)])
+        assert res.duplicates == [reading(seq=4), reading(seq=6)]
+
+
+def test_new_consumer_starts_at_the_slowest_existing_cursor(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Spool(path) as spool:
+        spool.append([reading(seq=i) for i in range(1, 5)])
+        spool.commit("telemetry", 3)
+    with Spool(path, consumers=("telemetry", "rules")) as spool:
+        assert [o for o, _ in spool.read("rules")] == [4]

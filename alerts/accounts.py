@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.errors import AlertsError, AuthError, ConflictError
+from alerts.errors import AuthError, ConflictError, PasswordPolicyError
 from alerts.model import Account
 from alerts.tables import accounts, sessions
 from cwatch.clock import Clock, SystemClock
@@ -30,11 +30,6 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 MIN_PASSWORD = 8
 DEFAULT_SESSION_TTL = 12 * 3600.0  # one duty shift
-
-
-class PasswordPolicyError(AlertsError):
-    code = "weak_password"
-    status = 422
 
 
 def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:

@@ -24,12 +24,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.accounts import AccountStore
 from alerts.codec import event_to_dict, ticket_to_dict
-from alerts.errors import AlertsError, AuthError
+from alerts.errors import AlertsError, AuthError, BulkAssignError, SilenceError, TooManyAttemptsError
 from alerts.lifecycle import ACTIVE, Action, Status, available_actions
 from alerts.model import Account, Ticket
 from alerts.scope import Hierarchy, as_people
 from alerts.service import TicketService
-from alerts.silences import SilenceError
 from alerts.stream import ChangeHub, Resync
 from devices.model import Person, Role
 from rules.alert import Severity
@@ -70,16 +69,6 @@ class SilenceBody(BaseModel):
     starts_at: float | None = None
     ends_at: float | None = None
     duration_s: Annotated[float, Field(gt=0)] | None = None
-
-
-class BulkAssignError(AlertsError):
-    code = "invalid_bulk_action"
-    status = 422
-
-
-class TooManyAttemptsError(AlertsError):
-    code = "too_many_attempts"
-    status = 429
 
 
 class LoginThrottle:

@@ -62,3 +62,52 @@ class StoreError(AlertsError):
 
     code = "store_unavailable"
     status = 503
+
+
+class ValidationError(AlertsError):
+    """Input that passed the schema but not the rules (bad cursor, weak password, invalid silence...)."""
+
+    code = "invalid"
+    status = 422
+
+
+class PasswordPolicyError(ValidationError):
+    code = "weak_password"
+
+
+class InvalidCursorError(ValidationError):
+    code = "invalid_cursor"
+
+
+class AssignError(ValidationError):
+    code = "assignee_required"
+
+
+class InvalidAssigneeError(ValidationError):
+    """Tickets go only to people who work in or above the owning micro-grid."""
+
+    code = "invalid_assignee"
+
+
+class BulkAssignError(ValidationError):
+    code = "invalid_bulk_action"
+
+
+class SilenceError(ValidationError):
+    code = "invalid_silence"
+
+
+class SilencePermissionError(ForbiddenError):
+    """Only leaders and above may silence, and only inside their own scope."""
+
+
+class TooManyAttemptsError(AlertsError):
+    code = "too_many_attempts"
+    status = 429
+
+
+class DeliveryError(AlertsError):
+    """A notification channel could not deliver; the dispatcher retries later."""
+
+    code = "delivery_failed"
+    status = 502

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.errors import AlertsError
+from alerts.errors import DeliveryError
 from alerts.loops import sleep_or_stop
 from alerts.tables import outbox
 from cwatch.clock import Clock
@@ -37,13 +37,6 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Cwatch-Signature"
 DELIVERY_HEADER = "X-Cwatch-Delivery"
 TIMESTAMP_HEADER = "X-Cwatch-Timestamp"
-
-
-class DeliveryError(AlertsError):
-    """A channel could not deliver; the dispatcher retries later."""
-
-    code = "delivery_failed"
-    status = 502
 
 
 @dataclass(frozen=True, slots=True)

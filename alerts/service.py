@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dispatch import answers_for, choose_assignee
-from alerts.errors import AlertsError, NotFoundError
+from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError
 from alerts.escalation import plan_escalation
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
@@ -276,13 +276,3 @@ class TicketService:
                 await self._notify(*result)
                 out.append(result[0])
         return out
-
-
-class AssignError(AlertsError):
-    code = "assignee_required"
-    status = 422
-
-
-class InvalidAssigneeError(AlertsError):
-    code = "invalid_assignee"
-    status = 422

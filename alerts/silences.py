@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.errors import AlertsError, NotFoundError
+from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.scope import Hierarchy, in_scope
@@ -26,11 +26,6 @@ from alerts.tables import silences
 from rules.alert import Alert, Severity
 
 MAX_SILENCE_S = 7 * 86_400
-
-
-class SilenceError(AlertsError):
-    code = "invalid_silence"
-    status = 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +182,6 @@ class SilenceStore:
                 await conn.execute(
                     update(silences).where(silences.c.id == silence_id).values(suppressed=silences.c.suppressed + n)
                 )
-
-
-class SilencePermissionError(AlertsError):
-    code = "forbidden"
-    status = 403
 
 
 def first_match(active: Sequence[Silence], alert: Alert, hierarchy: Hierarchy) -> Silence | None:

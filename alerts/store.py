@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.codec import event_to_dict, ticket_to_dict
-from alerts.errors import AlertsError, ConflictError, NotFoundError, StoreError
+from alerts.errors import AlertsError, ConflictError, InvalidCursorError, NotFoundError, StoreError
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
 from alerts.tables import create_tables, outbox, ticket_events, tickets
@@ -120,11 +120,6 @@ def decode_cursor(cursor: str) -> tuple[int, float, int]:
         return int(rank), float(first_seen), int(tid)
     except (ValueError, TypeError) as e:
         raise InvalidCursorError("invalid cursor") from e
-
-
-class InvalidCursorError(AlertsError):
-    code = "invalid_cursor"
-    status = 422
 
 
 @asynccontextmanager

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.accounts import AccountStore, PasswordPolicyError, hash_password, verify_password
-from alerts.errors import AuthError, ConflictError
+from alerts.accounts import AccountStore, hash_password, verify_password
+from alerts.errors import AuthError, ConflictError, PasswordPolicyError
 from alerts.tables import accounts as accounts_table
 from alerts.tables import sessions as sessions_table
 from cwatch.clock import ManualClock

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.escalation import Escalator, overdue_reason, plan_escalation
+from alerts.model import Ticket
 from alerts.service import TicketService
 from alerts.sla import SlaPolicy
 from alerts.tables import create_tables
@@ -190,8 +191,8 @@ async def test_stop_ends_the_loop_during_its_sleep(service: TicketService) -> No
     first_cycle = asyncio.Event()
     real_run_once = escalator.run_once
 
-    async def run_once() -> list[object]:
-        out = list(await real_run_once())
+    async def run_once() -> list[Ticket]:
+        out = await real_run_once()
         first_cycle.set()
         return out
 

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.errors import DeliveryError
 from alerts.notify import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Backoff,
     Delivery,
-    DeliveryError,
     LogChannel,
     OutboxDispatcher,
     WebhookChannel,

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.errors import ConflictError, ForbiddenError, NoteRequiredError, NotFoundError, TransitionError
+from alerts.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidAssigneeError,
+    NoteRequiredError,
+    NotFoundError,
+    TransitionError,
+)
 from alerts.lifecycle import Action, Status
-from alerts.service import InvalidAssigneeError, TicketService
+from alerts.service import TicketService
 from alerts.stream import ChangeHub, Resync
 from cwatch.clock import ManualClock
 from rules.alert import AlertAction, Severity

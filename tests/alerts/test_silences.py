@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.errors import NotFoundError
+from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
 from alerts.service import TicketService
-from alerts.silences import Silence, SilenceError, SilencePermissionError, matches
+from alerts.silences import Silence, matches
 from cwatch.clock import ManualClock
 from rules.alert import AlertAction, Severity
 

@@ -190,16 +190,20 @@ class TicketStore:
 
     async def raise_alert(
         self, alert: Alert, now: float, new: NewTicket, flap_window_s: float = 0.0
-    ) -> tuple[Ticket, TicketEvent, bool]:
+    ) -> tuple[Ticket, TicketEvent, bool] | None:
         """Create the active ticket of `alert.dedup_key`, or bump it if one exists. Returns (ticket, event,
-        created). Safe against concurrent raises from other processes (see the module docstring).
+        created), or None for a stale raise (see `_raise_in`). Safe against concurrent raises from other
+        processes (see the module docstring).
 
         Flap control: a raise within `flap_window_s` of the key's ticket being auto-resolved by a clear reopens
         that ticket instead of opening a new one, so a door that keeps opening and closing stays one ticket."""
         for _ in range(_RETRIES):
             try:
                 async with _translated(), self.engine.begin() as conn:
-                    (ticket, event), created = await self._raise_in(conn, alert, now, new, flap_window_s)
+                    raised = await self._raise_in(conn, alert, now, new, flap_window_s)
+                    if raised is None:
+                        return None
+                    (ticket, event), created = raised
                     return ticket, event, created
             except IntegrityError:
                 continue  # another writer created the active ticket first: bump it on the next round
@@ -207,10 +211,20 @@ class TicketStore:
 
     async def _raise_in(
         self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket, flap_window_s: float
-    ) -> tuple[Changed, bool]:
+    ) -> tuple[Changed, bool] | None:
+        """Bump, revive (flap control) or create. A raise no later (in event time) than the last alert of the
+        key's most recent finished ticket belongs to that incident (a replay after a restart, or a late
+        message): it is ignored instead of opening a duplicate ticket."""
         bumped = await self._bump(conn, alert, now)
         if bumped is not None:
             return bumped, False
+        last_finished = (
+            await conn.execute(
+                select(func.max(tickets.c.last_seen)).where(tickets.c.dedup_key == alert.dedup_key, ~tickets.c.active)
+            )
+        ).scalar_one()
+        if last_finished is not None and alert.ts <= last_finished:
+            return None
         if flap_window_s > 0:
             revived = await self._revive(conn, alert, now, new, flap_window_s)
             if revived is not None:
@@ -237,7 +251,8 @@ class TicketStore:
                     if new is None:
                         out.append(await self._clear_in(conn, alert, now, auto_resolve))
                     else:
-                        out.append([(await self._raise_in(conn, alert, now, new, flap_window_s))[0]])
+                        raised = await self._raise_in(conn, alert, now, new, flap_window_s)
+                        out.append([] if raised is None else [raised[0]])
                 return out
         except IntegrityError:
             pass
@@ -246,8 +261,8 @@ class TicketStore:
             if new is None:
                 slow.append(await self.clear_alert(alert, now, auto_resolve))
             else:
-                ticket, event, _ = await self.raise_alert(alert, now, new, flap_window_s)
-                slow.append([(ticket, event)])
+                one = await self.raise_alert(alert, now, new, flap_window_s)
+                slow.append([] if one is None else [(one[0], one[1])])
         return slow
 
     async def _bump(self, conn: AsyncConnection, alert: Alert, now: float) -> Changed | None:

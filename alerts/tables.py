@@ -63,6 +63,7 @@ tickets = Table(
         sqlite_where=text("active"),
         postgresql_where=text("active"),
     ),
+    Index("ix_tickets_dedup", "dedup_key", "active"),
     Index("ix_tickets_board", "microgrid_id", "active", "severity_rank", "first_seen"),
     Index("ix_tickets_ack_due", "ack_due_at"),
     Index("ix_tickets_resolve_due", "resolve_due_at"),

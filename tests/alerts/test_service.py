@@ -293,3 +293,15 @@ async def test_a_lagging_board_is_told_to_resync(service: TicketService, hub: Ch
     items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
     assert isinstance(items[0], Resync)  # the backlog was dropped, the board reloads instead
     assert len(items) == 3
+
+
+async def test_replayed_raise_of_a_finished_incident_opens_no_duplicate(service: TicketService) -> None:
+    t, _ = await service.apply([alert(ts=1000), alert(ts=1010)])
+    await service.resolve(t.id, WORKER_M1, "已处理")
+    # the rule engine restarts and replays the same messages: nothing new
+    assert await service.apply([alert(ts=1000), alert(ts=1010)]) == []
+    page = await service.list_tickets(OPERATOR)
+    assert [x.id for x in page.items] == [t.id]
+    # a later occurrence is a new incident
+    [t2] = await service.apply([alert(ts=1011)])
+    assert t2.id != t.id

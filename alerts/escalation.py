@@ -52,7 +52,7 @@ def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hiera
         level, people = found
         values["escalation_level"] = level
         action = SystemAction.ESCALATE.value
-    spec = sla.sla(ticket.severity)
+    spec = sla.sla(ticket.severity, ticket.rule_id)
     # Move the missed deadline(s) forward so the next level gets the same time to react.
     if ticket.ack_due_at is not None and now >= ticket.ack_due_at:
         values["ack_due_at"] = None if spec.ack_s is None else now + spec.ack_s

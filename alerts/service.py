@@ -112,8 +112,8 @@ class TicketService:
         assignment = choose_assignee(hierarchy, alert.microgrid_id, alert.ts)
         return NewTicket(
             assignee_id=assignment.person_id,
-            ack_due_at=self.sla.ack_due(alert.severity, now),
-            resolve_due_at=self.sla.resolve_due(alert.severity, now),
+            ack_due_at=self.sla.ack_due(alert.severity, now, alert.rule_id),
+            resolve_due_at=self.sla.resolve_due(alert.severity, now, alert.rule_id),
             data={"assignee": assignment.person_id, "assigned_because": assignment.reason},
         )
 
@@ -159,8 +159,8 @@ class TicketService:
                     resolved_at=None,
                     resolved_by=None,
                     acknowledged_at=None,
-                    ack_due_at=self.sla.ack_due(t.severity, now),
-                    resolve_due_at=self.sla.resolve_due(t.severity, now),
+                    ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
+                    resolve_due_at=self.sla.resolve_due(t.severity, now, t.rule_id),
                 )
             elif action == Action.ASSIGN:
                 if not assignee_id:
@@ -168,7 +168,9 @@ class TicketService:
                 if not answers_for(hierarchy, assignee_id, t.microgrid_id):
                     raise InvalidAssigneeError(f"{assignee_id} does not work in or above {t.microgrid_id}")
                 values.update(
-                    assignee_id=assignee_id, acknowledged_at=None, ack_due_at=self.sla.ack_due(t.severity, now)
+                    assignee_id=assignee_id,
+                    acknowledged_at=None,
+                    ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
                 )
                 data["assignee"] = {"from": t.assignee_id, "to": assignee_id}
             return Change(action.value, actor.username, values, note=note.strip() if note else None, data=data)

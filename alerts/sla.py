@@ -30,16 +30,22 @@ def _default_slas() -> dict[Severity, Sla]:
 
 @dataclass(frozen=True, slots=True)
 class SlaPolicy:
+    """Timeouts per severity, with optional overrides per rule (e.g. a lone elderly resident's silent water
+    meter is `major` but should be acknowledged within 10 minutes, like the critical alarms)."""
+
     by_severity: dict[Severity, Sla] = field(default_factory=_default_slas)
+    by_rule: dict[str, Sla] = field(default_factory=dict)
     max_level: int = 4  # assignee (0) → micro-grid leader → grid → community duty → street duty
 
-    def sla(self, severity: Severity) -> Sla:
+    def sla(self, severity: Severity, rule_id: str | None = None) -> Sla:
+        if rule_id is not None and rule_id in self.by_rule:
+            return self.by_rule[rule_id]
         return self.by_severity.get(severity, Sla(None, None))
 
-    def ack_due(self, severity: Severity, now: float) -> float | None:
-        s = self.sla(severity).ack_s
+    def ack_due(self, severity: Severity, now: float, rule_id: str | None = None) -> float | None:
+        s = self.sla(severity, rule_id).ack_s
         return None if s is None else now + s
 
-    def resolve_due(self, severity: Severity, now: float) -> float | None:
-        s = self.sla(severity).resolve_s
+    def resolve_due(self, severity: Severity, now: float, rule_id: str | None = None) -> float | None:
+        s = self.sla(severity, rule_id).resolve_s
         return None if s is None else now + s

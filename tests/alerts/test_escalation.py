@@ -202,3 +202,19 @@ async def test_stop_ends_the_loop_during_its_sleep(service: TicketService) -> No
     await escalator.stop()
     await asyncio.wait_for(task, timeout=10)
     assert escalator.cycles == 1
+
+
+async def test_per_rule_sla_overrides_severity(engine: AsyncEngine, clock: ManualClock) -> None:
+    from alerts.sla import Sla
+
+    h = FakeHierarchy()
+    sla = SlaPolicy(by_rule={"elderly_no_water": Sla(600, 7200)})
+    service = TicketService(engine, lambda: h, clock, sla=sla)
+    [care] = await service.apply([alert(key="e:h1", rule="elderly_no_water", severity=Severity.MAJOR)])
+    [other] = await service.apply([alert(key="t:1", rule="trash_full", severity=Severity.MAJOR)])
+    assert care.ack_due_at == clock.now() + 600
+    assert other.ack_due_at == clock.now() + 900
+    clock.advance(600)
+    [e] = await service.escalate_due()
+    assert e.id == care.id
+    assert e.ack_due_at == clock.now() + 600

@@ -129,6 +129,7 @@
     if ($("f-status").value) q.append("status", $("f-status").value);
     if ($("f-severity").value) q.append("severity", $("f-severity").value);
     if ($("f-mine").checked) q.append("mine", "true");
+    if ($("f-mg").value) q.append("microgrid", $("f-mg").value);
     return q.toString();
   }
 
@@ -138,6 +139,7 @@
     if (st && st !== "active" && t.status !== st) return false;
     if ($("f-severity").value && t.severity !== $("f-severity").value) return false;
     if ($("f-mine").checked && (!state.me || t.assignee_id !== state.me.person_id)) return false;
+    if ($("f-mg").value && t.microgrid_id !== $("f-mg").value) return false;
     return true;
   }
 
@@ -147,6 +149,7 @@
         api("/tickets?" + query()), api("/summary"), api("/silences"),
       ]);
       state.tickets = new Map(page.items.map((t) => [t.id, t]));
+      rememberMicrogrids(page.items);
       renderSummary(summary);
       renderSilences(silences.items);
       renderList();
@@ -172,6 +175,22 @@
     for (const k of Object.keys(SEV)) $("s-" + k).textContent = s.by_severity[k] || 0;
     $("s-mtta").textContent = duration(s.mtta_s);
     $("s-mttr").textContent = duration(s.mttr_s);
+  }
+
+  // Micro-grid filter for command centres: offered once tickets from two or more micro-grids were seen.
+  const microgrids = new Map();
+  function rememberMicrogrids(items) {
+    let added = false;
+    for (const t of items) {
+      if (!microgrids.has(t.microgrid_id)) { microgrids.set(t.microgrid_id, t.microgrid_name || t.microgrid_id); added = true; }
+    }
+    if (!added) return;
+    const sel = $("f-mg");
+    const current = sel.value;
+    const opts = [...microgrids.entries()].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
+    sel.replaceChildren(el("option", { value: "" }, "全部 All"), ...opts.map(([id, name]) => el("option", { value: id }, name)));
+    sel.value = current;
+    $("f-mg-label").hidden = microgrids.size < 2;
   }
 
   function renderSilences(items) {
@@ -238,7 +257,7 @@
     await refresh();
   });
 
-  ["f-status", "f-severity", "f-mine"].forEach((id) => $(id).addEventListener("change", refresh));
+  ["f-status", "f-severity", "f-mine", "f-mg"].forEach((id) => $(id).addEventListener("change", refresh));
   $("f-text").addEventListener("input", renderList);
 
   // ---- detail --------------------------------------------------------------------------------------------
@@ -366,6 +385,7 @@
 
   function onChange(msg) {
     const t = msg.ticket;
+    rememberMicrogrids([t]);
     const isNew = !state.tickets.has(t.id);
     if (matchesFilters(t)) state.tickets.set(t.id, t);
     else state.tickets.delete(t.id);

@@ -26,7 +26,7 @@ from alerts.scope import Hierarchy
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from alerts.tables import create_tables
-from cwatch.clock import SystemClock
+from cwatch.clock import Clock, SystemClock
 from cwatch.db import make_engine
 from devices.model import Role
 from rules.alert import Alert, AlertAction, Severity
@@ -42,7 +42,7 @@ class Login:
     person_id: str | None = None
 
 
-def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login]) -> FastAPI:
+def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: Clock | None = None) -> FastAPI:
     hub = ChangeHub()
     holder: dict[str, Any] = {}
 
@@ -50,9 +50,8 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login]) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
         await create_tables(engine)
-        clock = SystemClock()
-        service = TicketService(engine, lambda: hierarchy, clock, hub)
-        accounts = AccountStore(engine, clock)
+        service = TicketService(engine, lambda: hierarchy, clock or SystemClock(), hub)
+        accounts = AccountStore(engine, SystemClock())
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service

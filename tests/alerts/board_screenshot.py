@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from playwright.async_api import async_playwright
 
+from cwatch.clock import SystemClock
 from devices.model import DeviceClass, Role
 from devices.registry import Registry
 from devices.sample import sample_street
@@ -89,11 +90,22 @@ def realistic_alerts(reg: Registry, now: float) -> list[dict[str, Any]]:
     ]
 
 
-async def shoot(url: str, out: Path, worker: str, reg: Registry) -> None:
+class ShiftedClock(SystemClock):
+    """Wall time moved by `offset`: tickets are created "earlier" than the people act on them."""
+
+    offset = 0.0
+
+    def now(self) -> float:
+        return super().now() + self.offset
+
+
+async def shoot(url: str, out: Path, worker: str, reg: Registry, clock: ShiftedClock) -> None:
     alerts = realistic_alerts(reg, time.time())
     async with httpx.AsyncClient(base_url=url) as c:
+        clock.offset = -400
         ids = (await c.post("/test/alerts", json=alerts)).json()
         await c.post("/test/alerts", json=[alerts[2]])  # the camera fired again
+        clock.offset = 0
         token = (await c.post("/api/v1/auth/login", json={"username": worker, "password": PW})).json()["token"]
         h = {"Authorization": f"Bearer {token}"}
         await c.post(f"/api/v1/tickets/{ids[2]}/ack", headers=h)
@@ -124,8 +136,9 @@ def main() -> None:
         Login("duty_yg", PW, Role.COMMUNITY_DUTY, "c-yg", duty[0].name if duty else "社区值班", None),
         Login("worker", PW, Role.GRID_WORKER, "mg-yg-1-1", worker.name, worker.id),
     ]
-    with tempfile.TemporaryDirectory() as tmp, serve(build_app(Path(tmp) / "b.db", reg, logins)) as url:
-        asyncio.run(shoot(url, out, "worker", reg))
+    clock = ShiftedClock()
+    with tempfile.TemporaryDirectory() as tmp, serve(build_app(Path(tmp) / "b.db", reg, logins, clock)) as url:
+        asyncio.run(shoot(url, out, "worker", reg, clock))
     print(out)
 
 

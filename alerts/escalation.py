@@ -79,7 +79,16 @@ class Escalator:
         self.clock = clock
         self.interval = interval
         self.cycles = 0
+        self.last_cycle_at: float | None = None  # clock time of the last completed cycle
         self._stop = asyncio.Event()
+
+    def healthy(self, now: float | None = None) -> bool:
+        """Watchdog for /readyz: False once no cycle has completed for three intervals (a stalled loop is
+        the failure users of other incident tools report most)."""
+        if self.last_cycle_at is None:
+            return self.cycles == 0 and not self._stop.is_set()
+        t = self.clock.now() if now is None else now
+        return t - self.last_cycle_at <= 3 * self.interval
 
     async def stop(self) -> None:
         """Ask `run()` to return after the current cycle."""
@@ -91,6 +100,7 @@ class Escalator:
     async def run_once(self) -> list[Ticket]:
         escalated = await self.service.escalate_due()
         self.cycles += 1
+        self.last_cycle_at = self.clock.now()
         return escalated
 
     async def run(self) -> None:

@@ -218,3 +218,13 @@ async def test_per_rule_sla_overrides_severity(engine: AsyncEngine, clock: Manua
     [e] = await service.escalate_due()
     assert e.id == care.id
     assert e.ack_due_at == clock.now() + 600
+
+
+async def test_watchdog(service: TicketService, clock: ManualClock) -> None:
+    escalator = Escalator(service, clock, interval=30)
+    assert escalator.healthy()
+    await escalator.run_once()
+    clock.advance(90)
+    assert escalator.healthy()
+    clock.advance(1)
+    assert not escalator.healthy()  # no cycle for more than three intervals: the loop is stuck

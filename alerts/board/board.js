@@ -237,9 +237,51 @@
       badges));
   }
 
+  // Alert storms (a gateway down takes 40 meters offline) collapse into one row per rule and micro-grid.
+  const GROUP_MIN = 4;
+  const expanded = new Set();
+
+  function grouped(items) {
+    const groups = new Map();
+    for (const t of items) {
+      const k = t.rule_id + "|" + t.microgrid_id;
+      if (!groups.has(k)) groups.set(k, []);
+      groups.get(k).push(t);
+    }
+    const out = [];
+    const done = new Set();
+    for (const t of items) {
+      const k = t.rule_id + "|" + t.microgrid_id;
+      const g = groups.get(k);
+      if (g.length < GROUP_MIN) { out.push(renderTicket(t)); continue; }
+      if (done.has(k)) { if (expanded.has(k)) out.push(renderTicket(t)); continue; }
+      done.add(k);
+      out.push(renderGroup(k, g));
+      if (expanded.has(k)) out.push(renderTicket(t));
+    }
+    return out;
+  }
+
+  function renderGroup(key, g) {
+    const first = g[0];
+    const what = String(first.title).split(/[：:]/)[0];
+    const open = expanded.has(key);
+    return el("li", {
+      class: `ticket group sev-${first.severity}`, "data-group": key, "data-testid": "group", tabIndex: 0,
+      onclick: () => { if (open) expanded.delete(key); else expanded.add(key); renderList(); },
+    },
+    el("span", { class: `badge sev-${first.severity}` }, SEV[first.severity] || first.severity),
+    el("span", { class: "title" }, `${what} ×${g.length}`),
+    el("span", { class: "right" }, age(Math.min(...g.map((t) => t.first_seen)))),
+    el("span", { class: "meta" },
+      el("span", {}, first.microgrid_name || first.microgrid_id),
+      el("span", {}, `${g.length} 张同类工单 similar tickets`),
+      el("span", { class: "badge" }, open ? "收起 Collapse" : "展开 Expand")));
+  }
+
   function renderList() {
     const items = sorted();
-    $("tickets").replaceChildren(...items.map(renderTicket));
+    $("tickets").replaceChildren(...grouped(items));
     $("empty").hidden = items.length > 0;
     const open = items.filter((t) => t.status === "open" && t.actions.includes("ack"));
     $("ack-all").hidden = open.length < 2;

@@ -135,5 +135,18 @@ async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> N
             for tid_ in (t2, t4):
                 await expect(page_a.locator(f'.ticket[data-id="{tid_}"]')).to_contain_text("已确认")
             await expect(page_a.locator("#ack-all")).to_be_hidden()
+
+            # a gateway failure: many meters of one micro-grid go offline -> one collapsed row, expandable
+            offline = [
+                alert_dict(f"device_offline:WM-{i}", A, f"水表离线：WM-{i}", "info", time.time(), "device_offline")
+                for i in range(5)
+            ]
+            storm_ids = await inject(board, *offline)
+            group = page_a.get_by_test_id("group")
+            await expect(group).to_contain_text("水表离线 ×5")
+            await expect(page_a.locator(f'.ticket[data-id="{storm_ids[0]}"]')).to_have_count(0)
+            await group.click()
+            for sid in storm_ids:
+                await expect(page_a.locator(f'.ticket[data-id="{sid}"]')).to_have_count(1)
         finally:
             await browser.close()

@@ -30,7 +30,7 @@ from alerts.model import Account, Ticket
 from alerts.scope import Hierarchy, as_people
 from alerts.service import TicketService
 from alerts.stream import ChangeHub, Resync
-from devices.model import Person, Role
+from devices.model import Household, Person, Role
 from rules.alert import Severity
 
 COOKIE = "cwatch_session"
@@ -129,6 +129,28 @@ def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str
         return None
     value = getattr(items.get(item_id), attr, None)
     return value if isinstance(value, str) and value else None
+
+
+def household_info(hierarchy: Hierarchy, household_id: str | None) -> dict[str, Any] | None:
+    """What a worker needs before a home visit: the unit, whether a lone elderly resident lives there, and
+    (only when the household consented to care monitoring) the emergency contacts to call first."""
+    households = getattr(hierarchy, "households", None)
+    if household_id is None or not isinstance(households, Mapping):
+        return None
+    h = households.get(household_id)
+    if not isinstance(h, Household):
+        return None
+    care = h.care
+    return {
+        "id": h.id,
+        "unit": h.unit,
+        "floor": h.floor,
+        "building_name": lookup(hierarchy, "buildings", h.building_id, "name"),
+        "watched": care.watched,
+        "contacts": [{"name": c.name, "phone": c.phone, "relation": c.relation} for c in care.emergency_contacts]
+        if care.consent
+        else [],
+    }
 
 
 def build_router(
@@ -238,6 +260,7 @@ def build_router(
         people = microgrid_people(registry(), detail.ticket.microgrid_id)
         out = ticket_out(viewer, detail.ticket, {p.id: p.name for p in people})
         out["timeline"] = [event_to_dict(e) for e in detail.timeline]
+        out["household"] = household_info(registry(), detail.ticket.household_id)
         out["candidates"] = [_person_to_dict(p) for p in people] if Action.ASSIGN.value in out["actions"] else []
         return out
 

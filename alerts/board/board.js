@@ -349,13 +349,22 @@
       ["解决时限 Resolve due", t.resolve_due_at ? clock(t.resolve_due_at) : "—"],
       ["升级 Escalation", t.escalation_level ? `第 ${t.escalation_level} 级` : "—"],
     ];
+    const hh = t.household;
+    if (hh) {
+      rows.push(["住户 Household", `${hh.building_name || ""} ${hh.unit} · ${hh.floor} 层${hh.watched ? " · 独居老人 lone elderly" : ""}`]);
+    }
     const details = Object.entries(t.details || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v]);
     const dl = el("dl", {});
     for (const [k, v] of rows.concat(details)) dl.append(el("dt", {}, k), el("dd", {}, v));
+    const contacts = hh && hh.contacts.length
+      ? el("div", { class: "contacts" }, el("b", {}, "紧急联系人 Emergency contacts（先电话核实 call first）"),
+        ...hh.contacts.map((c) => el("a", { href: "tel:" + c.phone, class: "contact", "data-testid": "contact" },
+          `${c.name}（${c.relation}）${c.phone}`)))
+      : null;
     $("detail-body").replaceChildren(
       el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity]), " ",
         t.title),
-      dl);
+      dl, contacts);
     $("actions").replaceChildren(...t.actions.map((a) => el("button", {
       type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
       onclick: () => onAction(a),

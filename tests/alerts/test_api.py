@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -239,3 +240,52 @@ async def test_silence_endpoints(env: Env) -> None:
     r = await env.client.post(f"/api/v1/silences/{s['id']}/cancel", headers=l1)
     assert r.json()["active"] is False
     assert len(await env.service.apply([alert(rule="smoke_alarm", severity=Severity.CRITICAL)])) == 1
+
+
+async def test_household_block_shows_contacts_only_with_consent(sqlite_engine: AsyncEngine) -> None:
+    from devices.sample import sample_street
+
+    reg = sample_street()
+    watched = next(h for h in reg.households.values() if h.care.watched and h.care.emergency_contacts)
+    plain = next(h for h in reg.households.values() if not h.care.consent)
+    clock = ManualClock(1_000.0)
+    service = TicketService(sqlite_engine, lambda: reg, clock)
+    accounts = AccountStore(sqlite_engine, clock)
+    await accounts.create_account("op", PASSWORD, Role.OPERATOR, "xf", "运维")
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(build_router(service, accounts, lambda: reg), prefix="/api/v1")
+    tickets = []
+    for h in (watched, plain):
+        mg = reg.buildings[h.building_id].microgrid_id
+        a = alert(key=f"elderly_no_water:{h.id}", microgrid=mg, rule="elderly_no_water")
+        tickets += await service.apply([replace(a, household_id=h.id, device_id=None, building_id=h.building_id)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        token = (await client.post("/api/v1/auth/login", json={"username": "op", "password": PASSWORD})).json()
+        headers = {"Authorization": f"Bearer {token['token']}"}
+        shown = (await client.get(f"/api/v1/tickets/{tickets[0].id}", headers=headers)).json()["household"]
+        hidden = (await client.get(f"/api/v1/tickets/{tickets[1].id}", headers=headers)).json()["household"]
+    assert shown["watched"] is True
+    assert shown["unit"] == watched.unit
+    assert [c["phone"] for c in shown["contacts"]] == [c.phone for c in watched.care.emergency_contacts]
+    assert hidden["contacts"] == []
+
+
+def test_contacts_need_consent() -> None:
+    from alerts.api import household_info
+    from devices.model import CareProfile, Contact, Household
+
+    contact = Contact("李梅", "13800000000", "女儿")
+    consenting = Household("h1", "B1", "1-101", care=CareProfile(True, True, True, (contact,)))
+    refusing = Household("h2", "B1", "1-102", care=CareProfile(True, True, False, (contact,)))
+
+    reg = FakeHierarchy()
+    reg.households = {"h1": consenting, "h2": refusing}  # type: ignore[attr-defined]
+
+    info1, info2 = household_info(reg, "h1"), household_info(reg, "h2")
+    assert info1 is not None
+    assert info2 is not None
+    assert info1["contacts"] == [{"name": "李梅", "phone": "13800000000", "relation": "女儿"}]
+    assert info2["contacts"] == []
+    assert household_info(reg, None) is None
+    assert household_info(FakeHierarchy(), "h1") is None

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -72,6 +73,7 @@ class IngestTuning:
     commit_batch: int = 5_000
     sink_batch: int = 5_000
     consumer_batch: int = 2_000
+    sink_concurrency: int = 2
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
     housekeeping_s: float = 1.0
@@ -231,38 +233,57 @@ class Ingester:
     # --- drain: spool -> consumers ------------------------------------------------------------------------
 
     async def _drain(self, name: str) -> None:
+        """Feed `name` from the spool. The telemetry consumer keeps up to `sink_concurrency` writes in flight
+        (points are idempotent, so a retry may rewrite a batch that was already stored); other consumers get
+        one batch at a time, in order. The cursor only ever moves past batches that succeeded."""
         consume = self.consumers[name]
         limit = self.tuning.sink_batch if name == TELEMETRY else self.tuning.consumer_batch
+        depth = self.tuning.sink_concurrency if name == TELEMETRY else 1
         appended = self._appended[name]
         failures = 0
         while True:
-            appended.clear()
-            items = await asyncio.to_thread(self.spool.read, name, limit)
-            if not items:
-                await appended.wait()
-                continue
+            dispatched = await asyncio.to_thread(self.spool.position, name)
+            inflight: deque[tuple[int, int, asyncio.Future[None]]] = deque()  # (last offset, size, write)
             try:
-                await consume([r for _, r in items])
+                while True:
+                    while len(inflight) < depth:
+                        appended.clear()
+                        items = await asyncio.to_thread(self.spool.read_after, dispatched, limit)
+                        if not items:
+                            break
+                        dispatched = items[-1][0]
+                        inflight.append((dispatched, len(items), asyncio.ensure_future(consume([r for _, r in items]))))
+                    if not inflight:
+                        await appended.wait()
+                        continue
+                    last, _, write = inflight[0]
+                    await write
+                    inflight.popleft()
+                    failures = 0
+                    await asyncio.to_thread(self.spool.commit, name, last)
             except asyncio.CancelledError:
+                for _, _, write in inflight:
+                    write.cancel()
                 raise
-            except SinkUnavailable as exc:
-                self._sink_ok = False
-                self.metrics.sink_errors.inc()
-                delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
-                failures += 1
-                log.warning("%s consumer: sink unavailable (%s); retrying in %.1fs", name, exc, delay)
-                await self._sleep(min(delay, self.tuning.retry_max_s))
-                continue
             except Exception as exc:
-                self.metrics.consumer_errors.labels(name).inc()
-                delay = self._backoff(failures)
+                for _, _, write in inflight:
+                    write.cancel()
+                await asyncio.gather(*(w for _, _, w in inflight), return_exceptions=True)
+                size = inflight[0][1] if inflight else 0
+                await self._consumer_failed(name, exc, size, failures)
                 failures += 1
-                log.exception("%s consumer failed on %d readings; retrying in %.1fs", name, len(items), delay)
-                del exc
-                await self._sleep(delay)
-                continue
-            failures = 0
-            await asyncio.to_thread(self.spool.commit, name, items[-1][0])
+
+    async def _consumer_failed(self, name: str, exc: Exception, size: int, failures: int) -> None:
+        if isinstance(exc, SinkUnavailable):
+            self._sink_ok = False
+            self.metrics.sink_errors.inc()
+            delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
+            log.warning("%s consumer: sink unavailable (%s); retrying in %.1fs", name, exc, delay)
+        else:
+            self.metrics.consumer_errors.labels(name).inc()
+            delay = self._backoff(failures)
+            log.error("%s consumer failed on %d readings; retrying in %.1fs", name, size, delay, exc_info=exc)
+        await self._sleep(min(delay, self.tuning.retry_max_s))
 
     async def _write_telemetry(self, readings: Sequence[Reading]) -> None:
         t0 = time.perf_counter()

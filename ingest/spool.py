@@ -171,32 +171,41 @@ class Spool:
         """Up to `limit` readings after `consumer`'s cursor, oldest first, as (offset, reading)."""
         with self._lock:
             self._check_open()
-            position = self._position_unlocked(consumer)
-            out: list[tuple[int, Reading]] = []
-            if self._tail and self._tail[0][0] <= position + 1:
-                for first, readings in self._tail:
-                    if first + len(readings) - 1 <= position:
-                        continue
-                    for i in range(max(0, position + 1 - first), len(readings)):
-                        out.append((first + i, readings[i]))
+            return self._read_unlocked(self._position_unlocked(consumer), limit)
+
+    def read_after(self, offset: int, limit: int = 5000) -> list[tuple[int, Reading]]:
+        """Up to `limit` readings with offsets above `offset`, for a consumer with reads in flight past its
+        cursor. Readings already truncated are skipped, so pass an offset at or above the consumer's cursor."""
+        with self._lock:
+            self._check_open()
+            return self._read_unlocked(offset, limit)
+
+    def _read_unlocked(self, position: int, limit: int) -> list[tuple[int, Reading]]:
+        out: list[tuple[int, Reading]] = []
+        if self._tail and self._tail[0][0] <= position + 1:
+            for first, readings in self._tail:
+                if first + len(readings) - 1 <= position:
+                    continue
+                for i in range(max(0, position + 1 - first), len(readings)):
+                    out.append((first + i, readings[i]))
+                    if len(out) >= limit:
+                        return out
+            return out
+        try:
+            cur = self._db.execute("SELECT first, data FROM batches WHERE last > ? ORDER BY first", (position,))
+            for first, data in cur:
+                readings = self._decoder.decode(data)
+                for i, r in enumerate(readings):
+                    offset = first + i
+                    if offset > position:
+                        out.append((offset, r))
                         if len(out) >= limit:
                             return out
-                return out
-            try:
-                cur = self._db.execute("SELECT first, data FROM batches WHERE last > ? ORDER BY first", (position,))
-                for first, data in cur:
-                    readings = self._decoder.decode(data)
-                    for i, r in enumerate(readings):
-                        offset = first + i
-                        if offset > position:
-                            out.append((offset, r))
-                            if len(out) >= limit:
-                                return out
-            except sqlite3.Error as exc:
-                raise SpoolError(f"cannot read spool: {exc}") from exc
-            except msgspec.DecodeError as exc:
-                raise SpoolError(f"spool entry cannot be decoded: {exc}") from exc
-            return out
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot read spool: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise SpoolError(f"spool entry cannot be decoded: {exc}") from exc
+        return out
 
     def commit(self, consumer: str, offset: int) -> None:
         """Record that `consumer` has finished every reading up to and including `offset` (never moves back)."""

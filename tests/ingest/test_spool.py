@@ -177,3 +177,11 @@ def test_new_consumer_starts_at_the_slowest_existing_cursor(tmp_path: Path) -> N
         spool.commit("telemetry", 3)
     with Spool(path, consumers=("telemetry", "rules")) as spool:
         assert [o for o, _ in spool.read("rules")] == [4]
+
+
+def test_read_after_reads_past_the_cursor_for_pipelined_consumers(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db", tail_readings=0) as spool:
+        spool.append([reading(seq=i) for i in range(1, 6)])
+        assert [o for o, _ in spool.read_after(2, limit=2)] == [3, 4]
+        assert spool.position("telemetry") == 0
+        assert spool.read_after(5) == []

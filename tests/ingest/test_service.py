@@ -22,7 +22,7 @@ from devices.topics import topic_for
 from ingest.deadletter import DeadLetters, create_tables
 from ingest.decode import Decoder
 from ingest.metrics import IngestMetrics
-from ingest.service import Ingester
+from ingest.service import Ingester, IngestTuning
 from ingest.sinks.base import SinkUnavailable
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions
@@ -124,8 +124,12 @@ async def harness(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Pat
     deadletters = DeadLetters(engine)
     sink = MemorySink()
     rules: list[Reading] = []
+    rules_fail: list[bool] = [True]  # the first call fails once
 
     async def on_rules(readings: Sequence[Reading]) -> None:
+        if rules_fail:
+            rules_fail.pop()
+            raise RuntimeError("rule engine hiccup")
         rules.extend(readings)
 
     transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id=f"ingest-{tmp_path.name}"), now=clock.now)
@@ -138,6 +142,7 @@ async def harness(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Pat
         metrics=IngestMetrics(),
         clock=clock,
         consumers={"rules": on_rules},
+        tuning=IngestTuning(retry_initial_s=0.01),
     )
     async with ingester:
         await until(lambda: transport.connected)
@@ -157,6 +162,7 @@ async def test_messages_reach_sink_and_consumers(
     assert {(r.device_id, r.seq) for r in harness.rules} == got
     m = harness.ingester.metrics
     assert m.received._value.get() == 200
+    assert m.consumer_errors.labels("rules")._value.get() == 1  # failed once, retried: nothing lost
     assert await harness.ingester.ready() == {"broker": True, "spool": True, "sink": True}
 
 

@@ -444,9 +444,39 @@
     if (isNew) {
       const li = document.querySelector(`.ticket[data-id="${t.id}"]`);
       if (li) li.classList.add("flash");
+      if (t.severity === "critical" && msg.event.action === "raise") chime();
     }
     if (state.selected === t.id) loadDetail(t.id);
     refreshSummarySoon();
+  }
+
+  // A chime for new critical tickets on command-centre screens (off by default; the click that turns it on
+  // is the user gesture browsers require before playing sound).
+  let audio = null;
+  function soundOn() { return localStorage.getItem("cwatch.sound") === "on"; }
+  function showSound() {
+    $("sound").textContent = soundOn() ? "提示音 Sound: 开 on" : "提示音 Sound: 关 off";
+    $("sound").setAttribute("aria-pressed", String(soundOn()));
+  }
+  $("sound").addEventListener("click", () => {
+    localStorage.setItem("cwatch.sound", soundOn() ? "off" : "on");
+    if (soundOn() && !audio && window.AudioContext) audio = new AudioContext();
+    showSound();
+  });
+  showSound();
+  function chime() {
+    if (!soundOn() || !window.AudioContext) return;
+    audio = audio || new AudioContext();
+    [0, 0.35].forEach((at) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.2, audio.currentTime + at);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + at + 0.3);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(audio.currentTime + at);
+      osc.stop(audio.currentTime + at + 0.3);
+    });
   }
 
   function startPolling() {

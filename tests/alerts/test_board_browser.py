@@ -85,6 +85,9 @@ async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> N
         try:
             page_a = await (await browser.new_context()).new_page()
             page_b = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+            page_errors: list[str] = []
+            for page in (page_a, page_b):
+                page.on("pageerror", lambda e: page_errors.append(str(e)))
             await login(page_a, board, "worker_a")
             await login(page_b, board, "worker_b")
 
@@ -148,5 +151,6 @@ async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> N
             await group.click()
             for sid in storm_ids:
                 await expect(page_a.locator(f'.ticket[data-id="{sid}"]')).to_have_count(1)
+            assert page_errors == []  # no uncaught JavaScript error on either board
         finally:
             await browser.close()

@@ -16,7 +16,7 @@ from typing import Any
 from devices.model import Device, DeviceClass
 from devices.payloads import Channel
 from devices.topics import topic_for
-from simulator.groundtruth import Truth, truths_of
+from simulator.groundtruth import MAX_SKEW_S, Truth, truths_of
 from simulator.incidents import Incident, resolve
 from simulator.message import SimMessage, encode, rfc3339
 from simulator.models import MODELS, DeviceContext
@@ -135,7 +135,7 @@ class Simulation:
         rng = Rand(self.seed, device.id, "skew")
         if device.id in self._by_target or rng.random() >= self.scenario.background.skew_fraction:
             return 0.0
-        return max(-300.0, min(300.0, rng.normal(0, 60)))
+        return max(-MAX_SKEW_S, min(MAX_SKEW_S, rng.normal(0, 60)))
 
     def _device_rows(self, index: int, device: Device) -> Iterator[_Row]:
         ctx = self.context(device)

@@ -22,6 +22,8 @@ from simulator.message import CST
 from simulator.world import World
 
 MINUTE = 60.0
+MAX_SKEW_S = 300.0
+"""Largest device clock error the simulator gives a device (within the ingester's max_future_s)."""
 HOUR = 3600.0
 
 #: incident kind -> the rule that must catch it (canonical, shared with rules/default_rules.yaml)
@@ -74,7 +76,10 @@ class Truth:
     def background(
         cls, incident: str, rule_id: str, target: str, target_kind: str, start: float, deadline: float
     ) -> Truth:
-        return cls(incident, rule_id, target, target_kind, round(start, 3), round(deadline, 3), False, "bg")
+        """A tolerated record of something that happened in the background. Its window is widened by the
+        largest clock skew (alerts carry the device's time) and a second (NB-IoT devices send whole seconds)."""
+        pad = MAX_SKEW_S + 1.0
+        return cls(incident, rule_id, target, target_kind, round(start - pad, 3), round(deadline + pad, 3), False, "bg")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

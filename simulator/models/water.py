@@ -53,7 +53,7 @@ def routine_of(ctx: DeviceContext) -> Routine:
             wake_weekend_h=float(rng.normal(6.4, 0.4)),
             sleep_h=float(rng.normal(21.3, 0.5)),
             scale=float(rng.lognormal(-0.45, 0.25)),
-            late_rising_p=0.12,
+            late_rising_p=0.08,
         )
     return Routine(
         persons=persons,
@@ -62,7 +62,7 @@ def routine_of(ctx: DeviceContext) -> Routine:
         wake_h=float(rng.normal(6.6, 0.4)),
         wake_weekend_h=float(rng.normal(8.0, 0.6)),
         sleep_h=float(rng.normal(23.0, 0.6)),
-        scale=float(rng.lognormal(0.0, 0.25)),
+        scale=float(rng.lognormal(0.0, 0.4)),
         late_rising_p=0.05,
     )
 
@@ -105,8 +105,12 @@ def household_uses(ctx: DeviceContext, rt: Routine) -> _Uses:
             weights = [0.38, 0.07, 0.55]
         else:
             weights = [0.25, 0.35, 0.4]
-        # toilet flushes (~6 L) and taps (hand washing, teeth, kettle)
-        for _ in range(rng.poisson(5.0 * p)):
+        # toilet flushes (~6 L): on getting up, before bed, and through the day; taps (hands, teeth, kettle)
+        for _ in range(p):
+            uses.add(wake + rng.uniform(0, 600), rng.uniform(35, 55), rng.uniform(7.0, 9.0))
+            if rng.random() < 0.9:
+                uses.add(sleep - rng.uniform(0, 900), rng.uniform(35, 55), rng.uniform(7.0, 9.0))
+        for _ in range(rng.poisson((5.0 if rt.elderly else 3.2) * p)):
             uses.add(_slot_time(rng, slots, weights), rng.uniform(35, 55), rng.uniform(7.0, 9.0))
         for _ in range(rng.poisson((6.0 if rt.elderly else 7.0) * p * k)):
             uses.add(_slot_time(rng, slots, weights), rng.uniform(15, 80), rng.uniform(2.5, 6.0))
@@ -125,6 +129,15 @@ def household_uses(ctx: DeviceContext, rt: Routine) -> _Uses:
             for _ in range(rng.integers(1, 4) if rt.elderly else rng.integers(2, 5)):
                 uses.add(t, rng.uniform(40, 160) * k, rng.uniform(3.0, 5.5))
                 t += rng.uniform(60, 600)
+        # washing up after dinner and after lunch at home
+        for meal, p_wash in zip(meals[1:], (0.9, 0.8), strict=False):
+            if rng.random() < p_wash:
+                uses.add(meal + rng.uniform(1200, 2700), rng.uniform(150, 360) * k, rng.uniform(3.0, 5.0))
+        # elderly residents wash (and soak their feet, 泡脚) before bed
+        if rt.elderly and rng.random() < 0.85:
+            uses.add(
+                rng.uniform(m + 19.5 * HOUR, max(m + 19.6 * HOUR, sleep)), rng.uniform(180, 420), rng.uniform(2.0, 4.0)
+            )
         # laundry: three fills over an hour
         if rng.random() < (0.15 if rt.elderly else (0.45 if weekend else 0.25)):
             t = rng.uniform(wake + HOUR, m + 20.5 * HOUR)

@@ -53,6 +53,7 @@ class LoginBody(BaseModel):
 class ActionBody(BaseModel):
     note: Annotated[str, Field(max_length=2000)] | None = None
     assignee_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
 
 
 class BulkBody(BaseModel):
@@ -267,7 +268,7 @@ def build_router(
     def action_route(action: Action) -> Callable[[int, Account, ActionBody | None], Awaitable[dict[str, Any]]]:
         async def route(ticket_id: int, viewer: Viewer, body: ActionBody | None = None) -> dict[str, Any]:
             b = body or ActionBody()
-            ticket = await service.act(ticket_id, viewer, action, b.note, assignee_id=b.assignee_id)
+            ticket = await service.act(ticket_id, viewer, action, b.note, assignee_id=b.assignee_id, rating=b.rating)
             return ticket_out(viewer, ticket, names(ticket))
 
         route.__name__ = f"ticket_{action.value}"
@@ -279,8 +280,8 @@ def build_router(
     @router.post("/tickets/bulk")
     async def bulk(body: BulkBody, viewer: Viewer) -> dict[str, Any]:
         """One action on many tickets; each result is the ticket's new status or its own error."""
-        if body.action == Action.ASSIGN:
-            raise BulkAssignError("assign tickets one at a time")
+        if body.action in (Action.ASSIGN, Action.EVALUATE):
+            raise BulkAssignError(f"{body.action.value} tickets one at a time")
         results = await service.act_many(body.ids, viewer, body.action, body.note)
         out: list[dict[str, Any]] = []
         for ticket_id, r in zip(dict.fromkeys(body.ids), results, strict=True):

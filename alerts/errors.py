@@ -89,6 +89,10 @@ class InvalidAssigneeError(ValidationError):
     code = "invalid_assignee"
 
 
+class RatingError(ValidationError):
+    code = "rating_required"
+
+
 class BulkAssignError(ValidationError):
     code = "invalid_bulk_action"
 

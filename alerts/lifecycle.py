@@ -6,7 +6,8 @@ action leads. Pure: no I/O, no clock, so it is tested exhaustively and every oth
       └───────────────resolve (note)─────────────────────────┘        └──reopen (note)──> open
 
 `assign` hands an active ticket to someone else and puts it back to `open`, because dispatch (派单) is only
-complete when the new assignee accepts (接单 = acknowledge). `comment` never changes the status.
+complete when the new assignee accepts (接单 = acknowledge). `comment` never changes the status, nor does
+`evaluate`, which records the resident's rating of finished work (评单) on a resolved or closed ticket.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Action(StrEnum):
     REOPEN = "reopen"
     COMMENT = "comment"
     ASSIGN = "assign"
+    EVALUATE = "evaluate"  # the resident's evaluation (评单), recorded by a leader after calling back
 
 
 class SystemAction(StrEnum):
@@ -68,6 +70,7 @@ ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.CLOSE: _LEADERS,  # closing confirms the work was done: someone other than the worker checks
     Action.REOPEN: _LEADERS,
     Action.ASSIGN: _LEADERS,
+    Action.EVALUATE: _LEADERS,
 }
 
 #: From which statuses each action is possible.
@@ -79,6 +82,7 @@ SOURCES: dict[Action, frozenset[Status]] = {
     Action.REOPEN: frozenset({Status.RESOLVED}),
     Action.COMMENT: frozenset(Status),
     Action.ASSIGN: ACTIVE,
+    Action.EVALUATE: frozenset({Status.RESOLVED, Status.CLOSED}),
 }
 
 _TARGET: dict[Action, Status | None] = {
@@ -89,6 +93,7 @@ _TARGET: dict[Action, Status | None] = {
     Action.REOPEN: Status.OPEN,
     Action.COMMENT: None,  # unchanged
     Action.ASSIGN: Status.OPEN,
+    Action.EVALUATE: None,  # unchanged
 }
 
 #: Actions that must carry a note: a resolution says what was done, a reopen says why, a comment is its note.

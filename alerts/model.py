@@ -52,6 +52,8 @@ class Ticket:
     acknowledged_at: float | None = None
     resolved_at: float | None = None
     resolved_by: str | None = None
+    rating: int | None = None
+    rated_at: float | None = None
 
     def overdue(self, now: float) -> bool:
         """True when the ticket missed its acknowledge or resolve deadline."""

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dispatch import answers_for, choose_assignee
-from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError
+from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import plan_escalation
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
@@ -132,8 +132,10 @@ class TicketService:
         action: Action,
         note: str | None = None,
         assignee_id: str | None = None,
+        rating: int | None = None,
     ) -> Ticket:
-        """Carry out `action` by `actor`. Out-of-scope tickets raise `NotFoundError`, like missing ones."""
+        """Carry out `action` by `actor`. Out-of-scope tickets raise `NotFoundError`, like missing ones.
+        `assignee_id` is for `assign`, `rating` (1-5) for `evaluate`."""
         now = self.clock.now()
         hierarchy = self.registry()
 
@@ -173,6 +175,11 @@ class TicketService:
                     ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
                 )
                 data["assignee"] = {"from": t.assignee_id, "to": assignee_id}
+            elif action == Action.EVALUATE:
+                if rating is None or not 1 <= rating <= 5:
+                    raise RatingError("evaluate needs a rating from 1 to 5")
+                values.update(rating=rating, rated_at=now)
+                data["rating"] = rating
             return Change(action.value, actor.username, values, note=note.strip() if note else None, data=data)
 
         result = await self.store.update(ticket_id, now, decide)
@@ -215,6 +222,9 @@ class TicketService:
 
     async def assign(self, ticket_id: int, actor: Account, assignee_id: str, note: str | None = None) -> Ticket:
         return await self.act(ticket_id, actor, Action.ASSIGN, note, assignee_id=assignee_id)
+
+    async def evaluate(self, ticket_id: int, actor: Account, rating: int, note: str | None = None) -> Ticket:
+        return await self.act(ticket_id, actor, Action.EVALUATE, note, rating=rating)
 
     # --- reads --------------------------------------------------------------------------------------------
 

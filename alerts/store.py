@@ -90,6 +90,8 @@ def row_to_ticket(r: Row[Any]) -> Ticket:
         acknowledged_at=m["acknowledged_at"],
         resolved_at=m["resolved_at"],
         resolved_by=m["resolved_by"],
+        rating=m["rating"],
+        rated_at=m["rated_at"],
     )
 
 
@@ -561,10 +563,14 @@ class TicketStore:
         mttr_q = select(func.avg(tickets.c.resolved_at - tickets.c.created_at)).where(
             recent, tickets.c.resolved_at.is_not(None), tickets.c.resolved_by != SYSTEM_ACTOR
         )
+        rating_q = select(func.avg(tickets.c.rating), func.count(tickets.c.rating)).where(
+            recent, tickets.c.rating.is_not(None)
+        )
         if microgrids is not None:
             in_scope = tickets.c.microgrid_id.in_(list(microgrids))
             base, overdue_q = base.where(in_scope), overdue_q.where(in_scope)
             mtta_q, mttr_q = mtta_q.where(in_scope), mttr_q.where(in_scope)
+            rating_q = rating_q.where(in_scope)
         by_status = {s.value: 0 for s in Status}
         by_severity = {s.value: 0 for s in Severity}
         async with _translated(), self.engine.connect() as conn:
@@ -575,11 +581,14 @@ class TicketStore:
             overdue = (await conn.execute(overdue_q)).scalar_one() if microgrids != [] else 0
             mtta = (await conn.execute(mtta_q)).scalar_one() if microgrids != [] else None
             mttr = (await conn.execute(mttr_q)).scalar_one() if microgrids != [] else None
+            rating, rated = (await conn.execute(rating_q)).one() if microgrids != [] else (None, 0)
         return {
             "active": sum(by_status[s.value] for s in ACTIVE),
             "overdue": overdue,
             "mtta_s": None if mtta is None else round(float(mtta), 1),
             "mttr_s": None if mttr is None else round(float(mttr), 1),
+            "rating": None if rating is None else round(float(rating), 2),
+            "rated": int(rated),
             "by_status": by_status,
             "by_severity": by_severity,
         }

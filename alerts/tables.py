@@ -52,7 +52,9 @@ tickets = Table(
     Column("cleared_at", Float),
     Column("acknowledged_at", Float),
     Column("resolved_at", Float),
-    Column("resolved_by", String(64)),  # username, or "system" for an auto-resolve (see flap control)
+    Column("resolved_by", String(64)),
+    Column("rating", Integer),  # the resident's evaluation (评单), 1-5
+    Column("rated_at", Float),  # username, or "system" for an auto-resolve (see flap control)
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("version", Integer, nullable=False, default=1),  # optimistic concurrency for people's actions

@@ -11,7 +11,7 @@
   };
   const ACTION = {
     ack: "确认 Ack", start: "开始处理 Start", resolve: "解决 Resolve", close: "关闭 Close",
-    reopen: "重新打开 Reopen", comment: "备注 Comment", assign: "转派 Reassign",
+    reopen: "重新打开 Reopen", comment: "备注 Comment", assign: "转派 Reassign", evaluate: "住户评价 Evaluate",
     raise: "生成工单 Raised", repeat: "重复告警 Repeated", clear: "告警恢复 Cleared",
     auto_resolve: "自动解决 Auto-resolved", escalate: "超时升级 Escalated", remind: "超时提醒 Reminder",
   };
@@ -348,6 +348,7 @@
       ["确认时限 Ack due", t.ack_due_at ? clock(t.ack_due_at) : "—"],
       ["解决时限 Resolve due", t.resolve_due_at ? clock(t.resolve_due_at) : "—"],
       ["升级 Escalation", t.escalation_level ? `第 ${t.escalation_level} 级` : "—"],
+      ["住户评价 Rating", t.rating ? "★".repeat(t.rating) + ` ${t.rating}/5` : "—"],
     ];
     const hh = t.household;
     if (hh) {
@@ -386,11 +387,13 @@
 
   function onAction(action) {
     $("action-error").textContent = "";
-    if (action === "assign" || NEEDS_NOTE[action]) {
+    if (action === "assign" || action === "evaluate" || NEEDS_NOTE[action]) {
       state.pending = action;
       $("note-form").hidden = false;
       $("note-label").textContent = action === "resolve" ? "处置说明（必填）Resolution note (required)"
-        : action === "assign" ? "转派给 Reassign to" : "备注 Note";
+        : action === "assign" ? "转派给 Reassign to"
+          : action === "evaluate" ? "住户评价（回访记录）Resident's evaluation" : "备注 Note";
+      $("rating").hidden = action !== "evaluate";
       const sel = $("assignee");
       sel.hidden = action !== "assign";
       if (action === "assign") {
@@ -407,6 +410,7 @@
     ev.preventDefault();
     const body = { note: $("note").value };
     if (state.pending === "assign") body.assignee_id = $("assignee").value;
+    if (state.pending === "evaluate") body.rating = Number($("rating").value);
     await send(state.pending, body);
   });
 

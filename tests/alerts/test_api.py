@@ -145,7 +145,7 @@ async def test_worker_flow_and_scoping(env: Env) -> None:
     missing = await env.client.get("/api/v1/tickets/987654", headers=w2)
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json()["error"]["code"] == missing.json()["error"]["code"]
-    for action in ("ack", "start", "resolve", "close", "reopen", "comment", "assign"):
+    for action in ("ack", "start", "resolve", "close", "reopen", "comment", "assign", "evaluate"):
         r = await env.client.post(
             f"/api/v1/tickets/{t.id}/{action}", headers=w2, json={"note": "x", "assignee_id": "p-w2"}
         )
@@ -167,6 +167,10 @@ async def test_worker_flow_and_scoping(env: Env) -> None:
     assert error_code(r) == "forbidden"
     r = await env.client.post(f"/api/v1/tickets/{t.id}/close", headers=l1, json={"note": "核实完毕"})
     assert r.json()["status"] == "closed"
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/evaluate", headers=l1, json={"rating": 6})
+    assert r.status_code == 422
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/evaluate", headers=l1, json={"rating": 5, "note": "住户满意"})
+    assert r.json()["rating"] == 5
 
     detail = (await env.client.get(f"/api/v1/tickets/{t.id}", headers=w1)).json()
     assert [(e["actor"], e["action"]) for e in detail["timeline"]] == [
@@ -174,6 +178,7 @@ async def test_worker_flow_and_scoping(env: Env) -> None:
         ("w1", "ack"),
         ("w1", "resolve"),
         ("l1", "close"),
+        ("l1", "evaluate"),
     ]
 
 

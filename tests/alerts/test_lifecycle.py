@@ -24,8 +24,10 @@ EXPECTED: dict[tuple[Status, Action], Status] = {
     (S.ACKNOWLEDGED, A.ASSIGN): S.OPEN,
     (S.IN_PROGRESS, A.ASSIGN): S.OPEN,
     **{(s, A.COMMENT): s for s in Status},
+    (S.RESOLVED, A.EVALUATE): S.RESOLVED,
+    (S.CLOSED, A.EVALUATE): S.CLOSED,
 }
-LEADER_ONLY = {A.CLOSE, A.REOPEN, A.ASSIGN}
+LEADER_ONLY = {A.CLOSE, A.REOPEN, A.ASSIGN, A.EVALUATE}
 
 
 @pytest.mark.parametrize(("status", "action", "role"), list(itertools.product(Status, Action, Role)))

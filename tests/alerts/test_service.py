@@ -11,6 +11,7 @@ from alerts.errors import (
     InvalidAssigneeError,
     NoteRequiredError,
     NotFoundError,
+    RatingError,
     TransitionError,
 )
 from alerts.lifecycle import Action, Status
@@ -305,3 +306,25 @@ async def test_replayed_raise_of_a_finished_incident_opens_no_duplicate(service:
     # a later occurrence is a new incident
     [t2] = await service.apply([alert(ts=1011)])
     assert t2.id != t.id
+
+
+async def test_resident_evaluation(service: TicketService) -> None:
+    [t] = await service.apply([alert()])
+    with pytest.raises(TransitionError):
+        await service.evaluate(t.id, LEADER_M1, 5)  # not finished yet
+    await service.resolve(t.id, WORKER_M1, "已处理")
+    with pytest.raises(ForbiddenError):
+        await service.evaluate(t.id, WORKER_M1, 5)  # a worker does not rate their own work
+    with pytest.raises(RatingError):
+        await service.act(t.id, LEADER_M1, Action.EVALUATE, "no rating")
+    t = await service.evaluate(t.id, LEADER_M1, 4, "住户电话回访：满意，希望更快到场")
+    assert t.rating == 4
+    assert t.status == Status.RESOLVED
+    await service.close(t.id, LEADER_M1)
+    t = await service.evaluate(t.id, LEADER_M1, 5, "住户改评")
+    assert t.rating == 5
+    timeline = (await service.get_ticket(LEADER_M1, t.id)).timeline
+    assert [e.data.get("rating") for e in timeline if e.action == "evaluate"] == [4, 5]
+    summary = await service.summary(LEADER_M1)
+    assert summary["rating"] == 5.0
+    assert summary["rated"] == 1

@@ -56,6 +56,12 @@ class ActionBody(BaseModel):
     rating: Annotated[int, Field(ge=1, le=5)] | None = None
 
 
+class FeedbackBody(BaseModel):
+    token: Annotated[str, Field(min_length=20, max_length=100)]
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=500)] | None = None
+
+
 class BulkBody(BaseModel):
     action: Action
     ids: Annotated[list[int], Field(min_length=1, max_length=500)]
@@ -290,6 +296,22 @@ def build_router(
             else:
                 out.append({"id": ticket_id, "ok": True, "status": r.status.value})
         return {"results": out, "ok": sum(1 for r in out if r["ok"])}
+
+    @router.post("/tickets/{ticket_id}/feedback-link", status_code=201)
+    async def feedback_link(ticket_id: int, viewer: Viewer) -> dict[str, Any]:
+        """A one-time link (7 days) for the resident to evaluate the finished work without an account."""
+        link = await service.feedback_link(ticket_id, viewer)
+        return {"token": link.token, "path": f"/feedback.html#{link.token}", "expires_at": link.expires_at}
+
+    @router.get("/feedback/{token}")
+    async def feedback_view(token: str) -> dict[str, Any]:
+        """No login: the token is the credential. Shows only title, status and resolution."""
+        return await service.feedback_view(token)
+
+    @router.post("/feedback")
+    async def feedback_submit(body: FeedbackBody) -> dict[str, Any]:
+        await service.submit_feedback(body.token, body.rating, body.comment)
+        return {"ok": True}
 
     @router.get("/silences")
     async def list_silences(viewer: Viewer) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.dispatch import answers_for, choose_assignee
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import plan_escalation
+from alerts.feedback import LINK_TTL_S, RESIDENT, FeedbackLink, FeedbackLinks
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
 from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
@@ -225,6 +226,61 @@ class TicketService:
 
     async def evaluate(self, ticket_id: int, actor: Account, rating: int, note: str | None = None) -> Ticket:
         return await self.act(ticket_id, actor, Action.EVALUATE, note, rating=rating)
+
+    # --- resident feedback (评单 by link) -------------------------------------------------------------------
+
+    async def feedback_link(self, ticket_id: int, actor: Account) -> FeedbackLink:
+        """A one-time evaluation link for the resident of a resolved or closed ticket (leaders and above)."""
+        now = self.clock.now()
+        hierarchy = self.registry()
+        links = FeedbackLinks(self.engine)
+
+        def decide(t: Ticket) -> Change:
+            if not in_scope(actor, t.microgrid_id, hierarchy):
+                raise NotFoundError(f"ticket {ticket_id} not found")
+            next_status(t.status, Action.EVALUATE, actor.role, None)  # same rights and states as evaluating
+            return Change("feedback_link", actor.username, {}, data={"expires_at": now + LINK_TTL_S})
+
+        current = await self.store.get(ticket_id)
+        if current is not None:
+            decide(current)  # refuse before creating a token
+        link = await links.create(ticket_id, actor.username, now)
+        result = await self.store.update(ticket_id, now, decide)
+        if result is not None:
+            await self._notify(*result)
+        return link
+
+    async def feedback_view(self, token: str) -> dict[str, Any]:
+        """What the resident's evaluation page shows: the title, the status and how it was resolved."""
+        ticket_id = await FeedbackLinks(self.engine).ticket_of(token, self.clock.now())
+        ticket = await self.store.get(ticket_id)
+        if ticket is None:
+            raise NotFoundError("this link has expired or was already used")
+        notes = [e.note for e in await self.store.timeline(ticket_id) if e.action == Action.RESOLVE.value and e.note]
+        return {
+            "title": ticket.title,
+            "status": ticket.status.value,
+            "resolved_at": ticket.resolved_at,
+            "resolution": notes[-1] if notes else None,
+        }
+
+    async def submit_feedback(self, token: str, rating: int, comment: str | None = None) -> Ticket:
+        """Record the resident's rating through their one-time link (actor `resident`)."""
+        if not 1 <= rating <= 5:
+            raise RatingError("rating must be from 1 to 5")
+        now = self.clock.now()
+        ticket_id = await FeedbackLinks(self.engine).use(token, now)
+        note = comment.strip() if comment and comment.strip() else None
+
+        def decide(_t: Ticket) -> Change:
+            values = {"rating": rating, "rated_at": now}
+            return Change(Action.EVALUATE.value, RESIDENT, values, note=note, data={"rating": rating, "via": "link"})
+
+        result = await self.store.update(ticket_id, now, decide)
+        if result is None:  # pragma: no cover - decide always returns a change
+            raise NotFoundError("this link has expired or was already used")
+        await self._notify(*result)
+        return result[0]
 
     # --- reads --------------------------------------------------------------------------------------------
 

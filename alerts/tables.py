@@ -109,6 +109,18 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+#: One-time links for residents to evaluate finished work themselves (see `alerts.feedback`).
+feedback_links = Table(
+    "feedback_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+)
+
 #: Maintenance windows: raises matching an active silence open no ticket (see `alerts.silences`).
 silences = Table(
     "silences",

@@ -366,16 +366,31 @@
       el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity]), " ",
         t.title),
       dl, contacts);
-    $("actions").replaceChildren(...t.actions.map((a) => el("button", {
+    const buttons = t.actions.map((a) => el("button", {
       type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
       onclick: () => onAction(a),
-    }, ACTION[a] || a)));
+    }, ACTION[a] || a));
+    if (t.actions.includes("evaluate")) {
+      buttons.push(el("button", { type: "button", "data-action": "feedback-link", onclick: makeFeedbackLink },
+        "评价链接 Resident link"));
+    }
+    $("actions").replaceChildren(...buttons);
     $("timeline").replaceChildren(...t.timeline.slice().reverse().map((e) => el("li", { "data-testid": "event" },
       el("span", { class: "when" }, clock(e.at) + " · " + (e.actor === "system" ? "系统 system" : e.actor)), " ",
       el("b", {}, ACTION[e.action] || e.action),
       e.to_status && e.from_status && e.to_status !== e.from_status
         ? ` ${STATUS[e.from_status]} → ${STATUS[e.to_status]}` : "",
       e.note ? el("span", { class: "note" }, e.note) : null)));
+  }
+
+  async function makeFeedbackLink() {
+    try {
+      const link = await api(`/tickets/${state.selected}/feedback-link`, { method: "POST" });
+      $("action-error").textContent = "发给住户（7 天内有效，仅可用一次）Send to the resident: " + location.origin + link.path;
+      await loadDetail(state.selected);
+    } catch (e) {
+      $("action-error").textContent = e.message;
+    }
   }
 
   function closeNoteForm() {

@@ -294,3 +294,40 @@ def test_contacts_need_consent() -> None:
     assert info2["contacts"] == []
     assert household_info(reg, None) is None
     assert household_info(FakeHierarchy(), "h1") is None
+
+
+async def test_resident_feedback_link(env: Env) -> None:
+    [t] = await env.service.apply([alert(microgrid="M1")])
+    l1, w1 = await env.login("l1"), await env.login("w1")
+    assert (await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=l1)).status_code == 409  # open
+    await env.client.post(f"/api/v1/tickets/{t.id}/resolve", headers=w1, json={"note": "已更换烟感电池"})
+    assert (await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=w1)).status_code == 403
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=l1)
+    assert r.status_code == 201
+    token = r.json()["token"]
+    assert r.json()["path"] == f"/feedback.html#{token}"
+    anonymous = httpx.AsyncClient(transport=env.client._transport, base_url="http://test")  # no cookie, no token
+    async with anonymous:
+        view = (await anonymous.get(f"/api/v1/feedback/{token}")).json()
+        assert view["resolution"] == "已更换烟感电池"
+        assert "household_id" not in view
+        bad = await anonymous.post("/api/v1/feedback", json={"token": token, "rating": 0})
+        assert bad.status_code == 422
+        ok = await anonymous.post("/api/v1/feedback", json={"token": token, "rating": 4, "comment": "很及时"})
+        assert ok.status_code == 200
+        again = await anonymous.post("/api/v1/feedback", json={"token": token, "rating": 1})
+        assert again.status_code == 404  # one use only
+        assert (await anonymous.get(f"/api/v1/feedback/{token}")).status_code == 404
+        # links expire after 7 days
+        token2 = (await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=l1)).json()["token"]
+        env.clock.advance(7 * 86_400)
+        late = await anonymous.post("/api/v1/feedback", json={"token": token2, "rating": 5})
+        assert late.status_code == 404
+        forged = await anonymous.post("/api/v1/feedback", json={"token": "x" * 43, "rating": 5})
+        assert forged.status_code == 404
+    l1 = await env.login("l1")  # the earlier session expired during the week
+    detail = (await env.client.get(f"/api/v1/tickets/{t.id}", headers=l1)).json()
+    assert detail["rating"] == 4
+    assert [(e["actor"], e["action"], e["note"]) for e in detail["timeline"] if e["action"] == "evaluate"] == [
+        ("resident", "evaluate", "很及时")
+    ]

@@ -38,9 +38,11 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reg = sample_street(start=None)
     wa = reg.people_at(A, Role.GRID_WORKER)[0]
     wb = reg.people_at(B, Role.GRID_WORKER)[0]
+    la = reg.people_at(A, Role.MICROGRID_LEADER)[0]
     logins = [
         Login("worker_a", PASSWORD, Role.GRID_WORKER, A, wa.name, wa.id),
         Login("worker_b", PASSWORD, Role.GRID_WORKER, B, wb.name, wb.id),
+        Login("leader_a", PASSWORD, Role.MICROGRID_LEADER, A, la.name, la.id),
     ]
     app = build_app(tmp_path_factory.mktemp("board") / "board.db", reg, logins)
     with serve(app) as url:
@@ -154,3 +156,34 @@ async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> N
             assert page_errors == []  # no uncaught JavaScript error on either board
         finally:
             await browser.close()
+
+
+async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board, alert_dict("water_leak:WM-77", A, "漏水：桂花苑2号楼 2-301", "major", time.time(), "water_leak")
+    )
+    async with httpx.AsyncClient(base_url=board) as client:
+        r = await client.post("/api/v1/auth/login", json={"username": "leader_a", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        await client.post(f"/api/v1/tickets/{tid}/resolve", headers=headers, json={"note": "已关闭总阀并联系物业维修"})
+        link = (await client.post(f"/api/v1/tickets/{tid}/feedback-link", headers=headers)).json()
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+                await page.goto(board + link["path"])
+                await expect(page.locator("#fb-title")).to_have_text("漏水：桂花苑2号楼 2-301")
+                await expect(page.locator("#fb-resolution")).to_contain_text("已关闭总阀")
+                await page.click('.star[data-rating="4"]')
+                await page.fill("#fb-comment", "师傅来得很快")
+                await page.click("#fb-submit")
+                await expect(page.locator("#fb-message")).to_contain_text("感谢")
+                await page.reload()  # a second visit finds the link spent
+                await expect(page.locator("#fb-message")).to_contain_text("已失效或已使用")
+            finally:
+                await browser.close()
+        detail = (await client.get(f"/api/v1/tickets/{tid}", headers=headers)).json()
+    assert detail["rating"] == 4
+    assert detail["timeline"][-1]["note"] == "师傅来得很快"

@@ -66,10 +66,10 @@ class Simulation:
         return served
 
     def ground_truth(self) -> list[Truth]:
-        """Every record whose condition starts within the period; complete once `messages()` has run."""
+        """Every record whose window overlaps the period; complete once `messages()` has run."""
         rows = {(t.rule_id, t.target, t.start, t.deadline, t.required): t for t in self.truths}
         return sorted(
-            (t for t in rows.values() if self.start <= t.start < self.end),
+            (t for t in rows.values() if t.start < self.end and t.deadline >= self.start),
             key=lambda t: (t.start, t.target, t.rule_id),
         )
 

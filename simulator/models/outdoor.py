@@ -82,7 +82,7 @@ def trash_bin(ctx: DeviceContext) -> Iterator[Out]:
             fire = _active(ctx, "trash_fire", t)
             temp = rng.uniform(120, 260) if fire else rng.normal(22, 4)
             out.append((t, Channel.TELEMETRY, {"fill_pct": r(fill, 1), "temperature_c": r(temp, 1)}))
-            if fill >= 90 and not full_sent:
+            if r(fill, 1) >= 90 and not full_sent:
                 full_sent = True
                 out.append((t + 1, Channel.EVENT, {"event": "full", "fill_pct": r(fill, 1)}))
                 ctx.truths.append(Truth.background("bin_full", "trash_full", ctx.device.id, "device", t, t + 60))

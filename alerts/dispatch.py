@@ -88,6 +88,22 @@ def answers_for(hierarchy: Hierarchy, person_id: str, microgrid_id: str) -> bool
         return False
 
 
+def contact_card(p: Person) -> dict[str, str]:
+    """What a notification gateway needs to reach a person."""
+    return {"id": p.id, "name": p.name, "phone": p.phone, "role": p.role.value}
+
+
+def person_card(hierarchy: Hierarchy, person_id: str | None) -> tuple[dict[str, str], ...]:
+    """The contact card of `person_id` when the registry knows the person (else just the id)."""
+    if person_id is None:
+        return ()
+    people = getattr(hierarchy, "people", None)
+    person = people.get(person_id) if isinstance(people, Mapping) else None
+    if isinstance(person, Person):
+        return (contact_card(person),)
+    return ({"id": person_id, "name": "", "phone": "", "role": ""},)
+
+
 def _people_at(hierarchy: Hierarchy, node_id: str, role: Role) -> list[Person]:
     try:
         return as_people(hierarchy.people_at(node_id, role))

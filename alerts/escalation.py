@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from alerts.dispatch import escalation_targets, next_level_with_people
+from alerts.dispatch import contact_card, escalation_targets, next_level_with_people
 from alerts.lifecycle import Status, SystemAction
 from alerts.loops import sleep_or_stop
 from alerts.model import SYSTEM_ACTOR, Ticket
@@ -68,6 +68,7 @@ def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hiera
         values,
         note=note,
         data={"reason": reason, "level": level, "notified": [p.id for p in people]},
+        recipients=tuple(contact_card(p) for p in people),
     )
 
 

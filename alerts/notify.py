@@ -63,14 +63,19 @@ class LogChannel:
     async def deliver(self, delivery: Delivery) -> None:
         ticket = delivery.payload.get("ticket", {})
         event = delivery.payload.get("event", {})
+        to = ", ".join(
+            f"{r.get('name') or r.get('id')} {r.get('phone', '')}".strip()
+            for r in delivery.payload.get("recipients", [])
+        )
         self.logger.info(
-            "ticket %s [%s] %s: %s by %s -> %s",
+            "ticket %s [%s] %s: %s by %s -> %s%s",
             delivery.ticket_id,
             ticket.get("severity"),
             ticket.get("title"),
             event.get("action"),
             event.get("actor"),
             ticket.get("status"),
+            f" (notify {to})" if to else "",
         )
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.dispatch import answers_for, choose_assignee
+from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import plan_escalation
 from alerts.feedback import LINK_TTL_S, RESIDENT, FeedbackLink, FeedbackLinks
@@ -116,6 +116,7 @@ class TicketService:
             ack_due_at=self.sla.ack_due(alert.severity, now, alert.rule_id),
             resolve_due_at=self.sla.resolve_due(alert.severity, now, alert.rule_id),
             data={"assignee": assignment.person_id, "assigned_because": assignment.reason},
+            recipients=person_card(hierarchy, assignment.person_id),
         )
 
     async def _notify(self, ticket: Ticket, event: TicketEvent) -> None:
@@ -146,6 +147,7 @@ class TicketService:
             to = next_status(t.status, action, actor.role, note)
             values: dict[str, Any] = {}
             data: dict[str, Any] = {"role": actor.role.value}
+            recipients: tuple[dict[str, str], ...] = ()
             if to != t.status:
                 values["status"] = to
             if action in (Action.ACK, Action.START):
@@ -176,12 +178,20 @@ class TicketService:
                     ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
                 )
                 data["assignee"] = {"from": t.assignee_id, "to": assignee_id}
+                recipients = person_card(hierarchy, assignee_id)
             elif action == Action.EVALUATE:
                 if rating is None or not 1 <= rating <= 5:
                     raise RatingError("evaluate needs a rating from 1 to 5")
                 values.update(rating=rating, rated_at=now)
                 data["rating"] = rating
-            return Change(action.value, actor.username, values, note=note.strip() if note else None, data=data)
+            return Change(
+                action.value,
+                actor.username,
+                values,
+                note=note.strip() if note else None,
+                data=data,
+                recipients=recipients,
+            )
 
         result = await self.store.update(ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change

@@ -46,6 +46,8 @@ class Change:
     values: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: who should be told (id, name, phone, role), carried in notifications so a gateway can text them
+    recipients: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class NewTicket:
     ack_due_at: float | None
     resolve_due_at: float | None
     data: dict[str, Any] = field(default_factory=dict)
+    recipients: tuple[dict[str, str], ...] = ()
 
 
 Changed = tuple[Ticket, TicketEvent]
@@ -171,7 +174,11 @@ class TicketStore:
         )
         event = row_to_event(res.one())
         if self.channels and change.action not in QUIET_ACTIONS:
-            payload = {"ticket": ticket_to_dict(ticket), "event": event_to_dict(event)}
+            payload = {
+                "ticket": ticket_to_dict(ticket),
+                "event": event_to_dict(event),
+                "recipients": list(change.recipients),
+            }
             await conn.execute(
                 outbox.insert(),
                 [
@@ -232,7 +239,12 @@ class TicketStore:
             if revived is not None:
                 return revived, False
         ticket = await self._insert(conn, alert, now, new)
-        change = Change(SystemAction.RAISE.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts, **new.data})
+        change = Change(
+            SystemAction.RAISE.value,
+            SYSTEM_ACTOR,
+            data={"alert_ts": alert.ts, **new.data},
+            recipients=new.recipients,
+        )
         event = await self._record(conn, ticket, now, change, None)
         return (ticket, event), True
 
@@ -328,6 +340,7 @@ class TicketStore:
                 cleared_at=None,
                 resolved_at=None,
                 resolved_by=None,
+                assignee_id=new.assignee_id,  # whoever is on duty now, not who had it before
                 ack_due_at=new.ack_due_at,
                 resolve_due_at=new.resolve_due_at,
                 updated_at=now,
@@ -340,7 +353,13 @@ class TicketStore:
             return None
         ticket = row_to_ticket(row)
         note = "自动解决后不久再次告警，重新打开 (fired again soon after it cleared)"
-        change = Change(Action.REOPEN.value, SYSTEM_ACTOR, note=note, data={"alert_ts": alert.ts, "flap": True})
+        change = Change(
+            Action.REOPEN.value,
+            SYSTEM_ACTOR,
+            note=note,
+            data={"alert_ts": alert.ts, "flap": True},
+            recipients=new.recipients,
+        )
         event = await self._record(conn, ticket, now, change, Status.RESOLVED)
         return ticket, event
 

@@ -157,3 +157,22 @@ async def test_log_channel(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="cwatch.notify"):
         await LogChannel().deliver(Delivery("d", "log", 5, {"ticket": {"title": "燃气泄漏"}, "event": {}}, 1))
     assert "燃气泄漏" in caplog.text
+
+
+async def test_notifications_name_who_to_reach(service: TicketService, engine: AsyncEngine, clock: ManualClock) -> None:
+    from rules.alert import Severity
+
+    from .fakes import LEADER_M1
+
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    clock.advance(300)
+    await service.escalate_due()
+    await service.assign(t.id, LEADER_M1, "p-w1b", "换人处理")
+    rec = Recorder()
+    d = OutboxDispatcher(engine, {"hook": rec}, clock)
+    while await d.run_once():
+        pass
+    by_action = {x.payload["event"]["action"]: x.payload["recipients"] for x in rec.got}
+    assert by_action["raise"] == [{"id": "p-w1", "name": "王芳", "phone": "", "role": "grid_worker"}]
+    assert [r["id"] for r in by_action["escalate"]] == ["p-l1"]
+    assert [r["name"] for r in by_action["assign"]] == ["赵磊"]

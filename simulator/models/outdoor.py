@@ -4,11 +4,14 @@ overheating chargers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import numpy as np
 
 from devices.payloads import Channel
 from simulator.groundtruth import Truth
+from simulator.incidents import Incident
 from simulator.models.base import DAY, DeviceContext, Out, merge, periodic, r
 from simulator.seeding import rng_for
 
@@ -17,7 +20,10 @@ def _active(ctx: DeviceContext, kind: str, t: float) -> bool:
     return any(i.kind == kind and i.start <= t < i.end for i in ctx.incidents)
 
 
-def _incident_events(ctx: DeviceContext, make: Any) -> list[Out]:
+Make = Callable[[Incident, np.random.Generator], list[Out]]
+
+
+def _incident_events(ctx: DeviceContext, make: Make) -> list[Out]:
     out: list[Out] = []
     for inc in ctx.incidents:
         rng = rng_for(ctx.seed, ctx.device.id, "incident", inc.index)
@@ -43,7 +49,7 @@ def manhole_cover(ctx: DeviceContext) -> Iterator[Out]:
             }
             yield t, Channel.TELEMETRY, body
 
-    def make(inc: Any, irng: Any) -> list[Out]:
+    def make(inc: Incident, irng: np.random.Generator) -> list[Out]:
         if inc.kind != "manhole_open":
             return []
         tilt = r(irng.uniform(35, 70), 1)
@@ -88,7 +94,7 @@ def trash_bin(ctx: DeviceContext) -> Iterator[Out]:
                 ctx.truths.append(Truth.background("bin_full", "trash_full", ctx.device.id, "device", t, t + 60))
             yield from out
 
-    def make(inc: Any, irng: Any) -> list[Out]:
+    def make(inc: Incident, irng: np.random.Generator) -> list[Out]:
         if inc.kind != "trash_fire":
             return []
         return [
@@ -113,7 +119,7 @@ def gas_detector(ctx: DeviceContext) -> Iterator[Out]:
             co = rng.uniform(2, 12) if cooking else rng.uniform(0, 3)
             yield t, Channel.TELEMETRY, {"gas_lel_pct": r(lel, 1), "co_ppm": r(co, 1)}
 
-    def make(inc: Any, irng: Any) -> list[Out]:
+    def make(inc: Incident, irng: np.random.Generator) -> list[Out]:
         if inc.kind != "gas_leak":
             return []
         out: list[Out] = [(inc.start, Channel.EVENT, {"event": "alarm", "gas_lel_pct": r(irng.uniform(28, 45), 1)})]
@@ -161,7 +167,7 @@ def ebike_charger(ctx: DeviceContext) -> Iterator[Out]:
             out.sort(key=lambda o: o[0])
             yield from (o for o in out if ctx.start <= o[0] < ctx.end)
 
-    def make(inc: Any, irng: Any) -> list[Out]:
+    def make(inc: Incident, irng: np.random.Generator) -> list[Out]:
         if inc.kind != "charger_overheat":
             return []
         temp = r(irng.uniform(72, 95), 1)

@@ -4,6 +4,8 @@ pacing changes when a message is sent, never what it says."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterable
 
 from cwatch.clock import Clock, VirtualClock
@@ -22,3 +24,17 @@ async def paced(messages: Iterable[SimMessage], clock: Clock) -> AsyncIterator[S
         if delay > 0:
             await clock.sleep(delay)
         yield m
+
+
+async def paced_offloaded(
+    messages: Iterable[SimMessage], clock: Clock, chunk: int = 2_000
+) -> AsyncIterator[SimMessage]:
+    """Like `paced`, but the messages are generated in a worker thread, `chunk` at a time, so a service sharing
+    the event loop (the demo) is not stalled while a whole street's generators start (a few seconds)."""
+    it = iter(messages)
+    while True:
+        batch = await asyncio.to_thread(lambda: list(itertools.islice(it, chunk)))
+        if not batch:
+            return
+        async for m in paced(batch, clock):
+            yield m

@@ -118,3 +118,14 @@ def test_publisher_refuses_an_unreachable_broker() -> None:
 
     with pytest.raises(PublishError):
         Publisher("127.0.0.1", free_port(), connect_timeout=2).connect()
+
+
+async def test_offloaded_pacing_yields_the_same_messages(street: Registry) -> None:
+    from simulator.clock import paced_offloaded
+
+    sim = Simulation(street, scenario(hours=1))
+    devices = sorted(street.devices)[:300]
+    expected = list(sim.messages(devices))
+    clock = make_clock(sim.start, None)
+    got = [m async for m in paced_offloaded(sim.messages(devices), clock, chunk=97)]
+    assert got == expected

@@ -2,8 +2,8 @@
 
 The kill tests and the benchmark start it this way so they can SIGKILL it; `cwatch serve` runs the same
 `Ingester` in-process next to the rule engine. It reads the usual settings file (`[mqtt] url` must name the
-broker), uses the sample street as registry, and stops cleanly on SIGTERM/SIGINT. On start it prints one line
-`ready` to stdout once the spool is open, so a parent process can wait for it without sleeping.
+broker), uses the sample street as registry, serves /metrics with `--metrics-port`, and stops cleanly on
+SIGTERM/SIGINT. On start it prints one line `ready` to stdout once the spool is open.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 
 from cwatch.clock import SystemClock
 from cwatch.db import make_engine
@@ -28,7 +28,7 @@ from ingest.transport import options_from_url
 from ingest.wiring import build_ingester
 
 
-async def serve(config: Path | None, sample_seed: int) -> None:
+async def serve(config: Path | None, sample_seed: int, metrics_port: int | None = None) -> None:
     settings = load_settings(config)
     if not settings.mqtt.url:
         raise ConfigError("ingest.run needs [mqtt] url (the embedded broker runs only inside `cwatch serve`)")
@@ -38,12 +38,15 @@ async def serve(config: Path | None, sample_seed: int) -> None:
     engine = make_engine(settings.store.url or f"sqlite+aiosqlite:///{data_dir / 'cwatch.db'}")
     try:
         await create_tables(engine)
+        registry = CollectorRegistry()
+        if metrics_port is not None:
+            start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
         ingester = build_ingester(
             settings,
             engine=engine,
             registry=sample_street(sample_seed),
             clock=SystemClock(),
-            metrics=CollectorRegistry(),
+            metrics=registry,
             broker_host=opts.host,
             broker_port=opts.port,
         )
@@ -64,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ingest.run", description=__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     p.add_argument("--sample-seed", type=int, default=1, help="seed of the sample street used as registry")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on 127.0.0.1:PORT")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args.config, args.sample_seed))
+    asyncio.run(serve(args.config, args.sample_seed, args.metrics_port))
     return 0
 
 

@@ -9,7 +9,8 @@ What it does, on private Mosquitto and influxd processes started on free ports:
    street, with per-device `seq` — at QoS 1 (gmqtt), waiting for every PUBACK; the broker queues it for both
    sessions (queued first, so the publisher's speed does not limit what is measured);
 3. starts the ingester and times how long until every message is a point in InfluxDB (counted with InfluxQL);
-   the rate is taken from the first stored point to the last, so interpreter start-up is not counted;
+   the rate is taken from the first stored point to the last, so interpreter start-up is not counted; the
+   rate at which the ingester spooled (and so acknowledged) the stream is read from its /metrics too;
 4. times `mosquitto_sub -c -q 1 -C N` draining the same queued stream (the C client's rate is the ceiling);
 5. prints both rates, their ratio, the ingester's CPU time per message and its peak RSS (VmHWM), and the load
    average (other work on the machine lowers both rates).
@@ -32,12 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import gmqtt
+import httpx
 
 from devices.examples import EXAMPLES
 from devices.payloads import Channel
 from devices.sample import sample_street
 from devices.topics import topic_for
-from tests.support.services import InfluxProcess, MosquittoProcess, wait_until
+from tests.support.services import InfluxProcess, MosquittoProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DB = "bench"
@@ -130,15 +132,35 @@ class Ingester:
     def start(self) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CWATCH_")}
         env["PYTHONPATH"] = str(ROOT)
+        self.metrics_port = free_port()
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ingest.run", "--config", str(self.config)],
+                [
+                    sys.executable,
+                    "-m",
+                    "ingest.run",
+                    "--config",
+                    str(self.config),
+                    "--metrics-port",
+                    str(self.metrics_port),
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         return self.proc.pid
+
+    def spooled(self) -> int:
+        """Readings the running ingester has appended to its spool (and so acknowledged), from /metrics."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return 0
+        for line in text.splitlines():
+            if line.startswith("cwatch_ingest_spooled_total "):
+                return int(float(line.split()[1]))
+        return 0
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -197,13 +219,20 @@ def run(n: int) -> dict[str, Any]:
             t_start = time.perf_counter()
             pid = ingester.start()
             first_t, first_n, first_cpu = None, 0, 0.0
+            spool_first: tuple[float, int] | None = None
+            spool_done: float | None = None
             rss = 0
             while True:
                 count = stored_count(influx)
+                spooled = ingester.spooled()
                 now = time.perf_counter()
                 rss = max(rss, peak_rss_kib(pid))
                 if first_t is None and count > 0:
                     first_t, first_n, first_cpu = now, count, cpu_seconds(pid)
+                if spool_first is None and spooled > 0:
+                    spool_first = (now, spooled)
+                if spool_done is None and spooled >= n:
+                    spool_done = now
                 if count >= n:
                     break
                 if now - t_start > 900:
@@ -215,6 +244,9 @@ def run(n: int) -> dict[str, Any]:
             ingester.stop()
             assert first_t is not None
             ingest_rate = (n - first_n) / (end_t - first_t) if end_t > first_t else float("nan")
+            spool_rate = float("nan")
+            if spool_first is not None and spool_done is not None and spool_done > spool_first[0]:
+                spool_rate = (n - spool_first[1]) / (spool_done - spool_first[0])
             # 4. mosquitto_sub drains the same stream
             sub_s = time_sub(broker.port, n)
             sub_rate = n / sub_s
@@ -223,6 +255,7 @@ def run(n: int) -> dict[str, Any]:
                 "avg_payload_bytes": round(payload_bytes, 1),
                 "publish_rate_msg_s": round(n / publish_s),
                 "ingest_rate_msg_s": round(ingest_rate),
+                "acknowledged_rate_msg_s": round(spool_rate) if spool_rate == spool_rate else None,
                 "ingest_total_s_incl_startup": round(end_t - t_start, 2),
                 "mosquitto_sub_rate_msg_s": round(sub_rate),
                 "ratio": round(ingest_rate / sub_rate, 3),

@@ -52,6 +52,23 @@ class Pub:
         self.c.loop_stop()
 
 
+async def subscribed(pub: Pub, seen: list[InboundMessage]) -> None:
+    """Publish probes until one arrives (the SUBSCRIBE may still be on its way), then forget them."""
+    for _ in range(500):
+        await asyncio.to_thread(pub.send, 1, "probe")
+        try:
+            await until(lambda: len(seen) > 0, deadline_s=0.2)
+            break
+        except AssertionError:
+            continue
+    await until(lambda: pub.acks >= 1)
+    seen.clear()
+
+
+def real(seen: list[InboundMessage]) -> list[InboundMessage]:
+    return [m for m in seen if not m.payload.startswith(b"probe")]  # a late probe may still come in
+
+
 @asynccontextmanager
 async def running(
     transport: GmqttTransport, handler: Callable[[InboundMessage], asyncio.Future[None]]
@@ -88,19 +105,19 @@ async def test_pubacks_follow_arrival_order_across_batches(
 ) -> None:
     received: list[int] = []
     acked: list[int] = []
-    original_on_qos1 = _Client._on_qos1
+    original_receive = _Client._receive
     original_ack = _Client._acknowledge
 
-    def on_qos1(self: _Client, mid: int, *args: Any) -> None:
+    def receive(self: _Client, mid: int, *args: Any) -> None:
         received.append(mid)
-        original_on_qos1(self, mid, *args)
+        original_receive(self, mid, *args)
 
     def acknowledge(self: _Client, connection: Any, mid: int, fut: asyncio.Future[None]) -> None:
         if not (fut.cancelled() or fut.exception()):
             acked.append(mid)
         original_ack(self, connection, mid, fut)
 
-    monkeypatch.setattr(_Client, "_on_qos1", on_qos1)
+    monkeypatch.setattr(_Client, "_receive", receive)
     monkeypatch.setattr(_Client, "_acknowledge", acknowledge)
 
     rng = random.Random(3)
@@ -145,7 +162,7 @@ async def test_no_puback_until_stored_and_redelivery_after_reconnect(mosquitto: 
         try:
             await asyncio.to_thread(pub.send, 20)
             await until(lambda: len(seen) == 20)
-            assert pub.acks == 20  # the broker took them; the ingester has not acknowledged any
+            await until(lambda: pub.acks == 20)  # the broker took them; the ingester has not acknowledged any
             fail = False
             await asyncio.to_thread(mosquitto.restart)
             await until(lambda: transport.connections == 2)
@@ -245,3 +262,48 @@ async def test_falls_back_to_mqtt_311_for_the_embedded_broker() -> None:
                 pub.close()
     assert seen
     assert seen[0].topic.startswith("cw/c1/")
+
+
+async def test_publish_with_properties_goes_through_gmqtts_parser(
+    mosquitto: MosquittoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast PUBLISH path leaves packets with MQTT 5 properties to gmqtt; both paths deliver the same."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    seen: list[InboundMessage] = []
+    slow_path: list[int] = []
+    original = _Client._on_qos1
+
+    def on_qos1(self: _Client, mid: int, *args: Any) -> None:
+        slow_path.append(mid)
+        original(self, mid, *args)
+
+    monkeypatch.setattr(_Client, "_on_qos1", on_qos1)
+
+    def handler(msg: InboundMessage) -> asyncio.Future[None]:
+        seen.append(msg)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="props-test"))
+    async with running(transport, handler):
+        pub = Pub(mosquitto.port, protocol=paho.MQTTv5)
+        try:
+            await subscribed(pub, seen)
+            props = Properties(PacketTypes.PUBLISH)
+            props.UserProperty = [("k", "v")]
+            infos = [
+                pub.c.publish("cw/c1/d1/telemetry", b"plain", qos=1),
+                pub.c.publish("cw/c1/d1/telemetry", b"with-props", qos=1, properties=props),
+            ]
+            await asyncio.to_thread(lambda: [i.wait_for_publish(10) for i in infos])
+            await until(lambda: len(real(seen)) == 2)
+        finally:
+            pub.close()
+    assert [(m.topic, m.payload, m.retain) for m in real(seen)] == [
+        ("cw/c1/d1/telemetry", b"plain", False),
+        ("cw/c1/d1/telemetry", b"with-props", False),
+    ]
+    assert len(slow_path) == 1

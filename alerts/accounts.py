@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.dbguard import translated
 from alerts.errors import AuthError, ConflictError, PasswordPolicyError
 from alerts.model import Account
 from alerts.tables import accounts, sessions
@@ -96,7 +97,7 @@ class AccountStore:
             raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
         hashed = await asyncio.to_thread(hash_password, password)
         try:
-            async with self.engine.begin() as conn:
+            async with translated(), self.engine.begin() as conn:
                 res = await conn.execute(
                     accounts.insert()
                     .values(
@@ -116,35 +117,35 @@ class AccountStore:
             raise ConflictError(f"username {username!r} is taken") from e
 
     async def get(self, account_id: int) -> Account | None:
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
             return None if row is None else _row_to_account(row)
 
     async def by_username(self, username: str) -> Account | None:
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(select(accounts).where(accounts.c.username == username))).first()
             return None if row is None else _row_to_account(row)
 
     async def list_accounts(self) -> list[Account]:
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             return [_row_to_account(r) for r in await conn.execute(select(accounts).order_by(accounts.c.id))]
 
     async def set_password(self, account_id: int, password: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
         hashed = await asyncio.to_thread(hash_password, password)
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
 
     async def disable(self, account_id: int) -> None:
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
 
     async def login(self, username: str, password: str) -> tuple[str, Account]:
         """A new session token for valid credentials; `AuthError` otherwise (same message either way)."""
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(select(accounts).where(accounts.c.username == username.strip()))).first()
         stored = row._mapping["password_hash"] if row is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, stored)
@@ -153,7 +154,7 @@ class AccountStore:
         account = _row_to_account(row)
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
             await conn.execute(
                 sessions.insert().values(
@@ -166,7 +167,7 @@ class AccountStore:
         return token, account
 
     async def logout(self, token: str) -> None:
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash(token)))
 
     async def authenticate(self, token: str | None) -> Account:
@@ -178,7 +179,7 @@ class AccountStore:
             .join(sessions, sessions.c.account_id == accounts.c.id)
             .where(sessions.c.token_hash == token_hash(token))
         )
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None or row._mapping["expires_at"] <= self.clock.now() or row._mapping["disabled"]:
             raise AuthError("session expired or unknown; log in again")

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.accounts import token_hash
+from alerts.dbguard import translated
 from alerts.errors import NotFoundError
 from alerts.tables import feedback_links
 
@@ -34,7 +35,7 @@ class FeedbackLinks:
 
     async def create(self, ticket_id: int, created_by: str, now: float) -> FeedbackLink:
         token = secrets.token_urlsafe(32)
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             await conn.execute(
                 feedback_links.insert().values(
                     token_hash=token_hash(token),
@@ -49,7 +50,7 @@ class FeedbackLinks:
     async def ticket_of(self, token: str, now: float) -> int:
         """The ticket of a live (unused, unexpired) token; `NotFoundError` otherwise, whatever the reason."""
         q = select(feedback_links).where(feedback_links.c.token_hash == token_hash(token))
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None or row._mapping["used_at"] is not None or row._mapping["expires_at"] <= now:
             raise NotFoundError("this link has expired or was already used")
@@ -58,7 +59,7 @@ class FeedbackLinks:
 
     async def use(self, token: str, now: float) -> int:
         """Spend the token (once, even under concurrent submissions); returns its ticket id."""
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             res = await conn.execute(
                 update(feedback_links)
                 .where(

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.dbguard import translated
 from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
@@ -125,7 +126,7 @@ class SilenceStore:
             raise SilenceError("a silence must end in the future")
         if not may_silence(actor, scope_id, hierarchy):
             raise SilencePermissionError(f"you may not silence {scope_id}")
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             res = await conn.execute(
                 silences.insert()
                 .values(
@@ -144,7 +145,7 @@ class SilenceStore:
             return _row(res.one())
 
     async def cancel(self, actor: Account, hierarchy: Hierarchy, silence_id: int, now: float) -> Silence:
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
             if row is None or not _related(actor, _row(row).scope_id, hierarchy):
                 raise NotFoundError(f"silence {silence_id} not found")
@@ -163,21 +164,21 @@ class SilenceStore:
         q = select(silences).where(
             silences.c.cancelled_at.is_(None), silences.c.starts_at <= now, silences.c.ends_at > now
         )
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             return [_row(r) for r in await conn.execute(q)]
 
     async def visible(self, viewer: Account, hierarchy: Hierarchy, now: float) -> list[Silence]:
         """Silences not yet over (active or upcoming) inside the viewer's scope or covering it (a leader must
         know that their micro-grid is silenced by the community)."""
         q = select(silences).where(silences.c.cancelled_at.is_(None), silences.c.ends_at > now).order_by(silences.c.id)
-        async with self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             rows = [_row(r) for r in await conn.execute(q)]
         return [s for s in rows if _related(viewer, s.scope_id, hierarchy)]
 
     async def count_suppressed(self, counts: dict[int, int]) -> None:
         if not counts:
             return
-        async with self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             for silence_id, n in counts.items():
                 await conn.execute(
                     update(silences).where(silences.c.id == silence_id).values(suppressed=silences.c.suppressed + n)

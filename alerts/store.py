@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.codec import event_to_dict, ticket_to_dict
-from alerts.errors import AlertsError, ConflictError, InvalidCursorError, NotFoundError, StoreError
+from alerts.dbguard import translated
+from alerts.errors import ConflictError, InvalidCursorError, NotFoundError, StoreError
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
 from alerts.tables import create_tables, outbox, ticket_events, tickets
@@ -127,19 +127,6 @@ def decode_cursor(cursor: str) -> tuple[int, float, int]:
         raise InvalidCursorError("invalid cursor") from e
 
 
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """Translate database failures into `StoreError` at the package boundary."""
-    try:
-        yield
-    except AlertsError:
-        raise
-    except IntegrityError:
-        raise
-    except (DBAPIError, SQLAlchemyError, OSError) as e:
-        raise StoreError(f"ticket store failed: {type(e).__name__}: {e}") from e
-
-
 class TicketStore:
     """Reads and writes tickets. `channels` are the durable notification channels: each change enqueues one
     outbox row per channel in the change's own transaction (see `alerts.notify`)."""
@@ -208,7 +195,7 @@ class TicketStore:
         that ticket instead of opening a new one, so a door that keeps opening and closing stays one ticket."""
         for _ in range(_RETRIES):
             try:
-                async with _translated(), self.engine.begin() as conn:
+                async with translated(), self.engine.begin() as conn:
                     raised = await self._raise_in(conn, alert, now, new, flap_window_s)
                     if raised is None:
                         return None
@@ -259,7 +246,7 @@ class TicketStore:
         costs one commit, not one per alert. If a concurrent writer makes the batch hit the unique index, the
         batch is rolled back and redone alert by alert (each with its own retry)."""
         try:
-            async with _translated(), self.engine.begin() as conn:
+            async with translated(), self.engine.begin() as conn:
                 out: list[list[Changed]] = []
                 for alert, new in items:
                     if new is None:
@@ -399,7 +386,7 @@ class TicketStore:
     async def clear_alert(self, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]) -> list[Changed]:
         """Mark the active ticket of the key as cleared; if `auto_resolve(ticket)`, resolve it too. Returns the
         (ticket, event) pairs written (empty when no ticket is active for the key)."""
-        async with _translated(), self.engine.begin() as conn:
+        async with translated(), self.engine.begin() as conn:
             return await self._clear_in(conn, alert, now, auto_resolve)
 
     async def _clear_in(
@@ -459,7 +446,7 @@ class TicketStore:
                 values["status"] = status.value
                 values["active"] = status in ACTIVE
             try:
-                async with _translated(), self.engine.begin() as conn:
+                async with translated(), self.engine.begin() as conn:
                     res = await conn.execute(
                         tickets.update()
                         .where(tickets.c.id == ticket_id, tickets.c.version == version)
@@ -485,19 +472,19 @@ class TicketStore:
         return None if loaded is None else loaded[0]
 
     async def _load(self, ticket_id: int) -> tuple[Ticket, int] | None:
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
             return None if row is None else (row_to_ticket(row), int(row._mapping["version"]))
 
     async def timeline(self, ticket_id: int) -> list[TicketEvent]:
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             rows = await conn.execute(
                 select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.id)
             )
             return [row_to_event(r) for r in rows]
 
     async def active_for(self, dedup_key: str) -> Ticket | None:
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             row = (
                 await conn.execute(select(tickets).where(tickets.c.dedup_key == dedup_key, tickets.c.active))
             ).first()
@@ -505,7 +492,7 @@ class TicketStore:
 
     async def microgrid_ids(self) -> list[str]:
         """Distinct owners of stored tickets (small: one per micro-grid with tickets)."""
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             rows = await conn.execute(select(tickets.c.microgrid_id).distinct())
             return [r[0] for r in rows]
 
@@ -539,7 +526,7 @@ class TicketStore:
                 tuple_(tickets.c.severity_rank, tickets.c.first_seen, tickets.c.id) > tuple_(rank, first_seen, tid)
             )
         q = q.order_by(tickets.c.severity_rank, tickets.c.first_seen, tickets.c.id).limit(limit + 1)
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             items = [row_to_ticket(r) for r in await conn.execute(q)]
         more = len(items) > limit
         items = items[:limit]
@@ -559,7 +546,7 @@ class TicketStore:
             .order_by(tickets.c.severity_rank, tickets.c.id)
             .limit(limit)
         )
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             return [row_to_ticket(r) for r in await conn.execute(q)]
 
     async def counts(
@@ -592,7 +579,7 @@ class TicketStore:
             rating_q = rating_q.where(in_scope)
         by_status = {s.value: 0 for s in Status}
         by_severity = {s.value: 0 for s in Severity}
-        async with _translated(), self.engine.connect() as conn:
+        async with translated(), self.engine.connect() as conn:
             for status, severity, n in await conn.execute(base.group_by(tickets.c.status, tickets.c.severity)):
                 by_status[status] += n
                 if Status(status) in ACTIVE:

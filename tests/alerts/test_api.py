@@ -37,12 +37,12 @@ class Env:
 
 
 @pytest.fixture
-async def env(sqlite_engine: AsyncEngine) -> AsyncIterator[Env]:
+async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
     clock = ManualClock(50_000.0)
     hierarchy = FakeHierarchy()
     hub = ChangeHub()
-    service = TicketService(sqlite_engine, lambda: hierarchy, clock, hub)
-    accounts = AccountStore(sqlite_engine, clock, session_ttl=3600)
+    service = TicketService(engine, lambda: hierarchy, clock, hub)
+    accounts = AccountStore(engine, clock, session_ttl=3600)
     for username, role, scope, person in [
         ("w1", Role.GRID_WORKER, "M1", "p-w1"),
         ("w2", Role.GRID_WORKER, "M2", "p-w2"),

@@ -29,6 +29,8 @@ async def _pg_database() -> str | None:
         return None
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
+    except asyncpg.PostgresError:
+        return None  # reachable but not ours to create databases in: the PostgreSQL variants skip
     finally:
         await conn.close()
     return name

@@ -7,7 +7,10 @@ Clears: a clear always marks the active ticket `cleared` and records it. It also
 (`auto_resolve`, actor `system`) when nobody has taken the ticket yet (status `open`) and the severity is not
 critical: a door that closed again or a meter that came back online needs no visit, while a smoke, gas or
 duress alarm that stopped must still be checked by a person. Tickets a person acknowledged stay with that
-person; the board shows them as cleared. The policy is a parameter (`clear_policy`)."""
+person; the board shows them as cleared. The policy is a parameter (`clear_policy`).
+
+Also here: silences (maintenance windows), flap control, ignoring replayed raises, bulk actions and resident
+evaluations; docs/tickets.md explains each."""
 
 from __future__ import annotations
 
@@ -252,8 +255,9 @@ class TicketService:
             return Change("feedback_link", actor.username, {}, data={"expires_at": now + LINK_TTL_S})
 
         current = await self.store.get(ticket_id)
-        if current is not None:
-            decide(current)  # refuse before creating a token
+        if current is None:
+            raise NotFoundError(f"ticket {ticket_id} not found")
+        decide(current)  # refuse before creating a token
         link = await links.create(ticket_id, actor.username, now)
         result = await self.store.update(ticket_id, now, decide)
         if result is not None:

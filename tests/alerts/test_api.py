@@ -300,6 +300,7 @@ async def test_resident_feedback_link(env: Env) -> None:
     [t] = await env.service.apply([alert(microgrid="M1")])
     l1, w1 = await env.login("l1"), await env.login("w1")
     assert (await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=l1)).status_code == 409  # open
+    assert (await env.client.post("/api/v1/tickets/424242/feedback-link", headers=l1)).status_code == 404
     await env.client.post(f"/api/v1/tickets/{t.id}/resolve", headers=w1, json={"note": "已更换烟感电池"})
     assert (await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=w1)).status_code == 403
     r = await env.client.post(f"/api/v1/tickets/{t.id}/feedback-link", headers=l1)

@@ -160,6 +160,12 @@ def household_info(hierarchy: Hierarchy, household_id: str | None) -> dict[str, 
     }
 
 
+def session_token(request: Request) -> str | None:
+    """The bearer token, else the session cookie."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
+
+
 def build_router(
     service: TicketService,
     accounts: AccountStore,
@@ -175,9 +181,7 @@ def build_router(
     router = APIRouter()
 
     async def current_account(request: Request) -> Account:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
-        return await accounts.authenticate(token)
+        return await accounts.authenticate(session_token(request))
 
     Viewer = Annotated[Account, Depends(current_account)]  # noqa: N806
 
@@ -219,8 +223,7 @@ def build_router(
 
     @router.post("/auth/logout", status_code=204)
     async def logout(request: Request, response: Response) -> None:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
+        token = session_token(request)
         if token:
             await accounts.logout(token)
         response.delete_cookie(COOKIE, path="/")

@@ -1,9 +1,10 @@
 """Ordered, batched acknowledgement: the piece that turns one-task-per-message into PUBACKs in arrival order.
 
 The transport calls `enqueue(message)` for every PUBLISH, in arrival order, and acknowledges the message when
-the returned future completes. One committer loop takes everything queued (up to `max_batch`), hands it to
-`commit` (decode + durable append), and only then resolves the futures, in queue order; their done-callbacks
-run in that order, so PUBACKs are written in arrival order too (MQTT-4.6.0-2). Batching also means one fsync
+the returned future completes. Messages are grouped into batches of at most `max_batch` in arrival order; a
+batch is closed when the committer loop takes it, hands it to `commit` (durable append), and only then resolves
+its future. All messages of a batch share that one future, and batches complete in order, so the transport can
+write the batch's PUBACKs in arrival order (MQTT-4.6.0-2) from one done-callback. Batching also means one fsync
 per batch, not per message.
 
 If `commit` raises, nothing of the batch is acknowledged: it is retried with backoff until it succeeds, while
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -44,22 +46,24 @@ class OrderedCommitter(Generic[T]):
         self._retry_max_s = retry_max_s
         self._sleep = sleep
         self._on_error = on_error
-        self._items: list[T] = []
-        self._futures: list[asyncio.Future[None]] = []
+        self._batches: deque[tuple[list[T], asyncio.Future[None]]] = deque()  # oldest first
+        self._open: list[T] | None = None  # the batch `enqueue` appends to, always the last in `_batches`
         self._wake = asyncio.Event()
         self.batches = 0
 
     @property
     def pending(self) -> int:
-        return len(self._items)
+        return sum(len(items) for items, _ in self._batches)
 
     def enqueue(self, item: T) -> asyncio.Future[None]:
-        """Queue `item`; the future completes once it is committed (the caller may then acknowledge it)."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._items.append(item)
-        self._futures.append(fut)
-        self._wake.set()
-        return fut
+        """Queue `item`; the future completes once it is committed (the caller may then acknowledge it).
+        Items of one batch share one future, so a caller can group acknowledgements by future."""
+        if self._open is None or len(self._open) >= self.max_batch:
+            self._open = []
+            self._batches.append((self._open, asyncio.get_running_loop().create_future()))
+            self._wake.set()
+        self._open.append(item)
+        return self._batches[-1][1]
 
     async def submit(self, item: T) -> None:
         """`enqueue` and wait for the commit."""
@@ -71,29 +75,27 @@ class OrderedCommitter(Generic[T]):
         try:
             await self._loop()
         finally:
-            for fut in self._futures:
+            for _, fut in self._batches:
                 fut.cancel()
-            self._items.clear()
-            self._futures.clear()
+            self._batches.clear()
+            self._open = None
 
     async def _loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._items:
-                n = min(len(self._items), self.max_batch)
-                batch, futures = self._items[:n], self._futures[:n]
-                del self._items[:n], self._futures[:n]
+            while self._batches:
+                batch, fut = self._batches[0]
+                if batch is self._open:
+                    self._open = None  # close it: later items go to a new batch
                 try:
                     await self._commit_with_retry(batch)
                 except asyncio.CancelledError:
-                    for fut in futures:
-                        fut.cancel()
                     raise
+                self._batches.popleft()
                 self.batches += 1
-                for fut in futures:
-                    if not fut.done():
-                        fut.set_result(None)
+                if not fut.done():
+                    fut.set_result(None)
 
     async def _commit_with_retry(self, batch: Sequence[T]) -> None:
         attempt = 0

@@ -9,10 +9,10 @@ Why gmqtt (see docs/ingest.md): it parses many packets per socket read (about 5x
 on this hardware). Its own deferred acknowledgement (`optimistic_acknowledgement=False`) creates one task per
 PUBLISH and writes one PUBACK per task; at tens of thousands of messages a second those tasks and one `send`
 syscall per PUBACK cost more than everything else together. So the QoS 1 path of gmqtt's packet handler is
-replaced (`_Client._on_qos1`, the one place that touches gmqtt internals): no task, a done-callback on the
-handler's future, and PUBACKs of one loop iteration written in one `write`. Callbacks run in the order the
-futures complete; the service's committer completes them in arrival order, so PUBACKs go out in arrival order
-(MQTT-4.6.0-2).
+replaced (`_Client._on_publish` / `_on_qos1`, the one place that touches gmqtt internals): no task, one
+done-callback per distinct future (the service's committer gives all messages of a batch the same future), and
+the PUBACKs of a batch written in one `write`, in arrival order. Futures complete in batch order, so PUBACKs go
+out in arrival order (MQTT-4.6.0-2).
 
 Sessions: a fixed client id, clean start off and a session-expiry interval, so messages published while the
 ingester is down wait in the broker. gmqtt's own reconnect (fixed delay, same client object) is switched off:
@@ -115,8 +115,7 @@ class _Client(_GmqttClient):  # type: ignore[misc]
         self._deliver = handler
         self._now = now
         self._v5 = v5
-        self._acks: dict[Any, bytearray] = {}
-        self._flush_scheduled = False
+        self._waiting: dict[asyncio.Future[None], list[int]] = {}  # packet ids waiting for their future
         self.reconnect_requested = asyncio.Event()
         self.refused_v5 = False
         # gmqtt looks these up per packet type (see the module docstring)
@@ -158,28 +157,20 @@ class _Client(_GmqttClient):  # type: ignore[misc]
         self._receive(mid, payload, topic, bool(properties.get("retain")), bool(properties.get("dup")))
 
     def _receive(self, mid: int, payload: bytes, topic: str, retain: bool, dup: bool) -> None:
-        connection = self._package_handler.current_connection
         fut = self._deliver(InboundMessage(topic, payload, retain, self._now(), dup))
-        fut.add_done_callback(partial(self._acknowledge, connection, mid))
+        mids = self._waiting.get(fut)
+        if mids is None:  # the first message of a batch (the committer gives one future per batch)
+            mids = self._waiting[fut] = []
+            fut.add_done_callback(partial(self._acknowledge, self._package_handler.current_connection))
+        mids.append(mid)
 
-    def _acknowledge(self, connection: Any, mid: int, fut: asyncio.Future[None]) -> None:
+    def _acknowledge(self, connection: Any, fut: asyncio.Future[None]) -> None:
+        mids = self._waiting.pop(fut, [])
         if fut.cancelled() or fut.exception() is not None:
             return  # not stored: no PUBACK, the broker redelivers on the next connection
-        buf = self._acks.get(connection)
-        if buf is None:
-            buf = self._acks[connection] = bytearray()
-        buf += _puback(mid)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_acks)
-
-    def _flush_acks(self) -> None:
-        self._flush_scheduled = False
-        acks, self._acks = self._acks, {}
-        for connection, buf in acks.items():
-            # a PUBACK meant for a dead connection is dropped: its messages come again on the new one
-            if connection is self._package_handler.current_connection and not connection.is_closing():
-                connection.send_package(bytes(buf))
+        # a PUBACK meant for a dead connection is dropped: its messages come again on the new one
+        if connection is self._package_handler.current_connection and not connection.is_closing():
+            connection.send_package(b"".join([_puback(mid) for mid in mids]))
 
 
 class GmqttTransport:

@@ -15,9 +15,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest import transport as transport_module
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter
-from ingest.transport import GmqttTransport, InboundMessage, MqttOptions, _Client, options_from_url
+from ingest.transport import GmqttTransport, InboundMessage, MqttOptions, _Client, _puback, options_from_url
 from tests.support.services import MosquittoProcess, free_port
 
 
@@ -106,19 +107,17 @@ async def test_pubacks_follow_arrival_order_across_batches(
     received: list[int] = []
     acked: list[int] = []
     original_receive = _Client._receive
-    original_ack = _Client._acknowledge
 
     def receive(self: _Client, mid: int, *args: Any) -> None:
         received.append(mid)
         original_receive(self, mid, *args)
 
-    def acknowledge(self: _Client, connection: Any, mid: int, fut: asyncio.Future[None]) -> None:
-        if not (fut.cancelled() or fut.exception()):
-            acked.append(mid)
-        original_ack(self, connection, mid, fut)
+    def puback(mid: int) -> bytes:
+        acked.append(mid)
+        return _puback(mid)
 
     monkeypatch.setattr(_Client, "_receive", receive)
-    monkeypatch.setattr(_Client, "_acknowledge", acknowledge)
+    monkeypatch.setattr(transport_module, "_puback", puback)
 
     rng = random.Random(3)
 

@@ -312,22 +312,25 @@ class Service:
             parts.extras.update(tickets=tickets, accounts=accounts, ingester=ingester, runner=runner)
             self.parts = parts
 
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(ingester.run(), name="ingester")
-                tg.create_task(runner.run(), name="rules")
-                tg.create_task(escalator.run(), name="escalator")
-                tg.create_task(self._watch_registry(engine, holder), name="registry-watch")
-                http_task = tg.create_task(server.serve(), name="http")
-                await _wait_http_started(server, http_task)
-                parts.http_port = _bound_port(server) or s.http.port
-                if self.on_started is not None:
-                    tg.create_task(self.on_started(parts), name="on-started")
-                self.started.set()
-                await self._stop.wait()
-                server.should_exit = True
-                await ingester.stop()
-                await escalator.stop()
-                raise _StopRequestedError
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(ingester.run(), name="ingester")
+                    tg.create_task(runner.run(), name="rules")
+                    tg.create_task(escalator.run(), name="escalator")
+                    tg.create_task(self._watch_registry(engine, holder), name="registry-watch")
+                    http_task = tg.create_task(server.serve(), name="http")
+                    await _wait_http_started(server, http_task)
+                    parts.http_port = _bound_port(server) or s.http.port
+                    if self.on_started is not None:
+                        tg.create_task(self.on_started(parts), name="on-started")
+                    self.started.set()
+                    await self._stop.wait()
+                    server.should_exit = True
+                    await ingester.stop()
+                    await escalator.stop()
+                    raise _StopRequestedError
+            except* _StopRequestedError:
+                log.info("stopped")
 
     async def _watch_registry(self, engine: AsyncEngine, holder: RegistryHolder) -> None:
         """Pick up a registry replaced by another process (CSV import) without a restart."""
@@ -347,7 +350,7 @@ class Service:
 
 
 class _StopRequestedError(Exception):
-    """Raised inside the task group to cancel the loops on a requested stop."""
+    """Raised inside the task group to cancel its loops on a requested stop; `Service.run` absorbs it."""
 
 
 async def run_service(settings: Settings, demo: Any = None) -> None:
@@ -371,10 +374,7 @@ async def run_service(settings: Settings, demo: Any = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, service.stop)
-    try:
-        await service.run()
-    except* _StopRequestedError:
-        pass
+    await service.run()
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class IngestTuning:
     sink_concurrency: int = 2
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    commit_retry_max_s: float = 5.0  # a full spool is retried at least this often
     housekeeping_s: float = 1.0
 
 
@@ -116,7 +117,11 @@ class Ingester:
             raise IngestError(f"spool has no cursor for consumer(s) {sorted(missing)}; pass them to Spool(...)")
         self._appended = {name: asyncio.Event() for name in self.consumers}
         self._committer: OrderedCommitter[Intake] = OrderedCommitter(
-            self._commit, max_batch=self.tuning.commit_batch, sleep=sleep
+            self._commit,
+            max_batch=self.tuning.commit_batch,
+            retry_initial_s=self.tuning.retry_initial_s,
+            retry_max_s=self.tuning.commit_retry_max_s,
+            sleep=sleep,
         )
         self._sink_ok = True
         self._spool_ok = True

@@ -117,7 +117,14 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path) -> AsyncIterator[Harness]:
+def spool_max_bytes() -> int:
+    return 2 * 1024**3
+
+
+@pytest.fixture
+async def harness(
+    mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path, spool_max_bytes: int
+) -> AsyncIterator[Harness]:
     clock = SystemClock()
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     await create_tables(engine)
@@ -136,13 +143,13 @@ async def harness(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Pat
     ingester = Ingester(
         transport=transport,
         decoder=Decoder(registry, clock),
-        spool=Spool(tmp_path / "spool.db", consumers=("telemetry", "rules")),
+        spool=Spool(tmp_path / "spool.db", spool_max_bytes, consumers=("telemetry", "rules")),
         sink=sink,
         deadletters=deadletters,
         metrics=IngestMetrics(),
         clock=clock,
         consumers={"rules": on_rules},
-        tuning=IngestTuning(retry_initial_s=0.01),
+        tuning=IngestTuning(retry_initial_s=0.01, commit_retry_max_s=0.05, housekeeping_s=0.05),
     )
     async with ingester:
         await until(lambda: transport.connected)
@@ -203,3 +210,30 @@ async def test_sink_refusals_are_dead_lettered(
     await until(lambda: len(harness.sink.readings) == 5)
     await until(lambda: harness.ingester.metrics.refused.labels("sink_rejected")._value.get() == 5)
     await counts_become(harness.deadletters, {"sink_rejected": 5})
+
+
+@pytest.mark.parametrize("spool_max_bytes", [96 * 1024])
+async def test_full_spool_stops_acknowledgements_until_the_sink_drains_it(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    harness.sink.down = True
+    msgs = telemetry(registry, 10, 100)  # ~1,000 readings: several times what 96 KiB holds
+    await asyncio.to_thread(publish, mosquitto.port, msgs)  # the broker has them all
+    committer = harness.ingester._committer
+    # full: appends fail, so received messages wait in the committer, unacknowledged
+    await until(lambda: not harness.ingester.spool.writable() and committer.pending > 0)
+    assert harness.ingester.metrics.spooled._value.get() < len(msgs)
+    harness.sink.down = False
+    await until(lambda: len(harness.sink.readings) == len(msgs), deadline_s=60)
+    assert len({(r.device_id, r.seq) for r in harness.sink.readings}) == len(msgs)
+
+
+async def test_a_decoder_bug_dead_letters_the_message_instead_of_losing_it(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_a: object, **_k: object) -> list[Reading]:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
+    await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
+    await counts_become(harness.deadletters, {"decoder_error": 2})

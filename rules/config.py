@@ -180,6 +180,12 @@ class BaselineRule(RuleBase):
     min_use_m3: float = Field(default=0.005, gt=0)
     factor: float = Field(default=1.5, ge=1)
     min_high_m3: float = Field(default=0.5, ge=0)
+    min_inactivity: Duration = Field(
+        default=0.0, ge=0, description="Mode inactivity: never raise for less than this (short gaps are noise)."
+    )
+    late_by: Duration = Field(
+        default=0.0, ge=0, le=12 * 3600.0, description="How much later than ever before the resident may be."
+    )
     learn_max: Duration = Field(
         default=16 * 3600.0, gt=0, description="Days with a longer inactivity are not learned (they may be incidents)."
     )

@@ -292,10 +292,12 @@ class Engine:
         """Per class and channel, the evaluators by event name (`Reading.event`), and those for any other event:
         a camera's heartbeat never reaches the rules that wait for a thrown object."""
         index: dict[DeviceClass, dict[Channel, Route]] = {}
+        # baselines learn from a message before the absence rules that consult them judge it
+        ordered = sorted(self._evaluators, key=lambda ev: 0 if isinstance(ev, BaselineEvaluator) else 1)
         for c in DeviceClass:
             index[c] = {}
             for ch in Channel:
-                evs = [ev for ev in self._evaluators if ev.wants(c, ch)]
+                evs = [ev for ev in ordered if ev.wants(c, ch)]
                 named = {e for ev in evs if ev.events is not None for e in ev.events}
                 by_event = {e: tuple(ev for ev in evs if ev.events is None or e in ev.events) for e in named}
                 index[c][ch] = (by_event, tuple(ev for ev in evs if ev.events is None))

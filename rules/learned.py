@@ -30,9 +30,16 @@ def day_inactivity(uses: Floats, day_start: float, last_use_before: float) -> Fl
     return np.asarray(np.maximum(at_end, before_first), dtype=np.float64)
 
 
-def slot_thresholds(history: Floats, percentile: float, buffer_s: float) -> Floats:
-    """Per-slot limit: the `percentile` of past days' inactivity at that slot, plus `buffer_s`."""
-    return np.asarray(np.percentile(history, percentile, axis=0) + buffer_s, dtype=np.float64)
+def slot_thresholds(history: Floats, percentile: float, buffer_s: float, late_s: float = 0.0) -> Floats:
+    """Per-slot limit: the `percentile` of past days' inactivity at that slot, plus `buffer_s`. With `late_s`,
+    each slot also allows what was usual up to that long before it (a resident rising an hour or two later
+    than ever before is not alarming: the limit at 06:30 is at least the one at 05:00)."""
+    base = np.percentile(history, percentile, axis=0) + buffer_s
+    k = int(late_s // SLOT_S)
+    if k > 0:
+        shifted = [np.roll(base, i) + i * SLOT_S for i in range(k + 1)]  # the limit then, plus the time since
+        base = np.max(np.stack(shifted), axis=0)
+    return np.asarray(base, dtype=np.float64)
 
 
 def first_exceedance(last_use: float, thresholds: Floats, utc_offset_s: float, horizon_slots: int = 2 * SLOTS) -> float:

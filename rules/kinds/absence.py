@@ -15,7 +15,7 @@ from rules.config import AbsenceRule
 from rules.emit import Emitter
 from rules.kinds.base import Context, Evaluator
 from rules.kinds.baseline import BaselineEvaluator
-from rules.kinds.water import UseTracker
+from rules.kinds.water import RESTART, UseTracker
 from rules.schedule import Schedule, parse_span, quiet_end
 from rules.scope import households_in
 
@@ -86,7 +86,8 @@ class AbsenceEvaluator(Evaluator):
             start = max(start, ans)
         due = start + self.window
         if self.routine is not None:
-            usual = self.routine.usual_until(h, start, ctx)
+            # measured as the routine was learned: from the baseline's own last use (it counts smaller uses)
+            usual = self.routine.usual_until(h, max(start, self.routine.last_use.get(h, start)), ctx)
             if usual is not None and usual > due:
                 due = usual  # the resident's usual long night: wait until it is unusual
         return due
@@ -99,6 +100,10 @@ class AbsenceEvaluator(Evaluator):
         if used is None:
             return
         since, m3 = used
+        if m3 == RESTART:
+            self.mark[h] = max(self.mark.get(h, since), since)
+            self.acc.pop(h, None)
+            return
         if m3 > 0:
             acc = self.acc.setdefault(h, [])
             acc.append((since, m3))

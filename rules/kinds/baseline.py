@@ -15,7 +15,7 @@ from devices.reading import Reading, Scalar
 from rules.config import BaselineRule
 from rules.emit import Emitter
 from rules.kinds.base import Context, Evaluator
-from rules.kinds.water import UseTracker
+from rules.kinds.water import RESTART, UseTracker
 from rules.learned import day_inactivity, first_exceedance, high_use_limit, slot_thresholds
 from rules.schedule import Schedule, quiet_end
 from rules.scope import households_in
@@ -83,7 +83,9 @@ class BaselineEvaluator(Evaluator):
             return None
         thr = self._thr.get(h)
         if thr is None:
-            thr = slot_thresholds(np.asarray(rows, dtype=np.float64), self.rule.percentile, self.rule.buffer)
+            thr = slot_thresholds(
+                np.asarray(rows, dtype=np.float64), self.rule.percentile, self.rule.buffer, self.rule.late_by
+            )
             self._thr[h] = thr
         return thr
 
@@ -141,6 +143,9 @@ class BaselineEvaluator(Evaluator):
         self._roll(ctx, h, r.ts)
         self.today_seen[h] = True
         since, m3 = used
+        if m3 == RESTART:
+            self.last_use[h] = max(self.last_use.get(h, since), since)
+            return
         if m3 <= 0 or m3 < self.rule.min_use_m3:
             if m3 > 0:
                 self.today_m3[h] = self.today_m3.get(h, 0.0) + m3
@@ -191,7 +196,7 @@ class BaselineEvaluator(Evaluator):
         if hh is None or not hh.care.watched or thr is None:
             return
         last = self.last_use.get(h, self.birth)
-        due = first_exceedance(last, thr, self._offset(last, ctx))
+        due = max(first_exceedance(last, thr, self._offset(last, ctx)), last + self.rule.min_inactivity)
         if due > proven + _EPS:
             return
         if hh.care.away_until is not None and hh.care.away_until.timestamp() > due:

@@ -123,6 +123,9 @@ class ThresholdEvaluator(_DeviceEvaluator):
         self.also = compile_any(rule.also)
         self.clear = compile_any(rule.clear)
         self.extra_channels = channels_of([*rule.also, *rule.clear])
+        # keys raised by the device's own alarm (`also`): with `clear` conditions, only those clear them; a
+        # routine reading below the limit while the detector still alarms does not
+        self.by_event: set[str] = set()
 
     def wants(self, device_class: DeviceClass, channel: Channel) -> bool:
         if self.classes is not None and device_class not in self.classes:
@@ -142,14 +145,31 @@ class ThresholdEvaluator(_DeviceEvaluator):
         key = self.emitter.key(r.device_id)
         v = r.fields.get(self.field)
         numeric = isinstance(v, int | float) and not isinstance(v, bool)
-        if (numeric and self.bad(v, self.value)) or (self.also and any_match(self.also, r, prev)):
+        if self.clear and self.emitter.is_open(key) and any_match(self.clear, r, prev):
+            self.by_event.discard(key)
+            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            return
+        alarmed = bool(self.also) and any_match(self.also, r, prev)
+        if alarmed or (numeric and self.bad(v, self.value)):
             if self.active_at(r.ts):
                 self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+                if alarmed and self.emitter.is_open(key):
+                    self.by_event.add(key)
             return
-        if self.emitter.is_open(key) and (
-            (numeric and self.good(v, self.clear_value)) or (self.clear and any_match(self.clear, r, prev))
-        ):
+        if numeric and self.emitter.is_open(key) and self.good(v, self.clear_value):
+            if key in self.by_event and self.clear:
+                return
+            self.by_event.discard(key)
             self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+
+    def dump(self) -> dict[str, Any]:
+        d = super().dump()
+        d["by_event"] = sorted(self.by_event)
+        return d
+
+    def load(self, data: dict[str, Any]) -> None:
+        super().load(data)
+        self.by_event = {str(k) for k in data.get("by_event", ())}
 
 
 class CountEvaluator(_DeviceEvaluator):

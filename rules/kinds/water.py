@@ -7,10 +7,14 @@ from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading
 
+RESTART = -1.0
+"""The m3 `UseTracker.use` reports when a meter's register went down."""
+
 
 class UseTracker:
     """Last (time, register) per meter. `use(r)` returns (interval start, m3 used) for a newer reading, or None.
-    A register that goes down (meter replaced or reset) starts over without counting use."""
+    A register that goes down (meter replaced or reset) starts over: `use` returns (r.ts, RESTART) and the
+    evaluators restart their clocks there, because nothing is known about the time before."""
 
     __slots__ = ("last",)
 
@@ -29,7 +33,9 @@ class UseTracker:
         self.last[r.device_id] = (r.ts, float(v))
         if before is None:
             return None
-        return before[0], max(0.0, float(v) - before[1])
+        if float(v) < before[1]:
+            return r.ts, RESTART
+        return before[0], float(v) - before[1]
 
     def dump(self) -> dict[str, list[float]]:
         return {k: [t, v] for k, (t, v) in self.last.items()}

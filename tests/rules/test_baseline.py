@@ -103,3 +103,28 @@ def test_nothing_is_said_before_enough_days_are_learned() -> None:
     for h in range(72):
         out += eng.process(reading(reg, "WM1", "telemetry", T0 + h * H, volume_m3=5.0))
     assert out == []
+
+
+def test_late_by_lets_the_limit_follow_the_usual_pattern_later_into_the_day() -> None:
+    history = np.tile(np.full(48, 3600.0), (10, 1))
+    history[:, 10:12] = 10 * 3600.0  # usually 10 h without water at 05:00-06:00, then up
+    strict = slot_thresholds(history, 97, 0)
+    lenient = slot_thresholds(history, 97, 0, late_s=2 * 3600)
+    assert strict[13] == 3600
+    assert lenient[13] == 10 * 3600 + 3 * SLOT_S  # 06:30-07:00 allows what 05:00-05:30 allowed, plus the time since
+    assert lenient[20] == 3600  # far from the usual long night: as strict as before
+
+
+def test_a_replaced_meter_restarts_the_clocks_instead_of_proving_an_absence() -> None:
+    reg = registry()
+    eng = Engine(ruleset(BASE, reg), reg, allowed_lateness_s=0)
+    out: list[Alert] = []
+    vol = 5.0
+    for d in range(6):
+        for h in range(24):
+            vol += 0.02 if 7 <= h <= 21 else 0.0
+            out += eng.process(reading(reg, "WM1", "telemetry", T0 + d * 24 * H + h * H, volume_m3=round(vol, 3)))
+    # a new meter starting at 0, after a day without data: nothing is known about that day
+    for h in range(3):
+        out += eng.process(reading(reg, "WM1", "telemetry", T0 + 7 * 24 * H + h * H, volume_m3=0.0))
+    assert raises(out, "elderly_unusual_inactivity") == []

@@ -123,6 +123,15 @@ def test_threshold_also_and_clear_events() -> None:
     assert len(clears(eng.process(reading(reg, "GD1", "event", T0 + 60, event="alarm_cleared")))) == 1
 
 
+def test_detector_alarm_waits_for_its_own_clear_not_for_a_low_reading() -> None:
+    reg = registry()
+    eng = engine(GAS, reg)
+    assert len(raises(eng.process(reading(reg, "GD1", "event", T0, event="alarm", gas_lel_pct=29.0)))) == 1
+    assert eng.process(reading(reg, "GD1", "telemetry", T0 + 60, gas_lel_pct=0.6)) == []
+    assert eng.process(reading(reg, "GD1", "telemetry", T0 + 120, gas_lel_pct=54.0)) == []  # same episode
+    assert len(clears(eng.process(reading(reg, "GD1", "event", T0 + 600, event="alarm_cleared")))) == 1
+
+
 def test_threshold_ignores_non_numeric_and_missing_values() -> None:
     reg = registry()
     eng = engine(GAS, reg)

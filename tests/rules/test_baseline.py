@@ -112,7 +112,7 @@ def test_late_by_lets_the_limit_follow_the_usual_pattern_later_into_the_day() ->
     lenient = slot_thresholds(history, 97, 0, late_s=2 * 3600)
     assert strict[13] == 3600
     assert lenient[13] == 10 * 3600 + 3 * SLOT_S  # 06:30-07:00 allows what 05:00-05:30 allowed, plus the time since
-    assert lenient[20] == 3600  # far from the usual long night: as strict as before
+    assert lenient[20] == 3600 + 4 * SLOT_S  # elsewhere: the usual limit two hours later
 
 
 def test_a_replaced_meter_restarts_the_clocks_instead_of_proving_an_absence() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -64,8 +64,8 @@ class NewTicket:
 Changed = tuple[Ticket, TicketEvent]
 
 
-def row_to_ticket(r: Row[Any]) -> Ticket:
-    m = r._mapping
+def row_to_ticket(r: Row[Any] | Mapping[str, Any]) -> Ticket:
+    m = r._mapping if isinstance(r, Row) else r
     return Ticket(
         id=m["id"],
         dedup_key=m["dedup_key"],
@@ -98,8 +98,8 @@ def row_to_ticket(r: Row[Any]) -> Ticket:
     )
 
 
-def row_to_event(r: Row[Any]) -> TicketEvent:
-    m = r._mapping
+def row_to_event(r: Row[Any] | Mapping[str, Any]) -> TicketEvent:
+    m = r._mapping if isinstance(r, Row) else r
     return TicketEvent(
         id=m["id"],
         ticket_id=m["ticket_id"],

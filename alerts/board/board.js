@@ -14,8 +14,10 @@
     reopen: "重新打开 Reopen", comment: "备注 Comment", assign: "转派 Reassign", evaluate: "住户评价 Evaluate",
     raise: "生成工单 Raised", repeat: "重复告警 Repeated", clear: "告警恢复 Cleared",
     auto_resolve: "自动解决 Auto-resolved", escalate: "超时升级 Escalated", remind: "超时提醒 Reminder",
+    feedback_link: "生成评价链接 Feedback link",
   };
   const NEEDS_NOTE = { resolve: true, reopen: true, comment: true };
+  const ACTOR = { system: "系统 system", resident: "住户 resident" };
   const POLL_MS = 10000;
   const SAFETY_POLL_MS = 30000;
 
@@ -376,7 +378,8 @@
     }
     $("actions").replaceChildren(...buttons);
     $("timeline").replaceChildren(...t.timeline.slice().reverse().map((e) => el("li", { "data-testid": "event" },
-      el("span", { class: "when" }, clock(e.at) + " · " + (e.actor === "system" ? "系统 system" : e.actor)), " ",
+      el("span", { class: "when" }, clock(e.at) + " · " + (ACTOR[e.actor] || e.actor)), " ",
+      e.data && e.data.rating ? el("span", {}, "★".repeat(e.data.rating) + " ") : null,
       el("b", {}, ACTION[e.action] || e.action),
       e.to_status && e.from_status && e.to_status !== e.from_status
         ? ` ${STATUS[e.from_status]} → ${STATUS[e.to_status]}` : "",

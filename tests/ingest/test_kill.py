@@ -107,7 +107,7 @@ class Publisher:
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"killtest-pub-{os.getpid()}", clean_session=False)
         c.max_inflight_messages_set(window)
         c.max_queued_messages_set(0)
-        c.reconnect_delay_set(0.05, 0.5)
+        c.reconnect_delay_set(1, 1)
         c.on_publish = self._on_publish
         self.client = c
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from ingest import transport as transport_module
 from ingest.backoff import backoff_delay
@@ -33,7 +33,7 @@ async def until(predicate: Callable[[], bool], deadline_s: float = 20.0) -> None
 class Pub:
     """A paho publisher in its own thread that counts PUBACKs."""
 
-    def __init__(self, port: int, protocol: int = paho.MQTTv311) -> None:
+    def __init__(self, port: int, protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311) -> None:
         self.acks = 0
         self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}", protocol=protocol)
         self.c.max_inflight_messages_set(1000)
@@ -288,16 +288,21 @@ async def test_publish_with_properties_goes_through_gmqtts_parser(
 
     transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="props-test"))
     async with running(transport, handler):
-        pub = Pub(mosquitto.port, protocol=paho.MQTTv5)
+        pub = Pub(mosquitto.port, protocol=MQTTProtocolVersion.MQTTv5)
         try:
             await subscribed(pub, seen)
-            props = Properties(PacketTypes.PUBLISH)
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.UserProperty = [("k", "v")]
             infos = [
                 pub.c.publish("cw/c1/d1/telemetry", b"plain", qos=1),
                 pub.c.publish("cw/c1/d1/telemetry", b"with-props", qos=1, properties=props),
             ]
-            await asyncio.to_thread(lambda: [i.wait_for_publish(10) for i in infos])
+
+            def wait_acks() -> None:
+                for info in infos:
+                    info.wait_for_publish(10)
+
+            await asyncio.to_thread(wait_acks)
             await until(lambda: len(real(seen)) == 2)
         finally:
             pub.close()

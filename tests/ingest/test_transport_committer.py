@@ -4,7 +4,7 @@ commit acknowledges nothing and is retried, cancellation leaves nothing acknowle
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -22,8 +22,12 @@ async def test_futures_complete_in_arrival_order_in_batches() -> None:
     c: OrderedCommitter[int] = OrderedCommitter(commit, max_batch=4)
     runner = asyncio.create_task(c.run())
     futs = [c.enqueue(i) for i in range(10)]
+
+    def record(i: int) -> Callable[[asyncio.Future[None]], None]:
+        return lambda _f: done.append(i)
+
     for i, f in enumerate(futs):
-        f.add_done_callback(lambda _f, i=i: done.append(i))
+        f.add_done_callback(record(i))
     await asyncio.gather(*futs)
     runner.cancel()
     assert done == list(range(10))

@@ -136,7 +136,6 @@ class Ingester:
         if self._running:
             raise IngestError("Ingester.run() is already running")
         self._running = True
-        self._stopping.clear()
         self._done.clear()
         try:
             async with asyncio.TaskGroup() as tg:

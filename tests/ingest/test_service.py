@@ -237,3 +237,26 @@ async def test_a_decoder_bug_dead_letters_the_message_instead_of_losing_it(
     monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
     await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
     await counts_become(harness.deadletters, {"decoder_error": 2})
+
+
+class IdleTransport:
+    connected = False
+
+    async def run(self, handler: object) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_stop_before_run_makes_run_return(tmp_path: Path, registry: Registry) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    ingester = Ingester(
+        transport=IdleTransport(),
+        decoder=Decoder(registry, SystemClock()),
+        spool=Spool(tmp_path / "spool.db"),
+        sink=MemorySink(),
+        deadletters=DeadLetters(engine),
+    )
+    await ingester.stop()
+    await asyncio.wait_for(ingester.run(), timeout=10)
+    assert await ingester.ready() == {"broker": False, "spool": True, "sink": True}
+    ingester.spool.close()
+    await engine.dispose()

@@ -166,10 +166,13 @@ def any_match(conds: tuple[CompiledCondition, ...], r: Reading, prev: Mapping[st
     return False
 
 
-def events_of_conditions(conds: list[Condition]) -> frozenset[str] | None:
-    """The event names these conditions can match, or None when one of them matches whatever the event."""
+def events_of_conditions(conds: list[Condition], channel: Channel | None = None) -> frozenset[str] | None:
+    """The event names these conditions can match (on `channel`, when given), or None when one of them matches
+    whatever the event."""
     out: set[str] = set()
     for c in conds:
+        if channel is not None and c.channel is not None and c.channel is not channel:
+            continue
         if c.event is None:
             return None
         out.update(c.event)

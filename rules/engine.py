@@ -297,10 +297,10 @@ class Engine:
         for c in DeviceClass:
             index[c] = {}
             for ch in Channel:
-                evs = [ev for ev in ordered if ev.wants(c, ch)]
-                named = {e for ev in evs if ev.events is not None for e in ev.events}
-                by_event = {e: tuple(ev for ev in evs if ev.events is None or e in ev.events) for e in named}
-                index[c][ch] = (by_event, tuple(ev for ev in evs if ev.events is None))
+                evs = [(ev, ev.events_on(ch)) for ev in ordered if ev.wants(c, ch)]
+                named = {e for _, events in evs if events is not None for e in events}
+                by_event = {e: tuple(ev for ev, events in evs if events is None or e in events) for e in named}
+                index[c][ch] = (by_event, tuple(ev for ev, events in evs if events is None))
         self._index = index
 
     def _load(self, st: EngineState) -> None:

@@ -12,6 +12,7 @@ from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from devices.registry import Registry
 from rules.alert import Alert
+from rules.conditions import Condition, events_of_conditions
 from rules.config import Rule
 from rules.emit import Emitter, Place, place_of_device, place_of_household
 from rules.schedule import Schedule
@@ -83,6 +84,7 @@ class Evaluator:
     classes: frozenset[DeviceClass] | None
     channels: frozenset[Channel] | None = None  # None: messages of every channel
     events: frozenset[str] | None = None  # None: whatever `Reading.event` is
+    conditions: list[Condition] | None = None  # all conditions of a condition-only rule, for `events_on`
 
     def __init__(self, rule: Rule, emitter: Emitter, schedule: Schedule | None) -> None:
         self.rule = rule
@@ -98,6 +100,12 @@ class Evaluator:
         if self.classes is not None and device_class not in self.classes:
             return False
         return self.channels is None or channel in self.channels
+
+    def events_on(self, channel: Channel) -> frozenset[str] | None:
+        """The event names that matter on `channel` (None: any); the engine routes messages on it."""
+        if self.conditions is None:
+            return self.events
+        return events_of_conditions(self.conditions, channel)
 
     def rescope(self, ctx: Context) -> None:
         """Recompute the ids in scope after a registry change."""

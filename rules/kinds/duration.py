@@ -35,6 +35,7 @@ class DurationEvaluator(Evaluator):
         self.confirm_c = compile_any(rule.confirm)
         self.channels = channels_of([*rule.start, *rule.stop, *rule.confirm])
         self.events = events_of_conditions([*rule.start, *rule.stop, *rule.confirm])
+        self.conditions = [*rule.start, *rule.stop, *rule.confirm]
         self.limit = rule.for_
         self.active: dict[str, float] = {}
         self.stops: dict[str, list[float]] = {}  # recent stop times per key, for starts that arrive late

@@ -47,6 +47,7 @@ class EventEvaluator(_DeviceEvaluator):
         self.cancel = compile_any(rule.cancel)
         self.channels = channels_of([*rule.match, *rule.clear, *rule.cancel])
         self.events = events_of_conditions([*rule.match, *rule.clear, *rule.cancel])
+        self.conditions = [*rule.match, *rule.clear, *rule.cancel]
         self.waiting: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (match time, details)
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
@@ -185,6 +186,7 @@ class CountEvaluator(_DeviceEvaluator):
         self.clear = compile_any(rule.clear)
         self.channels = channels_of([*rule.match, *rule.clear])
         self.events = events_of_conditions([*rule.match, *rule.clear])
+        self.conditions = [*rule.match, *rule.clear]
         self.hits: dict[str, list[float]] = {}
         self.targets: dict[str, tuple[str, str | None]] = {}  # key -> (device, group)
 

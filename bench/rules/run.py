@@ -10,6 +10,8 @@
    and `device_offline`: the time of `Engine.advance` when nothing is due (a normal minute) and when every
    household falls due at once (100,000 absence alerts released at the end of quiet hours and 100,000 meters
    offline), against a plain Python scan of the same households (the baseline: the cheapest possible full scan).
+
+Times are CPU time of the benchmark process (`time.process_time`), best of `--repeat` runs.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from rules.config import default_ruleset_path, parse_ruleset
 from rules.engine import Engine
 
 CST = timezone(timedelta(hours=8))
+# CPU time of this process: the development machines are shared, and wall time would measure the neighbours
+_clock = time.process_time
 START = datetime(2026, 3, 2, tzinfo=CST)
 
 
@@ -141,29 +145,29 @@ def per_event(hours: float, repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         readings = []
         gc.collect()
-        t = time.perf_counter()
+        t = _clock()
         for m in messages:
             clock.set(m.ts)
             with contextlib.suppress(Refused):
                 readings.extend(decoder.decode(m.topic, m.payload, retain=False, received_at=m.ts))
-        decode_s.append(time.perf_counter() - t)
+        decode_s.append(_clock() - t)
     engine_s: list[float] = []
     alerts = 0
     for _ in range(repeat):
         eng = Engine(rules, registry)
         gc.collect()
-        t = time.perf_counter()
+        t = _clock()
         n = 0
         for r in readings:
             n += len(eng.process(r))
-        engine_s.append(time.perf_counter() - t)
+        engine_s.append(_clock() - t)
         alerts = n
-    snap_t = time.perf_counter()
+    snap_t = _clock()
     snap = eng.snapshot()
-    snap_s = time.perf_counter() - snap_t
-    restore_t = time.perf_counter()
+    snap_s = _clock() - snap_t
+    restore_t = _clock()
     Engine.restore(snap, rules, registry)
-    restore_s = time.perf_counter() - restore_t
+    restore_s = _clock() - restore_t
     return {
         "devices": len(registry.devices),
         "rules": len(rules.rules),
@@ -229,9 +233,9 @@ def _meter(registry: Registry, i: int, ts: float, volume: float) -> Reading:
 
 
 def sweep(households: int) -> dict[str, Any]:
-    t = time.perf_counter()
+    t = _clock()
     registry = big_registry(households)
-    build_s = time.perf_counter() - t
+    build_s = _clock() - t
     rules = parse_ruleset(SWEEP_RULES, registry)
     eng = Engine(rules, registry, allowed_lateness_s=0)
     day = START.timestamp()
@@ -241,31 +245,31 @@ def sweep(households: int) -> dict[str, Any]:
     for ts, vol in feed:
         batch = [_meter(registry, i, ts, vol) for i in range(households)]
         gc.collect()
-        t = time.perf_counter()
+        t = _clock()
         for r in batch:
             eng.process(r)
-        feed_s += time.perf_counter() - t
+        feed_s += _clock() - t
     gc.collect()
-    t = time.perf_counter()
+    t = _clock()
     idle = eng.advance(day + 24.5 * 3600 + 60)
-    idle_s = time.perf_counter() - t
+    idle_s = _clock() - t
     gc.collect()
-    t = time.perf_counter()
+    t = _clock()
     due = eng.advance(day + 30 * 3600 + 60)  # 06:01: quiet hours over, every meter silent for 5.5 h
-    due_s = time.perf_counter() - t
+    due_s = _clock() - t
     # baseline: the cheapest full scan of the same households in plain Python
     last_use = {f"h{i}": day + 12 * 3600 for i in range(households)}
     last_seen = {f"w{i}": day + 24.5 * 3600 for i in range(households)}
     now = day + 30 * 3600 + 60
     gc.collect()
-    t = time.perf_counter()
+    t = _clock()
     hits = 0
     for i in range(households):
         if now - last_use[f"h{i}"] > 12 * 3600:
             hits += 1
         if now - last_seen[f"w{i}"] > 3 * 3600:
             hits += 1
-    scan_s = time.perf_counter() - t
+    scan_s = _clock() - t
     return {
         "households": households,
         "registry_build_s": build_s,

@@ -221,6 +221,7 @@ class Service:
             reg, revision = await load_initial_registry(engine, s, self.demo_seed)
             holder = RegistryHolder(reg, revision)
             metrics = CollectorRegistry()
+            wall = SystemClock()
 
             # Broker: the configured one, or an embedded broker for demos.
             if s.mqtt.url:
@@ -234,12 +235,21 @@ class Service:
             from alerts.api import build_router, install_error_handlers
             from alerts.board import STATIC_DIR
             from alerts.escalation import Escalator
+            from alerts.metrics import AlertsMetrics, MetricsNotifier
+            from alerts.notify import LogChannel, OutboxDispatcher, WebhookChannel
             from alerts.service import TicketService
             from alerts.stream import ChangeHub
 
             hub = ChangeHub()
-            tickets = TicketService(engine, holder, self.clock, hub)
-            accounts = AccountStore(engine, self.clock, s.auth.session_ttl_s)
+            channels: dict[str, Any] = {"log": LogChannel()}
+            if s.notify.webhook_url:
+                channels["webhook"] = WebhookChannel(s.notify.webhook_url, s.notify.webhook_secret, clock=wall)
+            tickets = TicketService(
+                engine, holder, self.clock, MetricsNotifier(hub, AlertsMetrics(metrics)), channels=list(channels)
+            )
+            dispatcher = OutboxDispatcher(engine, channels, wall)
+            # Sessions expire on the wall clock even when a demo runs the service faster than real time.
+            accounts = AccountStore(engine, wall, s.auth.session_ttl_s)
             escalator = Escalator(tickets, self.clock)
 
             async def to_tickets(alerts: Sequence[Alert]) -> None:
@@ -292,7 +302,11 @@ class Service:
             from cwatch.ops_api import build_ops_router
 
             async def readiness() -> dict[str, bool]:
-                return {**(await ingester.ready()), "store": await _store_ok(engine)}
+                return {
+                    **(await ingester.ready()),
+                    "store": await _store_ok(engine),
+                    "escalation": escalator.healthy(),
+                }
 
             app = build_http_app(
                 readiness=readiness,
@@ -317,6 +331,7 @@ class Service:
                     tg.create_task(ingester.run(), name="ingester")
                     tg.create_task(runner.run(), name="rules")
                     tg.create_task(escalator.run(), name="escalator")
+                    tg.create_task(dispatcher.run(), name="notifications")
                     tg.create_task(self._watch_registry(engine, holder), name="registry-watch")
                     http_task = tg.create_task(server.serve(), name="http")
                     await _wait_http_started(server, http_task)
@@ -328,6 +343,7 @@ class Service:
                     server.should_exit = True
                     await ingester.stop()
                     await escalator.stop()
+                    await dispatcher.stop()
                     raise _StopRequestedError
             except* _StopRequestedError:
                 log.info("stopped")

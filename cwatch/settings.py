@@ -94,6 +94,17 @@ class AuthSettings(_Section):
     session_ttl_s: int = Field(default=12 * 3600, ge=60)
 
 
+class NotifySettings(_Section):
+    webhook_url: str = Field(default="", description="POST every ticket change here (at least once, signed).")
+    webhook_secret: str = Field(default="", description="HMAC-SHA256 signing secret; required with webhook_url.")
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> NotifySettings:
+        if self.webhook_url and len(self.webhook_secret) < 16:
+            raise ValueError("webhook_url needs a webhook_secret of at least 16 characters")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. See `docs/deployment.md` for each key."""
 
@@ -111,6 +122,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     registry: RegistrySettings = RegistrySettings()
     auth: AuthSettings = AuthSettings()
+    notify: NotifySettings = NotifySettings()
 
     @classmethod
     def settings_customise_sources(

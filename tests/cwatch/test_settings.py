@@ -74,3 +74,9 @@ def test_bad_environment_value_is_named() -> None:
 def test_chinese_values_round_trip(tmp_path: Path) -> None:
     p = write(tmp_path, "data_dir = '数据'\n")
     assert load_settings(p, environ={}).data_dir == "数据"
+
+
+def test_a_webhook_needs_a_real_secret(tmp_path: Path) -> None:
+    p = write(tmp_path, "[notify]\nwebhook_url = 'http://127.0.0.1:9/hook'\nwebhook_secret = 'short'\n")
+    with pytest.raises(ConfigError, match="webhook_secret"):
+        load_settings(p, environ={})

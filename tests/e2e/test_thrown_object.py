@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from alerts.notify import sign
 from cwatch.app import Parts, Service
 from cwatch.settings import Settings, load_settings
 from devices.csvio import save_registry
@@ -28,6 +29,37 @@ from devices.topics import topic_for
 from tests.support.services import MosquittoProcess
 
 PASSWORD = "correct horse battery"
+WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
+
+
+class WebhookReceiver:
+    """A tiny HTTP server on a free port that keeps what it is POSTed, for the notification check."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")[1:]
+        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines if ln)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        self.received.append((headers, body))
+        self.arrived.set()
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
 
 
 @dataclass
@@ -35,9 +67,10 @@ class Running:
     parts: Parts
     service: Service
     base_url: str
+    webhook: WebhookReceiver
 
 
-def settings_for(tmp_path: Path, registry_dir: Path, broker: MosquittoProcess) -> Settings:
+def settings_for(tmp_path: Path, registry_dir: Path, broker: MosquittoProcess, webhook_port: int) -> Settings:
     cfg = tmp_path / "cwatch.toml"
     cfg.write_text(
         f"""
@@ -51,6 +84,9 @@ client_id = "cwatch-e2e"
 path = "{registry_dir}"
 [rules]
 sweep_every_s = 1
+[notify]
+webhook_url = "http://127.0.0.1:{webhook_port}/hook"
+webhook_secret = "{WEBHOOK_SECRET}"
 """,
         encoding="utf-8",
     )
@@ -61,7 +97,9 @@ sweep_every_s = 1
 async def running(tmp_path: Path, mosquitto: MosquittoProcess) -> AsyncIterator[Running]:
     registry_dir = tmp_path / "registry"
     save_registry(sample_street(7), registry_dir)
-    service = Service(settings_for(tmp_path, registry_dir, mosquitto))
+    webhook = WebhookReceiver()
+    await webhook.start()
+    service = Service(settings_for(tmp_path, registry_dir, mosquitto, webhook.port))
     task = asyncio.create_task(service.run())
     started = asyncio.create_task(service.started.wait())
     done, _ = await asyncio.wait({task, started}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
@@ -70,12 +108,13 @@ async def running(tmp_path: Path, mosquitto: MosquittoProcess) -> AsyncIterator[
     assert started in done, "service did not start within 60 s"
     assert service.parts is not None
     try:
-        yield Running(service.parts, service, f"http://127.0.0.1:{service.parts.http_port}")
+        yield Running(service.parts, service, f"http://127.0.0.1:{service.parts.http_port}", webhook)
     finally:
         service.stop()
         await asyncio.wait({task}, timeout=30)
         if not task.done():
             task.cancel()
+        await webhook.stop()
 
 
 def publish(port: int, topic: str, payload: dict[str, Any]) -> None:
@@ -163,3 +202,10 @@ async def test_thrown_object_becomes_a_ticket_of_the_right_microgrid(running: Ru
         assert ready.status_code == 200, ready.text
         metrics = (await client.get("/metrics")).text
         assert "cwatch_ingest_received" in metrics
+
+    # The ticket was also pushed to the configured webhook, signed with the shared secret.
+    await asyncio.wait_for(running.webhook.arrived.wait(), 30)
+    headers, body = running.webhook.received[0]
+    assert json.loads(body)["ticket"]["id"] == t["id"]
+    signature = headers["x-cwatch-signature"]
+    assert signature == sign(WEBHOOK_SECRET, headers["x-cwatch-timestamp"], body)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.tables import create_tables, metadata
 from cwatch.db import make_engine
+from tests.support.require import unavailable
 
 PG_DSN = os.environ.get("CWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -53,7 +54,7 @@ def pg_url(name: str) -> str:
 async def pg_database() -> AsyncIterator[str]:
     name = await _pg_database()
     if name is None:
-        pytest.skip("PostgreSQL is not reachable")
+        unavailable("PostgreSQL is not reachable")
     try:
         yield name
     finally:
@@ -80,7 +81,7 @@ async def engine(
         eng = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'alerts.db'}")
     else:
         if shared_pg_database is None:
-            pytest.skip("PostgreSQL is not reachable")
+            unavailable("PostgreSQL is not reachable")
         eng = make_engine(pg_url(shared_pg_database))
     try:
         await create_tables(eng)

@@ -13,6 +13,7 @@ import pytest
 
 from devices.model import Role
 from devices.sample import sample_street
+from tests.support.require import unavailable
 
 from .board_app import Login, alert_dict, build_app, serve
 
@@ -34,7 +35,7 @@ A, B = "mg-yg-1-1", "mg-yg-1-2"
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+        unavailable("chromium is not installed")
     reg = sample_street(start=None)
     wa = reg.people_at(A, Role.GRID_WORKER)[0]
     wb = reg.people_at(B, Role.GRID_WORKER)[0]

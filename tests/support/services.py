@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.require import unavailable
+
 MOSQUITTO_BIN = os.environ.get("CWATCH_MOSQUITTO", "/usr/sbin/mosquitto")
 INFLUXD_BIN = os.environ.get("CWATCH_INFLUXD", "/usr/bin/influxd")
 
@@ -63,7 +65,7 @@ def ensure_binary(path: str, apt_package: str) -> None:
     if Path(path).exists():
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip(f"{path} is missing; install the Debian package {apt_package!r}")
+        unavailable(f"{path} is missing; install the Debian package {apt_package!r}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     result = subprocess.run(
         ["apt-get", "install", "-y", "--no-install-recommends", apt_package], env=env, capture_output=True, check=False
@@ -72,7 +74,7 @@ def ensure_binary(path: str, apt_package: str) -> None:
         subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", apt_package], env=env, check=False)
     if not Path(path).exists():
-        pytest.skip(f"{path} is missing and `apt-get install {apt_package}` did not provide it")
+        unavailable(f"{path} is missing and `apt-get install {apt_package}` did not provide it")
 
 
 class _Process:

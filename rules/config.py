@@ -186,6 +186,11 @@ class BaselineRule(RuleBase):
     late_by: Duration = Field(
         default=0.0, ge=0, le=12 * 3600.0, description="How much later than ever before the resident may be."
     )
+    prior: Literal["none", "street"] = Field(
+        default="none",
+        description="Until a household has `min_days` of its own, guard absences (never raise) with the limits "
+        "learned from every household of the rule's scope (at least `min_days` x 10 household-days).",
+    )
     learn_max: Duration = Field(
         default=16 * 3600.0, gt=0, description="Days with a longer inactivity are not learned (they may be incidents)."
     )

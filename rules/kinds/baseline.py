@@ -47,6 +47,8 @@ class BaselineEvaluator(Evaluator):
         self.home: dict[str, str] = {}
         self.meters: dict[str, list[str]] = {}
         self._thr: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+        self._pool_day = float("nan")
+        self._pool_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self.birth = float("-inf")
 
     # --- scope and timers ----------------------------------------------------------------------------------
@@ -77,9 +79,24 @@ class BaselineEvaluator(Evaluator):
         off = datetime.fromtimestamp(ts, ctx.tz).utcoffset()
         return off.total_seconds() if off is not None else 0.0
 
-    def _thresholds(self, h: str) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+    def _pool(self, day: float) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+        """Limits learned from every household's days (the street's routine), recomputed once a day."""
+        if self._pool_day != day:
+            self._pool_day = day
+            rows = [r for rs in self.history.values() for r in rs[-14:]]
+            self._pool_thr = None
+            if len(rows) >= 10 * self.rule.min_days:
+                self._pool_thr = slot_thresholds(
+                    np.asarray(rows, dtype=np.float64), self.rule.percentile, self.rule.buffer, self.rule.late_by
+                )
+        return self._pool_thr
+
+    def _thresholds(self, h: str, *, guard: bool = False) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+        """The household's learned limits; for a guard (never for raising) the street's until it has its own."""
         rows = self.history.get(h)
         if not rows or len(rows) < self.rule.min_days:
+            if guard and self.rule.prior == "street" and self.day:
+                return self._pool(max(self.day.values()))
             return None
         thr = self._thr.get(h)
         if thr is None:
@@ -91,7 +108,7 @@ class BaselineEvaluator(Evaluator):
 
     def usual_until(self, h: str, last_use: float, ctx: Context) -> float | None:
         """When the inactivity since `last_use` becomes unusual for `h` (None before enough days are learned)."""
-        thr = self._thresholds(h)
+        thr = self._thresholds(h, guard=True)
         if thr is None:
             return None
         return first_exceedance(last_use, thr, self._offset(last_use, ctx))

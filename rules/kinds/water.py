@@ -13,8 +13,9 @@ RESTART = -1.0
 
 class UseTracker:
     """Last (time, register) per meter. `use(r)` returns (interval start, m3 used) for a newer reading, or None.
-    A register that goes down (meter replaced or reset) starts over: `use` returns (r.ts, RESTART) and the
-    evaluators restart their clocks there, because nothing is known about the time before."""
+    The first reading of a meter, and a register that goes down (meter replaced or reset), start over: `use`
+    returns (r.ts, RESTART) and the evaluators restart their clocks there, because nothing is known about the
+    time before."""
 
     __slots__ = ("last",)
 
@@ -31,10 +32,8 @@ class UseTracker:
         if before is not None and r.ts <= before[0]:
             return None  # older than what we know: the register already counted it
         self.last[r.device_id] = (r.ts, float(v))
-        if before is None:
-            return None
-        if float(v) < before[1]:
-            return r.ts, RESTART
+        if before is None or float(v) < before[1]:
+            return r.ts, RESTART  # a meter heard for the first time, or replaced
         return before[0], float(v) - before[1]
 
     def dump(self) -> dict[str, list[float]]:

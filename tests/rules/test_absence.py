@@ -210,3 +210,26 @@ def test_a_usual_long_night_is_not_an_absence_once_the_routine_is_learned() -> N
     out = meter.run(T0 + 8 * 24 * H, 24, uses={h: 0.02 for h in range(8, 12)})
     [a] = [x for x in raises(out) if x.rule_id == "elderly_no_water"]
     assert a.ts == T0 + 8 * 24 * H + 10 * H + 12 * H  # last use shown at 11:00, dated 10:00
+
+
+def test_the_street_routine_guards_a_new_household_until_it_has_its_own() -> None:
+    from devices.model import Device, DeviceClass, Household
+
+    quiet_free = replace(WATCHED, quiet_hours=None)
+    reg = registry(watched_care=quiet_free).with_changes(
+        households=[Household(f"hx{i}", "b2", f"x{i}", 1, quiet_free) for i in range(10)],
+        devices=[Device(f"WX{i}", DeviceClass.WATER_METER, "b2", f"hx{i}", 3600) for i in range(10)],
+    )
+    day_uses = {h: 0.02 for h in [*range(8, 20), *range(32, 44)]}  # 07:00-19:00 two days running: 13 h nights
+
+    def newcomer_no_water(prior: str) -> list[Alert]:
+        text = ROUTINE.replace("min_days: 5", f"min_days: 5\n    prior: {prior}\n    late_by: 3h\n    buffer: 2h")
+        eng = Engine(ruleset(text, reg), reg, allowed_lateness_s=0)
+        for d in range(8):  # ten neighbours with eight days of the same routine
+            for i in range(10):
+                Meter(eng, reg, f"WX{i}").run(T0 + d * 24 * H, 24, uses=day_uses)
+        out = Meter(eng, reg, "WM1").run(T0 + 8 * 24 * H, 48, uses=day_uses)
+        return [a for a in raises(out) if a.rule_id == "elderly_no_water"]
+
+    assert len(newcomer_no_water("none")) == 1  # its first long night looks like an absence
+    assert newcomer_no_water("street") == []  # unless it is the street's usual night

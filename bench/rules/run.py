@@ -61,7 +61,7 @@ def _extra_rules(registry: Registry, n: int) -> list[dict[str, Any]]:
     while len(out) < n:
         c = communities[i % len(communities)]
         m = microgrids[i % len(microgrids)]
-        templates = [
+        templates: list[dict[str, Any]] = [
             {
                 "kind": "event",
                 "device_class": "access_control",

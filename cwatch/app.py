@@ -24,6 +24,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cwatch.answers import AbsenceAnswers
 from cwatch.broker import EmbeddedBroker
 from cwatch.clock import Clock, SystemClock, VirtualClock
 from cwatch.db import make_engine
@@ -281,6 +282,9 @@ class Service:
                 rules_path=rules_path,
             )
             holder.listeners.append(runner.set_registry)
+            # People's answers to absence alerts go back to the rule engine (cwatch.answers).
+            answers = AbsenceAnswers(tickets.notifier, runner)
+            tickets.notifier = answers
 
             # Ingest.
             from ingest.service import build_ingester
@@ -313,7 +317,7 @@ class Service:
                 metrics=metrics,
                 routers=[
                     ("/api/v1", build_router(tickets, accounts, holder, hub)),
-                    ("/api/v1", build_ops_router(engine, accounts, holder)),
+                    ("/api/v1", build_ops_router(engine, accounts, holder, answers)),
                 ],
                 board_dir=STATIC_DIR,
                 install_error_handlers=install_error_handlers,
@@ -323,7 +327,7 @@ class Service:
             )
 
             parts = Parts(s, engine, holder, metrics, host, port, self.clock)
-            parts.extras.update(tickets=tickets, accounts=accounts, ingester=ingester, runner=runner)
+            parts.extras.update(tickets=tickets, accounts=accounts, ingester=ingester, runner=runner, answers=answers)
             self.parts = parts
 
             try:

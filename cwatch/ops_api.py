@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.accounts import AccountStore
 from alerts.api import COOKIE
 from alerts.model import Account
+from cwatch.answers import AbsenceAnswers
 from devices.model import Role
 from devices.registry import Registry
 from ingest.deadletter import DeadLetters
@@ -21,14 +23,27 @@ from ingest.refusals import RefusalReason
 OPS_ROLES = frozenset({Role.OPERATOR, Role.STREET_DUTY})
 
 
-def build_ops_router(engine: AsyncEngine, accounts: AccountStore, registry: Callable[[], Registry]) -> APIRouter:
+class AwayBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    until: AwareDatetime
+
+
+def build_ops_router(
+    engine: AsyncEngine,
+    accounts: AccountStore,
+    registry: Callable[[], Registry],
+    answers: AbsenceAnswers | None = None,
+) -> APIRouter:
     router = APIRouter()
     deadletters = DeadLetters(engine)
 
-    async def operator(request: Request) -> Account:
+    async def signed_in(request: Request) -> Account:
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
-        account = await accounts.authenticate(token)
+        return await accounts.authenticate(token)
+
+    async def operator(request: Request) -> Account:
+        account = await signed_in(request)
         if account.role not in OPS_ROLES:
             raise HTTPException(status_code=403, detail="operators and street duty staff only")
         return account
@@ -70,5 +85,19 @@ def build_ops_router(engine: AsyncEngine, accounts: AccountStore, registry: Call
             "devices": len(reg.devices),
             "devices_by_class": by_class,
         }
+
+    @router.post("/households/{household_id}/away", status_code=202)
+    async def household_away(household_id: str, body: AwayBody, viewer: Account = Depends(signed_in)) -> dict[str, Any]:
+        """ "Away confirmed" (travel, hospital) until a date: the absence rules stay silent until then and an
+        open no-water alert is cleared. Anyone whose scope holds the household may record it."""
+        reg = registry()
+        if household_id not in reg.households or not (
+            viewer.role is Role.OPERATOR or reg.is_within(household_id, viewer.scope_id)
+        ):
+            raise HTTPException(status_code=404, detail=f"household {household_id!r} not found")
+        if answers is None:
+            raise HTTPException(status_code=503, detail="the rule engine is not running in this process")
+        answers.answer(household_id, body.until.timestamp())
+        return {"household_id": household_id, "away_until": body.until.isoformat()}
 
     return router

@@ -119,6 +119,20 @@ class RuleRunner:
     def set_registry(self, registry: Registry) -> None:
         self.engine.set_registry(registry)
 
+    async def answer_absence(self, household_id: str, until: float | None) -> list[Alert]:
+        """A person answered an absence alert: "visited" (`until` None) or "away confirmed" until `until`.
+        The engine clears the open absence and restarts its clock; the clears go to the sink like any alert."""
+        async with self._lock:
+            alerts = self.engine.acknowledge_absence(household_id, until)
+            if alerts:
+                await self.sink(alerts)
+            await self._checkpoint(force=True)
+            return alerts
+
+    def absence_rule_ids(self) -> frozenset[str]:
+        """Rules whose alerts wait for a person's answer (absence and learned-baseline kinds)."""
+        return frozenset(r.id for r in self.engine.ruleset.rules if r.kind in ("absence", "baseline"))
+
     async def checkpoint(self) -> None:
         async with self._lock:
             await self._checkpoint(force=True)

@@ -1,0 +1,55 @@
+"""The one path back from tickets to rules: a person's answer to an absence alert.
+
+An absence alert (no water use by a lone elderly resident) waits for a person's answer instead of repeating
+every window. When a person resolves or closes its ticket ("visited"), or records that the household is away,
+the rule engine is told, so it clears the absence and restarts its clock. The answer is handed over in a
+background task after the ticket change is committed: the rule runner may itself be busy handing alerts to the
+ticket service, and waiting for it here could deadlock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from alerts.model import SYSTEM_ACTOR, Ticket, TicketEvent
+from alerts.service import Notifier
+from rules.runner import RuleRunner
+
+log = logging.getLogger("cwatch.answers")
+
+ANSWER_ACTIONS = frozenset({"resolve", "close"})
+
+
+class AbsenceAnswers:
+    """A ticket notifier that passes on every change and tells the rule runner about answered absences."""
+
+    def __init__(self, inner: Notifier, runner: RuleRunner) -> None:
+        self.inner = inner
+        self.runner = runner
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def ticket_changed(self, ticket: Ticket, event: TicketEvent) -> None:
+        await self.inner.ticket_changed(ticket, event)
+        if (
+            event.action in ANSWER_ACTIONS
+            and event.actor != SYSTEM_ACTOR
+            and ticket.household_id is not None
+            and ticket.rule_id in self.runner.absence_rule_ids()
+        ):
+            self.answer(ticket.household_id, None)
+
+    def answer(self, household_id: str, until: float | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer(household_id, until))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, household_id: str, until: float | None) -> None:
+        try:
+            await self.runner.answer_absence(household_id, until)
+        except Exception:  # the next sweep still sees the answer's effect missing; log and let people retry
+            log.exception("could not pass the answer for household %s to the rule engine", household_id)
+
+    async def drain(self) -> None:
+        """Wait for answers in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -197,6 +197,16 @@ async def test_thrown_object_becomes_a_ticket_of_the_right_microgrid(running: Ru
         assert r.json()["items"] == []
         assert (await client.get(f"/api/v1/tickets/{t['id']}", headers=theirs)).status_code == 404
 
+        # "Away confirmed" for a household of the worker's micro-grid goes to the rule engine; outside the
+        # worker's scope the household does not exist for them; a date without an offset is refused.
+        hid = next(h.id for h in reg.households_under(microgrid_id))
+        away = {"until": "2026-12-01T08:00:00+08:00"}
+        assert (await client.post(f"/api/v1/households/{hid}/away", json=away, headers=mine)).status_code == 202
+        assert (await client.post(f"/api/v1/households/{hid}/away", json=away, headers=theirs)).status_code == 404
+        naive = await client.post(f"/api/v1/households/{hid}/away", json={"until": "2026-12-01T08:00"}, headers=mine)
+        assert naive.status_code == 422
+        assert "until" in naive.text
+
         # The service reports itself ready and counts what it stored.
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text

@@ -1,0 +1,79 @@
+"""A person's answer to an absence alert goes back to the rule engine: resolving the ticket ("visited") clears
+the absence and restarts its clock, so the next twelve dry hours raise a new alert; without the answer the
+engine keeps waiting and raises nothing more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alerts.model import Account
+from alerts.service import NullNotifier, TicketService
+from alerts.store import create_tables as alerts_tables
+from cwatch.answers import AbsenceAnswers
+from cwatch.clock import ManualClock
+from cwatch.db import make_engine
+from devices.model import Role
+from rules.alert import Alert, AlertAction
+from rules.engine import Engine
+from rules.runner import RuleRunner
+from rules.state import RuleStateStore
+from rules.state import create_tables as rules_tables
+from tests.rules.support import T0, H, reading, registry, ruleset
+
+ABSENCE = """
+rules:
+  - id: elderly_no_water
+    kind: absence
+    title: No water
+    severity: major
+    window: 12h
+    min_use_m3: 0.01
+    scope: {household_tags: [watched]}
+"""
+
+LEADER = Account(id=1, username="li", role=Role.MICROGRID_LEADER, scope_id="mg1", display_name="李")
+
+
+async def run(tmp_path: Path, *, answer: bool) -> list[Alert]:
+    db = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await alerts_tables(db)
+    await rules_tables(db)
+    reg = registry()
+    clock = ManualClock(T0)
+    seen: list[Alert] = []
+    tickets = TicketService(db, lambda: reg, clock, NullNotifier())
+
+    async def sink(alerts: list[Alert]) -> None:
+        seen.extend(alerts)
+        await tickets.apply(alerts)
+
+    runner = RuleRunner(Engine(ruleset(ABSENCE, reg), reg, allowed_lateness_s=0), RuleStateStore(db), clock, sink)
+    answers = AbsenceAnswers(tickets.notifier, runner)
+    tickets.notifier = answers
+
+    volume = 50.0
+    for hour in range(6, 6 + 24):  # water at 07:00, then a dry day
+        volume += 0.05 if hour == 7 else 0.0
+        clock.set(T0 + hour * H)
+        await runner.on_readings([reading(reg, "WM1", "telemetry", T0 + hour * H, volume_m3=round(volume, 4))])
+    [raised] = [a for a in seen if a.action is AlertAction.RAISE]
+    [ticket] = (await tickets.list_tickets(LEADER)).items
+    if answer:
+        await tickets.resolve(ticket.id, LEADER, "上门看过，老人安好 visited, all well")
+        await answers.drain()
+    for hour in range(6 + 24, 6 + 24 + 16):  # still dry: 16 more hours
+        clock.set(T0 + hour * H)
+        await runner.on_readings([reading(reg, "WM1", "telemetry", T0 + hour * H, volume_m3=round(volume, 4))])
+    await db.dispose()
+    assert raised.rule_id == "elderly_no_water"
+    return seen
+
+
+async def test_visited_restarts_the_absence_clock(tmp_path: Path) -> None:
+    seen = await run(tmp_path, answer=True)
+    assert [a.action for a in seen] == [AlertAction.RAISE, AlertAction.CLEAR, AlertAction.RAISE]
+
+
+async def test_without_an_answer_the_engine_waits(tmp_path: Path) -> None:
+    seen = await run(tmp_path, answer=False)
+    assert [a.action for a in seen] == [AlertAction.RAISE]

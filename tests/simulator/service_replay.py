@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import json
 import sys
 import tempfile
 import threading
@@ -34,6 +36,7 @@ from simulator.publisher import Publisher, PublishStats
 from simulator.scenario import Scenario, load_scenario
 from simulator.score import Report, ScoredAlert, score, to_markdown
 from simulator.street import registry_for
+from simulator.timeparse import parse_instant
 
 
 @dataclass
@@ -177,9 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lateness", type=float, default=4 * 3600.0)
     p.add_argument("--sweep", type=float, default=600.0)
     p.add_argument("--report")
+    p.add_argument("--tickets", help="write the tickets (as scored alerts) here, JSON Lines")
+    p.add_argument("--days", type=float, help="shorten the scenario to this many days")
     p.add_argument("--community", action="append", help="replay only these communities (repeatable)")
     args = p.parse_args(argv)
     scenario = load_scenario(args.scenario)
+    if args.days:
+        keep = [i for i in scenario.incidents if parse_instant(i.at, scenario.start) < scenario.t0 + args.days * 86_400]
+        scenario = scenario.model_copy(update={"days": args.days, "hours": 0, "incidents": keep})
     registry = registry_for(scenario)
     part = ""
     if args.community:
@@ -214,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     md = to_markdown(run.report, title=f"Scoring through the service: {scenario.name}", notes=notes)
     if args.report:
         Path(args.report).write_text(md, encoding="utf-8")
+    if args.tickets:
+        with open(args.tickets, "w", encoding="utf-8") as f:
+            for t in run.tickets:
+                f.write(json.dumps(dataclasses.asdict(t)) + "\n")
     print(md)
     return 0
 

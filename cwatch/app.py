@@ -300,6 +300,8 @@ class Service:
                 consumers={"rules": runner.on_readings},
             )
             holder.listeners.append(ingester.set_registry)
+            # Silence is judged by the clock only once the rule engine has caught up with the spool.
+            runner.backlog = lambda: ingester.spool.depth("rules")
 
             # HTTP.
             from cwatch.http import build_http_app

@@ -56,6 +56,7 @@ class RuleRunner:
         sweep_every_s: float = 60,
         rules_path: Path | None = None,
         checkpoint_every_s: float = 0.0,
+        backlog: Callable[[], int] | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -64,6 +65,8 @@ class RuleRunner:
         self.sweep_every_s = sweep_every_s
         self.rules_path = rules_path
         self.checkpoint_every_s = checkpoint_every_s
+        #: readings still queued for this runner (the spool's "rules" consumer depth); see `sweep`
+        self.backlog = backlog
         self.last_reload_error: RuleConfigError | None = None
         self.reloads = 0
         self._digest = _digest(rules_path) if rules_path is not None else None
@@ -83,11 +86,22 @@ class RuleRunner:
         hand-off, save. Returns the alerts it produced."""
         async with self._lock:
             self.maybe_reload()
-            alerts = self.engine.advance(self.clock.now() - self.engine.allowed_lateness_s)
+            limit = self._sweep_limit()
+            alerts = self.engine.advance(limit) if limit > float("-inf") else []
             if alerts:
                 await self.sink(alerts)
             await self._checkpoint(force=True)
             return alerts
+
+    def _sweep_limit(self) -> float:
+        """How far in event time a sweep may judge silences. By the clock when every reading has been judged;
+        while readings are still queued for us (a backlog after an outage or a restart), only as far as the
+        readings already judged, or every device whose readings wait in the queue would look silent."""
+        limit = self.clock.now() - self.engine.allowed_lateness_s
+        if self.backlog is not None and self.backlog() > 0:
+            judged = self.engine.watermark
+            return min(limit, judged) if judged is not None else float("-inf")
+        return limit
 
     async def run(self) -> None:
         """Sweep forever on the clock; cancel the task to stop (the state of the last sweep is saved)."""

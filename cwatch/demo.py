@@ -139,7 +139,7 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     rule engine even when the demo runs faster than real time."""
     from paho.mqtt.enums import MQTTProtocolVersion
 
-    from simulator.clock import paced
+    from simulator.clock import paced_offloaded
     from simulator.generate import Simulation
     from simulator.publisher import Publisher
     from simulator.scenario import load_scenario
@@ -154,7 +154,7 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     )
     await asyncio.to_thread(publisher.connect)
     try:
-        async for m in paced(sim.messages(), clock):
+        async for m in paced_offloaded(sim.messages(), clock):
             publisher.publish(m.topic, m.payload)
     finally:
         await asyncio.to_thread(publisher.close)

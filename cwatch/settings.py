@@ -77,6 +77,10 @@ class IngestSettings(_Section):
     max_payload_bytes: int = Field(default=65_536, ge=256, le=1_048_576)
     spool_max_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
     deadletter_max_rows: int = Field(default=100_000, ge=100)
+    telemetry_drain: Literal["inline", "process"] = Field(
+        default="inline",
+        description="'process' writes telemetry from a second process (uses a second core; see docs/ingest.md).",
+    )
 
 
 class RulesSettings(_Section):

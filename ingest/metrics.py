@@ -60,3 +60,8 @@ class IngestMetrics:
         self.deadletter_errors = Counter(
             "cwatch_ingest_deadletter_errors", "Refused messages that could not be written to dead letters.", registry=r
         )
+        self.drain_restarts = Counter(
+            "cwatch_ingest_drain_restarts",
+            "Times the telemetry drain process ended unexpectedly and was started again.",
+            registry=r,
+        )

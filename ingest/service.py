@@ -16,7 +16,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +25,9 @@ from devices.reading import Reading
 from devices.topics import topic_for
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter
+from ingest.consumerloop import consume_forever
+from ingest.drainer import DrainConfig, reading_json
+from ingest.drainproc import DrainProcess
 from ingest.errors import IngestError, SpoolError
 from ingest.metrics import IngestMetrics
 from ingest.refusals import RefusalReason, Refused
@@ -100,6 +102,7 @@ class Ingester:
         consumers: Mapping[str, Consumer] | None = None,
         tuning: IngestTuning | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        telemetry_drain: DrainConfig | None = None,
     ) -> None:
         self.transport = transport
         self.decoder = decoder
@@ -111,7 +114,19 @@ class Ingester:
         self.tuning = tuning or IngestTuning()
         self._sleep = sleep  # retries wait wall-clock time: a database comes back in real seconds
         self._rng = random.Random()
-        self.consumers: dict[str, Consumer] = {TELEMETRY: self._write_telemetry, **(consumers or {})}
+        # the telemetry consumer runs here, or in a drain process of its own (`ingest.drainproc`)
+        self.drain_process: DrainProcess | None = None
+        self._drain_hint = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+        if telemetry_drain is None:
+            self.consumers: dict[str, Consumer] = {TELEMETRY: self._write_telemetry, **(consumers or {})}
+        else:
+            self.consumers = dict(consumers or {})
+            self.drain_process = DrainProcess(
+                telemetry_drain, on_report=self._drain_report, on_restart=lambda _rc: self.metrics.drain_restarts.inc()
+            )
+        if TELEMETRY not in spool.consumers:
+            raise IngestError("the spool needs a 'telemetry' cursor")
         missing = set(self.consumers) - set(spool.consumers)
         if missing:
             raise IngestError(f"spool has no cursor for consumer(s) {sorted(missing)}; pass them to Spool(...)")
@@ -142,6 +157,8 @@ class Ingester:
                 tg.create_task(self._committer.run(), name="ingest-commit")
                 for name in self.consumers:
                     tg.create_task(self._drain(name), name=f"ingest-drain-{name}")
+                if self.drain_process is not None:
+                    tg.create_task(self.drain_process.run(self._drain_hint), name="ingest-drain-process")
                 tg.create_task(self._housekeeping(), name="ingest-housekeeping")
                 tg.create_task(self.transport.run(self._intake), name="ingest-transport")
                 await self._stopping.wait()
@@ -224,6 +241,7 @@ class Ingester:
             if result.stored:
                 for ev in self._appended.values():
                     ev.set()
+                self._drain_hint.set()
         if refused:
             await self._dead_letters(refused)
 
@@ -237,45 +255,18 @@ class Ingester:
     # --- drain: spool -> consumers ------------------------------------------------------------------------
 
     async def _drain(self, name: str) -> None:
-        """Feed `name` from the spool. The telemetry consumer keeps up to `sink_concurrency` writes in flight
-        (points are idempotent, so a retry may rewrite a batch that was already stored); other consumers get
-        one batch at a time, in order. The cursor only ever moves past batches that succeeded."""
-        consume = self.consumers[name]
-        limit = self.tuning.sink_batch if name == TELEMETRY else self.tuning.consumer_batch
-        depth = self.tuning.sink_concurrency if name == TELEMETRY else 1
-        appended = self._appended[name]
-        failures = 0
-        while True:
-            dispatched = await asyncio.to_thread(self.spool.position, name)
-            inflight: deque[tuple[int, int, asyncio.Future[None]]] = deque()  # (last offset, size, write)
-            try:
-                while True:
-                    while len(inflight) < depth:
-                        appended.clear()
-                        items = await asyncio.to_thread(self.spool.read_after, dispatched, limit)
-                        if not items:
-                            break
-                        dispatched = items[-1][0]
-                        inflight.append((dispatched, len(items), asyncio.ensure_future(consume([r for _, r in items]))))
-                    if not inflight:
-                        await appended.wait()
-                        continue
-                    last, _, write = inflight[0]
-                    await write
-                    inflight.popleft()
-                    failures = 0
-                    await asyncio.to_thread(self.spool.commit, name, last)
-            except asyncio.CancelledError:
-                for _, _, write in inflight:
-                    write.cancel()
-                raise
-            except Exception as exc:
-                for _, _, write in inflight:
-                    write.cancel()
-                await asyncio.gather(*(w for _, _, w in inflight), return_exceptions=True)
-                size = inflight[0][1] if inflight else 0
-                await self._consumer_failed(name, exc, size, failures)
-                failures += 1
+        """Feed `name` from the spool (see `ingest.consumerloop`): the telemetry sink with up to
+        `sink_concurrency` writes in flight, other consumers one batch at a time, in order."""
+        telemetry = name == TELEMETRY
+        await consume_forever(
+            self.spool,
+            name,
+            self.consumers[name],
+            appended=self._appended[name],
+            limit=self.tuning.sink_batch if telemetry else self.tuning.consumer_batch,
+            depth=self.tuning.sink_concurrency if telemetry else 1,
+            on_failure=self._consumer_failed,
+        )
 
     async def _consumer_failed(self, name: str, exc: Exception, size: int, failures: int) -> None:
         if isinstance(exc, SinkUnavailable):
@@ -303,7 +294,7 @@ class Ingester:
                 [
                     (
                         topic_for(r.community_id, r.device_id, r.channel),
-                        _reading_json(r),
+                        reading_json(r),
                         SINK_REJECTED,
                         reason,
                         r.received_at,
@@ -311,6 +302,33 @@ class Ingester:
                     for r, reason in refused
                 ]
             )
+
+    def _drain_report(self, report: dict[str, Any]) -> None:
+        """A report of the drain process: the same metrics and dead letters as the inline consumer."""
+        m = self.metrics
+        if "stored" in report:
+            self._sink_ok = True
+            m.stored.inc(int(report["stored"]))
+            m.batch_write_seconds.labels("sink").observe(float(report["seconds"]))
+            m.ingest_lag.observe(max(0.0, self.clock.now() - float(report["received_at"])))
+        elif "refused" in report:
+            rows: list[DeadLetterRow] = [
+                (str(topic), str(payload).encode(), SINK_REJECTED, str(reason), float(received_at))
+                for topic, payload, reason, received_at in report["refused"]
+            ]
+            m.refused.labels(SINK_REJECTED).inc(len(rows))
+            task = asyncio.ensure_future(self._dead_letters(rows))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        elif "unavailable" in report:
+            self._sink_ok = False
+            m.sink_errors.inc()
+            log.warning(
+                "telemetry drain: sink unavailable (%s); retrying in %.1fs", report["unavailable"], report["retry_in"]
+            )
+        elif "failed" in report:
+            m.consumer_errors.labels(TELEMETRY).inc()
+            log.error("telemetry drain failed on %s readings: %s", report.get("size"), report["failed"])
 
     def _backoff(self, failures: int) -> float:
         t = self.tuning
@@ -334,12 +352,6 @@ class Ingester:
             m.spool_depth.labels(name).set(self.spool.depth(name))
             m.spool_age.labels(name).set(self.spool.oldest_age(name, now))
         m.spool_bytes.set(self.spool.size_bytes())
-
-
-def _reading_json(reading: Reading) -> bytes:
-    import msgspec
-
-    return msgspec.json.encode({"ts": reading.ts, "seq": reading.seq, **reading.fields})
 
 
 def build_ingester(

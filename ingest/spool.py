@@ -191,21 +191,7 @@ class Spool:
                     if len(out) >= limit:
                         return out
             return out
-        try:
-            cur = self._db.execute("SELECT first, data FROM batches WHERE last > ? ORDER BY first", (position,))
-            for first, data in cur:
-                readings = self._decoder.decode(data)
-                for i, r in enumerate(readings):
-                    offset = first + i
-                    if offset > position:
-                        out.append((offset, r))
-                        if len(out) >= limit:
-                            return out
-        except sqlite3.Error as exc:
-            raise SpoolError(f"cannot read spool: {exc}") from exc
-        except msgspec.DecodeError as exc:
-            raise SpoolError(f"spool entry cannot be decoded: {exc}") from exc
-        return out
+        return _read_batches(self._db, self._decoder, position, limit)
 
     def commit(self, consumer: str, offset: int) -> None:
         """Record that `consumer` has finished every reading up to and including `offset` (never moves back)."""
@@ -329,3 +315,85 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot measure spool: {exc}") from exc
         return (pages - free) * self._page_size
+
+
+class SpoolReader:
+    """Another process's view of a spool: read after a consumer's cursor and move that cursor, nothing else.
+
+    The telemetry drain process (`ingest.drainer`) uses it so that line protocol, gzip and HTTP cost the
+    ingester's process no CPU. The file must exist (the ingester's `Spool` creates it and the cursors); WAL
+    lets this reader work while the ingester appends, and the ingester's `truncate()` sees the cursor moves."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._decoder = msgspec.msgpack.Decoder(list[Reading])
+        self._closed = False
+        if not self.path.exists():
+            raise SpoolError(f"spool {self.path} does not exist (the ingester creates it)")
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
+
+    def position(self, consumer: str) -> int:
+        with self._lock:
+            self._check_open()
+            try:
+                row = self._db.execute("SELECT position FROM cursors WHERE consumer = ?", (consumer,)).fetchone()
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot read cursor of {consumer!r}: {exc}") from exc
+            if row is None:
+                raise SpoolError(f"spool {self.path} has no consumer {consumer!r}")
+            return int(row[0])
+
+    def read_after(self, offset: int, limit: int = 5000) -> list[tuple[int, Reading]]:
+        with self._lock:
+            self._check_open()
+            return _read_batches(self._db, self._decoder, offset, limit)
+
+    def commit(self, consumer: str, offset: int) -> None:
+        with self._lock:
+            self._check_open()
+            try:
+                updated = self._db.execute(
+                    "UPDATE cursors SET position = max(position, ?) WHERE consumer = ?", (offset, consumer)
+                ).rowcount
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot commit cursor of {consumer!r}: {exc}") from exc
+            if updated != 1:
+                raise SpoolError(f"spool {self.path} has no consumer {consumer!r}")
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SpoolClosedError(f"spool {self.path} is closed")
+
+
+def _read_batches(
+    db: sqlite3.Connection, decoder: msgspec.msgpack.Decoder[list[Reading]], position: int, limit: int
+) -> list[tuple[int, Reading]]:
+    """Up to `limit` readings with offsets above `position`, from the file."""
+    out: list[tuple[int, Reading]] = []
+    try:
+        cur = db.execute("SELECT first, data FROM batches WHERE last > ? ORDER BY first", (position,))
+        for first, data in cur:
+            readings = decoder.decode(data)
+            for i, r in enumerate(readings):
+                offset = first + i
+                if offset > position:
+                    out.append((offset, r))
+                    if len(out) >= limit:
+                        return out
+    except sqlite3.Error as exc:
+        raise SpoolError(f"cannot read spool: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise SpoolError(f"spool entry cannot be decoded: {exc}") from exc
+    return out

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from cwatch.clock import Clock
+from ingest.drainer import DrainConfig
 from ingest.errors import ConfigError
 from ingest.metrics import IngestMetrics
 from ingest.service import TELEMETRY, Consumer, Ingester
@@ -94,6 +95,11 @@ def build_ingester(
         max_age_s=s.ingest.max_age_s,
         max_bytes=s.ingest.max_payload_bytes,
     )
+    drain = None
+    if s.ingest.telemetry_drain == "process":
+        drain = DrainConfig(
+            spool=str(spool.path), data_dir=str(data_dir), telemetry=s.telemetry.model_dump(mode="json")
+        )
     return Ingester(
         transport=transport,
         decoder=decoder,
@@ -105,4 +111,5 @@ def build_ingester(
         metrics=ingest_metrics,
         clock=clock,
         consumers=consumers,
+        telemetry_drain=drain,
     )

@@ -99,6 +99,15 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def children(pid: int) -> list[int]:
+    """Child processes of `pid` (an ingester's telemetry drain process)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
 def stored_count(influx: InfluxProcess) -> int:
     try:
         rows = influx.query(DB, "SELECT count(seq) FROM /.*/")
@@ -118,13 +127,25 @@ def peak_rss_kib(pid: int) -> int:
 
 
 class Ingester:
-    def __init__(self, workdir: Path, broker_port: int, influx_url: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        broker_port: int,
+        influx_url: str,
+        index: int = 0,
+        shared: bool = False,
+        drain: str = "inline",
+    ) -> None:
+        workdir = workdir / f"ingester-{index}"
+        workdir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "cwatch.toml"
+        group = 'shared_group = "bench"\n' if shared else ""
         self.config.write_text(
             f'data_dir = "{workdir / "data"}"\nlog_level = "WARNING"\n'
-            f'[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\nclient_id = "bench-ingest"\n'
+            f'[mqtt]\nurl = "mqtt://127.0.0.1:{broker_port}"\nclient_id = "bench-ingest-{index}"\n{group}'
             f'[telemetry]\nbackend = "influx_v1"\ninflux_url = "{influx_url}"\ninflux_database = "{DB}"\n'
             f'[store]\nurl = "sqlite+aiosqlite:///{workdir / "store.db"}"\n'
+            f'[ingest]\ntelemetry_drain = "{drain}"\n'
         )
         self.log = workdir / "ingester.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -188,47 +209,57 @@ def time_sub(port: int, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def run(n: int) -> dict[str, Any]:
+def run(n: int, ingesters: int = 1, drain: str = "inline") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as d:
         work = Path(d)
         broker = MosquittoProcess(work / "mosquitto")
         influx = InfluxProcess(work / "influx")
         broker.start()
         influx.start()
-        ingester = Ingester(work, broker.port, influx.url)
+        shared = ingesters > 1
+        pool = [Ingester(work, broker.port, influx.url, i, shared, drain) for i in range(ingesters)]
         try:
             influx.create_database(DB)
-            # 1. sessions: start the ingester until a probe message is stored, then stop it
+            # 1. sessions: start the ingesters until a probe message is stored, then stop them
             probe = make_stream(1)
-            ingester.start()
+            for ing in pool:
+                ing.start()
             deadline = time.monotonic() + 60
             while stored_count(influx) == 0:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"ingester never stored the probe:\n{ingester.log.read_text()[-2000:]}")
+                    logs = "\n".join(ing.log.read_text()[-2000:] for ing in pool)
+                    raise RuntimeError(f"ingester never stored the probe:\n{logs}")
                 publish(broker.port, probe)
                 with contextlib.suppress(TimeoutError):
                     wait_until(lambda: stored_count(influx) > 0, timeout=2, what="probe")
-            ingester.stop()
+            for ing in pool:
+                ing.stop()
             influx.query(DB, "DROP SERIES FROM /.*/")
             register_sub(broker.port)
-            # 2. the stream, queued at the broker for both sessions
+            # 2. the stream, queued at the broker for both sessions (shared among the ingesters' sessions)
             stream = make_stream(n)
             payload_bytes = sum(len(p) for _, p in stream) / len(stream)
             publish_s = publish(broker.port, stream)
-            # 3. the ingester drains it into InfluxDB
+            # 3. the ingesters drain it into InfluxDB
             t_start = time.perf_counter()
-            pid = ingester.start()
-            first_t, first_n, first_cpu = None, 0, 0.0
+            pids = [ing.start() for ing in pool]
+            first_t, first_n, first_cpu, first_child_cpu = None, 0, 0.0, 0.0
+            kids: set[int] = set()
             spool_first: tuple[float, int] | None = None
             spool_done: float | None = None
-            rss = 0
+            rss: dict[int, int] = {}
             while True:
                 count = stored_count(influx)
-                spooled = ingester.spooled()
+                spooled = sum(ing.spooled() for ing in pool)
                 now = time.perf_counter()
-                rss = max(rss, peak_rss_kib(pid))
+                for pid in pids:
+                    kids.update(children(pid))
+                for pid in [*pids, *kids]:
+                    rss[pid] = max(rss.get(pid, 0), peak_rss_kib(pid))
                 if first_t is None and count > 0:
-                    first_t, first_n, first_cpu = now, count, cpu_seconds(pid)
+                    first_t, first_n = now, count
+                    first_cpu = sum(cpu_seconds(pid) for pid in pids)
+                    first_child_cpu = sum(cpu_seconds(pid) for pid in kids)
                 if spool_first is None and spooled > 0:
                     spool_first = (now, spooled)
                 if spool_done is None and spooled >= n:
@@ -239,9 +270,12 @@ def run(n: int) -> dict[str, Any]:
                     raise RuntimeError(f"only {count} of {n} stored after 900 s")
                 time.sleep(0.05)
             end_t = time.perf_counter()
-            cpu = cpu_seconds(pid) - first_cpu
-            rss = max(rss, peak_rss_kib(pid))
-            ingester.stop()
+            cpu = sum(cpu_seconds(pid) for pid in pids) - first_cpu
+            child_cpu = sum(cpu_seconds(pid) for pid in kids) - first_child_cpu
+            for pid in [*pids, *kids]:
+                rss[pid] = max(rss.get(pid, 0), peak_rss_kib(pid))
+            for ing in pool:
+                ing.stop()
             assert first_t is not None
             ingest_rate = (n - first_n) / (end_t - first_t) if end_t > first_t else float("nan")
             spool_rate = float("nan")
@@ -252,6 +286,8 @@ def run(n: int) -> dict[str, Any]:
             sub_rate = n / sub_s
             return {
                 "messages": n,
+                "ingesters": ingesters,
+                "telemetry_drain": drain,
                 "avg_payload_bytes": round(payload_bytes, 1),
                 "publish_rate_msg_s": round(n / publish_s),
                 "ingest_rate_msg_s": round(ingest_rate),
@@ -260,12 +296,14 @@ def run(n: int) -> dict[str, Any]:
                 "mosquitto_sub_rate_msg_s": round(sub_rate),
                 "ratio": round(ingest_rate / sub_rate, 3),
                 "ingester_cpu_us_per_msg": round(cpu / (n - first_n) * 1e6, 1),
-                "ingester_peak_rss_mib": round(rss / 1024, 1),
+                "drain_process_cpu_us_per_msg": round(child_cpu / (n - first_n) * 1e6, 1),
+                "ingester_peak_rss_mib": round(sum(rss.values()) / 1024, 1),
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "cpus": os.cpu_count(),
             }
         finally:
-            ingester.stop()
+            for ing in pool:
+                ing.stop()
             broker.stop()
             influx.stop()
 
@@ -273,9 +311,16 @@ def run(n: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ingest", description="MQTT -> InfluxDB ingest benchmark")
     p.add_argument("--messages", type=int, default=200_000)
+    p.add_argument("--ingesters", type=int, default=1, help="ingester processes sharing the stream ($share/bench/...)")
+    p.add_argument(
+        "--drain",
+        choices=["inline", "process"],
+        default="process",
+        help="[ingest] telemetry_drain: write to InfluxDB from the ingester's process or a second one",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
-    result = run(args.messages)
+    result = run(args.messages, args.ingesters, args.drain)
     if args.json:
         print(json.dumps(result))
     else:

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class IngesterProcess:
     """`python -m ingest.run` with a generated settings file; `kill()` is SIGKILL."""
 
-    def __init__(self, workdir: Path, broker_port: int, influx_url: str) -> None:
+    def __init__(self, workdir: Path, broker_port: int, influx_url: str, drain: str = "inline") -> None:
         self.workdir = workdir
         self.config = workdir / "cwatch.toml"
         self.config.write_text(
@@ -51,6 +51,8 @@ class IngesterProcess:
             f'influx_database = "{DB}"\n'
             "[store]\n"
             f'url = "sqlite+aiosqlite:///{workdir / "store.db"}"\n'
+            "[ingest]\n"
+            f'telemetry_drain = "{drain}"\n'
         )
         self.log = workdir / "ingester.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -87,6 +89,12 @@ class IngesterProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def children(self) -> list[int]:
+        """Pids of the ingester's child processes (its telemetry drain process)."""
+        assert self.proc is not None
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        return [int(pid) for t in tasks.iterdir() for pid in (t / "children").read_text().split()]
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
@@ -221,9 +229,14 @@ class Rig:
 
 
 @pytest.fixture
-def rig(mosquitto: MosquittoProcess, influxd: InfluxProcess, tmp_path: Path) -> Iterator[Rig]:
+def drain() -> str:
+    return "inline"
+
+
+@pytest.fixture
+def rig(mosquitto: MosquittoProcess, influxd: InfluxProcess, tmp_path: Path, drain: str) -> Iterator[Rig]:
     influxd.create_database(DB)
-    ingester = IngesterProcess(tmp_path, mosquitto.port, influxd.url)
+    ingester = IngesterProcess(tmp_path, mosquitto.port, influxd.url, drain)
     ingester.start()
     r = Rig(mosquitto, influxd, ingester)
     try:
@@ -294,3 +307,31 @@ def test_influxdb_down_for_part_of_the_run_loses_nothing(rig: Rig) -> None:
         rig.influxd.start()
 
     run_stream(rig, influx_outage)
+
+
+@pytest.mark.parametrize("drain", ["process"])
+def test_drain_process_and_ingester_sigkilled_lose_nothing(rig: Rig) -> None:
+    """`telemetry_drain = "process"`: the drain process is SIGKILLed twice (the ingester starts another), then
+    the ingester itself (its drain process sees its pipe close and exits)."""
+    restarted: list[int] = []
+
+    def kills(pub: Publisher) -> None:
+        for k in range(1, 3):
+            rig.wait_stored(k * 4_000)
+            (child,) = rig.ingester.children()
+            os.kill(child, signal.SIGKILL)
+            restarted.append(child)
+            wait_until(
+                lambda child=child: rig.ingester.children() not in ([], [child]),  # type: ignore[misc]
+                timeout=30,
+                what="a new drain process",
+            )
+        rig.wait_stored(12_000)
+        (child,) = rig.ingester.children()
+        rig.ingester.kill()
+        wait_until(lambda: not Path(f"/proc/{child}").exists(), timeout=30, what="the orphaned drain process to exit")
+        wait_progress(pub, 1_000)
+        rig.ingester.start()
+
+    run_stream(rig, kills)
+    assert len(restarted) == 2

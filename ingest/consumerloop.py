@@ -1,0 +1,75 @@
+"""One spool consumer's loop: read after the cursor, hand batches to a callable, commit the cursor behind them.
+
+Shared by the ingester (its "telemetry" and "rules" consumers run in its event loop) and by the separate
+telemetry drain process (`ingest.drainer`), which reads the same spool file from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from devices.reading import Reading
+
+Consume = Callable[[Sequence[Reading]], Awaitable[None]]
+OnFailure = Callable[[str, Exception, int, int], Awaitable[None]]  # name, error, batch size, failures so far
+
+
+class SpoolAccess(Protocol):
+    """What a consumer needs of a spool: `ingest.spool.Spool` and `ingest.spool.SpoolReader` both offer it."""
+
+    def position(self, consumer: str) -> int: ...
+
+    def read_after(self, offset: int, limit: int = 5000) -> list[tuple[int, Reading]]: ...
+
+    def commit(self, consumer: str, offset: int) -> None: ...
+
+
+async def consume_forever(
+    spool: SpoolAccess,
+    name: str,
+    consume: Consume,
+    *,
+    appended: asyncio.Event,
+    limit: int,
+    depth: int,
+    on_failure: OnFailure,
+) -> None:
+    """Feed `name` from `spool` until cancelled, keeping up to `depth` batches in flight (the telemetry sink:
+    points are idempotent, so a retry may rewrite a batch already stored; other consumers use depth 1 and see
+    batches one at a time, in order). The cursor only ever moves past batches that succeeded. `appended` is set
+    by whoever appends (or learns of an append); the loop waits on it when it has caught up."""
+    failures = 0
+    while True:
+        dispatched = await asyncio.to_thread(spool.position, name)
+        inflight: deque[tuple[int, int, asyncio.Future[None]]] = deque()  # (last offset, size, write)
+        try:
+            while True:
+                while len(inflight) < depth:
+                    appended.clear()
+                    items = await asyncio.to_thread(spool.read_after, dispatched, limit)
+                    if not items:
+                        break
+                    dispatched = items[-1][0]
+                    inflight.append((dispatched, len(items), asyncio.ensure_future(consume([r for _, r in items]))))
+                if not inflight:
+                    await appended.wait()
+                    continue
+                last, _, write = inflight[0]
+                await write
+                inflight.popleft()
+                failures = 0
+                await asyncio.to_thread(spool.commit, name, last)
+        except asyncio.CancelledError:
+            for _, _, write in inflight:
+                write.cancel()
+            raise
+        except Exception as exc:
+            for _, _, write in inflight:
+                write.cancel()
+            await asyncio.gather(*(w for _, _, w in inflight), return_exceptions=True)
+            size = inflight[0][1] if inflight else 0
+            await on_failure(name, exc, size, failures)
+            failures += 1

@@ -1,0 +1,131 @@
+"""The ingester's side of the telemetry drain process (`ingest.drainer`): start it, tell it about appends, turn
+its reports into metrics and dead letters, and start it again when it dies.
+
+Why a process: line protocol, gzip and the HTTP client cost about a third of the ingester's CPU per message,
+and in one process they also contend for the GIL with the MQTT transport and the decoder. In a second process
+they run on the other core. The spool file is the hand-over, so nothing new has to be durable: a drain process
+killed mid-batch leaves the "telemetry" cursor where it was, and its successor rewrites that batch (points are
+idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ingest.backoff import backoff_delay
+from ingest.drainer import DrainConfig
+
+log = logging.getLogger(__name__)
+
+Report = dict[str, Any]
+
+
+class DrainProcess:
+    """Runs `python -m ingest.drainer` under supervision until cancelled. `appended` is set by the ingester after
+    each spool append; `on_report` receives every report the process prints (see `ingest.drainer`)."""
+
+    def __init__(
+        self,
+        config: DrainConfig,
+        *,
+        on_report: Callable[[Report], None],
+        on_restart: Callable[[int | None], None] = lambda _rc: None,
+        restart_initial_s: float = 0.5,
+        restart_max_s: float = 30.0,
+        python: str = sys.executable,
+    ) -> None:
+        self.config = config
+        self._on_report = on_report
+        self._on_restart = on_restart
+        self._restart_initial_s = restart_initial_s
+        self._restart_max_s = restart_max_s
+        self._python = python
+        self._rng = random.Random()
+        self.pid: int | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self, appended: asyncio.Event) -> None:
+        failures = 0
+        while True:
+            rc = await self._run_once(appended)
+            self.ready.clear()
+            failures += 1
+            delay = backoff_delay(failures - 1, initial=self._restart_initial_s, cap=self._restart_max_s, rng=self._rng)
+            log.error("telemetry drain process ended (exit status %s); starting it again in %.1fs", rc, delay)
+            self._on_restart(rc)
+            await asyncio.sleep(delay)
+
+    async def _run_once(self, appended: asyncio.Event) -> int | None:
+        proc = await asyncio.create_subprocess_exec(
+            self._python,
+            "-m",
+            "ingest.drainer",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self.pid = proc.pid
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        try:
+            stdin.write(msgspec.json.encode(self.config) + b"\n")
+            await stdin.drain()
+            notifier = asyncio.create_task(self._notify(stdin, appended))
+            try:
+                await self._read_reports(stdout)
+            finally:
+                notifier.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await notifier
+            return await proc.wait()
+        except ConnectionError:  # it died while we wrote to it
+            return await proc.wait()
+        finally:
+            await self._stop(proc)
+
+    async def _notify(self, stdin: asyncio.StreamWriter, appended: asyncio.Event) -> None:
+        while True:
+            await appended.wait()
+            appended.clear()
+            stdin.write(b"a\n")
+            await stdin.drain()
+
+    async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
+        decoder = msgspec.json.Decoder(dict[str, Any])
+        while line := await stdout.readline():
+            try:
+                report = decoder.decode(line)
+            except msgspec.DecodeError:
+                log.warning("telemetry drain process printed %r", line[:200])
+                continue
+            if "ready" in report:
+                self.ready.set()
+            self._on_report(report)
+
+    @staticmethod
+    async def _stop(proc: asyncio.subprocess.Process) -> None:
+        """Close its input (it exits on end of input), then insist."""
+        if proc.returncode is not None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                proc.stdin.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise

@@ -1,0 +1,171 @@
+"""`[ingest] telemetry_drain = "process"`: the telemetry drain runs in a child process that reads the spool file.
+
+The spool reader shares the file with the ingester's spool; the ingester (in-process, real Mosquitto) starts the
+child, keeps the metrics and dead letters from its reports, and starts another when it is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cwatch.clock import SystemClock
+from cwatch.db import make_engine
+from cwatch.settings import TelemetrySettings
+from devices.reading import Reading
+from devices.registry import Registry
+from devices.sample import sample_street
+from ingest.deadletter import DeadLetters, create_tables
+from ingest.decode import Decoder
+from ingest.drainer import DrainConfig
+from ingest.errors import SpoolError
+from ingest.metrics import IngestMetrics
+from ingest.service import SINK_REJECTED, Ingester, IngestTuning
+from ingest.sinks.sqlite import SqliteTelemetrySink
+from ingest.spool import Spool, SpoolReader
+from ingest.transport import GmqttTransport, MqttOptions
+from tests.ingest.test_service import publish, telemetry, until
+from tests.support.services import MosquittoProcess
+
+
+def reading(seq: int) -> Reading:
+    return Reading(
+        device_id="WM-1",
+        device_class="water_meter",
+        channel="telemetry",
+        ts=1_700_000_000.0 + seq,
+        seq=seq,
+        fields={"volume_m3": 1.0 + seq},
+        community_id="c1",
+        microgrid_id="m1",
+        building_id="b1",
+        household_id="h1",
+        received_at=1_700_000_000.5 + seq,
+    )
+
+
+def test_spool_reader_reads_what_the_spool_wrote_and_moves_its_cursor(tmp_path: Path) -> None:
+    with Spool(tmp_path / "spool.db", consumers=("telemetry", "rules")) as spool:
+        spool.append([reading(i) for i in range(10)])
+        reader = SpoolReader(tmp_path / "spool.db")
+        try:
+            assert reader.position("telemetry") == 0
+            got = reader.read_after(0, limit=4)
+            assert [o for o, _ in got] == [1, 2, 3, 4]
+            assert got[0][1] == reading(0)
+            reader.commit("telemetry", 4)
+            reader.commit("telemetry", 2)  # never moves back
+            assert spool.position("telemetry") == 4  # the writer sees the reader's cursor
+            assert spool.position("rules") == 0
+            spool.append([reading(10)])
+            assert [o for o, _ in reader.read_after(4)] == [5, 6, 7, 8, 9, 10, 11]
+            with pytest.raises(SpoolError, match="no consumer 'nope'"):
+                reader.commit("nope", 1)
+        finally:
+            reader.close()
+
+
+def test_spool_reader_needs_the_file(tmp_path: Path) -> None:
+    with pytest.raises(SpoolError, match="does not exist"):
+        SpoolReader(tmp_path / "missing.db")
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return sample_street(1)
+
+
+class Rig:
+    def __init__(self, ingester: Ingester, deadletters: DeadLetters, telemetry_db: Path) -> None:
+        self.ingester, self.deadletters, self.telemetry_db = ingester, deadletters, telemetry_db
+
+    def stored(self) -> int:
+        if not self.telemetry_db.exists():
+            return 0
+        sink = SqliteTelemetrySink(self.telemetry_db, 86_400 * 3650, clock=SystemClock())
+        try:
+            return asyncio.run(sink.count())
+        finally:
+            asyncio.run(sink.close())
+
+
+@pytest.fixture
+async def rig(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path) -> AsyncIterator[Rig]:
+    clock = SystemClock()
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await create_tables(engine)
+    deadletters = DeadLetters(engine)
+    spool = Spool(tmp_path / "spool.db", consumers=("telemetry",))
+    config = DrainConfig(
+        spool=str(spool.path),
+        data_dir=str(tmp_path),
+        telemetry=TelemetrySettings(backend="sqlite").model_dump(mode="json"),
+        retry_initial_s=0.01,
+    )
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id=f"drain-{tmp_path.name}"), now=clock.now)
+    ingester = Ingester(
+        transport=transport,
+        decoder=Decoder(registry, clock),
+        spool=spool,
+        sink=SqliteTelemetrySink(tmp_path / "unused.db", 86_400, clock=clock),
+        deadletters=deadletters,
+        metrics=IngestMetrics(),
+        clock=clock,
+        tuning=IngestTuning(housekeeping_s=0.05),
+        telemetry_drain=config,
+    )
+    async with ingester:
+        await until(lambda: transport.connected)
+        yield Rig(ingester, deadletters, tmp_path / "telemetry.db")
+    spool.close()
+    await engine.dispose()
+
+
+async def stored_becomes(rig: Rig, n: int, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while (got := await asyncio.to_thread(rig.stored)) < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{got} of {n} readings stored")
+        await asyncio.sleep(0.02)
+
+
+async def test_the_drain_process_stores_reports_and_is_restarted(
+    rig: Rig, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    msgs = telemetry(registry, 4, 50)
+    await asyncio.to_thread(publish, mosquitto.port, msgs[:100])
+    await stored_becomes(rig, 100)
+    m = rig.ingester.metrics
+    await until(lambda: m.stored._value.get() == 100)  # the parent counts what the child reports
+    assert m.batch_write_seconds.labels("sink")._sum.get() > 0
+    assert rig.ingester.spool.position("telemetry") == 100  # the child moved the cursor in the shared file
+
+    process = rig.ingester.drain_process
+    assert process is not None
+    assert process.pid is not None
+    first = process.pid
+    os.kill(first, signal.SIGKILL)
+    await until(lambda: m.drain_restarts._value.get() == 1)
+    await asyncio.to_thread(publish, mosquitto.port, msgs[100:])
+    await stored_becomes(rig, 200)
+    assert process.pid != first
+    assert await rig.ingester.ready() == {"broker": True, "spool": True, "sink": True}
+
+
+async def test_refusals_and_outages_reported_by_the_child_reach_dead_letters_and_metrics(rig: Rig) -> None:
+    ingester = rig.ingester
+    ingester._drain_report({"refused": [["cw/c1/WM-1/telemetry", '{"ts":1.0}', "field type conflict", 12.5]]})
+    await until(lambda: ingester.metrics.refused.labels(SINK_REJECTED)._value.get() == 1)
+    deadline = time.monotonic() + 10
+    while (counts := await rig.deadletters.counts()) != {SINK_REJECTED: 1}:
+        assert time.monotonic() < deadline, counts
+        await asyncio.sleep(0.01)
+    ingester._drain_report({"unavailable": "connection refused", "retry_in": 0.5})
+    assert ingester.metrics.sink_errors._value.get() == 1
+    ingester._drain_report({"failed": "ValueError: boom", "size": 10, "retry_in": 0.5})
+    assert ingester.metrics.consumer_errors.labels("telemetry")._value.get() == 1

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import types
-from dataclasses import replace
 from enum import IntEnum
 from typing import Annotated, Literal, Union, get_args, get_origin
 
 import pytest
+from msgspec.structs import replace
 from pydantic import AnyUrl
 
 from devices.model import DeviceClass

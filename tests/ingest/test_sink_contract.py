@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from msgspec.structs import replace
 
 import ingest.sinks
 from cwatch.clock import ManualClock

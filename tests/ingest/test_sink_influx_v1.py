@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import gzip
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from devices.model import DeviceClass
 from devices.payloads import Channel

@@ -6,10 +6,10 @@ unavailable). No InfluxDB 2 can run here, so this is the only test it gets."""
 from __future__ import annotations
 
 import gzip
-from dataclasses import replace
 
 import httpx
 import pytest
+from msgspec.structs import replace
 
 from devices.model import DeviceClass
 from devices.payloads import Channel

@@ -22,12 +22,14 @@ from devices.payloads import MODELS, Channel
 from devices.registry import Registry
 from rules.alert import Severity
 from rules.conditions import Condition, StrictModel
-from rules.durations import Duration
+from rules.durations import Duration, format_duration
 from rules.errors import RuleConfigError
 from rules.schedule import ScheduleConfig, parse_span
 from rules.scope import ScopeConfig, devices_in, households_in, unknown_nodes
 
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+DEFAULT_FORGET_AFTER_S = 4 * 3600.0
+"""Duration rules with `per`: an object that sent no stop is forgotten this long after it was last seen."""
 
 
 class RuleBase(StrictModel):
@@ -102,7 +104,12 @@ class DurationRule(DeviceRuleBase):
     `start_offset_field` subtracts a field of the start message (an access controller's `held_open_s`).
     With `confirm`, time alone never raises: a message matching `confirm` (and not `stop`) must arrive after
     the limit, for devices sampled rarely (a meter's flow every hour, or once a day in a batch); the alert is
-    still dated when the limit was passed."""
+    still dated when the limit was passed.
+
+    With `per` (a field of the messages, e.g. a camera's `object_id`), the state is tracked per object: it
+    holds while any object that started is still there, and ends when the last of them has stopped (one alert
+    per device: a lane blocked by one car after another stays one alert). An object not seen again (start or
+    pulse) for `forget_after` (default 4 h) is forgotten, as if it had stopped then: its stop was lost."""
 
     kind: Literal["duration"]
     start: list[Condition] = Field(min_length=1)
@@ -111,6 +118,12 @@ class DurationRule(DeviceRuleBase):
     backdate: Literal["none", "previous_reading"] = "none"
     start_offset_field: str | None = None
     confirm: list[Condition] = Field(default_factory=list)
+    per: str | None = Field(default=None, min_length=1)
+    forget_after: Duration | None = Field(default=None, gt=0)
+
+    def forget_s(self) -> float:
+        """How long an object of a `per` rule is kept without being seen again."""
+        return self.forget_after if self.forget_after is not None else DEFAULT_FORGET_AFTER_S
 
 
 class CountRule(DeviceRuleBase):
@@ -408,14 +421,31 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
                 for name in (*c.where, *c.delta, *c.rate):
                     if name not in fields:
                         yield problem(i, (key, j), f"no {'/'.join(sorted(classes))} message has field {name!r}")
-        for key in ("field", "group_by", "start_offset_field"):
+        for key in ("field", "group_by", "start_offset_field", "per"):
             named = getattr(rule, key, None)
             if named is not None and named not in fields:
                 yield problem(i, (key,), f"no {'/'.join(sorted(classes))} message has field {named!r}")
+        if isinstance(rule, DurationRule):
+            for where, reason in _check_per(rule):
+                yield problem(i, where, reason)
         if rule.scope is not None and rule.scope.nodes():
             found = devices_in(rule.scope, rule.classes(), registry)
             if found is not None and not found:
                 yield problem(i, ("scope",), "matches no device of the rule's classes")
+
+
+def _check_per(rule: DurationRule) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """`per` and `forget_after` of a duration rule (whether `per` names a field is checked with the others)."""
+    if rule.per is None:
+        if rule.forget_after is not None:
+            yield ("forget_after",), "forget_after needs per (it is how long an object is kept)"
+        return
+    if rule.forget_s() <= rule.for_:
+        yield (
+            ("forget_after",),
+            f"forget_after ({format_duration(rule.forget_s())}) must be longer than for "
+            f"({format_duration(rule.for_)}): an object would be forgotten before the rule could raise",
+        )
 
 
 def _conditions(rule: DeviceRule) -> Iterator[tuple[str, list[Condition]]]:

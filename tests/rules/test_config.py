@@ -127,6 +127,53 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
     assert e.problems[0].startswith("rules.yaml:6:")
 
 
+LANE = """\
+version: 1
+rules:
+  - id: fire_lane_blocked
+    kind: duration
+    title: Fire lane blocked
+    severity: major
+    device_class: ai_camera
+    for: 10m
+    per: object_id
+    start: [{event: fire_lane_blocked, where: {state: start}}]
+    stop: [{event: fire_lane_blocked, where: {state: stop}}]
+"""
+
+
+def test_per_object_duration_loads(tmp_path: Path) -> None:
+    p = tmp_path / "rules.yaml"
+    p.write_text(LANE + "    forget_after: 2h\n", encoding="utf-8")
+    rule = load_ruleset(p, registry()).rules[0]
+    assert isinstance(rule, DurationRule)
+    assert (rule.per, rule.forget_after, rule.forget_s()) == ("object_id", 7200, 7200)
+    p.write_text(LANE, encoding="utf-8")
+    rule = load_ruleset(p, registry()).rules[0]
+    assert isinstance(rule, DurationRule)
+    assert (rule.forget_after, rule.forget_s()) == (None, 4 * 3600)
+
+
+def test_per_must_name_a_field_of_the_class(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD + "    per: object_id\n")
+    assert str(e) == "rules.yaml:11: rules[0].per: no access_control message has field 'object_id'"
+
+
+def test_forget_after_is_checked(tmp_path: Path) -> None:
+    e = error(tmp_path, GOOD + "    forget_after: 1h\n")
+    assert str(e) == "rules.yaml:11: rules[0].forget_after: forget_after needs per (it is how long an object is kept)"
+    e = error(tmp_path, LANE + "    forget_after: 5m\n")
+    assert str(e) == (
+        "rules.yaml:12: rules[0].forget_after: forget_after (5m) must be longer than for (10m): "
+        "an object would be forgotten before the rule could raise"
+    )
+    e = error(tmp_path, LANE + "    forget_after: soon\n")
+    assert str(e) == "rules.yaml:12: rules[0].forget_after: bad duration 'soon'"
+    e = error(tmp_path, LANE.replace("per: object_id", "per: ''"))
+    assert e.line == 9
+    assert e.reason.startswith("rules[0].per:")
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(RuleConfigError, match="cannot read"):
         load_ruleset(tmp_path / "nope.yaml", registry())

@@ -24,6 +24,7 @@ from alerts.errors import AuthError, ConflictError, PasswordPolicyError
 from alerts.model import Account
 from alerts.tables import accounts, sessions
 from cwatch.clock import Clock, SystemClock
+from cwatch.db import begin_write
 from devices.model import Role
 
 SCRYPT_N = 2**14
@@ -97,7 +98,7 @@ class AccountStore:
             raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
         hashed = await asyncio.to_thread(hash_password, password)
         try:
-            async with translated(), self.engine.begin() as conn:
+            async with translated(), begin_write(self.engine) as conn:
                 res = await conn.execute(
                     accounts.insert()
                     .values(
@@ -134,12 +135,12 @@ class AccountStore:
         if len(password) < MIN_PASSWORD:
             raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
         hashed = await asyncio.to_thread(hash_password, password)
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
 
     async def disable(self, account_id: int) -> None:
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
 
@@ -154,7 +155,7 @@ class AccountStore:
         account = _row_to_account(row)
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
             await conn.execute(
                 sessions.insert().values(
@@ -167,7 +168,7 @@ class AccountStore:
         return token, account
 
     async def logout(self, token: str) -> None:
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash(token)))
 
     async def authenticate(self, token: str | None) -> Account:

@@ -17,6 +17,7 @@ from alerts.accounts import token_hash
 from alerts.dbguard import translated
 from alerts.errors import NotFoundError
 from alerts.tables import feedback_links
+from cwatch.db import begin_write
 
 LINK_TTL_S = 7 * 86_400
 RESIDENT = "resident"
@@ -35,7 +36,7 @@ class FeedbackLinks:
 
     async def create(self, ticket_id: int, created_by: str, now: float) -> FeedbackLink:
         token = secrets.token_urlsafe(32)
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             await conn.execute(
                 feedback_links.insert().values(
                     token_hash=token_hash(token),
@@ -59,7 +60,7 @@ class FeedbackLinks:
 
     async def use(self, token: str, now: float) -> int:
         """Spend the token (once, even under concurrent submissions); returns its ticket id."""
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             res = await conn.execute(
                 update(feedback_links)
                 .where(

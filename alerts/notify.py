@@ -31,6 +31,7 @@ from alerts.errors import DeliveryError
 from alerts.loops import sleep_or_stop
 from alerts.tables import outbox
 from cwatch.clock import Clock
+from cwatch.db import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class OutboxDispatcher:
         return delivered
 
     async def _lease(self, row_id: int, seen_next: float, now: float) -> bool:
-        async with self.engine.begin() as conn:
+        async with begin_write(self.engine) as conn:
             res = await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id, outbox.c.next_attempt_at == seen_next, outbox.c.delivered_at.is_(None))
@@ -210,7 +211,7 @@ class OutboxDispatcher:
             return res.rowcount == 1
 
     async def _done(self, row_id: int, attempt: int) -> None:
-        async with self.engine.begin() as conn:
+        async with begin_write(self.engine) as conn:
             await conn.execute(
                 update(outbox).where(outbox.c.id == row_id).values(delivered_at=self.clock.now(), attempts=attempt)
             )
@@ -218,7 +219,7 @@ class OutboxDispatcher:
     async def _failed(self, row_id: int, attempt: int, error: str) -> None:
         dead = attempt >= self.backoff.max_attempts
         next_at = self.clock.now() + self.backoff.delay(attempt, self.rng)
-        async with self.engine.begin() as conn:
+        async with begin_write(self.engine) as conn:
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id)

@@ -24,6 +24,7 @@ from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.scope import Hierarchy, in_scope
 from alerts.tables import silences
+from cwatch.db import begin_write
 from rules.alert import Alert, Severity
 
 MAX_SILENCE_S = 7 * 86_400
@@ -126,7 +127,7 @@ class SilenceStore:
             raise SilenceError("a silence must end in the future")
         if not may_silence(actor, scope_id, hierarchy):
             raise SilencePermissionError(f"you may not silence {scope_id}")
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             res = await conn.execute(
                 silences.insert()
                 .values(
@@ -145,7 +146,7 @@ class SilenceStore:
             return _row(res.one())
 
     async def cancel(self, actor: Account, hierarchy: Hierarchy, silence_id: int, now: float) -> Silence:
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
             if row is None or not _related(actor, _row(row).scope_id, hierarchy):
                 raise NotFoundError(f"silence {silence_id} not found")
@@ -178,7 +179,7 @@ class SilenceStore:
     async def count_suppressed(self, counts: dict[int, int]) -> None:
         if not counts:
             return
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             for silence_id, n in counts.items():
                 await conn.execute(
                     update(silences).where(silences.c.id == silence_id).values(suppressed=silences.c.suppressed + n)

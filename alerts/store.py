@@ -27,6 +27,7 @@ from alerts.errors import ConflictError, InvalidCursorError, NotFoundError, Stor
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
 from alerts.tables import create_tables, outbox, ticket_events, tickets
+from cwatch.db import begin_write
 from rules.alert import Alert, Severity
 
 __all__ = ["Change", "NewTicket", "TicketStore", "create_tables"]
@@ -195,7 +196,7 @@ class TicketStore:
         that ticket instead of opening a new one, so a door that keeps opening and closing stays one ticket."""
         for _ in range(_RETRIES):
             try:
-                async with translated(), self.engine.begin() as conn:
+                async with translated(), begin_write(self.engine) as conn:
                     raised = await self._raise_in(conn, alert, now, new, flap_window_s)
                     if raised is None:
                         return None
@@ -246,7 +247,7 @@ class TicketStore:
         costs one commit, not one per alert. If a concurrent writer makes the batch hit the unique index, the
         batch is rolled back and redone alert by alert (each with its own retry)."""
         try:
-            async with translated(), self.engine.begin() as conn:
+            async with translated(), begin_write(self.engine) as conn:
                 out: list[list[Changed]] = []
                 for alert, new in items:
                     if new is None:
@@ -386,7 +387,7 @@ class TicketStore:
     async def clear_alert(self, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]) -> list[Changed]:
         """Mark the active ticket of the key as cleared; if `auto_resolve(ticket)`, resolve it too. Returns the
         (ticket, event) pairs written (empty when no ticket is active for the key)."""
-        async with translated(), self.engine.begin() as conn:
+        async with translated(), begin_write(self.engine) as conn:
             return await self._clear_in(conn, alert, now, auto_resolve)
 
     async def _clear_in(
@@ -446,7 +447,7 @@ class TicketStore:
                 values["status"] = status.value
                 values["active"] = status in ACTIVE
             try:
-                async with translated(), self.engine.begin() as conn:
+                async with translated(), begin_write(self.engine) as conn:
                     res = await conn.execute(
                         tickets.update()
                         .where(tickets.c.id == ticket_id, tickets.c.version == version)

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cwatch.db import begin_write
+
 metadata = MetaData()
 
 tickets = Table(
@@ -162,5 +164,5 @@ outbox = Table(
 
 async def create_tables(engine: AsyncEngine) -> None:
     """Create every table of `alerts` that does not exist yet (idempotent)."""
-    async with engine.begin() as conn:
+    async with begin_write(engine) as conn:
         await conn.run_sync(metadata.create_all)

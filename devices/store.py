@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cwatch.db import begin_write
 from devices.errors import RegistryStoreError
 from devices.model import (
     Building,
@@ -158,7 +159,7 @@ _READ_ATTEMPTS = 5
 async def create_tables(engine: AsyncEngine) -> None:
     """Create the registry tables (idempotent) and the revision row (revision 0: nothing saved yet)."""
     try:
-        async with engine.begin() as conn:
+        async with begin_write(engine) as conn:
             await conn.run_sync(METADATA.create_all)
             have = (await conn.execute(select(REVISION.c.revision).where(REVISION.c.id == 1))).first()
             if have is None:
@@ -304,7 +305,7 @@ async def save_registry_db(engine: AsyncEngine, reg: Registry) -> int:
     to commit wins whole and revisions never repeat."""
     rows = _rows(reg)
     try:
-        async with engine.begin() as conn:
+        async with begin_write(engine) as conn:
             result = await conn.execute(
                 update(REVISION).where(REVISION.c.id == 1).values(revision=REVISION.c.revision + 1)
             )

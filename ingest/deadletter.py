@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cwatch.db import begin_write
 from ingest.errors import IngestError
 from ingest.refusals import RefusalReason
 
@@ -67,7 +68,7 @@ class DeadLetter:
 
 async def create_tables(engine: AsyncEngine) -> None:
     try:
-        async with engine.begin() as conn:
+        async with begin_write(engine) as conn:
             await conn.run_sync(metadata.create_all)
     except SQLAlchemyError as e:
         raise DeadLetterError(f"cannot create dead-letter table: {e}") from e
@@ -117,7 +118,7 @@ class DeadLetters:
             return
         t = dead_letters
         try:
-            async with self._engine.begin() as conn:
+            async with begin_write(self._engine) as conn:
                 await conn.execute(t.insert(), rows)
                 newest = (await conn.execute(sa.select(sa.func.max(t.c.id)))).scalar_one()
                 await conn.execute(t.delete().where(t.c.id <= newest - self.max_rows))
@@ -164,7 +165,7 @@ class DeadLetters:
     async def clear(self) -> int:
         """Delete every dead letter (after the operator has looked); returns how many."""
         try:
-            async with self._engine.begin() as conn:
+            async with begin_write(self._engine) as conn:
                 result = await conn.execute(dead_letters.delete())
                 return int(result.rowcount)
         except SQLAlchemyError as e:

@@ -13,6 +13,7 @@ from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, Table, sel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cwatch.db import begin_write
 from rules.errors import RuleStateError
 
 metadata = MetaData()
@@ -31,7 +32,7 @@ _ROW = 1
 
 async def create_tables(engine: AsyncEngine) -> None:
     try:
-        async with engine.begin() as conn:
+        async with begin_write(engine) as conn:
             await conn.run_sync(metadata.create_all)
     except SQLAlchemyError as e:
         raise RuleStateError(f"cannot create rule state tables: {e}") from e
@@ -46,7 +47,7 @@ class RuleStateStore:
     async def save(self, snapshot: bytes, watermark: float | None) -> None:
         now = time.time()
         try:
-            async with self.engine.begin() as conn:
+            async with begin_write(self.engine) as conn:
                 res = await conn.execute(
                     update(rule_state)
                     .where(rule_state.c.id == _ROW)

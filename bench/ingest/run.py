@@ -243,6 +243,10 @@ def run(n: int, ingesters: int = 1, drain: str = "inline") -> dict[str, Any]:
             # 3. the ingesters drain it into InfluxDB
             t_start = time.perf_counter()
             pids = [ing.start() for ing in pool]
+            assert broker.proc is not None
+            assert influx.proc is not None
+            servers = {"mosquitto": broker.proc.pid, "influxd": influx.proc.pid}
+            first_servers: dict[str, float] = {}
             first_t, first_n, first_cpu, first_child_cpu = None, 0, 0.0, 0.0
             kids: set[int] = set()
             spool_first: tuple[float, int] | None = None
@@ -260,6 +264,7 @@ def run(n: int, ingesters: int = 1, drain: str = "inline") -> dict[str, Any]:
                     first_t, first_n = now, count
                     first_cpu = sum(cpu_seconds(pid) for pid in pids)
                     first_child_cpu = sum(cpu_seconds(pid) for pid in kids)
+                    first_servers = {k: cpu_seconds(pid) for k, pid in servers.items()}
                 if spool_first is None and spooled > 0:
                     spool_first = (now, spooled)
                 if spool_done is None and spooled >= n:
@@ -272,6 +277,7 @@ def run(n: int, ingesters: int = 1, drain: str = "inline") -> dict[str, Any]:
             end_t = time.perf_counter()
             cpu = sum(cpu_seconds(pid) for pid in pids) - first_cpu
             child_cpu = sum(cpu_seconds(pid) for pid in kids) - first_child_cpu
+            server_cpu = {k: cpu_seconds(pid) - first_servers[k] for k, pid in servers.items()}
             for pid in [*pids, *kids]:
                 rss[pid] = max(rss.get(pid, 0), peak_rss_kib(pid))
             for ing in pool:
@@ -297,6 +303,8 @@ def run(n: int, ingesters: int = 1, drain: str = "inline") -> dict[str, Any]:
                 "ratio": round(ingest_rate / sub_rate, 3),
                 "ingester_cpu_us_per_msg": round(cpu / (n - first_n) * 1e6, 1),
                 "drain_process_cpu_us_per_msg": round(child_cpu / (n - first_n) * 1e6, 1),
+                "mosquitto_cpu_us_per_msg": round(server_cpu["mosquitto"] / (n - first_n) * 1e6, 1),
+                "influxd_cpu_us_per_msg": round(server_cpu["influxd"] / (n - first_n) * 1e6, 1),
                 "ingester_peak_rss_mib": round(sum(rss.values()) / 1024, 1),
                 "load_average_1m": round(os.getloadavg()[0], 2),
                 "cpus": os.cpu_count(),

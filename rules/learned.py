@@ -35,10 +35,16 @@ def slot_thresholds(history: Floats, percentile: float, buffer_s: float, late_s:
     each slot also allows what was usual up to that long before it (a resident rising an hour or two later
     than ever before is not alarming: the limit at 06:30 is at least the one at 05:00)."""
     base = np.percentile(history, percentile, axis=0) + buffer_s
+    return _carry_late(np.asarray(base, dtype=np.float64), late_s)
+
+
+def _carry_late(base: Floats, late_s: float) -> Floats:
+    """Each slot's limit, at least what the slots up to `late_s` before it allowed plus the time since (NaN:
+    a slot without a limit of its own)."""
     k = int(late_s // SLOT_S)
     if k > 0:
         shifted = [np.roll(base, i) + i * SLOT_S for i in range(k + 1)]  # the limit then, plus the time since
-        base = np.max(np.stack(shifted), axis=0)
+        base = np.fmax.reduce(np.stack(shifted), axis=0)
     return np.asarray(base, dtype=np.float64)
 
 
@@ -80,9 +86,5 @@ def street_thresholds(rows: Floats, percentile: float, buffer_s: float, late_s: 
     base = np.full(SLOTS, np.nan)
     if enough.any():
         base[enough] = np.nanpercentile(rows[:, enough], percentile, axis=0)
-    base = base + buffer_s
-    k = int(late_s // SLOT_S)
-    if k > 0:
-        shifted = [np.roll(base, i) + i * SLOT_S for i in range(k + 1)]
-        base = np.fmax.reduce(np.stack(shifted), axis=0)
+    base = _carry_late(base + buffer_s, late_s)
     return np.asarray(np.where(np.isnan(base), 0.0, base), dtype=np.float64)

@@ -136,7 +136,8 @@ class BaselineEvaluator(Evaluator):
         for h in sample:
             day = self.day.get(h)
             if day is not None and self.today_seen.get(h):
-                upto = max((self.use.last[m][0] for m in self.meters.get(h, ()) if m in self.use.last), default=day)
+                newest = self.use.newest(self.meters.get(h, ()))
+                upto = day if newest is None else newest
                 key = (day, upto, len(self.today_uses.get(h, ())))
                 cached = self._today.get(h)
                 if cached is None or cached[0] != key:
@@ -286,7 +287,7 @@ class BaselineEvaluator(Evaluator):
         if self.armed.get(h) != due:
             return
         del self.armed[h]
-        data = max((self.use.last[m][0] for m in self.meters.get(h, ()) if m in self.use.last), default=None)
+        data = self.use.newest(self.meters.get(h, ()))
         if data is not None:
             self._judge(ctx, h, data, ctx.watermark)
 

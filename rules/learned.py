@@ -35,10 +35,16 @@ def slot_thresholds(history: Floats, percentile: float, buffer_s: float, late_s:
     each slot also allows what was usual up to that long before it (a resident rising an hour or two later
     than ever before is not alarming: the limit at 06:30 is at least the one at 05:00)."""
     base = np.percentile(history, percentile, axis=0) + buffer_s
+    return _carry_late(np.asarray(base, dtype=np.float64), late_s)
+
+
+def _carry_late(base: Floats, late_s: float) -> Floats:
+    """Each slot's limit, at least what the slots up to `late_s` before it allowed plus the time since (NaN:
+    a slot without a limit of its own)."""
     k = int(late_s // SLOT_S)
     if k > 0:
         shifted = [np.roll(base, i) + i * SLOT_S for i in range(k + 1)]  # the limit then, plus the time since
-        base = np.max(np.stack(shifted), axis=0)
+        base = np.fmax.reduce(np.stack(shifted), axis=0)
     return np.asarray(base, dtype=np.float64)
 
 
@@ -59,3 +65,26 @@ def first_exceedance(last_use: float, thresholds: Floats, utc_offset_s: float, h
 def high_use_limit(daily_m3: Floats, percentile: float, factor: float, floor_m3: float) -> float:
     """Today's use above this is unusually high."""
     return max(float(np.percentile(daily_m3, percentile)) * factor, floor_m3)
+
+
+def observed(row: Floats, day_start: float, known_from: float, upto: float) -> Floats:
+    """`row` (a day's `day_inactivity`) with NaN in the slots not known: those over by `known_from` (the meter's
+    first reading: nothing is known before it) and those not over by `upto` (not reported yet). Between the
+    first reading and the first use after it the values are lower bounds (the time since that reading)."""
+    ends = day_start + SLOT_S * (1 + np.arange(SLOTS, dtype=np.float64))
+    out = np.array(row, dtype=np.float64)
+    out[(ends <= known_from) | (ends > upto)] = np.nan
+    return out
+
+
+def street_thresholds(rows: Floats, percentile: float, buffer_s: float, late_s: float, min_count: int) -> Floats:
+    """`slot_thresholds` over many households' rows that may hold NaN (slots not known). A slot with fewer than
+    `min_count` known values has no limit of its own (only what `late_s` carries into it from the slots
+    before); a slot without any limit gets 0: it holds nothing back."""
+    n = np.count_nonzero(~np.isnan(rows), axis=0)
+    enough = n >= min_count
+    base = np.full(SLOTS, np.nan)
+    if enough.any():
+        base[enough] = np.nanpercentile(rows[:, enough], percentile, axis=0)
+    base = _carry_late(base + buffer_s, late_s)
+    return np.asarray(np.where(np.isnan(base), 0.0, base), dtype=np.float64)

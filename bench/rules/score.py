@@ -4,15 +4,18 @@
 
 The scenario is generated and decoded once (by the simulator and the ingester's `Decoder`, exactly as
 `cwatch simulate evaluate` does) and cached under `var/bench-rules/`, so rule changes are re-scored in a
-minute. The readings go through `Engine.process` in publish order, with `Engine.advance` every minute of event
-time minus the allowed lateness (as `RuleRunner` does in the service), and the alerts are scored by
-`simulator.score`. Besides the scorer's table, the report breaks false alerts down by cause and gives the
-false no-water alerts per watched household-month."""
+minute. The cache file is named after a hash of everything that makes the data (the simulator, the
+registry and payload code, the decoder, the scenario file): a changed simulator is never scored from a week
+it generated before the change. The readings go through `Engine.process` in publish order, with
+`Engine.advance` every minute of event time minus the allowed lateness (as `RuleRunner` does in the
+service), and the alerts are scored by `simulator.score`. Besides the scorer's table, the report breaks
+false alerts down by cause and gives the false no-water alerts per watched household-month."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import pickle
 import sys
 import time
@@ -27,6 +30,22 @@ from rules.config import default_ruleset_path, load_ruleset
 from rules.engine import Engine, EngineState
 
 CACHE = Path("var/bench-rules")
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("simulator", "devices", "ingest/decode.py", "ingest/decode_fast.py", "ingest/refusals.py", "scenarios")
+"""What the cached readings and ground truth are made from (relative to the repository)."""
+
+
+def fingerprint(root: Path = ROOT) -> str:
+    """A short hash of the `SOURCES`' contents: part of every cache file's name."""
+    h = hashlib.sha256()
+    for name in SOURCES:
+        base = root / name
+        files = sorted(p for p in base.rglob("*") if p.suffix in (".py", ".yaml")) if base.is_dir() else [base]
+        for p in files:
+            if p.is_file():
+                h.update(p.relative_to(root).as_posix().encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def generate(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, float, float, int]:
@@ -82,7 +101,7 @@ def warmup(scenario_name: str, days: int, registry: Any) -> list[Reading]:
 
 
 def _cached(name: str, make: Any) -> Any:
-    path = CACHE / f"{name}.pickle"
+    path = CACHE / f"{name}-{fingerprint()}.pickle"
     if path.exists():
         with path.open("rb") as f:
             return pickle.load(f)

@@ -161,7 +161,7 @@ class AbsenceEvaluator(Evaluator):
         if self.armed.get(h) != due:
             return
         del self.armed[h]
-        data = max((self.use.last[m][0] for m in self.meters.get(h, ()) if m in self.use.last), default=None)
+        data = self.use.newest(self.meters.get(h, ()))
         if data is not None:
             self._judge(ctx, h, data, ctx.watermark)
 

@@ -3,6 +3,7 @@ unusually high daily use, both learned from the household's own history."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
@@ -16,16 +17,37 @@ from rules.config import BaselineRule
 from rules.emit import Emitter
 from rules.kinds.base import Context, Evaluator
 from rules.kinds.water import RESTART, UseTracker
-from rules.learned import day_inactivity, first_exceedance, high_use_limit, slot_thresholds
+from rules.learned import (
+    SLOT_S,
+    SLOTS,
+    day_inactivity,
+    first_exceedance,
+    high_use_limit,
+    observed,
+    slot_thresholds,
+    street_thresholds,
+)
 from rules.schedule import Schedule, quiet_end
 from rules.scope import households_in
 
 _EPS = 1e-6
+STREET_DAYS = 14
+"""Days of each household the street's routine is learned from."""
+STREET_HOUSEHOLDS = 2000
+"""At most this many households (evenly spread over the scope) make up the street's routine."""
 
 
 class BaselineEvaluator(Evaluator):
     """Per household: `last_use`, today's use times and volume, and one row of 48 inactivity values per past
-    day (days the meter never reported are skipped, so a dead meter does not teach "inactive is normal")."""
+    day (days the meter never reported are skipped, so a dead meter does not teach "inactive is normal").
+
+    Nothing is known before a meter's first reading (`known_from`), and until the first use after it the time
+    since the last use is known only as a lower bound (the time since that reading). A day that began before
+    the first reading is therefore not learned for the household's own limits. It still tells the street's
+    routine (`prior: street`), which is recomputed every half hour from the last `STREET_DAYS` days of every
+    household of the scope and from the part of the current day the meters have already reported: on a cold
+    start, the first night is judged against the street's night so far. Lower bounds only lower a percentile,
+    so what is not known never makes the street's limits more lenient."""
 
     kind = "baseline"
     rule: BaselineRule
@@ -46,9 +68,15 @@ class BaselineEvaluator(Evaluator):
         self.armed: dict[str, float] = {}
         self.home: dict[str, str] = {}
         self.meters: dict[str, list[str]] = {}
+        self.known_from: dict[str, float] = {}  # the meter's first reading: nothing is known before it
+        self.partial: dict[str, list[float]] = {}  # a first day known in part (NaN where not): street only
         self._thr: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
-        self._pool_day = float("nan")
-        self._pool_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
+        # for the street's limits: each household's past rows, all of them stacked, and its current day's row
+        self._past: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+        self._past_stack: np.ndarray[Any, np.dtype[np.float64]] | None = None
+        self._today: dict[str, tuple[tuple[float, float, int], np.ndarray[Any, np.dtype[np.float64]]]] = {}
+        self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
+        self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self.birth = float("-inf")
 
     # --- scope and timers ----------------------------------------------------------------------------------
@@ -62,6 +90,7 @@ class BaselineEvaluator(Evaluator):
         }
         self.home = {m: h for h, ms in self.meters.items() for m in ms}
         self.devices = frozenset(self.home)
+        self._past_stack = None
 
     def reset_timers(self) -> None:
         self.armed.clear()
@@ -79,24 +108,70 @@ class BaselineEvaluator(Evaluator):
         off = datetime.fromtimestamp(ts, ctx.tz).utcoffset()
         return off.total_seconds() if off is not None else 0.0
 
-    def _pool(self, day: float) -> np.ndarray[Any, np.dtype[np.float64]] | None:
-        """Limits learned from every household's days (the street's routine), recomputed once a day."""
-        if self._pool_day != day:
-            self._pool_day = day
-            rows = [r for rs in self.history.values() for r in rs[-14:]]
-            self._pool_thr = None
-            if len(rows) >= 10 * self.rule.min_days:
-                self._pool_thr = slot_thresholds(
-                    np.asarray(rows, dtype=np.float64), self.rule.percentile, self.rule.buffer, self.rule.late_by
-                )
-        return self._pool_thr
+    def _row(self, h: str, day: float, upto: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The inactivity row of `h`'s current day (starting at `day`), NaN where not known by `upto`."""
+        uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
+        since = self.known_from.get(h, float("-inf"))
+        row = day_inactivity(uses, day, self.prior.get(h, max(day, since)))
+        return observed(row, day, since, upto)
+
+    def _street(self) -> np.ndarray[Any, np.dtype[np.float64]] | None:
+        """Limits learned from the households of the scope (the street's routine): their last `STREET_DAYS`
+        days, and the part of the current day their meters have reported. A slot needs `min_days` x 10 known
+        household-days of its own; None when no slot has them."""
+        hs = self.households
+        sample = hs[:: max(1, -(-len(hs) // STREET_HOUSEHOLDS))]
+        if self._past_stack is None:
+            parts: list[np.ndarray[Any, np.dtype[np.float64]]] = [np.empty((0, SLOTS))]
+            for h in sample:
+                past = self._past.get(h)
+                if past is None:
+                    own = self.history.get(h, [])
+                    part = self.partial.get(h)
+                    rows = ([part] if part is not None and len(own) < STREET_DAYS else []) + own[-STREET_DAYS:]
+                    past = self._past[h] = np.asarray(rows, dtype=np.float64).reshape(-1, SLOTS)
+                parts.append(past)
+            self._past_stack = np.concatenate(parts)
+        blocks: list[np.ndarray[Any, np.dtype[np.float64]]] = [self._past_stack]
+        for h in sample:
+            day = self.day.get(h)
+            if day is not None and self.today_seen.get(h):
+                newest = self.use.newest(self.meters.get(h, ()))
+                upto = day if newest is None else newest
+                key = (day, upto, len(self.today_uses.get(h, ())))
+                cached = self._today.get(h)
+                if cached is None or cached[0] != key:
+                    cached = self._today[h] = (key, self._row(h, day, upto)[np.newaxis])
+                blocks.append(cached[1])
+        min_count = 10 * self.rule.min_days
+        arr = np.concatenate(blocks)
+        if len(arr) < min_count:
+            return None
+        if not (np.count_nonzero(~np.isnan(arr), axis=0) >= min_count).any():
+            return None
+        return street_thresholds(arr, self.rule.percentile, self.rule.buffer, self.rule.late_by, min_count)
+
+    def _refresh_street(self, ts: float) -> None:
+        """Recompute the street's limits once per half hour of the readings' time (while a household of the
+        scope is still without `min_days` of its own). Computed when a reading arrives, never by a timer, so
+        the limits depend on the readings only, not on when sweeps ran."""
+        slot = int(ts // SLOT_S)
+        if slot <= self._street_slot:
+            return
+        self._street_slot = slot
+        if any(len(self.history.get(h, ())) < self.rule.min_days for h in self.households):
+            self._street_thr = self._street()
+        else:
+            self._street_thr = None
 
     def _thresholds(self, h: str, *, guard: bool = False) -> np.ndarray[Any, np.dtype[np.float64]] | None:
         """The household's learned limits; for a guard (never for raising) the street's until it has its own."""
         rows = self.history.get(h)
         if not rows or len(rows) < self.rule.min_days:
-            if guard and self.rule.prior == "street" and self.day:
-                return self._pool(max(self.day.values()))
+            if guard and self.rule.prior == "street":
+                if self._street_slot < 0 and self._street_thr is None:
+                    self._street_thr = self._street()  # restored from a snapshot without them
+                return self._street_thr
             return None
         thr = self._thr.get(h)
         if thr is None:
@@ -126,13 +201,20 @@ class BaselineEvaluator(Evaluator):
             return
         if self.today_seen.get(h):
             if self.rule.mode == "inactivity":
-                uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
-                row = day_inactivity(uses, day, self.prior.get(h, day))
-                if float(row.max()) <= self.rule.learn_max:
+                row = self._row(h, day, float("inf"))
+                known = ~np.isnan(row)
+                whole = day > self.known_from.get(h, float("-inf"))  # the day began after the first reading
+                if whole and float(row.max()) <= self.rule.learn_max:
                     rows = self.history.setdefault(h, [])
                     rows.append([float(x) for x in row])
                     del rows[: max(0, len(rows) - self.rule.history_days)]
                     self._thr.pop(h, None)
+                    self._forget_past(h)
+                    if len(rows) >= STREET_DAYS:
+                        self.partial.pop(h, None)
+                elif not whole and known.any() and float(np.nanmax(row)) <= self.rule.learn_max:
+                    self.partial[h] = [float(x) for x in row]  # a first day: the street's, not its own
+                    self._forget_past(h)
             else:
                 daily = self.daily.setdefault(h, [])
                 daily.append(self.today_m3.get(h, 0.0))
@@ -154,6 +236,11 @@ class BaselineEvaluator(Evaluator):
         h = self.home.get(r.device_id)
         if h is None:
             return
+        self._learn(r, h, ctx)
+        if self.rule.prior == "street" and self.rule.mode == "inactivity":
+            self._refresh_street(r.ts)
+
+    def _learn(self, r: Reading, h: str, ctx: Context) -> None:
         used = self.use.use(r)
         if used is None or r.ts + 1 < self.day.get(h, float("-inf")):
             return  # not a newer register reading, or older than the day being learned
@@ -161,6 +248,7 @@ class BaselineEvaluator(Evaluator):
         self.today_seen[h] = True
         since, m3 = used
         if m3 == RESTART:
+            self.known_from.setdefault(h, since)  # the meter's first reading (a replaced one keeps it)
             self.last_use[h] = max(self.last_use.get(h, since), since)
             return
         if m3 <= 0 or m3 < self.rule.min_use_m3:
@@ -199,7 +287,7 @@ class BaselineEvaluator(Evaluator):
         if self.armed.get(h) != due:
             return
         del self.armed[h]
-        data = max((self.use.last[m][0] for m in self.meters.get(h, ()) if m in self.use.last), default=None)
+        data = self.use.newest(self.meters.get(h, ()))
         if data is not None:
             self._judge(ctx, h, data, ctx.watermark)
 
@@ -244,6 +332,11 @@ class BaselineEvaluator(Evaluator):
         self.history[h] = [list(map(float, r)) for r in rows][-self.rule.history_days :]
         self.daily[h] = [float(x) for x in daily_m3][-self.rule.history_days :]
         self._thr.pop(h, None)
+        self._forget_past(h)
+
+    def _forget_past(self, h: str) -> None:
+        self._past.pop(h, None)
+        self._past_stack = None
 
     def dump(self) -> dict[str, Any]:
         d = super().dump()
@@ -257,6 +350,12 @@ class BaselineEvaluator(Evaluator):
             today_seen=self.today_seen,
             history={h: [[round(x, 1) for x in row] for row in rows] for h, rows in self.history.items()},
             daily=self.daily,
+            known_from={h: (None if t == float("-inf") else t) for h, t in self.known_from.items()},
+            partial={h: [None if math.isnan(x) else round(x, 1) for x in row] for h, row in self.partial.items()},
+            street={
+                "slot": self._street_slot,
+                "limits": None if self._street_thr is None else [float(x) for x in self._street_thr],
+            },
         )
         return d
 
@@ -272,3 +371,17 @@ class BaselineEvaluator(Evaluator):
         self.history = {str(k): [[float(x) for x in r] for r in v] for k, v in data.get("history", {}).items()}
         self.daily = {str(k): [float(x) for x in v] for k, v in data.get("daily", {}).items()}
         self._thr = {}
+        self._past = {}
+        self._past_stack = None
+        self._today = {}
+        if "known_from" in data:
+            self.known_from = {str(k): float("-inf") if v is None else float(v) for k, v in data["known_from"].items()}
+        else:  # a snapshot from before first readings were kept: what it had learned was taken as known
+            self.known_from = {h: float("-inf") for h in self.day}
+        self.partial = {
+            str(k): [float("nan") if x is None else float(x) for x in v] for k, v in data.get("partial", {}).items()
+        }
+        street = data.get("street") or {}
+        self._street_slot = int(street.get("slot", -1))
+        limits = street.get("limits")
+        self._street_thr = None if limits is None else np.asarray(limits, dtype=np.float64)

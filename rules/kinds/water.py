@@ -3,6 +3,8 @@ start of the interval it was used in (it happened somewhere after the earlier re
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading
@@ -35,6 +37,10 @@ class UseTracker:
         if before is None or float(v) < before[1]:
             return r.ts, RESTART  # a meter heard for the first time, or replaced
         return before[0], float(v) - before[1]
+
+    def newest(self, meters: Iterable[str]) -> float | None:
+        """The time of the newest reading of any of `meters` (None when none was read yet)."""
+        return max((self.last[m][0] for m in meters if m in self.last), default=None)
 
     def dump(self) -> dict[str, list[float]]:
         return {k: [t, v] for k, (t, v) in self.last.items()}

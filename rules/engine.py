@@ -192,6 +192,14 @@ class Engine:
             out.extend(self.process(r))
         return out
 
+    def start_at(self, t: float) -> None:
+        """Start the clocks of devices and households never heard at `t`, the moment the service began
+        watching, unless the engine has started already (a restored state, or a reading came first). Without it
+        the first sweep starts them at the clock minus the allowed lateness: before anything could have been
+        heard, so every quiet device of a new deployment would be offline `allowed_lateness_s` too early."""
+        if self._birth is None:
+            self._start(t)
+
     def advance(self, now: float) -> list[Alert]:
         """Move the watermark to `now` (never back) and fire the timers that came due."""
         ctx = self._ctx

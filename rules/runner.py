@@ -86,6 +86,7 @@ class RuleRunner:
         hand-off, save. Returns the alerts it produced."""
         async with self._lock:
             self.maybe_reload()
+            self.engine.start_at(self.clock.now())
             limit = self._sweep_limit()
             alerts = self.engine.advance(limit) if limit > float("-inf") else []
             if alerts:

@@ -61,6 +61,10 @@ class TelemetrySettings(_Section):
     influx_token: str = ""
     batch_size: int = Field(default=5_000, ge=1, le=100_000)
     batch_interval_s: float = Field(default=1.0, gt=0)
+    gzip: bool = Field(
+        default=True,
+        description="Compress InfluxDB write bodies (gzip level 1); worth it across a network, not on one host.",
+    )
 
     @model_validator(mode="after")
     def _v2_needs_credentials(self) -> TelemetrySettings:

@@ -35,11 +35,12 @@ def make_sink(t: TelemetrySettings, *, data_dir: Path, clock: Clock) -> Telemetr
             t.influx_database,
             username=t.influx_username or None,
             password=t.influx_password or None,
+            gzip=t.gzip,
         )
     if t.backend == "influx_v2":
         from ingest.sinks.influx_v2 import InfluxV2Sink
 
-        return InfluxV2Sink(t.influx_url, org=t.influx_org, bucket=t.influx_bucket, token=t.influx_token)
+        return InfluxV2Sink(t.influx_url, org=t.influx_org, bucket=t.influx_bucket, token=t.influx_token, gzip=t.gzip)
     if t.backend == "sqlite":
         from ingest.sinks.sqlite import SqliteTelemetrySink
 

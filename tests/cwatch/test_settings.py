@@ -80,3 +80,15 @@ def test_a_webhook_needs_a_real_secret(tmp_path: Path) -> None:
     p = write(tmp_path, "[notify]\nwebhook_url = 'http://127.0.0.1:9/hook'\nwebhook_secret = 'short'\n")
     with pytest.raises(ConfigError, match="webhook_secret"):
         load_settings(p, environ={})
+
+
+@pytest.mark.parametrize("backend", ["influx_v1", "influx_v2"])
+@pytest.mark.parametrize("gzip", [True, False])
+def test_telemetry_gzip_setting_reaches_the_influx_sinks(tmp_path: Path, backend: str, gzip: bool) -> None:
+    from cwatch.clock import SystemClock
+    from ingest.wiring import make_sink
+
+    v2 = 'influx_org = "o"\ninflux_bucket = "b"\ninflux_token = "t"\n' if backend == "influx_v2" else ""
+    p = write(tmp_path, f'[telemetry]\nbackend = "{backend}"\ngzip = {str(gzip).lower()}\n{v2}')
+    sink = make_sink(load_settings(p, environ={}).telemetry, data_dir=tmp_path, clock=SystemClock())
+    assert ("Content-Encoding" in sink._write_headers) is gzip  # type: ignore[attr-defined]

@@ -119,3 +119,21 @@ async def test_connection_errors_are_unavailable() -> None:
         await s.write(readings(1))
     assert not await s.ping()
     await s.close()
+
+
+async def test_gzip_off_sends_plain_line_protocol() -> None:
+    requests: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(204)
+
+    s = InfluxV2Sink(
+        "https://influx.example:8086", "org", "cwatch", "t", gzip=False, transport=httpx.MockTransport(record)
+    )
+    batch = readings(2)
+    assert await s.write(batch) == []
+    (req,) = requests
+    assert "content-encoding" not in req.headers
+    assert req.content.decode() == "\n".join(line(r) for r in batch)
+    await s.close()

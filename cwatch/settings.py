@@ -59,8 +59,13 @@ class TelemetrySettings(_Section):
     influx_org: str = ""
     influx_bucket: str = ""
     influx_token: str = ""
-    batch_size: int = Field(default=5_000, ge=1, le=100_000)
-    batch_interval_s: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(
+        default=5_000,
+        ge=1,
+        le=100_000,
+        description="Most points per write. A write starts as soon as readings are spooled and fewer than two are"
+        " in flight, so batches are small when traffic is light and fill up under load.",
+    )
     gzip: bool = Field(
         default=True,
         description="Compress InfluxDB write bodies (gzip level 1); worth it across a network, not on one host.",

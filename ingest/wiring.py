@@ -13,7 +13,7 @@ from cwatch.clock import Clock
 from ingest.drainer import DrainConfig
 from ingest.errors import ConfigError
 from ingest.metrics import IngestMetrics
-from ingest.service import TELEMETRY, Consumer, Ingester
+from ingest.service import TELEMETRY, Consumer, Ingester, IngestTuning
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions, options_from_url
 
@@ -99,7 +99,10 @@ def build_ingester(
     drain = None
     if s.ingest.telemetry_drain == "process":
         drain = DrainConfig(
-            spool=str(spool.path), data_dir=str(data_dir), telemetry=s.telemetry.model_dump(mode="json")
+            spool=str(spool.path),
+            data_dir=str(data_dir),
+            telemetry=s.telemetry.model_dump(mode="json"),
+            limit=s.telemetry.batch_size,
         )
     return Ingester(
         transport=transport,
@@ -113,4 +116,5 @@ def build_ingester(
         clock=clock,
         consumers=consumers,
         telemetry_drain=drain,
+        tuning=IngestTuning(sink_batch=s.telemetry.batch_size),
     )

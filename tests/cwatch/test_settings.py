@@ -92,3 +92,33 @@ def test_telemetry_gzip_setting_reaches_the_influx_sinks(tmp_path: Path, backend
     p = write(tmp_path, f'[telemetry]\nbackend = "{backend}"\ngzip = {str(gzip).lower()}\n{v2}')
     sink = make_sink(load_settings(p, environ={}).telemetry, data_dir=tmp_path, clock=SystemClock())
     assert ("Content-Encoding" in sink._write_headers) is gzip  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("drain", ["inline", "process"])
+async def test_telemetry_batch_size_bounds_every_write(tmp_path: Path, drain: str) -> None:
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from cwatch.clock import SystemClock
+    from devices.registry import Registry
+    from ingest.wiring import build_ingester
+
+    p = write(
+        tmp_path,
+        f'data_dir = "{tmp_path}"\n[telemetry]\nbatch_size = 123\n[ingest]\ntelemetry_drain = "{drain}"\n',
+    )
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    ingester = build_ingester(
+        load_settings(p, environ={}),
+        engine=engine,
+        registry=Registry(),
+        clock=SystemClock(),
+        metrics=CollectorRegistry(),
+        broker_host="127.0.0.1",
+        broker_port=1,
+    )
+    assert ingester.tuning.sink_batch == 123
+    if drain == "process":
+        assert ingester.drain_process is not None
+        assert ingester.drain_process.config.limit == 123
+    await engine.dispose()

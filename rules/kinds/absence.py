@@ -61,12 +61,16 @@ class AbsenceEvaluator(Evaluator):
         self.devices = frozenset(self.home)
 
     def reset_timers(self) -> None:
-        self.armed.clear()
+        """Keep `armed`: a judgement deferred to the end of quiet hours is state, not a cache. It must survive a
+        restart, a registry change or a rule reload even when the meter says nothing more; `start` pushes it
+        onto the engine's new timer heap."""
 
     def start(self, ctx: Context, birth: float) -> None:
         self.birth = birth
         for h in self.households:
             self.mark.setdefault(h, birth)
+        for h, at in self.armed.items():
+            ctx.timer(at, self.id, h)
 
     def _arm(self, ctx: Context, h: str, due: float) -> None:
         cur = self.armed.get(h)
@@ -216,6 +220,7 @@ class AbsenceEvaluator(Evaluator):
             acc={h: [list(x) for x in v] for h, v in self.acc.items() if v},
             answered=self.answered,
             all_well_day=self.all_well_day,
+            armed=self.armed,
             use=self.use.dump(),
             birth=self.birth if self.birth > float("-inf") else None,
         )
@@ -227,4 +232,5 @@ class AbsenceEvaluator(Evaluator):
         self.acc = {str(k): [(float(a), float(b)) for a, b in v] for k, v in data.get("acc", {}).items()}
         self.answered = {str(k): float(v) for k, v in data.get("answered", {}).items()}
         self.all_well_day = {str(k): str(v) for k, v in data.get("all_well_day", {}).items()}
+        self.armed = {str(k): float(v) for k, v in data.get("armed", {}).items()}
         self.use.load(data.get("use", {}))

@@ -93,12 +93,16 @@ class BaselineEvaluator(Evaluator):
         self._past_stack = None
 
     def reset_timers(self) -> None:
-        self.armed.clear()
+        """Keep `armed`: a judgement deferred to the end of quiet hours is state, not a cache. It must survive a
+        restart, a registry change or a rule reload even when the meter says nothing more; `start` pushes it
+        onto the engine's new timer heap."""
 
     def start(self, ctx: Context, birth: float) -> None:
         self.birth = birth
         for h in self.households:
             self.last_use.setdefault(h, birth)
+        for h, at in self.armed.items():
+            ctx.timer(at, self.id, h)
 
     def _day_start(self, ts: float, ctx: Context) -> float:
         d = datetime.fromtimestamp(ts, ctx.tz).date()
@@ -342,6 +346,7 @@ class BaselineEvaluator(Evaluator):
         d = super().dump()
         d.update(
             use=self.use.dump(),
+            armed=self.armed,
             last_use=self.last_use,
             day=self.day,
             prior=self.prior,
@@ -362,6 +367,7 @@ class BaselineEvaluator(Evaluator):
     def load(self, data: dict[str, Any]) -> None:
         super().load(data)
         self.use.load(data.get("use", {}))
+        self.armed = {str(k): float(v) for k, v in data.get("armed", {}).items()}
         self.last_use = {str(k): float(v) for k, v in data.get("last_use", {}).items()}
         self.day = {str(k): float(v) for k, v in data.get("day", {}).items()}
         self.prior = {str(k): float(v) for k, v in data.get("prior", {}).items()}

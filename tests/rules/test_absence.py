@@ -233,3 +233,17 @@ def test_the_street_routine_guards_a_new_household_until_it_has_its_own() -> Non
 
     assert len(newcomer_no_water("none")) == 1  # its first long night looks like an absence
     assert newcomer_no_water("street") == []  # unless it is the street's usual night
+
+
+def test_an_alert_deferred_to_the_end_of_quiet_hours_survives_a_restart_and_a_registry_change() -> None:
+    """The meter stops reporting after it proved the absence: nothing but the deferred timer can raise."""
+    eng, meter, reg = setup()
+    # last use 12:00-13:00 -> due 00:00, inside quiet hours; the 01:00 reading proves it, then the meter is silent
+    assert raises(meter.run(T0 + 12 * H, 14, uses={1: 0.05})) == []
+    restored = Engine.restore(eng.snapshot(), eng.ruleset, reg, allowed_lateness_s=0)
+    restored.set_registry(reg.with_changes())
+    for e in (eng, restored):
+        assert raises(e.advance(T0 + 29 * H)) == []
+        [a] = raises(e.advance(T0 + 31 * H))
+        assert a.ts == T0 + 30 * H  # 06:00, the end of quiet hours
+        assert a.details["deferred_from"] == T0 + 24 * H

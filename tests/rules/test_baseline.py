@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import time
+
 import numpy as np
 
+from devices.model import QuietHours
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.learned import SLOT_S, day_inactivity, first_exceedance, high_use_limit, slot_thresholds
-from tests.rules.support import T0, H, clears, raises, reading, registry, ruleset
+from tests.rules.support import T0, WATCHED, H, clears, raises, reading, registry, ruleset
 
 BASE = """
 rules:
@@ -128,3 +132,20 @@ def test_a_replaced_meter_restarts_the_clocks_instead_of_proving_an_absence() ->
     for h in range(3):
         out += eng.process(reading(reg, "WM1", "telemetry", T0 + 7 * 24 * H + h * H, volume_m3=0.0))
     assert raises(out, "elderly_unusual_inactivity") == []
+
+
+def test_an_inactivity_alert_deferred_to_the_end_of_quiet_hours_survives_a_restart() -> None:
+    reg = registry(watched_care=replace(WATCHED, quiet_hours=QuietHours(time(20), time(6))))
+    eng = Engine(ruleset(BASE, reg), reg, allowed_lateness_s=0)
+    vol = 5.0
+    out: list[Alert] = []
+    for d in range(7):
+        for h in range(24):
+            vol += 0.02 if 7 <= h <= (21 if d < 6 else 19) else 0.0
+            out += eng.process(reading(reg, "WM1", "telemetry", T0 + d * 24 * H + h * H, volume_m3=round(vol, 3)))
+    # day 7: last use before 20:00, unusual from 21:00 (inside quiet hours), proven at 23:00; then the meter is silent
+    assert raises(out, "elderly_unusual_inactivity") == []
+    restored = Engine.restore(eng.snapshot(), eng.ruleset, reg, allowed_lateness_s=0)
+    for e in (eng, restored):
+        [a] = raises(e.advance(T0 + 7 * 24 * H + 7 * H), "elderly_unusual_inactivity")
+        assert a.ts == T0 + 7 * 24 * H + 6 * H  # deferred to 06:00, the end of quiet hours

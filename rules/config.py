@@ -29,7 +29,7 @@ from rules.scope import ScopeConfig, devices_in, households_in, unknown_nodes
 
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 DEFAULT_FORGET_AFTER_S = 4 * 3600.0
-"""Duration rules with `per`: an object that sent no stop is forgotten this long after it was last seen."""
+"""Rules with `per`: an object that sent no stop is forgotten this long after it was last seen."""
 
 
 class RuleBase(StrictModel):
@@ -62,10 +62,27 @@ class DeviceRuleBase(RuleBase):
         return frozenset(self.device_class) if self.device_class is not None else None
 
 
-class EventRule(DeviceRuleBase):
+class PerObject(StrictModel):
+    """`per` names a field of the messages (e.g. a camera's `object_id`) by which a device's state is kept per
+    object; an object not seen again for `forget_after` (default 4 h) is forgotten, as if it had stopped: its
+    stop was lost."""
+
+    per: str | None = Field(default=None, min_length=1)
+    forget_after: Duration | None = Field(default=None, gt=0)
+
+    def forget_s(self) -> float:
+        """How long an object of a `per` rule is kept without being seen again."""
+        return self.forget_after if self.forget_after is not None else DEFAULT_FORGET_AFTER_S
+
+
+class EventRule(DeviceRuleBase, PerObject):
     """Raise when a message matches any `match` condition; clear when one matches any `clear` condition.
     With `pending`, a match is held that long (event time) and dropped if the device sends a `cancel` or
-    `clear` message meanwhile; the alert is then dated when the wait ended."""
+    `clear` message meanwhile; the alert is then dated when the wait ended.
+
+    With `per`, a `clear` ends only the object it names (all of them if it names none), and the alert clears
+    when the last object that matched has ended: smoke seen as two overlapping objects stays one alert until
+    both are gone."""
 
     kind: Literal["event"]
     match: list[Condition] = Field(min_length=1)
@@ -98,7 +115,7 @@ class ThresholdRule(DeviceRuleBase):
         return self
 
 
-class DurationRule(DeviceRuleBase):
+class DurationRule(DeviceRuleBase, PerObject):
     """Raise when a `start` condition has held for `for` without a `stop`; clear on `stop`. `backdate:
     previous_reading` dates the start at the device's previous message (the state began somewhere in between);
     `start_offset_field` subtracts a field of the start message (an access controller's `held_open_s`).
@@ -118,12 +135,6 @@ class DurationRule(DeviceRuleBase):
     backdate: Literal["none", "previous_reading"] = "none"
     start_offset_field: str | None = None
     confirm: list[Condition] = Field(default_factory=list)
-    per: str | None = Field(default=None, min_length=1)
-    forget_after: Duration | None = Field(default=None, gt=0)
-
-    def forget_s(self) -> float:
-        """How long an object of a `per` rule is kept without being seen again."""
-        return self.forget_after if self.forget_after is not None else DEFAULT_FORGET_AFTER_S
 
 
 class CountRule(DeviceRuleBase):
@@ -425,7 +436,7 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
             named = getattr(rule, key, None)
             if named is not None and named not in fields:
                 yield problem(i, (key,), f"no {'/'.join(sorted(classes))} message has field {named!r}")
-        if isinstance(rule, DurationRule):
+        if isinstance(rule, PerObject):
             for where, reason in _check_per(rule):
                 yield problem(i, where, reason)
         if rule.scope is not None and rule.scope.nodes():
@@ -434,13 +445,13 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
                 yield problem(i, ("scope",), "matches no device of the rule's classes")
 
 
-def _check_per(rule: DurationRule) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """`per` and `forget_after` of a duration rule (whether `per` names a field is checked with the others)."""
+def _check_per(rule: PerObject) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """`per` and `forget_after` (whether `per` names a field is checked with the others)."""
     if rule.per is None:
         if rule.forget_after is not None:
             yield ("forget_after",), "forget_after needs per (it is how long an object is kept)"
         return
-    if rule.forget_s() <= rule.for_:
+    if isinstance(rule, DurationRule) and rule.forget_s() <= rule.for_:
         yield (
             ("forget_after",),
             f"forget_after ({format_duration(rule.forget_s())}) must be longer than for "

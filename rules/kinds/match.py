@@ -35,7 +35,8 @@ class _DeviceEvaluator(Evaluator):
 
 class EventEvaluator(_DeviceEvaluator):
     """With `pending`, a match waits that long in event time and is dropped if a `cancel` or `clear` message
-    of the device arrives meanwhile (a cooking alarm the resident silences within seconds)."""
+    of the device arrives meanwhile (a cooking alarm the resident silences within seconds). With `per`, the
+    objects that matched are kept per alert key, and a `clear` only ends the alert with the last of them."""
 
     kind = "event"
     rule: EventRule
@@ -49,6 +50,9 @@ class EventEvaluator(_DeviceEvaluator):
         self.events = events_of_conditions([*rule.match, *rule.clear, *rule.cancel])
         self.conditions = [*rule.match, *rule.clear, *rule.cancel]
         self.waiting: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (match time, details)
+        self.per = rule.per
+        self.forget = rule.forget_s()
+        self.objects: dict[str, dict[str, float]] = {}  # with `per`: key -> object -> last matched
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
@@ -63,17 +67,40 @@ class EventEvaluator(_DeviceEvaluator):
                 self._cancel(key, r.ts)
         if self.clear and any_match(self.clear, r, prev):
             key = self.emitter.key(r.device_id)
+            if self.per is not None and self._others_remain(key, r):
+                return
             self._cancel(key, r.ts)
             if self.emitter.is_open(key):
                 self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             return
         if any_match(self.match, r, prev) and self.active_at(r.ts):
             key = self.emitter.key(r.device_id)
+            if self.per is not None and (obj := r.fields.get(self.per)) is not None:
+                seen = self.objects.setdefault(key, {})
+                seen[str(obj)] = max(seen.get(str(obj), r.ts), r.ts)
             if self.rule.pending <= 0 or self.emitter.is_open(key):
                 self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             elif key not in self.waiting:
                 self.waiting[key] = (r.ts, reading_details(r, ctx))
                 ctx.timer(r.ts + self.rule.pending, self.id, key)
+
+    def _others_remain(self, key: str, r: Reading) -> bool:
+        """A clear of `per` rule: end the object it names (every object if it names none) and those not seen
+        for `forget_after`; True while another object that matched is still there."""
+        objs = self.objects.get(key)
+        if not objs:
+            return False
+        obj = r.fields.get(self.per) if self.per is not None else None
+        if obj is None:
+            objs.clear()
+        else:
+            objs.pop(str(obj), None)
+        for o in [o for o, seen in objs.items() if seen < r.ts - self.forget]:
+            del objs[o]
+        if objs:
+            return True
+        del self.objects[key]
+        return False
 
     def _cancel(self, key: str, ts: float) -> None:
         w = self.waiting.get(key)
@@ -94,14 +121,22 @@ class EventEvaluator(_DeviceEvaluator):
         for key, (ts, _) in self.waiting.items():
             ctx.timer(ts + self.rule.pending, self.id, key)
 
+    def prune(self, now: float) -> None:
+        super().prune(now)
+        for key in [k for k, objs in self.objects.items() if max(objs.values(), default=now) < now - self.forget]:
+            del self.objects[key]  # every object forgotten: the next clear ends the alert
+
     def dump(self) -> dict[str, Any]:
         d = super().dump()
         d["waiting"] = {k: [t, det] for k, (t, det) in self.waiting.items()}
+        if self.objects:
+            d["objects"] = self.objects
         return d
 
     def load(self, data: dict[str, Any]) -> None:
         super().load(data)
         self.waiting = {str(k): (float(v[0]), dict(v[1])) for k, v in data.get("waiting", {}).items()}
+        self.objects = {str(k): {str(o): float(t) for o, t in v.items()} for k, v in data.get("objects", {}).items()}
 
 
 Compare = Callable[[Any, Any], bool]

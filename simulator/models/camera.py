@@ -103,6 +103,7 @@ def _incidents(ctx: DeviceContext, m: float, out: list[Out], n: list[int]) -> No
             out.append((e, Channel.EVENT, _event(ctx, n, "fire_lane_blocked", conf, "stop", object_id=oid)))
         elif inc.kind == "ebike_in_elevator":
             out.append((s, Channel.EVENT, _event(ctx, n, "ebike_in_elevator", conf)))
-        elif inc.kind == "shed_smoke":
-            out.append((s, Channel.EVENT, _event(ctx, n, "smoke_fire", conf, "start")))
-            out.append((e, Channel.EVENT, _event(ctx, n, "smoke_fire", conf, "stop")))
+        elif inc.kind == "shed_smoke":  # the stop names the object that started, as a tracking camera does
+            oid = f"s{int(rng.integers(1 << 20)):05x}"
+            out.append((s, Channel.EVENT, _event(ctx, n, "smoke_fire", conf, "start", object_id=oid)))
+            out.append((e, Channel.EVENT, _event(ctx, n, "smoke_fire", conf, "stop", object_id=oid)))

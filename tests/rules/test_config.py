@@ -196,3 +196,17 @@ def test_bad_durations(bad: object) -> None:
 def test_format_duration() -> None:
     assert format_duration(7200) == "2h"
     assert format_duration(90) == "90s"
+
+
+def test_forget_after_of_an_event_rule_needs_per(tmp_path: Path) -> None:
+    text = """rules:
+  - id: shed
+    kind: event
+    title: Smoke
+    severity: critical
+    device_class: ai_camera
+    match: [{event: smoke_fire}]
+    forget_after: 1h
+"""
+    e = error(tmp_path, text)
+    assert str(e) == "rules.yaml:8: rules[0].forget_after: forget_after needs per (it is how long an object is kept)"

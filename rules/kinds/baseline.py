@@ -75,6 +75,8 @@ class BaselineEvaluator(Evaluator):
         self._past: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
         self._past_stack: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self._today: dict[str, tuple[tuple[float, float, int], np.ndarray[Any, np.dtype[np.float64]]]] = {}
+        # the last `first_exceedance` per household: (last use, limits, result); limits compared by identity
+        self._exceed: dict[str, tuple[float, np.ndarray[Any, np.dtype[np.float64]], float]] = {}
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
         self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self.birth = float("-inf")
@@ -190,7 +192,19 @@ class BaselineEvaluator(Evaluator):
         thr = self._thresholds(h, guard=True)
         if thr is None:
             return None
-        return first_exceedance(last_use, thr, self._offset(last_use, ctx))
+        return self._first_exceedance(h, last_use, thr, ctx)
+
+    def _first_exceedance(
+        self, h: str, last_use: float, thr: np.ndarray[Any, np.dtype[np.float64]], ctx: Context
+    ) -> float:
+        """`first_exceedance` for `h`, kept while its last use and limits stay the same (a long night is judged
+        at every reading of it; the limits change with a new day or, for the street's, a new half hour)."""
+        cached = self._exceed.get(h)
+        if cached is not None and cached[0] == last_use and cached[1] is thr:
+            return cached[2]
+        at = first_exceedance(last_use, thr, self._offset(last_use, ctx))
+        self._exceed[h] = (last_use, thr, at)
+        return at
 
     # --- learning ------------------------------------------------------------------------------------------
 
@@ -305,7 +319,9 @@ class BaselineEvaluator(Evaluator):
         if hh is None or not hh.care.watched or thr is None:
             return
         last = self.last_use.get(h, self.birth)
-        due = max(first_exceedance(last, thr, self._offset(last, ctx)), last + self.rule.min_inactivity)
+        if last + self.rule.min_inactivity > proven + _EPS:
+            return  # not even the minimum inactivity is proven: the limits need not be looked at
+        due = max(self._first_exceedance(h, last, thr, ctx), last + self.rule.min_inactivity)
         if due > proven + _EPS:
             return
         if hh.care.away_until is not None and hh.care.away_until.timestamp() > due:
@@ -380,6 +396,7 @@ class BaselineEvaluator(Evaluator):
         self._past = {}
         self._past_stack = None
         self._today = {}
+        self._exceed = {}
         if "known_from" in data:
             self.known_from = {str(k): float("-inf") if v is None else float(v) for k, v in data["known_from"].items()}
         else:  # a snapshot from before first readings were kept: what it had learned was taken as known

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import time
+from typing import Any
 
 import numpy as np
 
 from devices.model import QuietHours
 from rules.alert import Alert
 from rules.engine import Engine
+from rules.kinds.base import Context
+from rules.kinds.baseline import BaselineEvaluator
 from rules.learned import SLOT_S, day_inactivity, first_exceedance, high_use_limit, slot_thresholds
 from tests.rules.support import T0, WATCHED, H, clears, raises, reading, registry, ruleset
 
@@ -149,3 +152,50 @@ def test_an_inactivity_alert_deferred_to_the_end_of_quiet_hours_survives_a_resta
     for e in (eng, restored):
         [a] = raises(e.advance(T0 + 7 * 24 * H + 7 * H), "elderly_unusual_inactivity")
         assert a.ts == T0 + 7 * 24 * H + 6 * H  # deferred to 06:00, the end of quiet hours
+
+
+LATE = """
+rules:
+  - id: elderly_unusual_inactivity
+    kind: baseline
+    title: Unusual inactivity
+    severity: minor
+    mode: inactivity
+    percentile: 97
+    buffer: 1h
+    late_by: 3h
+    min_days: 5
+    scope: {household_tags: [watched]}
+"""
+
+
+def _late_riser_alerts(fresh: bool) -> list[Alert]:
+    """Six days up at 06:00 (the first is not learned: the meter's first reading began it), one at 09:00,
+    then a morning without water. Each midnight adds a day to the
+    limits while the night's last use stays the same; with `fresh`, every judgement computes its first
+    exceedance anew instead of taking the kept one."""
+    reg = registry(watched_care=replace(WATCHED, quiet_hours=None))
+    eng = Engine(ruleset(LATE, reg), reg, allowed_lateness_s=0)
+    if fresh:
+        b = next(ev for ev in eng._evaluators if isinstance(ev, BaselineEvaluator))
+
+        def anew(h: str, last: float, thr: np.ndarray[Any, np.dtype[np.float64]], ctx: Context) -> float:
+            return first_exceedance(last, thr, b._offset(last, ctx))
+
+        b._first_exceedance = anew  # type: ignore[method-assign]
+    vol = 5.0
+    out: list[Alert] = []
+    for d in range(8):
+        first = 6 if d < 6 else 9 if d == 6 else 13
+        for h in range(24):
+            vol += 0.02 if first <= h <= 21 else 0.0
+            out += eng.process(reading(reg, "WM1", "telemetry", T0 + d * 24 * H + h * H, volume_m3=round(vol, 3)))
+    return out
+
+
+def test_the_kept_first_exceedance_is_the_one_computed_anew_when_the_limits_change() -> None:
+    kept, fresh = _late_riser_alerts(fresh=False), _late_riser_alerts(fresh=True)
+    assert kept == fresh
+    # the late rising of day 5 became part of the limits at midnight, during the night the alert is judged in
+    [a] = raises(kept, "elderly_unusual_inactivity")
+    assert T0 + 7 * 24 * H + 6 * H < a.ts < T0 + 7 * 24 * H + 13 * H

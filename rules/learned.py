@@ -71,10 +71,15 @@ def observed(row: Floats, day_start: float, known_from: float, upto: float) -> F
     """`row` (a day's `day_inactivity`) with NaN in the slots not known: those over by `known_from` (the meter's
     first reading: nothing is known before it) and those not over by `upto` (not reported yet). Between the
     first reading and the first use after it the values are lower bounds (the time since that reading)."""
-    ends = day_start + SLOT_S * (1 + np.arange(SLOTS, dtype=np.float64))
-    out = np.array(row, dtype=np.float64)
-    out[(ends <= known_from) | (ends > upto)] = np.nan
-    return out
+    rows = np.asarray(row, dtype=np.float64)[np.newaxis]
+    return np.asarray(observed_rows(rows, np.array([day_start]), np.array([known_from]), np.array([upto]))[0])
+
+
+def observed_rows(rows: Floats, day_starts: Floats, known_from: Floats, upto: Floats) -> Floats:
+    """`observed` of many households' rows at once (one row, day start, first reading and newest reading each)."""
+    ends = day_starts[:, np.newaxis] + SLOT_S * (1 + np.arange(SLOTS, dtype=np.float64))
+    hidden = (ends <= known_from[:, np.newaxis]) | (ends > upto[:, np.newaxis])
+    return np.asarray(np.where(hidden, np.nan, rows), dtype=np.float64)
 
 
 def street_thresholds(rows: Floats, percentile: float, buffer_s: float, late_s: float, min_count: int) -> Floats:

@@ -24,6 +24,7 @@ from rules.learned import (
     first_exceedance,
     high_use_limit,
     observed,
+    observed_rows,
     slot_thresholds,
     street_thresholds,
 )
@@ -74,7 +75,8 @@ class BaselineEvaluator(Evaluator):
         # for the street's limits: each household's past rows, all of them stacked, and its current day's row
         self._past: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
         self._past_stack: np.ndarray[Any, np.dtype[np.float64]] | None = None
-        self._today: dict[str, tuple[tuple[float, float, int], np.ndarray[Any, np.dtype[np.float64]]]] = {}
+        # each household's current day's `day_inactivity`, while its uses, prior and first reading are unchanged
+        self._today: dict[str, tuple[tuple[float, int, float, float], np.ndarray[Any, np.dtype[np.float64]]]] = {}
         # the last `first_exceedance` per household: (last use, limits, result); limits compared by identity
         self._exceed: dict[str, tuple[float, np.ndarray[Any, np.dtype[np.float64]], float]] = {}
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
@@ -116,10 +118,22 @@ class BaselineEvaluator(Evaluator):
 
     def _row(self, h: str, day: float, upto: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         """The inactivity row of `h`'s current day (starting at `day`), NaN where not known by `upto`."""
-        uses = np.asarray(sorted(self.today_uses.get(h, [])), dtype=np.float64)
+        return observed(self._day_row(h, day), day, self.known_from.get(h, float("-inf")), upto)
+
+    def _day_row(self, h: str, day: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """`day_inactivity` of `h`'s current day (starting at `day`), all 48 slots, as if nothing came after its
+        last use. It changes only with a use (or a new day), so it is kept until then: the street's limits,
+        recomputed every half hour, rebuild only the rows of the households that used water since."""
         since = self.known_from.get(h, float("-inf"))
-        row = day_inactivity(uses, day, self.prior.get(h, max(day, since)))
-        return observed(row, day, since, upto)
+        uses = self.today_uses.get(h, [])
+        prior = self.prior.get(h, max(day, since))
+        key = (day, len(uses), prior, since)
+        cached = self._today.get(h)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        row = day_inactivity(np.asarray(sorted(uses), dtype=np.float64), day, prior)
+        self._today[h] = (key, row)
+        return row
 
     def _street(self) -> np.ndarray[Any, np.dtype[np.float64]] | None:
         """Limits learned from the households of the scope (the street's routine): their last `STREET_DAYS`
@@ -138,19 +152,23 @@ class BaselineEvaluator(Evaluator):
                     past = self._past[h] = np.asarray(rows, dtype=np.float64).reshape(-1, SLOTS)
                 parts.append(past)
             self._past_stack = np.concatenate(parts)
-        blocks: list[np.ndarray[Any, np.dtype[np.float64]]] = [self._past_stack]
+        today: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+        days: list[float] = []
+        known: list[float] = []
+        upto: list[float] = []
         for h in sample:
             day = self.day.get(h)
             if day is not None and self.today_seen.get(h):
                 newest = self.use.newest(self.meters.get(h, ()))
-                upto = day if newest is None else newest
-                key = (day, upto, len(self.today_uses.get(h, ())))
-                cached = self._today.get(h)
-                if cached is None or cached[0] != key:
-                    cached = self._today[h] = (key, self._row(h, day, upto)[np.newaxis])
-                blocks.append(cached[1])
+                today.append(self._day_row(h, day))
+                days.append(day)
+                known.append(self.known_from.get(h, float("-inf")))
+                upto.append(day if newest is None else newest)
+        arr = self._past_stack
+        if today:
+            seen = observed_rows(np.stack(today), np.array(days), np.array(known), np.array(upto))
+            arr = np.concatenate([arr, seen])
         min_count = 10 * self.rule.min_days
-        arr = np.concatenate(blocks)
         if len(arr) < min_count:
             return None
         if not (np.count_nonzero(~np.isnan(arr), axis=0) >= min_count).any():

@@ -4,6 +4,7 @@ night (`prior: street` learned from the part of the night the street's meters ha
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -13,6 +14,7 @@ from devices.reading import Reading
 from devices.registry import Registry
 from rules.alert import Alert
 from rules.engine import Engine
+from rules.kinds.baseline import BaselineEvaluator
 from rules.learned import SLOT_S, SLOTS, observed, street_thresholds
 from tests.rules.support import T0, WATCHED, H, raises, reading, registry, ruleset
 
@@ -223,3 +225,30 @@ def test_the_streets_limits_depend_on_the_readings_not_on_the_sweeps() -> None:
         (a.action, a.dedup_key, a.ts) for a in raises(plain)
     ]
     assert len(no_water(plain)) == 1
+
+
+def test_the_streets_kept_rows_give_the_limits_of_rows_built_anew() -> None:
+    """The street's limits are recomputed every half hour from every household's current day; a household's
+    row is kept until it uses water again (or a new day begins), and must be what building it anew gives."""
+    reg = street()
+    msgs = readings(reg, 40, h1_use={k: 0.0 for k in range(20, 40)})
+    kept, fresh = engine(reg, "street"), engine(reg, "street")
+    b = next(ev for ev in fresh._evaluators if isinstance(ev, BaselineEvaluator))
+
+    def anew(h: str, day: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+        b._today.pop(h, None)
+        return BaselineEvaluator._day_row(b, h, day)
+
+    b._day_row = anew  # type: ignore[method-assign]
+    k = next(ev for ev in kept._evaluators if isinstance(ev, BaselineEvaluator))
+    refreshed = 0
+    for r in msgs:
+        slot = k._street_slot
+        assert kept.process(r) == fresh.process(r)
+        if k._street_slot != slot:
+            refreshed += 1
+            assert (k._street_thr is None) == (b._street_thr is None)
+            if k._street_thr is not None and b._street_thr is not None:
+                assert np.array_equal(k._street_thr, b._street_thr)
+    assert refreshed == 40  # with the first reading of each half hour: every hour (the meters read hourly)
+    assert k._street_thr is not None

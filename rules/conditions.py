@@ -63,6 +63,9 @@ class Condition(StrictModel):
 
 
 Test = Callable[[Any], bool]
+NUMBER = (int, float)
+"""For `isinstance(v, NUMBER)` on hot paths: a tuple made once (`int | float` builds a union at every call, ~3x
+slower). Callers exclude `bool` themselves."""
 PREV_TS = "_ts"
 """Key of the previous telemetry message's time in the `prev` mapping the engine passes (no payload field starts
 with an underscore)."""
@@ -104,12 +107,12 @@ def _eq_test(want: Scalar) -> Test:
         return lambda v: v is want
     if isinstance(want, str):
         return lambda v: v == want
-    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v == want
+    return lambda v: isinstance(v, NUMBER) and not isinstance(v, bool) and v == want
 
 
 def _num_test(op: Callable[[Any, Any], bool], bound: float) -> Test:
     def test(v: Any) -> bool:
-        return isinstance(v, int | float) and not isinstance(v, bool) and op(v, bound)
+        return isinstance(v, NUMBER) and not isinstance(v, bool) and op(v, bound)
 
     return test
 
@@ -138,7 +141,7 @@ class CompiledCondition:
         for k, t in self.deltas:
             now = f.get(k)
             before = prev.get(k) if prev is not None else None
-            if not isinstance(now, int | float) or not isinstance(before, int | float):
+            if not isinstance(now, NUMBER) or not isinstance(before, NUMBER):
                 return False
             if not t(now - before):
                 return False
@@ -146,9 +149,9 @@ class CompiledCondition:
             now = f.get(k)
             before = prev.get(k) if prev is not None else None
             then = prev.get(PREV_TS) if prev is not None else None
-            if not isinstance(now, int | float) or not isinstance(before, int | float):
+            if not isinstance(now, NUMBER) or not isinstance(before, NUMBER):
                 return False
-            if not isinstance(then, int | float) or r.ts <= then:
+            if not isinstance(then, NUMBER) or r.ts <= then:
                 return False
             if not t((now - before) * 60.0 / (r.ts - then)):
                 return False

@@ -30,7 +30,7 @@ from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from devices.registry import Registry
 from rules.alert import Alert
-from rules.conditions import PREV_TS
+from rules.conditions import NUMBER, PREV_TS
 from rules.config import (
     AbsenceRule,
     BaselineRule,
@@ -44,7 +44,7 @@ from rules.config import (
 )
 from rules.errors import RuleStateError
 from rules.kinds.absence import AbsenceEvaluator
-from rules.kinds.base import Context, Evaluator
+from rules.kinds.base import NEVER, Context, Evaluator
 from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.duration import DurationEvaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
@@ -157,7 +157,7 @@ class Engine:
     @property
     def watermark(self) -> float | None:
         w = self._ctx.watermark
-        return None if w == float("-inf") else w
+        return None if w == NEVER else w
 
     @property
     def registry(self) -> Registry:
@@ -237,7 +237,7 @@ class Engine:
         ctx = self._ctx
         out: list[Alert] = []
         ctx.out = out
-        when = at if at is not None else (ctx.watermark if ctx.watermark > float("-inf") else (until or 0.0))
+        when = at if at is not None else (ctx.watermark if ctx.watermark > NEVER else (until or 0.0))
         for ev in self._evaluators:
             if isinstance(ev, AbsenceEvaluator | BaselineEvaluator):
                 ev.answer(ctx, household_id, until, when)
@@ -316,7 +316,7 @@ class Engine:
         ctx.last_seen = dict(st.last_seen)
         ctx.prev_fields = {k: dict(v) for k, v in st.prev_fields.items()}
         ctx.prev_ts = dict(st.prev_ts)
-        ctx.watermark = st.watermark if st.watermark is not None else float("-inf")
+        ctx.watermark = st.watermark if st.watermark is not None else NEVER
         for ev in self._evaluators:
             data = st.rules.get(ev.id)
             if data is not None and data.get("kind") == ev.kind:
@@ -348,14 +348,14 @@ class Engine:
         evs = by_event.get(event, others) if isinstance(event, str) else others
         for ev in evs:
             ev.on_reading(r, prev, ctx)
-        if r.channel is Channel.TELEMETRY and r.ts > ctx.prev_ts.get(dev, float("-inf")):
+        if r.channel is Channel.TELEMETRY and r.ts > ctx.prev_ts.get(dev, NEVER):
             if prev is None:
                 prev = ctx.prev_fields[dev] = dict(r.fields)
             else:
                 prev.update(r.fields)
             prev[PREV_TS] = r.ts
             ctx.prev_ts[dev] = r.ts
-        if r.ts > ctx.last_seen.get(dev, float("-inf")):
+        if r.ts > ctx.last_seen.get(dev, NEVER):
             ctx.last_seen[dev] = r.ts
 
     def _fire(self) -> None:
@@ -386,11 +386,11 @@ def _frozen_readings(r: Reading, frozen: Any) -> list[Reading]:
                 ts = datetime.fromisoformat(ts_raw).timestamp()
             except ValueError:
                 continue
-        elif isinstance(ts_raw, int | float):
+        elif isinstance(ts_raw, NUMBER):
             ts = float(ts_raw)
         else:
             continue
-        if not isinstance(vol, int | float) or ts >= r.ts:
+        if not isinstance(vol, NUMBER) or ts >= r.ts:
             continue
         out.append(
             Reading(

@@ -13,7 +13,7 @@ from devices.reading import Reading, Scalar
 from rules.alert import Alert, AlertAction, Severity
 from rules.config import AbsenceRule
 from rules.emit import Emitter
-from rules.kinds.base import Context, Evaluator
+from rules.kinds.base import NEVER, Context, Evaluator
 from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.water import RESTART, UseTracker
 from rules.schedule import Schedule, parse_span, quiet_end
@@ -46,7 +46,7 @@ class AbsenceEvaluator(Evaluator):
         self.armed: dict[str, float] = {}
         self.meters: dict[str, list[str]] = {}
         self.home: dict[str, str] = {}
-        self.birth = float("-inf")
+        self.birth = NEVER
         self.all_well = parse_span(rule.all_well.hours) if rule.all_well is not None else None
         self.routine: BaselineEvaluator | None = None  # linked by the engine when `rule.routine` names one
 
@@ -127,7 +127,7 @@ class AbsenceEvaluator(Evaluator):
         self._judge(ctx, h, r.ts, r.ts)
 
     def _used(self, ctx: Context, h: str, since: float, seen_at: float) -> None:
-        if since > self.mark.get(h, float("-inf")):
+        if since > self.mark.get(h, NEVER):
             self.mark[h] = since
         self.answered.pop(h, None)
         key = self.emitter.key(h)
@@ -231,7 +231,7 @@ class AbsenceEvaluator(Evaluator):
             all_well_day=self.all_well_day,
             armed=self.armed,
             use=self.use.dump(),
-            birth=self.birth if self.birth > float("-inf") else None,
+            birth=self.birth if self.birth > NEVER else None,
         )
         return d
 

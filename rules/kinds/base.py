@@ -17,6 +17,9 @@ from rules.config import Rule
 from rules.emit import Emitter, Place, place_of_device, place_of_household
 from rules.schedule import Schedule
 
+NEVER = float("-inf")
+"""A time before every other. A module constant for hot paths: `float("-inf")` parses its string at every call."""
+
 
 class Context:
     """Engine state evaluators may read or use: registry, zone, watermark, the output list, the timer heap and
@@ -41,7 +44,7 @@ class Context:
         self.registry = registry
         self.tz_name = tz_name
         self.tz = ZoneInfo(tz_name)
-        self.watermark = float("-inf")
+        self.watermark = NEVER
         self.out: list[Alert] = []
         self.heap: list[tuple[float, int, str, str]] = []  # (due, seq, rule_id, key)
         self.seq = 0

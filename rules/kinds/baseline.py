@@ -15,7 +15,7 @@ from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from rules.config import BaselineRule
 from rules.emit import Emitter
-from rules.kinds.base import Context, Evaluator
+from rules.kinds.base import NEVER, Context, Evaluator
 from rules.kinds.water import RESTART, UseTracker
 from rules.learned import (
     SLOT_S,
@@ -81,7 +81,7 @@ class BaselineEvaluator(Evaluator):
         self._exceed: dict[str, tuple[float, np.ndarray[Any, np.dtype[np.float64]], float]] = {}
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
         self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
-        self.birth = float("-inf")
+        self.birth = NEVER
 
     # --- scope and timers ----------------------------------------------------------------------------------
 
@@ -118,13 +118,13 @@ class BaselineEvaluator(Evaluator):
 
     def _row(self, h: str, day: float, upto: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         """The inactivity row of `h`'s current day (starting at `day`), NaN where not known by `upto`."""
-        return observed(self._day_row(h, day), day, self.known_from.get(h, float("-inf")), upto)
+        return observed(self._day_row(h, day), day, self.known_from.get(h, NEVER), upto)
 
     def _day_row(self, h: str, day: float) -> np.ndarray[Any, np.dtype[np.float64]]:
         """`day_inactivity` of `h`'s current day (starting at `day`), all 48 slots, as if nothing came after its
         last use. It changes only with a use (or a new day), so it is kept until then: the street's limits,
         recomputed every half hour, rebuild only the rows of the households that used water since."""
-        since = self.known_from.get(h, float("-inf"))
+        since = self.known_from.get(h, NEVER)
         uses = self.today_uses.get(h, [])
         prior = self.prior.get(h, max(day, since))
         key = (day, len(uses), prior, since)
@@ -162,7 +162,7 @@ class BaselineEvaluator(Evaluator):
                 newest = self.use.newest(self.meters.get(h, ()))
                 today.append(self._day_row(h, day))
                 days.append(day)
-                known.append(self.known_from.get(h, float("-inf")))
+                known.append(self.known_from.get(h, NEVER))
                 upto.append(day if newest is None else newest)
         arr = self._past_stack
         if today:
@@ -239,7 +239,7 @@ class BaselineEvaluator(Evaluator):
             if self.rule.mode == "inactivity":
                 row = self._row(h, day, float("inf"))
                 known = ~np.isnan(row)
-                whole = day > self.known_from.get(h, float("-inf"))  # the day began after the first reading
+                whole = day > self.known_from.get(h, NEVER)  # the day began after the first reading
                 if whole and float(row.max()) <= self.rule.learn_max:
                     rows = self.history.setdefault(h, [])
                     rows.append([float(x) for x in row])
@@ -278,7 +278,7 @@ class BaselineEvaluator(Evaluator):
 
     def _learn(self, r: Reading, h: str, ctx: Context) -> None:
         used = self.use.use(r)
-        if used is None or r.ts + 1 < self.day.get(h, float("-inf")):
+        if used is None or r.ts + 1 < self.day.get(h, NEVER):
             return  # not a newer register reading, or older than the day being learned
         self._roll(ctx, h, r.ts)
         self.today_seen[h] = True
@@ -298,7 +298,7 @@ class BaselineEvaluator(Evaluator):
             return
         self._judge(ctx, h, since, since)
         self.today_uses.setdefault(h, []).append(since)
-        if since > self.last_use.get(h, float("-inf")):
+        if since > self.last_use.get(h, NEVER):
             self.last_use[h] = since
         key = self.emitter.key(h)
         place = ctx.household_place(h)
@@ -389,7 +389,7 @@ class BaselineEvaluator(Evaluator):
             today_seen=self.today_seen,
             history={h: [[round(x, 1) for x in row] for row in rows] for h, rows in self.history.items()},
             daily=self.daily,
-            known_from={h: (None if t == float("-inf") else t) for h, t in self.known_from.items()},
+            known_from={h: (None if t == NEVER else t) for h, t in self.known_from.items()},
             partial={h: [None if math.isnan(x) else round(x, 1) for x in row] for h, row in self.partial.items()},
             street={
                 "slot": self._street_slot,
@@ -416,9 +416,9 @@ class BaselineEvaluator(Evaluator):
         self._today = {}
         self._exceed = {}
         if "known_from" in data:
-            self.known_from = {str(k): float("-inf") if v is None else float(v) for k, v in data["known_from"].items()}
+            self.known_from = {str(k): NEVER if v is None else float(v) for k, v in data["known_from"].items()}
         else:  # a snapshot from before first readings were kept: what it had learned was taken as known
-            self.known_from = {h: float("-inf") for h in self.day}
+            self.known_from = {h: NEVER for h in self.day}
         self.partial = {
             str(k): [float("nan") if x is None else float(x) for x in v] for k, v in data.get("partial", {}).items()
         }

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devices.reading import Reading, Scalar
-from rules.conditions import any_match, channels_of, compile_any, events_of_conditions
+from rules.conditions import NUMBER, any_match, channels_of, compile_any, events_of_conditions
 from rules.config import DurationRule
 from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import Context, Evaluator
@@ -276,7 +276,7 @@ class DurationEvaluator(Evaluator):
         off_field = self.rule.start_offset_field
         if off_field is not None:
             off = r.fields.get(off_field)
-            if isinstance(off, int | float) and not isinstance(off, bool) and off > 0:
+            if isinstance(off, NUMBER) and not isinstance(off, bool) and off > 0:
                 began -= float(off)
         if self.rule.backdate == "previous_reading":
             before = ctx.prev_ts.get(r.device_id)

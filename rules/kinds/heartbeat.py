@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from devices.reading import Reading, Scalar
 from rules.config import HeartbeatRule
 from rules.emit import Emitter, place_of_reading
-from rules.kinds.base import Context, Evaluator
+from rules.kinds.base import NEVER, Context, Evaluator
 from rules.schedule import Schedule
 from rules.scope import devices_in
 
@@ -28,7 +28,7 @@ class HeartbeatEvaluator(Evaluator):
         self.k = rule.k
         self.armed: set[str] = set()
         self.watch: list[str] = []
-        self.birth = float("-inf")
+        self.birth = NEVER
         self.limits: dict[str, float] = {}
 
     def rescope(self, ctx: Context) -> None:
@@ -71,7 +71,7 @@ class HeartbeatEvaluator(Evaluator):
             self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
         else:
             lim = self.limit(ctx, dev)
-            if lim is not None and r.ts - seen > lim and seen > float("-inf"):
+            if lim is not None and r.ts - seen > lim and seen > NEVER:
                 # silent past the limit, but the watermark had not reached it yet: raise dated then, and clear
                 at = self.when_active(seen + lim)
                 if at <= r.ts:

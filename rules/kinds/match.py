@@ -10,10 +10,10 @@ from typing import Any
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel
 from devices.reading import Reading, Scalar
-from rules.conditions import any_match, channels_of, compile_any, events_of_conditions
+from rules.conditions import NUMBER, any_match, channels_of, compile_any, events_of_conditions
 from rules.config import CountRule, EventRule, ThresholdRule
 from rules.emit import Emitter, place_of_reading
-from rules.kinds.base import Context, Evaluator
+from rules.kinds.base import NEVER, Context, Evaluator
 from rules.schedule import Schedule
 from rules.scope import devices_in
 
@@ -180,7 +180,7 @@ class ThresholdEvaluator(_DeviceEvaluator):
             return
         key = self.emitter.key(r.device_id)
         v = r.fields.get(self.field)
-        numeric = isinstance(v, int | float) and not isinstance(v, bool)
+        numeric = isinstance(v, NUMBER) and not isinstance(v, bool)
         if self.clear and self.emitter.is_open(key) and any_match(self.clear, r, prev):
             self.by_event.discard(key)
             self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
@@ -267,7 +267,7 @@ class CountEvaluator(_DeviceEvaluator):
         times = self.hits.get(key)
         if ca is None or not self.emitter.is_open(key):
             return
-        last = times[-1] if times else float("-inf")
+        last = times[-1] if times else NEVER
         if last + ca > due:
             return  # a newer hit re-armed the timer
         device, _ = self.targets.get(key, (key.split(":")[1], None))

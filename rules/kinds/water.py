@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading
+from rules.conditions import NUMBER
 
 RESTART = -1.0
 """The m3 `UseTracker.use` reports when a meter's register went down."""
@@ -28,7 +29,7 @@ class UseTracker:
         if r.device_class is not DeviceClass.WATER_METER or r.channel is not Channel.TELEMETRY:
             return None
         v = r.fields.get("volume_m3")
-        if not isinstance(v, int | float) or isinstance(v, bool):
+        if not isinstance(v, NUMBER) or isinstance(v, bool):
             return None
         before = self.last.get(r.device_id)
         if before is not None and r.ts <= before[0]:

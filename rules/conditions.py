@@ -95,9 +95,8 @@ def compile_predicate(p: Predicate | Scalar) -> Test:
     if p.in_ is not None:
         allowed = frozenset(p.in_)
         checks.append(lambda v: v in allowed)
-    if len(checks) == 1:
-        only = checks[0]
-        return lambda v: v is not None and only(v)
+    if len(checks) == 1 and p.ne is None:
+        return checks[0]  # a bound, `eq` or `in` never holds for None: no wrapper call on the hot path
     return lambda v: v is not None and all(c(v) for c in checks)
 
 
@@ -132,9 +131,10 @@ class CompiledCondition:
     def matches(self, r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
         if self.channel is not None and r.channel is not self.channel:
             return False
-        if self.events is not None and r.event not in self.events:
-            return False
         f = r.fields
+        # `Reading.event` without the property call: a value that is not a string is in no set of event names
+        if self.events is not None and f.get("event", f.get("state")) not in self.events:
+            return False
         for k, t in self.tests:
             if not t(f.get(k)):
                 return False
@@ -163,8 +163,10 @@ def compile_any(conds: list[Condition]) -> tuple[CompiledCondition, ...]:
 
 
 def any_match(conds: tuple[CompiledCondition, ...], r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
+    ch = r.channel
     for c in conds:  # noqa: SIM110 - a plain loop is faster than any() with a generator on the hot path
-        if c.matches(r, prev):
+        # the channel tested here first: most conditions of a rule are for another channel than the message's
+        if (c.channel is None or c.channel is ch) and c.matches(r, prev):
             return True
     return False
 

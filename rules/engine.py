@@ -18,7 +18,7 @@ Late and out-of-order policy (see docs/rules.md):
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,8 +52,10 @@ from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
 from rules.schedule import Schedule, zone
 
 SNAPSHOT_VERSION = 1
-Route = tuple[dict[str, tuple[Evaluator, ...]], tuple[Evaluator, ...]]
-"""Evaluators for one class and channel: by event name, and those for any other event."""
+Judge = Callable[[Reading, Mapping[str, Scalar] | None, Context], None]
+"""An evaluator's bound `on_reading`: the index holds these, so a message costs no method look-up per rule."""
+Route = tuple[dict[str, tuple[Judge, ...]], tuple[Judge, ...]]
+"""The evaluators' `on_reading` for one class and channel: by event name, and those for any other event."""
 
 
 @dataclass(slots=True)
@@ -145,9 +147,7 @@ class Engine:
         self._birth: float | None = None
         self._evaluators: list[Evaluator] = []
         self._by_id: dict[str, Evaluator] = {}
-        self._index: dict[
-            DeviceClass, dict[Channel, tuple[dict[str, tuple[Evaluator, ...]], tuple[Evaluator, ...]]]
-        ] = {}
+        self._index: dict[DeviceClass, dict[Channel, Route]] = {}
         self._build(ruleset, previous={})
         if state is not None:
             self._load(state)
@@ -307,8 +307,10 @@ class Engine:
             for ch in Channel:
                 evs = [(ev, ev.events_on(ch)) for ev in ordered if ev.wants(c, ch)]
                 named = {e for _, events in evs if events is not None for e in events}
-                by_event = {e: tuple(ev for ev, events in evs if events is None or e in events) for e in named}
-                index[c][ch] = (by_event, tuple(ev for ev, events in evs if events is None))
+                by_event: dict[str, tuple[Judge, ...]] = {
+                    e: tuple(ev.on_reading for ev, events in evs if events is None or e in events) for e in named
+                }
+                index[c][ch] = (by_event, tuple(ev.on_reading for ev, events in evs if events is None))
         self._index = index
 
     def _load(self, st: EngineState) -> None:
@@ -342,21 +344,25 @@ class Engine:
         prev = ctx.prev_fields.get(dev)
         by_event, others = self._index[r.device_class][r.channel]
         f = r.fields
-        event = f.get("event")
-        if event is None:
-            event = f.get("state")
-        evs = by_event.get(event, others) if isinstance(event, str) else others
-        for ev in evs:
-            ev.on_reading(r, prev, ctx)
-        if r.channel is Channel.TELEMETRY and r.ts > ctx.prev_ts.get(dev, NEVER):
+        judges = others
+        if by_event:
+            event = f.get("event")
+            if event is None:
+                event = f.get("state")
+            if isinstance(event, str):
+                judges = by_event.get(event, others)
+        for judge in judges:
+            judge(r, prev, ctx)
+        ts = r.ts
+        if r.channel is Channel.TELEMETRY and ts > ctx.prev_ts.get(dev, NEVER):
             if prev is None:
-                prev = ctx.prev_fields[dev] = dict(r.fields)
+                prev = ctx.prev_fields[dev] = dict(f)
             else:
-                prev.update(r.fields)
-            prev[PREV_TS] = r.ts
-            ctx.prev_ts[dev] = r.ts
-        if r.ts > ctx.last_seen.get(dev, NEVER):
-            ctx.last_seen[dev] = r.ts
+                prev.update(f)
+            prev[PREV_TS] = ts
+            ctx.prev_ts[dev] = ts
+        if ts > ctx.last_seen.get(dev, NEVER):
+            ctx.last_seen[dev] = ts
 
     def _fire(self) -> None:
         ctx = self._ctx

@@ -244,9 +244,12 @@ class DurationEvaluator(Evaluator):
             self.emitter.clear(ctx.out, key, due, place, details)
 
     def _stopped(self, key: str, ts: float) -> None:
-        stops = self.stops.setdefault(key, [])
+        stops = self.stops.get(key)
+        if stops is None:
+            stops = self.stops[key] = []
         bisect.insort(stops, ts)
-        del stops[: max(0, len(stops) - _KEEP_STOPS)]
+        if len(stops) > _KEEP_STOPS:
+            del stops[: len(stops) - _KEEP_STOPS]
 
     def _late_start(self, r: Reading, key: str, began: float, ctx: Context) -> None:
         """A start older than a stop already seen: the state ran from it to the next stop after it."""

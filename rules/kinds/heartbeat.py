@@ -63,22 +63,23 @@ class HeartbeatEvaluator(Evaluator):
         dev = r.device_id
         if self.devices is not None and dev not in self.devices:
             return
-        key = self.emitter.key(dev)
         seen = ctx.last_seen.get(dev, self.birth)
         if r.ts <= seen:
             return  # late or duplicate: says nothing new about being online now
-        if self.emitter.is_open(key):
-            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
+        em = self.emitter
+        key = em.key(dev)
+        if key in em.open:
+            em.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
         else:
-            lim = self.limit(ctx, dev)
+            lim = self.limits.get(dev)
             if lim is not None and r.ts - seen > lim and seen > NEVER:
                 # silent past the limit, but the watermark had not reached it yet: raise dated then, and clear
                 at = self.when_active(seen + lim)
                 if at <= r.ts:
-                    self.emitter.raise_(ctx.out, key, at, place_of_reading(r), {"last_seen": seen, "limit_s": lim})
-                    self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
+                    em.raise_(ctx.out, key, at, place_of_reading(r), {"last_seen": seen, "limit_s": lim})
+                    em.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
         if dev not in self.armed:
-            lim = self.limit(ctx, dev)
+            lim = self.limits.get(dev)
             if lim is not None:
                 self.armed.add(dev)
                 ctx.timer(r.ts + lim, self.id, dev)

@@ -152,6 +152,7 @@ class ThresholdEvaluator(_DeviceEvaluator):
     def __init__(self, rule: ThresholdRule, schedule: Schedule | None) -> None:
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
         self.field = rule.field
+        self.only_channel = rule.channel
         self.bad = _BAD[rule.op]
         self.good = _GOOD[rule.op]
         self.value = rule.value
@@ -176,27 +177,29 @@ class ThresholdEvaluator(_DeviceEvaluator):
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
             return
-        if self.rule.channel is not None and r.channel is not self.rule.channel:
+        if self.only_channel is not None and r.channel is not self.only_channel:
             return
-        key = self.emitter.key(r.device_id)
+        em = self.emitter
+        key = em.key(r.device_id)
         v = r.fields.get(self.field)
         numeric = isinstance(v, NUMBER) and not isinstance(v, bool)
-        if self.clear and self.emitter.is_open(key) and any_match(self.clear, r, prev):
+        is_open = key in em.open
+        if is_open and self.clear and any_match(self.clear, r, prev):
             self.by_event.discard(key)
-            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            em.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             return
         alarmed = bool(self.also) and any_match(self.also, r, prev)
         if alarmed or (numeric and self.bad(v, self.value)):
             if self.active_at(r.ts):
-                self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
-                if alarmed and self.emitter.is_open(key):
+                em.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+                if alarmed and key in em.open:
                     self.by_event.add(key)
             return
-        if numeric and self.emitter.is_open(key) and self.good(v, self.clear_value):
+        if numeric and is_open and self.good(v, self.clear_value):
             if key in self.by_event and self.clear:
                 return
             self.by_event.discard(key)
-            self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
+            em.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
 
     def dump(self) -> dict[str, Any]:
         d = super().dump()

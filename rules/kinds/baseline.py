@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, time
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from rules.emit import Emitter
 from rules.kinds.base import NEVER, Context, Evaluator
 from rules.kinds.water import RESTART, UseTracker
 from rules.learned import (
+    DAY_S,
     SLOT_S,
     SLOTS,
     day_inactivity,
@@ -82,6 +83,7 @@ class BaselineEvaluator(Evaluator):
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
         self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self.birth = NEVER
+        self._day_span: tuple[float, float, tzinfo | None] = (0.0, 0.0, None)  # see `_day_start`
 
     # --- scope and timers ----------------------------------------------------------------------------------
 
@@ -109,8 +111,17 @@ class BaselineEvaluator(Evaluator):
             ctx.timer(at, self.id, h)
 
     def _day_start(self, ts: float, ctx: Context) -> float:
+        """The local midnight `ts` falls after. Every watched reading asks (~2 µs of `datetime`), so the last day
+        is kept as its span [start, next midnight) when the zone's offset is the same all day long."""
+        lo, hi, tz = self._day_span
+        if lo <= ts < hi and tz is ctx.tz:
+            return lo
         d = datetime.fromtimestamp(ts, ctx.tz).date()
-        return datetime.combine(d, time(0), ctx.tz).timestamp()
+        start = datetime.combine(d, time(0), ctx.tz)
+        end = datetime.combine(d + timedelta(days=1), time(0), ctx.tz)
+        if start.utcoffset() == end.utcoffset() and end.timestamp() - start.timestamp() == DAY_S:
+            self._day_span = (start.timestamp(), end.timestamp(), ctx.tz)
+        return start.timestamp()
 
     def _offset(self, ts: float, ctx: Context) -> float:
         off = datetime.fromtimestamp(ts, ctx.tz).utcoffset()

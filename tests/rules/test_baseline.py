@@ -199,3 +199,26 @@ def test_the_kept_first_exceedance_is_the_one_computed_anew_when_the_limits_chan
     # the late rising of day 5 became part of the limits at midnight, during the night the alert is judged in
     [a] = raises(kept, "elderly_unusual_inactivity")
     assert T0 + 7 * 24 * H + 6 * H < a.ts < T0 + 7 * 24 * H + 13 * H
+
+
+def test_the_kept_day_span_gives_the_local_midnight_also_across_clock_changes() -> None:
+    """`_day_start` keeps the last local day; in zones that change their clocks (Santiago at midnight, Sao
+    Paulo until 2019 back from 00:00 to 23:00 of the day before) it must still give what `datetime` gives."""
+    from datetime import datetime as dt
+    from datetime import time as dtime
+    from zoneinfo import ZoneInfo
+
+    from rules.kinds.base import Context
+
+    reg = registry()
+    zones = [("Asia/Shanghai", 2026), ("Europe/Berlin", 2026), ("America/Santiago", 2026), ("America/Sao_Paulo", 2018)]
+    for tz, year in zones:
+        eng = Engine(ruleset(BASE, reg), reg, tz=tz)
+        b = next(ev for ev in eng._evaluators if isinstance(ev, BaselineEvaluator))
+        ctx = Context(reg, tz)
+        zone = ZoneInfo(tz)
+        ts = dt(year, 1, 1, tzinfo=zone).timestamp()
+        while ts < dt(year + 1, 1, 1, tzinfo=zone).timestamp():
+            want = dt.combine(dt.fromtimestamp(ts, zone).date(), dtime(0), zone).timestamp()
+            assert b._day_start(ts, ctx) == want, (tz, ts)
+            ts += 1190.0  # not a divisor of an hour: every minute of the day comes round

@@ -160,6 +160,9 @@ class ThresholdEvaluator(_DeviceEvaluator):
         self.also = compile_any(rule.also)
         self.clear = compile_any(rule.clear)
         self.extra_channels = channels_of([*rule.also, *rule.clear])
+        # per channel, the events for which `also` or `clear` can match (None: any message may match them); a
+        # message without the field and without one of these events cannot change anything
+        self.gate = {ch: events_of_conditions([*rule.also, *rule.clear], ch) for ch in Channel}
         # keys raised by the device's own alarm (`also`): with `clear` conditions, only those clear them; a
         # routine reading below the limit while the detector still alarms does not
         self.by_event: set[str] = set()
@@ -179,9 +182,14 @@ class ThresholdEvaluator(_DeviceEvaluator):
             return
         if self.only_channel is not None and r.channel is not self.only_channel:
             return
+        f = r.fields
+        if self.field not in f:
+            gate = self.gate[r.channel]
+            if gate is not None and f.get("event", f.get("state")) not in gate:
+                return  # e.g. a camera's heartbeat for the battery rule: most messages of every class
         em = self.emitter
         key = em.key(r.device_id)
-        v = r.fields.get(self.field)
+        v = f.get(self.field)
         numeric = isinstance(v, NUMBER) and not isinstance(v, bool)
         is_open = key in em.open
         if is_open and self.clear and any_match(self.clear, r, prev):

@@ -139,6 +139,37 @@ def test_threshold_ignores_non_numeric_and_missing_values() -> None:
     assert eng.process(reading(reg, "GD1", "telemetry", T0, gas_lel_pct=True)) == []
 
 
+BATTERY = """
+rules:
+  - id: low_battery
+    kind: threshold
+    title: Battery
+    severity: warning
+    field: battery_pct
+    op: "<"
+    value: 15
+    clear_value: 25
+    also:
+      - {event: low_battery}
+      - {channel: telemetry, where: {low_battery: true}}
+"""
+
+
+def test_threshold_judges_messages_without_its_field_only_when_also_can_match() -> None:
+    """Most messages lack the field (a camera's heartbeat): the rule skips them unless a condition of `also` or
+    `clear` can match on their channel, by event or, without an event, by any field."""
+    reg = registry()
+    eng = engine(BATTERY, reg)
+    assert eng.process(reading(reg, "CAM1", "status", T0, state="heartbeat")) == []
+    [a] = raises(eng.process(reading(reg, "WM2", "event", T0 + 60, event="low_battery")))
+    assert a.device_id == "WM2"
+    [b] = raises(eng.process(reading(reg, "WM1", "telemetry", T0 + 120, volume_m3=1.0, low_battery=True)))
+    assert b.device_id == "WM1"
+    assert eng.process(reading(reg, "WM3", "telemetry", T0 + 180, volume_m3=1.0, low_battery=False)) == []
+    [c] = clears(eng.process(reading(reg, "WM1", "telemetry", T0 + 240, battery_pct=80.0)))
+    assert c.device_id == "WM1"
+
+
 FACE = """
 rules:
   - id: face_fail_burst

@@ -117,9 +117,10 @@ def _num_test(op: Callable[[Any, Any], bool], bound: float) -> Test:
 
 
 class CompiledCondition:
-    """The per-message form of a `Condition`: a frozenset look-up for the event, then field tests."""
+    """The per-message form of a `Condition`: a frozenset look-up for the event, then field tests. `any_match`
+    runs the common shapes inline: an event alone (`only_event`), or one `where` test (`single`)."""
 
-    __slots__ = ("channel", "deltas", "events", "rates", "tests")
+    __slots__ = ("channel", "deltas", "events", "only_event", "rates", "single", "tests")
 
     def __init__(self, c: Condition) -> None:
         self.channel = c.channel
@@ -127,6 +128,8 @@ class CompiledCondition:
         self.tests = tuple((k, compile_predicate(p)) for k, p in c.where.items())
         self.deltas = tuple((k, compile_predicate(p)) for k, p in c.delta.items())
         self.rates = tuple((k, compile_predicate(p)) for k, p in c.rate.items())
+        self.only_event = not self.tests and not self.deltas and not self.rates
+        self.single = self.tests[0] if len(self.tests) == 1 and not self.deltas and not self.rates else None
 
     def matches(self, r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
         if self.channel is not None and r.channel is not self.channel:
@@ -135,6 +138,11 @@ class CompiledCondition:
         # `Reading.event` without the property call: a value that is not a string is in no set of event names
         if self.events is not None and f.get("event", f.get("state")) not in self.events:
             return False
+        return self.fields_match(r, prev)
+
+    def fields_match(self, r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
+        """The `where`, `delta` and `rate` parts (channel and event already hold)."""
+        f = r.fields
         for k, t in self.tests:
             if not t(f.get(k)):
                 return False
@@ -162,11 +170,30 @@ def compile_any(conds: list[Condition]) -> tuple[CompiledCondition, ...]:
     return tuple(CompiledCondition(c) for c in conds)
 
 
+_UNREAD = object()
+
+
 def any_match(conds: tuple[CompiledCondition, ...], r: Reading, prev: Mapping[str, Scalar] | None) -> bool:
+    """Whether one of `conds` holds: `CompiledCondition.matches` unrolled, since every message of a class meets
+    several rules' conditions (the channel first, the event read once, a lone event or test without a call)."""
     ch = r.channel
-    for c in conds:  # noqa: SIM110 - a plain loop is faster than any() with a generator on the hot path
-        # the channel tested here first: most conditions of a rule are for another channel than the message's
-        if (c.channel is None or c.channel is ch) and c.matches(r, prev):
+    f = r.fields
+    event: object = _UNREAD
+    for c in conds:
+        if c.channel is not None and c.channel is not ch:
+            continue
+        if c.events is not None:
+            if event is _UNREAD:
+                event = f.get("event", f.get("state"))
+            if event not in c.events:
+                continue
+        if c.only_event:
+            return True
+        single = c.single
+        if single is not None:
+            if single[1](f.get(single[0])):
+                return True
+        elif c.fields_match(r, prev):
             return True
     return False
 

@@ -171,18 +171,23 @@ class Engine:
         ctx = self._ctx
         out: list[Alert] = []
         ctx.out = out
+        ts = reading.ts
         if self._birth is None:
-            self._start(reading.ts)
-        frozen = reading.extra.get("frozen") if reading.extra else None
-        if frozen and reading.device_class is DeviceClass.WATER_METER:
-            for early in _frozen_readings(reading, frozen):
-                self._judge(early)
+            self._start(ts)
+        extra = reading.extra
+        if extra and reading.device_class is DeviceClass.WATER_METER:
+            frozen = extra.get("frozen")
+            if frozen:
+                for early in _frozen_readings(reading, frozen):
+                    self._judge(early)
         self._judge(reading)
-        if reading.received_at <= 0 or reading.ts <= reading.received_at + self.max_future_s:
-            wm = reading.ts - self.allowed_lateness_s
+        received = reading.received_at
+        if received <= 0 or ts <= received + self.max_future_s:
+            wm = ts - self.allowed_lateness_s
             if wm > ctx.watermark:
                 ctx.watermark = wm
-                if ctx.heap and ctx.heap[0][0] <= wm:
+                heap = ctx.heap
+                if heap and heap[0][0] <= wm:
                     self._fire()
         return out
 

@@ -78,6 +78,12 @@ class BaselineEvaluator(Evaluator):
         self._past_stack: np.ndarray[Any, np.dtype[np.float64]] | None = None
         # each household's current day's `day_inactivity`, while its uses, prior and first reading are unchanged
         self._today: dict[str, tuple[tuple[float, int, float, float], np.ndarray[Any, np.dtype[np.float64]]]] = {}
+        # what the street's limits take from each household's current day: (day, first reading, newest reading,
+        # `_day_row`), rebuilt at a refresh only for the households read since the last one (`_read`); None: all
+        self._current: dict[str, tuple[float, float, float, np.ndarray[Any, np.dtype[np.float64]]]] | None = None
+        self._read: set[str] = set()
+        self._sample: list[str] = []
+        self._sampled: frozenset[str] = frozenset()
         # the last `first_exceedance` per household: (last use, limits, result); limits compared by identity
         self._exceed: dict[str, tuple[float, np.ndarray[Any, np.dtype[np.float64]], float]] = {}
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
@@ -96,7 +102,11 @@ class BaselineEvaluator(Evaluator):
         }
         self.home = {m: h for h, ms in self.meters.items() for m in ms}
         self.devices = frozenset(self.home)
+        hs = self.households
+        self._sample = hs[:: max(1, -(-len(hs) // STREET_HOUSEHOLDS))]  # the households the street learns from
+        self._sampled = frozenset(self._sample)
         self._past_stack = None
+        self._current = None
 
     def reset_timers(self) -> None:
         """Keep `armed`: a judgement deferred to the end of quiet hours is state, not a cache. It must survive a
@@ -150,8 +160,7 @@ class BaselineEvaluator(Evaluator):
         """Limits learned from the households of the scope (the street's routine): their last `STREET_DAYS`
         days, and the part of the current day their meters have reported. A slot needs `min_days` x 10 known
         household-days of its own; None when no slot has them."""
-        hs = self.households
-        sample = hs[:: max(1, -(-len(hs) // STREET_HOUSEHOLDS))]
+        sample = self._sample
         if self._past_stack is None:
             parts: list[np.ndarray[Any, np.dtype[np.float64]]] = [np.empty((0, SLOTS))]
             for h in sample:
@@ -163,21 +172,26 @@ class BaselineEvaluator(Evaluator):
                     past = self._past[h] = np.asarray(rows, dtype=np.float64).reshape(-1, SLOTS)
                 parts.append(past)
             self._past_stack = np.concatenate(parts)
-        today: list[np.ndarray[Any, np.dtype[np.float64]]] = []
-        days: list[float] = []
-        known: list[float] = []
-        upto: list[float] = []
-        for h in sample:
+        current = self._current
+        if current is None:
+            current, changed = {}, sample
+        else:
+            changed = [h for h in self._read if h in self._sampled]
+        for h in changed:
             day = self.day.get(h)
             if day is not None and self.today_seen.get(h):
                 newest = self.use.newest(self.meters.get(h, ()))
-                today.append(self._day_row(h, day))
-                days.append(day)
-                known.append(self.known_from.get(h, NEVER))
-                upto.append(day if newest is None else newest)
+                upto = day if newest is None else newest
+                current[h] = (day, self.known_from.get(h, NEVER), upto, self._day_row(h, day))
+            else:
+                current.pop(h, None)
+        self._current = current
+        self._read.clear()
+        today = [current[h] for h in sample if h in current]
         arr = self._past_stack
         if today:
-            seen = observed_rows(np.stack(today), np.array(days), np.array(known), np.array(upto))
+            days, firsts, newest_, day_rows = zip(*today, strict=True)
+            seen = observed_rows(np.stack(day_rows), np.array(days), np.array(firsts), np.array(newest_))
             arr = np.concatenate([arr, seen])
         min_count = 10 * self.rule.min_days
         if len(arr) < min_count:
@@ -284,8 +298,10 @@ class BaselineEvaluator(Evaluator):
         if h is None:
             return
         self._learn(r, h, ctx)
-        if self.rule.prior == "street" and self.rule.mode == "inactivity":
-            self._refresh_street(r.ts)
+        if self.rule.prior == "street":
+            self._read.add(h)  # its current day changed for the street's limits
+            if self.rule.mode == "inactivity":
+                self._refresh_street(r.ts)
 
     def _learn(self, r: Reading, h: str, ctx: Context) -> None:
         used = self.use.use(r)
@@ -425,6 +441,7 @@ class BaselineEvaluator(Evaluator):
         self._past = {}
         self._past_stack = None
         self._today = {}
+        self._current = None
         self._exceed = {}
         if "known_from" in data:
             self.known_from = {str(k): NEVER if v is None else float(v) for k, v in data["known_from"].items()}

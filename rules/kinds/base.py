@@ -97,9 +97,6 @@ class Evaluator:
         self.devices: frozenset[str] | None = None
         self.households: list[str] = []
         self.classes = None
-        # dedup keys of targets (`emitter.key(target)`), for rules that need one for every message: a dict look-up
-        # instead of formatting and hashing a new string
-        self.keys: dict[str, str] = {}
 
     def wants(self, device_class: DeviceClass, channel: Channel) -> bool:
         """Whether messages of this class on this channel can matter (the engine indexes on it)."""

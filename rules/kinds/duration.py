@@ -65,9 +65,7 @@ class DurationEvaluator(Evaluator):
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
             return
-        key = self.keys.get(r.device_id)
-        if key is None:
-            key = self.keys[r.device_id] = self.emitter.key(r.device_id)
+        key = self.emitter.key(r.device_id)
         if self.per is not None:
             self._on_object_reading(r, prev, key, ctx)
             return

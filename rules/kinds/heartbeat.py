@@ -67,9 +67,7 @@ class HeartbeatEvaluator(Evaluator):
         if r.ts <= seen:
             return  # late or duplicate: says nothing new about being online now
         em = self.emitter
-        key = self.keys.get(dev)
-        if key is None:
-            key = self.keys[dev] = em.key(dev)
+        key = em.key(dev)
         if key in em.open:
             em.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
         else:

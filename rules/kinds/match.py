@@ -188,9 +188,7 @@ class ThresholdEvaluator(_DeviceEvaluator):
             if gate is not None and f.get("event", f.get("state")) not in gate:
                 return  # e.g. a camera's heartbeat for the battery rule: most messages of every class
         em = self.emitter
-        key = self.keys.get(r.device_id)
-        if key is None:
-            key = self.keys[r.device_id] = em.key(r.device_id)
+        key = em.key(r.device_id)
         v = f.get(self.field)
         numeric = isinstance(v, NUMBER) and not isinstance(v, bool)
         is_open = key in em.open

@@ -6,7 +6,6 @@ engine would)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -30,6 +29,7 @@ from cwatch.clock import Clock, SystemClock
 from cwatch.db import make_engine
 from devices.model import Role
 from rules.alert import Alert, AlertAction, Severity
+from tests.support.services import free_port
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,6 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
         return [t.id for t in await holder["service"].apply(alerts)]
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

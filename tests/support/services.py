@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,9 +33,33 @@ MOSQUITTO_BIN = os.environ.get("CWATCH_MOSQUITTO", "/usr/sbin/mosquitto")
 INFLUXD_BIN = os.environ.get("CWATCH_INFLUXD", "/usr/bin/influxd")
 
 
+_EPHEMERAL = (32768, 60999)  # Linux's default ip_local_port_range
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return _EPHEMERAL
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A TCP port on 127.0.0.1 that nothing is bound to right now, outside the ephemeral range.
+
+    A port from `bind(0)` lies in the range the kernel draws the source ports of outgoing connections from:
+    a server stopped and restarted on it by a test (influxd, Mosquitto) could find it taken by a client's
+    connection meanwhile ("address already in use"). Below that range only listeners take ports."""
+    lo, hi = _ephemeral_range()
+    candidates = [p for p in range(20000, 32768) if not lo <= p <= hi] or list(range(1024, lo))
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded machine: any free port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

@@ -133,6 +133,8 @@ async def test_pubacks_follow_arrival_order_across_batches(
         try:
             await asyncio.to_thread(pub.send, 3000)
             await until(lambda: pub.acks == 3000)
+            # the broker acknowledges the publisher on receipt; our PUBACKs follow each batch's commit
+            await until(lambda: len(acked) >= 3000)
         finally:
             pub.close()
     runner.cancel()

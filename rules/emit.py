@@ -84,9 +84,13 @@ class Emitter:
             self.episodes[key] = episode
             out.append(self._alert(AlertAction.RAISE, episode, ts, place, details))
             return True
-        if key in self.open and last is not None and ts < last + self.cooldown:
-            return False
-        self.last_raise[key] = ts if last is None else max(ts, last)
+        if last is None:
+            self.last_raise[key] = ts
+        else:
+            if ts < last + self.cooldown and key in self.open:
+                return False
+            if ts > last:
+                self.last_raise[key] = ts
         self.open.add(key)
         out.append(self._alert(AlertAction.RAISE, key, ts, place, details))
         return True
@@ -99,19 +103,20 @@ class Emitter:
         return True
 
     def _alert(self, action: AlertAction, key: str, ts: float, p: Place, details: dict[str, Any]) -> Alert:
+        # positional, in `Alert`'s field order: a sweep builds alerts by the hundred thousand
         return Alert(
-            action=action,
-            rule_id=self.rule_id,
-            dedup_key=key,
-            severity=self.severity,
-            ts=ts,
-            microgrid_id=p.microgrid_id,
-            title=self.title,
-            device_id=p.device_id,
-            household_id=p.household_id,
-            building_id=p.building_id,
-            community_id=p.community_id,
-            details=details,
+            action,
+            self.rule_id,
+            key,
+            self.severity,
+            ts,
+            p.microgrid_id,
+            self.title,
+            p.device_id,
+            p.household_id,
+            p.building_id,
+            p.community_id,
+            details,
         )
 
     def dump(self) -> dict[str, Any]:

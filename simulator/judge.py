@@ -27,9 +27,9 @@ class Judged:
 
 def alert_json(alert: Any) -> dict[str, Any]:
     """An `Alert` as plain JSON (enums as their values), the format `simulator.score.read_alerts` reads."""
-    import dataclasses
+    import msgspec
 
-    row = dataclasses.asdict(alert)
+    row = msgspec.structs.asdict(alert)
     return {k: getattr(v, "value", v) for k, v in row.items()}
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.accounts import AccountStore

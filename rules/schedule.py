@@ -125,3 +125,48 @@ def quiet_end(ts: float, qh: QuietHours | None, tz: ZoneInfo) -> float:
     if end.timestamp() <= ts:
         end = datetime.combine(dt.date() + timedelta(days=1), qh.end, tz)
     return end.timestamp()
+
+
+class QuietEnds:
+    """`quiet_end` for one zone, remembered per UTC minute and quiet-hours window.
+
+    When a whole street falls due in one sweep, most of its households share a few due minutes and one or two
+    quiet-hours windows; `quiet_end` builds datetimes (~1.8 µs when inside the quiet hours), a look-up costs a
+    tenth of that. Exact, not approximate: the answer is the same for every instant of a minute when the
+    window's ends fall on whole minutes and the zone's offset is a whole number of minutes that does not change
+    within it (true of every zone today; historical local mean times are not cached)."""
+
+    __slots__ = ("_memo", "tz")
+
+    LIMIT = 65_536  # entries before the memo starts over: a day of minutes for dozens of windows
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._memo: dict[tuple[int, QuietHours], float | None] = {}
+
+    def __call__(self, ts: float, qh: QuietHours | None) -> float:
+        if qh is None:
+            return ts
+        minute = int(ts // 60)
+        key = (minute, qh)
+        try:
+            end = self._memo[key]
+        except KeyError:
+            end = self._compute(ts, minute, qh, key)
+        return ts if end is None else end
+
+    def _compute(self, ts: float, minute: int, qh: QuietHours, key: tuple[int, QuietHours]) -> float | None:
+        found = quiet_end(ts, qh, self.tz)
+        end = None if found == ts else found
+        if self._cacheable(minute, qh):
+            if len(self._memo) >= self.LIMIT:
+                self._memo.clear()
+            self._memo[key] = end
+        return end
+
+    def _cacheable(self, minute: int, qh: QuietHours) -> bool:
+        if any(t.second or t.microsecond for t in (qh.start, qh.end)):
+            return False
+        first = datetime.fromtimestamp(minute * 60, self.tz).utcoffset()
+        last = datetime.fromtimestamp(minute * 60 + 59, self.tz).utcoffset()
+        return first is not None and first == last and first.total_seconds() % 60 == 0

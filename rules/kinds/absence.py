@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from devices.model import DeviceClass
+from devices.model import DeviceClass, Household
 from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from rules.alert import Alert, AlertAction, Severity
@@ -16,7 +16,7 @@ from rules.emit import Emitter
 from rules.kinds.base import NEVER, Context, Evaluator
 from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.water import RESTART, UseTracker
-from rules.schedule import Schedule, parse_span, quiet_end
+from rules.schedule import Schedule, parse_span
 from rules.scope import households_in
 
 _EPS = 1e-6
@@ -79,15 +79,20 @@ class AbsenceEvaluator(Evaluator):
         self.armed[h] = due
         ctx.timer(due, self.id, h)
 
-    def _clock_start(self, ctx: Context, h: str) -> float:
-        """When the absence clock of `h` started: its last use, moved later by an away period or an answer."""
+    def _clock_start(self, ctx: Context, h: str, hh: Household | None = None) -> float:
+        """When the absence clock of `h` started: its last use, moved later by an away period or an answer.
+        `hh`: the household, when the caller has it already."""
         start = self.mark.get(h, self.birth)
-        hh = ctx.registry.households.get(h)
+        if hh is None:
+            hh = ctx.registry.households.get(h)
         if self.rule.away and hh is not None and hh.care.away_until is not None:
-            start = max(start, hh.care.away_until.timestamp())
-        ans = self.answered.get(h)
-        if ans is not None:
-            start = max(start, ans)
+            away = hh.care.away_until.timestamp()
+            if away > start:
+                start = away
+        if self.answered:
+            ans = self.answered.get(h)
+            if ans is not None and ans > start:
+                start = ans
         return start
 
     def _usual(self, ctx: Context, h: str, start: float, due: float) -> float:
@@ -170,7 +175,10 @@ class AbsenceEvaluator(Evaluator):
         if self.armed.get(h) != due:
             return
         del self.armed[h]
-        data = self.use.newest(self.meters.get(h, ()))
+        meters = self.meters.get(h)
+        if meters is None:
+            return
+        data = self.use.newest(meters)
         if data is not None:
             self._judge(ctx, h, data, ctx.watermark)
 
@@ -181,20 +189,23 @@ class AbsenceEvaluator(Evaluator):
         hh = ctx.registry.households.get(h)
         if hh is None or not hh.care.watched or h not in self.meters:
             return
-        key = self.emitter.key(h)
-        if self.emitter.is_open(key):
+        em = self.emitter
+        key = f"{em.rule_id}:{h}"  # em.key(h)
+        if key in em.open:
             return  # one alert per absence: wait for use or an answer
-        start = self._clock_start(ctx, h)
+        start = self._clock_start(ctx, h, hh)
         due = start + self.window
         if proven < due - _EPS:
             return  # not proven yet: the meter's next reading judges again
-        due = self._usual(ctx, h, start, due)
-        if proven < due - _EPS:
-            return  # a usual long night: not unusual yet
+        if self.routine is not None:
+            due = self._usual(ctx, h, start, due)
+            if proven < due - _EPS:
+                return  # a usual long night: not unusual yet
         at = due
         if self.rule.quiet_hours:
-            at = quiet_end(at, hh.care.quiet_hours, ctx.tz)
-        at = self.when_active(at)
+            at = ctx.quiet_end(at, hh.care.quiet_hours)
+        if self.schedule is not None:
+            at = self.when_active(at)
         if at > upto + _EPS:
             self._arm(ctx, h, at)
             return
@@ -204,7 +215,7 @@ class AbsenceEvaluator(Evaluator):
         details = {"last_use": self.mark.get(h), "window_s": self.window, "min_use_m3": self.rule.min_use_m3}
         if at > due + _EPS:
             details["deferred_from"] = due
-        self.emitter.raise_(ctx.out, key, at, place, details)
+        em.raise_(ctx.out, key, at, place, details)
 
     def answer(self, ctx: Context, h: str, until: float | None, at: float) -> None:
         """A person answered the absence alert: away until `until` (the clock restarts then), or visited (None:

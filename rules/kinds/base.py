@@ -15,7 +15,7 @@ from rules.alert import Alert
 from rules.conditions import Condition, events_of_conditions
 from rules.config import Rule
 from rules.emit import Emitter, Place, place_of_device, place_of_household
-from rules.schedule import Schedule
+from rules.schedule import QuietEnds, Schedule
 
 NEVER = float("-inf")
 """A time before every other. A module constant for hot paths: `float("-inf")` parses its string at every call."""
@@ -33,6 +33,7 @@ class Context:
         "out",
         "prev_fields",
         "prev_ts",
+        "quiet_end",
         "registry",
         "seq",
         "tz",
@@ -44,6 +45,7 @@ class Context:
         self.registry = registry
         self.tz_name = tz_name
         self.tz = ZoneInfo(tz_name)
+        self.quiet_end = QuietEnds(self.tz)  # `quiet_end(ts, quiet_hours)` in this zone, remembered per minute
         self.watermark = NEVER
         self.out: list[Alert] = []
         self.heap: list[tuple[float, int, str, str]] = []  # (due, seq, rule_id, key)

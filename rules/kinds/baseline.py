@@ -29,7 +29,7 @@ from rules.learned import (
     slot_thresholds,
     street_thresholds,
 )
-from rules.schedule import Schedule, quiet_end
+from rules.schedule import Schedule
 from rules.scope import households_in
 
 _EPS = 1e-6
@@ -371,7 +371,7 @@ class BaselineEvaluator(Evaluator):
             return
         if hh.care.away_until is not None and hh.care.away_until.timestamp() > due:
             return  # away: nothing to learn from silence
-        at = self.when_active(quiet_end(due, hh.care.quiet_hours, ctx.tz))
+        at = self.when_active(ctx.quiet_end(due, hh.care.quiet_hours))
         if at > upto + _EPS:
             if self.armed.get(h) != at:
                 self.armed[h] = at

@@ -34,7 +34,10 @@ class HeartbeatEvaluator(Evaluator):
     def rescope(self, ctx: Context) -> None:
         self.classes = self.rule.classes()
         self.devices = devices_in(self.rule.scope, self.classes, ctx.registry)
-        self.watch = list(self.devices) if self.devices is not None else list(ctx.registry.devices)
+        # in registry order, not set order: timers armed together fire in push order, so a set's hash order
+        # would make the order of alerts raised at one instant differ from run to run
+        devices = self.devices
+        self.watch = [d for d in ctx.registry.devices if devices is None or d in devices]
         self.limits = {d: lim for d in self.watch if (lim := self._limit(ctx, d)) is not None}
 
     def limit(self, ctx: Context, device_id: str) -> float | None:
@@ -86,18 +89,20 @@ class HeartbeatEvaluator(Evaluator):
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         dev = key
-        if dev not in self.armed:
+        armed = self.armed
+        if dev not in armed:
             return
-        lim = self.limit(ctx, dev)
-        if lim is None or (self.devices is not None and dev not in self.devices):
-            self.armed.discard(dev)
+        lim = self.limits.get(dev)  # only devices in scope have one (`rescope`)
+        if lim is None:
+            armed.discard(dev)
             return
         seen = ctx.last_seen.get(dev, self.birth)
-        expires = self.when_active(seen + lim)
+        expires = seen + lim if self.schedule is None else self.when_active(seen + lim)
         if expires > due + _EPS:
             ctx.timer(expires, self.id, dev)
             return
-        self.armed.discard(dev)
+        armed.discard(dev)
         place = ctx.device_place(dev)
         if place is not None:
-            self.emitter.raise_(ctx.out, self.emitter.key(dev), expires, place, {"last_seen": seen, "limit_s": lim})
+            em = self.emitter
+            em.raise_(ctx.out, f"{em.rule_id}:{dev}", expires, place, {"last_seen": seen, "limit_s": lim})

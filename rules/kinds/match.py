@@ -289,7 +289,7 @@ class CountEvaluator(_DeviceEvaluator):
     def start(self, ctx: Context, birth: float) -> None:
         if self.rule.clear_after is None:
             return
-        for key in self.emitter.open:
+        for key in sorted(self.emitter.open):  # sorted: a set's order changes from run to run
             times = self.hits.get(key)
             ctx.timer((times[-1] if times else birth) + self.rule.clear_after, self.id, key)
 

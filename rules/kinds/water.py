@@ -3,7 +3,7 @@ start of the interval it was used in (it happened somewhere after the earlier re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from devices.model import DeviceClass
 from devices.payloads import Channel
@@ -39,9 +39,13 @@ class UseTracker:
             return r.ts, RESTART  # a meter heard for the first time, or replaced
         return before[0], float(v) - before[1]
 
-    def newest(self, meters: Iterable[str]) -> float | None:
+    def newest(self, meters: Sequence[str]) -> float | None:
         """The time of the newest reading of any of `meters` (None when none was read yet)."""
-        return max((self.last[m][0] for m in meters if m in self.last), default=None)
+        last = self.last
+        if len(meters) == 1:  # the usual household: one meter (a timer sweep asks for each)
+            got = last.get(meters[0])
+            return None if got is None else got[0]
+        return max((last[m][0] for m in meters if m in last), default=None)
 
     def dump(self) -> dict[str, list[float]]:
         return {k: [t, v] for k, (t, v) in self.last.items()}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, time
 
+import pytest
+
 from devices.model import QuietHours
-from rules.schedule import Schedule, ScheduleConfig, quiet_end, zone
+from rules.schedule import QuietEnds, Schedule, ScheduleConfig, quiet_end, zone
 from tests.rules.support import CST, T0, H, M, clears, engine, raises, reading, registry
 
 # T0 is Monday 2026-03-02 00:00 in China
@@ -44,6 +47,27 @@ def test_quiet_end() -> None:
     assert quiet_end(T0 + 2 * H, q, tz) == T0 + 6 * H
     assert quiet_end(T0 + 2 * H, None, tz) == T0 + 2 * H
     assert datetime.fromtimestamp(quiet_end(T0 + 23 * H, q, tz), CST).hour == 6
+
+
+@pytest.mark.parametrize("tz_name", ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns", "Asia/Kathmandu"])
+def test_remembered_quiet_ends_equal_computed_ones(tz_name: str) -> None:
+    """`QuietEnds` answers per minute: it must agree with `quiet_end` at every instant, across DST changes,
+    half-hour and 45-minute offsets, windows with seconds, and instants before zones had whole-minute offsets."""
+    tz = zone(tz_name)
+    windows = [QuietHours(time(22), time(6)), QuietHours(time(1, 30), time(5)), QuietHours(time(21, 59, 30), time(6))]
+    memo = QuietEnds(tz)
+    rng = random.Random(tz_name)
+    # Berlin changes clocks on 2026-03-29 and 2026-10-25; Shanghai had local mean time (+08:05:43) before 1901
+    starts = [datetime(2026, 3, 28, tzinfo=CST).timestamp(), datetime(2026, 10, 24, tzinfo=CST).timestamp()]
+    stamps = [s + rng.uniform(0, 3 * 86_400) for s in starts for _ in range(3000)]
+    lmt = datetime(1900, 1, 1, tzinfo=CST).timestamp()
+    stamps += [lmt + k * 60 + d for k in range(1440) for d in (0.0, 20.0, 59.0)]
+    stamps += [s + k * 60 + d for s in starts for k in range(0, 3 * 1440, 7) for d in (0.0, 29.5, 59.999)]
+    for _ in range(2):  # the second pass answers from the memo
+        for ts in stamps:
+            for q in windows:
+                assert memo(ts, q) == quiet_end(ts, q, tz), (ts, q)
+    assert memo(stamps[0], None) == stamps[0]
 
 
 def test_event_rule_outside_its_schedule_does_not_raise_but_still_clears() -> None:

@@ -165,7 +165,7 @@ class Decoder:
         if model not in self._fast:
             self._fast[model] = fast_decoder(model) if self._use_fast else None
         route = _Route(
-            device_id=t.device_id,
+            device_id=device.id,  # the registry's own string: the rule engine's dicts then compare by identity
             device_class=device.device_class,
             channel=t.channel,
             model=model,

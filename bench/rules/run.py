@@ -215,20 +215,22 @@ def big_registry(households: int) -> Registry:
 
 
 def _meter(registry: Registry, i: int, ts: float, volume: float) -> Reading:
-    b = f"b{i // 100}"
+    """A meter reading as the decoder builds it: ids are the registry's own strings."""
+    d = registry.device(f"w{i}")
     p = registry.placement(f"w{i}")
+    assert d is not None
     assert p is not None
     return Reading(
-        f"w{i}",
+        d.id,
         DeviceClass.WATER_METER,
         Channel.TELEMETRY,
         ts,
         None,
         {"volume_m3": volume},
-        "c",
+        p.community_id,
         p.microgrid_id,
-        b,
-        f"h{i}",
+        p.building_id,
+        p.household_id,
     )
 
 

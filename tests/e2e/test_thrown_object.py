@@ -108,6 +108,14 @@ async def running(tmp_path: Path, mosquitto: MosquittoProcess) -> AsyncIterator[
     assert started in done, "service did not start within 60 s"
     assert service.parts is not None
     try:
+        # `started` means the HTTP server is up; the ingester connects on its own. A message published before its
+        # SUBSCRIBE reaches the broker is dropped (a new session has no subscription), so wait for the connection
+        # (the SUBSCRIBE goes out in the same step that marks the transport connected).
+        transport = service.parts.extras["ingester"].transport
+        deadline = asyncio.get_running_loop().time() + 60
+        while not transport.connected:
+            assert asyncio.get_running_loop().time() < deadline, "the ingester did not connect within 60 s"
+            await asyncio.sleep(0.02)
         yield Running(service.parts, service, f"http://127.0.0.1:{service.parts.http_port}", webhook)
     finally:
         service.stop()

@@ -211,6 +211,8 @@ class InfluxProcess(_Process):
         super().__init__(workdir)
         self.http_port = free_port()
         self.bind_port = free_port()
+        while self.bind_port == self.http_port:  # nothing holds the first port yet: the draw may repeat it
+            self.bind_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.config_path = workdir / "influxdb.conf"
         self.config_path.write_text(

@@ -92,13 +92,30 @@ class IngesterProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def children(self) -> list[int]:
-        """Pids of the ingester's child processes (its telemetry drain process)."""
+        """Pids of the ingester's live child processes (its telemetry drain process). A killed child stays
+        listed as a zombie until the ingester reaps it, and a thread may end while its tasks are read: neither
+        is an answer."""
         assert self.proc is not None
-        tasks = Path(f"/proc/{self.proc.pid}/task")
-        return [int(pid) for t in tasks.iterdir() for pid in (t / "children").read_text().split()]
+        pids: list[int] = []
+        for t in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                pids += [int(pid) for pid in (t / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # the thread ended meanwhile
+        return [pid for pid in pids if running(pid)]
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and has not exited: a zombie (exited, not yet reaped by its parent, which for an
+    orphan may never happen in a container whose init does not reap) counts as exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 class Publisher:
@@ -339,7 +356,7 @@ def test_drain_process_and_ingester_sigkilled_lose_nothing(rig: Rig) -> None:
         rig.wait_stored(12_000)
         (child,) = rig.ingester.children()
         rig.ingester.kill()
-        wait_until(lambda: not Path(f"/proc/{child}").exists(), timeout=30, what="the orphaned drain process to exit")
+        wait_until(lambda: not running(child), timeout=30, what="the orphaned drain process to exit")
         wait_progress(pub, 1_000)
         rig.ingester.start()
 

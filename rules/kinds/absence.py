@@ -7,22 +7,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from devices.model import DeviceClass, Household
-from devices.payloads import Channel
+from devices.model import Household
 from devices.reading import Reading, Scalar
 from rules.alert import Alert, AlertAction, Severity
 from rules.config import AbsenceRule
 from rules.emit import Emitter
-from rules.kinds.base import NEVER, Context, Evaluator
+from rules.kinds.base import NEVER, Context
 from rules.kinds.baseline import BaselineEvaluator
-from rules.kinds.water import RESTART, UseTracker
+from rules.kinds.watched import WatchedMeters
+from rules.kinds.water import RESTART
 from rules.schedule import Schedule, parse_span
-from rules.scope import households_in
 
 _EPS = 1e-6
 
 
-class AbsenceEvaluator(Evaluator):
+class AbsenceEvaluator(WatchedMeters):
     """`mark[h]`: when the household last used water (the start of the interval in which the use that reached
     `min_use_m3` happened). Small amounts are accumulated over one window, so a dripping tap (< min_use per
     window) does not hide an absence. The absence is due at `mark + window`, moved later by an away period or
@@ -35,42 +34,16 @@ class AbsenceEvaluator(Evaluator):
 
     def __init__(self, rule: AbsenceRule, schedule: Schedule | None) -> None:
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
-        self.classes = frozenset({DeviceClass.WATER_METER})
-        self.channels = frozenset({Channel.TELEMETRY})
         self.window = rule.window
-        self.use = UseTracker()
         self.mark: dict[str, float] = {}
         self.acc: dict[str, list[tuple[float, float]]] = {}
         self.answered: dict[str, float] = {}
         self.all_well_day: dict[str, str] = {}
-        self.armed: dict[str, float] = {}
-        self.meters: dict[str, list[str]] = {}
-        self.home: dict[str, str] = {}
-        self.birth = NEVER
         self.all_well = parse_span(rule.all_well.hours) if rule.all_well is not None else None
         self.routine: BaselineEvaluator | None = None  # linked by the engine when `rule.routine` names one
 
-    def rescope(self, ctx: Context) -> None:
-        reg = ctx.registry
-        self.households = [h for h in households_in(self.rule.scope, reg) if reg.households[h].care.watched]
-        self.meters = {
-            h: [d.id for d in reg.devices_of_household(h) if d.device_class is DeviceClass.WATER_METER]
-            for h in self.households
-        }
-        self.home = {m: h for h, ms in self.meters.items() for m in ms}
-        self.devices = frozenset(self.home)
-
-    def reset_timers(self) -> None:
-        """Keep `armed`: a judgement deferred to the end of quiet hours is state, not a cache. It must survive a
-        restart, a registry change or a rule reload even when the meter says nothing more; `start` pushes it
-        onto the engine's new timer heap."""
-
     def start(self, ctx: Context, birth: float) -> None:
-        self.birth = birth
-        for h in self.households:
-            self.mark.setdefault(h, birth)
-        for h, at in self.armed.items():
-            ctx.timer(at, self.id, h)
+        self._start_clocks(ctx, birth, self.mark)
 
     def _arm(self, ctx: Context, h: str, due: float) -> None:
         cur = self.armed.get(h)
@@ -170,18 +143,6 @@ class AbsenceEvaluator(Evaluator):
                 )
             )
 
-    def on_timer(self, key: str, due: float, ctx: Context) -> None:
-        h = key
-        if self.armed.get(h) != due:
-            return
-        del self.armed[h]
-        meters = self.meters.get(h)
-        if meters is None:
-            return
-        data = self.use.newest(meters)
-        if data is not None:
-            self._judge(ctx, h, data, ctx.watermark)
-
     def _judge(self, ctx: Context, h: str, proven: float, upto: float) -> None:
         """Raise the absence alert of `h` if readings prove no use until it fell due (`proven`: time up to which
         the register shows no use) and its (quiet-hours deferred) time is at or before `upto`; when only the
@@ -240,8 +201,6 @@ class AbsenceEvaluator(Evaluator):
             acc={h: [list(x) for x in v] for h, v in self.acc.items() if v},
             answered=self.answered,
             all_well_day=self.all_well_day,
-            armed=self.armed,
-            use=self.use.dump(),
             birth=self.birth if self.birth > NEVER else None,
         )
         return d
@@ -252,5 +211,3 @@ class AbsenceEvaluator(Evaluator):
         self.acc = {str(k): [(float(a), float(b)) for a, b in v] for k, v in data.get("acc", {}).items()}
         self.answered = {str(k): float(v) for k, v in data.get("answered", {}).items()}
         self.all_well_day = {str(k): str(v) for k, v in data.get("all_well_day", {}).items()}
-        self.armed = {str(k): float(v) for k, v in data.get("armed", {}).items()}
-        self.use.load(data.get("use", {}))

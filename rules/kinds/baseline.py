@@ -10,13 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from devices.model import DeviceClass
-from devices.payloads import Channel
 from devices.reading import Reading, Scalar
 from rules.config import BaselineRule
 from rules.emit import Emitter
-from rules.kinds.base import NEVER, Context, Evaluator
-from rules.kinds.water import RESTART, UseTracker
+from rules.kinds.base import NEVER, Context
+from rules.kinds.watched import WatchedMeters
+from rules.kinds.water import RESTART
 from rules.learned import (
     DAY_S,
     SLOT_S,
@@ -30,7 +29,6 @@ from rules.learned import (
     street_thresholds,
 )
 from rules.schedule import Schedule
-from rules.scope import households_in
 
 _EPS = 1e-6
 STREET_DAYS = 14
@@ -39,7 +37,7 @@ STREET_HOUSEHOLDS = 2000
 """At most this many households (evenly spread over the scope) make up the street's routine."""
 
 
-class BaselineEvaluator(Evaluator):
+class BaselineEvaluator(WatchedMeters):
     """Per household: `last_use`, today's use times and volume, and one row of 48 inactivity values per past
     day (days the meter never reported are skipped, so a dead meter does not teach "inactive is normal").
 
@@ -56,9 +54,6 @@ class BaselineEvaluator(Evaluator):
 
     def __init__(self, rule: BaselineRule, schedule: Schedule | None) -> None:
         super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
-        self.classes = frozenset({DeviceClass.WATER_METER})
-        self.channels = frozenset({Channel.TELEMETRY})
-        self.use = UseTracker()
         self.last_use: dict[str, float] = {}
         self.day: dict[str, float] = {}  # local day start the fields below are about
         self.prior: dict[str, float] = {}  # last use before that day
@@ -67,9 +62,6 @@ class BaselineEvaluator(Evaluator):
         self.today_seen: dict[str, bool] = {}
         self.history: dict[str, list[list[float]]] = {}
         self.daily: dict[str, list[float]] = {}
-        self.armed: dict[str, float] = {}
-        self.home: dict[str, str] = {}
-        self.meters: dict[str, list[str]] = {}
         self.known_from: dict[str, float] = {}  # the meter's first reading: nothing is known before it
         self.partial: dict[str, list[float]] = {}  # a first day known in part (NaN where not): street only
         self._thr: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
@@ -88,37 +80,20 @@ class BaselineEvaluator(Evaluator):
         self._exceed: dict[str, tuple[float, np.ndarray[Any, np.dtype[np.float64]], float]] = {}
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
         self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
-        self.birth = NEVER
         self._day_span: tuple[float, float, tzinfo | None] = (0.0, 0.0, None)  # see `_day_start`
 
     # --- scope and timers ----------------------------------------------------------------------------------
 
     def rescope(self, ctx: Context) -> None:
-        reg = ctx.registry
-        self.households = [h for h in households_in(self.rule.scope, reg) if reg.households[h].care.watched]
-        self.meters = {
-            h: [d.id for d in reg.devices_of_household(h) if d.device_class is DeviceClass.WATER_METER]
-            for h in self.households
-        }
-        self.home = {m: h for h, ms in self.meters.items() for m in ms}
-        self.devices = frozenset(self.home)
+        super().rescope(ctx)
         hs = self.households
         self._sample = hs[:: max(1, -(-len(hs) // STREET_HOUSEHOLDS))]  # the households the street learns from
         self._sampled = frozenset(self._sample)
         self._past_stack = None
         self._current = None
 
-    def reset_timers(self) -> None:
-        """Keep `armed`: a judgement deferred to the end of quiet hours is state, not a cache. It must survive a
-        restart, a registry change or a rule reload even when the meter says nothing more; `start` pushes it
-        onto the engine's new timer heap."""
-
     def start(self, ctx: Context, birth: float) -> None:
-        self.birth = birth
-        for h in self.households:
-            self.last_use.setdefault(h, birth)
-        for h, at in self.armed.items():
-            ctx.timer(at, self.id, h)
+        self._start_clocks(ctx, birth, self.last_use)
 
     def _day_start(self, ts: float, ctx: Context) -> float:
         """The local midnight `ts` falls after. Every watched reading asks (~2 µs of `datetime`), so the last day
@@ -345,15 +320,6 @@ class BaselineEvaluator(Evaluator):
         if place is not None and not self.emitter.is_open(key):
             self.emitter.raise_(ctx.out, key, ts, place, {"today_m3": today, "limit_m3": limit})
 
-    def on_timer(self, key: str, due: float, ctx: Context) -> None:
-        h = key
-        if self.armed.get(h) != due:
-            return
-        del self.armed[h]
-        data = self.use.newest(self.meters.get(h, ()))
-        if data is not None:
-            self._judge(ctx, h, data, ctx.watermark)
-
     def _judge(self, ctx: Context, h: str, proven: float, upto: float) -> None:
         """Raise when the inactivity since the last use exceeded its slot's learned limit by `proven` (readings
         show no use until then), at the limit or the end of quiet hours, if that is at or before `upto`."""
@@ -406,8 +372,6 @@ class BaselineEvaluator(Evaluator):
     def dump(self) -> dict[str, Any]:
         d = super().dump()
         d.update(
-            use=self.use.dump(),
-            armed=self.armed,
             last_use=self.last_use,
             day=self.day,
             prior=self.prior,
@@ -427,8 +391,6 @@ class BaselineEvaluator(Evaluator):
 
     def load(self, data: dict[str, Any]) -> None:
         super().load(data)
-        self.use.load(data.get("use", {}))
-        self.armed = {str(k): float(v) for k, v in data.get("armed", {}).items()}
         self.last_use = {str(k): float(v) for k, v in data.get("last_use", {}).items()}
         self.day = {str(k): float(v) for k, v in data.get("day", {}).items()}
         self.prior = {str(k): float(v) for k, v in data.get("prior", {}).items()}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sized
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -53,15 +53,20 @@ class Pub:
         self.c.loop_stop()
 
 
-async def subscribed(pub: Pub, seen: list[InboundMessage]) -> None:
-    """Publish probes until one arrives (the SUBSCRIBE may still be on its way), then forget them."""
+async def until_one_arrives(pub: Pub, seen: Sized, prefix: str = "m") -> None:
+    """Publish one message at a time until one arrives: the SUBSCRIBE may still be on its way."""
     for _ in range(500):
-        await asyncio.to_thread(pub.send, 1, "probe")
+        await asyncio.to_thread(pub.send, 1, prefix)
         try:
             await until(lambda: len(seen) > 0, deadline_s=0.2)
-            break
+            return
         except AssertionError:
             continue
+
+
+async def subscribed(pub: Pub, seen: list[InboundMessage]) -> None:
+    """Publish probes until one arrives, then forget them."""
+    await until_one_arrives(pub, seen, "probe")
     await until(lambda: pub.acks >= 1)
     seen.clear()
 
@@ -192,14 +197,7 @@ async def test_resubscribes_when_the_broker_forgot_the_session(mosquitto: Mosqui
         await until(lambda: transport.connections == 2 and transport.connected)
         pub = Pub(mosquitto.port)
         try:
-            # publish until one arrives: the SUBSCRIBE may still be on its way
-            for _ in range(500):
-                await asyncio.to_thread(pub.send, 1)
-                try:
-                    await until(lambda: len(seen) > 0, deadline_s=0.2)
-                    break
-                except AssertionError:
-                    continue
+            await until_one_arrives(pub, seen)
         finally:
             pub.close()
     assert seen
@@ -252,13 +250,7 @@ async def test_falls_back_to_mqtt_311_for_the_embedded_broker() -> None:
         async with running(transport, handler):
             pub = Pub(port)
             try:
-                for _ in range(500):
-                    await asyncio.to_thread(pub.send, 1)
-                    try:
-                        await until(lambda: len(seen) > 0, deadline_s=0.2)
-                        break
-                    except AssertionError:
-                        continue
+                await until_one_arrives(pub, seen)
             finally:
                 pub.close()
     assert seen

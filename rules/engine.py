@@ -402,16 +402,24 @@ class Engine:
         heapq.heapify(heap)
         taken.sort()
         pop = heapq.heappop
-        for t in taken:
-            while heap and heap[0] < t:
-                due, _, rule_id, key = pop(heap)
+        done = 0  # taken timers handed out so far
+        try:
+            for t in taken:
+                while heap and heap[0] < t:
+                    due, _, rule_id, key = pop(heap)
+                    ev = by_id.get(rule_id)
+                    if ev is not None:
+                        ev.on_timer(key, due, ctx)
+                done += 1
+                due, _, rule_id, key = t
                 ev = by_id.get(rule_id)
                 if ev is not None:
                     ev.on_timer(key, due, ctx)
-            due, _, rule_id, key = t
-            ev = by_id.get(rule_id)
-            if ev is not None:
-                ev.on_timer(key, due, ctx)
+        except BaseException:
+            # an evaluator failed: the timers not handed out yet go back, as popping each would have left them
+            for t in taken[done:]:
+                heapq.heappush(heap, t)
+            raise
         self._fire()
 
 

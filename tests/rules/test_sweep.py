@@ -11,6 +11,7 @@ import rules.engine as engine_module
 from devices.model import Device, DeviceClass
 from rules.alert import Alert
 from rules.engine import Engine
+from rules.kinds.heartbeat import HeartbeatEvaluator
 from tests.rules.support import T0, M, engine, raises, reading, registry
 
 HB = """
@@ -65,3 +66,37 @@ def test_bulk_firing_fires_in_the_order_of_one_pop_each(monkeypatch: pytest.Monk
     # and the order is the order of time: every raise is dated when the bin's silence passed its limit
     stamps = [a.ts for a in raises(bulk)]
     assert stamps == sorted(stamps)
+
+
+def _run_failing_once(monkeypatch: pytest.MonkeyPatch, bulk: int) -> list[Alert]:
+    """As `_run`, but the heartbeat's 100th timer raises: the sweep fails, and the next one goes on."""
+    monkeypatch.setattr(engine_module, "_BULK", bulk)
+    original = HeartbeatEvaluator.on_timer
+    calls = 0
+
+    def failing(self: HeartbeatEvaluator, key: str, due: float, ctx: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 100:
+            raise RuntimeError("evaluator bug")
+        original(self, key, due, ctx)
+
+    monkeypatch.setattr(HeartbeatEvaluator, "on_timer", failing)
+    reg = _street()
+    eng = engine(HB, reg, allowed_lateness_s=0)
+    out: list[Alert] = []
+    for i in range(N):
+        out += eng.process(reading(reg, f"X{i}", "telemetry", T0, fill_pct=10))
+    with pytest.raises(RuntimeError, match="evaluator bug"):
+        eng.advance(T0 + 24 * 3600)
+    out += eng.advance(T0 + 24 * 3600 + 60)
+    return out
+
+
+def test_a_failing_evaluator_loses_no_other_timer_of_a_bulk_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    one_by_one = _run_failing_once(monkeypatch, 10**9)
+    bulk = _run_failing_once(monkeypatch, 16)
+    # the failed sweep returns nothing (its 99 alerts go with the exception) and the failed timer is gone; every
+    # other bin's timer fires in the next sweep, in bulk as one by one
+    assert len(raises(one_by_one)) == N + 1 - 100
+    assert bulk == one_by_one

@@ -195,13 +195,77 @@
     $("f-mg-label").hidden = microgrids.size < 2;
   }
 
+  // ---- silences (maintenance windows) ---------------------------------------------------------------------
+  // Leaders and above (those who may reassign) create and cancel them; everybody sees the ones in their scope.
+  const maySilence = () => Boolean(state.me && state.me.may.includes("assign"));
+
   function renderSilences(items) {
-    const active = items.filter((s) => s.active);
-    $("silences").hidden = active.length === 0;
-    $("silences").textContent = active.map((s) =>
-      `维护静默 Silenced：${s.scope_id} · ${s.rule_id || "全部规则（紧急除外）"}${s.device_id ? " · " + s.device_id : ""}` +
-      ` 至 ${clock(s.ends_at)}（${s.comment}，已拦截 ${s.suppressed}）`).join("；");
+    const shown = items.filter((s) => s.cancelled_at === null);
+    $("silences").hidden = shown.length === 0;
+    $("silence-list").replaceChildren(...shown.map((s) => el("li", { "data-testid": "silence", "data-id": s.id },
+      `${s.active ? "维护静默 Silenced" : "计划静默 Upcoming"}：${s.scope_id} · ${s.rule_id || "全部规则（紧急除外）"}` +
+      `${s.device_id ? " · " + s.device_id : ""}${s.active ? "" : " 自 " + clock(s.starts_at)} 至 ${clock(s.ends_at)}` +
+      `（${s.comment}，${s.created_by}，已拦截 ${s.suppressed}）`,
+      maySilence() ? el("button", { type: "button", class: "link", onclick: () => cancelSilence(s.id) },
+        "结束 End") : null)));
+    $("silence-new").hidden = !maySilence() || !$("silence-form").hidden;
   }
+
+  async function cancelSilence(id) {
+    if (!window.confirm("结束这个维护静默？ End this silence?")) return;
+    try {
+      await api(`/silences/${id}/cancel`, { method: "POST" });
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      window.alert(e.message);
+    }
+    await refresh();
+  }
+
+  function offer(listId, values) {
+    $(listId).replaceChildren(...[...new Set(values)].filter(Boolean).sort().map((v) => el("option", { value: v })));
+  }
+
+  $("silence-new").addEventListener("click", () => {
+    const tickets = [...state.tickets.values()];
+    offer("silence-scopes", [state.me.scope_id, ...tickets.map((t) => t.microgrid_id), ...tickets.map((t) => t.building_id)]);
+    offer("silence-rules", tickets.map((t) => t.rule_id));
+    $("silence-scope").value = state.me.scope_id;
+    $("silence-error").textContent = "";
+    $("silence-form").hidden = false;
+    $("silence-new").hidden = true;
+    $("silence-comment").focus();
+  });
+
+  function closeSilenceForm() {
+    $("silence-form").hidden = true;
+    $("silence-new").hidden = !maySilence();
+  }
+  $("silence-cancel-form").addEventListener("click", closeSilenceForm);
+
+  $("silence-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("silence-error").textContent = "";
+    const body = {
+      scope_id: $("silence-scope").value.trim(),
+      comment: $("silence-comment").value.trim(),
+      duration_s: Number($("silence-duration").value),
+    };
+    if ($("silence-rule").value.trim()) body.rule_id = $("silence-rule").value.trim();
+    if ($("silence-device").value.trim()) body.device_id = $("silence-device").value.trim();
+    try {
+      await api("/silences", { json: body });
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      $("silence-error").textContent = e.status === 403 ? `无权静默该范围 Not allowed for this scope：${e.message}` : e.message;
+      return;
+    }
+    $("silence-comment").value = "";
+    $("silence-rule").value = "";
+    $("silence-device").value = "";
+    closeSilenceForm();
+    await refresh();
+  });
 
   function duration(sec) {
     if (sec === null || sec === undefined) return "—";

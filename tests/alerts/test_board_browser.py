@@ -193,3 +193,63 @@ async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> No
         detail = (await client.get(f"/api/v1/tickets/{tid}", headers=headers)).json()
     assert detail["rating"] == 4
     assert detail["timeline"][-1]["note"] == "师傅来得很快"
+
+
+async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) -> None:
+    """A micro-grid leader opens a maintenance window from the board (the annual smoke-detector test): raises of
+    that rule open no ticket while it lasts; a window outside their scope is refused with the server's reason;
+    a grid worker gets no such controls."""
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            worker = await (await browser.new_context()).new_page()
+            leader = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+            page_errors: list[str] = []
+            for page in (worker, leader):
+                page.on("pageerror", lambda e: page_errors.append(str(e)))
+            await login(worker, board, "worker_a")
+            await login(leader, board, "leader_a")
+            await expect(leader.locator("#silence-new")).to_be_visible()
+            await expect(worker.locator("#silence-new")).to_be_hidden()
+
+            # outside the leader's scope: refused, and the form says why
+            await leader.click("#silence-new")
+            await expect(leader.locator("#silence-scope")).to_have_value(A)
+            await leader.fill("#silence-scope", B)
+            await leader.fill("#silence-comment", "不该允许")
+            await leader.click("#silence-submit")
+            await expect(leader.locator("#silence-error")).to_contain_text("无权静默")
+            await expect(leader.get_by_test_id("silence")).to_have_count(0)
+
+            # inside it: the window shows on the board, and a matching raise opens no ticket
+            await leader.fill("#silence-scope", A)
+            await leader.fill("#silence-rule", "low_battery")
+            await leader.select_option("#silence-duration", "7200")
+            await leader.fill("#silence-comment", "1号楼烟感年度测试")
+            await leader.click("#silence-submit")
+            window = leader.get_by_test_id("silence")
+            await expect(window).to_contain_text("low_battery")
+            await expect(window).to_contain_text("1号楼烟感年度测试")
+            await expect(leader.locator("#silence-form")).to_be_hidden()
+            opened = await inject(
+                board, alert_dict("low_battery:SD-9", A, "烟感电量低：SD-9", "warning", time.time(), "low_battery")
+            )
+            assert opened == []
+            listed = await leader.evaluate("fetch('/api/v1/silences').then(r => r.json())")
+            assert [(s["rule_id"], s["suppressed"], s["created_by"]) for s in listed["items"]] == [
+                ("low_battery", 1, "leader_a")
+            ]
+
+            # ended early: gone from the board, and raises open tickets again
+            leader.on("dialog", lambda dialog: dialog.accept())
+            await window.get_by_role("button").click()
+            await expect(leader.get_by_test_id("silence")).to_have_count(0)
+            [tid] = await inject(
+                board, alert_dict("low_battery:SD-9", A, "烟感电量低：SD-9", "warning", time.time(), "low_battery")
+            )
+            await expect(leader.locator(f'.ticket[data-id="{tid}"]')).to_contain_text("烟感电量低")
+            assert page_errors == []
+        finally:
+            await browser.close()

@@ -29,6 +29,7 @@ from cwatch.broker import EmbeddedBroker
 from cwatch.clock import Clock, SystemClock, VirtualClock
 from cwatch.db import make_engine
 from cwatch.errors import CwatchError
+from cwatch.schema import ensure_schema
 from cwatch.settings import Settings
 from devices.reading import Reading
 from devices.registry import Registry
@@ -38,14 +39,27 @@ log = logging.getLogger("cwatch.app")
 
 
 async def create_all_tables(engine: AsyncEngine) -> None:
-    """Create every package's tables (idempotent)."""
+    """Create every package's tables (idempotent), then check the schema version and that the existing tables
+    have every column this cwatch uses (`cwatch.schema`; SchemaError names the table and columns)."""
     from alerts.store import create_tables as alerts_tables
+    from alerts.tables import metadata as alerts_metadata
+    from devices.store import METADATA
     from devices.store import create_tables as devices_tables
     from ingest.deadletter import create_tables as deadletter_tables
+    from ingest.deadletter import metadata as deadletter_metadata
     from rules.state import create_tables as rules_tables
+    from rules.state import metadata as rules_metadata
 
     for create in (devices_tables, deadletter_tables, rules_tables, alerts_tables):
         await create(engine)
+    metadatas = (METADATA, deadletter_metadata, rules_metadata, alerts_metadata)
+    tables = [t for m in metadatas for t in m.sorted_tables]
+    await ensure_schema(engine, tables, where=_described(engine))
+
+
+def _described(engine: AsyncEngine) -> str:
+    """The database for error messages, without a password."""
+    return f"database {engine.url.render_as_string(hide_password=True)}"
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,104 @@
+"""The store's schema version and column check (`cwatch.schema`), on SQLite and on PostgreSQL: a database
+written by another cwatch stops startup with a message naming what is wrong, instead of a driver error at the
+first query that touches a changed table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+import cwatch.schema as schema
+from cwatch.app import create_all_tables
+from cwatch.db import make_engine
+from cwatch.schema import SchemaError, version_table
+from tests.alerts.conftest import _drop_pg_database, _pg_database, pg_url
+from tests.support.require import unavailable
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database of each kind."""
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    else:
+        name = await _pg_database()
+        if name is None:
+            unavailable("PostgreSQL is not reachable")
+        url = pg_url(name)
+    eng = make_engine(url)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()
+        if name is not None:
+            await _drop_pg_database(name)
+
+
+async def stored_version(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.select(version_table.c.version))).scalar_one())
+
+
+async def test_a_new_database_is_stamped_and_opens_again(engine: AsyncEngine) -> None:
+    await create_all_tables(engine)
+    assert await stored_version(engine) == schema.SCHEMA_VERSION
+    await create_all_tables(engine)  # a restart: nothing to do
+    assert await stored_version(engine) == schema.SCHEMA_VERSION
+
+
+async def test_a_database_of_a_newer_cwatch_is_refused(engine: AsyncEngine) -> None:
+    await create_all_tables(engine)
+    async with engine.begin() as conn:
+        await conn.execute(version_table.update().values(version=schema.SCHEMA_VERSION + 1))
+    with pytest.raises(SchemaError, match=rf"newer cwatch \(schema version {schema.SCHEMA_VERSION + 1}"):
+        await create_all_tables(engine)
+
+
+async def test_an_older_database_is_migrated_step_by_step(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    await create_all_tables(engine)
+    ran: list[int] = []
+
+    async def add_note(conn: AsyncConnection) -> None:
+        ran.append(2)
+        await conn.execute(sa.text("ALTER TABLE ingest_dead_letters ADD COLUMN note TEXT"))
+
+    async def nothing(conn: AsyncConnection) -> None:
+        ran.append(3)
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(schema, "MIGRATIONS", {2: add_note, 3: nothing})
+    await create_all_tables(engine)
+    assert ran == [2, 3]
+    assert await stored_version(engine) == 3
+    async with engine.connect() as conn:
+        cols = await conn.run_sync(lambda c: {x["name"] for x in sa.inspect(c).get_columns("ingest_dead_letters")})
+    assert "note" in cols
+    await create_all_tables(engine)  # at the current version: no step runs again
+    assert ran == [2, 3]
+
+
+async def test_an_older_database_without_a_migration_is_refused(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_all_tables(engine)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    with pytest.raises(SchemaError, match="schema version 1, and this cwatch has no migration to 2"):
+        await create_all_tables(engine)
+    assert await stored_version(engine) == 1  # nothing half done
+
+
+async def test_a_table_lacking_columns_is_named_with_them(engine: AsyncEngine) -> None:
+    """An existing table is never changed by `create_all`: one from another version (or edited by hand) is
+    found before anything uses it."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE ingest_dead_letters (id INTEGER PRIMARY KEY, topic TEXT)"))
+    with pytest.raises(SchemaError) as e:
+        await create_all_tables(engine)
+    message = str(e.value)
+    assert "table ingest_dead_letters lacks payload, payload_size, reason, detail, received_at" in message
+    assert message.startswith("database ")

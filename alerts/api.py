@@ -29,6 +29,7 @@ from alerts.lifecycle import ACTIVE, Action, Status, available_actions
 from alerts.model import Account, Ticket
 from alerts.scope import Hierarchy, as_people
 from alerts.service import TicketService
+from alerts.silences import may_silence
 from alerts.stream import ChangeHub, Resync
 from devices.model import Household, Person, Role
 from rules.alert import Severity
@@ -320,8 +321,14 @@ def build_router(
     async def list_silences(viewer: Viewer) -> dict[str, Any]:
         """Active and upcoming silences in your scope."""
         now = service.clock.now()
-        items = await service.silences.visible(viewer, registry(), now)
-        return {"items": [{**asdict(s), "active": s.active(now)} for s in items]}
+        hierarchy = registry()
+        items = await service.silences.visible(viewer, hierarchy, now)
+        return {
+            "items": [
+                {**asdict(s), "active": s.active(now), "may_cancel": may_silence(viewer, s.scope_id, hierarchy)}
+                for s in items
+            ]
+        }
 
     @router.post("/silences", status_code=201)
     async def create_silence(body: SilenceBody, viewer: Viewer) -> dict[str, Any]:

@@ -147,6 +147,8 @@ class QuietEnds:
     def __call__(self, ts: float, qh: QuietHours | None) -> float:
         if qh is None:
             return ts
+        if qh.end.fold:  # equal (and hashing equal) to the same time without fold, but `combine` reads it
+            return quiet_end(ts, qh, self.tz)
         minute = int(ts // 60)
         key = (minute, qh)
         try:

@@ -85,6 +85,7 @@
   function showLogin() {
     stopLive();
     state.me = null;
+    resetSilenceForm();
     $("who").hidden = true;
     $("board-view").hidden = true;
     $("login-view").hidden = false;
@@ -206,7 +207,7 @@
       `${s.active ? "维护静默 Silenced" : "计划静默 Upcoming"}：${s.scope_id} · ${s.rule_id || "全部规则（紧急除外）"}` +
       `${s.device_id ? " · " + s.device_id : ""}${s.active ? "" : " 自 " + clock(s.starts_at)} 至 ${clock(s.ends_at)}` +
       `（${s.comment}，${s.created_by}，已拦截 ${s.suppressed}）`,
-      maySilence() ? el("button", { type: "button", class: "link", onclick: () => cancelSilence(s.id) },
+      s.may_cancel ? el("button", { type: "button", class: "link", onclick: () => cancelSilence(s.id) },
         "结束 End") : null)));
     $("silence-new").hidden = !maySilence() || !$("silence-form").hidden;
   }
@@ -241,6 +242,13 @@
     $("silence-form").hidden = true;
     $("silence-new").hidden = !maySilence();
   }
+
+  // on logout (or an expired session) nothing typed stays for whoever signs in next on the duty-room screen
+  function resetSilenceForm() {
+    for (const id of ["silence-scope", "silence-rule", "silence-device", "silence-comment"]) $(id).value = "";
+    $("silence-error").textContent = "";
+    closeSilenceForm();
+  }
   $("silence-cancel-form").addEventListener("click", closeSilenceForm);
 
   $("silence-form").addEventListener("submit", async (ev) => {
@@ -260,10 +268,7 @@
       $("silence-error").textContent = e.status === 403 ? `无权静默该范围 Not allowed for this scope：${e.message}` : e.message;
       return;
     }
-    $("silence-comment").value = "";
-    $("silence-rule").value = "";
-    $("silence-device").value = "";
-    closeSilenceForm();
+    resetSilenceForm();
     await refresh();
   });
 

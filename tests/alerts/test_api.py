@@ -238,7 +238,9 @@ async def test_silence_endpoints(env: Env) -> None:
     assert s["ends_at"] == env.clock.now() + 3600
     assert await env.service.apply([alert(rule="smoke_alarm", severity=Severity.CRITICAL)]) == []
     listed = (await env.client.get("/api/v1/silences", headers=w1)).json()["items"]
-    assert [(x["id"], x["suppressed"]) for x in listed] == [(s["id"], 1)]
+    assert [(x["id"], x["suppressed"], x["may_cancel"]) for x in listed] == [(s["id"], 1, False)]
+    listed = (await env.client.get("/api/v1/silences", headers=l1)).json()["items"]
+    assert [(x["id"], x["may_cancel"]) for x in listed] == [(s["id"], True)]
     bad = await env.client.post("/api/v1/silences", headers=l1, json={**body, "ends_at": env.clock.now() + 60})
     assert bad.status_code == 422
     assert error_code(bad) == "invalid_silence"

@@ -241,6 +241,10 @@ async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) ->
             assert [(s["rule_id"], s["suppressed"], s["created_by"]) for s in listed["items"]] == [
                 ("low_battery", 1, "leader_a")
             ]
+            # the worker sees the window but may not end it
+            await worker.reload()
+            await expect(worker.get_by_test_id("silence")).to_contain_text("low_battery")
+            await expect(worker.get_by_test_id("silence").get_by_role("button")).to_have_count(0)
 
             # ended early: gone from the board, and raises open tickets again
             leader.on("dialog", lambda dialog: dialog.accept())
@@ -250,6 +254,18 @@ async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) ->
                 board, alert_dict("low_battery:SD-9", A, "烟感电量低：SD-9", "warning", time.time(), "low_battery")
             )
             await expect(leader.locator(f'.ticket[data-id="{tid}"]')).to_contain_text("烟感电量低")
+
+            # a half-typed silence does not outlive its author's session on a shared screen
+            await leader.click("#silence-new")
+            await leader.fill("#silence-comment", "草稿")
+            await leader.click("#logout")
+            await leader.fill("#username", "worker_a")  # on the same page, no reload
+            await leader.fill("#password", PASSWORD)
+            await leader.click("#login-btn")
+            await leader.wait_for_selector("#board-view:not([hidden])")
+            await expect(leader.locator("#silence-form")).to_be_hidden()
+            await expect(leader.locator("#silence-new")).to_be_hidden()
+            assert await leader.input_value("#silence-comment") == ""
             assert page_errors == []
         finally:
             await browser.close()

@@ -68,20 +68,34 @@ def test_bulk_firing_fires_in_the_order_of_one_pop_each(monkeypatch: pytest.Monk
     assert stamps == sorted(stamps)
 
 
-def _run_failing_once(monkeypatch: pytest.MonkeyPatch, bulk: int) -> list[Alert]:
-    """As `_run`, but the heartbeat's 100th timer raises: the sweep fails, and the next one goes on."""
+FAIL_AT = 1000  # past 1/64 of the heap: one-by-one popping has handed over to the bulk pass
+
+
+def _run_failing_once(monkeypatch: pytest.MonkeyPatch, bulk: int) -> tuple[list[Alert], bool]:
+    """As `_run`, but the heartbeat's 1,000th timer raises: the sweep fails, and the next one goes on. Also
+    says whether the failure happened inside a bulk pass."""
     monkeypatch.setattr(engine_module, "_BULK", bulk)
     original = HeartbeatEvaluator.on_timer
+    original_bulk = Engine._fire_bulk
     calls = 0
+    bulk_passes = 0
+    failed_in_bulk = False
 
     def failing(self: HeartbeatEvaluator, key: str, due: float, ctx: Any) -> None:
-        nonlocal calls
+        nonlocal calls, failed_in_bulk
         calls += 1
-        if calls == 100:
+        if calls == FAIL_AT:
+            failed_in_bulk = bulk_passes > 0
             raise RuntimeError("evaluator bug")
         original(self, key, due, ctx)
 
+    def counted(self: Engine) -> None:
+        nonlocal bulk_passes
+        bulk_passes += 1
+        original_bulk(self)
+
     monkeypatch.setattr(HeartbeatEvaluator, "on_timer", failing)
+    monkeypatch.setattr(Engine, "_fire_bulk", counted)
     reg = _street()
     eng = engine(HB, reg, allowed_lateness_s=0)
     out: list[Alert] = []
@@ -90,13 +104,14 @@ def _run_failing_once(monkeypatch: pytest.MonkeyPatch, bulk: int) -> list[Alert]
     with pytest.raises(RuntimeError, match="evaluator bug"):
         eng.advance(T0 + 24 * 3600)
     out += eng.advance(T0 + 24 * 3600 + 60)
-    return out
+    return out, failed_in_bulk
 
 
 def test_a_failing_evaluator_loses_no_other_timer_of_a_bulk_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
-    one_by_one = _run_failing_once(monkeypatch, 10**9)
-    bulk = _run_failing_once(monkeypatch, 16)
-    # the failed sweep returns nothing (its 99 alerts go with the exception) and the failed timer is gone; every
-    # other bin's timer fires in the next sweep, in bulk as one by one
-    assert len(raises(one_by_one)) == N + 1 - 100
+    one_by_one, _ = _run_failing_once(monkeypatch, 10**9)
+    bulk, failed_in_bulk = _run_failing_once(monkeypatch, 16)
+    assert failed_in_bulk
+    # the failed sweep returns nothing (its 999 alerts go with the exception) and the failed timer is gone;
+    # every other bin's timer fires in the next sweep, in bulk as one by one
+    assert len(raises(one_by_one)) == N + 1 - FAIL_AT
     assert bulk == one_by_one

@@ -116,3 +116,14 @@ rules:
     assert eng.advance(T0 + 7 * H + 59 * M) == []
     [r] = raises(eng.advance(T0 + 8 * H + 1))
     assert r.ts == T0 + 8 * H
+
+
+def test_remembered_quiet_ends_tell_apart_an_end_in_the_repeated_hour() -> None:
+    """`time(1, 30)` and `time(1, 30, fold=1)` are equal and hash alike, but on the night clocks go back they
+    end the quiet hours an hour apart."""
+    tz = zone("America/New_York")
+    first, second = QuietHours(time(22), time(1, 30)), QuietHours(time(22), time(1, 30, fold=1))
+    ts = datetime(2024, 11, 3, 0, 10, tzinfo=tz).timestamp()
+    memo = QuietEnds(tz)
+    assert quiet_end(ts, first, tz) != quiet_end(ts, second, tz)
+    assert [memo(ts, first), memo(ts, second)] == [quiet_end(ts, first, tz), quiet_end(ts, second, tz)]

@@ -266,6 +266,17 @@ class Engine:
     def snapshot(self) -> bytes:
         return self.state().to_bytes()
 
+    def load_snapshot(self, snapshot: bytes) -> None:
+        """Go back to `snapshot` (from `snapshot()`), keeping the current rules and registry. What the runner
+        does when the alerts of a batch could not be handed on: the spool hands the batch again, and judged
+        from the state before it, it raises them again (judged on top of its own effects, it would look like
+        messages already seen). Raises RuleStateError for a snapshot that cannot be read."""
+        state = EngineState.from_bytes(snapshot)
+        self._ctx = Context(self._ctx.registry, self.tz)
+        self._birth = None
+        self._build(self.ruleset, previous={})
+        self._load(state)
+
     @classmethod
     def restore(
         cls,

@@ -6,9 +6,10 @@ Order per batch: judge, hand the alerts to the sink, then save the snapshot (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,15 @@ class RuleRunner:
         self._digest = _digest(rules_path) if rules_path is not None else None
         self._lock = asyncio.Lock()
         self._last_save = float("-inf")
+        # the state the store holds (or, before the first save, the one the engine started from): what the engine
+        # goes back to when a batch's alerts could not be handed on or its state not saved
+        self._saved = engine.snapshot()
 
     async def on_readings(self, readings: Sequence[Reading]) -> None:
-        """Judge a batch; returns once its alerts were handed on and the state saved."""
-        async with self._lock:
+        """Judge a batch; returns once its alerts were handed on and the state saved. If either fails, the
+        engine goes back to the last saved state and the error propagates: the spool hands the batch again,
+        and judged again it raises the same alerts (the alerts service folds repeats by dedup key)."""
+        async with self._lock, self._undone_on_failure():
             alerts = self.engine.process_many(readings)
             if alerts:
                 await self.sink(alerts)
@@ -83,16 +89,30 @@ class RuleRunner:
 
     async def sweep(self) -> list[Alert]:
         """One round of the loop: hot reload, time-driven checks up to the clock minus the allowed lateness,
-        hand-off, save. Returns the alerts it produced."""
+        hand-off, save. Returns the alerts it produced. A failed hand-off or save undoes the round, so the next
+        one raises those alerts again."""
         async with self._lock:
             self.maybe_reload()
-            self.engine.start_at(self.clock.now())
-            limit = self._sweep_limit()
-            alerts = self.engine.advance(limit) if limit > float("-inf") else []
-            if alerts:
-                await self.sink(alerts)
-            await self._checkpoint(force=True)
-            return alerts
+            async with self._undone_on_failure():
+                self.engine.start_at(self.clock.now())
+                limit = self._sweep_limit()
+                alerts = self.engine.advance(limit) if limit > float("-inf") else []
+                if alerts:
+                    await self.sink(alerts)
+                await self._checkpoint(force=True)
+                return alerts
+
+    @contextlib.asynccontextmanager
+    async def _undone_on_failure(self) -> AsyncIterator[None]:
+        """Judging, hand-off and save succeed together or the engine returns to the last saved state. With
+        `checkpoint_every_s` > 0 that state may be older than the batches already taken from the spool: what
+        they changed without raising anything is lost, as in a restart."""
+        try:
+            yield
+        except BaseException:
+            self.engine.load_snapshot(self._saved)
+            self._last_save = float("-inf")  # save at the next chance: the store is behind the engine again
+            raise
 
     def _sweep_limit(self) -> float:
         """How far in event time a sweep may judge silences. By the clock when every reading has been judged;
@@ -137,7 +157,7 @@ class RuleRunner:
     async def answer_absence(self, household_id: str, until: float | None) -> list[Alert]:
         """A person answered an absence alert: "visited" (`until` None) or "away confirmed" until `until`.
         The engine clears the open absence and restarts its clock; the clears go to the sink like any alert."""
-        async with self._lock:
+        async with self._lock, self._undone_on_failure():
             alerts = self.engine.acknowledge_absence(household_id, until)
             if alerts:
                 await self.sink(alerts)
@@ -156,5 +176,7 @@ class RuleRunner:
         now = self.clock.now()
         if not force and now - self._last_save < self.checkpoint_every_s:
             return
-        await self.store.save(self.engine.snapshot(), self.engine.watermark)
+        snapshot = self.engine.snapshot()
+        await self.store.save(snapshot, self.engine.watermark)
+        self._saved = snapshot
         self._last_save = now

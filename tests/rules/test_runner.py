@@ -131,3 +131,46 @@ async def test_restart_through_open_engine(tmp_path: Path) -> None:
         assert [a.rule_id for a in out] == ["door_held_open"]
     finally:
         await store.engine.dispose()
+
+
+class FailingSink(Sink):
+    """The alerts service with its database down for the next `n` hand-offs."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.down = n
+
+    async def __call__(self, alerts: list[Alert]) -> None:
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("ticket store unreachable")
+        await super().__call__(alerts)
+
+
+async def test_a_batch_whose_alerts_could_not_be_handed_on_raises_them_when_retried(tmp_path: Path) -> None:
+    """The spool hands the same batch again after a failure; the engine must judge it as if for the first time
+    (not as messages it has already seen), or the thrown object and the count behind it are lost."""
+    runner, _sink, store, clock, _path = await make(tmp_path)
+    sink = FailingSink(1)
+    runner.sink = sink
+    reg = runner.engine.registry
+    batch = [
+        reading(reg, "AC1", "event", T0, event="held_open"),
+        reading(reg, "CAM1", "event", T0 + 1, event="thrown_object", confidence=0.95),
+    ]
+    try:
+        with contextlib.suppress(ConnectionError):
+            await runner.on_readings(batch)
+        assert sink.alerts == []
+        await runner.on_readings(batch)  # the spool's retry
+        assert [a.rule_id for a in sink.alerts] == ["thrown_object"]
+        # and the door opened in that batch is still timed: it is held open at T0 + 5 min
+        sink.down = 1
+        clock.set(T0 + 6 * M + 1)
+        with contextlib.suppress(ConnectionError):
+            await runner.sweep()
+        [held] = await runner.sweep()  # the next sweep raises what the failed one could not hand on
+        assert (held.rule_id, held.ts) == ("door_held_open", T0 + 5 * M)
+        assert [a.rule_id for a in sink.alerts] == ["thrown_object", "door_held_open"]
+    finally:
+        await store.engine.dispose()

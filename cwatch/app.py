@@ -326,6 +326,7 @@ class Service:
                     **(await ingester.ready()),
                     "store": await _store_ok(engine),
                     "escalation": escalator.healthy(),
+                    "rules": runner.healthy(),
                 }
 
             app = build_http_app(

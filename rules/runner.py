@@ -76,6 +76,8 @@ class RuleRunner:
         # the state the store holds (or, before the first save, the one the engine started from): what the engine
         # goes back to when a batch's alerts could not be handed on or its state not saved
         self._saved = engine.snapshot()
+        self.last_sweep_at: float | None = None  # clock time of the last sweep of `run` that succeeded
+        self.failed_sweeps = 0
 
     async def on_readings(self, readings: Sequence[Reading]) -> None:
         """Judge a batch; returns once its alerts were handed on and the state saved. If either fails, the
@@ -125,10 +127,26 @@ class RuleRunner:
         return limit
 
     async def run(self) -> None:
-        """Sweep forever on the clock; cancel the task to stop (the state of the last sweep is saved)."""
+        """Sweep forever on the clock; cancel the task to stop (the state of the last sweep is saved). A failed
+        sweep (the ticket or state database unreachable) is undone, logged and tried again at the next one: it
+        must not end the loop, and with it the service."""
         while True:
             await self.clock.sleep(self.sweep_every_s)
-            await self.sweep()
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.failed_sweeps += 1
+                log.exception("rule sweep failed; undone, the next sweep tries again")
+            else:
+                self.last_sweep_at = self.clock.now()
+
+    def healthy(self) -> bool:
+        """Watchdog for /readyz: False once no sweep has succeeded for three sweep intervals."""
+        if self.last_sweep_at is None:
+            return self.failed_sweeps < 3
+        return self.clock.now() - self.last_sweep_at <= 3 * self.sweep_every_s
 
     def maybe_reload(self) -> bool:
         """Reload the rules file if its content changed. A bad file is logged and kept out: the engine goes on

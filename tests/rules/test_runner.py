@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
 from cwatch.clock import ManualClock
@@ -172,5 +173,34 @@ async def test_a_batch_whose_alerts_could_not_be_handed_on_raises_them_when_retr
         [held] = await runner.sweep()  # the next sweep raises what the failed one could not hand on
         assert (held.rule_id, held.ts) == ("door_held_open", T0 + 5 * M)
         assert [a.rule_id for a in sink.alerts] == ["thrown_object", "door_held_open"]
+    finally:
+        await store.engine.dispose()
+
+
+async def test_the_sweep_loop_outlives_failed_sweeps(tmp_path: Path) -> None:
+    """Two sweeps fail (the ticket database is down): the loop goes on, the third sweep hands the door on, and
+    the watchdog says unhealthy only while no sweep succeeds."""
+    runner, _sink, store, _clock, _path = await make(tmp_path)
+    sink = FailingSink(2)
+    runner.sink = sink
+    reg = runner.engine.registry
+    try:
+        await runner.on_readings([reading(reg, "AC1", "event", T0, event="held_open")])
+        sink.down = 3  # the batch had no alert to hand on: the next three hand-offs (sweeps) fail
+        task = asyncio.create_task(runner.run())
+
+        deadline = time.monotonic() + 10
+        # a sweep that succeeded after the three failed ones (the door is due at T0 + 6 min)
+        while runner.last_sweep_at is None or runner.last_sweep_at < T0 + 9 * M:
+            assert time.monotonic() < deadline, "no sweep succeeded after the failed ones"
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert [a.rule_id for a in sink.alerts] == ["door_held_open"]
+        assert runner.failed_sweeps == 3
+        assert runner.healthy()
+        runner.last_sweep_at = None
+        assert not runner.healthy()  # three failures and no success
     finally:
         await store.engine.dispose()

@@ -13,11 +13,14 @@ import logging
 
 from alerts.model import SYSTEM_ACTOR, Ticket, TicketEvent
 from alerts.service import Notifier
+from ingest.backoff import backoff_delay
 from rules.runner import RuleRunner
 
 log = logging.getLogger("cwatch.answers")
 
 ANSWER_ACTIONS = frozenset({"resolve", "close"})
+RETRY_INITIAL_S = 1.0
+RETRY_MAX_S = 60.0
 
 
 class AbsenceAnswers:
@@ -44,10 +47,26 @@ class AbsenceAnswers:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, household_id: str, until: float | None) -> None:
-        try:
-            await self.runner.answer_absence(household_id, until)
-        except Exception:  # the next sweep still sees the answer's effect missing; log and let people retry
-            log.exception("could not pass the answer for household %s to the rule engine", household_id)
+        """Hand the answer over until it takes. A failed hand-over (the clear could not reach the ticket store,
+        or the state could not be saved) is undone by the runner; nothing else would ever send the answer
+        again, and without it the absence stays open and the household's next dry spell is never alerted."""
+        attempt = 0
+        while True:
+            try:
+                await self.runner.answer_absence(household_id, until)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = backoff_delay(attempt, initial=RETRY_INITIAL_S, cap=RETRY_MAX_S)
+                attempt += 1
+                log.exception(
+                    "could not pass the answer for household %s to the rule engine (attempt %d); again in %.1f s",
+                    household_id,
+                    attempt,
+                    delay,
+                )
+                await self.runner.clock.sleep(delay)
 
     async def drain(self) -> None:
         """Wait for answers in flight (tests, shutdown)."""

@@ -34,7 +34,8 @@ rules:
 LEADER = Account(id=1, username="li", role=Role.MICROGRID_LEADER, scope_id="mg1", display_name="李")
 
 
-async def run(tmp_path: Path, *, answer: bool) -> list[Alert]:
+async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0) -> list[Alert]:
+    """`store_down_for`: hand-offs to the ticket store that fail once the ticket is resolved."""
     db = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     await alerts_tables(db)
     await rules_tables(db)
@@ -43,7 +44,13 @@ async def run(tmp_path: Path, *, answer: bool) -> list[Alert]:
     seen: list[Alert] = []
     tickets = TicketService(db, lambda: reg, clock, NullNotifier())
 
+    down = 0
+
     async def sink(alerts: list[Alert]) -> None:
+        nonlocal down
+        if down > 0:
+            down -= 1
+            raise ConnectionError("ticket store unreachable")
         seen.extend(alerts)
         await tickets.apply(alerts)
 
@@ -59,8 +66,10 @@ async def run(tmp_path: Path, *, answer: bool) -> list[Alert]:
     [raised] = [a for a in seen if a.action is AlertAction.RAISE]
     [ticket] = (await tickets.list_tickets(LEADER)).items
     if answer:
+        down = store_down_for
         await tickets.resolve(ticket.id, LEADER, "上门看过，老人安好 visited, all well")
         await answers.drain()
+        assert down == 0
     for hour in range(6 + 24, 6 + 24 + 16):  # still dry: 16 more hours
         clock.set(T0 + hour * H)
         await runner.on_readings([reading(reg, "WM1", "telemetry", T0 + hour * H, volume_m3=round(volume, 4))])
@@ -77,3 +86,10 @@ async def test_visited_restarts_the_absence_clock(tmp_path: Path) -> None:
 async def test_without_an_answer_the_engine_waits(tmp_path: Path) -> None:
     seen = await run(tmp_path, answer=False)
     assert [a.action for a in seen] == [AlertAction.RAISE]
+
+
+async def test_an_answer_that_could_not_be_handed_over_is_tried_again(tmp_path: Path) -> None:
+    """The ticket store is unreachable for the first two hand-overs of the clear: the runner undoes them, and
+    the answer is handed over again until it takes, so the next dry spell still raises."""
+    seen = await run(tmp_path, answer=True, store_down_for=2)
+    assert [a.action for a in seen] == [AlertAction.RAISE, AlertAction.CLEAR, AlertAction.RAISE]

@@ -53,6 +53,11 @@ class DrainConfig(msgspec.Struct, forbid_unknown_fields=True):
     retry_max_s: float = 30.0
 
 
+REFUSED_PER_LINE = 100
+"""Refused readings per report line (each row some hundred bytes): a whole refused batch of 5,000 on one line
+would pass the parent's line limit."""
+
+
 def reading_json(reading: Reading) -> bytes:
     """The stored form of a reading the database refused, for its dead letter."""
     return msgspec.json.encode({"ts": reading.ts, "seq": reading.seq, **reading.fields})
@@ -100,7 +105,8 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader, out: _Out) -> Non
                 ]
                 for r, reason in refused
             ]
-            out.send({"refused": rows})
+            for i in range(0, len(rows), REFUSED_PER_LINE):  # lines of bounded length for the parent's reader
+                out.send({"refused": rows[i : i + REFUSED_PER_LINE]})
 
     async def failed(name: str, exc: Exception, size: int, failures: int) -> None:
         delay = backoff_delay(failures, initial=cfg.retry_initial_s, cap=cfg.retry_max_s, rng=rng)

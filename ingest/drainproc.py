@@ -25,6 +25,10 @@ from ingest.drainer import DrainConfig
 
 log = logging.getLogger(__name__)
 
+REPORT_LINE_LIMIT = 16 * 1024 * 1024
+"""Longest report line read from the drain process (asyncio's default is 64 KiB). Its refused rows come 100 to
+a line, far below this; a longer line is dropped with an error, never fatal."""
+
 Report = dict[str, Any]
 
 
@@ -70,6 +74,7 @@ class DrainProcess:
             "ingest.drainer",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            limit=REPORT_LINE_LIMIT,
         )
         self.pid = proc.pid
         assert proc.stdin is not None
@@ -100,7 +105,14 @@ class DrainProcess:
 
     async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
         decoder = msgspec.json.Decoder(dict[str, Any])
-        while line := await stdout.readline():
+        while True:
+            try:
+                line = await stdout.readline()
+            except ValueError:  # a line past the limit (the reader has dropped it): report it, read on
+                log.error("telemetry drain process printed a report line over %d bytes; dropped", REPORT_LINE_LIMIT)
+                continue
+            if not line:
+                return
             try:
                 report = decoder.decode(line)
             except msgspec.DecodeError:

@@ -23,6 +23,7 @@ from devices.sample import sample_street
 from ingest.deadletter import DeadLetters, create_tables
 from ingest.decode import Decoder
 from ingest.drainer import DrainConfig
+from ingest.drainproc import DrainProcess
 from ingest.errors import SpoolError
 from ingest.metrics import IngestMetrics
 from ingest.service import SINK_REJECTED, Ingester, IngestTuning
@@ -170,3 +171,24 @@ async def test_refusals_and_outages_reported_by_the_child_reach_dead_letters_and
     assert ingester.metrics.sink_errors._value.get() == 1
     ingester._drain_report({"failed": "ValueError: boom", "size": 10, "retry_in": 0.5})
     assert ingester.metrics.consumer_errors.labels("telemetry")._value.get() == 1
+
+
+async def test_long_report_lines_neither_end_the_supervisor_nor_hide_the_next_reports(tmp_path: Path) -> None:
+    """A 70 KB report (past asyncio's default 64 KiB line limit) is read; a 17 MB one is dropped with an error;
+    the reports after both still arrive. A stand-in for the child prints them after reading its config."""
+    fake = tmp_path / "fake-python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "read config\n"
+        'printf \'{"pad": "%s"}\\n\' "$(head -c 70000 /dev/zero | tr \'\\0\' x)"\n'
+        "head -c 17000000 /dev/zero | tr '\\0' x; echo\n"
+        'echo \'{"stored": 3, "seconds": 0.1, "received_at": 1.0}\'\n'
+    )
+    fake.chmod(0o755)
+    reports: list[dict[str, object]] = []
+    config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
+    proc = DrainProcess(config, on_report=reports.append, python=str(fake))
+    rc = await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60)
+    assert rc == 0
+    assert [len(str(r.get("pad", ""))) for r in reports] == [70000, 0]
+    assert reports[1]["stored"] == 3

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -172,9 +172,24 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Deliver what is due; returns how many deliveries succeeded."""
         now = self.clock.now()
+        earlier = outbox.alias("earlier")
+        # the due heads of each (channel, ticket) queue: rows backing off must not fill the batch and starve new
+        # ones (a webhook down for an hour holds hundreds), and no change overtakes an earlier one of its ticket
         q = (
             select(outbox)
-            .where(outbox.c.delivered_at.is_(None), ~outbox.c.failed, outbox.c.channel.in_(list(self.channels)))
+            .where(
+                outbox.c.delivered_at.is_(None),
+                ~outbox.c.failed,
+                outbox.c.channel.in_(list(self.channels)),
+                outbox.c.next_attempt_at <= now,
+                ~exists().where(
+                    earlier.c.channel == outbox.c.channel,
+                    earlier.c.ticket_id == outbox.c.ticket_id,
+                    earlier.c.id < outbox.c.id,
+                    earlier.c.delivered_at.is_(None),
+                    ~earlier.c.failed,
+                ),
+            )
             .order_by(outbox.c.id)
             .limit(self.batch)
         )

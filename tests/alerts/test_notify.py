@@ -94,6 +94,22 @@ async def test_retry_with_backoff_keeps_the_delivery_id(
     assert rec.got[0].delivery_id.startswith("hook-")
 
 
+async def test_deliveries_backing_off_do_not_starve_new_ones(
+    service: TicketService, engine: AsyncEngine, clock: ManualClock
+) -> None:
+    """A full batch of deliveries waiting out their backoff must not hide the due ones behind them."""
+    for i in range(3):
+        await service.apply([alert(key=f"smoke_alarm:d{i}")])
+    rec = Recorder(fail=3)
+    d = OutboxDispatcher(engine, {"hook": rec}, clock, batch=3, backoff=Backoff(base=600, jitter=0))
+    assert await d.run_once() == 0  # the receiver was down: all three back off for 10 minutes
+    for i in range(3, 5):
+        await service.apply([alert(key=f"smoke_alarm:d{i}")])
+    assert await d.run_once() == 2  # the two new ones go out at once
+    assert rec.attempts == 5
+    assert await d.stats() == {"pending": 3, "delivered": 2, "failed": 0}
+
+
 async def test_dead_letter_after_max_attempts(service: TicketService, engine: AsyncEngine, clock: ManualClock) -> None:
     await service.apply([alert()])
     rec = Recorder(fail=100)

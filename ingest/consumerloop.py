@@ -43,9 +43,10 @@ async def consume_forever(
     by whoever appends (or learns of an append); the loop waits on it when it has caught up."""
     failures = 0
     while True:
-        dispatched = await asyncio.to_thread(spool.position, name)
         inflight: deque[tuple[int, int, asyncio.Future[None]]] = deque()  # (last offset, size, write)
         try:
+            # inside the try: a spool that cannot be read for a moment is retried like a failed batch
+            dispatched = await asyncio.to_thread(spool.position, name)
             while True:
                 while len(inflight) < depth:
                     appended.clear()

@@ -59,7 +59,13 @@ class DrainProcess:
     async def run(self, appended: asyncio.Event) -> None:
         failures = 0
         while True:
-            rc = await self._run_once(appended)
+            try:
+                rc = await self._run_once(appended)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # could not start it (fork failed: EAGAIN, ENOMEM) or a bug: start it again
+                log.exception("telemetry drain process failed")
+                rc = None
             self.ready.clear()
             failures += 1
             delay = backoff_delay(failures - 1, initial=self._restart_initial_s, cap=self._restart_max_s, rng=self._rng)

@@ -342,6 +342,8 @@ class Ingester:
                 await asyncio.to_thread(self._housekeep_once)
             except SpoolError as exc:
                 log.warning("spool housekeeping failed: %s", exc)
+            except Exception:  # a bug or an untranslated error: housekeeping must not end the ingester with it
+                log.exception("spool housekeeping failed")
             await self._sleep(self.tuning.housekeeping_s)
 
     def _housekeep_once(self) -> None:

@@ -224,9 +224,12 @@ class Spool:
         with self._lock:
             self._check_open()
             position = self._position_unlocked(consumer)
-            row = self._db.execute(
-                "SELECT appended_at FROM batches WHERE last > ? ORDER BY first LIMIT 1", (position,)
-            ).fetchone()
+            try:
+                row = self._db.execute(
+                    "SELECT appended_at FROM batches WHERE last > ? ORDER BY first LIMIT 1", (position,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot read the age of {consumer!r}'s backlog: {exc}") from exc
         return max(0.0, now - float(row[0])) if row else 0.0
 
     # --- housekeeping -------------------------------------------------------------------------------------
@@ -303,7 +306,10 @@ class Spool:
             raise SpoolClosedError(f"spool {self.path} is closed")
 
     def _position_unlocked(self, consumer: str) -> int:
-        row = self._db.execute("SELECT position FROM cursors WHERE consumer = ?", (consumer,)).fetchone()
+        try:
+            row = self._db.execute("SELECT position FROM cursors WHERE consumer = ?", (consumer,)).fetchone()
+        except sqlite3.Error as exc:
+            raise SpoolError(f"cannot read the cursor of {consumer!r}: {exc}") from exc
         if row is None:
             raise SpoolError(f"unknown spool consumer {consumer!r}; known: {', '.join(self.consumers)}")
         return int(row[0])

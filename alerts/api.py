@@ -355,6 +355,7 @@ def build_router(
     async def cancel_silence(silence_id: int, viewer: Viewer) -> dict[str, Any]:
         now = service.clock.now()
         s = await service.silences.cancel(viewer, registry(), silence_id, now)
+        await service.release_held()  # what it held and is still wrong opens tickets now, not at the next cycle
         return {**asdict(s), "active": s.active(now)}
 
     @router.get("/summary")

@@ -99,6 +99,7 @@ class Escalator:
         return await self.service.due_escalations(now)
 
     async def run_once(self) -> list[Ticket]:
+        await self.service.release_held()  # what ended maintenance windows held, still wrong: tickets now
         escalated = await self.service.escalate_due()
         self.cycles += 1
         self.last_cycle_at = self.clock.now()

@@ -96,20 +96,40 @@ class TicketService:
 
     async def _unsilenced(self, alerts: Sequence[Alert], now: float, hierarchy: Hierarchy) -> list[Alert]:
         """Drop raises covered by an active silence (counted on the silence), unless their ticket is already
-        active: someone is working on it and should see the repeats."""
+        active: someone is working on it and should see the repeats. Dropped raises of lasting conditions are
+        held until the silence ends; a clear lets go of its key (a condition that ended while silenced)."""
         active = await self.silences.active(now)
-        if not active:
-            return list(alerts)
         kept: list[Alert] = []
         counts: dict[int, int] = {}
+        held: dict[str, tuple[int, Alert]] = {}
+        cleared: list[str] = []
         for a in alerts:
-            s = first_match(active, a, hierarchy) if a.action == AlertAction.RAISE else None
+            if a.action == AlertAction.CLEAR:
+                held.pop(a.dedup_key, None)
+                cleared.append(a.dedup_key)
+                kept.append(a)
+                continue
+            s = first_match(active, a, hierarchy) if active else None
             if s is None or await self.store.active_for(a.dedup_key) is not None:
                 kept.append(a)
-            else:
-                counts[s.id] = counts.get(s.id, 0) + 1
+                continue
+            counts[s.id] = counts.get(s.id, 0) + 1
+            if a.lasting:
+                held.setdefault(a.dedup_key, (s.id, a))
+        await self.silences.let_go(cleared)
+        await self.silences.hold(list(held.values()), now)
         await self.silences.count_suppressed(counts)
         return kept
+
+    async def release_held(self) -> list[Ticket]:
+        """Raise what silences held and that is still wrong now that they have ended (see `SilenceStore.hold`);
+        returns the tickets opened. Run by the escalation loop, and at once when a silence is cancelled."""
+        ready = await self.silences.held_after_end(self.clock.now())
+        if not ready:
+            return []
+        changed = await self.apply([a for _, a in ready])  # a silence still active re-holds its raises
+        await self.silences.forget_held([i for i, _ in ready])
+        return changed
 
     def _new_ticket(self, alert: Alert, now: float, hierarchy: Hierarchy) -> NewTicket:
         """What a raise writes if it creates (or revives) a ticket: the assignee and the SLA deadlines."""

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+import msgspec
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dbguard import translated
@@ -23,7 +25,7 @@ from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.scope import Hierarchy, in_scope
-from alerts.tables import silences
+from alerts.tables import held_alerts, silences
 from cwatch.db import begin_write
 from rules.alert import Alert, Severity
 
@@ -184,6 +186,56 @@ class SilenceStore:
                 await conn.execute(
                     update(silences).where(silences.c.id == silence_id).values(suppressed=silences.c.suppressed + n)
                 )
+
+    # --- raises held until a window ends ---------------------------------------------------------------------
+    # A raise of a lasting condition (`Alert.lasting`: a device offline, a leak) that a silence drops is held:
+    # the rule engine raises it only once, so without this a device still broken when maintenance ends would
+    # never get a ticket. Its clear lets it go; when the silence ends (or is cancelled) the rest are raised.
+
+    async def hold(self, held: Sequence[tuple[int, Alert]], now: float) -> None:
+        """Keep these (silence id, raise) pairs; a key already held under that silence keeps its first raise."""
+        for silence_id, alert in held:
+            try:
+                async with translated(), begin_write(self.engine) as conn:
+                    await conn.execute(
+                        held_alerts.insert().values(
+                            silence_id=silence_id,
+                            dedup_key=alert.dedup_key,
+                            alert=_ALERT_JSON.encode(alert),
+                            held_at=now,
+                        )
+                    )
+            except IntegrityError:
+                continue  # held already (a repeat): the first raise dates the condition
+
+    async def let_go(self, dedup_keys: Sequence[str]) -> None:
+        """The conditions behind these keys ended (their clears came): nothing to raise for them later."""
+        if not dedup_keys:
+            return
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(delete(held_alerts).where(held_alerts.c.dedup_key.in_(list(dedup_keys))))
+
+    async def held_after_end(self, now: float) -> list[tuple[int, Alert]]:
+        """(row id, raise) held by silences that have ended or were cancelled, oldest first."""
+        q = (
+            select(held_alerts.c.id, held_alerts.c.alert)
+            .join(silences, silences.c.id == held_alerts.c.silence_id)
+            .where(or_(silences.c.ends_at <= now, silences.c.cancelled_at.is_not(None)))
+            .order_by(held_alerts.c.id)
+        )
+        async with translated(), self.engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        return [(int(r.id), _ALERT_DECODER.decode(r.alert)) for r in rows]
+
+    async def forget_held(self, row_ids: Sequence[int]) -> None:
+        if not row_ids:
+            return
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(delete(held_alerts).where(held_alerts.c.id.in_(list(row_ids))))
+
+
+_ALERT_JSON = msgspec.json.Encoder()
+_ALERT_DECODER = msgspec.json.Decoder(Alert)
 
 
 def first_match(active: Sequence[Silence], alert: Alert, hierarchy: Hierarchy) -> Silence | None:

@@ -14,10 +14,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -140,6 +142,18 @@ silences = Table(
     Column("cancelled_by", String(64)),
     Column("suppressed", Integer, nullable=False, default=0),
     Index("ix_silences_window", "ends_at", "starts_at"),
+)
+
+held_alerts = Table(
+    "silence_held_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("silence_id", Integer, ForeignKey("silences.id"), nullable=False),
+    Column("dedup_key", String(256), nullable=False),
+    Column("alert", LargeBinary, nullable=False),  # the raise, as msgspec JSON of `rules.alert.Alert`
+    Column("held_at", Float, nullable=False),
+    UniqueConstraint("silence_id", "dedup_key"),
+    Index("ix_held_alerts_key", "dedup_key"),
 )
 
 #: Notifications waiting to be delivered (see `alerts.notify`): written in the same transaction as the

@@ -42,3 +42,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     building_id: str | None = None
     community_id: str | None = None
     details: dict[str, Any] = msgspec.field(default_factory=dict)
+    lasting: bool = False
+    """A raise of a condition that lasts until its clear comes (a device offline, a leak, an absence), not a
+    moment (a thrown object): a maintenance window holds such a raise and opens its ticket when the window ends
+    unless the clear came meanwhile."""

@@ -117,6 +117,7 @@ class Emitter:
             p.building_id,
             p.community_id,
             details,
+            self.has_clear,
         )
 
     def dump(self) -> dict[str, Any]:

@@ -93,3 +93,39 @@ async def test_who_may_silence(engine: AsyncEngine) -> None:
     assert await store.visible(GRID_G2, H, 0.0) == []
     with pytest.raises(NotFoundError):
         await store.cancel(GRID_G2, H, s.id, 1.0)
+
+
+async def test_a_lasting_condition_silenced_during_maintenance_opens_its_ticket_when_the_window_ends(
+    engine: AsyncEngine,
+) -> None:
+    """The engine raises an offline device once. A raise the window dropped is held: at the end of the window
+    what is still wrong opens a ticket (dated when it happened); what cleared meanwhile, and moments such as a
+    thrown object, do not."""
+    from msgspec.structs import replace
+
+    clock = ManualClock(1_000.0)
+    service = TicketService(engine, lambda: H, clock)
+    await service.silences.create(LEADER_M1, H, clock.now(), scope_id="M1", ends_at=4_600, comment="水表更换")
+    still = replace(alert(key="device_offline:w1", rule="device_offline", ts=1_100), lasting=True)
+    back = replace(alert(key="device_offline:w2", rule="device_offline", ts=1_200), lasting=True)
+    moment = alert(key="thrown_object:c1@1300", rule="thrown_object", ts=1_300)
+    assert await service.apply([still, back, moment]) == []
+    assert await service.apply([replace(back, action=AlertAction.CLEAR, ts=2_000)]) == []  # w2 is back
+    assert await service.release_held() == []  # the window is still open
+    clock.set(4_600)
+    [t] = await service.release_held()
+    assert (t.dedup_key, t.first_seen) == ("device_offline:w1", 1_100)
+    assert await service.release_held() == []  # released once
+
+
+async def test_cancelling_a_silence_releases_what_it_held(engine: AsyncEngine) -> None:
+    from msgspec.structs import replace
+
+    clock = ManualClock(1_000.0)
+    service = TicketService(engine, lambda: H, clock)
+    s = await service.silences.create(LEADER_M1, H, clock.now(), scope_id="M1", ends_at=4_600, comment="检修")
+    leak = replace(alert(key="water_leak:w1", rule="water_leak"), lasting=True)
+    assert await service.apply([leak]) == []
+    await service.silences.cancel(LEADER_M1, H, s.id, clock.now())
+    [t] = await service.release_held()
+    assert t.dedup_key == "water_leak:w1"

@@ -78,16 +78,30 @@ class RuleRunner:
         self._saved = engine.snapshot()
         self.last_sweep_at: float | None = None  # clock time of the last sweep of `run` that succeeded
         self.failed_sweeps = 0
+        self.failed_readings = 0  # readings the engine failed on (a bug), passed over
 
     async def on_readings(self, readings: Sequence[Reading]) -> None:
         """Judge a batch; returns once its alerts were handed on and the state saved. If either fails, the
         engine goes back to the last saved state and the error propagates: the spool hands the batch again,
         and judged again it raises the same alerts (the alerts service folds repeats by dedup key)."""
         async with self._lock, self._undone_on_failure():
-            alerts = self.engine.process_many(readings)
+            alerts = self._judge(readings)
             if alerts:
                 await self.sink(alerts)
             await self._checkpoint(force=bool(alerts))
+
+    def _judge(self, readings: Sequence[Reading]) -> list[Alert]:
+        """`Engine.process` of each reading. Judging does no I/O, so an exception is a bug that the same
+        reading would hit at every retry: the reading is logged, counted and passed over, or one bad message
+        would stop every rule for good (the spool would hand its batch again forever)."""
+        alerts: list[Alert] = []
+        for r in readings:
+            try:
+                alerts.extend(self.engine.process(r))
+            except Exception:
+                self.failed_readings += 1
+                log.exception("rule engine failed on a reading of %s at %s; passed over", r.device_id, r.ts)
+        return alerts
 
     async def sweep(self) -> list[Alert]:
         """One round of the loop: hot reload, time-driven checks up to the clock minus the allowed lateness,

@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cwatch.clock import ManualClock
 from cwatch.db import make_engine
@@ -202,5 +205,34 @@ async def test_the_sweep_loop_outlives_failed_sweeps(tmp_path: Path) -> None:
         assert runner.healthy()
         runner.last_sweep_at = None
         assert not runner.healthy()  # three failures and no success
+    finally:
+        await store.engine.dispose()
+
+
+async def test_a_reading_the_engine_fails_on_is_passed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An evaluator bug on one message must not stop the rules: the rest of its batch is judged, and the batch
+    is not handed again forever."""
+    from rules.kinds.match import EventEvaluator
+
+    runner, sink, store, _clock, _path = await make(tmp_path)
+    reg = runner.engine.registry
+    original = EventEvaluator.on_reading
+
+    def broken_on_cam2(self: EventEvaluator, r: Any, prev: Any, ctx: Any) -> None:
+        if r.device_id == "CAM2":
+            raise KeyError("a bug")
+        original(self, r, prev, ctx)
+
+    monkeypatch.setattr(EventEvaluator, "on_reading", broken_on_cam2)
+    runner.engine.reload(runner.engine.ruleset)  # rebuild the routes with the patched method
+    try:
+        await runner.on_readings(
+            [
+                reading(reg, "CAM2", "event", T0, event="thrown_object", confidence=0.95),
+                reading(reg, "CAM1", "event", T0 + 1, event="thrown_object", confidence=0.95),
+            ]
+        )
+        assert [a.device_id for a in sink.alerts] == ["CAM1"]
+        assert runner.failed_readings == 1
     finally:
         await store.engine.dispose()

@@ -220,12 +220,21 @@ class Ingester:
         m.received.inc(len(items))
         readings: list[Reading] = []
         refused: list[DeadLetterRow] = []
+        kept: list[DeadLetterRow] = []  # messages the decoder failed on: the dead letter is their only copy
         for item in items:
             if isinstance(item, list):
                 readings.extend(item)
             else:
-                refused.append(item)
+                (kept if item[2] == DECODER_ERROR else refused).append(item)
                 m.refused.labels(str(item[2])).inc()
+        if kept:
+            # stored before anything else, or the batch fails and nothing of it is acknowledged: the broker sends
+            # it again, and a message that may well be valid is not lost to a decoder bug and a store hiccup
+            try:
+                await self.deadletters.add_many(kept)
+            except Exception:
+                self.metrics.deadletter_errors.inc(len(kept))
+                raise
         if readings:
             t0 = time.perf_counter()
             try:
@@ -290,18 +299,17 @@ class Ingester:
         m.ingest_lag.observe(max(0.0, self.clock.now() - readings[0].received_at))
         if refused:
             m.refused.labels(SINK_REJECTED).inc(len(refused))
-            await self._dead_letters(
-                [
-                    (
-                        topic_for(r.community_id, r.device_id, r.channel),
-                        reading_json(r),
-                        SINK_REJECTED,
-                        reason,
-                        r.received_at,
-                    )
-                    for r, reason in refused
-                ]
-            )
+            rows: list[DeadLetterRow] = [
+                (topic_for(r.community_id, r.device_id, r.channel), reading_json(r), SINK_REJECTED, why, r.received_at)
+                for r, why in refused
+            ]
+            # raises when they cannot be stored: the consumer then writes the batch again (points are idempotent)
+            # instead of moving its cursor past readings whose only copy would be gone
+            try:
+                await self.deadletters.add_many(rows)
+            except Exception:
+                m.deadletter_errors.inc(len(rows))
+                raise
 
     def _drain_report(self, report: dict[str, Any]) -> None:
         """A report of the drain process: the same metrics and dead letters as the inline consumer."""

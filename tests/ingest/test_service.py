@@ -22,7 +22,7 @@ from devices.topics import topic_for
 from ingest.deadletter import DeadLetters, create_tables
 from ingest.decode import Decoder
 from ingest.metrics import IngestMetrics
-from ingest.service import Ingester, IngestTuning
+from ingest.service import DeadLetterRow, Ingester, IngestTuning
 from ingest.sinks.base import SinkUnavailable
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions
@@ -215,6 +215,30 @@ async def test_sink_refusals_are_dead_lettered(
     await counts_become(harness.deadletters, {"sink_rejected": 5})
 
 
+async def test_sink_refusals_survive_a_dead_letter_store_hiccup(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dead letter is the only copy of a point the database refused: when it cannot be stored, the batch
+    is written again (points are idempotent) instead of the cursor moving past it."""
+    original = harness.deadletters.add_many
+    failures = [True]
+
+    async def flaky(rows: Sequence[DeadLetterRow]) -> None:
+        if failures:
+            failures.pop()
+            raise ConnectionError("store unreachable")
+        await original(rows)
+
+    monkeypatch.setattr(harness.deadletters, "add_many", flaky)
+    msgs = telemetry(registry, 2, 5)
+    (_, first), _ = water_meters(registry, 2)
+    harness.sink.refuse_device = first
+    await asyncio.to_thread(publish, mosquitto.port, msgs)
+    await counts_become(harness.deadletters, {"sink_rejected": 5})
+    assert not failures
+    assert len({(r.device_id, r.seq) for r in harness.sink.readings}) == 5
+
+
 @pytest.mark.parametrize("spool_max_bytes", [96 * 1024])
 async def test_full_spool_stops_acknowledgements_until_the_sink_drains_it(
     harness: Harness, mosquitto: MosquittoProcess, registry: Registry
@@ -240,6 +264,30 @@ async def test_a_decoder_bug_dead_letters_the_message_instead_of_losing_it(
     monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
     await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
     await counts_become(harness.deadletters, {"decoder_error": 2})
+
+
+async def test_a_message_the_decoder_failed_on_is_not_acknowledged_before_its_dead_letter_is_stored(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its dead letter is its only copy: while the store refuses it, the batch is retried, not acknowledged."""
+
+    def broken(*_a: object, **_k: object) -> list[Reading]:
+        raise KeyError("oops")
+
+    original = harness.deadletters.add_many
+    failures = [True, True]
+
+    async def flaky(rows: Sequence[DeadLetterRow]) -> None:
+        if failures:
+            failures.pop()
+            raise ConnectionError("store unreachable")
+        await original(rows)
+
+    monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
+    monkeypatch.setattr(harness.deadletters, "add_many", flaky)
+    await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
+    await counts_become(harness.deadletters, {"decoder_error": 2})
+    assert not failures
 
 
 class IdleTransport:

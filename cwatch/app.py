@@ -362,6 +362,10 @@ class Service:
                     self.started.set()
                     await self._stop.wait()
                     server.should_exit = True
+                    try:  # people's answers in flight reach the rule engine before it stops (they live nowhere else)
+                        await asyncio.wait_for(answers.drain(), timeout=10)
+                    except TimeoutError:
+                        log.error("answers to absence alerts still not handed to the rule engine at stop; dropped")
                     await ingester.stop()
                     await escalator.stop()
                     await dispatcher.stop()

@@ -165,9 +165,21 @@ class RegistryHolder:
         return self.current
 
     def replace(self, registry: Registry, revision: int) -> None:
+        """Switch to `registry` and tell every listener. A listener that fails does not keep the others from
+        hearing of it; then the revision stays the old one, so the watcher loads it again next round and tells
+        everyone again (listeners take the same registry twice without harm), and the error is raised after all
+        were told (the watcher logs it)."""
+        previous = self.revision
         self.current, self.revision = registry, revision
+        failed: list[Exception] = []
         for listener in self.listeners:
-            listener(registry)
+            try:
+                listener(registry)
+            except Exception as e:
+                failed.append(e)
+        if failed:
+            self.revision = previous
+            raise failed[0]
 
 
 @dataclass

@@ -111,6 +111,21 @@ def telemetry(registry: Registry, n_devices: int, per_device: int) -> list[tuple
     return msgs
 
 
+def store_down(deadletters: DeadLetters, monkeypatch: pytest.MonkeyPatch, *, times: int) -> list[bool]:
+    """The dead-letter store fails its next `times` writes; the list returned empties as they happen."""
+    original = deadletters.add_many
+    failures = [True] * times
+
+    async def flaky(rows: Sequence[DeadLetterRow]) -> None:
+        if failures:
+            failures.pop()
+            raise ConnectionError("store unreachable")
+        await original(rows)
+
+    monkeypatch.setattr(deadletters, "add_many", flaky)
+    return failures
+
+
 class Harness:
     def __init__(self, ingester: Ingester, sink: MemorySink, deadletters: DeadLetters, rules: list[Reading]) -> None:
         self.ingester, self.sink, self.deadletters, self.rules = ingester, sink, deadletters, rules
@@ -220,16 +235,7 @@ async def test_sink_refusals_survive_a_dead_letter_store_hiccup(
 ) -> None:
     """The dead letter is the only copy of a point the database refused: when it cannot be stored, the batch
     is written again (points are idempotent) instead of the cursor moving past it."""
-    original = harness.deadletters.add_many
-    failures = [True]
-
-    async def flaky(rows: Sequence[DeadLetterRow]) -> None:
-        if failures:
-            failures.pop()
-            raise ConnectionError("store unreachable")
-        await original(rows)
-
-    monkeypatch.setattr(harness.deadletters, "add_many", flaky)
+    failures = store_down(harness.deadletters, monkeypatch, times=1)
     msgs = telemetry(registry, 2, 5)
     (_, first), _ = water_meters(registry, 2)
     harness.sink.refuse_device = first
@@ -274,17 +280,8 @@ async def test_a_message_the_decoder_failed_on_is_not_acknowledged_before_its_de
     def broken(*_a: object, **_k: object) -> list[Reading]:
         raise KeyError("oops")
 
-    original = harness.deadletters.add_many
-    failures = [True, True]
-
-    async def flaky(rows: Sequence[DeadLetterRow]) -> None:
-        if failures:
-            failures.pop()
-            raise ConnectionError("store unreachable")
-        await original(rows)
-
     monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
-    monkeypatch.setattr(harness.deadletters, "add_many", flaky)
+    failures = store_down(harness.deadletters, monkeypatch, times=2)
     await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
     await counts_become(harness.deadletters, {"decoder_error": 2})
     assert not failures

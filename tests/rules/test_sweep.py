@@ -32,28 +32,40 @@ def _street() -> Any:
     return registry(extra_devices=bins)
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, bulk: int) -> tuple[list[Alert], int]:
-    monkeypatch.setattr(engine_module, "_BULK", bulk)
-    calls = 0
-    original = Engine._fire_bulk
+class BulkPasses:
+    """Sets `_BULK` and counts the engine's bulk passes."""
 
-    def counted(self: Engine) -> None:
-        nonlocal calls
-        calls += 1
-        original(self)
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, bulk: int) -> None:
+        self.count = 0
+        monkeypatch.setattr(engine_module, "_BULK", bulk)
+        original = Engine._fire_bulk
 
-    monkeypatch.setattr(Engine, "_fire_bulk", counted)
+        def counted(engine: Engine) -> None:
+            self.count += 1
+            original(engine)
+
+        monkeypatch.setattr(Engine, "_fire_bulk", counted)
+
+
+def _heard_once() -> tuple[Any, Engine, list[Alert]]:
+    """The street's bins, each heard once at T0: (registry, engine, alerts so far)."""
     reg = _street()
     eng = engine(HB, reg, allowed_lateness_s=0)
     out: list[Alert] = []
     for i in range(N):
         out += eng.process(reading(reg, f"X{i}", "telemetry", T0, fill_pct=10))
+    return reg, eng, out
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, bulk: int) -> tuple[list[Alert], int]:
+    passes = BulkPasses(monkeypatch, bulk)
+    reg, eng, out = _heard_once()
     # a third of the bins report again a little later: when their first timer fires they are re-armed, due
     # before the watermark and between the timers already taken out
     for i in range(0, N, 3):
         out += eng.process(reading(reg, f"X{i}", "telemetry", T0 + (i % 7) * M, fill_pct=10))
     out += eng.advance(T0 + 24 * 3600)
-    return out, calls
+    return out, passes.count
 
 
 def test_bulk_firing_fires_in_the_order_of_one_pop_each(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,33 +86,21 @@ FAIL_AT = 1000  # past 1/64 of the heap: one-by-one popping has handed over to t
 def _run_failing_once(monkeypatch: pytest.MonkeyPatch, bulk: int) -> tuple[list[Alert], bool]:
     """As `_run`, but the heartbeat's 1,000th timer raises: the sweep fails, and the next one goes on. Also
     says whether the failure happened inside a bulk pass."""
-    monkeypatch.setattr(engine_module, "_BULK", bulk)
+    passes = BulkPasses(monkeypatch, bulk)
     original = HeartbeatEvaluator.on_timer
-    original_bulk = Engine._fire_bulk
     calls = 0
-    bulk_passes = 0
     failed_in_bulk = False
 
     def failing(self: HeartbeatEvaluator, key: str, due: float, ctx: Any) -> None:
         nonlocal calls, failed_in_bulk
         calls += 1
         if calls == FAIL_AT:
-            failed_in_bulk = bulk_passes > 0
+            failed_in_bulk = passes.count > 0
             raise RuntimeError("evaluator bug")
         original(self, key, due, ctx)
 
-    def counted(self: Engine) -> None:
-        nonlocal bulk_passes
-        bulk_passes += 1
-        original_bulk(self)
-
     monkeypatch.setattr(HeartbeatEvaluator, "on_timer", failing)
-    monkeypatch.setattr(Engine, "_fire_bulk", counted)
-    reg = _street()
-    eng = engine(HB, reg, allowed_lateness_s=0)
-    out: list[Alert] = []
-    for i in range(N):
-        out += eng.process(reading(reg, f"X{i}", "telemetry", T0, fill_pct=10))
+    _reg, eng, out = _heard_once()
     with pytest.raises(RuntimeError, match="evaluator bug"):
         eng.advance(T0 + 24 * 3600)
     out += eng.advance(T0 + 24 * 3600 + 60)

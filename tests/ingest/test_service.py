@@ -261,19 +261,13 @@ async def test_full_spool_stops_acknowledgements_until_the_sink_drains_it(
     assert len({(r.device_id, r.seq) for r in harness.sink.readings}) == len(msgs)
 
 
+@pytest.mark.parametrize("store_failures", [0, 2])
 async def test_a_decoder_bug_dead_letters_the_message_instead_of_losing_it(
-    harness: Harness, mosquitto: MosquittoProcess, registry: Registry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(*_a: object, **_k: object) -> list[Reading]:
-        raise KeyError("oops")
-
-    monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
-    await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
-    await counts_become(harness.deadletters, {"decoder_error": 2})
-
-
-async def test_a_message_the_decoder_failed_on_is_not_acknowledged_before_its_dead_letter_is_stored(
-    harness: Harness, mosquitto: MosquittoProcess, registry: Registry, monkeypatch: pytest.MonkeyPatch
+    harness: Harness,
+    mosquitto: MosquittoProcess,
+    registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+    store_failures: int,
 ) -> None:
     """Its dead letter is its only copy: while the store refuses it, the batch is retried, not acknowledged."""
 
@@ -281,7 +275,7 @@ async def test_a_message_the_decoder_failed_on_is_not_acknowledged_before_its_de
         raise KeyError("oops")
 
     monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
-    failures = store_down(harness.deadletters, monkeypatch, times=2)
+    failures = store_down(harness.deadletters, monkeypatch, times=store_failures)
     await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
     await counts_become(harness.deadletters, {"decoder_error": 2})
     assert not failures

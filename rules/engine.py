@@ -18,6 +18,7 @@ Late and out-of-order policy (see docs/rules.md):
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,8 @@ from rules.kinds.duration import DurationEvaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
 from rules.schedule import Schedule, zone
+
+log = logging.getLogger(__name__)
 
 _BULK = 1024
 """Timers `_fire` pops one by one at least before it takes the rest of the due ones out in one pass
@@ -147,6 +150,8 @@ class Engine:
         self.allowed_lateness_s = float(allowed_lateness_s)
         self.max_future_s = float(max_future_s)
         self.ruleset = ruleset
+        self.failures = 0  # rules that raised on a message or a timer (bugs), passed over; see `_failed`
+        self._failures_by_rule: dict[str, int] = {}
         self._ctx = Context(registry, tz)
         self._birth: float | None = None
         self._evaluators: list[Evaluator] = []
@@ -271,11 +276,16 @@ class Engine:
         does when the alerts of a batch could not be handed on: the spool hands the batch again, and judged
         from the state before it, it raises them again (judged on top of its own effects, it would look like
         messages already seen). Raises RuleStateError for a snapshot that cannot be read."""
-        state = EngineState.from_bytes(snapshot)
-        self._ctx = Context(self._ctx.registry, self.tz)
-        self._birth = None
-        self._build(self.ruleset, previous={})
-        self._load(state)
+        fresh = Engine(
+            self.ruleset,
+            self._ctx.registry,
+            tz=self.tz,
+            allowed_lateness_s=self.allowed_lateness_s,
+            max_future_s=self.max_future_s,
+            state=EngineState.from_bytes(snapshot),
+        )  # built aside: if that fails, this engine is left as it was
+        self._ctx, self._birth, self._evaluators = fresh._ctx, fresh._birth, fresh._evaluators
+        self._by_id, self._index = fresh._by_id, fresh._index
 
     @classmethod
     def restore(
@@ -372,7 +382,10 @@ class Engine:
             if isinstance(event, str):
                 judges = by_event.get(event, others)
         for judge in judges:
-            judge(r, prev, ctx)
+            try:  # free in 3.11 unless raised
+                judge(r, prev, ctx)
+            except Exception:
+                self._failed(getattr(judge, "__self__", None), f"a message of {dev} at {r.ts}")
         ts = r.ts
         if r.channel is Channel.TELEMETRY and ts > ctx.prev_ts.get(dev, NEVER):
             if prev is None:
@@ -402,7 +415,22 @@ class Engine:
             due, _, rule_id, key = heapq.heappop(heap)
             ev = by_id.get(rule_id)
             if ev is not None:
-                ev.on_timer(key, due, ctx)
+                self._timer(ev, key, due, ctx)
+
+    def _timer(self, ev: Evaluator, key: str, due: float, ctx: Context) -> None:
+        try:
+            ev.on_timer(key, due, ctx)
+        except Exception:
+            self._failed(ev, f"its timer for {key} due at {due}")
+
+    def _failed(self, ev: Any, what: str) -> None:
+        """A rule raised (a bug): the rest of the message or sweep goes on, so one broken rule costs its own
+        alerts only, not those of the other rules judged or fired with it (they were already in `out`)."""
+        self.failures += 1
+        rule = getattr(ev, "id", "?")
+        n = self._failures_by_rule[rule] = self._failures_by_rule.get(rule, 0) + 1
+        if n <= 10 or n % 1000 == 0:  # a rule that fails on every message must not flood the log
+            log.exception("rule %s failed on %s (%d failures of this rule)", rule, what, n)
 
     def _fire_bulk(self) -> None:
         """`_fire` when a large part of the heap is due at once (a street-wide sweep after a gap or at the end of
@@ -425,14 +453,15 @@ class Engine:
                     due, _, rule_id, key = pop(heap)
                     ev = by_id.get(rule_id)
                     if ev is not None:
-                        ev.on_timer(key, due, ctx)
+                        self._timer(ev, key, due, ctx)
                 done += 1
                 due, _, rule_id, key = t
                 ev = by_id.get(rule_id)
                 if ev is not None:
-                    ev.on_timer(key, due, ctx)
+                    self._timer(ev, key, due, ctx)
         except BaseException:
-            # an evaluator failed: the timers not handed out yet go back, as popping each would have left them
+            # interrupted (cancelled, or a failure outside the rules): the timers not handed out yet go back, as
+            # popping each would have left them
             for t in taken[done:]:
                 heapq.heappush(heap, t)
             raise

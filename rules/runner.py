@@ -126,7 +126,10 @@ class RuleRunner:
         try:
             yield
         except BaseException:
-            self.engine.load_snapshot(self._saved)
+            try:
+                self.engine.load_snapshot(self._saved)
+            except Exception:  # the engine is left as it was; the original error is the one to report
+                log.exception("could not go back to the last saved rule state")
             self._last_save = float("-inf")  # save at the next chance: the store is behind the engine again
             raise
 

@@ -99,7 +99,10 @@ class Escalator:
         return await self.service.due_escalations(now)
 
     async def run_once(self) -> list[Ticket]:
-        await self.service.release_held()  # what ended maintenance windows held, still wrong: tickets now
+        try:  # what ended maintenance windows held, still wrong: tickets now (a failure must not stop escalating)
+            await self.service.release_held()
+        except Exception:
+            log.exception("releasing raises held by ended silences failed; next cycle tries again")
         escalated = await self.service.escalate_due()
         self.cycles += 1
         self.last_cycle_at = self.clock.now()

@@ -14,6 +14,7 @@ evaluations; docs/tickets.md explains each."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from rules.alert import Alert, AlertAction, Severity
 
 log = logging.getLogger(__name__)
 
+RAISE = AlertAction.RAISE
 BATCH = 200  # alerts per transaction in `apply`
 
 
@@ -76,18 +78,26 @@ class TicketService:
         self.clear_policy = clear_policy
         self.flap_window_s = flap_window_s
         self.silences = SilenceStore(engine)
+        self._applying = asyncio.Lock()  # one `apply` or `release_held` at a time in this process
 
     # --- alerts in ----------------------------------------------------------------------------------------
 
     async def apply(self, alerts: Sequence[Alert]) -> list[Ticket]:
         """Apply raises and clears in order; returns the tickets they changed (latest state, in order).
         Up to `BATCH` alerts share one transaction (see `TicketStore.apply_batch`)."""
+        async with self._applying:
+            return await self._apply(alerts, released=False)
+
+    async def _apply(self, alerts: Sequence[Alert], *, released: bool) -> list[Ticket]:
         changed: list[Ticket] = []
         for start in range(0, len(alerts), BATCH):
             now = self.clock.now()
             hierarchy = self.registry()
             chunk = await self._unsilenced(alerts[start : start + BATCH], now, hierarchy)
-            items = [(a, self._new_ticket(a, now, hierarchy) if a.action == AlertAction.RAISE else None) for a in chunk]
+            items = [
+                (a, self._new_ticket(a, now, hierarchy, now if released else a.ts) if a.action is RAISE else None)
+                for a in chunk
+            ]
             for changes in await self.store.apply_batch(items, now, self.flap_window_s, self.clear_policy):
                 for ticket, event in changes:
                     await self._notify(ticket, event)
@@ -124,16 +134,22 @@ class TicketService:
     async def release_held(self) -> list[Ticket]:
         """Raise what silences held and that is still wrong now that they have ended (see `SilenceStore.hold`);
         returns the tickets opened. Run by the escalation loop, and at once when a silence is cancelled."""
-        ready = await self.silences.held_after_end(self.clock.now())
-        if not ready:
-            return []
-        changed = await self.apply([a for _, a in ready])  # a silence still active re-holds its raises
-        await self.silences.forget_held([i for i, _ in ready])
-        return changed
+        # under the same lock as `apply`: a clear applied meanwhile would otherwise let go of a held raise that
+        # is then raised anyway, and its ticket would never clear (the engine sends a clear once)
+        async with self._applying:
+            ready = await self.silences.held_after_end(self.clock.now())
+            if not ready:
+                return []
+            # a silence still active re-holds its raises; the worker on duty now gets the ticket, not the one on
+            # duty when the condition began (maybe the night shift)
+            changed = await self._apply([a for _, a in ready], released=True)
+            await self.silences.forget_held([i for i, _ in ready])
+            return changed
 
-    def _new_ticket(self, alert: Alert, now: float, hierarchy: Hierarchy) -> NewTicket:
-        """What a raise writes if it creates (or revives) a ticket: the assignee and the SLA deadlines."""
-        assignment = choose_assignee(hierarchy, alert.microgrid_id, alert.ts)
+    def _new_ticket(self, alert: Alert, now: float, hierarchy: Hierarchy, assign_at: float) -> NewTicket:
+        """What a raise writes if it creates (or revives) a ticket: the assignee (by the roster at `assign_at`)
+        and the SLA deadlines."""
+        assignment = choose_assignee(hierarchy, alert.microgrid_id, assign_at)
         return NewTicket(
             assignee_id=assignment.person_id,
             ack_due_at=self.sla.ack_due(alert.severity, now, alert.rule_id),

@@ -16,8 +16,9 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dbguard import translated
@@ -193,27 +194,33 @@ class SilenceStore:
     # never get a ticket. Its clear lets it go; when the silence ends (or is cancelled) the rest are raised.
 
     async def hold(self, held: Sequence[tuple[int, Alert]], now: float) -> None:
-        """Keep these (silence id, raise) pairs; a key already held under that silence keeps its first raise."""
-        for silence_id, alert in held:
-            try:
-                async with translated(), begin_write(self.engine) as conn:
-                    await conn.execute(
-                        held_alerts.insert().values(
-                            silence_id=silence_id,
-                            dedup_key=alert.dedup_key,
-                            alert=_ALERT_JSON.encode(alert),
-                            held_at=now,
-                        )
-                    )
-            except IntegrityError:
-                continue  # held already (a repeat): the first raise dates the condition
+        """Keep these (silence id, raise) pairs, in one transaction; a key already held under that silence keeps
+        its first raise (the first raise dates the condition)."""
+        if not held:
+            return
+        rows = [
+            {"silence_id": sid, "dedup_key": a.dedup_key, "alert": _ALERT_JSON.encode(a), "held_at": now}
+            for sid, a in held
+        ]
+        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
+        stmt = insert(held_alerts).on_conflict_do_nothing(index_elements=["silence_id", "dedup_key"])
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(stmt, rows)
 
     async def let_go(self, dedup_keys: Sequence[str]) -> None:
-        """The conditions behind these keys ended (their clears came): nothing to raise for them later."""
+        """The conditions behind these keys ended (their clears came): nothing to raise for them later. Clears
+        are common and held raises rare: a read finds out first whether there is anything to delete."""
         if not dedup_keys:
             return
+        keys = list(dedup_keys)
+        async with translated(), self.engine.connect() as conn:
+            found = (
+                await conn.execute(select(held_alerts.c.id).where(held_alerts.c.dedup_key.in_(keys)).limit(1))
+            ).first()
+        if found is None:
+            return
         async with translated(), begin_write(self.engine) as conn:
-            await conn.execute(delete(held_alerts).where(held_alerts.c.dedup_key.in_(list(dedup_keys))))
+            await conn.execute(delete(held_alerts).where(held_alerts.c.dedup_key.in_(keys)))
 
     async def held_after_end(self, now: float) -> list[tuple[int, Alert]]:
         """(row id, raise) held by silences that have ended or were cancelled, oldest first."""

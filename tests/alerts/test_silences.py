@@ -129,3 +129,39 @@ async def test_cancelling_a_silence_releases_what_it_held(engine: AsyncEngine) -
     await service.silences.cancel(LEADER_M1, H, s.id, clock.now())
     [t] = await service.release_held()
     assert t.dedup_key == "water_leak:w1"
+
+
+async def test_a_clear_racing_the_release_of_its_held_raise_still_clears_the_ticket(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escalation loop releases a held raise while the rule engine's clear of the same key arrives: the
+    ticket must end up cleared, never open for a condition that has ended (its only clear already came)."""
+    import asyncio
+
+    from msgspec.structs import replace
+
+    clock = ManualClock(1_000.0)
+    service = TicketService(engine, lambda: H, clock)
+    await service.silences.create(LEADER_M1, H, clock.now(), scope_id="M1", ends_at=2_000, comment="检修")
+    offline = replace(alert(key="device_offline:w9", rule="device_offline", ts=1_100), lasting=True)
+    assert await service.apply([offline]) == []
+    clock.set(2_000)
+    reading_done, go_on = asyncio.Event(), asyncio.Event()
+    held_after_end = service.silences.held_after_end
+
+    async def slow(now: float) -> list[tuple[int, object]]:
+        got = await held_after_end(now)
+        reading_done.set()
+        await go_on.wait()  # the clear arrives while the release has read the held raise
+        return got  # type: ignore[return-value]
+
+    monkeypatch.setattr(service.silences, "held_after_end", slow)
+    release = asyncio.create_task(service.release_held())
+    await reading_done.wait()
+    clear = asyncio.create_task(service.apply([replace(offline, action=AlertAction.CLEAR, ts=1_900)]))
+    await asyncio.sleep(0)
+    go_on.set()
+    await asyncio.gather(release, clear)
+    [t] = (await service.list_tickets(OPERATOR)).items
+    assert t.dedup_key == "device_offline:w9"
+    assert t.cleared

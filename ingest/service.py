@@ -118,6 +118,8 @@ class Ingester:
         self.drain_process: DrainProcess | None = None
         self._drain_hint = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
+        # decoder-failure dead letters already stored for a batch the committer is retrying (spool full)
+        self._kept_stored: dict[int, DeadLetterRow] = {}
         if telemetry_drain is None:
             self.consumers: dict[str, Consumer] = {TELEMETRY: self._write_telemetry, **(consumers or {})}
         else:
@@ -227,14 +229,16 @@ class Ingester:
             else:
                 (kept if item[2] == DECODER_ERROR else refused).append(item)
                 m.refused.labels(str(item[2])).inc()
-        if kept:
+        new = [row for row in kept if id(row) not in self._kept_stored]  # a retried batch: stored once only
+        if new:
             # stored before anything else, or the batch fails and nothing of it is acknowledged: the broker sends
             # it again, and a message that may well be valid is not lost to a decoder bug and a store hiccup
             try:
-                await self.deadletters.add_many(kept)
+                await self.deadletters.add_many(new)
             except Exception:
-                self.metrics.deadletter_errors.inc(len(kept))
+                self.metrics.deadletter_errors.inc(len(new))
                 raise
+            self._kept_stored.update((id(row), row) for row in new)  # the row is kept alive: its id stays its own
         if readings:
             t0 = time.perf_counter()
             try:
@@ -253,6 +257,8 @@ class Ingester:
                 self._drain_hint.set()
         if refused:
             await self._dead_letters(refused)
+        for row in kept:
+            self._kept_stored.pop(id(row), None)
 
     async def _dead_letters(self, rows: Sequence[DeadLetterRow]) -> None:
         try:

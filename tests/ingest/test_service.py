@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -21,6 +22,7 @@ from devices.sample import sample_street
 from devices.topics import topic_for
 from ingest.deadletter import DeadLetters, create_tables
 from ingest.decode import Decoder
+from ingest.errors import SpoolFullError
 from ingest.metrics import IngestMetrics
 from ingest.service import DeadLetterRow, Ingester, IngestTuning
 from ingest.sinks.base import SinkUnavailable
@@ -279,6 +281,33 @@ async def test_a_decoder_bug_dead_letters_the_message_instead_of_losing_it(
     await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 2))
     await counts_become(harness.deadletters, {"decoder_error": 2})
     assert not failures
+
+
+async def test_a_batch_retried_after_a_full_spool_stores_its_decoder_failures_once(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(topic: str, payload: bytes, **_k: object) -> list[Reading]:
+        if b'"seq": 0,' in payload:  # the first message of each meter: the decoder's bug
+            raise KeyError("oops")
+        return decode(topic, payload, **_k)  # type: ignore[arg-type]
+
+    decode = harness.ingester.decoder.decode
+    append = harness.ingester.spool.append
+    full = [True]
+
+    def append_once_full(*a: Any, **k: Any) -> Any:
+        if full:
+            full.pop()
+            raise SpoolFullError(2048, 1024)
+        return append(*a, **k)
+
+    monkeypatch.setattr(harness.ingester.decoder, "decode", broken)
+    monkeypatch.setattr(harness.ingester.spool, "append", append_once_full)
+    msgs = telemetry(registry, 1, 2)
+    await asyncio.to_thread(publish, mosquitto.port, msgs)
+    await until(lambda: len(harness.sink.readings) == 1)
+    assert not full
+    await counts_become(harness.deadletters, {"decoder_error": 1})
 
 
 class IdleTransport:

@@ -21,6 +21,7 @@ log = logging.getLogger("cwatch.answers")
 ANSWER_ACTIONS = frozenset({"resolve", "close"})
 RETRY_INITIAL_S = 1.0
 RETRY_MAX_S = 60.0
+RETRY_ATTEMPTS = 30  # about 25 minutes: an outage of the ticket store, not a bug, is what retries are for
 
 
 class AbsenceAnswers:
@@ -42,22 +43,26 @@ class AbsenceAnswers:
             self.answer(ticket.household_id, None)
 
     def answer(self, household_id: str, until: float | None) -> None:
-        task = asyncio.get_running_loop().create_task(self._answer(household_id, until))
+        at = self.runner.engine.watermark  # when it was answered, in event time (a retry comes later)
+        task = asyncio.get_running_loop().create_task(self._answer(household_id, until, at))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, household_id: str, until: float | None) -> None:
+    async def _answer(self, household_id: str, until: float | None, at: float | None) -> None:
         """Hand the answer over until it takes. A failed hand-over (the clear could not reach the ticket store,
         or the state could not be saved) is undone by the runner; nothing else would ever send the answer
         again, and without it the absence stays open and the household's next dry spell is never alerted."""
         attempt = 0
         while True:
             try:
-                await self.runner.answer_absence(household_id, until)
+                await self.runner.answer_absence(household_id, until, at)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if attempt + 1 >= RETRY_ATTEMPTS:  # a bug, not an outage: stop retrying, say so loudly
+                    log.exception("answer for household %s dropped after %d attempts", household_id, RETRY_ATTEMPTS)
+                    return
                 delay = backoff_delay(attempt, initial=RETRY_INITIAL_S, cap=RETRY_MAX_S)
                 attempt += 1
                 log.exception(

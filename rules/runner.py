@@ -189,11 +189,12 @@ class RuleRunner:
     def set_registry(self, registry: Registry) -> None:
         self.engine.set_registry(registry)
 
-    async def answer_absence(self, household_id: str, until: float | None) -> list[Alert]:
+    async def answer_absence(self, household_id: str, until: float | None, at: float | None = None) -> list[Alert]:
         """A person answered an absence alert: "visited" (`until` None) or "away confirmed" until `until`.
-        The engine clears the open absence and restarts its clock; the clears go to the sink like any alert."""
+        The engine clears the open absence and restarts its clock (at `at`, event time of the answer; default:
+        the watermark now); the clears go to the sink like any alert."""
         async with self._lock, self._undone_on_failure():
-            alerts = self.engine.acknowledge_absence(household_id, until)
+            alerts = self.engine.acknowledge_absence(household_id, until, at=at)
             if alerts:
                 await self.sink(alerts)
             await self._checkpoint(force=True)

@@ -446,22 +446,19 @@ class Engine:
         done = 0  # taken timers handed out so far
         try:
             for t in taken:
-                while heap and heap[0] < t:
-                    due, _, rule_id, key = pop(heap)
+                while True:  # timers set meanwhile that come before `t`, then `t`
+                    nxt = pop(heap) if heap and heap[0] < t else t
+                    if nxt is t:
+                        done += 1
+                    due, _, rule_id, key = nxt
                     ev = by_id.get(rule_id)
                     if ev is not None:
                         try:
                             ev.on_timer(key, due, ctx)
                         except Exception:
                             self._failed(ev, f"its timer for {key} due at {due}")
-                done += 1
-                due, _, rule_id, key = t
-                ev = by_id.get(rule_id)
-                if ev is not None:
-                    try:
-                        ev.on_timer(key, due, ctx)
-                    except Exception:
-                        self._failed(ev, f"its timer for {key} due at {due}")
+                    if nxt is t:
+                        break
         except BaseException:
             # interrupted (cancelled, or a failure outside the rules): the timers not handed out yet go back, as
             # popping each would have left them

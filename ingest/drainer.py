@@ -3,20 +3,25 @@
 Started by the ingester when `[ingest] telemetry_drain = "process"` (see `ingest.drainproc`), never by hand.
 It talks to its parent over pipes, one JSON object per line:
 
-- stdin: first line the configuration (`DrainConfig`), then one line per spool append the parent made (a hint
-  to read now; it also polls every second); end of input means the parent is gone, and it exits.
+- stdin: first line the configuration (`DrainConfig`), then `a` per spool append the parent made (a hint to
+  read now; it also polls every second) and `ok K` / `no K` answering refusal report K; end of input means the
+  parent is gone, and it exits.
 - stdout: `{"ready": 1}` once the spool is open, then per stored batch `{"stored": n, "seconds": t,
-  "received_at": oldest}`, per refused batch part `{"refused": [[topic, payload, reason, received_at], ...]}`,
-  and `{"unavailable": reason, "retry_in": s}` / `{"failed": reason, "size": n, "retry_in": s}` on errors.
+  "received_at": oldest}`, per refused batch part `{"refused": [[topic, payload, reason, received_at], ...],
+  "ask": K}`, and `{"unavailable": reason, "retry_in": s}` / `{"failed": reason, "size": n, "retry_in": s}` on
+  errors.
 
 The parent keeps the metrics and the dead letters, so an operator sees one ingester; this process owns only
-the "telemetry" cursor of the spool, which it moves after each batch is stored (at least once, as inline).
+the "telemetry" cursor of the spool, which it moves after each batch is stored (at least once, as inline). A
+batch with refused points is done only when the parent has answered that their dead letters are stored: until
+then the dead letter's only copy is the spool, so a `no` (or no answer) fails the batch and it is written again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import sys
@@ -32,6 +37,7 @@ from devices.reading import Reading
 from devices.topics import topic_for
 from ingest.backoff import backoff_delay
 from ingest.consumerloop import consume_forever
+from ingest.errors import IngestError
 from ingest.sinks.base import SinkUnavailable, TelemetrySink
 from ingest.spool import SpoolReader
 
@@ -56,6 +62,13 @@ class DrainConfig(msgspec.Struct, forbid_unknown_fields=True):
 REFUSED_PER_LINE = 100
 """Refused readings per report line (each row some hundred bytes): a whole refused batch of 5,000 on one line
 would pass the parent's line limit."""
+
+ANSWER_TIMEOUT_S = 60.0
+"""How long a batch waits for the parent to store its dead letters before it counts as failed (and is retried)."""
+
+
+class DeadLetterStoreError(IngestError):
+    """The parent could not store the dead letters of refused points (or did not answer in time)."""
 
 
 def reading_json(reading: Reading) -> bytes:
@@ -84,6 +97,8 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader, out: _Out) -> Non
     reader = SpoolReader(cfg.spool)
     appended = asyncio.Event()
     rng = random.Random()
+    answers: dict[int, asyncio.Future[bool]] = {}
+    asked = itertools.count(1)
 
     async def write(readings: Sequence[Reading]) -> None:
         t0 = time.perf_counter()
@@ -105,8 +120,26 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader, out: _Out) -> Non
                 ]
                 for r, reason in refused
             ]
+            await ask(rows)
+
+    async def ask(rows: list[list[Any]]) -> None:
+        """Report refused rows and wait until the parent has stored them (raises DeadLetterStoreError)."""
+        loop = asyncio.get_running_loop()
+        keys: list[int] = []
+        try:
             for i in range(0, len(rows), REFUSED_PER_LINE):  # lines of bounded length for the parent's reader
-                out.send({"refused": rows[i : i + REFUSED_PER_LINE]})
+                keys.append(k := next(asked))
+                answers[k] = loop.create_future()
+                out.send({"refused": rows[i : i + REFUSED_PER_LINE], "ask": k})
+            try:
+                stored = await asyncio.wait_for(asyncio.gather(*(answers[k] for k in keys)), ANSWER_TIMEOUT_S)
+            except TimeoutError:
+                raise DeadLetterStoreError(f"no answer from the ingester in {ANSWER_TIMEOUT_S:.0f}s") from None
+            if not all(stored):
+                raise DeadLetterStoreError(f"the ingester could not store {len(rows)} dead letters")
+        finally:
+            for k in keys:
+                answers.pop(k, None)
 
     async def failed(name: str, exc: Exception, size: int, failures: int) -> None:
         delay = backoff_delay(failures, initial=cfg.retry_initial_s, cap=cfg.retry_max_s, rng=rng)
@@ -119,8 +152,14 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader, out: _Out) -> Non
         await asyncio.sleep(min(delay, cfg.retry_max_s))
 
     async def hints() -> None:
-        while await stdin.readline():
-            appended.set()
+        while line := await stdin.readline():
+            word, _, k = line.partition(b" ")
+            if word == b"a\n":
+                appended.set()
+            elif word in (b"ok", b"no") and k.strip().isdigit():
+                fut = answers.get(int(k))
+                if fut is not None and not fut.done():
+                    fut.set_result(word == b"ok")
 
     async def poll() -> None:
         while True:

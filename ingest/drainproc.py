@@ -5,7 +5,8 @@ Why a process: line protocol, gzip and the HTTP client cost about a third of the
 and in one process they also contend for the GIL with the MQTT transport and the decoder. In a second process
 they run on the other core. The spool file is the hand-over, so nothing new has to be durable: a drain process
 killed mid-batch leaves the "telemetry" cursor where it was, and its successor rewrites that batch (points are
-idempotent).
+idempotent). Points the database refused are reported with a question: the child moves its cursor past them only
+once `on_refused` has stored their dead letters here and the answer `ok` has reached it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import logging
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -34,13 +35,16 @@ Report = dict[str, Any]
 
 class DrainProcess:
     """Runs `python -m ingest.drainer` under supervision until cancelled. `appended` is set by the ingester after
-    each spool append; `on_report` receives every report the process prints (see `ingest.drainer`)."""
+    each spool append; `on_report` receives every report the process prints (see `ingest.drainer`), and
+    `on_refused` stores the dead letters of each refusal report (raising when it cannot): the child hears `ok`
+    or `no` when it is done."""
 
     def __init__(
         self,
         config: DrainConfig,
         *,
         on_report: Callable[[Report], None],
+        on_refused: Callable[[Report], Awaitable[None]] | None = None,
         on_restart: Callable[[int | None], None] = lambda _rc: None,
         restart_initial_s: float = 0.5,
         restart_max_s: float = 30.0,
@@ -48,6 +52,7 @@ class DrainProcess:
     ) -> None:
         self.config = config
         self._on_report = on_report
+        self._on_refused = on_refused
         self._on_restart = on_restart
         self._restart_initial_s = restart_initial_s
         self._restart_max_s = restart_max_s
@@ -90,12 +95,15 @@ class DrainProcess:
             stdin.write(msgspec.json.encode(self.config) + b"\n")
             await stdin.drain()
             notifier = asyncio.create_task(self._notify(stdin, appended))
+            answering: set[asyncio.Task[None]] = set()
             try:
-                await self._read_reports(stdout)
+                await self._read_reports(stdout, stdin, answering)
             finally:
-                notifier.cancel()
+                for task in (notifier, *answering):
+                    task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                     await notifier
+                await asyncio.gather(*answering, return_exceptions=True)
             return await proc.wait()
         except ConnectionError:  # it died while we wrote to it
             return await proc.wait()
@@ -109,7 +117,23 @@ class DrainProcess:
             stdin.write(b"a\n")
             await stdin.drain()
 
-    async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
+    async def _answer(self, stdin: asyncio.StreamWriter, report: Report) -> None:
+        """Store a refusal report's dead letters, then tell the child whether it may move past those points."""
+        ok = False
+        try:
+            if self._on_refused is not None:
+                await self._on_refused(report)
+            ok = True
+        except Exception as exc:  # the child retries the batch, and asks again
+            log.error("could not store the dead letters of %d refused points: %s", len(report["refused"]), exc)
+        if not stdin.is_closing():
+            stdin.write(b"%s %d\n" % (b"ok" if ok else b"no", int(report["ask"])))
+            with contextlib.suppress(ConnectionError):
+                await stdin.drain()
+
+    async def _read_reports(
+        self, stdout: asyncio.StreamReader, stdin: asyncio.StreamWriter, answering: set[asyncio.Task[None]]
+    ) -> None:
         decoder = msgspec.json.Decoder(dict[str, Any])
         while True:
             try:
@@ -127,6 +151,10 @@ class DrainProcess:
             if "ready" in report:
                 self.ready.set()
             self._on_report(report)
+            if "ask" in report and "refused" in report:
+                task = asyncio.create_task(self._answer(stdin, report))
+                answering.add(task)
+                task.add_done_callback(answering.discard)
 
     @staticmethod
     async def _stop(proc: asyncio.subprocess.Process) -> None:

@@ -117,7 +117,6 @@ class Ingester:
         # the telemetry consumer runs here, or in a drain process of its own (`ingest.drainproc`)
         self.drain_process: DrainProcess | None = None
         self._drain_hint = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
         # decoder-failure dead letters already stored for a batch the committer is retrying (spool full)
         self._kept_stored: dict[int, DeadLetterRow] = {}
         if telemetry_drain is None:
@@ -125,7 +124,10 @@ class Ingester:
         else:
             self.consumers = dict(consumers or {})
             self.drain_process = DrainProcess(
-                telemetry_drain, on_report=self._drain_report, on_restart=lambda _rc: self.metrics.drain_restarts.inc()
+                telemetry_drain,
+                on_report=self._drain_report,
+                on_refused=self._drain_refused,
+                on_restart=lambda _rc: self.metrics.drain_restarts.inc(),
             )
         if TELEMETRY not in spool.consumers:
             raise IngestError("the spool needs a 'telemetry' cursor")
@@ -325,15 +327,8 @@ class Ingester:
             m.stored.inc(int(report["stored"]))
             m.batch_write_seconds.labels("sink").observe(float(report["seconds"]))
             m.ingest_lag.observe(max(0.0, self.clock.now() - float(report["received_at"])))
-        elif "refused" in report:
-            rows: list[DeadLetterRow] = [
-                (str(topic), str(payload).encode(), SINK_REJECTED, str(reason), float(received_at))
-                for topic, payload, reason, received_at in report["refused"]
-            ]
-            m.refused.labels(SINK_REJECTED).inc(len(rows))
-            task = asyncio.ensure_future(self._dead_letters(rows))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+        elif "refused" in report:  # stored by `_drain_refused`, which the child waits for
+            m.refused.labels(SINK_REJECTED).inc(len(report["refused"]))
         elif "unavailable" in report:
             self._sink_ok = False
             m.sink_errors.inc()
@@ -343,6 +338,19 @@ class Ingester:
         elif "failed" in report:
             m.consumer_errors.labels(TELEMETRY).inc()
             log.error("telemetry drain failed on %s readings: %s", report.get("size"), report["failed"])
+
+    async def _drain_refused(self, report: dict[str, Any]) -> None:
+        """Store the dead letters of points the database refused in the drain process. Raises when they cannot be
+        stored: the drain process then writes the batch again instead of moving past their only copy."""
+        rows: list[DeadLetterRow] = [
+            (str(topic), str(payload).encode(), SINK_REJECTED, str(reason), float(received_at))
+            for topic, payload, reason, received_at in report["refused"]
+        ]
+        try:
+            await self.deadletters.add_many(rows)
+        except Exception:
+            self.metrics.deadletter_errors.inc(len(rows))
+            raise
 
     def _backoff(self, failures: int) -> float:
         t = self.tuning

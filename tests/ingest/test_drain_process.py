@@ -6,12 +6,15 @@ child, keeps the metrics and dead letters from its reports, and starts another w
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from cwatch.clock import SystemClock
@@ -20,7 +23,7 @@ from cwatch.settings import TelemetrySettings
 from devices.reading import Reading
 from devices.registry import Registry
 from devices.sample import sample_street
-from ingest.deadletter import DeadLetters, create_tables
+from ingest.deadletter import DeadLetterError, DeadLetters, create_tables
 from ingest.decode import Decoder
 from ingest.drainer import DrainConfig
 from ingest.drainproc import DrainProcess
@@ -161,12 +164,11 @@ async def test_the_drain_process_stores_reports_and_is_restarted(
 
 async def test_refusals_and_outages_reported_by_the_child_reach_dead_letters_and_metrics(rig: Rig) -> None:
     ingester = rig.ingester
-    ingester._drain_report({"refused": [["cw/c1/WM-1/telemetry", '{"ts":1.0}', "field type conflict", 12.5]]})
-    await until(lambda: ingester.metrics.refused.labels(SINK_REJECTED)._value.get() == 1)
-    deadline = time.monotonic() + 10
-    while (counts := await rig.deadletters.counts()) != {SINK_REJECTED: 1}:
-        assert time.monotonic() < deadline, counts
-        await asyncio.sleep(0.01)
+    report = {"refused": [["cw/c1/WM-1/telemetry", '{"ts":1.0}', "field type conflict", 12.5]], "ask": 1}
+    ingester._drain_report(report)
+    assert ingester.metrics.refused.labels(SINK_REJECTED)._value.get() == 1
+    await ingester._drain_refused(report)
+    assert await rig.deadletters.counts() == {SINK_REJECTED: 1}
     ingester._drain_report({"unavailable": "connection refused", "retry_in": 0.5})
     assert ingester.metrics.sink_errors._value.get() == 1
     ingester._drain_report({"failed": "ValueError: boom", "size": 10, "retry_in": 0.5})
@@ -192,3 +194,71 @@ async def test_long_report_lines_neither_end_the_supervisor_nor_hide_the_next_re
     assert rc == 0
     assert [len(str(r.get("pad", ""))) for r in reports] == [70000, 0]
     assert reports[1]["stored"] == 3
+
+
+class FlakyDeadLetters:
+    """Fails its first `add_many`; records where the drain's cursor stood at each call."""
+
+    def __init__(self, real: DeadLetters, spool: Spool) -> None:
+        self.real, self.spool = real, spool
+        self.cursor_at_calls: list[int] = []
+
+    async def add_many(self, rows: Any) -> None:
+        self.cursor_at_calls.append(self.spool.position("telemetry"))
+        if len(self.cursor_at_calls) == 1:
+            raise DeadLetterError("database is locked")
+        await self.real.add_many(rows)
+
+
+async def test_the_child_moves_past_refused_points_only_once_their_dead_letters_are_stored(rig: Rig) -> None:
+    """The child asks the ingester to store the dead letters of the points the database refused and waits for
+    the answer: while they cannot be stored the batch is retried and the cursor stays before it (the spool holds
+    their only copy)."""
+    flaky = FlakyDeadLetters(rig.deadletters, rig.ingester.spool)
+    rig.ingester.deadletters = flaky
+    bad = msgspec.structs.replace(reading(2), fields={"volume_m3": math.nan})
+    rig.ingester.spool.append([reading(1), bad, reading(3)])  # the child polls the spool every second
+    deadline = time.monotonic() + 30
+    while (counts := await rig.deadletters.counts()) != {SINK_REJECTED: 1}:
+        assert time.monotonic() < deadline, (counts, flaky.cursor_at_calls)
+        await asyncio.sleep(0.02)
+    assert flaky.cursor_at_calls == [0, 0]  # not moved after the first, failed store
+    await until(lambda: rig.ingester.spool.position("telemetry") == 3)
+    [letter] = await rig.deadletters.list()
+    assert letter.topic == "cw/c1/WM-1/telemetry"
+    assert b'"seq":2' in letter.payload
+    assert "nan" in letter.detail
+    m = rig.ingester.metrics
+    assert m.deadletter_errors._value.get() == 1
+    assert m.consumer_errors.labels("telemetry")._value.get() >= 1  # the child reported the retried batch
+    assert await asyncio.to_thread(rig.stored) == 2
+
+
+async def test_the_supervisor_answers_each_refusal_report(tmp_path: Path) -> None:
+    """`ok K` when the dead letters are stored, `no K` when storing them raised; a stand-in child echoes the
+    answers it reads back as reports."""
+    fake = tmp_path / "fake-python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "read config\n"
+        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 7}\'\n'
+        "read answer\n"
+        'echo "{\\"answer\\": \\"$answer\\"}"\n'
+        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 8}\'\n'
+        "read answer\n"
+        'echo "{\\"answer\\": \\"$answer\\"}"\n'
+    )
+    fake.chmod(0o755)
+    reports: list[dict[str, object]] = []
+    stored: list[object] = []
+
+    async def store(report: dict[str, Any]) -> None:
+        if report["ask"] == 8:
+            raise DeadLetterError("disk full")
+        stored.append(report["refused"])
+
+    config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
+    proc = DrainProcess(config, on_report=reports.append, on_refused=store, python=str(fake))
+    assert await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60) == 0
+    assert [r["answer"] for r in reports if "answer" in r] == ["ok 7", "no 8"]
+    assert stored == [[["t", "{}", "r", 1.0]]]

@@ -13,8 +13,11 @@ What it does, on private Mosquitto and influxd processes started on free ports:
    the rate is taken from the first stored point to the last, so interpreter start-up is not counted; the
    rate at which the ingester spooled (and so acknowledged) the stream is read from its /metrics too;
 4. times `mosquitto_sub -c -q 1 -C N` draining the same queued stream (the C client's rate is the ceiling);
-5. prints both rates, their ratio, the ingester's CPU time per message and its peak RSS (VmHWM), and the load
-   average (other work on the machine lowers both rates).
+5. times influxd alone taking the same stream's points, built beforehand (cwatch's line protocol, 5,000 lines
+   to a gzip body) and posted to a fresh database over two connections with nothing else running: the rate
+   no ingester on this machine can pass, since every message is a point;
+6. prints the rates, the ratios, each process's CPU time per message, the ingester's peak RSS (VmHWM), and the
+   load average (other work on the machine lowers every rate).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip as zlib_gzip
+import http.client
 import json
 import os
 import shutil
@@ -29,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,14 +42,18 @@ from typing import Any
 import gmqtt
 import httpx
 
+from cwatch.clock import SystemClock
 from devices.examples import EXAMPLES
 from devices.payloads import Channel
 from devices.sample import sample_street
 from devices.topics import topic_for
+from ingest.decode import Decoder
+from ingest.lineprotocol import lines
 from tests.support.services import InfluxProcess, MosquittoProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DB = "bench"
+ALONE_DB = "alone"
 MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
 
 
@@ -219,6 +229,52 @@ def register_sub(port: int) -> None:
     )
 
 
+def influx_bodies(stream: list[tuple[str, bytes]], *, gzip: bool, batch: int = 5000) -> list[bytes]:
+    """The stream's points as the ingester writes them: its decoder and line protocol, `batch` lines a body."""
+    decoder = Decoder(sample_street(1), SystemClock())
+    readings = [
+        r for topic, payload in stream for r in decoder.decode(topic, payload, retain=False, received_at=time.time())
+    ]
+    ok, bad = lines(readings)
+    assert not bad, bad[:3]
+    points = [line for _, line in ok]
+    bodies = ["\n".join(points[i : i + batch]).encode() for i in range(0, len(points), batch)]
+    return [zlib_gzip.compress(b, compresslevel=1) for b in bodies] if gzip else bodies
+
+
+def time_influx_alone(influx: InfluxProcess, bodies: list[bytes], *, gzip: bool, connections: int = 2) -> float:
+    """Seconds for influxd to take `bodies` into a fresh database, posted over `connections` keep-alive
+    connections at once (one connection leaves influxd's second core idle)."""
+    influx.create_database(ALONE_DB)
+    host, port = influx.url.removeprefix("http://").split(":")
+    headers = {"Content-Type": "text/plain; charset=utf-8", **({"Content-Encoding": "gzip"} if gzip else {})}
+    errors: list[str] = []
+
+    def post(part: list[bytes]) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            for body in part:
+                conn.request("POST", f"/write?db={ALONE_DB}&precision=ns", body=body, headers=headers)
+                response = conn.getresponse()
+                text = response.read()
+                if response.status != 204:
+                    errors.append(f"{response.status} {text[:200]!r}")
+                    return
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=post, args=(bodies[i::connections],)) for i in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"influxd refused a write: {errors[0]}")
+    return elapsed
+
+
 def time_sub(port: int, n: int) -> float:
     t0 = time.perf_counter()
     subprocess.run(
@@ -315,6 +371,12 @@ def run(n: int, ingesters: int = 1, drain: str = "inline", *, gzip: bool = True)
             # 4. mosquitto_sub drains the same stream
             sub_s = time_sub(broker.port, n)
             sub_rate = n / sub_s
+            # 5. influxd alone takes the same points
+            bodies = influx_bodies(stream, gzip=gzip)
+            influxd_cpu0 = cpu_seconds(influx.proc.pid)
+            alone_s = time_influx_alone(influx, bodies, gzip=gzip)
+            alone_cpu = cpu_seconds(influx.proc.pid) - influxd_cpu0
+            alone_rate = n / alone_s
             return {
                 "messages": n,
                 "ingesters": ingesters,
@@ -327,6 +389,10 @@ def run(n: int, ingesters: int = 1, drain: str = "inline", *, gzip: bool = True)
                 "ingest_total_s_incl_startup": round(end_t - t_start, 2),
                 "mosquitto_sub_rate_msg_s": round(sub_rate),
                 "ratio": round(ingest_rate / sub_rate, 3),
+                "influxd_alone_rate_msg_s": round(alone_rate),
+                "influxd_alone_cpu_us_per_msg": round(alone_cpu / n * 1e6, 1),
+                "influxd_alone_ratio_to_mosquitto_sub": round(alone_rate / sub_rate, 3),
+                "ratio_to_influxd_alone": round(ingest_rate / alone_rate, 3),
                 "ingester_cpu_us_per_msg": round(cpu / (n - first_n) * 1e6, 1),
                 "drain_process_cpu_us_per_msg": round(child_cpu / (n - first_n) * 1e6, 1),
                 "mosquitto_cpu_us_per_msg": round(server_cpu["mosquitto"] / (n - first_n) * 1e6, 1),
@@ -362,5 +428,5 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         for k, v in result.items():
-            print(f"{k:32} {v}")
+            print(f"{k:38} {v}")
     return 0

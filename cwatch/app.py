@@ -28,7 +28,8 @@ from cwatch.answers import AbsenceAnswers
 from cwatch.broker import EmbeddedBroker
 from cwatch.clock import Clock, SystemClock, VirtualClock
 from cwatch.db import make_engine
-from cwatch.errors import CwatchError
+from cwatch.errors import ConfigError, CwatchError
+from cwatch.instance import ClaimError, sole_instance
 from cwatch.schema import ensure_schema
 from cwatch.settings import Settings
 from devices.reading import Reading
@@ -229,8 +230,11 @@ class Service:
         clock: Clock | None = None,
         demo_seed: int | None = None,
         on_started: Callable[[Parts], Coroutine[Any, Any, None]] | None = None,
+        standby: bool = False,
     ) -> None:
         self.settings = settings
+        self.standby = standby
+        self.claim_lost: ClaimError | None = None
         self.clock: Clock = clock or SystemClock()
         self.demo_seed = demo_seed
         self.on_started = on_started
@@ -241,10 +245,23 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
+    def _claim_lost(self, error: ClaimError) -> None:
+        """Another process took the store while ours was cut off from it: stop, and say why."""
+        log.error("%s: stopping", error)
+        self.claim_lost = error
+        self.stop()
+
     async def run(self) -> None:
         s = self.settings
         async with contextlib.AsyncExitStack() as stack:
-            engine = await stack.enter_async_context(open_store(s))
+            _refuse_shared_subscription(s)
+            # Claim the data folder and the store before touching either (`cwatch.instance`): a second serve
+            # stops here (or, a standby, waits here), and two starting at once never race on CREATE TABLE.
+            s.data_path.mkdir(parents=True, exist_ok=True)
+            engine = make_engine(s.store_url)
+            stack.push_async_callback(engine.dispose)
+            claim = await stack.enter_async_context(sole_instance(s.data_path, engine, wait=self.standby))
+            await create_all_tables(engine)
             reg, revision = await load_initial_registry(engine, s, self.demo_seed)
             holder = RegistryHolder(reg, revision)
             metrics = CollectorRegistry()
@@ -366,6 +383,7 @@ class Service:
                     tg.create_task(escalator.run(), name="escalator")
                     tg.create_task(dispatcher.run(), name="notifications")
                     tg.create_task(self._watch_registry(engine, holder), name="registry-watch")
+                    tg.create_task(claim.hold(self._claim_lost), name="claim")
                     http_task = tg.create_task(server.serve(), name="http")
                     await _wait_http_started(server, http_task)
                     parts.http_port = _bound_port(server) or s.http.port
@@ -384,6 +402,8 @@ class Service:
                     raise _StopRequestedError
             except* _StopRequestedError:
                 log.info("stopped")
+        if self.claim_lost is not None:
+            raise self.claim_lost
 
     async def _watch_registry(self, engine: AsyncEngine, holder: RegistryHolder) -> None:
         """Pick up a registry replaced by another process (CSV import) without a restart."""
@@ -406,8 +426,9 @@ class _StopRequestedError(Exception):
     """Raised inside the task group to cancel its loops on a requested stop; `Service.run` absorbs it."""
 
 
-async def run_service(settings: Settings, demo: Any = None) -> None:
-    """Run until SIGINT/SIGTERM. `demo` (cwatch.demo.DemoOptions) adds sample data, accounts and the simulator."""
+async def run_service(settings: Settings, demo: Any = None, *, standby: bool = False) -> None:
+    """Run until SIGINT/SIGTERM. `demo` (cwatch.demo.DemoOptions) adds sample data, accounts and the simulator;
+    `standby` waits for another serve to let go of the store instead of stopping."""
     on_started = None
     seed = None
     clock: Clock = SystemClock()
@@ -422,7 +443,7 @@ async def run_service(settings: Settings, demo: Any = None) -> None:
         async def on_started(parts: Parts) -> None:
             await start_demo(parts, demo)
 
-    service = Service(settings, clock=clock, demo_seed=seed, on_started=on_started)
+    service = Service(settings, clock=clock, demo_seed=seed, on_started=on_started, standby=standby)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -431,6 +452,17 @@ async def run_service(settings: Settings, demo: Any = None) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _refuse_shared_subscription(s: Settings) -> None:
+    """The rules judge every message of a device together (a door opened then closed, a meter's register over a
+    day): a shared subscription would hand each process only some of them."""
+    if s.mqtt.shared_group:
+        raise ConfigError(
+            f"mqtt.shared_group = {s.mqtt.shared_group!r}: cwatch serve must receive every message of a device "
+            "(its rules judge them together), and a shared subscription splits them between processes; leave it "
+            "empty and run one cwatch serve per store (it is for ingest-only processes, `python -m ingest.run`)"
+        )
 
 
 def _broker_address(url: str) -> tuple[str, int]:

@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
-    asyncio.run(run_service(settings))
+    asyncio.run(run_service(settings, standby=args.standby))
     return 0
 
 
@@ -158,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=fn)
         return sp
 
-    add("serve", cmd_serve, "run the whole service in one process")
+    serve = add("serve", cmd_serve, "run the whole service in one process")
+    serve.add_argument(
+        "--standby",
+        action="store_true",
+        help="wait while another cwatch serve holds the (PostgreSQL) store, and take over when it lets go",
+    )
     demo = add("demo", cmd_demo, "serve a sample street on embedded defaults with the simulator feeding it")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")

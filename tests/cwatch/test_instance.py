@@ -1,0 +1,217 @@
+"""One `cwatch serve` per data folder and per store (`cwatch.instance`): a second one stops at once with a message
+naming what is held and by whom, on SQLite and on PostgreSQL, and claims again once the first has let go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cwatch.app import Service
+from cwatch.cli import main
+from cwatch.db import make_engine
+from cwatch.instance import ADVISORY_KEY, AlreadyServingError, _AdvisoryClaim, file_lock, sole_instance, store_lock
+from cwatch.settings import load_settings
+from tests.alerts.conftest import _drop_pg_database, _pg_database, pg_url
+from tests.support.require import unavailable
+from tests.support.services import free_port
+
+
+def test_a_second_claim_on_a_data_folder_names_the_holder_and_a_released_one_is_free(tmp_path: Path) -> None:
+    lock = tmp_path / "data" / "serve.lock"
+    with file_lock(lock, "data folder data"):
+        with pytest.raises(AlreadyServingError) as e, file_lock(lock, "data folder data"):
+            pass
+        assert f"pid {os.getpid()} on {socket.gethostname()}" in str(e.value)
+        assert "data folder data" in str(e.value)
+    with file_lock(lock, "data folder data"):  # let go: free again
+        pass
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def two_engines(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """Two engines on one database, as two processes would have."""
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    else:
+        name = await _pg_database()
+        if name is None:
+            unavailable("PostgreSQL is not reachable")
+        url = pg_url(name)
+    first, second = make_engine(url), make_engine(url)
+    try:
+        yield first, second
+    finally:
+        await first.dispose()
+        await second.dispose()
+        if name is not None:
+            await _drop_pg_database(name)
+
+
+async def test_a_store_is_served_by_one_process_at_a_time(two_engines: tuple[AsyncEngine, AsyncEngine]) -> None:
+    first, second = two_engines
+    async with store_lock(first):
+        with pytest.raises(AlreadyServingError, match="another cwatch serve is running on database") as e:
+            async with store_lock(second):
+                pass
+        if first.dialect.name == "postgresql":  # the server tells who holds it
+            assert "server backend pid" in str(e.value)
+        else:
+            assert f"pid {os.getpid()}" in str(e.value)
+    # the first let go while its engine (and its pooled connection) lives on: the second may claim it now
+    async with store_lock(second):
+        with pytest.raises(AlreadyServingError):
+            async with store_lock(first):
+                pass
+
+
+async def test_the_data_folder_is_claimed_before_the_store(tmp_path: Path) -> None:
+    """Two processes with separate stores but one data folder would share one spool."""
+    a = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    b = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    try:
+        async with sole_instance(tmp_path / "data", a):
+            with pytest.raises(AlreadyServingError, match="data folder"):
+                async with sole_instance(tmp_path / "data", b):
+                    pass
+    finally:
+        await a.dispose()
+        await b.dispose()
+
+
+def test_serve_stops_with_a_message_when_another_serve_holds_the_data_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    cfg = tmp_path / "cwatch.toml"
+    cfg.write_text(f'data_dir = "{data}"\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n', encoding="utf-8")
+    with file_lock(data / "serve.lock", f"data folder {data}"):
+        assert main(["--config", str(cfg), "serve"]) == 2
+    err = capsys.readouterr().err
+    assert f"cwatch: another cwatch serve is running on data folder {data} (pid {os.getpid()}" in err
+    assert not (data / "cwatch.db").exists()  # stopped before it touched the store
+
+
+def test_serve_refuses_a_shared_subscription(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    cfg = tmp_path / "cwatch.toml"
+    cfg.write_text(
+        f'data_dir = "{data}"\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\nshared_group = "ingest"\n', encoding="utf-8"
+    )
+    assert main(["--config", str(cfg), "serve"]) == 2
+    err = capsys.readouterr().err
+    assert "mqtt.shared_group = 'ingest': cwatch serve must receive every message of a device" in err
+    assert not (data / "serve.lock").exists()
+
+
+@pytest.fixture
+async def pg_engines() -> AsyncIterator[tuple[AsyncEngine, AsyncEngine, str]]:
+    name = await _pg_database()
+    if name is None:
+        unavailable("PostgreSQL is not reachable")
+    first, second = make_engine(pg_url(name)), make_engine(pg_url(name))
+    try:
+        yield first, second, name
+    finally:
+        await first.dispose()
+        await second.dispose()
+        await _drop_pg_database(name)
+
+
+async def _lock_holder(engine: AsyncEngine) -> int | None:
+    """The server backend pid holding the serve lock, if any."""
+    q = sa.text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND (classid::bigint << 32 | objid::bigint) = :key"
+    )
+    async with engine.connect() as conn:
+        return (await conn.execute(q, {"key": ADVISORY_KEY})).scalar()
+
+
+async def _terminate(engine: AsyncEngine, pid: int) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(sa.select(sa.func.pg_terminate_backend(pid)))
+    deadline = time.monotonic() + 10
+    while await _lock_holder(engine) == pid:  # the backend exits (and lets go) just after the signal
+        assert time.monotonic() < deadline, "the terminated session still holds the lock"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.postgres
+async def test_a_standby_waits_for_the_store_and_takes_it_when_it_is_let_go(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second, _ = pg_engines
+    async with contextlib.AsyncExitStack() as held:
+        await held.enter_async_context(store_lock(first))
+        standby = asyncio.create_task(held_until_cancelled(second))
+        deadline = time.monotonic() + 10
+        while "standby: another cwatch serve is running on database" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            assert not standby.done()
+            await asyncio.sleep(0.01)
+        assert not standby.done()  # still waiting while the first holds it
+    # the first let go: the standby claims it
+    deadline = time.monotonic() + 10
+    while "serving" not in caplog.text:
+        assert time.monotonic() < deadline, caplog.text
+        assert not standby.done(), standby
+        await asyncio.sleep(0.01)
+    assert await _lock_holder(first) is not None
+    standby.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await standby
+
+
+async def held_until_cancelled(engine: AsyncEngine) -> None:
+    async with store_lock(engine, wait=True, interval=0.05):
+        await asyncio.Event().wait()
+
+
+@pytest.mark.postgres
+async def test_a_lock_whose_session_died_is_taken_again_unless_another_process_took_it(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str],
+) -> None:
+    first, second, _ = pg_engines
+    async with store_lock(first, interval=3600) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        old = await _lock_holder(second)
+        assert old is not None
+        await _terminate(second, old)  # a database restart or a cut connection ends the session
+        await claim.check()  # noticed, and taken again on a new session
+        new = await _lock_holder(second)
+        assert new is not None
+        assert new != old
+        await _terminate(second, new)
+        async with store_lock(second):  # a standby got in first this time
+            with pytest.raises(AlreadyServingError, match="another cwatch serve"):
+                await claim.check()
+
+
+async def test_a_service_whose_claim_is_lost_stops_and_says_why(tmp_path: Path) -> None:
+    """The serving side of a lost claim: `Service` stops its loops and `run` raises the claim's error, which the
+    CLI prints (exit status 2). Driven through the hook `hold` calls, on an embedded broker."""
+    cfg = tmp_path / "cwatch.toml"
+    cfg.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[http]\nport = 0\n[mqtt]\nembedded_port = {free_port()}\n',
+        encoding="utf-8",
+    )
+    service = Service(load_settings(cfg, environ={}), demo_seed=1)  # the sample street as registry
+    task = asyncio.create_task(service.run())
+    started = asyncio.create_task(service.started.wait())
+    done, _ = await asyncio.wait({task, started}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    assert started in done
+    service._claim_lost(AlreadyServingError("another cwatch serve is running on database x"))
+    with pytest.raises(AlreadyServingError, match="database x"):
+        await asyncio.wait_for(task, timeout=60)

@@ -29,7 +29,7 @@ from cwatch.broker import EmbeddedBroker
 from cwatch.clock import Clock, SystemClock, VirtualClock
 from cwatch.db import make_engine
 from cwatch.errors import ConfigError, CwatchError
-from cwatch.instance import ClaimError, sole_instance
+from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
 from cwatch.schema import ensure_schema
 from cwatch.settings import Settings
 from devices.reading import Reading
@@ -260,7 +260,13 @@ class Service:
             s.data_path.mkdir(parents=True, exist_ok=True)
             engine = make_engine(s.store_url)
             stack.push_async_callback(engine.dispose)
-            claim = await stack.enter_async_context(sole_instance(s.data_path, engine, wait=self.standby))
+            try:
+                claim = await stack.enter_async_context(
+                    sole_instance(s.data_path, engine, wait=self.standby, stop=self._stop)
+                )
+            except StoppedWaitingError:
+                log.info("stopped while on standby")
+                return
             await create_all_tables(engine)
             reg, revision = await load_initial_registry(engine, s, self.demo_seed)
             holder = RegistryHolder(reg, revision)

@@ -20,20 +20,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
 import socket
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from cwatch.errors import CwatchError
 
-__all__ = ["ADVISORY_KEY", "AlreadyServingError", "Claim", "ClaimError", "file_lock", "sole_instance", "store_lock"]
+__all__ = [
+    "ADVISORY_KEY",
+    "LEASE_S",
+    "AlreadyServingError",
+    "Claim",
+    "ClaimError",
+    "StoppedWaitingError",
+    "file_lock",
+    "sole_instance",
+    "store_lock",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +83,15 @@ def file_lock(path: Path, what: str) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+LEASE_S = 20.0
+"""A serving process that cannot confirm its PostgreSQL claim for this long stops: the server frees the lock of a
+silent session only after `KEEPALIVE` (30 s), so the serving process is gone before a standby could claim."""
+
+KEEPALIVE = {"tcp_keepalives_idle": "15", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+"""Set on the claim's session: the server drops a client that stopped answering after 15 + 3 * 5 = 30 s, and its
+lock with it (the default would be about two hours of TCP keepalive)."""
+
+
 class Claim:
     """A held claim on the store. `hold` watches it for the process's life."""
 
@@ -77,34 +100,59 @@ class Claim:
         await asyncio.Event().wait()
 
 
-class _AdvisoryClaim(Claim):
-    """The PostgreSQL advisory lock, held by one connection: the server drops it when that session ends (a dead
-    host, a database restart). `hold` checks the session every `interval` s; when it is gone it takes the lock
-    again on a new one, and if another process took it meanwhile it reports the claim lost."""
+class StoppedWaitingError(ClaimError):
+    """A standby was asked to stop while it waited for the store."""
 
-    def __init__(self, engine: AsyncEngine, where: str, interval: float) -> None:
-        self.engine, self.where, self.interval = engine, where, interval
+
+class _AdvisoryClaim(Claim):
+    """The PostgreSQL advisory lock, held by one session of an engine of its own (no pool: closing the
+    connection ends the session, and the lock with it). `hold` checks the session every `interval` s; when the
+    session is gone it claims the lock again on a new one; it reports the claim lost when another process holds
+    it now, or when it could not confirm it for `lease_s`."""
+
+    def __init__(self, engine: AsyncEngine, where: str, interval: float, lease_s: float = LEASE_S) -> None:
+        url = engine.url.render_as_string(hide_password=False)
+        self.token = f"cwatch serve {uuid.uuid4().hex[:16]}"  # our sessions' application_name
+        settings = {"application_name": self.token, **KEEPALIVE}
+        self.engine = create_async_engine(url, poolclass=NullPool, connect_args={"server_settings": settings})
+        self.where, self.interval, self.lease_s = where, interval, lease_s
         self.conn: AsyncConnection | None = None
+        self.confirmed = 0.0  # time.monotonic() of the last confirmation
 
     async def take(self) -> None:
-        """Raises AlreadyServingError (held elsewhere) or ClaimError (database unreachable)."""
+        """Raises AlreadyServingError (held elsewhere) or ClaimError (database unreachable or too slow)."""
         try:
-            self.conn = conn = await self.engine.connect()
-        except SQLAlchemyError as e:
-            raise ClaimError(f"cannot reach {self.where} to claim it: {e}") from e
-        try:
-            got = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY)))).scalar_one()
-            holder = "" if got else await _advisory_holder(conn)
-            await conn.commit()
-        except SQLAlchemyError as e:
+            async with asyncio.timeout(self.interval):
+                got, holder = await self._take()
+        except (SQLAlchemyError, OSError, TimeoutError) as e:
             await self._close()
-            raise ClaimError(f"cannot claim {self.where}: {e}") from e
+            raise ClaimError(f"cannot claim {self.where}: {type(e).__name__}: {e}") from e
         if not got:
             await self._close()
             raise AlreadyServingError(
-                f"another cwatch serve is running on {self.where}{holder}; one process serves a store, see "
-                "docs/deployment.md"
+                f"another cwatch serve is running on {self.where}{holder.described()}; one process serves a store, "
+                "see docs/deployment.md"
             )
+        self.confirmed = time.monotonic()
+
+    async def _take(self) -> tuple[bool, _Holder]:
+        self.conn = conn = await self.engine.connect()
+        got = bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY)))).scalar_one())
+        holder = _Holder()
+        if not got:
+            holder = await _advisory_holder(conn)
+            if holder.application == self.token and holder.pid is not None:
+                # our own earlier session, cut off from us but not yet from the server: end it and take over
+                log.warning(
+                    "ending this process's earlier session (server backend pid %d) on %s", holder.pid, self.where
+                )
+                await conn.execute(sa.select(sa.func.pg_terminate_backend(holder.pid)))
+                await conn.commit()
+                while not got:  # the backend lets go as it exits (bounded by the caller's timeout)
+                    await asyncio.sleep(0.05)
+                    got = bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY)))).scalar_one())
+        await conn.commit()
+        return got, holder
 
     async def hold(self, on_lost: Callable[[ClaimError], None]) -> None:
         while True:
@@ -115,6 +163,15 @@ class _AdvisoryClaim(Claim):
                 on_lost(e)
                 return
             except ClaimError as e:
+                unconfirmed = time.monotonic() - self.confirmed
+                if unconfirmed >= self.lease_s:
+                    on_lost(
+                        ClaimError(
+                            f"could not confirm this process's claim on {self.where} for {unconfirmed:.0f}s ({e}); "
+                            "stopping, so that a standby may serve"
+                        )
+                    )
+                    return
                 log.error("%s; trying again in %.0fs", e, self.interval)
 
     async def check(self) -> None:
@@ -122,9 +179,10 @@ class _AdvisoryClaim(Claim):
         AlreadyServingError when another process has it now, ClaimError when the database cannot be reached."""
         if self.conn is not None:
             try:
-                async with asyncio.timeout(self.interval * 2):
+                async with asyncio.timeout(self.interval):
                     await self.conn.execute(sa.select(1))
                     await self.conn.commit()
+                self.confirmed = time.monotonic()
                 return  # the session lives, and the lock with it
             except (SQLAlchemyError, OSError, TimeoutError):
                 await self._close()
@@ -134,22 +192,32 @@ class _AdvisoryClaim(Claim):
 
     async def release(self) -> None:
         if self.conn is not None:
-            with contextlib.suppress(Exception):  # the pool keeps the session open: unlock before handing it back
+            with contextlib.suppress(Exception):  # closing ends the session anyway; unlock for a clean log
                 await self.conn.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEY)))
                 await self.conn.commit()
         await self._close()
+        await self.engine.dispose()
 
     async def _close(self) -> None:
+        """Close the session; one whose query was cut short may not close cleanly: drop it then."""
         conn, self.conn = self.conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
+        if conn is None:
+            return
+        try:
+            async with asyncio.timeout(self.interval):
                 await conn.close()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
 
 
 @contextlib.asynccontextmanager
-async def store_lock(engine: AsyncEngine, *, wait: bool = False, interval: float = 5.0) -> AsyncIterator[Claim]:
+async def store_lock(
+    engine: AsyncEngine, *, wait: bool = False, interval: float = 5.0, stop: asyncio.Event | None = None
+) -> AsyncIterator[Claim]:
     """Hold the store for this process: an advisory lock on PostgreSQL, a file lock beside a SQLite file.
-    `wait` (a standby): wait until the PostgreSQL store is free instead of raising AlreadyServingError."""
+    `wait` (a standby): wait until the PostgreSQL store is free (and reachable) instead of raising; `stop` ends
+    the wait with StoppedWaitingError."""
     url = engine.url
     where = f"database {url.render_as_string(hide_password=True)}"
     if url.get_backend_name() == "sqlite":
@@ -164,46 +232,63 @@ async def store_lock(engine: AsyncEngine, *, wait: bool = False, interval: float
         return
     claim = _AdvisoryClaim(engine, where, interval)
     said = False
-    while True:
-        try:
-            await claim.take()
-            break
-        except ClaimError as e:
-            if not wait:
-                raise
-            if not said:
-                log.warning("standby: %s; waiting for it", e)
-                said = True
-            await asyncio.sleep(interval)
-    if said:
-        log.warning("claimed %s: serving", where)
     try:
+        while True:
+            try:
+                await claim.take()
+                break
+            except ClaimError as e:
+                if not wait:
+                    raise
+                if not said:
+                    log.warning("standby: %s; waiting for it", e)
+                    said = True
+            if stop is None:
+                await asyncio.sleep(interval)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)
+                if stop.is_set():
+                    raise StoppedWaitingError(f"stopped while waiting for {where}")
+        if said:
+            log.warning("claimed %s: serving", where)
         yield claim
     finally:
         await claim.release()
 
 
-async def _advisory_holder(conn: AsyncConnection) -> str:
-    """`(client 10.0.0.5, backend pid 1234)` for the session holding the lock, when the server tells."""
+@dataclasses.dataclass(frozen=True)
+class _Holder:
+    """Who holds the lock, as far as the server tells."""
+
+    pid: int | None = None
+    address: str | None = None
+    application: str | None = None
+
+    def described(self) -> str:
+        if self.pid is None:
+            return ""
+        return f" (client {self.address or 'local socket'}, server backend pid {self.pid})"
+
+
+async def _advisory_holder(conn: AsyncConnection) -> _Holder:
     q = sa.text(
-        "SELECT a.client_addr::text, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+        "SELECT a.pid, host(a.client_addr), a.application_name FROM pg_locks l "
+        "JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = "
         "(SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND (l.classid::bigint << 32 | l.objid::bigint) = :key LIMIT 1"
     )
-    try:
-        row = (await conn.execute(q, {"key": ADVISORY_KEY})).first()
-    except SQLAlchemyError:
-        return ""
-    if row is None:
-        return ""
-    addr = row[0] or "local socket"
-    return f" (client {addr}, server backend pid {row[1]})"
+    row = (await conn.execute(q, {"key": ADVISORY_KEY})).first()
+    return _Holder() if row is None else _Holder(int(row[0]), row[1], row[2])
 
 
 @contextlib.asynccontextmanager
-async def sole_instance(data_dir: Path, engine: AsyncEngine, *, wait: bool = False) -> AsyncIterator[Claim]:
-    """Both claims, data folder first (it needs no database); raises ClaimError. `wait`: see `store_lock`."""
+async def sole_instance(
+    data_dir: Path, engine: AsyncEngine, *, wait: bool = False, stop: asyncio.Event | None = None
+) -> AsyncIterator[Claim]:
+    """Both claims, data folder first (it needs no database); raises ClaimError. `wait`, `stop`: see
+    `store_lock`."""
     with file_lock(data_dir / "serve.lock", f"data folder {data_dir}"):
-        async with store_lock(engine, wait=wait) as claim:
+        async with store_lock(engine, wait=wait, stop=stop) as claim:
             yield claim

@@ -18,7 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cwatch.app import Service
 from cwatch.cli import main
 from cwatch.db import make_engine
-from cwatch.instance import ADVISORY_KEY, AlreadyServingError, _AdvisoryClaim, file_lock, sole_instance, store_lock
+from cwatch.instance import (
+    ADVISORY_KEY,
+    AlreadyServingError,
+    ClaimError,
+    StoppedWaitingError,
+    _AdvisoryClaim,
+    file_lock,
+    sole_instance,
+    store_lock,
+)
 from cwatch.settings import load_settings
 from tests.alerts.conftest import _drop_pg_database, _pg_database, pg_url
 from tests.support.require import unavailable
@@ -215,3 +224,102 @@ async def test_a_service_whose_claim_is_lost_stops_and_says_why(tmp_path: Path) 
     service._claim_lost(AlreadyServingError("another cwatch serve is running on database x"))
     with pytest.raises(AlreadyServingError, match="database x"):
         await asyncio.wait_for(task, timeout=60)
+
+
+async def test_an_unreachable_store_is_a_claim_error_and_a_standby_waits_for_it_until_stopped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dead = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/cwatch")  # nothing listens there
+    try:
+        with pytest.raises(ClaimError, match="cannot claim database postgresql") as e:
+            async with store_lock(dead):
+                pass
+        assert not isinstance(e.value, AlreadyServingError)
+        stop = asyncio.Event()
+        waiting = asyncio.create_task(held_until_stopped(dead, stop))
+        deadline = time.monotonic() + 10
+        while "standby: cannot claim database" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            assert not waiting.done()
+            await asyncio.sleep(0.01)
+        stop.set()
+        with pytest.raises(StoppedWaitingError):
+            await asyncio.wait_for(waiting, timeout=10)
+    finally:
+        await dead.dispose()
+
+
+async def held_until_stopped(engine: AsyncEngine, stop: asyncio.Event) -> None:
+    async with store_lock(engine, wait=True, interval=0.05, stop=stop):
+        await asyncio.Event().wait()
+
+
+@pytest.mark.postgres
+async def test_a_claim_that_cannot_be_confirmed_for_its_lease_is_given_up(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str],
+) -> None:
+    """Cut off from the database (here: its session ended, and new connections go nowhere), the serving process
+    reports the claim lost once it could not confirm it for the lease, before the server would free the lock
+    for a standby."""
+    first, second, _ = pg_engines
+    async with store_lock(first, interval=0.05) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        claim.lease_s = 0.5
+        real = claim.engine
+        claim.engine = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/cwatch")
+        try:
+            pid = await _lock_holder(second)
+            assert pid is not None
+            await _terminate(second, pid)
+            lost: list[ClaimError] = []
+            await asyncio.wait_for(claim.hold(lost.append), timeout=30)
+            assert len(lost) == 1
+            assert "could not confirm this process's claim" in str(lost[0])
+            assert not isinstance(lost[0], AlreadyServingError)
+        finally:
+            await claim.engine.dispose()
+            claim.engine = real
+
+
+@pytest.mark.postgres
+async def test_a_reclaim_ends_this_process_s_own_earlier_session(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str],
+) -> None:
+    """The connection was cut on our side while the server still keeps the session (and the lock): the reclaim
+    recognises the session as ours by its application name, ends it and takes the lock."""
+    first, second, _ = pg_engines
+    async with store_lock(first, interval=1.0) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        old_pid = await _lock_holder(second)
+        abandoned, claim.conn = claim.conn, None  # our side lost it; the server's session lives on
+        assert abandoned is not None
+        await claim.check()
+        new_pid = await _lock_holder(second)
+        assert new_pid is not None
+        assert new_pid != old_pid
+        with contextlib.suppress(Exception):
+            await abandoned.close()
+
+
+@pytest.mark.postgres
+async def test_a_standby_service_stops_on_request_while_it_waits(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _, name = pg_engines
+    cfg = tmp_path / "cwatch.toml"
+    cfg.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[http]\nport = 0\n[mqtt]\nembedded_port = {free_port()}\n'
+        f'[store]\nurl = "{pg_url(name)}"\n',
+        encoding="utf-8",
+    )
+    async with store_lock(first):
+        service = Service(load_settings(cfg, environ={}), demo_seed=1, standby=True)
+        task = asyncio.create_task(service.run())
+        deadline = time.monotonic() + 30
+        while "standby: another cwatch serve is running on database" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            assert not task.done()
+            await asyncio.sleep(0.01)
+        service.stop()  # what SIGTERM does
+        await asyncio.wait_for(task, timeout=30)  # returns, without an error
+        assert not service.started.is_set()

@@ -4,12 +4,12 @@ Started by the ingester when `[ingest] telemetry_drain = "process"` (see `ingest
 It talks to its parent over pipes, one JSON object per line:
 
 - stdin: first line the configuration (`DrainConfig`), then `a` per spool append the parent made (a hint to
-  read now; it also polls every second) and `ok K` / `no K` answering refusal report K; end of input means the
+  read now; it also polls every second) and `ok K` / `no K` answering question K; end of input means the
   parent is gone, and it exits.
 - stdout: `{"ready": 1}` once the spool is open, then per stored batch `{"stored": n, "seconds": t,
   "received_at": oldest}`, per refused batch part `{"refused": [[topic, payload, reason, received_at], ...],
-  "ask": K}`, and `{"unavailable": reason, "retry_in": s}` / `{"failed": reason, "size": n, "retry_in": s}` on
-  errors.
+  "ask": K, "more": bool}` (one question K per batch, its last part with `"more": false`), and
+  `{"unavailable": reason, "retry_in": s}` / `{"failed": reason, "size": n, "retry_in": s}` on errors.
 
 The parent keeps the metrics and the dead letters, so an operator sees one ingester; this process owns only
 the "telemetry" cursor of the spool, which it moves after each batch is stored (at least once, as inline). A
@@ -123,23 +123,22 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader, out: _Out) -> Non
             await ask(rows)
 
     async def ask(rows: list[list[Any]]) -> None:
-        """Report refused rows and wait until the parent has stored them (raises DeadLetterStoreError)."""
-        loop = asyncio.get_running_loop()
-        keys: list[int] = []
+        """Report refused rows (in parts of bounded length, one question) and wait until the parent has stored
+        them all in one transaction (raises DeadLetterStoreError)."""
+        k = next(asked)
+        answers[k] = answer = asyncio.get_running_loop().create_future()
         try:
             for i in range(0, len(rows), REFUSED_PER_LINE):  # lines of bounded length for the parent's reader
-                keys.append(k := next(asked))
-                answers[k] = loop.create_future()
-                out.send({"refused": rows[i : i + REFUSED_PER_LINE], "ask": k})
+                more = i + REFUSED_PER_LINE < len(rows)
+                out.send({"refused": rows[i : i + REFUSED_PER_LINE], "ask": k, "more": more})
             try:
-                stored = await asyncio.wait_for(asyncio.gather(*(answers[k] for k in keys)), ANSWER_TIMEOUT_S)
+                stored = await asyncio.wait_for(answer, ANSWER_TIMEOUT_S)
             except TimeoutError:
                 raise DeadLetterStoreError(f"no answer from the ingester in {ANSWER_TIMEOUT_S:.0f}s") from None
-            if not all(stored):
+            if not stored:
                 raise DeadLetterStoreError(f"the ingester could not store {len(rows)} dead letters")
         finally:
-            for k in keys:
-                answers.pop(k, None)
+            answers.pop(k, None)
 
     async def failed(name: str, exc: Exception, size: int, failures: int) -> None:
         delay = backoff_delay(failures, initial=cfg.retry_initial_s, cap=cfg.retry_max_s, rng=rng)

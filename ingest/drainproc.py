@@ -36,15 +36,15 @@ Report = dict[str, Any]
 class DrainProcess:
     """Runs `python -m ingest.drainer` under supervision until cancelled. `appended` is set by the ingester after
     each spool append; `on_report` receives every report the process prints (see `ingest.drainer`), and
-    `on_refused` stores the dead letters of each refusal report (raising when it cannot): the child hears `ok`
-    or `no` when it is done."""
+    `on_refused` stores the refused rows of one question (all its parts, in one call; raising when it cannot):
+    the child hears `ok` or `no` when it is done."""
 
     def __init__(
         self,
         config: DrainConfig,
         *,
         on_report: Callable[[Report], None],
-        on_refused: Callable[[Report], Awaitable[None]] | None = None,
+        on_refused: Callable[[list[list[Any]]], Awaitable[None]],
         on_restart: Callable[[int | None], None] = lambda _rc: None,
         restart_initial_s: float = 0.5,
         restart_max_s: float = 30.0,
@@ -117,17 +117,16 @@ class DrainProcess:
             stdin.write(b"a\n")
             await stdin.drain()
 
-    async def _answer(self, stdin: asyncio.StreamWriter, report: Report) -> None:
-        """Store a refusal report's dead letters, then tell the child whether it may move past those points."""
+    async def _answer(self, stdin: asyncio.StreamWriter, ask: int, rows: list[list[Any]]) -> None:
+        """Store one question's refused rows, then tell the child whether it may move past those points."""
         ok = False
         try:
-            if self._on_refused is not None:
-                await self._on_refused(report)
+            await self._on_refused(rows)
             ok = True
         except Exception as exc:  # the child retries the batch, and asks again
-            log.error("could not store the dead letters of %d refused points: %s", len(report["refused"]), exc)
+            log.error("could not store the dead letters of %d refused points: %s", len(rows), exc)
         if not stdin.is_closing():
-            stdin.write(b"%s %d\n" % (b"ok" if ok else b"no", int(report["ask"])))
+            stdin.write(b"%s %d\n" % (b"ok" if ok else b"no", ask))
             with contextlib.suppress(ConnectionError):
                 await stdin.drain()
 
@@ -135,6 +134,7 @@ class DrainProcess:
         self, stdout: asyncio.StreamReader, stdin: asyncio.StreamWriter, answering: set[asyncio.Task[None]]
     ) -> None:
         decoder = msgspec.json.Decoder(dict[str, Any])
+        questions: dict[int, list[list[Any]]] = {}  # refused rows of questions whose last part is still to come
         while True:
             try:
                 line = await stdout.readline()
@@ -152,9 +152,14 @@ class DrainProcess:
                 self.ready.set()
             self._on_report(report)
             if "ask" in report and "refused" in report:
-                task = asyncio.create_task(self._answer(stdin, report))
-                answering.add(task)
-                task.add_done_callback(answering.discard)
+                ask = int(report["ask"])
+                rows = questions.setdefault(ask, [])
+                rows.extend(report["refused"])
+                if not report.get("more"):
+                    del questions[ask]
+                    task = asyncio.create_task(self._answer(stdin, ask, rows))
+                    answering.add(task)
+                    task.add_done_callback(answering.discard)
 
     @staticmethod
     async def _stop(proc: asyncio.subprocess.Process) -> None:

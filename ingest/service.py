@@ -306,7 +306,6 @@ class Ingester:
         m.stored.inc(len(readings) - len(refused))
         m.ingest_lag.observe(max(0.0, self.clock.now() - readings[0].received_at))
         if refused:
-            m.refused.labels(SINK_REJECTED).inc(len(refused))
             rows: list[DeadLetterRow] = [
                 (topic_for(r.community_id, r.device_id, r.channel), reading_json(r), SINK_REJECTED, why, r.received_at)
                 for r, why in refused
@@ -318,6 +317,7 @@ class Ingester:
             except Exception:
                 m.deadletter_errors.inc(len(rows))
                 raise
+            m.refused.labels(SINK_REJECTED).inc(len(rows))  # once, when kept: a retried batch would count again
 
     def _drain_report(self, report: dict[str, Any]) -> None:
         """A report of the drain process: the same metrics and dead letters as the inline consumer."""
@@ -327,8 +327,6 @@ class Ingester:
             m.stored.inc(int(report["stored"]))
             m.batch_write_seconds.labels("sink").observe(float(report["seconds"]))
             m.ingest_lag.observe(max(0.0, self.clock.now() - float(report["received_at"])))
-        elif "refused" in report:  # stored by `_drain_refused`, which the child waits for
-            m.refused.labels(SINK_REJECTED).inc(len(report["refused"]))
         elif "unavailable" in report:
             self._sink_ok = False
             m.sink_errors.inc()
@@ -339,18 +337,20 @@ class Ingester:
             m.consumer_errors.labels(TELEMETRY).inc()
             log.error("telemetry drain failed on %s readings: %s", report.get("size"), report["failed"])
 
-    async def _drain_refused(self, report: dict[str, Any]) -> None:
-        """Store the dead letters of points the database refused in the drain process. Raises when they cannot be
-        stored: the drain process then writes the batch again instead of moving past their only copy."""
+    async def _drain_refused(self, refused: list[list[Any]]) -> None:
+        """Store the dead letters of points the database refused in the drain process (one batch's, in one
+        transaction), then count them. Raises when they cannot be stored: the drain process then writes the
+        batch again instead of moving past their only copy (and they are counted when that succeeds)."""
         rows: list[DeadLetterRow] = [
             (str(topic), str(payload).encode(), SINK_REJECTED, str(reason), float(received_at))
-            for topic, payload, reason, received_at in report["refused"]
+            for topic, payload, reason, received_at in refused
         ]
         try:
             await self.deadletters.add_many(rows)
         except Exception:
             self.metrics.deadletter_errors.inc(len(rows))
             raise
+        self.metrics.refused.labels(SINK_REJECTED).inc(len(rows))
 
     def _backoff(self, failures: int) -> float:
         t = self.tuning

@@ -164,11 +164,9 @@ async def test_the_drain_process_stores_reports_and_is_restarted(
 
 async def test_refusals_and_outages_reported_by_the_child_reach_dead_letters_and_metrics(rig: Rig) -> None:
     ingester = rig.ingester
-    report = {"refused": [["cw/c1/WM-1/telemetry", '{"ts":1.0}', "field type conflict", 12.5]], "ask": 1}
-    ingester._drain_report(report)
-    assert ingester.metrics.refused.labels(SINK_REJECTED)._value.get() == 1
-    await ingester._drain_refused(report)
+    await ingester._drain_refused([["cw/c1/WM-1/telemetry", '{"ts":1.0}', "field type conflict", 12.5]])
     assert await rig.deadletters.counts() == {SINK_REJECTED: 1}
+    assert ingester.metrics.refused.labels(SINK_REJECTED)._value.get() == 1
     ingester._drain_report({"unavailable": "connection refused", "retry_in": 0.5})
     assert ingester.metrics.sink_errors._value.get() == 1
     ingester._drain_report({"failed": "ValueError: boom", "size": 10, "retry_in": 0.5})
@@ -189,7 +187,7 @@ async def test_long_report_lines_neither_end_the_supervisor_nor_hide_the_next_re
     fake.chmod(0o755)
     reports: list[dict[str, object]] = []
     config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
-    proc = DrainProcess(config, on_report=reports.append, python=str(fake))
+    proc = DrainProcess(config, on_report=reports.append, on_refused=_never, python=str(fake))
     rc = await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60)
     assert rc == 0
     assert [len(str(r.get("pad", ""))) for r in reports] == [70000, 0]
@@ -230,21 +228,23 @@ async def test_the_child_moves_past_refused_points_only_once_their_dead_letters_
     assert "nan" in letter.detail
     m = rig.ingester.metrics
     assert m.deadletter_errors._value.get() == 1
+    assert m.refused.labels(SINK_REJECTED)._value.get() == 1  # counted once, when kept
     assert m.consumer_errors.labels("telemetry")._value.get() >= 1  # the child reported the retried batch
     assert await asyncio.to_thread(rig.stored) == 2
 
 
-async def test_the_supervisor_answers_each_refusal_report(tmp_path: Path) -> None:
-    """`ok K` when the dead letters are stored, `no K` when storing them raised; a stand-in child echoes the
-    answers it reads back as reports."""
+async def test_the_supervisor_answers_each_question_once_its_parts_are_stored_together(tmp_path: Path) -> None:
+    """`ok K` when the dead letters are stored, `no K` when storing them raised; a question in two parts is
+    stored in one call. A stand-in child echoes the answers it reads back as reports."""
     fake = tmp_path / "fake-python"
     fake.write_text(
         "#!/bin/sh\n"
         "read config\n"
-        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 7}\'\n'
+        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 7, "more": true}\'\n'
+        'echo \'{"refused": [["u", "{}", "r", 2.0]], "ask": 7, "more": false}\'\n'
         "read answer\n"
         'echo "{\\"answer\\": \\"$answer\\"}"\n'
-        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 8}\'\n'
+        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 8, "more": false}\'\n'
         "read answer\n"
         'echo "{\\"answer\\": \\"$answer\\"}"\n'
     )
@@ -252,13 +252,17 @@ async def test_the_supervisor_answers_each_refusal_report(tmp_path: Path) -> Non
     reports: list[dict[str, object]] = []
     stored: list[object] = []
 
-    async def store(report: dict[str, Any]) -> None:
-        if report["ask"] == 8:
+    async def store(rows: list[list[Any]]) -> None:
+        if rows[0][0] == "t" and len(rows) == 1:
             raise DeadLetterError("disk full")
-        stored.append(report["refused"])
+        stored.append(rows)
 
     config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
     proc = DrainProcess(config, on_report=reports.append, on_refused=store, python=str(fake))
     assert await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60) == 0
     assert [r["answer"] for r in reports if "answer" in r] == ["ok 7", "no 8"]
-    assert stored == [[["t", "{}", "r", 1.0]]]
+    assert stored == [[["t", "{}", "r", 1.0], ["u", "{}", "r", 2.0]]]
+
+
+async def _never(rows: list[list[Any]]) -> None:
+    raise AssertionError(f"no refusal expected: {rows}")

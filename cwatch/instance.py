@@ -25,7 +25,6 @@ import fcntl
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -83,12 +82,18 @@ def file_lock(path: Path, what: str) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-LEASE_S = 20.0
-"""A serving process that cannot confirm its PostgreSQL claim for this long stops: the server frees the lock of a
-silent session only after `KEEPALIVE` (30 s), so the serving process is gone before a standby could claim."""
+LEASE_S = 12.0
+"""A serving process that cannot confirm its PostgreSQL claim for this long stops (a fixed deadline from the last
+confirmation): the server frees the lock of a silent session only after `KEEPALIVE` (40 s), which leaves the
+serving process 28 s to stop (it waits up to 10 s for answers in flight) before a standby could claim."""
 
-KEEPALIVE = {"tcp_keepalives_idle": "15", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
-"""Set on the claim's session: the server drops a client that stopped answering after 15 + 3 * 5 = 30 s, and its
+KEEPALIVE = {
+    "tcp_keepalives_idle": "20",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "4",
+    "tcp_user_timeout": "40000",  # ms; keepalive probes do not run while sent data waits for its ACK
+}
+"""Set on the claim's session: the server drops a client that stopped answering after 20 + 4 * 5 = 40 s, and its
 lock with it (the default would be about two hours of TCP keepalive)."""
 
 
@@ -117,7 +122,7 @@ class _AdvisoryClaim(Claim):
         self.engine = create_async_engine(url, poolclass=NullPool, connect_args={"server_settings": settings})
         self.where, self.interval, self.lease_s = where, interval, lease_s
         self.conn: AsyncConnection | None = None
-        self.confirmed = 0.0  # time.monotonic() of the last confirmation
+        self.confirmed = 0.0  # the event loop's time of the last confirmation
 
     async def take(self) -> None:
         """Raises AlreadyServingError (held elsewhere) or ClaimError (database unreachable or too slow)."""
@@ -133,7 +138,7 @@ class _AdvisoryClaim(Claim):
                 f"another cwatch serve is running on {self.where}{holder.described()}; one process serves a store, "
                 "see docs/deployment.md"
             )
-        self.confirmed = time.monotonic()
+        self.confirmed = asyncio.get_running_loop().time()
 
     async def _take(self) -> tuple[bool, _Holder]:
         self.conn = conn = await self.engine.connect()
@@ -155,19 +160,24 @@ class _AdvisoryClaim(Claim):
         return got, holder
 
     async def hold(self, on_lost: Callable[[ClaimError], None]) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.interval)
+            deadline = self.confirmed + self.lease_s
+            await asyncio.sleep(max(0.0, min(self.interval, deadline - loop.time())))
+            deadline = self.confirmed + self.lease_s
             try:
-                await self.check()
+                async with asyncio.timeout_at(deadline):  # a check that hangs must not outlast the lease
+                    await self.check()
             except AlreadyServingError as e:  # another process took over while we were cut off: it serves now
                 on_lost(e)
                 return
-            except ClaimError as e:
-                unconfirmed = time.monotonic() - self.confirmed
-                if unconfirmed >= self.lease_s:
+            except (ClaimError, TimeoutError) as e:
+                unconfirmed = loop.time() - self.confirmed
+                if loop.time() >= deadline:
+                    why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
                     on_lost(
                         ClaimError(
-                            f"could not confirm this process's claim on {self.where} for {unconfirmed:.0f}s ({e}); "
+                            f"could not confirm this process's claim on {self.where} for {unconfirmed:.0f}s ({why}); "
                             "stopping, so that a standby may serve"
                         )
                     )
@@ -182,7 +192,7 @@ class _AdvisoryClaim(Claim):
                 async with asyncio.timeout(self.interval):
                     await self.conn.execute(sa.select(1))
                     await self.conn.commit()
-                self.confirmed = time.monotonic()
+                self.confirmed = asyncio.get_running_loop().time()
                 return  # the session lives, and the lock with it
             except (SQLAlchemyError, OSError, TimeoutError):
                 await self._close()

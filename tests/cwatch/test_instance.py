@@ -323,3 +323,47 @@ async def test_a_standby_service_stops_on_request_while_it_waits(
         service.stop()  # what SIGTERM does
         await asyncio.wait_for(task, timeout=30)  # returns, without an error
         assert not service.started.is_set()
+
+
+@pytest.mark.postgres
+async def test_a_check_that_hangs_loses_the_claim_at_the_lease_deadline(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that stops answering (no error, no reply): the claim is given up when the lease from the last
+    confirmation runs out, not a whole round of timeouts later."""
+    first, _, _ = pg_engines
+    async with store_lock(first, interval=0.05) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        claim.lease_s = 0.5
+
+        async def hangs() -> None:
+            await asyncio.Event().wait()
+
+        monkeypatch.setattr(claim, "check", hangs)
+        lost: list[ClaimError] = []
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(claim.hold(lost.append), timeout=10)
+        assert len(lost) == 1
+        assert "could not confirm this process's claim" in str(lost[0])
+        assert loop.time() >= claim.confirmed + 0.5
+
+
+@pytest.mark.postgres
+async def test_the_claim_session_asks_the_server_to_drop_it_when_its_client_goes_silent(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str],
+) -> None:
+    first, _, _ = pg_engines
+    async with store_lock(first) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        assert claim.conn is not None
+        shown = {
+            name: (await claim.conn.exec_driver_sql(f"SHOW {name}")).scalar()
+            for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout")
+        }
+        assert shown == {  # as PostgreSQL 15 shows them (seconds, a count, and milliseconds)
+            "tcp_keepalives_idle": "20",
+            "tcp_keepalives_interval": "5",
+            "tcp_keepalives_count": "4",
+            "tcp_user_timeout": "40000",
+        }
+        assert (await claim.conn.exec_driver_sql("SHOW application_name")).scalar() == claim.token

@@ -8,7 +8,7 @@ It talks to its parent over pipes, one JSON object per line:
   parent is gone, and it exits.
 - stdout: `{"ready": 1}` once the spool is open, then per stored batch `{"stored": n, "seconds": t,
   "received_at": oldest}`, per refused batch part `{"refused": [[topic, payload, reason, received_at], ...],
-  "ask": K, "more": bool}` (one question K per batch, its last part with `"more": false`), and
+  "ask": K, "part": i, "parts": n}` (one question K per batch, in n numbered parts), and
   `{"unavailable": reason, "retry_in": s}` / `{"failed": reason, "size": n, "retry_in": s}` on errors.
 
 The parent keeps the metrics and the dead letters, so an operator sees one ingester; this process owns only
@@ -60,8 +60,29 @@ class DrainConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 
 REFUSED_PER_LINE = 100
-"""Refused readings per report line (each row some hundred bytes): a whole refused batch of 5,000 on one line
-would pass the parent's line limit."""
+"""Most refused readings per report line: a whole refused batch of 5,000 on one line would pass the parent's
+line limit (`ingest.drainproc.REPORT_LINE_LIMIT`)."""
+
+REFUSED_BYTES_PER_LINE = 4 * 1024 * 1024
+"""Most payload bytes per report line (a row's payload is at most a message's, `max_payload_bytes` <= 1 MiB)."""
+
+
+def parts(rows: list[list[Any]]) -> list[list[list[Any]]]:
+    """Rows in parts of at most REFUSED_PER_LINE rows and about REFUSED_BYTES_PER_LINE payload bytes."""
+    out: list[list[list[Any]]] = []
+    part: list[list[Any]] = []
+    size = 0
+    for row in rows:
+        n = len(row[1]) + len(row[2]) + len(row[0])
+        if part and (len(part) >= REFUSED_PER_LINE or size + n > REFUSED_BYTES_PER_LINE):
+            out.append(part)
+            part, size = [], 0
+        part.append(row)
+        size += n
+    if part:
+        out.append(part)
+    return out
+
 
 ANSWER_TIMEOUT_S = 60.0
 """How long a batch waits for the parent to store its dead letters before it counts as failed (and is retried)."""
@@ -128,9 +149,9 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader, out: _Out) -> Non
         k = next(asked)
         answers[k] = answer = asyncio.get_running_loop().create_future()
         try:
-            for i in range(0, len(rows), REFUSED_PER_LINE):  # lines of bounded length for the parent's reader
-                more = i + REFUSED_PER_LINE < len(rows)
-                out.send({"refused": rows[i : i + REFUSED_PER_LINE], "ask": k, "more": more})
+            pieces = parts(rows)  # lines of bounded length for the parent's reader
+            for i, piece in enumerate(pieces):
+                out.send({"refused": piece, "ask": k, "part": i, "parts": len(pieces)})
             try:
                 stored = await asyncio.wait_for(answer, ANSWER_TIMEOUT_S)
             except TimeoutError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import sys
@@ -31,6 +32,15 @@ REPORT_LINE_LIMIT = 16 * 1024 * 1024
 a line, far below this; a longer line is dropped with an error, never fatal."""
 
 Report = dict[str, Any]
+
+
+@dataclasses.dataclass
+class _Question:
+    """The parts of one refusal question read so far."""
+
+    rows: list[list[Any]] = dataclasses.field(default_factory=list)
+    next: int = 0
+    whole: bool = True
 
 
 class DrainProcess:
@@ -117,14 +127,16 @@ class DrainProcess:
             stdin.write(b"a\n")
             await stdin.drain()
 
-    async def _answer(self, stdin: asyncio.StreamWriter, ask: int, rows: list[list[Any]]) -> None:
-        """Store one question's refused rows, then tell the child whether it may move past those points."""
+    async def _answer(self, stdin: asyncio.StreamWriter, ask: int, rows: list[list[Any]] | None) -> None:
+        """Store one question's refused rows, then tell the child whether it may move past those points. `None`:
+        a part of the question was lost (a dropped line), so the answer is `no` and the child asks again."""
         ok = False
         try:
-            await self._on_refused(rows)
-            ok = True
+            if rows is not None:
+                await self._on_refused(rows)
+                ok = True
         except Exception as exc:  # the child retries the batch, and asks again
-            log.error("could not store the dead letters of %d refused points: %s", len(rows), exc)
+            log.error("could not store the dead letters of %d refused points: %s", len(rows or ()), exc)
         if not stdin.is_closing():
             stdin.write(b"%s %d\n" % (b"ok" if ok else b"no", ask))
             with contextlib.suppress(ConnectionError):
@@ -134,12 +146,21 @@ class DrainProcess:
         self, stdout: asyncio.StreamReader, stdin: asyncio.StreamWriter, answering: set[asyncio.Task[None]]
     ) -> None:
         decoder = msgspec.json.Decoder(dict[str, Any])
-        questions: dict[int, list[list[Any]]] = {}  # refused rows of questions whose last part is still to come
+        questions: dict[int, _Question] = {}  # questions whose last part is still to come
+
+        def answer(ask: int, rows: list[list[Any]] | None) -> None:
+            task = asyncio.create_task(self._answer(stdin, ask, rows))
+            answering.add(task)
+            task.add_done_callback(answering.discard)
+
         while True:
             try:
                 line = await stdout.readline()
             except ValueError:  # a line past the limit (the reader has dropped it): report it, read on
                 log.error("telemetry drain process printed a report line over %d bytes; dropped", REPORT_LINE_LIMIT)
+                for ask in list(questions):  # it may have been a part of one: those are answered `no` now
+                    del questions[ask]
+                    answer(ask, None)
                 continue
             if not line:
                 return
@@ -152,14 +173,14 @@ class DrainProcess:
                 self.ready.set()
             self._on_report(report)
             if "ask" in report and "refused" in report:
-                ask = int(report["ask"])
-                rows = questions.setdefault(ask, [])
-                rows.extend(report["refused"])
-                if not report.get("more"):
+                ask, part, n = int(report["ask"]), int(report["part"]), int(report["parts"])
+                q = questions.setdefault(ask, _Question())
+                q.whole = q.whole and part == q.next  # a part missing in between: answer `no`
+                q.next = part + 1
+                q.rows.extend(report["refused"])
+                if part >= n - 1:
                     del questions[ask]
-                    task = asyncio.create_task(self._answer(stdin, ask, rows))
-                    answering.add(task)
-                    task.add_done_callback(answering.discard)
+                    answer(ask, q.rows if q.whole else None)
 
     @staticmethod
     async def _stop(proc: asyncio.subprocess.Process) -> None:

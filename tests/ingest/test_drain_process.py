@@ -25,7 +25,7 @@ from devices.registry import Registry
 from devices.sample import sample_street
 from ingest.deadletter import DeadLetterError, DeadLetters, create_tables
 from ingest.decode import Decoder
-from ingest.drainer import DrainConfig
+from ingest.drainer import REFUSED_BYTES_PER_LINE, DrainConfig, parts
 from ingest.drainproc import DrainProcess
 from ingest.errors import SpoolError
 from ingest.metrics import IngestMetrics
@@ -240,11 +240,17 @@ async def test_the_supervisor_answers_each_question_once_its_parts_are_stored_to
     fake.write_text(
         "#!/bin/sh\n"
         "read config\n"
-        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 7, "more": true}\'\n'
-        'echo \'{"refused": [["u", "{}", "r", 2.0]], "ask": 7, "more": false}\'\n'
+        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 7, "part": 0, "parts": 2}\'\n'
+        'echo \'{"refused": [["u", "{}", "r", 2.0]], "ask": 7, "part": 1, "parts": 2}\'\n'
         "read answer\n"
         'echo "{\\"answer\\": \\"$answer\\"}"\n'
-        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 8, "more": false}\'\n'
+        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 8, "part": 0, "parts": 1}\'\n'
+        "read answer\n"
+        'echo "{\\"answer\\": \\"$answer\\"}"\n'
+        # question 9 loses its middle part (a line over the reader's limit): `no`, nothing stored
+        'echo \'{"refused": [["a", "{}", "r", 1.0]], "ask": 9, "part": 0, "parts": 3}\'\n'
+        "head -c 17000000 /dev/zero | tr '\\0' x; echo\n"
+        'echo \'{"refused": [["c", "{}", "r", 1.0]], "ask": 9, "part": 2, "parts": 3}\'\n'
         "read answer\n"
         'echo "{\\"answer\\": \\"$answer\\"}"\n'
     )
@@ -260,8 +266,17 @@ async def test_the_supervisor_answers_each_question_once_its_parts_are_stored_to
     config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
     proc = DrainProcess(config, on_report=reports.append, on_refused=store, python=str(fake))
     assert await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60) == 0
-    assert [r["answer"] for r in reports if "answer" in r] == ["ok 7", "no 8"]
+    assert [r["answer"] for r in reports if "answer" in r] == ["ok 7", "no 8", "no 9"]
     assert stored == [[["t", "{}", "r", 1.0], ["u", "{}", "r", 2.0]]]
+
+
+def test_refused_rows_go_in_parts_bounded_in_rows_and_bytes() -> None:
+    small = [["cw/c/d/telemetry", "{}", "r", 1.0]] * 250
+    assert [len(p) for p in parts(small)] == [100, 100, 50]
+    big = [["cw/c/d/telemetry", "x" * (1024 * 1024), "r", 1.0]] * 9  # 1 MiB payloads
+    assert [len(p) for p in parts(big)] == [3, 3, 3]
+    assert all(sum(len(r[1]) for r in p) <= REFUSED_BYTES_PER_LINE for p in parts(big))
+    assert parts([]) == []
 
 
 async def _never(rows: list[list[Any]]) -> None:

@@ -29,8 +29,7 @@ from cwatch.instance import (
     store_lock,
 )
 from cwatch.settings import load_settings
-from tests.alerts.conftest import _drop_pg_database, _pg_database, pg_url
-from tests.support.require import unavailable
+from tests.cwatch.databases import empty_database
 from tests.support.services import free_port
 
 
@@ -48,22 +47,13 @@ def test_a_second_claim_on_a_data_folder_names_the_holder_and_a_released_one_is_
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def two_engines(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
     """Two engines on one database, as two processes would have."""
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    else:
-        name = await _pg_database()
-        if name is None:
-            unavailable("PostgreSQL is not reachable")
-        url = pg_url(name)
-    first, second = make_engine(url), make_engine(url)
-    try:
-        yield first, second
-    finally:
-        await first.dispose()
-        await second.dispose()
-        if name is not None:
-            await _drop_pg_database(name)
+    async with empty_database(request.param, tmp_path) as url:
+        first, second = make_engine(url), make_engine(url)
+        try:
+            yield first, second
+        finally:
+            await first.dispose()
+            await second.dispose()
 
 
 async def test_a_store_is_served_by_one_process_at_a_time(two_engines: tuple[AsyncEngine, AsyncEngine]) -> None:
@@ -123,17 +113,14 @@ def test_serve_refuses_a_shared_subscription(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.fixture
-async def pg_engines() -> AsyncIterator[tuple[AsyncEngine, AsyncEngine, str]]:
-    name = await _pg_database()
-    if name is None:
-        unavailable("PostgreSQL is not reachable")
-    first, second = make_engine(pg_url(name)), make_engine(pg_url(name))
-    try:
-        yield first, second, name
-    finally:
-        await first.dispose()
-        await second.dispose()
-        await _drop_pg_database(name)
+async def pg_engines(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine, str]]:
+    async with empty_database("postgres", tmp_path) as url:
+        first, second = make_engine(url), make_engine(url)
+        try:
+            yield first, second, url
+        finally:
+            await first.dispose()
+            await second.dispose()
 
 
 async def _lock_holder(engine: AsyncEngine) -> int | None:
@@ -305,11 +292,11 @@ async def test_a_reclaim_ends_this_process_s_own_earlier_session(
 async def test_a_standby_service_stops_on_request_while_it_waits(
     pg_engines: tuple[AsyncEngine, AsyncEngine, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first, _, name = pg_engines
+    first, _, url = pg_engines
     cfg = tmp_path / "cwatch.toml"
     cfg.write_text(
         f'data_dir = "{tmp_path / "data"}"\n[http]\nport = 0\n[mqtt]\nembedded_port = {free_port()}\n'
-        f'[store]\nurl = "{pg_url(name)}"\n',
+        f'[store]\nurl = "{url}"\n',
         encoding="utf-8",
     )
     async with store_lock(first):

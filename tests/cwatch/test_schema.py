@@ -15,28 +15,18 @@ import cwatch.schema as schema
 from cwatch.app import create_all_tables
 from cwatch.db import make_engine
 from cwatch.schema import SchemaError, version_table
-from tests.alerts.conftest import _drop_pg_database, _pg_database, pg_url
-from tests.support.require import unavailable
+from tests.cwatch.databases import empty_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """An empty database of each kind."""
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    else:
-        name = await _pg_database()
-        if name is None:
-            unavailable("PostgreSQL is not reachable")
-        url = pg_url(name)
-    eng = make_engine(url)
-    try:
-        yield eng
-    finally:
-        await eng.dispose()
-        if name is not None:
-            await _drop_pg_database(name)
+    async with empty_database(request.param, tmp_path) as url:
+        eng = make_engine(url)
+        try:
+            yield eng
+        finally:
+            await eng.dispose()
 
 
 async def stored_version(engine: AsyncEngine) -> int:

@@ -71,6 +71,22 @@ async def login(page: Any, url: str, username: str) -> None:
     await page.wait_for_selector("#board-view:not([hidden])")
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+async def desk_and_phone(browser: Any, url: str, desk_user: str, phone_user: str) -> tuple[Any, Any, list[str]]:
+    """Two people's boards, one on a desktop and one on a phone, logged in; the list collects the uncaught
+    JavaScript errors of both (a test asserts it stays empty)."""
+    desk = await (await browser.new_context()).new_page()
+    phone = await (await browser.new_context(viewport=PHONE)).new_page()
+    page_errors: list[str] = []
+    for page in (desk, phone):
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
+    await login(desk, url, desk_user)
+    await login(phone, url, phone_user)
+    return desk, phone, page_errors
+
+
 async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -91,13 +107,7 @@ async def test_worker_acks_scoped_ticket_and_sees_new_ones_live(board: str) -> N
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page_a = await (await browser.new_context()).new_page()
-            page_b = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
-            page_errors: list[str] = []
-            for page in (page_a, page_b):
-                page.on("pageerror", lambda e: page_errors.append(str(e)))
-            await login(page_a, board, "worker_a")
-            await login(page_b, board, "worker_b")
+            page_a, page_b, page_errors = await desk_and_phone(browser, board, "worker_a", "worker_b")
 
             # worker A sees the ticket of their micro-grid, opens it, acknowledges it
             ticket = page_a.locator(f'.ticket[data-id="{tid}"]')
@@ -178,7 +188,7 @@ async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> No
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+                page = await (await browser.new_context(viewport=PHONE)).new_page()
                 await page.goto(board + link["path"])
                 await expect(page.locator("#fb-title")).to_have_text("漏水：桂花苑2号楼 2-301")
                 await expect(page.locator("#fb-resolution")).to_contain_text("已关闭总阀")
@@ -204,13 +214,7 @@ async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) ->
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            worker = await (await browser.new_context()).new_page()
-            leader = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
-            page_errors: list[str] = []
-            for page in (worker, leader):
-                page.on("pageerror", lambda e: page_errors.append(str(e)))
-            await login(worker, board, "worker_a")
-            await login(leader, board, "leader_a")
+            worker, leader, page_errors = await desk_and_phone(browser, board, "worker_a", "leader_a")
             await expect(leader.locator("#silence-new")).to_be_visible()
             await expect(worker.locator("#silence-new")).to_be_hidden()
 

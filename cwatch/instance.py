@@ -116,10 +116,9 @@ class _AdvisoryClaim(Claim):
     it now, or when it could not confirm it for `lease_s`."""
 
     def __init__(self, engine: AsyncEngine, where: str, interval: float, lease_s: float = LEASE_S) -> None:
-        url = engine.url.render_as_string(hide_password=False)
         self.token = f"cwatch serve {uuid.uuid4().hex[:16]}"  # our sessions' application_name
         settings = {"application_name": self.token, **KEEPALIVE}
-        self.engine = create_async_engine(url, poolclass=NullPool, connect_args={"server_settings": settings})
+        self.engine = create_async_engine(engine.url, poolclass=NullPool, connect_args={"server_settings": settings})
         self.where, self.interval, self.lease_s = where, interval, lease_s
         self.conn: AsyncConnection | None = None
         self.confirmed = 0.0  # the event loop's time of the last confirmation
@@ -142,7 +141,7 @@ class _AdvisoryClaim(Claim):
 
     async def _take(self) -> tuple[bool, _Holder]:
         self.conn = conn = await self.engine.connect()
-        got = bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY)))).scalar_one())
+        got = await _try_lock(conn)
         holder = _Holder()
         if not got:
             holder = await _advisory_holder(conn)
@@ -155,16 +154,15 @@ class _AdvisoryClaim(Claim):
                 await conn.commit()
                 while not got:  # the backend lets go as it exits (bounded by the caller's timeout)
                     await asyncio.sleep(0.05)
-                    got = bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY)))).scalar_one())
+                    got = await _try_lock(conn)
         await conn.commit()
         return got, holder
 
     async def hold(self, on_lost: Callable[[ClaimError], None]) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            deadline = self.confirmed + self.lease_s
+            deadline = self.confirmed + self.lease_s  # only `check` moves `confirmed`
             await asyncio.sleep(max(0.0, min(self.interval, deadline - loop.time())))
-            deadline = self.confirmed + self.lease_s
             try:
                 async with asyncio.timeout_at(deadline):  # a check that hangs must not outlast the lease
                     await self.check()
@@ -279,6 +277,10 @@ class _Holder:
         if self.pid is None:
             return ""
         return f" (client {self.address or 'local socket'}, server backend pid {self.pid})"
+
+
+async def _try_lock(conn: AsyncConnection) -> bool:
+    return bool((await conn.execute(sa.select(sa.func.pg_try_advisory_lock(ADVISORY_KEY)))).scalar_one())
 
 
 async def _advisory_holder(conn: AsyncConnection) -> _Holder:

@@ -64,11 +64,12 @@ REFUSED_PER_LINE = 100
 line limit (`ingest.drainproc.REPORT_LINE_LIMIT`)."""
 
 REFUSED_BYTES_PER_LINE = 4 * 1024 * 1024
-"""Most payload bytes per report line (a row's payload is at most a message's, `max_payload_bytes` <= 1 MiB)."""
+"""About the most bytes of topics, payloads and reasons per report line (a row's payload is at most a
+message's, `max_payload_bytes` <= 1 MiB, so one row always fits the parent's 16 MiB line limit)."""
 
 
 def parts(rows: list[list[Any]]) -> list[list[list[Any]]]:
-    """Rows in parts of at most REFUSED_PER_LINE rows and about REFUSED_BYTES_PER_LINE payload bytes."""
+    """Rows in parts of at most REFUSED_PER_LINE rows and about REFUSED_BYTES_PER_LINE bytes of text."""
     out: list[list[list[Any]]] = []
     part: list[list[Any]] = []
     size = 0

@@ -46,3 +46,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     """A raise of a condition that lasts until its clear comes (a device offline, a leak, an absence), not a
     moment (a thrown object): a maintenance window holds such a raise and opens its ticket when the window ends
     unless the clear came meanwhile."""
+    group: str | None = None
+    """`group:target` when the rule names a `group` (target: the device, or the household of household rules):
+    the alerts of every rule of the group about one target belong to one ticket (one incident per situation).
+    `dedup_key` still identifies this rule's condition, and its clear ends only this rule's part."""

@@ -34,7 +34,9 @@ DEFAULT_FORGET_AFTER_S = 4 * 3600.0
 
 class RuleBase(StrictModel):
     """Fields every rule has. `cooldown`: repeats of an open alert (same dedup key) are held back for this
-    long; a rule without a clear condition counts its alert as open for the cooldown after each raise."""
+    long; a rule without a clear condition counts its alert as open for the cooldown after each raise.
+    `group`: rules naming the same group put their alerts about one device (or one household) on one ticket,
+    whose severity is the highest of them (smoke concentration, then the smoke alarm)."""
 
     id: str = Field(pattern=RULE_ID_PATTERN)
     title: str = Field(min_length=1, max_length=200)
@@ -44,6 +46,7 @@ class RuleBase(StrictModel):
     cooldown: Duration = 600.0
     schedule: ScheduleConfig | None = None
     scope: ScopeConfig | None = None
+    group: str | None = Field(default=None, pattern=RULE_ID_PATTERN)
 
 
 class DeviceRuleBase(RuleBase):
@@ -405,6 +408,7 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
         line, path = at(i, *where)
         return line, f"{path}: {reason}"
 
+    yield from _check_groups(rs, lines)
     seen: dict[str, int] = {}
     for i, rule in enumerate(rs.rules):
         if rule.id in seen:
@@ -443,6 +447,32 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
             found = devices_in(rule.scope, rule.classes(), registry)
             if found is not None and not found:
                 yield problem(i, ("scope",), "matches no device of the rule's classes")
+
+
+def _check_groups(rs: RuleSet, lines: _Lines) -> Iterator[tuple[int | None, str]]:
+    """A group joins the alerts of two or more rules about one target: a device, or a household for the
+    household rules (absence, baseline), never both. Its name is not a rule id: the ticket of a group is keyed
+    `group:target`, which would be the dedup key of that rule's alerts."""
+    members: dict[str, list[int]] = {}
+    for i, rule in enumerate(rs.rules):
+        if rule.group is not None:
+            members.setdefault(rule.group, []).append(i)
+    ids = {r.id for r in rs.rules}
+    for group, at in members.items():
+        line, path = lines.find(("rules", at[0], "group"))
+        where = f"{path}: group {group!r}"
+        if group in ids:
+            yield line, f"{where} is also a rule id: their tickets would share keys"
+        if len(at) < 2:
+            yield line, f"{where} has no other rule: rules naming the same group share one ticket per target"
+        household = [rs.rules[i].id for i in at if isinstance(rs.rules[i], AbsenceRule | BaselineRule)]
+        if household and len(household) < len(at):
+            device = [rs.rules[i].id for i in at if rs.rules[i].id not in household]
+            yield (
+                line,
+                f"{where} mixes household rules ({', '.join(household)}) and device rules ({', '.join(device)}): "
+                "a group joins the alerts about one device or one household",
+            )
 
 
 def _check_per(rule: PerObject) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -54,9 +54,12 @@ class Emitter:
     Pulse rules (no clear condition: a thrown object, a forced door): there is no end to wait for, so an
     episode is a run of matches less than `cooldown` apart. Its first match goes out with the dedup key
     `rule:target@start` (start in whole epoch seconds); later matches of the same episode are held back. The
-    next episode gets a new key, so it is a new ticket even if nobody has closed the previous one."""
+    next episode gets a new key, so it is a new ticket even if nobody has closed the previous one.
 
-    __slots__ = ("cooldown", "episodes", "has_clear", "last_raise", "open", "rule_id", "severity", "title")
+    `group` (the rule's `group`, set by the evaluator) marks each alert with `group:target`, the device or
+    household it is about, so the alerts service files related rules' alerts under one ticket."""
+
+    __slots__ = ("cooldown", "episodes", "group", "has_clear", "last_raise", "open", "rule_id", "severity", "title")
 
     def __init__(self, rule_id: str, title: str, severity: Severity, cooldown: float, has_clear: bool) -> None:
         self.rule_id = rule_id
@@ -64,6 +67,7 @@ class Emitter:
         self.severity = severity
         self.cooldown = cooldown
         self.has_clear = has_clear
+        self.group: str | None = None
         self.open: set[str] = set()
         self.last_raise: dict[str, float] = {}
         self.episodes: dict[str, str] = {}  # pulse rules: key -> dedup key of its current episode
@@ -104,6 +108,7 @@ class Emitter:
 
     def _alert(self, action: AlertAction, key: str, ts: float, p: Place, details: dict[str, Any]) -> Alert:
         # positional, in `Alert`'s field order: a sweep builds alerts by the hundred thousand
+        target = p.device_id if p.device_id is not None else p.household_id
         return Alert(
             action,
             self.rule_id,
@@ -118,6 +123,7 @@ class Emitter:
             p.community_id,
             details,
             self.has_clear,
+            None if self.group is None or target is None else f"{self.group}:{target}",
         )
 
     def dump(self) -> dict[str, Any]:

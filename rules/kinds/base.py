@@ -95,6 +95,7 @@ class Evaluator:
         self.rule = rule
         self.id = rule.id
         self.emitter = emitter
+        emitter.group = rule.group
         self.schedule = schedule
         self.devices: frozenset[str] | None = None
         self.households: list[str] = []

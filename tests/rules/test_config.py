@@ -210,3 +210,75 @@ def test_forget_after_of_an_event_rule_needs_per(tmp_path: Path) -> None:
 """
     e = error(tmp_path, text)
     assert str(e) == "rules.yaml:8: rules[0].forget_after: forget_after needs per (it is how long an object is kept)"
+
+
+DOOR_GROUP = GOOD.replace("    severity: minor\n", "    severity: minor\n    group: door\n") + (
+    """  - id: door_forced
+    kind: event
+    title: Door forced
+    severity: critical
+    group: door
+    device_class: access_control
+    match: [{event: forced_open}]
+"""
+)
+
+
+def test_rules_naming_one_group_load(tmp_path: Path) -> None:
+    p = tmp_path / "rules.yaml"
+    p.write_text(DOOR_GROUP, encoding="utf-8")
+    assert [r.group for r in load_ruleset(p, registry()).rules] == ["door", "door"]
+
+
+def test_a_group_of_one_rule_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, DOOR_GROUP.replace("    group: door\n    device_class", "    group: dor\n    device_class", 1))
+    assert str(e) == (
+        "rules.yaml:7: rules[0].group: group 'dor' has no other rule: rules naming the same group share one ticket "
+        "per target"
+    )
+
+
+def test_a_group_named_like_a_rule_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, DOOR_GROUP.replace("group: door", "group: door_forced"))
+    assert str(e) == (
+        "rules.yaml:7: rules[0].group: group 'door_forced' is also a rule id: their tickets would share keys"
+    )
+
+
+def test_a_group_of_household_and_device_rules_is_refused(tmp_path: Path) -> None:
+    text = DOOR_GROUP + (
+        """  - id: no_water
+    kind: absence
+    title: No water
+    severity: major
+    group: door
+"""
+    )
+    e = error(tmp_path, text)
+    assert str(e) == (
+        "rules.yaml:7: rules[0].group: group 'door' mixes household rules (no_water) and device rules "
+        "(door_held_open, door_forced): a group joins the alerts about one device or one household"
+    )
+
+
+def test_a_bad_group_name_is_refused(tmp_path: Path) -> None:
+    e = error(tmp_path, DOOR_GROUP.replace("group: door", "group: Door 1"))
+    assert e.line == 7
+    assert e.reason.startswith("rules[0].group: String should match pattern")
+
+
+def test_the_default_groups() -> None:
+    from datetime import date
+
+    from devices.sample import sample_street
+
+    rs = load_ruleset(default_ruleset_path(), sample_street(1, start=date(2026, 3, 2), days=1))
+    groups: dict[str, set[str]] = {}
+    for r in rs.rules:
+        if r.group is not None:
+            groups.setdefault(r.group, set()).add(r.id)
+    assert groups == {
+        "smoke": {"smoke_concentration", "smoke_alarm", "smoke_not_cleared"},
+        "door": {"door_forced", "door_held_open"},
+        "elderly_absence": {"elderly_no_water", "elderly_unusual_inactivity"},
+    }

@@ -282,7 +282,7 @@ class Service:
 
             # Tickets and the board.
             from alerts.accounts import AccountStore
-            from alerts.api import build_router, install_error_handlers
+            from alerts.api import AlertsApi
             from alerts.board import STATIC_DIR
             from alerts.escalation import Escalator
             from alerts.metrics import AlertsMetrics, MetricsNotifier
@@ -353,8 +353,8 @@ class Service:
             runner.backlog = lambda: ingester.spool.depth("rules")
 
             # HTTP.
+            from cwatch.api import OpsApi
             from cwatch.http import build_http_app
-            from cwatch.ops_api import build_ops_router
 
             async def readiness() -> dict[str, bool]:
                 return {
@@ -367,12 +367,9 @@ class Service:
             app = build_http_app(
                 readiness=readiness,
                 metrics=metrics,
-                routers=[
-                    ("/api/v1", build_router(tickets, accounts, holder, hub)),
-                    ("/api/v1", build_ops_router(engine, accounts, holder, answers)),
-                ],
+                alerts_api=AlertsApi(tickets, accounts, holder, hub),
+                ops_api=OpsApi(engine, holder, answers),
                 board_dir=STATIC_DIR,
-                install_error_handlers=install_error_handlers,
             )
             server = uvicorn.Server(
                 uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off")

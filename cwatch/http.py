@@ -5,13 +5,18 @@ it around fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+import alerts.api
+import cwatch.api
+from alerts.api import AlertsApi, install_error_handlers
+from cwatch.api import OpsApi
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -20,14 +25,13 @@ def build_http_app(
     *,
     readiness: ReadinessCheck,
     metrics: CollectorRegistry,
-    routers: Sequence[tuple[str, APIRouter]] = (),
+    alerts_api: AlertsApi | None = None,
+    ops_api: OpsApi | None = None,
     board_dir: Path | None = None,
-    install_error_handlers: Callable[[FastAPI], None] | None = None,
     title: str = "cwatch",
 ) -> FastAPI:
     app = FastAPI(title=title, docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
-    if install_error_handlers is not None:
-        install_error_handlers(app)
+    install_error_handlers(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -45,8 +49,10 @@ def build_http_app(
     async def prometheus() -> Response:
         return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
-    for prefix, router in routers:
-        app.include_router(router, prefix=prefix)
+    if alerts_api is not None:
+        alerts.api.mount(app, alerts_api)
+        if ops_api is not None:
+            cwatch.api.mount(app, ops_api)
     if board_dir is not None:
         app.mount("/", StaticFiles(directory=board_dir, html=True), name="board")
     return app

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from alerts.accounts import AccountStore
-from alerts.api import build_router, install_error_handlers
+from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.board import STATIC_DIR
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
@@ -55,7 +55,7 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service
-        app.include_router(build_router(service, accounts, lambda: hierarchy, hub, heartbeat_s=5), prefix="/api/v1")
+        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, heartbeat_s=5))
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="board")
         yield
         await engine.dispose()

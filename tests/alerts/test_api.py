@@ -11,7 +11,7 @@ from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.accounts import AccountStore
-from alerts.api import build_router, install_error_handlers
+from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from cwatch.clock import ManualClock
@@ -52,7 +52,7 @@ async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
         await accounts.create_account(username, PASSWORD, role, scope, username.upper(), person)
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(build_router(service, accounts, lambda: hierarchy, hub), prefix="/api/v1")
+    mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Env(client, service, accounts, clock)
@@ -261,7 +261,7 @@ async def test_household_block_shows_contacts_only_with_consent(sqlite_engine: A
     await accounts.create_account("op", PASSWORD, Role.OPERATOR, "xf", "运维")
     app = FastAPI()
     install_error_handlers(app)
-    app.include_router(build_router(service, accounts, lambda: reg), prefix="/api/v1")
+    mount(app, AlertsApi(service, accounts, lambda: reg))
     tickets = []
     for h in (watched, plain):
         mg = reg.buildings[h.building_id].microgrid_id
@@ -292,8 +292,8 @@ def test_contacts_need_consent() -> None:
     info1, info2 = household_info(reg, "h1"), household_info(reg, "h2")
     assert info1 is not None
     assert info2 is not None
-    assert info1["contacts"] == [{"name": "李梅", "phone": "13800000000", "relation": "女儿"}]
-    assert info2["contacts"] == []
+    assert info1.model_dump()["contacts"] == [{"name": "李梅", "phone": "13800000000", "relation": "女儿"}]
+    assert info2.contacts == []
     assert household_info(reg, None) is None
     assert household_info(FakeHierarchy(), "h1") is None
 

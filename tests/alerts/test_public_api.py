@@ -6,7 +6,7 @@ import inspect
 
 import alerts.errors as errors
 from alerts.accounts import AccountStore
-from alerts.api import build_router, install_error_handlers
+from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.board import STATIC_DIR
 from alerts.escalation import Escalator
 from alerts.notify import OutboxDispatcher
@@ -35,7 +35,8 @@ def test_wiring_surface() -> None:
     ]
     for name in ("login", "logout", "authenticate"):
         assert inspect.iscoroutinefunction(getattr(AccountStore, name))
-    assert params(build_router)[:3] == ["service", "accounts", "registry"]
+    assert params(AlertsApi)[:4] == ["service", "accounts", "registry", "hub"]
+    assert params(mount)[:2] == ["app", "api"]
     assert params(install_error_handlers) == ["app"]
     for cls in (Escalator, OutboxDispatcher):
         assert inspect.iscoroutinefunction(cls.run)

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from alerts.accounts import AccountStore
-from alerts.api import build_router, install_error_handlers
+from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.errors import StoreError
 from alerts.service import TicketService
 from cwatch.clock import ManualClock
@@ -32,7 +32,7 @@ async def test_missing_tables_become_store_errors(tmp_path: Path) -> None:
             await accounts.login("someone", "some-password")
         app = FastAPI()
         install_error_handlers(app)
-        app.include_router(build_router(service, accounts, lambda: h), prefix="/api/v1")
+        mount(app, AlertsApi(service, accounts, lambda: h))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             r = await client.post("/api/v1/auth/login", json={"username": "a", "password": "b"})
         assert r.status_code == 503

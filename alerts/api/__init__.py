@@ -1,0 +1,48 @@
+"""The `/api/v1` routes of `alerts`: sessions, tickets, silences, resident feedback, the summary and the live
+stream, one module per resource. Routes are thin: each validates its input (pydantic models, `models`), calls
+one `TicketService` / `AccountStore` method and shapes the answer (`views`). Errors are one model (`errors`).
+
+Wiring::
+
+    app = FastAPI()
+    install_error_handlers(app)
+    mount(app, AlertsApi(service, accounts, registry, hub))   # routes under /api/v1
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from alerts.api import auth, feedback, silences, stream, summary, tickets
+from alerts.api.deps import COOKIE, AlertsApi, session_token
+from alerts.api.errors import COMMON_ERRORS, ErrorBody, install_error_handlers
+from alerts.api.views import household_info
+
+PREFIX = "/api/v1"
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    tickets.router,
+    feedback.router,
+    silences.router,
+    summary.router,
+    stream.router,
+)
+
+
+def mount(app: FastAPI, api: AlertsApi, prefix: str = PREFIX) -> None:
+    """Serve the routes of `alerts` on `app` under `prefix`, working with `api`'s services."""
+    app.state.alerts_api = api
+    for router in ROUTERS:
+        app.include_router(router, prefix=prefix, responses=COMMON_ERRORS)
+
+
+__all__ = [
+    "COOKIE",
+    "PREFIX",
+    "AlertsApi",
+    "ErrorBody",
+    "household_info",
+    "install_error_handlers",
+    "mount",
+    "session_token",
+]

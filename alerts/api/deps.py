@@ -1,0 +1,83 @@
+"""Dependencies of the `/api/v1` routes: the services the wiring put on the app, and the caller's session.
+
+The wiring builds one `AlertsApi` and hands it to `alerts.api.mount`, which keeps it on `app.state`; routes ask
+for what they need through the `Annotated` aliases below, so every route module is plain module-level code and
+tests swap in their own services the same way the wiring does.
+
+Authentication: `Authorization: Bearer <token>` or the `cwatch_session` cookie (HttpOnly, SameSite=Strict)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from alerts.accounts import AccountStore
+from alerts.errors import ForbiddenError
+from alerts.model import Account
+from alerts.scope import Hierarchy
+from alerts.service import TicketService
+from alerts.stream import ChangeHub
+from alerts.throttle import LoginThrottle
+from devices.model import Role
+
+COOKIE = "cwatch_session"
+
+
+@dataclass
+class AlertsApi:
+    """What the `/api/v1` routes of `alerts` work with. `hub` feeds `/stream` (None: the service's notifier
+    when it is a `ChangeHub`, else a hub that never fires)."""
+
+    service: TicketService
+    accounts: AccountStore
+    registry: Callable[[], Hierarchy]
+    hub: ChangeHub | None = None
+    heartbeat_s: float = 15.0
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+
+    def __post_init__(self) -> None:
+        if self.hub is None:
+            notifier = self.service.notifier
+            self.hub = notifier if isinstance(notifier, ChangeHub) else ChangeHub()
+
+
+def alerts_api(request: Request) -> AlertsApi:
+    api: AlertsApi = request.app.state.alerts_api
+    return api
+
+
+Api = Annotated[AlertsApi, Depends(alerts_api)]
+
+
+def session_token(request: Request) -> str | None:
+    """The bearer token, else the session cookie."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE)
+
+
+async def current_account(request: Request, api: Api) -> Account:
+    """The account of the caller's live session; 401 otherwise."""
+    return await api.accounts.authenticate(session_token(request))
+
+
+Viewer = Annotated[Account, Depends(current_account)]
+
+
+def requires(*roles: Role) -> Callable[[Account], Account]:
+    """A dependency that lets only callers with one of `roles` through (403 for the others)."""
+    allowed = frozenset(roles)
+
+    def check(viewer: Viewer) -> Account:
+        if viewer.role not in allowed:
+            raise ForbiddenError(f"only {', '.join(sorted(r.value for r in allowed))} may do this")
+        return viewer
+
+    return check
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server saw it (behind a proxy: as the proxy headers say, see deployment)."""
+    return request.client.host if request.client is not None else ""

@@ -1,0 +1,101 @@
+"""The one error shape of the HTTP API, its OpenAPI description, and the handlers that produce it.
+
+Every 4xx and 5xx answers `{"error": {"code": ..., "message": ..., "fields": [...]}}`: `code` is stable and
+machine-readable (`alerts.errors.AlertsError.code`, or one of the HTTP-level codes below), `message` is for
+people, `fields` names each bad field of a refused request (validation errors only). No body carries SQL,
+driver messages or stack traces: those go to the log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from alerts.errors import AlertsError
+
+log = logging.getLogger("alerts.api")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="dotted path of the field in the body or the query, or `body`")
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable name, e.g. `not_found`, `validation_error`")
+    message: str = Field(description="what went wrong, for people")
+    fields: list[FieldError] | None = Field(default=None, description="validation errors only: each bad field")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not logged in, unknown or expired session, wrong username or password (`unauthorized`)",
+    403: "Your role may not do this here (`forbidden`), or a cross-site request (`cross_site`)",
+    404: "No such item in your scope (`not_found`): out-of-scope items look exactly like missing ones",
+    409: "Not possible in the item's current state (`invalid_transition`, `conflict`)",
+    422: "The request is malformed or breaks a rule (`validation_error` with `fields`, or a named code)",
+    429: "Too many failed logins: wait `Retry-After` seconds (`too_many_attempts`)",
+    503: "The store (or the rule engine) is unavailable; try again (`store_unavailable`, `unavailable`)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entry for these error statuses, all with the `ErrorBody` schema."""
+    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS.get(s, "Error")} for s in statuses}
+
+
+#: Every route can answer these: a malformed request, or a store that is down.
+COMMON_ERRORS = error_responses(422, 503)
+#: Routes that need a session add these.
+AUTH_ERRORS = error_responses(401, 403)
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, **extra))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+_HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error of `app` an `ErrorBody`; validation errors name the fields."""
+
+    async def alerts_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AlertsError)
+        return error_response(exc.status, exc.code, exc.message)
+
+    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields = []
+        for err in exc.errors():
+            loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
+            fields.append(FieldError(field=".".join(loc) or "body", message=str(err.get("msg", "invalid"))))
+        message = "; ".join(f"{f.field}: {f.message}" for f in fields) or "invalid request"
+        return error_response(422, "validation_error", message, fields=fields)
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", "internal server error")
+
+    app.add_exception_handler(AlertsError, alerts_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)

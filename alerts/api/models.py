@@ -1,0 +1,255 @@
+"""Request and response bodies of the `/api/v1` routes of `alerts`: the OpenAPI document is built from these,
+and docs/api.md from it. Times are epoch seconds (the service clock); ticket ids are integers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from alerts.lifecycle import Action, Status
+from devices.model import Role
+from rules.alert import Severity
+
+#: Ids are 32-bit in the store: a larger one names nothing (and must never reach a query).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class StatusFilter(StrEnum):
+    ACTIVE = "active"
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+# --- requests ---------------------------------------------------------------------------------------------
+
+
+class LoginBody(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ActionBody(BaseModel):
+    note: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="required (non-blank) for resolve, reopen and comment"
+    )
+    assignee_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="assign only: a person working in or above the ticket's micro-grid"
+    )
+    rating: Annotated[int, Field(ge=1, le=5)] | None = Field(
+        default=None, description="evaluate only: the resident's rating"
+    )
+
+
+class BulkBody(BaseModel):
+    action: Action = Field(description="any action but assign and evaluate")
+    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class FeedbackBody(BaseModel):
+    token: Annotated[str, Field(min_length=20, max_length=100)]
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=500)] | None = None
+
+
+class SilenceBody(BaseModel):
+    scope_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="a grid node within your scope")
+    comment: Annotated[str, Field(min_length=1, max_length=2000)] = Field(description="why: shown to everyone")
+    rule_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="only this rule; none: every rule but critical ones"
+    )
+    device_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="only this device"
+    )
+    starts_at: float | None = Field(default=None, description="default: now")
+    ends_at: float | None = Field(default=None, description="give this or duration_s; at most 7 days ahead")
+    duration_s: Annotated[float, Field(gt=0)] | None = None
+
+
+# --- responses --------------------------------------------------------------------------------------------
+
+
+class AccountOut(BaseModel):
+    id: int
+    username: str
+    role: Role
+    scope_id: str = Field(description="the grid node the account answers for")
+    display_name: str
+    person_id: str | None = Field(description="the roster person this account is; tickets assigned to them are 'mine'")
+
+
+class MeOut(AccountOut):
+    may: list[Action] = Field(description="every action the role may ever take (the board hides the others)")
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="send as `Authorization: Bearer <token>`; also set as the session cookie")
+    expires_in: int = Field(description="seconds")
+    account: AccountOut
+
+
+class PersonOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    phone: str
+
+
+class ContactOut(BaseModel):
+    name: str
+    phone: str
+    relation: str
+
+
+class HouseholdOut(BaseModel):
+    """What a worker needs before a home visit."""
+
+    id: str
+    unit: str
+    floor: int
+    building_name: str | None
+    watched: bool = Field(description="a lone elderly resident lives here and is watched")
+    contacts: list[ContactOut] = Field(description="emergency contacts; empty unless the household consented")
+
+
+class TicketOut(BaseModel):
+    """One ticket with display names from the registry and what the caller may do to it now."""
+
+    id: int
+    dedup_key: str
+    rule_id: str
+    severity: Severity
+    status: Status
+    title: str
+    details: dict[str, Any] = Field(description="what the rule saw (rule-specific)")
+    microgrid_id: str = Field(description="the micro-grid that owns the ticket")
+    device_id: str | None
+    household_id: str | None
+    building_id: str | None
+    community_id: str | None
+    assignee_id: str | None
+    escalation_level: int
+    count: int = Field(description="how often the condition fired while the ticket was active")
+    first_seen: float = Field(description="event time of the first alert")
+    last_seen: float
+    ack_due_at: float | None
+    resolve_due_at: float | None
+    cleared: bool = Field(description="the rule's clear condition held (the alarm stopped)")
+    cleared_at: float | None
+    created_at: float
+    updated_at: float
+    acknowledged_at: float | None
+    resolved_at: float | None
+    resolved_by: str | None
+    rating: int | None = Field(description="the resident's evaluation, 1-5")
+    rated_at: float | None
+    overdue: bool = Field(description="past the acknowledge (while open) or resolve deadline")
+    microgrid_name: str | None
+    building_name: str | None
+    household_unit: str | None
+    device_label: str | None
+    actions: list[Action] = Field(description="what the caller may do to this ticket now")
+    assignee_name: str | None
+
+
+class EventOut(BaseModel):
+    """One line of a ticket's audit trail. `actor` is a username, `system` or `resident`."""
+
+    id: int
+    ticket_id: int
+    at: float
+    actor: str
+    action: str
+    from_status: Status | None
+    to_status: Status | None
+    note: str | None
+    data: dict[str, Any]
+
+
+class TicketDetailOut(TicketOut):
+    timeline: list[EventOut] = Field(description="oldest first")
+    household: HouseholdOut | None = Field(description="household tickets only")
+    candidates: list[PersonOut] = Field(description="people it may be assigned to (for roles that may assign)")
+
+
+class TicketPageOut(BaseModel):
+    items: list[TicketOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class ItemError(BaseModel):
+    code: str
+    message: str
+
+
+class BulkResult(BaseModel):
+    id: int
+    ok: bool
+    status: Status | None = Field(default=None, description="the new status, when ok")
+    error: ItemError | None = Field(default=None, description="why not, when not ok")
+
+
+class BulkOut(BaseModel):
+    results: list[BulkResult] = Field(description="one per distinct id, in the order given")
+    ok: int = Field(description="how many succeeded")
+
+
+class FeedbackLinkOut(BaseModel):
+    token: str
+    path: str = Field(description="the page to send the resident to")
+    expires_at: float
+
+
+class FeedbackViewOut(BaseModel):
+    """All a link's holder sees of the ticket."""
+
+    title: str
+    status: Status
+    resolved_at: float | None
+    resolution: str | None
+
+
+class OkOut(BaseModel):
+    ok: bool
+
+
+class SilenceOut(BaseModel):
+    id: int
+    scope_id: str
+    rule_id: str | None
+    device_id: str | None
+    starts_at: float
+    ends_at: float
+    comment: str
+    created_by: str
+    created_at: float
+    cancelled_at: float | None
+    cancelled_by: str | None
+    suppressed: int = Field(description="raises it kept from opening tickets")
+    active: bool
+
+
+class SilenceListItem(SilenceOut):
+    may_cancel: bool = Field(description="whether the caller may end it")
+
+
+class SilenceListOut(BaseModel):
+    items: list[SilenceListItem]
+
+
+class SummaryOut(BaseModel):
+    active: int
+    overdue: int
+    mtta_s: float | None = Field(description="mean time to acknowledge, tickets created in the last 7 days")
+    mttr_s: float | None = Field(description="mean time to resolve by a person, same tickets")
+    rating: float | None = Field(description="mean resident rating, same tickets")
+    rated: int
+    by_status: dict[Status, int]
+    by_severity: dict[Severity, int] = Field(description="active tickets only")
+    at: float = Field(description="the service clock (simulated time in a demo)")

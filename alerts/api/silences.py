@@ -1,0 +1,70 @@
+"""Silences (maintenance windows): raises they match open no ticket until they end."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from alerts.api.deps import Api, Viewer
+from alerts.api.errors import error_responses
+from alerts.api.models import SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
+from alerts.errors import SilenceError
+from alerts.silences import may_silence
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["silences"])
+
+SilenceId = Annotated[int, Path(description="the silence's id")]
+
+
+@router.get("/silences", responses=error_responses(401))
+async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
+    """Active and upcoming silences inside your scope or covering it (a leader must know that the community
+    silenced their micro-grid); `may_cancel` says whether you may end each."""
+    now = api.service.clock.now()
+    hierarchy = api.registry()
+    items = await api.service.silences.visible(viewer, hierarchy, now)
+    return SilenceListOut(
+        items=[
+            SilenceListItem(**asdict(s), active=s.active(now), may_cancel=may_silence(viewer, s.scope_id, hierarchy))
+            for s in items
+        ]
+    )
+
+
+@router.post("/silences", status_code=201, responses=error_responses(401, 403))
+async def create_silence(body: SilenceBody, api: Api, viewer: Viewer) -> SilenceOut:
+    """Open a maintenance window (leaders and above, within their scope). Give `ends_at` or `duration_s`."""
+    now = api.service.clock.now()
+    start = body.starts_at if body.starts_at is not None else now
+    if (body.ends_at is None) == (body.duration_s is None):
+        raise SilenceError("give exactly one of ends_at and duration_s")
+    ends_at = body.ends_at if body.ends_at is not None else start + (body.duration_s or 0)
+    s = await api.service.silences.create(
+        viewer,
+        api.registry(),
+        now,
+        scope_id=body.scope_id,
+        ends_at=ends_at,
+        comment=body.comment,
+        starts_at=start,
+        rule_id=body.rule_id,
+        device_id=body.device_id,
+    )
+    return SilenceOut(**asdict(s), active=s.active(now))
+
+
+@router.post("/silences/{silence_id}/cancel", responses=error_responses(401, 403, 404))
+async def cancel_silence(silence_id: SilenceId, api: Api, viewer: Viewer) -> SilenceOut:
+    """End a silence now; what it held and is still wrong opens tickets at once."""
+    now = api.service.clock.now()
+    s = await api.service.silences.cancel(viewer, api.registry(), silence_id, now)
+    try:  # what it held and is still wrong opens tickets now; else the escalation loop's next cycle does
+        await api.service.release_held()
+    except Exception:  # the cancel itself is done: say so
+        log.exception("releasing the raises held by silence %s failed", silence_id)
+    return SilenceOut(**asdict(s), active=s.active(now))

@@ -1,0 +1,93 @@
+"""Shaping tickets, accounts and households into response models, with display names from the registry (the
+board shows 桂花苑1号楼 1-101 rather than ids). Pure: reads the registry handed in, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+
+from alerts.api.models import AccountOut, ContactOut, EventOut, HouseholdOut, PersonOut, TicketOut
+from alerts.lifecycle import available_actions
+from alerts.model import Account, Ticket, TicketEvent
+from alerts.scope import Hierarchy, as_people
+from devices.model import Household, Person, Role
+
+
+def account_out(a: Account) -> AccountOut:
+    return AccountOut(
+        id=a.id,
+        username=a.username,
+        role=a.role,
+        scope_id=a.scope_id,
+        display_name=a.display_name,
+        person_id=a.person_id,
+    )
+
+
+def person_out(p: Person) -> PersonOut:
+    return PersonOut(id=p.id, name=p.name, role=p.role, phone=p.phone)
+
+
+def microgrid_people(hierarchy: Hierarchy, microgrid_id: str) -> list[Person]:
+    """Workers and leaders of a micro-grid: the candidates for (re)assignment."""
+    out: list[Person] = []
+    for role in (Role.GRID_WORKER, Role.MICROGRID_LEADER):
+        try:
+            out.extend(p for p in as_people(hierarchy.people_at(microgrid_id, role)) if p not in out)
+        except (KeyError, LookupError, ValueError):
+            continue
+    return out
+
+
+def people_names(hierarchy: Hierarchy, microgrid_id: str) -> dict[str, str]:
+    return {p.id: p.name for p in microgrid_people(hierarchy, microgrid_id)}
+
+
+def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str) -> str | None:
+    """A display field of a registry item (`microgrids`/`buildings`/`households`/`devices`), when the registry
+    has one."""
+    items = getattr(hierarchy, collection, None)
+    if item_id is None or not isinstance(items, Mapping):
+        return None
+    value = getattr(items.get(item_id), attr, None)
+    return value if isinstance(value, str) and value else None
+
+
+def household_info(hierarchy: Hierarchy, household_id: str | None) -> HouseholdOut | None:
+    """What a worker needs before a home visit: the unit, whether a lone elderly resident lives there, and
+    (only when the household consented to care monitoring) the emergency contacts to call first."""
+    households = getattr(hierarchy, "households", None)
+    if household_id is None or not isinstance(households, Mapping):
+        return None
+    h = households.get(household_id)
+    if not isinstance(h, Household):
+        return None
+    care = h.care
+    return HouseholdOut(
+        id=h.id,
+        unit=h.unit,
+        floor=h.floor,
+        building_name=lookup(hierarchy, "buildings", h.building_id, "name"),
+        watched=care.watched,
+        contacts=[ContactOut(name=c.name, phone=c.phone, relation=c.relation) for c in care.emergency_contacts]
+        if care.consent
+        else [],
+    )
+
+
+def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float, people: dict[str, str]) -> TicketOut:
+    """`ticket` as `viewer` sees it at `now`; `people` names the assignee (`people_names`)."""
+    return TicketOut(
+        **asdict(ticket),
+        overdue=ticket.overdue(now),
+        microgrid_name=lookup(hierarchy, "microgrids", ticket.microgrid_id, "name"),
+        building_name=lookup(hierarchy, "buildings", ticket.building_id, "name"),
+        household_unit=lookup(hierarchy, "households", ticket.household_id, "unit"),
+        device_label=lookup(hierarchy, "devices", ticket.device_id, "label"),
+        actions=available_actions(ticket.status, viewer.role),
+        assignee_name=people.get(ticket.assignee_id or ""),
+    )
+
+
+def event_out(e: TicketEvent) -> EventOut:
+    return EventOut(**asdict(e))

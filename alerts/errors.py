@@ -9,6 +9,8 @@ class AlertsError(Exception):
 
     code = "alerts_error"
     status = 400
+    #: What a client is told of a server-side failure (status >= 500); the message, with its cause, is logged.
+    public_message = "the service failed; try again later"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -62,6 +64,7 @@ class StoreError(AlertsError):
 
     code = "store_unavailable"
     status = 503
+    public_message = "the database is unavailable; try again later"
 
 
 class ValidationError(AlertsError):

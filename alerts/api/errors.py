@@ -73,8 +73,11 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "me
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of `app` an `ErrorBody`; validation errors name the fields."""
 
-    async def alerts_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def alerts_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AlertsError)
+        if exc.status >= 500:  # the cause (SQL, parameters, driver message) is for the log only
+            log.error("%s %s: %s", request.method, request.url.path, exc.message, exc_info=exc)
+            return error_response(exc.status, exc.code, exc.public_message)
         return error_response(exc.status, exc.code, exc.message)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -48,7 +48,7 @@ class ActionBody(BaseModel):
 
 class BulkBody(BaseModel):
     action: Action = Field(description="any action but assign and evaluate")
-    ids: Annotated[list[int], Field(min_length=1, max_length=500)]
+    ids: Annotated[list[Id], Field(min_length=1, max_length=500)]
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 
 from alerts.api.deps import Api, Viewer
 from alerts.api.errors import error_responses
-from alerts.api.models import SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
+from alerts.api.models import MAX_ID, SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
 from alerts.errors import SilenceError
 from alerts.silences import may_silence
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["silences"])
 
-SilenceId = Annotated[int, Path(description="the silence's id")]
+SilenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the silence's id")]
 
 
 @router.get("/silences", responses=error_responses(401))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from alerts.api.deps import Api, Viewer
 from alerts.api.errors import error_responses
 from alerts.api.models import (
+    MAX_ID,
     ActionBody,
     BulkBody,
     BulkOut,
@@ -29,7 +30,7 @@ from rules.alert import Severity
 
 router = APIRouter(tags=["tickets"])
 
-TicketId = Annotated[int, Path(description="the ticket's id")]
+TicketId = Annotated[int, Path(ge=1, le=MAX_ID, description="the ticket's id")]
 
 
 @router.get("/tickets", responses=error_responses(401))

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from alerts.api.errors import error_responses
+from alerts.errors import StoreError
 from cwatch.api.deps import Ops, OpsViewer
-from ingest.deadletter import DeadLetters
+from ingest.deadletter import DeadLetterError, DeadLetters
 from ingest.refusals import RefusalReason
 
 router = APIRouter(tags=["operations"])
@@ -38,7 +39,11 @@ async def list_deadletters(
 ) -> DeadLettersOut:
     """Refused device messages, newest first, with the raw payload and the reason."""
     letters = DeadLetters(ops.engine)
-    rows = await letters.list(limit=limit, reason=reason)
+    try:
+        rows = await letters.list(limit=limit, reason=reason)
+        counts = await letters.counts()
+    except DeadLetterError as e:
+        raise StoreError(str(e)) from e
     return DeadLettersOut(
         items=[
             DeadLetterOut(
@@ -51,5 +56,5 @@ async def list_deadletters(
             )
             for r in rows
         ],
-        counts=await letters.counts(),
+        counts=counts,
     )

@@ -334,3 +334,24 @@ async def test_resident_feedback_link(env: Env) -> None:
     assert [(e["actor"], e["action"], e["note"]) for e in detail["timeline"] if e["action"] == "evaluate"] == [
         ("resident", "evaluate", "很及时")
     ]
+
+
+async def test_ids_beyond_the_store_answer_422_without_internals(env: Env) -> None:
+    """A ticket or silence id the store cannot hold (PostgreSQL's integer is 32-bit, SQLite's 64-bit) is refused
+    before any query: it once answered 503 with the SQL, its parameters and the driver's error."""
+    l1 = await env.login("l1")
+    for big in (2**31, 2**63, 10**30):
+        for method, path in (
+            ("GET", f"/api/v1/tickets/{big}"),
+            ("POST", f"/api/v1/tickets/{big}/ack"),
+            ("POST", f"/api/v1/tickets/{big}/feedback-link"),
+            ("POST", f"/api/v1/silences/{big}/cancel"),
+        ):
+            r = await env.client.request(method, path, headers=l1)
+            assert r.status_code in (404, 422), (path, r.text)
+            assert error_code(r) in ("not_found", "validation_error")
+            for internal in ("SQL", "select", "asyncpg", "sqlite", "parameters", "Error:"):
+                assert internal not in r.text, (path, r.text)
+        r = await env.client.post("/api/v1/tickets/bulk", headers=l1, json={"action": "ack", "ids": [big]})
+        assert r.status_code == 422, r.text
+    assert (await env.client.get(f"/api/v1/tickets/{2**31 - 1}", headers=l1)).status_code == 404

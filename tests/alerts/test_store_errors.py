@@ -18,7 +18,7 @@ from cwatch.db import make_engine
 from .fakes import OPERATOR, FakeHierarchy, alert
 
 
-async def test_missing_tables_become_store_errors(tmp_path: Path) -> None:
+async def test_missing_tables_become_store_errors(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")  # no create_tables: every query fails
     h = FakeHierarchy()
     service = TicketService(engine, lambda: h, ManualClock(0.0))
@@ -37,5 +37,10 @@ async def test_missing_tables_become_store_errors(tmp_path: Path) -> None:
             r = await client.post("/api/v1/auth/login", json={"username": "a", "password": "b"})
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "store_unavailable"
+        # the client learns that the store is down, not its tables, statements or driver
+        assert r.json()["error"]["message"] == StoreError.public_message
+        for internal in ("SQL", "SELECT", "sqlite", "accounts", "OperationalError"):
+            assert internal not in r.text
+        assert "no such table: accounts" in caplog.text  # the operator does, in the log
     finally:
         await engine.dispose()

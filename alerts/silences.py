@@ -3,13 +3,15 @@ notify nobody; they are only counted on the silence. Typical use: a scheduled fi
 micro-grid, a camera being re-aimed, a water main repair.
 
 Rules of the game, chosen for safety:
-- a silence needs a comment, an end (at most 7 days ahead) and a creator with a leader-or-above role whose
-  scope covers the silence's scope;
+- a silence needs a comment, an end (at most 7 days ahead, finite: no NaN or infinity) and a creator with a
+  leader-or-above role whose scope covers the silence's scope, a node of the registry; it may say it started
+  earlier, at most 1 day before now; a `device_id` must name a registered device within the scope;
 - a silence without `rule_id` never hides a critical alert: silencing smoke or gas alarms takes naming the rule;
 - clears are never silenced, and a ticket that is already active keeps counting repeats (someone is on it)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,8 @@ from cwatch.db import begin_write
 from rules.alert import Alert, Severity
 
 MAX_SILENCE_S = 7 * 86_400
+#: A silence may say it began earlier (maintenance already under way), but not more than this before now.
+MAX_BACKDATE_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,13 @@ def _row(r: Row[Any]) -> Silence:
     )
 
 
+def _within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
+    try:
+        return bool(hierarchy.is_within(node_id, scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False
+
+
 def _related(viewer: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
     if in_scope(viewer, scope_id, hierarchy):
         return True
@@ -122,6 +133,10 @@ class SilenceStore:
         start = now if starts_at is None else starts_at
         if not comment.strip():
             raise SilenceError("a silence needs a comment saying why")
+        if not (math.isfinite(start) and math.isfinite(ends_at)):
+            raise SilenceError("starts_at and ends_at must be finite epoch seconds")
+        if start < now - MAX_BACKDATE_S:
+            raise SilenceError("a silence may start at most 1 day before now")
         if not start < ends_at:
             raise SilenceError("a silence must end after it starts")
         if ends_at - now > MAX_SILENCE_S:
@@ -130,6 +145,10 @@ class SilenceStore:
             raise SilenceError("a silence must end in the future")
         if not may_silence(actor, scope_id, hierarchy):
             raise SilencePermissionError(f"you may not silence {scope_id}")
+        if not _within(hierarchy, scope_id, scope_id):
+            raise SilenceError(f"{scope_id} is not a node of the registry")
+        if device_id and not _within(hierarchy, device_id, scope_id):  # unknown and elsewhere read the same
+            raise SilenceError(f"no device {device_id} within {scope_id}")
         async with translated(), begin_write(self.engine) as conn:
             res = await conn.execute(
                 silences.insert()

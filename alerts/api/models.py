@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from alerts.lifecycle import Action, Status
+from alerts.silences import MAX_SILENCE_S
 from devices.model import Role
 from rules.alert import Severity
 
@@ -67,9 +68,13 @@ class SilenceBody(BaseModel):
     device_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         default=None, description="only this device"
     )
-    starts_at: float | None = Field(default=None, description="default: now")
-    ends_at: float | None = Field(default=None, description="give this or duration_s; at most 7 days ahead")
-    duration_s: Annotated[float, Field(gt=0)] | None = None
+    starts_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="default: now; at most 1 day before now"
+    )
+    ends_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="give this or duration_s; after now, at most 7 days ahead"
+    )
+    duration_s: Annotated[float, Field(gt=0, le=MAX_SILENCE_S, allow_inf_nan=False)] | None = None
 
 
 # --- responses --------------------------------------------------------------------------------------------

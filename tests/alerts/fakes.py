@@ -1,4 +1,5 @@
-"""A small grid for alerts tests: street S1 → community C1 → grids G1 (M1, M2) and G2 (M3).
+"""A small grid for alerts tests: street S1 → community C1 → grids G1 (M1, M2) and G2 (M3); devices d1 (in M1)
+and d2 (in M2).
 
 Stands in for the devices Registry with the same four look-ups the alerts package uses."""
 
@@ -10,7 +11,7 @@ from alerts.model import Account
 from devices.model import Person, Role
 from rules.alert import Alert, AlertAction, Severity
 
-PARENT = {"C1": "S1", "G1": "C1", "G2": "C1", "M1": "G1", "M2": "G1", "M3": "G2"}
+PARENT = {"C1": "S1", "G1": "C1", "G2": "C1", "M1": "G1", "M2": "G1", "M3": "G2", "d1": "M1", "d2": "M2"}
 
 PEOPLE = [
     Person("p-w1", "王芳", Role.GRID_WORKER, "M1"),
@@ -37,7 +38,9 @@ class FakeHierarchy:
         return out
 
     def is_within(self, node_id: str, ancestor_id: str) -> bool:
-        return node_id == ancestor_id or ancestor_id in self.chain_above(node_id)
+        if node_id == ancestor_id:  # like the registry: a node is within itself only if it exists
+            return node_id in PARENT or node_id == "S1"
+        return ancestor_id in self.chain_above(node_id)
 
     def people_at(self, node_id: str, role: Role) -> list[Person]:
         return [p for p in PEOPLE if p.scope_id == node_id and p.role == role]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -355,3 +356,21 @@ async def test_ids_beyond_the_store_answer_422_without_internals(env: Env) -> No
         r = await env.client.post("/api/v1/tickets/bulk", headers=l1, json={"action": "ack", "ids": [big]})
         assert r.status_code == 422, r.text
     assert (await env.client.get(f"/api/v1/tickets/{2**31 - 1}", headers=l1)).status_code == 404
+
+
+async def test_silence_times_must_be_finite_and_devices_registered(env: Env) -> None:
+    l1 = await env.login("l1")
+    body = {"scope_id": "M1", "duration_s": 3600, "comment": "检修"}
+    for bad in (
+        {"starts_at": float("-inf")},
+        {"starts_at": float("nan")},
+        {"ends_at": float("inf"), "duration_s": None},
+        {"duration_s": float("inf")},
+        {"starts_at": -1e300},
+        {"device_id": "not-a-device"},
+    ):
+        raw = json.dumps({**body, **bad})  # Python's json writes -Infinity and NaN, as a hostile client may
+        r = await env.client.post("/api/v1/silences", headers={**l1, "Content-Type": "application/json"}, content=raw)
+        assert r.status_code == 422, (bad, r.text)
+        assert error_code(r) in ("validation_error", "invalid_silence")
+    assert (await env.client.post("/api/v1/silences", headers=l1, json={**body, "device_id": "d1"})).status_code == 201

@@ -165,3 +165,26 @@ async def test_a_clear_racing_the_release_of_its_held_raise_still_clears_the_tic
     [t] = (await service.list_tickets(OPERATOR)).items
     assert t.dedup_key == "device_offline:w9"
     assert t.cleared
+
+
+async def test_a_silence_needs_finite_sane_times_and_a_registered_device_in_its_scope(engine: AsyncEngine) -> None:
+    now = 1_700_000_000.0
+    store = TicketService(engine, lambda: H, ManualClock(now)).silences
+    for bad in [
+        {"starts_at": float("-inf"), "ends_at": now + 60},
+        {"starts_at": float("nan"), "ends_at": now + 60},
+        {"starts_at": now, "ends_at": float("nan")},
+        {"starts_at": 0.0, "ends_at": now + 60},  # 1970: absurd, and it would read as active since then
+        {"starts_at": now - 2 * 86_400, "ends_at": now + 60},
+    ]:
+        with pytest.raises(SilenceError):
+            await store.create(LEADER_M1, H, now, scope_id="M1", comment="x", **bad)
+    for device in ("no-such-device", "d2"):  # unknown, and registered elsewhere: told the same
+        with pytest.raises(SilenceError, match=f"no device {device} within M1"):
+            await store.create(LEADER_M1, H, now, scope_id="M1", ends_at=now + 60, comment="x", device_id=device)
+    with pytest.raises(SilenceError):
+        await store.create(OPERATOR, H, now, scope_id="nowhere", ends_at=now + 60, comment="x")
+    started = await store.create(LEADER_M1, H, now, scope_id="M1", ends_at=now + 60, comment="x", starts_at=now - 600)
+    assert started.active(now)
+    s = await store.create(LEADER_M1, H, now, scope_id="M1", ends_at=now + 60, comment="换电池", device_id="d1")
+    assert s.device_id == "d1"

@@ -55,6 +55,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+def normalise_username(username: str) -> str:
+    """The username as accounts are created and looked up: surrounding spaces trimmed, case kept (the lookup
+    compares exactly). The login throttle counts under the same name."""
+    return username.strip()
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -91,7 +97,7 @@ class AccountStore:
         display_name: str,
         person_id: str | None = None,
     ) -> Account:
-        username = username.strip()
+        username = normalise_username(username)
         if not username:
             raise PasswordPolicyError("username must not be empty")
         if len(password) < MIN_PASSWORD:
@@ -124,7 +130,9 @@ class AccountStore:
 
     async def by_username(self, username: str) -> Account | None:
         async with translated(), self.engine.connect() as conn:
-            row = (await conn.execute(select(accounts).where(accounts.c.username == username))).first()
+            row = (
+                await conn.execute(select(accounts).where(accounts.c.username == normalise_username(username)))
+            ).first()
             return None if row is None else _row_to_account(row)
 
     async def list_accounts(self) -> list[Account]:
@@ -147,7 +155,9 @@ class AccountStore:
     async def login(self, username: str, password: str) -> tuple[str, Account]:
         """A new session token for valid credentials; `AuthError` otherwise (same message either way)."""
         async with translated(), self.engine.connect() as conn:
-            row = (await conn.execute(select(accounts).where(accounts.c.username == username.strip()))).first()
+            row = (
+                await conn.execute(select(accounts).where(accounts.c.username == normalise_username(username)))
+            ).first()
         stored = row._mapping["password_hash"] if row is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, stored)
         if row is None or not ok or row._mapping["disabled"]:

@@ -109,8 +109,14 @@ class SilencePermissionError(ForbiddenError):
 
 
 class TooManyAttemptsError(AlertsError):
+    """Login attempts under this username or from this address must wait `retry_after` seconds."""
+
     code = "too_many_attempts"
     status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DeliveryError(AlertsError):

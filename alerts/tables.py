@@ -113,6 +113,16 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+#: Failed logins per username and per address (see `alerts.throttle`): kept across restarts.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),  # "user:<normalised username>" or "addr:<address>"
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", Float, nullable=False),
+    Column("wait_until", Float, nullable=False),  # no attempt under this key is checked before then
+)
+
 #: One-time links for residents to evaluate finished work themselves (see `alerts.feedback`).
 feedback_links = Table(
     "feedback_links",

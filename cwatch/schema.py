@@ -16,14 +16,27 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+import alerts.tables as alerts_tables
 from cwatch.db import begin_write
 from cwatch.errors import CwatchError
 
-SCHEMA_VERSION = 1
-"""The version of the tables this cwatch creates. 1: the first released schema."""
+SCHEMA_VERSION = 2
+"""The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
+logins kept across restarts)."""
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _creating(*tables: sa.Table) -> Migration:
+    """A step that adds new tables (idempotent: startup's `create_all` may have made them already)."""
+
+    async def step(conn: AsyncConnection) -> None:
+        await conn.run_sync(lambda sync: tables[0].metadata.create_all(sync, tables=list(tables), checkfirst=True))
+
+    return step
+
+
+MIGRATIONS: dict[int, Migration] = {2: _creating(alerts_tables.login_throttle)}
 """`MIGRATIONS[n]` brings a database of version n - 1 to version n."""
 
 _meta = sa.MetaData()

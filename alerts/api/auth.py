@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 
-from alerts.api.deps import COOKIE, Api, Viewer, session_token
+from alerts.api.deps import COOKIE, Api, Viewer, client_address, session_token
 from alerts.api.errors import error_responses
 from alerts.api.models import LoginBody, LoginOut, MeOut
 from alerts.api.views import account_out
-from alerts.errors import AuthError
+from alerts.errors import AuthError, TooManyAttemptsError
 from alerts.lifecycle import Status, available_actions
+
+log = logging.getLogger("alerts.api.auth")
 
 router = APIRouter(tags=["session"])
 
@@ -17,14 +21,21 @@ router = APIRouter(tags=["session"])
 @router.post("/auth/login", responses=error_responses(401, 429))
 async def login(body: LoginBody, request: Request, response: Response, api: Api) -> LoginOut:
     """A session for valid credentials: the token in the body, and the same token as the `cwatch_session`
-    cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) for the board."""
-    api.throttle.check(body.username)
+    cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) for the board. Past a few failures under one
+    username or from one address, attempts wait a growing delay (429 with `Retry-After`)."""
+    throttle, address = api.login_throttle, client_address(request)
+    try:
+        await throttle.check(body.username, address)
+    except TooManyAttemptsError:
+        log.warning("login for %r from %s throttled", body.username, address)
+        raise
     try:
         token, account = await api.accounts.login(body.username, body.password)
     except AuthError:
-        api.throttle.failed(body.username)
+        log.warning("login for %r from %s failed", body.username, address)
+        await throttle.failed(body.username, address)
         raise
-    api.throttle.succeeded(body.username)
+    await throttle.succeeded(body.username)
     ttl = int(api.accounts.session_ttl)
     response.set_cookie(
         COOKIE, token, max_age=ttl, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"

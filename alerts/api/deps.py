@@ -9,7 +9,7 @@ Authentication: `Authorization: Bearer <token>` or the `cwatch_session` cookie (
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,12 +36,19 @@ class AlertsApi:
     registry: Callable[[], Hierarchy]
     hub: ChangeHub | None = None
     heartbeat_s: float = 15.0
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: LoginThrottle | None = None  # None: one on the accounts' store and clock
 
     def __post_init__(self) -> None:
+        if self.throttle is None:
+            self.throttle = LoginThrottle(self.accounts.engine, self.accounts.clock)
         if self.hub is None:
             notifier = self.service.notifier
             self.hub = notifier if isinstance(notifier, ChangeHub) else ChangeHub()
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        assert self.throttle is not None
+        return self.throttle
 
 
 def alerts_api(request: Request) -> AlertsApi:

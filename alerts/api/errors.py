@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from alerts.errors import AlertsError
+from alerts.errors import AlertsError, TooManyAttemptsError
 
 log = logging.getLogger("alerts.api")
 
@@ -78,7 +78,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status >= 500:  # the cause (SQL, parameters, driver message) is for the log only
             log.error("%s %s: %s", request.method, request.url.path, exc.message, exc_info=exc)
             return error_response(exc.status, exc.code, exc.public_message)
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if isinstance(exc, TooManyAttemptsError):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

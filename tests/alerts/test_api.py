@@ -105,6 +105,68 @@ async def test_login_is_throttled_after_repeated_failures(env: Env) -> None:
     assert error_code(r) == "too_many_attempts"
 
 
+def client_at(env: Env, address: str) -> httpx.AsyncClient:
+    """A client of the same app seen as coming from `address`."""
+    app = env.client._transport.app  # type: ignore[attr-defined]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url="http://test")
+
+
+async def test_login_throttle_counts_the_username_as_the_lookup_sees_it(env: Env) -> None:
+    """The lookup trims the username: " w2" and "w2" are one account, so their failures are one count (they
+    were counted apart, and five spellings gave twenty-five guesses)."""
+    for spelling in (" w2", "w2 ", "\tw2", "w2", " w2 "):
+        r = await env.client.post("/api/v1/auth/login", json={"username": spelling, "password": "guess-guess"})
+        assert r.status_code == 401
+    r = await env.client.post("/api/v1/auth/login", json={"username": "  w2", "password": PASSWORD})
+    assert r.status_code == 429
+    assert error_code(r) == "too_many_attempts"
+
+
+async def test_login_throttle_delays_grow_and_pass_instead_of_locking_out(env: Env) -> None:
+    """A passer-by's five wrong tries cost the rightful user a second, not five minutes; a guesser who keeps on
+    waits longer each time."""
+    guess = {"username": "w1", "password": "guess-guess"}
+    for _ in range(5):
+        assert (await env.client.post("/api/v1/auth/login", json=guess)).status_code == 401
+    r = await env.client.post("/api/v1/auth/login", json=guess)
+    assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+    waits = []
+    for _ in range(4):
+        env.clock.advance(float(r.headers["retry-after"]))
+        assert (await env.client.post("/api/v1/auth/login", json=guess)).status_code == 401
+        r = await env.client.post("/api/v1/auth/login", json=guess)
+        assert r.status_code == 429
+        waits.append(int(r.headers["retry-after"]))
+    assert waits == [2, 4, 8, 16]
+    env.clock.advance(16)
+    assert (await env.client.post("/api/v1/auth/login", json={**guess, "password": PASSWORD})).status_code == 200
+    # the rightful user's login starts the username's count again
+    assert (await env.client.post("/api/v1/auth/login", json=guess)).status_code == 401
+
+
+async def test_login_throttle_outlives_a_restart(env: Env) -> None:
+    for _ in range(5):
+        await env.client.post("/api/v1/auth/login", json={"username": "w2", "password": "guess-guess"})
+    app = FastAPI()  # another process on the same store
+    install_error_handlers(app)
+    mount(app, AlertsApi(env.service, AccountStore(env.accounts.engine, env.clock), lambda: FakeHierarchy()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        r = await client.post("/api/v1/auth/login", json={"username": "w2", "password": PASSWORD})
+    assert r.status_code == 429
+
+
+async def test_login_throttle_counts_each_address_across_usernames(env: Env) -> None:
+    """One address guessing many usernames waits too; another address is not held up by it."""
+    async with client_at(env, "203.0.113.7") as sprayer, client_at(env, "198.51.100.2") as colleague:
+        for i in range(10):
+            r = await sprayer.post("/api/v1/auth/login", json={"username": f"user{i}", "password": "guess-guess"})
+            assert r.status_code == 401
+        r = await sprayer.post("/api/v1/auth/login", json={"username": "c1", "password": PASSWORD})
+        assert r.status_code == 429
+        r = await colleague.post("/api/v1/auth/login", json={"username": "c1", "password": PASSWORD})
+        assert r.status_code == 200
+
+
 async def test_session_expires(env: Env) -> None:
     h = await env.login("w1")
     assert (await env.client.get("/api/v1/me", headers=h)).status_code == 200

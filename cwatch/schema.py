@@ -20,9 +20,10 @@ import alerts.tables as alerts_tables
 from cwatch.db import begin_write
 from cwatch.errors import CwatchError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
-logins kept across restarts)."""
+logins kept across restarts). 3: building coordinates, a person's e-mail address and a device's gateway in the
+registry."""
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -36,7 +37,37 @@ def _creating(*tables: sa.Table) -> Migration:
     return step
 
 
-MIGRATIONS: dict[int, Migration] = {2: _creating(alerts_tables.login_throttle)}
+def _adding(columns: dict[str, list[str]]) -> Migration:
+    """A step that adds columns (`name TYPE ...`) to existing tables; a table that startup's `create_all` has
+    just made already has them, and one that does not exist is made later with them."""
+
+    def add(conn: Connection) -> None:
+        inspector = sa.inspect(conn)
+        existing = set(inspector.get_table_names())
+        for table, ddls in columns.items():
+            if table not in existing:
+                continue
+            have = {c["name"] for c in inspector.get_columns(table)}
+            for ddl in ddls:
+                if ddl.split()[0] not in have:
+                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
+
+    async def step(conn: AsyncConnection) -> None:
+        await conn.run_sync(add)
+
+    return step
+
+
+MIGRATIONS: dict[int, Migration] = {
+    2: _creating(alerts_tables.login_throttle),
+    3: _adding(
+        {
+            "devices_buildings": ["lat FLOAT", "lon FLOAT"],
+            "devices_people": ["email TEXT NOT NULL DEFAULT ''"],
+            "devices_devices": ["gateway_id VARCHAR(64)"],
+        }
+    ),
+}
 """`MIGRATIONS[n]` brings a database of version n - 1 to version n."""
 
 _meta = sa.MetaData()

@@ -12,73 +12,31 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from devices.errors import DevicesError, Problem, RegistryError
+from devices.fields import ENTITIES, Entity, Field
 from devices.integrity import Collections, check
-from devices.model import (
-    Building,
-    CareProfile,
-    Community,
-    Contact,
-    Device,
-    DeviceClass,
-    DutyShift,
-    Grid,
-    Household,
-    MicroGrid,
-    Person,
-    QuietHours,
-    Role,
-    Street,
-)
+from devices.kinds import CellError
 from devices.registry import Registry
-from devices.topics import ID_PATTERN
 
 __all__ = ["COLUMNS", "FILES", "check_folder", "load_registry", "save_registry"]
 
-# file stem -> (required columns, optional columns), in the order `save_registry` writes them
+# file stem -> (required columns, optional columns), from the declarations in `devices.fields`
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "streets": (("id", "name"), ()),
-    "communities": (("id", "name", "street_id"), ()),
-    "grids": (("id", "name", "community_id"), ()),
-    "microgrids": (("id", "name", "grid_id"), ()),
-    "buildings": (("id", "name", "microgrid_id"), ("floors",)),
-    "households": (
-        ("id", "building_id", "unit"),
-        ("floor", "lives_alone", "elderly", "consent", "emergency_contacts", "quiet_hours", "away_until"),
-    ),
-    "people": (("id", "name", "role", "scope_id"), ("phone",)),
-    "roster": (("person_id", "microgrid_id", "start", "end"), ()),
-    "devices": (
-        ("id", "device_class", "building_id"),
-        ("household_id", "expected_interval_s", "installed", "label"),
-    ),
+    e.name: (tuple(f.column for f in e.fields if f.required), tuple(f.column for f in e.fields if not f.required))
+    for e in ENTITIES
 }
-FILES = tuple(f"{stem}.csv" for stem in COLUMNS)
-
-_TRUE = {"yes", "y", "true", "t", "1", "是"}
-_FALSE = {"no", "n", "false", "f", "0", "否", ""}
-_ID = re.compile(ID_PATTERN)
-_SCIENTIFIC = re.compile(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")  # 1.38E+10: a phone number Excel "helped" with
-_HHMM = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-_E = TypeVar("_E", bound=StrEnum)
-
-
-class _CellError(Exception):
-    """A cell could not be read; the message names what was expected."""
+FILES = tuple(e.file for e in ENTITIES)
 
 
 @dataclass
 class _Row:
-    """One CSV record with its location; accessors record a `Problem` instead of raising, so every bad cell of
-    every row is reported."""
+    """One CSV record with its location; reading a cell records a `Problem` instead of raising, so every bad
+    cell of every row is reported."""
 
     file: str
     line: int
@@ -87,130 +45,28 @@ class _Row:
     absent: frozenset[str] = frozenset()  # required columns missing from the header: reported once, there
     ok: bool = True
 
-    def _read(self, column: str, parse: Callable[[str], Any], default: Any, required: bool) -> Any:
-        if column in self.absent:
+    def value(self, f: Field) -> Any:
+        """The value of field `f`: its default when the cell is empty or the column absent."""
+        if f.column in self.absent:
             self.ok = False
-            return default
-        raw = self.cells.get(column, "").strip()
+            return f.default
+        raw = self.cells.get(f.column, "").strip()
         if raw == "":
-            if required:
+            if f.required:
                 self.ok = False
-                self.problems.append(Problem(self.file, self.line, column, "a value is required"))
-            return default
+                self.problems.append(Problem(self.file, self.line, f.column, "a value is required"))
+            return f.default
         try:
-            return parse(raw)
-        except (_CellError, ValueError) as e:
+            return f.kind.parse(raw)
+        except CellError as e:
             self.ok = False
-            self.problems.append(Problem(self.file, self.line, column, f"{raw!r}: {e}"))
-            return default
+            self.problems.append(Problem(self.file, self.line, f.column, f"{raw!r}: {e}"))
+            return f.default
 
-    def text(self, column: str, *, required: bool = True) -> str:
-        value: str = self._read(column, str, "", required)
-        return value
-
-    def ident(self) -> str:
-        """The row's `id`, checked here too so a row that cannot be built still has its id problem reported."""
-        value: str = self._read("id", _ident, "", True)
-        return value
-
-    def integer(self, column: str, default: int) -> int:
-        value: int = self._read(column, _int, default, False)
-        return value
-
-    def flag(self, column: str) -> bool:
-        value: bool = self._read(column, _bool, False, False)
-        return value
-
-    def enum(self, column: str, kind: type[_E]) -> _E | None:
-        value: _E | None = self._read(column, lambda s: _enum(s, kind), None, True)
-        return value
-
-    def get(self, column: str, parse: Callable[[str], Any], *, required: bool = False) -> Any:
-        return self._read(column, parse, None, required)
-
-
-def _ident(s: str) -> str:
-    if not _ID.fullmatch(s):
-        raise _CellError("not a valid id (letters, digits, _ . -; at most 64; no spaces)")
-    return s
-
-
-def _int(s: str) -> int:
-    try:
-        return int(s)
-    except ValueError:
-        raise _CellError("expected a whole number") from None
-
-
-def _bool(s: str) -> bool:
-    v = s.lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise _CellError("expected yes/no, true/false or 1/0")
-
-
-def _enum(s: str, kind: type[_E]) -> _E:
-    try:
-        return kind(s)
-    except ValueError:
-        raise _CellError(f"expected one of {', '.join(k.value for k in kind)}") from None
-
-
-def _aware(s: str) -> datetime:
-    try:
-        d = datetime.fromisoformat(s)
-    except ValueError:
-        raise _CellError("expected an ISO 8601 date and time such as 2026-03-01T08:00:00+08:00") from None
-    if d.tzinfo is None:
-        raise _CellError("the time needs a UTC offset, e.g. 2026-03-01T08:00:00+08:00")
-    return d
-
-
-def _date(s: str) -> date:
-    try:
-        return date.fromisoformat(s)
-    except ValueError:
-        raise _CellError("expected a date such as 2024-05-31") from None
-
-
-def _time(s: str) -> time:
-    m = _HHMM.fullmatch(s.strip())
-    if not m:
-        raise _CellError("expected HH:MM")
-    try:
-        return time(int(m[1]), int(m[2]), int(m[3] or 0))
-    except ValueError:
-        raise _CellError("expected HH:MM with hours 0-23 and minutes 0-59") from None
-
-
-def _quiet(s: str) -> QuietHours:
-    start, sep, end = s.partition("-")
-    if not sep:
-        raise _CellError("expected HH:MM-HH:MM, e.g. 22:00-06:00")
-    q = QuietHours(_time(start), _time(end))
-    if q.start == q.end:
-        raise _CellError("quiet hours start and end at the same time")
-    return q
-
-
-def _phone(s: str) -> str:
-    if _SCIENTIFIC.fullmatch(s):
-        raise _CellError("Excel turned the number into scientific notation; format the column as text and retype it")
-    return s
-
-
-def _contacts(s: str) -> tuple[Contact, ...]:
-    out = []
-    for part in s.split(";"):
-        if not part.strip():
-            continue
-        fields = [f.strip() for f in part.split("|")]
-        if len(fields) not in (2, 3) or not fields[0] or not fields[1]:
-            raise _CellError("expected name|phone|relation;name|phone|relation (relation optional)")
-        out.append(Contact(fields[0], _phone(fields[1]), fields[2] if len(fields) == 3 else ""))
-    return tuple(out)
+    def item(self, entity: Entity[Any]) -> Any:
+        """The row's item, or None when a cell was refused (every refused cell is recorded)."""
+        values = [self.value(f) for f in entity.fields]
+        return entity.build(values) if self.ok else None
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -222,12 +78,11 @@ class _File:
     absent: frozenset[str]  # required columns missing from the header
 
 
-def _records(path: Path, problems: list[Problem]) -> _File | None:
+def _records(path: Path, entity: Entity[Any], problems: list[Problem]) -> _File | None:
     """The data rows of one file with the line each starts on, or None when the file cannot be read at all
     (encoding, CSV structure, no header). Header problems (unknown, repeated or missing columns) are recorded
     and the rows are still read, so their own problems are reported in the same round."""
-    stem = path.stem
-    required, optional = COLUMNS[stem]
+    required = [f.column for f in entity.fields if f.required]
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -249,7 +104,7 @@ def _records(path: Path, problems: list[Problem]) -> _File | None:
         problems.append(Problem(path.name, 1, "", "empty file: the header row is missing"))
         return None
     names = [h.strip() for h in header]
-    known = set(required) | set(optional)
+    known = set(entity.columns)
     seen: set[str] = set()
     ignored: set[int] = set()
     for i, name in enumerate(names):
@@ -257,7 +112,7 @@ def _records(path: Path, problems: list[Problem]) -> _File | None:
             ignored.add(i)  # trailing empty columns from spreadsheets; checked per row below
         elif name not in known:
             ignored.add(i)
-            problems.append(Problem(path.name, 1, name, f"unknown column (expected {', '.join(required + optional)})"))
+            problems.append(Problem(path.name, 1, name, f"unknown column (expected {', '.join(entity.columns)})"))
         elif name in seen:
             ignored.add(i)
             problems.append(Problem(path.name, 1, name, "column appears twice (the first one is read)"))
@@ -295,65 +150,6 @@ class _Loaded:
     lines: list[int]
 
 
-def _street(r: _Row) -> Street:
-    return Street(r.ident(), r.text("name"))
-
-
-def _community(r: _Row) -> Community:
-    return Community(r.ident(), r.text("name"), r.text("street_id"))
-
-
-def _grid(r: _Row) -> Grid:
-    return Grid(r.ident(), r.text("name"), r.text("community_id"))
-
-
-def _microgrid(r: _Row) -> MicroGrid:
-    return MicroGrid(r.ident(), r.text("name"), r.text("grid_id"))
-
-
-def _building(r: _Row) -> Building:
-    return Building(r.ident(), r.text("name"), r.text("microgrid_id"), r.integer("floors", 1))
-
-
-def _household(r: _Row) -> Household:
-    care = CareProfile(
-        lives_alone=r.flag("lives_alone"),
-        elderly=r.flag("elderly"),
-        consent=r.flag("consent"),
-        emergency_contacts=r.get("emergency_contacts", _contacts) or (),
-        quiet_hours=r.get("quiet_hours", _quiet),
-        away_until=r.get("away_until", _aware),
-    )
-    return Household(r.ident(), r.text("building_id"), r.text("unit"), r.integer("floor", 1), care)
-
-
-def _person(r: _Row) -> Person:
-    role = r.enum("role", Role)
-    return Person(r.ident(), r.text("name"), role or Role.OPERATOR, r.text("scope_id"), r.get("phone", _phone) or "")
-
-
-def _shift(r: _Row) -> DutyShift:
-    return DutyShift(
-        r.text("person_id"),
-        r.text("microgrid_id"),
-        r.get("start", _aware, required=True),
-        r.get("end", _aware, required=True),
-    )
-
-
-def _device(r: _Row) -> Device:
-    cls = r.enum("device_class", DeviceClass)
-    return Device(
-        r.ident(),
-        cls or DeviceClass.SMOKE_DETECTOR,
-        r.text("building_id"),
-        r.text("household_id", required=False) or None,
-        r.integer("expected_interval_s", 86_400),
-        r.get("installed", _date),
-        r.text("label", required=False),
-    )
-
-
 # column of a reference -> the collections it may point into
 _NODES = frozenset({"streets", "communities", "grids", "microgrids", "buildings", "households"})
 _REFERENCES: dict[str, frozenset[str]] = {
@@ -366,18 +162,6 @@ _REFERENCES: dict[str, frozenset[str]] = {
     "floor": frozenset({"buildings"}),
     "person_id": frozenset({"people"}),
     "scope_id": _NODES,
-}
-
-_READERS: dict[str, Callable[[_Row], Any]] = {
-    "streets": _street,
-    "communities": _community,
-    "grids": _grid,
-    "microgrids": _microgrid,
-    "buildings": _building,
-    "households": _household,
-    "people": _person,
-    "roster": _shift,
-    "devices": _device,
 }
 
 
@@ -393,22 +177,22 @@ def load_registry(folder: str | Path) -> Registry:
     loaded: dict[str, _Loaded] = {}
     unreadable: set[str] = set()
     refused_ids: set[str] = set()
-    for stem, read in _READERS.items():
+    for entity in ENTITIES:
         got = _Loaded([], [])
-        loaded[stem] = got
-        path = root / f"{stem}.csv"
+        loaded[entity.name] = got
+        path = root / entity.file
         if not path.exists():
             continue
-        file = _records(path, problems)
+        file = _records(path, entity, problems)
         if file is None or file.absent:
-            unreadable.add(stem)  # no row can be built: references into this file are not checked
+            unreadable.add(entity.name)  # no row can be built: references into this file are not checked
         for row in file.rows if file is not None else ():
-            item = read(row)
-            if row.ok:
+            item = row.item(entity)
+            if item is not None:
                 got.items.append(item)
                 got.lines.append(row.line)
-            elif stem != "roster":
-                refused_ids.add(row.cells.get("id", "").strip())
+            elif "id" in row.cells:
+                refused_ids.add(row.cells["id"].strip())
 
     def locate(collection: str, index: int) -> tuple[str, int]:
         return f"{collection}.csv", loaded[collection].lines[index]
@@ -437,63 +221,11 @@ def check_folder(folder: str | Path) -> list[Problem]:
 # --- writing -------------------------------------------------------------------------------------------------
 
 
-def _yes(b: bool) -> str:
-    return "yes" if b else "no"
-
-
-def _hhmm(t: time) -> str:
-    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
-
-
-def _contact_cell(contacts: tuple[Contact, ...]) -> str:
-    for c in contacts:
-        if any(ch in f for f in (c.name, c.phone, c.relation) for ch in "|;"):
-            raise DevicesError(f"contact {c.name!r} contains '|' or ';', which the CSV form cannot hold")
-    return ";".join(f"{c.name}|{c.phone}|{c.relation}" if c.relation else f"{c.name}|{c.phone}" for c in contacts)
-
-
-def _rows(stem: str, reg: Registry) -> Iterator[list[str]]:
-    c = reg.collections()
-    if stem == "streets":
-        yield from ([s.id, s.name] for s in c.streets)
-    elif stem == "communities":
-        yield from ([x.id, x.name, x.street_id] for x in c.communities)
-    elif stem == "grids":
-        yield from ([x.id, x.name, x.community_id] for x in c.grids)
-    elif stem == "microgrids":
-        yield from ([x.id, x.name, x.grid_id] for x in c.microgrids)
-    elif stem == "buildings":
-        yield from ([b.id, b.name, b.microgrid_id, str(b.floors)] for b in c.buildings)
-    elif stem == "households":
-        for h in c.households:
-            k = h.care
-            yield [
-                h.id,
-                h.building_id,
-                h.unit,
-                str(h.floor),
-                _yes(k.lives_alone),
-                _yes(k.elderly),
-                _yes(k.consent),
-                _contact_cell(k.emergency_contacts),
-                f"{_hhmm(k.quiet_hours.start)}-{_hhmm(k.quiet_hours.end)}" if k.quiet_hours else "",
-                k.away_until.isoformat() if k.away_until else "",
-            ]
-    elif stem == "people":
-        yield from ([p.id, p.name, p.role.value, p.scope_id, p.phone] for p in c.people)
-    elif stem == "roster":
-        yield from ([s.person_id, s.microgrid_id, s.start.isoformat(), s.end.isoformat()] for s in c.roster)
-    elif stem == "devices":
-        for d in c.devices:
-            yield [
-                d.id,
-                d.device_class.value,
-                d.building_id,
-                d.household_id or "",
-                str(d.expected_interval_s),
-                d.installed.isoformat() if d.installed else "",
-                d.label,
-            ]
+def _rows(entity: Entity[Any], items: Iterator[Any]) -> Iterator[list[Any]]:
+    shows = [f.kind.show for f in entity.fields]
+    for item in items:
+        # the csv module writes None as an empty cell and a str as it is
+        yield [v if v is None or show is str else show(v) for show, v in zip(shows, entity.values(item), strict=True)]
 
 
 def save_registry(reg: Registry, folder: str | Path) -> list[Path]:
@@ -503,12 +235,13 @@ def save_registry(reg: Registry, folder: str | Path) -> list[Path]:
     written = []
     try:
         root.mkdir(parents=True, exist_ok=True)
-        for stem, (required, optional) in COLUMNS.items():
+        c = reg.collections()
+        for entity in ENTITIES:
             buf = io.StringIO(newline="")
             w = csv.writer(buf, lineterminator="\r\n")
-            w.writerow([*required, *optional])
-            w.writerows(_rows(stem, reg))
-            path = root / f"{stem}.csv"
+            w.writerow(entity.columns)
+            w.writerows(_rows(entity, iter(getattr(c, entity.name))))
+            path = root / entity.file
             tmp = path.with_suffix(".csv.tmp")
             tmp.write_bytes(buf.getvalue().encode("utf-8-sig"))
             os.replace(tmp, path)

@@ -56,7 +56,8 @@ def _aware(d: datetime) -> bool:
 def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset[str] = frozenset()) -> list[Problem]:
     """Every problem of `c`: malformed or duplicate ids (node and device ids share one namespace, since they
     are used interchangeably as scopes), dangling parents, households of a device outside its building,
-    shifts of unknown people or micro-grids, empty shifts and naive datetimes.
+    building coordinates out of range or given alone, shifts of unknown people or micro-grids, empty shifts
+    and naive datetimes.
 
     References to ids in `unchecked` are not reported: a loader passes the ids of rows it already refused, so
     one bad building row is one problem, not one more per household in it."""
@@ -114,6 +115,13 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
             bad("buildings", i, "microgrid_id", f"micro-grid {b.microgrid_id!r} does not exist")
         if b.floors < 1:
             bad("buildings", i, "floors", f"floors must be at least 1, got {b.floors}")
+        if (b.lat is None) != (b.lon is None):
+            given, missing = ("lat", "lon") if b.lon is None else ("lon", "lat")
+            bad("buildings", i, missing, f"{given} is given without {missing}: give both coordinates or neither")
+        if b.lat is not None and not -90 <= b.lat <= 90:
+            bad("buildings", i, "lat", f"latitude {b.lat} is not between -90 and 90 (lat and lon swapped?)")
+        if b.lon is not None and not -180 <= b.lon <= 180:
+            bad("buildings", i, "lon", f"longitude {b.lon} is not between -180 and 180")
     for i, h in enumerate(c.households):
         hb = buildings.get(h.building_id)
         if hb is None:
@@ -140,6 +148,8 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
                 )
         if d.expected_interval_s <= 0:
             bad("devices", i, "expected_interval_s", f"must be positive, got {d.expected_interval_s}")
+        if d.gateway_id is not None and not _ID.fullmatch(d.gateway_id):
+            bad("devices", i, "gateway_id", f"gateway id {d.gateway_id!r} is not a valid id (letters, digits, _ . -)")
     for i, p in enumerate(c.people):
         if p.scope_id not in unchecked and (p.scope_id not in seen or seen[p.scope_id] == "devices"):
             bad("people", i, "scope_id", f"scope {p.scope_id!r} is not a node of the grid (street … household)")

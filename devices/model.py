@@ -1,7 +1,9 @@
 """Value types of the grid hierarchy, the people who work it and the devices installed in it.
 
 Pure data: frozen, slotted dataclasses with no I/O, so every other package can hold and compare them freely.
-Ids are stable strings chosen by the community (they appear in MQTT topics); names may be Chinese.
+Ids are stable strings chosen by the community (they appear in MQTT topics); names may be Chinese. The defaults
+here are the registry's defaults; what each field means, and its CSV and store columns, are declared in
+`devices.fields`.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class Building:
     name: str
     microgrid_id: str
     floors: int = 1
+    lat: float | None = None  # WGS-84 decimal degrees, for the site plan; both or neither
+    lon: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,7 @@ class Person:
     role: Role
     scope_id: str
     phone: str = ""
+    email: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +169,4 @@ class Device:
     expected_interval_s: int = 86_400
     installed: date | None = None
     label: str = ""  # free text: "3F stairwell", "north gate"
+    gateway_id: str | None = None  # the gateway or base station it reports through

@@ -9,6 +9,7 @@ load and simulate. Everything is drawn from `random.Random(seed)`: the same seed
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -50,6 +51,14 @@ DEVICE_PREFIX: dict[DeviceClass, str] = {
 
 HOUR = 3_600
 DAY = 86_400
+
+# the site plan: the street's south-west corner (WGS-84) and metres per degree there
+_ORIGIN = (30.2650, 120.1420)
+_M_PER_DEG_LAT = 111_320.0
+_M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(_ORIGIN[0]))
+_BUILDING_PITCH_M = 45.0  # between neighbouring buildings of a compound
+_ROAD_M = 60.0  # between compounds
+_WIRED = frozenset({DeviceClass.ACCESS_CONTROL, DeviceClass.AI_CAMERA, DeviceClass.EBIKE_CHARGER})
 
 # (community id suffix, name, compound names of its micro-grids); grids hold 3 micro-grids each
 _COMMUNITIES: list[tuple[str, str, list[str]]] = [
@@ -156,12 +165,16 @@ def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14, s
 
     def dev(cls: DeviceClass, b: Building, interval: int, label: str = "", household: str | None = None) -> None:
         installed = date(2021, 1, 1) + timedelta(days=rng.randrange(4 * 365))
-        devices.append(Device(ids.next(cls), cls, b.id, household, interval, installed, label))
+        gateway = _gateway(cls, interval, b.microgrid_id)
+        devices.append(Device(ids.next(cls), cls, b.id, household, interval, installed, label, gateway))
 
     people.extend(Person(f"p-xf-{i}", _name(rng), Role.STREET_DUTY, street.id, _phone(rng)) for i in range(1, 3))
     people.append(Person("p-xf-op", _name(rng), Role.OPERATOR, street.id, _phone(rng)))
 
-    for c_suffix, c_name, compounds in _COMMUNITIES:
+    # compounds on the site plan: each community three compounds wide, its grids one row of three each
+    cols = math.ceil(math.sqrt(max(_WALKUP.buildings[1], _HIGHRISE.buildings[1]) * scale))
+    block = cols * _BUILDING_PITCH_M + _ROAD_M
+    for ci, (c_suffix, c_name, compounds) in enumerate(_COMMUNITIES):
         co = Community(f"c-{c_suffix}", c_name, street.id)
         communities.append(co)
         people.extend(
@@ -174,7 +187,9 @@ def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14, s
                 compound = compounds[gi * 3 + mi]
                 mg = MicroGrid(f"mg-{c_suffix}-{gi + 1}-{mi + 1}", f"{compound}微网格", grid.id)
                 microgrids.append(mg)
-                staff = _microgrid(rng, mg, compound, ids, dev, buildings, households, people, scale)
+                corner = ((ci * 3 + mi) * block + ci * _ROAD_M, gi * block)
+                plan = _Plan(corner, cols)
+                staff = _microgrid(rng, mg, compound, ids, dev, buildings, households, people, scale, plan)
                 roster.extend(_shifts(mg.id, staff, first, days))
 
     return Registry(
@@ -188,6 +203,34 @@ def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14, s
         roster=roster,
         devices=devices,
     )
+
+
+def _gateway(cls: DeviceClass, interval: int, microgrid_id: str) -> str | None:
+    """Mains devices are wired; hourly water meters send over LoRa to one gateway per compound; the battery
+    devices send over NB-IoT, one base station per grid."""
+    if cls in _WIRED:
+        return None
+    compound = microgrid_id.removeprefix("mg-")
+    if cls is DeviceClass.WATER_METER and interval < DAY:
+        return f"lora-{compound}"
+    return f"nb-{compound.rsplit('-', 1)[0]}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where a compound's buildings stand: rows of `cols` from `corner` (metres east, north of `_ORIGIN`)."""
+
+    corner: tuple[float, float]
+    cols: int
+
+    def place(self, index: int) -> tuple[float, float]:
+        """(lat, lon) of the compound's building number `index`."""
+        east = self.corner[0] + (index % self.cols + 0.5) * _BUILDING_PITCH_M
+        north = self.corner[1] + (index // self.cols + 0.5) * _BUILDING_PITCH_M
+        return (
+            round(_ORIGIN[0] + north / _M_PER_DEG_LAT, 6),
+            round(_ORIGIN[1] + east / _M_PER_DEG_LON, 6),
+        )
 
 
 class _Dev(Protocol):
@@ -206,6 +249,7 @@ def _microgrid(
     households: list[Household],
     people: list[Person],
     scale: int,
+    plan: _Plan,
 ) -> list[Person]:
     """Buildings, households and devices of one micro-grid; returns its staff, leader first."""
     kind = _WALKUP if rng.random() < 0.6 else _HIGHRISE
@@ -217,7 +261,8 @@ def _microgrid(
     for bi in range(n_buildings):
         no = first_no + bi
         floors = rng.choice(kind.floors)
-        b = Building(f"{mg.id.replace('mg-', 'b-')}-{no:02d}", f"{compound}{no}号楼", mg.id, floors)
+        lat, lon = plan.place(bi)
+        b = Building(f"{mg.id.replace('mg-', 'b-')}-{no:02d}", f"{compound}{no}号楼", mg.id, floors, lat, lon)
         mine.append(b)
         buildings.append(b)
         dev(DeviceClass.ACCESS_CONTROL, b, 300, "单元门")

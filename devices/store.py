@@ -9,14 +9,13 @@ particular isolation level.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from datetime import date, datetime, time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     Integer,
     MetaData,
     Row,
@@ -30,25 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.types import TypeEngine
 
 from cwatch.db import begin_write
 from devices.errors import RegistryStoreError
-from devices.model import (
-    Building,
-    CareProfile,
-    Community,
-    Contact,
-    Device,
-    DeviceClass,
-    DutyShift,
-    Grid,
-    Household,
-    MicroGrid,
-    Person,
-    QuietHours,
-    Role,
-    Street,
-)
+from devices.fields import ENTITIES, Entity
+from devices.kinds import StoreType
 from devices.registry import Registry
 
 __all__ = [
@@ -62,79 +48,42 @@ __all__ = [
 
 METADATA = MetaData()
 
-_ID = String(64)
+# how each kind of store column is kept: dates and times as ISO 8601 text, so an offset stays as written
+_SQL: dict[StoreType, TypeEngine[Any]] = {
+    "id": String(64),
+    "text": Text(),
+    "int": Integer(),
+    "bool": Boolean(),
+    "float": Float(),
+    "enum": String(32),
+    "time": String(8),  # HH:MM:SS
+    "date": String(10),
+    "timestamp": String(40),
+}
 
 
-def _table(name: str, *columns: Column[Any]) -> Table:
-    # `pos` keeps the input order, which decides the order of look-up results (devices_under ...)
-    return Table(f"devices_{name}", METADATA, Column("pos", Integer, primary_key=True, autoincrement=False), *columns)
+def _table(entity: Entity[Any]) -> Table:
+    """The table of `entity`; `pos` keeps the input order, which decides the order of look-up results
+    (devices_under ...)."""
+    columns: list[Column[Any]] = [Column("pos", Integer, primary_key=True, autoincrement=False)]
+    for f in entity.fields:
+        for name, kind in zip(f.store, f.kind.store, strict=True):
+            columns.append(
+                Column(name, _SQL[kind], nullable=f.nullable, unique=f.attr == "id" or None, index=f.index or None)
+            )
+    return Table(f"devices_{entity.name}", METADATA, *columns)
 
 
-STREETS = _table("streets", Column("id", _ID, nullable=False, unique=True), Column("name", Text, nullable=False))
-COMMUNITIES = _table(
-    "communities",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("street_id", _ID, nullable=False),
-)
-GRIDS = _table(
-    "grids",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("community_id", _ID, nullable=False),
-)
-MICROGRIDS = _table(
-    "microgrids",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("grid_id", _ID, nullable=False),
-)
-BUILDINGS = _table(
-    "buildings",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("microgrid_id", _ID, nullable=False),
-    Column("floors", Integer, nullable=False),
-)
-HOUSEHOLDS = _table(
-    "households",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("building_id", _ID, nullable=False),
-    Column("unit", Text, nullable=False),
-    Column("floor", Integer, nullable=False),
-    Column("lives_alone", Boolean, nullable=False),
-    Column("elderly", Boolean, nullable=False),
-    Column("consent", Boolean, nullable=False),
-    Column("emergency_contacts", Text, nullable=False),  # JSON [[name, phone, relation], ...]
-    Column("quiet_start", String(8)),  # HH:MM:SS
-    Column("quiet_end", String(8)),
-    Column("away_until", String(40)),  # ISO 8601 with its offset, kept as written
-)
-PEOPLE = _table(
-    "people",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("scope_id", _ID, nullable=False),
-    Column("phone", Text, nullable=False),
-)
-ROSTER = _table(
-    "roster",
-    Column("person_id", _ID, nullable=False),
-    Column("microgrid_id", _ID, nullable=False, index=True),
-    Column("start", String(40), nullable=False),
-    Column("end", String(40), nullable=False),
-)
-DEVICES = _table(
-    "devices",
-    Column("id", _ID, nullable=False, unique=True),
-    Column("device_class", String(32), nullable=False),
-    Column("building_id", _ID, nullable=False),
-    Column("household_id", _ID),
-    Column("expected_interval_s", Integer, nullable=False),
-    Column("installed", String(10)),
-    Column("label", Text, nullable=False),
-)
+_TABLES: dict[str, Table] = {e.name: _table(e) for e in ENTITIES}
+STREETS = _TABLES["streets"]
+COMMUNITIES = _TABLES["communities"]
+GRIDS = _TABLES["grids"]
+MICROGRIDS = _TABLES["microgrids"]
+BUILDINGS = _TABLES["buildings"]
+HOUSEHOLDS = _TABLES["households"]
+PEOPLE = _TABLES["people"]
+ROSTER = _TABLES["roster"]
+DEVICES = _TABLES["devices"]
 REVISION = Table(
     "devices_registry_revision",
     METADATA,
@@ -142,17 +91,6 @@ REVISION = Table(
     Column("revision", Integer, nullable=False),
 )
 
-_TABLES: dict[str, Table] = {
-    "streets": STREETS,
-    "communities": COMMUNITIES,
-    "grids": GRIDS,
-    "microgrids": MICROGRIDS,
-    "buildings": BUILDINGS,
-    "households": HOUSEHOLDS,
-    "people": PEOPLE,
-    "roster": ROSTER,
-    "devices": DEVICES,
-}
 _READ_ATTEMPTS = 5
 
 
@@ -173,119 +111,43 @@ async def create_tables(engine: AsyncEngine) -> None:
 # --- rows ----------------------------------------------------------------------------------------------------
 
 
-def _hms(t: time) -> str:
-    return t.isoformat(timespec="seconds")
-
-
 def _rows(reg: Registry) -> dict[str, list[dict[str, Any]]]:
     c = reg.collections()
-    rows: dict[str, list[dict[str, Any]]] = {
-        "streets": [{"id": x.id, "name": x.name} for x in c.streets],
-        "communities": [{"id": x.id, "name": x.name, "street_id": x.street_id} for x in c.communities],
-        "grids": [{"id": x.id, "name": x.name, "community_id": x.community_id} for x in c.grids],
-        "microgrids": [{"id": x.id, "name": x.name, "grid_id": x.grid_id} for x in c.microgrids],
-        "buildings": [
-            {"id": x.id, "name": x.name, "microgrid_id": x.microgrid_id, "floors": x.floors} for x in c.buildings
-        ],
-        "households": [
-            {
-                "id": h.id,
-                "building_id": h.building_id,
-                "unit": h.unit,
-                "floor": h.floor,
-                "lives_alone": h.care.lives_alone,
-                "elderly": h.care.elderly,
-                "consent": h.care.consent,
-                "emergency_contacts": json.dumps(
-                    [[k.name, k.phone, k.relation] for k in h.care.emergency_contacts], ensure_ascii=False
-                ),
-                "quiet_start": _hms(h.care.quiet_hours.start) if h.care.quiet_hours else None,
-                "quiet_end": _hms(h.care.quiet_hours.end) if h.care.quiet_hours else None,
-                "away_until": h.care.away_until.isoformat() if h.care.away_until else None,
-            }
-            for h in c.households
-        ],
-        "people": [
-            {"id": p.id, "name": p.name, "role": p.role.value, "scope_id": p.scope_id, "phone": p.phone}
-            for p in c.people
-        ],
-        "roster": [
-            {
-                "person_id": s.person_id,
-                "microgrid_id": s.microgrid_id,
-                "start": s.start.isoformat(),
-                "end": s.end.isoformat(),
-            }
-            for s in c.roster
-        ],
-        "devices": [
-            {
-                "id": d.id,
-                "device_class": d.device_class.value,
-                "building_id": d.building_id,
-                "household_id": d.household_id,
-                "expected_interval_s": d.expected_interval_s,
-                "installed": d.installed.isoformat() if d.installed else None,
-                "label": d.label,
-            }
-            for d in c.devices
-        ],
-    }
-    for items in rows.values():
-        for pos, row in enumerate(items):
-            row["pos"] = pos
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for entity in ENTITIES:
+        out: list[dict[str, Any]] = []
+        for pos, item in enumerate(getattr(c, entity.name)):
+            row: dict[str, Any] = {"pos": pos}
+            for f, value in zip(entity.fields, entity.values(item), strict=True):
+                if f.kind.dump is None:
+                    row[f.store[0]] = value
+                elif value is None:
+                    row.update(dict.fromkeys(f.store))
+                else:
+                    row.update(zip(f.store, f.kind.dump(value), strict=True))
+            out.append(row)
+        rows[entity.name] = out
     return rows
 
 
-def _household(r: Row[Any]) -> Household:
-    quiet = None
-    if r.quiet_start is not None and r.quiet_end is not None:
-        quiet = QuietHours(time.fromisoformat(r.quiet_start), time.fromisoformat(r.quiet_end))
-    care = CareProfile(
-        lives_alone=bool(r.lives_alone),
-        elderly=bool(r.elderly),
-        consent=bool(r.consent),
-        emergency_contacts=tuple(Contact(*k) for k in json.loads(r.emergency_contacts)),
-        quiet_hours=quiet,
-        away_until=datetime.fromisoformat(r.away_until) if r.away_until else None,
-    )
-    return Household(r.id, r.building_id, r.unit, r.floor, care)
-
-
-def _objects(name: str, rows: Sequence[Row[Any]]) -> list[Any]:
-    if name == "streets":
-        return [Street(r.id, r.name) for r in rows]
-    if name == "communities":
-        return [Community(r.id, r.name, r.street_id) for r in rows]
-    if name == "grids":
-        return [Grid(r.id, r.name, r.community_id) for r in rows]
-    if name == "microgrids":
-        return [MicroGrid(r.id, r.name, r.grid_id) for r in rows]
-    if name == "buildings":
-        return [Building(r.id, r.name, r.microgrid_id, r.floors) for r in rows]
-    if name == "households":
-        return [_household(r) for r in rows]
-    if name == "people":
-        return [Person(r.id, r.name, Role(r.role), r.scope_id, r.phone) for r in rows]
-    if name == "roster":
-        return [
-            DutyShift(r.person_id, r.microgrid_id, datetime.fromisoformat(r.start), datetime.fromisoformat(r.end))
-            for r in rows
-        ]
-    if name == "devices":
-        return [
-            Device(
-                r.id,
-                DeviceClass(r.device_class),
-                r.building_id,
-                r.household_id,
-                r.expected_interval_s,
-                date.fromisoformat(r.installed) if r.installed else None,
-                r.label,
-            )
-            for r in rows
-        ]
-    raise AssertionError(name)
+def _objects(entity: Entity[Any], rows: Sequence[Row[Any]]) -> list[Any]:
+    """Items from rows of `select(table)`: `pos`, then each field's store columns in field order."""
+    steps: list[tuple[int, int, Callable[[tuple[Any, ...]], Any] | None, bool]] = []
+    at = 1
+    for f in entity.fields:
+        steps.append((at, at + len(f.store), f.kind.load, f.nullable))
+        at += len(f.store)
+    out = []
+    for r in rows:
+        values = []
+        for start, end, load, nullable in steps:
+            if load is None:
+                values.append(r[start])
+            else:
+                stored = tuple(r[start:end])
+                values.append(None if nullable and None in stored else load(stored))
+        out.append(entity.build(values))
+    return out
 
 
 # --- operations -----------------------------------------------------------------------------------------------
@@ -345,9 +207,10 @@ async def load_registry_with_revision(engine: AsyncEngine) -> tuple[int, Registr
                 if before == 0:
                     return 0, None
                 data: dict[str, list[Any]] = {}
-                for name, table in _TABLES.items():
+                for entity in ENTITIES:
+                    table = _TABLES[entity.name]
                     result = await conn.execute(select(table).order_by(table.c.pos))
-                    data[name] = _objects(name, result.all())
+                    data[entity.name] = _objects(entity, result.all())
                 # end the implicit transaction so the next read sees what committed meanwhile
                 await conn.commit()
                 if await _revision(conn) == before:

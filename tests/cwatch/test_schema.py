@@ -4,6 +4,7 @@ first query that touches a changed table."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import cwatch.schema as schema
 from cwatch.app import create_all_tables
 from cwatch.db import make_engine
 from cwatch.schema import SchemaError, version_table
+from devices.store import load_registry_db, save_registry_db
 from tests.cwatch.databases import empty_database
+from tests.devices.factory import tiny
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -113,3 +116,27 @@ async def test_a_version_1_database_gets_the_tables_added_since(engine: AsyncEng
     async with engine.connect() as conn:
         have = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     assert set(added) <= have
+
+
+async def test_a_version_2_database_gets_the_registry_fields_of_version_3(engine: AsyncEngine) -> None:
+    """A registry saved by a cwatch of schema version 2 (without building coordinates, e-mail and gateway
+    columns) is kept, and the new fields read as their defaults."""
+    await create_all_tables(engine)
+    reg = tiny()
+    await save_registry_db(engine, reg)
+    async with engine.begin() as conn:
+        for table, column in (
+            ("devices_buildings", "lat"),
+            ("devices_buildings", "lon"),
+            ("devices_people", "email"),
+            ("devices_devices", "gateway_id"),
+        ):
+            await conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        await conn.execute(version_table.update().values(version=2))
+    await create_all_tables(engine)
+    assert await stored_version(engine) == schema.SCHEMA_VERSION
+    assert await load_registry_db(engine) == reg
+    b1 = dataclasses.replace(reg.buildings["b1"], lat=30.27, lon=120.15)
+    moved = reg.with_changes(buildings=[b1])
+    await save_registry_db(engine, moved)
+    assert await load_registry_db(engine) == moved

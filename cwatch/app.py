@@ -28,7 +28,7 @@ from cwatch.answers import AbsenceAnswers
 from cwatch.broker import EmbeddedBroker
 from cwatch.clock import Clock, SystemClock, VirtualClock
 from cwatch.db import make_engine
-from cwatch.errors import ConfigError, CwatchError
+from cwatch.errors import CwatchError, SettingsError
 from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
 from cwatch.schema import ensure_schema
 from cwatch.settings import Settings
@@ -461,7 +461,7 @@ def _refuse_shared_subscription(s: Settings) -> None:
     """The rules judge every message of a device together (a door opened then closed, a meter's register over a
     day): a shared subscription would hand each process only some of them."""
     if s.mqtt.shared_group:
-        raise ConfigError(
+        raise SettingsError(
             f"mqtt.shared_group = {s.mqtt.shared_group!r}: cwatch serve must receive every message of a device "
             "(its rules judge them together), and a shared subscription splits them between processes; leave it "
             "empty and run one cwatch serve per store (it is for ingest-only processes, `python -m ingest.run`)"

@@ -5,5 +5,5 @@ class CwatchError(Exception):
     """Base of errors raised by settings, CLI and wiring."""
 
 
-class ConfigError(CwatchError):
+class SettingsError(CwatchError):
     """A configuration file or environment variable is wrong; the message names file, line and key."""

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cwatch.errors import ConfigError
+from cwatch.errors import SettingsError
 
 ENV_PREFIX = "CWATCH_"
 #: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, test knobs.
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
-    """Read `path` (TOML, optional) and the environment; raise ConfigError naming file, line and key."""
+    """Read `path` (TOML, optional) and the environment; raise SettingsError naming file, line and key."""
     env = dict(os.environ if environ is None else environ)
     _refuse_unknown_env(env)
     data: dict[str, Any] = {}
@@ -169,9 +169,9 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
             text = path.read_text(encoding="utf-8")
             data = tomllib.loads(text)
         except FileNotFoundError:
-            raise ConfigError(f"{path}: no such file") from None
+            raise SettingsError(f"{path}: no such file") from None
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: {e}") from None
+            raise SettingsError(f"{path}: {e}") from None
     try:
         if environ is None:
             return Settings(**data)
@@ -184,7 +184,7 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
             os.environ.clear()
             os.environ.update(saved)
     except ValidationError as e:
-        raise ConfigError(_describe(e, path, text, data, env)) from None
+        raise SettingsError(_describe(e, path, text, data, env)) from None
 
 
 def _fields_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -200,11 +200,11 @@ def _refuse_unknown_env(env: dict[str, str]) -> None:
         for i, part in enumerate(parts):
             fields = _fields_of(model) if model is not None else {}
             if part not in fields:
-                raise ConfigError(f"environment variable {name}: unknown key {'.'.join(parts[: i + 1])}")
+                raise SettingsError(f"environment variable {name}: unknown key {'.'.join(parts[: i + 1])}")
             ann = fields[part].annotation
             model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
             if model is None and i < len(parts) - 1:
-                raise ConfigError(f"environment variable {name}: {'.'.join(parts[: i + 1])} has no sub-keys")
+                raise SettingsError(f"environment variable {name}: {'.'.join(parts[: i + 1])} has no sub-keys")
 
 
 def _describe(err: ValidationError, path: Path | None, text: str, data: dict[str, Any], env: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ class IngestError(Exception):
     """Base of every error raised by the ingest package."""
 
 
-class ConfigError(IngestError):
+class IngestConfigError(IngestError):
     """The ingest configuration is invalid (unknown sink, bad broker address, ...)."""
 
 

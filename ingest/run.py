@@ -23,7 +23,7 @@ from cwatch.db import make_engine
 from cwatch.settings import load_settings
 from devices.sample import sample_street
 from ingest.deadletter import create_tables
-from ingest.errors import ConfigError
+from ingest.errors import IngestConfigError
 from ingest.transport import options_from_url
 from ingest.wiring import build_ingester
 
@@ -31,7 +31,7 @@ from ingest.wiring import build_ingester
 async def serve(config: Path | None, sample_seed: int, metrics_port: int | None = None) -> None:
     settings = load_settings(config)
     if not settings.mqtt.url:
-        raise ConfigError("ingest.run needs [mqtt] url (the embedded broker runs only inside `cwatch serve`)")
+        raise IngestConfigError("ingest.run needs [mqtt] url (the embedded broker runs only inside `cwatch serve`)")
     opts = options_from_url(settings.mqtt.url)
     data_dir = Path(settings.data_dir)
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from cwatch.clock import Clock
 from ingest.drainer import DrainConfig
-from ingest.errors import ConfigError
+from ingest.errors import IngestConfigError
 from ingest.metrics import IngestMetrics
 from ingest.service import TELEMETRY, Consumer, Ingester, IngestTuning
 from ingest.spool import Spool
@@ -45,7 +45,7 @@ def make_sink(t: TelemetrySettings, *, data_dir: Path, clock: Clock) -> Telemetr
         from ingest.sinks.sqlite import SqliteTelemetrySink
 
         return SqliteTelemetrySink(data_dir / "telemetry.db", t.retention_days * 86_400, clock=clock)
-    raise ConfigError(f"unknown telemetry backend {t.backend!r}")
+    raise IngestConfigError(f"unknown telemetry backend {t.backend!r}")
 
 
 def build_ingester(

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cwatch.errors import ConfigError
+from cwatch.errors import SettingsError
 from cwatch.settings import load_settings
 
 
@@ -23,21 +23,21 @@ def test_defaults_are_embedded_and_local() -> None:
 
 def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
     p = write(tmp_path, 'data_dir = "x"\n\n[mqtt]\nurl = ""\nclientid = "typo"\n')
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(SettingsError) as e:
         load_settings(p, environ={})
     assert f"{p}:5: mqtt.clientid: unknown key" in str(e.value)
 
 
 def test_wrong_value_names_file_line_and_key(tmp_path: Path) -> None:
     p = write(tmp_path, "[http]\nhost = '0.0.0.0'\nport = 99999\n")
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(SettingsError) as e:
         load_settings(p, environ={})
     assert f"{p}:3: http.port:" in str(e.value)
 
 
 def test_missing_required_key_is_named(tmp_path: Path) -> None:
     p = write(tmp_path, "[telemetry]\nbackend = 'influx_v2'\ninflux_org = 'o'\n")
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(SettingsError) as e:
         load_settings(p, environ={})
     assert "influx_bucket" in str(e.value)
     assert "influx_token" in str(e.value)
@@ -45,12 +45,12 @@ def test_missing_required_key_is_named(tmp_path: Path) -> None:
 
 def test_bad_toml_syntax_names_the_file(tmp_path: Path) -> None:
     p = write(tmp_path, "[http\nport = 1\n")
-    with pytest.raises(ConfigError, match=str(p)):
+    with pytest.raises(SettingsError, match=str(p)):
         load_settings(p, environ={})
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(SettingsError, match="no such file"):
         load_settings(tmp_path / "nope.toml", environ={})
 
 
@@ -62,12 +62,12 @@ def test_environment_overrides_file_and_merges_sections(tmp_path: Path) -> None:
 
 
 def test_unknown_environment_variable_is_named() -> None:
-    with pytest.raises(ConfigError, match="CWATCH_MQTT__CLIENTID"):
+    with pytest.raises(SettingsError, match="CWATCH_MQTT__CLIENTID"):
         load_settings(None, environ={"CWATCH_MQTT__CLIENTID": "x"})
 
 
 def test_bad_environment_value_is_named() -> None:
-    with pytest.raises(ConfigError, match="CWATCH_HTTP__PORT"):
+    with pytest.raises(SettingsError, match="CWATCH_HTTP__PORT"):
         load_settings(None, environ={"CWATCH_HTTP__PORT": "eighty"})
 
 
@@ -78,7 +78,7 @@ def test_chinese_values_round_trip(tmp_path: Path) -> None:
 
 def test_a_webhook_needs_a_real_secret(tmp_path: Path) -> None:
     p = write(tmp_path, "[notify]\nwebhook_url = 'http://127.0.0.1:9/hook'\nwebhook_secret = 'short'\n")
-    with pytest.raises(ConfigError, match="webhook_secret"):
+    with pytest.raises(SettingsError, match="webhook_secret"):
         load_settings(p, environ={})
 
 

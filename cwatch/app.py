@@ -370,7 +370,10 @@ class Service:
                 alerts_api=AlertsApi(tickets, accounts, holder, hub),
                 ops_api=OpsApi(engine, holder, answers),
                 board_dir=STATIC_DIR,
+                metrics_token=s.http.metrics_token,
             )
+            if not s.http.metrics_token:
+                log.info("/metrics is off: set http.metrics_token to scrape it")
             server = uvicorn.Server(
                 uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off")
             )

@@ -30,6 +30,16 @@ class _Section(BaseModel):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token Prometheus sends for /metrics (at least 16 characters); empty: /metrics is off.",
+    )
+
+    @model_validator(mode="after")
+    def _long_token(self) -> HttpSettings:
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ValueError("metrics_token needs at least 16 characters")
+        return self
 
 
 class MqttSettings(_Section):

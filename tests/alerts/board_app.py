@@ -1,5 +1,6 @@
-"""A FastAPI app with the alerts router and the board, served by uvicorn in a thread, for browser tests and the
-README screenshot. Everything async is created inside the server's own event loop (in its lifespan).
+"""The service's HTTP app (`cwatch.http.build_http_app`: the API, the board, its headers and allow-list) around
+an alerts service on SQLite, served by uvicorn in a thread, for browser tests and the README screenshot.
+Everything async is created inside the server's own event loop (in its lifespan).
 
 Test-only endpoint: POST /test/alerts with a list of alert dicts, applied through the service (as the rules
 engine would)."""
@@ -16,10 +17,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
 
 from alerts.accounts import AccountStore
-from alerts.api import AlertsApi, install_error_handlers, mount
+from alerts.api import AlertsApi, mount
 from alerts.board import STATIC_DIR
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
@@ -27,6 +28,7 @@ from alerts.stream import ChangeHub
 from alerts.tables import create_tables
 from cwatch.clock import Clock, SystemClock
 from cwatch.db import make_engine
+from cwatch.http import build_http_app
 from devices.model import Role
 from rules.alert import Alert, AlertAction, Severity
 from tests.support.services import free_port
@@ -56,12 +58,14 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service
         mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, heartbeat_s=5))
-        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="board")
         yield
         await engine.dispose()
 
-    app = FastAPI(lifespan=lifespan)
-    install_error_handlers(app)
+    async def ready() -> dict[str, bool]:
+        return {"store": True}
+
+    app = build_http_app(readiness=ready, metrics=CollectorRegistry(), board_dir=STATIC_DIR)
+    app.router.lifespan_context = lifespan
 
     @app.post("/test/alerts")
     async def inject(items: list[dict[str, Any]]) -> list[int]:

@@ -74,14 +74,21 @@ async def login(page: Any, url: str, username: str) -> None:
 PHONE = {"width": 390, "height": 844}
 
 
+def watch_errors(page: Any, errors: list[str]) -> None:
+    """Collect the page's uncaught JavaScript errors and every Content-Security-Policy violation Chromium reports
+    (it refuses the resource and says so on the console)."""
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+
 async def desk_and_phone(browser: Any, url: str, desk_user: str, phone_user: str) -> tuple[Any, Any, list[str]]:
     """Two people's boards, one on a desktop and one on a phone, logged in; the list collects the uncaught
-    JavaScript errors of both (a test asserts it stays empty)."""
+    JavaScript errors and CSP violations of both (a test asserts it stays empty)."""
     desk = await (await browser.new_context()).new_page()
     phone = await (await browser.new_context(viewport=PHONE)).new_page()
     page_errors: list[str] = []
     for page in (desk, phone):
-        page.on("pageerror", lambda e: page_errors.append(str(e)))
+        watch_errors(page, page_errors)
     await login(desk, url, desk_user)
     await login(phone, url, phone_user)
     return desk, phone, page_errors
@@ -189,6 +196,8 @@ async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> No
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 page = await (await browser.new_context(viewport=PHONE)).new_page()
+                page_errors: list[str] = []
+                watch_errors(page, page_errors)
                 await page.goto(board + link["path"])
                 await expect(page.locator("#fb-title")).to_have_text("漏水：桂花苑2号楼 2-301")
                 await expect(page.locator("#fb-resolution")).to_contain_text("已关闭总阀")
@@ -198,6 +207,7 @@ async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> No
                 await expect(page.locator("#fb-message")).to_contain_text("感谢")
                 await page.reload()  # a second visit finds the link spent
                 await expect(page.locator("#fb-message")).to_contain_text("已失效或已使用")
+                assert page_errors == []
             finally:
                 await browser.close()
         detail = (await client.get(f"/api/v1/tickets/{tid}", headers=headers)).json()
@@ -271,5 +281,48 @@ async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) ->
             await expect(leader.locator("#silence-new")).to_be_hidden()
             assert await leader.input_value("#silence-comment") == ""
             assert page_errors == []
+        finally:
+            await browser.close()
+
+
+async def test_the_board_runs_under_its_content_security_policy(board: str) -> None:
+    """Chromium receives the security headers and enforces them: the board and the feedback page load, log in
+    and open a ticket on desktop and phone without one CSP violation, while an injected inline script is
+    refused (so a violation, were the board to cause one, would be seen)."""
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board, alert_dict("smoke_alarm:SD-CSP", A, "烟感报警：CSP", "critical", time.time(), "smoke_alarm")
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            response = await page.goto(board + "/")
+            assert response is not None
+            headers = await response.all_headers()
+            assert "script-src 'self'" in headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in headers["content-security-policy"]
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["referrer-policy"] == "no-referrer"
+
+            desk, phone, page_errors = await desk_and_phone(browser, board, "leader_a", "worker_a")
+            for view in (desk, phone):
+                await view.locator(f'.ticket[data-id="{tid}"]').click()
+                await expect(view.get_by_test_id("detail-title")).to_contain_text("烟感报警")
+            await desk.click("#silence-new")
+            await expect(desk.locator("#silence-form")).to_be_visible()
+            await phone.goto(board + "/feedback.html#no-such-token")
+            await expect(phone.locator("#fb-message")).to_contain_text("失效")
+            assert page_errors == []
+
+            # the control: an inline script is refused and reported
+            async with desk.expect_console_message(lambda m: "Content Security Policy" in m.text):
+                await desk.evaluate(
+                    "() => { const s = document.createElement('script'); s.textContent = 'window.pwned = 1';"
+                    " document.body.append(s); }"
+                )
+            assert await desk.evaluate("() => window.pwned") is None
         finally:
             await browser.close()

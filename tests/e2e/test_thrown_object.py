@@ -29,6 +29,7 @@ from devices.topics import topic_for
 from tests.support.services import MosquittoProcess
 
 PASSWORD = "correct horse battery"
+METRICS_TOKEN = "metrics-token-for-the-e2e-test"
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
 
 
@@ -77,6 +78,7 @@ def settings_for(tmp_path: Path, registry_dir: Path, broker: MosquittoProcess, w
 data_dir = "{tmp_path / "data"}"
 [http]
 port = 0
+metrics_token = "{METRICS_TOKEN}"
 [mqtt]
 url = "mqtt://127.0.0.1:{broker.port}"
 client_id = "cwatch-e2e"
@@ -215,11 +217,14 @@ async def test_thrown_object_becomes_a_ticket_of_the_right_microgrid(running: Ru
         assert naive.status_code == 422
         assert "until" in naive.text
 
-        # The service reports itself ready and counts what it stored.
+        # The service reports itself ready and counts what it stored; its metrics need the token.
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        metrics = (await client.get("/metrics")).text
+        assert ready.json() == {"ready": True}
+        assert (await client.get("/metrics")).status_code == 401
+        metrics = (await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
         assert "cwatch_ingest_received" in metrics
+        assert 'cwatch_ready{check="store"} 1.0' in metrics
 
     # The ticket was also pushed to the configured webhook, signed with the shared secret.
     await asyncio.wait_for(running.webhook.arrived.wait(), 30)

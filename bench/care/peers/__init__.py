@@ -19,7 +19,11 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from bench.care.peers.cuddihy import Cuddihy2007
 from bench.care.peers.fixed import FixedWindow
+from bench.care.peers.floeck import FloeckLitz2009
+from bench.care.peers.moshtaghi import Moshtaghi2015
+from bench.care.peers.wilhelm import WilhelmWahl2024
 
 
 class Peer(Protocol):
@@ -32,4 +36,8 @@ class Peer(Protocol):
 
 PEERS: dict[str, Callable[[], Peer]] = {
     "fixed-24h": FixedWindow,
+    "cuddihy-2007": Cuddihy2007,
+    "floeck-litz-2009": FloeckLitz2009,
+    "moshtaghi-2015": Moshtaghi2015,
+    "wilhelm-wahl-2024": WilhelmWahl2024,
 }

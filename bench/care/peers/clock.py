@@ -71,8 +71,3 @@ class LocalClock:
     def days(self, t: Floats) -> npt.NDArray[np.int64]:
         """Local day number (days since 1970-01-01 in local time)."""
         return np.floor((t + self.offsets(t)) / DAY).astype(np.int64)
-
-
-def weekend(day: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """Saturday or Sunday for local day numbers (1970-01-01 was a Thursday)."""
-    return np.asarray((day + 3) % 7 >= 5)

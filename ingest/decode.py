@@ -6,6 +6,11 @@ Checks run cheapest first (size, retain flag, topic, registry, then the payload)
 Validation has two paths. The fast path (`ingest.decode_fast`, msgspec) only ever *accepts*; anything it
 does not accept goes to the pydantic models of `devices.payloads`, which are the source of truth: they accept
 what they accept (lax coercions included) and name the reason when they refuse.
+
+Both JSON parsers let the last of two equal keys win (`{"smoke_obscuration_pct": 1, "smoke_obscuration_pct": 99}`
+reads as 99), and the protocol refuses such a payload. The fast path accepts only a payload whose double quotes
+its decoded keys and strings account for (`ingest.decode_fast`: one byte count, no second parse); the pydantic
+path parses once more to find a repeated key (`_repeated_key`) before it validates.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from devices.model import Device, DeviceClass
 from devices.payloads import Channel, Payload, model_for
 from devices.reading import Reading, Scalar
 from devices.topics import TopicError, parse_topic
-from ingest.decode_fast import FastModel, device_epoch, fast_decoder
+from ingest.decode_fast import FastModel, device_epoch, fast_decoder, quote_pairs
 from ingest.refusals import RefusalReason, Refused
 
 __all__ = ["Decoder", "PlacementView", "RegistryView"]
@@ -128,16 +133,28 @@ class Decoder:
             try:
                 msg = fast.decoder.decode(payload)
                 vals = msgspec.structs.astuple(msg)
-                ts = vals[0] if vals[0].__class__ is float else device_epoch(vals[0])
+                ts = vals[0]
                 fields = {n: v for n, v in zip(fast.names, vals[2:], strict=True) if v is not None}
+                # each key and each string brings a pair of quotes: a payload with no more quotes than the ones its
+                # struct holds has no key twice (ingest.decode_fast's docstring). Keys: ts, seq if sent, the fields
+                pairs = len(fields) + (1 if vals[1] is None else 2)
+                if fast.strings:
+                    pairs += len(fast.strings & fields.keys())
+                if ts.__class__ is not float:
+                    ts = device_epoch(ts)
+                    pairs += 1
+                if fast.defaults:
+                    fields = fast.defaults | fields
                 frozen = None
                 extra: dict[str, Any] = {}
                 if fast.nested:
-                    frozen, extra = _fast_nested(fields, fast.nested)
+                    frozen, extra, nested_pairs = _fast_nested(fields, fast.nested)
+                    pairs += nested_pairs
             except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
                 pass  # not accepted by the fast path: pydantic decides
             else:
-                return self._build(route, ts, vals[1], fields, extra, frozen, received_at)
+                if payload.count(b'"') == 2 * pairs:
+                    return self._build(route, ts, vals[1], fields, extra, frozen, received_at)
         return self._readings(route, self._validate(route, payload), received_at)
 
     # --- routing --------------------------------------------------------------------------------------------
@@ -183,6 +200,12 @@ class Decoder:
     # --- the pydantic path: source of truth, names the reason -----------------------------------------------
 
     def _validate(self, route: _Route, payload: bytes) -> Iterator[tuple[str, Any]]:
+        # first: with a key given twice, what pydantic would make of the payload is a guess (the last value wins)
+        repeated = _repeated_key(payload)
+        if repeated is not None:
+            raise Refused(
+                RefusalReason.DUPLICATE_KEY, _short(f"key {repeated!r} is given twice in one object; send it once")
+            )
         try:
             msg = route.model.model_validate_json(payload)
         except ValidationError as e:
@@ -274,19 +297,22 @@ def _new_reading(
 
 def _fast_nested(
     fields: dict[str, Any], nested: frozenset[str]
-) -> tuple[list[tuple[float, float]] | None, dict[str, Any]]:
-    """Move nested values out of `fields`: a water meter's `frozen` readings, anything else to `extra`."""
+) -> tuple[list[tuple[float, float]] | None, dict[str, Any], int]:
+    """Move nested values out of `fields`: a water meter's `frozen` readings, anything else to `extra`; and the
+    pairs of quotes inside the nested values (`ingest.decode_fast.quote_pairs`)."""
     frozen = None
     extra: dict[str, Any] = {}
+    pairs = 0
     for name in nested:
         value = fields.pop(name, None)
         if value is None:
             continue
+        pairs += quote_pairs(value)
         if name == "frozen":
             frozen = [(device_epoch(f.ts), f.volume_m3) for f in value]
         else:
             extra[name] = msgspec.to_builtins(value)
-    return frozen, extra
+    return frozen, extra, pairs
 
 
 def _model_items(msg: BaseModel) -> Iterator[tuple[str, Any]]:
@@ -331,6 +357,30 @@ def _loc(loc: tuple[int | str, ...]) -> str:
         elif p not in _LOC_NOISE and "[" not in p and "-" not in p:
             parts.append(("." if parts else "") + p)
     return "".join(parts) or "payload"
+
+
+class _RepeatedKeyError(Exception):
+    """Raised from inside `json.loads` at the first key an object repeats."""
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedKeyError(key)
+        seen.add(key)
+
+
+def _repeated_key(payload: bytes) -> str | None:
+    """The first key that an object of the JSON repeats (escapes decoded), if any; None for JSON without one and
+    for what is not JSON at all (pydantic names that reason)."""
+    try:
+        json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_pairs)
+    except _RepeatedKeyError as e:
+        return str(e.args[0])
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 def _find_non_finite(payload: bytes) -> str | None:

@@ -7,6 +7,14 @@ get no fast path. Whatever the fast path does not accept goes to pydantic, which
 the fast path can only ever make acceptance faster (a 130-byte message decodes in ~3 µs instead of ~8 µs
 through pydantic), never change a verdict.
 `tests/ingest/test_decode_fast.py` checks that on the examples and on hypothesis-generated payloads.
+
+msgspec, like pydantic, lets the last of two equal keys win; the protocol refuses such a payload. The fast path
+proves a payload free of repeated keys by counting its double quotes: every key and every string brings two, so
+a payload with no more quotes than the keys and strings its decoded struct holds has no key twice. Whatever
+breaks the count (a key twice, an escaped quote in a string, an explicit `null`) only adds quotes and sends the
+payload to pydantic, never through. To count present keys, every optional field decodes to None when absent (a key
+sent with its default value, `"state": "heartbeat"`, is then still present; `FastModel.defaults` fills the defaults
+in), and a model with a field whose value may be a string or not (other than `ts`) gets no fast path.
 """
 
 from __future__ import annotations
@@ -95,7 +103,7 @@ def _convert(tp: Any, structs: dict[type[BaseModel], type[msgspec.Struct]]) -> A
     if tp in _SCALARS:
         return tp
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return struct_for(tp, structs)
+        return struct_for(tp, structs, nested=True)
     raise UnsupportedError(f"type {tp!r}")
 
 
@@ -133,9 +141,10 @@ def device_epoch(value: float | str) -> float:
 
 
 def struct_for(
-    model: type[BaseModel], structs: dict[type[BaseModel], type[msgspec.Struct]] | None = None
+    model: type[BaseModel], structs: dict[type[BaseModel], type[msgspec.Struct]] | None = None, *, nested: bool = False
 ) -> type[msgspec.Struct]:
-    """A msgspec Struct mirroring `model` (unknown fields forbidden). Raises UnsupportedError."""
+    """A msgspec Struct mirroring `model` (unknown fields forbidden); every optional field defaults to None, and
+    `FastModel.defaults` holds the others. Raises UnsupportedError."""
     structs = {} if structs is None else structs
     if model in structs:
         return structs[model]
@@ -159,7 +168,11 @@ def struct_for(
             default = info.get_default(call_default_factory=True)
             if isinstance(default, list | dict):
                 raise UnsupportedError(f"{model.__name__}.{name} has a mutable default")
-            fields.append((name, conv, default))
+            if nested and default is not None:
+                raise UnsupportedError(f"{model.__name__}.{name}: nested models' defaults are not filled in")
+            # absent reads as None, even where the type admits no null (a null sent is refused): the key count
+            # must tell an absent field from one sent with its default value; `FastModel.defaults` has them
+            fields.append((name, conv, None))
     struct = msgspec.defstruct(f"Fast{model.__name__}", fields, forbid_unknown_fields=True, frozen=True, kw_only=True)
     structs[model] = struct
     return struct
@@ -174,15 +187,43 @@ def _is_nested(tp: Any) -> bool:
     return origin is list or (isinstance(tp, type) and issubclass(tp, BaseModel))
 
 
+def _text_kind(tp: Any) -> str:
+    """Whether a field's values are always strings ("str"), never ("other"), or either ("mixed")."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _text_kind(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        kinds = {_text_kind(a) for a in get_args(tp) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+    return "str" if tp is str or origin is Literal else "other"
+
+
+def quote_pairs(value: Any) -> int:
+    """The pairs of double quotes inside a decoded nested value, as JSON without repeated keys, escaped quotes or
+    explicit nulls writes it: one per string, and one per key of a struct that is present (not None)."""
+    if value.__class__ is str:
+        return 1
+    if isinstance(value, list):
+        return sum(quote_pairs(v) for v in value)
+    if isinstance(value, msgspec.Struct):
+        vals = msgspec.structs.astuple(value)
+        return sum(v is not None for v in vals) + sum(quote_pairs(v) for v in vals)
+    return 0
+
+
 @dataclass(frozen=True, slots=True)
 class FastModel:
     """The fast path of one payload model: `decoder.decode(payload)` gives a struct whose fields are `ts`,
-    `seq`, then `names` in order; `nested` are the names holding lists or structs rather than scalars.
+    `seq`, then `names` in order; `nested` are the names holding lists or structs rather than scalars;
+    `strings` the names whose values are strings; `defaults` the defaults other than None, which the struct
+    leaves out (an absent field decodes to None).
     Decoded `ts` values (top level and nested) are `float | str`: pass them through `device_epoch`."""
 
     decoder: msgspec.json.Decoder[Any]
     names: tuple[str, ...]
     nested: frozenset[str]
+    strings: frozenset[str]
+    defaults: dict[str, Any]
 
 
 def fast_decoder(model: type[BaseModel]) -> FastModel | None:
@@ -194,5 +235,15 @@ def fast_decoder(model: type[BaseModel]) -> FastModel | None:
     if struct.__struct_fields__[:2] != ("ts", "seq"):
         return None
     names = struct.__struct_fields__[2:]
-    nested = frozenset(n for n in names if _is_nested(model.model_fields[n].annotation))
-    return FastModel(msgspec.json.Decoder(struct), names, nested)
+    info = model.model_fields
+    kinds = {n: _text_kind(info[n].annotation) for n in names}
+    if "mixed" in kinds.values():
+        return None
+    nested = frozenset(n for n in names if _is_nested(info[n].annotation))
+    defaults = {
+        n: info[n].get_default(call_default_factory=True)
+        for n in names
+        if not info[n].is_required() and info[n].get_default() is not None
+    }
+    strings = frozenset(n for n in names if kinds[n] == "str")
+    return FastModel(msgspec.json.Decoder(struct), names, nested, strings, defaults)

@@ -55,6 +55,23 @@ def test_examples_take_the_fast_path_with_the_same_result(cls: DeviceClass, chan
         assert verdict(FAST, topic, payload) == verdict(SLOW, topic, payload)
 
 
+@pytest.mark.parametrize(("cls", "channel"), PAIRS, ids=[f"{c.value}-{ch.value}" for c, ch in PAIRS])
+def test_examples_are_accepted_without_pydantic(
+    cls: DeviceClass, channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard against repeated keys lets ordinary payloads through: with the pydantic path switched off, the
+    examples of every model with a fast path still decode, written compactly or with spaces."""
+    if fast_decoder(MODELS[(cls, channel)]) is None:
+        pytest.skip("no fast path")
+    decoder = Decoder(registry(), ManualClock(NOW), max_future_s=2 * 86_400)
+    monkeypatch.setattr(decoder, "_validate", lambda *_: pytest.fail("took the pydantic path"))
+    topic = topic_for("c1", DEVICE_OF_CLASS[cls], channel)
+    for example in EXAMPLES.get((cls, channel), []):
+        for separators in ((",", ":"), (", ", ": "), (" , ", " : ")):
+            assert decoder.decode(topic, json.dumps(example, separators=separators).encode(), retain=False,
+                                  received_at=NOW)  # fmt: skip
+
+
 _ts_strings = st.sampled_from(
     [
         "2026-03-01T08:00:00+08:00",
@@ -161,3 +178,53 @@ def test_generated_payloads_exercise_both_outcomes() -> None:
             refused += 1
     assert accepted >= 10
     assert refused >= 10
+
+
+def _key(name: str, escaped: int | None) -> str:
+    """`name` as a JSON string, with the character at `escaped` written as a \\u escape."""
+    if escaped is None:
+        return json.dumps(name)
+    i = escaped % len(name)
+    return '"' + name[:i] + f"\\u{ord(name[i]):04x}" + name[i + 1 :] + '"'
+
+
+@st.composite
+def repeated_keys(draw: st.DrawFn, cls: DeviceClass, channel: Channel) -> bytes:
+    """A generated document with one model key given twice: plainly or with an escape, with or without spaces."""
+    doc = draw(documents(cls, channel))
+    pairs = [(json.dumps(k), v) for k, v in doc.items()]
+    name = draw(st.sampled_from(list(MODELS[(cls, channel)].model_fields)))
+    value = draw(st.sampled_from(_example_values(name))) if draw(st.booleans()) else draw(_scalar)
+    for _ in range(2 if name not in doc else 1):
+        spelling = _key(name, draw(st.none() | st.integers(0, 40)))
+        pairs.insert(draw(st.integers(0, len(pairs))), (spelling, value))
+    colon = draw(st.sampled_from([":", " :", ": ", "\n:\t"]))
+    return ("{" + ",".join(f"{k}{colon}{json.dumps(v, allow_nan=True)}" for k, v in pairs) + "}").encode()
+
+
+@pytest.mark.parametrize(("cls", "channel"), MODEL_PAIRS, ids=[f"{c.value}-{ch.value}" for c, ch in MODEL_PAIRS])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_repeated_key_is_refused_by_both_paths(cls: DeviceClass, channel: Channel, data: st.DataObject) -> None:
+    payload = data.draw(repeated_keys(cls, channel))
+    topic = topic_for("c1", DEVICE_OF_CLASS[cls], channel)
+    fast, slow = verdict(FAST, topic, payload), verdict(SLOW, topic, payload)
+    assert fast == slow
+    assert isinstance(fast, tuple)
+    assert fast[0] == "duplicate_key", payload
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '"state": "heartbeat", "battery_pct": 80',  # a field sent with its default value
+        '"state": "fault", "detail": "he said \\"state\\": stop"',  # escaped quotes: pydantic decides
+        '"battery_pct": null, "detail": "state"',  # an explicit null: pydantic decides
+    ],
+)
+def test_payloads_without_a_repeated_key_are_accepted_by_both_paths(body: str) -> None:
+    topic = topic_for("c1", DEVICE_OF_CLASS[DeviceClass.SMOKE_DETECTOR], Channel.STATUS)
+    payload = ('{"ts": ' + str(int(NOW)) + ", " + body + "}").encode()
+    fast = verdict(FAST, topic, payload)
+    assert isinstance(fast, list), fast
+    assert fast == verdict(SLOW, topic, payload)

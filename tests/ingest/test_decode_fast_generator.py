@@ -83,3 +83,36 @@ def test_device_epoch_uses_the_models_parser() -> None:
     assert device_epoch("2026-03-01T00:00:00Z") == 1_772_323_200.0
     with pytest.raises(ValueError, match="offset"):
         device_epoch("2026-03-01T08:00:00")
+
+
+class Mixed(BaseModel):
+    model_config = STRICT
+    ts: float
+    seq: int | None = None
+    x: str | float  # a string or not: the quote count could not say how many strings the payload holds
+
+
+class Inner(BaseModel):
+    model_config = STRICT
+    flag: bool = False  # absent reads as None in the struct, and a nested default is not filled in
+
+
+class Outer(BaseModel):
+    model_config = STRICT
+    ts: float
+    seq: int | None = None
+    inner: Inner | None = None
+
+
+@pytest.mark.parametrize("model", [Mixed, Outer])
+def test_models_whose_keys_it_cannot_count_get_no_fast_path(model: type[BaseModel]) -> None:
+    assert fast_decoder(model) is None
+
+
+def test_absent_fields_decode_to_none_and_their_defaults_are_kept_aside() -> None:
+    fast = fast_decoder(StatusPayload)
+    assert isinstance(fast, FastModel)
+    assert fast.defaults == {"state": "heartbeat"}
+    assert fast.strings == {"state", "firmware", "detail"}
+    absent = msgspec.structs.astuple(fast.decoder.decode(b'{"ts": 1}'))
+    assert absent == (1.0, None, None, None, None, None, None)

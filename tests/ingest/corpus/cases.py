@@ -1,5 +1,5 @@
 """Bad inputs, at least one per refusal reason the decoder gives, each with the reason it must get and a word
-the detail must contain (the field it names). DUPLICATE is the spool's, not the decoder's."""
+the detail must contain (the field it names)."""
 
 from __future__ import annotations
 
@@ -119,6 +119,35 @@ CASES: list[Case] = [
         _b('{"ts": $T, "smoke_obscuration_pct": 1, "humidity": 40}'),
         R.UNKNOWN_FIELD,
         "humidity",
+    ),
+    Case(
+        "repeated key, the last value would win",
+        SMOKE,
+        _b('{"ts": $T, "smoke_obscuration_pct": 1, "smoke_obscuration_pct": 99}'),
+        R.DUPLICATE_KEY,
+        "smoke_obscuration_pct",
+    ),
+    Case(
+        "repeated key spelled with an escape",
+        SMOKE,
+        _b('{"ts": $T, "smoke_obscuration_pct": 1, "smoke\\u005fobscuration_pct": 99}'),
+        R.DUPLICATE_KEY,
+        "smoke_obscuration_pct",
+    ),
+    Case("repeated ts, spaced", SMOKE, _b('{"ts" : $T, "smoke_obscuration_pct": 1,"ts":$T}'), R.DUPLICATE_KEY, "ts"),
+    Case(
+        "repeated key in a frozen reading",
+        WATER,
+        _b('{"ts": $T, "volume_m3": 2, "frozen": [{"ts": $T, "volume_m3": 1, "volume_m3": 3}]}'),
+        R.DUPLICATE_KEY,
+        "volume_m3",
+    ),
+    Case(
+        "repeated key where there is no fast path",
+        CAMERA,
+        _b('{"ts": $T, "event": "intrusion", "confidence": 0.5, "event": "thrown_object"}'),
+        R.DUPLICATE_KEY,
+        "event",
     ),
     Case("NaN", SMOKE, _b('{"ts": $T, "smoke_obscuration_pct": NaN}'), R.NON_FINITE, "smoke_obscuration_pct"),
     Case(

@@ -194,7 +194,7 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load a scenario file; a bare name ("week") is looked up in the shipped `scenarios/` directory."""
+    """Load a scenario file; a bare name ("week") is looked up in the shipped `simulator/scenarios/`."""
     p = Path(path)
     if not p.exists():
         for candidate in (SCENARIO_DIR / f"{path}.yaml", SCENARIO_DIR / str(path)):
@@ -208,4 +208,4 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(text, str(p))
 
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"

@@ -229,9 +229,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every package's errors carry a clear message (file, line, key); show it without a traceback.
         print(f"cwatch: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:
+        extra = _EXTRAS.get((e.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"cwatch: {args.command} needs {e.name}: pip install 'cwatch[{extra}]'", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code
+
+
+# top-level modules of optional dependencies -> the extra that installs them (pyproject.toml)
+_EXTRAS = {"paho": "simulator", "tqdm": "simulator"}
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

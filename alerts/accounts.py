@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.audit import Who, record
 from alerts.dbguard import translated
 from alerts.errors import AuthError, ConflictError, PasswordPolicyError
 from alerts.model import Account
@@ -32,6 +33,7 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 MIN_PASSWORD = 8
 DEFAULT_SESSION_TTL = 12 * 3600.0  # one duty shift
+SERVICE = Who("service", "service")  # a change the service makes itself (demo accounts)
 
 
 def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
@@ -96,7 +98,10 @@ class AccountStore:
         scope_id: str,
         display_name: str,
         person_id: str | None = None,
+        *,
+        by: Who | None = None,
     ) -> Account:
+        """A new account, audited as `account.create` by `by` (default: the service itself)."""
         username = normalise_username(username)
         if not username:
             raise PasswordPolicyError("username must not be empty")
@@ -119,7 +124,10 @@ class AccountStore:
                     )
                     .returning(*accounts.c)
                 )
-                return _row_to_account(res.one())
+                created = _row_to_account(res.one())
+                details = {"role": created.role.value, "scope_id": scope_id, "display_name": display_name}
+                await record(conn, by or SERVICE, "account.create", created.username, self.clock.now(), details)
+                return created
         except IntegrityError as e:
             raise ConflictError(f"username {username!r} is taken") from e
 
@@ -139,18 +147,20 @@ class AccountStore:
         async with translated(), self.engine.connect() as conn:
             return [_row_to_account(r) for r in await conn.execute(select(accounts).order_by(accounts.c.id))]
 
-    async def set_password(self, account_id: int, password: str) -> None:
+    async def set_password(self, account_id: int, password: str, *, by: Who | None = None) -> None:
         if len(password) < MIN_PASSWORD:
             raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
         hashed = await asyncio.to_thread(hash_password, password)
         async with translated(), begin_write(self.engine) as conn:
             await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
+            await record(conn, by or SERVICE, "account.password", f"account:{account_id}", self.clock.now())
 
-    async def disable(self, account_id: int) -> None:
+    async def disable(self, account_id: int, *, by: Who | None = None) -> None:
         async with translated(), begin_write(self.engine) as conn:
             await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
+            await record(conn, by or SERVICE, "account.disable", f"account:{account_id}", self.clock.now())
 
     async def login(self, username: str, password: str) -> tuple[str, Account]:
         """A new session token for valid credentials; `AuthError` otherwise (same message either way)."""

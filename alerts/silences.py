@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.audit import Who, record
 from alerts.dbguard import translated
 from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
 from alerts.lifecycle import ALLOWED_ROLES, Action
@@ -129,7 +130,9 @@ class SilenceStore:
         starts_at: float | None = None,
         rule_id: str | None = None,
         device_id: str | None = None,
+        source: str = "",
     ) -> Silence:
+        """A new silence (audited as `silence.create` by `actor` from `source`, the caller's address)."""
         start = now if starts_at is None else starts_at
         if not comment.strip():
             raise SilenceError("a silence needs a comment saying why")
@@ -165,9 +168,15 @@ class SilenceStore:
                 )
                 .returning(*silences.c)
             )
-            return _row(res.one())
+            created = _row(res.one())
+            details: dict[str, Any] = {"rule_id": created.rule_id, "device_id": created.device_id}
+            details.update(comment=created.comment, starts_at=created.starts_at, ends_at=created.ends_at)
+            await record(conn, Who.account(actor, source), "silence.create", f"silence:{created.id}", now, details)
+            return created
 
-    async def cancel(self, actor: Account, hierarchy: Hierarchy, silence_id: int, now: float) -> Silence:
+    async def cancel(
+        self, actor: Account, hierarchy: Hierarchy, silence_id: int, now: float, source: str = ""
+    ) -> Silence:
         async with translated(), begin_write(self.engine) as conn:
             row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
             if row is None or not _related(actor, _row(row).scope_id, hierarchy):
@@ -181,7 +190,11 @@ class SilenceStore:
                 .returning(*silences.c)
             )
             got = res.first()
-            return _row(got) if got is not None else _row(row)
+            if got is None:  # already cancelled: nothing changed, nothing to audit
+                return _row(row)
+            details = {"scope_id": _row(row).scope_id}
+            await record(conn, Who.account(actor, source), "silence.cancel", f"silence:{silence_id}", now, details)
+            return _row(got)
 
     async def active(self, now: float) -> list[Silence]:
         q = select(silences).where(

@@ -123,6 +123,33 @@ login_throttle = Table(
     Column("wait_until", Float, nullable=False),  # no attempt under this key is checked before then
 )
 
+#: Who changed what, when and from where: accounts, silences, away, registry and rules (see `alerts.audit`).
+#: Rows are only ever added.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),  # wall clock
+    Column("actor", String(64), nullable=False),  # a username, or "cli:<os user>", or "service"
+    Column("actor_role", String(32)),
+    Column("source", String(64), nullable=False),  # the caller's address, "cli" or "config"
+    Column("action", String(64), nullable=False),  # "<what>.<verb>", e.g. "silence.create"
+    Column("target", String(128), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_log_action", "action", "id"),
+)
+
+#: "Away confirmed" per household (travel, hospital): until when, why, and who said so.
+household_away = Table(
+    "household_away",
+    metadata,
+    Column("household_id", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_by", String(64), nullable=False),
+    Column("set_at", Float, nullable=False),
+)
+
 #: One-time links for residents to evaluate finished work themselves (see `alerts.feedback`).
 feedback_links = Table(
     "feedback_links",

@@ -84,7 +84,37 @@ async def import_registry(settings: Settings, folder: Path) -> Registry:
     reg = load_registry(folder)  # raises RegistryError naming every problem; nothing is saved then
     async with open_store(settings) as engine:
         await save_registry_db(engine, reg)
+        await _audit_registry(engine, cli_user(), "cli", folder, reg)
     return reg
+
+
+def cli_user() -> str:
+    """Who runs a CLI command, for the audit log: the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+async def _audit_registry(engine: AsyncEngine, actor: str, source: str, folder: Path, reg: Registry) -> None:
+    from alerts.audit import AuditLog, Who
+
+    counts = {"devices": len(reg.devices), "households": len(reg.households), "microgrids": len(reg.microgrids)}
+    await AuditLog(engine).add(Who(actor, source), "registry.import", str(folder)[-128:], counts)
+
+
+async def list_audit(
+    settings: Settings, *, limit: int, action: str | None, actor: str | None, before: int | None
+) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    from alerts.audit import AuditLog
+
+    async with open_store(settings) as engine:
+        rows = await AuditLog(engine).list(limit=limit, action=action, actor=actor, before=before)
+    return [asdict(r) for r in rows]
 
 
 async def export_registry(settings: Settings, folder: Path) -> None:
@@ -128,7 +158,9 @@ async def add_account(settings: Settings, username: str, password: str, role: st
             role_ = Role(role)
         except ValueError:
             raise CwatchError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
-        await AccountStore(engine).create_account(username, password, role_, scope, name)
+        from alerts.audit import Who
+
+        await AccountStore(engine).create_account(username, password, role_, scope, name, by=Who(cli_user(), "cli"))
 
 
 async def check_rules(settings: Settings, path: Path | None) -> str:
@@ -205,6 +237,7 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
     if settings.registry.path:
         reg = load_registry(Path(settings.registry.path))
         await save_registry_db(engine, reg)
+        await _audit_registry(engine, "service", "config", Path(settings.registry.path), reg)
     else:
         stored = await load_registry_db(engine)
         if stored is None:
@@ -368,7 +401,7 @@ class Service:
                 readiness=readiness,
                 metrics=metrics,
                 alerts_api=AlertsApi(tickets, accounts, holder, hub),
-                ops_api=OpsApi(engine, holder, answers),
+                ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
                 board_dir=STATIC_DIR,
                 metrics_token=s.http.metrics_token,
             )

@@ -116,6 +116,16 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from cwatch.app import list_audit
+
+    settings = _settings(args)
+    rows = asyncio.run(list_audit(settings, limit=args.limit, action=args.action, actor=args.actor, before=args.before))
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from devices.schemas import write_schemas
 
@@ -195,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     a_add.add_argument("--scope", required=True, help="node id the account answers for")
     a_add.add_argument("--name")
     a_add.set_defaults(func=cmd_accounts_add)
+
+    aud = add("audit", cmd_audit, "list the audit log, newest first (JSON lines): accounts, silences, away, registry")
+    aud.add_argument("--limit", type=int, default=50)
+    aud.add_argument("--action", help="an action or its prefix, e.g. silence. or household.away")
+    aud.add_argument("--actor", help="only this actor (a username, or cli:<user>)")
+    aud.add_argument("--before", type=int, help="only entries older than this id (the next page)")
 
     sch = add("schemas", cmd_schemas, "write the JSON Schemas of device protocol v1")
     sch.add_argument("folder", nargs="?", default="docs/schemas")

@@ -20,10 +20,10 @@ import alerts.tables as alerts_tables
 from cwatch.db import begin_write
 from cwatch.errors import CwatchError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
 logins kept across restarts). 3: building coordinates, a person's e-mail address and a device's gateway in the
-registry."""
+registry. 4: `audit_log` and `household_away`."""
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -67,6 +67,7 @@ MIGRATIONS: dict[int, Migration] = {
             "devices_devices": ["gateway_id VARCHAR(64)"],
         }
     ),
+    4: _creating(alerts_tables.audit_log, alerts_tables.household_away),
 }
 """`MIGRATIONS[n]` brings a database of version n - 1 to version n."""
 

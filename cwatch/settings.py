@@ -117,6 +117,12 @@ class AuthSettings(_Section):
     session_ttl_s: int = Field(default=12 * 3600, ge=60)
 
 
+class CareSettings(_Section):
+    away_max_days: float = Field(
+        default=30, gt=0, le=366, description="Longest 'away confirmed' a person may record at once (days)."
+    )
+
+
 class NotifySettings(_Section):
     webhook_url: str = Field(default="", description="POST every ticket change here (at least once, signed).")
     webhook_secret: str = Field(default="", description="HMAC-SHA256 signing secret; required with webhook_url.")
@@ -146,6 +152,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     auth: AuthSettings = AuthSettings()
     notify: NotifySettings = NotifySettings()
+    care: CareSettings = CareSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,6 +1,7 @@
-"""The `/api/v1` routes of `alerts`: sessions, tickets, silences, resident feedback, the summary and the live
-stream, one module per resource. Routes are thin: each validates its input (pydantic models, `models`), calls
-one `TicketService` / `AccountStore` method and shapes the answer (`views`). Errors are one model (`errors`).
+"""The `/api/v1` routes of `alerts`: sessions, tickets, silences, resident feedback, the summary, the live
+stream and the audit log, one module per resource. Routes are thin: each validates its input (pydantic
+models, `models`), calls one `TicketService` / `AccountStore` method and shapes the answer (`views`). Errors
+are one model (`errors`).
 
 Wiring::
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from alerts.api import auth, feedback, silences, stream, summary, tickets
+from alerts.api import audit, auth, feedback, silences, stream, summary, tickets
 from alerts.api.deps import COOKIE, AlertsApi, session_token
 from alerts.api.errors import COMMON_ERRORS, ErrorBody, install_error_handlers
 from alerts.api.views import household_info
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     silences.router,
     summary.router,
     stream.router,
+    audit.router,
 )
 
 

@@ -6,9 +6,9 @@ import logging
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
-from alerts.api.deps import Api, Viewer
+from alerts.api.deps import Api, Viewer, client_address
 from alerts.api.errors import error_responses
 from alerts.api.models import MAX_ID, SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
 from alerts.errors import SilenceError
@@ -37,7 +37,7 @@ async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
 
 
 @router.post("/silences", status_code=201, responses=error_responses(401, 403))
-async def create_silence(body: SilenceBody, api: Api, viewer: Viewer) -> SilenceOut:
+async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: Viewer) -> SilenceOut:
     """Open a maintenance window (leaders and above, within their scope). Give `ends_at` or `duration_s`."""
     now = api.service.clock.now()
     start = body.starts_at if body.starts_at is not None else now
@@ -54,15 +54,16 @@ async def create_silence(body: SilenceBody, api: Api, viewer: Viewer) -> Silence
         starts_at=start,
         rule_id=body.rule_id,
         device_id=body.device_id,
+        source=client_address(request),
     )
     return SilenceOut(**asdict(s), active=s.active(now))
 
 
 @router.post("/silences/{silence_id}/cancel", responses=error_responses(401, 403, 404))
-async def cancel_silence(silence_id: SilenceId, api: Api, viewer: Viewer) -> SilenceOut:
+async def cancel_silence(silence_id: SilenceId, request: Request, api: Api, viewer: Viewer) -> SilenceOut:
     """End a silence now; what it held and is still wrong opens tickets at once."""
     now = api.service.clock.now()
-    s = await api.service.silences.cancel(viewer, api.registry(), silence_id, now)
+    s = await api.service.silences.cancel(viewer, api.registry(), silence_id, now, source=client_address(request))
     try:  # what it held and is still wrong opens tickets now; else the escalation loop's next cycle does
         await api.service.release_held()
     except Exception:  # the cancel itself is done: say so

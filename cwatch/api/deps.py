@@ -4,14 +4,16 @@ kept on `app.state` by `cwatch.api.mount` (the session dependencies are `alerts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.api.deps import requires
+from alerts.away import DEFAULT_MAX_DAYS, HouseholdAways
 from alerts.model import Account
+from cwatch.clock import Clock, SystemClock
 from devices.model import Role
 from devices.registry import Registry
 
@@ -30,6 +32,12 @@ class OpsApi:
     engine: AsyncEngine
     registry: Callable[[], Registry]
     answers: AwayAnswers | None = None  # None: no rule engine in this process
+    away_max_days: float = DEFAULT_MAX_DAYS
+    clock: Clock = field(default_factory=SystemClock)  # the wall clock: an away is a date people gave
+
+    @property
+    def aways(self) -> HouseholdAways:
+        return HouseholdAways(self.engine, self.away_max_days)
 
 
 def ops_api(request: Request) -> OpsApi:

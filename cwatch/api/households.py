@@ -1,38 +1,92 @@
-"""Households: "away confirmed" (travel, hospital), which the absence rules respect."""
+"""Households: "away confirmed" (travel, hospital), which the absence rules respect: bounded (at most
+`care.away_max_days` ahead), with who set it and why, stored and audited."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from alerts.api.deps import Viewer
+from alerts.api.deps import Viewer, client_address
 from alerts.api.errors import error_responses
-from cwatch.api.deps import Ops
+from alerts.audit import Who
+from alerts.away import Away
+from alerts.model import Account
+from cwatch.api.deps import Ops, OpsApi
 from devices.model import Role
 
 router = APIRouter(tags=["households"])
 
+HouseholdId = Annotated[str, Path(min_length=1, max_length=64)]
+
 
 class AwayBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    until: AwareDatetime = Field(description="RFC 3339 with an offset")
+    until: AwareDatetime = Field(description="RFC 3339 with an offset; after now, at most care.away_max_days ahead")
+    reason: str = Field(min_length=1, max_length=500, description="why: travel, hospital stay, ...")
 
 
 class AwayOut(BaseModel):
     household_id: str
-    away_until: str = Field(description="RFC 3339, as given")
+    away_until: str = Field(description="RFC 3339 (UTC)")
+    until: float = Field(description="epoch seconds")
+    reason: str
+    set_by: str = Field(description="who recorded it")
+    set_at: float
 
 
-@router.post("/households/{household_id}/away", status_code=202, responses=error_responses(401, 404))
-async def household_away(household_id: str, body: AwayBody, ops: Ops, viewer: Viewer) -> AwayOut:
-    """ "Away confirmed" until a date: the absence rules stay silent until then and an open no-water alert is
-    cleared. Anyone whose scope holds the household may record it."""
+class AwayStateOut(BaseModel):
+    household_id: str
+    away: AwayOut | None = Field(description="the away in force, or null")
+
+
+def _away_out(a: Away) -> AwayOut:
+    iso = datetime.fromtimestamp(a.until, UTC).isoformat()
+    return AwayOut(
+        household_id=a.household_id, away_until=iso, until=a.until, reason=a.reason, set_by=a.set_by, set_at=a.set_at
+    )
+
+
+def _visible(ops: OpsApi, viewer: Account, household_id: str) -> None:
+    """404 unless the household exists within the viewer's scope (out of scope reads as missing)."""
     reg = ops.registry()
     if household_id not in reg.households or not (
         viewer.role is Role.OPERATOR or reg.is_within(household_id, viewer.scope_id)
     ):
         raise HTTPException(status_code=404, detail=f"household {household_id!r} not found")
+
+
+@router.get("/households/{household_id}/away", responses=error_responses(401, 404))
+async def get_away(household_id: HouseholdId, ops: Ops, viewer: Viewer) -> AwayStateOut:
+    """Whether the household is recorded away now, until when, why and by whom."""
+    _visible(ops, viewer, household_id)
+    away = await ops.aways.get(household_id, ops.clock.now())
+    return AwayStateOut(household_id=household_id, away=_away_out(away) if away else None)
+
+
+@router.post("/households/{household_id}/away", status_code=202, responses=error_responses(401, 404))
+async def household_away(
+    household_id: HouseholdId, body: AwayBody, request: Request, ops: Ops, viewer: Viewer
+) -> AwayOut:
+    """ "Away confirmed" until a date (at most `care.away_max_days`, 30 by default): the absence rules stay
+    silent until then and an open no-water alert is cleared. Anyone whose scope holds the household may
+    record it; it is audited (`household.away`)."""
+    _visible(ops, viewer, household_id)
     if ops.answers is None:
         raise HTTPException(status_code=503, detail="the rule engine is not running in this process")
-    ops.answers.answer(household_id, body.until.timestamp())
-    return AwayOut(household_id=household_id, away_until=body.until.isoformat())
+    who = Who.account(viewer, client_address(request))
+    away = await ops.aways.set(household_id, body.until.timestamp(), body.reason, who, ops.clock.now())
+    ops.answers.answer(household_id, away.until)
+    return _away_out(away)
+
+
+@router.delete("/households/{household_id}/away", status_code=204, responses=error_responses(401, 404))
+async def end_away(household_id: HouseholdId, request: Request, ops: Ops, viewer: Viewer) -> None:
+    """The household is back early: the absence rules watch it again from now (audited `household.away_end`)."""
+    _visible(ops, viewer, household_id)
+    if ops.answers is None:
+        raise HTTPException(status_code=503, detail="the rule engine is not running in this process")
+    await ops.aways.end(household_id, Who.account(viewer, client_address(request)), ops.clock.now())
+    ops.answers.answer(household_id, None)

@@ -32,6 +32,7 @@ def test_wiring_surface() -> None:
         "scope_id",
         "display_name",
         "person_id",
+        "by",
     ]
     for name in ("login", "logout", "authenticate"):
         assert inspect.iscoroutinefunction(getattr(AccountStore, name))

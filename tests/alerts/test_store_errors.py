@@ -39,8 +39,8 @@ async def test_missing_tables_become_store_errors(tmp_path: Path, caplog: pytest
         assert r.json()["error"]["code"] == "store_unavailable"
         # the client learns that the store is down, not its tables, statements or driver
         assert r.json()["error"]["message"] == StoreError.public_message
-        for internal in ("SQL", "SELECT", "sqlite", "accounts", "OperationalError"):
+        for internal in ("SQL", "SELECT", "sqlite", "accounts", "login_throttle", "OperationalError"):
             assert internal not in r.text
-        assert "no such table: accounts" in caplog.text  # the operator does, in the log
+        assert "no such table" in caplog.text  # the operator does, in the log
     finally:
         await engine.dispose()

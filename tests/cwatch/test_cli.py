@@ -124,3 +124,23 @@ def test_rules_check_names_the_line_of_a_bad_rule(
     bad.write_text("rules:\n  - id: x\n    kind: event\n    severity: loud\n", encoding="utf-8")
     assert main(["rules", "check", str(bad)]) == 2
     assert "rules.yaml:2: rules[0]" in capsys.readouterr().err
+
+
+def test_audit_lists_who_changed_the_registry_and_the_accounts(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["registry", "sample", str(tmp_path / "street")]) == 0
+    assert main(["registry", "import", str(tmp_path / "street")]) == 0
+    reg = load_registry(tmp_path / "street")
+    monkeypatch.setenv("CWATCH_NEW_PASSWORD", "a-long-enough-password")
+    street = next(iter(reg.streets))
+    assert main(["accounts", "add", "ops1", "--role", "operator", "--scope", street]) == 0
+    capsys.readouterr()
+    assert main(["audit"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["action"], r["source"]) for r in rows] == [("account.create", "cli"), ("registry.import", "cli")]
+    assert all(r["actor"].startswith("cli:") for r in rows)
+    assert rows[0]["target"] == "ops1"
+    assert rows[1]["details"]["devices"] == len(reg.devices)
+    assert main(["audit", "--action", "registry."]) == 0
+    assert [json.loads(x)["action"] for x in capsys.readouterr().out.splitlines()] == ["registry.import"]

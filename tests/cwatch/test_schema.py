@@ -106,7 +106,7 @@ async def test_a_version_1_database_gets_the_tables_added_since(engine: AsyncEng
     from alerts.tables import metadata as alerts_metadata
 
     await create_all_tables(engine)
-    added = ["login_throttle"]
+    added = ["login_throttle", "audit_log", "household_away"]
     async with engine.begin() as conn:
         for name in added:
             await conn.execute(sa.text(f"DROP TABLE {name}"))

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,10 +212,12 @@ async def test_thrown_object_becomes_a_ticket_of_the_right_microgrid(running: Ru
         # "Away confirmed" for a household of the worker's micro-grid goes to the rule engine; outside the
         # worker's scope the household does not exist for them; a date without an offset is refused.
         hid = next(h.id for h in reg.households_under(microgrid_id))
-        away = {"until": "2026-12-01T08:00:00+08:00"}
+        until = datetime.fromtimestamp(time.time() + 5 * 86_400, UTC)
+        away = {"until": until.isoformat(), "reason": "探亲 visiting family"}
         assert (await client.post(f"/api/v1/households/{hid}/away", json=away, headers=mine)).status_code == 202
         assert (await client.post(f"/api/v1/households/{hid}/away", json=away, headers=theirs)).status_code == 404
-        naive = await client.post(f"/api/v1/households/{hid}/away", json={"until": "2026-12-01T08:00"}, headers=mine)
+        naive = {"until": until.replace(tzinfo=None).isoformat(), "reason": "x"}
+        naive = await client.post(f"/api/v1/households/{hid}/away", json=naive, headers=mine)
         assert naive.status_code == 422
         assert "until" in naive.text
 

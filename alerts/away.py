@@ -1,0 +1,78 @@
+"""Households' "away confirmed" (travel, hospital): until when, why and who said so, bounded and audited.
+
+The absence rules stay silent for a household while it is away; this store keeps the record (the rule engine
+keeps its own state). An away ends at most `max_days` ahead (30 by default, `care.away_max_days`): a date in
+9999 would silence a lone elderly resident's care rules for good."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.audit import Who, record
+from alerts.dbguard import translated
+from alerts.errors import ValidationError
+from alerts.tables import household_away
+from cwatch.db import begin_write, is_sqlite
+
+DEFAULT_MAX_DAYS = 30.0
+
+
+class AwayError(ValidationError):
+    code = "invalid_away"
+
+
+@dataclass(frozen=True, slots=True)
+class Away:
+    household_id: str
+    until: float
+    reason: str
+    set_by: str
+    set_at: float
+
+
+class HouseholdAways:
+    def __init__(self, engine: AsyncEngine, max_days: float = DEFAULT_MAX_DAYS) -> None:
+        self.engine = engine
+        self.max_days = max_days
+
+    async def set(self, household_id: str, until: float, reason: str, who: Who, now: float) -> Away:
+        """Record an away until `until` (after now, at most `max_days` ahead), with its audit row."""
+        reason = reason.strip()
+        if not reason:
+            raise AwayError("say why the household is away (travel, hospital...)")
+        if not math.isfinite(until) or until <= now:
+            raise AwayError("an away must end in the future")
+        if until - now > self.max_days * 86_400:
+            raise AwayError(f"an away may last at most {self.max_days:g} days; record it again when it goes on")
+        away = Away(household_id, until, reason, who.actor, now)
+        insert = sqlite_insert if is_sqlite(self.engine) else postgresql_insert
+        values = {"until": until, "reason": reason, "set_by": who.actor, "set_at": now}
+        stmt = insert(household_away).values(household_id=household_id, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[household_away.c.household_id], set_=values)
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(stmt)
+            await record(conn, who, "household.away", household_id, now, {"until": until, "reason": reason})
+        return away
+
+    async def end(self, household_id: str, who: Who, now: float) -> Away | None:
+        """The household is back: forget its away (audited). Returns the away it ended, if one was on."""
+        current = await self.get(household_id, now)
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(delete(household_away).where(household_away.c.household_id == household_id))
+            await record(conn, who, "household.away_end", household_id, now, {"was_until": current and current.until})
+        return current
+
+    async def get(self, household_id: str, now: float) -> Away | None:
+        """The household's away if it has not ended by `now`."""
+        q = select(household_away).where(household_away.c.household_id == household_id, household_away.c.until > now)
+        async with translated(), self.engine.connect() as conn:
+            r = (await conn.execute(q)).mappings().first()
+        if r is None:
+            return None
+        return Away(r["household_id"], r["until"], r["reason"], r["set_by"], r["set_at"])

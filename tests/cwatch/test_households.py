@@ -1,0 +1,120 @@
+"""'Away confirmed' through the API: bounded (no more 9999-12-31 from any worker in scope), with who set it and
+why stored, shown, audited, and passed to the rule engine; ended early by someone in scope."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from alerts.accounts import AccountStore
+from alerts.api import AlertsApi
+from alerts.audit import AuditLog
+from alerts.service import TicketService
+from alerts.tables import create_tables
+from cwatch.api import OpsApi
+from cwatch.clock import ManualClock
+from cwatch.db import make_engine
+from cwatch.http import build_http_app
+from devices.model import Role
+from devices.registry import Registry
+from devices.sample import sample_street
+
+PASSWORD = "correct-horse-42"
+NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Answers:
+    given: list[tuple[str, float | None]] = field(default_factory=list)
+
+    def answer(self, household_id: str, until: float | None) -> None:
+        self.given.append((household_id, until))
+
+
+@dataclass
+class Env:
+    client: httpx.AsyncClient
+    reg: Registry
+    answers: Answers
+    audit: AuditLog
+    mine: dict[str, str]
+    theirs: dict[str, str]
+    household: str
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'away.db'}")
+    await create_tables(engine)
+    reg = sample_street(3)
+    clock = ManualClock(NOW.timestamp())
+    accounts = AccountStore(engine, clock)
+    mg, other = list(reg.microgrids)[:2]
+    await accounts.create_account("worker", PASSWORD, Role.GRID_WORKER, mg, "网格员")
+    await accounts.create_account("stranger", PASSWORD, Role.GRID_WORKER, other, "别的网格员")
+    answers = Answers()
+
+    async def ready() -> dict[str, bool]:
+        return {}
+
+    app = build_http_app(
+        readiness=ready,
+        metrics=CollectorRegistry(),
+        alerts_api=AlertsApi(TicketService(engine, lambda: reg, clock), accounts, lambda: reg),
+        ops_api=OpsApi(engine, lambda: reg, answers, away_max_days=30, clock=clock),
+    )
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        tokens = {}
+        for user in ("worker", "stranger"):
+            r = await client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
+            tokens[user] = {"Authorization": f"Bearer {r.json()['token']}"}
+        household = reg.households_under(mg)[0].id
+        yield Env(client, reg, answers, AuditLog(engine), tokens["worker"], tokens["stranger"], household)
+    await engine.dispose()
+
+
+async def test_away_is_bounded_and_needs_a_reason(env: Env) -> None:
+    url = f"/api/v1/households/{env.household}/away"
+    for body in (
+        {"until": "9999-12-31T00:00:00+08:00", "reason": "出国"},  # for good: the care rules would never speak again
+        {"until": (NOW + timedelta(days=31)).isoformat(), "reason": "出国"},
+        {"until": (NOW - timedelta(hours=1)).isoformat(), "reason": "已过"},
+        {"until": (NOW + timedelta(days=3)).isoformat()},
+        {"until": (NOW + timedelta(days=3)).isoformat(), "reason": "  "},
+        {"until": "2026-12-09T08:00", "reason": "no offset"},
+    ):
+        r = await env.client.post(url, json=body, headers=env.mine)
+        assert r.status_code == 422, (body, r.text)
+    assert env.answers.given == []
+    assert await env.audit.list(action="household.") == []
+
+
+async def test_away_is_stored_shown_audited_and_ended(env: Env) -> None:
+    url = f"/api/v1/households/{env.household}/away"
+    until = NOW + timedelta(days=10)
+    r = await env.client.post(url, json={"until": until.isoformat(), "reason": "住院 hospital"}, headers=env.mine)
+    assert r.status_code == 202, r.text
+    assert (r.json()["set_by"], r.json()["until"], r.json()["reason"]) == ("worker", until.timestamp(), "住院 hospital")
+    assert env.answers.given == [(env.household, until.timestamp())]
+    shown = (await env.client.get(url, headers=env.mine)).json()
+    assert shown["away"]["reason"] == "住院 hospital"
+    assert shown["away"]["set_at"] == NOW.timestamp()
+    # outside the caller's scope the household does not exist, for reading and for writing
+    assert (await env.client.get(url, headers=env.theirs)).status_code == 404
+    assert (await env.client.delete(url, headers=env.theirs)).status_code == 404
+    assert (await env.client.delete(url, headers=env.mine)).status_code == 204
+    assert env.answers.given[-1] == (env.household, None)
+    assert (await env.client.get(url, headers=env.mine)).json()["away"] is None
+    entries = await env.audit.list(action="household.")
+    assert [(e.action, e.actor, e.source, e.target) for e in entries] == [
+        ("household.away_end", "worker", "198.51.100.4", env.household),
+        ("household.away", "worker", "198.51.100.4", env.household),
+    ]
+    assert entries[1].details == {"until": until.timestamp(), "reason": "住院 hospital"}

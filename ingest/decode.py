@@ -81,7 +81,7 @@ class Decoder:
 
     `max_future_s` / `max_age_s` bound device time against this decoder's clock: a device with a wrong clock
     or a message replayed from long ago is refused instead of landing at a nonsense place on the time axis.
-    Duplicates are not detected here (the spool does that, with `RefusalReason.DUPLICATE`).
+    Redelivered messages are not detected here (the spool drops them).
     `fast=False` turns the msgspec fast path off (tests compare both paths; verdicts never differ)."""
 
     def __init__(

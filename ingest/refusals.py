@@ -25,12 +25,18 @@ class RefusalReason(StrEnum):
     TS_FUTURE = "ts_future"
     TS_PAST = "ts_past"
     RETAINED = "retained"  # a retained message is a stale snapshot, not a fresh observation
-    DUPLICATE = "duplicate"  # (device, seq) seen before; detected by the spool, not the decoder
     SINK_REJECTED = "sink_rejected"  # decoded fine, but the database refused the point (set by the ingester)
 
 
+DECODER_ERROR = "decoder_error"  # the decoder raised something other than Refused (a bug); set by the ingester
+
 # The reasons `ingest.decode.Decoder` gives; the others are given downstream.
-DECODER_REASONS = frozenset(RefusalReason) - {RefusalReason.DUPLICATE, RefusalReason.SINK_REJECTED}
+DECODER_REASONS = frozenset(RefusalReason) - {RefusalReason.SINK_REJECTED}
+# Every reason a dead letter can carry (`cwatch deadletters --reason` takes one of these). A redelivered message
+# the spool recognises as a duplicate is not among them: it is the protocol working (a resend after a lost
+# PUBACK), only counted (`cwatch_ingest_duplicates_total`), so that a flaky link cannot fill the bounded dead-letter
+# table with copies and push out the refusals an integrator needs to see.
+DEADLETTER_REASONS: tuple[str, ...] = (*(r.value for r in RefusalReason), DECODER_ERROR)
 
 
 class Refused(IngestError):  # noqa: N818 - the name is the shared contract

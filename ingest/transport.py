@@ -18,6 +18,13 @@ Sessions: a fixed client id, clean start off and a session-expiry interval, so m
 ingester is down wait in the broker. gmqtt's own reconnect (fixed delay, same client object) is switched off:
 every connection gets a fresh gmqtt client, so a PUBACK left over from a dead connection can never be written
 onto the next one, and reconnects use capped exponential backoff with full jitter.
+
+Retained messages: devices must not retain (docs/device-protocol.md). In MQTT 5 the subscriptions ask for
+retain-as-published, so a retained message keeps its flag on live delivery too (a broker otherwise clears it) and
+the decoder refuses it. Once the handler's future for it completes (its dead letter is stored), the transport
+clears the stale copy on the broker with an empty retained message, so it is not replayed to every new
+subscriber. Such an empty retained message (this deletion, or an operator's) carries no reading: it is
+acknowledged with the messages before it and not handed on.
 """
 
 from __future__ import annotations
@@ -36,12 +43,17 @@ from gmqtt import Client as _GmqttClient
 from gmqtt import Subscription
 from gmqtt.mqtt.constants import MQTTv50, MQTTv311
 
-from devices.topics import SUBSCRIPTION
+from devices.topics import PREFIX, SUBSCRIPTION
 from ingest.backoff import backoff_delay
 from ingest.errors import TransportError
 
 log = logging.getLogger(__name__)
 _NAMES = {MQTTv50: "5", MQTTv311: "3.1.1"}
+# Every topic under the protocol's prefix: its four levels, and the filters for fewer or more levels, so that a
+# message on a topic of the wrong depth arrives and is refused (bad_topic) instead of never reaching cwatch. The
+# filters do not overlap, so no message is delivered twice. Topics outside the prefix, `$`-topics included (no
+# wildcard matches them), are not cwatch's: the broker's ACL keeps devices off them.
+SUBSCRIPTIONS = (SUBSCRIPTION, PREFIX, f"{PREFIX}/+", f"{PREFIX}/+/+", f"{PREFIX}/+/+/+/+/#")
 logging.getLogger("gmqtt").setLevel(logging.ERROR)
 
 
@@ -83,7 +95,7 @@ class MqttOptions:
     client_id: str = "cwatch-ingest"
     username: str | None = None
     password: str | None = None
-    topics: tuple[str, ...] = (SUBSCRIPTION,)
+    topics: tuple[str, ...] = SUBSCRIPTIONS
     shared_group: str = ""
     session_expiry_s: int = 7 * 86_400
     keepalive_s: int = 30
@@ -92,6 +104,7 @@ class MqttOptions:
     connect_timeout_s: float = 10.0
     backoff_initial_s: float = 0.25
     backoff_max_s: float = 30.0
+    clear_retained: bool = True  # delete a retained message from the broker once it has been handled (refused)
 
     def filters(self) -> list[str]:
         if self.shared_group:
@@ -109,12 +122,20 @@ class _Client(_GmqttClient):  # type: ignore[misc]
     QoS 1 messages in batches when the handler's future completes."""
 
     def __init__(
-        self, client_id: str, handler: MessageHandler, now: Callable[[], float], *, v5: bool, **kwargs: Any
+        self,
+        client_id: str,
+        handler: MessageHandler,
+        now: Callable[[], float],
+        *,
+        v5: bool,
+        clear_retained: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(client_id, **kwargs)
         self._deliver = handler
         self._now = now
         self._v5 = v5
+        self._clear_retained = clear_retained
         self._waiting: dict[asyncio.Future[None], list[int]] = {}  # packet ids waiting for their future
         self.reconnect_requested = asyncio.Event()
         self.refused_v5 = False
@@ -157,12 +178,38 @@ class _Client(_GmqttClient):  # type: ignore[misc]
         self._receive(mid, payload, topic, bool(properties.get("retain")), bool(properties.get("dup")))
 
     def _receive(self, mid: int, payload: bytes, topic: str, retain: bool, dup: bool) -> None:
+        if retain and not payload:
+            self._skip(mid, topic)
+            return
         fut = self._deliver(InboundMessage(topic, payload, retain, self._now(), dup))
         mids = self._waiting.get(fut)
         if mids is None:  # the first message of a batch (the committer gives one future per batch)
             mids = self._waiting[fut] = []
             fut.add_done_callback(partial(self._acknowledge, self._package_handler.current_connection))
         mids.append(mid)
+        if retain and self._clear_retained:
+            fut.add_done_callback(partial(self._clear, self._package_handler.current_connection, topic))
+
+    def _skip(self, mid: int, topic: str) -> None:
+        """An empty retained message deletes a retained message (MQTT-3.3.1-6): no reading, nothing to store.
+        Acknowledged with the latest pending batch, so that PUBACKs keep arrival order, or at once if none is."""
+        log.debug("skipped the deletion of a retained message on %s", topic)
+        if self._waiting:
+            self._waiting[next(reversed(self._waiting))].append(mid)
+            return
+        connection = self._package_handler.current_connection
+        if connection is not None and not connection.is_closing():
+            connection.send_package(_puback(mid))
+
+    def _clear(self, connection: Any, topic: str, fut: asyncio.Future[None]) -> None:
+        """After a retained message was handled (refused and dead-lettered), delete it from the broker: an empty
+        retained message at QoS 0. If that is lost, the copy comes back on the next new subscription and is
+        refused and cleared again."""
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        if connection is self._package_handler.current_connection and not connection.is_closing():
+            self.publish(topic, b"", qos=0, retain=True)
+            log.info("cleared the retained message on %s from the broker (devices must not retain)", topic)
 
     def _acknowledge(self, connection: Any, fut: asyncio.Future[None]) -> None:
         mids = self._waiting.pop(fut, [])
@@ -247,6 +294,7 @@ class GmqttTransport:
             handler,
             self._now,
             v5=self._version == MQTTv50,
+            clear_retained=o.clear_retained,
             clean_session=False,
             optimistic_acknowledgement=False,
             **kwargs,
@@ -257,7 +305,10 @@ class GmqttTransport:
 
         def on_message(_c: object, topic: str, payload: bytes, _qos: int, properties: dict[str, Any]) -> int:
             # QoS 0 only (QoS 1 takes `_Client._on_qos1`; subscriptions are QoS 1, so never QoS 2)
-            handler(InboundMessage(topic, payload, bool(properties.get("retain")), now(), False))
+            retain = bool(properties.get("retain"))
+            if retain and not payload:
+                return 0  # the deletion of a retained message (see `_Client._skip`); QoS 0 needs no PUBACK
+            handler(InboundMessage(topic, payload, retain, now(), False))
             return 0
 
         def on_disconnect(*_args: object, **_kw: object) -> None:
@@ -308,8 +359,12 @@ class GmqttTransport:
 
     def _subscribe(self, client: _Client, session_present: bool) -> None:
         if self._version == MQTTv50:
-            # retain handling 1: retained messages only for a new subscription, so resubscribing is harmless
-            subs = [Subscription(t, qos=1, retain_handling_options=1) for t in self.options.filters()]
+            # retain handling 1: retained messages only for a new subscription, so resubscribing is harmless;
+            # retain-as-published: the retain flag survives live delivery, so a retained message is recognised
+            subs = [
+                Subscription(t, qos=1, retain_as_published=True, retain_handling_options=1)
+                for t in self.options.filters()
+            ]
         elif session_present:
             return  # 3.1.1 has no retain handling: resubscribing would replay every retained message
         else:

@@ -11,7 +11,7 @@ from devices.payloads import MODELS, StatusPayload
 from devices.sample import DEVICE_PREFIX
 from devices.schemas import schema_documents
 from devices.topics import parse_topic
-from ingest.refusals import RefusalReason
+from ingest.refusals import DEADLETTER_REASONS, RefusalReason
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "device-protocol.md").read_text(encoding="utf-8")
 _EXAMPLE = re.compile(r"Topic `(cw/[^`]+)`:\s*```json\n(.*?)\n```", re.S)
@@ -51,3 +51,18 @@ def test_every_refusal_reason_and_schema_is_listed() -> None:
         assert f"| `{reason.value}` |" in DOC, reason
     for name in schema_documents():
         assert f"(schemas/{name})" in DOC, name
+
+
+def test_the_refusal_table_lists_exactly_the_reasons_a_dead_letter_can_carry() -> None:
+    """A reason in the table that never reaches the dead letters (a redelivered duplicate is only counted) would
+    send an operator looking for rows that cannot exist; `cwatch deadletters --reason` takes the same list."""
+    table = DOC[DOC.index("## What the ingester refuses") :]
+    table = table[: table.index("\n\n", table.index("| reason |"))]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", table, re.M)
+    assert sorted(listed) == sorted(DEADLETTER_REASONS)
+
+
+def test_the_service_gives_the_documented_decoder_failure_reason() -> None:
+    from ingest import refusals, service
+
+    assert service.DECODER_ERROR == refusals.DECODER_ERROR

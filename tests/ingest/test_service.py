@@ -28,7 +28,7 @@ from ingest.service import DeadLetterRow, Ingester, IngestTuning
 from ingest.sinks.base import SinkUnavailable
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions
-from tests.support.services import MosquittoProcess
+from tests.support.services import MosquittoProcess, retained_message
 
 
 class MemorySink:
@@ -89,13 +89,13 @@ def water_meters(registry: Registry, n: int) -> list[tuple[str, str]]:
     return out
 
 
-def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
+def publish(port: int, messages: list[tuple[str, bytes]], *, retain: bool = False) -> None:
     """Publish QoS 1 and wait for every PUBACK from the broker."""
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{time.monotonic_ns()}")
     c.connect("127.0.0.1", port)
     c.loop_start()
     try:
-        infos = [c.publish(t, p, qos=1) for t, p in messages]
+        infos = [c.publish(t, p, qos=1, retain=retain) for t, p in messages]
         for info in infos:
             info.wait_for_publish(timeout=30)
     finally:
@@ -204,6 +204,36 @@ async def test_refusals_go_to_dead_letters_and_duplicates_are_dropped(
     await until(lambda: harness.ingester.spool.depth("telemetry") == 0)
     assert len(harness.sink.readings) == 3
     await counts_become(harness.deadletters, {"malformed_json": 1, "unknown_device": 1})
+
+
+async def test_a_retained_message_is_dead_lettered_and_cleared_from_the_broker(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    """docs/device-protocol.md: devices must not retain. The message is refused with its reason, not stored, and
+    its stale copy is deleted from the broker (else every new subscriber would get it)."""
+    ((topic, payload),) = telemetry(registry, 1, 1)
+    await asyncio.to_thread(publish, mosquitto.port, [(topic, payload)], retain=True)
+    await counts_become(harness.deadletters, {"retained": 1})
+    deadline = time.monotonic() + 20
+    while await asyncio.to_thread(retained_message, mosquitto.port, topic) is not None:
+        assert time.monotonic() < deadline, "the retained message is still on the broker"
+    await asyncio.to_thread(publish, mosquitto.port, telemetry(registry, 1, 1))  # behind the deletion's echo
+    await until(lambda: len(harness.sink.readings) == 1)
+    # the echo of the deletion is no message (the look-up's probes are refused as malformed_json)
+    assert (await harness.deadletters.counts())["retained"] == 1
+    assert harness.ingester.metrics.refused.labels("retained")._value.get() == 1
+
+
+async def test_topics_off_the_protocol_are_dead_lettered(
+    harness: Harness, mosquitto: MosquittoProcess, registry: Registry
+) -> None:
+    """Fewer or more levels than cw/{community}/{device}/{channel}: refused as bad_topic, not lost at the broker."""
+    ((topic, payload),) = telemetry(registry, 1, 1)
+    off = [(topic + "/extra", payload), (topic.rsplit("/", 1)[0], payload), ("cw", payload)]
+    await asyncio.to_thread(publish, mosquitto.port, off)
+    await counts_become(harness.deadletters, {"bad_topic": 3})
+    rows = await harness.deadletters.list()
+    assert sorted(r.topic for r in rows) == sorted(t for t, _ in off)
 
 
 async def test_sink_outage_fills_spool_then_drains(

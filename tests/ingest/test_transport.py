@@ -19,7 +19,7 @@ from ingest import transport as transport_module
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter
 from ingest.transport import GmqttTransport, InboundMessage, MqttOptions, _Client, _puback, options_from_url
-from tests.support.services import MosquittoProcess, free_port
+from tests.support.services import MosquittoProcess, free_port, retained_message
 
 
 async def until(predicate: Callable[[], bool], deadline_s: float = 20.0) -> None:
@@ -103,7 +103,8 @@ def test_backoff_is_capped_exponential_with_full_jitter() -> None:
 def test_options_from_url() -> None:
     o = options_from_url("mqtt://ingest:s%3Acret@broker.example:1884", client_id="x")
     assert (o.host, o.port, o.username, o.password, o.client_id) == ("broker.example", 1884, "ingest", "s:cret", "x")
-    assert MqttOptions(shared_group="g").filters() == ["$share/g/cw/+/+/+"]
+    assert MqttOptions(shared_group="g").filters()[0] == "$share/g/cw/+/+/+"
+    assert MqttOptions(shared_group="g").filters()[4] == "$share/g/cw/+/+/+/+/#"
 
 
 async def test_pubacks_follow_arrival_order_across_batches(
@@ -305,3 +306,120 @@ async def test_publish_with_properties_goes_through_gmqtts_parser(
         ("cw/c1/d1/telemetry", b"with-props", False),
     ]
     assert len(slow_path) == 1
+
+
+def done(msg: InboundMessage, seen: list[InboundMessage]) -> asyncio.Future[None]:
+    """A handler's body: record the message and store it at once."""
+    seen.append(msg)
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    fut.set_result(None)
+    return fut
+
+
+async def until_cleared(port: int, topic: str, deadline_s: float = 20.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while await asyncio.to_thread(retained_message, port, topic) is not None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the broker still holds a retained message on {topic}")
+
+
+async def test_a_retained_message_arrives_flagged_and_is_cleared_from_the_broker(mosquitto: MosquittoProcess) -> None:
+    """Retain-as-published: a live retained message keeps its flag (a broker clears it otherwise, and the decoder
+    could not refuse it). Once handled, the transport deletes it from the broker; the deletion's own echo (an
+    empty retained message) is not handed on."""
+    seen: list[InboundMessage] = []
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="retain-test"))
+    async with running(transport, lambda m: done(m, seen)):
+        pub = Pub(mosquitto.port, protocol=MQTTProtocolVersion.MQTTv5)
+        try:
+            await subscribed(pub, seen)
+            pub.c.publish("cw/c1/d1/telemetry", b"stale snapshot", qos=1, retain=True).wait_for_publish(10)
+            await until(lambda: any(m.payload == b"stale snapshot" for m in seen))
+            assert [m.retain for m in seen if m.payload == b"stale snapshot"] == [True]
+            await until_cleared(mosquitto.port, "cw/c1/d1/telemetry")
+            await asyncio.to_thread(pub.send, 1, "after")  # behind the deletion's echo on the same connection
+            await until(lambda: any(m.payload.startswith(b"after") for m in seen))
+        finally:
+            pub.close()
+    assert not [m for m in seen if not m.payload]
+
+
+async def test_a_retained_message_stays_on_the_broker_when_its_handling_failed(mosquitto: MosquittoProcess) -> None:
+    seen: list[InboundMessage] = []
+
+    def failing(msg: InboundMessage) -> asyncio.Future[None]:
+        seen.append(msg)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_exception(RuntimeError("dead letters unreachable"))
+        return fut
+
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="retain-fail-test"))
+    async with running(transport, failing):
+        pub = Pub(mosquitto.port, protocol=MQTTProtocolVersion.MQTTv5)
+        try:
+            pub.c.publish("cw/c1/d2/telemetry", b"kept", qos=1, retain=True).wait_for_publish(10)
+            await until(lambda: any(m.payload == b"kept" for m in seen))
+        finally:
+            pub.close()
+    assert await asyncio.to_thread(retained_message, mosquitto.port, "cw/c1/d2/telemetry") == b"kept"
+
+
+async def test_an_empty_retained_message_is_acknowledged_in_order_and_not_handed_on(
+    mosquitto: MosquittoProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[int] = []
+    acked: list[int] = []
+    original_receive = _Client._receive
+
+    def receive(self: _Client, mid: int, *args: Any) -> None:
+        received.append(mid)
+        original_receive(self, mid, *args)
+
+    def puback(mid: int) -> bytes:
+        acked.append(mid)
+        return _puback(mid)
+
+    monkeypatch.setattr(_Client, "_receive", receive)
+    monkeypatch.setattr(transport_module, "_puback", puback)
+    handed: list[InboundMessage] = []
+
+    async def commit(batch: list[InboundMessage]) -> None:
+        handed.extend(batch)
+        await asyncio.sleep(0)
+
+    committer: OrderedCommitter[InboundMessage] = OrderedCommitter(commit, max_batch=7)
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="empty-retained-test"))
+    runner = asyncio.create_task(committer.run())
+    async with running(transport, committer.enqueue):
+        pub = Pub(mosquitto.port)
+        try:
+            await asyncio.to_thread(pub.send, 20, "before")
+            pub.c.publish("cw/c1/d3/telemetry", b"", qos=1, retain=True).wait_for_publish(10)
+            await asyncio.to_thread(pub.send, 20, "after")
+            await until(lambda: len(acked) >= 41)
+        finally:
+            pub.close()
+    runner.cancel()
+    assert len(received) == 41
+    assert acked == received
+    assert len(handed) == 40
+    assert all(m.payload for m in handed)
+
+
+async def test_topics_of_the_wrong_depth_under_the_prefix_arrive_once(mosquitto: MosquittoProcess) -> None:
+    """So that the decoder can refuse them (bad_topic) instead of their vanishing at the broker; the filters do
+    not overlap, so a protocol topic still arrives once."""
+    seen: list[InboundMessage] = []
+    topics = ["cw", "cw/c1", "cw/c1/d1", "cw/c1/d1/telemetry", "cw/c1/d1/telemetry/x", "cw/c1/d1/telemetry/x/y/z"]
+    transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id="depth-test"))
+    async with running(transport, lambda m: done(m, seen)):
+        pub = Pub(mosquitto.port)
+        try:
+            await subscribed(pub, seen)
+            for topic in [*topics, "other/c1/d1/telemetry"]:
+                pub.c.publish(topic, b"depth", qos=1).wait_for_publish(10)
+            await asyncio.to_thread(pub.send, 1, "last")
+            await until(lambda: any(m.payload.startswith(b"last") for m in seen))
+        finally:
+            pub.close()
+    assert sorted(m.topic for m in seen if m.payload == b"depth") == sorted(topics)

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.require import unavailable
 
@@ -100,6 +102,31 @@ def ensure_binary(path: str, apt_package: str) -> None:
         subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", apt_package], env=env, check=False)
     if not Path(path).exists():
         unavailable(f"{path} is missing and `apt-get install {apt_package}` did not provide it")
+
+
+def retained_message(port: int, topic: str, *, auth: tuple[str, str] | None = None) -> bytes | None:
+    """The retained message a broker on 127.0.0.1:`port` holds for `topic`, if any. A new subscriber gets it
+    before a live probe published after the subscription, so this waits for the probe, never for silence
+    (`auth`: a user allowed to read and write `topic`)."""
+    got: list[bytes] = []
+    subscribed: list[bool] = []
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"look-{time.monotonic_ns()}")
+    if auth is not None:
+        c.username_pw_set(*auth)
+    c.on_message = lambda _c, _u, m: got.append(m.payload)
+    c.on_subscribe = lambda *_a: subscribed.append(True)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    try:
+        c.subscribe(topic, qos=1)
+        wait_until(lambda: subscribed, timeout=20, what=f"SUBACK for {topic}")
+        c.publish(topic, b"probe", qos=1).wait_for_publish(10)
+        wait_until(lambda: b"probe" in got, timeout=20, what=f"the probe on {topic}")
+    finally:
+        c.disconnect()
+        c.loop_stop()
+    before = got[: got.index(b"probe")]
+    return before[0] if before else None
 
 
 class _Process:

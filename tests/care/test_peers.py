@@ -3,13 +3,16 @@ learned routine, stays quiet on the routine, and is causal (more data later neve
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
 from bench.care.peers import PEERS
+from bench.care.peers.__main__ import main, read
 from bench.care.peers.activity import activity_times
 from bench.care.peers.clock import Floats, LocalClock
 from bench.care.peers.moshtaghi import Moshtaghi2015
@@ -138,3 +141,29 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="one length"):
         peer.alerts(np.array([1.0, 2.0]), np.array([0.0]), TZ)
     assert peer.alerts(np.array([], dtype=np.float64), np.array([], dtype=np.float64), TZ) == []
+
+
+def test_quick_check_reads_the_repeated_autumn_hour(tmp_path: Path) -> None:
+    rows = ["user key;datetime;meter reading;diff"]
+    for stamp, value in [("01:56:14", 10), ("02:56:14", 12), ("02:56:28", 15), ("02:56:28", 15), ("03:56:28", 15)]:
+        rows.append(f"h1;30/10/2016 {stamp};{value};0")
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(gzip.compress("\n".join(rows).encode()))
+    ts, litres = read(path, TZ)["h1"]
+    assert np.diff(ts).tolist() == [3600.0, 3614.0, 3600.0]  # CEST, CEST, CET, CET; the duplicate dropped
+    assert litres.tolist() == [10.0, 12.0, 15.0, 15.0]
+
+
+def test_quick_check_runs_every_peer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ts, litres = routine(40, local(6, 4, 9, 31), local(9, 4, 0, 0))
+    zone = ZoneInfo(TZ)
+    rows = ["user key;datetime;meter reading;diff"]
+    rows += [f"h1;{datetime.fromtimestamp(t, zone):%d/%m/%Y %H:%M:%S};{v:g};0" for t, v in zip(ts, litres, strict=True)]
+    path = tmp_path / "data.csv.gz"
+    path.write_bytes(gzip.compress("\n".join(rows).encode()))
+    assert main(["--data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 households with readings on 30 days or more" in out
+    assert all(f"\n{name} " in out for name in PEERS)
+    assert main(["--data", str(tmp_path / "absent.csv.gz")]) == 0
+    assert "absent" in capsys.readouterr().out

@@ -429,6 +429,7 @@ class Service:
                     if self.on_started is not None:
                         tg.create_task(self.on_started(parts), name="on-started")
                     self.started.set()
+                    log.info("started: %s", _where(s, host, port, parts.http_port))
                     await self._stop.wait()
                     server.should_exit = True
                     try:  # people's answers in flight reach the rule engine before it stops (they live nowhere else)
@@ -502,6 +503,25 @@ def _refuse_shared_subscription(s: Settings) -> None:
             "(its rules judge them together), and a shared subscription splits them between processes; leave it "
             "empty and run one cwatch serve per store (it is for ingest-only processes, `python -m ingest.run`)"
         )
+
+
+def _where(s: Settings, broker_host: str, broker_port: int, http_port: int) -> str:
+    """What a started service works with, passwords masked: the operator's first check of a deployment."""
+    from cwatch import redact
+
+    if s.mqtt.url:
+        broker = f"broker {redact.url(s.mqtt.url)} (client id {s.mqtt.client_id})"
+    else:
+        broker = f"embedded broker mqtt://{broker_host}:{broker_port} (MQTT 3.1.1, for demos)"
+    t = s.telemetry
+    if t.backend == "sqlite":
+        telemetry = f"telemetry SQLite {s.data_path / 'telemetry.db'}"
+    elif t.backend == "influx_v1":
+        telemetry = f"telemetry InfluxDB {redact.url(t.influx_url)} database {t.influx_database}"
+    else:
+        telemetry = f"telemetry InfluxDB {redact.url(t.influx_url)} org {t.influx_org} bucket {t.influx_bucket}"
+    store = f"store {redact.url(s.store_url)}"
+    return f"{broker}; {telemetry}; {store}; HTTP http://{s.http.host}:{http_port}"
 
 
 def _broker_address(url: str) -> tuple[str, int]:

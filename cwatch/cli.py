@@ -157,10 +157,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # --- parser -------------------------------------------------------------------------------------------------
 
+_CONFIG_HELP = "TOML settings file (default: $CWATCH_CONFIG)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cwatch", description="Watch a community's devices; dispatch tickets.")
-    p.add_argument("--config", "-c", help="TOML settings file (default: $CWATCH_CONFIG)")
+    p.add_argument("--config", "-c", help=_CONFIG_HELP)
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -193,9 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     r_smp.add_argument("--seed", type=int, default=1)
     r_smp.set_defaults(func=cmd_registry_sample)
 
+    from ingest.refusals import DEADLETTER_REASONS  # a leaf module: an enum and a tuple
+
     dl = add("deadletters", cmd_deadletters, "list refused device messages with their reasons (JSON lines)")
     dl.add_argument("--limit", type=int, default=50)
-    dl.add_argument("--reason")
+    dl.add_argument(
+        "--reason",
+        choices=DEADLETTER_REASONS,
+        metavar="REASON",
+        help=f"only this reason: {', '.join(DEADLETTER_REASONS)}",
+    )
 
     acc = sub.add_parser("accounts", help="manage board/API accounts")
     asub = acc.add_subparsers(dest="accounts_command", required=True)
@@ -233,7 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_arguments(sim)
+    _config_option_everywhere(p)
     return p
+
+
+def _config_option_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--config/-c` after any subcommand as well (`cwatch serve -c cwatch.toml`, as the docs write it), not only
+    before it. Below the top level it has no default, so an absent one leaves the top level's value alone."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if "--config" not in sub._option_string_actions:
+                    sub.add_argument("--config", "-c", default=argparse.SUPPRESS, help=_CONFIG_HELP)
+                _config_option_everywhere(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

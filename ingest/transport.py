@@ -266,6 +266,13 @@ class GmqttTransport:
             failures = 0
             self.connections += 1
             self._connected = True
+            log.info(
+                "connected to the MQTT broker %s:%s as %s (MQTT %s, %s)",
+                *self._addr(),
+                self.options.client_id,
+                _NAMES[self._version],
+                "session resumed" if session_present else "new session",
+            )
             if self._on_connect is not None:
                 self._on_connect(session_present)
             try:

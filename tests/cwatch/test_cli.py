@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import json
+import re
+import shlex
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cwatch.app import open_store
-from cwatch.cli import main
+from cwatch.cli import build_parser, main
 from cwatch.settings import load_settings
 from devices.csvio import load_registry
 from devices.store import load_registry_db
+from ingest.refusals import DEADLETTER_REASONS
 
 
 @pytest.fixture
@@ -144,3 +150,52 @@ def test_audit_lists_who_changed_the_registry_and_the_accounts(
     assert rows[1]["details"]["devices"] == len(reg.devices)
     assert main(["audit", "--action", "registry."]) == 0
     assert [json.loads(x)["action"] for x in capsys.readouterr().out.splitlines()] == ["registry.import"]
+
+
+def _parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_subcommand_takes_the_config_option_after_it() -> None:
+    missing = [" ".join(path) for path, p in _parsers(build_parser()) if "--config" not in p._option_string_actions]
+    assert missing == []
+
+
+_COMMAND = re.compile(r"(?:^|`)(cwatch [^`#\n]*?(?:-c|--config) [^`#\n]*?)\s*(?:`|#|$)", re.M)
+
+
+def test_the_command_lines_the_docs_show_with_a_config_file_parse() -> None:
+    root = Path(__file__).resolve().parents[2]
+    texts = [root / "README.md", root / "deploy" / "cwatch.service", *sorted((root / "docs").glob("*.md"))]
+    lines = [m.group(1) for path in texts for m in _COMMAND.finditer(path.read_text(encoding="utf-8"))]
+    assert any(line.startswith("cwatch serve -c") for line in lines), lines
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        assert args.config is not None, line
+
+
+def test_config_after_the_subcommand_is_the_file_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CWATCH_CONFIG", raising=False)
+    cfg = tmp_path / "after.toml"
+    cfg.write_text('data_dir = "/srv/after"\n', encoding="utf-8")
+    assert main(["config", "check", "-c", str(cfg)]) == 0
+    assert json.loads(capsys.readouterr().out)["data_dir"] == "/srv/after"
+    assert main(["--config", str(tmp_path / "missing.toml"), "config", "check"]) == 2  # before it, as ever
+    assert "missing.toml: no such file" in capsys.readouterr().err
+
+
+def test_deadletters_refuses_an_unknown_reason_naming_the_valid_ones(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["deadletters", "--reason", "bogus"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'bogus'" in err
+    assert all(reason in err for reason in DEADLETTER_REASONS)

@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps demo serve test lint typecheck unit bench schemas clean
+.PHONY: help install system-deps demo serve test lint typecheck unit bench schemas apidoc clean
 
 help:
 	@echo "make demo   - install and run cwatch on embedded defaults with the simulator feeding it"
@@ -48,6 +48,9 @@ bench: install system-deps
 
 schemas: install
 	$(BIN)/cwatch schemas docs/schemas
+
+apidoc: install
+	$(BIN)/python -m cwatch.apidoc docs/api.md
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

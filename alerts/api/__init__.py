@@ -34,6 +34,11 @@ ROUTERS: tuple[APIRouter, ...] = (
 def mount(app: FastAPI, api: AlertsApi, prefix: str = PREFIX) -> None:
     """Serve the routes of `alerts` on `app` under `prefix`, working with `api`'s services."""
     app.state.alerts_api = api
+    include_routes(app, prefix)
+
+
+def include_routes(app: FastAPI, prefix: str = PREFIX) -> None:
+    """Add the routes (without services: enough for the OpenAPI document)."""
     for router in ROUTERS:
         app.include_router(router, prefix=prefix, responses=COMMON_ERRORS)
 
@@ -44,6 +49,7 @@ __all__ = [
     "AlertsApi",
     "ErrorBody",
     "household_info",
+    "include_routes",
     "install_error_handlers",
     "mount",
     "session_token",

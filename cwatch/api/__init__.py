@@ -16,8 +16,13 @@ ROUTERS: tuple[APIRouter, ...] = (deadletters.router, registry.router, household
 def mount(app: FastAPI, api: OpsApi, prefix: str = PREFIX) -> None:
     """Serve these routes on `app` under `prefix` (after `alerts.api.mount`, whose sessions they use)."""
     app.state.ops_api = api
+    include_routes(app, prefix)
+
+
+def include_routes(app: FastAPI, prefix: str = PREFIX) -> None:
+    """Add the routes (without services: enough for the OpenAPI document)."""
     for router in ROUTERS:
         app.include_router(router, prefix=prefix, responses=COMMON_ERRORS)
 
 
-__all__ = ["OpsApi", "mount"]
+__all__ = ["OpsApi", "include_routes", "mount"]

@@ -1,5 +1,9 @@
 """Translate database failures into `alerts.errors.StoreError` at the package boundary, so callers (the rule
-runner, the API) handle one error type. Integrity errors pass through: the store turns them into decisions."""
+runner, the API) handle one error type. Integrity errors pass through: the store turns them into decisions.
+
+A value the database refuses as data (SQLSTATE class 22: a NUL character in text, a number out of range) came
+from the caller, not from a failing store: it is a `ValidationError` (422), not a 503 that monitoring would read
+as an outage."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from alerts.errors import AlertsError, StoreError
+from alerts.errors import AlertsError, StoreError, ValidationError
 
 
 @asynccontextmanager
@@ -17,5 +21,9 @@ async def translated() -> AsyncIterator[None]:
         yield
     except (AlertsError, IntegrityError):
         raise
-    except (DBAPIError, SQLAlchemyError, OSError) as e:
+    except DBAPIError as e:
+        if str(getattr(e.orig, "sqlstate", "") or "").startswith("22"):
+            raise ValidationError("a value of the request cannot be stored (a NUL character, or out of range)") from e
+        raise StoreError(f"database failed: {type(e).__name__}: {e}") from e
+    except (SQLAlchemyError, OSError) as e:
         raise StoreError(f"database failed: {type(e).__name__}: {e}") from e

@@ -436,3 +436,14 @@ async def test_silence_times_must_be_finite_and_devices_registered(env: Env) -> 
         assert r.status_code == 422, (bad, r.text)
         assert error_code(r) in ("validation_error", "invalid_silence")
     assert (await env.client.post("/api/v1/silences", headers=l1, json={**body, "device_id": "d1"})).status_code == 201
+
+
+async def test_text_the_store_cannot_hold_is_the_callers_error_not_an_outage(env: Env) -> None:
+    """PostgreSQL refuses a NUL character in text: that answered 503 store_unavailable, which monitoring reads
+    as a database outage and which a stranger could cause at will through the login form."""
+    r = await env.client.post("/api/v1/auth/login", json={"username": "w\x001", "password": "guess-guess"})
+    assert r.status_code in (401, 422), r.text
+    c1 = await env.login("c1")
+    [t] = await env.service.apply([alert(microgrid="M1")])
+    r = await env.client.post(f"/api/v1/tickets/{t.id}/comment", headers=c1, json={"note": "a\x00b"})
+    assert r.status_code in (200, 422), r.text

@@ -98,6 +98,34 @@ def cli_user() -> str:
         return "cli:unknown"
 
 
+def _audit_rules_reload(engine: AsyncEngine, stack: contextlib.AsyncExitStack) -> Callable[[Path, str, int], None]:
+    """Record each rules reload (a policy change) in the audit log, in the background: the rule runner does not
+    wait on the store for it. Writes still in flight at stop are awaited."""
+    from alerts.audit import AuditLog, Who
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def drain() -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(drain)
+
+    async def add(path: Path, digest: str, rules: int) -> None:
+        try:
+            await AuditLog(engine).add(
+                Who("service", "file"), "rules.reload", str(path)[-128:], {"sha256": digest, "rules": rules}
+            )
+        except Exception:  # the reload took; a lost audit row is logged, not fatal
+            log.exception("could not record the rules reload of %s in the audit log", path)
+
+    def on_reload(path: Path, digest: str, rules: int) -> None:
+        task = asyncio.get_running_loop().create_task(add(path, digest, rules))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return on_reload
+
+
 async def _audit_registry(engine: AsyncEngine, actor: str, source: str, folder: Path, reg: Registry) -> None:
     from alerts.audit import AuditLog, Who
 
@@ -364,6 +392,7 @@ class Service:
                 rules_path=rules_path,
             )
             holder.listeners.append(runner.set_registry)
+            runner.on_reload = _audit_rules_reload(engine, stack)
             # People's answers to absence alerts go back to the rule engine (cwatch.answers).
             answers = AbsenceAnswers(tickets.notifier, runner)
             tickets.notifier = answers

@@ -70,6 +70,8 @@ class RuleRunner:
         self.backlog = backlog
         self.last_reload_error: RuleConfigError | None = None
         self.reloads = 0
+        #: told (path, sha-256 of the new content, number of rules) after each reload that took (the audit log)
+        self.on_reload: Callable[[Path, str, int], None] | None = None
         self._digest = _digest(rules_path) if rules_path is not None else None
         self._lock = asyncio.Lock()
         self._last_save = float("-inf")
@@ -184,6 +186,8 @@ class RuleRunner:
         self.last_reload_error = None
         self.reloads += 1
         log.info("rules reloaded from %s: %d rules", self.rules_path, len(ruleset.rules))
+        if self.on_reload is not None:
+            self.on_reload(self.rules_path, digest, len(ruleset.rules))
         return True
 
     def set_registry(self, registry: Registry) -> None:

@@ -24,8 +24,10 @@ class AuditEntryOut(BaseModel):
     at: float = Field(description="wall clock, epoch seconds")
     actor: str = Field(description="a username, `cli:<os user>`, or `service`")
     actor_role: str | None
-    source: str = Field(description="the caller's address, `cli` or `config`")
-    action: str = Field(description="`<what>.<verb>`: account.create, silence.cancel, household.away, ...")
+    source: str = Field(description="the caller's address, `cli`, `config` or `file`")
+    action: str = Field(
+        description="`<what>.<verb>`: account.create, silence.cancel, household.away, registry.import, rules.reload"
+    )
     target: str
     details: dict[str, Any]
 

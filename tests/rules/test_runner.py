@@ -92,6 +92,8 @@ async def test_sweep_fires_timers_on_clock_time_minus_lateness(tmp_path: Path) -
 async def test_hot_reload_keeps_running_state_and_refuses_a_bad_file(tmp_path: Path) -> None:
     runner, _sink, store, clock, path = await make(tmp_path)
     reg = runner.engine.registry
+    told: list[tuple[Path, str, int]] = []
+    runner.on_reload = lambda *change: told.append(change)
     try:
         await runner.on_readings([reading(reg, "AC1", "event", T0, event="held_open")])
         path.write_text(RULES.replace("for: 5m", "for: 2x"), encoding="utf-8")
@@ -104,6 +106,7 @@ async def test_hot_reload_keeps_running_state_and_refuses_a_bad_file(tmp_path: P
         [a] = await runner.sweep()
         assert runner.reloads == 1
         assert runner.last_reload_error is None
+        assert [(p, n) for p, _, n in told] == [(path, len(runner.engine.ruleset.rules))]  # the bad file: not told
         assert a.ts == T0 + 3 * M  # the door that opened before the reload is judged by the new limit
     finally:
         await store.engine.dispose()

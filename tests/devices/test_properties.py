@@ -36,6 +36,11 @@ T0 = datetime(2026, 3, 1, tzinfo=CST)
 # names as clerks type them: Chinese, punctuation that CSV must quote, inner line breaks; no outer whitespace
 _name_chars = st.sampled_from(list("幸福街道阳光社区桂花苑号楼王李张abcXYZ0123 ,;\"'|-_()（）\n"))
 names = st.text(_name_chars, min_size=1, max_size=12).map(str.strip).filter(bool)
+# any finite degrees, down to the last bit: CSV writes the shortest text that reads back as the same float
+coordinates = st.one_of(
+    st.just((None, None)),
+    st.tuples(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)),
+)
 contact_text = (
     st.text(st.sampled_from(list("王李张伟芳0123456789 ()")), min_size=1, max_size=8).map(str.strip).filter(bool)
 )
@@ -49,7 +54,7 @@ def registries(draw: st.DrawFn) -> Registry:
     grids = [Grid(f"{c.id}g{j}", draw(names), c.id) for c in communities for j in range(draw(st.integers(0, 2)))]
     micro = [MicroGrid(f"{g.id}m{j}", draw(names), g.id) for g in grids for j in range(draw(st.integers(0, 2)))]
     buildings = [
-        Building(f"{m.id}b{j}", draw(names), m.id, draw(st.integers(1, 30)))
+        Building(f"{m.id}b{j}", draw(names), m.id, draw(st.integers(1, 30)), *draw(coordinates))
         for m in micro
         for j in range(draw(st.integers(0, 2)))
     ]
@@ -94,12 +99,20 @@ def registries(draw: st.DrawFn) -> Registry:
                     draw(st.integers(1, 86_400 * 2)),
                     None,
                     draw(st.one_of(st.just(""), names)),
+                    draw(st.sampled_from([None, "gw-1", "nb.460-00_5b3e"])),
                 )
             )
     nodes: list[str] = [s.id for s in streets] + [c.id for c in communities] + [g.id for g in grids]
     nodes += [m.id for m in micro] + [b.id for b in buildings] + [h.id for h in households]
     people = [
-        Person(f"p{i}", draw(names), draw(st.sampled_from(list(Role))), draw(st.sampled_from(nodes)), "")
+        Person(
+            f"p{i}",
+            draw(names),
+            draw(st.sampled_from(list(Role))),
+            draw(st.sampled_from(nodes)),
+            "",
+            draw(st.sampled_from(["", "sun.lei@example.org", "王伟@例子.中国"])),
+        )
         for i in range(draw(st.integers(0, 4)))
     ]
     roster = []

@@ -126,6 +126,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_broker_credentials(args: argparse.Namespace) -> int:
+    from cwatch.brokerfiles import (
+        ACL_FILE,
+        PASSWORD_FILE,
+        ingester_account,
+        registered_devices,
+        write_broker_credentials,
+    )
+
+    settings = _settings(args)
+    ingester_account(settings)  # before anything is read: a setting to fix first
+    devices = asyncio.run(registered_devices(settings))
+    written = write_broker_credentials(
+        settings, Path(args.folder), devices, rotate=tuple(args.rotate), gateways=args.gateways
+    )
+    g = written.generation
+    removed = f" ({', '.join(g.removed[:10])}{', ...' if len(g.removed) > 10 else ''})" if g.removed else ""
+    print(
+        f"wrote {written.folder / PASSWORD_FILE} and {written.folder / ACL_FILE}: "
+        f"{len(g.new)} new password(s), {g.kept} kept, {len(g.removed)} account(s) removed{removed}"
+    )
+    if written.secrets is not None:
+        print(
+            f"new passwords are in {written.secrets} (readable by you only): hand each to its installer, then delete it"
+        )
+    print("copy both files where Mosquitto reads them and reload it (SIGHUP); see docs/deployment.md")
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from devices.schemas import write_schemas
 
@@ -220,6 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--action", help="an action or its prefix, e.g. silence. or household.away")
     aud.add_argument("--actor", help="only this actor (a username, or cli:<user>)")
     aud.add_argument("--before", type=int, help="only entries older than this id (the next page)")
+
+    brk = sub.add_parser("broker", help="the MQTT broker's side: device accounts")
+    bsub = brk.add_subparsers(dest="broker_command", required=True)
+    b_cred = bsub.add_parser(
+        "credentials",
+        help="write Mosquitto's password file and ACL from the registry: an account per device, and the ingester's",
+    )
+    b_cred.add_argument(
+        "folder", help="where cwatch.passwd, cwatch.acl and new passwords are written (kept between runs)"
+    )
+    b_cred.add_argument(
+        "--rotate", action="append", default=[], metavar="ID", help="a new password for this device (repeatable)"
+    )
+    b_cred.add_argument(
+        "--gateways", action="store_true", help="accounts for gateways too, each writing its devices' topics"
+    )
+    b_cred.set_defaults(func=cmd_broker_credentials)
 
     sch = add("schemas", cmd_schemas, "write the JSON Schemas of device protocol v1")
     sch.add_argument("folder", nargs="?", default="docs/schemas")

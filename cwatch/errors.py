@@ -7,3 +7,8 @@ class CwatchError(Exception):
 
 class SettingsError(CwatchError):
     """A configuration file or environment variable is wrong; the message names file, line and key."""
+
+
+class BrokerCredentialsError(CwatchError):
+    """Broker accounts cannot be generated: a clash of names, a password file edited out of shape, no password
+    for the ingester; the message names what to fix."""

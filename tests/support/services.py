@@ -113,7 +113,7 @@ def retained_message(port: int, topic: str, *, auth: tuple[str, str] | None = No
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"look-{time.monotonic_ns()}")
     if auth is not None:
         c.username_pw_set(*auth)
-    c.on_message = lambda _c, _u, m: got.append(m.payload)
+    c.on_message = lambda _c, _u, m: got.append(bytes(m.payload))
     c.on_subscribe = lambda *_a: subscribed.append(True)
     c.connect("127.0.0.1", port)
     c.loop_start()
@@ -199,13 +199,17 @@ class MosquittoProcess(_Process):
 
     name = "mosquitto"
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_config: str = "") -> None:
+    def __init__(self, workdir: Path, port: int | None = None, extra_config: str = "", config: str = "") -> None:
+        """`config`, when given, is the whole configuration (listening on `port`), instead of the test one."""
         super().__init__(workdir)
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.config_path = workdir / "mosquitto.conf"
         persistence = workdir / "persist"
         persistence.mkdir(exist_ok=True)
+        if config:
+            self.config_path.write_text(config)
+            return
         self.config_path.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
@@ -227,6 +231,11 @@ class MosquittoProcess(_Process):
 
     def _ready(self) -> bool:
         return port_open(self.port, self.host)
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads its password file and ACL again (what `systemctl reload mosquitto` does)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
 
 
 class InfluxProcess(_Process):

@@ -382,6 +382,7 @@ class Service:
                 tz=s.timezone,
                 allowed_lateness_s=s.rules.allowed_lateness_s,
                 max_future_s=s.ingest.max_future_s,
+                live_slack_s=s.rules.live_slack_s,
             )
             runner = RuleRunner(
                 rule_engine,
@@ -413,6 +414,8 @@ class Service:
             holder.listeners.append(ingester.set_registry)
             # Silence is judged by the clock only once the rule engine has caught up with the spool.
             runner.backlog = lambda: ingester.spool.depth("rules")
+            # Nor by the clock while the broker connection is down or just made (its queue is delivered first).
+            runner.connected = lambda: ingester.transport.connected
 
             # HTTP.
             from cwatch.api import OpsApi

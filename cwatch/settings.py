@@ -104,8 +104,16 @@ class IngestSettings(_Section):
 
 class RulesSettings(_Section):
     path: str = Field(default="", description="Rule file; empty uses the shipped default rule set.")
-    allowed_lateness_s: float = Field(default=300, ge=0)
+    allowed_lateness_s: float = Field(
+        default=300, ge=0, description="How late (device time) a message may still change what was decided."
+    )
     sweep_every_s: float = Field(default=60, gt=0)
+    live_slack_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="A device's timers fire this long after its clock passed them: a message of it still on its "
+        "way (transport, spool) within this counts as in time.",
+    )
 
 
 class RegistrySettings(_Section):

@@ -106,6 +106,19 @@ class Emitter:
         out.append(self._alert(AlertAction.CLEAR, key, ts, place, details))
         return True
 
+    def retract(self, out: list[Alert], key: str, ts: float, place: Place, details: dict[str, Any]) -> bool:
+        """Take back the raise of `key` that a late message proved wrong: a clear of the open key, or of a
+        pulse rule's current episode, which is then over (the next match starts a new one, as if the raise had
+        never been)."""
+        if self.has_clear:
+            return self.clear(out, key, ts, place, details)
+        episode = self.episodes.pop(key, None)
+        if episode is None:
+            return False
+        self.last_raise.pop(key, None)
+        out.append(self._alert(AlertAction.CLEAR, episode, ts, place, details))
+        return True
+
     def _alert(self, action: AlertAction, key: str, ts: float, p: Place, details: dict[str, Any]) -> Alert:
         # positional, in `Alert`'s field order: a sweep builds alerts by the hundred thousand
         target = p.device_id if p.device_id is not None else p.household_id

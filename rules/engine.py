@@ -5,6 +5,13 @@ driver passes to `advance`); timers (durations, heartbeats, absences) fire when 
 date their alerts at the moment the limit was passed, not when the sweep ran. So a replay gives the same alerts
 whatever its speed or sweep interval.
 
+On a live stream (`live_slack_s` set, the service's rule runner), a timer that belongs to a device fires as
+soon as that device's own time has passed it: at its own later message, or by the service clock corrected by
+the device's observed clock offset, plus the slack (`rules.progress`, `advance_live`). The watermark then only
+bounds what a late message may still change: a message dated within it that contradicts a verdict taken
+before it arrived (a resident's silence that arrives after the smoke alarm's wait ended) corrects it with a
+clear flagged `late`.
+
 Late and out-of-order policy (see docs/rules.md):
 - every message is judged, however late; an alert it raises carries `details["late"] = True` when the message
   was older than the watermark;
@@ -50,6 +57,7 @@ from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.duration import DurationEvaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
+from rules.progress import LiveTimers, Timer
 from rules.schedule import Schedule, zone
 
 log = logging.getLogger(__name__)
@@ -75,19 +83,21 @@ class EngineState:
     prev_fields: dict[str, dict[str, Scalar]] = field(default_factory=dict)
     prev_ts: dict[str, float] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    offsets: dict[str, float] = field(default_factory=dict)  # live: each device's clock offset (`LiveTimers`)
 
     def to_bytes(self) -> bytes:
-        return msgspec.json.encode(
-            {
-                "version": SNAPSHOT_VERSION,
-                "watermark": self.watermark,
-                "birth": self.birth,
-                "last_seen": self.last_seen,
-                "prev_fields": self.prev_fields,
-                "prev_ts": self.prev_ts,
-                "rules": self.rules,
-            }
-        )
+        data: dict[str, Any] = {
+            "version": SNAPSHOT_VERSION,
+            "watermark": self.watermark,
+            "birth": self.birth,
+            "last_seen": self.last_seen,
+            "prev_fields": self.prev_fields,
+            "prev_ts": self.prev_ts,
+            "rules": self.rules,
+        }
+        if self.offsets:
+            data["offsets"] = self.offsets
+        return msgspec.json.encode(data)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EngineState:
@@ -106,6 +116,7 @@ class EngineState:
                 prev_fields={str(k): dict(v) for k, v in raw.get("prev_fields", {}).items()},
                 prev_ts={str(k): float(v) for k, v in raw.get("prev_ts", {}).items()},
                 rules={str(k): dict(v) for k, v in raw.get("rules", {}).items()},
+                offsets={str(k): float(v) for k, v in raw.get("offsets", {}).items()},
             )
         except (TypeError, ValueError, AttributeError) as e:
             raise RuleStateError(f"rule state snapshot is malformed: {e}") from None
@@ -131,7 +142,11 @@ def make_evaluator(rule: Rule, tz: str) -> Evaluator:
 
 
 class Engine:
-    """Judges readings with a rule set. Not thread-safe; one task drives it (the rule runner)."""
+    """Judges readings with a rule set. Not thread-safe; one task drives it (the rule runner).
+
+    `live_slack_s`: None for replays (timers fire by the watermark only); on a live stream, how long after a
+    device's time passed a timer's due the timer fires by the service clock (`advance_live`): what a message
+    of that device dated before the due may take in transport and still count."""
 
     def __init__(
         self,
@@ -141,18 +156,26 @@ class Engine:
         tz: str = "Asia/Shanghai",
         allowed_lateness_s: float = 300,
         max_future_s: float = 300,
+        live_slack_s: float | None = None,
         state: EngineState | None = None,
     ) -> None:
         zone(tz)
         if allowed_lateness_s < 0:
             raise ValueError("allowed_lateness_s must not be negative")
+        if live_slack_s is not None and live_slack_s < 0:
+            raise ValueError("live_slack_s must not be negative")
         self.tz = tz
         self.allowed_lateness_s = float(allowed_lateness_s)
         self.max_future_s = float(max_future_s)
+        self.live_slack_s = None if live_slack_s is None else float(live_slack_s)
         self.ruleset = ruleset
         self.failures = 0  # rules that raised on a message or a timer (bugs), passed over; see `_failed`
         self._failures_by_rule: dict[str, int] = {}
         self._ctx = Context(registry, tz)
+        if self.live_slack_s is not None:
+            self._ctx.live = LiveTimers(self.live_slack_s, self.max_future_s)
+        self._received = NEVER  # live: the newest `received_at` judged
+        self._fire_live = self._fire_one  # bound once: `process` hands it on for every message
         self._birth: float | None = None
         self._evaluators: list[Evaluator] = []
         self._by_id: dict[str, Evaluator] = {}
@@ -172,6 +195,11 @@ class Engine:
     def registry(self) -> Registry:
         return self._ctx.registry
 
+    @property
+    def received_upto(self) -> float | None:
+        """Live: the newest `received_at` of the readings judged (None before the first)."""
+        return None if self._received == NEVER else self._received
+
     def rule_ids(self) -> list[str]:
         return [ev.id for ev in self._evaluators]
 
@@ -183,6 +211,14 @@ class Engine:
         ts = reading.ts
         if self._birth is None:
             self._start(ts)
+        live = ctx.live
+        if live is not None:
+            # the device's own progress, before the message is judged; a clock too far ahead proves nothing
+            received = reading.received_at
+            if received > self._received:
+                self._received = received
+            if received <= 0 or ts <= received + self.max_future_s:
+                live.on_message(reading.device_id, received, ts, ctx.watermark, self._fire_live)
         extra = reading.extra
         if extra and reading.device_class is DeviceClass.WATER_METER:
             frozen = extra.get("frozen")
@@ -228,6 +264,25 @@ class Engine:
             ev.prune(ctx.watermark)
         return out
 
+    def advance_live(self, now: float) -> list[Alert]:
+        """Live: fire the timers whose device's time has passed them by the service clock `now` (its clock
+        offset and the slack taken off, `LiveTimers.fire_by_clock`). The driver passes the clock only while every
+        reading received has been judged; with readings still queued, `received_upto`. The watermark does not
+        move. Without `live_slack_s`, nothing."""
+        ctx = self._ctx
+        live = ctx.live
+        out: list[Alert] = []
+        if live is None or self._birth is None:
+            return out
+        ctx.out = out
+        live.fire_by_clock(now, ctx.watermark, self._fire_live)
+        return out
+
+    def next_live_at(self) -> float | None:
+        """Live: the service-clock moment `advance_live` may next have a timer to fire (None: no timer)."""
+        live = self._ctx.live
+        return None if live is None else live.next_at()
+
     def reload(self, ruleset: RuleSet) -> None:
         """Switch to `ruleset`. Rules whose id still exists with the same kind keep their state (open alerts,
         running durations, absence clocks); removed rules are forgotten."""
@@ -266,6 +321,7 @@ class Engine:
             prev_fields=ctx.prev_fields,
             prev_ts=ctx.prev_ts,
             rules={ev.id: {"kind": ev.kind, **ev.dump()} for ev in self._evaluators},
+            offsets=ctx.live.dump_offsets() if ctx.live is not None else {},
         )
 
     def snapshot(self) -> bytes:
@@ -282,10 +338,12 @@ class Engine:
             tz=self.tz,
             allowed_lateness_s=self.allowed_lateness_s,
             max_future_s=self.max_future_s,
+            live_slack_s=self.live_slack_s,
             state=EngineState.from_bytes(snapshot),
         )  # built aside: if that fails, this engine is left as it was
         self._ctx, self._birth, self._evaluators = fresh._ctx, fresh._birth, fresh._evaluators
         self._by_id, self._index = fresh._by_id, fresh._index
+        self._received = fresh._received  # unknown again until the batch handed again is judged
 
     @classmethod
     def restore(
@@ -297,6 +355,7 @@ class Engine:
         tz: str = "Asia/Shanghai",
         allowed_lateness_s: float = 300,
         max_future_s: float = 300,
+        live_slack_s: float | None = None,
     ) -> Engine:
         return cls(
             ruleset,
@@ -304,6 +363,7 @@ class Engine:
             tz=tz,
             allowed_lateness_s=allowed_lateness_s,
             max_future_s=max_future_s,
+            live_slack_s=live_slack_s,
             state=EngineState.from_bytes(snapshot),
         )
 
@@ -349,6 +409,8 @@ class Engine:
         ctx.prev_fields = {k: dict(v) for k, v in st.prev_fields.items()}
         ctx.prev_ts = dict(st.prev_ts)
         ctx.watermark = st.watermark if st.watermark is not None else NEVER
+        if ctx.live is not None:
+            ctx.live.load_offsets(st.offsets)
         for ev in self._evaluators:
             data = st.rules.get(ev.id)
             if data is not None and data.get("kind") == ev.kind:
@@ -363,6 +425,8 @@ class Engine:
 
     def _rearm(self) -> None:
         self._ctx.heap = []
+        if self._ctx.live is not None:
+            self._ctx.live.reset()
         for ev in self._evaluators:
             ev.reset_timers()
         if self._birth is not None:
@@ -402,6 +466,7 @@ class Engine:
         heap = ctx.heap
         wm = ctx.watermark
         by_id = self._by_id
+        fired = ctx.live.fired if ctx.live is not None else None
         n = 0
         # one pass over the whole heap pays off only once many are due: after a fixed number of pops, and not
         # before 1/64 of the heap was popped, so the pass costs a few times what the pops did at most (a tick
@@ -412,13 +477,26 @@ class Engine:
                 self._fire_bulk()
                 return
             n += 1
-            due, _, rule_id, key = heapq.heappop(heap)
+            due, seq, rule_id, key = heapq.heappop(heap)
+            if fired and seq in fired:
+                fired.discard(seq)  # fired already, by its device's time (`advance_live`)
+                continue
             ev = by_id.get(rule_id)
             if ev is not None:
                 try:  # inline, not a helper: a street-wide sweep fires 200,000 timers
                     ev.on_timer(key, due, ctx)
                 except Exception:
                     self._failed(ev, f"its timer for {key} due at {due}")
+
+    def _fire_one(self, timer: Timer) -> None:
+        """Fire one live timer (by the clock, or by a message of its device)."""
+        due, _, rule_id, key = timer
+        ev = self._by_id.get(rule_id)
+        if ev is not None:
+            try:
+                ev.on_timer(key, due, self._ctx)
+            except Exception:
+                self._failed(ev, f"its timer for {key} due at {due}")
 
     def _failed(self, ev: Any, what: str) -> None:
         """A rule raised (a bug): the rest of the message or sweep goes on, so one broken rule costs its own
@@ -438,6 +516,7 @@ class Engine:
         ctx = self._ctx
         wm = ctx.watermark
         by_id = self._by_id
+        fired = ctx.live.fired if ctx.live is not None else None
         taken = [t for t in ctx.heap if t[0] <= wm]
         heap = ctx.heap = [t for t in ctx.heap if t[0] > wm]
         heapq.heapify(heap)
@@ -450,9 +529,11 @@ class Engine:
                     nxt = pop(heap) if heap and heap[0] < t else t
                     if nxt is t:
                         done += 1
-                    due, _, rule_id, key = nxt
+                    due, seq, rule_id, key = nxt
                     ev = by_id.get(rule_id)
-                    if ev is not None:
+                    if fired and seq in fired:
+                        fired.discard(seq)
+                    elif ev is not None:
                         try:
                             ev.on_timer(key, due, ctx)
                         except Exception:

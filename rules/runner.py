@@ -1,7 +1,12 @@
 """`RuleRunner`: drives an `Engine` in the service. Readings come from the ingester's "rules" spool consumer;
 a loop on the clock runs the time-driven checks, saves the state and picks up edits of the rules file.
 
-Order per batch: judge, hand the alerts to the sink, then save the snapshot (see `rules.state` for why)."""
+Order per batch: judge, hand the alerts to the sink, then save the snapshot (see `rules.state` for why).
+
+With a live engine (`live_slack_s`), the loop also wakes when the next device timer may fire by the clock
+(`Engine.next_live_at`) and fires it (`tick`): a smoke alarm's wait, a door held open, a device gone silent
+reach the sink when they fall due, not a sweep and the allowed lateness later. A tick that fires nothing costs
+a heap look-up and saves nothing."""
 
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[Alert]], Awaitable[None]]
 
+_HELD_POLL_S = 1.0
+"""How often the loop looks again while live progress is held back (`_live_horizon`) or after a failed tick."""
+
 
 async def open_engine(store: RuleStateStore, ruleset: RuleSet, registry: Registry, **engine_kw: Any) -> Engine:
     """An engine with the saved state when there is one (after a restart), else a fresh one."""
@@ -42,10 +50,13 @@ def _digest(path: Path) -> str | None:
 
 
 class RuleRunner:
-    """Feeds readings to the engine, sweeps every `sweep_every_s` of clock time, checkpoints, hot-reloads.
+    """Feeds readings to the engine, sweeps every `sweep_every_s` of clock time, ticks when a live timer falls
+    due, checkpoints, hot-reloads.
 
     `checkpoint_every_s` (clock time) limits how often a batch without alerts is saved; 0 saves after every
-    batch, which is what makes "no missed alert after a restart" hold for states begun just before it."""
+    batch, which is what makes "no missed alert after a restart" hold for states begun just before it. A tick
+    does not save: what it fired is still due in the saved state, so after a restart it fires again (the
+    alerts service folds the repeat into the same ticket), and the next batch or sweep saves it."""
 
     def __init__(
         self,
@@ -58,6 +69,8 @@ class RuleRunner:
         rules_path: Path | None = None,
         checkpoint_every_s: float = 0.0,
         backlog: Callable[[], int] | None = None,
+        connected: Callable[[], bool] | None = None,
+        resume_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -68,6 +81,9 @@ class RuleRunner:
         self.checkpoint_every_s = checkpoint_every_s
         #: readings still queued for this runner (the spool's "rules" consumer depth); see `sweep`
         self.backlog = backlog
+        #: whether the broker connection readings come in on is up; see `_live_horizon`
+        self.connected = connected
+        self.resume_s = resume_s
         self.last_reload_error: RuleConfigError | None = None
         self.reloads = 0
         #: told (path, sha-256 of the new content, number of rules) after each reload that took (the audit log)
@@ -80,7 +96,13 @@ class RuleRunner:
         self._saved = engine.snapshot()
         self.last_sweep_at: float | None = None  # clock time of the last sweep of `run` that succeeded
         self.failed_sweeps = 0
+        self.failed_ticks = 0
         self.failed_readings = 0  # readings the engine failed on (a bug), passed over
+        self._wake = asyncio.Event()  # set by a batch that armed a timer due before the loop's next wake-up
+        self._wake_at = float("inf")
+        self._held = float("-inf")  # the live horizon reached while the connection was last up and settled
+        self._up = False  # whether the connection was up when last looked at
+        self._resumed_at = float("-inf")  # when it was first seen up again
 
     async def on_readings(self, readings: Sequence[Reading]) -> None:
         """Judge a batch; returns once its alerts were handed on and the state saved. If either fails, the
@@ -88,9 +110,13 @@ class RuleRunner:
         and judged again it raises the same alerts (the alerts service folds repeats by dedup key)."""
         async with self._lock, self._undone_on_failure():
             alerts = self._judge(readings)
+            alerts += self.engine.advance_live(self._live_horizon())
             if alerts:
                 await self.sink(alerts)
             await self._checkpoint(force=bool(alerts))
+        nxt = self.engine.next_live_at()
+        if nxt is not None and nxt < self._wake_at:
+            self._wake.set()
 
     def _judge(self, readings: Sequence[Reading]) -> list[Alert]:
         """`Engine.process` of each reading. Judging does no I/O, so an exception is a bug that the same
@@ -115,6 +141,7 @@ class RuleRunner:
                 self.engine.start_at(self.clock.now())
                 limit = self._sweep_limit()
                 alerts = self.engine.advance(limit) if limit > float("-inf") else []
+                alerts += self.engine.advance_live(self._live_horizon())
                 if alerts:
                     await self.sink(alerts)
                 await self._checkpoint(force=True)
@@ -145,21 +172,101 @@ class RuleRunner:
             return min(limit, judged) if judged is not None else float("-inf")
         return limit
 
+    async def tick(self) -> list[Alert]:
+        """Fire the live timers that fell due by the clock (`Engine.advance_live`) and hand their alerts on.
+        A failed hand-off undoes the tick (the timers fire again at the next one)."""
+        async with self._lock, self._undone_on_failure():
+            self.engine.start_at(self.clock.now())
+            alerts = self.engine.advance_live(self._live_horizon())
+            if alerts:
+                await self.sink(alerts)
+            return alerts
+
+    def _live_horizon(self) -> float:
+        """Up to which service-clock moment every reading received has been judged: the clock when nothing is
+        queued for us; while readings are (a backlog, or the batch being judged), the newest `received_at`
+        judged (the spool hands readings on in the order they came), or a device whose readings wait would
+        look silent. What was received but is not in the spool yet is what the engine's slack is for.
+
+        While the broker connection is down, and for `resume_s` after it is seen up again (the broker first
+        delivers what it kept for us meanwhile, and at a start what came while the service was stopped), the
+        horizon stays where it was: the devices whose messages the broker still holds must not look silent. A
+        drop too short to be seen between two looks (each batch, tick and sweep looks) leaves little queued."""
+        now = self.clock.now()
+        horizon = now
+        if self.backlog is not None and self.backlog() > 0:
+            judged = self.engine.received_upto
+            horizon = min(now, judged) if judged is not None else float("-inf")
+        if self.connected is not None:
+            if not self.connected():
+                self._up = False
+                return min(horizon, self._held)
+            if not self._up:
+                self._up = True
+                self._resumed_at = now
+            if now < self._resumed_at + self.resume_s:
+                return min(horizon, self._held)
+        self._held = horizon
+        return horizon
+
     async def run(self) -> None:
-        """Sweep forever on the clock; cancel the task to stop (the state of the last sweep is saved). A failed
-        sweep (the ticket or state database unreachable) is undone, logged and tried again at the next one: it
-        must not end the loop, and with it the service."""
+        """Sweep every `sweep_every_s` and tick whenever a live timer falls due, forever on the clock; cancel
+        the task to stop (the state of the last sweep is saved). A failed sweep or tick (the ticket or state
+        database unreachable) is undone, logged and tried again at the next one: it must not end the loop, and
+        with it the service."""
+        next_sweep = self.clock.now() + self.sweep_every_s
+        retry_at = float("-inf")  # after a failed tick: not before then
         while True:
-            await self.clock.sleep(self.sweep_every_s)
+            now = self.clock.now()
+            horizon = self._live_horizon()
+            wake = next_sweep
+            if self.connected is not None and (not self._up or now < self._resumed_at + self.resume_s):
+                wake = min(wake, now + _HELD_POLL_S)  # the connection is down or settling: look again soon
+            due = self.engine.next_live_at()
+            if due is not None and due < wake:
+                if due <= horizon:
+                    wake = max(now, retry_at)
+                elif due > now:
+                    wake = due
+                else:  # held back by readings still queued: their batches tick as they are judged
+                    wake = min(wake, now + _HELD_POLL_S)
+            await self._sleep_until(wake)
+            if self.clock.now() >= next_sweep:
+                next_sweep = self.clock.now() + self.sweep_every_s
+                try:
+                    await self.sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self.failed_sweeps += 1
+                    log.exception("rule sweep failed; undone, the next sweep tries again")
+                else:
+                    self.last_sweep_at = self.clock.now()
+                continue
             try:
-                await self.sweep()
+                await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                self.failed_sweeps += 1
-                log.exception("rule sweep failed; undone, the next sweep tries again")
-            else:
-                self.last_sweep_at = self.clock.now()
+                self.failed_ticks += 1
+                retry_at = self.clock.now() + _HELD_POLL_S
+                log.exception("rule tick failed; undone, tried again in %g s", _HELD_POLL_S)
+
+    async def _sleep_until(self, wake: float) -> None:
+        """Sleep on the clock until `wake`, or until a batch arms a timer due earlier (`_wake`)."""
+        self._wake_at = wake
+        self._wake.clear()
+        delay = wake - self.clock.now()
+        if delay <= 0:
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            woken.cancel()
+            self._wake_at = float("inf")
 
     def healthy(self) -> bool:
         """Watchdog for /readyz: False once no sweep has succeeded for three sweep intervals."""

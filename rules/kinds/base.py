@@ -15,6 +15,7 @@ from rules.alert import Alert
 from rules.conditions import Condition, events_of_conditions
 from rules.config import Rule
 from rules.emit import Emitter, Place, place_of_device, place_of_household
+from rules.progress import LiveTimers
 from rules.schedule import QuietEnds, Schedule
 
 NEVER = float("-inf")
@@ -24,12 +25,13 @@ NEVER = float("-inf")
 class Context:
     """Engine state evaluators may read or use: registry, zone, watermark, the output list, the timer heap and
     what the engine remembers per device: when it was last heard (any channel), and the fields and time of
-    its previous telemetry message."""
+    its previous telemetry message. `live`: the timers by device, when the engine runs on a live stream."""
 
     __slots__ = (
         "_places",
         "heap",
         "last_seen",
+        "live",
         "out",
         "prev_fields",
         "prev_ts",
@@ -50,6 +52,7 @@ class Context:
         self.out: list[Alert] = []
         self.heap: list[tuple[float, int, str, str]] = []  # (due, seq, rule_id, key)
         self.seq = 0
+        self.live: LiveTimers | None = None
         self.last_seen: dict[str, float] = {}
         self.prev_fields: dict[str, dict[str, Scalar]] = {}
         self.prev_ts: dict[str, float] = {}
@@ -74,11 +77,15 @@ class Context:
             p = self._places[household_id] = place_of_household(self.registry, household_id)
             return p
 
-    def timer(self, due: float, rule_id: str, key: str) -> None:
-        """Call the rule's `on_timer(key, due)` once the watermark reaches `due`. Timers are not cancelled:
+    def timer(self, due: float, rule_id: str, key: str, owner: str | None = None) -> None:
+        """Call the rule's `on_timer(key, due)` once the watermark reaches `due`, or on a live stream once the
+        time of device `owner` has (`rules.progress`); each timer fires once. Timers are not cancelled:
         evaluators check on firing whether the timer still means something (lazy invalidation)."""
         self.seq += 1
-        heapq.heappush(self.heap, (due, self.seq, rule_id, key))
+        t = (due, self.seq, rule_id, key)
+        heapq.heappush(self.heap, t)
+        if owner is not None and self.live is not None:
+            self.live.add(t, owner)
 
 
 class Evaluator:

@@ -27,7 +27,8 @@ _UNNAMED = ""  # `per` rules: the object of messages without the field (and of a
 class DurationEvaluator(Evaluator):
     """`active[key]` is when the state began (event time). A stop that arrives after the state has lasted
     `for`, before the timer fired (the watermark lags event time by the allowed lateness), still raises, dated
-    when the limit was passed, then clears: the answer does not depend on when sweeps happen to run.
+    when the limit was passed, then clears: the answer does not depend on when sweeps happen to run. On a live
+    stream the timer may fire before a stop dated within the limit arrives: that stop clears, flagged `late`.
 
     With `per`, `objects[key]` maps each object still present to `[start, last seen]`, and `active[key]` is
     when the device's state began: when the first of the objects present without interruption since arrived.
@@ -105,6 +106,8 @@ class DurationEvaluator(Evaluator):
         details["since"] = began
         details["lasted_s"] = r.ts - began
         if self.emitter.is_open(key):
+            if r.ts < began + self.limit and ctx.live is not None:
+                details["late"] = True  # raised live before this stop, dated within the limit, arrived
             self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), details)
         elif began + self.limit <= r.ts and not self.confirm_c:
             at = self.when_active(began + self.limit)
@@ -160,7 +163,7 @@ class DurationEvaluator(Evaluator):
         if current is None or (began < current and not self.emitter.is_open(key)):
             # a new state, or an object that (by its late message) was there before the state's start
             self.active[key] = began
-            ctx.timer(began + self.limit, self.id, key)
+            ctx.timer(began + self.limit, self.id, key, self._device(key))
         self._arm_expiry(key, r.ts + self.forget, ctx)
 
     def _late_object_start(self, r: Reading, key: str, stops: list[float], ctx: Context) -> None:
@@ -172,7 +175,7 @@ class DurationEvaluator(Evaluator):
             # it was there until the current state began (or later): the state began with it
             if r.ts < current and not open_:
                 self.active[key] = r.ts
-                ctx.timer(r.ts + self.limit, self.id, key)
+                ctx.timer(r.ts + self.limit, self.id, key, self._device(key))
             return
         if self.confirm_c or open_:
             return
@@ -200,7 +203,7 @@ class DurationEvaluator(Evaluator):
             # every object left began after this stop (messages out of order): the device was free in between
             self._ended(r, key, began, ctx)
             self.active[key] = first
-            ctx.timer(first + self.limit, self.id, key)
+            ctx.timer(first + self.limit, self.id, key, self._device(key))
             return
         self.objects.pop(key, None)
         if began is not None:
@@ -221,7 +224,7 @@ class DurationEvaluator(Evaluator):
         if pending is not None and pending <= due:
             return
         self.expiry[key] = due
-        ctx.timer(due, self.id, key)
+        ctx.timer(due, self.id, key, self._device(key))
 
     def _expire(self, key: str, due: float, ctx: Context) -> None:
         """Forget the objects not seen for `forget_after`: their stop was lost. The last one ends the state."""
@@ -271,7 +274,7 @@ class DurationEvaluator(Evaluator):
             return
         began = self._began(r, ctx)
         self.active[key] = began
-        ctx.timer(began + self.limit, self.id, key)
+        ctx.timer(began + self.limit, self.id, key, self._device(key))
 
     def _began(self, r: Reading, ctx: Context) -> float:
         """When the state of start message `r` began (`start_offset_field`, `backdate`)."""
@@ -304,7 +307,7 @@ class DurationEvaluator(Evaluator):
         at = self.when_active(due)
         if at > due + _EPS:
             self.active[key] = at - self.limit  # deferred by the schedule: fire again then
-            ctx.timer(at, self.id, key)
+            ctx.timer(at, self.id, key, self._device(key))
             return
         place = ctx.device_place(self._device(key))
         if place is not None:
@@ -315,7 +318,7 @@ class DurationEvaluator(Evaluator):
 
     def start(self, ctx: Context, birth: float) -> None:
         for key, began in self.active.items():
-            ctx.timer(began + self.limit, self.id, key)
+            ctx.timer(began + self.limit, self.id, key, self._device(key))
         for key, objs in self.objects.items():
             if objs:
                 self._arm_expiry(key, min(seen for _, seen in objs.values()) + self.forget, ctx)

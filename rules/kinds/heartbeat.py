@@ -4,6 +4,7 @@ message from it brings it back online (clears)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from devices.reading import Reading, Scalar
 from rules.config import HeartbeatRule
@@ -18,7 +19,9 @@ _EPS = 1e-6
 class HeartbeatEvaluator(Evaluator):
     """One live timer per device (`armed`), pushed when it is first heard or after it came back. On firing the
     timer compares with the engine's `last_seen` and re-arms when newer messages arrived, so a message costs a
-    dict write and no heap work. Devices never heard are timed from the engine's birth (first known time)."""
+    dict write and no heap work. Devices never heard are timed from the engine's birth (first known time).
+    On a live stream the timer fires by the device's estimated time (`rules.progress`); a message dated
+    within the limit that arrives after it clears the alert, flagged `late`."""
 
     kind = "heartbeat"
     rule: HeartbeatRule
@@ -60,7 +63,7 @@ class HeartbeatEvaluator(Evaluator):
             lim = self.limit(ctx, dev)
             if lim is not None:
                 self.armed.add(dev)
-                ctx.timer(ctx.last_seen.get(dev, birth) + lim, self.id, dev)
+                ctx.timer(ctx.last_seen.get(dev, birth) + lim, self.id, dev, dev)
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         dev = r.device_id
@@ -72,7 +75,11 @@ class HeartbeatEvaluator(Evaluator):
         em = self.emitter
         key = em.key(dev)
         if key in em.open:
-            em.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
+            details: dict[str, Any] = {"silent_s": r.ts - seen}
+            lim = self.limits.get(dev)
+            if lim is not None and r.ts < seen + lim and ctx.live is not None:
+                details["late"] = True  # raised live before this message, dated within the limit, arrived
+            em.clear(ctx.out, key, r.ts, place_of_reading(r), details)
         else:
             lim = self.limits.get(dev)
             if lim is not None and r.ts - seen > lim and seen > NEVER:
@@ -85,7 +92,7 @@ class HeartbeatEvaluator(Evaluator):
             lim = self.limits.get(dev)
             if lim is not None:
                 self.armed.add(dev)
-                ctx.timer(r.ts + lim, self.id, dev)
+                ctx.timer(r.ts + lim, self.id, dev, dev)
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         dev = key
@@ -99,7 +106,7 @@ class HeartbeatEvaluator(Evaluator):
         seen = ctx.last_seen.get(dev, self.birth)
         expires = seen + lim if self.schedule is None else self.when_active(seen + lim)
         if expires > due + _EPS:
-            ctx.timer(expires, self.id, dev)
+            ctx.timer(expires, self.id, dev, dev)
             return
         armed.discard(dev)
         place = ctx.device_place(dev)

@@ -36,7 +36,11 @@ class _DeviceEvaluator(Evaluator):
 class EventEvaluator(_DeviceEvaluator):
     """With `pending`, a match waits that long in event time and is dropped if a `cancel` or `clear` message
     of the device arrives meanwhile (a cooking alarm the resident silences within seconds). With `per`, the
-    objects that matched are kept per alert key, and a `clear` only ends the alert with the last of them."""
+    objects that matched are kept per alert key, and a `clear` only ends the alert with the last of them.
+
+    On a live stream a wait may end (by the device's time, `rules.progress`) before a cancel dated within it
+    has arrived. `confirmed` keeps such raises until the watermark passes their end; a cancel or clear dated
+    within the wait that arrives meanwhile takes the raise back with a clear flagged `late`."""
 
     kind = "event"
     rule: EventRule
@@ -53,9 +57,12 @@ class EventEvaluator(_DeviceEvaluator):
         self.per = rule.per
         self.forget = rule.forget_s()
         self.objects: dict[str, dict[str, float]] = {}  # with `per`: key -> object -> last matched
+        self.confirmed: dict[str, tuple[float, float]] = {}  # key -> (match time, end of wait), raised live
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         if self.devices is not None and r.device_id not in self.devices:
+            return
+        if self.confirmed and self._retracted(r, prev, ctx):
             return
         if self.waiting:
             key = self.emitter.key(r.device_id)
@@ -82,7 +89,7 @@ class EventEvaluator(_DeviceEvaluator):
                 self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             elif key not in self.waiting:
                 self.waiting[key] = (r.ts, reading_details(r, ctx))
-                ctx.timer(r.ts + self.rule.pending, self.id, key)
+                ctx.timer(r.ts + self.rule.pending, self.id, key, r.device_id)
 
     def _others_remain(self, key: str, r: Reading) -> bool:
         """A clear of `per` rule: end the object it names (every object if it names none) and those not seen
@@ -102,6 +109,21 @@ class EventEvaluator(_DeviceEvaluator):
         del self.objects[key]
         return False
 
+    def _retracted(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> bool:
+        """A cancel or clear dated within a wait that ended live before it arrived (and not older than the
+        watermark): the raise is taken back (a clear flagged `late`), as if the message had come in time."""
+        key = self.emitter.key(r.device_id)
+        c = self.confirmed.get(key)
+        if c is None or not c[0] <= r.ts < c[1] or r.ts < ctx.watermark:
+            return False
+        if not any_match(self.cancel, r, prev) and not any_match(self.clear, r, prev):
+            return False
+        del self.confirmed[key]
+        details = reading_details(r, ctx)
+        details.update(late=True, wait_ended_at=c[1])
+        self.emitter.retract(ctx.out, key, r.ts, place_of_reading(r), details)
+        return True
+
     def _cancel(self, key: str, ts: float) -> None:
         w = self.waiting.get(key)
         if w is not None and w[0] <= ts:
@@ -115,28 +137,35 @@ class EventEvaluator(_DeviceEvaluator):
         place = ctx.device_place(key[len(self.id) + 1 :])
         if place is not None:
             details = {**w[1], "pending_s": self.rule.pending}
-            self.emitter.raise_(ctx.out, key, due, place, details)
+            raised = self.emitter.raise_(ctx.out, key, due, place, details)
+            if raised and ctx.live is not None and due > ctx.watermark:
+                self.confirmed[key] = (w[0], due)  # before the watermark: a cancel within the wait may arrive
 
     def start(self, ctx: Context, birth: float) -> None:
         for key, (ts, _) in self.waiting.items():
-            ctx.timer(ts + self.rule.pending, self.id, key)
+            ctx.timer(ts + self.rule.pending, self.id, key, key[len(self.id) + 1 :])
 
     def prune(self, now: float) -> None:
         super().prune(now)
         for key in [k for k, objs in self.objects.items() if max(objs.values(), default=now) < now - self.forget]:
             del self.objects[key]  # every object forgotten: the next clear ends the alert
+        for key in [k for k, (_, end) in self.confirmed.items() if end <= now]:
+            del self.confirmed[key]  # a cancel dated within the wait would be older than the watermark now
 
     def dump(self) -> dict[str, Any]:
         d = super().dump()
         d["waiting"] = {k: [t, det] for k, (t, det) in self.waiting.items()}
         if self.objects:
             d["objects"] = self.objects
+        if self.confirmed:
+            d["confirmed"] = {k: list(v) for k, v in self.confirmed.items()}
         return d
 
     def load(self, data: dict[str, Any]) -> None:
         super().load(data)
         self.waiting = {str(k): (float(v[0]), dict(v[1])) for k, v in data.get("waiting", {}).items()}
         self.objects = {str(k): {str(o): float(t) for o, t in v.items()} for k, v in data.get("objects", {}).items()}
+        self.confirmed = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("confirmed", {}).items()}
 
 
 Compare = Callable[[Any, Any], bool]
@@ -271,7 +300,7 @@ class CountEvaluator(_DeviceEvaluator):
             details["window_s"] = window
             self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), details)
         if self.rule.clear_after is not None and self.emitter.is_open(key):
-            ctx.timer(times[-1] + self.rule.clear_after, self.id, key)
+            ctx.timer(times[-1] + self.rule.clear_after, self.id, key, r.device_id)
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         ca = self.rule.clear_after
@@ -291,7 +320,8 @@ class CountEvaluator(_DeviceEvaluator):
             return
         for key in sorted(self.emitter.open):  # sorted: a set's order changes from run to run
             times = self.hits.get(key)
-            ctx.timer((times[-1] if times else birth) + self.rule.clear_after, self.id, key)
+            device, _ = self.targets.get(key, (key.split(":")[1], None))
+            ctx.timer((times[-1] if times else birth) + self.rule.clear_after, self.id, key, device)
 
     def prune(self, now: float) -> None:
         super().prune(now)

@@ -65,6 +65,7 @@ reload_every_s = 86400
 [rules]
 sweep_every_s = {sweep}
 allowed_lateness_s = {lateness}
+live_slack_s = {lateness}
 """,
         encoding="utf-8",
     )
@@ -142,7 +143,8 @@ async def replay_through_service(
     """Publish the scenario to the broker at `speed` while the whole service consumes it; return the tickets.
     `lateness` (event-time seconds) must cover how far the service may lag behind the publisher: its sweeps
     move the rules' watermark to the clock minus the lateness, and a device whose readings still wait in the
-    spool would look offline."""
+    spool would look offline. It is the live slack too: at 300x a real second of start-up or transport is
+    five minutes of the clock, and a device not heard yet for it would look silent."""
     registry = registry if registry is not None else registry_for(scenario)
     registry_dir = workdir / "registry"
     save_registry(registry, registry_dir)

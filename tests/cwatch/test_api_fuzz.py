@@ -43,7 +43,7 @@ from rules.alert import Alert, AlertAction, Severity
 from tests.support.services import free_port
 
 PASSWORD = "fuzz-password-0123"
-EXAMPLES = 12  # per operation and role: ~2,000 requests in all
+EXAMPLES = 10  # per operation and role: about 1,500 requests in all
 SKIPPED = {("GET", "/api/v1/stream"), ("POST", "/api/v1/auth/logout")}
 CHECKS = [
     st_checks.not_a_server_error,

@@ -38,6 +38,13 @@ class Subscription:
     async def get(self) -> Item:
         return await self.queue.get()
 
+    def take(self, n: int) -> list[Item]:
+        """Up to `n` items that are waiting, without waiting for more."""
+        out: list[Item] = []
+        while len(out) < n and not self.queue.empty():
+            out.append(self.queue.get_nowait())
+        return out
+
     def close(self) -> None:
         self._hub.subscribers.discard(self)
 

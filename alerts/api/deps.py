@@ -35,7 +35,7 @@ class AlertsApi:
     accounts: AccountStore
     registry: Callable[[], Hierarchy]
     hub: ChangeHub | None = None
-    heartbeat_s: float = 15.0
+    heartbeat_s: float = 3.0  # a board that hears nothing for two of these and a second counts its stream lost
     throttle: LoginThrottle | None = None  # None: one on the accounts' store and clock
 
     def __post_init__(self) -> None:

@@ -1,5 +1,8 @@
 // cwatch board: login, live ticket list (SSE, polling fallback), detail with timeline and actions.
 // Plain ES2017, no build step, no external resources. All text from the server is inserted as text, never HTML.
+// The board says when it cannot trust what it shows: a banner when the server or its live stream is unreachable
+// (with the time of the last update), actions that could not reach the server say so in words, and it resyncs
+// (full reload, stream reconnected with backoff) when the server is back.
 "use strict";
 
 (function () {
@@ -20,11 +23,27 @@
   const ACTOR = { system: "系统 system", resident: "住户 resident" };
   const POLL_MS = 10000;
   const SAFETY_POLL_MS = 30000;
+  const PAGE = 500; // tickets per request when loading the list
+  const MAX_TICKETS = 20000; // the list stops loading here and says so (narrow it with the filters)
+  const RENDER_MS = 150; // changes arriving together (an alert storm) are drawn together
+  const GROUP_ROWS = 200; // rows drawn of one expanded group
+  const FETCH_TIMEOUT_MS = 12000;
+  const DOWN_GRACE_MS = 2000; // a shorter interruption shows no banner
+  const MISSED_BEATS = 2; // heartbeats the stream may miss (plus a second) before it counts as lost
+  const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000]; // stream reconnects; jittered by ±20 %
+  const OFFLINE = "操作未确认：无法连接服务器。连接恢复后请核对并重试 " +
+    "Not confirmed: the server cannot be reached. Check and try again once the connection is back.";
+  const NO_SERVER = "无法连接服务器 Cannot reach the server.";
+  const UNAVAILABLE = "操作未执行：服务器暂时不可用，请稍后重试 Not done: the server is unavailable, try again shortly.";
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    me: null, tickets: new Map(), selected: null, detail: null, pending: null,
-    source: null, pollTimer: null, safetyTimer: null, clockSkew: 0, streamFailures: 0,
+    me: null, tickets: new Map(), selected: null, detail: null, pending: null, truncated: false,
+    source: null, pollTimer: null, safetyTimer: null, clockSkew: 0,
+  };
+  // the connection to the server: when each part was lost (ms, null while fine), the last update, reconnects
+  const link = {
+    apiDown: null, streamDown: null, lastUpdate: null, lastBeat: 0, beatMs: 15000, attempts: 0, retryTimer: null,
   };
 
   // ---- helpers -------------------------------------------------------------------------------------------
@@ -47,9 +66,32 @@
       o.headers["Content-Type"] = "application/json";
       o.body = JSON.stringify(o.json);
     }
-    const r = await fetch(API + path, o);
+    const lost = () => offline(o.method && o.method !== "GET" ? OFFLINE : NO_SERVER);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS); // a server that hangs answers nothing
+    o.signal = abort.signal;
+    let r;
+    let body;
+    try {
+      r = await fetch(API + path, o);
+      if (r.status === 502 || r.status === 504 || (r.status === 503 && !isJson(r))) { // a proxy without its server
+        linkLost("api");
+        throw offline(UNAVAILABLE);
+      }
+      body = r.status === 204 ? null : await r.json().catch((e) => {
+        if (abort.signal.aborted) throw e;
+        return {};
+      });
+    } catch (e) { // no answer at all: the server is down, hangs, or the network is
+      if (e.offline) throw e;
+      linkLost("api");
+      throw lost();
+    } finally {
+      clearTimeout(timer);
+    }
+    linkOk("api");
     if (r.status === 204) return null;
-    const body = await r.json().catch(() => ({}));
+    if (r.status === 503) throw offline(UNAVAILABLE + (body.error ? `（${body.error.message}）` : ""));
     if (!r.ok) {
       const err = new Error((body.error && body.error.message) || r.statusText);
       err.status = r.status;
@@ -57,6 +99,15 @@
       throw err;
     }
     return body;
+  }
+
+  const isJson = (r) => (r.headers.get("content-type") || "").startsWith("application/json");
+
+  // An error whose message says in words that the server could not be reached (what actions show).
+  function offline(message) {
+    const err = new Error(message);
+    err.offline = true;
+    return err;
   }
 
   const serverNow = () => Date.now() / 1000 + state.clockSkew;
@@ -79,6 +130,13 @@
     const dev = t.device_id ? t.device_id + (t.device_label ? `（${t.device_label}）` : "") : null;
     return [t.microgrid_name || t.microgrid_id, t.building_name || t.building_id, t.household_unit || t.household_id, dev]
       .filter(Boolean).join(" · ");
+  }
+
+  // replaceChildren(...nodes) would pass every row as an argument: thousands in an alert storm
+  function fill(parent, nodes) {
+    const frag = document.createDocumentFragment();
+    for (const n of nodes) frag.append(n);
+    parent.replaceChildren(frag);
   }
 
   // ---- login ---------------------------------------------------------------------------------------------
@@ -128,7 +186,7 @@
 
   // ---- list and summary ----------------------------------------------------------------------------------
   function query() {
-    const q = new URLSearchParams({ limit: "200" });
+    const q = new URLSearchParams({ limit: String(PAGE) });
     if ($("f-status").value) q.append("status", $("f-status").value);
     if ($("f-severity").value) q.append("severity", $("f-severity").value);
     if ($("f-mine").checked) q.append("mine", "true");
@@ -146,26 +204,53 @@
     return true;
   }
 
-  async function refresh() {
+  // The whole list in pages (an alert storm leaves thousands of active tickets), the summary and the silences.
+  // Calls that overlap share one load; one asked for meanwhile runs after it, so a resync is never lost.
+  let loading = null;
+  let again = false;
+  function refresh() {
+    if (loading) { again = true; return loading; }
+    loading = load().finally(() => {
+      loading = null;
+      if (again) { again = false; refresh(); }
+    });
+    return loading;
+  }
+
+  async function load() {
     try {
-      const [page, summary, silences] = await Promise.all([
-        api("/tickets?" + query()), api("/summary"), api("/silences"),
-      ]);
-      state.tickets = new Map(page.items.map((t) => [t.id, t]));
-      rememberMicrogrids(page.items);
+      const started = Date.now();
+      const [items, summary, silences] = await Promise.all([listAll(), api("/summary"), api("/silences")]);
+      state.tickets = new Map(items.map((t) => [t.id, t]));
+      rememberMicrogrids(items);
       renderSummary(summary);
       renderSilences(silences.items);
       renderList();
+      updated(started);
       if (state.selected !== null) await loadDetail(state.selected);
     } catch (e) {
       if (e.status === 401) showLogin();
     }
   }
 
+  async function listAll() {
+    const items = [];
+    let cursor = null;
+    do {
+      const page = await api("/tickets?" + query() + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor && items.length < MAX_TICKETS);
+    state.truncated = Boolean(cursor);
+    return items;
+  }
+
+  // at most one summary request per 300 ms, also while changes keep arriving (an alert storm)
   let summaryTimer = null;
   function refreshSummarySoon() {
-    clearTimeout(summaryTimer);
+    if (summaryTimer !== null) return;
     summaryTimer = setTimeout(async () => {
+      summaryTimer = null;
       try { renderSummary(await api("/summary")); } catch (e) { if (e.status === 401) showLogin(); }
     }, 300);
   }
@@ -320,15 +405,24 @@
       groups.get(k).push(t);
     }
     const out = [];
-    const done = new Set();
+    const shown = new Map(); // rows drawn so far of each expanded group
     for (const t of items) {
       const k = t.rule_id + "|" + t.microgrid_id;
       const g = groups.get(k);
       if (g.length < GROUP_MIN) { out.push(renderTicket(t)); continue; }
-      if (done.has(k)) { if (expanded.has(k)) out.push(renderTicket(t)); continue; }
-      done.add(k);
-      out.push(renderGroup(k, g));
-      if (expanded.has(k)) out.push(renderTicket(t));
+      if (!shown.has(k)) {
+        shown.set(k, 0);
+        out.push(renderGroup(k, g));
+      }
+      if (!expanded.has(k)) continue;
+      const n = shown.get(k) + 1;
+      shown.set(k, n);
+      if (n <= GROUP_ROWS) out.push(renderTicket(t));
+      else if (n === g.length) {
+        out.push(el("li", { class: "more", "data-testid": "more" },
+          `另有 ${g.length - GROUP_ROWS} 张未列出，请用筛选或搜索缩小范围 ` +
+          `${g.length - GROUP_ROWS} more not listed: narrow the list with the filters or the search`));
+      }
     }
     return out;
   }
@@ -350,10 +444,26 @@
       el("span", { class: "badge" }, open ? "收起 Collapse" : "展开 Expand")));
   }
 
+  // Changes that arrive together are drawn once (`renderSoon`); new rows flash when they are drawn.
+  let renderTimer = null;
+  const fresh = new Set();
+  function renderSoon() {
+    if (renderTimer === null) renderTimer = setTimeout(renderList, RENDER_MS);
+  }
+
   function renderList() {
+    clearTimeout(renderTimer);
+    renderTimer = null;
     const items = sorted();
-    $("tickets").replaceChildren(...grouped(items));
+    fill($("tickets"), grouped(items));
+    $("tickets").setAttribute("data-total", String(items.length));
+    for (const id of fresh) {
+      const li = document.querySelector(`.ticket[data-id="${id}"]`);
+      if (li) li.classList.add("flash");
+    }
+    fresh.clear();
     $("empty").hidden = items.length > 0;
+    $("truncated").hidden = !state.truncated;
     const open = items.filter((t) => t.status === "open" && t.actions.includes("ack"));
     $("ack-all").hidden = open.length < 2;
     $("ack-all").textContent = `全部确认 Ack all (${open.length})`;
@@ -362,10 +472,17 @@
   $("ack-all").addEventListener("click", async () => {
     const ids = sorted().filter((t) => t.status === "open" && t.actions.includes("ack")).map((t) => t.id);
     if (!ids.length || !window.confirm(`确认 ${ids.length} 张待确认工单？ Acknowledge ${ids.length} tickets?`)) return;
+    $("list-error").textContent = "";
     try {
-      await api("/tickets/bulk", { json: { action: "ack", ids } });
+      const out = await api("/tickets/bulk", { json: { action: "ack", ids } });
+      const failed = out.results.filter((r) => !r.ok);
+      if (failed.length) {
+        $("list-error").textContent = `${failed.length} 张未能确认 could not be acknowledged：${failed[0].error.message}`;
+      }
     } catch (e) {
       if (e.status === 401) return showLogin();
+      $("list-error").textContent = e.message;
+      return;
     }
     await refresh();
   });
@@ -378,7 +495,15 @@
     state.selected = id;
     closeNoteForm();
     $("action-error").textContent = "";
-    await loadDetail(id);
+    $("list-error").textContent = "";
+    try {
+      await loadDetail(id);
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      closeDetail(); // never leave another ticket's detail (and its buttons) open under this selection
+      $("list-error").textContent = e.message;
+      return;
+    }
     renderList();
   }
 
@@ -531,13 +656,12 @@
     const isNew = !state.tickets.has(t.id);
     if (matchesFilters(t)) state.tickets.set(t.id, t);
     else state.tickets.delete(t.id);
-    renderList();
+    renderSoon();
     if (isNew) {
-      const li = document.querySelector(`.ticket[data-id="${t.id}"]`);
-      if (li) li.classList.add("flash");
+      fresh.add(t.id);
       if (t.severity === "critical" && msg.event.action === "raise") chime();
     }
-    if (state.selected === t.id) loadDetail(t.id);
+    if (state.selected === t.id) loadDetail(t.id).catch(() => null); // a failure shows in the banner
     refreshSummarySoon();
   }
 
@@ -555,8 +679,10 @@
     showSound();
   });
   showSound();
+  let chimed = 0;
   function chime() {
-    if (!soundOn() || !window.AudioContext) return;
+    if (!soundOn() || !window.AudioContext || Date.now() - chimed < 2000) return; // one chime for a burst
+    chimed = Date.now();
     audio = audio || new AudioContext();
     [0, 0.35].forEach((at) => {
       const osc = audio.createOscillator();
@@ -570,38 +696,136 @@
     });
   }
 
+  // ---- the connection: banner, stream reconnects, polling while the stream is away ------------------------
+  // The stream sends a heartbeat every few seconds (`every_s`); a stream that misses them counts as lost, like
+  // one that errs. Either part lost for longer than DOWN_GRACE_MS shows the banner with the last update's time.
+
+  function updated(at) {
+    link.lastUpdate = Math.max(link.lastUpdate || 0, at || Date.now());
+  }
+
+  function linkLost(part, since) {
+    const key = part === "api" ? "apiDown" : "streamDown";
+    if (link[key] === null) link[key] = since || Date.now();
+    showLink();
+  }
+
+  function linkOk(part) {
+    if (part === "api") {
+      if (link.apiDown === null) return;
+      link.apiDown = null;
+      // the server answers again: reconnect the stream now instead of at the end of its backoff
+      if (link.retryTimer !== null && state.me) { clearTimeout(link.retryTimer); connectStream(); }
+    } else {
+      link.streamDown = null;
+    }
+    showLink();
+  }
+
+  function showLink() {
+    const now = Date.now();
+    const since = link.apiDown !== null ? link.apiDown : link.streamDown;
+    const down = state.me !== null && since !== null && now - since >= DOWN_GRACE_MS;
+    const banner = $("link-banner");
+    $("board-view").classList.toggle("stale", down);
+    if (!down) {
+      banner.hidden = true;
+      return;
+    }
+    const what = link.apiDown !== null
+      ? "无法连接服务器，看板内容可能已过时 Cannot reach the server: the board may be out of date"
+      : "实时推送中断，每 10 秒刷新一次 Live updates interrupted: refreshing every 10 s";
+    const last = link.lastUpdate === null ? "—"
+      : `${clock(link.lastUpdate / 1000)}（${Math.round((now - link.lastUpdate) / 1000)} 秒前 s ago）`;
+    $("link-what").textContent = what;
+    $("link-last").textContent = "最后更新 Last update " + last;
+    banner.setAttribute("data-part", link.apiDown !== null ? "api" : "stream");
+    banner.hidden = false;
+  }
+
   function startPolling() {
     if (state.pollTimer) return;
     setConn("polling");
     state.pollTimer = setInterval(refresh, POLL_MS);
+    refresh(); // at once: it also tells whether the server itself is reachable
+  }
+
+  function stopPolling() {
+    clearInterval(state.pollTimer);
+    state.pollTimer = null;
   }
 
   function startLive() {
     stopLive();
     state.safetyTimer = setInterval(refresh, SAFETY_POLL_MS); // other processes' changes, missed events
     if (!window.EventSource) return startPolling();
+    link.attempts = 0;
+    connectStream();
+  }
+
+  function connectStream() {
+    closeStream();
     const src = new EventSource(API + "/stream");
     state.source = src;
     src.addEventListener("open", () => {
-      state.streamFailures = 0;
-      if (state.pollTimer) { clearInterval(state.pollTimer); state.pollTimer = null; }
+      const wasLost = link.streamDown !== null || link.attempts > 0;
+      link.attempts = 0;
+      link.lastBeat = Date.now();
+      linkOk("stream");
+      stopPolling();
       setConn("live");
+      if (wasLost) refresh(); // changes made while the stream was away: reload everything
     });
-    src.addEventListener("ticket", (ev) => onChange(JSON.parse(ev.data)));
-    src.addEventListener("resync", refresh);
-    src.addEventListener("error", () => {
-      state.streamFailures += 1;
-      if (state.streamFailures >= 3 || src.readyState === EventSource.CLOSED) startPolling();
+    src.addEventListener("heartbeat", (ev) => {
+      const beat = JSON.parse(ev.data);
+      link.beatMs = beat.every_s * 1000;
+      link.lastBeat = Date.now();
+      updated(link.lastBeat);
     });
+    src.addEventListener("ticket", (ev) => {
+      link.lastBeat = Date.now();
+      updated(link.lastBeat);
+      onChange(JSON.parse(ev.data));
+    });
+    src.addEventListener("resync", () => refresh());
+    src.addEventListener("error", () => streamLost(src));
+  }
+
+  // Close the stream and try again after a growing pause; poll meanwhile (which also notices the server's return).
+  function streamLost(src, since) {
+    if (src !== state.source) return;
+    closeStream();
+    linkLost("stream", since);
+    startPolling();
+    const base = BACKOFF_MS[Math.min(link.attempts, BACKOFF_MS.length - 1)];
+    link.attempts += 1;
+    link.retryTimer = setTimeout(() => { link.retryTimer = null; connectStream(); }, base * (0.8 + 0.4 * Math.random()));
+  }
+
+  function closeStream() {
+    if (state.source) state.source.close();
+    state.source = null;
+    clearTimeout(link.retryTimer);
+    link.retryTimer = null;
   }
 
   function stopLive() {
-    if (state.source) state.source.close();
-    state.source = null;
-    clearInterval(state.pollTimer);
+    closeStream();
+    stopPolling();
     clearInterval(state.safetyTimer);
-    state.pollTimer = state.safetyTimer = null;
+    state.safetyTimer = null;
+    link.apiDown = link.streamDown = null;
+    showLink();
   }
+
+  // once a second: a stream that stopped sending heartbeats is lost; the banner's age moves on
+  setInterval(() => {
+    const src = state.source;
+    if (src && src.readyState === EventSource.OPEN && Date.now() - link.lastBeat > link.beatMs * MISSED_BEATS + 1000) {
+      streamLost(src, link.lastBeat); // silent since then: no grace on top of the missed heartbeats
+    }
+    showLink();
+  }, 1000);
 
   setInterval(() => { if (state.me) renderList(); }, 30000); // keep ages fresh
   start().catch((e) => { $("login-error").textContent = e.message; showLogin(); });

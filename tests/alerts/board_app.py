@@ -2,8 +2,9 @@
 an alerts service on SQLite, served by uvicorn in a thread, for browser tests and the README screenshot.
 Everything async is created inside the server's own event loop (in its lifespan).
 
-Test-only endpoint: POST /test/alerts with a list of alert dicts, applied through the service (as the rules
-engine would)."""
+Test-only endpoints: POST /test/alerts with a list of alert dicts, applied through the service (as the rules
+engine would); POST /test/hang blocks the server's event loop until the test sets `app.state.release` (a server
+that hangs: connections stay open, nothing answers)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service
-        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, heartbeat_s=5))
+        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub))
         yield
         await engine.dispose()
 
@@ -81,13 +82,21 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
         ]
         return [t.id for t in await holder["service"].apply(alerts)]
 
+    app.state.release = threading.Event()
+
+    @app.post("/test/hang")
+    async def hang() -> dict[str, bool]:
+        released: bool = app.state.release.wait(timeout=120)  # blocks the loop on purpose
+        return {"released": released}
+
     return app
 
 
 @contextmanager
-def serve(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
-    """Run `app` on a free port in a background thread; yields its base URL once it accepts requests."""
-    port = free_port()
+def serve(app: FastAPI, timeout: float = 20.0, port: int | None = None) -> Iterator[str]:
+    """Run `app` on `port` (default: a free one) in a background thread; yields its base URL once it accepts
+    requests, and stops the server when the block ends."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -1,0 +1,69 @@
+"""The notice seam: notices are queued in the caller's transaction, keyed ones once, and round-trip through the
+outbox payload."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.notices import (
+    NOTICE_CHANNEL,
+    Audience,
+    Notice,
+    OutboxNotices,
+    Recipient,
+    notice_from_payload,
+    notice_to_payload,
+)
+from alerts.tables import outbox
+from cwatch.db import begin_write
+
+WORKER = Recipient(Audience.PERSON, "p-w1", "王芳")
+FAMILY = Recipient(Audience.FAMILY, "h1#c1", "王小明")
+
+
+def notice(recipient: Recipient = WORKER, key: str = "", channel: str = "preferred") -> Notice:
+    return Notice(7, recipient, channel, "new_ticket", ("accept", "on_my_way"), step=1, key=key)
+
+
+async def _rows(engine: AsyncEngine) -> list[dict[str, object]]:
+    async with engine.connect() as conn:
+        return [dict(r._mapping) for r in await conn.execute(select(outbox).order_by(outbox.c.id))]
+
+
+async def test_notices_are_queued_once_per_key_and_recipient(engine: AsyncEngine) -> None:
+    sink = OutboxNotices()
+    async with begin_write(engine) as conn:
+        await sink.enqueue(conn, [notice(key="step1"), notice(FAMILY, key="step1")], 100.0)
+    async with begin_write(engine) as conn:  # the step replayed after a restart: nothing new
+        await sink.enqueue(conn, [notice(key="step1"), notice(FAMILY, key="step1")], 200.0)
+    async with begin_write(engine) as conn:  # another channel or no key: queued
+        await sink.enqueue(conn, [notice(key="step1", channel="sms"), notice(), notice()], 300.0)
+    rows = await _rows(engine)
+    assert len(rows) == 5
+    assert {r["channel"] for r in rows} == {NOTICE_CHANNEL}
+    assert rows[0]["next_attempt_at"] == 100.0
+    assert rows[0]["ticket_id"] == 7
+
+
+async def test_notices_roll_back_with_the_callers_transaction(engine: AsyncEngine) -> None:
+    async def change_that_fails() -> None:
+        async with begin_write(engine) as conn:
+            await OutboxNotices().enqueue(conn, [notice()], 1.0)
+            raise RuntimeError("the ticket change failed")
+
+    with pytest.raises(RuntimeError):
+        await change_that_fails()
+    assert await _rows(engine) == []
+
+
+def test_payload_round_trip_and_bad_input() -> None:
+    n = notice(FAMILY, key="k")
+    assert notice_from_payload(notice_to_payload(n)) == n
+    with pytest.raises(ValueError, match="not a notice"):
+        notice_from_payload({"ticket": {}})
+    with pytest.raises(ValueError, match="template"):
+        Notice(1, WORKER, "email", "hello")
+    with pytest.raises(ValueError, match="action"):
+        Notice(1, WORKER, "email", "new_ticket", ("delete_everything",))

@@ -14,6 +14,7 @@ def ticket_to_dict(t: Ticket, now: float | None = None) -> dict[str, Any]:
     d["status"] = t.status.value
     if now is not None:
         d["overdue"] = t.overdue(now)
+        d["overdue_since"] = t.overdue_at(now)
     return d
 
 

@@ -51,8 +51,13 @@ class SystemAction(StrEnum):
     """What the service itself records in the audit trail."""
 
     RAISE = "raise"  # ticket created by an alert
+    VERIFY = "verify"  # an alarm began its verification wait: ticket created (nobody told yet) or one joined
+    CONFIRM = "confirm"  # the verification wait ended without a cancel: the alarm stands
+    CANCEL = "cancel"  # the alarm was withdrawn during its verification wait (a ticket with nothing else closes)
+    JOIN = "join"  # another rule of the ticket's group fired about the same device or household
     REPEAT = "repeat"  # the same condition fired again on the open ticket
-    CLEAR = "clear"  # the rule's clear condition held
+    CLEAR_PART = "clear_part"  # one of the ticket's conditions cleared, another still holds
+    CLEAR = "clear"  # the rule's clear condition held (the last live condition of the ticket)
     AUTO_RESOLVE = "auto_resolve"  # resolved by a clear (see `alerts.service.ClearPolicy`)
     ESCALATE = "escalate"  # an SLA deadline passed
     AUTO_ASSIGN = "auto_assign"  # dispatched to the worker on duty / the leader

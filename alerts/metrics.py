@@ -19,7 +19,7 @@ class AlertsMetrics:
         )
         self.opened = Counter(
             "cwatch_tickets_opened_total",
-            "Tickets opened, by rule and severity.",
+            "Tickets opened (by a raise, or an alarm confirmed after its verification wait), by rule and severity.",
             ["rule_id", "severity"],
             registry=registry,
         )
@@ -40,7 +40,7 @@ class MetricsNotifier:
 
     async def ticket_changed(self, ticket: Ticket, event: TicketEvent) -> None:
         self.metrics.changes.labels(event.action).inc()
-        if event.action == "raise":
+        if event.action == "raise" or (event.action == "confirm" and event.data.get("confirmed")):
             self.metrics.opened.labels(ticket.rule_id, ticket.severity.value).inc()
         elif event.action in ("escalate", "remind"):
             self.metrics.escalations.labels(str(event.data.get("reason")), str(event.data.get("level"))).inc()

@@ -5,6 +5,7 @@ Frozen dataclasses, so the API, the board stream and the notifier can share them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from alerts.lifecycle import Status
@@ -21,10 +22,47 @@ SEVERITY_RANK: dict[Severity, int] = {
 }
 
 
+class MemberState(StrEnum):
+    """Where one condition of a ticket stands."""
+
+    VERIFYING = "verifying"  # an alarm in its verification wait (`pending`): shown, nobody notified yet
+    FIRING = "firing"
+    CLEARED = "cleared"  # its rule's clear came
+    CANCELLED = "cancelled"  # withdrawn during its verification wait (the resident silenced the alarm)
+
+    @property
+    def live(self) -> bool:
+        """Still wrong (or maybe wrong): a ticket with a live condition is not cleared."""
+        return self in (MemberState.VERIFYING, MemberState.FIRING)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketMember:
+    """One condition (an alert's dedup key) a ticket holds: several when rules share a group."""
+
+    dedup_key: str
+    rule_id: str
+    severity: Severity
+    state: MemberState
+    title: str
+    details: dict[str, Any]
+    count: int
+    first_seen: float
+    last_seen: float
+    verify_until: float | None
+    joined_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """One dispatch ticket. `microgrid_id` owns it; `count` is how often the condition fired while it was
-    active; `first_seen`/`last_seen` are event times of the alerts, `created_at`/`updated_at` service times."""
+    """One dispatch ticket. `microgrid_id` owns it; `count` is how often its conditions fired while it was
+    active; `first_seen`/`last_seen` are event times of the alerts, `created_at`/`updated_at` service times.
+    `dedup_key` is the ticket's key: the alerts' group (`smoke:SD1`) or the dedup key of its only rule.
+
+    `verifying`: the ticket holds only alarms in their verification wait (no deadlines, nobody notified);
+    `verify_until` is when the earliest running wait ends (event time). `overdue_since` is the first missed
+    deadline not yet met (`overdue_reason` `ack` or `resolve`): escalation moves the deadlines forward, the
+    ticket stays overdue until a person meets them."""
 
     id: int
     dedup_key: str
@@ -54,12 +92,27 @@ class Ticket:
     resolved_by: str | None = None
     rating: int | None = None
     rated_at: float | None = None
+    verifying: bool = False
+    verify_until: float | None = None
+    overdue_since: float | None = None
+    overdue_reason: str | None = None
+
+    def overdue_at(self, now: float) -> float | None:
+        """Since when the active ticket is overdue (None: it is not): the stored first missed deadline, or the
+        deadline that passed before the escalation loop got to it."""
+        if not self.status.active:
+            return None
+        if self.overdue_since is not None:
+            return self.overdue_since
+        if self.status == Status.OPEN and self.ack_due_at is not None and now >= self.ack_due_at:
+            return self.ack_due_at
+        if self.resolve_due_at is not None and now >= self.resolve_due_at:
+            return self.resolve_due_at
+        return None
 
     def overdue(self, now: float) -> bool:
-        """True when the ticket missed its acknowledge or resolve deadline."""
-        if self.status == Status.OPEN and self.ack_due_at is not None and now >= self.ack_due_at:
-            return True
-        return self.status.active and self.resolve_due_at is not None and now >= self.resolve_due_at
+        """True when the ticket missed its acknowledge or resolve deadline and nobody has met it since."""
+        return self.overdue_at(now) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +134,7 @@ class TicketEvent:
 class TicketDetail:
     ticket: Ticket
     timeline: list[TicketEvent]
+    members: list[TicketMember] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

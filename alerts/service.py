@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,7 +37,8 @@ from rules.alert import Alert, AlertAction, Severity
 
 log = logging.getLogger(__name__)
 
-RAISE = AlertAction.RAISE
+OPENING = frozenset({AlertAction.RAISE, AlertAction.PENDING})  # alerts that may create or update a ticket
+ENDING = frozenset({AlertAction.CLEAR, AlertAction.CANCEL})  # alerts that end a condition
 BATCH = 200  # alerts per transaction in `apply`
 
 
@@ -95,33 +97,40 @@ class TicketService:
             hierarchy = self.registry()
             chunk = await self._unsilenced(alerts[start : start + BATCH], now, hierarchy)
             items = [
-                (a, self._new_ticket(a, now, hierarchy, now if released else a.ts) if a.action is RAISE else None)
+                (a, self._new_ticket(a, now, hierarchy, now if released else a.ts) if a.action in OPENING else None)
                 for a in chunk
             ]
-            for changes in await self.store.apply_batch(items, now, self.flap_window_s, self.clear_policy):
+            cards = partial(person_card, hierarchy)  # who hears of a confirmation or a severity rise
+            changed_batches = await self.store.apply_batch(items, now, self.flap_window_s, self.clear_policy, cards)
+            for changes in changed_batches:
                 for ticket, event in changes:
                     await self._notify(ticket, event)
                 changed.extend(t for t, _ in changes[-1:])
         return changed
 
     async def _unsilenced(self, alerts: Sequence[Alert], now: float, hierarchy: Hierarchy) -> list[Alert]:
-        """Drop raises covered by an active silence (counted on the silence), unless their ticket is already
-        active: someone is working on it and should see the repeats. Dropped raises of lasting conditions are
-        held until the silence ends; a clear lets go of its key (a condition that ended while silenced)."""
+        """Drop raises covered by an active silence (counted on the silence), unless the ticket they would
+        update (their condition's, or their group's) is already active: someone is working on it and should
+        see them. Dropped raises of lasting conditions are held until the silence ends; a clear lets go of its
+        key (a condition that ended while silenced). The start of a verification wait it covers is dropped
+        unheld and uncounted: the raise that would confirm it meets the silence in turn."""
         active = await self.silences.active(now)
         kept: list[Alert] = []
         counts: dict[int, int] = {}
         held: dict[str, tuple[int, Alert]] = {}
         cleared: list[str] = []
         for a in alerts:
-            if a.action == AlertAction.CLEAR:
-                held.pop(a.dedup_key, None)
-                cleared.append(a.dedup_key)
+            if a.action in ENDING:
+                if a.action is AlertAction.CLEAR:
+                    held.pop(a.dedup_key, None)
+                    cleared.append(a.dedup_key)
                 kept.append(a)
                 continue
             s = first_match(active, a, hierarchy) if active else None
-            if s is None or await self.store.active_for(a.dedup_key) is not None:
+            if s is None or await self.store.active_for_alert(a) is not None:
                 kept.append(a)
+                continue
+            if a.action is AlertAction.PENDING:
                 continue
             counts[s.id] = counts.get(s.id, 0) + 1
             if a.lasting:
@@ -368,7 +377,7 @@ class TicketService:
         ticket = await self.store.get(ticket_id)
         if ticket is None or not in_scope(viewer, ticket.microgrid_id, self.registry()):
             raise NotFoundError(f"ticket {ticket_id} not found")
-        return TicketDetail(ticket, await self.store.timeline(ticket_id))
+        return TicketDetail(ticket, await self.store.timeline(ticket_id), await self.store.members(ticket_id))
 
     async def summary(self, viewer: Account, microgrid: str | None = None) -> dict[str, Any]:
         microgrids = await self._scope_filter(viewer, microgrid)

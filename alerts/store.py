@@ -24,18 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.codec import event_to_dict, ticket_to_dict
 from alerts.dbguard import translated
 from alerts.errors import ConflictError, InvalidCursorError, NotFoundError, StoreError
+from alerts.incident import settle
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
-from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, Ticket, TicketEvent, TicketPage
-from alerts.tables import create_tables, outbox, ticket_events, tickets
+from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, TicketEvent, TicketMember, TicketPage
+from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
 from cwatch.db import begin_write
-from rules.alert import Alert, Severity
+from rules.alert import Alert, AlertAction, Severity
 
-__all__ = ["Change", "NewTicket", "TicketStore", "create_tables"]
+__all__ = ["Cards", "Change", "NewTicket", "TicketStore", "create_tables", "no_cards"]
 
 _RETRIES = 8
-#: Audit events that enqueue no notification: repeats of an open condition would flood webhooks during an
-#: alert storm; the ticket's `count` travels with its next notified change.
-QUIET_ACTIONS = frozenset({SystemAction.REPEAT.value})
+_BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +48,9 @@ class Change:
     data: dict[str, Any] = field(default_factory=dict)
     #: who should be told (id, name, phone, role), carried in notifications so a gateway can text them
     recipients: tuple[dict[str, str], ...] = ()
+    #: enqueue no notification: repeats of an open condition would flood webhooks during an alert storm (the
+    #: ticket's `count` travels with its next notified change), and an alarm being verified tells nobody yet
+    quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,34 @@ class NewTicket:
 
 
 Changed = tuple[Ticket, TicketEvent]
+Cards = Callable[[str | None], tuple[dict[str, str], ...]]
+"""The contact cards of a person (a ticket's assignee), for the recipients of a notification."""
+
+
+def no_cards(_person_id: str | None) -> tuple[dict[str, str], ...]:
+    return ()
+
+
+def _wait(alert: Alert) -> dict[str, Any]:
+    """What an event records of an alarm's verification wait."""
+    return {"until": alert.until} if alert.action is AlertAction.PENDING else {}
+
+
+def _member_values(alert: Alert) -> dict[str, Any]:
+    """The columns of a condition that a raise or the start of a verification wait sets."""
+    pending = alert.action is AlertAction.PENDING
+    until = alert.until if alert.until is not None else alert.ts
+    return {
+        "rule_id": alert.rule_id,
+        "severity": alert.severity.value,
+        "severity_rank": SEVERITY_RANK[alert.severity],
+        "state": (MemberState.VERIFYING if pending else MemberState.FIRING).value,
+        "title": alert.title,
+        "details": dict(alert.details),
+        # a confirmation dated at the end of the wait still belongs to this ticket, even once it is finished
+        "last_seen": max(alert.ts, until) if pending else alert.ts,
+        "verify_until": until if pending else None,
+    }
 
 
 def row_to_ticket(r: Row[Any] | Mapping[str, Any]) -> Ticket:
@@ -96,6 +126,27 @@ def row_to_ticket(r: Row[Any] | Mapping[str, Any]) -> Ticket:
         resolved_by=m["resolved_by"],
         rating=m["rating"],
         rated_at=m["rated_at"],
+        verifying=bool(m["verifying"]),
+        verify_until=m["verify_until"],
+        overdue_since=m["overdue_since"],
+        overdue_reason=m["overdue_reason"],
+    )
+
+
+def row_to_member(r: Row[Any] | Mapping[str, Any]) -> TicketMember:
+    m = r._mapping if isinstance(r, Row) else r
+    return TicketMember(
+        dedup_key=m["dedup_key"],
+        rule_id=m["rule_id"],
+        severity=Severity(m["severity"]),
+        state=MemberState(m["state"]),
+        title=m["title"],
+        details=dict(m["details"] or {}),
+        count=m["count"],
+        first_seen=m["first_seen"],
+        last_seen=m["last_seen"],
+        verify_until=m["verify_until"],
+        joined_at=m["joined_at"],
     )
 
 
@@ -161,7 +212,7 @@ class TicketStore:
             .returning(*ticket_events.c)
         )
         event = row_to_event(res.one())
-        if self.channels and change.action not in QUIET_ACTIONS:
+        if self.channels and not change.quiet:
             payload = {
                 "ticket": ticket_to_dict(ticket),
                 "event": event_to_dict(event),
@@ -186,18 +237,24 @@ class TicketStore:
         return event
 
     async def raise_alert(
-        self, alert: Alert, now: float, new: NewTicket, flap_window_s: float = 0.0
+        self,
+        alert: Alert,
+        now: float,
+        new: NewTicket,
+        flap_window_s: float = 0.0,
+        cards: Cards = no_cards,
     ) -> tuple[Ticket, TicketEvent, bool] | None:
-        """Create the active ticket of `alert.dedup_key`, or bump it if one exists. Returns (ticket, event,
-        created), or None for a stale raise (see `_raise_in`). Safe against concurrent raises from other
-        processes (see the module docstring).
+        """File a raise (or the start of a verification wait) on its ticket, creating one if needed. Returns
+        (ticket, event, created), or None for a stale raise (see `_raise_in`). Safe against concurrent raises
+        from other processes (see the module docstring). `cards` gives the contact cards of a ticket's assignee,
+        for the notification of a confirmation or a severity rise.
 
-        Flap control: a raise within `flap_window_s` of the key's ticket being auto-resolved by a clear reopens
-        that ticket instead of opening a new one, so a door that keeps opening and closing stays one ticket."""
+        Flap control: a raise within `flap_window_s` of its ticket being auto-resolved by a clear reopens that
+        ticket instead of opening a new one, so a door that keeps opening and closing stays one ticket."""
         for _ in range(_RETRIES):
             try:
                 async with translated(), begin_write(self.engine) as conn:
-                    raised = await self._raise_in(conn, alert, now, new, flap_window_s)
+                    raised = await self._raise_in(conn, alert, now, new, flap_window_s, cards)
                     if raised is None:
                         return None
                     (ticket, event), created = raised
@@ -207,31 +264,43 @@ class TicketStore:
         raise StoreError(f"could not raise {alert.dedup_key!r}: too many concurrent writers")
 
     async def _raise_in(
-        self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket, flap_window_s: float
+        self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket, flap_window_s: float, cards: Cards
     ) -> tuple[Changed, bool] | None:
-        """Bump, revive (flap control) or create. A raise no later (in event time) than the last alert of the
-        key's most recent finished ticket belongs to that incident (a replay after a restart, or a late
-        message): it is ignored instead of opening a duplicate ticket."""
-        bumped = await self._bump(conn, alert, now)
-        if bumped is not None:
-            return bumped, False
-        last_finished = (
-            await conn.execute(
-                select(func.max(tickets.c.last_seen)).where(tickets.c.dedup_key == alert.dedup_key, ~tickets.c.active)
-            )
-        ).scalar_one()
-        if last_finished is not None and alert.ts <= last_finished:
-            return None
+        """File the raise under the ticket holding its condition (a repeat, or the end of its verification wait),
+        else the active ticket of its group (a join), else a recently auto-resolved one (flap control), else a
+        new ticket. A raise no later (in event time) than the last alert of its condition on a finished ticket
+        belongs to that incident (a replay after a restart, or a late message): it is ignored instead of
+        opening a duplicate ticket."""
+        found = await self._condition(conn, alert.dedup_key)
+        if found is not None:
+            row, member, active = found
+            if active:
+                changed = await self._on_member(conn, row, member, alert, now, new, cards)
+                return None if changed is None else (changed, False)
+            if alert.ts <= member.last_seen:
+                return None
+        key = alert.group or alert.dedup_key
+        if alert.group is not None:  # a ticket keyed by a lone condition holds only that one: nothing to join
+            q = select(tickets).where(tickets.c.dedup_key == key, tickets.c.active).with_for_update()
+            group_ticket = (await conn.execute(q)).first()
+            if group_ticket is not None:
+                ticket = row_to_ticket(group_ticket)
+                await self._add_member(conn, ticket.id, alert, now)
+                joined = await self._settle(conn, ticket, None, alert, now, new, cards, SystemAction.JOIN, count=1)
+                return joined, False
         if flap_window_s > 0:
-            revived = await self._revive(conn, alert, now, new, flap_window_s)
+            revived = await self._revive(conn, alert, key, now, new, flap_window_s)
             if revived is not None:
                 return revived, False
-        ticket = await self._insert(conn, alert, now, new)
+        ticket = await self._insert(conn, alert, key, now, new)
+        await self._add_member(conn, ticket.id, alert, now)
+        verifying = alert.action is AlertAction.PENDING
         change = Change(
-            SystemAction.RAISE.value,
+            (SystemAction.VERIFY if verifying else SystemAction.RAISE).value,
             SYSTEM_ACTOR,
-            data={"alert_ts": alert.ts, **new.data},
+            data={"alert_ts": alert.ts, "rule_id": alert.rule_id, **_wait(alert), **new.data},
             recipients=new.recipients,
+            quiet=verifying,
         )
         event = await self._record(conn, ticket, now, change, None)
         return (ticket, event), True
@@ -242,10 +311,12 @@ class TicketStore:
         now: float,
         flap_window_s: float,
         auto_resolve: Callable[[Ticket], bool],
+        cards: Cards = no_cards,
     ) -> list[list[Changed]]:
-        """Raises (with their `NewTicket`) and clears (None) in order, in one transaction: an alert storm
-        costs one commit, not one per alert. If a concurrent writer makes the batch hit the unique index, the
-        batch is rolled back and redone alert by alert (each with its own retry)."""
+        """Raises and starts of verification waits (with their `NewTicket`), clears and withdrawals (None) in
+        order, in one transaction: an alert storm costs one commit, not one per alert. If a concurrent writer
+        makes the batch hit a unique index, the batch is rolled back and redone alert by alert (each with its
+        own retry)."""
         try:
             async with translated(), begin_write(self.engine) as conn:
                 out: list[list[Changed]] = []
@@ -253,7 +324,7 @@ class TicketStore:
                     if new is None:
                         out.append(await self._clear_in(conn, alert, now, auto_resolve))
                     else:
-                        raised = await self._raise_in(conn, alert, now, new, flap_window_s)
+                        raised = await self._raise_in(conn, alert, now, new, flap_window_s, cards)
                         out.append([] if raised is None else [raised[0]])
                 return out
         except IntegrityError:
@@ -263,51 +334,181 @@ class TicketStore:
             if new is None:
                 slow.append(await self.clear_alert(alert, now, auto_resolve))
             else:
-                one = await self.raise_alert(alert, now, new, flap_window_s)
+                one = await self.raise_alert(alert, now, new, flap_window_s, cards)
                 slow.append([] if one is None else [(one[0], one[1])])
         return slow
 
-    async def _bump(self, conn: AsyncConnection, alert: Alert, now: float) -> Changed | None:
-        rank = SEVERITY_RANK[alert.severity]
-        res = await conn.execute(
-            tickets.update()
-            .where(tickets.c.dedup_key == alert.dedup_key, tickets.c.active)
-            .values(
-                count=tickets.c.count + 1,
-                last_seen=func.max(tickets.c.last_seen, alert.ts)
-                if conn.dialect.name == "sqlite"
-                else func.greatest(tickets.c.last_seen, alert.ts),
-                # a repeat at a higher severity raises the ticket's severity; it never lowers it
-                severity_rank=func.min(tickets.c.severity_rank, rank)
-                if conn.dialect.name == "sqlite"
-                else func.least(tickets.c.severity_rank, rank),
-                cleared=False,
-                cleared_at=None,
-                updated_at=now,
-                version=tickets.c.version + 1,
-            )
-            .returning(*tickets.c)
+    # --- conditions of a ticket ---------------------------------------------------------------------------
+
+    async def _condition(self, conn: AsyncConnection, dedup_key: str) -> tuple[Ticket, TicketMember, bool] | None:
+        """In one query: the condition on its active ticket, else its latest finished one (whose `last_seen`
+        dates the incident it belonged to), with that ticket and whether it is active; both rows are locked for
+        this transaction (PostgreSQL)."""
+        m = ticket_members.c
+        q = (
+            select(tickets, *(c.label(f"m_{c.name}") for c in m))
+            .join_from(ticket_members, tickets, tickets.c.id == m.ticket_id)
+            .where(m.dedup_key == dedup_key)
+            .order_by(m.active.desc(), m.last_seen.desc())
+            .limit(1)
+            .with_for_update()
         )
-        row = res.first()
+        row = (await conn.execute(q)).first()
         if row is None:
             return None
-        ticket = row_to_ticket(row)
-        severity = next(s for s, r in SEVERITY_RANK.items() if r == row._mapping["severity_rank"])
-        data: dict[str, Any] = {"alert_ts": alert.ts, "count": ticket.count}
-        if severity != ticket.severity:
-            await conn.execute(tickets.update().where(tickets.c.id == ticket.id).values(severity=severity.value))
-            data["severity"] = {"from": ticket.severity.value, "to": severity.value}
-            ticket = _replace(ticket, severity=severity)
-        event = await self._record(conn, ticket, now, Change(SystemAction.REPEAT.value, SYSTEM_ACTOR, data=data), None)
-        return ticket, event
+        member = {c.name: row._mapping[f"m_{c.name}"] for c in m}
+        return row_to_ticket(row), row_to_member(member), bool(member["active"])
+
+    async def _members(self, conn: AsyncConnection, ticket: Ticket, changed: TicketMember) -> list[TicketMember]:
+        """The ticket's active conditions, `changed` among them as it is now. A ticket keyed by a lone condition
+        holds only that one (joins go by group keys, which are never conditions' keys): no query."""
+        if ticket.dedup_key == changed.dedup_key:
+            return [changed]
+        q = (
+            select(ticket_members)
+            .where(ticket_members.c.ticket_id == ticket.id, ticket_members.c.active)
+            .order_by(ticket_members.c.id)
+        )
+        return [row_to_member(r) for r in await conn.execute(q)]
+
+    async def _add_member(self, conn: AsyncConnection, ticket_id: int, alert: Alert, now: float) -> None:
+        """Attach the alert's condition to the ticket (again, if it belonged to it before a flap revival)."""
+        values = _member_values(alert)
+        res = await conn.execute(
+            ticket_members.update()
+            .where(ticket_members.c.ticket_id == ticket_id, ticket_members.c.dedup_key == alert.dedup_key)
+            .values(**values, active=True, count=ticket_members.c.count + 1)
+        )
+        if res.rowcount == 0:
+            await conn.execute(
+                ticket_members.insert().values(
+                    **values,
+                    ticket_id=ticket_id,
+                    dedup_key=alert.dedup_key,
+                    active=True,
+                    count=1,
+                    first_seen=alert.ts,
+                    joined_at=now,
+                )
+            )
+
+    async def _on_member(
+        self,
+        conn: AsyncConnection,
+        ticket: Ticket,
+        member: TicketMember,
+        alert: Alert,
+        now: float,
+        new: NewTicket,
+        cards: Cards,
+    ) -> Changed | None:
+        """A raise of a condition the ticket holds: its verification wait ends (confirm), or it fires again
+        (repeat). A new verification wait of a condition that cleared starts again on the same ticket."""
+        severity = min(alert.severity, member.severity, key=SEVERITY_RANK.__getitem__)
+        last_seen = max(member.last_seen, alert.ts)
+        count = 1
+        if alert.action is AlertAction.PENDING:
+            if member.state.live:
+                return None  # the same wait again (a replay), or a wait of a condition that already fires
+            until = alert.until if alert.until is not None else alert.ts
+            state, verify_until, last_seen = MemberState.VERIFYING, until, max(last_seen, until)
+            action = SystemAction.VERIFY
+        else:
+            state, verify_until = MemberState.FIRING, None
+            action = SystemAction.CONFIRM if member.state is MemberState.VERIFYING else SystemAction.REPEAT
+            count = 0 if action is SystemAction.CONFIRM else 1  # a confirmation is the same firing as its wait
+        changed = replace(
+            member,
+            severity=severity,
+            state=state,
+            last_seen=last_seen,
+            verify_until=verify_until,
+            count=member.count + count,
+        )
+        await self._write_member(conn, ticket.id, changed)
+        members = await self._members(conn, ticket, changed)
+        return await self._settle(conn, ticket, members, alert, now, new, cards, action, count=count)
+
+    async def _write_member(self, conn: AsyncConnection, ticket_id: int, m: TicketMember) -> None:
+        await conn.execute(
+            ticket_members.update()
+            .where(ticket_members.c.ticket_id == ticket_id, ticket_members.c.dedup_key == m.dedup_key)
+            .values(
+                severity=m.severity.value,
+                severity_rank=SEVERITY_RANK[m.severity],
+                state=m.state.value,
+                last_seen=m.last_seen,
+                verify_until=m.verify_until,
+                count=m.count,
+            )
+        )
+
+    async def _settle(
+        self,
+        conn: AsyncConnection,
+        ticket: Ticket,
+        members: list[TicketMember] | None,
+        alert: Alert,
+        now: float,
+        new: NewTicket | None,
+        cards: Cards,
+        action: SystemAction,
+        *,
+        count: int = 0,
+        withdrawn: bool = False,
+    ) -> Changed:
+        """Write what a change of one condition does to its ticket (`alerts.incident.settle`) and record it.
+        `members`: the ticket's active conditions after the change (None: read them)."""
+        if members is None:
+            q = (
+                select(ticket_members)
+                .where(ticket_members.c.ticket_id == ticket.id, ticket_members.c.active)
+                .order_by(ticket_members.c.id)
+            )
+            members = [row_to_member(r) for r in await conn.execute(q)]
+        deadlines = None if new is None else (new.ack_due_at, new.resolve_due_at)
+        settled = settle(ticket, members, ts=alert.ts, deadlines=deadlines, withdrawn=withdrawn)
+        if action is SystemAction.CLEAR and not settled.cleared:
+            action = SystemAction.CLEAR_PART
+        if action is SystemAction.JOIN and alert.action is AlertAction.PENDING:
+            action = SystemAction.VERIFY
+        changed = await self._write(conn, ticket.id, now, {**settled.values, "count": tickets.c.count + count})
+        data: dict[str, Any] = {"alert_ts": alert.ts, "rule_id": alert.rule_id, **_wait(alert), **settled.data}
+        if alert.group is not None or action is SystemAction.JOIN:
+            data["dedup_key"] = alert.dedup_key
+        if action is SystemAction.REPEAT:
+            data["count"] = changed.count
+        if settled.confirmed:
+            data["confirmed"] = True
+        notify = settled.notify or action is SystemAction.CLEAR
+        recipients = cards(changed.assignee_id) if settled.notify else ()
+        change = Change(action.value, SYSTEM_ACTOR, data=data, recipients=recipients, quiet=not notify)
+        return changed, await self._record(conn, changed, now, change, None)
+
+    async def _write(self, conn: AsyncConnection, ticket_id: int, now: float, values: dict[str, Any]) -> Ticket:
+        res = await conn.execute(
+            tickets.update()
+            .where(tickets.c.id == ticket_id)
+            .values(**values, updated_at=now, version=tickets.c.version + 1)
+            .returning(*tickets.c)
+        )
+        return row_to_ticket(res.one())
+
+    async def _set_members_active(self, conn: AsyncConnection, ticket_id: int, active: bool) -> None:
+        """A ticket's conditions follow it: they belong to an active ticket, or no longer to any."""
+        await conn.execute(
+            ticket_members.update()
+            .where(ticket_members.c.ticket_id == ticket_id, ticket_members.c.active != active)
+            .values(active=active)
+        )
 
     async def _revive(
-        self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket, window: float
+        self, conn: AsyncConnection, alert: Alert, key: str, now: float, new: NewTicket, window: float
     ) -> Changed | None:
         recent = (
             select(tickets.c.id)
             .where(
-                tickets.c.dedup_key == alert.dedup_key,
+                tickets.c.dedup_key == key,
                 tickets.c.status == Status.RESOLVED.value,
                 tickets.c.resolved_by == SYSTEM_ACTOR,
                 tickets.c.resolved_at >= now - window,
@@ -316,6 +517,7 @@ class TicketStore:
             .limit(1)
             .scalar_subquery()
         )
+        verifying = alert.action is AlertAction.PENDING
         res = await conn.execute(
             tickets.update()
             .where(tickets.c.id == recent, tickets.c.status == Status.RESOLVED.value)
@@ -329,8 +531,13 @@ class TicketStore:
                 resolved_at=None,
                 resolved_by=None,
                 assignee_id=new.assignee_id,  # whoever is on duty now, not who had it before
-                ack_due_at=new.ack_due_at,
-                resolve_due_at=new.resolve_due_at,
+                # revived by an alarm in its verification wait: back to verifying, its deadlines start later
+                ack_due_at=None if verifying else new.ack_due_at,
+                resolve_due_at=None if verifying else new.resolve_due_at,
+                verifying=verifying,
+                verify_until=alert.until if verifying else None,
+                overdue_since=None,
+                overdue_reason=None,
                 updated_at=now,
                 version=tickets.c.version + 1,
             )
@@ -340,22 +547,20 @@ class TicketStore:
         if row is None:
             return None
         ticket = row_to_ticket(row)
+        await self._add_member(conn, ticket.id, alert, now)
         note = "自动解决后不久再次告警，重新打开 (fired again soon after it cleared)"
+        data: dict[str, Any] = {"alert_ts": alert.ts, "flap": True, "rule_id": alert.rule_id, **_wait(alert)}
         change = Change(
-            Action.REOPEN.value,
-            SYSTEM_ACTOR,
-            note=note,
-            data={"alert_ts": alert.ts, "flap": True},
-            recipients=new.recipients,
+            Action.REOPEN.value, SYSTEM_ACTOR, note=note, data=data, recipients=new.recipients, quiet=verifying
         )
-        event = await self._record(conn, ticket, now, change, Status.RESOLVED)
-        return ticket, event
+        return ticket, await self._record(conn, ticket, now, change, Status.RESOLVED)
 
-    async def _insert(self, conn: AsyncConnection, alert: Alert, now: float, new: NewTicket) -> Ticket:
+    async def _insert(self, conn: AsyncConnection, alert: Alert, key: str, now: float, new: NewTicket) -> Ticket:
+        verifying = alert.action is AlertAction.PENDING
         res = await conn.execute(
             tickets.insert()
             .values(
-                dedup_key=alert.dedup_key,
+                dedup_key=key,
                 rule_id=alert.rule_id,
                 severity=alert.severity.value,
                 severity_rank=SEVERITY_RANK[alert.severity],
@@ -373,9 +578,12 @@ class TicketStore:
                 count=1,
                 first_seen=alert.ts,
                 last_seen=alert.ts,
-                ack_due_at=new.ack_due_at,
-                resolve_due_at=new.resolve_due_at,
+                # an alarm in its verification wait has no deadlines yet: they start when it is confirmed
+                ack_due_at=None if verifying else new.ack_due_at,
+                resolve_due_at=None if verifying else new.resolve_due_at,
                 cleared=False,
+                verifying=verifying,
+                verify_until=alert.until if verifying else None,
                 created_at=now,
                 updated_at=now,
                 version=1,
@@ -385,50 +593,77 @@ class TicketStore:
         return row_to_ticket(res.one())
 
     async def clear_alert(self, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]) -> list[Changed]:
-        """Mark the active ticket of the key as cleared; if `auto_resolve(ticket)`, resolve it too. Returns the
-        (ticket, event) pairs written (empty when no ticket is active for the key)."""
+        """A clear, or the withdrawal of an alarm in its verification wait: the condition ends on its active
+        ticket; when it was the ticket's last live condition the ticket is cleared, and resolved too if
+        `auto_resolve(ticket)`. Returns the (ticket, event) pairs written (empty when no active ticket holds the
+        condition)."""
         async with translated(), begin_write(self.engine) as conn:
             return await self._clear_in(conn, alert, now, auto_resolve)
 
     async def _clear_in(
         self, conn: AsyncConnection, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]
     ) -> list[Changed]:
-        out: list[Changed] = []
-        res = await conn.execute(
-            tickets.update()
-            .where(tickets.c.dedup_key == alert.dedup_key, tickets.c.active)
-            .values(cleared=True, cleared_at=alert.ts, updated_at=now, version=tickets.c.version + 1)
-            .returning(*tickets.c)
+        found = await self._condition(conn, alert.dedup_key)
+        if found is None or not found[2]:
+            return []
+        ticket, member, _ = found
+        withdrawn = member.state is MemberState.VERIFYING
+        if not member.state.live or (alert.action is AlertAction.CANCEL and not withdrawn):
+            return []
+        changed = replace(
+            member,
+            state=MemberState.CANCELLED if withdrawn else MemberState.CLEARED,
+            verify_until=None,
+            last_seen=max(member.last_seen, alert.ts),
         )
-        row = res.first()
-        if row is None:
-            return out
-        ticket = row_to_ticket(row)
-        event = await self._record(
-            conn, ticket, now, Change(SystemAction.CLEAR.value, SYSTEM_ACTOR, data={"alert_ts": alert.ts}), None
-        )
-        out.append((ticket, event))
-        if auto_resolve(ticket):
-            res = await conn.execute(
-                tickets.update()
-                .where(tickets.c.id == ticket.id)
-                .values(
-                    status=Status.RESOLVED.value,
-                    active=False,
-                    resolved_at=now,
-                    resolved_by=SYSTEM_ACTOR,
-                    updated_at=now,
-                    version=tickets.c.version + 1,
-                )
-                .returning(*tickets.c)
-            )
-            resolved = row_to_ticket(res.one())
-            note = "条件已恢复，系统自动解决 (condition cleared; resolved automatically)"
-            event = await self._record(
-                conn, resolved, now, Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note), ticket.status
-            )
-            out.append((resolved, event))
+        await self._write_member(conn, ticket.id, changed)
+        members = await self._members(conn, ticket, changed)
+        if withdrawn and ticket.verifying and not any(m.state.live for m in members):
+            return [await self._withdrawn(conn, ticket, alert, now)]
+        action = SystemAction.CANCEL if withdrawn else SystemAction.CLEAR
+        out = [await self._settle(conn, ticket, members, alert, now, None, no_cards, action, withdrawn=withdrawn)]
+        cleared = out[0][0]
+        if cleared.cleared and not ticket.cleared and auto_resolve(cleared):
+            out.append(await self._auto_resolve(conn, cleared, now))
         return out
+
+    async def _withdrawn(self, conn: AsyncConnection, ticket: Ticket, alert: Alert, now: float) -> Changed:
+        """The ticket held only alarms being verified, and the last one was withdrawn: nothing happened. Closed
+        when nobody took it yet; a ticket a person took stays with them, cleared."""
+        what = alert.details.get("event") or alert.details.get("reason")
+        note = (
+            f"核实期内撤销告警 (withdrawn during its verification wait{f': {what}' if what else ''})"
+            if what
+            else "核实期内撤销告警 (withdrawn during its verification wait)"
+        )
+        values: dict[str, Any] = {"verifying": False, "verify_until": None, "cleared": True, "cleared_at": alert.ts}
+        if ticket.status is Status.OPEN:
+            values.update(
+                status=Status.CLOSED.value,
+                active=False,
+                resolved_at=now,
+                resolved_by=SYSTEM_ACTOR,
+                ack_due_at=None,
+                resolve_due_at=None,
+            )
+            await self._set_members_active(conn, ticket.id, False)
+        changed = await self._write(conn, ticket.id, now, values)
+        data = {"alert_ts": alert.ts, "rule_id": alert.rule_id, "reason": what}
+        change = Change(SystemAction.CANCEL.value, SYSTEM_ACTOR, note=note, data=data, quiet=True)
+        return changed, await self._record(conn, changed, now, change, ticket.status)
+
+    async def _auto_resolve(self, conn: AsyncConnection, ticket: Ticket, now: float) -> Changed:
+        values = {
+            "status": Status.RESOLVED.value,
+            "active": False,
+            "resolved_at": now,
+            "resolved_by": SYSTEM_ACTOR,
+        }
+        resolved = await self._write(conn, ticket.id, now, values)
+        await self._set_members_active(conn, ticket.id, False)
+        note = "条件已恢复，系统自动解决 (condition cleared; resolved automatically)"
+        change = Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note)
+        return resolved, await self._record(conn, resolved, now, change, ticket.status)
 
     async def update(self, ticket_id: int, now: float, decide: Callable[[Ticket], Change | None]) -> Changed | None:
         """Apply the change `decide` returns for the current ticket (optimistic: retried when someone else
@@ -458,6 +693,8 @@ class TicketStore:
                     if row is None:
                         continue
                     ticket = row_to_ticket(row)
+                    if ticket.status.active != current.status.active:
+                        await self._set_members_active(conn, ticket.id, ticket.status.active)
                     event = await self._record(conn, ticket, now, change, current.status)
                     return ticket, event
             except IntegrityError as e:
@@ -485,11 +722,31 @@ class TicketStore:
             return [row_to_event(r) for r in rows]
 
     async def active_for(self, dedup_key: str) -> Ticket | None:
+        """The active ticket whose key is `dedup_key` (a group's, or a lone rule's condition)."""
         async with translated(), self.engine.connect() as conn:
             row = (
                 await conn.execute(select(tickets).where(tickets.c.dedup_key == dedup_key, tickets.c.active))
             ).first()
             return None if row is None else row_to_ticket(row)
+
+    async def active_for_alert(self, alert: Alert) -> Ticket | None:
+        """The active ticket an alert would update: the one holding its condition, or its group's."""
+        holding = (
+            select(ticket_members.c.ticket_id)
+            .where(ticket_members.c.dedup_key == alert.dedup_key, ticket_members.c.active)
+            .scalar_subquery()
+        )
+        key = alert.group or alert.dedup_key
+        q = select(tickets).where(tickets.c.active, or_(tickets.c.id == holding, tickets.c.dedup_key == key)).limit(1)
+        async with translated(), self.engine.connect() as conn:
+            row = (await conn.execute(q)).first()
+            return None if row is None else row_to_ticket(row)
+
+    async def members(self, ticket_id: int) -> list[TicketMember]:
+        """The conditions a ticket holds or held, in the order they joined."""
+        q = select(ticket_members).where(ticket_members.c.ticket_id == ticket_id).order_by(ticket_members.c.id)
+        async with translated(), self.engine.connect() as conn:
+            return [row_to_member(r) for r in await conn.execute(q)]
 
     async def microgrid_ids(self) -> list[str]:
         """Distinct owners of stored tickets (small: one per micro-grid with tickets)."""
@@ -556,9 +813,12 @@ class TicketStore:
         """Counts for the summary strip: by status, active by severity, overdue; and the mean time to
         acknowledge / to resolve (by a person) of tickets created in the last `window_s`."""
         base = select(tickets.c.status, tickets.c.severity, func.count())
+        # overdue: a missed deadline not met since (escalation moves the deadlines forward), or one that passed
+        # before the escalation loop got to it
         overdue_q = select(func.count()).where(
             tickets.c.active,
             or_(
+                tickets.c.overdue_since.is_not(None),
                 and_(tickets.c.status == Status.OPEN.value, tickets.c.ack_due_at <= now),
                 tickets.c.resolve_due_at <= now,
             ),
@@ -599,7 +859,3 @@ class TicketStore:
             "by_status": by_status,
             "by_severity": by_severity,
         }
-
-
-def _replace(t: Ticket, **changes: Any) -> Ticket:
-    return replace(t, **changes)

@@ -1,8 +1,10 @@
 """Tables of `alerts` on their own MetaData. Times are epoch seconds (floats) so SQLite and PostgreSQL agree
 and the service's Clock (virtual in simulations) is the only source of time.
 
-The partial unique index `uq_tickets_active_dedup` is the guarantee behind deduplication: whatever the number
-of processes, a dedup key has at most one active (open / acknowledged / in progress) ticket."""
+The partial unique indexes are the guarantee behind deduplication: whatever the number of processes, a ticket
+key (an alert's group, else its dedup key) has at most one active (open / acknowledged / in progress) ticket
+(`uq_tickets_active_dedup`), and a condition (an alert's dedup key) belongs to at most one active ticket
+(`uq_ticket_members_active`)."""
 
 from __future__ import annotations
 
@@ -20,9 +22,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
+    exists,
+    select,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cwatch.db import begin_write
 
@@ -62,6 +67,11 @@ tickets = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("version", Integer, nullable=False, default=1),  # optimistic concurrency for people's actions
+    # True while the ticket holds only alarms in their verification wait (no deadlines, nobody notified yet)
+    Column("verifying", Boolean, nullable=False, default=False),
+    Column("verify_until", Float),  # event time the earliest running verification wait of its conditions ends
+    Column("overdue_since", Float),  # the first missed deadline not yet met (kept when escalation moves them)
+    Column("overdue_reason", String(16)),  # ack | resolve
     Index(
         "uq_tickets_active_dedup",
         "dedup_key",
@@ -74,6 +84,36 @@ tickets = Table(
     Index("ix_tickets_ack_due", "ack_due_at"),
     Index("ix_tickets_resolve_due", "resolve_due_at"),
     Index("ix_tickets_updated", "updated_at"),
+)
+
+#: The conditions (alerts' dedup keys) a ticket holds: one for a lone rule, several when rules share a group.
+ticket_members = Table(
+    "ticket_members",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("dedup_key", String(256), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("severity_rank", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # `alerts.model.MemberState`
+    Column("active", Boolean, nullable=False),  # its ticket is active
+    Column("title", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("count", Integer, nullable=False, default=1),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),  # event time up to which its alerts belong to this ticket
+    Column("verify_until", Float),
+    Column("joined_at", Float, nullable=False),
+    UniqueConstraint("ticket_id", "dedup_key"),
+    Index(
+        "uq_ticket_members_active",
+        "dedup_key",
+        unique=True,
+        sqlite_where=text("active"),
+        postgresql_where=text("active"),
+    ),
+    Index("ix_ticket_members_key", "dedup_key", "active"),
 )
 
 ticket_events = Table(
@@ -217,3 +257,16 @@ async def create_tables(engine: AsyncEngine) -> None:
     """Create every table of `alerts` that does not exist yet (idempotent)."""
     async with begin_write(engine) as conn:
         await conn.run_sync(metadata.create_all)
+
+
+async def tickets_hold_their_own_condition(conn: AsyncConnection) -> None:
+    """Schema step 5: every ticket of a store from before `ticket_members` holds its own dedup key (a cleared
+    one as cleared); tickets that already hold conditions are left alone."""
+    t, m = tickets.c, ticket_members.c
+    state = case((t.cleared, "cleared"), else_="firing")
+    columns = ["ticket_id", "dedup_key", "rule_id", "severity", "severity_rank", "state", "active", "title"]
+    columns += ["details", "count", "first_seen", "last_seen", "joined_at"]
+    rows = select(t.id, t.dedup_key, t.rule_id, t.severity, t.severity_rank, state, t.active, t.title, t.details)
+    rows = rows.add_columns(t.count, t.first_seen, t.last_seen, t.created_at)
+    rows = rows.where(~exists().where(m.ticket_id == t.id))
+    await conn.execute(ticket_members.insert().from_select(columns, rows))

@@ -20,10 +20,11 @@ import alerts.tables as alerts_tables
 from cwatch.db import begin_write
 from cwatch.errors import CwatchError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
 logins kept across restarts). 3: building coordinates, a person's e-mail address and a device's gateway in the
-registry. 4: `audit_log` and `household_away`."""
+registry. 4: `audit_log` and `household_away`. 5: `ticket_members` (tickets hold conditions: one ticket per
+group of rules), verifying tickets, and since when a ticket is overdue."""
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -58,6 +59,16 @@ def _adding(columns: dict[str, list[str]]) -> Migration:
     return step
 
 
+def _steps(*steps: Migration) -> Migration:
+    """One version's steps, in order."""
+
+    async def step(conn: AsyncConnection) -> None:
+        for one in steps:
+            await one(conn)
+
+    return step
+
+
 MIGRATIONS: dict[int, Migration] = {
     2: _creating(alerts_tables.login_throttle),
     3: _adding(
@@ -68,6 +79,20 @@ MIGRATIONS: dict[int, Migration] = {
         }
     ),
     4: _creating(alerts_tables.audit_log, alerts_tables.household_away),
+    5: _steps(
+        _creating(alerts_tables.ticket_members),
+        _adding(
+            {
+                "tickets": [
+                    "verifying BOOLEAN NOT NULL DEFAULT FALSE",
+                    "verify_until FLOAT",
+                    "overdue_since FLOAT",
+                    "overdue_reason VARCHAR(16)",
+                ]
+            }
+        ),
+        alerts_tables.tickets_hold_their_own_condition,
+    ),
 }
 """`MIGRATIONS[n]` brings a database of version n - 1 to version n."""
 

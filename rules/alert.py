@@ -19,6 +19,8 @@ class Severity(StrEnum):
 class AlertAction(StrEnum):
     RAISE = "raise"  # open (or repeat on) the alert identified by dedup_key
     CLEAR = "clear"  # the clear condition held: resolve the open alert with this dedup_key
+    PENDING = "pending"  # a match whose verification wait (`pending`) runs until `until`: a raise may follow
+    CANCEL = "cancel"  # the verification wait of dedup_key ended without a raise (the resident silenced it)
 
 
 class Alert(msgspec.Struct, frozen=True, gc=False):
@@ -46,6 +48,9 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     """A raise of a condition that lasts until its clear comes (a device offline, a leak, an absence), not a
     moment (a thrown object): a maintenance window holds such a raise and opens its ticket when the window ends
     unless the clear came meanwhile."""
+    until: float | None = None
+    """A `pending` alert: when its verification wait ends (event time); the raise that confirms it is dated
+    then."""
     group: str | None = None
     """`group:target` when the rule names a `group` (target: the device, or the household of household rules):
     the alerts of every rule of the group about one target belong to one ticket (one incident per situation).

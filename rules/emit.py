@@ -119,7 +119,9 @@ class Emitter:
         out.append(self._alert(AlertAction.CLEAR, episode, ts, place, details))
         return True
 
-    def _alert(self, action: AlertAction, key: str, ts: float, p: Place, details: dict[str, Any]) -> Alert:
+    def _alert(
+        self, action: AlertAction, key: str, ts: float, p: Place, details: dict[str, Any], until: float | None = None
+    ) -> Alert:
         # positional, in `Alert`'s field order: a sweep builds alerts by the hundred thousand
         target = p.device_id if p.device_id is not None else p.household_id
         return Alert(
@@ -136,6 +138,7 @@ class Emitter:
             p.community_id,
             details,
             self.has_clear,
+            until,
             None if self.group is None or target is None else f"{self.group}:{target}",
         )
 

@@ -4,11 +4,12 @@ and docs/api.md from it. Times are epoch seconds (the service clock); ticket ids
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from alerts.lifecycle import Action, Status
+from alerts.model import MemberState
 from alerts.silences import MAX_SILENCE_S
 from devices.model import Role
 from rules.alert import Severity
@@ -154,13 +155,36 @@ class TicketOut(BaseModel):
     resolved_by: str | None
     rating: int | None = Field(description="the resident's evaluation, 1-5")
     rated_at: float | None
-    overdue: bool = Field(description="past the acknowledge (while open) or resolve deadline")
+    overdue: bool = Field(description="missed its acknowledge (while open) or resolve deadline, not met since")
+    overdue_since: float | None = Field(
+        description="the first missed deadline nobody has met since; escalation moves the deadlines, not this"
+    )
+    overdue_reason: Literal["ack", "resolve"] | None = Field(description="which deadline was missed")
+    verifying: bool = Field(
+        description="holds only alarms in their verification wait: shown at once, no deadlines, nobody notified"
+    )
+    verify_until: float | None = Field(description="event time the earliest running verification wait ends")
     microgrid_name: str | None
     building_name: str | None
     household_unit: str | None
     device_label: str | None
     actions: list[Action] = Field(description="what the caller may do to this ticket now")
     assignee_name: str | None
+
+
+class MemberOut(BaseModel):
+    """One condition the ticket holds or held: an alert's dedup key (several when rules share a group)."""
+
+    dedup_key: str
+    rule_id: str
+    severity: Severity
+    state: MemberState
+    title: str
+    count: int
+    first_seen: float = Field(description="event time of its first alert")
+    last_seen: float
+    verify_until: float | None = Field(description="while verifying: event time its wait ends")
+    joined_at: float = Field(description="service time it joined the ticket")
 
 
 class EventOut(BaseModel):
@@ -179,6 +203,7 @@ class EventOut(BaseModel):
 
 class TicketDetailOut(TicketOut):
     timeline: list[EventOut] = Field(description="oldest first")
+    members: list[MemberOut] = Field(description="the conditions it holds or held, in the order they joined")
     household: HouseholdOut | None = Field(description="household tickets only")
     candidates: list[PersonOut] = Field(description="people it may be assigned to (for roles that may assign)")
 

@@ -23,7 +23,15 @@ from alerts.api.models import (
     TicketOut,
     TicketPageOut,
 )
-from alerts.api.views import event_out, household_info, microgrid_people, people_names, person_out, ticket_out
+from alerts.api.views import (
+    event_out,
+    household_info,
+    member_out,
+    microgrid_people,
+    people_names,
+    person_out,
+    ticket_out,
+)
 from alerts.errors import AlertsError, BulkAssignError
 from alerts.lifecycle import ACTIVE, Action, Status
 from rules.alert import Severity
@@ -81,6 +89,7 @@ async def get_ticket(ticket_id: TicketId, api: Api, viewer: Viewer) -> TicketDet
     return TicketDetailOut(
         **out.model_dump(),
         timeline=[event_out(e) for e in detail.timeline],
+        members=[member_out(m) for m in detail.members],
         household=household_info(hierarchy, detail.ticket.household_id),
         candidates=[person_out(p) for p in people] if Action.ASSIGN in out.actions else [],
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict
 
-from alerts.api.models import AccountOut, ContactOut, EventOut, HouseholdOut, PersonOut, TicketOut
+from alerts.api.models import AccountOut, ContactOut, EventOut, HouseholdOut, MemberOut, PersonOut, TicketOut
 from alerts.lifecycle import available_actions
-from alerts.model import Account, Ticket, TicketEvent
+from alerts.model import Account, Ticket, TicketEvent, TicketMember
 from alerts.scope import Hierarchy, as_people
 from devices.model import Household, Person, Role
 
@@ -77,8 +77,10 @@ def household_info(hierarchy: Hierarchy, household_id: str | None) -> HouseholdO
 
 def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float, people: dict[str, str]) -> TicketOut:
     """`ticket` as `viewer` sees it at `now`; `people` names the assignee (`people_names`)."""
+    fields = asdict(ticket)
+    fields["overdue_since"] = ticket.overdue_at(now)  # also between a deadline and the escalation loop's turn
     return TicketOut(
-        **asdict(ticket),
+        **fields,
         overdue=ticket.overdue(now),
         microgrid_name=lookup(hierarchy, "microgrids", ticket.microgrid_id, "name"),
         building_name=lookup(hierarchy, "buildings", ticket.building_id, "name"),
@@ -91,3 +93,9 @@ def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float
 
 def event_out(e: TicketEvent) -> EventOut:
     return EventOut(**asdict(e))
+
+
+def member_out(m: TicketMember) -> MemberOut:
+    fields = asdict(m)
+    del fields["details"]
+    return MemberOut(**fields)

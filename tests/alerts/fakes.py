@@ -69,6 +69,10 @@ def alert(
     ts: float = 1_000.0,
     microgrid: str = "M1",
     rule: str = "smoke_alarm",
+    *,
+    group: str | None = None,
+    until: float | None = None,
+    details: dict[str, object] | None = None,
 ) -> Alert:
     return Alert(
         action=action,
@@ -81,5 +85,7 @@ def alert(
         device_id=key.split(":")[-1],
         building_id="B1",
         community_id="C1",
-        details={"k": 1},
+        details={"k": 1} if details is None else details,
+        until=until,
+        group=group,
     )

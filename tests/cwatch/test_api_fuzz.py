@@ -144,7 +144,7 @@ def out_of_scope(body: Any, role: Role, scope: str, reg: Registry) -> list[str]:
             for item in x:
                 walk(item)
         elif isinstance(x, dict):
-            if "dedup_key" in x and not within(x["microgrid_id"]):
+            if "dedup_key" in x and "microgrid_id" in x and not within(x["microgrid_id"]):  # not a ticket's members
                 found.append(f"ticket {x['id']} of {x['microgrid_id']}")
             if "comment" in x and "ends_at" in x and not (within(x["scope_id"]) or reg.is_within(scope, x["scope_id"])):
                 found.append(f"silence {x['id']} of {x['scope_id']}")

@@ -140,3 +140,42 @@ async def test_a_version_2_database_gets_the_registry_fields_of_version_3(engine
     moved = reg.with_changes(buildings=[b1])
     await save_registry_db(engine, moved)
     assert await load_registry_db(engine) == moved
+
+
+async def test_tickets_of_a_version_4_database_hold_their_own_condition(engine: AsyncEngine) -> None:
+    """A database of version 4 (tickets without conditions, verification or overdue columns) is brought up:
+    each ticket holds its own dedup key, a cleared one as cleared, and the service carries on with it."""
+    from alerts.service import TicketService
+    from alerts.tables import ticket_members
+    from cwatch.clock import ManualClock
+    from rules.alert import AlertAction
+    from tests.alerts.fakes import FakeHierarchy, alert
+
+    await create_all_tables(engine)
+    async with engine.begin() as conn:  # back to version 4, with two tickets
+        await conn.execute(sa.text("DROP TABLE ticket_members"))
+        for column in ("verifying", "verify_until", "overdue_since", "overdue_reason"):
+            await conn.execute(sa.text(f"ALTER TABLE tickets DROP COLUMN {column}"))
+        await conn.execute(version_table.update().values(version=4))
+        for i, (key, cleared) in enumerate((("door_held_open:AC1", False), ("gas_leak:GD1", True)), 1):
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO tickets (id, dedup_key, rule_id, severity, severity_rank, status, active, title, "
+                    "details, microgrid_id, escalation_level, count, first_seen, last_seen, cleared, created_at, "
+                    "updated_at, version) VALUES (:id, :key, :rule, 'minor', 2, 'open', TRUE, 't', '{}', 'M1', 0, "
+                    "1, 100, 100, :cleared, 100, 100, 1)"
+                ),
+                {"id": i, "key": key, "rule": key.split(":")[0], "cleared": cleared},
+            )
+    await create_all_tables(engine)
+    assert await stored_version(engine) == schema.SCHEMA_VERSION
+    async with engine.connect() as conn:
+        m = ticket_members.c
+        rows = (await conn.execute(sa.select(m.ticket_id, m.dedup_key, m.state).order_by(m.ticket_id))).all()
+    assert [tuple(r) for r in rows] == [(1, "door_held_open:AC1", "firing"), (2, "gas_leak:GD1", "cleared")]
+    h = FakeHierarchy()
+    service = TicketService(engine, lambda: h, ManualClock(1_000.0))
+    [t] = await service.apply([alert(key="door_held_open:AC1", ts=200)])
+    assert (t.id, t.count) == (1, 2)  # the repeat found its ticket through its condition
+    [t] = await service.apply([alert(key="door_held_open:AC1", action=AlertAction.CLEAR, ts=300)])
+    assert t.cleared

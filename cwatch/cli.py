@@ -62,13 +62,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_registry_sample(args: argparse.Namespace) -> int:
     from devices.csvio import save_registry
-    from devices.sample import sample_street
+    from devices.sample import sample_area
 
-    reg = sample_street(args.seed)
+    reg = sample_area(args.size, args.seed)
     save_registry(reg, Path(args.folder))
+    watched = sum(1 for h in reg.households.values() if h.care.watched)
     print(
-        f"wrote a sample street to {args.folder}: {len(reg.microgrids)} micro-grids, "
-        f"{len(reg.households)} households, {len(reg.devices)} devices"
+        f"wrote a sample {args.size} to {args.folder}: {len(reg.streets)} streets, {len(reg.microgrids)} "
+        f"micro-grids, {len(reg.households)} households ({watched} watched), {len(reg.devices)} devices"
     )
     return 0
 
@@ -219,9 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     r_exp = rsub.add_parser("export", help="write the registry as a CSV folder")
     r_exp.add_argument("folder")
     r_exp.set_defaults(func=cmd_registry_export)
-    r_smp = rsub.add_parser("sample", help="write a generated sample street as a CSV folder")
+    r_smp = rsub.add_parser("sample", help="write a generated sample street (district, city) as a CSV folder")
     r_smp.add_argument("folder")
     r_smp.add_argument("--seed", type=int, default=1)
+    r_smp.add_argument(
+        "--size",
+        choices=["street", "district", "city"],
+        default="street",
+        help="street: ~6,300 devices; district: 11 streets, ~195,000 devices, ~40,000 watched households; "
+        "city: 55 streets, ~980,000 devices",
+    )
     r_smp.set_defaults(func=cmd_registry_sample)
 
     from ingest.refusals import DEADLETTER_REASONS  # a leaf module: an enum and a tuple

@@ -5,13 +5,14 @@ Shape follows what street offices report (docs in /work/shared/domain-notes.md):
 to being watched, a leader and 2-3 grid workers per micro-grid on day/night shifts, and ~6,000 devices of all
 eight classes. Micro-grids hold fewer households than the real 300-500 so the whole street stays quick to
 load and simulate. Everything is drawn from `random.Random(seed)`: the same seed and start give the same street.
+`sample_area` puts several such streets side by side for load and scale tests (`SIZES`: district, city).
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
 
@@ -33,7 +34,7 @@ from devices.model import (
 )
 from devices.registry import Registry
 
-__all__ = ["CHINA", "DEVICE_PREFIX", "sample_street"]
+__all__ = ["CHINA", "DEVICE_PREFIX", "SIZES", "Size", "sample_area", "sample_street"]
 
 CHINA = timezone(timedelta(hours=8), "CST")
 """China Standard Time: no daylight saving, so a fixed offset is exact."""
@@ -140,6 +141,33 @@ def _phone(rng: random.Random) -> str:
     return f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
 
 
+@dataclass(frozen=True, slots=True)
+class Size:
+    """How big a generated sample is: `streets` streets of `scale` (buildings per micro-grid multiplied), and
+    the share of households with a watched lone elderly resident."""
+
+    streets: int
+    scale: int
+    watched: float
+
+
+SIZES: dict[str, Size] = {
+    # the sample street: ~6,300 devices, ~2,600 households, ~380 watched
+    "street": Size(streets=1, scale=1, watched=0.15),
+    # a district of 11 streets with real-sized micro-grids: ~195,000 devices, ~86,000 households, and ~40,000
+    # watched (more than most districts have: the load the latency targets are set for)
+    "district": Size(streets=11, scale=3, watched=0.47),
+    # a city of five such districts: ~980,000 devices
+    "city": Size(streets=55, scale=3, watched=0.47),
+}
+
+# names of the streets after the first (幸福街道) in a district or city
+_STREET_NAMES = [
+    *("和平", "光明", "新华", "人民", "建设", "解放", "东风", "红旗", "胜利", "前进"),
+    *("朝阳", "长安", "永安", "安定", "团结", "友谊", "振兴", "繁荣", "兴华", "育才"),
+]
+
+
 def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14, scale: int = 1) -> Registry:
     """The sample street. The roster covers `days` days of day (08:00-20:00) and night (20:00-08:00) shifts in
     China time from `start` (default: today in China), plus the night shift running into `start`'s morning.
@@ -149,60 +177,113 @@ def sample_street(seed: int = 1, *, start: date | None = None, days: int = 14, s
     micro-grid (~13,000 households, ~30,000 devices) for load tests; the default keeps ~6,000 devices."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
+    return sample_area(Size(1, scale, SIZES["street"].watched), seed, start=start, days=days)
+
+
+def sample_area(size: Size | str, seed: int = 1, *, start: date | None = None, days: int = 14) -> Registry:
+    """A sample of `size` (a `Size`, or a name in `SIZES`): one street like `sample_street`'s, or several side
+    by side on the site plan, each with its own communities, grids and staff, and one duty desk for the area
+    (the first street's). Ids stay unique: the streets after the first prefix their community ids (`c-s02yg`)."""
+    if isinstance(size, str):
+        if size not in SIZES:
+            raise ValueError(f"size {size!r} is not one of {', '.join(SIZES)}")
+        size = SIZES[size]
+    if size.streets < 1 or size.scale < 1 or not 0 <= size.watched <= 0.7:
+        raise ValueError(f"{size}: streets and scale must be at least 1, watched from 0 to 0.7")
     rng = random.Random(seed)
     first = start if start is not None else datetime.now(CHINA).date()
-    ids = _Ids()
+    parts = _Parts()
+    cols = math.ceil(math.sqrt(max(_WALKUP.buildings[1], _HIGHRISE.buildings[1]) * size.scale))
+    block = cols * _BUILDING_PITCH_M + _ROAD_M
+    street_width = 9 * block + 3 * _ROAD_M
+    street_depth = 4 * block + _ROAD_M
+    for si in range(size.streets):
+        if si == 0:
+            street, prefix = Street("xf", "幸福街道"), ""
+        else:
+            prefix = f"s{si + 1:02d}"
+            lap, n = divmod(si - 1, len(_STREET_NAMES))
+            street = Street(prefix, f"{_STREET_NAMES[n]}{'' if lap == 0 else lap + 1}街道")
+        origin = ((si % 10) * street_width, (si // 10) * street_depth)
+        _street(rng, street, prefix, origin, size.scale, first, days, parts)
+    return Registry(
+        streets=parts.streets,
+        communities=parts.communities,
+        grids=parts.grids,
+        microgrids=parts.microgrids,
+        buildings=parts.buildings,
+        households=[_care(rng, h, first, size.watched) for h in parts.households],
+        people=parts.people,
+        roster=parts.roster,
+        devices=parts.devices,
+    )
 
-    street = Street("xf", "幸福街道")
-    communities: list[Community] = []
-    grids: list[Grid] = []
-    microgrids: list[MicroGrid] = []
-    buildings: list[Building] = []
-    households: list[Household] = []
-    people: list[Person] = []
-    devices: list[Device] = []
-    roster: list[DutyShift] = []
+
+@dataclass
+class _Parts:
+    """What the streets of a sample add up to."""
+
+    streets: list[Street] = field(default_factory=list)
+    communities: list[Community] = field(default_factory=list)
+    grids: list[Grid] = field(default_factory=list)
+    microgrids: list[MicroGrid] = field(default_factory=list)
+    buildings: list[Building] = field(default_factory=list)
+    households: list[Household] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    roster: list[DutyShift] = field(default_factory=list)
+    ids: _Ids = field(default_factory=lambda: _Ids())
+
+
+def _street(
+    rng: random.Random,
+    street: Street,
+    prefix: str,
+    origin: tuple[float, float],
+    scale: int,
+    first: date,
+    days: int,
+    parts: _Parts,
+) -> None:
+    """One street's communities, grids, micro-grids, staff and devices, its south-west corner `origin` metres
+    east and north of `_ORIGIN`."""
+    devices, people = parts.devices, parts.people
 
     def dev(cls: DeviceClass, b: Building, interval: int, label: str = "", household: str | None = None) -> None:
         installed = date(2021, 1, 1) + timedelta(days=rng.randrange(4 * 365))
         gateway = _gateway(cls, interval, b.microgrid_id)
-        devices.append(Device(ids.next(cls), cls, b.id, household, interval, installed, label, gateway))
+        devices.append(Device(parts.ids.next(cls), cls, b.id, household, interval, installed, label, gateway))
 
-    people.extend(Person(f"p-xf-{i}", _name(rng), Role.STREET_DUTY, street.id, _phone(rng)) for i in range(1, 3))
-    people.append(Person("p-xf-op", _name(rng), Role.OPERATOR, street.id, _phone(rng)))
+    parts.streets.append(street)
+    people.extend(
+        Person(f"p-{street.id}-{i}", _name(rng), Role.STREET_DUTY, street.id, _phone(rng)) for i in range(1, 3)
+    )
+    if not prefix:  # one operator for the whole area
+        people.append(Person("p-xf-op", _name(rng), Role.OPERATOR, street.id, _phone(rng)))
 
     # compounds on the site plan: each community three compounds wide, its grids one row of three each
     cols = math.ceil(math.sqrt(max(_WALKUP.buildings[1], _HIGHRISE.buildings[1]) * scale))
     block = cols * _BUILDING_PITCH_M + _ROAD_M
-    for ci, (c_suffix, c_name, compounds) in enumerate(_COMMUNITIES):
+    for ci, (suffix, c_name, compounds) in enumerate(_COMMUNITIES):
+        c_suffix = prefix + suffix
         co = Community(f"c-{c_suffix}", c_name, street.id)
-        communities.append(co)
+        parts.communities.append(co)
         people.extend(
             Person(f"p-{c_suffix}-{i}", _name(rng), Role.COMMUNITY_DUTY, co.id, _phone(rng)) for i in range(1, 3)
         )
         for gi in range(len(compounds) // 3):
             grid = Grid(f"g-{c_suffix}-{gi + 1}", f"{c_name}第{_GRID_NUMERALS[gi]}网格", co.id)
-            grids.append(grid)
+            parts.grids.append(grid)
             for mi in range(3):
                 compound = compounds[gi * 3 + mi]
                 mg = MicroGrid(f"mg-{c_suffix}-{gi + 1}-{mi + 1}", f"{compound}微网格", grid.id)
-                microgrids.append(mg)
-                corner = ((ci * 3 + mi) * block + ci * _ROAD_M, gi * block)
+                parts.microgrids.append(mg)
+                corner = (origin[0] + (ci * 3 + mi) * block + ci * _ROAD_M, origin[1] + gi * block)
                 plan = _Plan(corner, cols)
-                staff = _microgrid(rng, mg, compound, ids, dev, buildings, households, people, scale, plan)
-                roster.extend(_shifts(mg.id, staff, first, days))
-
-    return Registry(
-        streets=[street],
-        communities=communities,
-        grids=grids,
-        microgrids=microgrids,
-        buildings=buildings,
-        households=[_care(rng, h, first) for h in households],
-        people=people,
-        roster=roster,
-        devices=devices,
-    )
+                staff = _microgrid(
+                    rng, mg, compound, parts.ids, dev, parts.buildings, parts.households, people, scale, plan
+                )
+                parts.roster.extend(_shifts(mg.id, staff, first, days))
 
 
 def _gateway(cls: DeviceClass, interval: int, microgrid_id: str) -> str | None:
@@ -319,11 +400,11 @@ def _shifts(microgrid_id: str, staff: list[Person], first: date, days: int) -> l
     return out
 
 
-def _care(rng: random.Random, h: Household, first: date) -> Household:
-    """~15 % lone elderly who consented (some with quiet hours, a few away); a few more elderly or lone
-    residents who are not watched, so rules must check all three flags."""
+def _care(rng: random.Random, h: Household, first: date, watched: float) -> Household:
+    """A share `watched` of lone elderly who consented (some with quiet hours, a few away); a few more elderly or
+    lone residents who are not watched, so rules must check all three flags."""
     r = rng.random()
-    if r < 0.15:
+    if r < watched:
         contacts = tuple(Contact(_name(rng), _phone(rng), rng.choice(_RELATIONS)) for _ in range(rng.randint(1, 2)))
         quiet = None
         if rng.random() < 0.3:
@@ -332,9 +413,9 @@ def _care(rng: random.Random, h: Household, first: date) -> Household:
         if rng.random() < 0.05:
             away = datetime.combine(first + timedelta(days=rng.randint(2, 6)), time(18), CHINA)
         care = CareProfile(True, True, True, contacts, quiet, away)
-    elif r < 0.20:
+    elif r < watched + 0.05:
         care = CareProfile(lives_alone=True, elderly=True, consent=False)
-    elif r < 0.30:
+    elif r < watched + 0.15:
         care = CareProfile(lives_alone=False, elderly=True, consent=rng.random() < 0.5)
     else:
         return h

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
+from devices.csvio import load_registry, save_registry
 from devices.model import DeviceClass, Role
 from devices.registry import Registry
-from devices.sample import CHINA, sample_street
+from devices.sample import CHINA, SIZES, Size, sample_area, sample_street
 
 START = date(2026, 3, 1)
 
@@ -79,3 +81,37 @@ def test_scale_multiplies_buildings(street: Registry) -> None:
     assert len(big.households) > 1.5 * len(street.households)
     with pytest.raises(ValueError, match="scale"):
         sample_street(scale=0)
+
+
+def test_an_area_of_several_streets_keeps_ids_unique_and_round_trips(tmp_path: Path) -> None:
+    area = sample_area(Size(streets=3, scale=1, watched=0.15), 1, start=START, days=1)
+    assert [s.id for s in area.streets.values()] == ["xf", "s02", "s03"]
+    assert len(area.communities) == 9
+    assert len(area.microgrids) == 3 * len(sample_street(1, start=START, days=1).microgrids)
+    assert {area.communities[c].street_id for c in ("c-yg", "c-s02yg", "c-s03yg")} == {"xf", "s02", "s03"}
+    for street in area.streets:  # each street has its own duty desk, communities and micro-grids
+        assert area.people_at(street, Role.STREET_DUTY)
+        assert any(area.is_within(m, street) for m in area.microgrids)
+    assert len(area.people_at("xf", Role.OPERATOR)) == 1
+    # the streets stand side by side on the site plan, not on top of each other
+    spots = {(b.lat, b.lon) for b in area.buildings.values()}
+    assert len(spots) == len(area.buildings)
+    save_registry(area, tmp_path)
+    assert load_registry(tmp_path) == area
+
+
+def test_the_watched_share_follows_the_size() -> None:
+    street = sample_area(Size(streets=1, scale=1, watched=0.15), 1, start=START, days=1)
+    heavy = sample_area(Size(streets=1, scale=1, watched=0.47), 1, start=START, days=1)
+    share = [sum(h.care.watched for h in r.households.values()) / len(r.households) for r in (street, heavy)]
+    assert 0.10 <= share[0] <= 0.20
+    assert 0.42 <= share[1] <= 0.52
+    assert street == sample_street(1, start=START, days=1)  # the street size is the sample street
+
+
+def test_sizes_are_named_and_checked() -> None:
+    assert [SIZES[n].streets for n in ("street", "district", "city")] == [1, 11, 55]
+    with pytest.raises(ValueError, match="town"):
+        sample_area("town")
+    with pytest.raises(ValueError, match="watched"):
+        sample_area(Size(streets=1, scale=1, watched=0.9))

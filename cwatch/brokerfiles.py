@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cwatch.brokerauth import Generation, PlacedDevice, accounts_for, generate, parse_password_file
 from cwatch.errors import BrokerCredentialsError
@@ -31,7 +31,7 @@ _ID = re.compile(ID_PATTERN)
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """What a generation wrote, for the command's summary (no secret in it)."""
+    """What a generation wrote. `generation.new` holds the new passwords: count them, never show them."""
 
     folder: Path
     generation: Generation
@@ -53,14 +53,15 @@ def ingester_account(settings: Settings) -> tuple[str, str]:
             "mqtt.url has no user name and password: the ingester needs a broker account of its own too "
             "(mqtt://cwatch-ingest:PASSWORD@host:1883)"
         )
-    if not _ID.fullmatch(url.username):
-        raise BrokerCredentialsError(f"mqtt.url: user name {url.username!r} is not an id (letters, digits, _ . -)")
-    if url.username != settings.mqtt.client_id:
+    user = unquote(url.username)
+    if not _ID.fullmatch(user):
+        raise BrokerCredentialsError(f"mqtt.url: user name {user!r} is not an id (letters, digits, _ . -)")
+    if user != settings.mqtt.client_id:
         raise BrokerCredentialsError(
-            f"mqtt.url user {url.username!r} differs from mqtt.client_id {settings.mqtt.client_id!r}: the broker "
+            f"mqtt.url user {user!r} differs from mqtt.client_id {settings.mqtt.client_id!r}: the broker "
             "takes the user name as client id (use_username_as_clientid), so make them equal"
         )
-    return url.username, url.password
+    return user, unquote(url.password)  # as the transport logs in (`ingest.transport.options_from_url`)
 
 
 async def registered_devices(settings: Settings) -> list[PlacedDevice]:

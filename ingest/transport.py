@@ -209,7 +209,7 @@ class _Client(_GmqttClient):  # type: ignore[misc]
             return
         if connection is self._package_handler.current_connection and not connection.is_closing():
             self.publish(topic, b"", qos=0, retain=True)
-            log.info("cleared the retained message on %s from the broker (devices must not retain)", topic)
+            log.info("asked the broker to delete the retained message on %s (devices must not retain)", topic)
 
     def _acknowledge(self, connection: Any, fut: asyncio.Future[None]) -> None:
         mids = self._waiting.pop(fut, [])

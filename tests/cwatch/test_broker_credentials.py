@@ -443,3 +443,17 @@ def test_a_generation_keeps_hashes_drops_the_gone_and_refuses_unknown_rotations(
         generate(accounts, stored, ingester_password="pw", rotate=["Z"])
     with pytest.raises(BrokerCredentialsError, match=r"p:2: not a `user:\$7\$"):
         parse_password_file("a:$7$101$x$y\nb:plaintext\n", name="p")
+
+
+def test_the_ingesters_password_is_the_one_the_transport_logs_in_with() -> None:
+    from cwatch.brokerfiles import ingester_account
+    from cwatch.settings import load_settings
+    from ingest.transport import options_from_url
+
+    url = "mqtt://cwatch-ingest:p%40ss%3Aword@127.0.0.1:1883"
+    settings = load_settings(None, environ={"CWATCH_MQTT__URL": url})
+    options = options_from_url(url)
+    assert ingester_account(settings) == (options.username, options.password) == ("cwatch-ingest", "p@ss:word")
+    other = load_settings(None, environ={"CWATCH_MQTT__URL": url, "CWATCH_MQTT__CLIENT_ID": "ingest-2"})
+    with pytest.raises(BrokerCredentialsError, match=r"differs from mqtt\.client_id 'ingest-2'"):
+        ingester_account(other)

@@ -9,7 +9,7 @@ naming nodes under which the rule would watch nothing.
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from cwatch.yamlspots import Lines, Problem, ordered, validation_problems, yaml_problem
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel
 from devices.registry import Registry
@@ -291,72 +292,10 @@ def fields_of(cls: DeviceClass) -> set[str]:
 
 # --- loading --------------------------------------------------------------------------------------------------
 
-Loc = tuple[str | int, ...]
 
-
-class _Lines:
-    """Line numbers (1-based) of every key and item of a YAML document, found by walking its node tree."""
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.root = root
-
-    def find(self, loc: Sequence[str | int]) -> tuple[int | None, str]:
-        """The line of the deepest node along `loc`, and `loc` spelled as a path ("rules[3].window").
-        Elements that name no node (pydantic's union tags) are skipped."""
-        node = self.root
-        line = node.start_mark.line + 1 if node is not None else None
-        parts: list[str] = []
-        last = len(loc) - 1
-        for i, el in enumerate(loc):
-            nxt = _child(node, el)
-            if nxt is None:
-                if i == last and isinstance(el, str) and el not in KINDS:
-                    parts.append(f".{el}" if parts else el)
-                continue
-            key_line, node = nxt
-            line = key_line
-            parts.append(f"[{el}]" if isinstance(el, int) else (f".{el}" if parts else el))
-        return line, "".join(parts)
-
-
-def _child(node: yaml.Node | None, el: str | int) -> tuple[int, yaml.Node] | None:
-    if isinstance(node, yaml.MappingNode) and isinstance(el, str):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == el:
-                return k.start_mark.line + 1, v
-    if isinstance(node, yaml.SequenceNode) and isinstance(el, int) and 0 <= el < len(node.value):
-        item = node.value[el]
-        return item.start_mark.line + 1, item
-    return None
-
-
-def _message(err: Any) -> str:
-    typ = err.get("type", "")
-    msg = str(err.get("msg", ""))
-    loc = err.get("loc", ())
-    if typ == "extra_forbidden":
-        return f"unknown field {loc[-1]!r}" if loc else "unknown field"
-    if typ == "missing":
-        return "missing field"
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            return msg[len(prefix) :]
-    return msg
-
-
-def _problems_from_validation(e: ValidationError, lines: _Lines) -> list[tuple[int | None, str]]:
-    out = []
-    for err in e.errors():
-        loc = tuple(err.get("loc", ()))
-        line, path = lines.find(loc)
-        out.append((line, f"{path}: {_message(err)}" if path else _message(err)))
-    return out
-
-
-def _raise(file: Path | None, problems: list[tuple[int | None, str]]) -> typing.NoReturn:
+def _raise(file: Path | None, problems: list[Problem]) -> typing.NoReturn:
     problems = sorted(problems, key=lambda p: (p[0] is None, p[0] or 0))
-    name = file.name if file is not None else "<rules>"
-    texts = [f"{name}:{ln if ln is not None else '?'}: {reason}" for ln, reason in problems]
+    texts = ordered(file.name if file is not None else "<rules>", problems)
     line, reason = problems[0]
     raise RuleConfigError(file, line, reason, texts)
 
@@ -377,11 +316,8 @@ def parse_ruleset(text: str, registry: Registry, *, file: Path | None = None) ->
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        _raise(file, [(line, f"YAML: {problem}")])
-    lines = _Lines(root)
+        _raise(file, [yaml_problem(e)])
+    lines = Lines(root, KINDS)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -391,14 +327,14 @@ def parse_ruleset(text: str, registry: Registry, *, file: Path | None = None) ->
     try:
         rs = RuleSet.model_validate(data)
     except ValidationError as e:
-        _raise(file, _problems_from_validation(e, lines))
+        _raise(file, validation_problems(e, lines))
     problems = list(_check(rs, registry, lines))
     if problems:
         _raise(file, problems)
     return rs.model_copy(update={"source": file})
 
 
-def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int | None, str]]:
+def _check(rs: RuleSet, registry: Registry, lines: Lines) -> Iterator[tuple[int | None, str]]:
     """Checks that need more than one field or the registry."""
 
     def at(i: int, *rest: str | int) -> tuple[int | None, str]:
@@ -449,7 +385,7 @@ def _check(rs: RuleSet, registry: Registry, lines: _Lines) -> Iterator[tuple[int
                 yield problem(i, ("scope",), "matches no device of the rule's classes")
 
 
-def _check_groups(rs: RuleSet, lines: _Lines) -> Iterator[tuple[int | None, str]]:
+def _check_groups(rs: RuleSet, lines: Lines) -> Iterator[tuple[int | None, str]]:
     """A group joins the alerts of two or more rules about one target: a device, or a household for the
     household rules (absence, baseline), never both. Its name is not a rule id: the ticket of a group is keyed
     `group:target`, which would be the dedup key of that rule's alerts."""

@@ -106,6 +106,37 @@ class Emitter:
         out.append(self._alert(AlertAction.CLEAR, key, ts, place, details))
         return True
 
+    def pending(
+        self, out: list[Alert], key: str, ts: float, until: float, place: Place, details: dict[str, Any]
+    ) -> bool:
+        """Announce a match whose raise waits until `until` (a rule's `pending`): a `pending` alert under the
+        dedup key that raise will have, so the ticket shows at once as verifying. False (nothing sent) when
+        that raise would be held back: a pulse rule's episode that already raised."""
+        announced = self._pending_key(key, until)
+        if announced is None:
+            return False
+        out.append(self._alert(AlertAction.PENDING, announced, ts, place, details, until))
+        return True
+
+    def withdraw(
+        self, out: list[Alert], key: str, ts: float, until: float, place: Place, details: dict[str, Any]
+    ) -> bool:
+        """The wait announced by `pending` ended without a raise: a `cancel` alert under the same key."""
+        announced = self._pending_key(key, until)
+        if announced is None:
+            return False
+        out.append(self._alert(AlertAction.CANCEL, announced, ts, place, details, until))
+        return True
+
+    def _pending_key(self, key: str, until: float) -> str | None:
+        """The dedup key a raise of `key` at `until` would go out with (None: it would be held back)."""
+        if self.has_clear:
+            return key
+        last = self.last_raise.get(key)
+        if last is not None and abs(until - last) < self.cooldown:
+            return None
+        return f"{key}@{int(until)}"
+
     def retract(self, out: list[Alert], key: str, ts: float, place: Place, details: dict[str, Any]) -> bool:
         """Take back the raise of `key` that a late message proved wrong: a clear of the open key, or of a
         pulse rule's current episode, which is then over (the next match starts a new one, as if the raise had

@@ -2,7 +2,9 @@
 and false no-water alerts per watched household-month (the resident-care figure that decides trust).
 
 Alerts are folded into episodes by `dedup_key` (a raise opens one, repeats update it, a clear ends it), so a
-condition that is re-raised every minute counts once. An episode is judged by its first raise: it detects
+condition that is re-raised every minute counts once. The announcements of a verification wait (`pending`,
+`cancel`) are not alerts of a condition: a wait that ends in a raise is judged by that raise, one withdrawn
+raised nothing. An episode is judged by its first raise: it detects
 every ground-truth record with its rule and target whose window [start, deadline] holds that time; if it
 matches no record at all, it is a false alert. Records with `required: false` explain alerts but are not
 counted in recall."""
@@ -128,7 +130,7 @@ def _episodes(alerts: Iterable[ScoredAlert]) -> list[ScoredAlert]:
     for a in sorted(alerts, key=lambda a: a.ts):
         if a.action == "clear":
             open_keys.discard(a.dedup_key)
-        elif a.dedup_key not in open_keys:
+        elif a.action == "raise" and a.dedup_key not in open_keys:
             open_keys.add(a.dedup_key)
             firsts.append(a)
     return firsts

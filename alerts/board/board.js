@@ -17,8 +17,10 @@
     reopen: "重新打开 Reopen", comment: "备注 Comment", assign: "转派 Reassign", evaluate: "住户评价 Evaluate",
     raise: "生成工单 Raised", repeat: "重复告警 Repeated", clear: "告警恢复 Cleared",
     auto_resolve: "自动解决 Auto-resolved", escalate: "超时升级 Escalated", remind: "超时提醒 Reminder",
-    feedback_link: "生成评价链接 Feedback link",
+    feedback_link: "生成评价链接 Feedback link", verify: "核实中 Verifying", confirm: "核实确认 Confirmed",
+    cancel: "核实撤销 Withdrawn", join: "关联告警 Joined", clear_part: "部分恢复 Partly cleared",
   };
+  const MEMBER_STATE = { verifying: "核实中", firing: "告警中", cleared: "已恢复", cancelled: "已撤销" };
   const NEEDS_NOTE = { resolve: true, reopen: true, comment: true };
   const ACTOR = { system: "系统 system", resident: "住户 resident" };
   const POLL_MS = 10000;
@@ -372,8 +374,46 @@
       .sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity] || a.first_seen - b.first_seen || a.id - b.id);
   }
 
+  // Countdowns (a verification wait, SLA deadlines) tick once a second without redrawing the list.
+  function mmss(sec) {
+    const total = Math.round(Math.abs(sec));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const p = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${p(m)}:${p(total % 60)}` : `${m}:${p(total % 60)}`;
+  }
+
+  function countdownText(until, label, late) {
+    const left = until - serverNow();
+    return left < 0 && late ? `${late} ${mmss(left)}` : `${label} ${mmss(Math.max(0, left))}`;
+  }
+
+  // `label` while time is left, `late` (if given) once it has passed, counting up
+  function countdown(until, label, late, testid) {
+    return el("span", { class: "countdown", "data-until": until, "data-label": label, "data-late": late || "",
+      "data-testid": testid || null }, countdownText(until, label, late));
+  }
+
+  function tickCountdowns() {
+    for (const c of document.querySelectorAll(".countdown")) {
+      c.textContent = countdownText(Number(c.dataset.until), c.dataset.label, c.dataset.late);
+    }
+  }
+
+  // A ticket that holds only alarms in their verification wait: shown at once, nobody told yet.
+  function verifyingBadge(t) {
+    if (t.verifying) {
+      return el("span", { class: "badge verifying", "data-testid": "verifying" }, " 核实中 Verifying ",
+        t.verify_until ? countdown(t.verify_until, "剩", null) : null);
+    }
+    return t.verify_until
+      ? el("span", { class: "badge verifying", "data-testid": "verifying" }, " 关联告警核实中 Verifying an alarm")
+      : null;
+  }
+
   function renderTicket(t) {
     const badges = el("span", {},
+      verifyingBadge(t),
       el("span", { class: `badge st-${t.status}` }, STATUS[t.status] || t.status),
       t.overdue ? el("span", { class: "badge overdue" }, " 超时 Overdue") : null,
       t.cleared ? el("span", { class: "badge cleared" }, " 已恢复 Cleared") : null,
@@ -538,6 +578,9 @@
       ["状态 Status", `${STATUS[t.status] || t.status}${t.cleared ? "（告警已恢复 cleared）" : ""}`],
       ["位置 Where", place(t)],
       ["规则 Rule", t.rule_id],
+      ["核实 Verification", t.verifying
+        ? `核实中，${clock(t.verify_until)} 前未撤销即确认 (verifying: confirmed unless withdrawn by then)`
+        : t.verify_until ? `关联告警核实中，至 ${clock(t.verify_until)} (an alarm is being verified)` : "—"],
       ["负责人 Assignee", t.assignee_name || t.assignee_id || "未指派 unassigned"],
       ["首次 First seen", `${clock(t.first_seen)}（${age(t.first_seen)}）`],
       ["最近 Last seen", `${clock(t.last_seen)} · 共 ${t.count} 次`],
@@ -549,6 +592,9 @@
     const hh = t.household;
     if (hh) {
       rows.push(["住户 Household", `${hh.building_name || ""} ${hh.unit} · ${hh.floor} 层${hh.watched ? " · 独居老人 lone elderly" : ""}`]);
+    }
+    if (t.members && t.members.length > 1) {
+      rows.push(["关联告警 Conditions", t.members.map((m) => `${m.rule_id}（${MEMBER_STATE[m.state] || m.state}）`).join("，")]);
     }
     const details = Object.entries(t.details || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v]);
     const dl = el("dl", {});
@@ -575,6 +621,9 @@
       el("span", { class: "when" }, clock(e.at) + " · " + (ACTOR[e.actor] || e.actor)), " ",
       e.data && e.data.rating ? el("span", {}, "★".repeat(e.data.rating) + " ") : null,
       el("b", {}, ACTION[e.action] || e.action),
+      e.actor === "system" && e.data && e.data.rule_id && e.action !== "raise" ? ` ${e.data.rule_id}` : "",
+      e.data && e.data.severity && e.data.severity.from
+        ? ` ${SEV[e.data.severity.from] || e.data.severity.from} → ${SEV[e.data.severity.to] || e.data.severity.to}` : "",
       e.to_status && e.from_status && e.to_status !== e.from_status
         ? ` ${STATUS[e.from_status]} → ${STATUS[e.to_status]}` : "",
       e.note ? el("span", { class: "note" }, e.note) : null)));
@@ -657,10 +706,11 @@
     if (matchesFilters(t)) state.tickets.set(t.id, t);
     else state.tickets.delete(t.id);
     renderSoon();
-    if (isNew) {
-      fresh.add(t.id);
-      if (t.severity === "critical" && msg.event.action === "raise") chime();
-    }
+    if (isNew) fresh.add(t.id);
+    // a new critical alarm (also while it is verified), and one confirmed or raised to critical
+    const action = msg.event.action;
+    if (t.severity === "critical" && (isNew ? ["raise", "verify"].includes(action)
+      : action === "confirm" || (msg.event.data.severity && msg.event.data.severity.to === "critical"))) chime();
     if (state.selected === t.id) loadDetail(t.id).catch(() => null); // a failure shows in the banner
     refreshSummarySoon();
   }
@@ -825,6 +875,7 @@
       streamLost(src, link.lastBeat); // silent since then: no grace on top of the missed heartbeats
     }
     showLink();
+    tickCountdowns();
   }, 1000);
 
   setInterval(() => { if (state.me) renderList(); }, 30000); // keep ages fresh

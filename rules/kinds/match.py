@@ -35,8 +35,10 @@ class _DeviceEvaluator(Evaluator):
 
 class EventEvaluator(_DeviceEvaluator):
     """With `pending`, a match waits that long in event time and is dropped if a `cancel` or `clear` message
-    of the device arrives meanwhile (a cooking alarm the resident silences within seconds). With `per`, the
-    objects that matched are kept per alert key, and a `clear` only ends the alert with the last of them.
+    of the device arrives meanwhile (a cooking alarm the resident silences within seconds). The wait is
+    announced at once (a `pending` alert: the ticket shows as verifying) and ends with the raise or with a
+    `cancel` alert. With `per`, the objects that matched are kept per alert key, and a `clear` only ends the
+    alert with the last of them.
 
     On a live stream a wait may end (by the device's time, `rules.progress`) before a cancel dated within it
     has arrived. `confirmed` keeps such raises until the watermark passes their end; a cancel or clear dated
@@ -71,12 +73,12 @@ class EventEvaluator(_DeviceEvaluator):
                 # the wait ended (event time) before this message; its timer had not fired yet (lateness)
                 self.on_timer(key, w[0] + self.rule.pending, ctx)
             elif w is not None and self.cancel and any_match(self.cancel, r, prev):
-                self._cancel(key, r.ts)
+                self._cancel(key, r, ctx)
         if self.clear and any_match(self.clear, r, prev):
             key = self.emitter.key(r.device_id)
             if self.per is not None and self._others_remain(key, r):
                 return
-            self._cancel(key, r.ts)
+            self._cancel(key, r, ctx)
             if self.emitter.is_open(key):
                 self.emitter.clear(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             return
@@ -88,8 +90,13 @@ class EventEvaluator(_DeviceEvaluator):
             if self.rule.pending <= 0 or self.emitter.is_open(key):
                 self.emitter.raise_(ctx.out, key, r.ts, place_of_reading(r), reading_details(r, ctx))
             elif key not in self.waiting:
-                self.waiting[key] = (r.ts, reading_details(r, ctx))
-                ctx.timer(r.ts + self.rule.pending, self.id, key, r.device_id)
+                details = reading_details(r, ctx)
+                self.waiting[key] = (r.ts, details)
+                until = r.ts + self.rule.pending
+                ctx.timer(until, self.id, key, r.device_id)
+                self.emitter.pending(
+                    ctx.out, key, r.ts, until, place_of_reading(r), {**details, "pending_s": self.rule.pending}
+                )
 
     def _others_remain(self, key: str, r: Reading) -> bool:
         """A clear of `per` rule: end the object it names (every object if it names none) and those not seen
@@ -124,10 +131,14 @@ class EventEvaluator(_DeviceEvaluator):
         self.emitter.retract(ctx.out, key, r.ts, place_of_reading(r), details)
         return True
 
-    def _cancel(self, key: str, ts: float) -> None:
+    def _cancel(self, key: str, r: Reading, ctx: Context) -> None:
+        """A cancel or clear message of the device ends a running wait (a match of no later time): the raise
+        is dropped, and its announcement withdrawn with the message that ended it."""
         w = self.waiting.get(key)
-        if w is not None and w[0] <= ts:
+        if w is not None and w[0] <= r.ts:
             del self.waiting[key]
+            details = {**reading_details(r, ctx), "pending_s": self.rule.pending}
+            self.emitter.withdraw(ctx.out, key, r.ts, w[0] + self.rule.pending, place_of_reading(r), details)
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         w = self.waiting.get(key)

@@ -3,8 +3,9 @@ an alerts service on SQLite, served by uvicorn in a thread, for browser tests an
 Everything async is created inside the server's own event loop (in its lifespan).
 
 Test-only endpoints: POST /test/alerts with a list of alert dicts, applied through the service (as the rules
-engine would); POST /test/hang blocks the server's event loop until the test sets `app.state.release` (a server
-that hangs: connections stay open, nothing answers)."""
+engine would); POST /test/escalate runs one escalation cycle (with a `MovableClock` moved on, deadlines pass
+without waiting); POST /test/hang blocks the server's event loop until the test sets `app.state.release` (a
+server that hangs: connections stay open, nothing answers)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ from cwatch.http import build_http_app
 from devices.model import Role
 from rules.alert import Alert, AlertAction, Severity
 from tests.support.services import free_port
+
+
+class MovableClock(SystemClock):
+    """The system clock, moved forward by what `move` added: a test lets deadlines pass without waiting."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def move(self, seconds: float) -> None:
+        self.ahead += seconds
+
+    def now(self) -> float:
+        return super().now() + self.ahead
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,10 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
             for i in items
         ]
         return [t.id for t in await holder["service"].apply(alerts)]
+
+    @app.post("/test/escalate")
+    async def escalate() -> list[int]:
+        return [t.id for t in await holder["service"].escalate_due()]
 
     app.state.release = threading.Event()
 

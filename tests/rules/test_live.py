@@ -88,7 +88,8 @@ def test_a_timer_fires_when_the_devices_clock_passes_it(offset: float) -> None:
     whose detector runs two minutes behind (or a minute ahead) still waits 40 s, then fires within the slack."""
     reg = registry()
     eng = live_engine(reg)
-    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm", received_at=T0 + offset)) == []
+    [p] = eng.process(reading(reg, "SD1", "event", T0, event="alarm", received_at=T0 + offset))
+    assert (p.action, p.ts, p.until) == (AlertAction.PENDING, T0, T0 + 40)  # announced at once: verifying
     due_by_clock = T0 + offset + 40 + SLACK
     assert eng.advance_live(due_by_clock - 0.01) == []
     [a] = eng.advance_live(due_by_clock)
@@ -194,6 +195,10 @@ async def test_the_runner_fires_a_live_timer_when_it_falls_due(tmp_path: Path) -
     try:
         clock.set(T0 + 0.5)
         await runner.on_readings([reading(reg, "SD1", "event", T0, event="alarm", received_at=T0 + 0.5)])
+        [(at, p)] = sink.alerts  # the wait is announced with its batch: the board shows it as verifying
+        assert (at, p.action, p.until) == (T0 + 0.5, AlertAction.PENDING, T0 + 40)
+        sink.alerts.clear()
+        sink.got.clear()
         task = asyncio.create_task(runner.run())
         await asyncio.wait_for(sink.got.wait(), timeout=30)
         task.cancel()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.alert import Severity
+from rules.alert import Alert, AlertAction, Severity
 from tests.rules.support import T0, M, clears, engine, raises, reading, registry
 
 SMOKE = """
@@ -233,19 +233,49 @@ def test_count_clear_after_quiet_period() -> None:
 PENDING = SMOKE.replace("cooldown: 2m", "cooldown: 2m\n    pending: 40s\n    cancel: [{event: silenced}]")
 
 
-def test_pending_match_is_dropped_when_cancelled_in_time() -> None:
+def actions(alerts: list[Alert]) -> list[tuple[str, str, float, float | None]]:
+    return [(a.action.value, a.dedup_key, a.ts, a.until) for a in alerts]
+
+
+def test_pending_match_is_announced_then_withdrawn_when_cancelled_in_time() -> None:
     reg = registry()
     eng = engine(PENDING, reg, allowed_lateness_s=0)
-    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm", smoke_obscuration_pct=6.0)) == []
-    assert eng.process(reading(reg, "SD1", "event", T0 + 20, event="silenced")) == []
+    [p] = eng.process(reading(reg, "SD1", "event", T0, event="alarm", smoke_obscuration_pct=6.0))
+    assert actions([p]) == [("pending", "smoke_alarm:SD1", T0, T0 + 40)]
+    assert (p.severity, p.details["pending_s"], p.details["smoke_obscuration_pct"]) == (Severity.CRITICAL, 40, 6.0)
+    [c] = eng.process(reading(reg, "SD1", "event", T0 + 20, event="silenced"))
+    assert actions([c]) == [("cancel", "smoke_alarm:SD1", T0 + 20, T0 + 40)]
+    assert c.details["event"] == "silenced"
     assert eng.advance(T0 + 10 * M) == []
+
+
+def test_pending_match_cleared_in_its_wait_is_withdrawn() -> None:
+    reg = registry()
+    eng = engine(PENDING, reg, allowed_lateness_s=0)
+    eng.process(reading(reg, "SD1", "event", T0, event="alarm"))
+    out = eng.process(reading(reg, "SD1", "event", T0 + 10, event="alarm_cleared"))
+    assert actions(out) == [("cancel", "smoke_alarm:SD1", T0 + 10, T0 + 40)]
+    assert eng.advance(T0 + 10 * M) == []
+
+
+def test_a_pulse_rules_wait_is_announced_under_its_episodes_key_once() -> None:
+    reg = registry()
+    eng = engine(PENDING.replace("    clear: [{event: alarm_cleared}]\n", ""), reg, allowed_lateness_s=0)
+    out = eng.process(reading(reg, "SD1", "event", T0, event="alarm"))
+    out += eng.advance(T0 + M)
+    key = f"smoke_alarm:SD1@{int(T0 + 40)}"
+    assert actions(out) == [("pending", key, T0, T0 + 40), ("raise", key, T0 + 40, None)]
+    # a match within the cooldown of that raise would be held back: its wait is not announced, nor withdrawn
+    assert eng.process(reading(reg, "SD1", "event", T0 + 70, event="alarm")) == []
+    assert eng.process(reading(reg, "SD1", "event", T0 + 80, event="silenced")) == []
 
 
 def test_pending_match_raises_when_nothing_cancels_it() -> None:
     reg = registry()
     eng = engine(PENDING, reg, allowed_lateness_s=0)
-    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm", smoke_obscuration_pct=15.0)) == []
-    [r] = raises(eng.advance(T0 + M))
+    [p] = eng.process(reading(reg, "SD1", "event", T0, event="alarm", smoke_obscuration_pct=15.0))
+    assert p.action is AlertAction.PENDING
+    [r] = eng.advance(T0 + M)
     assert r.ts == T0 + 40
     assert r.details["smoke_obscuration_pct"] == 15.0
     # a silence after the wait does not take it back; the clear does
@@ -257,6 +287,8 @@ def test_pending_wait_that_ended_before_a_late_clear_still_raises() -> None:
     # the watermark lags: the clear (3 min later) arrives before the 40 s timer fired, but came after the wait
     reg = registry()
     eng = engine(PENDING, reg, allowed_lateness_s=600)
-    assert eng.process(reading(reg, "SD1", "event", T0, event="alarm")) == []
+    assert actions(eng.process(reading(reg, "SD1", "event", T0, event="alarm"))) == [
+        ("pending", "smoke_alarm:SD1", T0, T0 + 40)
+    ]
     out = eng.process(reading(reg, "SD1", "event", T0 + 3 * M, event="alarm_cleared"))
     assert [(a.action.value, a.ts) for a in out] == [("raise", T0 + 40), ("clear", T0 + 3 * M)]

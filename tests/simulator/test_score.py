@@ -100,3 +100,13 @@ def test_files_round_trip_and_markdown(tmp_path: Path) -> None:
     assert "| `door_forced` | 1 | 1 | 100% |" in md
     assert "## Missed" in md
     assert "thrown_object" in md
+
+
+def test_a_verification_wait_is_judged_by_its_raise_and_a_withdrawn_one_raised_nothing() -> None:
+    truth = [Truth("fire", "smoke_alarm", "SD-1", "device", T0, T0 + 120)]
+    wait = _alert("smoke_alarm", T0, device="SD-1", action="pending")
+    confirmed = score(truth, [wait, _alert("smoke_alarm", T0 + 40, device="SD-1")])
+    assert (confirmed.detected, confirmed.false_alerts, confirmed.episodes) == (1, 0, 1)
+    assert confirmed.rules["smoke_alarm"].delays == [40]
+    cooking = score([], [wait, _alert("smoke_alarm", T0 + 20, device="SD-1", action="cancel")])
+    assert (cooking.false_alerts, cooking.episodes) == (0, 0)

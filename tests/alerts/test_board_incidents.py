@@ -1,0 +1,84 @@
+"""The board in real headless Chromium with one ticket per situation: a smoke alarm shows at once as verifying
+and then as the confirmed ticket (or goes when the resident silenced it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.model import Role
+from devices.sample import sample_street
+from tests.support.require import unavailable
+
+from .board_app import Login, MovableClock, alert_dict, build_app, serve
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, inject, login, watch_errors
+
+pytestmark = pytest.mark.browser
+
+A = "mg-yg-1-1"
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MovableClock]]:
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium is not installed")
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=20_000)  # a deadline for a loaded machine, as in test_board_browser
+    reg = sample_street(start=None)
+    worker = reg.people_at(A, Role.GRID_WORKER)[0]
+    clock = MovableClock()
+    logins = [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, worker.name, worker.id)]
+    app = build_app(tmp_path_factory.mktemp("incidents") / "board.db", reg, logins, clock)
+    with serve(app) as url:
+        yield url, clock
+
+
+def smoke_alarm(device: str, ts: float, **extra: Any) -> dict[str, Any]:
+    return alert_dict(
+        f"smoke_alarm:{device}", A, "烟感报警 Smoke alarm", "critical", ts, "smoke_alarm", device_id=device, **extra
+    )
+
+
+async def test_a_smoke_alarm_shows_as_verifying_then_confirmed_or_withdrawn(board: tuple[str, MovableClock]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    url, _ = board
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, url, "worker_a")
+            await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
+
+            # the alarm is on the board as soon as its wait starts, marked as being verified, with its countdown
+            now = time.time()
+            [tid] = await inject(url, smoke_alarm("SD-0000011", now, action="pending", until=now + 40))
+            ticket = page.locator(f'.ticket[data-id="{tid}"]')
+            await expect(ticket).to_contain_text("烟感报警")
+            await expect(ticket.get_by_test_id("verifying")).to_contain_text("核实中")
+            await ticket.click()
+            await expect(page.get_by_test_id("event").first).to_contain_text("核实中 Verifying")
+
+            # confirmed: an ordinary open ticket, and its timeline says so
+            [same] = await inject(url, smoke_alarm("SD-0000011", now + 40))
+            assert same == tid
+            await expect(ticket.get_by_test_id("verifying")).to_have_count(0)
+            await expect(ticket).to_contain_text("待确认")
+            await expect(page.get_by_test_id("event").first).to_contain_text("核实确认 Confirmed")
+
+            # another alarm the resident silences within its wait: shown, then gone from the active list
+            [t2] = await inject(url, smoke_alarm("SD-0000012", now, action="pending", until=now + 40))
+            other = page.locator(f'.ticket[data-id="{t2}"]')
+            await expect(other.get_by_test_id("verifying")).to_be_visible()
+            await inject(url, smoke_alarm("SD-0000012", now + 5, action="cancel", details={"event": "silenced"}))
+            await expect(other).to_have_count(0)
+            assert errors == []
+        finally:
+            await browser.close()

@@ -1,9 +1,12 @@
 """Escalation up the grid when SLA deadlines pass.
 
 `plan_escalation` is pure: given a ticket and the time, it returns the change to write (new level, new
-deadlines, who was alerted) or None. Deadlines live in the ticket row, so after a restart the `Escalator`
-finds overdue tickets with one query and nothing stalls. A ticket that already reached the top level is
-re-announced to the top level each period (a reminder) instead of going silent."""
+deadlines, who was alerted, since when the ticket is overdue) or None. The missed deadline moves forward for
+the next level, so the ticket keeps `overdue_since` (the first missed deadline) until a person meets it:
+acknowledging meets a missed acknowledge deadline, resolving meets both. Deadlines live in the ticket row, so
+after a restart the `Escalator` finds overdue tickets with one query and nothing stalls. A ticket that
+already reached the top level is re-announced to the top level each period (a reminder) instead of going
+silent."""
 
 from __future__ import annotations
 
@@ -53,11 +56,21 @@ def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hiera
         values["escalation_level"] = level
         action = SystemAction.ESCALATE.value
     spec = sla.sla(ticket.severity, ticket.rule_id)
-    # Move the missed deadline(s) forward so the next level gets the same time to react.
+    # Move the missed deadline(s) forward so the next level gets the same time to react; the ticket stays overdue
+    missed: list[float] = []
     if ticket.ack_due_at is not None and now >= ticket.ack_due_at:
+        missed.append(ticket.ack_due_at)
         values["ack_due_at"] = None if spec.ack_s is None else now + spec.ack_s
     if ticket.resolve_due_at is not None and now >= ticket.resolve_due_at:
+        missed.append(ticket.resolve_due_at)
         values["resolve_due_at"] = None if spec.resolve_s is None else now + spec.resolve_s
+    if ticket.overdue_since is None:
+        values["overdue_since"] = min(missed, default=now)
+    # a missed resolve deadline outlasts an acknowledgement: it is the reason kept once it was missed
+    missed_resolve = "resolve_due_at" in values or ticket.overdue_reason == "resolve"
+    overdue_for = "resolve" if missed_resolve else "ack"
+    if overdue_for != ticket.overdue_reason:
+        values["overdue_reason"] = overdue_for
     note = {
         "ack": f"超时未确认，升级到第 {level} 级 (not acknowledged in time; escalated to level {level})",
         "resolve": f"超时未解决，升级到第 {level} 级 (not resolved in time; escalated to level {level})",
@@ -67,7 +80,12 @@ def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hiera
         SYSTEM_ACTOR,
         values,
         note=note,
-        data={"reason": reason, "level": level, "notified": [p.id for p in people]},
+        data={
+            "reason": reason,
+            "level": level,
+            "notified": [p.id for p in people],
+            "overdue_since": ticket.overdue_since if ticket.overdue_since is not None else values["overdue_since"],
+        },
         recipients=tuple(contact_card(p) for p in people),
     )
 

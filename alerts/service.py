@@ -202,6 +202,8 @@ class TicketService:
                 if t.acknowledged_at is None:
                     values["acknowledged_at"] = now
                 values["ack_due_at"] = None
+                if t.overdue_reason == "ack":  # the missed acknowledgement is made; a missed resolve is not
+                    values.update(overdue_since=None, overdue_reason=None)
                 if actor.person_id and actor.person_id != t.assignee_id:
                     values["assignee_id"] = actor.person_id  # accepting (接单) makes it yours
                     data["assignee"] = {"from": t.assignee_id, "to": actor.person_id}
@@ -212,6 +214,8 @@ class TicketService:
                     resolved_at=None,
                     resolved_by=None,
                     acknowledged_at=None,
+                    overdue_since=None,
+                    overdue_reason=None,
                     ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
                     resolve_due_at=self.sla.resolve_due(t.severity, now, t.rule_id),
                 )

@@ -411,13 +411,26 @@
       : null;
   }
 
+  // The ticket's SLA clock: how long it has been overdue (escalation moves the deadlines, not this), else the
+  // time left to acknowledge (while open) or to resolve.
+  function slaBadge(t) {
+    if (!["open", "acknowledged", "in_progress"].includes(t.status)) return null;
+    if (t.overdue_since) {
+      return el("span", { class: "badge overdue", "data-testid": "sla" }, countdown(t.overdue_since, "", "超时 Overdue"));
+    }
+    const [due, label] = t.status === "open" && t.ack_due_at ? [t.ack_due_at, "确认剩余 Ack in"]
+      : t.resolve_due_at ? [t.resolve_due_at, "解决剩余 Resolve in"] : [null, null];
+    return due ? el("span", { class: "badge sla", "data-testid": "sla" }, countdown(due, label, "超时 Overdue")) : null;
+  }
+
   function renderTicket(t) {
     const badges = el("span", {},
       verifyingBadge(t),
       el("span", { class: `badge st-${t.status}` }, STATUS[t.status] || t.status),
-      t.overdue ? el("span", { class: "badge overdue" }, " 超时 Overdue") : null,
+      slaBadge(t),
       t.cleared ? el("span", { class: "badge cleared" }, " 已恢复 Cleared") : null,
-      t.escalation_level > 0 ? el("span", { class: "badge overdue" }, ` 升级 L${t.escalation_level}`) : null);
+      t.escalation_level > 0
+        ? el("span", { class: "badge overdue", "data-testid": "level" }, ` 升级 L${t.escalation_level}`) : null);
     return el("li", {
       class: `ticket sev-${t.severity}` + (t.id === state.selected ? " selected" : ""),
       "data-id": t.id, "data-testid": "ticket", tabIndex: 0,
@@ -587,6 +600,9 @@
       ["确认时限 Ack due", t.ack_due_at ? clock(t.ack_due_at) : "—"],
       ["解决时限 Resolve due", t.resolve_due_at ? clock(t.resolve_due_at) : "—"],
       ["升级 Escalation", t.escalation_level ? `第 ${t.escalation_level} 级` : "—"],
+      ["超时 Overdue since", t.overdue_since
+        ? `${clock(t.overdue_since)}（${t.overdue_reason === "resolve" ? "未按时解决 not resolved" : "未按时确认 not acknowledged"} in time）`
+        : "—"],
       ["住户评价 Rating", t.rating ? "★".repeat(t.rating) + ` ${t.rating}/5` : "—"],
     ];
     const hh = t.household;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -181,7 +182,16 @@ def test_plan_is_pure_and_idempotent_when_not_due() -> None:
     assert plan_escalation(t, 899, SlaPolicy(), h) is None
     change = plan_escalation(t, 900, SlaPolicy(), h)
     assert change is not None
-    assert change.values == {"escalation_level": 1, "ack_due_at": 1800.0}
+    assert change.values == {
+        "escalation_level": 1,
+        "ack_due_at": 1800.0,
+        "overdue_since": 900.0,
+        "overdue_reason": "ack",
+    }
+    # escalated once, it is planned again from its moved deadline and keeps since when it is overdue
+    again = plan_escalation(replace(t, **change.values), 1800, SlaPolicy(), h)
+    assert again is not None
+    assert again.values == {"escalation_level": 2, "ack_due_at": 2700.0}
 
 
 async def test_stop_ends_the_loop_during_its_sleep(service: TicketService) -> None:
@@ -228,3 +238,42 @@ async def test_watchdog(service: TicketService, clock: ManualClock) -> None:
     assert escalator.healthy()
     clock.advance(1)
     assert not escalator.healthy()  # no cycle for more than three intervals: the loop is stuck
+
+
+async def test_a_ticket_stays_overdue_after_its_escalations_move_the_deadline(
+    service: TicketService, clock: ManualClock
+) -> None:
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    missed = t.ack_due_at
+    assert missed == 100_300
+    clock.advance(301)
+    for level in (1, 2):
+        [e] = await service.escalate_due()
+        assert e.ack_due_at == clock.now() + 300  # the next level gets its own five minutes
+        assert (e.escalation_level, e.overdue_since, e.overdue_reason) == (level, missed, "ack")
+        clock.advance(100)  # before the next level's deadline: still overdue, nobody has acknowledged it
+        assert e.overdue(clock.now())
+        assert (await service.summary(WORKER_M1))["overdue"] == 1
+        page = await service.list_tickets(WORKER_M1)
+        assert [x.overdue_at(clock.now()) for x in page.items] == [missed]
+        clock.advance(201)
+    # acknowledging meets the missed deadline: no longer overdue
+    t = await service.acknowledge(t.id, WORKER_M1)
+    assert (t.overdue_since, t.overdue_reason, t.overdue(clock.now())) == (None, None, False)
+    assert (await service.summary(WORKER_M1))["overdue"] == 0
+
+
+async def test_a_missed_resolve_deadline_outlasts_the_acknowledgement(
+    service: TicketService, clock: ManualClock
+) -> None:
+    [t] = await service.apply([alert(severity=Severity.CRITICAL)])
+    clock.advance(301)
+    await service.escalate_due()
+    clock.advance(3600)  # past the resolve deadline too (1 h from the raise)
+    [e] = await service.escalate_due()
+    assert (e.overdue_since, e.overdue_reason) == (100_300, "resolve")
+    t = await service.acknowledge(t.id, WORKER_M1)
+    assert (t.overdue_since, t.overdue(clock.now())) == (100_300, True)  # acknowledged, but still not resolved
+    t = await service.resolve(t.id, WORKER_M1, "done")
+    assert not t.overdue(clock.now())
+    assert (await service.summary(WORKER_M1))["overdue"] == 0

@@ -323,3 +323,21 @@ async def test_the_clock_is_held_while_the_broker_connection_is_down_and_just_ma
         assert (a.device_id, a.ts) == ("CAM1", T0 + 15 * M)
     finally:
         await store.engine.dispose()
+
+
+async def test_what_a_tick_fired_fires_again_after_a_restart_before_a_save(tmp_path: Path) -> None:
+    """A tick saves nothing: a crash after its hand-off restarts from the state in which the wait is still
+    pending, so the alarm comes again with the same dedup key (folded into its ticket), never lost."""
+    clock = ManualClock(T0)
+    runner, _sink, store = await make_runner(tmp_path, clock)
+    reg = runner.engine.registry
+    try:
+        await runner.on_readings([reading(reg, "SD1", "event", T0, event="alarm", received_at=T0)])
+        clock.set(T0 + 40 + SLACK)
+        [first] = await runner.tick()
+        again, _, _ = await make_runner(tmp_path, clock)  # the crash: a new runner on the saved state
+        [second] = await again.tick()
+        assert (second.dedup_key, second.ts) == (first.dedup_key, first.ts)
+        await again.store.engine.dispose()
+    finally:
+        await store.engine.dispose()

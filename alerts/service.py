@@ -31,7 +31,7 @@ from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
 from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
 from alerts.silences import SilenceStore, first_match
 from alerts.sla import SlaPolicy
-from alerts.store import Change, NewTicket, TicketStore
+from alerts.store import CONFIRMED_BY, Change, NewTicket, TicketStore
 from cwatch.clock import Clock
 from rules.alert import Alert, AlertAction, Severity
 
@@ -70,6 +70,7 @@ class TicketService:
         clear_policy: Callable[[Ticket], bool] = default_clear_policy,
         channels: Sequence[str] = (),
         flap_window_s: float = 600.0,
+        verify_grace_s: float = 600.0,
     ) -> None:
         self.engine = engine
         self.store = TicketStore(engine, channels)
@@ -79,6 +80,7 @@ class TicketService:
         self.sla = sla or SlaPolicy()
         self.clear_policy = clear_policy
         self.flap_window_s = flap_window_s
+        self.verify_grace_s = verify_grace_s
         self.silences = SilenceStore(engine)
         self._applying = asyncio.Lock()  # one `apply` or `release_held` at a time in this process
 
@@ -154,6 +156,31 @@ class TicketService:
             changed = await self._apply([a for _, a in ready], released=True)
             await self.silences.forget_held([i for i, _ in ready])
             return changed
+
+    async def confirm_stale_waits(self) -> list[Ticket]:
+        """Confirm alarms whose verification wait ended `verify_grace_s` ago (event time against the clock)
+        with neither its raise nor its cancel: their rule was removed or disabled by a reload meanwhile, and a
+        smoke alarm must not stay verifying, unannounced, for good. Run by the escalation loop."""
+        stale = await self.store.stale_waits(self.clock.now() - self.verify_grace_s)
+        raises = [
+            Alert(
+                AlertAction.RAISE,
+                m.rule_id,
+                m.dedup_key,
+                m.severity,
+                m.verify_until if m.verify_until is not None else m.last_seen,
+                t.microgrid_id,
+                m.title,
+                t.device_id,
+                t.household_id,
+                t.building_id,
+                t.community_id,
+                {**m.details, CONFIRMED_BY: "timeout"},
+                group=None if t.dedup_key == m.dedup_key else t.dedup_key,
+            )
+            for t, m in stale
+        ]
+        return await self.apply(raises) if raises else []
 
     def _new_ticket(self, alert: Alert, now: float, hierarchy: Hierarchy, assign_at: float) -> NewTicket:
         """What a raise writes if it creates (or revives) a ticket: the assignee (by the roster at `assign_at`)

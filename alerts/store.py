@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,9 +31,11 @@ from alerts.tables import create_tables, outbox, ticket_events, ticket_members, 
 from cwatch.db import begin_write
 from rules.alert import Alert, AlertAction, Severity
 
-__all__ = ["Cards", "Change", "NewTicket", "TicketStore", "create_tables", "no_cards"]
+__all__ = ["CONFIRMED_BY", "Cards", "Change", "NewTicket", "TicketStore", "create_tables", "no_cards"]
 
 _RETRIES = 8
+CONFIRMED_BY = "confirmed_by"
+"""A raise's detail saying who confirmed a verification wait when its rule could not (`timeout`: the service)."""
 _BY_RANK = {rank: severity for severity, rank in SEVERITY_RANK.items()}
 
 
@@ -163,6 +165,19 @@ def row_to_event(r: Row[Any] | Mapping[str, Any]) -> TicketEvent:
         note=m["note"],
         data=dict(m["data"] or {}),
     )
+
+
+def _with_tickets() -> Select[Any]:
+    """Conditions with their tickets, one row each: the ticket's columns, then the condition's as `m_<name>`."""
+    m = ticket_members.c
+    return select(tickets, *(c.label(f"m_{c.name}") for c in m)).join_from(
+        ticket_members, tickets, tickets.c.id == m.ticket_id
+    )
+
+
+def _split(row: Row[Any]) -> tuple[Ticket, TicketMember]:
+    """A row of `_with_tickets` as its ticket and condition."""
+    return row_to_ticket(row), row_to_member({c.name: row._mapping[f"m_{c.name}"] for c in ticket_members.c})
 
 
 def encode_cursor(t: Ticket) -> str:
@@ -346,8 +361,7 @@ class TicketStore:
         this transaction (PostgreSQL)."""
         m = ticket_members.c
         q = (
-            select(tickets, *(c.label(f"m_{c.name}") for c in m))
-            .join_from(ticket_members, tickets, tickets.c.id == m.ticket_id)
+            _with_tickets()
             .where(m.dedup_key == dedup_key)
             .order_by(m.active.desc(), m.last_seen.desc())
             .limit(1)
@@ -356,8 +370,8 @@ class TicketStore:
         row = (await conn.execute(q)).first()
         if row is None:
             return None
-        member = {c.name: row._mapping[f"m_{c.name}"] for c in m}
-        return row_to_ticket(row), row_to_member(member), bool(member["active"])
+        ticket, member = _split(row)
+        return ticket, member, bool(row._mapping["m_active"])
 
     async def _members(self, conn: AsyncConnection, ticket: Ticket, changed: TicketMember) -> list[TicketMember]:
         """The ticket's active conditions, `changed` among them as it is now. A ticket keyed by a lone condition
@@ -482,7 +496,10 @@ class TicketStore:
             data["confirmed"] = True
         notify = settled.notify or action is SystemAction.CLEAR
         recipients = cards(changed.assignee_id) if settled.notify else ()
-        change = Change(action.value, SYSTEM_ACTOR, data=data, recipients=recipients, quiet=not notify)
+        note = None
+        if action is SystemAction.CONFIRM and alert.details.get(CONFIRMED_BY) == "timeout":
+            note = "核实期结束后既无确认也无撤销，按告警处理 (neither confirmed nor withdrawn after its wait: an alarm)"
+        change = Change(action.value, SYSTEM_ACTOR, note=note, data=data, recipients=recipients, quiet=not notify)
         return changed, await self._record(conn, changed, now, change, None)
 
     async def _write(self, conn: AsyncConnection, ticket_id: int, now: float, values: dict[str, Any]) -> Ticket:
@@ -741,6 +758,13 @@ class TicketStore:
         async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(q)).first()
             return None if row is None else row_to_ticket(row)
+
+    async def stale_waits(self, ended_before: float) -> list[tuple[Ticket, TicketMember]]:
+        """Conditions of active tickets still in a verification wait that ended before `ended_before`."""
+        m = ticket_members.c
+        q = _with_tickets().where(m.active, m.state == MemberState.VERIFYING.value, m.verify_until < ended_before)
+        async with translated(), self.engine.connect() as conn:
+            return [_split(r) for r in await conn.execute(q.order_by(m.id))]
 
     async def members(self, ticket_id: int) -> list[TicketMember]:
         """The conditions a ticket holds or held, in the order they joined."""

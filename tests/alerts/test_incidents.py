@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.escalation import Escalator
 from alerts.lifecycle import Status
 from alerts.model import MemberState, Ticket
 from alerts.service import TicketService
@@ -273,3 +274,25 @@ async def test_a_verifying_ticket_confirmed_by_a_lower_rule_keeps_showing_the_al
     assert (t.verifying, t.severity, t.ack_due_at) == (False, Severity.CRITICAL, 10_000 + 900)
     [t] = await service.apply([smoke(ALARM, CANCEL, ts=1_020)])
     assert (t.severity, t.rule_id, t.status) == (Severity.MAJOR, "smoke_concentration", Status.OPEN)
+
+
+async def test_an_alarm_left_verifying_by_a_removed_rule_is_confirmed_by_the_escalation_loop(
+    service: TicketService, engine: AsyncEngine, clock: ManualClock
+) -> None:
+    # the wait ends at 10_040 (event time, like the clock); then the rule is removed: neither raise nor cancel comes
+    [t] = await service.apply([smoke(ALARM, PENDING, ts=10_000, until=10_040)])
+    await service.apply([smoke(CONCENTRATION, ts=10_000), smoke(NOT_CLEARED, PENDING, ts=10_010, until=10_050)])
+    escalator = Escalator(service, clock)
+    clock.advance(645)  # 10 min after the first wait ended, not yet after the second
+    await escalator.run_once()
+    t = await service.store.get(t.id) or t
+    assert (t.verifying, t.verify_until) == (False, 10_050)  # the alarm is confirmed, the other wait still runs
+    clock.advance(20)
+    await escalator.run_once()
+    t = await service.store.get(t.id) or t
+    assert (t.verify_until, t.severity) == (None, Severity.CRITICAL)
+    detail = await service.get_ticket(OPERATOR, t.id)
+    confirms = [e for e in detail.timeline if e.action == "confirm"]
+    assert [e.data["rule_id"] for e in confirms] == ["smoke_alarm", "smoke_not_cleared"]
+    assert all("既无确认也无撤销" in (e.note or "") for e in confirms)
+    assert [m.state for m in detail.members] == [MemberState.FIRING] * 3

@@ -163,8 +163,12 @@ class _AdvisoryClaim(Claim):
         while True:
             deadline = self.confirmed + self.lease_s  # only `check` moves `confirmed`
             await asyncio.sleep(max(0.0, min(self.interval, deadline - loop.time())))
+            # A check that hangs must not outlast the lease. One that could not even start before the deadline (a
+            # long start-up between `take` and `hold`, a stalled event loop) still gets `interval` to answer: only
+            # our own live session answers it, so it proves the lock is ours as well as a timely one would.
+            until = deadline if loop.time() < deadline else loop.time() + self.interval
             try:
-                async with asyncio.timeout_at(deadline):  # a check that hangs must not outlast the lease
+                async with asyncio.timeout_at(until):
                     await self.check()
             except AlreadyServingError as e:  # another process took over while we were cut off: it serves now
                 on_lost(e)

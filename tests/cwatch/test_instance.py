@@ -269,6 +269,33 @@ async def test_a_claim_that_cannot_be_confirmed_for_its_lease_is_given_up(
 
 
 @pytest.mark.postgres
+async def test_a_claim_not_checked_for_longer_than_its_lease_is_checked_before_it_is_given_up(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str],
+) -> None:
+    """A start-up that took longer than the lease between claiming the store and holding the claim (a district's
+    registry and rule state to load, a busy machine): the first check confirms the claim, the service goes on."""
+    first, _, _ = pg_engines
+    async with store_lock(first, interval=1.0) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        claim.lease_s = 0.5
+        loop = asyncio.get_running_loop()
+        claim.confirmed = stale = loop.time() - 10  # claimed 10 s ago, never checked since
+        lost: list[ClaimError] = []
+        holding = asyncio.create_task(claim.hold(lost.append))
+        try:
+            deadline = loop.time() + 30
+            while claim.confirmed == stale and not holding.done():
+                assert loop.time() < deadline
+                await asyncio.sleep(0.01)
+            assert lost == []
+            assert claim.confirmed > stale
+        finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding
+
+
+@pytest.mark.postgres
 async def test_a_reclaim_ends_this_process_s_own_earlier_session(
     pg_engines: tuple[AsyncEngine, AsyncEngine, str],
 ) -> None:

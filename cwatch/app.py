@@ -126,6 +126,27 @@ def _audit_rules_reload(engine: AsyncEngine, stack: contextlib.AsyncExitStack) -
     return on_reload
 
 
+def _sweep_metrics(metrics: CollectorRegistry) -> Callable[[float, int], None]:
+    """The rule sweep's wall time (judging, hand-off to the tickets, state save) and its alerts, for /metrics:
+    the sweep holds the rules (and, while it judges, the event loop), so its time bounds how late a reading
+    or a request may be."""
+    from prometheus_client import Counter, Histogram
+
+    seconds = Histogram(
+        "cwatch_rules_sweep_seconds",
+        "Wall time of a rule sweep: judging, handing its alerts on, saving the state.",
+        buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+        registry=metrics,
+    )
+    alerts = Counter("cwatch_rules_sweep_alerts", "Alerts the rule sweeps produced.", registry=metrics)
+
+    def observe(took: float, raised: int) -> None:
+        seconds.observe(took)
+        alerts.inc(raised)
+
+    return observe
+
+
 async def _audit_registry(engine: AsyncEngine, actor: str, source: str, folder: Path, reg: Registry) -> None:
     from alerts.audit import AuditLog, Who
 
@@ -394,6 +415,7 @@ class Service:
             )
             holder.listeners.append(runner.set_registry)
             runner.on_reload = _audit_rules_reload(engine, stack)
+            runner.on_sweep = _sweep_metrics(metrics)
             # People's answers to absence alerts go back to the rule engine (cwatch.answers).
             answers = AbsenceAnswers(tickets.notifier, runner)
             tickets.notifier = answers

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ class RuleRunner:
         self.reloads = 0
         #: told (path, sha-256 of the new content, number of rules) after each reload that took (the audit log)
         self.on_reload: Callable[[Path, str, int], None] | None = None
+        #: told (seconds, alerts) after each sweep that succeeded: its wall time with hand-off and save (metrics)
+        self.on_sweep: Callable[[float, int], None] | None = None
         self._digest = _digest(rules_path) if rules_path is not None else None
         self._lock = asyncio.Lock()
         self._last_save = float("-inf")
@@ -137,6 +140,7 @@ class RuleRunner:
         one raises those alerts again."""
         async with self._lock:
             self.maybe_reload()
+            began = time.perf_counter()
             async with self._undone_on_failure():
                 self.engine.start_at(self.clock.now())
                 limit = self._sweep_limit()
@@ -145,7 +149,9 @@ class RuleRunner:
                 if alerts:
                     await self.sink(alerts)
                 await self._checkpoint(force=True)
-                return alerts
+            if self.on_sweep is not None:
+                self.on_sweep(time.perf_counter() - began, len(alerts))
+            return alerts
 
     @contextlib.asynccontextmanager
     async def _undone_on_failure(self) -> AsyncIterator[None]:

@@ -89,6 +89,22 @@ async def test_sweep_fires_timers_on_clock_time_minus_lateness(tmp_path: Path) -
         await store.engine.dispose()
 
 
+async def test_each_sweep_that_succeeds_reports_its_time_and_alerts(tmp_path: Path) -> None:
+    runner, _sink, store, clock, _ = await make(tmp_path)
+    reg = runner.engine.registry
+    told: list[tuple[float, int]] = []
+    runner.on_sweep = lambda took, raised: told.append((took, raised))
+    try:
+        await runner.on_readings([reading(reg, "AC1", "event", T0, event="held_open")])
+        await runner.sweep()
+        clock.set(T0 + 6 * M + 1)
+        await runner.sweep()
+        assert [raised for _, raised in told] == [0, 1]
+        assert all(took >= 0 for took, _ in told)
+    finally:
+        await store.engine.dispose()
+
+
 async def test_hot_reload_keeps_running_state_and_refuses_a_bad_file(tmp_path: Path) -> None:
     runner, _sink, store, clock, path = await make(tmp_path)
     reg = runner.engine.registry

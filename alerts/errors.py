@@ -120,7 +120,32 @@ class TooManyAttemptsError(AlertsError):
 
 
 class DeliveryError(AlertsError):
-    """A notification channel could not deliver; the dispatcher retries later."""
+    """A notification channel could not deliver; the dispatcher retries later. `details` say what was tried
+    (the channel, a masked address) for the ticket's timeline."""
 
     code = "delivery_failed"
     status = 502
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
+
+
+class UndeliverableError(DeliveryError):
+    """A delivery no retry can help (the recipient has no usable contact point): given up at once."""
+
+    code = "undeliverable"
+
+
+class LinkRefusedError(AlertsError):
+    """A one-tap action link that cannot act: unknown, used, expired, for another ticket, or the ticket moved on.
+    `reason` is one of `alerts.actionlinks.REASONS`; the phone page shows why."""
+
+    status = 410
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.code = f"link_{reason}"
+        if reason == "unknown":
+            self.status = 404

@@ -146,6 +146,7 @@ class OutboxNotices:
                 "next_attempt_at": now,
                 "failed": False,
                 "created_at": now,
+                "lane": f"{n.recipient.audience.value}:{n.recipient.id}"[:200],
             }
             for n in notices
         ]

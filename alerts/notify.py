@@ -7,6 +7,12 @@ dispatcher), retried with capped exponential backoff, kept in order per (channel
 after `max_attempts` (visible in `stats()`). The delivery id is stable across retries, so receivers drop
 duplicates by id. Webhook bodies are signed with HMAC-SHA256 over "<timestamp>.<body>".
 
+Rows carry a `lane` (a notice's recipient, see `alerts.notices`): order is kept per (channel, ticket, lane), so
+one person's provider being down holds back only that person's messages. A channel may answer `Deferred` (a
+recipient's quiet hours): the row waits until then without counting an attempt. With an `OutcomeLog`, the outcome
+of each attempt (sent, failed with the reason and the next try, given up) is written in the transaction that
+records it.
+
 The live board is not an outbox channel: it is fed in-process by `alerts.stream.ChangeHub` (lossy by design;
 a lagging board is told to resync)."""
 
@@ -25,9 +31,9 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alerts.errors import DeliveryError
+from alerts.errors import DeliveryError, UndeliverableError
 from alerts.loops import sleep_or_stop
 from alerts.tables import outbox
 from cwatch.clock import Clock
@@ -50,8 +56,34 @@ class Delivery:
 
 
 class Channel(Protocol):
-    async def deliver(self, delivery: Delivery) -> None:
-        """Deliver or raise `DeliveryError` (any other exception counts as a failure too)."""
+    async def deliver(self, delivery: Delivery) -> Mapping[str, Any] | None:
+        """Deliver or raise `DeliveryError` (any other exception counts as a failure too). May return details of
+        what was done (the concrete channel, a masked address) for the `OutcomeLog`."""
+        ...
+
+
+class Deferred(Exception):  # noqa: N818 - not an error: a delivery that must wait
+    """Raised by a channel for a delivery that must wait until `until` (quiet hours); no attempt is counted."""
+
+    def __init__(self, until: float, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"deferred until {until}")
+        self.until = until
+        self.details = dict(details or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one delivery attempt."""
+
+    status: str  # "sent" | "failed" | "gave_up" | "deferred"
+    details: Mapping[str, Any]
+    error: str | None = None
+    next_attempt_at: float | None = None
+
+
+class OutcomeLog(Protocol):
+    async def record(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome, at: float) -> None:
+        """Write the outcome inside the dispatcher's transaction (that marks the row delivered or failed)."""
         ...
 
 
@@ -155,9 +187,11 @@ class OutboxDispatcher:
         lease_s: float = 60.0,
         batch: int = 200,
         rng: random.Random | None = None,
+        outcomes: OutcomeLog | None = None,
     ) -> None:
         self.engine = engine
         self.channels = dict(channels)
+        self.outcomes = outcomes
         self.clock = clock
         self.backoff = backoff or Backoff()
         self.lease_s = lease_s
@@ -185,6 +219,7 @@ class OutboxDispatcher:
                 ~exists().where(
                     earlier.c.channel == outbox.c.channel,
                     earlier.c.ticket_id == outbox.c.ticket_id,
+                    earlier.c.lane == outbox.c.lane,
                     earlier.c.id < outbox.c.id,
                     earlier.c.delivered_at.is_(None),
                     ~earlier.c.failed,
@@ -195,10 +230,10 @@ class OutboxDispatcher:
         )
         async with self.engine.connect() as conn:
             rows = [r._mapping for r in await conn.execute(q)]
-        seen: set[tuple[str, int]] = set()
+        seen: set[tuple[str, int, str]] = set()
         delivered = 0
         for row in rows:
-            key = (row["channel"], row["ticket_id"])
+            key = (row["channel"], row["ticket_id"], row["lane"])
             if key in seen:
                 continue  # an earlier change of this ticket is still undelivered on this channel: keep order
             seen.add(key)
@@ -208,11 +243,16 @@ class OutboxDispatcher:
                 row["delivery_id"], row["channel"], row["ticket_id"], dict(row["payload"]), row["attempts"] + 1
             )
             try:
-                await self.channels[row["channel"]].deliver(delivery)
-            except Exception as e:  # every failure is retried; the error text is kept for operators
-                await self._failed(row["id"], delivery.attempt, str(e) or type(e).__name__)
+                details = await self.channels[row["channel"]].deliver(delivery)
+            except Deferred as d:
+                await self._deferred(row["id"], delivery, d)
                 continue
-            await self._done(row["id"], delivery.attempt)
+            except Exception as e:  # every failure is retried; the error text is kept for operators
+                more = e.details if isinstance(e, DeliveryError) else {}
+                final = isinstance(e, UndeliverableError)
+                await self._failed(row["id"], delivery, str(e) or type(e).__name__, more, final=final)
+                continue
+            await self._done(row["id"], delivery, details or {})
             delivered += 1
         return delivered
 
@@ -225,23 +265,40 @@ class OutboxDispatcher:
             )
             return res.rowcount == 1
 
-    async def _done(self, row_id: int, attempt: int) -> None:
+    async def _done(self, row_id: int, delivery: Delivery, details: Mapping[str, Any]) -> None:
+        now = self.clock.now()
         async with begin_write(self.engine) as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row_id).values(delivered_at=self.clock.now(), attempts=attempt)
+                update(outbox).where(outbox.c.id == row_id).values(delivered_at=now, attempts=delivery.attempt)
             )
+            if self.outcomes is not None:
+                await self.outcomes.record(conn, delivery, Outcome("sent", details), now)
 
-    async def _failed(self, row_id: int, attempt: int, error: str) -> None:
-        dead = attempt >= self.backoff.max_attempts
-        next_at = self.clock.now() + self.backoff.delay(attempt, self.rng)
+    async def _failed(
+        self, row_id: int, delivery: Delivery, error: str, details: Mapping[str, Any], *, final: bool = False
+    ) -> None:
+        attempt = delivery.attempt
+        dead = final or attempt >= self.backoff.max_attempts
+        now = self.clock.now()
+        next_at = now + self.backoff.delay(attempt, self.rng)
         async with begin_write(self.engine) as conn:
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row_id)
                 .values(attempts=attempt, last_error=error[:1000], failed=dead, next_attempt_at=next_at)
             )
+            if self.outcomes is not None:
+                outcome = Outcome("gave_up" if dead else "failed", details, error[:500], None if dead else next_at)
+                await self.outcomes.record(conn, delivery, outcome, now)
         if dead:
             log.error("notification %s failed for good after %d attempts: %s", row_id, attempt, error)
+
+    async def _deferred(self, row_id: int, delivery: Delivery, d: Deferred) -> None:
+        now = self.clock.now()
+        async with begin_write(self.engine) as conn:
+            await conn.execute(update(outbox).where(outbox.c.id == row_id).values(next_attempt_at=d.until))
+            if self.outcomes is not None and delivery.attempt == 1:  # said once, not at every look
+                await self.outcomes.record(conn, delivery, Outcome("deferred", d.details, None, d.until), now)
 
     async def stats(self) -> dict[str, int]:
         """Pending, delivered and failed deliveries (for /metrics and the operator)."""

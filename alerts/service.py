@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -26,12 +26,14 @@ from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import plan_escalation
 from alerts.feedback import LINK_TTL_S, RESIDENT, FeedbackLink, FeedbackLinks
+from alerts.ladder_notices import ladder_notices
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
+from alerts.notices import NoticeSink
 from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
 from alerts.silences import SilenceStore, first_match
 from alerts.sla import SlaPolicy
-from alerts.store import CONFIRMED_BY, Change, NewTicket, TicketStore
+from alerts.store import CONFIRMED_BY, Change, NewTicket, NoticePlan, TicketStore
 from cwatch.clock import Clock
 from rules.alert import Alert, AlertAction, Severity
 
@@ -71,9 +73,11 @@ class TicketService:
         channels: Sequence[str] = (),
         flap_window_s: float = 600.0,
         verify_grace_s: float = 600.0,
+        notices: NoticeSink | None = None,
+        notice_plan: NoticePlan | None = ladder_notices,
     ) -> None:
         self.engine = engine
-        self.store = TicketStore(engine, channels)
+        self.store = TicketStore(engine, channels, notices, notice_plan)
         self.registry = registry
         self.clock = clock
         self.notifier: Notifier = notifier or NullNotifier()
@@ -210,18 +214,24 @@ class TicketService:
         note: str | None = None,
         assignee_id: str | None = None,
         rating: int | None = None,
+        via: Mapping[str, Any] | None = None,
+        check: Callable[[Ticket], None] | None = None,
     ) -> Ticket:
         """Carry out `action` by `actor`. Out-of-scope tickets raise `NotFoundError`, like missing ones.
-        `assignee_id` is for `assign`, `rating` (1-5) for `evaluate`."""
+        `assignee_id` is for `assign`, `rating` (1-5) for `evaluate`. `via` is added to the audit event's data
+        (how the action came: a one-tap link and its channel); `check` may refuse the current ticket by raising
+        (a link whose ticket moved on), decided on the same read as the change."""
         now = self.clock.now()
         hierarchy = self.registry()
 
         def decide(t: Ticket) -> Change:
             if not in_scope(actor, t.microgrid_id, hierarchy):
                 raise NotFoundError(f"ticket {ticket_id} not found")
+            if check is not None:
+                check(t)
             to = next_status(t.status, action, actor.role, note)
             values: dict[str, Any] = {}
-            data: dict[str, Any] = {"role": actor.role.value}
+            data: dict[str, Any] = {"role": actor.role.value, **(via or {})}
             recipients: tuple[dict[str, str], ...] = ()
             if to != t.status:
                 values["status"] = to

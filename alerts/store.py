@@ -27,6 +27,7 @@ from alerts.errors import ConflictError, InvalidCursorError, NotFoundError, Stor
 from alerts.incident import settle
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, TicketEvent, TicketMember, TicketPage
+from alerts.notices import Notice, NoticeSink
 from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
 from cwatch.db import begin_write
 from rules.alert import Alert, AlertAction, Severity
@@ -95,6 +96,10 @@ def _member_values(alert: Alert) -> dict[str, Any]:
         "last_seen": max(alert.ts, until) if pending else alert.ts,
         "verify_until": until if pending else None,
     }
+
+
+#: Who is told of a change: (ticket, its event, the change's contact cards) -> notices
+NoticePlan = Callable[[Ticket, TicketEvent, Sequence[Mapping[str, str]]], Sequence[Notice]]
 
 
 def row_to_ticket(r: Row[Any] | Mapping[str, Any]) -> Ticket:
@@ -198,9 +203,18 @@ class TicketStore:
     """Reads and writes tickets. `channels` are the durable notification channels: each change enqueues one
     outbox row per channel in the change's own transaction (see `alerts.notify`)."""
 
-    def __init__(self, engine: AsyncEngine, channels: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        channels: Sequence[str] = (),
+        notices: NoticeSink | None = None,
+        plan: NoticePlan | None = None,
+    ) -> None:
         self.engine = engine
         self.channels = tuple(channels)
+        #: notices to people about each change (`alerts.notices`), queued in the change's transaction
+        self.notices = notices
+        self.plan = plan
 
     # --- writes -------------------------------------------------------------------------------------------
 
@@ -249,6 +263,10 @@ class TicketStore:
                     for ch in self.channels
                 ],
             )
+        if self.notices is not None and self.plan is not None and not change.quiet:
+            planned = self.plan(ticket, event, change.recipients)
+            if planned:
+                await self.notices.enqueue(conn, planned, at)
         return event
 
     async def raise_alert(

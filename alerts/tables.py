@@ -249,7 +249,28 @@ outbox = Table(
     Column("failed", Boolean, nullable=False, default=False),
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
+    #: deliveries are kept in order per (channel, ticket, lane): a notice's lane is its recipient, so a person
+    #: whose provider is down holds back only their own messages
+    Column("lane", String(200), nullable=False, server_default=""),
     Index("ix_outbox_pending", "delivered_at", "failed", "next_attempt_at"),
+)
+
+#: One-tap action links sent in notices (see `alerts.actionlinks`): a random token of which only the SHA-256
+#: is stored, bound to one ticket, one recipient and one action; used once, before `expires_at`.
+action_links = Table(
+    "action_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("audience", String(16), nullable=False),  # person | family
+    Column("recipient_id", String(200), nullable=False),
+    Column("recipient_name", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),  # the channel the link travelled by, for the audit
+    Column("delivery_id", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
 )
 
 

@@ -17,14 +17,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import alerts.tables as alerts_tables
+import devices.store as devices_store
 from cwatch.db import begin_write
 from cwatch.errors import CwatchError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
 logins kept across restarts). 3: building coordinates, a person's e-mail address and a device's gateway in the
 registry. 4: `audit_log` and `household_away`. 5: `ticket_members` (tickets hold conditions: one ticket per
-group of rules), verifying tickets, and since when a ticket is overdue."""
+group of rules), verifying tickets, and since when a ticket is overdue. 6: contact points in the registry, one-tap
+`action_links`, and the outbox's per-recipient `lane`."""
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -92,6 +94,11 @@ MIGRATIONS: dict[int, Migration] = {
             }
         ),
         alerts_tables.tickets_hold_their_own_condition,
+    ),
+    6: _steps(
+        _creating(devices_store.CONTACTS),
+        _creating(alerts_tables.action_links),
+        _adding({"notification_outbox": ["lane VARCHAR(200) NOT NULL DEFAULT ''"]}),
     ),
 }
 """`MIGRATIONS[n]` brings a database of version n - 1 to version n."""

@@ -39,7 +39,9 @@ from devices.kinds import (
 from devices.model import (
     Building,
     CareProfile,
+    ChannelKind,
     Community,
+    ContactPoint,
     Device,
     DeviceClass,
     DutyShift,
@@ -266,6 +268,45 @@ ENTITIES: tuple[Entity[Any], ...] = (
             Field("microgrid_id", REF, "the micro-grid they cover", index=True),
             Field("start", TIMESTAMP, "ISO 8601 with offset"),
             Field("end", TIMESTAMP, "ISO 8601 with offset, after `start`"),
+        ),
+    ),
+    Entity(
+        "contacts",
+        ContactPoint,
+        (
+            Field(
+                "channel",
+                enum_kind(ChannelKind),
+                _one_of([c.value for c in ChannelKind]) + " (see [notifications.md](notifications.md))",
+            ),
+            Field(
+                "address",
+                TEXT,
+                "where on that channel: a mobile number for `sms` and `voice`, an e-mail address, a WeCom, DingTalk "
+                "or Feishu robot key or user id, an ntfy topic, a Telegram chat id, a URL for `webhook`",
+            ),
+            Field("person_id", REF, "a person of people.csv: one of their contact points", index=True),
+            Field(
+                "household_id",
+                REF,
+                "or a household of households.csv: a contact point of one of its family members (give exactly one "
+                "of `person_id` and `household_id`)",
+                index=True,
+            ),
+            Field("name", TEXT, "for a household: the family member, e.g. 王小明 (their contact points share it)"),
+            Field("relation", TEXT, "for a household: how they are related, e.g. 儿子"),
+            Field("priority", INT, "order in which a person's channels are tried (1 first)"),
+            Field(
+                "consent",
+                BOOL,
+                "boolean: the family member agreed to be contacted; a household's contact point is used only with it",
+            ),
+            Field(
+                "quiet_hours",
+                QUIET_HOURS,
+                "`HH:MM-HH:MM` local time in which this point is not used, except for critical tickets",
+                store=("quiet_start", "quiet_end"),
+            ),
         ),
     ),
     Entity(

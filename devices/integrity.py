@@ -13,7 +13,9 @@ from datetime import datetime
 from devices.errors import Problem
 from devices.model import (
     Building,
+    ChannelKind,
     Community,
+    ContactPoint,
     Device,
     DutyShift,
     Grid,
@@ -47,6 +49,7 @@ class Collections:
     people: Sequence[Person]
     roster: Sequence[DutyShift]
     devices: Sequence[Device]
+    contacts: Sequence[ContactPoint] = ()
 
 
 def _aware(d: datetime) -> bool:
@@ -163,4 +166,42 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
                 bad("roster", i, column, f"{column} needs a UTC offset (e.g. +08:00)")
         if _aware(s.start) and _aware(s.end) and s.end <= s.start:
             bad("roster", i, "end", f"shift ends ({s.end.isoformat()}) before it starts ({s.start.isoformat()})")
+    _check_contacts(c.contacts, people_ids, set(households), unchecked, bad)
     return problems
+
+
+_PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _check_contacts(
+    contacts: Sequence[ContactPoint],
+    people: set[str],
+    households: set[str],
+    unchecked: frozenset[str],
+    bad: Callable[[str, int, str, str], None],
+) -> None:
+    """Contact points: one owner that exists, a family member's name, an address that fits the channel."""
+    for i, k in enumerate(contacts):
+        if (k.person_id is None) == (k.household_id is None):
+            bad("contacts", i, "person_id", "give exactly one of person_id and household_id")
+        elif k.person_id is not None and k.person_id not in people and k.person_id not in unchecked:
+            bad("contacts", i, "person_id", f"person {k.person_id!r} does not exist")
+        elif k.household_id is not None:
+            if k.household_id not in households and k.household_id not in unchecked:
+                bad("contacts", i, "household_id", f"household {k.household_id!r} does not exist")
+            if not k.name.strip():
+                bad("contacts", i, "name", "a household's contact point needs the family member's name")
+            elif "#" in k.name:
+                bad("contacts", i, "name", "a name may not contain '#'")
+        if k.priority < 1:
+            bad("contacts", i, "priority", f"priority must be at least 1, got {k.priority}")
+        address = k.address.strip()
+        if not address:
+            bad("contacts", i, "address", "an address is required")
+        elif k.channel in (ChannelKind.SMS, ChannelKind.VOICE) and not _PHONE.fullmatch(address):
+            bad("contacts", i, "address", f"{address!r} is not a phone number (digits, optional + - and spaces)")
+        elif k.channel is ChannelKind.EMAIL and not _EMAIL.fullmatch(address):
+            bad("contacts", i, "address", f"{address!r} is not an e-mail address such as name@example.org")
+        elif k.channel is ChannelKind.WEBHOOK and not address.startswith(("http://", "https://")):
+            bad("contacts", i, "address", f"{address!r} is not an http(s) URL")

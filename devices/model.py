@@ -160,6 +160,43 @@ class DutyShift:
         return self.start <= when < self.end
 
 
+class ChannelKind(StrEnum):
+    """How a message reaches someone (see docs/notifications.md for the providers behind each)."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"
+    NTFY = "ntfy"
+    TELEGRAM = "telegram"
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """One way to reach a person of the registry (`person_id`) or a household's family member (`household_id`
+    with the member's `name`): a channel and the address on it. A person's or family member's points are tried
+    in `priority` order (1 first). Family members are messaged only with their `consent`; `quiet_hours` keep
+    this point silent (local time) except for critical tickets."""
+
+    channel: ChannelKind
+    address: str
+    person_id: str | None = None
+    household_id: str | None = None
+    name: str = ""
+    relation: str = ""
+    priority: int = 1
+    consent: bool = False
+    quiet_hours: QuietHours | None = None
+
+    @property
+    def owner(self) -> str:
+        """The person id, or `<household_id>#<name>` for a family member."""
+        return self.person_id if self.person_id is not None else f"{self.household_id}#{self.name}"
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     id: str

@@ -19,6 +19,7 @@ from devices.integrity import Collections, Locate, check, locate_items
 from devices.model import (
     Building,
     Community,
+    ContactPoint,
     Device,
     DutyShift,
     Grid,
@@ -81,6 +82,7 @@ class Registry:
         "_chain",
         "_chain_ids",
         "_collections",
+        "_contacts",
         "_devices_under",
         "_households_under",
         "_level",
@@ -89,6 +91,7 @@ class Registry:
         "_shifts",
         "buildings",
         "communities",
+        "contacts",
         "devices",
         "grids",
         "households",
@@ -107,6 +110,7 @@ class Registry:
     people: Mapping[str, Person]
     devices: Mapping[str, Device]
     roster: tuple[DutyShift, ...]
+    contacts: tuple[ContactPoint, ...]
 
     def __init__(
         self,
@@ -120,6 +124,7 @@ class Registry:
         people: Iterable[Person] = (),
         roster: Iterable[DutyShift] = (),
         devices: Iterable[Device] = (),
+        contacts: Iterable[ContactPoint] = (),
         locate: Locate = locate_items,
     ) -> None:
         c = Collections(
@@ -132,6 +137,7 @@ class Registry:
             people=tuple(people),
             roster=tuple(roster),
             devices=tuple(devices),
+            contacts=tuple(contacts),
         )
         problems = check(c, locate)
         if problems:
@@ -146,6 +152,7 @@ class Registry:
         self.people = _by_id(c.people)
         self.devices = _by_id(c.devices)
         self.roster = tuple(c.roster)
+        self.contacts = tuple(c.contacts)
         self._build_indexes(c)
 
     def _build_indexes(self, c: Collections) -> None:
@@ -210,6 +217,10 @@ class Registry:
         self._households_under = households_under
         self._people_at = people_at
         self._shifts = shifts
+        contacts: dict[str, list[ContactPoint]] = {}
+        for k in sorted(c.contacts, key=lambda x: x.priority):  # stable: equal priorities keep file order
+            contacts.setdefault(k.owner, []).append(k)
+        self._contacts = {owner: tuple(ks) for owner, ks in contacts.items()}
 
     # --- look-ups ---------------------------------------------------------------------------------------------
 
@@ -295,6 +306,22 @@ class Registry:
         people = self._people_at.get(scope_id, ())
         return [p for p in people if role is None or p.role is role]
 
+    def contacts_of(self, owner: str) -> tuple[ContactPoint, ...]:
+        """The contact points of a person id, or of a family member (`<household_id>#<name>`), first priority
+        first."""
+        return self._contacts.get(owner, ())
+
+    def family_of(self, household_id: str) -> list[tuple[str, tuple[ContactPoint, ...]]]:
+        """The family members of a household who consented to be contacted: (`<household_id>#<name>`, their
+        consented contact points), in order of their first priority."""
+        out = []
+        for owner, points in self._contacts.items():
+            if owner.startswith(household_id + "#") and points[0].household_id == household_id:
+                consented = tuple(k for k in points if k.consent)
+                if consented:
+                    out.append((owner, consented))
+        return sorted(out, key=lambda x: x[1][0].priority)
+
     def on_duty(self, microgrid_id: str, when: datetime) -> list[Person]:
         """People whose shift in `microgrid_id` covers `when` (timezone-aware): grid workers first, then the
         micro-grid leader, then anyone else; each person once."""
@@ -323,10 +350,12 @@ class Registry:
         people: Iterable[Person] | None = None,
         devices: Iterable[Device] | None = None,
         roster: Iterable[DutyShift] | None = None,
+        contacts: Iterable[ContactPoint] | None = None,
         remove: Iterable[str] = (),
     ) -> Registry:
         """A new registry in which the given items replace those with the same id (or are added), ids in
-        `remove` are dropped from every collection, and `roster`, when given, replaces the whole roster.
+        `remove` are dropped from every collection, and `roster` and `contacts`, when given, replace the whole
+        roster or list of contact points.
         Example: `reg.with_changes(households=[replace(h, care=new_care)])`. Raises `RegistryError` if the
         result is inconsistent (e.g. a removed building still has devices)."""
         gone = frozenset(remove)
@@ -341,6 +370,7 @@ class Registry:
             people=_upsert(c.people, people, gone),
             devices=_upsert(c.devices, devices, gone),
             roster=tuple(roster) if roster is not None else self.roster,
+            contacts=tuple(contacts) if contacts is not None else self.contacts,
         )
 
     # --- whole-registry helpers -------------------------------------------------------------------------------
@@ -363,6 +393,7 @@ class Registry:
             and dict(self.people) == dict(other.people)
             and dict(self.devices) == dict(other.devices)
             and sorted(a.roster, key=_shift_key) == sorted(b.roster, key=_shift_key)
+            and sorted(a.contacts, key=repr) == sorted(b.contacts, key=repr)
         )
 
     __hash__: Any = None
@@ -376,7 +407,7 @@ class Registry:
         return (
             f"<Registry streets={len(c.streets)} communities={len(c.communities)} grids={len(c.grids)} "
             f"microgrids={len(c.microgrids)} buildings={len(c.buildings)} households={len(c.households)} "
-            f"people={len(c.people)} shifts={len(c.roster)} devices={len(c.devices)}>"
+            f"people={len(c.people)} shifts={len(c.roster)} devices={len(c.devices)} contacts={len(c.contacts)}>"
         )
 
 
@@ -395,4 +426,5 @@ def _rebuild(c: Collections) -> Registry:
         people=c.people,
         roster=c.roster,
         devices=c.devices,
+        contacts=c.contacts,
     )

@@ -19,8 +19,10 @@ from typing import Protocol
 from devices.model import (
     Building,
     CareProfile,
+    ChannelKind,
     Community,
     Contact,
+    ContactPoint,
     Device,
     DeviceClass,
     DutyShift,
@@ -206,16 +208,18 @@ def sample_area(size: Size | str, seed: int = 1, *, start: date | None = None, d
             street = Street(prefix, f"{_STREET_NAMES[n]}{'' if lap == 0 else lap + 1}街道")
         origin = ((si % 10) * street_width, (si // 10) * street_depth)
         _street(rng, street, prefix, origin, size.scale, first, days, parts)
+    cared = [_care(rng, h, first, size.watched) for h in parts.households]
     return Registry(
         streets=parts.streets,
         communities=parts.communities,
         grids=parts.grids,
         microgrids=parts.microgrids,
         buildings=parts.buildings,
-        households=[_care(rng, h, first, size.watched) for h in parts.households],
+        households=cared,
         people=parts.people,
         roster=parts.roster,
         devices=parts.devices,
+        contacts=_contacts(parts.people, cared),
     )
 
 
@@ -284,6 +288,29 @@ def _street(
                     rng, mg, compound, parts.ids, dev, parts.buildings, parts.households, people, scale, plan
                 )
                 parts.roster.extend(_shifts(mg.id, staff, first, days))
+
+
+def _contacts(people: list[Person], households: list[Household]) -> list[ContactPoint]:
+    """Every person by e-mail first, then SMS; each watched household's first emergency contact as a consented
+    family member by SMS and e-mail. Addresses are made up (example.org): the demo's mailbox receives them."""
+    out: list[ContactPoint] = []
+    for p in people:
+        out.append(ContactPoint(ChannelKind.EMAIL, f"{p.id}@example.org", person_id=p.id, priority=1))
+        if p.phone:
+            out.append(ContactPoint(ChannelKind.SMS, p.phone, person_id=p.id, priority=2))
+    for h in households:
+        if not (h.care.watched and h.care.emergency_contacts):
+            continue
+        c = h.care.emergency_contacts[0]
+        for priority, (kind, address) in enumerate(
+            ((ChannelKind.SMS, c.phone), (ChannelKind.EMAIL, f"family-{h.id}@example.org")), start=1
+        ):
+            out.append(
+                ContactPoint(
+                    kind, address, household_id=h.id, name=c.name, relation=c.relation, priority=priority, consent=True
+                )
+            )
+    return out
 
 
 def _gateway(cls: DeviceClass, interval: int, microgrid_id: str) -> str | None:

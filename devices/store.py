@@ -84,6 +84,7 @@ HOUSEHOLDS = _TABLES["households"]
 PEOPLE = _TABLES["people"]
 ROSTER = _TABLES["roster"]
 DEVICES = _TABLES["devices"]
+CONTACTS = _TABLES["contacts"]
 REVISION = Table(
     "devices_registry_revision",
     METADATA,

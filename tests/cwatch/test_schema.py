@@ -179,3 +179,27 @@ async def test_tickets_of_a_version_4_database_hold_their_own_condition(engine: 
     assert (t.id, t.count) == (1, 2)  # the repeat found its ticket through its condition
     [t] = await service.apply([alert(key="door_held_open:AC1", action=AlertAction.CLEAR, ts=300)])
     assert t.cleared
+
+
+async def test_a_version_5_database_gets_contacts_links_and_outbox_lanes(engine: AsyncEngine) -> None:
+    """Version 6: the registry's contact points, one-tap action links and the outbox's lane column; queued
+    notifications of version 5 are kept and land in the common lane."""
+    await create_all_tables(engine)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE devices_contacts"))
+        await conn.execute(sa.text("DROP TABLE action_links"))
+        await conn.execute(sa.text("ALTER TABLE notification_outbox DROP COLUMN lane"))
+        await conn.execute(
+            sa.text(
+                "INSERT INTO notification_outbox (delivery_id, channel, ticket_id, payload, attempts, "
+                "next_attempt_at, failed, created_at) VALUES ('d1', 'log', 1, '{}', 0, 0, false, 0)"
+            )
+        )
+        await conn.execute(version_table.update().values(version=5))
+    await create_all_tables(engine)
+    assert await stored_version(engine) == schema.SCHEMA_VERSION
+    async with engine.connect() as conn:
+        have = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+        lanes = (await conn.execute(sa.text("SELECT lane FROM notification_outbox"))).scalars().all()
+    assert {"devices_contacts", "action_links"} <= have
+    assert lanes == [""]

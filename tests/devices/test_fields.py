@@ -5,14 +5,14 @@ with a value other than its default."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
 from cwatch.db import make_engine
 from devices.csvio import load_registry, save_registry
 from devices.fields import ENTITIES, Entity, documented, update_doc
-from devices.model import DeviceClass
+from devices.model import ChannelKind, ContactPoint, DeviceClass, QuietHours
 from devices.registry import Registry
 from devices.store import create_tables, load_registry_db, save_registry_db
 from tests.devices.factory import tiny
@@ -68,6 +68,18 @@ def full() -> Registry:
             dataclasses.replace(devices[0], installed=date(2023, 4, 18), gateway_id="lora-gw-03", label="水表, 厨房"),
             *devices[1:],
             dataclasses.replace(devices[0], id="GD-1", device_class=DeviceClass.GAS_DETECTOR, gateway_id="nb-1"),
+        ],
+        contacts=[
+            ContactPoint(ChannelKind.WECOM, "zhaoqiang", person_id=people[0].id, priority=2),
+            ContactPoint(
+                ChannelKind.SMS,
+                "+86 138-0000-0000",
+                household_id=next(iter(reg.households)),
+                name="王伟",
+                relation="儿子",
+                consent=True,
+                quiet_hours=QuietHours(time(22, 0), time(6, 30)),
+            ),
         ],
     )
 

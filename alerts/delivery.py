@@ -1,0 +1,208 @@
+"""Delivering notices (`alerts.notices`): the outbox channel that turns one queued notice into one message.
+
+For each attempt the `NoticeChannel`
+1. reads the ticket as it is now and the recipient's contact points from the registry (a person's, or a family
+   member's consented ones), keeps those of the notice's channel (all of them for `preferred`, in priority
+   order) for which a sender is configured;
+2. leaves out points in their quiet hours unless the ticket is critical; when all are quiet the notice waits
+   until the first quiet hours end (`Deferred`, no attempt counted);
+3. picks the point for this attempt: attempt n uses the n-th usable point, round the list, so a provider that
+   is down does not keep a person from hearing by their next channel;
+4. mints the one-tap links of the actions that still apply (`alerts.actionlinks`), renders the message and hands
+   it to the sender.
+A recipient with no usable contact point is given up at once (`UndeliverableError`), with the reason on the
+ticket's timeline; every other failure is retried by the dispatcher.
+
+`TimelineOutcomes` writes each attempt's outcome on the ticket's timeline (sent, failed with the reason and the
+next try, given up, held for quiet hours), in the dispatcher's own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from alerts.actionlinks import ActionLinks, Link, link_url, refusal
+from alerts.channels import Sender, mask_address
+from alerts.errors import DeliveryError, UndeliverableError
+from alerts.messages import place, render
+from alerts.model import SYSTEM_ACTOR
+from alerts.notices import NOTICE_CHANNEL, PREFERRED, Audience, Notice, notice_from_payload
+from alerts.notify import Deferred, Delivery, Outcome
+from alerts.store import TicketStore
+from alerts.tables import ticket_events
+from cwatch.clock import Clock
+from devices.model import ContactPoint, QuietHours
+from rules.alert import Severity
+
+
+class NoticeChannel:
+    """The `Channel` of the outbox's `notice` rows (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        registry: Callable[[], Any],
+        senders: Mapping[str, Sender],
+        links: ActionLinks,
+        clock: Clock,
+        *,
+        base_url: str,
+        tz: ZoneInfo,
+    ) -> None:
+        self.store = TicketStore(engine)
+        self.registry = registry
+        self.senders = dict(senders)
+        self.links = links
+        self.clock = clock
+        self.base_url = base_url
+        self.tz = tz
+
+    async def deliver(self, delivery: Delivery) -> Mapping[str, Any]:
+        try:
+            notice = notice_from_payload(delivery.payload)
+        except ValueError as e:
+            raise UndeliverableError(str(e)) from e
+        ticket = await self.store.get(notice.ticket_id)
+        if ticket is None:
+            raise UndeliverableError(f"ticket {notice.ticket_id} no longer exists")
+        reg = self.registry()
+        name = notice.recipient.name or _name_of(reg, notice)
+        details: dict[str, Any] = {"recipient": notice.recipient.id, "name": name, "template": notice.template}
+        points = self.usable(reg, notice)
+        if not points:
+            configured = ", ".join(sorted(self.senders)) or "none"
+            raise UndeliverableError(
+                f"{name or notice.recipient.id} has no contact point for {notice.channel} "
+                f"among the configured channels ({configured})",
+                details,
+            )
+        now = self.clock.now()
+        local = datetime.fromtimestamp(now, self.tz)
+        awake = [k for k in points if ticket.severity is Severity.CRITICAL or not _quiet(k.quiet_hours, local)]
+        if not awake:
+            until = min(_quiet_end(k.quiet_hours, local) for k in points if k.quiet_hours is not None)
+            raise Deferred(until, {**details, "channel": points[0].channel.value})
+        point = awake[(delivery.attempt - 1) % len(awake)]
+        kind = point.channel.value
+        details.update(channel=kind, to=mask_address(point.address))
+        links: list[tuple[str, str]] = []
+        recipient = replace(notice.recipient, name=name)
+        for action in notice.actions:
+            probe = Link(ticket.id, recipient, action, kind, delivery.delivery_id, now, now, None)
+            if refusal(probe, ticket) is None:
+                token = await self.links.mint(ticket.id, recipient, action, kind, delivery.delivery_id, now)
+                links.append((action, link_url(self.base_url, ticket.id, token)))
+        message = render(
+            notice.template,
+            ticket,
+            where=place(reg, ticket),
+            recipient_name=name,
+            links=links,
+            tz=self.tz,
+            link_ttl_s=self.links.ttl_s,
+        )
+        context = {"delivery_id": delivery.delivery_id, "ticket_id": ticket.id, "template": notice.template}
+        try:
+            await self.senders[kind].send(kind, point.address, message, context)
+        except DeliveryError as e:
+            e.details.update(details)
+            raise
+        except Exception as e:  # a provider library's own error: retried like any failure
+            raise DeliveryError(f"{kind}: {type(e).__name__}", details) from e
+        return details
+
+    def usable(self, reg: Any, notice: Notice) -> list[ContactPoint]:
+        """The recipient's contact points this notice may use, in the order they are tried."""
+        contacts_of = getattr(reg, "contacts_of", None)
+        points: Sequence[ContactPoint] = contacts_of(notice.recipient.id) if callable(contacts_of) else ()
+        if notice.recipient.audience is Audience.FAMILY:
+            points = [k for k in points if k.consent]
+        if notice.channel != PREFERRED:
+            points = [k for k in points if k.channel.value == notice.channel]
+        return [k for k in points if k.channel.value in self.senders]
+
+
+def _quiet(q: QuietHours | None, local: datetime) -> bool:
+    return q is not None and q.contains(local.time())
+
+
+def _quiet_end(q: QuietHours | None, local: datetime) -> float:
+    """When the quiet hours `local` is in end (epoch seconds)."""
+    assert q is not None
+    end = local.replace(hour=q.end.hour, minute=q.end.minute, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.timestamp()
+
+
+def _name_of(reg: Any, notice: Notice) -> str:
+    if notice.recipient.audience is Audience.FAMILY:
+        return notice.recipient.id.partition("#")[2]
+    people = getattr(reg, "people", None)
+    person = people.get(notice.recipient.id) if isinstance(people, Mapping) else None
+    return str(getattr(person, "name", ""))
+
+
+#: The timeline action of each outcome.
+OUTCOME_ACTIONS = {
+    "sent": "notified",
+    "failed": "notify_failed",
+    "gave_up": "notify_gave_up",
+    "deferred": "notify_deferred",
+}
+
+
+class TimelineOutcomes:
+    """The dispatcher's `OutcomeLog` for notices: one timeline event per attempt's outcome."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+
+    def note(self, outcome: Outcome) -> str:
+        d = outcome.details
+        who = f"{d.get('name') or d.get('recipient', '')}"
+        via = f"{d.get('channel', '')} {d.get('to', '')}".strip()
+        at = (
+            datetime.fromtimestamp(outcome.next_attempt_at, self.tz).strftime("%H:%M")
+            if outcome.next_attempt_at
+            else ""
+        )
+        if outcome.status == "sent":
+            return f"已通知 {who}（{via}） Sent to {who} by {via}"
+        if outcome.status == "deferred":
+            return f"{who} 处于免打扰时段，{at} 再发 {who} is in quiet hours; sending at {at}"
+        if outcome.status == "failed":
+            return (
+                f"通知 {who} 失败（{via}），{at} 重试 Failed to reach {who} by {via}; retrying at {at}: {outcome.error}"
+            )
+        return f"无法通知 {who} Gave up reaching {who}: {outcome.error}"
+
+    async def record(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome, at: float) -> None:
+        if delivery.channel != NOTICE_CHANNEL:
+            return
+        data = {
+            **{k: v for k, v in outcome.details.items()},
+            "attempt": delivery.attempt,
+            "delivery_id": delivery.delivery_id,
+        }
+        if outcome.error:
+            data["error"] = outcome.error
+        if outcome.next_attempt_at is not None:
+            data["next_attempt_at"] = outcome.next_attempt_at
+        await conn.execute(
+            ticket_events.insert().values(
+                ticket_id=delivery.ticket_id,
+                at=at,
+                actor=SYSTEM_ACTOR,
+                action=OUTCOME_ACTIONS[outcome.status],
+                from_status=None,
+                to_status=None,
+                note=self.note(outcome),
+                data=data,
+            )
+        )

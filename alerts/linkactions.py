@@ -1,0 +1,169 @@
+"""What a one-tap link does: the same ticket changes people make on the board, by the person (or family member)
+the link was sent to, with the channel it came by in the audit event.
+
+- accept: acknowledge (接单) as the person; the ticket becomes theirs.
+- on_my_way: start, with a note; the ticket becomes theirs.
+- resolve: resolve with the note the page asks for.
+- all_well (family): the family's answer: the ticket is resolved with an audit event naming the family member,
+  and, for an absence alert, the answer reaches the rule engine as a person's "visited" does
+  (`cwatch.answers`, which hears every resolve not made by the system).
+- send_someone (family): recorded on the ticket; the worker it is with is told at once (the notice planner
+  reacts to the event).
+
+Order of checks: the link (unknown, other ticket, used, expired), then whether its action still applies to the
+ticket as it is now (`actionlinks.refusal`, checked again on the read the change is decided on); only then is
+the token spent, once, even when the same link is tapped twice at the same moment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.actionlinks import FAMILY_ACTIONS, PERSON_ACTIONS, ActionLinks, Link, refusal
+from alerts.errors import AlertsError, LinkRefusedError, NotFoundError, StoreError, ValidationError
+from alerts.lifecycle import Action, Status
+from alerts.messages import ACTION_LABELS, place
+from alerts.model import Account, Ticket
+from alerts.notices import Audience
+from alerts.service import TicketService
+from alerts.store import Change
+from devices.model import Person
+
+#: The audit event of a family's request for a visit (no status change).
+SEND_SOMEONE = "send_someone"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkView:
+    """What the phone page shows before the tap."""
+
+    ticket: Ticket
+    action: str
+    recipient_name: str
+    where: str
+
+
+class LinkActions:
+    def __init__(
+        self,
+        service: TicketService,
+        links: ActionLinks,
+        accounts_of: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.service = service
+        self.links = links
+        #: person id -> the username of the account linked to them (None: no account); async
+        self.accounts_of = accounts_of
+
+    async def view(self, ticket_id: int, token: str) -> LinkView:
+        """The ticket and the action of a live link; `LinkRefusedError` says why it cannot act."""
+        link, ticket = await self._live(ticket_id, token)
+        return LinkView(ticket, link.action, link.recipient.name, place(self.service.registry(), ticket))
+
+    async def act(self, ticket_id: int, token: str, note: str | None = None) -> Ticket:
+        """Carry out the link's action once; returns the ticket as it is after."""
+        link, _ = await self._live(ticket_id, token)
+        if link.action == "resolve" and not (note and note.strip()):
+            raise ValidationError("resolving needs a note saying what was done")
+        now = self.service.clock.now()
+        if not await self.links.spend(token, now):
+            raise LinkRefusedError("used", "this link was already used")
+        try:
+            if link.recipient.audience is Audience.PERSON:
+                return await self._person_acts(link, note)
+            return await self._family_acts(link, note)
+        except LinkRefusedError:
+            raise
+        except StoreError:
+            await self.links.give_back(token, now)  # nothing happened: the link may be tapped again
+            raise
+
+    async def _live(self, ticket_id: int, token: str) -> tuple[Link, Ticket]:
+        link = await self.links.find(token, ticket_id, self.service.clock.now())
+        ticket = await self.service.store.get(ticket_id)
+        if ticket is None:
+            raise LinkRefusedError("unknown", "this link is not valid")
+        if refusal(link, ticket) is not None:
+            raise LinkRefusedError("moved_on", moved_on_message(ticket))
+        return link, ticket
+
+    def _via(self, link: Link) -> dict[str, Any]:
+        return {
+            "via": "link",
+            "channel": link.channel,
+            "audience": link.recipient.audience.value,
+            "recipient": link.recipient.id,
+            "name": link.recipient.name,
+            "link_action": link.action,
+        }
+
+    def _check(self, link: Link) -> Callable[[Ticket], None]:
+        def check(t: Ticket) -> None:
+            if refusal(link, t) is not None:
+                raise LinkRefusedError("moved_on", moved_on_message(t))
+
+        return check
+
+    async def _person_acts(self, link: Link, note: str | None) -> Ticket:
+        if link.action not in PERSON_ACTIONS:
+            raise LinkRefusedError("not_allowed", "this link cannot do that")
+        person = _person(self.service.registry(), link.recipient.id)
+        if person is None:
+            raise LinkRefusedError("not_allowed", "this link's recipient is no longer in the registry")
+        username = await self.accounts_of(person.id) if self.accounts_of is not None else None
+        actor = Account(0, username or person.id, person.role, person.scope_id, person.name, person.id)
+        label_zh, label_en = ACTION_LABELS[link.action]
+        said = f"{person.name} 通过{link.channel}链接{label_zh} ({label_en} by {link.channel} link)"
+        action = {"accept": Action.ACK, "on_my_way": Action.START, "resolve": Action.RESOLVE}[link.action]
+        text = note.strip() if action is Action.RESOLVE and note else said
+        try:
+            return await self.service.act(
+                link.ticket_id, actor, action, text, via=self._via(link), check=self._check(link)
+            )
+        except NotFoundError as e:  # the person's scope no longer covers the ticket
+            raise LinkRefusedError("not_allowed", "this ticket is no longer in your area") from e
+        except AlertsError as e:
+            if isinstance(e, StoreError | ValidationError):
+                raise
+            raise LinkRefusedError("moved_on", str(e)) from e
+
+    async def _family_acts(self, link: Link, note: str | None) -> Ticket:
+        if link.action not in FAMILY_ACTIONS:
+            raise LinkRefusedError("not_allowed", "this link cannot do that")
+        now = self.service.clock.now()
+        actor = f"family:{link.recipient.name}"[:64]
+        check = self._check(link)
+        extra = note.strip() if note and note.strip() else None
+
+        def decide(t: Ticket) -> Change:
+            check(t)
+            data = self._via(link)
+            if link.action == "all_well":
+                said = f"家属{link.recipient.name}确认一切安好 (family: all is well)"
+                values = {
+                    "status": Status.RESOLVED,
+                    "resolved_at": now,
+                    "resolved_by": actor,
+                    "ack_due_at": None,
+                    "resolve_due_at": None,
+                }
+                return Change(Action.RESOLVE.value, actor, values, note=f"{said} {extra}" if extra else said, data=data)
+            said = f"家属{link.recipient.name}请求派人上门 (family asks for someone to come)"
+            return Change(SEND_SOMEONE, actor, {}, note=f"{said} {extra}" if extra else said, data=data)
+
+        result = await self.service.store.update(link.ticket_id, now, decide)
+        if result is None:  # pragma: no cover - decide always returns a change
+            raise LinkRefusedError("unknown", "this link is not valid")
+        await self.service._notify(*result)
+        return result[0]
+
+
+def moved_on_message(ticket: Ticket) -> str:
+    return f"this ticket has moved on: it is {ticket.status.value}"
+
+
+def _person(hierarchy: object, person_id: str) -> Person | None:
+    people = getattr(hierarchy, "people", None)
+    p = people.get(person_id) if isinstance(people, Mapping) else None
+    return p if isinstance(p, Person) else None

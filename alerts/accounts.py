@@ -143,6 +143,18 @@ class AccountStore:
             ).first()
             return None if row is None else _row_to_account(row)
 
+    async def username_of_person(self, person_id: str) -> str | None:
+        """The username of the (first, enabled) account linked to a registry person, if any."""
+        q = (
+            select(accounts.c.username)
+            .where(accounts.c.person_id == person_id, ~accounts.c.disabled)
+            .order_by(accounts.c.id)
+            .limit(1)
+        )
+        async with translated(), self.engine.connect() as conn:
+            name: str | None = (await conn.execute(q)).scalar_one_or_none()
+            return name
+
     async def list_accounts(self) -> list[Account]:
         async with translated(), self.engine.connect() as conn:
             return [_row_to_account(r) for r in await conn.execute(select(accounts).order_by(accounts.c.id))]

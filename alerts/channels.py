@@ -29,6 +29,8 @@ from cwatch.clock import Clock
 #: Query parameters of an Apprise URL that are not secret (shown in errors as they are).
 _PLAIN_PARAMS = frozenset({"to", "from", "name", "mode", "format", "cc", "bcc", "smtp", "user", "priority"})
 WEBHOOK = "webhook"
+#: An address of each kind to check a configured URL with at start-up.
+_SAMPLE_ADDRESS = {"email": "check@example.org", "sms": "+8613800000000", "voice": "+8613800000000"}
 
 
 class Sender(Protocol):
@@ -93,7 +95,7 @@ class AppriseSender:
         self.template = url_template
         self.secrets = secrets_of(url_template)
         _SCRUB.secrets.update(self.secrets)
-        if not apprise.Apprise().add(self.url("test")):
+        if not apprise.Apprise().add(self.url(_SAMPLE_ADDRESS.get(kind, "cwatchcheck"))):
             raise ValueError(f"notify.channels.{kind}: not a URL Apprise understands (see docs/notifications.md)")
 
     def url(self, address: str) -> str:

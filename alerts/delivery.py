@@ -160,8 +160,9 @@ OUTCOME_ACTIONS = {
 class TimelineOutcomes:
     """The dispatcher's `OutcomeLog` for notices: one timeline event per attempt's outcome."""
 
-    def __init__(self, tz: ZoneInfo) -> None:
+    def __init__(self, tz: ZoneInfo, clock: Clock | None = None) -> None:
         self.tz = tz
+        self.clock = clock  # the tickets' clock (a demo's may run fast); None: the dispatcher's time
 
     def note(self, outcome: Outcome) -> str:
         d = outcome.details
@@ -197,7 +198,7 @@ class TimelineOutcomes:
         await conn.execute(
             ticket_events.insert().values(
                 ticket_id=delivery.ticket_id,
-                at=at,
+                at=self.clock.now() if self.clock is not None else at,
                 actor=SYSTEM_ACTOR,
                 action=OUTCOME_ACTIONS[outcome.status],
                 from_status=None,

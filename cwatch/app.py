@@ -322,6 +322,8 @@ class Service:
         self.on_started = on_started
         self.started = asyncio.Event()
         self.parts: Parts | None = None
+        #: what the wiring made that the demo and tests look at (the demo's mailbox)
+        self.parts_extras: dict[str, Any] = {}
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -367,6 +369,7 @@ class Service:
             from alerts.api import AlertsApi
             from alerts.board import STATIC_DIR
             from alerts.escalation import Escalator
+            from alerts.linkactions import LinkActions
             from alerts.metrics import AlertsMetrics, MetricsNotifier
             from alerts.notify import LogChannel, OutboxDispatcher, WebhookChannel
             from alerts.service import TicketService
@@ -376,12 +379,19 @@ class Service:
             channels: dict[str, Any] = {"log": LogChannel()}
             if s.notify.webhook_url:
                 channels["webhook"] = WebhookChannel(s.notify.webhook_url, s.notify.webhook_secret, clock=wall)
+            notices = build_notices(s, engine, holder, self.clock, wall, self.parts_extras)
             tickets = TicketService(
-                engine, holder, self.clock, MetricsNotifier(hub, AlertsMetrics(metrics)), channels=list(channels)
+                engine,
+                holder,
+                self.clock,
+                MetricsNotifier(hub, AlertsMetrics(metrics)),
+                channels=list(channels),
+                notices=notices.sink,
             )
-            dispatcher = OutboxDispatcher(engine, channels, wall)
+            dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
             # Sessions expire on the wall clock even when a demo runs the service faster than real time.
             accounts = AccountStore(engine, wall, s.auth.session_ttl_s)
+            link_actions = LinkActions(tickets, notices.links, accounts.username_of_person)
             escalator = Escalator(tickets, self.clock)
 
             async def to_tickets(alerts: Sequence[Alert]) -> None:
@@ -454,19 +464,24 @@ class Service:
             app = build_http_app(
                 readiness=readiness,
                 metrics=metrics,
-                alerts_api=AlertsApi(tickets, accounts, holder, hub),
+                alerts_api=AlertsApi(tickets, accounts, holder, hub, link_actions=link_actions),
                 ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
                 board_dir=STATIC_DIR,
                 metrics_token=s.http.metrics_token,
             )
             if not s.http.metrics_token:
                 log.info("/metrics is off: set http.metrics_token to scrape it")
+            if "mailbox" in self.parts_extras:  # the demo shows what it sent
+                from cwatch.mailbox import mailbox_route
+
+                app.router.routes.append(mailbox_route(self.parts_extras["mailbox"]))
             server = uvicorn.Server(
                 uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off")
             )
 
             parts = Parts(s, engine, holder, metrics, host, port, self.clock)
             parts.extras.update(tickets=tickets, accounts=accounts, ingester=ingester, runner=runner, answers=answers)
+            parts.extras.update(self.parts_extras)
             self.parts = parts
 
             try:
@@ -480,6 +495,7 @@ class Service:
                     http_task = tg.create_task(server.serve(), name="http")
                     await _wait_http_started(server, http_task)
                     parts.http_port = _bound_port(server) or s.http.port
+                    notices.bound(s, parts.http_port)
                     if self.on_started is not None:
                         tg.create_task(self.on_started(parts), name="on-started")
                     self.started.set()
@@ -538,11 +554,71 @@ async def run_service(settings: Settings, demo: Any = None, *, standby: bool = F
             await start_demo(parts, demo)
 
     service = Service(settings, clock=clock, demo_seed=seed, on_started=on_started, standby=standby)
+    if demo is not None:
+        from cwatch.mailbox import Mailbox
+
+        mailbox = Mailbox()
+        service.parts_extras.update(mailbox=mailbox, mailbox_port=await mailbox.start())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, service.stop)
     await service.run()
+
+
+# --- notifications ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Notices:
+    """The notice side of the wiring: the sink tickets queue into (None: no channel is configured, so nothing
+    is queued), the outbox channel that delivers them, the links and the timeline outcomes."""
+
+    sink: Any
+    channels: dict[str, Any]
+    links: Any
+    outcomes: Any
+
+    def bound(self, s: Settings, http_port: int) -> None:
+        """The HTTP port is known: links point at it unless `notify.public_url` says otherwise."""
+        for channel in self.channels.values():
+            channel.base_url = public_url(s, http_port)
+
+
+def public_url(s: Settings, http_port: int | None = None) -> str:
+    """Where phones open one-tap links: `notify.public_url`, else the board's own address."""
+    return s.notify.public_url or f"http://{s.http.host}:{http_port or s.http.port}"
+
+
+def build_notices(
+    s: Settings, engine: AsyncEngine, registry: RegistryHolder, clock: Clock, wall: Clock, extras: dict[str, Any]
+) -> Notices:
+    """Senders from `notify.channels` (a URL Apprise refuses stops start-up, naming the key)."""
+    from zoneinfo import ZoneInfo
+
+    from alerts.actionlinks import ActionLinks
+    from alerts.channels import build_senders
+    from alerts.delivery import NoticeChannel, TimelineOutcomes
+    from alerts.notices import NOTICE_CHANNEL, OutboxNotices
+
+    templates = s.notify.channels.model_dump()
+    if "mailbox_port" in extras:  # the demo's mailbox receives the demo's e-mail
+        templates["email"] = (
+            f"mailto://127.0.0.1:{extras['mailbox_port']}?from=cwatch-demo@example.org&to={{address}}&mode=insecure"
+        )
+    try:
+        senders = build_senders(
+            templates, webhook_url=s.notify.webhook_url, webhook_secret=s.notify.webhook_secret, clock=wall
+        )
+    except ValueError as e:
+        raise SettingsError(str(e)) from None
+    tz = ZoneInfo(s.timezone)
+    links = ActionLinks(engine, s.notify.link_ttl_s)
+    if not senders:
+        return Notices(None, {}, links, None)
+    channel = NoticeChannel(engine, registry, senders, links, clock, base_url=public_url(s), tz=tz)
+    log.info("notices go by %s", ", ".join(sorted(senders)))
+    return Notices(OutboxNotices(), {NOTICE_CHANNEL: channel}, links, TimelineOutcomes(tz, clock))
 
 
 # --- helpers ------------------------------------------------------------------------------------------------

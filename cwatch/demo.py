@@ -109,6 +109,7 @@ async def start_demo(parts: Parts, options: DemoOptions) -> None:
         "cwatch demo is running",
         f"  board:   {url}/        API: {url}/api/v1/   described: {url}/api/openapi.json, docs/api.md",
         f"  broker:  mqtt://{parts.mqtt_host}:{parts.mqtt_port} (embedded)",
+        f"  mailbox: {url}/demo/mailbox   (the notices cwatch sends; tap a link in one)",
         f"  street:  {len(reg.microgrids)} micro-grids, {len(reg.households)} households, {len(reg.devices)} devices",
         "  log in as (demo accounts, new passwords every run):",
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import html
 import re
 import time
 from collections import deque
@@ -17,6 +18,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
@@ -87,3 +91,40 @@ class Mailbox:
             self.arrived.clear()
             await self.arrived.wait()
         return list(self.mails)
+
+
+def mailbox_route(mailbox: Mailbox, path: str = "/demo/mailbox") -> Route:
+    """A page listing the mailbox, newest first, its links clickable. Plain HTML: no script, no inline style
+    (the board's strict Content-Security-Policy applies here too)."""
+
+    def linked(text: str) -> str:
+        out, at = [], 0
+        for m in _URL.finditer(text):
+            out.append(html.escape(text[at : m.start()]))
+            url = html.escape(m.group(0), quote=True)
+            out.append(f'<a href="{url}">{url}</a>')
+            at = m.end()
+        out.append(html.escape(text[at:]))
+        return "".join(out)
+
+    async def page(_request: Request) -> HTMLResponse:
+        items = []
+        for mail in reversed(mailbox.mails):
+            when = time.strftime("%H:%M:%S", time.localtime(mail.received_at))
+            items.append(
+                f'<article class="mail"><h2>{html.escape(mail.subject)}</h2>'
+                f'<p class="muted">{when} · {html.escape(", ".join(mail.to))}</p>'
+                f"<pre>{linked(mail.text)}</pre></article>"
+            )
+        body = "".join(items) or '<p class="muted">还没有邮件。 No mail yet: wait for the next ticket.</p>'
+        return HTMLResponse(
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<title>演示邮箱 Demo mailbox · cwatch</title><link rel="stylesheet" href="/board.css"></head><body>'
+            '<header class="topbar"><h1>演示邮箱 <span class="sub">Demo mailbox: what cwatch sent</span></h1>'
+            '<a href="/demo/mailbox">刷新 Refresh</a></header>'
+            f'<main class="act mailbox">{body}</main></body></html>',
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return Route(path, page, methods=["GET"])

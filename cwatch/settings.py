@@ -131,14 +131,46 @@ class CareSettings(_Section):
     )
 
 
+class ChannelSettings(_Section):
+    """One Apprise URL per channel kind, `{address}` standing for the contact point's address; `webhook` sends
+    the kind through the signed webhook instead; empty: the kind is not used. See docs/notifications.md."""
+
+    email: str = Field(
+        default="", description="e.g. mailtos://user:pass@smtp.example.org?from=cwatch@example.org&to={address}"
+    )
+    sms: str = Field(default="", description="an SMS gateway Apprise knows, or `webhook` for a gateway of one's own")
+    voice: str = Field(default="", description="a voice-call gateway, usually `webhook`")
+    wecom: str = Field(default="", description="WeCom group robot: wecombot://{address} (the robot key)")
+    dingtalk: str = Field(default="", description="DingTalk robot: dingtalk://{address} (token, or secret@token)")
+    feishu: str = Field(default="", description="Feishu robot: feishu://{address} (the hook token)")
+    ntfy: str = Field(default="", description="ntfy: ntfys://ntfy.example.org/{address} (the topic)")
+    telegram: str = Field(default="", description="Telegram: tgram://BOT_TOKEN/{address} (the chat id)")
+    webhook: str = Field(default="", description="`webhook`: contact points of kind webhook get the signed POST")
+
+
 class NotifySettings(_Section):
     webhook_url: str = Field(default="", description="POST every ticket change here (at least once, signed).")
     webhook_secret: str = Field(default="", description="HMAC-SHA256 signing secret; required with webhook_url.")
+    public_url: str = Field(
+        default="",
+        description="The board's address as phones reach it, for one-tap links (https://cwatch.example.org); "
+        "empty: http://<http.host>:<http.port>.",
+    )
+    link_ttl_s: float = Field(default=12 * 3600, ge=300, le=7 * 86_400, description="How long a one-tap link works.")
+    channels: ChannelSettings = ChannelSettings()
 
     @model_validator(mode="after")
     def _secret_with_url(self) -> NotifySettings:
         if self.webhook_url and len(self.webhook_secret) < 16:
             raise ValueError("webhook_url needs a webhook_secret of at least 16 characters")
+        through_hook = [k for k, v in self.channels.model_dump().items() if v == "webhook"]
+        if through_hook and len(self.webhook_secret) < 16:
+            raise ValueError(f"channels {', '.join(through_hook)} = 'webhook' need a webhook_secret of 16+ characters")
+        if [k for k in through_hook if k != "webhook"] and not self.webhook_url:
+            raise ValueError("channels sent through the webhook need webhook_url")
+        for kind, url in self.channels.model_dump().items():
+            if url and url != "webhook" and "://" not in url:
+                raise ValueError(f"channels.{kind}: expected an Apprise URL such as scheme://... or 'webhook'")
         return self
 
 

@@ -15,7 +15,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from alerts.accounts import AccountStore
+from alerts.actionlinks import ActionLinks
 from alerts.errors import ForbiddenError
+from alerts.linkactions import LinkActions
 from alerts.model import Account
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
@@ -37,8 +39,13 @@ class AlertsApi:
     hub: ChangeHub | None = None
     heartbeat_s: float = 3.0  # a board that hears nothing for two of these and a second counts its stream lost
     throttle: LoginThrottle | None = None  # None: one on the accounts' store and clock
+    link_actions: LinkActions | None = None  # None: one-tap links on the service's store, default lifetime
 
     def __post_init__(self) -> None:
+        if self.link_actions is None:
+            self.link_actions = LinkActions(
+                self.service, ActionLinks(self.service.engine), self.accounts.username_of_person
+            )
         if self.throttle is None:
             self.throttle = LoginThrottle(self.accounts.engine, self.accounts.clock)
         if self.hub is None:
@@ -49,6 +56,11 @@ class AlertsApi:
     def login_throttle(self) -> LoginThrottle:
         assert self.throttle is not None
         return self.throttle
+
+    @property
+    def links(self) -> LinkActions:
+        assert self.link_actions is not None
+        return self.link_actions
 
 
 def alerts_api(request: Request) -> AlertsApi:

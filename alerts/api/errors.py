@@ -44,6 +44,8 @@ _DESCRIPTIONS = {
     403: "Your role may not do this here (`forbidden`), or a cross-site request (`cross_site`)",
     404: "No such item in your scope (`not_found`): out-of-scope items look exactly like missing ones",
     409: "Not possible in the item's current state (`invalid_transition`, `conflict`)",
+    410: "A one-tap link that cannot act any more (`link_used`, `link_expired`, `link_other_ticket`, "
+    "`link_moved_on`, `link_not_allowed`)",
     422: "The request is malformed or breaks a rule (`validation_error` with `fields`, or a named code)",
     429: "Too many failed logins: wait `Retry-After` seconds (`too_many_attempts`)",
     503: "The store (or the rule engine) is unavailable; try again (`store_unavailable`, `unavailable`)",

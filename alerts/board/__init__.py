@@ -14,4 +14,6 @@ FILES: dict[str, str] = {
     "board.css": "text/css; charset=utf-8",
     "feedback.html": "text/html; charset=utf-8",
     "feedback.js": "text/javascript; charset=utf-8",
+    "act.html": "text/html; charset=utf-8",
+    "act.js": "text/javascript; charset=utf-8",
 }

@@ -15,7 +15,7 @@ from devices.registry import Registry
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.kinds.baseline import BaselineEvaluator
-from rules.learned import SLOT_S, SLOTS, observed, street_thresholds
+from rules.learned import SLOT_S, SLOTS, nan_percentile, observed, street_thresholds
 from tests.rules.support import T0, WATCHED, H, raises, reading, registry, ruleset
 
 RULES = """
@@ -257,3 +257,13 @@ def test_the_streets_kept_rows_give_the_limits_of_rows_built_anew() -> None:
                 assert np.array_equal(k._street_thr, b._street_thr)
     assert refreshed == 40  # with the first reading of each half hour: every hour (the meters read hourly)
     assert k._street_thr is not None
+
+
+def test_the_street_percentile_is_numpys_with_unknown_values_left_out() -> None:
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 70, 700):
+        rows = rng.exponential(5 * 3600.0, size=(n, SLOTS))
+        rows[rng.random(rows.shape) < 0.3] = np.nan
+        rows[0] = rng.exponential(5 * 3600.0, size=SLOTS)  # every slot holds at least one value
+        for q in (0.0, 50.0, 97.0, 100.0):
+            assert np.allclose(nan_percentile(rows, q), np.nanpercentile(rows, q, axis=0), rtol=1e-12, atol=1e-6)

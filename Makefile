@@ -45,6 +45,7 @@ test: install system-deps lint typecheck
 bench: install system-deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.rules
+	$(BIN)/python -m bench.care
 
 schemas: install
 	$(BIN)/cwatch schemas docs/schemas

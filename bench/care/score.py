@@ -1,0 +1,133 @@
+"""Scoring alerts against what the data says: rates per household-month, false no-water alerts, absences that
+raised more than one ticket, and the detection of injected incidents. cwatch's alerts and the peers' are
+scored by the same functions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from bench.care.truth import Incident, Uses, around, is_false
+
+MONTH_S = 365.25 / 12 * 86_400.0
+HORIZON_S = 7 * 86_400.0
+"""An injected incident not reported within this long after it happened counts as missed."""
+QUIET = (22, 6)
+"""The quiet hours every household has in the benchmark (local hours, 22:00-06:00)."""
+
+
+@dataclass(frozen=True)
+class Raised:
+    """One alert raised for a household: `dated` when its condition fell due, `at` when it went out."""
+
+    key: str
+    rule: str
+    dated: float
+    at: float
+
+
+@dataclass
+class Span:
+    """What is scored: the households and, per household, the time range (epoch s) of its data."""
+
+    ranges: dict[str, tuple[float, float]]
+
+    @property
+    def months(self) -> float:
+        return sum(hi - lo for lo, hi in self.ranges.values()) / MONTH_S
+
+    def holds(self, r: Raised) -> bool:
+        rng = self.ranges.get(r.key)
+        return rng is not None and rng[0] <= r.dated < rng[1]
+
+
+@dataclass
+class Quiet:
+    """Alert rates per household-month of one detector over one `Span`."""
+
+    months: float
+    per_rule: dict[str, float]
+    no_water: float
+    false: float
+    multi: float  # absences that raised more than one no-water alert (tickets)
+    absences: float  # absences that raised at least one
+    offline: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def quiet(raised: Iterable[Raised], uses: dict[str, Uses], span: Span, no_water: frozenset[str]) -> Quiet:
+    per_rule: Counter[str] = Counter()
+    nw = false = 0
+    episodes: Counter[tuple[str, int]] = Counter()
+    for r in raised:
+        if not span.holds(r):
+            continue
+        per_rule[r.rule] += 1
+        if r.rule not in no_water:
+            continue
+        nw += 1
+        u = uses[r.key]
+        false += is_false(u, r.dated)
+        last, _ = around(u, r.dated)
+        episodes[(r.key, -1 if last is None else last)] += 1
+    m = span.months or 1.0
+    multi = sum(1 for n in episodes.values() if n > 1)
+    return Quiet(
+        months=span.months,
+        per_rule={k: v / m for k, v in sorted(per_rule.items())},
+        no_water=nw / m,
+        false=false / m,
+        multi=multi / m,
+        absences=len(episodes) / m,
+        offline=per_rule.get("device_offline", 0) / m,
+        counts={"no_water": nw, "false": false, "multi": multi, "absences": len(episodes)},
+    )
+
+
+@dataclass
+class Fast:
+    """How injected incidents were reported: `delays` from the last use (h) of those detected."""
+
+    incidents: int
+    detected: int
+    delays: list[float]
+    in_quiet: int  # reported inside the quiet hours
+
+    @property
+    def rate(self) -> float:
+        return self.detected / self.incidents if self.incidents else float("nan")
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile(self.delays, q)) if self.delays else float("nan")
+
+
+def in_quiet(ts: float, zone: ZoneInfo) -> bool:
+    h = datetime.fromtimestamp(ts, zone).hour
+    return h >= QUIET[0] or h < QUIET[1]
+
+
+def fast(raised: Iterable[Raised], incidents: Iterable[Incident], no_water: frozenset[str], tz: str) -> Fast:
+    """Each incident is reported by the first no-water alert of its household that went out after it happened
+    (and within `HORIZON_S`); its delay is counted from the household's last use."""
+    zone = ZoneInfo(tz)
+    first: dict[str, list[Raised]] = {}
+    for r in raised:
+        if r.rule in no_water:
+            first.setdefault(r.key, []).append(r)
+    n = det = quiet_n = 0
+    delays: list[float] = []
+    for inc in incidents:
+        n += 1
+        after = [r for r in first.get(inc.key, ()) if inc.cut < r.at <= inc.cut + HORIZON_S]
+        if not after:
+            continue
+        r = min(after, key=lambda x: x.at)
+        det += 1
+        delays.append((r.at - inc.last_use) / 3600.0)
+        quiet_n += in_quiet(r.at, zone)
+    return Fast(n, det, delays, quiet_n)

@@ -12,6 +12,7 @@ from alerts.model import SYSTEM_ACTOR, Ticket, TicketEvent
 from alerts.notices import PREFERRED, Audience, Notice, Recipient
 
 PERSON_ACTIONS = ("accept", "on_my_way", "resolve")
+_RISES = frozenset({SystemAction.JOIN.value, SystemAction.REPEAT.value, SystemAction.CONFIRM.value})
 
 
 def ladder_notices(ticket: Ticket, event: TicketEvent, recipients: Sequence[Mapping[str, str]]) -> list[Notice]:
@@ -21,8 +22,11 @@ def ladder_notices(ticket: Ticket, event: TicketEvent, recipients: Sequence[Mapp
         a == SystemAction.RAISE.value
         or a == Action.ASSIGN.value
         or (a == Action.REOPEN.value and event.actor == SYSTEM_ACTOR)
+        or (a == SystemAction.CONFIRM.value and event.data.get("confirmed"))  # a verifying alarm stands
     ):
         template, people = "new_ticket", _cards(recipients) or _assignee(ticket)
+    elif a in _RISES and event.data.get("severity"):  # a related alarm joined, repeated or was confirmed higher
+        template, people = "severity_raised", _cards(recipients) or _assignee(ticket)
     elif a == SystemAction.ESCALATE.value:
         template, people = "escalated", _cards(recipients)
     elif a == "remind":

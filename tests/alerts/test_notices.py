@@ -67,3 +67,27 @@ def test_payload_round_trip_and_bad_input() -> None:
         Notice(1, WORKER, "email", "hello")
     with pytest.raises(ValueError, match="action"):
         Notice(1, WORKER, "email", "new_ticket", ("delete_everything",))
+
+
+def test_the_ladder_tells_the_assignee_of_a_confirmed_alarm_and_of_a_severity_rise() -> None:
+    from alerts.ladder_notices import ladder_notices
+    from alerts.lifecycle import Status
+    from alerts.model import Ticket, TicketEvent
+    from rules.alert import Severity
+
+    ticket = Ticket(
+        1, "smoke:SD1", "smoke_alarm", Severity.CRITICAL, Status.OPEN, "t", {}, "M1", "SD1", None, None, None,
+        "p-w1", 0, 1, 0.0, 0.0, None, None, False, None, 0.0, 0.0,
+    )  # fmt: skip
+    card = [{"id": "p-w1", "name": "王芳"}]
+
+    def event(action: str, **data: object) -> TicketEvent:
+        return TicketEvent(1, 1, 0.0, "system", action, None, Status.OPEN, None, dict(data))
+
+    [n] = ladder_notices(ticket, event("confirm", confirmed=True), card)
+    assert (n.template, n.recipient.id) == ("new_ticket", "p-w1")
+    rise = {"from": "major", "to": "critical"}
+    for action in ("join", "confirm", "repeat"):
+        [n] = ladder_notices(ticket, event(action, severity=rise), card)
+        assert (n.template, n.recipient.id) == ("severity_raised", "p-w1")
+    assert ladder_notices(ticket, event("join"), card) == []

@@ -21,17 +21,46 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.audit import Who, record
 from alerts.dbguard import translated
-from alerts.errors import AuthError, ConflictError, PasswordPolicyError
+from alerts.errors import AuthError, ConflictError, NotFoundError, PasswordPolicyError, ScopeLevelError
 from alerts.model import Account
 from alerts.tables import accounts, sessions
 from cwatch.clock import Clock, SystemClock
 from cwatch.db import begin_write
-from devices.model import Role
+from devices.model import Level, Role
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
-MIN_PASSWORD = 8
+MIN_PASSWORD = 12
+"""One password rule everywhere (CLI, API, store): at least 12 characters, as OWASP ASVS V2.1.1 asks."""
+
+#: The levels of the grid each role may be scoped to: a leader or a worker answers for a micro-grid (a worker
+#: may cover a whole grid), duty officers for their community (or a grid of it) or the street, operators for the
+#: street or a community.
+SCOPE_LEVELS: dict[Role, frozenset[Level]] = {
+    Role.GRID_WORKER: frozenset({Level.MICROGRID, Level.GRID}),
+    Role.MICROGRID_LEADER: frozenset({Level.MICROGRID}),
+    Role.COMMUNITY_DUTY: frozenset({Level.COMMUNITY, Level.GRID}),
+    Role.STREET_DUTY: frozenset({Level.STREET}),
+    Role.OPERATOR: frozenset({Level.STREET, Level.COMMUNITY}),
+}
+
+
+def check_scope(role: Role, scope_id: str, level: Level | None) -> None:
+    """Refuse a scope that is not a node of the grid, or not at a level the role answers for. Pure."""
+    if level is None:
+        raise ScopeLevelError(f"scope {scope_id!r} is not a node of the registry")
+    allowed = SCOPE_LEVELS[role]
+    if level not in allowed:
+        levels = " or ".join(sorted(lv.value for lv in allowed))
+        raise ScopeLevelError(f"a {role.value} answers for a {levels}; {scope_id!r} is a {level.value}")
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
+
+
 DEFAULT_SESSION_TTL = 12 * 3600.0  # one duty shift
 SERVICE = Who("service", "service")  # a change the service makes itself (demo accounts)
 
@@ -105,8 +134,7 @@ class AccountStore:
         username = normalise_username(username)
         if not username:
             raise PasswordPolicyError("username must not be empty")
-        if len(password) < MIN_PASSWORD:
-            raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
+        check_password(password)
         hashed = await asyncio.to_thread(hash_password, password)
         try:
             async with translated(), begin_write(self.engine) as conn:
@@ -126,6 +154,8 @@ class AccountStore:
                 )
                 created = _row_to_account(res.one())
                 details = {"role": created.role.value, "scope_id": scope_id, "display_name": display_name}
+                if person_id:
+                    details["person_id"] = person_id
                 await record(conn, by or SERVICE, "account.create", created.username, self.clock.now(), details)
                 return created
         except IntegrityError as e:
@@ -160,17 +190,20 @@ class AccountStore:
             return [_row_to_account(r) for r in await conn.execute(select(accounts).order_by(accounts.c.id))]
 
     async def set_password(self, account_id: int, password: str, *, by: Who | None = None) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
+        check_password(password)
         hashed = await asyncio.to_thread(hash_password, password)
         async with translated(), begin_write(self.engine) as conn:
-            await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
+            res = await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
+            if res.rowcount != 1:
+                raise NotFoundError(f"account {account_id} not found")
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
             await record(conn, by or SERVICE, "account.password", f"account:{account_id}", self.clock.now())
 
     async def disable(self, account_id: int, *, by: Who | None = None) -> None:
         async with translated(), begin_write(self.engine) as conn:
-            await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
+            res = await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
+            if res.rowcount != 1:
+                raise NotFoundError(f"account {account_id} not found")
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
             await record(conn, by or SERVICE, "account.disable", f"account:{account_id}", self.clock.now())
 

@@ -78,6 +78,12 @@ class PasswordPolicyError(ValidationError):
     code = "weak_password"
 
 
+class ScopeLevelError(ValidationError):
+    """An account's scope is not a node at a level its role answers for (a leader scoped to a community)."""
+
+    code = "invalid_scope"
+
+
 class InvalidCursorError(ValidationError):
     code = "invalid_cursor"
 

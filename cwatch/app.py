@@ -195,21 +195,78 @@ async def list_deadletters(settings: Settings, *, limit: int, reason: str | None
     ]
 
 
-async def add_account(settings: Settings, username: str, password: str, role: str, scope: str, name: str) -> None:
-    from alerts.accounts import AccountStore
+async def add_account(
+    settings: Settings,
+    username: str,
+    password: str,
+    role: str | None,
+    scope: str | None,
+    name: str | None,
+    person_id: str | None = None,
+) -> Any:
+    """Create an account; with `person_id` it is linked to that registry person ("Mine", ownership on
+    acknowledge, notices), whose role and scope it takes unless given (and then they must agree). The scope must
+    be a node at a level the role answers for (`alerts.accounts.SCOPE_LEVELS`)."""
+    from alerts.accounts import AccountStore, check_password, check_scope
+    from alerts.audit import Who
     from devices.model import Role
 
+    check_password(password)  # before the store is opened: nothing to undo
     async with open_store(settings) as engine:
         reg = await _stored_registry(engine, settings)
-        if reg is not None and reg.level_of(scope) is None:
-            raise CwatchError(f"scope {scope!r} is not a node of the registry")
+        person = None
+        if person_id is not None:
+            person = reg.people.get(person_id) if reg is not None else None
+            if person is None:
+                raise CwatchError(f"person {person_id!r} is not in the registry (people.csv)")
         try:
-            role_ = Role(role)
+            role_ = Role(role) if role else (person.role if person is not None else None)
         except ValueError:
             raise CwatchError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
-        from alerts.audit import Who
+        if role_ is None:
+            raise CwatchError("give --role (or --person, whose role the account takes)")
+        scope = scope or (person.scope_id if person is not None else None)
+        if scope is None:
+            raise CwatchError("give --scope (or --person, whose scope the account takes)")
+        if person is not None and (person.role, person.scope_id) != (role_, scope):
+            raise CwatchError(
+                f"person {person.id} is a {person.role.value} of {person.scope_id} in the registry; "
+                f"the account would be a {role_.value} of {scope}"
+            )
+        if reg is not None:
+            check_scope(role_, scope, reg.level_of(scope))
+        display = name or (person.name if person is not None else username)
+        return await AccountStore(engine).create_account(
+            username, password, role_, scope, display, person_id, by=Who(cli_user(), "cli")
+        )
 
-        await AccountStore(engine).create_account(username, password, role_, scope, name, by=Who(cli_user(), "cli"))
+
+async def list_accounts(settings: Settings) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    from alerts.accounts import AccountStore
+
+    async with open_store(settings) as engine:
+        return [{**asdict(a), "role": a.role.value} for a in await AccountStore(engine).list_accounts()]
+
+
+async def change_account(settings: Settings, username: str, *, disable: bool = False, password: str = "") -> None:
+    """Disable an account, or set a new password (both end its sessions)."""
+    from alerts.accounts import AccountStore, check_password
+    from alerts.audit import Who
+
+    if not disable:
+        check_password(password)
+    async with open_store(settings) as engine:
+        store = AccountStore(engine)
+        account = await store.by_username(username)
+        if account is None:
+            raise CwatchError(f"no account {username!r} (see cwatch accounts list)")
+        who = Who(cli_user(), "cli")
+        if disable:
+            await store.disable(account.id, by=who)
+        else:
+            await store.set_password(account.id, password, by=who)
 
 
 async def check_rules(settings: Settings, path: Path | None) -> str:

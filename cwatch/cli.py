@@ -105,15 +105,43 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(username: str) -> str:
+    return os.environ.get("CWATCH_NEW_PASSWORD") or getpass.getpass(f"password for {username}: ")
+
+
 def cmd_accounts_add(args: argparse.Namespace) -> int:
     from cwatch.app import add_account
 
     settings = _settings(args)
-    password = os.environ.get("CWATCH_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
-    if len(password) < 10:
-        raise CwatchError("a password needs at least 10 characters")
-    asyncio.run(add_account(settings, args.username, password, args.role, args.scope, args.name or args.username))
-    print(f"account {args.username} ({args.role} of {args.scope}) created")
+    password = _new_password(args.username)
+    a = asyncio.run(add_account(settings, args.username, password, args.role, args.scope, args.name, args.person))
+    linked = f", linked to person {a.person_id}" if a.person_id else ""
+    print(f"account {a.username} ({a.role.value} of {a.scope_id}{linked}) created")
+    return 0
+
+
+def cmd_accounts_list(args: argparse.Namespace) -> int:
+    from cwatch.app import list_accounts
+
+    for row in asyncio.run(list_accounts(_settings(args))):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_accounts_disable(args: argparse.Namespace) -> int:
+    from cwatch.app import change_account
+
+    asyncio.run(change_account(_settings(args), args.username, disable=True))
+    print(f"account {args.username} disabled; its sessions ended")
+    return 0
+
+
+def cmd_accounts_reset_password(args: argparse.Namespace) -> int:
+    from cwatch.app import change_account
+
+    settings = _settings(args)
+    asyncio.run(change_account(settings, args.username, password=_new_password(args.username)))
+    print(f"new password set for {args.username}; its sessions ended")
     return 0
 
 
@@ -245,12 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     acc = sub.add_parser("accounts", help="manage board/API accounts")
     asub = acc.add_subparsers(dest="accounts_command", required=True)
-    a_add = asub.add_parser("add", help="create an account (password from $CWATCH_NEW_PASSWORD or a prompt)")
+    a_add = asub.add_parser(
+        "add", help="create an account (password from $CWATCH_NEW_PASSWORD or a prompt; at least 12 characters)"
+    )
     a_add.add_argument("username")
-    a_add.add_argument("--role", required=True)
-    a_add.add_argument("--scope", required=True, help="node id the account answers for")
-    a_add.add_argument("--name")
+    a_add.add_argument("--person", help="the registry person it is (their tickets are 'Mine'; notices reach them)")
+    a_add.add_argument("--role", help="default: the person's role")
+    a_add.add_argument("--scope", help="node id the account answers for; default: the person's scope")
+    a_add.add_argument("--name", help="display name; default: the person's name")
     a_add.set_defaults(func=cmd_accounts_add)
+    a_list = asub.add_parser("list", help="every account (JSON lines)")
+    a_list.set_defaults(func=cmd_accounts_list)
+    a_dis = asub.add_parser("disable", help="disable an account and end its sessions")
+    a_dis.add_argument("username")
+    a_dis.set_defaults(func=cmd_accounts_disable)
+    a_pw = asub.add_parser("reset-password", help="set a new password ($CWATCH_NEW_PASSWORD or a prompt)")
+    a_pw.add_argument("username")
+    a_pw.set_defaults(func=cmd_accounts_reset_password)
 
     aud = add("audit", cmd_audit, "list the audit log, newest first (JSON lines): accounts, silences, away, registry")
     aud.add_argument("--limit", type=int, default=50)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from alerts.api import audit, auth, feedback, links, silences, stream, summary, tickets
+from alerts.api import accounts, audit, auth, feedback, links, silences, stream, summary, tickets
 from alerts.api.deps import COOKIE, AlertsApi, session_token
 from alerts.api.errors import COMMON_ERRORS, ErrorBody, install_error_handlers
 from alerts.api.views import household_info
@@ -29,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     summary.router,
     stream.router,
     audit.router,
+    accounts.router,
 )
 
 

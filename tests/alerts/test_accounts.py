@@ -82,7 +82,7 @@ async def test_policy_duplicates_and_no_default_accounts(engine: AsyncEngine) ->
     store = AccountStore(engine, ManualClock(0.0))
     assert await store.list_accounts() == []  # nothing exists until someone creates it
     with pytest.raises(PasswordPolicyError):
-        await store.create_account("short", "1234567", Role.GRID_WORKER, "M1", "x")
+        await store.create_account("short", "12345678901", Role.GRID_WORKER, "M1", "x")
     with pytest.raises(PasswordPolicyError):
         await store.create_account("  ", PW, Role.GRID_WORKER, "M1", "x")
     await store.create_account("dup", PW, Role.GRID_WORKER, "M1", "x")

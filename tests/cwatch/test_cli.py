@@ -199,3 +199,47 @@ def test_deadletters_refuses_an_unknown_reason_naming_the_valid_ones(
     err = capsys.readouterr().err
     assert "invalid choice: 'bogus'" in err
     assert all(reason in err for reason in DEADLETTER_REASONS)
+
+
+def test_accounts_linked_to_a_person_listed_disabled_and_reset(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from devices.model import Role
+    from devices.sample import sample_street
+
+    assert main(["registry", "sample", str(tmp_path / "s")]) == 0
+    assert main(["registry", "import", str(tmp_path / "s")]) == 0
+    reg = sample_street(1)
+    mg = next(iter(reg.microgrids))
+    worker = reg.people_at(mg, Role.GRID_WORKER)[0]
+    community = next(iter(reg.communities))
+    monkeypatch.setenv("CWATCH_NEW_PASSWORD", "eleven-char")  # one short of the rule
+    assert main(["accounts", "add", "wf", "--person", worker.id]) == 2
+    assert "at least 12 characters" in capsys.readouterr().err
+    monkeypatch.setenv("CWATCH_NEW_PASSWORD", "twelve-chars")
+    # role and scope come from the person; the account is theirs
+    assert main(["accounts", "add", "wf", "--person", worker.id]) == 0
+    assert f"linked to person {worker.id}" in capsys.readouterr().out
+    # a scope at a level the role does not answer for, and a person that does not exist
+    assert main(["accounts", "add", "ml", "--role", "microgrid_leader", "--scope", community]) == 2
+    assert "a microgrid_leader answers for a microgrid" in capsys.readouterr().err
+    assert main(["accounts", "add", "gw", "--role", "grid_worker", "--scope", "xf"]) == 2
+    assert "is a street" in capsys.readouterr().err
+    assert main(["accounts", "add", "ghost", "--person", "p-nobody"]) == 2
+    assert "not in the registry" in capsys.readouterr().err
+    assert main(["accounts", "add", "wrong", "--person", worker.id, "--role", "street_duty"]) == 2
+    assert f"person {worker.id} is a grid_worker" in capsys.readouterr().err
+
+    assert main(["accounts", "list"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["username"], row["person_id"], row["role"], row["scope_id"]) == ("wf", worker.id, "grid_worker", mg)
+    monkeypatch.setenv("CWATCH_NEW_PASSWORD", "another-long-one")
+    assert main(["accounts", "reset-password", "wf"]) == 0
+    assert main(["accounts", "disable", "wf"]) == 0
+    assert main(["accounts", "disable", "nobody"]) == 2
+    capsys.readouterr()
+    assert main(["accounts", "list"]) == 0
+    assert json.loads(capsys.readouterr().out)["disabled"] is True
+    assert main(["audit", "--action", "account."]) == 0
+    actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
+    assert actions == ["account.disable", "account.password", "account.create"]

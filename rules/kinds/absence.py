@@ -94,7 +94,9 @@ class AbsenceEvaluator(WatchedMeters):
         if m3 > 0:
             acc = self.acc.setdefault(h, [])
             acc.append((since, m3))
-            while acc and acc[0][0] < r.ts - self.window:
+            # uses within one window of this one add up; pruned by their dates, not the reading's time: a
+            # meter silent for longer than the window dates its catch-up use back before `r.ts - window`
+            while acc and acc[0][0] < since - self.window:
                 acc.pop(0)
             if sum(x for _, x in acc) >= self.rule.min_use_m3 - 1e-12:
                 acc.clear()

@@ -86,7 +86,7 @@ class AbsenceEvaluator(WatchedMeters):
         used = self.use.use(r)
         if used is None:
             return
-        since, m3 = used
+        start, since, m3 = used
         if m3 == RESTART:
             self.mark[h] = max(self.mark.get(h, since), since)
             self.acc.pop(h, None)
@@ -100,8 +100,8 @@ class AbsenceEvaluator(WatchedMeters):
                 acc.pop(0)
             if sum(x for _, x in acc) >= self.rule.min_use_m3 - 1e-12:
                 acc.clear()
-                # the register proves no use up to `since`: an absence due by then still counts
-                self._judge(ctx, h, since, since)
+                # the register proves no use up to the interval's start: an absence due by then still counts
+                self._judge(ctx, h, start, start)
                 self._used(ctx, h, since, r.ts)
                 return
         self._judge(ctx, h, r.ts, r.ts)

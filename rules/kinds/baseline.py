@@ -284,7 +284,7 @@ class BaselineEvaluator(WatchedMeters):
             return  # not a newer register reading, or older than the day being learned
         self._roll(ctx, h, r.ts)
         self.today_seen[h] = True
-        since, m3 = used
+        start, since, m3 = used
         if m3 == RESTART:
             self.known_from.setdefault(h, since)  # the meter's first reading (a replaced one keeps it)
             self.last_use[h] = max(self.last_use.get(h, since), since)
@@ -298,7 +298,7 @@ class BaselineEvaluator(WatchedMeters):
         if self.rule.mode == "high_use":
             self._check_high(ctx, h, r.ts)
             return
-        self._judge(ctx, h, since, since)
+        self._judge(ctx, h, start, start)  # the register proves no use up to the interval's start
         self.today_uses.setdefault(h, []).append(since)
         if since > self.last_use.get(h, NEVER):
             self.last_use[h] = since

@@ -1,9 +1,11 @@
 """Water use from a cumulative register: the difference between two readings of one meter, dated at the
-start of the interval it was used in (it happened somewhere after the earlier reading)."""
+start of the interval it was used in (it happened somewhere after the earlier reading), but at most
+`USE_SPAN_S` before the reading that shows it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from devices.model import DeviceClass
 from devices.payloads import Channel
@@ -12,10 +14,23 @@ from rules.conditions import NUMBER
 
 RESTART = -1.0
 """The m3 `UseTracker.use` reports when a meter's register went down."""
+USE_SPAN_S = 3600.0
+"""A use is dated at most this long before the reading that shows it: the interval of an hourly meter. After a
+longer silence the readings say nothing about when in it the water was used; dated at the start of the
+silence, the use would let the next readings prove an absence as long as the silence itself."""
+
+
+class Use(NamedTuple):
+    """What one reading says: no use up to `start` (the meter's previous reading), then `m3` used, dated `at`
+    (`start`, or `USE_SPAN_S` before the reading after a longer interval)."""
+
+    start: float
+    at: float
+    m3: float
 
 
 class UseTracker:
-    """Last (time, register) per meter. `use(r)` returns (interval start, m3 used) for a newer reading, or None.
+    """Last (time, register) per meter. `use(r)` returns the `Use` of a newer reading, or None.
     The first reading of a meter, and a register that goes down (meter replaced or reset), start over: `use`
     returns (r.ts, RESTART) and the evaluators restart their clocks there, because nothing is known about the
     time before."""
@@ -25,7 +40,7 @@ class UseTracker:
     def __init__(self) -> None:
         self.last: dict[str, tuple[float, float]] = {}
 
-    def use(self, r: Reading) -> tuple[float, float] | None:
+    def use(self, r: Reading) -> Use | None:
         if r.device_class is not DeviceClass.WATER_METER or r.channel is not Channel.TELEMETRY:
             return None
         v = r.fields.get("volume_m3")
@@ -36,8 +51,8 @@ class UseTracker:
             return None  # older than what we know: the register already counted it
         self.last[r.device_id] = (r.ts, float(v))
         if before is None or float(v) < before[1]:
-            return r.ts, RESTART  # a meter heard for the first time, or replaced
-        return before[0], float(v) - before[1]
+            return Use(r.ts, r.ts, RESTART)  # a meter heard for the first time, or replaced
+        return Use(before[0], max(before[0], r.ts - USE_SPAN_S), float(v) - before[1])
 
     def newest(self, meters: Sequence[str]) -> float | None:
         """The time of the newest reading of any of `meters` (None when none was read yet)."""

@@ -53,3 +53,12 @@ def test_water_used_while_the_meter_was_silent_longer_than_the_window_counts_as_
     steps = replay("daiad-e0bd8234-2016-04-20.csv")
     up_to_midnight = [a for ts, alerts in steps if ts < at("21/04/2016 00:00") for a in raises(alerts)]
     assert up_to_midnight == []
+
+
+def test_a_use_after_a_long_silence_is_dated_near_the_reading_that_shows_it() -> None:
+    # 21/04/2016: the meter is silent 06:37-11:37 and then shows 62 L; no use until 22:37, and 13 L in small
+    # amounts by 01:37. Dated at 06:37, the 62 L would let the 18:37 reading "prove" 12 h without water, though
+    # they may have been used at 11:30: the use is dated in the hour before the reading (10:37), as an hourly
+    # reading's would be, and the night's small uses end the absence before the quiet hours do.
+    steps = replay("daiad-e0bd8234-2016-04-20.csv")
+    assert [a for _, alerts in steps for a in raises(alerts)] == []

@@ -286,7 +286,7 @@ class BaselineEvaluator(WatchedMeters):
         self.today_seen[h] = True
         start, since, m3 = used
         if m3 == RESTART:
-            self.known_from.setdefault(h, since)  # the meter's first reading (a replaced one keeps it)
+            self.known_from.setdefault(h, since)  # the meter's first reading (a second meter of it keeps it)
             self.last_use[h] = max(self.last_use.get(h, since), since)
             return
         if m3 <= 0 or m3 < self.rule.min_use_m3:

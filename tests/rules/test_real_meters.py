@@ -12,6 +12,7 @@ from bench.care.data import load
 from devices.registry import Registry
 from rules.alert import Alert
 from rules.engine import Engine
+from rules.kinds.water import RESTART, UseTracker
 from tests.rules.support import WATCHED, raises, reading, registry, ruleset
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -62,3 +63,29 @@ def test_a_use_after_a_long_silence_is_dated_near_the_reading_that_shows_it() ->
     # reading's would be, and the night's small uses end the absence before the quiet hours do.
     steps = replay("daiad-e0bd8234-2016-04-20.csv")
     assert [a for _, alerts in steps for a in raises(alerts)] == []
+
+
+def test_a_register_that_steps_back_does_not_restart_the_absence_clock() -> None:
+    # 21/01/2017: the last use shows at 16:55 (18 L, used after 15:55); at 18:56 the register steps back 6 L;
+    # no use until 09:56. The absence counts from 15:55: due at 03:55, inside the quiet hours, so raised at
+    # 06:00. Taken for a replaced meter, the step back would restart the clock and delay the alert to 06:56.
+    steps = replay("daiad-f52f0ae6-2017-01-21.csv")
+    [a] = [a for _, alerts in steps for a in raises(alerts)]
+    assert a.details["last_use"] == at("21/01/2017 15:55") + 59
+    assert a.ts == at("22/01/2017 06:00")
+    assert a.details["deferred_from"] == at("22/01/2017 03:55") + 59
+
+
+def test_a_second_meter_series_interleaved_with_the_households_own_is_neither_use_nor_a_restart() -> None:
+    # 17/01/2017 12:34-15:37: readings of a series at 456,017 L and up alternate with the household's own at
+    # 207,774 L and up. A jump from one to the other is neither use (248 m3 in an hour is more than a household
+    # meter can count) nor a replaced meter: the second series says nothing while the household's own goes on.
+    [h] = load(FIXTURES / "daiad-9348c9bb-2017-01-17.csv").households.values()
+    reg = registry()
+    tracker = UseTracker()
+    got = []
+    for ts, litres in zip(h.ts.tolist(), h.litres.tolist(), strict=True):
+        u = tracker.use(reading(reg, "WM1", "telemetry", ts, volume_m3=litres / 1000.0))
+        got.append(None if u is None else round(u.m3 * 1000.0, 3))
+    # the first reading starts the meter; the readings of the other series say nothing
+    assert got == [RESTART * 1000.0, 0.0, None, 40.0, None, 37.0, None, 35.0, None, 21.0, 18.0, 7.0]

@@ -46,6 +46,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.care
+	$(BIN)/python -m bench.notify
 
 schemas: install
 	$(BIN)/cwatch schemas docs/schemas

@@ -22,7 +22,7 @@ def ladder_notices(ticket: Ticket, event: TicketEvent, recipients: Sequence[Mapp
         a == SystemAction.RAISE.value
         or a == Action.ASSIGN.value
         or (a == Action.REOPEN.value and event.actor == SYSTEM_ACTOR)
-        or (a == SystemAction.CONFIRM.value and event.data.get("confirmed"))  # a verifying alarm stands
+        or (a in _RISES and event.data.get("confirmed"))  # a verifying ticket stands: its alarm, or another
     ):
         template, people = "new_ticket", _cards(recipients) or _assignee(ticket)
     elif a in _RISES and event.data.get("severity"):  # a related alarm joined, repeated or was confirmed higher

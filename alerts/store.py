@@ -306,9 +306,9 @@ class TicketStore:
         opening a duplicate ticket."""
         found = await self._condition(conn, alert.dedup_key)
         if found is not None:
-            row, member, active = found
+            holder, member, active = found
             if active:
-                changed = await self._on_member(conn, row, member, alert, now, new, cards)
+                changed = await self._on_member(conn, holder, member, alert, now, new, cards)
                 return None if changed is None else (changed, False)
             if alert.ts <= member.last_seen:
                 return None
@@ -396,9 +396,12 @@ class TicketStore:
         holds only that one (joins go by group keys, which are never conditions' keys): no query."""
         if ticket.dedup_key == changed.dedup_key:
             return [changed]
+        return await self._active_members(conn, ticket.id)
+
+    async def _active_members(self, conn: AsyncConnection, ticket_id: int) -> list[TicketMember]:
         q = (
             select(ticket_members)
-            .where(ticket_members.c.ticket_id == ticket.id, ticket_members.c.active)
+            .where(ticket_members.c.ticket_id == ticket_id, ticket_members.c.active)
             .order_by(ticket_members.c.id)
         )
         return [row_to_member(r) for r in await conn.execute(q)]
@@ -492,12 +495,7 @@ class TicketStore:
         """Write what a change of one condition does to its ticket (`alerts.incident.settle`) and record it.
         `members`: the ticket's active conditions after the change (None: read them)."""
         if members is None:
-            q = (
-                select(ticket_members)
-                .where(ticket_members.c.ticket_id == ticket.id, ticket_members.c.active)
-                .order_by(ticket_members.c.id)
-            )
-            members = [row_to_member(r) for r in await conn.execute(q)]
+            members = await self._active_members(conn, ticket.id)
         deadlines = None if new is None else (new.ack_due_at, new.resolve_due_at)
         settled = settle(ticket, members, ts=alert.ts, deadlines=deadlines, withdrawn=withdrawn)
         if action is SystemAction.CLEAR and not settled.cleared:

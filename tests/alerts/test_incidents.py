@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -267,11 +268,12 @@ async def test_an_alarm_withdrawn_from_a_confirmed_ticket_leaves_it_as_it_was(se
 
 
 async def test_a_verifying_ticket_confirmed_by_a_lower_rule_keeps_showing_the_alarm_until_withdrawn(
-    service: TicketService,
+    service: TicketService, engine: AsyncEngine
 ) -> None:
     await service.apply([smoke(ALARM, PENDING, ts=1_000, until=1_040)])
     [t] = await service.apply([smoke(CONCENTRATION, ts=1_010)])
     assert (t.verifying, t.severity, t.ack_due_at) == (False, Severity.CRITICAL, 10_000 + 900)
+    assert await notified(engine) == [(t.id, "join", ["p-w1"])]  # the ticket stands: its assignee is told
     [t] = await service.apply([smoke(ALARM, CANCEL, ts=1_020)])
     assert (t.severity, t.rule_id, t.status) == (Severity.MAJOR, "smoke_concentration", Status.OPEN)
 
@@ -296,3 +298,17 @@ async def test_an_alarm_left_verifying_by_a_removed_rule_is_confirmed_by_the_esc
     assert [e.data["rule_id"] for e in confirms] == ["smoke_alarm", "smoke_not_cleared"]
     assert all("既无确认也无撤销" in (e.note or "") for e in confirms)
     assert [m.state for m in detail.members] == [MemberState.FIRING] * 3
+
+
+async def test_a_held_raise_of_a_grouped_rule_joins_its_groups_ticket_when_released(service: TicketService) -> None:
+    hierarchy = service.registry()
+    held_open = alert("door_held_open:AC1", severity=Severity.MINOR, rule="door_held_open", group="door:AC1")
+    s = await service.silences.create(
+        OPERATOR, hierarchy, 10_000, scope_id="M1", ends_at=20_000, comment="door repair", rule_id="door_held_open"
+    )
+    assert await service.apply([replace(held_open, lasting=True)]) == []  # held: the door is still open after
+    [t] = await service.apply([door(f"door_forced:AC1@{1_100}", ts=1_100)])
+    await service.silences.cancel(OPERATOR, hierarchy, s.id, 10_000)
+    [t2] = await service.release_held()
+    assert (t2.id, t2.severity, t2.count) == (t.id, Severity.CRITICAL, 2)
+    assert [a for a, _, _ in await timeline(service, t2)] == ["raise", "join"]

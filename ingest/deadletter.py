@@ -3,22 +3,25 @@
 They live in the relational store (SQLite or PostgreSQL), so they survive restarts, and the table is bounded:
 beyond `max_rows` the oldest rows are deleted in the same transaction as the insert, so a device spamming junk
 cannot fill the disk. Payloads are stored up to `max_payload_bytes` (the original size is kept).
+
+Refused messages reach them from the spool file (`ingest.mover`), which numbers them. `add_once` stores such a
+numbered run and, in the same transaction, the highest number stored per spool (`ingest_dead_letter_marks`), so
+a run stored again after a crash, or after a store that committed but failed to say so, is not stored twice.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cwatch.db import begin_write
 from ingest.errors import IngestError
-from ingest.refusals import RefusalReason
+from ingest.refusals import RefusalReason, RefusedMessage
 
 __all__ = ["DeadLetter", "DeadLetterError", "DeadLetters", "NewDeadLetter", "create_tables", "metadata"]
 
@@ -37,6 +40,13 @@ dead_letters = sa.Table(
     sa.Index("ix_ingest_dead_letters_reason_id", "reason", "id"),
 )
 
+marks = sa.Table(
+    "ingest_dead_letter_marks",
+    metadata,
+    sa.Column("spool_id", sa.String(32), primary_key=True),  # `ingest.spool.Spool.spool_id`
+    sa.Column("stored_up_to", sa.BigInteger(), nullable=False),  # the highest refused-row id stored
+)
+
 PAYLOAD_TEXT_MAX = 2000
 
 
@@ -44,14 +54,8 @@ class DeadLetterError(IngestError):
     """The dead-letter table could not be read or written."""
 
 
-class NewDeadLetter(NamedTuple):
-    """One refused message to record (a plain 5-tuple works too)."""
-
-    topic: str
-    payload: bytes
-    reason: RefusalReason | str
-    detail: str
-    received_at: float
+NewDeadLetter = RefusedMessage
+"""One refused message to record (a plain 5-tuple works too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,27 +107,58 @@ class DeadLetters:
         self, items: Iterable[NewDeadLetter | tuple[str, bytes, RefusalReason | str, str, float]]
     ) -> None:
         """Record refused messages in one transaction, then trim the table to `max_rows`."""
-        rows = [
-            {
-                "topic": topic,
-                "payload": bytes(payload[: self.max_payload_bytes]),
-                "payload_size": len(payload),
-                "reason": str(reason),
-                "detail": detail,
-                "received_at": float(received_at),
-            }
-            for topic, payload, reason, detail, received_at in items
-        ]
+        rows = [NewDeadLetter(*item) for item in items]
         if not rows:
             return
-        t = dead_letters
         try:
             async with begin_write(self._engine) as conn:
-                await conn.execute(t.insert(), rows)
-                newest = (await conn.execute(sa.select(sa.func.max(t.c.id)))).scalar_one()
-                await conn.execute(t.delete().where(t.c.id <= newest - self.max_rows))
+                await self._insert(conn, rows)
         except SQLAlchemyError as e:
             raise DeadLetterError(f"cannot record dead letters: {e}") from e
+
+    async def add_once(self, spool_id: str, numbered: Sequence[tuple[int, NewDeadLetter]]) -> int:
+        """Record the refused messages a spool numbered (ids ascending) that are not stored yet, in one transaction
+        with the spool's mark (the highest id stored), then trim. Returns how many were new. Calling it again with
+        rows it stored before stores nothing, so a caller that cannot tell whether a call succeeded calls again."""
+        if not numbered:
+            return 0
+        m = marks
+        try:
+            async with begin_write(self._engine) as conn:
+                # FOR UPDATE (PostgreSQL): a concurrent mover of the same spool waits here instead of storing twice
+                mark = (
+                    await conn.execute(sa.select(m.c.stored_up_to).where(m.c.spool_id == spool_id).with_for_update())
+                ).scalar_one_or_none()
+                new = [row for row_id, row in numbered if mark is None or row_id > mark]
+                last = numbered[-1][0]
+                if mark is None:
+                    await conn.execute(m.insert().values(spool_id=spool_id, stored_up_to=last))
+                elif last > mark:
+                    await conn.execute(m.update().where(m.c.spool_id == spool_id).values(stored_up_to=last))
+                if new:
+                    await self._insert(conn, new)
+        except SQLAlchemyError as e:
+            raise DeadLetterError(f"cannot record dead letters: {e}") from e
+        return len(new)
+
+    async def _insert(self, conn: AsyncConnection, rows: Sequence[NewDeadLetter]) -> None:
+        t = dead_letters
+        await conn.execute(
+            t.insert(),
+            [
+                {
+                    "topic": r.topic,
+                    "payload": bytes(r.payload[: self.max_payload_bytes]),
+                    "payload_size": len(r.payload) if r.payload_size is None else r.payload_size,
+                    "reason": str(r.reason),
+                    "detail": r.detail,
+                    "received_at": float(r.received_at),
+                }
+                for r in rows
+            ],
+        )
+        newest = (await conn.execute(sa.select(sa.func.max(t.c.id)))).scalar_one()
+        await conn.execute(t.delete().where(t.c.id <= newest - self.max_rows))
 
     async def list(self, limit: int = 100, reason: RefusalReason | str | None = None) -> builtins.list[DeadLetter]:
         """Newest first."""

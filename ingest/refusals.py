@@ -4,6 +4,7 @@ these reasons and a short human detail naming the field, and the ingester carrie
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 from ingest.errors import IngestError
 
@@ -49,3 +50,15 @@ class Refused(IngestError):  # noqa: N818 - the name is the shared contract
 
     def __reduce__(self) -> tuple[type[Refused], tuple[RefusalReason, str]]:
         return (Refused, (self.reason, self.detail))
+
+
+class RefusedMessage(NamedTuple):
+    """A refused message or point on its way to the dead letters: where it came from, what it held, and why.
+    `payload_size` is the original size when `payload` was cut short (None: `payload` is whole)."""
+
+    topic: str
+    payload: bytes
+    reason: RefusalReason | str
+    detail: str
+    received_at: float
+    payload_size: int | None = None

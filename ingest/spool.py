@@ -19,16 +19,24 @@ and is stored. (A separate indexed table of pairs tripled the cost of an append;
 The newest batches are also kept in memory (`tail_readings` readings at most), so a consumer that keeps up
 reads them back without a query or a msgpack decode; the file stays the source of truth after a restart.
 
+Refused messages wait here too, in the `refused` table, on their way to the dead letters: the ingester writes
+those of a batch in the transaction of its append, and a consumer those of the readings it could not deliver
+(points the database refused) in the transaction that moves its cursor past them. So a refusal is durable
+exactly when what it refuses is acknowledged or passed; `ingest.mover` moves the rows into the dead letters
+(at least once, de-duplicated there by row id and `spool_id`) and then deletes them here.
+
 The class is synchronous (sqlite3 blocks); the service calls it through `asyncio.to_thread`. A lock serialises
 the connection, so it is safe to share between threads.
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import sqlite3
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +44,12 @@ import msgspec
 
 from devices.reading import Reading
 from ingest.errors import SpoolClosedError, SpoolError, SpoolFullError
+from ingest.refusals import RefusedMessage
 
 DEFAULT_CONSUMERS = ("telemetry",)
+REFUSED_PAYLOAD_MAX = 65_536
+"""Default cut of a refused message's payload in the spool (its original size is kept): the dead letters keep no
+more (`ingest.deadletter.DeadLetters.max_payload_bytes`)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -53,6 +65,15 @@ CREATE TABLE IF NOT EXISTS cursors (
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refused (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    payload_size INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    received_at REAL NOT NULL
 );
 """
 
@@ -78,9 +99,11 @@ class Spool:
         consumers: Iterable[str] = DEFAULT_CONSUMERS,
         dedup_window: int = 100_000,
         tail_readings: int = 50_000,
+        refused_payload_max: int = REFUSED_PAYLOAD_MAX,
     ) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.refused_payload_max = refused_payload_max
         self.consumers = tuple(dict.fromkeys(consumers))
         if not self.consumers:
             raise SpoolError("a spool needs at least one consumer")
@@ -103,6 +126,9 @@ class Spool:
             self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
             row = self._db.execute("SELECT value FROM meta WHERE key = 'next_offset'").fetchone()
             self._next = int(row[0]) if row else 1
+            # which spool numbered the refused rows: the dead letters remember how far they moved per spool_id
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('spool_id', ?)", (secrets.randbits(62),))
+            self.spool_id = str(self._db.execute("SELECT value FROM meta WHERE key = 'spool_id'").fetchone()[0])
             # a new consumer starts where the slowest existing one is, so it sees everything not yet consumed
             (slowest,) = self._db.execute("SELECT min(position) FROM cursors").fetchone()
             start = int(slowest) if slowest is not None else self._next - 1
@@ -114,11 +140,16 @@ class Spool:
 
     # --- writing ------------------------------------------------------------------------------------------
 
-    def append(self, batch: Sequence[Reading], now: float = 0.0) -> AppendResult:
-        """Store `batch` durably in one transaction; return the last offset and the duplicates left out.
+    def append(
+        self, batch: Sequence[Reading], now: float = 0.0, refused: Sequence[RefusedMessage] = ()
+    ) -> AppendResult:
+        """Store `batch` and the `refused` messages that came with it durably in one transaction; return the last
+        offset and the duplicates left out.
 
         Raises `SpoolFullError` (nothing stored) when the spool already holds `max_bytes`, so the caller can hold
         back acknowledgements until consumers catch up."""
+        if not batch and not refused:
+            return AppendResult(self.last_offset, 0)
         with self._lock:
             self._check_open()
             size = self._size_unlocked()
@@ -136,23 +167,24 @@ class Spool:
                         continue
                     pairs[key] = r.ts
                 fresh.append(r)
-            if not fresh:
+            if not fresh and not refused:
                 return AppendResult(self._next - 1, 0, duplicates)
             first, last = self._next, self._next + len(fresh) - 1
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute(
-                        "INSERT INTO batches (first, last, appended_at, data) VALUES (?, ?, ?, ?)",
-                        (first, last, now, self._encoder.encode(fresh)),
-                    )
-                    self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_offset', ?)", (last + 1,))
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                with _transaction(self._db):
+                    if fresh:
+                        self._db.execute(
+                            "INSERT INTO batches (first, last, appended_at, data) VALUES (?, ?, ?, ?)",
+                            (first, last, now, self._encoder.encode(fresh)),
+                        )
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_offset', ?)", (last + 1,)
+                        )
+                    _insert_refused(self._db, refused, self.refused_payload_max)
             except sqlite3.Error as exc:
                 raise SpoolError(f"cannot append to spool: {exc}") from exc
+            if not fresh:
+                return AppendResult(self._next - 1, 0, duplicates)
             self._next = last + 1
             self._tail.append((first, fresh))
             self._tail_count += len(fresh)
@@ -193,17 +225,48 @@ class Spool:
             return out
         return _read_batches(self._db, self._decoder, position, limit)
 
-    def commit(self, consumer: str, offset: int) -> None:
-        """Record that `consumer` has finished every reading up to and including `offset` (never moves back)."""
+    def commit(self, consumer: str, offset: int, refused: Sequence[RefusedMessage] = ()) -> None:
+        """Record that `consumer` has finished every reading up to and including `offset` (never moves back), and
+        keep the `refused` messages it could not deliver, in one transaction."""
         with self._lock:
             self._check_open()
             self._position_unlocked(consumer)
+            _commit(self._db, self.path, consumer, offset, refused, self.refused_payload_max)
+
+    # --- refused messages, on their way to the dead letters ------------------------------------------------
+
+    def refused(self, limit: int = 1000, max_bytes: int = 16 * 1024**2) -> list[tuple[int, RefusedMessage]]:
+        """The oldest refused messages as (row id, message): at most `limit`, and no more payload bytes than
+        `max_bytes` beyond the first row. Row ids only grow, also across deletions."""
+        out: list[tuple[int, RefusedMessage]] = []
+        size = 0
+        with self._lock:
+            self._check_open()
             try:
-                self._db.execute(
-                    "UPDATE cursors SET position = max(position, ?) WHERE consumer = ?", (offset, consumer)
+                cur = self._db.execute(
+                    "SELECT id, topic, payload, payload_size, reason, detail, received_at FROM refused "
+                    "ORDER BY id LIMIT ?",
+                    (limit,),
                 )
+                for row_id, topic, payload, payload_size, reason, detail, received_at in cur:
+                    size += len(payload)
+                    if out and size > max_bytes:
+                        break
+                    out.append(
+                        (int(row_id), RefusedMessage(topic, bytes(payload), reason, detail, received_at, payload_size))
+                    )
             except sqlite3.Error as exc:
-                raise SpoolError(f"cannot commit cursor of {consumer!r}: {exc}") from exc
+                raise SpoolError(f"cannot read refused messages: {exc}") from exc
+        return out
+
+    def forget_refused(self, up_to: int) -> None:
+        """Delete the refused messages with row ids up to and including `up_to` (their dead letters are kept)."""
+        with self._lock:
+            self._check_open()
+            try:
+                self._db.execute("DELETE FROM refused WHERE id <= ?", (up_to,))
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot delete refused messages: {exc}") from exc
 
     def position(self, consumer: str) -> int:
         with self._lock:
@@ -330,8 +393,9 @@ class SpoolReader:
     ingester's process no CPU. The file must exist (the ingester's `Spool` creates it and the cursors); WAL
     lets this reader work while the ingester appends, and the ingester's `truncate()` sees the cursor moves."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, refused_payload_max: int = REFUSED_PAYLOAD_MAX) -> None:
         self.path = Path(path)
+        self.refused_payload_max = refused_payload_max
         self._lock = threading.Lock()
         self._decoder = msgspec.msgpack.Decoder(list[Reading])
         self._closed = False
@@ -360,17 +424,20 @@ class SpoolReader:
             self._check_open()
             return _read_batches(self._db, self._decoder, offset, limit)
 
-    def commit(self, consumer: str, offset: int) -> None:
+    def commit(self, consumer: str, offset: int, refused: Sequence[RefusedMessage] = ()) -> None:
+        """As `Spool.commit`: the cursor and the `refused` messages in one transaction."""
+        with self._lock:
+            self._check_open()
+            _commit(self._db, self.path, consumer, offset, refused, self.refused_payload_max)
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (the ingester) commits to the file."""
         with self._lock:
             self._check_open()
             try:
-                updated = self._db.execute(
-                    "UPDATE cursors SET position = max(position, ?) WHERE consumer = ?", (offset, consumer)
-                ).rowcount
+                return int(self._db.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as exc:
-                raise SpoolError(f"cannot commit cursor of {consumer!r}: {exc}") from exc
-            if updated != 1:
-                raise SpoolError(f"spool {self.path} has no consumer {consumer!r}")
+                raise SpoolError(f"cannot read the version of spool {self.path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -381,6 +448,58 @@ class SpoolReader:
     def _check_open(self) -> None:
         if self._closed:
             raise SpoolClosedError(f"spool {self.path} is closed")
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on an autocommit connection: committed at the end, rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _insert_refused(db: sqlite3.Connection, refused: Sequence[RefusedMessage], payload_max: int) -> None:
+    if refused:
+        db.executemany(
+            "INSERT INTO refused (topic, payload, payload_size, reason, detail, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.topic,
+                    bytes(r.payload[:payload_max]),
+                    len(r.payload) if r.payload_size is None else r.payload_size,
+                    str(r.reason),
+                    r.detail,
+                    float(r.received_at),
+                )
+                for r in refused
+            ],
+        )
+
+
+def _commit(
+    db: sqlite3.Connection,
+    path: Path,
+    consumer: str,
+    offset: int,
+    refused: Sequence[RefusedMessage],
+    payload_max: int,
+) -> None:
+    """Move `consumer`'s cursor to `offset` (never back) and keep `refused`, in one transaction."""
+    try:
+        with _transaction(db):
+            updated = db.execute(
+                "UPDATE cursors SET position = max(position, ?) WHERE consumer = ?", (offset, consumer)
+            ).rowcount
+            if updated != 1:
+                raise SpoolError(f"spool {path} has no consumer {consumer!r}")
+            _insert_refused(db, refused, payload_max)
+    except sqlite3.Error as exc:
+        raise SpoolError(f"cannot commit cursor of {consumer!r}: {exc}") from exc
 
 
 def _read_batches(

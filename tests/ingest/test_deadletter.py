@@ -77,3 +77,37 @@ async def test_dead_letters_survive_a_restart(store_url: str) -> None:
         assert await dl.list() == []
     finally:
         await second.dispose()
+
+
+def numbered(ids: range, spool: str = "") -> list[tuple[int, NewDeadLetter]]:
+    """Rows as spool `spool` numbers them; the spool's name is their detail."""
+    return [(i, NewDeadLetter(f"cw/c1/d{i}", b"{", RefusalReason.MALFORMED_JSON, spool, float(i))) for i in ids]
+
+
+async def test_add_once_stores_each_numbered_row_of_a_spool_once(engine: AsyncEngine) -> None:
+    """What a spool numbered is stored once however often it is offered (a mover that crashed before deleting
+    its rows from the spool, or a commit whose answer was lost, offers them again); spools are told apart."""
+    dl = DeadLetters(engine)
+    assert await dl.add_once("A", numbered(range(1, 4), "A")) == 3
+    assert await dl.add_once("A", numbered(range(1, 4), "A")) == 0  # again, after a crash: nothing
+    assert await dl.add_once("A", numbered(range(2, 6), "A")) == 2  # overlapping: only 4 and 5
+    assert await dl.add_once("B", numbered(range(1, 3), "B")) == 2  # another spool counts from 1 too
+    assert await dl.add_once("A", []) == 0
+    rows = await dl.list(limit=100)
+    assert sorted((r.detail, r.received_at) for r in rows) == [
+        ("A", 1.0),
+        ("A", 2.0),
+        ("A", 3.0),
+        ("A", 4.0),
+        ("A", 5.0),
+        ("B", 1.0),
+        ("B", 2.0),
+    ]
+
+
+async def test_add_once_keeps_the_original_size_of_a_payload_cut_before(engine: AsyncEngine) -> None:
+    dl = DeadLetters(engine, max_payload_bytes=10)
+    row = NewDeadLetter("t", b"x" * 50, RefusalReason.TOO_LARGE, "big", 1.0, payload_size=70_000)
+    await dl.add_once("A", [(1, row)])
+    (stored,) = await dl.list()
+    assert (stored.payload, stored.payload_size) == (b"x" * 10, 70_000)

@@ -10,7 +10,8 @@ from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading
 from ingest.errors import SpoolClosedError, SpoolError, SpoolFullError
-from ingest.spool import Spool
+from ingest.refusals import RefusalReason, RefusedMessage
+from ingest.spool import Spool, SpoolReader
 
 
 def reading(device: str = "d1", seq: int | None = 1, ts: float = 1000.0, **fields: float) -> Reading:
@@ -185,3 +186,87 @@ def test_read_after_reads_past_the_cursor_for_pipelined_consumers(tmp_path: Path
         assert [o for o, _ in spool.read_after(2, limit=2)] == [3, 4]
         assert spool.position("telemetry") == 0
         assert spool.read_after(5) == []
+
+
+# --- refused messages on their way to the dead letters ---------------------------------------------------------
+
+
+def refusal(i: int, payload: bytes = b"{oops") -> RefusedMessage:
+    return RefusedMessage(f"cw/c1/d{i}/telemetry", payload, RefusalReason.MALFORMED_JSON, "Invalid JSON", 100.0 + i)
+
+
+def test_refused_messages_are_kept_with_the_append_and_with_the_cursor_move(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db") as spool:
+        res = spool.append([reading(seq=1)], refused=[refusal(1), refusal(2)])
+        assert (res.last_offset, res.stored) == (1, 1)
+        only_refused = spool.append([], refused=[refusal(3)])  # a batch of junk only: no offsets taken
+        assert (only_refused.last_offset, only_refused.stored) == (1, 0)
+        spool.commit("telemetry", 1, refused=[refusal(4)])
+        assert spool.position("telemetry") == 1
+        rows = spool.refused()
+        assert [row_id for row_id, _ in rows] == [1, 2, 3, 4]
+        assert rows[0][1] == refusal(1)._replace(reason="malformed_json", payload_size=5)
+        assert [r.topic for _, r in spool.refused(limit=2)] == ["cw/c1/d1/telemetry", "cw/c1/d2/telemetry"]
+
+
+def test_refused_rows_are_numbered_for_good_and_read_in_bounded_runs(tmp_path: Path) -> None:
+    """Row ids only grow, also after deletions and a reopen: the dead letters' mark relies on it."""
+    path = tmp_path / "s.db"
+    with Spool(path) as spool:
+        spool.append([], refused=[refusal(i) for i in range(3)])
+        spool.forget_refused(3)
+        assert spool.refused() == []
+        first_id = spool.spool_id
+    with Spool(path) as spool:
+        assert spool.spool_id == first_id
+        spool.append([], refused=[refusal(9, b"x" * 1000), refusal(10, b"y" * 1000)])
+        assert [row_id for row_id, _ in spool.refused()] == [4, 5]
+        assert [row_id for row_id, _ in spool.refused(max_bytes=1500)] == [4]
+        assert [row_id for row_id, _ in spool.refused(max_bytes=10)] == [4]  # always at least one
+        spool.forget_refused(4)
+        assert [row_id for row_id, _ in spool.refused()] == [5]
+    with Spool(tmp_path / "other.db") as other:
+        assert other.spool_id != first_id
+
+
+def test_refused_payloads_are_cut_and_their_size_kept(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db", refused_payload_max=100) as spool:
+        spool.append([], refused=[refusal(1, b"z" * 5000), refusal(2, b"w")._replace(payload_size=7)])
+        (_, big), (_, cut_before) = spool.refused()
+        assert (big.payload, big.payload_size) == (b"z" * 100, 5000)
+        assert (cut_before.payload, cut_before.payload_size) == (b"w", 7)
+
+
+def test_a_failed_refusal_write_keeps_neither_the_cursor_move_nor_the_append(tmp_path: Path) -> None:
+    """One transaction: a refused row that cannot be written (NOT NULL) leaves the cursor where it was and the
+    batch unappended, so nothing is ever passed or acknowledged without its refusals."""
+    broken = refusal(1)._replace(topic=None)
+    with Spool(tmp_path / "s.db") as spool:
+        spool.append([reading(seq=1)])
+        with pytest.raises(SpoolError):
+            spool.commit("telemetry", 1, refused=[refusal(2), broken])
+        assert spool.position("telemetry") == 0
+        with pytest.raises(SpoolError):
+            spool.append([reading(seq=2)], refused=[broken])
+        assert spool.last_offset == 1
+        assert [r.seq for _, r in spool.read("telemetry")] == [1]
+        assert spool.refused() == []
+        spool.commit("telemetry", 1, refused=[refusal(3)])  # the connection is usable afterwards
+        assert [r.topic for _, r in spool.refused()] == [refusal(3).topic]
+
+
+def test_a_reader_in_another_process_keeps_refusals_with_its_cursor(tmp_path: Path) -> None:
+    with Spool(tmp_path / "s.db") as spool:
+        spool.append([reading(seq=1), reading(seq=2)])
+        reader = SpoolReader(tmp_path / "s.db")
+        try:
+            before = reader.data_version()
+            assert reader.data_version() == before  # its own reads and writes do not count
+            reader.commit("telemetry", 2, refused=[refusal(1)])
+            assert reader.data_version() == before
+            assert spool.position("telemetry") == 2
+            assert [r.topic for _, r in spool.refused()] == [refusal(1).topic]
+            spool.append([reading(seq=3)])
+            assert reader.data_version() != before  # the ingester's append does
+        finally:
+            reader.close()

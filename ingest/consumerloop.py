@@ -1,7 +1,7 @@
 """One spool consumer's loop: read after the cursor, hand batches to a callable, commit the cursor behind them.
 
-Shared by the ingester (its "telemetry" and "rules" consumers run in its event loop) and by the separate
-telemetry drain process (`ingest.drainer`), which reads the same spool file from another process.
+Shared by every consumer: the rule engine's in the ingester's event loop, and the telemetry drain
+(`ingest.drain`) in the ingester's process or in a process of its own, reading the same spool file.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from devices.reading import Reading
+from ingest.refusals import RefusedMessage
 
-Consume = Callable[[Sequence[Reading]], Awaitable[None]]
+Consume = Callable[[Sequence[Reading]], Awaitable[Sequence[RefusedMessage] | None]]
+"""Takes a batch; returns what of it could not be delivered, to be dead-lettered (kept with the cursor move)."""
 OnFailure = Callable[[str, Exception, int, int], Awaitable[None]]  # name, error, batch size, failures so far
+OnCommitted = Callable[[Sequence[RefusedMessage]], None]
 
 
 class SpoolAccess(Protocol):
@@ -24,7 +27,7 @@ class SpoolAccess(Protocol):
 
     def read_after(self, offset: int, limit: int = 5000) -> list[tuple[int, Reading]]: ...
 
-    def commit(self, consumer: str, offset: int) -> None: ...
+    def commit(self, consumer: str, offset: int, refused: Sequence[RefusedMessage] = ()) -> None: ...
 
 
 async def consume_forever(
@@ -36,14 +39,16 @@ async def consume_forever(
     limit: int,
     depth: int,
     on_failure: OnFailure,
+    on_committed: OnCommitted | None = None,
 ) -> None:
     """Feed `name` from `spool` until cancelled, keeping up to `depth` batches in flight (the telemetry sink:
     points are idempotent, so a retry may rewrite a batch already stored; other consumers use depth 1 and see
-    batches one at a time, in order). The cursor only ever moves past batches that succeeded. `appended` is set
-    by whoever appends (or learns of an append); the loop waits on it when it has caught up."""
+    batches one at a time, in order). The cursor only ever moves past batches that succeeded, together with the
+    refused messages `consume` returned for them; `on_committed` hears of those once they are kept. `appended` is
+    set by whoever appends (or learns of an append); the loop waits on it when it has caught up."""
     failures = 0
     while True:
-        inflight: deque[tuple[int, int, asyncio.Future[None]]] = deque()  # (last offset, size, write)
+        inflight: deque[tuple[int, int, asyncio.Future[Sequence[RefusedMessage] | None]]] = deque()  # last, size, write
         try:
             # inside the try: a spool that cannot be read for a moment is retried like a failed batch
             dispatched = await asyncio.to_thread(spool.position, name)
@@ -59,10 +64,12 @@ async def consume_forever(
                     await appended.wait()
                     continue
                 last, _, write = inflight[0]
-                await write
+                refused = await write or ()
+                await asyncio.to_thread(spool.commit, name, last, refused)
                 inflight.popleft()
                 failures = 0
-                await asyncio.to_thread(spool.commit, name, last)
+                if refused and on_committed is not None:
+                    on_committed(refused)
         except asyncio.CancelledError:
             for _, _, write in inflight:
                 write.cancel()

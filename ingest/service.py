@@ -1,9 +1,9 @@
 """The ingester: MQTT in, durable spool in the middle, telemetry sink and other consumers out.
 
-    broker --transport--> OrderedCommitter --decode--> Spool.append --PUBACK
-                                                  \\--refused--> DeadLetters
-    Spool --"telemetry"--> sink.write (retry while SinkUnavailable)
+    broker --transport--> OrderedCommitter --decode--> Spool.append (readings + refused messages) --PUBACK
+    Spool --"telemetry"--> TelemetryDrain: sink.write, retried while SinkUnavailable (here, or in a drain process)
     Spool --"rules" etc.--> consumer callables
+    Spool refused rows --DeadLetterMover--> DeadLetters
 
 Every background loop lives in one TaskGroup owned by `run()`; `stop()` ends them. Acknowledgement depends only
 on the spool (a local SQLite file), never on InfluxDB, so a database outage fills the spool instead of stalling
@@ -16,22 +16,22 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cwatch.clock import Clock, SystemClock
 from devices.reading import Reading
-from devices.topics import topic_for
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter
 from ingest.consumerloop import consume_forever
-from ingest.drainer import DrainConfig, reading_json
-from ingest.drainproc import DrainProcess
+from ingest.drain import TELEMETRY, TelemetryDrain
+from ingest.drainproc import DrainConfig, DrainProcess
 from ingest.errors import IngestError, SpoolError
 from ingest.metrics import IngestMetrics
-from ingest.refusals import RefusalReason, Refused
-from ingest.sinks.base import SinkUnavailable, TelemetrySink
+from ingest.mover import DeadLetterMover, DeadLetterStore
+from ingest.refusals import Refused, RefusedMessage
+from ingest.sinks.base import TelemetrySink
 from ingest.spool import Spool
 from ingest.transport import InboundMessage, Transport
 
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TELEMETRY = "telemetry"
-SINK_REJECTED = "sink_rejected"  # dead-letter reason: decoded fine, but the database refused the point
 DECODER_ERROR = "decoder_error"  # dead-letter reason: the decoder raised something other than Refused (a bug)
 Consumer = Callable[[Sequence[Reading]], Awaitable[None]]
 
@@ -58,14 +56,7 @@ class MessageDecoder(Protocol):
     def set_registry(self, registry: Any) -> None: ...
 
 
-DeadLetterRow = tuple[str, bytes, RefusalReason | str, str, float]  # topic, payload, reason, detail, received_at
-Intake = list[Reading] | DeadLetterRow  # a decoded message: its readings, or why it was refused
-
-
-class DeadLetterStore(Protocol):
-    """`ingest.deadletter.DeadLetters` as the service sees it."""
-
-    async def add_many(self, items: Iterable[DeadLetterRow]) -> None: ...
+Intake = list[Reading] | RefusedMessage  # a decoded message: its readings, or why it was refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,27 +105,51 @@ class Ingester:
         self.tuning = tuning or IngestTuning()
         self._sleep = sleep  # retries wait wall-clock time: a database comes back in real seconds
         self._rng = random.Random()
-        # the telemetry consumer runs here, or in a drain process of its own (`ingest.drainproc`)
-        self.drain_process: DrainProcess | None = None
-        self._drain_hint = asyncio.Event()
-        # decoder-failure dead letters already stored for a batch the committer is retrying (spool full)
-        self._kept_stored: dict[int, DeadLetterRow] = {}
-        if telemetry_drain is None:
-            self.consumers: dict[str, Consumer] = {TELEMETRY: self._write_telemetry, **(consumers or {})}
-        else:
-            self.consumers = dict(consumers or {})
-            self.drain_process = DrainProcess(
-                telemetry_drain,
-                on_report=self._drain_report,
-                on_refused=self._drain_refused,
-                on_restart=lambda _rc: self.metrics.drain_restarts.inc(),
-            )
+        self.consumers: dict[str, Consumer] = dict(consumers or {})
+        if TELEMETRY in self.consumers:
+            raise IngestError("'telemetry' is the telemetry drain's cursor; name the consumer otherwise")
         if TELEMETRY not in spool.consumers:
             raise IngestError("the spool needs a 'telemetry' cursor")
         missing = set(self.consumers) - set(spool.consumers)
         if missing:
             raise IngestError(f"spool has no cursor for consumer(s) {sorted(missing)}; pass them to Spool(...)")
-        self._appended = {name: asyncio.Event() for name in self.consumers}
+        # the telemetry drain runs here, or in a drain process of its own; either way it reads the spool file
+        self.telemetry: TelemetryDrain | None = None
+        self.drain_process: DrainProcess | None = None
+        if telemetry_drain is None:
+            t = self.tuning
+            self.telemetry = TelemetryDrain(
+                spool,
+                sink,
+                self.metrics,
+                clock=self.clock,
+                limit=t.sink_batch,
+                depth=t.sink_concurrency,
+                retry_initial_s=t.retry_initial_s,
+                retry_max_s=t.retry_max_s,
+                sleep=sleep,
+            )
+        else:
+            if self.metrics.drain_files is None:
+                raise IngestError("a telemetry drain process needs IngestMetrics(drain_files=...) for its metrics")
+            self.drain_process = DrainProcess(
+                telemetry_drain,
+                self.metrics.drain_files,
+                on_restart=lambda _rc: self.metrics.drain_restarts.inc(),
+                restart_initial_s=self.tuning.retry_initial_s,
+                restart_max_s=self.tuning.retry_max_s,
+            )
+        self.mover = DeadLetterMover(
+            spool,
+            deadletters,
+            self.metrics,
+            poll_s=self.tuning.housekeeping_s,
+            retry_initial_s=self.tuning.retry_initial_s,
+            retry_max_s=self.tuning.retry_max_s,
+            sleep=sleep,
+        )
+        self._refusals = asyncio.Event()  # set after an append that kept refused messages
+        self._appended = {name: asyncio.Event() for name in (TELEMETRY, *self.consumers)}
         self._committer: OrderedCommitter[Intake] = OrderedCommitter(
             self._commit,
             max_batch=self.tuning.commit_batch,
@@ -142,7 +157,6 @@ class Ingester:
             retry_max_s=self.tuning.commit_retry_max_s,
             sleep=sleep,
         )
-        self._sink_ok = True
         self._spool_ok = True
         self._stopping = asyncio.Event()
         self._done = asyncio.Event()
@@ -161,8 +175,11 @@ class Ingester:
                 tg.create_task(self._committer.run(), name="ingest-commit")
                 for name in self.consumers:
                     tg.create_task(self._drain(name), name=f"ingest-drain-{name}")
+                if self.telemetry is not None:
+                    tg.create_task(self.telemetry.run(self._appended[TELEMETRY]), name="ingest-drain-telemetry")
                 if self.drain_process is not None:
-                    tg.create_task(self.drain_process.run(self._drain_hint), name="ingest-drain-process")
+                    tg.create_task(self.drain_process.run(), name="ingest-drain-process")
+                tg.create_task(self.mover.run(self._refusals), name="ingest-dead-letters")
                 tg.create_task(self._housekeeping(), name="ingest-housekeeping")
                 tg.create_task(self.transport.run(self._intake), name="ingest-transport")
                 await self._stopping.wait()
@@ -194,16 +211,13 @@ class Ingester:
     async def ready(self) -> dict[str, bool]:
         """Readiness parts for /readyz: broker connected, spool writable, sink reachable."""
         spool_ok = self._spool_ok and await asyncio.to_thread(self.spool.writable)
-        sink_ok = self._sink_ok
-        ping = getattr(self.sink, "ping", None)
-        if ping is not None:
-            try:
-                sink_ok = bool(await asyncio.wait_for(ping(), timeout=2.0))
-            except Exception:
-                sink_ok = False
+        try:
+            sink_ok = bool(await asyncio.wait_for(self.sink.ping(), timeout=2.0))
+        except Exception:
+            sink_ok = False
         return {"broker": self.transport.connected, "spool": spool_ok, "sink": sink_ok}
 
-    # --- intake: decode, spool, dead letters ----------------------------------------------------------------
+    # --- intake: decode, spool ----------------------------------------------------------------------------
 
     def _intake(self, msg: InboundMessage) -> asyncio.Future[None]:
         """The transport's handler: decode now (while the previous batch's fsync is under way), queue for the
@@ -211,146 +225,67 @@ class Ingester:
         try:
             item: Intake = self.decoder.decode(msg.topic, msg.payload, retain=msg.retain, received_at=msg.received_at)
         except Refused as exc:
-            item = (msg.topic, msg.payload, exc.reason, exc.detail, msg.received_at)
+            item = RefusedMessage(msg.topic, msg.payload, exc.reason, exc.detail, msg.received_at)
         except Exception as exc:  # a decoder bug: keep the message (visible, replayable), never lose or loop on it
             log.exception("decoder failed on a message from %s", msg.topic)
-            item = (msg.topic, msg.payload, DECODER_ERROR, f"{type(exc).__name__}: {exc}"[:200], msg.received_at)
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            item = RefusedMessage(msg.topic, msg.payload, DECODER_ERROR, detail, msg.received_at)
         return self._committer.enqueue(item)
 
     async def _commit(self, items: Sequence[Intake]) -> None:
-        """Append a batch's readings to the spool in one transaction and dead-letter its refusals.
-        Raises (and so acknowledges nothing) only when the spool append fails."""
+        """Append a batch's readings and refused messages to the spool in one transaction (its acknowledgement
+        waits for it); the refused messages go on from there to the dead letters (`ingest.mover`). Raises, and so
+        acknowledges nothing, when the append fails."""
         m = self.metrics
         m.received.inc(len(items))
         readings: list[Reading] = []
-        refused: list[DeadLetterRow] = []
-        kept: list[DeadLetterRow] = []  # messages the decoder failed on: the dead letter is their only copy
+        refused: list[RefusedMessage] = []
         for item in items:
             if isinstance(item, list):
                 readings.extend(item)
             else:
-                (kept if item[2] == DECODER_ERROR else refused).append(item)
-                m.refused.labels(str(item[2])).inc()
-        new = [row for row in kept if id(row) not in self._kept_stored]  # a retried batch: stored once only
-        if new:
-            # stored before anything else, or the batch fails and nothing of it is acknowledged: the broker sends
-            # it again, and a message that may well be valid is not lost to a decoder bug and a store hiccup
-            try:
-                await self.deadletters.add_many(new)
-            except Exception:
-                self.metrics.deadletter_errors.inc(len(new))
-                raise
-            self._kept_stored.update((id(row), row) for row in new)  # the row is kept alive: its id stays its own
-        if readings:
-            t0 = time.perf_counter()
-            try:
-                result = await asyncio.to_thread(self.spool.append, readings, self.clock.now())
-            except SpoolError:
-                self._spool_ok = False
-                raise
-            self._spool_ok = True
-            m.batch_write_seconds.labels("spool").observe(time.perf_counter() - t0)
-            m.spooled.inc(result.stored)
-            if result.duplicates:
-                m.duplicates.inc(len(result.duplicates))
-            if result.stored:
-                for ev in self._appended.values():
-                    ev.set()
-                self._drain_hint.set()
-        if refused:
-            await self._dead_letters(refused)
-        for row in kept:
-            self._kept_stored.pop(id(row), None)
-
-    async def _dead_letters(self, rows: Sequence[DeadLetterRow]) -> None:
+                refused.append(item)
+        if not readings and not refused:
+            return
+        t0 = time.perf_counter()
         try:
-            await self.deadletters.add_many(rows)
-        except Exception as exc:  # a refused message is not telemetry: log it, never block acknowledgements
-            self.metrics.deadletter_errors.inc(len(rows))
-            log.error("could not store %d dead letters (first: %s %s): %s", len(rows), rows[0][0], rows[0][2], exc)
+            result = await asyncio.to_thread(self.spool.append, readings, self.clock.now(), refused)
+        except SpoolError:
+            self._spool_ok = False
+            raise
+        self._spool_ok = True
+        if readings:
+            m.batch_write_seconds.labels("spool").observe(time.perf_counter() - t0)
+        m.spooled.inc(result.stored)
+        if result.duplicates:
+            m.duplicates.inc(len(result.duplicates))
+        if result.stored:
+            for ev in self._appended.values():
+                ev.set()
+        for row in refused:  # counted once, when kept: a batch the committer retries would count again
+            m.refused.labels(str(row.reason)).inc()
+        if refused:
+            self._refusals.set()
 
     # --- drain: spool -> consumers ------------------------------------------------------------------------
 
     async def _drain(self, name: str) -> None:
-        """Feed `name` from the spool (see `ingest.consumerloop`): the telemetry sink with up to
-        `sink_concurrency` writes in flight, other consumers one batch at a time, in order."""
-        telemetry = name == TELEMETRY
+        """Feed consumer `name` from the spool (see `ingest.consumerloop`), one batch at a time, in order."""
         await consume_forever(
             self.spool,
             name,
             self.consumers[name],
             appended=self._appended[name],
-            limit=self.tuning.sink_batch if telemetry else self.tuning.consumer_batch,
-            depth=self.tuning.sink_concurrency if telemetry else 1,
+            limit=self.tuning.consumer_batch,
+            depth=1,
             on_failure=self._consumer_failed,
         )
 
     async def _consumer_failed(self, name: str, exc: Exception, size: int, failures: int) -> None:
-        if isinstance(exc, SinkUnavailable):
-            self._sink_ok = False
-            self.metrics.sink_errors.inc()
-            delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
-            log.warning("%s consumer: sink unavailable (%s); retrying in %.1fs", name, exc, delay)
-        else:
-            self.metrics.consumer_errors.labels(name).inc()
-            delay = self._backoff(failures)
-            log.error("%s consumer failed on %d readings; retrying in %.1fs", name, size, delay, exc_info=exc)
+        self.metrics.consumer_errors.labels(name).inc()
+        delay = self._backoff(failures)
+        log.error("%s consumer failed on %d readings; retrying in %.1fs", name, size, delay, exc_info=exc)
         await self._sleep(min(delay, self.tuning.retry_max_s))
-
-    async def _write_telemetry(self, readings: Sequence[Reading]) -> None:
-        t0 = time.perf_counter()
-        refused = await self.sink.write(readings)
-        self._sink_ok = True
-        m = self.metrics
-        m.batch_write_seconds.labels("sink").observe(time.perf_counter() - t0)
-        m.stored.inc(len(readings) - len(refused))
-        m.ingest_lag.observe(max(0.0, self.clock.now() - readings[0].received_at))
-        if refused:
-            rows: list[DeadLetterRow] = [
-                (topic_for(r.community_id, r.device_id, r.channel), reading_json(r), SINK_REJECTED, why, r.received_at)
-                for r, why in refused
-            ]
-            # raises when they cannot be stored: the consumer then writes the batch again (points are idempotent)
-            # instead of moving its cursor past readings whose only copy would be gone
-            try:
-                await self.deadletters.add_many(rows)
-            except Exception:
-                m.deadletter_errors.inc(len(rows))
-                raise
-            m.refused.labels(SINK_REJECTED).inc(len(rows))  # once, when kept: a retried batch would count again
-
-    def _drain_report(self, report: dict[str, Any]) -> None:
-        """A report of the drain process: the same metrics and dead letters as the inline consumer."""
-        m = self.metrics
-        if "stored" in report:
-            self._sink_ok = True
-            m.stored.inc(int(report["stored"]))
-            m.batch_write_seconds.labels("sink").observe(float(report["seconds"]))
-            m.ingest_lag.observe(max(0.0, self.clock.now() - float(report["received_at"])))
-        elif "unavailable" in report:
-            self._sink_ok = False
-            m.sink_errors.inc()
-            log.warning(
-                "telemetry drain: sink unavailable (%s); retrying in %.1fs", report["unavailable"], report["retry_in"]
-            )
-        elif "failed" in report:
-            m.consumer_errors.labels(TELEMETRY).inc()
-            log.error("telemetry drain failed on %s readings: %s", report.get("size"), report["failed"])
-
-    async def _drain_refused(self, refused: list[list[Any]]) -> None:
-        """Store the dead letters of points the database refused in the drain process (one batch's, in one
-        transaction), then count them. Raises when they cannot be stored: the drain process then writes the
-        batch again instead of moving past their only copy (and they are counted when that succeeds)."""
-        rows: list[DeadLetterRow] = [
-            (str(topic), str(payload).encode(), SINK_REJECTED, str(reason), float(received_at))
-            for topic, payload, reason, received_at in refused
-        ]
-        try:
-            await self.deadletters.add_many(rows)
-        except Exception:
-            self.metrics.deadletter_errors.inc(len(rows))
-            raise
-        self.metrics.refused.labels(SINK_REJECTED).inc(len(rows))
 
     def _backoff(self, failures: int) -> float:
         t = self.tuning
@@ -372,7 +307,7 @@ class Ingester:
         self.spool.truncate()
         now = self.clock.now()
         m = self.metrics
-        for name in self.consumers:
+        for name in self._appended:
             m.spool_depth.labels(name).set(self.spool.depth(name))
             m.spool_age.labels(name).set(self.spool.oldest_age(name, now))
         m.spool_bytes.set(self.spool.size_bytes())

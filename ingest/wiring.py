@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from cwatch.clock import Clock
-from ingest.drainer import DrainConfig
+from ingest.drain import TELEMETRY
+from ingest.drainproc import DrainConfig
 from ingest.errors import IngestConfigError
-from ingest.metrics import IngestMetrics
-from ingest.service import TELEMETRY, Consumer, Ingester, IngestTuning
+from ingest.metrics import DrainMetricFiles, IngestMetrics
+from ingest.service import Consumer, Ingester, IngestTuning
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions, options_from_url
 
@@ -65,10 +66,20 @@ def build_ingester(
 
     s = settings
     reg = registry() if callable(registry) else registry
-    ingest_metrics = metrics if isinstance(metrics, IngestMetrics) else IngestMetrics(metrics)
     data_dir = Path(s.data_dir)
+    process = s.ingest.telemetry_drain == "process"
+    if isinstance(metrics, IngestMetrics):
+        ingest_metrics = metrics
+    else:  # the drain process keeps its metrics in files of its own (`ingest.metrics`)
+        files = DrainMetricFiles(data_dir / "drain-metrics") if process else None
+        ingest_metrics = IngestMetrics(metrics, drain_files=files)
     consumers = dict(consumers or {})
-    spool = Spool(data_dir / "spool.db", s.ingest.spool_max_bytes, consumers=(TELEMETRY, *consumers))
+    spool = Spool(
+        data_dir / "spool.db",
+        s.ingest.spool_max_bytes,
+        consumers=(TELEMETRY, *consumers),
+        refused_payload_max=s.ingest.max_payload_bytes,
+    )
     mq = s.mqtt
     common: dict[str, Any] = {
         "client_id": mq.client_id,
@@ -97,12 +108,13 @@ def build_ingester(
         max_bytes=s.ingest.max_payload_bytes,
     )
     drain = None
-    if s.ingest.telemetry_drain == "process":
+    if process:
         drain = DrainConfig(
             spool=str(spool.path),
             data_dir=str(data_dir),
             telemetry=s.telemetry.model_dump(mode="json"),
             limit=s.telemetry.batch_size,
+            refused_payload_max=s.ingest.max_payload_bytes,
         )
     return Ingester(
         transport=transport,

@@ -1,7 +1,9 @@
 """`[ingest] telemetry_drain = "process"`: the telemetry drain runs in a child process that reads the spool file.
 
 The spool reader shares the file with the ingester's spool; the ingester (in-process, real Mosquitto) starts the
-child, keeps the metrics and dead letters from its reports, and starts another when it is killed."""
+child, serves its metrics from the files it keeps, moves the points it refused into the dead letters, and starts
+another when it is killed. The child is SIGKILLed at many points of its work: its refusals are dead-lettered
+once each all the same."""
 
 from __future__ import annotations
 
@@ -10,9 +12,8 @@ import math
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -23,33 +24,36 @@ from cwatch.settings import TelemetrySettings
 from devices.reading import Reading
 from devices.registry import Registry
 from devices.sample import sample_street
-from ingest.deadletter import DeadLetterError, DeadLetters, create_tables
+from ingest.deadletter import DeadLetterError, DeadLetters, NewDeadLetter, create_tables
 from ingest.decode import Decoder
-from ingest.drainer import REFUSED_BYTES_PER_LINE, DrainConfig, parts
-from ingest.drainproc import DrainProcess
+from ingest.drainproc import DrainConfig
 from ingest.errors import SpoolError
-from ingest.metrics import IngestMetrics
-from ingest.service import SINK_REJECTED, Ingester, IngestTuning
+from ingest.metrics import DrainMetricFiles, IngestMetrics
+from ingest.refusals import RefusalReason
+from ingest.service import Ingester, IngestTuning
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from ingest.spool import Spool, SpoolReader
 from ingest.transport import GmqttTransport, MqttOptions
 from tests.ingest.test_service import publish, telemetry, until
 from tests.support.services import MosquittoProcess
 
+SINK_REJECTED = RefusalReason.SINK_REJECTED.value
+BASE = time.time() - 3600  # within the SQLite sink's retention
 
-def reading(seq: int) -> Reading:
+
+def reading(seq: int, device: str = "WM-1", value: float | None = None) -> Reading:
     return Reading(
-        device_id="WM-1",
+        device_id=device,
         device_class="water_meter",
         channel="telemetry",
-        ts=1_700_000_000.0 + seq,
+        ts=BASE + seq,
         seq=seq,
-        fields={"volume_m3": 1.0 + seq},
+        fields={"volume_m3": 1.0 + seq if value is None else value},
         community_id="c1",
         microgrid_id="m1",
         building_id="b1",
         household_id="h1",
-        received_at=1_700_000_000.5 + seq,
+        received_at=BASE + 0.5 + seq,
     )
 
 
@@ -97,9 +101,29 @@ class Rig:
         finally:
             asyncio.run(sink.close())
 
+    def metric(self, name: str, **labels: str) -> float:
+        """The value `/metrics` shows (the ingester's own and the drain process's, added up)."""
+        return self.ingester.metrics.registry.get_sample_value(name, labels) or 0.0
+
 
 @pytest.fixture
-async def rig(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path) -> AsyncIterator[Rig]:
+def telemetry_settings() -> TelemetrySettings:
+    return TelemetrySettings(backend="sqlite")
+
+
+@pytest.fixture
+def drain_batch() -> int:
+    return 5_000
+
+
+@pytest.fixture
+async def rig(
+    mosquitto: MosquittoProcess,
+    registry: Registry,
+    tmp_path: Path,
+    telemetry_settings: TelemetrySettings,
+    drain_batch: int,
+) -> AsyncIterator[Rig]:
     clock = SystemClock()
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     await create_tables(engine)
@@ -108,8 +132,10 @@ async def rig(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path) -
     config = DrainConfig(
         spool=str(spool.path),
         data_dir=str(tmp_path),
-        telemetry=TelemetrySettings(backend="sqlite").model_dump(mode="json"),
+        telemetry=telemetry_settings.model_dump(mode="json"),
+        limit=drain_batch,
         retry_initial_s=0.01,
+        retry_max_s=0.5,
     )
     transport = GmqttTransport(MqttOptions(port=mosquitto.port, client_id=f"drain-{tmp_path.name}"), now=clock.now)
     ingester = Ingester(
@@ -118,9 +144,9 @@ async def rig(mosquitto: MosquittoProcess, registry: Registry, tmp_path: Path) -
         spool=spool,
         sink=SqliteTelemetrySink(tmp_path / "unused.db", 86_400, clock=clock),
         deadletters=deadletters,
-        metrics=IngestMetrics(),
+        metrics=IngestMetrics(drain_files=DrainMetricFiles(tmp_path / "drain-metrics")),
         clock=clock,
-        tuning=IngestTuning(housekeeping_s=0.05),
+        tuning=IngestTuning(housekeeping_s=0.05, retry_initial_s=0.01, retry_max_s=0.5),
         telemetry_drain=config,
     )
     async with ingester:
@@ -138,16 +164,17 @@ async def stored_becomes(rig: Rig, n: int, deadline_s: float = 30.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_the_drain_process_stores_reports_and_is_restarted(
+async def test_the_drain_process_stores_its_metrics_reach_metrics_and_it_is_restarted(
     rig: Rig, mosquitto: MosquittoProcess, registry: Registry
 ) -> None:
     msgs = telemetry(registry, 4, 50)
     await asyncio.to_thread(publish, mosquitto.port, msgs[:100])
     await stored_becomes(rig, 100)
-    m = rig.ingester.metrics
-    await until(lambda: m.stored._value.get() == 100)  # the parent counts what the child reports
-    assert m.batch_write_seconds.labels("sink")._sum.get() > 0
-    # the child moves the cursor in the shared file after it reported the batch
+    # the child's counters, served by the ingester
+    await until(lambda: rig.metric("cwatch_ingest_stored_total") == 100)
+    assert rig.metric("cwatch_ingest_batch_write_seconds_count", stage="sink") >= 1
+    assert rig.metric("cwatch_ingest_batch_write_seconds_count", stage="spool") >= 1  # the ingester's own
+    assert rig.metric("cwatch_ingest_lag_seconds_count") >= 1
     await until(lambda: rig.ingester.spool.position("telemetry") == 100)
 
     process = rig.ingester.drain_process
@@ -155,129 +182,99 @@ async def test_the_drain_process_stores_reports_and_is_restarted(
     assert process.pid is not None
     first = process.pid
     os.kill(first, signal.SIGKILL)
-    await until(lambda: m.drain_restarts._value.get() == 1)
+    await until(lambda: rig.metric("cwatch_ingest_drain_restarts_total") == 1)
     await asyncio.to_thread(publish, mosquitto.port, msgs[100:])
     await stored_becomes(rig, 200)
     assert process.pid != first
+    # counters go on from where the killed process left them; its files are folded into one
+    await until(lambda: rig.metric("cwatch_ingest_stored_total") == 200)
+    files = sorted(p.name for p in process.metrics_files.path.iterdir())
+    assert files == sorted(
+        [f"counter_{process.pid}.db", f"histogram_{process.pid}.db", "counter_retired.db", "histogram_retired.db"]
+    )
     assert await rig.ingester.ready() == {"broker": True, "spool": True, "sink": True}
 
 
-async def test_refusals_and_outages_reported_by_the_child_reach_dead_letters_and_metrics(rig: Rig) -> None:
-    ingester = rig.ingester
-    await ingester._drain_refused([["cw/c1/WM-1/telemetry", '{"ts":1.0}', "field type conflict", 12.5]])
-    assert await rig.deadletters.counts() == {SINK_REJECTED: 1}
-    assert ingester.metrics.refused.labels(SINK_REJECTED)._value.get() == 1
-    ingester._drain_report({"unavailable": "connection refused", "retry_in": 0.5})
-    assert ingester.metrics.sink_errors._value.get() == 1
-    ingester._drain_report({"failed": "ValueError: boom", "size": 10, "retry_in": 0.5})
-    assert ingester.metrics.consumer_errors.labels("telemetry")._value.get() == 1
-
-
-async def test_long_report_lines_neither_end_the_supervisor_nor_hide_the_next_reports(tmp_path: Path) -> None:
-    """A 70 KB report (past asyncio's default 64 KiB line limit) is read; a 17 MB one is dropped with an error;
-    the reports after both still arrive. A stand-in for the child prints them after reading its config."""
-    fake = tmp_path / "fake-python"
-    fake.write_text(
-        "#!/bin/sh\n"
-        "read config\n"
-        'printf \'{"pad": "%s"}\\n\' "$(head -c 70000 /dev/zero | tr \'\\0\' x)"\n'
-        "head -c 17000000 /dev/zero | tr '\\0' x; echo\n"
-        'echo \'{"stored": 3, "seconds": 0.1, "received_at": 1.0}\'\n'
-    )
-    fake.chmod(0o755)
-    reports: list[dict[str, object]] = []
-    config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
-    proc = DrainProcess(config, on_report=reports.append, on_refused=_never, python=str(fake))
-    rc = await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60)
-    assert rc == 0
-    assert [len(str(r.get("pad", ""))) for r in reports] == [70000, 0]
-    assert reports[1]["stored"] == 3
+@pytest.mark.parametrize(
+    "telemetry_settings",
+    [TelemetrySettings(backend="influx_v1", influx_url="http://127.0.0.1:9", influx_database="x")],
+    ids=["influx-unreachable"],
+)
+async def test_an_outage_seen_by_the_drain_process_reaches_the_ingesters_metrics(rig: Rig) -> None:
+    rig.ingester.spool.append([reading(1), reading(2)])
+    await until(lambda: rig.metric("cwatch_ingest_sink_unavailable_total") >= 2)
+    assert rig.ingester.spool.position("telemetry") == 0  # nothing passed: the readings wait in the spool
+    assert rig.metric("cwatch_ingest_stored_total") == 0
 
 
 class FlakyDeadLetters:
-    """Fails its first `add_many`; records where the drain's cursor stood at each call."""
+    """Fails its first `add_once`; records where the drain's cursor stood at each call."""
 
     def __init__(self, real: DeadLetters, spool: Spool) -> None:
         self.real, self.spool = real, spool
         self.cursor_at_calls: list[int] = []
 
-    async def add_many(self, rows: Any) -> None:
+    async def add_once(self, spool_id: str, rows: Sequence[tuple[int, NewDeadLetter]]) -> int:
         self.cursor_at_calls.append(self.spool.position("telemetry"))
         if len(self.cursor_at_calls) == 1:
             raise DeadLetterError("database is locked")
-        await self.real.add_many(rows)
+        return await self.real.add_once(spool_id, rows)
 
 
-async def test_the_child_moves_past_refused_points_only_once_their_dead_letters_are_stored(rig: Rig) -> None:
-    """The child asks the ingester to store the dead letters of the points the database refused and waits for
-    the answer: while they cannot be stored the batch is retried and the cursor stays before it (the spool holds
-    their only copy)."""
+async def test_points_the_database_refused_wait_in_the_spool_until_their_dead_letters_are_stored(rig: Rig) -> None:
+    """The child keeps the refused point in the spool with its cursor move; the ingester's first attempt to
+    store its dead letter fails, the row waits, and the second stores it once."""
     flaky = FlakyDeadLetters(rig.deadletters, rig.ingester.spool)
-    rig.ingester.deadletters = flaky
+    rig.ingester.mover.deadletters = flaky
     bad = msgspec.structs.replace(reading(2), fields={"volume_m3": math.nan})
-    rig.ingester.spool.append([reading(1), bad, reading(3)])  # the child polls the spool every second
+    rig.ingester.spool.append([reading(1), bad, reading(3)])
     deadline = time.monotonic() + 30
     while (counts := await rig.deadletters.counts()) != {SINK_REJECTED: 1}:
         assert time.monotonic() < deadline, (counts, flaky.cursor_at_calls)
         await asyncio.sleep(0.02)
-    assert flaky.cursor_at_calls == [0, 0]  # not moved after the first, failed store
-    await until(lambda: rig.ingester.spool.position("telemetry") == 3)
+    assert flaky.cursor_at_calls == [3, 3]  # the cursor had passed the point: its row was safe in the spool
+    assert rig.ingester.spool.refused() == []  # moved
     [letter] = await rig.deadletters.list()
     assert letter.topic == "cw/c1/WM-1/telemetry"
     assert b'"seq":2' in letter.payload
     assert "nan" in letter.detail
-    m = rig.ingester.metrics
-    assert m.deadletter_errors._value.get() == 1
-    assert m.refused.labels(SINK_REJECTED)._value.get() == 1  # counted once, when kept
-    assert m.consumer_errors.labels("telemetry")._value.get() >= 1  # the child reported the retried batch
+    assert rig.metric("cwatch_ingest_deadletter_errors_total") == 1
+    assert rig.metric("cwatch_ingest_refused_total", reason=SINK_REJECTED) == 1  # counted by the child, once
     assert await asyncio.to_thread(rig.stored) == 2
 
 
-async def test_the_supervisor_answers_each_question_once_its_parts_are_stored_together(tmp_path: Path) -> None:
-    """`ok K` when the dead letters are stored, `no K` when storing them raised; a question in two parts is
-    stored in one call. A stand-in child echoes the answers it reads back as reports."""
-    fake = tmp_path / "fake-python"
-    fake.write_text(
-        "#!/bin/sh\n"
-        "read config\n"
-        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 7, "part": 0, "parts": 2}\'\n'
-        'echo \'{"refused": [["u", "{}", "r", 2.0]], "ask": 7, "part": 1, "parts": 2}\'\n'
-        "read answer\n"
-        'echo "{\\"answer\\": \\"$answer\\"}"\n'
-        'echo \'{"refused": [["t", "{}", "r", 1.0]], "ask": 8, "part": 0, "parts": 1}\'\n'
-        "read answer\n"
-        'echo "{\\"answer\\": \\"$answer\\"}"\n'
-        # question 9 loses its middle part (a line over the reader's limit): `no`, nothing stored
-        'echo \'{"refused": [["a", "{}", "r", 1.0]], "ask": 9, "part": 0, "parts": 3}\'\n'
-        "head -c 17000000 /dev/zero | tr '\\0' x; echo\n"
-        'echo \'{"refused": [["c", "{}", "r", 1.0]], "ask": 9, "part": 2, "parts": 3}\'\n'
-        "read answer\n"
-        'echo "{\\"answer\\": \\"$answer\\"}"\n'
-    )
-    fake.chmod(0o755)
-    reports: list[dict[str, object]] = []
-    stored: list[object] = []
-
-    async def store(rows: list[list[Any]]) -> None:
-        if rows[0][0] == "t" and len(rows) == 1:
-            raise DeadLetterError("disk full")
-        stored.append(rows)
-
-    config = DrainConfig(spool=str(tmp_path / "spool.db"), data_dir=str(tmp_path), telemetry={})
-    proc = DrainProcess(config, on_report=reports.append, on_refused=store, python=str(fake))
-    assert await asyncio.wait_for(proc._run_once(asyncio.Event()), timeout=60) == 0
-    assert [r["answer"] for r in reports if "answer" in r] == ["ok 7", "no 8", "no 9"]
-    assert stored == [[["t", "{}", "r", 1.0], ["u", "{}", "r", 2.0]]]
+def running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def test_refused_rows_go_in_parts_bounded_in_rows_and_bytes() -> None:
-    small = [["cw/c/d/telemetry", "{}", "r", 1.0]] * 250
-    assert [len(p) for p in parts(small)] == [100, 100, 50]
-    big = [["cw/c/d/telemetry", "x" * (1024 * 1024), "r", 1.0]] * 9  # 1 MiB payloads
-    assert [len(p) for p in parts(big)] == [3, 3, 3]
-    assert all(sum(len(r[1]) for r in p) <= REFUSED_BYTES_PER_LINE for p in parts(big))
-    assert parts([]) == []
+@pytest.mark.slow
+@pytest.mark.parametrize("drain_batch", [25])
+async def test_refused_points_survive_the_drain_process_killed_at_any_point(rig: Rig) -> None:
+    """1,000 readings written 25 at a time, every fifth refused by the database. The drain process is SIGKILLed
+    each time its cursor has moved, eight times, so the kills fall while it writes, between a write and its
+    commit, or right after one. Every good reading is stored and every refused one is a dead letter exactly
+    once."""
+    spool = rig.ingester.spool
+    bad = {seq for seq in range(1000) if seq % 5 == 0}
+    for b in range(40):
+        spool.append([reading(s, value=math.nan if s in bad else None) for s in range(b * 25, b * 25 + 25)])
+    process = rig.ingester.drain_process
+    assert process is not None
+    for _ in range(8):
+        at = spool.position("telemetry")
+        await until(lambda at=at: spool.position("telemetry") != at, deadline_s=60)  # type: ignore[misc]
+        pid = process.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await until(lambda pid=pid: process.pid != pid and running(process.pid), deadline_s=60)  # type: ignore[misc]
+    await until(lambda: spool.position("telemetry") == 1000, deadline_s=60)
+    await stored_becomes(rig, 1000 - len(bad))
 
-
-async def _never(rows: list[list[Any]]) -> None:
-    raise AssertionError(f"no refusal expected: {rows}")
+    await until(lambda: not spool.refused())  # all moved to the dead letters
+    letters = await rig.deadletters.list(limit=10_000)
+    assert sorted(int(msgspec.json.decode(d.payload)["seq"]) for d in letters) == sorted(bad)  # each once
+    assert spool.refused() == []

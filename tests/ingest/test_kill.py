@@ -1,6 +1,7 @@
 """At-least-once under crashes: 20,000 QoS 1 messages published with per-device `seq` while the ingester (a
 subprocess) is SIGKILLed and restarted, the broker restarted, or InfluxDB stopped. Every message the broker
-acknowledged to the publisher must be in InfluxDB, once per (device, seq), counted with InfluxQL.
+acknowledged to the publisher must be in InfluxDB, once per (device, seq), counted with InfluxQL; and every
+acknowledged malformed message among them (one in a hundred) must be a dead letter.
 
 Slow (about 20-40 s each): real Mosquitto, real influxd, a real ingester process."""
 
@@ -10,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -181,8 +183,13 @@ def _published(info: paho.MQTTMessageInfo) -> bool:
         return False
 
 
+JUNK = "junk"
+"""The device part of the key of a malformed message in the stream: (JUNK, n), its payload `{"junk": n` ."""
+
+
 def stream(n_devices: int = N_DEVICES, per_device: int = PER_DEVICE) -> list[tuple[str, bytes, tuple[str, int]]]:
-    """Water-meter telemetry interleaved across devices; device time is unique per (device, seq)."""
+    """Water-meter telemetry interleaved across devices; device time is unique per (device, seq). One message in
+    a hundred more is malformed JSON (refused, to be dead-lettered)."""
     reg = sample_street(1)
     meters = [d for d in reg.devices.values() if d.device_class == "water_meter"][:n_devices]
     base = time.time() - 3 * 3600
@@ -191,9 +198,22 @@ def stream(n_devices: int = N_DEVICES, per_device: int = PER_DEVICE) -> list[tup
         for d in meters:
             placement = reg.placement(d.id)
             assert placement is not None
+            topic = topic_for(placement.community_id, d.id, "telemetry")
             body = {"ts": round(base + seq * 10.0, 3), "seq": seq, "volume_m3": round(seq * 0.01, 3), "flow_lpm": 1.5}
-            out.append((topic_for(placement.community_id, d.id, "telemetry"), json.dumps(body).encode(), (d.id, seq)))
+            out.append((topic, json.dumps(body).encode(), (d.id, seq)))
+            if len(out) % 100 == 0:
+                n = len(out) // 100
+                out.append((topic, b'{"junk": %d' % n, (JUNK, n)))
     return out
+
+
+def dead_lettered(store: Path) -> set[tuple[str, int]]:
+    """The keys of the stream's malformed messages in the ingester's dead letters."""
+    if not store.exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(store, timeout=10)) as db:
+        rows = db.execute("SELECT payload FROM ingest_dead_letters WHERE reason = 'malformed_json'").fetchall()
+    return {(JUNK, int(bytes(p).removeprefix(b'{"junk": '))) for (p,) in rows}
 
 
 def stored(influxd: InfluxProcess) -> list[tuple[str, int]]:
@@ -280,8 +300,10 @@ def run_stream(rig: Rig, during: Callable[[Publisher], None]) -> Publisher:
         assert pub.error is None, pub.error
     finally:
         pub.close()
-    acked = pub.acked()
-    assert len(acked) >= 0.9 * len(pub.messages), f"only {len(acked)} of {len(pub.messages)} acknowledged"
+    everything = pub.acked()
+    junk = {key for key in everything if key[0] == JUNK}
+    acked = everything - junk
+    assert len(acked) >= 0.9 * N_DEVICES * PER_DEVICE, f"only {len(acked)} of {len(pub.messages)} acknowledged"
     probe_points = 1  # at least one probe message is stored too
     rig.wait_stored(len(acked) + probe_points, timeout=120)
     # The count alone does not say every acknowledged message is there: it also holds any further probe and the
@@ -297,6 +319,11 @@ def run_stream(rig: Rig, during: Callable[[Publisher], None]) -> Publisher:
     assert len(rows) == len(set(rows)), "a (device, seq) is stored twice"
     missing = acked - set(rows)
     assert not missing, f"{len(missing)} acknowledged messages missing, e.g. {sorted(missing)[:5]}"
+    store = rig.ingester.workdir / "store.db"
+    with contextlib.suppress(TimeoutError):  # the assertion below says what is missing
+        wait_until(lambda: junk <= dead_lettered(store), timeout=30, interval=0.5, what="every dead letter")
+    lost = junk - dead_lettered(store)
+    assert not lost, f"{len(lost)} of {len(junk)} acknowledged malformed messages not dead-lettered: {sorted(lost)[:5]}"
     return pub
 
 

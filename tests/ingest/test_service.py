@@ -24,7 +24,8 @@ from ingest.deadletter import DeadLetters, create_tables
 from ingest.decode import Decoder
 from ingest.errors import SpoolFullError
 from ingest.metrics import IngestMetrics
-from ingest.service import DeadLetterRow, Ingester, IngestTuning
+from ingest.refusals import RefusedMessage
+from ingest.service import Ingester, IngestTuning
 from ingest.sinks.base import SinkUnavailable
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions
@@ -115,16 +116,16 @@ def telemetry(registry: Registry, n_devices: int, per_device: int) -> list[tuple
 
 def store_down(deadletters: DeadLetters, monkeypatch: pytest.MonkeyPatch, *, times: int) -> list[bool]:
     """The dead-letter store fails its next `times` writes; the list returned empties as they happen."""
-    original = deadletters.add_many
+    original = deadletters.add_once
     failures = [True] * times
 
-    async def flaky(rows: Sequence[DeadLetterRow]) -> None:
+    async def flaky(spool_id: str, rows: Sequence[tuple[int, RefusedMessage]]) -> int:
         if failures:
             failures.pop()
             raise ConnectionError("store unreachable")
-        await original(rows)
+        return await original(spool_id, rows)
 
-    monkeypatch.setattr(deadletters, "add_many", flaky)
+    monkeypatch.setattr(deadletters, "add_once", flaky)
     return failures
 
 

@@ -20,6 +20,14 @@ OnFailure = Callable[[str, Exception, int, int], Awaitable[None]]  # name, error
 OnCommitted = Callable[[Sequence[RefusedMessage]], None]
 
 
+class Wakeup(Protocol):
+    """How the loop learns of appends: `asyncio.Event` (set by the appender), or anything that behaves so."""
+
+    def clear(self) -> None: ...
+
+    async def wait(self) -> object: ...
+
+
 class SpoolAccess(Protocol):
     """What a consumer needs of a spool: `ingest.spool.Spool` and `ingest.spool.SpoolReader` both offer it."""
 
@@ -35,7 +43,7 @@ async def consume_forever(
     name: str,
     consume: Consume,
     *,
-    appended: asyncio.Event,
+    appended: Wakeup,
     limit: int,
     depth: int,
     on_failure: OnFailure,
@@ -44,8 +52,8 @@ async def consume_forever(
     """Feed `name` from `spool` until cancelled, keeping up to `depth` batches in flight (the telemetry sink:
     points are idempotent, so a retry may rewrite a batch already stored; other consumers use depth 1 and see
     batches one at a time, in order). The cursor only ever moves past batches that succeeded, together with the
-    refused messages `consume` returned for them; `on_committed` hears of those once they are kept. `appended` is
-    set by whoever appends (or learns of an append); the loop waits on it when it has caught up."""
+    refused messages `consume` returned for them; `on_committed` hears of those once they are kept. The loop clears
+    `appended` before each read and waits on it when it has caught up."""
     failures = 0
     while True:
         inflight: deque[tuple[int, int, asyncio.Future[Sequence[RefusedMessage] | None]]] = deque()  # last, size, write

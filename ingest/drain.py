@@ -21,7 +21,7 @@ from cwatch.clock import Clock
 from devices.reading import Reading
 from devices.topics import topic_for
 from ingest.backoff import backoff_delay
-from ingest.consumerloop import SpoolAccess, consume_forever
+from ingest.consumerloop import SpoolAccess, Wakeup, consume_forever
 from ingest.metrics import DrainMetrics
 from ingest.refusals import RefusalReason, RefusedMessage
 from ingest.sinks.base import SinkUnavailable, TelemetrySink
@@ -65,8 +65,8 @@ class TelemetryDrain:
         self._sleep = sleep  # retries wait wall-clock time: a database comes back in real seconds
         self._rng = random.Random()
 
-    async def run(self, appended: asyncio.Event) -> None:
-        """`appended` is set when the spool has new readings (the drain waits on it once caught up)."""
+    async def run(self, appended: Wakeup) -> None:
+        """`appended` tells of new readings in the spool (the drain waits on it once caught up)."""
         await consume_forever(
             self.spool,
             TELEMETRY,

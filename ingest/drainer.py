@@ -2,8 +2,8 @@
 
 Started by the ingester when `[ingest] telemetry_drain = "process"` (see `ingest.drainproc`), never by hand. It
 reads its configuration (`DrainConfig`, one JSON line) from stdin and then runs the same telemetry drain as the
-ingester would in-process (`ingest.drain`) until its stdin ends: the ingester stopping, or gone. It learns of
-appends by looking at the spool file's data version every `poll_s`, and keeps its metrics where
+ingester would in-process (`ingest.drain`) until its stdin ends: the ingester stopping, or gone. Once caught up,
+it looks at the spool file's data version every `poll_s` to learn of appends, and it keeps its metrics where
 `PROMETHEUS_MULTIPROC_DIR` says (the ingester sets it and serves them).
 """
 
@@ -29,19 +29,33 @@ from ingest.wiring import make_sink
 log = logging.getLogger("ingest.drainer")
 
 
-async def watch(reader: SpoolReader, appended: asyncio.Event, poll_s: float) -> None:
-    """Set `appended` whenever the ingester has committed to the spool file since the last look."""
-    seen: int | None = None
-    while True:
+class SpoolChanges:
+    """The drain's wake-up (`ingest.consumerloop.Wakeup`) in this process: `wait()` returns once the ingester has
+    committed to the spool file since `clear()`, looked at every `poll_s` and only while the drain waits. The
+    drain uses the reader from one task, one call at a time, so its lock is free here and `PRAGMA data_version`
+    (a look at the WAL index, no disk read) is run on the event loop."""
+
+    def __init__(self, reader: SpoolReader, poll_s: float) -> None:
+        self.reader = reader
+        self.poll_s = poll_s
+        self._since: int | None = None
+
+    def _version(self) -> int | None:
         try:
-            version = await asyncio.to_thread(reader.data_version)
-        except SpoolError as exc:  # the drain's own reads will fail too, and retry with backoff
+            return self.reader.data_version()
+        except SpoolError as exc:  # the drain's own reads will fail too, and be retried with backoff
             log.warning("cannot watch the spool: %s", exc)
-            version = None
-        if version is None or version != seen:
-            seen = version
-            appended.set()
-        await asyncio.sleep(poll_s)
+            return None
+
+    def clear(self) -> None:
+        self._since = self._version()
+
+    async def wait(self) -> bool:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            version = self._version()
+            if version is None or version != self._since:
+                return True
 
 
 async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader) -> None:
@@ -58,14 +72,12 @@ async def drain(cfg: DrainConfig, stdin: asyncio.StreamReader) -> None:
         retry_initial_s=cfg.retry_initial_s,
         retry_max_s=cfg.retry_max_s,
     )
-    appended = asyncio.Event()
     try:
         async with asyncio.TaskGroup() as tg:
-            work = [tg.create_task(telemetry.run(appended)), tg.create_task(watch(reader, appended, cfg.poll_s))]
+            work = tg.create_task(telemetry.run(SpoolChanges(reader, cfg.poll_s)))
             while await stdin.read(4096):  # nothing more is said on stdin: only its end matters
                 pass
-            for task in work:
-                task.cancel()
+            work.cancel()
     finally:
         with contextlib.suppress(Exception):
             await sink.close()

@@ -30,7 +30,7 @@ from ingest.drainproc import DrainConfig, DrainProcess
 from ingest.errors import IngestError, SpoolError
 from ingest.metrics import IngestMetrics
 from ingest.mover import DeadLetterMover, DeadLetterStore
-from ingest.refusals import Refused, RefusedMessage
+from ingest.refusals import DECODER_ERROR, Refused, RefusedMessage
 from ingest.sinks.base import TelemetrySink
 from ingest.spool import Spool
 from ingest.transport import InboundMessage, Transport
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DECODER_ERROR = "decoder_error"  # dead-letter reason: the decoder raised something other than Refused (a bug)
 Consumer = Callable[[Sequence[Reading]], Awaitable[None]]
 
 

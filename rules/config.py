@@ -191,6 +191,22 @@ class AbsenceRule(RuleBase):
         description="Id of a `baseline` rule (mode inactivity): once it has learned the household, the absence "
         "also waits until the inactivity is unusual for the time of day (a resident's usual long night).",
     )
+    max_window: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="With `routine`: the routine holds an absence back at most this long after the last use.",
+    )
+    quiet_until: Literal["end", "morning"] = Field(
+        default="end",
+        description="An absence due inside the quiet hours is judged when they end, or (`morning`, needs "
+        "`routine`) when the household usually starts its day, if that is later.",
+    )
+
+    @model_validator(mode="after")
+    def _max_window(self) -> AbsenceRule:
+        if self.max_window is not None and self.max_window < self.window:
+            raise ValueError("max_window must not be shorter than window")
+        return self
 
 
 class BaselineRule(RuleBase):
@@ -221,6 +237,11 @@ class BaselineRule(RuleBase):
     )
     learn_max: Duration = Field(
         default=16 * 3600.0, gt=0, description="Days with a longer inactivity are not learned (they may be incidents)."
+    )
+    raises: bool = Field(
+        default=True,
+        description="Mode inactivity: false to learn the routine only, for absence rules that name it as their "
+        "`routine`, without alerts of its own.",
     )
 
 
@@ -360,6 +381,11 @@ def _check(rs: RuleSet, registry: Registry, lines: Lines) -> Iterator[tuple[int 
                 ref = rs.by_id(rule.routine)
                 if not isinstance(ref, BaselineRule) or ref.mode != "inactivity":
                     yield problem(i, ("routine",), f"{rule.routine!r} is not a baseline rule of mode inactivity")
+            if isinstance(rule, AbsenceRule) and rule.routine is None:
+                if rule.quiet_until == "morning":
+                    yield problem(i, ("quiet_until",), "morning needs a routine that learns the household's mornings")
+                if rule.max_window is not None:
+                    yield problem(i, ("max_window",), "max_window bounds a routine: this rule has none")
             continue
         classes = rule.classes() or frozenset(DeviceClass)
         events = set().union(*(events_of(c) for c in classes))

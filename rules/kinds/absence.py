@@ -69,15 +69,35 @@ class AbsenceEvaluator(WatchedMeters):
         return start
 
     def _usual(self, ctx: Context, h: str, start: float, due: float) -> float:
-        """`due`, moved later to when the resident's routine makes the inactivity unusual. Only ever later: so
-        `_judge` asks only once the readings prove `due` itself (the routine's arithmetic is ~20 µs)."""
+        """`due`, moved later to when the resident's routine makes the inactivity unusual, but at most to
+        `max_window` after `start`. Only ever later: so `_judge` asks only once the readings prove `due` itself
+        (the routine's arithmetic is ~20 µs)."""
         if self.routine is None:
             return due
         # measured as the routine was learned: from the baseline's own last use (it counts smaller uses)
         usual = self.routine.usual_until(h, max(start, self.routine.last_use.get(h, start)), ctx)
         if usual is not None and usual > due:
-            return usual  # the resident's usual long night: wait until it is unusual
+            cap = self.rule.max_window
+            return usual if cap is None else max(due, min(usual, start + cap))  # a usual long night: wait
         return due
+
+    def _release(self, ctx: Context, h: str, due: float, upto: float, hh: Household) -> float:
+        """When an absence due at `due` may be raised, judged at `upto`: not inside the household's quiet hours,
+        neither the moment it fell due nor the moment the readings prove it (a meter silent since the evening
+        and heard at 23:00); then at their end, or with `quiet_until: morning` when the household usually starts
+        its day, if that is later."""
+        qh = hh.care.quiet_hours
+        at = ctx.quiet_end(due, qh)
+        held = self.armed.get(h)
+        if held is not None and due < held and at < held:
+            return held  # already held back to then (proven during the quiet hours): same alert, same time
+        if at <= upto:
+            now_end = ctx.quiet_end(upto, qh)
+            if now_end > upto:
+                at = now_end  # proven only now, inside the quiet hours
+        if at > due and self.rule.quiet_until == "morning" and self.routine is not None:
+            at = self.routine.morning_after(h, at, ctx)
+        return at
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         h = self.home.get(r.device_id)
@@ -166,7 +186,7 @@ class AbsenceEvaluator(WatchedMeters):
                 return  # a usual long night: not unusual yet
         at = due
         if self.rule.quiet_hours:
-            at = ctx.quiet_end(at, hh.care.quiet_hours)
+            at = self._release(ctx, h, due, upto, hh)
         if self.schedule is not None:
             at = self.when_active(at)
         if at > upto + _EPS:

@@ -63,6 +63,8 @@ class BaselineEvaluator(WatchedMeters):
         self.history: dict[str, list[list[float]]] = {}
         self.daily: dict[str, list[float]] = {}
         self.known_from: dict[str, float] = {}  # the meter's first reading: nothing is known before it
+        self.mornings: dict[str, list[float]] = {}  # per learned day, its first use after the middle of the night
+        self.unlearned: dict[str, tuple[float, float]] = {}  # an answered absence: its days are not learned
         self.partial: dict[str, list[float]] = {}  # a first day known in part (NaN where not): street only
         self._thr: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
         # for the street's limits: each household's past rows, all of them stacked, and its current day's row
@@ -81,6 +83,7 @@ class BaselineEvaluator(WatchedMeters):
         self._street_slot = -1  # the half hour (epoch s // 1800) the street's limits were computed in
         self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self._day_span: tuple[float, float, tzinfo | None] = (0.0, 0.0, None)  # see `_day_start`
+        self._morning_day: dict[str, float] = {}  # the day of the last entry of `mornings`
 
     # --- scope and timers ----------------------------------------------------------------------------------
 
@@ -235,7 +238,7 @@ class BaselineEvaluator(WatchedMeters):
             return
         if today <= day:
             return
-        if self.today_seen.get(h):
+        if self.today_seen.get(h) and not self._unlearned(ctx, h, day):
             if self.rule.mode == "inactivity":
                 row = self._row(h, day, float("inf"))
                 known = ~np.isnan(row)
@@ -265,6 +268,48 @@ class BaselineEvaluator(WatchedMeters):
             place = ctx.household_place(h)
             if place is not None and self.emitter.is_open(key):
                 self.emitter.clear(ctx.out, key, today, place, {"reason": "new day"})
+
+    def _unlearned(self, ctx: Context, h: str, day: float) -> bool:
+        """Whether the day starting at `day` is not to be learned: the household was away (its `away_until` is
+        later than the day's start), or a person answered an absence that the day was part of (a visit may
+        have found an incident; away confirmed is a trip). Silence then says nothing about the routine."""
+        hh = ctx.registry.households.get(h)
+        if hh is not None and hh.care.away_until is not None and hh.care.away_until.timestamp() > day:
+            return True
+        span = self.unlearned.get(h)
+        return span is not None and span[0] < day + DAY_S and day < span[1]
+
+    def _morning(self, ctx: Context, h: str, use: float) -> None:
+        """Record `use` as the day's start if it is the household's first use after the middle of its quiet
+        hours (02:00 for 22:00-06:00; midnight without quiet hours) on that local day."""
+        hh = ctx.registry.households.get(h)
+        qh = hh.care.quiet_hours if hh is not None else None
+        mid = 0.0
+        if qh is not None:
+            s, e = qh.start.hour * 3600 + qh.start.minute * 60, qh.end.hour * 3600 + qh.end.minute * 60
+            mid = ((s + ((e - s) % DAY_S) / 2) % DAY_S) if s != e else 0.0
+        day = self._day_start(use, ctx)
+        if use - day < mid or self.last_use.get(h, NEVER) >= day + mid or self._morning_day.get(h) == day:
+            return  # before the middle of the night, or not the first use after it
+        self._morning_day[h] = day
+        got = self.mornings.setdefault(h, [])
+        got.append(use - day)
+        del got[: max(0, len(got) - self.rule.history_days)]
+
+    def usual_morning(self, h: str) -> float | None:
+        """When the household usually starts its day: the median, in seconds after local midnight, of its first
+        use after the middle of the night on the days learned (None before `min_days` of them)."""
+        got = self.mornings.get(h)
+        if not got or len(got) < self.rule.min_days:
+            return None
+        return float(np.median(got))
+
+    def morning_after(self, h: str, at: float, ctx: Context) -> float:
+        """`at` (the end of the quiet hours), or the household's usual start of that day if later."""
+        m = self.usual_morning(h)
+        if m is None:
+            return at
+        return max(at, self._day_start(at, ctx) + m)
 
     # --- judging -------------------------------------------------------------------------------------------
 
@@ -301,6 +346,7 @@ class BaselineEvaluator(WatchedMeters):
         self._judge(ctx, h, start, start)  # the register proves no use up to the interval's start
         self.today_uses.setdefault(h, []).append(since)
         if since > self.last_use.get(h, NEVER):
+            self._morning(ctx, h, since)
             self.last_use[h] = since
         key = self.emitter.key(h)
         place = ctx.household_place(h)
@@ -323,7 +369,7 @@ class BaselineEvaluator(WatchedMeters):
     def _judge(self, ctx: Context, h: str, proven: float, upto: float) -> None:
         """Raise when the inactivity since the last use exceeded its slot's learned limit by `proven` (readings
         show no use until then), at the limit or the end of quiet hours, if that is at or before `upto`."""
-        if self.rule.mode != "inactivity" or self.emitter.is_open(self.emitter.key(h)):
+        if self.rule.mode != "inactivity" or not self.rule.raises or self.emitter.is_open(self.emitter.key(h)):
             return
         hh = ctx.registry.households.get(h)
         thr = self._thresholds(h)
@@ -353,7 +399,9 @@ class BaselineEvaluator(WatchedMeters):
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, at, place, {"reason": "answered", "until": until})
         if self.rule.mode == "inactivity" and h in self.meters:
-            self.last_use[h] = max(self.last_use.get(h, at), until if until is not None else at)
+            end = until if until is not None else at
+            self.unlearned[h] = (self.last_use.get(h, at), end)
+            self.last_use[h] = max(self.last_use.get(h, at), end)
 
     # --- state ---------------------------------------------------------------------------------------------
 
@@ -381,6 +429,9 @@ class BaselineEvaluator(WatchedMeters):
             history={h: [[round(x, 1) for x in row] for row in rows] for h, rows in self.history.items()},
             daily=self.daily,
             known_from={h: (None if t == NEVER else t) for h, t in self.known_from.items()},
+            mornings=self.mornings,
+            morning_day=self._morning_day,
+            unlearned={h: list(v) for h, v in self.unlearned.items()},
             partial={h: [None if math.isnan(x) else round(x, 1) for x in row] for h, row in self.partial.items()},
             street={
                 "slot": self._street_slot,
@@ -399,6 +450,9 @@ class BaselineEvaluator(WatchedMeters):
         self.today_seen = {str(k): bool(v) for k, v in data.get("today_seen", {}).items()}
         self.history = {str(k): [[float(x) for x in r] for r in v] for k, v in data.get("history", {}).items()}
         self.daily = {str(k): [float(x) for x in v] for k, v in data.get("daily", {}).items()}
+        self.mornings = {str(k): [float(x) for x in v] for k, v in data.get("mornings", {}).items()}
+        self._morning_day = {str(k): float(v) for k, v in data.get("morning_day", {}).items()}
+        self.unlearned = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("unlearned", {}).items()}
         self._thr = {}
         self._past = {}
         self._past_stack = None

@@ -67,15 +67,45 @@ class Setting:
 
 
 SHIPPED = Setting("shipped rules", {})
+
+
+def _fixed(window: str) -> Setting:
+    """The absence rule alone: `window` without water, no learned routine."""
+    return Setting(
+        f"fixed {window}, no routine",
+        {
+            "elderly_no_water": {"window": window, "routine": None, "max_window": None, "quiet_until": None},
+            "elderly_unusual_inactivity": {"enabled": False},
+        },
+    )
+
+
+def _guard(window: str, max_window: str, **extra: Any) -> Setting:
+    """The absence rule after `window`, held back by the learned routine (which raises nothing itself) at most
+    to `max_window`; `extra`: more parameters of the absence rule, or `learn_max` of the routine."""
+    routine: dict[str, Any] = {"raises": False, "learn_max": extra.pop("learn_max", "24h")}
+    label = "".join(f", {k} {v}" for k, v in extra.items())
+    return Setting(
+        f"routine {window}-{max_window}{label}, learn_max {routine['learn_max']}",
+        {
+            "elderly_no_water": {"window": window, "max_window": max_window, **extra},
+            "elderly_unusual_inactivity": routine,
+        },
+    )
+
+
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         SHIPPED,
-        *(Setting(f"window {w}", {"elderly_no_water": {"window": w}}) for w in ("10h", "14h", "16h", "18h")),
-        Setting(
-            "no learned routine",
-            {"elderly_no_water": {"routine": None}, "elderly_unusual_inactivity": {"enabled": False}},
-        ),
+        _fixed("12h"),
+        _fixed("16h"),
+        _guard("10h", "18h"),
+        _guard("12h", "20h"),
+        _guard("12h", "24h"),
+        _guard("13h", "20h"),
+        _guard("12h", "20h", learn_max="16h"),
+        _guard("12h", "20h", quiet_until="morning"),
     )
 }
 """The settings the trade-off is printed for: the shipped rules, and variants of their parameters."""
@@ -120,8 +150,11 @@ class Bench:
         self.span = sc.Span({k: (float(h.ts[0]), float(h.ts[-1])) for k, h in self.households.items()})
 
     def cut_series(self, incidents: Mapping[str, truth.Incident]) -> dict[str, Household]:
+        """Every household's series with its incident of the round, ending at the incident's horizon (what comes
+        later cannot change whether and when it was reported)."""
         return {
-            k: truth.cut(h, self.uses[k], incidents[k]) if k in incidents else h for k, h in self.households.items()
+            k: truth.cut(h, self.uses[k], incidents[k], incidents[k].cut + sc.HORIZON_S) if k in incidents else h
+            for k, h in self.households.items()
         }
 
     # --- detectors ----------------------------------------------------------------------------------------
@@ -161,7 +194,9 @@ class Bench:
         clean = run(self.households)
         cut = []
         for incs in self.rounds:
-            cut.append(run({k: truth.cut(self.households[k], self.uses[k], i) for k, i in incs.items()}))
+            cut.append(
+                run({k: truth.cut(self.households[k], self.uses[k], i, i.cut + sc.HORIZON_S) for k, i in incs.items()})
+            )
         return clean, cut
 
     # --- scoring ------------------------------------------------------------------------------------------

@@ -138,10 +138,11 @@ def pick_incidents(
     return out
 
 
-def cut(h: Household, u: Uses, inc: Incident) -> Household:
-    """The household's series with no use after `inc.cut`: every later reading shows the register's mark."""
-    litres = h.litres.copy()
-    after = h.ts > inc.cut
-    i = int(np.searchsorted(h.ts, inc.cut, "right")) - 1
-    litres[after] = u.top[max(i, 0)]
-    return Household(h.key, h.ts, litres)
+def cut(h: Household, u: Uses, inc: Incident, until: float = float("inf")) -> Household:
+    """The household's series with no use after `inc.cut`: every later reading shows the register's mark.
+    Readings after `until` are left out (what comes after the incident's horizon cannot change its outcome)."""
+    keep = h.ts <= until
+    ts, litres = h.ts[keep], h.litres[keep].copy()
+    i = int(np.searchsorted(ts, inc.cut, "right")) - 1
+    litres[ts > inc.cut] = u.top[max(i, 0)]
+    return Household(h.key, ts, litres)

@@ -24,6 +24,7 @@ import httpx
 from alerts.errors import DeliveryError
 from alerts.messages import Message
 from alerts.notify import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from alerts.outbound import OutboundGuard
 from cwatch.clock import Clock
 
 #: Query parameters of an Apprise URL that are not secret (shown in errors as they are).
@@ -118,13 +119,22 @@ class WebhookSender:
     the address and the text, signed like every cwatch webhook (`alerts.notify`). `url` None: the contact
     point's address is the URL (contact points of kind `webhook`)."""
 
-    def __init__(self, url: str | None, secret: str, *, clock: Clock, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        secret: str,
+        *,
+        clock: Clock,
+        client: httpx.AsyncClient | None = None,
+        guard: OutboundGuard | None = None,
+    ) -> None:
         if url == "" or len(secret) < 16:
             raise ValueError("a channel through the webhook needs notify.webhook_url and notify.webhook_secret")
         self.url = url
         self.secret = secret
         self.clock = clock
         self.client = client or httpx.AsyncClient(timeout=10.0)
+        self.guard = guard  # None: no address check; the wiring passes one (a contact point's URL is data)
 
     async def send(self, kind: str, address: str, message: Message, context: Mapping[str, Any]) -> None:
         delivery_id = str(context.get("delivery_id", ""))
@@ -144,6 +154,8 @@ class WebhookSender:
             TIMESTAMP_HEADER: ts,
             SIGNATURE_HEADER: sign(self.secret, ts, body),
         }
+        if self.guard is not None:
+            await self.guard.check(self.url or address)
         try:
             r = await self.client.post(self.url or address, content=body, headers=headers)
         except httpx.HTTPError as e:
@@ -153,7 +165,12 @@ class WebhookSender:
 
 
 def build_senders(
-    templates: Mapping[str, str], *, webhook_url: str, webhook_secret: str, clock: Clock
+    templates: Mapping[str, str],
+    *,
+    webhook_url: str,
+    webhook_secret: str,
+    clock: Clock,
+    guard: OutboundGuard | None = None,
 ) -> dict[str, Sender]:
     """A sender per configured channel kind; `ValueError` names a kind whose URL is not valid."""
     out: dict[str, Sender] = {}
@@ -162,7 +179,7 @@ def build_senders(
             continue
         if template == WEBHOOK:
             url = None if kind == WEBHOOK else webhook_url  # a `webhook` contact point names its own URL
-            out[kind] = WebhookSender(url, webhook_secret, clock=clock)
+            out[kind] = WebhookSender(url, webhook_secret, clock=clock, guard=guard)
         else:
             out[kind] = AppriseSender(kind, template)
     return out

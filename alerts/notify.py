@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.errors import DeliveryError, UndeliverableError
 from alerts.loops import sleep_or_stop
+from alerts.outbound import OutboundGuard
 from alerts.tables import outbox
 from cwatch.clock import Clock
 from cwatch.db import begin_write
@@ -133,6 +134,7 @@ class WebhookChannel:
         clock: Clock,
         client: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
+        guard: OutboundGuard | None = None,
     ) -> None:
         if not secret:
             raise ValueError("a webhook needs a signing secret")
@@ -140,6 +142,7 @@ class WebhookChannel:
         self.secret = secret
         self.clock = clock
         self.client = client or httpx.AsyncClient(timeout=timeout)
+        self.guard = guard  # None: no address check (tests on loopback); the wiring always passes one
 
     async def deliver(self, delivery: Delivery) -> None:
         body = json.dumps(
@@ -153,6 +156,8 @@ class WebhookChannel:
             SIGNATURE_HEADER: sign(self.secret, ts, body),
             "X-Cwatch-Attempt": str(delivery.attempt),
         }
+        if self.guard is not None:
+            await self.guard.check(self.url)
         try:
             r = await self.client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as e:

@@ -435,7 +435,9 @@ class Service:
             hub = ChangeHub()
             channels: dict[str, Any] = {"log": LogChannel()}
             if s.notify.webhook_url:
-                channels["webhook"] = WebhookChannel(s.notify.webhook_url, s.notify.webhook_secret, clock=wall)
+                channels["webhook"] = WebhookChannel(
+                    s.notify.webhook_url, s.notify.webhook_secret, clock=wall, guard=outbound_guard(s)
+                )
             notices = build_notices(s, engine, holder, self.clock, wall, self.parts_extras)
             tickets = TicketService(
                 engine,
@@ -647,6 +649,13 @@ def public_url(s: Settings, http_port: int | None = None) -> str:
     return s.notify.public_url or f"http://{s.http.host}:{http_port or s.http.port}"
 
 
+def outbound_guard(s: Settings) -> Any:
+    """The address check of every URL cwatch posts to (`alerts.outbound`)."""
+    from alerts.outbound import OutboundGuard
+
+    return OutboundGuard(allow_private=s.notify.allow_private_targets)
+
+
 def build_notices(
     s: Settings, engine: AsyncEngine, registry: RegistryHolder, clock: Clock, wall: Clock, extras: dict[str, Any]
 ) -> Notices:
@@ -665,7 +674,11 @@ def build_notices(
         )
     try:
         senders = build_senders(
-            templates, webhook_url=s.notify.webhook_url, webhook_secret=s.notify.webhook_secret, clock=wall
+            templates,
+            webhook_url=s.notify.webhook_url,
+            webhook_secret=s.notify.webhook_secret,
+            clock=wall,
+            guard=outbound_guard(s),
         )
     except ValueError as e:
         raise SettingsError(str(e)) from None

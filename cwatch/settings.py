@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cwatch.errors import SettingsError
+from cwatch.urls import outbound_problem
 
 ENV_PREFIX = "CWATCH_"
 #: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, test knobs.
@@ -157,6 +158,11 @@ class NotifySettings(_Section):
         "empty: http://<http.host>:<http.port>.",
     )
     link_ttl_s: float = Field(default=12 * 3600, ge=300, le=7 * 86_400, description="How long a one-tap link works.")
+    allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks and notification gateways be on private addresses (a relay on the LAN or this "
+        "host). Off: such URLs are refused at start-up and at sending (server-side request forgery).",
+    )
     channels: ChannelSettings = ChannelSettings()
 
     @model_validator(mode="after")
@@ -171,7 +177,18 @@ class NotifySettings(_Section):
         for kind, url in self.channels.model_dump().items():
             if url and url != "webhook" and "://" not in url:
                 raise ValueError(f"channels.{kind}: expected an Apprise URL such as scheme://... or 'webhook'")
+            if url and url != "webhook":
+                problem = outbound_problem(url, allow_private=self.allow_private_targets, schemes=frozenset())
+                if problem is not None:
+                    raise ValueError(f"channels.{kind}: {problem}{_PRIVATE_HINT}")
+        if self.webhook_url:
+            problem = outbound_problem(self.webhook_url, allow_private=self.allow_private_targets)
+            if problem is not None:
+                raise ValueError(f"webhook_url: {problem}{_PRIVATE_HINT}")
         return self
+
+
+_PRIVATE_HINT = " (a relay on this host or the LAN: set notify.allow_private_targets = true)"
 
 
 class Settings(BaseSettings):

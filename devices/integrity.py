@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cwatch.urls import outbound_problem
 from devices.errors import Problem
 from devices.model import (
     Building,
@@ -205,3 +206,6 @@ def _check_contacts(
             bad("contacts", i, "address", f"{address!r} is not an e-mail address such as name@example.org")
         elif k.channel is ChannelKind.WEBHOOK and not address.startswith(("http://", "https://")):
             bad("contacts", i, "address", f"{address!r} is not an http(s) URL")
+        elif k.channel is ChannelKind.WEBHOOK and (problem := outbound_problem(address, allow_private=True)):
+            # private and loopback addresses are the sender's call (notify.allow_private_targets); link-local never
+            bad("contacts", i, "address", f"webhook URL refused: {problem}")

@@ -14,8 +14,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    UrlConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from cwatch.urls import media_url_problem
 from devices.model import DeviceClass
 
 
@@ -51,6 +62,23 @@ def _device_time(v: Any) -> Any:
         except ValueError:
             raise ValueError(f"ts {v!r} is not a valid date and time") from None
     return v
+
+
+def _media_url(v: AnyUrl) -> AnyUrl:
+    problem = media_url_problem(v.host, v.username, v.password)
+    if problem is not None:
+        raise PydanticCustomError("url_refused", "URL {problem}", {"problem": problem})
+    return v
+
+
+MediaUrl = Annotated[
+    AnyUrl,
+    UrlConstraints(max_length=2048, allowed_schemes=["http", "https"], host_required=True),
+    AfterValidator(_media_url),
+    Field(json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
+]
+"""A picture or clip a browser opens: http(s) only, no credentials, not this machine's or a link-local host
+(`cwatch.urls`). Every error it raises has a type starting with `url_` (the ingester's `bad_url` reason)."""
 
 
 class Payload(BaseModel):
@@ -203,8 +231,8 @@ class CameraEvent(Payload):
     bbox: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=4, max_length=4)] | None = Field(
         default=None, description="Normalised [x, y, w, h]."
     )
-    snapshot_url: AnyUrl | None = None
-    clip_url: AnyUrl | None = None
+    snapshot_url: MediaUrl | None = Field(default=None, description="Picture of the incident (http or https).")
+    clip_url: MediaUrl | None = Field(default=None, description="Video clip of the incident (http or https).")
     estimated_floor: Annotated[int, Field(ge=-5, le=200)] | None = Field(
         default=None, description="For thrown objects: the floor the object was thrown from."
     )

@@ -426,6 +426,10 @@ def _refusal(error: ValidationError, payload: bytes, model: type[Payload]) -> Re
     if types == {"extra_forbidden"}:
         names = ", ".join(sorted({_loc(e["loc"]) for e in errors}))
         return Refused(RefusalReason.UNKNOWN_FIELD, _short(f"unknown field(s) for {model.__name__}: {names}"))
+    urls = [e for e in errors if e["type"].startswith("url_")]
+    if urls:  # devices.payloads.MediaUrl: a scheme, credentials or host browsers and webhooks must not get
+        msg = urls[0]["msg"].removeprefix("Value error, ")
+        return Refused(RefusalReason.BAD_URL, _short(f"{_loc(urls[0]['loc'])}: {msg}"))
     first = next(e for e in errors if e["type"] != "extra_forbidden")
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     msg = first["msg"].removeprefix("Value error, ")

@@ -20,6 +20,7 @@ class RefusalReason(StrEnum):
     WRONG_CHANNEL = "wrong_channel"  # the device's class does not use that channel
     INVALID_PAYLOAD = "invalid_payload"  # wrong type, missing field, out of range, another class's fields
     UNKNOWN_FIELD = "unknown_field"
+    BAD_URL = "bad_url"  # a media URL that is not http(s), carries credentials, or points at this machine/link
     DUPLICATE_KEY = "duplicate_key"  # a key given twice in one object: which value is meant is anyone's guess
     NON_FINITE = "non_finite"  # NaN / Infinity, which Python's json would happily accept
     TOO_LARGE = "too_large"

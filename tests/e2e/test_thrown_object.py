@@ -90,6 +90,7 @@ path = "{registry_dir}"
 sweep_every_s = 1
 [notify]
 webhook_url = "http://127.0.0.1:{webhook_port}/hook"
+allow_private_targets = true  # the test receiver listens on this host
 webhook_secret = "{WEBHOOK_SECRET}"
 """,
         encoding="utf-8",

@@ -210,3 +210,20 @@ def test_random_json_is_decoded_or_refused_never_crashes(topic: str, doc: Any) -
         assert readings
         for r in readings:
             assert all(not isinstance(v, float) or math.isfinite(v) for v in r.fields.values())
+
+
+@pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        ("https://nvr.example.cn/snap/402.jpg", "https://nvr.example.cn/snap/402.jpg"),
+        ("HTTP://NVR.Example.CN:8080/a.jpg", "http://nvr.example.cn:8080/a.jpg"),
+        ("http://192.168.10.5/snap.jpg", "http://192.168.10.5/snap.jpg"),  # an NVR on the estate's LAN
+        ("http://nvr.local/snap/1.jpg", "http://nvr.local/snap/1.jpg"),
+    ],
+)
+def test_media_urls_over_http_are_stored_normalised(url: str, stored: str) -> None:
+    """http(s) media URLs on a name or a LAN address pass (whether the board shows them is the allow-list's
+    decision), stored as the parser normalised them."""
+    payload = json.dumps({"ts": NOW, "event": "thrown_object", "confidence": 0.9, "snapshot_url": url}).encode()
+    (r,) = Decoder(registry(), ManualClock(NOW)).decode("cw/c1/CAM-0001/event", payload, retain=False, received_at=NOW)
+    assert r.fields["snapshot_url"] == stored

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from devices.payloads import SmokeTelemetry, StatusPayload
+from devices.payloads import CameraEvent, MediaUrl, SmokeTelemetry, StatusPayload
 from ingest.decode_fast import FastModel, UnsupportedError, device_epoch, fast_decoder, struct_for
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)
@@ -116,3 +116,17 @@ def test_absent_fields_decode_to_none_and_their_defaults_are_kept_aside() -> Non
     assert fast.strings == {"state", "firmware", "detail"}
     absent = msgspec.structs.astuple(fast.decoder.decode(b'{"ts": 1}'))
     assert absent == (1.0, None, None, None, None, None, None)
+
+
+class WithMediaUrl(BaseModel):
+    model_config = STRICT
+    ts: float
+    seq: int | None = None
+    snapshot_url: MediaUrl | None = None
+
+
+def test_media_urls_get_no_fast_path() -> None:
+    """A media URL's scheme and host checks (`devices.payloads.MediaUrl`) live in validators the structs cannot
+    mirror: a model with one leaves every verdict to pydantic, which refuses `javascript:` with `bad_url`."""
+    assert fast_decoder(WithMediaUrl) is None
+    assert fast_decoder(CameraEvent) is None

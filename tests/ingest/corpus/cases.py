@@ -96,8 +96,31 @@ CASES: list[Case] = [
         "bad url",
         CAMERA,
         _b('{"ts": $T, "event": "intrusion", "confidence": 0.5, "snapshot_url": "no url"}'),
-        R.INVALID_PAYLOAD,
+        R.BAD_URL,
         "snapshot_url",
+    ),
+    *(
+        Case(
+            f"media url {what}",
+            CAMERA,
+            _b('{"ts": $T, "event": "thrown_object", "confidence": 0.9, "$f": "$u"}', f=field, u=url),
+            R.BAD_URL,
+            field,
+        )
+        for what, field, url in (
+            ("javascript", "snapshot_url", "javascript:alert(document.cookie)"),
+            ("data", "snapshot_url", "data:text/html,<script>alert(1)</script>"),
+            ("file", "clip_url", "file:///etc/passwd"),
+            ("ftp", "clip_url", "ftp://nvr.example.cn/clip.mp4"),
+            ("link-local", "snapshot_url", "http://169.254.169.254/latest/meta-data/"),
+            ("link-local v6", "snapshot_url", "http://[fe80::1]/snap.jpg"),
+            ("loopback", "clip_url", "http://127.0.0.1:8086/query"),
+            ("loopback as a number", "snapshot_url", "http://2130706433/snap.jpg"),
+            ("mapped loopback", "snapshot_url", "http://[::ffff:127.0.0.1]/snap.jpg"),
+            ("localhost", "snapshot_url", "http://localhost/snap.jpg"),
+            ("credentials", "snapshot_url", "http://admin:12345@10.0.0.8/snap.jpg"),
+            ("too long", "clip_url", "https://nvr.example.cn/" + "a" * 2048),
+        )
     ),
     Case(
         "short bbox",

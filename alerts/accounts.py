@@ -24,8 +24,8 @@ from alerts.dbguard import translated
 from alerts.errors import AuthError, ConflictError, NotFoundError, PasswordPolicyError, ScopeLevelError
 from alerts.model import Account
 from alerts.tables import accounts, sessions
-from cwatch.clock import Clock, SystemClock
-from cwatch.db import begin_write
+from core.clock import Clock, SystemClock
+from core.db import begin_write
 from devices.model import Level, Role
 
 SCRYPT_N = 2**14

@@ -22,7 +22,7 @@ from alerts.lifecycle import Status
 from alerts.model import Ticket
 from alerts.notices import Audience, Recipient
 from alerts.tables import action_links
-from cwatch.db import begin_write
+from core.db import begin_write
 
 DEFAULT_TTL_S = 12 * 3600.0
 

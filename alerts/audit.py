@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.dbguard import translated
 from alerts.model import Account
 from alerts.tables import audit_log
-from cwatch.clock import Clock, SystemClock
-from cwatch.db import begin_write
+from core.clock import Clock, SystemClock
+from core.db import begin_write
 
 
 @dataclass(frozen=True, slots=True)

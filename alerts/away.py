@@ -18,7 +18,7 @@ from alerts.audit import Who, record
 from alerts.dbguard import translated
 from alerts.errors import ValidationError
 from alerts.tables import household_away
-from cwatch.db import begin_write, is_sqlite
+from core.db import begin_write, is_sqlite
 
 DEFAULT_MAX_DAYS = 30.0
 

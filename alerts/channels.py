@@ -25,7 +25,7 @@ from alerts.errors import DeliveryError
 from alerts.messages import Message
 from alerts.notify import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from alerts.outbound import OutboundGuard
-from cwatch.clock import Clock
+from core.clock import Clock
 
 #: Query parameters of an Apprise URL that are not secret (shown in errors as they are).
 _PLAIN_PARAMS = frozenset({"to", "from", "name", "mode", "format", "cc", "bcc", "smtp", "user", "priority"})

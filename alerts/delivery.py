@@ -35,7 +35,7 @@ from alerts.notices import NOTICE_CHANNEL, PREFERRED, Audience, Notice, notice_f
 from alerts.notify import Deferred, Delivery, Outcome
 from alerts.store import TicketStore
 from alerts.tables import ticket_events
-from cwatch.clock import Clock
+from core.clock import Clock
 from devices.model import ContactPoint, QuietHours
 from rules.alert import Severity
 

@@ -3,8 +3,10 @@ SQLAlchemy or FastAPI errors from this package."""
 
 from __future__ import annotations
 
+from core.errors import CwatchError
 
-class AlertsError(Exception):
+
+class AlertsError(CwatchError):
     """Base of every error raised by `alerts`. `code` is the stable machine-readable name sent to clients."""
 
     code = "alerts_error"

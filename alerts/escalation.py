@@ -21,7 +21,7 @@ from alerts.model import SYSTEM_ACTOR, Ticket
 from alerts.scope import Hierarchy
 from alerts.sla import SlaPolicy
 from alerts.store import Change
-from cwatch.clock import Clock
+from core.clock import Clock
 
 if TYPE_CHECKING:
     from alerts.service import TicketService

@@ -17,7 +17,7 @@ from alerts.accounts import token_hash
 from alerts.dbguard import translated
 from alerts.errors import NotFoundError
 from alerts.tables import feedback_links
-from cwatch.db import begin_write
+from core.db import begin_write
 
 LINK_TTL_S = 7 * 86_400
 RESIDENT = "resident"

@@ -37,8 +37,8 @@ from alerts.errors import DeliveryError, UndeliverableError
 from alerts.loops import sleep_or_stop
 from alerts.outbound import OutboundGuard
 from alerts.tables import outbox
-from cwatch.clock import Clock
-from cwatch.db import begin_write
+from core.clock import Clock
+from core.db import begin_write
 
 log = logging.getLogger(__name__)
 

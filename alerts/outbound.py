@@ -2,7 +2,7 @@
 contact point of kind webhook must not reach this machine, its link (169.254.169.254 hands out cloud
 credentials) or, unless the operator allows private targets, the private networks around it.
 
-The literal host is judged by `cwatch.urls.outbound_problem`; a name is resolved and every address it resolves to
+The literal host is judged by `core.urls.outbound_problem`; a name is resolved and every address it resolves to
 is judged too, right before the request. (A name that resolves differently a moment later, DNS rebinding, is not
 caught: this bounds mistakes and planted contact points, it is not a firewall.)"""
 
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from alerts.errors import DeliveryError, UndeliverableError
-from cwatch.urls import address_problem, outbound_problem
+from core.urls import address_problem, outbound_problem
 
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 

@@ -34,7 +34,7 @@ from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
 from alerts.silences import SilenceStore, first_match
 from alerts.sla import SlaPolicy
 from alerts.store import CONFIRMED_BY, Change, NewTicket, NoticePlan, TicketStore
-from cwatch.clock import Clock
+from core.clock import Clock
 from rules.alert import Alert, AlertAction, Severity
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.scope import Hierarchy, in_scope
 from alerts.tables import held_alerts, silences
-from cwatch.db import begin_write
+from core.db import begin_write
 from rules.alert import Alert, Severity
 
 MAX_SILENCE_S = 7 * 86_400

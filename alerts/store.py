@@ -29,7 +29,7 @@ from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, TicketEvent, TicketMember, TicketPage
 from alerts.notices import Notice, NoticeSink
 from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
-from cwatch.db import begin_write
+from core.db import begin_write
 from rules.alert import Alert, AlertAction, Severity
 
 __all__ = ["CONFIRMED_BY", "Cards", "Change", "NewTicket", "TicketStore", "create_tables", "no_cards"]

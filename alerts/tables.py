@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cwatch.db import begin_write
+from core.db import begin_write
 
 metadata = MetaData()
 

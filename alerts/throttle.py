@@ -27,8 +27,8 @@ from alerts.accounts import normalise_username
 from alerts.dbguard import translated
 from alerts.errors import TooManyAttemptsError
 from alerts.tables import login_throttle
-from cwatch.clock import Clock, SystemClock
-from cwatch.db import begin_write, is_sqlite
+from core.clock import Clock, SystemClock
+from core.db import begin_write, is_sqlite
 
 
 @dataclass(frozen=True, slots=True)

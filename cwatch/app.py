@@ -24,11 +24,11 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.clock import Clock, SystemClock, VirtualClock
+from core.db import make_engine
 from cwatch.answers import AbsenceAnswers
 from cwatch.broker import EmbeddedBroker
-from cwatch.clock import Clock, SystemClock, VirtualClock
-from cwatch.db import make_engine
-from cwatch.errors import CwatchError, SettingsError
+from cwatch.errors import ServiceError, SettingsError
 from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
 from cwatch.schema import ensure_schema
 from cwatch.settings import Settings
@@ -173,7 +173,7 @@ async def export_registry(settings: Settings, folder: Path) -> None:
     async with open_store(settings) as engine:
         reg = await load_registry_db(engine)
     if reg is None:
-        raise CwatchError("the store holds no registry yet: run `cwatch registry import FOLDER` first")
+        raise ServiceError("the store holds no registry yet: run `cwatch registry import FOLDER` first")
     save_registry(reg, folder)
 
 
@@ -218,18 +218,18 @@ async def add_account(
         if person_id is not None:
             person = reg.people.get(person_id) if reg is not None else None
             if person is None:
-                raise CwatchError(f"person {person_id!r} is not in the registry (people.csv)")
+                raise ServiceError(f"person {person_id!r} is not in the registry (people.csv)")
         try:
             role_ = Role(role) if role else (person.role if person is not None else None)
         except ValueError:
-            raise CwatchError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
+            raise ServiceError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
         if role_ is None:
-            raise CwatchError("give --role (or --person, whose role the account takes)")
+            raise ServiceError("give --role (or --person, whose role the account takes)")
         scope = scope or (person.scope_id if person is not None else None)
         if scope is None:
-            raise CwatchError("give --scope (or --person, whose scope the account takes)")
+            raise ServiceError("give --scope (or --person, whose scope the account takes)")
         if person is not None and (person.role, person.scope_id) != (role_, scope):
-            raise CwatchError(
+            raise ServiceError(
                 f"person {person.id} is a {person.role.value} of {person.scope_id} in the registry; "
                 f"the account would be a {role_.value} of {scope}"
             )
@@ -261,7 +261,7 @@ async def change_account(settings: Settings, username: str, *, disable: bool = F
         store = AccountStore(engine)
         account = await store.by_username(username)
         if account is None:
-            raise CwatchError(f"no account {username!r} (see cwatch accounts list)")
+            raise ServiceError(f"no account {username!r} (see cwatch accounts list)")
         who = Who(cli_user(), "cli")
         if disable:
             await store.disable(account.id, by=who)
@@ -348,7 +348,7 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
         stored = await load_registry_db(engine)
         if stored is None:
             if demo_seed is None:
-                raise CwatchError(
+                raise ServiceError(
                     "the store holds no registry: set registry.path or run `cwatch registry import FOLDER`"
                 )
             from devices.sample import sample_street
@@ -729,7 +729,7 @@ def _broker_address(url: str) -> tuple[str, int]:
 
     u = urlsplit(url)
     if u.scheme not in ("mqtt", "tcp") or not u.hostname:
-        raise CwatchError(f"mqtt.url {url!r} is not mqtt://host:port")
+        raise ServiceError(f"mqtt.url {url!r} is not mqtt://host:port")
     return u.hostname, u.port or 1883
 
 
@@ -749,7 +749,7 @@ async def _wait_http_started(server: uvicorn.Server, task: asyncio.Task[None]) -
     while not server.started:
         if task.done():
             task.result()
-            raise CwatchError("HTTP server stopped during start-up")
+            raise ServiceError("HTTP server stopped during start-up")
         await asyncio.sleep(0.02)
 
 

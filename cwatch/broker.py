@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
-from cwatch.errors import CwatchError
+from cwatch.errors import ServiceError
 
 
 class EmbeddedBroker:
@@ -37,7 +37,7 @@ class EmbeddedBroker:
         try:
             await broker.start()
         except Exception as e:  # amqtt raises its own BrokerError or OSError for a taken port
-            raise CwatchError(f"embedded MQTT broker could not listen on {self.host}:{self.port}: {e}") from e
+            raise ServiceError(f"embedded MQTT broker could not listen on {self.host}:{self.port}: {e}") from e
         self._broker = broker
         return self
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cwatch.errors import CwatchError
+from core.errors import CwatchError
 from cwatch.settings import Settings, load_settings
 
 log = logging.getLogger("cwatch")
@@ -355,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
-    except _user_errors() as e:
+    except CwatchError as e:
         # Every package's errors carry a clear message (file, line, key); show it without a traceback.
         print(f"cwatch: {e}", file=sys.stderr)
         return 2
@@ -372,16 +372,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # top-level modules of optional dependencies -> the extra that installs them (pyproject.toml)
 _EXTRAS = {"paho": "simulator", "tqdm": "simulator"}
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    from alerts.errors import AlertsError
-    from devices.errors import DevicesError
-    from ingest.errors import IngestError
-    from rules.errors import RulesError
-    from simulator.errors import SimulatorError
-
-    return (CwatchError, DevicesError, IngestError, RulesError, AlertsError, SimulatorError)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from cwatch.errors import CwatchError
+from cwatch.errors import ServiceError
 
 __all__ = [
     "ADVISORY_KEY",
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 ADVISORY_KEY = 0x6377_6174_6368  # "cwatch" in ASCII: the advisory lock every `cwatch serve` takes
 
 
-class ClaimError(CwatchError):
+class ClaimError(ServiceError):
     """The data folder or the store could not be claimed for this process."""
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import alerts.tables as alerts_tables
 import devices.store as devices_store
-from cwatch.db import begin_write
-from cwatch.errors import CwatchError
+from core.db import begin_write
+from cwatch.errors import ServiceError
 
 SCHEMA_VERSION = 6
 """The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
@@ -112,7 +112,7 @@ version_table = sa.Table(
 )
 
 
-class SchemaError(CwatchError):
+class SchemaError(ServiceError):
     """The database's tables do not match this cwatch: written by another version, or changed by hand."""
 
 

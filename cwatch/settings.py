@@ -16,8 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.urls import outbound_problem
 from cwatch.errors import SettingsError
-from cwatch.urls import outbound_problem
 
 ENV_PREFIX = "CWATCH_"
 #: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, test knobs.

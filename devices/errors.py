@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from core.errors import CwatchError
+
 __all__ = ["DevicesError", "Problem", "RegistryError", "RegistryStoreError"]
 
 
-class DevicesError(Exception):
+class DevicesError(CwatchError):
     """Base of every error raised by the `devices` package."""
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cwatch.urls import outbound_problem
+from core.urls import outbound_problem
 from devices.errors import Problem
 from devices.model import (
     Building,

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cwatch.urls import media_url_problem
+from core.urls import media_url_problem
 from devices.model import DeviceClass
 
 
@@ -78,7 +78,7 @@ MediaUrl = Annotated[
     Field(json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
 ]
 """A picture or clip a browser opens: http(s) only, no credentials, not this machine's or a link-local host
-(`cwatch.urls`). Every error it raises has a type starting with `url_` (the ingester's `bad_url` reason)."""
+(`core.urls`). Every error it raises has a type starting with `url_` (the ingester's `bad_url` reason)."""
 
 
 class Payload(BaseModel):

@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import TypeEngine
 
-from cwatch.db import begin_write
+from core.db import begin_write
 from devices.errors import RegistryStoreError
 from devices.fields import ENTITIES, Entity
 from devices.kinds import StoreType

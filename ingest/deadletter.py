@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cwatch.db import begin_write
+from core.db import begin_write
 from ingest.errors import IngestError
 from ingest.refusals import RefusalReason, RefusedMessage
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import msgspec
 from pydantic import AnyUrl, BaseModel, ValidationError
 
-from cwatch.clock import Clock
+from core.clock import Clock
 from devices.model import Device, DeviceClass
 from devices.payloads import Channel, Payload, model_for
 from devices.reading import Reading, Scalar

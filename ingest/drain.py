@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import msgspec
 
-from cwatch.clock import Clock
+from core.clock import Clock
 from devices.reading import Reading
 from devices.topics import topic_for
 from ingest.backoff import backoff_delay

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from cwatch.clock import SystemClock
+from core.clock import SystemClock
 from cwatch.settings import TelemetrySettings
 from ingest.drain import TelemetryDrain
 from ingest.drainproc import DrainConfig

@@ -3,8 +3,10 @@ at the module that talks to them, so callers catch `IngestError` and never a dep
 
 from __future__ import annotations
 
+from core.errors import CwatchError
 
-class IngestError(Exception):
+
+class IngestError(CwatchError):
     """Base of every error raised by the ingest package."""
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from cwatch.clock import SystemClock
-from cwatch.db import make_engine
+from core.clock import SystemClock
+from core.db import make_engine
 from cwatch.settings import load_settings
 from devices.sample import sample_street
 from ingest.deadletter import create_tables

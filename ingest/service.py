@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cwatch.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 from devices.reading import Reading
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
-from cwatch.clock import Clock
+from core.clock import Clock
 from ingest.drain import TELEMETRY
 from ingest.drainproc import DrainConfig
 from ingest.errors import IngestConfigError

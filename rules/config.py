@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from cwatch.yamlspots import Lines, Problem, ordered, validation_problems, yaml_problem
+from core.yamlspots import Lines, Problem, ordered, validation_problems, yaml_problem
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel
 from devices.registry import Registry

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.errors import CwatchError
 
-class RulesError(Exception):
+
+class RulesError(CwatchError):
     """Base of every error the rules package raises."""
 
 

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cwatch.clock import Clock
+from core.clock import Clock
 from devices.reading import Reading
 from devices.registry import Registry
 from rules.alert import Alert

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, Table, sel
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cwatch.db import begin_write
+from core.db import begin_write
 from rules.errors import RuleStateError
 
 metadata = MetaData()

@@ -1,4 +1,4 @@
-"""Pacing a message stream on a `cwatch.clock.VirtualClock`: real time (speed 1), N times faster, or as fast
+"""Pacing a message stream on a `core.clock.VirtualClock`: real time (speed 1), N times faster, or as fast
 as possible (speed None: the clock jumps to each message). Device timestamps were fixed at generation, so
 pacing changes when a message is sent, never what it says."""
 
@@ -8,7 +8,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterable
 
-from cwatch.clock import Clock, VirtualClock
+from core.clock import Clock, VirtualClock
 from simulator.message import SimMessage
 
 

@@ -3,8 +3,10 @@ into these at the boundary so callers (the CLI, tests, the benchmarks) catch one
 
 from __future__ import annotations
 
+from core.errors import CwatchError
 
-class SimulatorError(Exception):
+
+class SimulatorError(CwatchError):
     """Base of every error the simulator raises on purpose."""
 
 

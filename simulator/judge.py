@@ -3,7 +3,7 @@ feed the readings to `rules.engine.Engine` in publish order, and collect the ale
 
 This is the fast path to a scoring report (no broker, no database); the same messages can also go through
 the whole service over MQTT (`cwatch simulate run --publish`). It imports `ingest` and `rules` lazily, so the
-rest of the simulator depends on `devices` and `cwatch.clock` only."""
+rest of the simulator depends on `devices` and `core.clock` only."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from simulator.errors import SimulatorError
 from simulator.message import SimMessage
 

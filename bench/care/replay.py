@@ -17,7 +17,7 @@ from datetime import time
 import msgspec
 
 from bench.care.data import Household
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.model import (
     Building,
     CareProfile,

@@ -42,7 +42,7 @@ from typing import Any
 import gmqtt
 import httpx
 
-from cwatch.clock import SystemClock
+from core.clock import SystemClock
 from devices.examples import EXAMPLES
 from devices.payloads import Channel
 from devices.sample import sample_street

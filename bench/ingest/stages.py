@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ingest.run import make_stream
-from cwatch.clock import SystemClock
+from core.clock import SystemClock
 from devices.reading import Reading
 from devices.sample import sample_street
 from ingest.decode import Decoder

@@ -26,8 +26,8 @@ from alerts.notices import NOTICE_CHANNEL, OutboxNotices
 from alerts.notify import OutboxDispatcher
 from alerts.service import TicketService
 from alerts.tables import create_tables
-from cwatch.clock import SystemClock
-from cwatch.db import make_engine
+from core.clock import SystemClock
+from core.db import make_engine
 from cwatch.mailbox import Mailbox
 from devices.model import ChannelKind, ContactPoint, Role
 from devices.sample import sample_street

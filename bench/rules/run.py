@@ -127,7 +127,7 @@ def _best(samples: list[float]) -> float:
 
 
 def per_event(hours: float, repeat: int) -> dict[str, Any]:
-    from cwatch.clock import ManualClock
+    from core.clock import ManualClock
     from devices.sample import sample_street
     from ingest.decode import Decoder
     from ingest.refusals import Refused

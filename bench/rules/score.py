@@ -50,7 +50,7 @@ def fingerprint(root: Path = ROOT) -> str:
 
 def generate(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, float, float, int]:
     """(registry, readings, truths, start, end, watched household-months, messages)."""
-    from cwatch.clock import ManualClock
+    from core.clock import ManualClock
     from ingest.decode import Decoder
     from ingest.refusals import Refused
     from simulator.generate import Simulation
@@ -75,7 +75,7 @@ def generate(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, 
 def warmup(scenario_name: str, days: int, registry: Any) -> list[Reading]:
     """`days` of ordinary life before the scenario (same street, seed and routines, no incidents) for the
     watched households' meters only: the history a running service would have learned its routines from."""
-    from cwatch.clock import ManualClock
+    from core.clock import ManualClock
     from ingest.decode import Decoder
     from ingest.refusals import Refused
     from simulator.generate import Simulation

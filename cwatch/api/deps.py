@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.api.deps import requires
 from alerts.away import DEFAULT_MAX_DAYS, HouseholdAways
 from alerts.model import Account
-from cwatch.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 from devices.model import Role
 from devices.registry import Registry
 

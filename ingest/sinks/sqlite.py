@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from cwatch.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading

@@ -28,8 +28,8 @@ from alerts.scope import Hierarchy
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from alerts.tables import create_tables
-from cwatch.clock import Clock, SystemClock
-from cwatch.db import make_engine
+from core.clock import Clock, SystemClock
+from core.db import make_engine
 from cwatch.http import build_http_app
 from devices.model import Role
 from rules.alert import Alert, AlertAction, Severity

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from playwright.async_api import async_playwright
 
-from cwatch.clock import SystemClock
+from core.clock import SystemClock
 from devices.model import DeviceClass, Role
 from devices.registry import Registry
 from devices.sample import sample_street

@@ -18,7 +18,7 @@ from alerts.linkactions import LinkActions
 from alerts.notices import NOTICE_CHANNEL, OutboxNotices
 from alerts.notify import Backoff, OutboxDispatcher
 from alerts.service import TicketService
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from cwatch.mailbox import Mailbox
 from devices.model import ChannelKind, ContactPoint
 from devices.registry import Registry

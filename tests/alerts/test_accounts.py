@@ -12,7 +12,7 @@ from alerts.accounts import AccountStore, hash_password, verify_password
 from alerts.errors import AuthError, ConflictError, PasswordPolicyError
 from alerts.tables import accounts as accounts_table
 from alerts.tables import sessions as sessions_table
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.model import Role
 
 PW = "long-enough-password"

@@ -23,7 +23,7 @@ from alerts.api import AlertsApi
 from alerts.board import STATIC_DIR
 from alerts.lifecycle import Status
 from alerts.tables import create_tables
-from cwatch.db import make_engine
+from core.db import make_engine
 from cwatch.http import build_http_app
 from tests.support.require import unavailable
 from tests.support.services import free_port

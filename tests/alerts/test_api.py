@@ -15,7 +15,7 @@ from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.model import Role
 from rules.alert import Severity
 

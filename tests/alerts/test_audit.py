@@ -11,7 +11,7 @@ from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.audit import AuditLog, Who
 from alerts.service import TicketService
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.model import Role
 
 from .fakes import FakeHierarchy

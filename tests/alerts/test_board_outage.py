@@ -12,8 +12,8 @@ import pytest
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
 from alerts.tables import create_tables
-from cwatch.clock import SystemClock
-from cwatch.db import make_engine
+from core.clock import SystemClock
+from core.db import make_engine
 from devices.model import Role
 from devices.sample import sample_street
 from rules.alert import Alert, AlertAction, Severity

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from alerts.service import TicketService
 from alerts.store import TicketStore
 from alerts.tables import create_tables, tickets
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 
 from .conftest import pg_url
 from .fakes import WORKER_M1, FakeHierarchy, alert

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.errors import LinkRefusedError
 from alerts.lifecycle import Status
 from alerts.notices import Audience, Notice, OutboxNotices, Recipient
-from cwatch.db import begin_write
+from core.db import begin_write
 from devices.model import Role
 from rules.alert import Severity
 

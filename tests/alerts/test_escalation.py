@@ -14,8 +14,8 @@ from alerts.model import Ticket
 from alerts.service import TicketService
 from alerts.sla import SlaPolicy
 from alerts.tables import create_tables
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from rules.alert import Severity
 
 from .fakes import WORKER_M1, FakeHierarchy, alert
@@ -195,7 +195,7 @@ def test_plan_is_pure_and_idempotent_when_not_due() -> None:
 
 
 async def test_stop_ends_the_loop_during_its_sleep(service: TicketService) -> None:
-    from cwatch.clock import SystemClock
+    from core.clock import SystemClock
 
     escalator = Escalator(service, SystemClock(), interval=3600)
     first_cycle = asyncio.Event()

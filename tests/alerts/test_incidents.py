@@ -16,7 +16,7 @@ from alerts.lifecycle import Status
 from alerts.model import MemberState, Ticket
 from alerts.service import TicketService
 from alerts.tables import outbox
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from rules.alert import AlertAction, Severity
 
 from .fakes import OPERATOR, WORKER_M1, FakeHierarchy, alert

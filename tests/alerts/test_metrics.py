@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.metrics import AlertsMetrics, MetricsNotifier
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from rules.alert import AlertAction, Severity
 
 from .fakes import WORKER_M1, FakeHierarchy, alert

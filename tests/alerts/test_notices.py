@@ -17,7 +17,7 @@ from alerts.notices import (
     notice_to_payload,
 )
 from alerts.tables import outbox
-from cwatch.db import begin_write
+from core.db import begin_write
 
 WORKER = Recipient(Audience.PERSON, "p-w1", "王芳")
 FAMILY = Recipient(Audience.FAMILY, "h1#c1", "王小明")

@@ -24,7 +24,7 @@ from alerts.notify import (
     verify_signature,
 )
 from alerts.service import TicketService
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 
 from .fakes import WORKER_M1, FakeHierarchy, alert
 

@@ -17,7 +17,7 @@ from alerts.errors import (
 from alerts.lifecycle import Action, Status
 from alerts.service import TicketService
 from alerts.stream import ChangeHub, Resync
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from rules.alert import AlertAction, Severity
 
 from .fakes import COMMUNITY, GRID_G2, LEADER_M1, OPERATOR, WORKER_M1, WORKER_M2, FakeHierarchy, alert

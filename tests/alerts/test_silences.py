@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
 from alerts.service import TicketService
 from alerts.silences import Silence, matches
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from rules.alert import AlertAction, Severity
 
 from .fakes import COMMUNITY, GRID_G2, LEADER_M1, OPERATOR, WORKER_M1, FakeHierarchy, alert

@@ -12,8 +12,8 @@ from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.errors import StoreError
 from alerts.service import TicketService
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 
 from .fakes import OPERATOR, FakeHierarchy, alert
 

@@ -14,7 +14,7 @@ from alerts.api import AlertsApi
 from alerts.api.stream import _events
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 
 from .fakes import WORKER_M1, FakeHierarchy, alert
 

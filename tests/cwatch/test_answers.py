@@ -9,9 +9,9 @@ from pathlib import Path
 from alerts.model import Account
 from alerts.service import NullNotifier, TicketService
 from alerts.store import create_tables as alerts_tables
+from core.clock import ManualClock
+from core.db import make_engine
 from cwatch.answers import AbsenceAnswers
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
 from devices.model import Role
 from rules.alert import Alert, AlertAction
 from rules.engine import Engine

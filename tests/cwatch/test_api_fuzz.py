@@ -31,10 +31,10 @@ from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, mount
 from alerts.audit import Who
 from alerts.service import TicketService
+from core.clock import SystemClock
+from core.db import make_engine
 from cwatch.api import OpsApi
 from cwatch.app import create_all_tables
-from cwatch.clock import SystemClock
-from cwatch.db import make_engine
 from cwatch.http import build_http_app
 from devices.model import Role
 from devices.registry import Registry

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from alerts.audit import AuditLog
 from alerts.tables import create_tables
+from core.db import make_engine
 from cwatch.app import _audit_rules_reload
-from cwatch.db import make_engine
 
 
 async def test_a_rules_reload_is_audited(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from alerts.api import AlertsApi
 from alerts.audit import AuditLog
 from alerts.service import TicketService
 from alerts.tables import create_tables
+from core.clock import ManualClock
+from core.db import make_engine
 from cwatch.api import OpsApi
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
 from cwatch.http import build_http_app
 from devices.model import Role
 from devices.registry import Registry

@@ -16,8 +16,8 @@ from alerts.api import AlertsApi
 from alerts.board import STATIC_DIR
 from alerts.service import TicketService
 from alerts.tables import create_tables
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from cwatch.http import build_http_app
 from devices.model import Role
 from tests.alerts.fakes import FakeHierarchy, alert

@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.db import make_engine
 from cwatch.app import Service
 from cwatch.cli import main
-from cwatch.db import make_engine
 from cwatch.instance import (
     ADVISORY_KEY,
     AlreadyServingError,

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import cwatch.schema as schema
+from core.db import make_engine
 from cwatch.app import create_all_tables
-from cwatch.db import make_engine
 from cwatch.schema import SchemaError, version_table
 from devices.store import load_registry_db, save_registry_db
 from tests.cwatch.databases import empty_database
@@ -147,7 +147,7 @@ async def test_tickets_of_a_version_4_database_hold_their_own_condition(engine: 
     each ticket holds its own dedup key, a cleared one as cleared, and the service carries on with it."""
     from alerts.service import TicketService
     from alerts.tables import ticket_members
-    from cwatch.clock import ManualClock
+    from core.clock import ManualClock
     from rules.alert import AlertAction
     from tests.alerts.fakes import FakeHierarchy, alert
 

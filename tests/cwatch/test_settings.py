@@ -85,7 +85,7 @@ def test_a_webhook_needs_a_real_secret(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["influx_v1", "influx_v2"])
 @pytest.mark.parametrize("gzip", [True, False])
 def test_telemetry_gzip_setting_reaches_the_influx_sinks(tmp_path: Path, backend: str, gzip: bool) -> None:
-    from cwatch.clock import SystemClock
+    from core.clock import SystemClock
     from ingest.wiring import make_sink
 
     v2 = 'influx_org = "o"\ninflux_bucket = "b"\ninflux_token = "t"\n' if backend == "influx_v2" else ""
@@ -99,7 +99,7 @@ async def test_telemetry_batch_size_bounds_every_write(tmp_path: Path, drain: st
     from prometheus_client import CollectorRegistry
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from cwatch.clock import SystemClock
+    from core.clock import SystemClock
     from devices.registry import Registry
     from ingest.wiring import build_ingester
 

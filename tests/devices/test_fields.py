@@ -9,7 +9,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
-from cwatch.db import make_engine
+from core.db import make_engine
 from devices.csvio import load_registry, save_registry
 from devices.fields import ENTITIES, Entity, documented, update_doc
 from devices.model import ChannelKind, ContactPoint, DeviceClass, QuietHours

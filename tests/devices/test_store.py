@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cwatch.db import make_engine
+from core.db import make_engine
 from devices.errors import DevicesError, RegistryError, RegistryStoreError
 from devices.sample import sample_street
 from devices.store import (

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from core.clock import VirtualClock
 from cwatch.app import Parts, Service
-from cwatch.clock import VirtualClock
 from cwatch.demo import DemoOptions, create_demo_accounts, demo_accounts, feed_simulator, prepare_demo
 from cwatch.settings import load_settings
 from devices.model import Role

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cwatch.db import make_engine
+from core.db import make_engine
 from ingest.deadletter import PAYLOAD_TEXT_MAX, DeadLetters, NewDeadLetter, create_tables
 from ingest.refusals import RefusalReason
 

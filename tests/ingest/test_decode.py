@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.examples import EXAMPLES
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel

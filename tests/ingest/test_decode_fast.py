@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.examples import EXAMPLES
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel

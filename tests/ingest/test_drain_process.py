@@ -18,8 +18,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from cwatch.clock import SystemClock
-from cwatch.db import make_engine
+from core.clock import SystemClock
+from core.db import make_engine
 from cwatch.settings import TelemetrySettings
 from devices.reading import Reading
 from devices.registry import Registry

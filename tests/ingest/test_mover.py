@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cwatch.db import make_engine
+from core.db import make_engine
 from ingest.deadletter import DeadLetterError, DeadLetters, create_tables
 from ingest.metrics import IngestMetrics
 from ingest.mover import DeadLetterMover
@@ -136,7 +136,7 @@ async def test_a_failing_store_is_retried_without_loss_or_duplication(
 
 MOVER = """
 import asyncio, sys, time
-from cwatch.db import make_engine
+from core.db import make_engine
 from ingest.deadletter import DeadLetters, create_tables
 from ingest.metrics import IngestMetrics
 from ingest.mover import DeadLetterMover

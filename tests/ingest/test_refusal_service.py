@@ -13,8 +13,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from ingest.deadletter import DeadLetters, create_tables
 from ingest.decode import Decoder
 from ingest.metrics import IngestMetrics

@@ -14,8 +14,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cwatch.clock import SystemClock
-from cwatch.db import make_engine
+from core.clock import SystemClock
+from core.db import make_engine
 from devices.reading import Reading
 from devices.registry import Registry
 from devices.sample import sample_street

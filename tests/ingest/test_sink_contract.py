@@ -13,7 +13,7 @@ import pytest
 from msgspec.structs import replace
 
 import ingest.sinks
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from msgspec.structs import replace
 
-from cwatch.clock import ManualClock
+from core.clock import ManualClock
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading

@@ -22,7 +22,7 @@ _NOT_SOURCE = shutil.ignore_patterns(
 # the async engine on SQLite: needs greenlet, which only `sqlalchemy[asyncio]` installs
 _ENGINE_CHECK = """
 import asyncio, sqlalchemy as sa
-from cwatch.db import make_engine
+from core.db import make_engine
 
 async def main():
     engine = make_engine("sqlite+aiosqlite:///engine.db")

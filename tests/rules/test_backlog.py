@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from rules.alert import Alert, AlertAction
 from rules.runner import RuleRunner
 from rules.state import RuleStateStore, create_tables

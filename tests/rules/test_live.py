@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from devices.registry import Registry
 from rules.alert import Alert, AlertAction
 from rules.engine import Engine

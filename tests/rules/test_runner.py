@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from rules.alert import Alert
 from rules.config import load_ruleset
 from rules.engine import Engine, EngineState

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from cwatch.db import make_engine
+from core.db import make_engine
 from devices.reading import Reading
 from devices.registry import Registry
 from rules.alert import Alert

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.clock import VirtualClock
 from cwatch.app import Service
-from cwatch.clock import VirtualClock
 from cwatch.settings import Settings, load_settings
 from devices.csvio import save_registry
 from devices.registry import Registry

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import msgspec
 
-from cwatch.clock import ManualClock
-from cwatch.db import make_engine
+from core.clock import ManualClock
+from core.db import make_engine
 from devices.model import DeviceClass
 from devices.reading import Reading
 from devices.registry import Registry

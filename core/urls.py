@@ -1,6 +1,6 @@
 """What cwatch accepts in a URL it stores, shows or calls: the scheme, the credentials and the host.
 
-Pure (no DNS, no I/O) and importing nothing of ours: a shared leaf like `cwatch.clock`, used by the device
+Pure (no DNS, no I/O) and importing nothing of ours: a shared leaf like `core.clock`, used by the device
 protocol, the settings, the notification senders and the board's Content-Security-Policy.
 
 - Media URLs a device sends (`snapshot_url`, `clip_url`) are opened by browsers and passed on in webhooks: http(s)

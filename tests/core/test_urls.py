@@ -1,4 +1,4 @@
-"""URL rules (`cwatch.urls`): media URLs a device sends, URLs cwatch calls, and media allow-list entries matched
+"""URL rules (`core.urls`): media URLs a device sends, URLs cwatch calls, and media allow-list entries matched
 as browsers match CSP host sources."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from alerts.errors import DeliveryError, UndeliverableError
 from alerts.outbound import OutboundGuard
+from core.urls import media_allowed, outbound_problem, parse_allow_entry
 from cwatch.errors import SettingsError
 from cwatch.settings import load_settings
-from cwatch.urls import media_allowed, outbound_problem, parse_allow_entry
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ async def test_webhook_senders_ask_the_guard_before_posting() -> None:
     from alerts.channels import WebhookSender
     from alerts.messages import Message
     from alerts.notify import Delivery, WebhookChannel
-    from cwatch.clock import ManualClock
+    from core.clock import ManualClock
 
     posted: list[httpx.Request] = []
     client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: posted.append(r) or httpx.Response(204)))

@@ -1,4 +1,4 @@
-"""`cwatch.db.make_engine` on SQLite: concurrent read-then-write transactions queue instead of failing."""
+"""`core.db.make_engine` on SQLite: concurrent read-then-write transactions queue instead of failing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from cwatch.db import begin_write, make_engine
+from core.db import begin_write, make_engine
 
 
 async def test_read_then_write_transactions_wait_for_each_other(tmp_path: Path) -> None:

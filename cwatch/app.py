@@ -490,10 +490,13 @@ class Service:
             tickets.notifier = answers
 
             # Ingest.
-            from ingest.service import build_ingester
+            from ingest.wiring import build_ingester
 
             ingester = build_ingester(
-                s,
+                mqtt=s.mqtt,
+                ingest=s.ingest,
+                telemetry=s.telemetry,
+                data_dir=s.data_path,
                 engine=engine,
                 registry=holder,
                 clock=self.clock,
@@ -701,7 +704,7 @@ def _refuse_shared_subscription(s: Settings) -> None:
         raise SettingsError(
             f"mqtt.shared_group = {s.mqtt.shared_group!r}: cwatch serve must receive every message of a device "
             "(its rules judge them together), and a shared subscription splits them between processes; leave it "
-            "empty and run one cwatch serve per store (it is for ingest-only processes, `python -m ingest.run`)"
+            "empty and run one cwatch serve per store (it is for ingest-only processes, `python -m cwatch.ingester`)"
         )
 
 

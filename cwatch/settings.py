@@ -13,22 +13,20 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.section import Section
 from core.urls import outbound_problem
 from cwatch.errors import SettingsError
+from ingest.settings import IngestSettings, MqttSettings, TelemetrySettings
 
 ENV_PREFIX = "CWATCH_"
 #: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, test knobs.
 NOT_SETTINGS = frozenset({"CWATCH_CONFIG", "CWATCH_NEW_PASSWORD"})
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class HttpSettings(_Section):
+class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     metrics_token: str = Field(
@@ -43,67 +41,11 @@ class HttpSettings(_Section):
         return self
 
 
-class MqttSettings(_Section):
-    url: str = Field(default="", description="mqtt://user:pass@host:port; empty runs an embedded broker.")
-    embedded_host: str = "127.0.0.1"
-    embedded_port: int = Field(default=11883, ge=0, le=65535)
-    client_id: str = "cwatch-ingest"
-    session_expiry_s: int = Field(default=7 * 86_400, ge=0)
-    keepalive_s: int = Field(default=30, ge=5)
-    shared_group: str = Field(default="", description="Subscribe as $share/<group>/... when several ingesters run.")
-    protocol: Literal["auto", "5", "3.1.1"] = Field(
-        default="auto", description="MQTT version; auto tries 5 and falls back to 3.1.1. The embedded broker is 3.1.1."
-    )
-
-
-class StoreSettings(_Section):
+class StoreSettings(Section):
     url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in the data folder.")
 
 
-class TelemetrySettings(_Section):
-    backend: Literal["sqlite", "influx_v1", "influx_v2"] = "sqlite"
-    retention_days: float = Field(default=30, gt=0)
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_database: str = "cwatch"
-    influx_username: str = ""
-    influx_password: str = ""
-    influx_org: str = ""
-    influx_bucket: str = ""
-    influx_token: str = ""
-    batch_size: int = Field(
-        default=5_000,
-        ge=1,
-        le=100_000,
-        description="Most points per write. A write starts as soon as readings are spooled and fewer than two are"
-        " in flight, so batches are small when traffic is light and fill up under load.",
-    )
-    gzip: bool = Field(
-        default=True,
-        description="Compress InfluxDB write bodies (gzip level 1); worth it across a network, not on one host.",
-    )
-
-    @model_validator(mode="after")
-    def _v2_needs_credentials(self) -> TelemetrySettings:
-        if self.backend == "influx_v2":
-            missing = [k for k in ("influx_org", "influx_bucket", "influx_token") if not getattr(self, k)]
-            if missing:
-                raise ValueError(f"backend influx_v2 needs {', '.join(missing)}")
-        return self
-
-
-class IngestSettings(_Section):
-    max_future_s: float = Field(default=300, ge=0)
-    max_age_s: float = Field(default=7 * 86_400, gt=0)
-    max_payload_bytes: int = Field(default=65_536, ge=256, le=1_048_576)
-    spool_max_bytes: int = Field(default=2 * 1024**3, ge=1024**2)
-    deadletter_max_rows: int = Field(default=100_000, ge=100)
-    telemetry_drain: Literal["inline", "process"] = Field(
-        default="inline",
-        description="'process' writes telemetry from a second process (uses a second core; see docs/ingest.md).",
-    )
-
-
-class RulesSettings(_Section):
+class RulesSettings(Section):
     path: str = Field(default="", description="Rule file; empty uses the shipped default rule set.")
     allowed_lateness_s: float = Field(
         default=300, ge=0, description="How late (device time) a message may still change what was decided."
@@ -117,22 +59,22 @@ class RulesSettings(_Section):
     )
 
 
-class RegistrySettings(_Section):
+class RegistrySettings(Section):
     path: str = Field(default="", description="CSV folder imported at start-up when set.")
     reload_every_s: float = Field(default=10, gt=0)
 
 
-class AuthSettings(_Section):
+class AuthSettings(Section):
     session_ttl_s: int = Field(default=12 * 3600, ge=60)
 
 
-class CareSettings(_Section):
+class CareSettings(Section):
     away_max_days: float = Field(
         default=30, gt=0, le=366, description="Longest 'away confirmed' a person may record at once (days)."
     )
 
 
-class ChannelSettings(_Section):
+class ChannelSettings(Section):
     """One Apprise URL per channel kind, `{address}` standing for the contact point's address; `webhook` sends
     the kind through the signed webhook instead; empty: the kind is not used. See docs/notifications.md."""
 
@@ -149,7 +91,7 @@ class ChannelSettings(_Section):
     webhook: str = Field(default="", description="`webhook`: contact points of kind webhook get the signed POST")
 
 
-class NotifySettings(_Section):
+class NotifySettings(Section):
     webhook_url: str = Field(default="", description="POST every ticket change here (at least once, signed).")
     webhook_secret: str = Field(default="", description="HMAC-SHA256 signing secret; required with webhook_url.")
     public_url: str = Field(

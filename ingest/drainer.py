@@ -18,13 +18,13 @@ from pathlib import Path
 import msgspec
 
 from core.clock import SystemClock
-from cwatch.settings import TelemetrySettings
 from ingest.drain import TelemetryDrain
 from ingest.drainproc import DrainConfig
 from ingest.errors import SpoolError
 from ingest.metrics import DrainMetrics
+from ingest.settings import TelemetrySettings
+from ingest.sinks.configured import make_sink
 from ingest.spool import SpoolReader
-from ingest.wiring import make_sink
 
 log = logging.getLogger("ingest.drainer")
 

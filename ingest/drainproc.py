@@ -37,7 +37,7 @@ class DrainConfig(msgspec.Struct, forbid_unknown_fields=True):
 
     spool: str
     data_dir: str
-    telemetry: dict[str, Any]  # `cwatch.settings.TelemetrySettings`, as a dict
+    telemetry: dict[str, Any]  # `ingest.settings.TelemetrySettings`, as a dict
     limit: int = 5_000
     depth: int = 2
     retry_initial_s: float = 0.5

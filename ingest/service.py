@@ -36,10 +36,6 @@ from ingest.spool import Spool
 from ingest.transport import InboundMessage, Transport
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from cwatch.settings import Settings
     from devices.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -310,29 +306,3 @@ class Ingester:
             m.spool_depth.labels(name).set(self.spool.depth(name))
             m.spool_age.labels(name).set(self.spool.oldest_age(name, now))
         m.spool_bytes.set(self.spool.size_bytes())
-
-
-def build_ingester(
-    settings: Settings,
-    *,
-    engine: AsyncEngine,
-    registry: Callable[[], Registry] | Registry,
-    clock: Clock,
-    metrics: CollectorRegistry | IngestMetrics,
-    broker_host: str,
-    broker_port: int,
-    consumers: Mapping[str, Consumer] | None = None,
-) -> Ingester:
-    """Wire an `Ingester` from settings (the CLI's `serve`, and `python -m ingest.run`)."""
-    from ingest.wiring import build_ingester as _build
-
-    return _build(
-        settings,
-        engine=engine,
-        registry=registry,
-        clock=clock,
-        metrics=metrics,
-        broker_host=broker_host,
-        broker_port=broker_port,
-        consumers=consumers,
-    )

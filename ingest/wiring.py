@@ -1,57 +1,36 @@
-"""Build an `Ingester` from `cwatch.settings.Settings`: the one place that knows which sink, spool file and
-transport options a configuration means. Imported lazily by `ingest.service.build_ingester`."""
+"""Build an `Ingester` from its settings sections (`ingest.settings`): the one place that knows which spool file,
+drain and transport options a configuration means."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import Clock
+from devices.registry import Registry
+from ingest.deadletter import DeadLetters
+from ingest.decode import Decoder
 from ingest.drain import TELEMETRY
 from ingest.drainproc import DrainConfig
-from ingest.errors import IngestConfigError
 from ingest.metrics import DrainMetricFiles, IngestMetrics
 from ingest.service import Consumer, Ingester, IngestTuning
+from ingest.settings import IngestSettings, MqttSettings, TelemetrySettings
+from ingest.sinks.base import TelemetrySink
+from ingest.sinks.configured import make_sink
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions, options_from_url
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from cwatch.settings import Settings, TelemetrySettings
-    from devices.registry import Registry
-    from ingest.sinks.base import TelemetrySink
-
-
-def make_sink(t: TelemetrySettings, *, data_dir: Path, clock: Clock) -> TelemetrySink:
-    """The telemetry sink a `[telemetry]` section names."""
-    if t.backend == "influx_v1":
-        from ingest.sinks.influx_v1 import InfluxV1Sink
-
-        return InfluxV1Sink(
-            t.influx_url,
-            t.influx_database,
-            username=t.influx_username or None,
-            password=t.influx_password or None,
-            gzip=t.gzip,
-        )
-    if t.backend == "influx_v2":
-        from ingest.sinks.influx_v2 import InfluxV2Sink
-
-        return InfluxV2Sink(t.influx_url, org=t.influx_org, bucket=t.influx_bucket, token=t.influx_token, gzip=t.gzip)
-    if t.backend == "sqlite":
-        from ingest.sinks.sqlite import SqliteTelemetrySink
-
-        return SqliteTelemetrySink(data_dir / "telemetry.db", t.retention_days * 86_400, clock=clock)
-    raise IngestConfigError(f"unknown telemetry backend {t.backend!r}")
-
 
 def build_ingester(
-    settings: Settings,
     *,
+    mqtt: MqttSettings,
+    ingest: IngestSettings,
+    telemetry: TelemetrySettings,
+    data_dir: Path,
     engine: AsyncEngine,
     registry: Callable[[], Registry] | Registry,
     clock: Clock,
@@ -61,13 +40,9 @@ def build_ingester(
     consumers: Mapping[str, Consumer] | None = None,
     sink: TelemetrySink | None = None,
 ) -> Ingester:
-    from ingest.deadletter import DeadLetters
-    from ingest.decode import Decoder
-
-    s = settings
+    """The ingester these sections describe; `registry` is the registry, or what returns the current one."""
     reg = registry() if callable(registry) else registry
-    data_dir = Path(s.data_dir)
-    process = s.ingest.telemetry_drain == "process"
+    process = ingest.telemetry_drain == "process"
     if isinstance(metrics, IngestMetrics):
         ingest_metrics = metrics
     else:  # the drain process keeps its metrics in files of its own (`ingest.metrics`)
@@ -76,19 +51,18 @@ def build_ingester(
     consumers = dict(consumers or {})
     spool = Spool(
         data_dir / "spool.db",
-        s.ingest.spool_max_bytes,
+        ingest.spool_max_bytes,
         consumers=(TELEMETRY, *consumers),
-        refused_payload_max=s.ingest.max_payload_bytes,
+        refused_payload_max=ingest.max_payload_bytes,
     )
-    mq = s.mqtt
     common: dict[str, Any] = {
-        "client_id": mq.client_id,
-        "session_expiry_s": mq.session_expiry_s,
-        "keepalive_s": mq.keepalive_s,
-        "shared_group": mq.shared_group,
+        "client_id": mqtt.client_id,
+        "session_expiry_s": mqtt.session_expiry_s,
+        "keepalive_s": mqtt.keepalive_s,
+        "shared_group": mqtt.shared_group,
     }
-    if mq.url:
-        options = options_from_url(mq.url, host=broker_host, port=broker_port, protocol=mq.protocol, **common)
+    if mqtt.url:
+        options = options_from_url(mqtt.url, host=broker_host, port=broker_port, protocol=mqtt.protocol, **common)
     else:  # the embedded amqtt broker speaks MQTT 3.1.1 only
         options = MqttOptions(host=broker_host, port=broker_port, protocol="3.1.1", **common)
 
@@ -103,30 +77,30 @@ def build_ingester(
     decoder = Decoder(
         reg,
         clock,
-        max_future_s=s.ingest.max_future_s,
-        max_age_s=s.ingest.max_age_s,
-        max_bytes=s.ingest.max_payload_bytes,
+        max_future_s=ingest.max_future_s,
+        max_age_s=ingest.max_age_s,
+        max_bytes=ingest.max_payload_bytes,
     )
     drain = None
     if process:
         drain = DrainConfig(
             spool=str(spool.path),
             data_dir=str(data_dir),
-            telemetry=s.telemetry.model_dump(mode="json"),
-            limit=s.telemetry.batch_size,
-            refused_payload_max=s.ingest.max_payload_bytes,
+            telemetry=telemetry.model_dump(mode="json"),
+            limit=telemetry.batch_size,
+            refused_payload_max=ingest.max_payload_bytes,
         )
     return Ingester(
         transport=transport,
         decoder=decoder,
         spool=spool,
-        sink=sink or make_sink(s.telemetry, data_dir=data_dir, clock=clock),
+        sink=sink or make_sink(telemetry, data_dir=data_dir, clock=clock),
         deadletters=DeadLetters(
-            engine, max_rows=s.ingest.deadletter_max_rows, max_payload_bytes=s.ingest.max_payload_bytes
+            engine, max_rows=ingest.deadletter_max_rows, max_payload_bytes=ingest.max_payload_bytes
         ),
         metrics=ingest_metrics,
         clock=clock,
         consumers=consumers,
         telemetry_drain=drain,
-        tuning=IngestTuning(sink_batch=s.telemetry.batch_size),
+        tuning=IngestTuning(sink_batch=telemetry.batch_size),
     )

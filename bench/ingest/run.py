@@ -3,7 +3,7 @@
     python -m bench.ingest [--messages 200000] [--json]
 
 What it does, on private Mosquitto and influxd processes started on free ports:
-1. starts the ingester (`python -m ingest.run`, a subprocess) once so its persistent session exists, then
+1. starts the ingester (`python -m cwatch.ingester`, a subprocess) once so its persistent session exists, then
    stops it; registers a persistent `mosquitto_sub` session (QoS 1) the same way;
 2. publishes the stream — realistic protocol v1 telemetry and heartbeats of every device class of the sample
    street, with per-device `seq` — at QoS 1 (gmqtt), waiting for every PUBACK; the broker queues it for both
@@ -190,7 +190,7 @@ class Ingester:
                 [
                     sys.executable,
                     "-m",
-                    "ingest.run",
+                    "cwatch.ingester",
                     "--config",
                     str(self.config),
                     "--metrics-port",

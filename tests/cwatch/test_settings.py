@@ -86,7 +86,7 @@ def test_a_webhook_needs_a_real_secret(tmp_path: Path) -> None:
 @pytest.mark.parametrize("gzip", [True, False])
 def test_telemetry_gzip_setting_reaches_the_influx_sinks(tmp_path: Path, backend: str, gzip: bool) -> None:
     from core.clock import SystemClock
-    from ingest.wiring import make_sink
+    from ingest.sinks.configured import make_sink
 
     v2 = 'influx_org = "o"\ninflux_bucket = "b"\ninflux_token = "t"\n' if backend == "influx_v2" else ""
     p = write(tmp_path, f'[telemetry]\nbackend = "{backend}"\ngzip = {str(gzip).lower()}\n{v2}')
@@ -108,8 +108,12 @@ async def test_telemetry_batch_size_bounds_every_write(tmp_path: Path, drain: st
         f'data_dir = "{tmp_path}"\n[telemetry]\nbatch_size = 123\n[ingest]\ntelemetry_drain = "{drain}"\n',
     )
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    settings = load_settings(p, environ={})
     ingester = build_ingester(
-        load_settings(p, environ={}),
+        mqtt=settings.mqtt,
+        ingest=settings.ingest,
+        telemetry=settings.telemetry,
+        data_dir=settings.data_path,
         engine=engine,
         registry=Registry(),
         clock=SystemClock(),

@@ -20,7 +20,6 @@ import pytest
 
 from core.clock import SystemClock
 from core.db import make_engine
-from cwatch.settings import TelemetrySettings
 from devices.reading import Reading
 from devices.registry import Registry
 from devices.sample import sample_street
@@ -31,6 +30,7 @@ from ingest.errors import SpoolError
 from ingest.metrics import DrainMetricFiles, IngestMetrics
 from ingest.refusals import RefusalReason
 from ingest.service import Ingester, IngestTuning
+from ingest.settings import TelemetrySettings
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from ingest.spool import Spool, SpoolReader
 from ingest.transport import GmqttTransport, MqttOptions

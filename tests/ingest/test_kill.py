@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class IngesterProcess:
-    """`python -m ingest.run` with a generated settings file; `kill()` is SIGKILL."""
+    """`python -m cwatch.ingester` with a generated settings file; `kill()` is SIGKILL."""
 
     def __init__(self, workdir: Path, broker_port: int, influx_url: str, drain: str = "inline") -> None:
         self.workdir = workdir
@@ -67,7 +67,7 @@ class IngesterProcess:
         env = {k: v for k, v in env.items() if not k.startswith("CWATCH_")}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ingest.run", "--config", str(self.config)],
+                [sys.executable, "-m", "cwatch.ingester", "--config", str(self.config)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -1,4 +1,4 @@
-"""Run the ingester alone, as its own process: `python -m ingest.run --config cwatch.toml [--sample-seed 1]`.
+"""Run the ingester alone, as its own process: `python -m cwatch.ingester --config cwatch.toml [--sample-seed 1]`.
 
 The kill tests and the benchmark start it this way so they can SIGKILL it; `cwatch serve` runs the same
 `Ingester` in-process next to the rule engine. It reads the usual settings file (`[mqtt] url` must name the
@@ -31,7 +31,9 @@ from ingest.wiring import build_ingester
 async def serve(config: Path | None, sample_seed: int, metrics_port: int | None = None) -> None:
     settings = load_settings(config)
     if not settings.mqtt.url:
-        raise IngestConfigError("ingest.run needs [mqtt] url (the embedded broker runs only inside `cwatch serve`)")
+        raise IngestConfigError(
+            "cwatch.ingester needs [mqtt] url (the embedded broker runs only inside `cwatch serve`)"
+        )
     opts = options_from_url(settings.mqtt.url)
     data_dir = Path(settings.data_dir)
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
@@ -42,7 +44,10 @@ async def serve(config: Path | None, sample_seed: int, metrics_port: int | None 
         if metrics_port is not None:
             start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
         ingester = build_ingester(
-            settings,
+            mqtt=settings.mqtt,
+            ingest=settings.ingest,
+            telemetry=settings.telemetry,
+            data_dir=data_dir,
             engine=engine,
             registry=sample_street(sample_seed),
             clock=SystemClock(),
@@ -64,7 +69,7 @@ async def serve(config: Path | None, sample_seed: int, metrics_port: int | None 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m ingest.run", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m cwatch.ingester", description=__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     p.add_argument("--sample-seed", type=int, default=1, help="seed of the sample street used as registry")
     p.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on 127.0.0.1:PORT")

@@ -18,6 +18,11 @@ class AlertsError(CwatchError):
         super().__init__(message)
         self.message = message
 
+    def message_for(self, languages: str) -> str:
+        """The message for a caller whose `Accept-Language` is `languages` (errors that carry a Chinese text
+        override this; the others have one)."""
+        return self.message
+
 
 class TransitionError(AlertsError):
     """The action is not possible from the ticket's current status (or lacks a required note)."""
@@ -157,3 +162,59 @@ class LinkRefusedError(AlertsError):
         self.code = f"link_{reason}"
         if reason == "unknown":
             self.status = 404
+
+
+class LocalizedError(AlertsError):
+    """An error a person acts on at once (a refused upload): its message in Chinese and English, the one the
+    caller's `Accept-Language` prefers chosen by the API (English when it names neither first)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+
+    def message_for(self, languages: str) -> str:
+        return self.zh if prefers_chinese(languages) else self.message
+
+
+def prefers_chinese(languages: str) -> bool:
+    """Whether an `Accept-Language` value ranks Chinese above English (missing q counts as 1)."""
+    best: dict[str, float] = {}
+    for part in languages.split(","):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        lang = tag.strip().lower().split("-")[0]
+        if lang in ("zh", "en") and q > best.get(lang, -1.0):
+            best[lang] = q
+    return best.get("zh", -1.0) > best.get("en", -1.0) if best else False
+
+
+class UploadError(LocalizedError):
+    """A photo refused before anything is stored: too large, not a picture, unreadable. `code` names why."""
+
+    status = 422
+
+    def __init__(self, code: str, zh: str, en: str, *, status: int = 422) -> None:
+        super().__init__(zh, en)
+        self.code = f"photo_{code}"
+        self.status = status
+
+    @classmethod
+    def too_large(cls, size: int, limit: int) -> UploadError:
+        mb = limit / 1024**2
+        return cls(
+            "too_large",
+            f"照片太大（{size / 1024**2:.1f} MB），最大 {mb:g} MB",
+            f"the photo is too large ({size / 1024**2:.1f} MB); at most {mb:g} MB",
+            status=413,
+        )
+
+
+class PhotoRequiredError(LocalizedError, ValidationError):
+    """Resolving this ticket needs a photo of the scene attached first (`media.photo_required_*`)."""
+
+    code = "photo_required"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -86,6 +86,8 @@ class TicketService:
         self.flap_window_s = flap_window_s
         self.verify_grace_s = verify_grace_s
         self.silences = SilenceStore(engine)
+        #: refuses a resolve by raising (a ticket that needs a photo has none: `alerts.photos`); None: no check
+        self.resolve_guard: Callable[[Ticket], Awaitable[None]] | None = None
         self._applying = asyncio.Lock()  # one `apply` or `release_held` at a time in this process
 
     # --- alerts in ----------------------------------------------------------------------------------------
@@ -198,6 +200,10 @@ class TicketService:
             recipients=person_card(hierarchy, assignment.person_id),
         )
 
+    async def notify(self, ticket: Ticket, event: TicketEvent) -> None:
+        """Tell the notifier of a change committed outside `act` (a photo attached: `alerts.photos`)."""
+        await self._notify(ticket, event)
+
     async def _notify(self, ticket: Ticket, event: TicketEvent) -> None:
         try:
             await self.notifier.ticket_changed(ticket, event)
@@ -223,6 +229,8 @@ class TicketService:
         (a link whose ticket moved on), decided on the same read as the change."""
         now = self.clock.now()
         hierarchy = self.registry()
+        if action is Action.RESOLVE and self.resolve_guard is not None:
+            await self._guard_resolve(ticket_id, actor, note, hierarchy)
 
         def decide(t: Ticket) -> Change:
             if not in_scope(actor, t.microgrid_id, hierarchy):
@@ -288,6 +296,19 @@ class TicketService:
         ticket, event = result
         await self._notify(ticket, event)
         return ticket
+
+    async def _guard_resolve(self, ticket_id: int, actor: Account, note: str | None, hierarchy: Hierarchy) -> None:
+        """Run `resolve_guard` on a ticket the actor sees and may resolve now (otherwise `decide` gives the real
+        reason: not found, not allowed, a note missing)."""
+        assert self.resolve_guard is not None
+        current = await self.store.get(ticket_id)
+        if current is None or not in_scope(actor, current.microgrid_id, hierarchy):
+            return
+        try:
+            next_status(current.status, Action.RESOLVE, actor.role, note)
+        except AlertsError:
+            return
+        await self.resolve_guard(current)
 
     async def act_many(
         self, ticket_ids: Sequence[int], actor: Account, action: Action, note: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -54,6 +54,9 @@ class Change:
     #: enqueue no notification: repeats of an open condition would flood webhooks during an alert storm (the
     #: ticket's `count` travels with its next notified change), and an alarm being verified tells nobody yet
     quiet: bool = False
+    #: more rows written in the change's own transaction (a photo's row): given the connection and the ticket's
+    #: id, returns what to add to the event's `data`
+    also: Callable[[AsyncConnection, int], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -728,6 +731,8 @@ class TicketStore:
                     ticket = row_to_ticket(row)
                     if ticket.status.active != current.status.active:
                         await self._set_members_active(conn, ticket.id, ticket.status.active)
+                    if change.also is not None:
+                        change = replace(change, data={**change.data, **await change.also(conn, ticket.id)})
                     event = await self._record(conn, ticket, now, change, current.status)
                     return ticket, event
             except IntegrityError as e:

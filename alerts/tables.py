@@ -274,6 +274,22 @@ action_links = Table(
 )
 
 
+ticket_photos = Table(
+    "ticket_photos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("photo_key", String(128), nullable=False),  # content address in the blob store (`alerts.blobs`)
+    Column("media_type", String(32), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("thumb_key", String(128), nullable=False),
+    Column("uploaded_at", Float, nullable=False),
+    Column("uploaded_by", String(64), nullable=False),  # username; the timeline event `photo` names the photo
+)
+
+
 async def create_tables(engine: AsyncEngine) -> None:
     """Create every table of `alerts` that does not exist yet (idempotent)."""
     async with begin_write(engine) as conn:

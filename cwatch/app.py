@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from prometheus_client import CollectorRegistry
@@ -523,13 +524,26 @@ class Service:
                     "rules": runner.healthy(),
                 }
 
+            media, photos = build_media(s, tickets, {r.id for r in ruleset.rules})
+            tickets.resolve_guard = photos.check_resolve
             app = build_http_app(
                 readiness=readiness,
                 metrics=metrics,
-                alerts_api=AlertsApi(tickets, accounts, holder, hub, link_actions=link_actions),
+                alerts_api=AlertsApi(
+                    tickets,
+                    accounts,
+                    holder,
+                    hub,
+                    link_actions=link_actions,
+                    media=media,
+                    photos=photos,
+                    telemetry=telemetry_reader(s, self.clock, stack),
+                    tz=ZoneInfo(s.timezone),
+                ),
                 ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
                 board_dir=STATIC_DIR,
                 metrics_token=s.http.metrics_token,
+                media_hosts=media.hosts,
             )
             if not s.http.metrics_token:
                 log.info("/metrics is off: set http.metrics_token to scrape it")
@@ -626,6 +640,52 @@ async def run_service(settings: Settings, demo: Any = None, *, standby: bool = F
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, service.stop)
     await service.run()
+
+
+# --- media and evidence -------------------------------------------------------------------------------------
+
+
+def build_media(s: Settings, tickets: Any, rule_ids: set[str]) -> tuple[Any, Any]:
+    """The media policy of `media.*` and the photo store on its blob storage (data_dir/media or S3)."""
+    from alerts.blobs import BlobStore, FileBlobStore
+    from alerts.media import MediaPolicy, UploadLimits
+    from alerts.photos import Photos
+
+    m = s.media
+    unknown = sorted(set(m.photo_required_rules) - rule_ids)
+    if unknown:
+        raise SettingsError(f"media.photo_required_rules: no rule {', '.join(unknown)} in the rule set")
+    limits = UploadLimits(m.max_upload_bytes, m.max_pixels, m.max_side_px)
+    policy = MediaPolicy.of(
+        m.hosts, photo_rules=m.photo_required_rules, photo_severities=m.photo_required_severities, limits=limits
+    )
+    blobs: BlobStore
+    if m.storage == "s3":
+        try:
+            from alerts.s3blobs import S3BlobStore
+
+            blobs = S3BlobStore(
+                m.s3_bucket,
+                endpoint=m.s3_endpoint,
+                region=m.s3_region,
+                access_key=m.s3_access_key,
+                secret_key=m.s3_secret_key,
+                prefix=m.s3_prefix,
+            )
+        except Exception as e:  # boto3 missing, or a malformed endpoint
+            raise SettingsError(f"media.storage = 's3': {e}") from None
+    else:
+        blobs = FileBlobStore(s.data_path / "media")
+    return policy, Photos(tickets, blobs, policy)
+
+
+def telemetry_reader(s: Settings, clock: Clock, stack: contextlib.AsyncExitStack) -> Any:
+    """A reader of the telemetry store for the evidence charts, closed with the service."""
+    from ingest.sinks.configured import make_reader
+
+    reader = make_reader(s.telemetry, data_dir=s.data_path, clock=clock)
+    stack.push_async_callback(reader.close)
+    return reader
 
 
 # --- notifications ------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ a CDN onto the API's origin; docs/api.md describes the API."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -22,6 +22,7 @@ import cwatch.api
 from alerts.api import AlertsApi, install_error_handlers
 from alerts.api.errors import error_response
 from alerts.board import FILES
+from core.urls import AllowEntry
 from cwatch.api import OpsApi
 from cwatch.websec import BrowserSafety, board_routes
 
@@ -38,10 +39,12 @@ def build_http_app(
     board_dir: Path | None = None,
     metrics_token: str = "",
     title: str = "cwatch",
+    media_hosts: Sequence[AllowEntry] = (),
 ) -> FastAPI:
+    """`media_hosts`: the camera hosts whose pictures and clips the board may load (`media.hosts`)."""
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL)
     install_error_handlers(app)
-    app.add_middleware(BrowserSafety)
+    app.add_middleware(BrowserSafety, media_hosts=tuple(media_hosts))
     ready_gauge = Gauge("cwatch_ready", "1 when the readiness check passes", ["check"], registry=metrics)
 
     @app.get("/healthz", include_in_schema=False)

@@ -13,11 +13,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.section import Section
-from core.urls import outbound_problem
+from core.urls import outbound_problem, parse_allow_entry
 from cwatch.errors import SettingsError
 from ingest.settings import IngestSettings, MqttSettings, TelemetrySettings
 
@@ -133,6 +133,51 @@ class NotifySettings(Section):
 _PRIVATE_HINT = " (a relay on this host or the LAN: set notify.allow_private_targets = true)"
 
 
+class MediaSettings(Section):
+    """Camera media on tickets and the photos people attach (docs/tickets.md, docs/operations.md)."""
+
+    hosts: list[str] = Field(
+        default=[],
+        description="Hosts whose camera snapshots and clips the board shows (CSP host sources: nvr.example.cn, "
+        "*.cam.example.org, https://nvr:8443, 10.2.0.5:*); media from other hosts is kept on the ticket, not shown.",
+    )
+    max_upload_bytes: int = Field(default=10 * 1024**2, ge=64 * 1024, le=64 * 1024**2, description="Largest photo.")
+    max_pixels: int = Field(default=40_000_000, ge=100_000, le=200_000_000, description="Largest photo, in pixels.")
+    max_side_px: int = Field(default=2560, ge=320, le=10_000, description="Photos are stored at most this wide/high.")
+    photo_required_rules: list[str] = Field(
+        default=[], description="Rules whose tickets need a photo before they are resolved (e.g. thrown_object)."
+    )
+    photo_required_severities: list[Literal["critical", "major", "minor", "warning", "info"]] = Field(
+        default=[], description="Severities whose tickets need a photo before they are resolved."
+    )
+    storage: Literal["filesystem", "s3"] = Field(
+        default="filesystem", description="filesystem: under data_dir/media; s3: an S3-compatible bucket."
+    )
+    s3_endpoint: str = Field(default="", description="https://s3.example.org, http://minio.lan:9000; empty: AWS.")
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_prefix: str = Field(default="cwatch/", description="Key prefix of every object cwatch writes.")
+
+    @field_validator("hosts")
+    @classmethod
+    def _host_sources(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            parse_allow_entry(host)  # ValueError names the entry and what a valid one looks like
+        return hosts
+
+    @model_validator(mode="after")
+    def _check(self) -> MediaSettings:
+        if self.storage == "s3":
+            missing = [k for k in ("s3_bucket", "s3_access_key", "s3_secret_key") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"storage s3 needs {', '.join(missing)}")
+            if self.s3_endpoint and not self.s3_endpoint.startswith(("http://", "https://")):
+                raise ValueError("s3_endpoint: expected http(s)://host[:port]")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. See `docs/deployment.md` for each key."""
 
@@ -152,6 +197,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     notify: NotifySettings = NotifySettings()
     care: CareSettings = CareSettings()
+    media: MediaSettings = MediaSettings()
 
     @classmethod
     def settings_customise_sources(

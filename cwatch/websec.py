@@ -1,10 +1,10 @@
 """What the HTTP surface does for browsers' safety: security headers on every answer, a refusal of cross-site
 state-changing requests, and the board's files served from an allow-list.
 
-- Content-Security-Policy: scripts, styles, images and connections from the board's own origin only; no inline
-  script or style (the board has none), no framing (`frame-ancestors 'none'`, and X-Frame-Options for older
-  browsers), no plugins, no `<base>` tricks. Plus `nosniff`, `Referrer-Policy: no-referrer` and a
-  Cross-Origin-Opener-Policy.
+- Content-Security-Policy: scripts, styles, images and connections from the board's own origin only (images and
+  video also from the camera hosts of `media.hosts`); no inline script or style (the board has none), no
+  framing (`frame-ancestors 'none'`, and X-Frame-Options for older browsers), no plugins, no `<base>` tricks.
+  Plus `nosniff`, `Referrer-Policy: no-referrer` and a Cross-Origin-Opener-Policy.
 - Cross-site requests: a POST (PUT, PATCH, DELETE) that carries no bearer token is one a browser may have sent
   with the session cookie on another site's behalf. SameSite=Strict already keeps the cookie off such requests;
   as a second line, one the browser marks cross-site (`Sec-Fetch-Site`) or whose `Origin` is another host is
@@ -14,6 +14,7 @@ state-changing requests, and the board's files served from an allow-list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,19 +24,36 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.api.errors import error_response
+from core.urls import AllowEntry
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS: dict[str, str] = {
-    "content-security-policy": CSP,
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-    "permissions-policy": "camera=(), microphone=(), geolocation=()",
-}
+
+def csp(media_hosts: Sequence[AllowEntry] = ()) -> str:
+    """The Content-Security-Policy: everything from the board's own origin only, except camera snapshots and
+    clips, which images and video may also load from the `media.hosts` allow-list (entries are checked host
+    sources, `cwatch.urls.parse_allow_entry`: they cannot carry a quote, a semicolon or another directive)."""
+    media = "".join(f" {e.source}" for e in media_hosts)
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; "
+        f"media-src 'self'{media}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CSP = csp()
+
+
+def security_headers(media_hosts: Sequence[AllowEntry] = ()) -> dict[str, str]:
+    return {
+        "content-security-policy": csp(media_hosts),
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "cross-origin-opener-policy": "same-origin",
+        "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+SECURITY_HEADERS: dict[str, str] = security_headers()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_SITE = frozenset({"same-origin", "none"})  # `none`: the user typed the address or used a bookmark
 
@@ -57,8 +75,9 @@ class BrowserSafety:
     """ASGI middleware: refuses cross-site state-changing requests, and adds the security headers to every
     answer (the API's and the board's, errors included)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, media_hosts: Sequence[AllowEntry] = ()) -> None:
         self.app = app
+        self.headers = [(k.encode(), v.encode()) for k, v in security_headers(media_hosts).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +88,7 @@ class BrowserSafety:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 have = {k.lower() for k, _ in headers}
-                headers.extend((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in have)
+                headers.extend((k, v) for k, v in self.headers if k not in have)
             await send(message)
 
         reason = cross_site_reason(scope["method"], Headers(scope=scope))

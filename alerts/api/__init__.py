@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from alerts.api import accounts, audit, auth, feedback, links, silences, stream, summary, tickets
+from alerts.api import accounts, audit, auth, evidence, feedback, links, media, silences, stream, summary, tickets
 from alerts.api.deps import COOKIE, AlertsApi, session_token
 from alerts.api.errors import COMMON_ERRORS, ErrorBody, install_error_handlers
 from alerts.api.views import household_info
@@ -30,6 +30,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     stream.router,
     audit.router,
     accounts.router,
+    media.router,
+    evidence.router,
 )
 
 

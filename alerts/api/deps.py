@@ -9,7 +9,8 @@ Authentication: `Authorization: Bearer <token>` or the `cwatch_session` cookie (
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,8 +18,11 @@ from fastapi import Depends, Request
 from alerts.accounts import AccountStore
 from alerts.actionlinks import ActionLinks
 from alerts.errors import ForbiddenError
+from alerts.evidence import TelemetryReader
 from alerts.linkactions import LinkActions
+from alerts.media import MediaPolicy
 from alerts.model import Account
+from alerts.photos import Photos
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
@@ -40,6 +44,10 @@ class AlertsApi:
     heartbeat_s: float = 3.0  # a board that hears nothing for two of these and a second counts its stream lost
     throttle: LoginThrottle | None = None  # None: one on the accounts' store and clock
     link_actions: LinkActions | None = None  # None: one-tap links on the service's store, default lifetime
+    media: MediaPolicy = field(default_factory=MediaPolicy)  # camera hosts shown, photo limits and requirements
+    photos: Photos | None = None  # None: photos cannot be attached here (503)
+    telemetry: TelemetryReader | None = None  # None: no evidence charts (the chart says why)
+    tz: tzinfo = UTC  # the street's time zone: "usual at this hour of the day"
 
     def __post_init__(self) -> None:
         if self.link_actions is None:

@@ -44,6 +44,8 @@ _DESCRIPTIONS = {
     403: "Your role may not do this here (`forbidden`), or a cross-site request (`cross_site`)",
     404: "No such item in your scope (`not_found`): out-of-scope items look exactly like missing ones",
     409: "Not possible in the item's current state (`invalid_transition`, `conflict`)",
+    413: "The upload is too large (`photo_too_large`, `photo_too_many_pixels`)",
+    415: "The upload is not a JPEG, PNG or WebP picture, judged by its content (`photo_unsupported_type`)",
     410: "A one-tap link that cannot act any more (`link_used`, `link_expired`, `link_other_ticket`, "
     "`link_moved_on`, `link_not_allowed`)",
     422: "The request is malformed or breaks a rule (`validation_error` with `fields`, or a named code)",
@@ -80,7 +82,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status >= 500:  # the cause (SQL, parameters, driver message) is for the log only
             log.error("%s %s: %s", request.method, request.url.path, exc.message, exc_info=exc)
             return error_response(exc.status, exc.code, exc.public_message)
-        response = error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message_for(request.headers.get("accept-language", "")))
         if isinstance(exc, TooManyAttemptsError):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response

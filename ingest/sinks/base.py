@@ -1,4 +1,5 @@
-"""What every telemetry sink promises the drainer, and the one error that means "try again later"."""
+"""What every telemetry sink promises the drainer, what a reader of the store promises the API (the evidence
+charts of tickets), and the one error that means "try again later"."""
 
 from __future__ import annotations
 
@@ -29,6 +30,31 @@ class TelemetrySink(Protocol):
 
     async def ping(self) -> bool:
         """True when the database answers (for /readyz)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+Point = tuple[float, dict[str, float]]
+"""A reading's device time and its numeric fields (booleans as 0.0 / 1.0)."""
+
+
+@runtime_checkable
+class TelemetryReader(Protocol):
+    """Reads back what a sink stored (`SqliteTelemetrySink.values`, `ingest.sinks.influx_read.InfluxQLReader`)."""
+
+    async def values(
+        self,
+        measurement: str,
+        device_id: str,
+        fields: Sequence[str],
+        start: float,
+        end: float,
+        *,
+        limit: int = 20_000,
+    ) -> list[Point]:
+        """The device's `fields` in readings with `start <= ts < end` (any channel), oldest first, at most `limit`;
+        a reading with none of them is left out. `measurement` is the device's class. Raises `SinkUnavailable`."""
         ...
 
     async def close(self) -> None: ...

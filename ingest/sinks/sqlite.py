@@ -20,7 +20,7 @@ from core.clock import Clock, SystemClock
 from devices.model import DeviceClass
 from devices.payloads import Channel
 from devices.reading import Reading
-from ingest.sinks.base import SinkUnavailable
+from ingest.sinks.base import Point, SinkUnavailable
 
 __all__ = ["SqliteTelemetrySink"]
 
@@ -205,6 +205,44 @@ class SqliteTelemetrySink:
 
         rows: list[tuple[Any, ...]] = await self._run(run)
         return [_reading(row) for row in rows]
+
+    async def values(
+        self,
+        measurement: str,
+        device_id: str,
+        fields: Sequence[str],
+        start: float,
+        end: float,
+        *,
+        limit: int = 20_000,
+    ) -> list[Point]:
+        """`TelemetryReader.values`: the device's numeric `fields` with `start <= ts < end`, oldest first."""
+        sql = (
+            "SELECT ts_us, fields FROM readings WHERE device_id = ? AND device_class = ? AND ts_us >= ? AND ts_us < ? "
+            "ORDER BY ts_us LIMIT ?"
+        )
+        args = (device_id, measurement, _us(start), _us(end), limit)
+
+        def run() -> list[tuple[int, str]]:
+            return self._connect().execute(sql, args).fetchall()
+
+        out: list[Point] = []
+        for ts_us, text in await self._run(run):
+            row = _numbers(msgspec.json.decode(text), fields)
+            if row:
+                out.append((ts_us / 1_000_000, row))
+        return out
+
+
+def _numbers(fields: dict[str, Any], wanted: Sequence[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in wanted:
+        v = fields.get(name)
+        if isinstance(v, bool):
+            out[name] = 1.0 if v else 0.0
+        elif isinstance(v, int | float):
+            out[name] = float(v)
+    return out
 
 
 def _us(ts: float) -> int:

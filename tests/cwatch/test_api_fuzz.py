@@ -30,6 +30,9 @@ import cwatch.api
 from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, mount
 from alerts.audit import Who
+from alerts.blobs import FileBlobStore
+from alerts.media import MediaPolicy
+from alerts.photos import Photos
 from alerts.service import TicketService
 from core.clock import SystemClock
 from core.db import make_engine
@@ -39,6 +42,7 @@ from cwatch.http import build_http_app
 from devices.model import Role
 from devices.registry import Registry
 from devices.sample import sample_street
+from ingest.sinks.sqlite import SqliteTelemetrySink
 from rules.alert import Alert, AlertAction, Severity
 from tests.support.services import free_port
 
@@ -91,9 +95,14 @@ def build(db: Path, reg: Registry) -> FastAPI:
             op = await accounts.by_username(Role.OPERATOR.value)
             assert op is not None
             await service.silences.create(op, reg, now, scope_id=node, ends_at=now + 3600, comment=f"维护 {node}")
-        mount(app, AlertsApi(service, accounts, lambda: reg))
+        policy = MediaPolicy.of(["nvr.example.cn"], photo_rules=["smoke_alarm"])
+        photos = Photos(service, FileBlobStore(db.parent / "media"), policy)
+        service.resolve_guard = photos.check_resolve
+        telemetry = SqliteTelemetrySink(db.parent / "telemetry.db", 30 * 86_400)
+        mount(app, AlertsApi(service, accounts, lambda: reg, media=policy, photos=photos, telemetry=telemetry))
         cwatch.api.mount(app, OpsApi(engine, lambda: reg, Answers()))
         yield
+        await telemetry.close()
         await engine.dispose()
 
     async def ready() -> dict[str, bool]:
@@ -124,7 +133,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Regist
 
 
 def login(url: str, role: Role) -> dict[str, str]:
-    r = httpx.post(f"{url}/api/v1/auth/login", json={"username": role.value, "password": PASSWORD})
+    """A session of `role`. The fuzzed logins fail from this address and throttle it: a 429 is waited out as its
+    `Retry-After` says (a deadline, not a fixed pause)."""
+    deadline = time.monotonic() + 120
+    while True:
+        r = httpx.post(f"{url}/api/v1/auth/login", json={"username": role.value, "password": PASSWORD})
+        if r.status_code != 429 or time.monotonic() > deadline:
+            break
+        time.sleep(int(r.headers.get("retry-after", "1")))
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
 

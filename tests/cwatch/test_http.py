@@ -123,3 +123,31 @@ async def test_cross_site_requests_with_the_cookie_are_refused(client: tuple[htt
     same = {"Origin": "http://board.test", "Sec-Fetch-Site": "same-origin"}
     assert (await c.post(f"/api/v1/tickets/{t.id}/ack", headers=same)).json()["status"] == "acknowledged"
     assert (await c.post(f"/api/v1/tickets/{t.id}/start")).json()["status"] == "in_progress"
+
+
+async def test_the_csp_lets_images_and_video_come_only_from_the_media_hosts() -> None:
+    from core.urls import parse_allow_entry
+
+    hosts = [parse_allow_entry("nvr.example.cn"), parse_allow_entry("*.cam.example.org:8443")]
+
+    async def ready() -> dict[str, bool]:
+        return {}
+
+    app = build_http_app(readiness=ready, metrics=CollectorRegistry(), board_dir=STATIC_DIR, media_hosts=hosts)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        csp = (await c.get("/")).headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["img-src"] == "'self' data: nvr.example.cn *.cam.example.org:8443"
+    assert directives["media-src"] == "'self' nvr.example.cn *.cam.example.org:8443"
+    assert directives["script-src"] == "'self'"
+    assert directives["connect-src"] == "'self'"
+
+
+def test_a_media_host_that_is_not_a_host_source_stops_start_up(tmp_path: Path) -> None:
+    from cwatch.errors import SettingsError
+    from cwatch.settings import load_settings
+
+    p = tmp_path / "cwatch.toml"
+    p.write_text('[media]\nhosts = ["nvr.example.cn; script-src *"]\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"cwatch.toml:2: media.hosts: .*not a host source"):
+        load_settings(p, environ={})

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real components the tests start (Mosquitto, InfluxDB 1.x, PostgreSQL, Chromium) when they are
+# Installs the real components the tests start (Mosquitto, InfluxDB 1.x, PostgreSQL, Chromium, CJK fonts) when they are
 # missing, and makes sure PostgreSQL is running. Needs root for apt-get; without root it only reports.
 set -euo pipefail
 
@@ -8,6 +8,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -x /usr/bin/influxd ] || need+=(influxdb)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Chinese glyphs for the board's screenshots and browser tests (without them Chromium draws empty boxes).
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -98,8 +98,9 @@ class BrowserSafety:
         await self.app(scope, receive, send_with_headers)
 
 
-def board_routes(folder: Path, files: dict[str, str]) -> list[Route]:
-    """`/` and `/<name>` for each allowed name, with its media type; anything else is not the board's."""
+def board_routes(folder: Path, files: dict[str, str], pages: dict[str, str] | None = None) -> list[Route]:
+    """`/` and `/<name>` for each allowed name, with its media type, and each of `pages` (path pattern -> one of
+    the names); anything else is not the board's."""
 
     def serve(name: str) -> Route:
         path, media_type = folder / name, files[name]
@@ -112,4 +113,6 @@ def board_routes(folder: Path, files: dict[str, str]) -> list[Route]:
     routes = [serve(name) for name in files]
     if "index.html" in files:
         routes.append(Route("/index.html", routes[list(files).index("index.html")].endpoint, methods=["GET", "HEAD"]))
+    for path, name in (pages or {}).items():
+        routes.append(Route(path, routes[list(files).index(name)].endpoint, methods=["GET", "HEAD"]))
     return routes

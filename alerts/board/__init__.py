@@ -1,6 +1,7 @@
 """The live board: static files (no build step, no CDN, no inline script or style) served by the wiring at `/`.
 
-`FILES` is the allow-list: only these names are served, with these media types."""
+`FILES` is the allow-list: only these names are served, with these media types. `PAGES` are the board's other
+addresses (deep links), each served by one of those files: `/tickets/{id}` opens the board on that ticket."""
 
 from __future__ import annotations
 
@@ -16,4 +17,9 @@ FILES: dict[str, str] = {
     "feedback.js": "text/javascript; charset=utf-8",
     "act.html": "text/html; charset=utf-8",
     "act.js": "text/javascript; charset=utf-8",
+}
+
+#: path (a Starlette route pattern) -> the file in `FILES` that answers it
+PAGES: dict[str, str] = {
+    "/tickets/{ticket_id:int}": "index.html",
 }

@@ -163,8 +163,11 @@
     $("board-view").hidden = false;
     $("who").hidden = false;
     $("whoami").textContent = `${state.me.display_name}（${state.me.role} · ${state.me.scope_id}）`;
+    readAddress();
     await refresh();
     startLive();
+    const id = addressTicket();
+    if (id !== null) await openDetail(id, "address");
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -184,6 +187,57 @@
     state.tickets.clear();
     closeDetail();
     showLogin();
+  });
+
+  // ---- the address: `/tickets/{id}` opens that ticket; the list's filters are the query string -------------
+  // (?status=&severity=&mg=&mine=1&q=), so a link or a bookmark shows the same list, and back/forward move
+  // between the lists and tickets seen. Filters at their default are left out.
+  const FILTERS = [["status", "f-status", "active"], ["severity", "f-severity", ""], ["mg", "f-mg", ""], ["q", "f-text", ""]];
+
+  function addressTicket() {
+    const m = /^\/tickets\/(\d+)\/?$/.exec(location.pathname);
+    return m ? Number(m[1]) : null;
+  }
+
+  function readAddress() {
+    const q = new URLSearchParams(location.search);
+    for (const [key, id, dflt] of FILTERS) {
+      const v = q.has(key) ? q.get(key) : dflt;
+      if (key === "mg" && v && !microgrids.has(v)) { microgrids.set(v, v); drawMicrogrids(); }
+      const want = key === "status" && v === "all" ? "" : v;
+      $(id).value = want;
+      if ($(id).value !== want) $(id).value = dflt; // a value the select does not offer
+    }
+    $("f-mine").checked = q.get("mine") === "1";
+  }
+
+  function address() {
+    const q = new URLSearchParams();
+    for (const [key, id, dflt] of FILTERS) {
+      const v = key === "status" && $(id).value === "" ? "all" : $(id).value.trim();
+      if (v !== dflt) q.set(key, v);
+    }
+    if ($("f-mine").checked) q.set("mine", "1");
+    const search = q.toString();
+    return (state.selected !== null ? `/tickets/${state.selected}` : "/") + (search ? "?" + search : "");
+  }
+
+  // `push`: a step the back button undoes (a filter changed, a ticket opened or closed); else the entry is
+  // replaced (typing in the search, a ticket that vanished)
+  function writeAddress(push) {
+    const next = address();
+    if (next === location.pathname + location.search) return;
+    if (push) history.pushState(null, "", next);
+    else history.replaceState(null, "", next);
+  }
+
+  window.addEventListener("popstate", async () => {
+    if (!state.me) return;
+    readAddress();
+    const id = addressTicket();
+    if (id === null && state.selected !== null) closeDetail("address");
+    await refresh();
+    if (id !== null && id !== state.selected) await openDetail(id, "address");
   });
 
   // ---- list and summary ----------------------------------------------------------------------------------
@@ -272,9 +326,13 @@
   function rememberMicrogrids(items) {
     let added = false;
     for (const t of items) {
-      if (!microgrids.has(t.microgrid_id)) { microgrids.set(t.microgrid_id, t.microgrid_name || t.microgrid_id); added = true; }
+      const name = t.microgrid_name || t.microgrid_id;
+      if (microgrids.get(t.microgrid_id) !== name) { microgrids.set(t.microgrid_id, name); added = true; }
     }
-    if (!added) return;
+    if (added) drawMicrogrids();
+  }
+
+  function drawMicrogrids() {
     const sel = $("f-mg");
     const current = sel.value;
     const opts = [...microgrids.entries()].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
@@ -540,12 +598,20 @@
     await refresh();
   });
 
-  ["f-status", "f-severity", "f-mine", "f-mg"].forEach((id) => $(id).addEventListener("change", refresh));
-  $("f-text").addEventListener("input", renderList);
+  ["f-status", "f-severity", "f-mine", "f-mg"].forEach((id) => $(id).addEventListener("change", () => {
+    writeAddress(true);
+    refresh();
+  }));
+  $("f-text").addEventListener("input", () => {
+    writeAddress(false);
+    renderList();
+  });
 
   // ---- detail --------------------------------------------------------------------------------------------
-  async function openDetail(id) {
+  // `how`: "address" when the address asked for it (it is already there), else a click (a new history entry)
+  async function openDetail(id, how) {
     state.selected = id;
+    if (how !== "address") writeAddress(true);
     closeNoteForm();
     $("action-error").textContent = "";
     $("list-error").textContent = "";
@@ -560,14 +626,16 @@
     renderList();
   }
 
-  function closeDetail() {
+  // `how`: "click" adds a history entry, "address" leaves the address alone, else the entry is replaced
+  function closeDetail(how) {
     state.selected = null;
     state.detail = null;
     $("detail").hidden = true;
     document.querySelector(".layout").classList.remove("with-detail");
+    if (how !== "address") writeAddress(how === "click");
     renderList();
   }
-  $("detail-close").addEventListener("click", closeDetail);
+  $("detail-close").addEventListener("click", () => closeDetail("click"));
 
   async function loadDetail(id) {
     let d;

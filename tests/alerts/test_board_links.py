@@ -1,0 +1,98 @@
+"""Deep links in real headless Chromium: `/tickets/{id}` opens the board on that ticket (also after signing in),
+the list's filters live in the query string, and back/forward move between the lists and tickets seen."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from .board_app import alert_dict
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, A, board, inject, watch_errors
+
+__all__ = ["board"]  # the module-scoped fixture, shared with the board's other browser tests
+
+pytestmark = pytest.mark.browser
+
+
+async def test_a_ticket_link_opens_the_board_on_it_after_signing_in(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board, alert_dict("water_leak:WM-link", A, "漏水：桂花苑3号楼 3-502", "major", time.time(), "water_leak")
+    )
+    async with httpx.AsyncClient(base_url=board) as client:
+        assert (await client.get(f"/tickets/{tid}")).status_code == 200
+        assert (await client.get("/tickets/abc")).status_code == 404  # only ids are the board's
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await page.goto(f"{board}/tickets/{tid}")
+            await page.fill("#username", "worker_a")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-btn")
+            await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
+            await page.click("#detail-close")
+            await expect(page.locator("#detail")).to_be_hidden()
+            assert page.url == f"{board}/"
+            await page.go_back()
+            await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
+            assert page.url == f"{board}/tickets/{tid}"
+            # a ticket out of the viewer's scope, or none at all: the plain board, nothing open
+            await page.goto(f"{board}/tickets/999999")
+            await page.wait_for_selector("#board-view:not([hidden])")
+            await expect(page.locator("#detail")).to_be_hidden()
+            await expect(page).to_have_url(f"{board}/")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_the_filters_are_in_the_address_and_back_restores_them(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    now = time.time()
+    crit, minor = await inject(
+        board,
+        alert_dict("gas_leak:GD-link", A, "燃气泄漏：桂花苑5号楼", "critical", now, "gas_leak"),
+        alert_dict("bin_full:TB-link", A, "垃圾桶满溢：桂花苑", "minor", now, "bin_full"),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await page.goto(f"{board}/?severity=critical")
+            await page.fill("#username", "leader_a")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-btn")
+            await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
+            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(0)
+            await expect(page.locator("#f-severity")).to_have_value("critical")
+
+            await page.select_option("#f-severity", "minor")
+            await expect(page).to_have_url(f"{board}/?severity=minor")
+            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
+            await page.select_option("#f-status", "")
+            await expect(page).to_have_url(f"{board}/?status=all&severity=minor")
+            await page.locator(f'.ticket[data-id="{minor}"]').click()
+            await expect(page).to_have_url(f"{board}/tickets/{minor}?status=all&severity=minor")
+
+            await page.go_back()
+            await expect(page.locator("#detail")).to_be_hidden()
+            await page.go_back()
+            await expect(page.locator("#f-status")).to_have_value("active")
+            await page.go_back()
+            await expect(page.locator("#f-severity")).to_have_value("critical")
+            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(0)
+            await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
+            await page.go_forward()
+            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
+            assert errors == []
+        finally:
+            await browser.close()

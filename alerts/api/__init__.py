@@ -1,7 +1,7 @@
 """The `/api/v1` routes of `alerts`: sessions, tickets, silences, resident feedback, the summary, the live
-stream and the audit log, one module per resource. Routes are thin: each validates its input (pydantic
-models, `models`), calls one `TicketService` / `AccountStore` method and shapes the answer (`views`). Errors
-are one model (`errors`).
+stream, the audit log and the monthly reports, one module per resource. Routes are thin: each validates its
+input (pydantic models, `models`), calls one `TicketService` / `AccountStore` method and shapes the answer
+(`views`). Errors are one model (`errors`).
 
 Wiring::
 
@@ -14,7 +14,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from alerts.api import accounts, audit, auth, evidence, feedback, links, media, silences, stream, summary, tickets
+from alerts.api import (
+    accounts,
+    audit,
+    auth,
+    evidence,
+    feedback,
+    links,
+    media,
+    reports,
+    silences,
+    stream,
+    summary,
+    tickets,
+)
 from alerts.api.deps import COOKIE, AlertsApi, session_token
 from alerts.api.errors import COMMON_ERRORS, ErrorBody, install_error_handlers
 from alerts.api.views import household_info
@@ -32,6 +45,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
     media.router,
     evidence.router,
+    reports.router,
 )
 
 

@@ -167,6 +167,7 @@ class TicketOut(BaseModel):
     microgrid_name: str | None
     building_name: str | None
     household_unit: str | None
+    lone_elderly: bool = Field(description="the household is a lone elderly resident's, under care monitoring")
     device_label: str | None
     actions: list[Action] = Field(description="what the caller may do to this ticket now")
     assignee_name: str | None

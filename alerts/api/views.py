@@ -53,6 +53,15 @@ def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str
     return value if isinstance(value, str) and value else None
 
 
+def lone_elderly(hierarchy: Hierarchy, household_id: str | None) -> bool:
+    """The household is watched by the care rules (a lone elderly resident): the list row says so."""
+    households = getattr(hierarchy, "households", None)
+    if household_id is None or not isinstance(households, Mapping):
+        return False
+    h = households.get(household_id)
+    return isinstance(h, Household) and h.care.watched
+
+
 def household_info(hierarchy: Hierarchy, household_id: str | None) -> HouseholdOut | None:
     """What a worker needs before a home visit: the unit, whether a lone elderly resident lives there, and
     (only when the household consented to care monitoring) the emergency contacts to call first."""
@@ -85,6 +94,7 @@ def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float
         microgrid_name=lookup(hierarchy, "microgrids", ticket.microgrid_id, "name"),
         building_name=lookup(hierarchy, "buildings", ticket.building_id, "name"),
         household_unit=lookup(hierarchy, "households", ticket.household_id, "unit"),
+        lone_elderly=lone_elderly(hierarchy, ticket.household_id),
         device_label=lookup(hierarchy, "devices", ticket.device_id, "label"),
         actions=available_actions(ticket.status, viewer.role),
         assignee_name=people.get(ticket.assignee_id or ""),

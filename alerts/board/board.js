@@ -496,7 +496,8 @@
       onkeydown: (ev) => { if (ev.key === "Enter") openDetail(t.id); },
     },
     el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity] || t.severity),
-    el("span", { class: "title" }, t.title, t.count > 1 ? ` ×${t.count}` : ""),
+    el("span", { class: "title" }, t.title, t.count > 1 ? ` ×${t.count}` : "",
+      t.lone_elderly ? el("span", { class: "badge elderly", "data-testid": "lone-elderly" }, "独居老人 Lone elderly") : null),
     el("span", { class: "right" }, age(t.first_seen)),
     el("span", { class: "meta" },
       el("span", {}, place(t)),
@@ -607,7 +608,19 @@
     renderList();
   });
 
+  // on a phone the selects sit behind one button, so the first ticket is above the fold
+  $("f-toggle").addEventListener("click", () => {
+    const open = $("filters").classList.toggle("open");
+    $("f-toggle").setAttribute("aria-expanded", String(open));
+  });
+
   // ---- detail --------------------------------------------------------------------------------------------
+  // On a phone the action bar is fixed at the bottom of the screen; the detail keeps room for it below its end.
+  if (window.ResizeObserver) {
+    new ResizeObserver(() => $("detail").style.setProperty("--actbar-h", $("actbar").offsetHeight + "px"))
+      .observe($("actbar"));
+  }
+
   // `how`: "address" when the address asked for it (it is already there), else a click (a new history entry)
   async function openDetail(id, how) {
     state.selected = id;
@@ -691,7 +704,7 @@
     $("detail-body").replaceChildren(
       el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity]), " ",
         t.title),
-      dl, contacts);
+      dl, ...(contacts ? [contacts] : []));
     const buttons = t.actions.map((a) => el("button", {
       type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
       onclick: () => onAction(a),

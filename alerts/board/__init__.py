@@ -13,6 +13,7 @@ FILES: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "board.js": "text/javascript; charset=utf-8",
     "board.css": "text/css; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
     "feedback.html": "text/html; charset=utf-8",
     "feedback.js": "text/javascript; charset=utf-8",
     "act.html": "text/html; charset=utf-8",

@@ -628,6 +628,8 @@
     closeNoteForm();
     $("action-error").textContent = "";
     $("list-error").textContent = "";
+    $("evidence").hidden = true;
+    $("evidence").replaceChildren();
     try {
       await loadDetail(id);
     } catch (e) {
@@ -637,6 +639,28 @@
       return;
     }
     renderList();
+    if (state.selected === id) loadEvidence(id);
+  }
+
+  // The open ticket's evidence chart (water use against the household's routine, or the device's values):
+  // fetched when the ticket opens, not on each of its changes.
+  async function loadEvidence(id) {
+    const box = $("evidence");
+    let ev;
+    try {
+      ev = await api(`/tickets/${id}/evidence`);
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      if (state.selected !== id) return;
+      box.replaceChildren(el("h3", {}, "证据 Evidence"), el("p", { class: "chart-caption" }, e.message));
+      box.hidden = false;
+      return;
+    }
+    if (state.selected !== id || ev.kind === "none") return;
+    box.hidden = false;
+    box.replaceChildren(
+      el("h3", {}, ev.kind === "water_use" ? "用水记录（72 小时）Water use, 72 h" : "设备读数（72 小时）Readings, 72 h"),
+      ...window.cwatchChart.evidence(ev, box.clientWidth));
   }
 
   // `how`: "click" adds a history entry, "address" leaves the address alone, else the entry is replaced

@@ -2,6 +2,9 @@
 an alerts service on SQLite, served by uvicorn in a thread, for browser tests and the README screenshot.
 Everything async is created inside the server's own event loop (in its lifespan).
 
+With `telemetry_path`, the evidence charts read a real SQLite telemetry store there, which POST /test/readings
+fills (a list of `devices.reading.Reading` as JSON).
+
 Test-only endpoints: POST /test/alerts with a list of alert dicts, applied through the service (as the rules
 engine would); POST /test/escalate runs one escalation cycle (with a `MovableClock` moved on, deadlines pass
 without waiting); POST /test/hang blocks the server's event loop until the test sets `app.state.release` (a
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -32,6 +36,8 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine
 from cwatch.http import build_http_app
 from devices.model import Role
+from devices.reading import Reading
+from ingest.sinks.sqlite import SqliteTelemetrySink
 from rules.alert import Alert, AlertAction, Severity
 from tests.support.services import free_port
 
@@ -59,9 +65,16 @@ class Login:
     person_id: str | None = None
 
 
-def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: Clock | None = None) -> FastAPI:
+def build_app(
+    db_path: Path,
+    hierarchy: Hierarchy,
+    logins: list[Login],
+    clock: Clock | None = None,
+    telemetry_path: Path | None = None,
+) -> FastAPI:
     hub = ChangeHub()
     holder: dict[str, Any] = {}
+    telemetry = SqliteTelemetrySink(telemetry_path, retention_s=60 * 86400.0) if telemetry_path else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,9 +85,11 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service
-        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub))
+        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, telemetry=telemetry))
         yield
         await engine.dispose()
+        if telemetry is not None:
+            await telemetry.close()
 
     async def ready() -> dict[str, bool]:
         return {"store": True}
@@ -95,6 +110,12 @@ def build_app(db_path: Path, hierarchy: Hierarchy, logins: list[Login], clock: C
             for i in items
         ]
         return [t.id for t in await holder["service"].apply(alerts)]
+
+    @app.post("/test/readings")
+    async def readings(items: list[dict[str, Any]]) -> int:
+        assert telemetry is not None, "build_app(telemetry_path=...) to store readings"
+        refused = await telemetry.write(msgspec.convert(items, list[Reading]))
+        return len(items) - len(refused)
 
     @app.post("/test/escalate")
     async def escalate() -> list[int]:

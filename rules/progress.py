@@ -8,8 +8,8 @@ may fire earlier, once that device's own time has passed it:
   (`received_at - ts`, see `LiveTimers`), and the timer fires once that passes its due time plus a slack for
   the transport of a message still on its way (`Engine.advance_live`).
 
-Timers of households (absence, learned inactivity) have no owner here: readings of the household's meters
-prove their time, and the watermark fires what they deferred.
+Timers of households (absence, learned inactivity) deferred to the end of quiet hours belong to the household's
+first meter: its readings proved the absence, and its time says when the deferral is over.
 """
 
 from __future__ import annotations

@@ -49,8 +49,7 @@ class AbsenceEvaluator(WatchedMeters):
         cur = self.armed.get(h)
         if cur is not None and cur <= due + _EPS:
             return  # the earlier timer re-arms itself when it fires
-        self.armed[h] = due
-        ctx.timer(due, self.id, h)
+        self._set_timer(ctx, h, due)
 
     def _clock_start(self, ctx: Context, h: str, hh: Household | None = None) -> float:
         """When the absence clock of `h` started: its last use, moved later by an away period or an answer.

@@ -386,8 +386,7 @@ class BaselineEvaluator(WatchedMeters):
         at = self.when_active(ctx.quiet_end(due, hh.care.quiet_hours))
         if at > upto + _EPS:
             if self.armed.get(h) != at:
-                self.armed[h] = at
-                ctx.timer(at, self.id, h)
+                self._set_timer(ctx, h, at)
             return
         place = ctx.household_place(h)
         if place is not None:

@@ -18,7 +18,11 @@ from rules.scope import households_in
 class WatchedMeters(Evaluator):
     """Base of the evaluators that judge a watched household (a lone elderly resident who consented) from its
     water meters. `armed[h]`: when a judgement deferred to the end of the household's quiet hours is due; it
-    fires through `on_timer`, which asks the subclass's `_judge` with what the meters have proven."""
+    fires through `on_timer`, which asks the subclass's `_judge` with what the meters have proven.
+
+    The timer belongs to the household's first meter: on a live stream it fires once that meter's time has
+    passed it (`rules.progress`), not five minutes later when the watermark does; the meters' readings have
+    already proven the absence, only the clock was awaited."""
 
     def __init__(self, rule: Rule, emitter: Emitter, schedule: Schedule | None) -> None:
         super().__init__(rule, emitter, schedule)
@@ -51,7 +55,16 @@ class WatchedMeters(Evaluator):
         for h in self.households:
             clocks.setdefault(h, birth)
         for h, at in self.armed.items():
-            ctx.timer(at, self.id, h)
+            ctx.timer(at, self.id, h, self._owner(h))
+
+    def _owner(self, h: str) -> str | None:
+        """The device whose time a deferred judgement of `h` waits for (live progress): its first meter."""
+        meters = self.meters.get(h)
+        return meters[0] if meters else None
+
+    def _set_timer(self, ctx: Context, h: str, at: float) -> None:
+        self.armed[h] = at
+        ctx.timer(at, self.id, h, self._owner(h))
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         h = key
@@ -63,7 +76,8 @@ class WatchedMeters(Evaluator):
             return
         data = self.use.newest(meters)
         if data is not None:
-            self._judge(ctx, h, data, ctx.watermark)
+            # fired by the watermark, or on a live stream by the meter's own time: either way `due` has passed
+            self._judge(ctx, h, data, max(ctx.watermark, due))
 
     def _judge(self, ctx: Context, h: str, proven: float, upto: float) -> None:
         """Judge `h` now that its meters prove no use until `proven`; raise dated at or before `upto`."""

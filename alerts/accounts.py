@@ -26,6 +26,7 @@ from alerts.model import Account
 from alerts.tables import accounts, sessions
 from core.clock import Clock, SystemClock
 from core.db import begin_write
+from core.i18n import tr
 from devices.model import Level, Role
 
 SCRYPT_N = 2**14
@@ -49,16 +50,25 @@ SCOPE_LEVELS: dict[Role, frozenset[Level]] = {
 def check_scope(role: Role, scope_id: str, level: Level | None) -> None:
     """Refuse a scope that is not a node of the grid, or not at a level the role answers for. Pure."""
     if level is None:
-        raise ScopeLevelError(f"scope {scope_id!r} is not a node of the registry")
+        raise ScopeLevelError(tr("errors.scope_unknown", scope=scope_id))
     allowed = SCOPE_LEVELS[role]
     if level not in allowed:
-        levels = " or ".join(sorted(lv.value for lv in allowed))
-        raise ScopeLevelError(f"a {role.value} answers for a {levels}; {scope_id!r} is a {level.value}")
+        names = [tr(f"names.level.{lv.value}") for lv in sorted(allowed)]
+        levels = names[0] if len(names) == 1 else tr("errors.levels_or", a=names[0], b=names[1])
+        raise ScopeLevelError(
+            tr(
+                "errors.scope_wrong_level",
+                role=tr(f"names.role.{role.value}"),
+                levels=levels,
+                scope=scope_id,
+                level=tr(f"names.level.{level.value}"),
+            )
+        )
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise PasswordPolicyError(f"password must have at least {MIN_PASSWORD} characters")
+        raise PasswordPolicyError(tr("errors.password_too_short", min=MIN_PASSWORD))
 
 
 DEFAULT_SESSION_TTL = 12 * 3600.0  # one duty shift
@@ -133,7 +143,7 @@ class AccountStore:
         """A new account, audited as `account.create` by `by` (default: the service itself)."""
         username = normalise_username(username)
         if not username:
-            raise PasswordPolicyError("username must not be empty")
+            raise PasswordPolicyError(tr("errors.username_empty"))
         check_password(password)
         hashed = await asyncio.to_thread(hash_password, password)
         try:
@@ -159,7 +169,7 @@ class AccountStore:
                 await record(conn, by or SERVICE, "account.create", created.username, self.clock.now(), details)
                 return created
         except IntegrityError as e:
-            raise ConflictError(f"username {username!r} is taken") from e
+            raise ConflictError(tr("errors.username_taken", username=username)) from e
 
     async def get(self, account_id: int) -> Account | None:
         async with translated(), self.engine.connect() as conn:
@@ -195,7 +205,7 @@ class AccountStore:
         async with translated(), begin_write(self.engine) as conn:
             res = await conn.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=hashed))
             if res.rowcount != 1:
-                raise NotFoundError(f"account {account_id} not found")
+                raise NotFoundError(tr("errors.account_not_found", id=account_id))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
             await record(conn, by or SERVICE, "account.password", f"account:{account_id}", self.clock.now())
 
@@ -203,7 +213,7 @@ class AccountStore:
         async with translated(), begin_write(self.engine) as conn:
             res = await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=True))
             if res.rowcount != 1:
-                raise NotFoundError(f"account {account_id} not found")
+                raise NotFoundError(tr("errors.account_not_found", id=account_id))
             await conn.execute(delete(sessions).where(sessions.c.account_id == account_id))
             await record(conn, by or SERVICE, "account.disable", f"account:{account_id}", self.clock.now())
 
@@ -216,7 +226,7 @@ class AccountStore:
         stored = row._mapping["password_hash"] if row is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, stored)
         if row is None or not ok or row._mapping["disabled"]:
-            raise AuthError("wrong username or password")
+            raise AuthError(tr("errors.wrong_password"))
         account = _row_to_account(row)
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
@@ -239,7 +249,7 @@ class AccountStore:
     async def authenticate(self, token: str | None) -> Account:
         """The account of a live session token; `AuthError` for a missing, unknown or expired one."""
         if not token:
-            raise AuthError("not logged in")
+            raise AuthError(tr("errors.not_logged_in"))
         q = (
             select(accounts, sessions.c.expires_at)
             .join(sessions, sessions.c.account_id == accounts.c.id)
@@ -248,5 +258,5 @@ class AccountStore:
         async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None or row._mapping["expires_at"] <= self.clock.now() or row._mapping["disabled"]:
-            raise AuthError("session expired or unknown; log in again")
+            raise AuthError(tr("errors.session_expired"))
         return _row_to_account(row)

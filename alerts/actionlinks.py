@@ -23,6 +23,7 @@ from alerts.model import Ticket
 from alerts.notices import Audience, Recipient
 from alerts.tables import action_links
 from core.db import begin_write
+from core.i18n import tr
 
 DEFAULT_TTL_S = 12 * 3600.0
 
@@ -120,14 +121,14 @@ class ActionLinks:
         async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(q)).mappings().first()
         if row is None:
-            raise LinkRefusedError("unknown", "this link is not valid")
+            raise LinkRefusedError("unknown", tr("errors.link_unknown"))
         link = _row_to_link(dict(row))
         if link.ticket_id != ticket_id:
-            raise LinkRefusedError("other_ticket", "this link belongs to another ticket")
+            raise LinkRefusedError("other_ticket", tr("errors.link_other_ticket"))
         if link.used_at is not None:
-            raise LinkRefusedError("used", "this link was already used")
+            raise LinkRefusedError("used", tr("errors.link_used"))
         if link.expires_at <= now:
-            raise LinkRefusedError("expired", "this link has expired")
+            raise LinkRefusedError("expired", tr("errors.link_expired"))
         return link
 
     async def spend(self, token: str, now: float) -> bool:

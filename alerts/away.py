@@ -19,6 +19,7 @@ from alerts.dbguard import translated
 from alerts.errors import ValidationError
 from alerts.tables import household_away
 from core.db import begin_write, is_sqlite
+from core.i18n import tr
 
 DEFAULT_MAX_DAYS = 30.0
 
@@ -45,11 +46,11 @@ class HouseholdAways:
         """Record an away until `until` (after now, at most `max_days` ahead), with its audit row."""
         reason = reason.strip()
         if not reason:
-            raise AwayError("say why the household is away (travel, hospital...)")
+            raise AwayError(tr("errors.away_needs_reason"))
         if not math.isfinite(until) or until <= now:
-            raise AwayError("an away must end in the future")
+            raise AwayError(tr("errors.away_in_past"))
         if until - now > self.max_days * 86_400:
-            raise AwayError(f"an away may last at most {self.max_days:g} days; record it again when it goes on")
+            raise AwayError(tr("errors.away_too_long", days=f"{self.max_days:g}"))
         away = Away(household_id, until, reason, who.actor, now)
         insert = sqlite_insert if is_sqlite(self.engine) else postgresql_insert
         values = {"until": until, "reason": reason, "set_by": who.actor, "set_at": now}

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from alerts.errors import AlertsError, StoreError, ValidationError
+from core.i18n import tr
 
 
 @asynccontextmanager
@@ -23,7 +24,7 @@ async def translated() -> AsyncIterator[None]:
         raise
     except DBAPIError as e:
         if str(getattr(e.orig, "sqlstate", "") or "").startswith("22"):
-            raise ValidationError("a value of the request cannot be stored (a NUL character, or out of range)") from e
+            raise ValidationError(tr("errors.value_not_storable")) from e
         raise StoreError(f"database failed: {type(e).__name__}: {e}") from e
     except (SQLAlchemyError, OSError) as e:
         raise StoreError(f"database failed: {type(e).__name__}: {e}") from e

@@ -1,9 +1,11 @@
 """The one exception hierarchy of `alerts`. The API maps each class to an HTTP status, so callers never see
-SQLAlchemy or FastAPI errors from this package."""
+SQLAlchemy or FastAPI errors from this package. What a person reads is a catalog message (`core.i18n.tr`), which
+the API renders in the caller's language."""
 
 from __future__ import annotations
 
 from core.errors import CwatchError
+from core.i18n import Text, localized, tr
 
 
 class AlertsError(CwatchError):
@@ -12,16 +14,16 @@ class AlertsError(CwatchError):
     code = "alerts_error"
     status = 400
     #: What a client is told of a server-side failure (status >= 500); the message, with its cause, is logged.
-    public_message = "the service failed; try again later"
+    public_message: str = tr("errors.server_failed")
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
-    def message_for(self, languages: str) -> str:
-        """The message for a caller whose `Accept-Language` is `languages` (errors that carry a Chinese text
-        override this; the others have one)."""
-        return self.message
+    def message_for(self, lang: str) -> str:
+        """The message in `lang` (`core.i18n.LANGS`): a catalog `Text` is rendered in it, a plain string (a
+        reason from a dependency) is returned as it is."""
+        return localized(self.message, lang)
 
 
 class TransitionError(AlertsError):
@@ -71,7 +73,7 @@ class StoreError(AlertsError):
 
     code = "store_unavailable"
     status = 503
-    public_message = "the database is unavailable; try again later"
+    public_message: str = tr("errors.store_unavailable")
 
 
 class ValidationError(AlertsError):
@@ -164,57 +166,24 @@ class LinkRefusedError(AlertsError):
             self.status = 404
 
 
-class LocalizedError(AlertsError):
-    """An error a person acts on at once (a refused upload): its message in Chinese and English, the one the
-    caller's `Accept-Language` prefers chosen by the API (English when it names neither first)."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh = zh
-
-    def message_for(self, languages: str) -> str:
-        return self.zh if prefers_chinese(languages) else self.message
-
-
-def prefers_chinese(languages: str) -> bool:
-    """Whether an `Accept-Language` value ranks Chinese above English (missing q counts as 1)."""
-    best: dict[str, float] = {}
-    for part in languages.split(","):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        lang = tag.strip().lower().split("-")[0]
-        if lang in ("zh", "en") and q > best.get(lang, -1.0):
-            best[lang] = q
-    return best.get("zh", -1.0) > best.get("en", -1.0) if best else False
-
-
-class UploadError(LocalizedError):
+class UploadError(ValidationError):
     """A photo refused before anything is stored: too large, not a picture, unreadable. `code` names why."""
 
-    status = 422
-
-    def __init__(self, code: str, zh: str, en: str, *, status: int = 422) -> None:
-        super().__init__(zh, en)
+    def __init__(self, code: str, message: Text, *, status: int = 422) -> None:
+        super().__init__(message)
         self.code = f"photo_{code}"
         self.status = status
 
     @classmethod
     def too_large(cls, size: int, limit: int) -> UploadError:
-        mb = limit / 1024**2
         return cls(
             "too_large",
-            f"照片太大（{size / 1024**2:.1f} MB），最大 {mb:g} MB",
-            f"the photo is too large ({size / 1024**2:.1f} MB); at most {mb:g} MB",
+            tr("errors.photo_too_large", size=f"{size / 1024**2:.1f}", limit=f"{limit / 1024**2:g}"),
             status=413,
         )
 
 
-class PhotoRequiredError(LocalizedError, ValidationError):
+class PhotoRequiredError(ValidationError):
     """Resolving this ticket needs a photo of the scene attached first (`media.photo_required_*`)."""
 
     code = "photo_required"

@@ -18,6 +18,7 @@ from alerts.dbguard import translated
 from alerts.errors import NotFoundError
 from alerts.tables import feedback_links
 from core.db import begin_write
+from core.i18n import tr
 
 LINK_TTL_S = 7 * 86_400
 RESIDENT = "resident"
@@ -54,7 +55,7 @@ class FeedbackLinks:
         async with translated(), self.engine.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None or row._mapping["used_at"] is not None or row._mapping["expires_at"] <= now:
-            raise NotFoundError("this link has expired or was already used")
+            raise NotFoundError(tr("errors.link_expired_or_used"))
         ticket_id: int = row._mapping["ticket_id"]
         return ticket_id
 
@@ -73,6 +74,6 @@ class FeedbackLinks:
             )
             row = res.first()
         if row is None:
-            raise NotFoundError("this link has expired or was already used")
+            raise NotFoundError(tr("errors.link_expired_or_used"))
         ticket_id: int = row[0]
         return ticket_id

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from alerts.errors import UploadError
 from alerts.media import UploadLimits
+from core.i18n import tr
 
 #: signature -> (media type, Pillow format)
 _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
@@ -75,13 +76,12 @@ def process(data: bytes, limits: UploadLimits) -> Processed:
     if len(data) > limits.max_bytes:
         raise UploadError.too_large(len(data), limits.max_bytes)
     if not data:
-        raise UploadError("empty", "照片是空的", "the upload is empty")
+        raise UploadError("empty", tr("errors.photo_empty"))
     kind = sniff(data)
     if kind is None:
         raise UploadError(
             "unsupported_type",
-            "只能上传 JPEG、PNG 或 WebP 照片（按文件内容判断，不看文件名）",
-            "only JPEG, PNG or WebP photos are accepted (judged by the content, not the name)",
+            tr("errors.photo_unsupported_type"),
             status=415,
         )
     media_type, fmt = kind
@@ -93,8 +93,12 @@ def process(data: bytes, limits: UploadLimits) -> Processed:
                 if width * height > limits.max_pixels:
                     raise UploadError(
                         "too_many_pixels",
-                        f"照片像素过多（{width}×{height}），最多 {limits.max_pixels // 1_000_000} 百万像素",
-                        f"the photo has too many pixels ({width}x{height}); at most {limits.max_pixels:,}",
+                        tr(
+                            "errors.photo_too_many_pixels",
+                            width=width,
+                            height=height,
+                            megapixels=f"{limits.max_pixels / 1e6:g}",
+                        ),
                         status=413,
                     )
                 im.load()
@@ -104,8 +108,7 @@ def process(data: bytes, limits: UploadLimits) -> Processed:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning) as e:
         raise UploadError(
             "unreadable",
-            "照片无法读取（文件损坏或不完整）",
-            f"the photo cannot be read (damaged or incomplete): {type(e).__name__}",
+            tr("errors.photo_unreadable", why=type(e).__name__),
         ) from None
     return Processed(_encode(upright, media_type, limits.max_side_px), _encode(upright, "image/jpeg", limits.thumb_px))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from alerts.errors import ForbiddenError, NoteRequiredError, TransitionError
+from core.i18n import Text, tr
 from devices.model import Role
 
 
@@ -109,17 +110,23 @@ def may(role: Role, action: Action) -> bool:
     return role in ALLOWED_ROLES[action]
 
 
+def _verb(action: Action) -> Text:
+    return tr(f"names.action.{action.value}")
+
+
 def next_status(status: Status, action: Action, role: Role, note: str | None = None) -> Status:
     """The status after `role` takes `action` on a ticket in `status`.
 
     Raises `ForbiddenError` if the role may not take the action at all, `TransitionError` if the action is not
     possible from `status`, `NoteRequiredError` if a required note is missing or blank."""
     if not may(role, action):
-        raise ForbiddenError(f"role {role.value} may not {action.value} tickets")
+        raise ForbiddenError(tr("errors.role_may_not", role=tr(f"names.role.{role.value}"), action=_verb(action)))
     if status not in SOURCES[action]:
-        raise TransitionError(f"cannot {action.value} a ticket that is {status.value}")
+        raise TransitionError(
+            tr("errors.cannot_from_status", action=_verb(action), status=tr(f"names.status.{status.value}"))
+        )
     if action in NOTE_REQUIRED and not (note and note.strip()):
-        raise NoteRequiredError(f"{action.value} needs a note")
+        raise NoteRequiredError(tr("errors.note_required", action=_verb(action)))
     target = _TARGET[action]
     return status if target is None else target
 

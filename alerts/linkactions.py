@@ -28,6 +28,7 @@ from alerts.model import Account, Ticket
 from alerts.notices import Audience
 from alerts.service import TicketService
 from alerts.store import Change
+from core.i18n import tr
 from devices.model import Person
 
 #: The audit event of a family's request for a visit (no status change).
@@ -65,10 +66,10 @@ class LinkActions:
         """Carry out the link's action once; returns the ticket as it is after."""
         link, _ = await self._live(ticket_id, token)
         if link.action == "resolve" and not (note and note.strip()):
-            raise ValidationError("resolving needs a note saying what was done")
+            raise ValidationError(tr("errors.link_needs_note"))
         now = self.service.clock.now()
         if not await self.links.spend(token, now):
-            raise LinkRefusedError("used", "this link was already used")
+            raise LinkRefusedError("used", tr("errors.link_used"))
         try:
             if link.recipient.audience is Audience.PERSON:
                 return await self._person_acts(link, note)
@@ -83,7 +84,7 @@ class LinkActions:
         link = await self.links.find(token, ticket_id, self.service.clock.now())
         ticket = await self.service.store.get(ticket_id)
         if ticket is None:
-            raise LinkRefusedError("unknown", "this link is not valid")
+            raise LinkRefusedError("unknown", tr("errors.link_unknown"))
         if refusal(link, ticket) is not None:
             raise LinkRefusedError("moved_on", moved_on_message(ticket))
         return link, ticket
@@ -107,10 +108,10 @@ class LinkActions:
 
     async def _person_acts(self, link: Link, note: str | None) -> Ticket:
         if link.action not in PERSON_ACTIONS:
-            raise LinkRefusedError("not_allowed", "this link cannot do that")
+            raise LinkRefusedError("not_allowed", tr("errors.link_not_allowed"))
         person = _person(self.service.registry(), link.recipient.id)
         if person is None:
-            raise LinkRefusedError("not_allowed", "this link's recipient is no longer in the registry")
+            raise LinkRefusedError("not_allowed", tr("errors.link_recipient_gone"))
         username = await self.accounts_of(person.id) if self.accounts_of is not None else None
         actor = Account(0, username or person.id, person.role, person.scope_id, person.name, person.id)
         label_zh, label_en = ACTION_LABELS[link.action]
@@ -122,15 +123,15 @@ class LinkActions:
                 link.ticket_id, actor, action, text, via=self._via(link), check=self._check(link)
             )
         except NotFoundError as e:  # the person's scope no longer covers the ticket
-            raise LinkRefusedError("not_allowed", "this ticket is no longer in your area") from e
+            raise LinkRefusedError("not_allowed", tr("errors.link_out_of_area")) from e
         except AlertsError as e:
             if isinstance(e, StoreError | ValidationError):
                 raise
-            raise LinkRefusedError("moved_on", str(e)) from e
+            raise LinkRefusedError("moved_on", e.message) from e
 
     async def _family_acts(self, link: Link, note: str | None) -> Ticket:
         if link.action not in FAMILY_ACTIONS:
-            raise LinkRefusedError("not_allowed", "this link cannot do that")
+            raise LinkRefusedError("not_allowed", tr("errors.link_not_allowed"))
         now = self.service.clock.now()
         actor = f"family:{link.recipient.name}"[:64]
         check = self._check(link)
@@ -154,13 +155,13 @@ class LinkActions:
 
         result = await self.service.store.update(link.ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change
-            raise LinkRefusedError("unknown", "this link is not valid")
+            raise LinkRefusedError("unknown", tr("errors.link_unknown"))
         await self.service._notify(*result)
         return result[0]
 
 
 def moved_on_message(ticket: Ticket) -> str:
-    return f"this ticket has moved on: it is {ticket.status.value}"
+    return tr("errors.link_moved_on", status=tr(f"names.status.{ticket.status.value}"))
 
 
 def _person(hierarchy: object, person_id: str) -> Person | None:

@@ -30,6 +30,7 @@ from alerts.scope import in_scope
 from alerts.service import TicketService
 from alerts.store import Change
 from alerts.tables import ticket_events, ticket_photos
+from core.i18n import tr
 
 PHOTO_ACTION = "photo"
 """The timeline action of an upload."""
@@ -77,13 +78,13 @@ class Photos:
         """The ticket, if the viewer may see it; `NotFoundError` otherwise (as for a missing one)."""
         ticket = await self.service.store.get(ticket_id)
         if ticket is None or not in_scope(viewer, ticket.microgrid_id, self.service.registry()):
-            raise NotFoundError(f"ticket {ticket_id} not found")
+            raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
         return ticket
 
     def _may_attach(self, viewer: Account, ticket: Ticket) -> None:
         if ticket.status not in ACTIVE or Action.COMMENT not in available_actions(ticket.status, viewer.role):
             raise TransitionError(
-                f"photos are added while a ticket is being worked on; ticket {ticket.id} is {ticket.status.value}"
+                tr("errors.photo_when", id=ticket.id, status=tr(f"names.status.{ticket.status.value}"))
             )
 
     async def attach(self, viewer: Account, ticket_id: int, data: bytes) -> Photo:
@@ -106,14 +107,14 @@ class Photos:
 
         def decide(t: Ticket) -> Change:
             if not in_scope(viewer, t.microgrid_id, hierarchy):
-                raise NotFoundError(f"ticket {ticket_id} not found")
+                raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
             self._may_attach(viewer, t)
             inserted.clear()  # a lost race runs the transaction again
             return Change(PHOTO_ACTION, viewer.username, data={"role": viewer.role.value}, also=write_row)
 
         result = await self.service.store.update(ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change
-            raise NotFoundError(f"ticket {ticket_id} not found")
+            raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
         await self.service.notify(*result)
         return await self.get(ticket_id, inserted[-1])
 
@@ -125,7 +126,7 @@ class Photos:
                 )
             ).first()
         if row is None:
-            raise NotFoundError(f"photo {photo_id} of ticket {ticket_id} not found")
+            raise NotFoundError(tr("errors.photo_not_found", id=photo_id, ticket=ticket_id))
         return _photo(row)
 
     async def of_ticket(self, ticket_id: int) -> list[Photo]:
@@ -167,10 +168,7 @@ class Photos:
         """Refuse resolving a ticket that needs a photo (by its rule or severity) and has none since it became
         active."""
         if self.needs_photo(ticket) and await self.since_active(ticket) == 0:
-            raise PhotoRequiredError(
-                "解决此类工单前请先上传现场照片",
-                f"a photo of the scene is required before resolving a {ticket.rule_id} ticket: attach one first",
-            )
+            raise PhotoRequiredError(tr("errors.photo_required", rule=ticket.rule_id))
 
 
 def _values(ticket_id: int, p: Processed, now: float, username: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from alerts.silences import SilenceStore, first_match
 from alerts.sla import SlaPolicy
 from alerts.store import CONFIRMED_BY, Change, NewTicket, NoticePlan, TicketStore
 from core.clock import Clock
+from core.i18n import tr
 from rules.alert import Alert, AlertAction, Severity
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ class TicketService:
 
         def decide(t: Ticket) -> Change:
             if not in_scope(actor, t.microgrid_id, hierarchy):
-                raise NotFoundError(f"ticket {ticket_id} not found")
+                raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
             if check is not None:
                 check(t)
             to = next_status(t.status, action, actor.role, note)
@@ -266,9 +267,11 @@ class TicketService:
                 )
             elif action == Action.ASSIGN:
                 if not assignee_id:
-                    raise AssignError("assign needs an assignee_id")
+                    raise AssignError(tr("errors.assignee_required"))
                 if not answers_for(hierarchy, assignee_id, t.microgrid_id):
-                    raise InvalidAssigneeError(f"{assignee_id} does not work in or above {t.microgrid_id}")
+                    raise InvalidAssigneeError(
+                        tr("errors.assignee_outside", person=assignee_id, microgrid=t.microgrid_id)
+                    )
                 values.update(
                     assignee_id=assignee_id,
                     acknowledged_at=None,
@@ -278,7 +281,7 @@ class TicketService:
                 recipients = person_card(hierarchy, assignee_id)
             elif action == Action.EVALUATE:
                 if rating is None or not 1 <= rating <= 5:
-                    raise RatingError("evaluate needs a rating from 1 to 5")
+                    raise RatingError(tr("errors.rating_required"))
                 values.update(rating=rating, rated_at=now)
                 data["rating"] = rating
             return Change(
@@ -292,7 +295,7 @@ class TicketService:
 
         result = await self.store.update(ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change
-            raise NotFoundError(f"ticket {ticket_id} not found")
+            raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
         ticket, event = result
         await self._notify(ticket, event)
         return ticket
@@ -357,13 +360,13 @@ class TicketService:
 
         def decide(t: Ticket) -> Change:
             if not in_scope(actor, t.microgrid_id, hierarchy):
-                raise NotFoundError(f"ticket {ticket_id} not found")
+                raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
             next_status(t.status, Action.EVALUATE, actor.role, None)  # same rights and states as evaluating
             return Change("feedback_link", actor.username, {}, data={"expires_at": now + LINK_TTL_S})
 
         current = await self.store.get(ticket_id)
         if current is None:
-            raise NotFoundError(f"ticket {ticket_id} not found")
+            raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
         decide(current)  # refuse before creating a token
         link = await links.create(ticket_id, actor.username, now)
         result = await self.store.update(ticket_id, now, decide)
@@ -376,7 +379,7 @@ class TicketService:
         ticket_id = await FeedbackLinks(self.engine).ticket_of(token, self.clock.now())
         ticket = await self.store.get(ticket_id)
         if ticket is None:
-            raise NotFoundError("this link has expired or was already used")
+            raise NotFoundError(tr("errors.link_expired_or_used"))
         notes = [e.note for e in await self.store.timeline(ticket_id) if e.action == Action.RESOLVE.value and e.note]
         return {
             "title": ticket.title,
@@ -388,7 +391,7 @@ class TicketService:
     async def submit_feedback(self, token: str, rating: int, comment: str | None = None) -> Ticket:
         """Record the resident's rating through their one-time link (actor `resident`)."""
         if not 1 <= rating <= 5:
-            raise RatingError("rating must be from 1 to 5")
+            raise RatingError(tr("errors.rating_range"))
         now = self.clock.now()
         ticket_id = await FeedbackLinks(self.engine).use(token, now)
         note = comment.strip() if comment and comment.strip() else None
@@ -399,7 +402,7 @@ class TicketService:
 
         result = await self.store.update(ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change
-            raise NotFoundError("this link has expired or was already used")
+            raise NotFoundError(tr("errors.link_expired_or_used"))
         await self._notify(*result)
         return result[0]
 
@@ -438,7 +441,7 @@ class TicketService:
     async def get_ticket(self, viewer: Account, ticket_id: int) -> TicketDetail:
         ticket = await self.store.get(ticket_id)
         if ticket is None or not in_scope(viewer, ticket.microgrid_id, self.registry()):
-            raise NotFoundError(f"ticket {ticket_id} not found")
+            raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
         return TicketDetail(ticket, await self.store.timeline(ticket_id), await self.store.members(ticket_id))
 
     async def summary(self, viewer: Account, microgrid: str | None = None) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from alerts.model import Account
 from alerts.scope import Hierarchy, in_scope
 from alerts.tables import held_alerts, silences
 from core.db import begin_write
+from core.i18n import tr
 from rules.alert import Alert, Severity
 
 MAX_SILENCE_S = 7 * 86_400
@@ -135,23 +136,23 @@ class SilenceStore:
         """A new silence (audited as `silence.create` by `actor` from `source`, the caller's address)."""
         start = now if starts_at is None else starts_at
         if not comment.strip():
-            raise SilenceError("a silence needs a comment saying why")
+            raise SilenceError(tr("errors.silence_needs_comment"))
         if not (math.isfinite(start) and math.isfinite(ends_at)):
-            raise SilenceError("starts_at and ends_at must be finite epoch seconds")
+            raise SilenceError(tr("errors.silence_not_finite"))
         if start < now - MAX_BACKDATE_S:
-            raise SilenceError("a silence may start at most 1 day before now")
+            raise SilenceError(tr("errors.silence_backdated"))
         if not start < ends_at:
-            raise SilenceError("a silence must end after it starts")
+            raise SilenceError(tr("errors.silence_ends_before_start"))
         if ends_at - now > MAX_SILENCE_S:
-            raise SilenceError("a silence may last at most 7 days from now")
+            raise SilenceError(tr("errors.silence_too_long"))
         if ends_at <= now:
-            raise SilenceError("a silence must end in the future")
+            raise SilenceError(tr("errors.silence_in_past"))
         if not may_silence(actor, scope_id, hierarchy):
-            raise SilencePermissionError(f"you may not silence {scope_id}")
+            raise SilencePermissionError(tr("errors.silence_not_yours", scope=scope_id))
         if not _within(hierarchy, scope_id, scope_id):
-            raise SilenceError(f"{scope_id} is not a node of the registry")
+            raise SilenceError(tr("errors.silence_scope_unknown", scope=scope_id))
         if device_id and not _within(hierarchy, device_id, scope_id):  # unknown and elsewhere read the same
-            raise SilenceError(f"no device {device_id} within {scope_id}")
+            raise SilenceError(tr("errors.silence_device_unknown", device=device_id, scope=scope_id))
         async with translated(), begin_write(self.engine) as conn:
             res = await conn.execute(
                 silences.insert()
@@ -180,9 +181,9 @@ class SilenceStore:
         async with translated(), begin_write(self.engine) as conn:
             row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
             if row is None or not _related(actor, _row(row).scope_id, hierarchy):
-                raise NotFoundError(f"silence {silence_id} not found")
+                raise NotFoundError(tr("errors.silence_not_found", id=silence_id))
             if not may_silence(actor, _row(row).scope_id, hierarchy):
-                raise SilencePermissionError("you may not cancel silences")
+                raise SilencePermissionError(tr("errors.silence_cancel_not_allowed"))
             res = await conn.execute(
                 update(silences)
                 .where(silences.c.id == silence_id, silences.c.cancelled_at.is_(None))

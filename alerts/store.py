@@ -30,6 +30,7 @@ from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, Ticke
 from alerts.notices import Notice, NoticeSink
 from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
 from core.db import begin_write
+from core.i18n import tr
 from rules.alert import Alert, AlertAction, Severity
 
 __all__ = ["CONFIRMED_BY", "Cards", "Change", "NewTicket", "TicketStore", "create_tables", "no_cards"]
@@ -199,7 +200,7 @@ def decode_cursor(cursor: str) -> tuple[int, float, int]:
         rank, first_seen, tid = json.loads(raw)
         return int(rank), float(first_seen), int(tid)
     except (ValueError, TypeError) as e:
-        raise InvalidCursorError("invalid cursor") from e
+        raise InvalidCursorError(tr("errors.invalid_cursor")) from e
 
 
 class TicketStore:
@@ -707,7 +708,7 @@ class TicketStore:
         for _ in range(_RETRIES):
             loaded = await self._load(ticket_id)
             if loaded is None:
-                raise NotFoundError(f"ticket {ticket_id} not found")
+                raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
             current, version = loaded
             change = decide(current)
             if change is None:
@@ -736,10 +737,8 @@ class TicketStore:
                     event = await self._record(conn, ticket, now, change, current.status)
                     return ticket, event
             except IntegrityError as e:
-                raise ConflictError(
-                    f"another ticket for {current.dedup_key!r} is already active; work on that one"
-                ) from e
-        raise ConflictError(f"ticket {ticket_id} keeps changing; try again")
+                raise ConflictError(tr("errors.already_active", key=current.dedup_key)) from e
+        raise ConflictError(tr("errors.keeps_changing", id=ticket_id))
 
     # --- reads --------------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from alerts.errors import TooManyAttemptsError
 from alerts.tables import login_throttle
 from core.clock import Clock, SystemClock
 from core.db import begin_write, is_sqlite
+from core.i18n import tr
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ class LoginThrottle:
         until = max(waits, default=0.0)
         if until > now:
             wait = math.ceil(until - now)
-            raise TooManyAttemptsError(f"too many failed logins; try again in {wait} s", retry_after=wait)
+            raise TooManyAttemptsError(tr("errors.too_many_logins", wait=wait), retry_after=wait)
 
     async def failed(self, username: str, address: str) -> None:
         """Count a failed login under both keys and set how long each must wait."""

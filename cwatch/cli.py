@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import CwatchError
+from core.i18n import env_lang, localized
 from cwatch.settings import Settings, load_settings
 
 log = logging.getLogger("cwatch")
@@ -357,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except CwatchError as e:
         # Every package's errors carry a clear message (file, line, key); show it without a traceback.
-        print(f"cwatch: {e}", file=sys.stderr)
+        print(f"cwatch: {localized(e.args[0] if e.args else str(e), env_lang())}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:
         extra = _EXTRAS.get((e.name or "").partition(".")[0])

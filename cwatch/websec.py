@@ -19,11 +19,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.api.errors import error_response
+from core.i18n import localized, request_lang, tr
 from core.urls import AllowEntry
 
 
@@ -64,10 +66,10 @@ def cross_site_reason(method: str, headers: Headers) -> str | None:
         return None
     site = headers.get("sec-fetch-site")
     if site is not None and site.lower() not in SAME_SITE:
-        return f"cross-site request refused (Sec-Fetch-Site: {site})"
+        return tr("errors.cross_site_fetch", site=site)
     origin = headers.get("origin")
     if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != headers.get("host", "").lower()):
-        return "cross-site request refused (Origin is another site)"
+        return tr("errors.cross_site_origin")
     return None
 
 
@@ -91,9 +93,11 @@ class BrowserSafety:
                 headers.extend((k, v) for k, v in self.headers if k not in have)
             await send(message)
 
-        reason = cross_site_reason(scope["method"], Headers(scope=scope))
+        headers = Headers(scope=scope)
+        reason = cross_site_reason(scope["method"], headers)
         if reason is not None:
-            await error_response(403, "cross_site", reason)(scope, receive, send_with_headers)
+            lang = request_lang(Request(scope).cookies.get("lang"), headers.get("accept-language"))
+            await error_response(403, "cross_site", localized(reason, lang))(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 

@@ -18,6 +18,7 @@ from alerts.api.views import account_out
 from alerts.audit import Who
 from alerts.errors import NotFoundError, ValidationError
 from alerts.model import Account
+from core.i18n import tr
 from devices.model import Level, Person, Role
 
 router = APIRouter(tags=["accounts"])
@@ -64,14 +65,21 @@ async def create_account(body: AccountCreateBody, request: Request, api: Api, vi
         people = getattr(api.registry(), "people", None)
         found = people.get(body.person_id) if isinstance(people, Mapping) else None
         if not isinstance(found, Person):
-            raise ValidationError(f"person {body.person_id!r} is not in the registry")
+            raise ValidationError(tr("errors.person_unknown", person=body.person_id))
         person = found
     role = body.role or (person.role if person else None)
     scope = body.scope_id or (person.scope_id if person else None)
     if role is None or scope is None:
-        raise ValidationError("give role and scope_id, or person_id")
+        raise ValidationError(tr("errors.role_and_scope_needed"))
     if person is not None and (person.role, person.scope_id) != (role, scope):
-        raise ValidationError(f"person {person.id} is a {person.role.value} of {person.scope_id} in the registry")
+        raise ValidationError(
+            tr(
+                "errors.person_role_differs",
+                person=person.id,
+                role=tr(f"names.role.{person.role.value}"),
+                scope=person.scope_id,
+            )
+        )
     check_scope(role, scope, _level(api.registry(), scope))
     name = body.display_name or (person.name if person else body.username)
     created = await api.accounts.create_account(
@@ -82,7 +90,7 @@ async def create_account(body: AccountCreateBody, request: Request, api: Api, vi
 
 async def _existing(api: Api, account_id: int) -> None:
     if await api.accounts.get(account_id) is None:
-        raise NotFoundError(f"account {account_id} not found")
+        raise NotFoundError(tr("errors.account_not_found", id=account_id))
 
 
 @router.post("/accounts/{account_id}/disable", responses=error_responses(401, 403, 404))

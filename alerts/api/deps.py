@@ -27,6 +27,7 @@ from alerts.scope import Hierarchy
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from alerts.throttle import LoginThrottle
+from core.i18n import joined, tr
 from devices.model import Role
 
 COOKIE = "cwatch_session"
@@ -99,7 +100,8 @@ def requires(*roles: Role) -> Callable[[Account], Account]:
 
     def check(viewer: Viewer) -> Account:
         if viewer.role not in allowed:
-            raise ForbiddenError(f"only {', '.join(sorted(r.value for r in allowed))} may do this")
+            roles = joined([tr(f"names.role.{r.value}") for r in sorted(allowed)])
+            raise ForbiddenError(tr("errors.roles_only", roles=roles))
         return viewer
 
     return check

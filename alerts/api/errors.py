@@ -2,8 +2,9 @@
 
 Every 4xx and 5xx answers `{"error": {"code": ..., "message": ..., "fields": [...]}}`: `code` is stable and
 machine-readable (`alerts.errors.AlertsError.code`, or one of the HTTP-level codes below), `message` is for
-people, `fields` names each bad field of a refused request (validation errors only). No body carries SQL,
-driver messages or stack traces: those go to the log."""
+people, in the caller's language (`request_lang`: the board's `lang` cookie, else `Accept-Language`), `fields`
+names each bad field of a refused request (validation errors only). No body carries SQL, driver messages or
+stack traces: those go to the log."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.errors import AlertsError, TooManyAttemptsError
+from core.i18n import localized, request_lang, tr
 
 log = logging.getLogger("alerts.api")
 
@@ -28,7 +30,10 @@ class FieldError(BaseModel):
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="stable machine-readable name, e.g. `not_found`, `validation_error`")
-    message: str = Field(description="what went wrong, for people")
+    message: str = Field(
+        description="what went wrong, for people: in Chinese or English as the `lang` cookie (set by the board's "
+        "language switch), else `Accept-Language`, asks; English when neither names Chinese"
+    )
     fields: list[FieldError] | None = Field(default=None, description="validation errors only: each bad field")
 
 
@@ -74,6 +79,11 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
+def lang_of(request: Request) -> str:
+    """The language a request's answers are in: the board's `lang` cookie, else `Accept-Language`."""
+    return request_lang(request.cookies.get("lang"), request.headers.get("accept-language"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of `app` an `ErrorBody`; validation errors name the fields."""
 
@@ -81,29 +91,32 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, AlertsError)
         if exc.status >= 500:  # the cause (SQL, parameters, driver message) is for the log only
             log.error("%s %s: %s", request.method, request.url.path, exc.message, exc_info=exc)
-            return error_response(exc.status, exc.code, exc.public_message)
-        response = error_response(exc.status, exc.code, exc.message_for(request.headers.get("accept-language", "")))
+            return error_response(exc.status, exc.code, localized(exc.public_message, lang_of(request)))
+        response = error_response(exc.status, exc.code, exc.message_for(lang_of(request)))
         if isinstance(exc, TooManyAttemptsError):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         fields = []
         for err in exc.errors():
             loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
             fields.append(FieldError(field=".".join(loc) or "body", message=str(err.get("msg", "invalid"))))
-        message = "; ".join(f"{f.field}: {f.message}" for f in fields) or "invalid request"
+        message = "; ".join(f"{f.field}: {f.message}" for f in fields) or tr("errors.invalid_request").in_lang(
+            lang_of(request)
+        )
         return error_response(422, "validation_error", message, fields=fields)
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail))
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return error_response(exc.status_code, code, localized(detail, lang_of(request)))
 
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal_error", "internal server error")
+        return error_response(500, "internal_error", tr("errors.internal").in_lang(lang_of(request)))
 
     app.add_exception_handler(AlertsError, alerts_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -14,6 +14,7 @@ from alerts.api.models import MAX_ID
 from alerts.errors import NotFoundError, StoreError
 from alerts.evidence import Chart, build_chart
 from alerts.scope import in_scope
+from core.i18n import tr
 
 router = APIRouter(tags=["media"])
 
@@ -22,7 +23,7 @@ TicketId = Annotated[int, Path(ge=1, le=MAX_ID, description="the ticket's id")]
 
 class TelemetryUnavailableError(StoreError):
     code = "telemetry_unavailable"
-    public_message = "the telemetry store is unavailable; try again later"
+    public_message = tr("errors.telemetry_unavailable")
 
 
 @router.get("/tickets/{ticket_id}/evidence", responses=error_responses(401, 404))
@@ -34,7 +35,7 @@ async def ticket_evidence(ticket_id: TicketId, api: Api, viewer: Viewer) -> Evid
     ticket = await api.service.store.get(ticket_id)
     hierarchy = api.registry()
     if ticket is None or not in_scope(viewer, ticket.microgrid_id, hierarchy):
-        raise NotFoundError(f"ticket {ticket_id} not found")
+        raise NotFoundError(tr("errors.ticket_not_found", id=ticket_id))
     if api.telemetry is None:
         return _out(Chart("none", note="no telemetry store is connected to this server"))
     try:

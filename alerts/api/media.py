@@ -19,6 +19,7 @@ from alerts.api.models import MAX_ID
 from alerts.errors import AlertsError, UploadError
 from alerts.images import MEDIA_TYPES
 from alerts.photos import Photo, Photos
+from core.i18n import tr
 
 router = APIRouter(tags=["media"])
 
@@ -35,7 +36,7 @@ class PhotosUnavailableError(AlertsError):
 
 def _photos(api: Api) -> Photos:
     if api.photos is None:
-        raise PhotosUnavailableError("photos are not stored by this server")
+        raise PhotosUnavailableError(tr("errors.photos_unavailable"))
     return api.photos
 
 

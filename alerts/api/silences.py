@@ -13,6 +13,7 @@ from alerts.api.errors import error_responses
 from alerts.api.models import MAX_ID, SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
 from alerts.errors import SilenceError
 from alerts.silences import may_silence
+from core.i18n import tr
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
     now = api.service.clock.now()
     start = body.starts_at if body.starts_at is not None else now
     if (body.ends_at is None) == (body.duration_s is None):
-        raise SilenceError("give exactly one of ends_at and duration_s")
+        raise SilenceError(tr("errors.silence_end_or_duration"))
     ends_at = body.ends_at if body.ends_at is not None else start + (body.duration_s or 0)
     s = await api.service.silences.create(
         viewer,

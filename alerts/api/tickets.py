@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from alerts.api.deps import Api, Viewer
-from alerts.api.errors import error_responses
+from alerts.api.errors import error_responses, lang_of
 from alerts.api.models import (
     MAX_ID,
     ActionBody,
@@ -34,6 +34,7 @@ from alerts.api.views import (
 )
 from alerts.errors import AlertsError, BulkAssignError
 from alerts.lifecycle import ACTIVE, Action, Status
+from core.i18n import tr
 from rules.alert import Severity
 
 router = APIRouter(tags=["tickets"])
@@ -96,15 +97,19 @@ async def get_ticket(ticket_id: TicketId, api: Api, viewer: Viewer) -> TicketDet
 
 
 @router.post("/tickets/bulk", responses=error_responses(401))
-async def bulk(body: BulkBody, api: Api, viewer: Viewer) -> BulkOut:
+async def bulk(body: BulkBody, api: Api, viewer: Viewer, request: Request) -> BulkOut:
     """One action on many tickets (an alert storm); each ticket succeeds or fails on its own."""
     if body.action in (Action.ASSIGN, Action.EVALUATE):
-        raise BulkAssignError(f"{body.action.value} tickets one at a time")
+        raise BulkAssignError(tr("errors.bulk_one_at_a_time", action=tr(f"names.action.{body.action.value}")))
     results = await api.service.act_many(body.ids, viewer, body.action, body.note)
     out: list[BulkResult] = []
     for ticket_id, r in zip(dict.fromkeys(body.ids), results, strict=True):
         if isinstance(r, AlertsError):
-            out.append(BulkResult(id=ticket_id, ok=False, error=ItemError(code=r.code, message=r.message)))
+            out.append(
+                BulkResult(
+                    id=ticket_id, ok=False, error=ItemError(code=r.code, message=r.message_for(lang_of(request)))
+                )
+            )
         else:
             out.append(BulkResult(id=ticket_id, ok=True, status=r.status))
     return BulkOut(results=out, ok=sum(1 for r in out if r.ok))

@@ -14,6 +14,7 @@ from alerts.api.errors import error_responses
 from alerts.audit import Who
 from alerts.away import Away
 from alerts.model import Account
+from core.i18n import tr
 from cwatch.api.deps import Ops, OpsApi
 from devices.model import Role
 
@@ -55,7 +56,7 @@ def _visible(ops: OpsApi, viewer: Account, household_id: str) -> None:
     if household_id not in reg.households or not (
         viewer.role is Role.OPERATOR or reg.is_within(household_id, viewer.scope_id)
     ):
-        raise HTTPException(status_code=404, detail=f"household {household_id!r} not found")
+        raise HTTPException(status_code=404, detail=tr("errors.household_not_found", id=household_id))
 
 
 @router.get("/households/{household_id}/away", responses=error_responses(401, 404))
@@ -75,7 +76,7 @@ async def household_away(
     record it; it is audited (`household.away`)."""
     _visible(ops, viewer, household_id)
     if ops.answers is None:
-        raise HTTPException(status_code=503, detail="the rule engine is not running in this process")
+        raise HTTPException(status_code=503, detail=tr("errors.rules_not_running"))
     who = Who.account(viewer, client_address(request))
     away = await ops.aways.set(household_id, body.until.timestamp(), body.reason, who, ops.clock.now())
     ops.answers.answer(household_id, away.until)
@@ -87,6 +88,6 @@ async def end_away(household_id: HouseholdId, request: Request, ops: Ops, viewer
     """The household is back early: the absence rules watch it again from now (audited `household.away_end`)."""
     _visible(ops, viewer, household_id)
     if ops.answers is None:
-        raise HTTPException(status_code=503, detail="the rule engine is not running in this process")
+        raise HTTPException(status_code=503, detail=tr("errors.rules_not_running"))
     await ops.aways.end(household_id, Who.account(viewer, client_address(request)), ops.clock.now())
     ops.answers.answer(household_id, None)

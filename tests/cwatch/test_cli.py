@@ -222,7 +222,7 @@ def test_accounts_linked_to_a_person_listed_disabled_and_reset(
     assert f"linked to person {worker.id}" in capsys.readouterr().out
     # a scope at a level the role does not answer for, and a person that does not exist
     assert main(["accounts", "add", "ml", "--role", "microgrid_leader", "--scope", community]) == 2
-    assert "a microgrid_leader answers for a microgrid" in capsys.readouterr().err
+    assert "a micro-grid leader answers for a micro-grid" in capsys.readouterr().err
     assert main(["accounts", "add", "gw", "--role", "grid_worker", "--scope", "xf"]) == 2
     assert "is a street" in capsys.readouterr().err
     assert main(["accounts", "add", "ghost", "--person", "p-nobody"]) == 2

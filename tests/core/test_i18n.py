@@ -1,0 +1,96 @@
+"""The message catalog: every message in both languages with the same placeholders, every key the code and the
+board use is in it, and the language a request or a shell asks for is the one chosen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from alerts.lifecycle import Action, Status
+from core import i18n
+from core.i18n import EN, ZH, CatalogError, env_lang, request_lang, tr
+from devices.model import Level, Role
+from rules.alert import Severity
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("core", "devices", "ingest", "rules", "alerts", "simulator", "cwatch")
+
+
+def test_every_message_has_both_languages_with_the_same_placeholders() -> None:
+    catalog = i18n.catalog()
+    assert len(catalog) > 100
+    for key, texts in catalog.items():
+        assert set(texts) == {ZH, EN}, key
+        assert all(texts.values()), key
+        zh, en = (set(i18n.PLACEHOLDER.findall(texts[lang])) for lang in (ZH, EN))
+        assert zh == en, f"{key}: placeholders differ: zh-CN {sorted(zh)}, en {sorted(en)}"
+
+
+def test_a_message_missing_a_language_names_the_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "board.toml").write_text('[save]\nen = "Save"\n', encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"board.toml: board.save: needs exactly zh-CN and en"):
+        i18n.load(tmp_path)
+
+
+def _python_keys() -> set[str]:
+    keys: set[str] = set()
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            keys.update(re.findall(r"""\btr\(\s*["']([a-z_]+\.[\w.]+)["']""", path.read_text(encoding="utf-8")))
+    return keys
+
+
+def test_every_key_the_python_code_uses_is_in_the_catalog() -> None:
+    used = _python_keys()
+    assert len(used) > 50
+    missing = sorted(used - set(i18n.catalog()))
+    assert not missing, f"keys used but not in core/messages: {missing}"
+
+
+def test_every_value_of_the_named_enumerations_has_a_name() -> None:
+    named = {"role": Role, "level": Level, "status": Status, "action": Action, "severity": Severity}
+    for table, enum in named.items():
+        for value in enum:
+            assert f"names.{table}.{value.value}" in i18n.catalog(), (table, value)
+
+
+def test_a_text_renders_in_either_language_and_is_english_as_a_string() -> None:
+    msg = tr("errors.cannot_from_status", action=tr("names.action.ack"), status=tr("names.status.resolved"))
+    assert msg == "cannot acknowledge a ticket that is resolved"
+    assert msg.in_lang(ZH) == "工单已解决，不能确认"
+    assert i18n.localized(msg, ZH) == msg.in_lang(ZH)
+    assert i18n.localized("plain", ZH) == "plain"
+    with pytest.raises(KeyError):
+        tr("errors.no_such_message")
+
+
+@pytest.mark.parametrize(
+    ("cookie", "accept", "lang"),
+    [
+        (None, "zh-CN,zh;q=0.9,en;q=0.8", ZH),
+        (None, "en-US,en;q=0.9,zh-CN;q=0.8", EN),
+        (None, "", EN),
+        (None, "fr-FR", EN),
+        ("en", "zh-CN", EN),
+        ("zh-CN", "en-US", ZH),
+        ("klingon", "zh-CN", ZH),
+    ],
+)
+def test_the_cookie_comes_first_then_accept_language(cookie: str | None, accept: str, lang: str) -> None:
+    assert request_lang(cookie, accept) == lang
+
+
+@pytest.mark.parametrize(
+    ("env", "lang"),
+    [
+        ({"CWATCH_LANG": "zh_CN", "LANG": "en_US.UTF-8"}, ZH),
+        ({"LANG": "zh_CN.UTF-8"}, ZH),
+        ({"LC_ALL": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}, EN),
+        ({"LANG": "C.UTF-8"}, EN),
+        ({}, EN),
+    ],
+)
+def test_the_cli_language_comes_from_the_environment(env: dict[str, str], lang: str) -> None:
+    assert env_lang(env) == lang

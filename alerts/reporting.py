@@ -11,6 +11,7 @@ from alerts.report_query import report_counts
 from alerts.reports import Area, Period, Report, ReportError, build_report
 from alerts.scope import Hierarchy, as_node_ids, in_scope, sees_all
 from alerts.service import TicketService
+from core.i18n import tr
 
 #: Registry collections by level, outermost first (the attribute names of `devices.registry.Registry`).
 LEVELS: tuple[tuple[str, str], ...] = (
@@ -62,14 +63,13 @@ async def viewer_report(
     scope_id = scope_id or viewer.scope_id
     scope_level = level_of(hierarchy, scope_id)
     if scope_level is None or not _may_review(viewer, scope_id, hierarchy):
-        raise ReportError(
-            f"没有可查看的范围 {scope_id!r}", f"no area {scope_id!r} you may review"
-        )  # the same answer for unknown and foreign areas: nothing leaks
+        # the same answer for unknown and foreign areas: nothing leaks
+        raise ReportError(tr("errors.report_no_area", scope=scope_id))
     below = _LEVEL_NAMES[min(_LEVEL_NAMES.index(scope_level) + 1, len(_LEVEL_NAMES) - 1)]
     by = by or below
     if by not in _LEVEL_NAMES or _LEVEL_NAMES.index(by) < _LEVEL_NAMES.index(scope_level):
         allowed = ", ".join(_LEVEL_NAMES[_LEVEL_NAMES.index(scope_level) :])
-        raise ReportError(f"by 须为 {allowed} 之一", f"by must be one of {allowed}")
+        raise ReportError(tr("errors.report_bad_by", allowed=allowed))
     microgrids = [
         m
         for m in _collection(hierarchy, "microgrid")

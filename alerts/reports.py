@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from alerts.errors import LocalizedError
+from alerts.errors import ValidationError
 from alerts.sla import SlaPolicy
+from core.i18n import tr
 from rules.alert import Severity
 
 #: The longest period one report covers (a leap year), so a typo cannot ask for a century of buckets.
@@ -29,7 +30,7 @@ MAX_DAYS = 366
 DAILY_UP_TO_DAYS = 62
 
 
-class ReportError(LocalizedError):
+class ReportError(ValidationError):
     """A report asked for in a way that cannot be answered (a malformed period, a scope not the caller's)."""
 
     status = 422
@@ -65,20 +66,18 @@ def _day(text: str, name: str) -> date:
             raise ValueError(text)
         return date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
-        raise ReportError(
-            f"{name} 须为日期 YYYY-MM-DD，收到 {text!r}", f"{name} must be a date YYYY-MM-DD, got {text!r}"
-        ) from None
+        raise ReportError(tr("errors.report_bad_day", name=name, text=text)) from None
 
 
 def parse_period(month: str | None, since: str | None, until: str | None, tz: tzinfo, today: date) -> Period:
     """The period a request names: `month` (YYYY-MM), or `since`/`until` (YYYY-MM-DD, both days included); by
     default the current month up to today."""
     if month is not None and (since is not None or until is not None):
-        raise ReportError("请只给 month，或只给 from/to", "give either month or from/to, not both")
+        raise ReportError(tr("errors.report_month_or_range"))
     if month is not None:
         m = _MONTH.match(month)
         if m is None or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1970:
-            raise ReportError(f"month 须为 YYYY-MM，收到 {month!r}", f"month must be YYYY-MM, got {month!r}")
+            raise ReportError(tr("errors.report_bad_month", month=month))
         first = date(int(m[1]), int(m[2]), 1)
         last = _next_month(first) - timedelta(days=1)
     elif since is not None or until is not None:
@@ -87,9 +86,9 @@ def parse_period(month: str | None, since: str | None, until: str | None, tz: tz
     else:
         first, last = today.replace(day=1), today
     if last < first:
-        raise ReportError("to 早于 from", "to is before from")
+        raise ReportError(tr("errors.report_to_before_from"))
     if (last - first).days + 1 > MAX_DAYS:
-        raise ReportError(f"一份报表最多 {MAX_DAYS} 天", f"a report covers at most {MAX_DAYS} days")
+        raise ReportError(tr("errors.report_too_long", days=MAX_DAYS))
     bucket = Bucket.DAY if (last - first).days + 1 <= DAILY_UP_TO_DAYS else Bucket.MONTH
     starts: list[date] = []
     d = first

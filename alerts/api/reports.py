@@ -11,12 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from alerts.api.deps import Api, Viewer
-from alerts.api.errors import error_responses
+from alerts.api.errors import error_responses, lang_of
 from alerts.api.report_models import ReportOut
-from alerts.errors import prefers_chinese
 from alerts.reporting import viewer_report
 from alerts.reports import Report, parse_period, report_dict, table_rows
 from alerts.spreadsheet import workbook
+from core.i18n import ZH
 
 router = APIRouter(tags=["reports"])
 
@@ -63,7 +63,7 @@ async def report(
     result = await viewer_report(api.service, viewer, period, scope, by)
     if format is Format.JSON:
         return ReportOut.model_validate(report_dict(result))
-    zh = prefers_chinese(request.headers.get("accept-language", ""))
+    zh = lang_of(request) == ZH
     name = f"cwatch-report-{result.scope.id}-{period.first.isoformat()}-{period.last.isoformat()}"
     if format is Format.CSV:
         return Response(

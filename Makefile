@@ -47,6 +47,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.care
 	$(BIN)/python -m bench.notify
+	$(BIN)/python -m bench.reports
 
 schemas: install
 	$(BIN)/cwatch schemas docs/schemas

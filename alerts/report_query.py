@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dbguard import translated
@@ -17,11 +17,19 @@ from alerts.tables import ticket_events, tickets
 _LATE_ACTIONS = ("escalate", "remind")
 
 
-def _escalated_for(reason: str) -> ColumnElement[bool]:
-    return exists().where(
-        ticket_events.c.ticket_id == tickets.c.id,
-        ticket_events.c.action.in_(_LATE_ACTIONS),
-        ticket_events.c.data["reason"].as_string() == reason,
+def _escalations(period: Period) -> Subquery:
+    """Per ticket escalated since the period began: 1 when it was escalated (or reminded) for a missed
+    acknowledgement (`ack`) / resolution (`res`). One pass over the timeline instead of a probe per ticket."""
+    reason = ticket_events.c.data["reason"].as_string()
+    return (
+        select(
+            ticket_events.c.ticket_id,
+            func.max(case((reason == "ack", 1), else_=0)).label("ack"),
+            func.max(case((reason == "resolve", 1), else_=0)).label("res"),
+        )
+        .where(ticket_events.c.action.in_(_LATE_ACTIONS), ticket_events.c.at >= period.start)
+        .group_by(ticket_events.c.ticket_id)
+        .subquery("late")
     )
 
 
@@ -39,8 +47,9 @@ def _count(cond: ColumnElement[bool]) -> ColumnElement[int]:
 
 async def report_counts(engine: AsyncEngine, microgrids: Sequence[str] | None, period: Period) -> list[Counts]:
     """Aggregated rows for `period` within `microgrids` (None: all)."""
-    late_ack = _escalated_for("ack")
-    late_resolve = _escalated_for("resolve")
+    late = _escalations(period)
+    late_ack = func.coalesce(late.c.ack, 0) == 1
+    late_resolve = func.coalesce(late.c.res, 0) == 1
     acked = tickets.c.acknowledged_at.is_not(None)
     by_person = and_(tickets.c.resolved_at.is_not(None), tickets.c.resolved_by != SYSTEM_ACTOR)
     bucket = _bucket(period).label("bucket")
@@ -63,6 +72,7 @@ async def report_counts(engine: AsyncEngine, microgrids: Sequence[str] | None, p
             func.count(tickets.c.rating),
             func.coalesce(func.sum(tickets.c.rating), 0),
         )
+        .select_from(tickets.outerjoin(late, late.c.ticket_id == tickets.c.id))
         .where(tickets.c.created_at >= period.start, tickets.c.created_at < period.end)
         .group_by(tickets.c.microgrid_id, tickets.c.rule_id, tickets.c.severity, bucket)
     )

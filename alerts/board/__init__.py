@@ -18,9 +18,13 @@ FILES: dict[str, str] = {
     "feedback.js": "text/javascript; charset=utf-8",
     "act.html": "text/html; charset=utf-8",
     "act.js": "text/javascript; charset=utf-8",
+    "report.html": "text/html; charset=utf-8",
+    "report.js": "text/javascript; charset=utf-8",
+    "report.css": "text/css; charset=utf-8",
 }
 
 #: path (a Starlette route pattern) -> the file in `FILES` that answers it
 PAGES: dict[str, str] = {
     "/tickets/{ticket_id:int}": "index.html",
+    "/reports": "report.html",
 }

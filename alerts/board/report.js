@@ -1,0 +1,201 @@
+// The monthly report page: fetches GET /api/v1/reports with the board's session cookie and draws it as
+// text and SVG (no library, no CDN). Printable on A4 (report.css). Language: ?lang=, else the board's choice.
+(function () {
+  "use strict";
+  const T = {
+    zh: {
+      title: "月度报表", board: "← 看板", month: "月份", by: "按", show: "查看", print: "打印", other: "English",
+      community: "社区", grid: "网格", microgrid: "微网格",
+      tickets: "工单", open: "未结", acknowledged: "已确认", ack_on_time_rate: "按期确认率",
+      resolved: "已处置", resolve_on_time_rate: "按期处置率", mtta_s: "平均确认用时", mttr_s: "平均处置用时",
+      rating: "居民评价", rated: "评价数", area: "区域", rule: "规则",
+      trend: "每日工单与按期处置率", trendMonthly: "每月工单与按期处置率", areas: "各区域", rules: "各规则",
+      caption: "柱：工单数（左轴）；线：按期处置率（0–100%）",
+      loading: "加载中…", login: "请先在看板登录。", failed: "无法加载报表：",
+      method: "按期确认：已确认且未因超时未确认而升级；按期处置：由人员处置且未因超时未解决而升级。" +
+        "由系统自动关闭、无需人员处理的工单不计入比率。时间按街道所在时区。",
+      none: "—", min: "分钟", h: "小时",
+    },
+    en: {
+      title: "Monthly report", board: "← Board", month: "Month", by: "By", show: "Show", print: "Print", other: "中文",
+      community: "community", grid: "grid", microgrid: "micro-grid",
+      tickets: "Tickets", open: "Open", acknowledged: "Acknowledged", ack_on_time_rate: "Acknowledged on time",
+      resolved: "Resolved", resolve_on_time_rate: "Resolved on time", mtta_s: "MTTA", mttr_s: "MTTR",
+      rating: "Rating", rated: "Ratings", area: "Area", rule: "Rule",
+      trend: "Tickets and on-time resolution per day", trendMonthly: "Tickets and on-time resolution per month",
+      areas: "By area", rules: "By rule",
+      caption: "Bars: tickets (left axis); line: resolved on time (0–100%)",
+      loading: "Loading…", login: "Log in on the board first.", failed: "The report could not be loaded: ",
+      method: "On time: acknowledged without an escalation for lack of acknowledgement; resolved by a person " +
+        "without an escalation for lack of resolution. Tickets the system closed before anyone had to act are " +
+        "not in the rates. Days are the street's.",
+      none: "—", min: "min", h: "h",
+    },
+  };
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  let lang = params.get("lang") || localStorage.getItem("cwatch.lang") ||
+    (navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en");
+  if (!T[lang]) lang = "zh";
+  const t = (k) => T[lang][k] ?? k;
+  const COLS = ["tickets", "open", "ack_on_time_rate", "resolve_on_time_rate", "mtta_s", "mttr_s", "rating"];
+
+  function pct(v) { return v == null ? t("none") : (v * 100).toFixed(1) + "%"; }
+  function dur(s) {
+    if (s == null) return t("none");
+    return s < 5400 ? Math.round(s / 60) + " " + t("min") : (s / 3600).toFixed(1) + " " + t("h");
+  }
+  function cell(k, v) {
+    if (k.endsWith("_rate")) return pct(v);
+    if (k.endsWith("_s")) return dur(v);
+    if (k === "rating") return v == null ? t("none") : v.toFixed(2);
+    return String(v);
+  }
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text != null) e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  }
+
+  function query(format) {
+    const q = new URLSearchParams();
+    q.set("month", $("month").value);
+    if ($("by").value) q.set("by", $("by").value);
+    if (params.get("scope")) q.set("scope", params.get("scope"));
+    if (format) q.set("format", format);
+    return "/api/v1/reports?" + q.toString();
+  }
+
+  function table(node, head, rows) {
+    node.replaceChildren();
+    const tr = el("tr");
+    head.forEach((h) => tr.append(el("th", h)));
+    node.append(el("thead"));
+    node.firstChild.append(tr);
+    const body = el("tbody");
+    rows.forEach((r) => {
+      const row = el("tr");
+      row.append(el("th", r.name));
+      COLS.forEach((k) => {
+        const c = el("td", cell(k, r[k]));
+        if (k.endsWith("_rate") && r[k] != null && r[k] < 0.9) c.className = "late";
+        row.append(c);
+      });
+      body.append(row);
+    });
+    node.append(body);
+  }
+
+  function svg(tag, attrs) {
+    const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    Object.entries(attrs).forEach(([k, v]) => e.setAttribute(k, String(v)));
+    return e;
+  }
+
+  function trend(points) {
+    const box = $("trend");
+    box.replaceChildren();
+    const W = 800, H = 220, L = 36, B = 20, n = Math.max(points.length, 1);
+    const max = Math.max(1, ...points.map((p) => p.tickets));
+    const step = (W - L) / n;
+    box.append(svg("line", { x1: L, y1: H - B, x2: W, y2: H - B, class: "axis" }));
+    const top = svg("text", { x: 2, y: 12 });
+    top.textContent = String(max);
+    box.append(top);
+    let line = "";
+    points.forEach((p, i) => {
+      const h = ((H - B - 10) * p.tickets) / max;
+      const bar = svg("rect", { x: L + i * step + 1, y: H - B - h, width: Math.max(step - 2, 1), height: h, class: "bar" });
+      const title = svg("title", {});
+      title.textContent = p.start + ": " + p.tickets + " · " + pct(p.resolve_on_time_rate);
+      bar.append(title);
+      box.append(bar);
+      if (p.resolve_on_time_rate != null) {
+        const y = H - B - (H - B - 10) * p.resolve_on_time_rate;
+        line += (line ? " L " : "M ") + (L + i * step + step / 2).toFixed(1) + " " + y.toFixed(1);
+      }
+      if (n <= 12 || i % Math.ceil(n / 10) === 0) {
+        const label = svg("text", { x: L + i * step, y: H - 5 });
+        label.textContent = p.start.slice(5) || p.start;
+        box.append(label);
+      }
+    });
+    if (line) box.append(svg("path", { d: line, class: "rate" }));
+  }
+
+  function render(r) {
+    const levels = { street: "", community: t("community"), grid: t("grid"), microgrid: t("microgrid") };
+    $("title").textContent = r.scope.name + " · " + t("title");
+    $("period").textContent = r.period.from + " – " + r.period.to;
+    const cards = $("cards");
+    cards.replaceChildren();
+    ["tickets", "open", "ack_on_time_rate", "resolve_on_time_rate", "mtta_s", "mttr_s", "rating"].forEach((k) => {
+      const c = el("div", null, "card");
+      c.append(el("b", cell(k, r.totals[k])), el("span", t(k)));
+      cards.append(c);
+    });
+    $("h-trend").textContent = r.period.bucket === "day" ? t("trend") : t("trendMonthly");
+    $("trend").setAttribute("aria-label", $("h-trend").textContent);
+    $("trend-caption").textContent = t("caption");
+    trend(r.trend);
+    $("h-areas").textContent = t("areas") + " (" + (levels[r.area_level] || r.area_level) + ")";
+    table($("areas"), [t("area"), ...COLS.map(t)], r.by_area);
+    $("h-rules").textContent = t("rules");
+    table($("rules"), [t("rule"), ...COLS.map(t)], r.by_rule);
+    $("method").textContent = t("method");
+    $("report").hidden = false;
+  }
+
+  async function load() {
+    $("status").textContent = t("loading");
+    $("csv").href = query("csv");
+    $("xlsx").href = query("xlsx");
+    history.replaceState(null, "", "?" + new URLSearchParams({ month: $("month").value, lang }).toString());
+    let r;
+    try {
+      r = await fetch(query(), { headers: { "Accept-Language": lang === "zh" ? "zh-CN" : "en" } });
+    } catch (e) {
+      $("status").textContent = t("failed") + e.message;
+      return;
+    }
+    if (r.status === 401) { $("status").textContent = t("login"); $("report").hidden = true; return; }
+    const body = await r.json();
+    if (!r.ok) { $("status").textContent = t("failed") + (body.error ? body.error.message : r.status); return; }
+    $("status").textContent = "";
+    render(body);
+  }
+
+  function texts() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.title = t("title") + " · cwatch";
+    $("back").textContent = t("board");
+    $("l-month").textContent = t("month");
+    $("l-by").textContent = t("by");
+    $("show").textContent = t("show");
+    $("print").textContent = t("print");
+    $("lang").textContent = t("other");
+    const by = $("by"), chosen = by.value || params.get("by") || "";
+    by.replaceChildren(el("option", "", ""));
+    ["community", "grid", "microgrid"].forEach((k) => {
+      const o = el("option", t(k));
+      o.value = k;
+      by.append(o);
+    });
+    by.value = chosen;
+  }
+
+  const now = new Date();
+  $("month").value = params.get("month") ||
+    now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0");
+  texts();
+  $("controls").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  $("print").addEventListener("click", () => window.print());
+  $("lang").addEventListener("click", () => {
+    lang = lang === "zh" ? "en" : "zh";
+    localStorage.setItem("cwatch.lang", lang);
+    texts();
+    load();
+  });
+  load();
+})();

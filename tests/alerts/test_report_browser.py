@@ -1,0 +1,107 @@
+"""The printable monthly report in real headless Chromium: the street's duty logs in on the board, opens
+/reports, sees its communities' figures and the trend, switches language, and the page holds to its CSP."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devices.model import Role
+from devices.sample import sample_street
+from tests.support.require import unavailable
+
+from .board_app import Login, alert_dict, build_app, serve
+from .test_board_browser import ARGS, CHROMIUM, login, watch_errors
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "board-test-password"
+A, B = "mg-yg-1-1", "mg-yg-1-2"
+#: Set to a folder to keep the page's screenshot there (docs/report-monthly.png is made this way).
+SHOTS = os.environ.get("CWATCH_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium is not installed")
+    reg = sample_street(start=None)
+    street = next(iter(reg.streets.values()))
+    duty = reg.people_at(street.id, Role.STREET_DUTY)
+    logins = [
+        Login("street", "board-test-password", Role.STREET_DUTY, street.id, "街道值班", duty[0].id if duty else None)
+    ]
+    with serve(build_app(tmp_path_factory.mktemp("report") / "board.db", reg, logins)) as url:
+        yield url
+
+
+async def _tickets(url: str) -> None:
+    now = time.time()
+    alerts = [
+        alert_dict(f"smoke:{i}", A if i % 2 else B, f"烟感报警 {i}", "major", now - 60, "smoke_alarm") for i in range(6)
+    ]
+    alerts.append(alert_dict("door:1", A, "门被撬", "critical", now - 60, "door_forced"))
+    async with httpx.AsyncClient(base_url=url) as client:
+        (await client.post("/test/alerts", json=alerts)).raise_for_status()
+
+
+async def test_street_duty_reads_the_monthly_report_and_can_print_it(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    await _tickets(board)
+    month = datetime.now().astimezone().strftime("%Y-%m")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport={"width": 1100, "height": 1400})).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            page.set_default_timeout(20_000)
+            await login(page, board, "street")
+            await page.goto(f"{board}/reports?month={month}&lang=zh")
+            await expect(page.locator("#report")).to_be_visible()
+            await expect(page.locator("#cards .card").first).to_contain_text("7")  # tickets
+            await expect(page.locator("#cards")).to_contain_text("按期处置率")
+            areas = page.locator("#areas tbody tr")
+            assert await areas.count() >= 1
+            await expect(page.locator("#areas")).to_contain_text("社区")
+            await expect(page.locator("#rules")).to_contain_text("smoke_alarm")
+            assert await page.locator("#trend rect.bar").count() >= 28
+            href = await page.locator("#xlsx").get_attribute("href")
+            assert href is not None
+            assert "format=xlsx" in href
+            # every control is labelled and big enough to tap
+            for sel in ("#month", "#by", "#show", "#print", "#lang"):
+                box = await page.locator(sel).bounding_box()
+                assert box is not None
+                assert box["height"] >= 44, sel
+            if SHOTS:
+                await page.screenshot(path=str(Path(SHOTS) / "report-monthly.png"), full_page=True)
+            await page.emulate_media(media="print")
+            assert not await page.locator("#controls").is_visible()  # the controls stay off paper
+            await page.emulate_media(media="screen")
+            await page.click("#lang")
+            await expect(page.locator("#cards")).to_contain_text("Resolved on time")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_without_a_session_the_page_says_to_log_in(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page: Any = await (await browser.new_context()).new_page()
+            await page.goto(f"{board}/reports?lang=en")
+            await expect(page.locator("#status")).to_contain_text("Log in on the board first", timeout=20_000)
+        finally:
+            await browser.close()

@@ -31,6 +31,39 @@ class Raised:
     at: float
 
 
+@dataclass(frozen=True)
+class Change:
+    """One raise or clear of the rule engine about a household: `dedup` the condition, `group` the group key
+    its ticket is filed under (None: the condition's own)."""
+
+    key: str
+    rule: str
+    dedup: str
+    group: str | None
+    raised: bool
+    dated: float
+    at: float
+
+
+def tickets(changes: Iterable[Change]) -> list[Raised]:
+    """The tickets the alerts service opens for `changes` (in the order they went out), each as the raise that
+    opened it. As `alerts.store` files them: a raise joins the ticket of its group (or its own condition's)
+    while a condition of it is live (raised and not cleared); a ticket whose conditions have all cleared is
+    resolved (lone-elderly tickets are major or minor: they auto-resolve with their last clear), so the next
+    raise opens a new one."""
+    live: dict[str, set[str]] = {}
+    out: list[Raised] = []
+    for c in changes:
+        members = live.setdefault(c.group or c.dedup, set())
+        if c.raised:
+            if not members:
+                out.append(Raised(c.key, c.rule, c.dated, c.at))
+            members.add(c.dedup)
+        else:
+            members.discard(c.dedup)
+    return out
+
+
 @dataclass
 class Span:
     """What is scored: the households and, per household, the time range (epoch s) of its data."""
@@ -54,7 +87,7 @@ class Quiet:
     per_rule: dict[str, float]
     no_water: float
     false: float
-    multi: float  # absences that raised more than one no-water alert (tickets)
+    multi: float  # absences that raised more than one no-water ticket
     absences: float  # absences that raised at least one
     offline: float
     counts: dict[str, int] = field(default_factory=dict)

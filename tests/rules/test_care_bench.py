@@ -96,3 +96,31 @@ def test_incidents_are_reported_by_the_first_alert_after_them() -> None:
     ]
     f = score.fast(raised, [inc], frozenset({"elderly_no_water"}), "UTC")
     assert (f.incidents, f.detected, f.delays, f.in_quiet) == (1, 1, [15.0], 1)
+
+
+def test_grouped_rules_open_one_ticket_per_absence() -> None:
+    """The fixed and the learned absence of one household share the group's ticket while either is live; once
+    both cleared, the next absence opens a new ticket. An ungrouped rule has a ticket per condition."""
+    g = "elderly_absence:h-k"
+
+    def ch(rule: str, raised: bool, t: float, group: str | None = g) -> score.Change:
+        return score.Change("k", rule, f"{rule}:h-k", group, raised, t, t)
+
+    got = score.tickets(
+        [
+            ch("elderly_unusual_inactivity", True, 1 * H),
+            ch("elderly_no_water", True, 2 * H),  # the same absence: joins
+            ch("elderly_unusual_inactivity", False, 3 * H),
+            ch("elderly_unusual_inactivity", True, 4 * H),  # the fixed one is still live: joins
+            ch("elderly_no_water", False, 5 * H),
+            ch("elderly_unusual_inactivity", False, 5 * H),
+            ch("elderly_no_water", True, 30 * H),  # the next absence
+            ch("device_offline", True, 31 * H, None),
+            ch("device_offline", True, 32 * H, None),  # a repeat of the live condition
+        ]
+    )
+    assert [(t.rule, t.dated) for t in got] == [
+        ("elderly_unusual_inactivity", 1 * H),
+        ("elderly_no_water", 30 * H),
+        ("device_offline", 31 * H),
+    ]

@@ -1,7 +1,7 @@
 """The `/api/v1` routes of `alerts`: sessions, tickets, silences, resident feedback, the summary, the live
-stream, the audit log and the monthly reports, one module per resource. Routes are thin: each validates its
-input (pydantic models, `models`), calls one `TicketService` / `AccountStore` method and shapes the answer
-(`views`). Errors are one model (`errors`).
+stream, the audit log, the monthly reports and the site plan, one module per resource. Routes are thin: each
+validates its input (pydantic models, `models`), calls one `TicketService` / `AccountStore` method and shapes
+the answer (`views`). Errors are one model (`errors`).
 
 Wiring::
 
@@ -24,6 +24,7 @@ from alerts.api import (
     media,
     reports,
     silences,
+    siteplan,
     stream,
     summary,
     tickets,
@@ -46,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     media.router,
     evidence.router,
     reports.router,
+    siteplan.router,
 )
 
 

@@ -49,6 +49,7 @@ class AlertsApi:
     photos: Photos | None = None  # None: photos cannot be attached here (503)
     telemetry: TelemetryReader | None = None  # None: no evidence charts (the chart says why)
     tz: tzinfo = UTC  # the street's time zone: "usual at this hour of the day"
+    tile_url: str | None = None  # map tiles under the site plan ({z}/{x}/{y}); None: the plan alone (offline)
 
     def __post_init__(self) -> None:
         if self.link_actions is None:

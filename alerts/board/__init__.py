@@ -14,6 +14,7 @@ FILES: dict[str, str] = {
     "board.js": "text/javascript; charset=utf-8",
     "board.css": "text/css; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
+    "siteplan.js": "text/javascript; charset=utf-8",
     "feedback.html": "text/html; charset=utf-8",
     "feedback.js": "text/javascript; charset=utf-8",
     "act.html": "text/html; charset=utf-8",

@@ -574,6 +574,7 @@
       if (li) li.classList.add("flash");
     }
     fresh.clear();
+    if (plan !== null && !$("plan").hidden) plan.show(items);
     $("empty").hidden = items.length > 0;
     $("truncated").hidden = !state.truncated;
     const open = items.filter((t) => t.status === "open" && t.actions.includes("ack"));
@@ -606,6 +607,26 @@
   $("f-text").addEventListener("input", () => {
     writeAddress(false);
     renderList();
+  });
+
+  // the site plan above the list: markers for the listed tickets, a building's units on a click
+  let plan = null;
+  $("plan-toggle").addEventListener("click", async () => {
+    const box = $("plan");
+    box.hidden = !box.hidden;
+    $("plan-toggle").setAttribute("aria-expanded", String(!box.hidden));
+    if (box.hidden) return;
+    if (plan === null) {
+      plan = window.cwatchPlan.create(box, { api, onTicket: (id) => openDetail(id), width: 900, height: 420 });
+      try {
+        await plan.load();
+      } catch (e) {
+        plan = null;
+        box.replaceChildren(el("p", { class: "error" }, e.message));
+        return;
+      }
+    }
+    plan.show([...state.tickets.values()]);
   });
 
   // on a phone the selects sit behind one button, so the first ticket is above the fold

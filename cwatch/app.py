@@ -31,6 +31,7 @@ from cwatch.answers import AbsenceAnswers
 from cwatch.broker import EmbeddedBroker
 from cwatch.errors import ServiceError, SettingsError
 from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
+from cwatch.ports import check_ports, service_ports
 from cwatch.schema import ensure_schema
 from cwatch.settings import Settings
 from devices.reading import Reading
@@ -409,6 +410,7 @@ class Service:
             except StoppedWaitingError:
                 log.info("stopped while on standby")
                 return
+            check_ports(service_ports(s))
             await create_all_tables(engine)
             reg, revision = await load_initial_registry(engine, s, self.demo_seed)
             holder = RegistryHolder(reg, revision)

@@ -34,10 +34,14 @@ class EmbeddedBroker:
                 "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
             }
         )
+        quiet = logging.getLogger("amqtt")
+        quiet.setLevel(logging.CRITICAL)  # a failed start is logged with a traceback; our error says it in a line
         try:
             await broker.start()
         except Exception as e:  # amqtt raises its own BrokerError or OSError for a taken port
             raise ServiceError(f"embedded MQTT broker could not listen on {self.host}:{self.port}: {e}") from e
+        finally:
+            quiet.setLevel(logging.WARNING)
         self._broker = broker
         return self
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from cwatch.instance import file_lock
 from devices.model import Role
 from devices.registry import Registry
 
@@ -45,26 +46,40 @@ class DemoAccount:
 
 
 def prepare_demo(settings: Settings, options: DemoOptions) -> Settings:
-    """Point the settings at a demo folder (emptied when `fresh`) with embedded defaults."""
+    """Point the settings at a demo folder (emptied when `fresh`) with embedded defaults. A demo already running
+    from that folder holds its lock: this one stops with that said, before it deletes anything."""
     demo_dir = settings.data_path / "demo"
-    if options.fresh and demo_dir.exists():
-        shutil.rmtree(demo_dir)
     demo_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(demo_dir / "serve.lock", f"the demo folder {demo_dir}"):
+        if options.fresh:
+            for child in demo_dir.iterdir():
+                if child.name == "serve.lock":
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
     return settings.model_copy(update={"demo": True, "data_dir": str(demo_dir)})
 
 
-def demo_accounts(registry: Registry) -> list[DemoAccount]:
-    """One account per role, mapped to people of the sample street so tickets assigned to them show up."""
+def demo_microgrid(registry: Registry) -> str:
+    """The micro-grid of the demo's leader and worker: the first with both (the simulator aims every other
+    incident at it, so their boards fill within a minute)."""
+    for mg in registry.microgrids.values():
+        if registry.people_at(mg.id, Role.MICROGRID_LEADER) and registry.people_at(mg.id, Role.GRID_WORKER):
+            return mg.id
+    raise RuntimeError("the sample street has no micro-grid with a leader and a worker")
+
+
+def demo_accounts(registry: Registry, when: datetime | None = None) -> list[DemoAccount]:
+    """One account per role, mapped to people of the sample street so tickets assigned to them show up: the
+    worker is the one on duty in the demo's micro-grid at `when` (default now), so "Mine" fills too."""
     street = next(iter(registry.streets.values()))
     community = next(iter(registry.communities.values()))
-    # The first micro-grid that has both a leader and a worker.
-    for mg in registry.microgrids.values():
-        leaders = registry.people_at(mg.id, Role.MICROGRID_LEADER)
-        workers = registry.people_at(mg.id, Role.GRID_WORKER)
-        if leaders and workers:
-            break
-    else:
-        raise RuntimeError("the sample street has no micro-grid with a leader and a worker")
+    mg = registry.microgrids[demo_microgrid(registry)]
+    workers = registry.people_at(mg.id, Role.GRID_WORKER)
+    on_duty = [p for p in registry.on_duty(mg.id, when or datetime.now(UTC)) if p.role is Role.GRID_WORKER]
+    workers = on_duty or workers
 
     def person(scope: str, role: Role) -> tuple[str, str | None]:
         people = registry.people_at(scope, role)
@@ -86,15 +101,22 @@ def demo_accounts(registry: Registry) -> list[DemoAccount]:
 
 
 async def create_demo_accounts(parts: Parts) -> list[tuple[DemoAccount, str]]:
+    """The demo's accounts with new passwords; a kept demo (`--keep`) has them already: they get new passwords
+    and keep their tickets, sessions end."""
     from alerts.accounts import AccountStore
 
     accounts: AccountStore = parts.extras["accounts"]
+    when = datetime.fromtimestamp(parts.clock.now(), UTC)
     created = []
-    for acc in demo_accounts(parts.registry()):
+    for acc in demo_accounts(parts.registry(), when):
         password = secrets.token_urlsafe(9)
-        await accounts.create_account(
-            acc.username, password, acc.role, acc.scope_id, acc.display_name, person_id=acc.person_id
-        )
+        existing = await accounts.by_username(acc.username)
+        if existing is None:
+            await accounts.create_account(
+                acc.username, password, acc.role, acc.scope_id, acc.display_name, person_id=acc.person_id
+            )
+        else:
+            await accounts.set_password(existing.id, password)
         created.append((acc, password))
     return created
 
@@ -149,6 +171,9 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     scenario = load_scenario(demo_scenario_path())
     start = datetime.fromtimestamp(clock.now(), tz=UTC).astimezone(ZoneInfo(parts.settings.timezone))
     scenario = scenario.model_copy(update={"start": start.replace(microsecond=0)})
+    if scenario.incident_stream is not None:  # every other incident in the demo accounts' own micro-grid
+        stream = scenario.incident_stream.model_copy(update={"focus": demo_microgrid(parts.registry())})
+        scenario = scenario.model_copy(update={"incident_stream": stream})
     sim = Simulation(parts.registry(), scenario, options.seed)
     publisher = Publisher(
         parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=MQTTProtocolVersion.MQTTv311

@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import html
+import logging
 import re
 import time
 from collections import deque
@@ -72,6 +73,7 @@ class Mailbox:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on `host:port` (0: a free port); returns the port."""
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(self, hostname="cwatch-mailbox", decode_data=False), host, port

@@ -100,6 +100,11 @@ def _accepts(kind: str, world: World, bg_k: float) -> Callable[[Device], bool]:
     return table[kind]
 
 
+def _microgrid(world: World, device: Device) -> str | None:
+    building = world.buildings.get(device.building_id)
+    return building.microgrid_id if building is not None else None
+
+
 def _building_filter(spec: IncidentSpec, world: World) -> Callable[[Device], bool]:
     if spec.building is None:
         return lambda d: True
@@ -141,6 +146,8 @@ def resolve(world: World, scenario: Scenario, seed: int | None = None) -> list[I
             candidates = [d for d in devices if accepts(d) and in_building(d) and _present(world, d, start)]
             if spec.floor is not None and spec.kind == "thrown_object":
                 candidates = [d for d in candidates if _floors(world, d) >= spec.floor]
+            if spec.microgrid is not None:
+                candidates = [d for d in candidates if _microgrid(world, d) == spec.microgrid] or candidates
             fresh = [d for d in candidates if d.id not in used and (d.household_id or d.id) not in used]
             pool = fresh or candidates
             if not pool:

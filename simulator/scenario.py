@@ -60,6 +60,9 @@ class IncidentSpec(_Strict):
     floor: int | None = None
     duration: str | float | None = None
     note: str = ""
+    microgrid: str | None = Field(
+        default=None, description="Prefer a device in this micro-grid (anywhere when none there can show it)."
+    )
 
 
 class IncidentStream(_Strict):
@@ -68,6 +71,10 @@ class IncidentStream(_Strict):
     every: str | float = "20s"
     first: str | float = "10s"
     kinds: list[IncidentKind] = Field(min_length=1)
+    focus: str | None = Field(
+        default=None,
+        description="A micro-grid that gets every other incident (the demo's: its accounts' own micro-grid).",
+    )
 
 
 class Background(_Strict):
@@ -128,7 +135,8 @@ class Scenario(_Strict):
             step, t = parse_duration(s.every), parse_duration(s.first)
             i = 0
             while self.t0 + t < self.t1:
-                specs.append(IncidentSpec(kind=s.kinds[i % len(s.kinds)], at=f"+{t}s"))
+                focus = s.focus if i % 2 == 0 else None
+                specs.append(IncidentSpec(kind=s.kinds[i % len(s.kinds)], at=f"+{t}s", microgrid=focus))
                 t += step
                 i += 1
         return specs

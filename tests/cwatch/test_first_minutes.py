@@ -1,0 +1,82 @@
+"""A new user's first minutes: a second demo leaves a running one's files alone, a busy port is one line that
+names the setting, the demo's incidents and worker are the demo accounts' own."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cwatch.demo import DemoOptions, demo_accounts, demo_microgrid, prepare_demo
+from cwatch.errors import ServiceError
+from cwatch.instance import AlreadyServingError, file_lock
+from cwatch.ports import check_ports, port_in_use
+from cwatch.settings import load_settings
+from devices.model import Role
+from devices.sample import sample_street
+from simulator.incidents import resolve
+from simulator.scenario import IncidentStream, load_scenario
+from simulator.world import World
+from tests.support.services import free_port
+
+
+def test_a_second_demo_stops_before_it_deletes_the_running_ones_files(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={"CWATCH_DATA_DIR": str(tmp_path)})
+    demo_dir = tmp_path / "demo"
+    demo_dir.mkdir()
+    (demo_dir / "cwatch.db").write_bytes(b"the running demo's tickets")
+    with (
+        file_lock(demo_dir / "serve.lock", "the running demo"),
+        pytest.raises(AlreadyServingError, match="demo folder"),
+    ):
+        prepare_demo(settings, DemoOptions(fresh=True))
+    assert (demo_dir / "cwatch.db").read_bytes() == b"the running demo's tickets"
+    prepare_demo(settings, DemoOptions(fresh=True))  # nobody runs it now: a fresh demo empties it
+    assert [p.name for p in demo_dir.iterdir()] == ["serve.lock"]
+
+
+def test_a_busy_port_is_one_line_naming_the_setting_that_moves_it() -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert port_in_use("127.0.0.1", port)
+        with pytest.raises(ServiceError) as caught:
+            check_ports([("the board and API", "127.0.0.1", port, "http.port")])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"port {port}" in message
+    assert f"CWATCH_HTTP__PORT={port + 1}" in message
+    free = free_port()
+    check_ports([("the embedded MQTT broker", "127.0.0.1", free, "mqtt.embedded_port"), ("x", "127.0.0.1", 0, "y")])
+
+
+def test_every_other_demo_incident_lands_in_the_demo_accounts_micro_grid() -> None:
+    reg = sample_street(1)
+    mg = demo_microgrid(reg)
+    scenario = load_scenario(Path(__file__).parents[2] / "simulator" / "scenarios" / "demo.yaml")
+    assert scenario.incident_stream is not None
+    stream: IncidentStream = scenario.incident_stream.model_copy(update={"focus": mg})
+    focused = scenario.model_copy(update={"incident_stream": stream, "start": datetime(2026, 12, 6, 9, tzinfo=UTC)})
+    world = World(reg)
+    placed = resolve(world, focused)
+    in_mg = [i for i in placed if world.buildings[world.devices[i.device_id].building_id].microgrid_id == mg]
+    assert len(in_mg) >= len(placed) // 3  # every other one, where a device there can show the kind
+    unfocused = resolve(world, scenario.model_copy(update={"start": focused.start}))
+    assert sum(world.buildings[world.devices[i.device_id].building_id].microgrid_id == mg for i in unfocused) < len(
+        in_mg
+    )
+
+
+def test_the_demo_worker_is_the_one_on_duty_in_the_demo_micro_grid() -> None:
+    reg = sample_street(1)
+    mg = demo_microgrid(reg)
+    for hour in (3, 10, 20):
+        when = datetime(2026, 12, 7, hour, tzinfo=UTC)
+        worker = next(a for a in demo_accounts(reg, when) if a.role is Role.GRID_WORKER)
+        on_duty = [p.id for p in reg.on_duty(mg, when) if p.role is Role.GRID_WORKER]
+        assert worker.scope_id == mg
+        if on_duty:
+            assert worker.person_id in on_duty

@@ -187,3 +187,15 @@ class PhotoRequiredError(ValidationError):
     """Resolving this ticket needs a photo of the scene attached first (`media.photo_required_*`)."""
 
     code = "photo_required"
+
+
+class PolicyConfigError(AlertsError):
+    """An escalation policy file that must not be loaded. `problems` holds every problem found, each spelled
+    "policies.yaml:12: policies[1].steps[0].targets[0]: unknown target 'boss'", sorted by line."""
+
+    code = "invalid_policies"
+    status = 422
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0] if len(problems) == 1 else f"{problems[0]} (and {len(problems) - 1} more)")
+        self.problems = problems

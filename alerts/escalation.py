@@ -1,32 +1,44 @@
-"""Escalation up the grid when SLA deadlines pass.
+"""Escalation along a ticket's policy (`alerts.policies`) when deadlines pass, and the policy's nudges.
 
-`plan_escalation` is pure: given a ticket and the time, it returns the change to write (new level, new
-deadlines, who was alerted, since when the ticket is overdue) or None. The missed deadline moves forward for
-the next level, so the ticket keeps `overdue_since` (the first missed deadline) until a person meets it:
-acknowledging meets a missed acknowledge deadline, resolving meets both. Deadlines live in the ticket row, so
-after a restart the `Escalator` finds overdue tickets with one query and nothing stalls. A ticket that
-already reached the top level is re-announced to the top level each period (a reminder) instead of going
-silent."""
+`plan_escalation` is pure: given a ticket, the time and its policy, it returns the change to write (new step,
+new deadlines, who was told, since when the ticket is overdue) or None. A missed deadline moves the ticket to
+the policy's next step that has anyone to tell, and moves forward for that step, so the ticket keeps
+`overdue_since` (the first missed deadline) until a person meets it: acknowledging meets a missed acknowledge
+deadline, resolving meets both. Past the last step its people are reminded each period instead of the ticket
+going silent. A nudge (`nudge_at`) reminds the current step while nobody has accepted (`remind_every`), or acts
+on an accepted ticket nobody started (`ack_timeout`: the next step is told, or the assignee reminded).
+Deadlines and nudges live in the ticket row, so after a restart the `Escalator` finds what is due with one
+query and nothing stalls.
+
+The step a ticket is at is its `escalation_level`; a ticket at step 0 whose step 0 asks only a family it does
+not have (no consented family member) was announced to the next step (`alerts.targets.opening_step`), and
+counts as being there."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from alerts.dispatch import contact_card, escalation_targets, next_level_with_people
 from alerts.lifecycle import Status, SystemAction
 from alerts.loops import sleep_or_stop
 from alerts.model import SYSTEM_ACTOR, Ticket
+from alerts.notices import Audience
+from alerts.policies import LADDER, Policy, PolicyHolder, Target
 from alerts.scope import Hierarchy
 from alerts.sla import SlaPolicy
 from alerts.store import Change
+from alerts.targets import Card, first_step_with_people, ids, opening_step, step_cards, target_cards
 from core.clock import Clock
 
 if TYPE_CHECKING:
     from alerts.service import TicketService
 
 log = logging.getLogger(__name__)
+
+#: What a family told in an earlier step hears once a worker is told (the card's `notice`).
+SOMEONE_COMING = "someone_coming"
 
 
 def overdue_reason(ticket: Ticket, now: float) -> str | None:
@@ -40,27 +52,50 @@ def overdue_reason(ticket: Ticket, now: float) -> str | None:
     return None
 
 
-def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hierarchy) -> Change | None:
-    """The escalation to write for `ticket` at `now`, or None when it is not (or no longer) overdue."""
+def step_wait(policy: Policy, step: int, sla: SlaPolicy, ticket: Ticket) -> float | None:
+    """How long `step` waits for someone to accept: its `wait`, else the SLA's acknowledge time."""
+    wait = policy.steps[min(step, len(policy.steps) - 1)].wait
+    return wait if wait is not None else sla.sla(ticket.severity, ticket.rule_id).ack_s
+
+
+def current_step(ticket: Ticket, policy: Policy, hierarchy: Hierarchy) -> int:
+    """The step the ticket is at (see the module docstring)."""
+    level = min(ticket.escalation_level, len(policy.steps) - 1)
+    return opening_step(hierarchy, ticket, policy) if level == 0 else level
+
+
+def first_nudge(policy: Policy, now: float) -> float | None:
+    """When a new (or reopened, or reassigned) ticket's first reminder is due."""
+    return None if policy.remind_every is None else now + policy.remind_every
+
+
+def plan_escalation(
+    ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hierarchy, policy: Policy = LADDER
+) -> Change | None:
+    """The escalation or nudge to write for `ticket` at `now`, or None when nothing is due."""
     reason = overdue_reason(ticket, now)
-    if reason is None:
-        return None
-    found = next_level_with_people(hierarchy, ticket.microgrid_id, ticket.escalation_level, sla.max_level)
+    if reason is not None:
+        return _overdue(ticket, now, sla, hierarchy, policy, reason)
+    if ticket.nudge_at is not None and now >= ticket.nudge_at and ticket.status.active:
+        return _nudge(ticket, now, hierarchy, policy)
+    return None
+
+
+def _overdue(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hierarchy, policy: Policy, reason: str) -> Change:
+    at = current_step(ticket, policy, hierarchy)
+    step, people, action = _next(ticket, hierarchy, policy, at)
     values: dict[str, Any] = {}
-    if found is None:
-        level = ticket.escalation_level
-        people = escalation_targets(hierarchy, ticket.microgrid_id, level)
-        action = "remind"
-    else:
-        level, people = found
-        values["escalation_level"] = level
-        action = SystemAction.ESCALATE.value
+    if action == SystemAction.ESCALATE.value:
+        values["escalation_level"] = step
     spec = sla.sla(ticket.severity, ticket.rule_id)
-    # Move the missed deadline(s) forward so the next level gets the same time to react; the ticket stays overdue
+    # Move the missed deadline(s) forward so the next step gets its time to react; the ticket stays overdue
     missed: list[float] = []
-    if ticket.ack_due_at is not None and now >= ticket.ack_due_at:
+    if ticket.ack_due_at is not None and now >= ticket.ack_due_at and ticket.status == Status.OPEN:
         missed.append(ticket.ack_due_at)
-        values["ack_due_at"] = None if spec.ack_s is None else now + spec.ack_s
+        wait = step_wait(policy, step, sla, ticket)
+        values["ack_due_at"] = None if wait is None else now + wait
+        if policy.remind_every is not None:  # the new step's reminders
+            values["nudge_at"] = first_nudge(policy, now)
     if ticket.resolve_due_at is not None and now >= ticket.resolve_due_at:
         missed.append(ticket.resolve_due_at)
         values["resolve_due_at"] = None if spec.resolve_s is None else now + spec.resolve_s
@@ -72,29 +107,111 @@ def plan_escalation(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hiera
     if overdue_for != ticket.overdue_reason:
         values["overdue_reason"] = overdue_for
     note = {
-        "ack": f"超时未确认，升级到第 {level} 级 (not acknowledged in time; escalated to level {level})",
-        "resolve": f"超时未解决，升级到第 {level} 级 (not resolved in time; escalated to level {level})",
+        "ack": f"超时未确认，升级到第 {step} 级 (not acknowledged in time; escalated to level {step})",
+        "resolve": f"超时未解决，升级到第 {step} 级 (not resolved in time; escalated to level {step})",
     }[reason]
+    data = _data(policy, step, people, reason)
+    data["overdue_since"] = ticket.overdue_since if ticket.overdue_since is not None else values["overdue_since"]
     return Change(
         action,
         SYSTEM_ACTOR,
         values,
         note=note,
-        data={
-            "reason": reason,
-            "level": level,
-            "notified": [p.id for p in people],
-            "overdue_since": ticket.overdue_since if ticket.overdue_since is not None else values["overdue_since"],
-        },
-        recipients=tuple(contact_card(p) for p in people),
+        data=data,
+        recipients=_told(hierarchy, ticket, policy, at, step, people),
     )
+
+
+def _nudge(ticket: Ticket, now: float, hierarchy: Hierarchy, policy: Policy) -> Change | None:
+    at = current_step(ticket, policy, hierarchy)
+    values: dict[str, Any]
+    if ticket.status == Status.OPEN and policy.remind_every is not None:
+        people = step_cards(hierarchy, ticket, policy, at)
+        values = {"nudge_at": now + policy.remind_every}
+        note = "提醒：仍无人接单 (reminder: nobody has accepted yet)"
+        return Change(
+            "remind",
+            SYSTEM_ACTOR,
+            values,
+            note=note,
+            data=_data(policy, at, people, "remind"),
+            recipients=tuple(people),
+        )
+    if ticket.status == Status.ACKNOWLEDGED and policy.ack_timeout is not None:
+        values = {"nudge_at": now + policy.ack_timeout}
+        if policy.ack_timeout_action == "escalate":
+            step, people, action = _next(ticket, hierarchy, policy, at)
+            if action == SystemAction.ESCALATE.value:
+                values["escalation_level"] = step
+            note = f"已接单但未开始处理，升级到第 {step} 级 (accepted but not started; escalated to level {step})"
+            recipients = _told(hierarchy, ticket, policy, at, step, people)
+            return Change(
+                action,
+                SYSTEM_ACTOR,
+                values,
+                note=note,
+                data=_data(policy, step, people, "not_started"),
+                recipients=recipients,
+            )
+        people = target_cards(hierarchy, ticket, Target.WORKER_ON_DUTY)
+        note = "提醒：已接单但未开始处理 (reminder: accepted but not started)"
+        return Change(
+            "remind",
+            SYSTEM_ACTOR,
+            values,
+            note=note,
+            data=_data(policy, at, people, "not_started"),
+            recipients=tuple(people),
+        )
+    return None
+
+
+def _next(ticket: Ticket, hierarchy: Hierarchy, policy: Policy, at: int) -> tuple[int, list[Card], str]:
+    """The next step with anyone to tell after `at` (escalate), else `at` itself again (remind)."""
+    found = first_step_with_people(hierarchy, ticket, policy, at + 1)
+    if found is None:
+        return at, step_cards(hierarchy, ticket, policy, at), "remind"
+    return found, step_cards(hierarchy, ticket, policy, found), SystemAction.ESCALATE.value
+
+
+def _data(policy: Policy, step: int, people: Sequence[Card], reason: str) -> dict[str, Any]:
+    return {
+        "reason": reason,
+        "level": step,
+        "notified": ids(people),
+        "policy": policy.name,
+        "channel": policy.steps[min(step, len(policy.steps) - 1)].channel_spec,
+    }
+
+
+def _told(
+    hierarchy: Hierarchy, ticket: Ticket, policy: Policy, was: int, step: int, people: Sequence[Card]
+) -> tuple[Card, ...]:
+    """The cards of a change that moves the ticket from step `was` to `step`: the new step's people, and the
+    family members told before (and not now), who hear that someone is coming."""
+    if step == was:
+        return tuple(people)
+    now_told = {(c["audience"], c["id"]) for c in people}
+    family = [
+        {**c, "notice": SOMEONE_COMING}
+        for s in range(was + 1)
+        for c in step_cards(hierarchy, ticket, policy, s)
+        if c["audience"] == Audience.FAMILY.value and (c["audience"], c["id"]) not in now_told
+    ]
+    unique = list({c["id"]: c for c in family}.values())
+    if not any(c["audience"] == Audience.PERSON.value for c in people):
+        unique = []
+    return (*people, *unique)
 
 
 class Escalator:
     """Runs `service.escalate_due()` every `interval` seconds of the clock until `stop()` or cancellation."""
 
-    def __init__(self, service: TicketService, clock: Clock, interval: float = 30.0) -> None:
+    def __init__(
+        self, service: TicketService, clock: Clock, interval: float = 30.0, *, policies: PolicyHolder | None = None
+    ) -> None:
         self.service = service
+        self.policies = policies  # reloaded at the start of each cycle when its file changed
         self.clock = clock
         self.interval = interval
         self.cycles = 0
@@ -117,6 +234,11 @@ class Escalator:
         return await self.service.due_escalations(now)
 
     async def run_once(self) -> list[Ticket]:
+        if self.policies is not None:
+            try:  # a bad file is logged by the holder and kept out; the running policies stay
+                self.policies.maybe_reload()
+            except Exception:
+                log.exception("reloading the escalation policies failed; the running policies stay")
         try:  # what ended maintenance windows held, still wrong: tickets now (a failure must not stop escalating)
             await self.service.release_held()
         except Exception:

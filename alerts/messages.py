@@ -23,6 +23,7 @@ LEADS: dict[str, tuple[str, str]] = {
     "someone_coming": ("工作人员正在上门", "Someone is on the way"),
     "handover": ("交接班：以下工单仍未完成", "Handover: this ticket is still open"),
     "resolved": ("工单已解决", "This ticket was resolved"),
+    "not_started": ("提醒：工单已接单但尚未开始处理", "Reminder: this ticket was accepted but not started"),
 }
 
 #: The label of each one-tap action (zh-CN, English).

@@ -96,6 +96,7 @@ class Ticket:
     verify_until: float | None = None
     overdue_since: float | None = None
     overdue_reason: str | None = None
+    nudge_at: float | None = None  # the escalation policy's next reminder or acknowledge timeout
 
     def overdue_at(self, now: float) -> float | None:
         """Since when the active ticket is overdue (None: it is not): the stored first missed deadline, or the

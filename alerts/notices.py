@@ -7,17 +7,21 @@ from the message. `OutboxNotices` is the sink: one row per notice in the durable
 the outbox channel `NOTICE_CHANNEL`; the dispatcher resolves the recipient's contact points and sends it.
 
 Idempotence: a notice with a `key` is queued at most once per (ticket, key, recipient, channel); queueing it
-again (a policy step replayed after a restart) does nothing. A notice without a key is always queued."""
+again (a policy step replayed after a restart) does nothing. A notice without a key is always queued.
+
+A notice to `TOLD` (the all-clear) goes to everyone a notice about its ticket was queued for before, each once,
+except the ids in its `skip`: the sink reads them from the outbox, which is the record of who was told."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,11 +45,16 @@ TEMPLATES = frozenset(
         "someone_coming",
         "handover",
         "resolved",
+        "not_started",
     }
 )
 
 #: One-tap actions a notice may offer (see `alerts.actionlinks`).
 ACTIONS = ("accept", "on_my_way", "resolve", "all_well", "send_someone")
+
+
+#: The recipient id of a notice for everyone told about the ticket before (see the module docstring).
+TOLD = "*told*"
 
 
 class Audience(StrEnum):
@@ -73,6 +82,7 @@ class Notice:
     actions: tuple[str, ...] = ()  # one-tap actions offered, from `ACTIONS`
     step: int = 0  # the policy step that sent it (for the timeline and idempotence)
     key: str = ""  # idempotence key (see the module docstring)
+    skip: tuple[str, ...] = ()  # for a notice to `TOLD`: recipient ids left out
 
     def __post_init__(self) -> None:
         if self.template not in TEMPLATES:
@@ -134,6 +144,8 @@ class OutboxNotices:
     """The `NoticeSink` of the durable outbox: one row per notice, due at once."""
 
     async def enqueue(self, conn: AsyncConnection, notices: Sequence[Notice], now: float) -> None:
+        if any(n.recipient.id == TOLD for n in notices):
+            notices = [m for n in notices for m in (await _told(conn, n) if n.recipient.id == TOLD else [n])]
         if not notices:
             return
         rows = [
@@ -154,3 +166,17 @@ class OutboxNotices:
         # roll back the caller's ticket change
         insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(outbox)
         await conn.execute(insert.on_conflict_do_nothing(index_elements=["delivery_id"]), rows)
+
+
+async def _told(conn: AsyncConnection, n: Notice) -> list[Notice]:
+    """`n` once for each recipient a notice about its ticket was queued for, in the order they were first told."""
+    q = select(outbox.c.payload).where(outbox.c.ticket_id == n.ticket_id, outbox.c.channel == NOTICE_CHANNEL)
+    seen: dict[tuple[str, str], Recipient] = {}
+    for (payload,) in await conn.execute(q.order_by(outbox.c.id)):
+        try:
+            r = notice_from_payload(dict(payload)).recipient
+        except ValueError:
+            continue
+        if r.id not in n.skip:
+            seen.setdefault((r.audience.value, r.id), r)
+    return [replace(n, recipient=r, skip=()) for r in seen.values()]

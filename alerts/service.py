@@ -24,16 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
-from alerts.escalation import plan_escalation
+from alerts.escalation import first_nudge, plan_escalation, step_wait
 from alerts.feedback import LINK_TTL_S, RESIDENT, FeedbackLink, FeedbackLinks
-from alerts.ladder_notices import ladder_notices
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
 from alerts.notices import NoticeSink
+from alerts.policies import Policy, PolicySet, default_policies
+from alerts.policy_notices import PolicyNotices
 from alerts.scope import Hierarchy, in_scope, sees_all, visible_microgrids
 from alerts.silences import SilenceStore, first_match
 from alerts.sla import SlaPolicy
 from alerts.store import CONFIRMED_BY, Change, NewTicket, NoticePlan, TicketStore
+from alerts.targets import Opening, opening_step
 from core.clock import Clock
 from core.i18n import tr
 from rules.alert import Alert, AlertAction, Severity
@@ -75,10 +77,14 @@ class TicketService:
         flap_window_s: float = 600.0,
         verify_grace_s: float = 600.0,
         notices: NoticeSink | None = None,
-        notice_plan: NoticePlan | None = ladder_notices,
+        notice_plan: NoticePlan | None = None,
+        policies: Callable[[], PolicySet] | None = None,
     ) -> None:
         self.engine = engine
-        self.store = TicketStore(engine, channels, notices, notice_plan)
+        #: the escalation policies in force (`alerts.policies`; default: the packaged ones)
+        self.policies: Callable[[], PolicySet] = policies or default_policies
+        plan = notice_plan if notice_plan is not None else PolicyNotices(self.policies, registry)
+        self.store = TicketStore(engine, channels, notices, plan)
         self.registry = registry
         self.clock = clock
         self.notifier: Notifier = notifier or NullNotifier()
@@ -193,13 +199,26 @@ class TicketService:
         """What a raise writes if it creates (or revives) a ticket: the assignee (by the roster at `assign_at`)
         and the SLA deadlines."""
         assignment = choose_assignee(hierarchy, alert.microgrid_id, assign_at)
+        policy = self.policies().for_alert(alert)
+        opening = Opening(assignment.person_id, alert.microgrid_id, alert.household_id)
+        step = opening_step(hierarchy, opening, policy)
+        wait = policy.steps[step].wait
         return NewTicket(
             assignee_id=assignment.person_id,
-            ack_due_at=self.sla.ack_due(alert.severity, now, alert.rule_id),
+            ack_due_at=now + wait if wait is not None else self.sla.ack_due(alert.severity, now, alert.rule_id),
             resolve_due_at=self.sla.resolve_due(alert.severity, now, alert.rule_id),
-            data={"assignee": assignment.person_id, "assigned_because": assignment.reason},
+            data={"assignee": assignment.person_id, "assigned_because": assignment.reason, "policy": policy.name},
             recipients=person_card(hierarchy, assignment.person_id),
+            nudge_at=first_nudge(policy, now),
         )
+
+    def policy_for(self, ticket: Ticket) -> Policy:
+        return self.policies().for_ticket(ticket)
+
+    def _ack_due(self, ticket: Ticket, now: float) -> float | None:
+        """A reopened or reassigned ticket's acknowledge deadline: its policy's first step's wait."""
+        wait = step_wait(self.policy_for(ticket), 0, self.sla, ticket)
+        return None if wait is None else now + wait
 
     async def notify(self, ticket: Ticket, event: TicketEvent) -> None:
         """Tell the notifier of a change committed outside `act` (a photo attached: `alerts.photos`)."""
@@ -241,6 +260,8 @@ class TicketService:
             to = next_status(t.status, action, actor.role, note)
             values: dict[str, Any] = {}
             data: dict[str, Any] = {"role": actor.role.value, **(via or {})}
+            if actor.person_id:
+                data["person"] = actor.person_id  # who, in the registry (the all-clear leaves them out)
             recipients: tuple[dict[str, str], ...] = ()
             if to != t.status:
                 values["status"] = to
@@ -248,6 +269,9 @@ class TicketService:
                 if t.acknowledged_at is None:
                     values["acknowledged_at"] = now
                 values["ack_due_at"] = None
+                timeout = self.policy_for(t).ack_timeout
+                # accepted: no more reminders; the policy's acknowledge timeout runs until someone starts
+                values["nudge_at"] = now + timeout if to == Status.ACKNOWLEDGED and timeout is not None else None
                 if t.overdue_reason == "ack":  # the missed acknowledgement is made; a missed resolve is not
                     values.update(overdue_since=None, overdue_reason=None)
                 if actor.person_id and actor.person_id != t.assignee_id:
@@ -262,8 +286,9 @@ class TicketService:
                     acknowledged_at=None,
                     overdue_since=None,
                     overdue_reason=None,
-                    ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
+                    ack_due_at=self._ack_due(t, now),
                     resolve_due_at=self.sla.resolve_due(t.severity, now, t.rule_id),
+                    nudge_at=first_nudge(self.policy_for(t), now),
                 )
             elif action == Action.ASSIGN:
                 if not assignee_id:
@@ -275,7 +300,8 @@ class TicketService:
                 values.update(
                     assignee_id=assignee_id,
                     acknowledged_at=None,
-                    ack_due_at=self.sla.ack_due(t.severity, now, t.rule_id),
+                    ack_due_at=self._ack_due(t, now),
+                    nudge_at=first_nudge(self.policy_for(t), now),
                 )
                 data["assignee"] = {"from": t.assignee_id, "to": assignee_id}
                 recipients = person_card(hierarchy, assignee_id)
@@ -463,7 +489,9 @@ class TicketService:
         hierarchy = self.registry()
         out: list[Ticket] = []
         for due in await self.store.due(now):
-            result = await self.store.update(due.id, now, lambda t: plan_escalation(t, now, self.sla, hierarchy))
+            result = await self.store.update(
+                due.id, now, lambda t: plan_escalation(t, now, self.sla, hierarchy, self.policy_for(t))
+            )
             if result is not None:
                 await self._notify(*result)
                 out.append(result[0])

@@ -69,6 +69,8 @@ class NewTicket:
     resolve_due_at: float | None
     data: dict[str, Any] = field(default_factory=dict)
     recipients: tuple[dict[str, str], ...] = ()
+    #: the policy's first reminder (None: it sends none); set with the acknowledge deadline
+    nudge_at: float | None = None
 
 
 Changed = tuple[Ticket, TicketEvent]
@@ -141,6 +143,7 @@ def row_to_ticket(r: Row[Any] | Mapping[str, Any]) -> Ticket:
         verify_until=m["verify_until"],
         overdue_since=m["overdue_since"],
         overdue_reason=m["overdue_reason"],
+        nudge_at=m["nudge_at"],
     )
 
 
@@ -502,6 +505,8 @@ class TicketStore:
             members = await self._active_members(conn, ticket.id)
         deadlines = None if new is None else (new.ack_due_at, new.resolve_due_at)
         settled = settle(ticket, members, ts=alert.ts, deadlines=deadlines, withdrawn=withdrawn)
+        if new is not None and settled.confirmed and ticket.status is Status.OPEN:
+            settled.values["nudge_at"] = new.nudge_at  # the policy's reminders start with the deadlines
         if action is SystemAction.CLEAR and not settled.cleared:
             action = SystemAction.CLEAR_PART
         if action is SystemAction.JOIN and alert.action is AlertAction.PENDING:
@@ -571,6 +576,7 @@ class TicketStore:
                 # revived by an alarm in its verification wait: back to verifying, its deadlines start later
                 ack_due_at=None if verifying else new.ack_due_at,
                 resolve_due_at=None if verifying else new.resolve_due_at,
+                nudge_at=None if verifying else new.nudge_at,
                 verifying=verifying,
                 verify_until=alert.until if verifying else None,
                 overdue_since=None,
@@ -618,6 +624,7 @@ class TicketStore:
                 # an alarm in its verification wait has no deadlines yet: they start when it is confirmed
                 ack_due_at=None if verifying else new.ack_due_at,
                 resolve_due_at=None if verifying else new.resolve_due_at,
+                nudge_at=None if verifying else new.nudge_at,
                 cleared=False,
                 verifying=verifying,
                 verify_until=alert.until if verifying else None,
@@ -835,7 +842,8 @@ class TicketStore:
         return TicketPage(items, encode_cursor(items[-1]) if more and items else None)
 
     async def due(self, now: float, limit: int = 500) -> list[Ticket]:
-        """Active tickets whose acknowledge (while open) or resolve deadline has passed."""
+        """Active tickets whose acknowledge (while open) or resolve deadline has passed, or whose policy nudges
+        (a reminder while open, the acknowledge timeout while acknowledged)."""
         q = (
             select(tickets)
             .where(
@@ -843,6 +851,10 @@ class TicketStore:
                 or_(
                     and_(tickets.c.status == Status.OPEN.value, tickets.c.ack_due_at <= now),
                     tickets.c.resolve_due_at <= now,
+                    and_(
+                        tickets.c.status.in_([Status.OPEN.value, Status.ACKNOWLEDGED.value]),
+                        tickets.c.nudge_at <= now,
+                    ),
                 ),
             )
             .order_by(tickets.c.severity_rank, tickets.c.id)

@@ -72,6 +72,9 @@ tickets = Table(
     Column("verify_until", Float),  # event time the earliest running verification wait of its conditions ends
     Column("overdue_since", Float),  # the first missed deadline not yet met (kept when escalation moves them)
     Column("overdue_reason", String(16)),  # ack | resolve
+    # when the escalation policy next nudges (`alerts.escalation`): a reminder while open, the acknowledge
+    # timeout while acknowledged but not started
+    Column("nudge_at", Float),
     Index(
         "uq_tickets_active_dedup",
         "dedup_key",

@@ -271,6 +271,41 @@ async def change_account(settings: Settings, username: str, *, disable: bool = F
             await store.set_password(account.id, password, by=who)
 
 
+def policies_path(settings: Settings) -> Path:
+    """`rules.policies_path`, else `policies.yaml` beside the rule file when there is one, else the default."""
+    from alerts.policies import default_policies_path
+
+    if settings.rules.policies_path:
+        return Path(settings.rules.policies_path)
+    if settings.rules.path:
+        beside = Path(settings.rules.path).with_name("policies.yaml")
+        if beside.exists():
+            return beside
+    return default_policies_path()
+
+
+async def check_policies(settings: Settings, path: Path | None) -> str:
+    """Check a policy file against the rule set in force (its rule ids and groups); `PolicyConfigError` holds
+    every problem."""
+    from alerts.policies import load_policies
+    from rules.config import default_ruleset_path, load_ruleset
+
+    async with open_store(settings) as engine:
+        reg = await _stored_registry(engine, settings)
+    if reg is None:
+        from devices.sample import sample_street
+
+        reg = sample_street(1)
+    ruleset = load_ruleset(Path(settings.rules.path) if settings.rules.path else default_ruleset_path(), reg)
+    target = path or policies_path(settings)
+    ps = load_policies(target, rules={r.id for r in ruleset.rules}, groups=_groups(ruleset))
+    return f"{target}: {len(ps.policies)} policies ({', '.join(p.name for p in ps.policies)}), valid"
+
+
+def _groups(ruleset: Any) -> set[str]:
+    return {r.group for r in ruleset.rules if r.group is not None}
+
+
 async def check_rules(settings: Settings, path: Path | None) -> str:
     from rules.config import default_ruleset_path, load_ruleset
 
@@ -441,6 +476,13 @@ class Service:
                 channels["webhook"] = WebhookChannel(
                     s.notify.webhook_url, s.notify.webhook_secret, clock=wall, guard=outbound_guard(s)
                 )
+            from alerts.policies import PolicyHolder
+            from rules.config import default_ruleset_path, load_ruleset
+
+            rules_path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
+            ruleset = load_ruleset(rules_path, reg)
+            policies = PolicyHolder(policies_path(s), rules={r.id for r in ruleset.rules}, groups=_groups(ruleset))
+            log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
             notices = build_notices(s, engine, holder, self.clock, wall, self.parts_extras)
             tickets = TicketService(
                 engine,
@@ -449,24 +491,22 @@ class Service:
                 MetricsNotifier(hub, AlertsMetrics(metrics)),
                 channels=list(channels),
                 notices=notices.sink,
+                policies=policies,
             )
             dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
             # Sessions expire on the wall clock even when a demo runs the service faster than real time.
             accounts = AccountStore(engine, wall, s.auth.session_ttl_s)
             link_actions = LinkActions(tickets, notices.links, accounts.username_of_person)
-            escalator = Escalator(tickets, self.clock)
+            escalator = Escalator(tickets, self.clock, policies=policies)
 
             async def to_tickets(alerts: Sequence[Alert]) -> None:
                 if alerts:
                     await tickets.apply(alerts)
 
-            # Rules.
-            from rules.config import default_ruleset_path, load_ruleset
+            # Rules (the rule set was loaded above: the policies name its rules).
             from rules.runner import RuleRunner, open_engine
             from rules.state import RuleStateStore
 
-            rules_path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
-            ruleset = load_ruleset(rules_path, reg)
             state_store = RuleStateStore(engine)
             rule_engine = await open_engine(
                 state_store,

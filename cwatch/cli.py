@@ -202,6 +202,21 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policies_check(args: argparse.Namespace) -> int:
+    from alerts.errors import PolicyConfigError
+    from cwatch.app import check_policies
+
+    settings = _settings(args)
+    try:
+        summary = asyncio.run(check_policies(settings, Path(args.file) if args.file else None))
+    except PolicyConfigError as e:
+        for problem in e.problems:  # every problem, each as file:line: key: reason
+            print(problem, file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     print(json.dumps(settings.model_dump(), indent=2, ensure_ascii=False))
@@ -323,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     r_chk = rusub.add_parser("check", help="validate a rule file against the registry")
     r_chk.add_argument("file", nargs="?")
     r_chk.set_defaults(func=cmd_rules_check)
+
+    pol = sub.add_parser("policies", help="escalation policies")
+    posub = pol.add_subparsers(dest="policies_command", required=True)
+    p_chk = posub.add_parser("check", help="validate a policy file (every problem as file:line: key: reason)")
+    p_chk.add_argument("file", nargs="?")
+    p_chk.set_defaults(func=cmd_policies_check)
 
     cfg = sub.add_parser("config", help="settings")
     csub = cfg.add_subparsers(dest="config_command", required=True)

@@ -21,12 +21,13 @@ import devices.store as devices_store
 from core.db import begin_write
 from cwatch.errors import ServiceError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
 logins kept across restarts). 3: building coordinates, a person's e-mail address and a device's gateway in the
 registry. 4: `audit_log` and `household_away`. 5: `ticket_members` (tickets hold conditions: one ticket per
 group of rules), verifying tickets, and since when a ticket is overdue. 6: contact points in the registry, one-tap
-`action_links`, and the outbox's per-recipient `lane`. 7: `ticket_photos` (photos attached to tickets)."""
+`action_links`, and the outbox's per-recipient `lane`. 7: `ticket_photos` (photos attached to tickets). 8: a
+ticket's `nudge_at` (escalation policies' reminders and acknowledge timeouts)."""
 
 Migration = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -101,6 +102,7 @@ MIGRATIONS: dict[int, Migration] = {
         _adding({"notification_outbox": ["lane VARCHAR(200) NOT NULL DEFAULT ''"]}),
     ),
     7: _creating(alerts_tables.ticket_photos),
+    8: _adding({"tickets": ["nudge_at FLOAT"]}),
 }
 """`MIGRATIONS[n]` brings a database of version n - 1 to version n."""
 

@@ -47,6 +47,11 @@ class StoreSettings(Section):
 
 class RulesSettings(Section):
     path: str = Field(default="", description="Rule file; empty uses the shipped default rule set.")
+    policies_path: str = Field(
+        default="",
+        description="Escalation policy file (docs/notifications.md); empty: policies.yaml beside the rule file "
+        "when there is one, else the shipped default (today's ladder, family first, critical calls).",
+    )
     allowed_lateness_s: float = Field(
         default=300, ge=0, description="How late (device time) a message may still change what was decided."
     )

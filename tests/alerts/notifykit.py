@@ -17,6 +17,7 @@ from alerts.delivery import NoticeChannel, TimelineOutcomes
 from alerts.linkactions import LinkActions
 from alerts.notices import NOTICE_CHANNEL, OutboxNotices
 from alerts.notify import Backoff, OutboxDispatcher
+from alerts.policies import PolicySet
 from alerts.service import TicketService
 from core.clock import ManualClock
 from cwatch.mailbox import Mailbox
@@ -84,14 +85,19 @@ class Kit:
 
 @asynccontextmanager
 async def notify_kit(
-    engine: AsyncEngine, *, senders: Mapping[str, Sender] | None = None, reg: Registry | None = None
+    engine: AsyncEngine,
+    *,
+    senders: Mapping[str, Sender] | None = None,
+    reg: Registry | None = None,
+    policies: PolicySet | None = None,
 ) -> AsyncIterator[Kit]:
     clock = ManualClock(T0.timestamp() + 120)
     reg = reg or registry()
     mailbox = Mailbox()
     port = await mailbox.start()
     try:
-        service = TicketService(engine, lambda: reg, clock, notices=OutboxNotices())
+        chosen_policies = (lambda: policies) if policies is not None else None
+        service = TicketService(engine, lambda: reg, clock, notices=OutboxNotices(), policies=chosen_policies)
         links = ActionLinks(engine)
         chosen = senders or build_senders({"email": smtp_url(port)}, webhook_url="", webhook_secret="", clock=clock)
         channel = NoticeChannel(engine, lambda: reg, chosen, links, clock, base_url=BASE_URL, tz=TZ)

@@ -70,16 +70,20 @@ def test_payload_round_trip_and_bad_input() -> None:
 
 
 def test_the_ladder_tells_the_assignee_of_a_confirmed_alarm_and_of_a_severity_rise() -> None:
-    from alerts.ladder_notices import ladder_notices
     from alerts.lifecycle import Status
     from alerts.model import Ticket, TicketEvent
+    from alerts.policies import default_policies
+    from alerts.policy_notices import PolicyNotices
     from rules.alert import Severity
+    from tests.alerts.fakes import FakeHierarchy
 
     ticket = Ticket(
         1, "smoke:SD1", "smoke_alarm", Severity.CRITICAL, Status.OPEN, "t", {}, "M1", "SD1", None, None, None,
         "p-w1", 0, 1, 0.0, 0.0, None, None, False, None, 0.0, 0.0,
     )  # fmt: skip
     card = [{"id": "p-w1", "name": "王芳"}]
+    h = FakeHierarchy()
+    ladder_notices = PolicyNotices(default_policies, lambda: h)
 
     def event(action: str, **data: object) -> TicketEvent:
         return TicketEvent(1, 1, 0.0, "system", action, None, Status.OPEN, None, dict(data))

@@ -243,3 +243,38 @@ def test_accounts_linked_to_a_person_listed_disabled_and_reset(
     assert main(["audit", "--action", "account."]) == 0
     actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
     assert actions == ["account.disable", "account.password", "account.create"]
+
+
+def test_policies_check_accepts_the_shipped_policies(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policies", "check"]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_policies_check_prints_every_problem_with_file_line_and_key(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "policies.yaml"
+    bad.write_text(
+        "policies:\n"
+        "  - name: first\n"
+        "    match:\n"
+        "      rules: [smoke_alarm, smoke_alarn]\n"
+        "    steps:\n"
+        "      - targets: [boss]\n"
+        "  - name: last\n"
+        "    steps:\n"
+        "      - targets: [worker_on_duty]\n"
+        "        wait: soon\n",
+        encoding="utf-8",
+    )
+    assert main(["policies", "check", str(bad)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "policies.yaml:6: policies[0].steps[0].targets[0]: 'boss' is not known: Input should be 'worker_on_duty', "
+        "'microgrid_leader', 'grid', 'family', 'community_duty' or 'street_duty'",
+        "policies.yaml:10: policies[1].steps[0].wait: bad duration 'soon'",
+    ]
+    bad.write_text(bad.read_text(encoding="utf-8").replace("boss", "grid").replace("soon", "5m"), encoding="utf-8")
+    assert main(["policies", "check", str(bad)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "policies.yaml:4: policies[0].match.rules[1]: no rule 'smoke_alarn' in the rule set"
+    ]

@@ -203,3 +203,25 @@ async def test_a_version_5_database_gets_contacts_links_and_outbox_lanes(engine:
         lanes = (await conn.execute(sa.text("SELECT lane FROM notification_outbox"))).scalars().all()
     assert {"devices_contacts", "action_links"} <= have
     assert lanes == [""]
+
+
+async def test_a_version_7_database_gets_the_tickets_nudge_column(engine: AsyncEngine) -> None:
+    """Version 8: a ticket's `nudge_at` (escalation policies' reminders); tickets of version 7 keep theirs and
+    have no nudge pending."""
+    from alerts.service import TicketService
+    from core.clock import ManualClock
+    from tests.alerts.fakes import FakeHierarchy, alert
+
+    await create_all_tables(engine)
+    h = FakeHierarchy()
+    [t] = await TicketService(engine, lambda: h, ManualClock(1_000.0)).apply([alert(key="door_held_open:AC1")])
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE tickets DROP COLUMN nudge_at"))
+        await conn.execute(version_table.update().values(version=7))
+    await create_all_tables(engine)
+    assert await stored_version(engine) == schema.SCHEMA_VERSION
+    service = TicketService(engine, lambda: h, ManualClock(1_000.0))
+    again = await service.store.get(t.id)
+    assert again is not None
+    assert again.nudge_at is None
+    assert again.ack_due_at == t.ack_due_at

@@ -196,6 +196,12 @@ class AbsenceRule(RuleBase):
         gt=0,
         description="With `routine`: the routine holds an absence back at most this long after the last use.",
     )
+    away_ends_on_use: bool = Field(
+        default=False,
+        description="Water used while the household is away (the care profile's `away_until`, or an answer "
+        "'away confirmed') ends the away: the clock restarts at the use. Off: the away holds until its date (a "
+        "neighbour watering the plants, a carer's visit).",
+    )
     quiet_until: Literal["end", "morning"] = Field(
         default="end",
         description="An absence due inside the quiet hours is judged when they end, or (`morning`, needs "

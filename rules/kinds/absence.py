@@ -38,6 +38,7 @@ class AbsenceEvaluator(WatchedMeters):
         self.mark: dict[str, float] = {}
         self.acc: dict[str, list[tuple[float, float]]] = {}
         self.answered: dict[str, float] = {}
+        self.away_over: dict[str, float] = {}  # `away_ends_on_use`: the care profile's away a use ended
         self.all_well_day: dict[str, str] = {}
         self.all_well = parse_span(rule.all_well.hours) if rule.all_well is not None else None
         self.routine: BaselineEvaluator | None = None  # linked by the engine when `rule.routine` names one
@@ -59,7 +60,7 @@ class AbsenceEvaluator(WatchedMeters):
             hh = ctx.registry.households.get(h)
         if self.rule.away and hh is not None and hh.care.away_until is not None:
             away = hh.care.away_until.timestamp()
-            if away > start:
+            if away > start and self.away_over.get(h) != away:
                 start = away
         if self.answered:
             ans = self.answered.get(h)
@@ -128,13 +129,27 @@ class AbsenceEvaluator(WatchedMeters):
     def _used(self, ctx: Context, h: str, since: float, seen_at: float) -> None:
         if since > self.mark.get(h, NEVER):
             self.mark[h] = since
-        self.answered.pop(h, None)
+        ans = self.answered.get(h)
+        if ans is not None and (ans <= since or self.rule.away_ends_on_use):
+            del self.answered[h]  # the answered away is over, or (`away_ends_on_use`) the use ended it
+        if self.rule.away_ends_on_use:
+            self._end_away(ctx, h, since)
         key = self.emitter.key(h)
         place = ctx.household_place(h)
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, seen_at, place, {"reason": "water used", "used_at": since})
         if self.all_well is not None and place is not None:
             self._all_well(ctx, h, since, place)
+
+    def _end_away(self, ctx: Context, h: str, since: float) -> None:
+        """`away_ends_on_use`: a use at `since` ends the household's away (the care profile's, until it is set
+        anew) and the routine's hold of it."""
+        hh = ctx.registry.households.get(h)
+        away = hh.care.away_until.timestamp() if hh is not None and hh.care.away_until is not None else None
+        if away is not None and away > since:
+            self.away_over[h] = away
+        if self.routine is not None:
+            self.routine.end_away(h, since, self.away_over.get(h))
 
     def _all_well(self, ctx: Context, h: str, ts: float, place: Any) -> None:
         assert self.all_well is not None
@@ -221,6 +236,7 @@ class AbsenceEvaluator(WatchedMeters):
             mark=self.mark,
             acc={h: [list(x) for x in v] for h, v in self.acc.items() if v},
             answered=self.answered,
+            away_over=self.away_over,
             all_well_day=self.all_well_day,
             birth=self.birth if self.birth > NEVER else None,
         )
@@ -231,4 +247,5 @@ class AbsenceEvaluator(WatchedMeters):
         self.mark = {str(k): float(v) for k, v in data.get("mark", {}).items()}
         self.acc = {str(k): [(float(a), float(b)) for a, b in v] for k, v in data.get("acc", {}).items()}
         self.answered = {str(k): float(v) for k, v in data.get("answered", {}).items()}
+        self.away_over = {str(k): float(v) for k, v in data.get("away_over", {}).items()}
         self.all_well_day = {str(k): str(v) for k, v in data.get("all_well_day", {}).items()}

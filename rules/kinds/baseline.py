@@ -65,6 +65,7 @@ class BaselineEvaluator(WatchedMeters):
         self.known_from: dict[str, float] = {}  # the meter's first reading: nothing is known before it
         self.mornings: dict[str, list[float]] = {}  # per learned day, its first use after the middle of the night
         self.unlearned: dict[str, tuple[float, float]] = {}  # an answered absence: its days are not learned
+        self.away_over: dict[str, float] = {}  # the care profile's away that a water use ended (`end_away`)
         self.partial: dict[str, list[float]] = {}  # a first day known in part (NaN where not): street only
         self._thr: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
         # for the street's limits: each household's past rows, all of them stacked, and its current day's row
@@ -273,8 +274,7 @@ class BaselineEvaluator(WatchedMeters):
         """Whether the day starting at `day` is not to be learned: the household was away (its `away_until` is
         later than the day's start), or a person answered an absence that the day was part of (a visit may
         have found an incident; away confirmed is a trip). Silence then says nothing about the routine."""
-        hh = ctx.registry.households.get(h)
-        if hh is not None and hh.care.away_until is not None and hh.care.away_until.timestamp() > day:
+        if self._away_until(ctx, h) > day:
             return True
         span = self.unlearned.get(h)
         return span is not None and span[0] < day + DAY_S and day < span[1]
@@ -381,7 +381,7 @@ class BaselineEvaluator(WatchedMeters):
         due = max(self._first_exceedance(h, last, thr, ctx), last + self.rule.min_inactivity)
         if due > proven + _EPS:
             return
-        if hh.care.away_until is not None and hh.care.away_until.timestamp() > due:
+        if self._away_until(ctx, h) > due:
             return  # away: nothing to learn from silence
         at = self.when_active(ctx.quiet_end(due, hh.care.quiet_hours))
         if at > upto + _EPS:
@@ -391,6 +391,26 @@ class BaselineEvaluator(WatchedMeters):
         place = ctx.household_place(h)
         if place is not None:
             self.emitter.raise_(ctx.out, self.emitter.key(h), at, place, {"last_use": last, "inactive_s": due - last})
+
+    def _away_until(self, ctx: Context, h: str) -> float:
+        """When the care profile's away of `h` ends (NEVER: not away, or a water use ended it)."""
+        hh = ctx.registry.households.get(h)
+        if hh is None or hh.care.away_until is None:
+            return NEVER
+        away = hh.care.away_until.timestamp()
+        return NEVER if self.away_over.get(h) == away else away
+
+    def end_away(self, h: str, since: float, profile_away: float | None) -> None:
+        """An absence rule with `away_ends_on_use` saw water used at `since` while `h` was away: the inactivity
+        counts from that use (not from the answered away's end), the days after it are learned again, and the
+        care profile's away until `profile_away` (if one) no longer holds."""
+        if self.last_use.get(h, NEVER) > since:
+            self.last_use[h] = since
+        span = self.unlearned.get(h)
+        if span is not None and span[1] > since:
+            self.unlearned[h] = (span[0], since)
+        if profile_away is not None:
+            self.away_over[h] = profile_away
 
     def answer(self, ctx: Context, h: str, until: float | None, at: float) -> None:
         key = self.emitter.key(h)
@@ -431,6 +451,7 @@ class BaselineEvaluator(WatchedMeters):
             mornings=self.mornings,
             morning_day=self._morning_day,
             unlearned={h: list(v) for h, v in self.unlearned.items()},
+            away_over=self.away_over,
             partial={h: [None if math.isnan(x) else round(x, 1) for x in row] for h, row in self.partial.items()},
             street={
                 "slot": self._street_slot,
@@ -452,6 +473,7 @@ class BaselineEvaluator(WatchedMeters):
         self.mornings = {str(k): [float(x) for x in v] for k, v in data.get("mornings", {}).items()}
         self._morning_day = {str(k): float(v) for k, v in data.get("morning_day", {}).items()}
         self.unlearned = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("unlearned", {}).items()}
+        self.away_over = {str(k): float(v) for k, v in data.get("away_over", {}).items()}
         self._thr = {}
         self._past = {}
         self._past_stack = None

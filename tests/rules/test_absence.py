@@ -247,3 +247,33 @@ def test_an_alert_deferred_to_the_end_of_quiet_hours_survives_a_restart_and_a_re
         [a] = raises(e.advance(T0 + 31 * H))
         assert a.ts == T0 + 30 * H  # 06:00, the end of quiet hours
         assert a.details["deferred_from"] == T0 + 24 * H
+
+
+AWAY_ENDS = ABSENCE.replace("    window: 12h\n", "    window: 12h\n    away_ends_on_use: {on}\n")
+
+
+def test_an_answered_away_holds_through_water_use_by_default() -> None:
+    """Off (the default): someone watering the plants does not end "away confirmed": no clock until the date."""
+    eng, meter, _ = setup(text=AWAY_ENDS.replace("{on}", "false"))
+    assert len(raises(meter.run(T0 + 6 * H, 20, uses={0: 0.05}))) == 1
+    eng.acknowledge_absence("h1", T0 + 96 * H, at=T0 + 26 * H)
+    assert raises(meter.run(T0 + 26 * H, 82, uses={10: 0.02})) == []  # used at 36:00, silent to 108:00
+    [a] = raises(meter.run(T0 + 108 * H, 1))
+    assert a.ts == T0 + 108 * H  # 12 h after the away's end (96:00)
+
+
+def test_water_use_ends_an_answered_away_when_the_operator_chooses() -> None:
+    """On: the resident is back early; the clock restarts at the use and a fall after it is reported as usual."""
+    eng, meter, _ = setup(text=AWAY_ENDS.replace("{on}", "true"))
+    assert len(raises(meter.run(T0 + 6 * H, 20, uses={0: 0.05}))) == 1
+    eng.acknowledge_absence("h1", T0 + 96 * H, at=T0 + 26 * H)
+    [a] = raises(meter.run(T0 + 26 * H, 40, uses={4: 0.02}))  # the reading at 30:00 shows a use after 29:00
+    assert a.ts == T0 + 29 * H + 12 * H
+
+
+def test_water_use_ends_the_care_profiles_away_when_the_operator_chooses() -> None:
+    away = datetime.fromtimestamp(T0 + 96 * H, CST)
+    for on, due in (("false", T0 + 108 * H), ("true", T0 + 18 * H + 12 * H)):
+        _eng, meter, _ = setup(replace(WATCHED, away_until=away), text=AWAY_ENDS.replace("{on}", on))
+        [a] = raises(meter.run(T0 + 6 * H, 104, uses={13: 0.05}))  # back early: used water at 18:00-19:00
+        assert a.ts == due

@@ -190,3 +190,19 @@ def test_an_absence_proven_during_the_quiet_hours_waits_for_their_end() -> None:
 def test_routine_settings_that_cannot_work_stop_loading(text: str, reason: str) -> None:
     with pytest.raises(RuleConfigError, match=reason):
         ruleset(text, registry())
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_water_use_ends_an_answered_away_for_the_routine_too(on: bool) -> None:
+    """With `away_ends_on_use`, the routine counts the inactivity from the use that ended the away, not from
+    the away's date: the resident back early who then falls is reported within a day."""
+    life = Life(rules(extra=f"away_ends_on_use: {str(on).lower()}"))
+    life.days(0, 14, worker)
+    life.eng.acknowledge_absence("h1", T0 + 20 * 24 * H, at=T0 + 14 * 24 * H)
+    life.days(14, 6, lambda d, h: 15.0 if d == 15 and h == 7 else 0.0)  # back on day 15 at 07:00, then a fall
+    got = life.raised(after=T0 + 14 * 24 * H)
+    if on:
+        [a] = got
+        assert T0 + 15 * 24 * H + 7 * H < a.ts <= T0 + 16 * 24 * H + 7 * H
+    else:
+        assert got == []  # away until day 20: the fall is not seen before then

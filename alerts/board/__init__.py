@@ -1,7 +1,8 @@
 """The live board: static files (no build step, no CDN, no inline script or style) served by the wiring at `/`.
 
 `FILES` is the allow-list: only these names are served, with these media types. `PAGES` are the board's other
-addresses (deep links), each served by one of those files: `/tickets/{id}` opens the board on that ticket."""
+addresses (deep links), each served by one of those files: `/tickets/{id}` opens the board on that ticket,
+`/wall` is the big screen."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ FILES: dict[str, str] = {
     "board.css": "text/css; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "siteplan.js": "text/javascript; charset=utf-8",
+    "wall.html": "text/html; charset=utf-8",
+    "wall.js": "text/javascript; charset=utf-8",
+    "wall.css": "text/css; charset=utf-8",
     "feedback.html": "text/html; charset=utf-8",
     "feedback.js": "text/javascript; charset=utf-8",
     "act.html": "text/html; charset=utf-8",
@@ -28,4 +32,5 @@ FILES: dict[str, str] = {
 PAGES: dict[str, str] = {
     "/tickets/{ticket_id:int}": "index.html",
     "/reports": "report.html",
+    "/wall": "wall.html",
 }

@@ -60,7 +60,7 @@
   }
 
   // `opts`: api(path) -> promise of JSON; onTicket(id) when a ticket in the drill-down is chosen (omit: read-only);
-  // width/height of the drawing in its own units.
+  // width/height of the drawing in its own units; marker: the least radius of an incident marker.
   function create(box, opts) {
     const W = opts.width || 800;
     const H = opts.height || 520;
@@ -167,7 +167,7 @@
         layers.buildings.append(g);
         if (hit) {
           layers.markers.append(svg("circle", { class: `incident sev-${hit.worst}`, cx: x, cy: y,
-            r: size * 0.6 + Math.min(8, 2 * Math.sqrt(hit.count)), "data-testid": "plan-marker", "data-building": b.id,
+            r: Math.max(opts.marker || 0, size * 0.6) + Math.min(8, 2 * Math.sqrt(hit.count)), "data-testid": "plan-marker", "data-building": b.id,
             "data-severity": hit.worst, "data-count": hit.count }));
         }
       }

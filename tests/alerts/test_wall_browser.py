@@ -1,0 +1,146 @@
+"""The wall at /wall in real headless Chromium at 1920×1080: large type, counts and overdue per community and
+grid, criticals pinned and flashing (still under reduced motion), the list scrolling by itself, the site plan,
+no buttons, scoped like the board (the street's account sees every community, a community's only its own)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.model import Role
+from devices.sample import sample_street
+from tests.support.require import unavailable
+
+from .a11y import AA, text_style, unlabelled
+from .board_app import Login, MovableClock, alert_dict, build_app, serve
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, inject, watch_errors
+
+pytestmark = pytest.mark.browser
+
+WALL = {"width": 1920, "height": 1080}
+REG = sample_street(start=None)
+YG, HP = "mg-yg-1-1", "mg-hp-1-1"  # micro-grids of two communities
+LARGE_PX = 24  # main text on the wall: readable from 3 m
+SMALL_PX = 20  # what is under it (places, labels)
+
+
+@pytest.fixture(scope="module")
+def wall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MovableClock]]:
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium is not installed")
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=20_000)
+    clock = MovableClock()
+    logins = [
+        Login("street", PASSWORD, Role.STREET_DUTY, "xf", "街道值班"),
+        Login("duty_yg", PASSWORD, Role.COMMUNITY_DUTY, "c-yg", "阳光社区值班"),
+    ]
+    with serve(build_app(tmp_path_factory.mktemp("wall") / "b.db", REG, logins, clock)) as url:
+        yield url, clock
+
+
+async def sign_in(page: Any, url: str, username: str) -> None:
+    await page.goto(url + "/wall")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-btn")
+    await page.wait_for_selector("#wall:not([hidden])")
+
+
+async def test_the_wall_shows_counts_per_area_pins_criticals_and_scrolls(wall: tuple[str, MovableClock]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    url, clock = wall
+    now = clock.now()
+    [late] = await inject(
+        url, alert_dict("door_held_open:late", YG, "单元门长时间未关", "major", now, "door_held_open")
+    )
+    clock.move(6 * 3600)  # past its deadlines: overdue
+    now = clock.now()
+    [crit] = await inject(url, alert_dict("gas_leak:wall", HP, "燃气泄漏：和平社区", "critical", now, "gas_leak"))
+    many = await inject(
+        url,
+        *[
+            alert_dict(f"trash_full:wall-{i}", YG, f"垃圾桶满溢 {i}", "warning", now - i, f"trash_full_{i % 3}")
+            for i in range(30)
+        ],
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=WALL)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await sign_in(page, url, "street")
+            pinned = page.get_by_test_id("criticals").locator(f'[data-id="{crit}"]')
+            await expect(pinned).to_contain_text("燃气泄漏")
+            assert await pinned.evaluate("e => getComputedStyle(e).animationName") == "wall-flash"
+            await expect(page.locator("#t-active")).to_have_text(str(2 + len(many)))
+            await expect(page.locator("#t-overdue")).to_have_text("1")
+            # per community and grid: the street sees all three communities, each with its own counts
+            communities = page.get_by_test_id("area-community")
+            await expect(communities).to_have_count(len(REG.communities))
+            await expect(page.locator('[data-testid="area-community"][data-id="c-yg"] td')).to_have_text(
+                [str(1 + len(many)), "1", "0"]
+            )
+            await expect(page.locator('[data-testid="area-community"][data-id="c-hp"] td')).to_have_text(
+                ["1", "0", "1"]
+            )
+            grid = REG.microgrids[YG].grid_id
+            await expect(page.locator(f'[data-testid="area-grid"][data-id="{grid}"] td')).to_have_text(
+                [str(1 + len(many)), "1", "0"]
+            )
+            await expect(page.locator(f'#rest [data-id="{late}"]')).to_contain_text("超时")
+            # the site plan with markers; nothing to press
+            await expect(page.get_by_test_id("plan-building")).to_have_count(len(REG.buildings))
+            assert await page.locator("#wall button:visible").count() == 0
+            # the list scrolls by itself
+            await page.wait_for_function("() => document.getElementById('scroller').scrollTop > 20")
+            # large type with contrast
+            for selector, least in (
+                (".wall-ticket .title", LARGE_PX),
+                (".areas tbody th", LARGE_PX),
+                ("#clock", LARGE_PX),
+                (".wall-ticket .meta", SMALL_PX),
+                (".big span", SMALL_PX),
+            ):
+                ratio, size = await text_style(page, selector)
+                assert size >= least, (selector, size)
+                assert ratio >= AA, (selector, ratio)
+            assert await unlabelled(page) == []
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_a_community_wall_is_scoped_and_criticals_stay_still_under_reduced_motion(
+    wall: tuple[str, MovableClock],
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    url, clock = wall
+    [other] = await inject(url, alert_dict("gas_leak:hp-2", HP, "燃气泄漏：和平", "critical", clock.now(), "gas_leak"))
+    [mine] = await inject(
+        url, alert_dict("smoke_alarm:yg-2", YG, "烟感报警：阳光", "critical", clock.now(), "smoke_alarm")
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=WALL, reduced_motion="reduce")).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await sign_in(page, url, "duty_yg")
+            pinned = page.get_by_test_id("criticals").locator(f'[data-id="{mine}"]')
+            await expect(pinned).to_be_visible()
+            assert await pinned.evaluate("e => getComputedStyle(e).animationName") == "none"
+            await expect(page.locator(f'[data-id="{other}"]')).to_have_count(0)
+            await expect(page.get_by_test_id("area-community")).to_have_count(1)
+            in_scope = sum(REG.community_of(b) == "c-yg" for b in REG.buildings)
+            await expect(page.get_by_test_id("plan-building")).to_have_count(in_scope)
+            assert errors == []
+        finally:
+            await browser.close()

@@ -33,7 +33,7 @@ from cwatch.errors import ServiceError, SettingsError
 from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
 from cwatch.ports import check_ports, service_ports
 from cwatch.schema import ensure_schema
-from cwatch.settings import Settings
+from cwatch.settings import Settings, tile_source
 from devices.reading import Reading
 from devices.registry import Registry
 from rules.alert import Alert
@@ -581,11 +581,13 @@ class Service:
                     photos=photos,
                     telemetry=telemetry_reader(s, self.clock, stack),
                     tz=ZoneInfo(s.timezone),
+                    tile_url=s.siteplan.tile_url or None,
                 ),
                 ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
                 board_dir=STATIC_DIR,
                 metrics_token=s.http.metrics_token,
                 media_hosts=media.hosts,
+                image_hosts=[tile_source(s.siteplan.tile_url)] if s.siteplan.tile_url else [],
             )
             if not s.http.metrics_token:
                 log.info("/metrics is off: set http.metrics_token to scrape it")

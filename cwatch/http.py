@@ -40,11 +40,13 @@ def build_http_app(
     metrics_token: str = "",
     title: str = "cwatch",
     media_hosts: Sequence[AllowEntry] = (),
+    image_hosts: Sequence[AllowEntry] = (),
 ) -> FastAPI:
-    """`media_hosts`: the camera hosts whose pictures and clips the board may load (`media.hosts`)."""
+    """`media_hosts`: the camera hosts whose pictures and clips the board may load (`media.hosts`);
+    `image_hosts`: where else it may load images from (the site plan's map tiles, `siteplan.tile_url`)."""
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL)
     install_error_handlers(app)
-    app.add_middleware(BrowserSafety, media_hosts=tuple(media_hosts))
+    app.add_middleware(BrowserSafety, media_hosts=tuple(media_hosts), image_hosts=tuple(image_hosts))
     ready_gauge = Gauge("cwatch_ready", "1 when the readiness check passes", ["check"], registry=metrics)
 
     @app.get("/healthz", include_in_schema=False)

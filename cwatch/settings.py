@@ -12,12 +12,13 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.section import Section
-from core.urls import outbound_problem, parse_allow_entry
+from core.urls import AllowEntry, outbound_problem, parse_allow_entry
 from cwatch.errors import SettingsError
 from ingest.settings import IngestSettings, MqttSettings, TelemetrySettings
 
@@ -183,6 +184,34 @@ class MediaSettings(Section):
         return self
 
 
+class SitePlanSettings(Section):
+    """The site plan on the board and the wall (docs/deployment.md)."""
+
+    tile_url: str = Field(
+        default="",
+        description="Map tiles drawn under the plan: an http(s) template with {z}, {x} and {y} "
+        "(https://tiles.example.cn/{z}/{x}/{y}.png); empty: the plan alone, nothing loaded from elsewhere.",
+    )
+
+    @field_validator("tile_url")
+    @classmethod
+    def _template(cls, url: str) -> str:
+        if url:
+            tile_source(url)  # ValueError says what is wrong
+        return url
+
+
+def tile_source(url: str) -> AllowEntry:
+    """The host source (for the CSP's img-src) of a tile template, or ValueError saying what a valid one is."""
+    parts = urlsplit(url.replace("{z}", "0").replace("{x}", "0").replace("{y}", "0"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r}: expected http(s)://host/.../{{z}}/{{x}}/{{y}}...")
+    if not all(k in url for k in ("{z}", "{x}", "{y}")) or "{" in parts.netloc + parts.path + parts.query:
+        raise ValueError(f"{url!r}: a tile template needs {{z}}, {{x}} and {{y}} and no other placeholder")
+    port = f":{parts.port}" if parts.port else ""
+    return parse_allow_entry(f"{parts.scheme}://{parts.hostname}{port}")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. See `docs/deployment.md` for each key."""
 
@@ -203,6 +232,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     care: CareSettings = CareSettings()
     media: MediaSettings = MediaSettings()
+    siteplan: SitePlanSettings = SitePlanSettings()
 
     @classmethod
     def settings_customise_sources(

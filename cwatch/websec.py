@@ -29,13 +29,15 @@ from core.i18n import localized, request_lang, tr
 from core.urls import AllowEntry
 
 
-def csp(media_hosts: Sequence[AllowEntry] = ()) -> str:
+def csp(media_hosts: Sequence[AllowEntry] = (), image_hosts: Sequence[AllowEntry] = ()) -> str:
     """The Content-Security-Policy: everything from the board's own origin only, except camera snapshots and
-    clips, which images and video may also load from the `media.hosts` allow-list (entries are checked host
-    sources, `cwatch.urls.parse_allow_entry`: they cannot carry a quote, a semicolon or another directive)."""
+    clips, which images and video may also load from the `media.hosts` allow-list, and the site plan's map
+    tiles, which images may load from `image_hosts` (entries are checked host sources,
+    `cwatch.urls.parse_allow_entry`: they cannot carry a quote, a semicolon or another directive)."""
     media = "".join(f" {e.source}" for e in media_hosts)
+    images = media + "".join(f" {e.source}" for e in image_hosts)
     return (
-        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; "
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{images}; "
         f"media-src 'self'{media}; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
@@ -44,9 +46,9 @@ def csp(media_hosts: Sequence[AllowEntry] = ()) -> str:
 CSP = csp()
 
 
-def security_headers(media_hosts: Sequence[AllowEntry] = ()) -> dict[str, str]:
+def security_headers(media_hosts: Sequence[AllowEntry] = (), image_hosts: Sequence[AllowEntry] = ()) -> dict[str, str]:
     return {
-        "content-security-policy": csp(media_hosts),
+        "content-security-policy": csp(media_hosts, image_hosts),
         "x-frame-options": "DENY",
         "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer",
@@ -77,9 +79,11 @@ class BrowserSafety:
     """ASGI middleware: refuses cross-site state-changing requests, and adds the security headers to every
     answer (the API's and the board's, errors included)."""
 
-    def __init__(self, app: ASGIApp, media_hosts: Sequence[AllowEntry] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, media_hosts: Sequence[AllowEntry] = (), image_hosts: Sequence[AllowEntry] = ()
+    ) -> None:
         self.app = app
-        self.headers = [(k.encode(), v.encode()) for k, v in security_headers(media_hosts).items()]
+        self.headers = [(k.encode(), v.encode()) for k, v in security_headers(media_hosts, image_hosts).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -151,3 +151,36 @@ def test_a_media_host_that_is_not_a_host_source_stops_start_up(tmp_path: Path) -
     p.write_text('[media]\nhosts = ["nvr.example.cn; script-src *"]\n', encoding="utf-8")
     with pytest.raises(SettingsError, match=r"cwatch.toml:2: media.hosts: .*not a host source"):
         load_settings(p, environ={})
+
+
+async def test_map_tiles_of_the_site_plan_may_load_only_from_the_tile_host() -> None:
+    from cwatch.settings import tile_source
+
+    async def ready() -> dict[str, bool]:
+        return {}
+
+    tiles = tile_source("https://tiles.example.cn:8443/osm/{z}/{x}/{y}.png")
+    app = build_http_app(readiness=ready, metrics=CollectorRegistry(), board_dir=STATIC_DIR, image_hosts=[tiles])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        csp = (await c.get("/wall")).headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["img-src"] == "'self' data: https://tiles.example.cn:8443"
+    assert directives["media-src"] == "'self'"  # images only
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("javascript:alert(1)//{z}/{x}/{y}", "expected http"),
+        ("https://tiles.example.cn/{z}/{x}.png", r"needs \{z\}, \{x\} and \{y\}"),
+        ("https://{s}.tiles.example.cn/{z}/{x}/{y}.png", "expected http|no other placeholder"),
+    ],
+)
+def test_a_tile_url_that_is_not_a_template_stops_start_up(tmp_path: Path, url: str, why: str) -> None:
+    from cwatch.errors import SettingsError
+    from cwatch.settings import load_settings
+
+    p = tmp_path / "cwatch.toml"
+    p.write_text(f'[siteplan]\ntile_url = "{url}"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match=rf"cwatch.toml:2: siteplan.tile_url: .*({why})"):
+        load_settings(p, environ={})

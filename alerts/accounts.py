@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -182,6 +183,15 @@ class AccountStore:
                 await conn.execute(select(accounts).where(accounts.c.username == normalise_username(username)))
             ).first()
             return None if row is None else _row_to_account(row)
+
+    async def display_names(self, usernames: Iterable[str]) -> dict[str, str]:
+        """username -> display name of these accounts (the ones that exist): names for a timeline's actors."""
+        wanted = sorted(set(usernames))
+        if not wanted:
+            return {}
+        q = select(accounts.c.username, accounts.c.display_name).where(accounts.c.username.in_(wanted))
+        async with translated(), self.engine.connect() as conn:
+            return {r.username: r.display_name for r in await conn.execute(q) if r.display_name}
 
     async def username_of_person(self, person_id: str) -> str | None:
         """The username of the (first, enabled) account linked to a registry person, if any."""

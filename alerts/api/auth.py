@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from alerts.api.deps import COOKIE, Api, Viewer, client_address, session_token
 from alerts.api.errors import error_responses
 from alerts.api.models import LoginBody, LoginOut, MeOut
-from alerts.api.views import account_out
+from alerts.api.views import account_out, node_name
 from alerts.errors import AuthError, TooManyAttemptsError
 from alerts.lifecycle import Status, available_actions
 
@@ -53,7 +53,7 @@ async def logout(request: Request, response: Response, api: Api) -> None:
 
 
 @router.get("/me", responses=error_responses(401))
-async def me(viewer: Viewer) -> MeOut:
-    """The logged-in account and every action its role may ever take."""
+async def me(viewer: Viewer, api: Api) -> MeOut:
+    """The logged-in account, its scope's name and every action its role may ever take."""
     may = sorted({a for s in Status for a in available_actions(s, viewer.role)})
-    return MeOut(**account_out(viewer).model_dump(), may=may)
+    return MeOut(**account_out(viewer).model_dump(), may=may, scope_name=node_name(api.registry(), viewer.scope_id))

@@ -92,6 +92,7 @@ class AccountOut(BaseModel):
 
 class MeOut(AccountOut):
     may: list[Action] = Field(description="every action the role may ever take (the board hides the others)")
+    scope_name: str | None = Field(default=None, description="the name of the scope in the registry")
 
 
 class LoginOut(BaseModel):
@@ -200,6 +201,7 @@ class EventOut(BaseModel):
     to_status: Status | None
     note: str | None
     data: dict[str, Any]
+    actor_name: str | None = Field(default=None, description="the display name of the actor's account, if any")
 
 
 class TicketDetailOut(TicketOut):
@@ -264,6 +266,8 @@ class SilenceOut(BaseModel):
     cancelled_by: str | None
     suppressed: int = Field(description="raises it kept from opening tickets")
     active: bool
+    scope_name: str | None = Field(default=None, description="the name of the scope in the registry")
+    created_by_name: str | None = Field(default=None, description="the display name of the creator's account")
 
 
 class SilenceListItem(SilenceOut):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request
 from alerts.api.deps import Api, Viewer, client_address
 from alerts.api.errors import error_responses
 from alerts.api.models import MAX_ID, SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
+from alerts.api.views import node_name
 from alerts.errors import SilenceError
 from alerts.silences import may_silence
 from core.i18n import tr
@@ -29,9 +30,16 @@ async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
     now = api.service.clock.now()
     hierarchy = api.registry()
     items = await api.service.silences.visible(viewer, hierarchy, now)
+    creators = await api.accounts.display_names(s.created_by for s in items)
     return SilenceListOut(
         items=[
-            SilenceListItem(**asdict(s), active=s.active(now), may_cancel=may_silence(viewer, s.scope_id, hierarchy))
+            SilenceListItem(
+                **asdict(s),
+                active=s.active(now),
+                may_cancel=may_silence(viewer, s.scope_id, hierarchy),
+                scope_name=node_name(hierarchy, s.scope_id),
+                created_by_name=creators.get(s.created_by),
+            )
             for s in items
         ]
     )

@@ -87,9 +87,10 @@ async def get_ticket(ticket_id: TicketId, api: Api, viewer: Viewer) -> TicketDet
     hierarchy = api.registry()
     people = microgrid_people(hierarchy, detail.ticket.microgrid_id)
     out = ticket_out(hierarchy, viewer, detail.ticket, api.service.clock.now(), {p.id: p.name for p in people})
+    actors = await api.accounts.display_names(e.actor for e in detail.timeline)
     return TicketDetailOut(
         **out.model_dump(),
-        timeline=[event_out(e) for e in detail.timeline],
+        timeline=[event_out(e, actors.get(e.actor)) for e in detail.timeline],
         members=[member_out(m) for m in detail.members],
         household=household_info(hierarchy, detail.ticket.household_id),
         candidates=[person_out(p) for p in people] if Action.ASSIGN in out.actions else [],

@@ -53,6 +53,15 @@ def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str
     return value if isinstance(value, str) and value else None
 
 
+_NODES = ("streets", "communities", "grids", "microgrids", "buildings")
+
+
+def node_name(hierarchy: Hierarchy, node_id: str | None) -> str | None:
+    """The name of a node of the grid (a street, community, grid, micro-grid or building), when it has one: what
+    a person reads instead of the id of a scope."""
+    return next((n for c in _NODES if (n := lookup(hierarchy, c, node_id, "name")) is not None), None)
+
+
 def lone_elderly(hierarchy: Hierarchy, household_id: str | None) -> bool:
     """The household is watched by the care rules (a lone elderly resident): the list row says so."""
     households = getattr(hierarchy, "households", None)
@@ -101,8 +110,8 @@ def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float
     )
 
 
-def event_out(e: TicketEvent) -> EventOut:
-    return EventOut(**asdict(e))
+def event_out(e: TicketEvent, actor_name: str | None = None) -> EventOut:
+    return EventOut(**asdict(e), actor_name=actor_name)
 
 
 def member_out(m: TicketMember) -> MemberOut:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -29,10 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 async def client(sqlite_engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     clock = ManualClock(50_000.0)
     hierarchy = FakeHierarchy()
+    hierarchy.microgrids = {"M1": SimpleNamespace(name="桂花苑一区")}  # type: ignore[attr-defined]
     hub = ChangeHub()
     service = TicketService(sqlite_engine, lambda: hierarchy, clock, hub)
     accounts = AccountStore(sqlite_engine, clock, session_ttl=3600)
-    await accounts.create_account("w1", PASSWORD, Role.GRID_WORKER, "M1", "W1", "p-w1")
+    await accounts.create_account("w1", PASSWORD, Role.GRID_WORKER, "M1", "王芳", "p-w1")
+    await accounts.create_account("l1", PASSWORD, Role.MICROGRID_LEADER, "M1", "李强", "p-l1")
     await service.apply([alert(microgrid="M1")])
     app = FastAPI()
     install_error_handlers(app)
@@ -83,6 +86,24 @@ async def test_failed_logins_and_unknown_tickets_are_told_in_chinese(client: htt
     assert (r.status_code, r.json()["error"]["message"]) == (404, "找不到工单 999")
     r = await client.post("/api/v1/auth/login", json={"username": "w1", "password": "wrong"}, headers=zh)
     assert r.json()["error"]["message"] == "用户名或密码错误"
+
+
+async def test_names_instead_of_ids_for_the_scope_the_actor_and_the_silences_creator(
+    client: httpx.AsyncClient,
+) -> None:
+    me = (await client.get("/api/v1/me")).json()
+    assert (me["scope_id"], me["scope_name"]) == ("M1", "桂花苑一区")
+    tid = (await client.get("/api/v1/tickets")).json()["items"][0]["id"]
+    await client.post(f"/api/v1/tickets/{tid}/ack")
+    timeline = (await client.get(f"/api/v1/tickets/{tid}")).json()["timeline"]
+    assert [(e["actor"], e["actor_name"]) for e in timeline][-1] == ("w1", "王芳")
+    assert timeline[0]["actor_name"] is None  # the system has no account
+    r = await client.post("/api/v1/auth/login", json={"username": "l1", "password": PASSWORD})
+    assert r.status_code == 200
+    r = await client.post("/api/v1/silences", json={"scope_id": "M1", "comment": "年度测试", "duration_s": 3600})
+    assert r.status_code == 201, r.text
+    [silence] = (await client.get("/api/v1/silences")).json()["items"]
+    assert (silence["scope_name"], silence["created_by_name"]) == ("桂花苑一区", "李强")
 
 
 def _plain_string_raises() -> list[str]:

@@ -1,11 +1,11 @@
 """The HTTP surface of the service: health, readiness, metrics, the API and the board.
 
 The app is assembled from parts handed in by `cwatch.app`, so it holds no state of its own and tests can build
-it around fakes. What is public on the board's port: the board's files (an allow-list), the API (its own
-authentication), `/api/openapi.json`, `/healthz` and a bare `/readyz` (`{"ready": bool}`, for load balancers).
-`/metrics` (with each readiness check as `cwatch_ready{check=...}`) answers only with the bearer token of
-`http.metrics_token`; without one set it is not served. No interactive API docs: they would load code from
-a CDN onto the API's origin; docs/api.md describes the API."""
+it around fakes. What is public on the board's port: the board's files (an allow-list) and its texts
+(`/messages.json`), the API (its own authentication), `/api/openapi.json`, `/healthz` and a bare `/readyz`
+(`{"ready": bool}`, for load balancers). `/metrics` (with each readiness check as `cwatch_ready{check=...}`)
+answers only with the bearer token of `http.metrics_token`; without one set it is not served. No interactive
+API docs: they would load code from a CDN onto the API's origin; docs/api.md describes the API."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import alerts.api
 import cwatch.api
 from alerts.api import AlertsApi, install_error_handlers
 from alerts.api.errors import error_response
-from alerts.board import FILES, PAGES
+from alerts.board import FILES, PAGES, messages
 from core.urls import AllowEntry
 from cwatch.api import OpsApi
 from cwatch.websec import BrowserSafety, board_routes
@@ -77,4 +77,11 @@ def build_http_app(
             cwatch.api.mount(app, ops_api)
     if board_dir is not None:
         app.router.routes.extend(board_routes(board_dir, FILES, PAGES))
+        board_texts = messages()
+
+        @app.get("/messages.json", include_in_schema=False)
+        async def board_messages() -> JSONResponse:
+            """The board's texts in every language (`core/messages`), so its language switch needs no reload."""
+            return JSONResponse(board_texts, headers={"Cache-Control": "no-cache"})
+
     return app

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.i18n import LANGS, area
+
 STATIC_DIR = Path(__file__).parent
 
 FILES: dict[str, str] = {
@@ -34,3 +36,9 @@ PAGES: dict[str, str] = {
     "/reports": "report.html",
     "/wall": "wall.html",
 }
+
+
+def messages() -> dict[str, dict[str, str]]:
+    """The board's texts per language (served as `/messages.json`): its own, keyed without `board.`, and the
+    names of roles, levels, statuses and severities as `names.*`."""
+    return {lang: area("board", lang) | {f"names.{k}": v for k, v in area("names", lang).items()} for lang in LANGS}

@@ -7,22 +7,9 @@
 
 (function () {
   const API = "/api/v1";
-  const SEV = { critical: "紧急", major: "重要", minor: "次要", warning: "警告", info: "提示" };
+  const SEVERITIES = ["critical", "major", "minor", "warning", "info"];
   const SEV_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
-  const STATUS = {
-    open: "待确认", acknowledged: "已确认", in_progress: "处理中", resolved: "已解决", closed: "已关闭",
-  };
-  const ACTION = {
-    ack: "确认 Ack", start: "开始处理 Start", resolve: "解决 Resolve", close: "关闭 Close",
-    reopen: "重新打开 Reopen", comment: "备注 Comment", assign: "转派 Reassign", evaluate: "住户评价 Evaluate",
-    raise: "生成工单 Raised", repeat: "重复告警 Repeated", clear: "告警恢复 Cleared",
-    auto_resolve: "自动解决 Auto-resolved", escalate: "超时升级 Escalated", remind: "超时提醒 Reminder",
-    feedback_link: "生成评价链接 Feedback link", verify: "核实中 Verifying", confirm: "核实确认 Confirmed",
-    cancel: "核实撤销 Withdrawn", join: "关联告警 Joined", clear_part: "部分恢复 Partly cleared",
-  };
-  const MEMBER_STATE = { verifying: "核实中", firing: "告警中", cleared: "已恢复", cancelled: "已撤销" };
   const NEEDS_NOTE = { resolve: true, reopen: true, comment: true };
-  const ACTOR = { system: "系统 system", resident: "住户 resident" };
   const POLL_MS = 10000;
   const SAFETY_POLL_MS = 30000;
   const PAGE = 500; // tickets per request when loading the list
@@ -33,12 +20,61 @@
   const DOWN_GRACE_MS = 2000; // a shorter interruption shows no banner
   const MISSED_BEATS = 2; // heartbeats the stream may miss (plus a second) before it counts as lost
   const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000]; // stream reconnects; jittered by ±20 %
-  const OFFLINE = "操作未确认：无法连接服务器。连接恢复后请核对并重试 " +
-    "Not confirmed: the server cannot be reached. Check and try again once the connection is back.";
-  const NO_SERVER = "无法连接服务器 Cannot reach the server.";
-  const UNAVAILABLE = "操作未执行：服务器暂时不可用，请稍后重试 Not done: the server is unavailable, try again shortly.";
 
   const $ = (id) => document.getElementById(id);
+
+  // ---- language: the texts (core/messages, served as /messages.json) and the switch -----------------------
+  // The choice is kept per browser in localStorage and in the `lang` cookie, so the server's reasons come in
+  // the same language. Chinese unless the browser chose English.
+  const LANGS = ["zh-CN", "en"];
+  let messages = {};
+  let lang = chosenLang();
+
+  function chosenLang() {
+    const stored = localStorage.getItem("cwatch.lang");
+    if (LANGS.includes(stored)) return stored;
+    const m = /(?:^|;\s*)lang=([^;]*)/.exec(document.cookie);
+    return m && LANGS.includes(decodeURIComponent(m[1])) ? decodeURIComponent(m[1]) : "zh-CN";
+  }
+
+  // The text of `key` in the board's language, its `{name}` placeholders filled from `values`.
+  function tr(key, values) {
+    const text = (messages[lang] || {})[key];
+    if (text === undefined) return key;
+    return values ? text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
+  }
+  // a name from names.toml (`names.status.open`), or the raw value when there is none
+  const named = (table, value) => ((messages[lang] || {})[`names.${table}.${value}`] || value);
+  // the board's own label of a value (`act.ack`), or the raw value when there is none
+  const labelled = (prefix, value) => ((messages[lang] || {})[prefix + value] || value);
+
+  function useLang(next) {
+    lang = next;
+    localStorage.setItem("cwatch.lang", lang);
+    document.cookie = `lang=${encodeURIComponent(lang)}; path=/; max-age=31536000; SameSite=Strict`;
+    document.documentElement.lang = lang;
+    document.title = "cwatch " + tr("title");
+    $("lang").lang = lang === "zh-CN" ? "en" : "zh-CN"; // the switch names the other language in that language
+    for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = tr(e.dataset.i18n);
+    for (const attr of ["placeholder", "title", "aria-label"]) {
+      for (const e of document.querySelectorAll(`[data-i18n-${attr}]`)) e.setAttribute(attr, tr(e.getAttribute(`data-i18n-${attr}`)));
+    }
+  }
+
+  async function loadMessages() {
+    try {
+      const r = await fetch("/messages.json", { credentials: "same-origin" });
+      if (r.ok) messages = await r.json();
+    } catch (e) {
+      // the page's own (Chinese) texts stay; the list says the server cannot be reached
+    }
+    useLang(lang);
+  }
+
+  $("lang").addEventListener("click", () => {
+    useLang(lang === "zh-CN" ? "en" : "zh-CN");
+    redraw();
+  });
   const state = {
     me: null, tickets: new Map(), selected: null, detail: null, pending: null, truncated: false,
     source: null, pollTimer: null, safetyTimer: null, clockSkew: 0,
@@ -68,7 +104,7 @@
       o.headers["Content-Type"] = "application/json";
       o.body = JSON.stringify(o.json);
     }
-    const lost = () => offline(o.method && o.method !== "GET" ? OFFLINE : NO_SERVER);
+    const lost = () => offline(tr(o.method && o.method !== "GET" ? "offline" : "no_server"));
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS); // a server that hangs answers nothing
     o.signal = abort.signal;
@@ -78,7 +114,7 @@
       r = await fetch(API + path, o);
       if (r.status === 502 || r.status === 504 || (r.status === 503 && !isJson(r))) { // a proxy without its server
         linkLost("api");
-        throw offline(UNAVAILABLE);
+        throw offline(tr("unavailable"));
       }
       body = r.status === 204 ? null : await r.json().catch((e) => {
         if (abort.signal.aborted) throw e;
@@ -93,7 +129,7 @@
     }
     linkOk("api");
     if (r.status === 204) return null;
-    if (r.status === 503) throw offline(UNAVAILABLE + (body.error ? `（${body.error.message}）` : ""));
+    if (r.status === 503) throw offline(body.error ? tr("unavailable_why", { why: body.error.message }) : tr("unavailable"));
     if (!r.ok) {
       const err = new Error((body.error && body.error.message) || r.statusText);
       err.status = r.status;
@@ -116,10 +152,10 @@
 
   function age(ts) {
     const s = Math.max(0, serverNow() - ts);
-    if (s < 60) return "刚刚";
-    if (s < 3600) return Math.floor(s / 60) + " 分钟前";
-    if (s < 86400) return Math.floor(s / 3600) + " 小时前";
-    return Math.floor(s / 86400) + " 天前";
+    if (s < 60) return tr("age.now");
+    if (s < 3600) return tr("age.minutes", { n: Math.floor(s / 60) });
+    if (s < 86400) return tr("age.hours", { n: Math.floor(s / 3600) });
+    return tr("age.days", { n: Math.floor(s / 86400) });
   }
 
   function clock(ts) {
@@ -162,7 +198,7 @@
     $("login-view").hidden = true;
     $("board-view").hidden = false;
     $("who").hidden = false;
-    $("whoami").textContent = `${state.me.display_name}（${state.me.role} · ${state.me.scope_id}）`;
+    showWho();
     readAddress();
     await refresh();
     startLive();
@@ -178,7 +214,7 @@
       $("password").value = "";
       await start();
     } catch (e) {
-      $("login-error").textContent = e.status === 401 ? "用户名或密码错误 Wrong username or password" : e.message;
+      $("login-error").textContent = e.status === 401 ? tr("wrong_password") : e.message;
     }
   });
 
@@ -312,11 +348,12 @@
   }
 
   function renderSummary(s) {
+    state.summary = s;
     state.clockSkew = s.at - Date.now() / 1000;
     $("s-active").textContent = s.active;
     $("s-overdue").textContent = s.overdue;
     document.querySelector(".tile.overdue").classList.toggle("hot", s.overdue > 0);
-    for (const k of Object.keys(SEV)) $("s-" + k).textContent = s.by_severity[k] || 0;
+    for (const k of SEVERITIES) $("s-" + k).textContent = s.by_severity[k] || 0;
     $("s-mtta").textContent = duration(s.mtta_s);
     $("s-mttr").textContent = duration(s.mttr_s);
   }
@@ -336,7 +373,7 @@
     const sel = $("f-mg");
     const current = sel.value;
     const opts = [...microgrids.entries()].sort((a, b) => a[1].localeCompare(b[1], "zh-CN"));
-    sel.replaceChildren(el("option", { value: "" }, "全部 All"), ...opts.map(([id, name]) => el("option", { value: id }, name)));
+    sel.replaceChildren(el("option", { value: "", "data-i18n": "filter.all" }, tr("filter.all")), ...opts.map(([id, name]) => el("option", { value: id }, name)));
     sel.value = current;
     $("f-mg-label").hidden = microgrids.size < 2;
   }
@@ -346,19 +383,25 @@
   const maySilence = () => Boolean(state.me && state.me.may.includes("assign"));
 
   function renderSilences(items) {
+    state.silences = items;
     const shown = items.filter((s) => s.cancelled_at === null);
     $("silences").hidden = shown.length === 0;
     $("silence-list").replaceChildren(...shown.map((s) => el("li", { "data-testid": "silence", "data-id": s.id },
-      `${s.active ? "维护静默 Silenced" : "计划静默 Upcoming"}：${s.scope_id} · ${s.rule_id || "全部规则（紧急除外）"}` +
-      `${s.device_id ? " · " + s.device_id : ""}${s.active ? "" : " 自 " + clock(s.starts_at)} 至 ${clock(s.ends_at)}` +
-      `（${s.comment}，${s.created_by}，已拦截 ${s.suppressed}）`,
+      tr("silence.line", {
+        what: tr(s.active ? "silence.active" : "silence.upcoming"),
+        scope: s.scope_name || s.scope_id,
+        rule: (s.rule_name || s.rule_id || tr("silence.all_rules")) + (s.device_id ? " · " + s.device_id : ""),
+        when: (s.active ? "" : tr("silence.from", { when: clock(s.starts_at) }) + " ") +
+          tr("silence.until", { when: clock(s.ends_at) }),
+        comment: s.comment, by: s.created_by_name || s.created_by, n: s.suppressed,
+      }),
       s.may_cancel ? el("button", { type: "button", class: "link", onclick: () => cancelSilence(s.id) },
-        "结束 End") : null)));
+        tr("silence.end")) : null)));
     $("silence-new").hidden = !maySilence() || !$("silence-form").hidden;
   }
 
   async function cancelSilence(id) {
-    if (!window.confirm("结束这个维护静默？ End this silence?")) return;
+    if (!window.confirm(tr("silence.end_confirm"))) return;
     try {
       await api(`/silences/${id}/cancel`, { method: "POST" });
     } catch (e) {
@@ -410,7 +453,7 @@
       await api("/silences", { json: body });
     } catch (e) {
       if (e.status === 401) return showLogin();
-      $("silence-error").textContent = e.status === 403 ? `无权静默该范围 Not allowed for this scope：${e.message}` : e.message;
+      $("silence-error").textContent = e.status === 403 ? tr("silence.not_allowed", { why: e.message }) : e.message;
       return;
     }
     resetSilenceForm();
@@ -419,9 +462,10 @@
 
   function duration(sec) {
     if (sec === null || sec === undefined) return "—";
-    if (sec < 60) return Math.round(sec) + "秒";
-    if (sec < 3600) return Math.round(sec / 60) + "分";
-    return (sec / 3600).toFixed(1) + "时";
+    if (sec < 60) return tr("dur.seconds", { n: Math.round(sec) });
+    if (sec < 3600) return tr("dur.minutes", { n: Math.round(sec / 60) });
+    if (sec < 86400) return tr("dur.hours", { n: Number((sec / 3600).toFixed(1)) });
+    return tr("dur.days", { n: Number((sec / 86400).toFixed(1)) });
   }
 
   function sorted() {
@@ -461,11 +505,11 @@
   // A ticket that holds only alarms in their verification wait: shown at once, nobody told yet.
   function verifyingBadge(t) {
     if (t.verifying) {
-      return el("span", { class: "badge verifying", "data-testid": "verifying" }, " 核实中 Verifying ",
-        t.verify_until ? countdown(t.verify_until, "剩", null) : null);
+      return el("span", { class: "badge verifying", "data-testid": "verifying" }, " " + tr("verifying") + " ",
+        t.verify_until ? countdown(t.verify_until, tr("verifying_left"), null) : null);
     }
     return t.verify_until
-      ? el("span", { class: "badge verifying", "data-testid": "verifying" }, " 关联告警核实中 Verifying an alarm")
+      ? el("span", { class: "badge verifying", "data-testid": "verifying" }, " " + tr("verifying_other"))
       : null;
   }
 
@@ -474,34 +518,34 @@
   function slaBadge(t) {
     if (!["open", "acknowledged", "in_progress"].includes(t.status)) return null;
     if (t.overdue_since) {
-      return el("span", { class: "badge overdue", "data-testid": "sla" }, countdown(t.overdue_since, "", "超时 Overdue"));
+      return el("span", { class: "badge overdue", "data-testid": "sla" }, countdown(t.overdue_since, "", tr("overdue")));
     }
-    const [due, label] = t.status === "open" && t.ack_due_at ? [t.ack_due_at, "确认剩余 Ack in"]
-      : t.resolve_due_at ? [t.resolve_due_at, "解决剩余 Resolve in"] : [null, null];
-    return due ? el("span", { class: "badge sla", "data-testid": "sla" }, countdown(due, label, "超时 Overdue")) : null;
+    const [due, label] = t.status === "open" && t.ack_due_at ? [t.ack_due_at, tr("ack_in")]
+      : t.resolve_due_at ? [t.resolve_due_at, tr("resolve_in")] : [null, null];
+    return due ? el("span", { class: "badge sla", "data-testid": "sla" }, countdown(due, label, tr("overdue"))) : null;
   }
 
   function renderTicket(t) {
     const badges = el("span", {},
       verifyingBadge(t),
-      el("span", { class: `badge st-${t.status}` }, STATUS[t.status] || t.status),
+      el("span", { class: `badge st-${t.status}` }, named("status", t.status)),
       slaBadge(t),
-      t.cleared ? el("span", { class: "badge cleared" }, " 已恢复 Cleared") : null,
+      t.cleared ? el("span", { class: "badge cleared" }, " " + tr("cleared")) : null,
       t.escalation_level > 0
-        ? el("span", { class: "badge overdue", "data-testid": "level" }, ` 升级 L${t.escalation_level}`) : null);
+        ? el("span", { class: "badge overdue", "data-testid": "level" }, " " + tr("level_n", { n: t.escalation_level })) : null);
     return el("li", {
       class: `ticket sev-${t.severity}` + (t.id === state.selected ? " selected" : ""),
       "data-id": t.id, "data-testid": "ticket", tabIndex: 0,
       onclick: () => openDetail(t.id),
       onkeydown: (ev) => { if (ev.key === "Enter") openDetail(t.id); },
     },
-    el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity] || t.severity),
+    el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)),
     el("span", { class: "title" }, t.title, t.count > 1 ? ` ×${t.count}` : "",
-      t.lone_elderly ? el("span", { class: "badge elderly", "data-testid": "lone-elderly" }, "独居老人 Lone elderly") : null),
+      t.lone_elderly ? el("span", { class: "badge elderly", "data-testid": "lone-elderly" }, tr("lone_elderly")) : null),
     el("span", { class: "right" }, age(t.first_seen)),
     el("span", { class: "meta" },
       el("span", {}, place(t)),
-      el("span", {}, "负责人 " + (t.assignee_name || t.assignee_id || "未指派")),
+      el("span", {}, tr("assignee_is", { name: t.assignee_name || t.assignee_id || tr("unassigned") })),
       badges));
   }
 
@@ -532,8 +576,7 @@
       if (n <= GROUP_ROWS) out.push(renderTicket(t));
       else if (n === g.length) {
         out.push(el("li", { class: "more", "data-testid": "more" },
-          `另有 ${g.length - GROUP_ROWS} 张未列出，请用筛选或搜索缩小范围 ` +
-          `${g.length - GROUP_ROWS} more not listed: narrow the list with the filters or the search`));
+          tr("more_not_listed", { n: g.length - GROUP_ROWS })));
       }
     }
     return out;
@@ -547,13 +590,13 @@
       class: `ticket group sev-${first.severity}`, "data-group": key, "data-testid": "group", tabIndex: 0,
       onclick: () => { if (open) expanded.delete(key); else expanded.add(key); renderList(); },
     },
-    el("span", { class: `badge sev-${first.severity}` }, SEV[first.severity] || first.severity),
+    el("span", { class: `badge sev-${first.severity}` }, named("severity", first.severity)),
     el("span", { class: "title" }, `${what} ×${g.length}`),
     el("span", { class: "right" }, age(Math.min(...g.map((t) => t.first_seen)))),
     el("span", { class: "meta" },
       el("span", {}, first.microgrid_name || first.microgrid_id),
-      el("span", {}, `${g.length} 张同类工单 similar tickets`),
-      el("span", { class: "badge" }, open ? "收起 Collapse" : "展开 Expand")));
+      el("span", {}, tr("similar", { n: g.length })),
+      el("span", { class: "badge" }, tr(open ? "collapse" : "expand"))));
   }
 
   // Changes that arrive together are drawn once (`renderSoon`); new rows flash when they are drawn.
@@ -579,18 +622,18 @@
     $("truncated").hidden = !state.truncated;
     const open = items.filter((t) => t.status === "open" && t.actions.includes("ack"));
     $("ack-all").hidden = open.length < 2;
-    $("ack-all").textContent = `全部确认 Ack all (${open.length})`;
+    $("ack-all").textContent = tr("ack_all", { n: open.length });
   }
 
   $("ack-all").addEventListener("click", async () => {
     const ids = sorted().filter((t) => t.status === "open" && t.actions.includes("ack")).map((t) => t.id);
-    if (!ids.length || !window.confirm(`确认 ${ids.length} 张待确认工单？ Acknowledge ${ids.length} tickets?`)) return;
+    if (!ids.length || !window.confirm(tr("ack_all_confirm", { n: ids.length }))) return;
     $("list-error").textContent = "";
     try {
       const out = await api("/tickets/bulk", { json: { action: "ack", ids } });
       const failed = out.results.filter((r) => !r.ok);
       if (failed.length) {
-        $("list-error").textContent = `${failed.length} 张未能确认 could not be acknowledged：${failed[0].error.message}`;
+        $("list-error").textContent = tr("ack_all_failed", { n: failed.length, why: failed[0].error.message });
       }
     } catch (e) {
       if (e.status === 401) return showLogin();
@@ -673,14 +716,14 @@
     } catch (e) {
       if (e.status === 401) return showLogin();
       if (state.selected !== id) return;
-      box.replaceChildren(el("h3", {}, "证据 Evidence"), el("p", { class: "chart-caption" }, e.message));
+      box.replaceChildren(el("h3", {}, tr("evidence")), el("p", { class: "chart-caption" }, e.message));
       box.hidden = false;
       return;
     }
     if (state.selected !== id || ev.kind === "none") return;
     box.hidden = false;
     box.replaceChildren(
-      el("h3", {}, ev.kind === "water_use" ? "用水记录（72 小时）Water use, 72 h" : "设备读数（72 小时）Readings, 72 h"),
+      el("h3", {}, tr(ev.kind === "water_use" ? "evidence_water" : "evidence_readings")),
       ...window.cwatchChart.evidence(ev, box.clientWidth));
   }
 
@@ -713,68 +756,92 @@
     $("detail").hidden = false;
     document.querySelector(".layout").classList.add("with-detail");
     const rows = [
-      ["级别 Severity", `${SEV[t.severity] || t.severity} ${t.severity}`],
-      ["状态 Status", `${STATUS[t.status] || t.status}${t.cleared ? "（告警已恢复 cleared）" : ""}`],
-      ["位置 Where", place(t)],
-      ["规则 Rule", t.rule_id],
-      ["核实 Verification", t.verifying
-        ? `核实中，${clock(t.verify_until)} 前未撤销即确认 (verifying: confirmed unless withdrawn by then)`
-        : t.verify_until ? `关联告警核实中，至 ${clock(t.verify_until)} (an alarm is being verified)` : "—"],
-      ["负责人 Assignee", t.assignee_name || t.assignee_id || "未指派 unassigned"],
-      ["首次 First seen", `${clock(t.first_seen)}（${age(t.first_seen)}）`],
-      ["最近 Last seen", `${clock(t.last_seen)} · 共 ${t.count} 次`],
-      ["确认时限 Ack due", t.ack_due_at ? clock(t.ack_due_at) : "—"],
-      ["解决时限 Resolve due", t.resolve_due_at ? clock(t.resolve_due_at) : "—"],
-      ["升级 Escalation", t.escalation_level ? `第 ${t.escalation_level} 级` : "—"],
-      ["超时 Overdue since", t.overdue_since
-        ? `${clock(t.overdue_since)}（${t.overdue_reason === "resolve" ? "未按时解决 not resolved" : "未按时确认 not acknowledged"} in time）`
+      [tr("row.severity"), named("severity", t.severity)],
+      [tr("row.status"), t.cleared ? tr("status_cleared", { status: named("status", t.status) }) : named("status", t.status)],
+      [tr("row.where"), place(t)],
+      [tr("row.rule"), t.rule_name || t.rule_id],
+      [tr("row.verification"), t.verifying ? tr("verifying_until", { when: clock(t.verify_until) })
+        : t.verify_until ? tr("verifying_other_until", { when: clock(t.verify_until) }) : "—"],
+      [tr("row.assignee"), t.assignee_name || t.assignee_id || tr("unassigned")],
+      [tr("row.first_seen"), tr("first_seen", { clock: clock(t.first_seen), age: age(t.first_seen) })],
+      [tr("row.last_seen"), tr("last_seen", { clock: clock(t.last_seen), n: t.count })],
+      [tr("row.ack_due"), t.ack_due_at ? clock(t.ack_due_at) : "—"],
+      [tr("row.resolve_due"), t.resolve_due_at ? clock(t.resolve_due_at) : "—"],
+      [tr("row.escalation"), t.escalation_level ? tr("escalation_level", { n: t.escalation_level }) : "—"],
+      [tr("row.overdue_since"), t.overdue_since
+        ? tr(t.overdue_reason === "resolve" ? "overdue_resolve" : "overdue_ack", { clock: clock(t.overdue_since) })
         : "—"],
-      ["住户评价 Rating", t.rating ? "★".repeat(t.rating) + ` ${t.rating}/5` : "—"],
+      [tr("row.rating"), t.rating ? "★".repeat(t.rating) + ` ${t.rating}/5` : "—"],
     ];
     const hh = t.household;
     if (hh) {
-      rows.push(["住户 Household", `${hh.building_name || ""} ${hh.unit} · ${hh.floor} 层${hh.watched ? " · 独居老人 lone elderly" : ""}`]);
+      rows.push([tr("row.household"), [hh.building_name, hh.unit].filter(Boolean).join(" ") + " · " +
+        tr("floor", { n: hh.floor }) + (hh.watched ? " · " + tr("lone_elderly") : "")]);
     }
     if (t.members && t.members.length > 1) {
-      rows.push(["关联告警 Conditions", t.members.map((m) => `${m.rule_id}（${MEMBER_STATE[m.state] || m.state}）`).join("，")]);
+      rows.push([tr("row.conditions"), t.members.map((m) => `${m.rule_id}（${labelled("member.", m.state)}）`).join(tr("list_sep"))]);
     }
-    const details = Object.entries(t.details || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : v]);
+    const details = Object.entries(t.details || {}).map(([k, v]) => [detailLabel(k), detailValue(k, v)]);
     const dl = el("dl", {});
     for (const [k, v] of rows.concat(details)) dl.append(el("dt", {}, k), el("dd", {}, v));
-    const contacts = hh && hh.contacts.length
-      ? el("div", { class: "contacts" }, el("b", {}, "紧急联系人 Emergency contacts（先电话核实 call first）"),
+    const contacts = hh && hh.contacts && hh.contacts.length
+      ? el("div", { class: "contacts" }, el("b", {}, tr("contacts")),
         ...hh.contacts.map((c) => el("a", { href: "tel:" + c.phone, class: "contact", "data-testid": "contact" },
-          `${c.name}（${c.relation}）${c.phone}`)))
-      : null;
+          [c.name, c.relation ? `（${c.relation}）` : "", c.phone ? " " + c.phone : ""].join(""))))
+      : hh ? el("p", { class: "contacts", "data-testid": "no-contacts" }, tr("no_contacts")) : null;
     $("detail-body").replaceChildren(
-      el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity]), " ",
+      el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)), " ",
         t.title),
       dl, ...(contacts ? [contacts] : []));
     const buttons = t.actions.map((a) => el("button", {
       type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
       onclick: () => onAction(a),
-    }, ACTION[a] || a));
+    }, labelled("act.", a)));
     if (t.actions.includes("evaluate")) {
       buttons.push(el("button", { type: "button", "data-action": "feedback-link", onclick: makeFeedbackLink },
-        "评价链接 Resident link"));
+        tr("feedback_link")));
     }
     $("actions").replaceChildren(...buttons);
     $("timeline").replaceChildren(...t.timeline.slice().reverse().map((e) => el("li", { "data-testid": "event" },
-      el("span", { class: "when" }, clock(e.at) + " · " + (ACTOR[e.actor] || e.actor)), " ",
+      el("span", { class: "when" }, clock(e.at) + " · " + actorName(e)), " ",
       e.data && e.data.rating ? el("span", {}, "★".repeat(e.data.rating) + " ") : null,
-      el("b", {}, ACTION[e.action] || e.action),
+      el("b", {}, labelled("act.", e.action)),
       e.actor === "system" && e.data && e.data.rule_id && e.action !== "raise" ? ` ${e.data.rule_id}` : "",
       e.data && e.data.severity && e.data.severity.from
-        ? ` ${SEV[e.data.severity.from] || e.data.severity.from} → ${SEV[e.data.severity.to] || e.data.severity.to}` : "",
+        ? ` ${named("severity", e.data.severity.from)} → ${named("severity", e.data.severity.to)}` : "",
       e.to_status && e.from_status && e.to_status !== e.from_status
-        ? ` ${STATUS[e.from_status]} → ${STATUS[e.to_status]}` : "",
+        ? ` ${named("status", e.from_status)} → ${named("status", e.to_status)}` : "",
       e.note ? el("span", { class: "note" }, e.note) : null)));
+  }
+
+  // Who did it, by name: a person's name (the server's `actor_name`), the family, the system or the resident.
+  function actorName(e) {
+    if (e.actor_name) return e.actor_name;
+    if (e.actor === "system" || e.actor === "resident") return tr("actor." + e.actor);
+    if (e.actor.startsWith("family:")) return tr("actor.family", { name: e.actor.slice(7) });
+    return e.actor;
+  }
+
+  // A rule's details (`pending_s`, `since`...) with a label and a value people read: durations in words,
+  // times as clock times, yes/no; a field without a label keeps its name.
+  function detailLabel(key) {
+    const label = tr("field." + key);
+    return label === "field." + key ? key : label;
+  }
+
+  function detailValue(key, v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v === "boolean") return tr(v ? "yes" : "no");
+    if (typeof v === "number" && /_s$/.test(key)) return duration(v);
+    if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at)/.test(key)) return clock(v);
+    if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(tr("list_sep"));
+    return typeof v === "object" ? JSON.stringify(v) : v;
   }
 
   async function makeFeedbackLink() {
     try {
       const link = await api(`/tickets/${state.selected}/feedback-link`, { method: "POST" });
-      $("action-error").textContent = "发给住户（7 天内有效，仅可用一次）Send to the resident: " + location.origin + link.path;
+      $("action-error").textContent = tr("feedback_link_made", { url: location.origin + link.path });
       await loadDetail(state.selected);
     } catch (e) {
       $("action-error").textContent = e.message;
@@ -793,9 +860,8 @@
     if (action === "assign" || action === "evaluate" || NEEDS_NOTE[action]) {
       state.pending = action;
       $("note-form").hidden = false;
-      $("note-label").textContent = action === "resolve" ? "处置说明（必填）Resolution note (required)"
-        : action === "assign" ? "转派给 Reassign to"
-          : action === "evaluate" ? "住户评价（回访记录）Resident's evaluation" : "备注 Note";
+      $("note-label").textContent = tr(action === "resolve" ? "note_resolve"
+        : action === "assign" ? "note_assign" : action === "evaluate" ? "note_evaluate" : "note");
       $("rating").hidden = action !== "evaluate";
       const sel = $("assignee");
       sel.hidden = action !== "assign";
@@ -821,6 +887,7 @@
     const id = state.selected;
     try {
       const t = await api(`/tickets/${id}/${action}`, { json: body });
+      $("action-error").textContent = ""; // a refusal shown before this success is over
       closeNoteForm();
       state.tickets.set(t.id, t);
       if (!matchesFilters(t)) state.tickets.delete(t.id);
@@ -837,7 +904,7 @@
   function setConn(mode) {
     const c = $("conn");
     c.className = "conn " + mode;
-    c.title = mode === "live" ? "实时 Live" : "轮询 Polling";
+    c.title = tr(mode === "live" ? "live" : "polling");
     c.setAttribute("data-mode", mode);
   }
 
@@ -862,7 +929,7 @@
   let audio = null;
   function soundOn() { return localStorage.getItem("cwatch.sound") === "on"; }
   function showSound() {
-    $("sound").textContent = soundOn() ? "提示音 Sound: 开 on" : "提示音 Sound: 关 off";
+    $("sound").textContent = tr(soundOn() ? "sound_on" : "sound_off");
     $("sound").setAttribute("aria-pressed", String(soundOn()));
   }
   $("sound").addEventListener("click", () => {
@@ -924,13 +991,11 @@
       banner.hidden = true;
       return;
     }
-    const what = link.apiDown !== null
-      ? "无法连接服务器，看板内容可能已过时 Cannot reach the server: the board may be out of date"
-      : "实时推送中断，每 10 秒刷新一次 Live updates interrupted: refreshing every 10 s";
+    const what = tr(link.apiDown !== null ? "server_down" : "stream_down");
     const last = link.lastUpdate === null ? "—"
-      : `${clock(link.lastUpdate / 1000)}（${Math.round((now - link.lastUpdate) / 1000)} 秒前 s ago）`;
+      : tr("seconds_ago", { clock: clock(link.lastUpdate / 1000), n: Math.round((now - link.lastUpdate) / 1000) });
     $("link-what").textContent = what;
-    $("link-last").textContent = "最后更新 Last update " + last;
+    $("link-last").textContent = tr("last_update", { when: last });
     banner.setAttribute("data-part", link.apiDown !== null ? "api" : "stream");
     banner.hidden = false;
   }
@@ -1021,5 +1086,28 @@
   }, 1000);
 
   setInterval(() => { if (state.me) renderList(); }, 30000); // keep ages fresh
-  start().catch((e) => { $("login-error").textContent = e.message; showLogin(); });
+  // Everything drawn from data again, in the language just chosen.
+  function redraw() {
+    showSound();
+    for (const o of $("silence-duration").options) o.textContent = duration(Number(o.value));
+    showLink();
+    if (!state.me) return;
+    showWho();
+    if (state.summary) renderSummary(state.summary);
+    if (state.silences) renderSilences(state.silences);
+    renderList();
+    if (state.detail) renderDetail(state.detail);
+    if (state.pending) onAction(state.pending);
+  }
+
+  function showWho() {
+    const me = state.me;
+    $("whoami").textContent = `${me.display_name}（${named("role", me.role)} · ${me.scope_name || me.scope_id}）`;
+    $("whoami").title = `${me.username} · ${me.scope_id}`;
+  }
+
+  loadMessages().then(() => {
+    redraw();
+    return start();
+  }).catch((e) => { $("login-error").textContent = e.message; showLogin(); });
 })();

@@ -38,7 +38,7 @@ def _python_keys() -> set[str]:
     keys: set[str] = set()
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            keys.update(re.findall(r"""\btr\(\s*["']([a-z_]+\.[\w.]+)["']""", path.read_text(encoding="utf-8")))
+            keys.update(re.findall(r"""\b(?:tr|say|text)\(\s*["']([a-z_]+\.[\w.]+)["']""", path.read_text(encoding="utf-8")))
     return keys
 
 
@@ -47,6 +47,22 @@ def test_every_key_the_python_code_uses_is_in_the_catalog() -> None:
     assert len(used) > 50
     missing = sorted(used - set(i18n.catalog()))
     assert not missing, f"keys used but not in core/messages: {missing}"
+
+
+def test_every_key_the_board_uses_is_in_the_catalog() -> None:
+    used: set[str] = set()
+    for path in (ROOT / "alerts" / "board").glob("*.*"):
+        if path.suffix in (".js", ".html"):
+            text = path.read_text(encoding="utf-8")
+            used.update(re.findall(r"""\b(?:tr|labelled)\(\s*["']([\w.]+)["']""", text))
+            used.update(re.findall(r"""data-i18n(?:-\w+)?="([\w.]+)\"""", text))
+    assert used
+    board = set(i18n.area("board", EN)) | {"names." + k for k in i18n.area("names", EN)}
+    # `tr("act." + action)`: a prefix some keys have
+    missing = sorted(
+        k for k in used if (not any(b.startswith(k) for b in board) if k.endswith(".") else k not in board)
+    )
+    assert not missing, f"board keys not in core/messages/board.toml: {missing}"
 
 
 def test_every_value_of_the_named_enumerations_has_a_name() -> None:

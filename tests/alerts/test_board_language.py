@@ -1,0 +1,123 @@
+"""The board's language switch in real headless Chromium: 中文 / English changes the board's texts and the
+server's reasons, is remembered after a reload, and the phone's header stays on one line in either language."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.model import Role
+from devices.sample import sample_street
+from tests.support.require import unavailable
+
+from .board_app import Login, alert_dict, build_app, serve
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, inject, login, watch_errors
+
+pytestmark = pytest.mark.browser
+A = "mg-yg-1-1"
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium is not installed")
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=20_000)
+    reg = sample_street(start=None)
+    wa = reg.people_at(A, Role.GRID_WORKER)[0]
+    logins = [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, wa.name, wa.id)]
+    app = build_app(tmp_path_factory.mktemp("board") / "board.db", reg, logins)
+    with serve(app) as url:
+        yield url
+
+
+async def test_switching_language_changes_the_board_and_persists_after_reload(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board,
+        alert_dict("leak:WM-1", A, "漏水：桂花苑1号楼 1-101", "major", time.time() - 300, "leak", device_id="WM-1"),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "worker_a")
+            ticket = page.locator(f'.ticket[data-id="{tid}"]')
+            # Chinese by default, and Chinese only
+            await expect(ticket).to_contain_text("待确认")
+            await expect(page.locator("#lang")).to_have_text("English")
+            await expect(page.locator("#logout")).to_have_text("退出")
+            await expect(page.locator(".summary")).not_to_contain_text("Active")
+
+            # the server answers in the board's language (its cookie; Chromium asks for English)
+            await ticket.click()
+            await page.click('[data-action="ack"]')
+            await expect(page.get_by_test_id("event").first).to_contain_text("确认")
+            await page.click('[data-action="resolve"]')
+            await page.click("#note-submit")
+            await expect(page.locator("#action-error")).to_have_text("解决需要填写说明")
+
+            await page.click("#lang")
+            await expect(page.locator("#lang")).to_have_text("中文")
+            await expect(ticket).to_contain_text("acknowledged")
+            await expect(ticket).to_contain_text("min ago")
+            await expect(page.locator("#logout")).to_have_text("Log out")
+            await expect(page.locator(".summary")).to_contain_text("Active")
+            await expect(page.locator(".summary")).not_to_contain_text("待办")
+            await expect(page.locator("#note-label")).to_have_text("Resolution note (required)")
+            assert await page.evaluate("document.documentElement.lang") == "en"
+            await page.click("#note-submit")
+            await expect(page.locator("#action-error")).to_have_text("resolve needs a note")
+            await page.fill("#note", "valve closed")
+            await page.click("#note-submit")
+            await expect(page.get_by_test_id("event").first).to_contain_text("Resolve")
+            await expect(page.locator("#action-error")).to_have_text("")  # the refusal does not stay
+
+            await page.reload()
+            await page.wait_for_selector("#board-view:not([hidden])")
+            await expect(page.locator("#logout")).to_have_text("Log out")
+            await expect(page.locator("#lang")).to_have_text("中文")
+
+            await page.click("#lang")
+            await expect(page.locator("#logout")).to_have_text("退出")
+            await page.reload()
+            await page.wait_for_selector("#board-view:not([hidden])")
+            await expect(page.locator("#logout")).to_have_text("退出")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def _one_line(page: Any, selector: str) -> bool:
+    """Whether the element's children all sit on one line (their tops within a few pixels)."""
+    tops: list[float] = await page.evaluate(
+        """(sel) => [...document.querySelector(sel).querySelectorAll(':scope > *, .who > *')]
+            .filter((e) => e.offsetParent !== null).map((e) => e.getBoundingClientRect().top)""",
+        selector,
+    )
+    return bool(tops) and max(tops) - min(tops) < 12
+
+
+async def test_the_phone_header_fits_on_one_line_in_either_language(board: str) -> None:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE)).new_page()
+            await login(page, board, "worker_a")
+            for _ in range(2):
+                height = await page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height")
+                assert await _one_line(page, ".topbar"), await page.locator(".topbar").inner_text()
+                assert height <= 60, height
+                await page.click("#lang")
+        finally:
+            await browser.close()

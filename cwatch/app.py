@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import Clock, SystemClock, VirtualClock
 from core.db import make_engine
+from core.i18n import tr
 from cwatch.answers import AbsenceAnswers
 from cwatch.broker import EmbeddedBroker
 from cwatch.errors import ServiceError, SettingsError
@@ -175,7 +176,7 @@ async def export_registry(settings: Settings, folder: Path) -> None:
     async with open_store(settings) as engine:
         reg = await load_registry_db(engine)
     if reg is None:
-        raise ServiceError("the store holds no registry yet: run `cwatch registry import FOLDER` first")
+        raise ServiceError(tr("cli.no_registry"))
     save_registry(reg, folder)
 
 
@@ -220,20 +221,26 @@ async def add_account(
         if person_id is not None:
             person = reg.people.get(person_id) if reg is not None else None
             if person is None:
-                raise ServiceError(f"person {person_id!r} is not in the registry (people.csv)")
+                raise ServiceError(tr("cli.person_unknown", person=person_id))
         try:
             role_ = Role(role) if role else (person.role if person is not None else None)
         except ValueError:
-            raise ServiceError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}") from None
+            raise ServiceError(tr("cli.role_unknown", role=role, roles=", ".join(r.value for r in Role))) from None
         if role_ is None:
-            raise ServiceError("give --role (or --person, whose role the account takes)")
+            raise ServiceError(tr("cli.needs_role"))
         scope = scope or (person.scope_id if person is not None else None)
         if scope is None:
-            raise ServiceError("give --scope (or --person, whose scope the account takes)")
+            raise ServiceError(tr("cli.needs_scope"))
         if person is not None and (person.role, person.scope_id) != (role_, scope):
             raise ServiceError(
-                f"person {person.id} is a {person.role.value} of {person.scope_id} in the registry; "
-                f"the account would be a {role_.value} of {scope}"
+                tr(
+                    "cli.person_differs",
+                    person=person.id,
+                    role=tr(f"names.role.{person.role.value}"),
+                    scope=person.scope_id,
+                    account_role=tr(f"names.role.{role_.value}"),
+                    account_scope=scope,
+                )
             )
         if reg is not None:
             check_scope(role_, scope, reg.level_of(scope))
@@ -263,7 +270,7 @@ async def change_account(settings: Settings, username: str, *, disable: bool = F
         store = AccountStore(engine)
         account = await store.by_username(username)
         if account is None:
-            raise ServiceError(f"no account {username!r} (see cwatch accounts list)")
+            raise ServiceError(tr("cli.no_account", username=username))
         who = Who(cli_user(), "cli")
         if disable:
             await store.disable(account.id, by=who)

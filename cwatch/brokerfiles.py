@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from core.i18n import tr
 from cwatch.brokerauth import Generation, PlacedDevice, accounts_for, generate, parse_password_file
 from cwatch.errors import BrokerCredentialsError
 from cwatch.settings import Settings
@@ -72,7 +73,7 @@ async def registered_devices(settings: Settings) -> list[PlacedDevice]:
     async with open_store(settings) as engine:
         registry = await load_registry_db(engine)
     if registry is None:
-        raise BrokerCredentialsError("the store holds no registry yet: run `cwatch registry import FOLDER` first")
+        raise BrokerCredentialsError(tr("cli.no_registry"))
     placed: list[PlacedDevice] = []
     for d in registry.devices.values():
         place = registry.placement(d.id)

@@ -14,10 +14,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import CwatchError
-from core.i18n import env_lang, localized
+from core.i18n import env_lang, localized, render, tr
 from cwatch.settings import Settings, load_settings
 
 log = logging.getLogger("cwatch")
+
+
+def text(key: str, **values: object) -> str:
+    """A catalog message in the CLI's language (`CWATCH_LANG`, else the locale; English by default)."""
+    return render(key, env_lang(), values)
+
+
+def say(key: str, **values: object) -> None:
+    print(text(key, **values))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -68,9 +77,15 @@ def cmd_registry_sample(args: argparse.Namespace) -> int:
     reg = sample_area(args.size, args.seed)
     save_registry(reg, Path(args.folder))
     watched = sum(1 for h in reg.households.values() if h.care.watched)
-    print(
-        f"wrote a sample {args.size} to {args.folder}: {len(reg.streets)} streets, {len(reg.microgrids)} "
-        f"micro-grids, {len(reg.households)} households ({watched} watched), {len(reg.devices)} devices"
+    say(
+        "cli.sample_written",
+        size=args.size,
+        folder=args.folder,
+        streets=len(reg.streets),
+        microgrids=len(reg.microgrids),
+        households=len(reg.households),
+        watched=watched,
+        devices=len(reg.devices),
     )
     return 0
 
@@ -80,7 +95,7 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     reg = asyncio.run(import_registry(settings, Path(args.folder)))
-    print(f"imported {args.folder}: {len(reg.devices)} devices, {len(reg.households)} households")
+    say("cli.imported", folder=args.folder, devices=len(reg.devices), households=len(reg.households))
     return 0
 
 
@@ -89,7 +104,7 @@ def cmd_registry_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     asyncio.run(export_registry(settings, Path(args.folder)))
-    print(f"exported the registry to {args.folder}")
+    say("cli.exported", folder=args.folder)
     return 0
 
 
@@ -107,7 +122,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
 
 
 def _new_password(username: str) -> str:
-    return os.environ.get("CWATCH_NEW_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    return os.environ.get("CWATCH_NEW_PASSWORD") or getpass.getpass(text("cli.password_prompt", username=username))
 
 
 def cmd_accounts_add(args: argparse.Namespace) -> int:
@@ -116,8 +131,11 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     settings = _settings(args)
     password = _new_password(args.username)
     a = asyncio.run(add_account(settings, args.username, password, args.role, args.scope, args.name, args.person))
-    linked = f", linked to person {a.person_id}" if a.person_id else ""
-    print(f"account {a.username} ({a.role.value} of {a.scope_id}{linked}) created")
+    role = tr(f"names.role.{a.role.value}")
+    if a.person_id:
+        say("cli.account_created_linked", username=a.username, role=role, scope=a.scope_id, person=a.person_id)
+    else:
+        say("cli.account_created", username=a.username, role=role, scope=a.scope_id)
     return 0
 
 
@@ -133,7 +151,7 @@ def cmd_accounts_disable(args: argparse.Namespace) -> int:
     from cwatch.app import change_account
 
     asyncio.run(change_account(_settings(args), args.username, disable=True))
-    print(f"account {args.username} disabled; its sessions ended")
+    say("cli.account_disabled", username=args.username)
     return 0
 
 
@@ -142,7 +160,7 @@ def cmd_accounts_reset_password(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     asyncio.run(change_account(settings, args.username, password=_new_password(args.username)))
-    print(f"new password set for {args.username}; its sessions ended")
+    say("cli.password_set", username=args.username)
     return 0
 
 
@@ -173,15 +191,18 @@ def cmd_broker_credentials(args: argparse.Namespace) -> int:
     )
     g = written.generation
     removed = f" ({', '.join(g.removed[:10])}{', ...' if len(g.removed) > 10 else ''})" if g.removed else ""
-    print(
-        f"wrote {written.folder / PASSWORD_FILE} and {written.folder / ACL_FILE}: "
-        f"{len(g.new)} new password(s), {g.kept} kept, {len(g.removed)} account(s) removed{removed}"
+    say(
+        "cli.broker_written",
+        passwd=written.folder / PASSWORD_FILE,
+        acl=written.folder / ACL_FILE,
+        new=len(g.new),
+        kept=g.kept,
+        removed=len(g.removed),
+        which=removed,
     )
     if written.secrets is not None:
-        print(
-            f"new passwords are in {written.secrets} (readable by you only): hand each to its installer, then delete it"
-        )
-    print("copy both files where Mosquitto reads them and reload it (SIGHUP); see docs/deployment.md")
+        say("cli.broker_secrets", path=written.secrets)
+    say("cli.broker_reload")
     return 0
 
 
@@ -189,7 +210,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     from devices.schemas import write_schemas
 
     written = write_schemas(Path(args.folder))
-    print(f"wrote {len(written)} schemas to {args.folder}")
+    say("cli.schemas_written", n=len(written), folder=args.folder)
     return 0
 
 
@@ -379,13 +400,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except CwatchError as e:
         # Every package's errors carry a clear message (file, line, key); show it without a traceback.
-        print(f"cwatch: {localized(e.args[0] if e.args else str(e), env_lang())}", file=sys.stderr)
+        message = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+        print(text("cli.error", message=localized(message, env_lang())), file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:
         extra = _EXTRAS.get((e.name or "").partition(".")[0])
         if extra is None:
             raise
-        print(f"cwatch: {args.command} needs {e.name}: pip install 'cwatch[{extra}]'", file=sys.stderr)
+        print(text("cli.needs_extra", command=args.command, module=e.name, extra=extra), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

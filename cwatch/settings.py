@@ -23,8 +23,9 @@ from cwatch.errors import SettingsError
 from ingest.settings import IngestSettings, MqttSettings, TelemetrySettings
 
 ENV_PREFIX = "CWATCH_"
-#: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, test knobs.
-NOT_SETTINGS = frozenset({"CWATCH_CONFIG", "CWATCH_NEW_PASSWORD"})
+#: CWATCH_ variables that are not settings: the config file path, a password for `accounts add`, the CLI's
+#: language (`core.i18n.env_lang`).
+NOT_SETTINGS = frozenset({"CWATCH_CONFIG", "CWATCH_NEW_PASSWORD", "CWATCH_LANG"})
 
 
 class HttpSettings(Section):

@@ -14,6 +14,7 @@ from alerts.api.errors import error_responses
 from alerts.errors import NotFoundError
 from alerts.scope import in_scope
 from alerts.siteplan import building_units, site_plan
+from core.i18n import tr
 
 router = APIRouter(tags=["site plan"])
 
@@ -80,7 +81,7 @@ async def get_building(building_id: BuildingId, api: Api, viewer: Viewer) -> Bui
     hierarchy = api.registry()
     found = building_units(hierarchy, building_id)
     if found is None or not in_scope(viewer, found[0].microgrid_id, hierarchy):
-        raise NotFoundError(f"building {building_id} not found")
+        raise NotFoundError(tr("errors.building_not_found", id=building_id))
     b, units = found
     return BuildingUnitsOut(
         id=b.id,

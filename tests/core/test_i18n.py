@@ -38,7 +38,8 @@ def _python_keys() -> set[str]:
     keys: set[str] = set()
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
-            keys.update(re.findall(r"""\b(?:tr|say|text)\(\s*["']([a-z_]+\.[\w.]+)["']""", path.read_text(encoding="utf-8")))
+            text = path.read_text(encoding="utf-8")
+            keys.update(re.findall(r"""\b(?:tr|say|text)\(\s*["']([a-z_]+\.[\w.]+)["']""", text))
     return keys
 
 

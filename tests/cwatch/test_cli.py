@@ -228,7 +228,7 @@ def test_accounts_linked_to_a_person_listed_disabled_and_reset(
     assert main(["accounts", "add", "ghost", "--person", "p-nobody"]) == 2
     assert "not in the registry" in capsys.readouterr().err
     assert main(["accounts", "add", "wrong", "--person", worker.id, "--role", "street_duty"]) == 2
-    assert f"person {worker.id} is a grid_worker" in capsys.readouterr().err
+    assert f"person {worker.id} is a grid worker" in capsys.readouterr().err
 
     assert main(["accounts", "list"]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

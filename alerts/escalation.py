@@ -166,6 +166,31 @@ def _nudge(ticket: Ticket, now: float, hierarchy: Hierarchy, policy: Policy) -> 
     return None
 
 
+def plan_send_someone(
+    ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hierarchy, policy: Policy, asker: Card
+) -> tuple[dict[str, Any], tuple[Card, ...], str]:
+    """A family member (`asker`) asks for someone to come: (ticket values, cards, channel). When the ticket's
+    step tells a worker, they are told at once; when it asks only the family (family first), the ticket moves
+    on to the next step with anyone to tell, as if its wait had passed. The asker hears that someone is coming."""
+    coming = {**asker, "audience": Audience.FAMILY.value, "notice": SOMEONE_COMING}
+    at = current_step(ticket, policy, hierarchy)
+    here = [c for c in step_cards(hierarchy, ticket, policy, at) if c["audience"] == Audience.PERSON.value]
+    channel = policy.steps[at].channel_spec
+    if here:
+        return {}, (*here, coming), channel
+    step, people, action = _next(ticket, hierarchy, policy, at)
+    if action != SystemAction.ESCALATE.value:
+        return {}, (coming,), channel
+    values: dict[str, Any] = {"escalation_level": step}
+    if ticket.status == Status.OPEN:
+        wait = step_wait(policy, step, sla, ticket)
+        values["ack_due_at"] = None if wait is None else now + wait
+        if policy.remind_every is not None:
+            values["nudge_at"] = first_nudge(policy, now)
+    workers = [c for c in people if c["audience"] == Audience.PERSON.value]
+    return values, (*workers, coming), policy.steps[step].channel_spec
+
+
 def _next(ticket: Ticket, hierarchy: Hierarchy, policy: Policy, at: int) -> tuple[int, list[Card], str]:
     """The next step with anyone to tell after `at` (escalate), else `at` itself again (remind)."""
     found = first_step_with_people(hierarchy, ticket, policy, at + 1)
@@ -187,15 +212,18 @@ def _data(policy: Policy, step: int, people: Sequence[Card], reason: str) -> dic
 def _told(
     hierarchy: Hierarchy, ticket: Ticket, policy: Policy, was: int, step: int, people: Sequence[Card]
 ) -> tuple[Card, ...]:
-    """The cards of a change that moves the ticket from step `was` to `step`: the new step's people, and the
-    family members told before (and not now), who hear that someone is coming."""
+    """The cards of a change that moves the ticket from step `was` to `step`: the new step's people, and, when
+    they are the first workers told, the family members told before (and not now), who hear that someone is
+    coming."""
     if step == was:
+        return tuple(people)
+    before = [c for s in range(was + 1) for c in step_cards(hierarchy, ticket, policy, s)]
+    if any(c["audience"] == Audience.PERSON.value for c in before):
         return tuple(people)
     now_told = {(c["audience"], c["id"]) for c in people}
     family = [
         {**c, "notice": SOMEONE_COMING}
-        for s in range(was + 1)
-        for c in step_cards(hierarchy, ticket, policy, s)
+        for c in before
         if c["audience"] == Audience.FAMILY.value and (c["audience"], c["id"]) not in now_told
     ]
     unique = list({c["id"]: c for c in family}.values())

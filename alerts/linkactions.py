@@ -7,8 +7,9 @@ the link was sent to, with the channel it came by in the audit event.
 - all_well (family): the family's answer: the ticket is resolved with an audit event naming the family member,
   and, for an absence alert, the answer reaches the rule engine as a person's "visited" does
   (`cwatch.answers`, which hears every resolve not made by the system).
-- send_someone (family): recorded on the ticket; the worker it is with is told at once (the notice planner
-  reacts to the event).
+- send_someone (family): recorded on the ticket; the worker it is with is told at once, and a ticket still
+  asking only the family (family first) moves on to its policy's next step; the family member hears that someone
+  is coming (`alerts.escalation.plan_send_someone`).
 
 Order of checks: the link (unknown, other ticket, used, expired), then whether its action still applies to the
 ticket as it is now (`actionlinks.refusal`, checked again on the read the change is decided on); only then is
@@ -151,7 +152,13 @@ class LinkActions:
                 }
                 return Change(Action.RESOLVE.value, actor, values, note=f"{said} {extra}" if extra else said, data=data)
             said = f"家属{link.recipient.name}请求派人上门 (family asks for someone to come)"
-            return Change(SEND_SOMEONE, actor, {}, note=f"{said} {extra}" if extra else said, data=data)
+            asker = {"id": link.recipient.id, "name": link.recipient.name}
+            values, told, channel = self.service.send_someone(t, now, asker)
+            data.update(channel=channel, notified=[c["id"] for c in told])
+            if "escalation_level" in values:
+                data["level"] = values["escalation_level"]
+            note_text = f"{said} {extra}" if extra else said
+            return Change(SEND_SOMEONE, actor, values, note=note_text, data=data, recipients=told)
 
         result = await self.service.store.update(link.ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change

@@ -69,7 +69,8 @@ class PolicyNotices:
             step = int(event.data.get("level", 0))
             return _notices(ticket, template, _cards(recipients), channel, key, step)
         if a == "send_someone":
-            return _notices(ticket, "escalated", _cards(recipients) or _assignee(ticket), PREFERRED, key)
+            channel = str(event.data.get("channel") or PREFERRED)
+            return _notices(ticket, "escalated", _cards(recipients) or _assignee(ticket), channel, key)
         if ticket.status in _ENDED and event.from_status is not None and event.from_status.active:
             return self._all_clear(ticket, event, key)
         return []

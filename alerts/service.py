@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
-from alerts.escalation import first_nudge, plan_escalation, step_wait
+from alerts.escalation import first_nudge, plan_escalation, plan_send_someone, step_wait
 from alerts.feedback import LINK_TTL_S, RESIDENT, FeedbackLink, FeedbackLinks
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
@@ -214,6 +214,12 @@ class TicketService:
 
     def policy_for(self, ticket: Ticket) -> Policy:
         return self.policies().for_ticket(ticket)
+
+    def send_someone(
+        self, ticket: Ticket, now: float, asker: Mapping[str, str]
+    ) -> tuple[dict[str, Any], tuple[dict[str, str], ...], str]:
+        """What a family's "please send someone" does under the ticket's policy (`plan_send_someone`)."""
+        return plan_send_someone(ticket, now, self.sla, self.registry(), self.policy_for(ticket), dict(asker))
 
     def _ack_due(self, ticket: Ticket, now: float) -> float | None:
         """A reopened or reassigned ticket's acknowledge deadline: its policy's first step's wait."""

@@ -294,7 +294,7 @@ def policies_path(settings: Settings) -> Path:
 async def check_policies(settings: Settings, path: Path | None) -> str:
     """Check a policy file against the rule set in force (its rule ids and groups); `PolicyConfigError` holds
     every problem."""
-    from alerts.policies import load_policies
+    from alerts.policies import default_policies_path, load_policies
     from rules.config import default_ruleset_path, load_ruleset
 
     async with open_store(settings) as engine:
@@ -305,7 +305,10 @@ async def check_policies(settings: Settings, path: Path | None) -> str:
         reg = sample_street(1)
     ruleset = load_ruleset(Path(settings.rules.path) if settings.rules.path else default_ruleset_path(), reg)
     target = path or policies_path(settings)
-    ps = load_policies(target, rules={r.id for r in ruleset.rules}, groups=_groups(ruleset))
+    own = target != default_policies_path()  # the packaged file names rules a custom set may not have
+    ps = load_policies(
+        target, rules={r.id for r in ruleset.rules} if own else None, groups=_groups(ruleset) if own else None
+    )
     return f"{target}: {len(ps.policies)} policies ({', '.join(p.name for p in ps.policies)}), valid"
 
 
@@ -483,12 +486,18 @@ class Service:
                 channels["webhook"] = WebhookChannel(
                     s.notify.webhook_url, s.notify.webhook_secret, clock=wall, guard=outbound_guard(s)
                 )
-            from alerts.policies import PolicyHolder
+            from alerts.policies import PolicyHolder, default_policies_path
             from rules.config import default_ruleset_path, load_ruleset
 
             rules_path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
             ruleset = load_ruleset(rules_path, reg)
-            policies = PolicyHolder(policies_path(s), rules={r.id for r in ruleset.rules}, groups=_groups(ruleset))
+            chosen = policies_path(s)
+            own = chosen != default_policies_path()  # the packaged file names rules a custom set may not have
+            policies = PolicyHolder(
+                chosen,
+                rules={r.id for r in ruleset.rules} if own else None,
+                groups=_groups(ruleset) if own else None,
+            )
             log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
             notices = build_notices(s, engine, holder, self.clock, wall, self.parts_extras)
             tickets = TicketService(

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alerts.actionlinks import ActionLinks
+from alerts.linkactions import LinkActions
 from alerts.model import Account
+from alerts.notices import Audience, Recipient
 from alerts.service import NullNotifier, TicketService
 from alerts.store import create_tables as alerts_tables
 from core.clock import ManualClock
@@ -34,8 +37,9 @@ rules:
 LEADER = Account(id=1, username="li", role=Role.MICROGRID_LEADER, scope_id="mg1", display_name="李")
 
 
-async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0) -> list[Alert]:
-    """`store_down_for`: hand-offs to the ticket store that fail once the ticket is resolved."""
+async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0, by_family: bool = False) -> list[Alert]:
+    """`store_down_for`: hand-offs to the ticket store that fail once the ticket is resolved; `by_family`: the
+    answer is a family member's "all is well" from a one-tap link instead of a leader's resolve."""
     db = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     await alerts_tables(db)
     await rules_tables(db)
@@ -67,7 +71,14 @@ async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0) -> list[
     [ticket] = (await tickets.list_tickets(LEADER)).items
     if answer:
         down = store_down_for
-        await tickets.resolve(ticket.id, LEADER, "上门看过，老人安好 visited, all well")
+        if by_family:
+            links = ActionLinks(db)
+            son = Recipient(Audience.FAMILY, "h1#王伟", "王伟")
+            token = await links.mint(ticket.id, son, "all_well", "sms", "d-1", clock.now())
+            resolved = await LinkActions(tickets, links).act(ticket.id, token)
+            assert resolved.resolved_by == "family:王伟"
+        else:
+            await tickets.resolve(ticket.id, LEADER, "上门看过，老人安好 visited, all well")
         await answers.drain()
         assert down == 0
     for hour in range(6 + 24, 6 + 24 + 16):  # still dry: 16 more hours
@@ -92,4 +103,9 @@ async def test_an_answer_that_could_not_be_handed_over_is_tried_again(tmp_path: 
     """The ticket store is unreachable for the first two hand-overs of the clear: the runner undoes them, and
     the answer is handed over again until it takes, so the next dry spell still raises."""
     seen = await run(tmp_path, answer=True, store_down_for=2)
+    assert [a.action for a in seen] == [AlertAction.RAISE, AlertAction.CLEAR, AlertAction.RAISE]
+
+
+async def test_a_familys_all_is_well_restarts_the_absence_clock_as_a_visit_does(tmp_path: Path) -> None:
+    seen = await run(tmp_path, answer=True, by_family=True)
     assert [a.action for a in seen] == [AlertAction.RAISE, AlertAction.CLEAR, AlertAction.RAISE]

@@ -104,6 +104,53 @@ def _member_values(alert: Alert) -> dict[str, Any]:
     }
 
 
+def _ticket_values(alert: Alert, key: str, now: float, new: NewTicket) -> dict[str, Any]:
+    """The row of a ticket that `alert` opens under `key`."""
+    verifying = alert.action is AlertAction.PENDING
+    return {
+        "dedup_key": key,
+        "rule_id": alert.rule_id,
+        "severity": alert.severity.value,
+        "severity_rank": SEVERITY_RANK[alert.severity],
+        "status": Status.OPEN.value,
+        "active": True,
+        "title": alert.title,
+        "details": dict(alert.details),
+        "device_id": alert.device_id,
+        "household_id": alert.household_id,
+        "building_id": alert.building_id,
+        "community_id": alert.community_id,
+        "microgrid_id": alert.microgrid_id,
+        "assignee_id": new.assignee_id,
+        "escalation_level": 0,
+        "count": 1,
+        "first_seen": alert.ts,
+        "last_seen": alert.ts,
+        # an alarm in its verification wait has no deadlines yet: they start when it is confirmed
+        "ack_due_at": None if verifying else new.ack_due_at,
+        "resolve_due_at": None if verifying else new.resolve_due_at,
+        "nudge_at": None if verifying else new.nudge_at,
+        "cleared": False,
+        "verifying": verifying,
+        "verify_until": alert.until if verifying else None,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
+def _opening_change(alert: Alert, new: NewTicket) -> Change:
+    """The audit event of a ticket `alert` opens: raised, or verifying (nobody told yet)."""
+    verifying = alert.action is AlertAction.PENDING
+    return Change(
+        (SystemAction.VERIFY if verifying else SystemAction.RAISE).value,
+        SYSTEM_ACTOR,
+        data={"alert_ts": alert.ts, "rule_id": alert.rule_id, **_wait(alert), **new.data},
+        recipients=new.recipients,
+        quiet=verifying,
+    )
+
+
 #: Who is told of a change: (ticket, its event, the change's contact cards) -> notices
 NoticePlan = Callable[[Ticket, TicketEvent, Sequence[Mapping[str, str]]], Sequence[Notice]]
 
@@ -233,30 +280,44 @@ class TicketStore:
         change: Change,
         from_status: Status | None,
     ) -> TicketEvent:
-        res = await conn.execute(
-            ticket_events.insert()
-            .values(
-                ticket_id=ticket.id,
-                at=at,
-                actor=change.actor,
-                action=change.action,
-                from_status=from_status.value if from_status else None,
-                to_status=ticket.status.value,
-                note=change.note,
-                data=change.data,
-            )
-            .returning(*ticket_events.c)
+        return (await self._record_many(conn, [(ticket, change)], at, from_status))[0][1]
+
+    async def _record_many(
+        self,
+        conn: AsyncConnection,
+        changes: Sequence[tuple[Ticket, Change]],
+        at: float,
+        from_status: Status | None = None,
+    ) -> list[Changed]:
+        """The audit events of `changes` (made at `at`, each ticket from `from_status`), their outbox rows and
+        their notices: one statement for each kind of row, however many changes."""
+        rows = await conn.execute(
+            ticket_events.insert().returning(*ticket_events.c, sort_by_parameter_order=True),
+            [
+                {
+                    "ticket_id": ticket.id,
+                    "at": at,
+                    "actor": change.actor,
+                    "action": change.action,
+                    "from_status": from_status.value if from_status else None,
+                    "to_status": ticket.status.value,
+                    "note": change.note,
+                    "data": change.data,
+                }
+                for ticket, change in changes
+            ],
         )
-        event = row_to_event(res.one())
-        if self.channels and not change.quiet:
-            payload = {
-                "ticket": ticket_to_dict(ticket),
-                "event": event_to_dict(event),
-                "recipients": list(change.recipients),
-            }
-            await conn.execute(
-                outbox.insert(),
-                [
+        events = [row_to_event(r) for r in rows]
+        told = [(t, c, e) for (t, c), e in zip(changes, events, strict=True) if not c.quiet]
+        if self.channels and told:
+            deliveries = []
+            for ticket, change, event in told:
+                payload = {
+                    "ticket": ticket_to_dict(ticket),
+                    "event": event_to_dict(event),
+                    "recipients": list(change.recipients),
+                }
+                deliveries += [
                     {
                         "delivery_id": f"{ch}-{event.id}",
                         "channel": ch,
@@ -268,13 +329,14 @@ class TicketStore:
                         "created_at": at,
                     }
                     for ch in self.channels
-                ],
-            )
-        if self.notices is not None and self.plan is not None and not change.quiet:
-            planned = self.plan(ticket, event, change.recipients)
+                ]
+            await conn.execute(outbox.insert(), deliveries)
+        if self.notices is not None and self.plan is not None and told:
+            plan = self.plan
+            planned = [n for ticket, change, event in told for n in plan(ticket, event, change.recipients)]
             if planned:
                 await self.notices.enqueue(conn, planned, at)
-        return event
+        return [(ticket, event) for (ticket, _), event in zip(changes, events, strict=True)]
 
     async def raise_alert(
         self,
@@ -334,15 +396,7 @@ class TicketStore:
                 return revived, False
         ticket = await self._insert(conn, alert, key, now, new)
         await self._add_member(conn, ticket.id, alert, now)
-        verifying = alert.action is AlertAction.PENDING
-        change = Change(
-            (SystemAction.VERIFY if verifying else SystemAction.RAISE).value,
-            SYSTEM_ACTOR,
-            data={"alert_ts": alert.ts, "rule_id": alert.rule_id, **_wait(alert), **new.data},
-            recipients=new.recipients,
-            quiet=verifying,
-        )
-        event = await self._record(conn, ticket, now, change, None)
+        event = await self._record(conn, ticket, now, _opening_change(alert, new), None)
         return (ticket, event), True
 
     async def apply_batch(
@@ -354,18 +408,31 @@ class TicketStore:
         cards: Cards = no_cards,
     ) -> list[list[Changed]]:
         """Raises and starts of verification waits (with their `NewTicket`), clears and withdrawals (None) in
-        order, in one transaction: an alert storm costs one commit, not one per alert. If a concurrent writer
-        makes the batch hit a unique index, the batch is rolled back and redone alert by alert (each with its
-        own retry)."""
+        order, in one transaction: an alert storm costs one commit, not one per alert. Raises that open a new
+        ticket with nothing to look up first (`_fresh`) are written together, a few statements for the lot
+        (`_open_many`). If a concurrent writer makes the batch hit a unique index, the batch is rolled back and
+        redone alert by alert (each with its own retry)."""
         try:
             async with translated(), begin_write(self.engine) as conn:
+                fresh = await self._fresh(conn, {a.dedup_key for a, new in items if new is not None and not a.group})
                 out: list[list[Changed]] = []
+                opening: list[tuple[Alert, NewTicket]] = []
                 for alert, new in items:
+                    if new is not None and alert.group is None and alert.dedup_key in fresh:
+                        fresh.discard(alert.dedup_key)  # a later alert of the key finds this one's ticket
+                        opening.append((alert, new))
+                        continue
+                    fresh.discard(alert.dedup_key)
+                    if opening:  # in order: what was opened so far is written before this alert looks
+                        out.extend([c] for c in await self._open_many(conn, opening, now))
+                        opening = []
                     if new is None:
                         out.append(await self._clear_in(conn, alert, now, auto_resolve))
                     else:
                         raised = await self._raise_in(conn, alert, now, new, flap_window_s, cards)
                         out.append([] if raised is None else [raised[0]])
+                if opening:
+                    out.extend([c] for c in await self._open_many(conn, opening, now))
                 return out
         except IntegrityError:
             pass
@@ -377,6 +444,44 @@ class TicketStore:
                 one = await self.raise_alert(alert, now, new, flap_window_s, cards)
                 slow.append([] if one is None else [(one[0], one[1])])
         return slow
+
+    async def _fresh(self, conn: AsyncConnection, keys: set[str]) -> set[str]:
+        """The condition keys among `keys` that no condition and no ticket has had yet: a raise of one opens a
+        new ticket, as `_raise_in` would after finding nothing (no repeat, join, revival or stale raise)."""
+        if not keys:
+            return set()
+        held = select(ticket_members.c.dedup_key).where(ticket_members.c.dedup_key.in_(keys))
+        keyed = select(tickets.c.dedup_key).where(tickets.c.dedup_key.in_(keys))
+        taken = {r[0] for r in await conn.execute(held.union(keyed))}
+        return keys - taken
+
+    async def _open_many(
+        self, conn: AsyncConnection, opening: Sequence[tuple[Alert, NewTicket]], now: float
+    ) -> list[Changed]:
+        """New tickets for raises of fresh conditions (`_fresh`, distinct keys): what `_raise_in` writes for
+        each, as one multi-row insert per table, in order."""
+        rows = await conn.execute(
+            tickets.insert().returning(*tickets.c, sort_by_parameter_order=True),
+            [_ticket_values(alert, alert.dedup_key, now, new) for alert, new in opening],
+        )
+        made = [row_to_ticket(r) for r in rows]
+        await conn.execute(
+            ticket_members.insert(),
+            [
+                {
+                    **_member_values(alert),
+                    "ticket_id": t.id,
+                    "dedup_key": alert.dedup_key,
+                    "active": True,
+                    "count": 1,
+                    "first_seen": alert.ts,
+                    "joined_at": now,
+                }
+                for t, (alert, _) in zip(made, opening, strict=True)
+            ],
+        )
+        changes = [(t, _opening_change(alert, new)) for t, (alert, new) in zip(made, opening, strict=True)]
+        return await self._record_many(conn, changes, now)
 
     # --- conditions of a ticket ---------------------------------------------------------------------------
 
@@ -599,41 +704,7 @@ class TicketStore:
         return ticket, await self._record(conn, ticket, now, change, Status.RESOLVED)
 
     async def _insert(self, conn: AsyncConnection, alert: Alert, key: str, now: float, new: NewTicket) -> Ticket:
-        verifying = alert.action is AlertAction.PENDING
-        res = await conn.execute(
-            tickets.insert()
-            .values(
-                dedup_key=key,
-                rule_id=alert.rule_id,
-                severity=alert.severity.value,
-                severity_rank=SEVERITY_RANK[alert.severity],
-                status=Status.OPEN.value,
-                active=True,
-                title=alert.title,
-                details=dict(alert.details),
-                device_id=alert.device_id,
-                household_id=alert.household_id,
-                building_id=alert.building_id,
-                community_id=alert.community_id,
-                microgrid_id=alert.microgrid_id,
-                assignee_id=new.assignee_id,
-                escalation_level=0,
-                count=1,
-                first_seen=alert.ts,
-                last_seen=alert.ts,
-                # an alarm in its verification wait has no deadlines yet: they start when it is confirmed
-                ack_due_at=None if verifying else new.ack_due_at,
-                resolve_due_at=None if verifying else new.resolve_due_at,
-                nudge_at=None if verifying else new.nudge_at,
-                cleared=False,
-                verifying=verifying,
-                verify_until=alert.until if verifying else None,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            .returning(*tickets.c)
-        )
+        res = await conn.execute(tickets.insert().values(**_ticket_values(alert, key, now, new)).returning(*tickets.c))
         return row_to_ticket(res.one())
 
     async def clear_alert(self, alert: Alert, now: float, auto_resolve: Callable[[Ticket], bool]) -> list[Changed]:

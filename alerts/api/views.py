@@ -4,13 +4,15 @@ board shows 桂花苑1号楼 1-101 rather than ids). Pure: reads the registry ha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
 from alerts.api.models import AccountOut, ContactOut, EventOut, HouseholdOut, MemberOut, PersonOut, TicketOut
 from alerts.lifecycle import available_actions
 from alerts.model import Account, Ticket, TicketEvent, TicketMember
 from alerts.scope import Hierarchy, as_people
 from devices.model import Household, Person, Role
+
+TICKET_FIELDS = fields(Ticket)
 
 
 def account_out(a: Account) -> AccountOut:
@@ -95,7 +97,7 @@ def household_info(hierarchy: Hierarchy, household_id: str | None) -> HouseholdO
 
 def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float, people: dict[str, str]) -> TicketOut:
     """`ticket` as `viewer` sees it at `now`; `people` names the assignee (`people_names`)."""
-    fields = asdict(ticket)
+    fields = {f.name: getattr(ticket, f.name) for f in TICKET_FIELDS}  # shallow: `asdict` deep-copies (storms)
     fields["overdue_since"] = ticket.overdue_at(now)  # also between a deadline and the escalation loop's turn
     return TicketOut(
         **fields,

@@ -24,14 +24,20 @@ ROUNDS = 10
 async def _race(url: str, monkeypatch: pytest.MonkeyPatch) -> int:
     """Returns how many inserts were attempted (more than ROUNDS means the database refused some)."""
     attempts = 0
-    real_insert = TicketStore._insert
+    real_insert, real_open_many = TicketStore._insert, TicketStore._open_many
 
     async def counting_insert(self: TicketStore, *args: Any) -> Any:
         nonlocal attempts
         attempts += 1
         return await real_insert(self, *args)
 
+    async def counting_open_many(self: TicketStore, conn: Any, opening: Any, now: float) -> Any:
+        nonlocal attempts
+        attempts += len(opening)
+        return await real_open_many(self, conn, opening, now)
+
     monkeypatch.setattr(TicketStore, "_insert", counting_insert)
+    monkeypatch.setattr(TicketStore, "_open_many", counting_open_many)
     e1, e2 = make_engine(url), make_engine(url)
     try:
         await create_tables(e1)

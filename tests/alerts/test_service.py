@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.errors import (
@@ -17,8 +20,9 @@ from alerts.errors import (
 from alerts.lifecycle import Action, Status
 from alerts.service import TicketService
 from alerts.stream import ChangeHub, Resync
+from alerts.tables import outbox, ticket_events, ticket_members, tickets
 from core.clock import ManualClock
-from rules.alert import AlertAction, Severity
+from rules.alert import Alert, AlertAction, Severity
 
 from .fakes import COMMUNITY, GRID_G2, LEADER_M1, OPERATOR, WORKER_M1, WORKER_M2, FakeHierarchy, alert
 
@@ -331,3 +335,52 @@ async def test_resident_evaluation(service: TicketService) -> None:
     summary = await service.summary(LEADER_M1)
     assert summary["rating"] == 5.0
     assert summary["rated"] == 1
+
+
+async def test_new_conditions_in_one_call_write_what_one_by_one_writes(engine: AsyncEngine, clock: ManualClock) -> None:
+    """A storm of conditions never seen before opens its tickets together (`TicketStore._open_many`): the
+    same tickets, audit events, outbox rows and members as raising them one call each, and a second raise of
+    one of them in the same call repeats on its ticket."""
+    hierarchy = FakeHierarchy()
+    service = TicketService(engine, lambda: hierarchy, clock, channels=["webhook"])
+
+    def storm(prefix: str) -> list[Alert]:
+        out = [alert(key=f"{prefix}:d{i}", ts=1000.0 + i, microgrid=f"M{1 + i % 2}") for i in range(6)]
+        out.insert(3, alert(key=f"{prefix}:w", ts=1002.5, until=1040.0, action=AlertAction.PENDING))
+        out.append(alert(key=f"{prefix}:d1", ts=1010.0))  # the same condition again: a repeat
+        return out
+
+    together = await service.apply(storm("a"))
+    alone = [t for a in storm("b") for t in await service.apply([a])]
+    assert len(together) == len(alone) == 8
+
+    async with engine.connect() as conn:
+        rows = {
+            name: [dict(r._mapping) for r in await conn.execute(select(table).order_by(table.c.id))]
+            for name, table in (("tickets", tickets), ("events", ticket_events), ("members", ticket_members))
+        }
+        deliveries = [dict(r._mapping) for r in await conn.execute(select(outbox).order_by(outbox.c.id))]
+
+    def norm(row: dict[str, Any]) -> dict[str, Any]:
+        """The row without its ids and the run's key prefix (`a:` or `b:`)."""
+        drop = {"id", "ticket_id", "delivery_id", "payload", "created_at", "next_attempt_at"}
+        return {
+            k: v.replace("a:", "").replace("b:", "") if isinstance(v, str) else v
+            for k, v in row.items()
+            if k not in drop
+        }
+
+    for name, table_rows in rows.items():
+        key = "dedup_key" if name != "events" else "ticket_id"
+        by_run: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+        ticket_run = {t["id"]: t["dedup_key"][0] for t in rows["tickets"]}
+        for r in table_rows:
+            run = ticket_run[r["ticket_id"]] if key == "ticket_id" else r[key][0]
+            by_run[run].append(norm(r))
+        assert by_run["a"], name
+        assert by_run["a"] == by_run["b"], name
+    runs = [ticket_run[d["ticket_id"]] for d in deliveries]
+    assert runs.count("a") == runs.count("b") == 6  # raised; not the repeat, nor the verifying one
+    assert [norm(d) for d, r in zip(deliveries, runs, strict=True) if r == "a"] == [
+        norm(d) for d, r in zip(deliveries, runs, strict=True) if r == "b"
+    ]

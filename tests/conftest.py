@@ -1,3 +1,3 @@
-"""Shared fixtures. Real services (Mosquitto, influxd, PostgreSQL) are started by `tests/support/*`."""
+"""Shared fixtures: real Mosquitto and influxd (`testkit.services`), PostgreSQL databases (`tests.support.postgres`)."""
 
-pytest_plugins = ["tests.support.services", "tests.support.postgres"]
+pytest_plugins = ["testkit.services", "tests.support.postgres"]

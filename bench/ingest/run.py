@@ -49,7 +49,7 @@ from devices.sample import sample_street
 from devices.topics import topic_for
 from ingest.decode import Decoder
 from ingest.lineprotocol import lines
-from tests.support.services import InfluxProcess, MosquittoProcess, free_port, wait_until
+from testkit.services import InfluxProcess, MosquittoProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DB = "bench"

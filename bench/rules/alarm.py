@@ -31,7 +31,7 @@ from devices.model import DeviceClass, Role
 from devices.sample import sample_street
 from devices.topics import PREFIX, topic_for
 from rules.config import EventRule, default_ruleset_path, load_ruleset
-from tests.support.services import MosquittoProcess, free_port, wait_until
+from testkit.services import MosquittoProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "bench-alarm-password"

@@ -39,7 +39,7 @@ from devices.model import Role
 from devices.reading import Reading
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from rules.alert import Alert, AlertAction, Severity
-from tests.support.services import free_port
+from testkit.services import free_port
 
 
 class MovableClock(SystemClock):

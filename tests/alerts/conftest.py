@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.tables import create_tables, metadata
 from core.db import make_engine
-from tests.support.require import unavailable
+from testkit.require import unavailable
 
 PG_DSN = os.environ.get("CWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -25,8 +25,8 @@ from alerts.lifecycle import Status
 from alerts.tables import create_tables
 from core.db import make_engine
 from cwatch.http import build_http_app
-from tests.support.require import unavailable
-from tests.support.services import free_port
+from testkit.require import unavailable
+from testkit.services import free_port
 
 from .notifykit import Kit, alert, notify_kit
 

@@ -17,8 +17,8 @@ from core.db import make_engine
 from devices.model import Role
 from devices.sample import sample_street
 from rules.alert import Alert, AlertAction, Severity
-from tests.support.require import unavailable
-from tests.support.services import free_port
+from testkit.require import unavailable
+from testkit.services import free_port
 
 from .board_app import Login, alert_dict, build_app, serve
 from .test_board_browser import ARGS, CHROMIUM, PASSWORD, inject, login, watch_errors

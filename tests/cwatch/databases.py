@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from testkit.require import unavailable
 from tests.alerts.conftest import _drop_pg_database, _pg_database, pg_url
-from tests.support.require import unavailable
 
 
 @contextlib.asynccontextmanager

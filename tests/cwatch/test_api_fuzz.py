@@ -44,7 +44,7 @@ from devices.registry import Registry
 from devices.sample import sample_street
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from rules.alert import Alert, AlertAction, Severity
-from tests.support.services import free_port
+from testkit.services import free_port
 
 PASSWORD = "fuzz-password-0123"
 EXAMPLES = 10  # per operation and role: about 1,500 requests in all

@@ -30,7 +30,7 @@ from cwatch.cli import main
 from cwatch.errors import BrokerCredentialsError
 from devices.csvio import load_registry
 from ingest.transport import GmqttTransport, InboundMessage, MqttOptions
-from tests.support.services import MOSQUITTO_BIN, MosquittoProcess, ensure_binary, free_port, wait_until
+from testkit.services import MOSQUITTO_BIN, MosquittoProcess, ensure_binary, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 INGEST_PASSWORD = "ingest-pw-0123456789"

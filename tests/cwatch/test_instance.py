@@ -29,8 +29,8 @@ from cwatch.instance import (
     store_lock,
 )
 from cwatch.settings import load_settings
+from testkit.services import free_port
 from tests.cwatch.databases import empty_database
-from tests.support.services import free_port
 
 
 def test_a_second_claim_on_a_data_folder_names_the_holder_and_a_released_one_is_free(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from cwatch import redact
 from cwatch.app import Service
 from cwatch.settings import load_settings
-from tests.support.services import MosquittoProcess
+from testkit.services import MosquittoProcess
 
 
 async def test_serve_logs_what_it_started_with_and_masks_passwords(

@@ -16,7 +16,7 @@ from cwatch.demo import DemoOptions, create_demo_accounts, demo_accounts, feed_s
 from cwatch.settings import load_settings
 from devices.model import Role
 from devices.sample import sample_street
-from tests.support.services import free_port
+from testkit.services import free_port
 
 
 def test_demo_accounts_cover_every_role_and_map_to_people() -> None:

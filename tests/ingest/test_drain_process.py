@@ -34,8 +34,8 @@ from ingest.settings import TelemetrySettings
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from ingest.spool import Spool, SpoolReader
 from ingest.transport import GmqttTransport, MqttOptions
+from testkit.services import MosquittoProcess
 from tests.ingest.test_service import publish, telemetry, until
-from tests.support.services import MosquittoProcess
 
 SINK_REJECTED = RefusalReason.SINK_REJECTED.value
 BASE = time.time() - 3600  # within the SQLite sink's retention

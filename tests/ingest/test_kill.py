@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.sample import sample_street
 from devices.topics import topic_for
-from tests.support.services import InfluxProcess, MosquittoProcess, wait_until
+from testkit.services import InfluxProcess, MosquittoProcess, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.influx, pytest.mark.timeout(240)]
 

@@ -24,7 +24,7 @@ from ingest.metrics import IngestMetrics
 from ingest.mover import DeadLetterMover
 from ingest.refusals import RefusalReason, RefusedMessage
 from ingest.spool import Spool
-from tests.support.services import wait_until
+from testkit.services import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ from ingest.service import Ingester
 from ingest.sinks import SqliteTelemetrySink
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions
-from tests.support.services import MosquittoProcess
+from testkit.services import MosquittoProcess
 
 from .corpus.cases import CASES
 from .corpus.registry import NOW, registry

@@ -29,7 +29,7 @@ from ingest.service import Ingester, IngestTuning
 from ingest.sinks.base import SinkUnavailable
 from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions
-from tests.support.services import MosquittoProcess, retained_message
+from testkit.services import MosquittoProcess, retained_message
 
 
 class MemorySink:

@@ -18,7 +18,7 @@ from devices.payloads import Channel
 from devices.reading import Reading
 from ingest.lineprotocol import line
 from ingest.sinks import InfluxQueryError, InfluxV1Sink, SinkUnavailable
-from tests.support.services import InfluxProcess
+from testkit.services import InfluxProcess
 
 pytestmark = pytest.mark.influx
 

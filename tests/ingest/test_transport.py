@@ -19,7 +19,7 @@ from ingest import transport as transport_module
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter
 from ingest.transport import GmqttTransport, InboundMessage, MqttOptions, _Client, _puback, options_from_url
-from tests.support.services import MosquittoProcess, free_port, retained_message
+from testkit.services import MosquittoProcess, free_port, retained_message
 
 
 async def until(predicate: Callable[[], bool], deadline_s: float = 20.0) -> None:

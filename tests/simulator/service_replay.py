@@ -174,7 +174,7 @@ async def replay_through_service(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.support.services import MosquittoProcess
+    from testkit.services import MosquittoProcess
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario")

@@ -14,8 +14,8 @@ from simulator.load import run_load
 from simulator.publisher import Publisher
 from simulator.record import Recorder
 from simulator.recording import read_jsonl, write_jsonl
+from testkit.services import MosquittoProcess
 from tests.simulator.conftest import scenario
-from tests.support.services import MosquittoProcess
 
 
 def _sample(street: Registry, n: int = 3000) -> list[tuple[str, bytes]]:
@@ -114,7 +114,7 @@ def test_publisher_refuses_an_unreachable_broker() -> None:
     import pytest
 
     from simulator.errors import PublishError
-    from tests.support.services import free_port
+    from testkit.services import free_port
 
     with pytest.raises(PublishError):
         Publisher("127.0.0.1", free_port(), connect_timeout=2).connect()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from devices.registry import Registry
+from testkit.services import MosquittoProcess
 from tests.simulator.conftest import scenario
 from tests.simulator.service_replay import part_of_street, replay_through_service
-from tests.support.services import MosquittoProcess
 
 INCIDENTS = [
     {"kind": "door_forced", "at": "day 1 06:30"},

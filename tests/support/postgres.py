@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.require import unavailable
+from testkit.require import unavailable
 
 PG_HOST = os.environ.get("CWATCH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CWATCH_TEST_PG_PORT", "5432"))

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from tests.support.services import free_port
+from testkit.services import free_port
 
 
 class S3Fake:

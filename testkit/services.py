@@ -29,7 +29,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.require import unavailable
+from testkit.require import unavailable
 
 MOSQUITTO_BIN = os.environ.get("CWATCH_MOSQUITTO", "/usr/sbin/mosquitto")
 INFLUXD_BIN = os.environ.get("CWATCH_INFLUXD", "/usr/bin/influxd")

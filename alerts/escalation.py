@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from alerts.lifecycle import Status, SystemAction
 from alerts.loops import sleep_or_stop
@@ -31,9 +31,6 @@ from alerts.sla import SlaPolicy
 from alerts.store import Change
 from alerts.targets import Card, first_step_with_people, ids, opening_step, step_cards, target_cards
 from core.clock import Clock
-
-if TYPE_CHECKING:
-    from alerts.service import TicketService
 
 log = logging.getLogger(__name__)
 
@@ -232,11 +229,24 @@ def _told(
     return (*people, *unique)
 
 
+class EscalationWork(Protocol):
+    """What the escalation loop runs each cycle. `alerts.service.TicketService` implements it; the service
+    imports this module for `plan_escalation`, so the loop names a protocol and imports point one way."""
+
+    async def due_escalations(self, now: float | None = None) -> list[Ticket]: ...
+
+    async def release_held(self) -> list[Ticket]: ...
+
+    async def confirm_stale_waits(self) -> list[Ticket]: ...
+
+    async def escalate_due(self) -> list[Ticket]: ...
+
+
 class Escalator:
     """Runs `service.escalate_due()` every `interval` seconds of the clock until `stop()` or cancellation."""
 
     def __init__(
-        self, service: TicketService, clock: Clock, interval: float = 30.0, *, policies: PolicyHolder | None = None
+        self, service: EscalationWork, clock: Clock, interval: float = 30.0, *, policies: PolicyHolder | None = None
     ) -> None:
         self.service = service
         self.policies = policies  # reloaded at the start of each cycle when its file changed

@@ -2,8 +2,8 @@
 feed the readings to `rules.engine.Engine` in publish order, and collect the alerts for the scorer.
 
 This is the fast path to a scoring report (no broker, no database); the same messages can also go through
-the whole service over MQTT (`cwatch simulate run --publish`). It imports `ingest` and `rules` lazily, so the
-rest of the simulator depends on `devices` and `core.clock` only."""
+the whole service over MQTT (`cwatch simulate run --publish`). It is the one module of the simulator that imports
+`ingest` and `rules` (the import contract, tests/test_imports.py, holds the rest to `devices` and `core`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import ManualClock
-from simulator.errors import SimulatorError
+from ingest.decode import Decoder
+from ingest.refusals import Refused
+from rules.config import default_ruleset_path, load_ruleset
+from rules.engine import Engine
 from simulator.message import SimMessage
 
 
@@ -43,13 +46,6 @@ def judge(
 ) -> Judged:
     """Run messages through the decoder and the engine with the default (or given) rule set; at the end
     the watermark is moved to `end` so timers that came due (durations, silences) fire."""
-    try:
-        from ingest.decode import Decoder
-        from ingest.refusals import Refused
-        from rules.config import default_ruleset_path, load_ruleset
-        from rules.engine import Engine
-    except ImportError as e:  # the simulator also runs without the rest of cwatch
-        raise SimulatorError(f"the rule engine is not available: {e}") from None
     ruleset = load_ruleset(Path(rules_path) if rules_path else default_ruleset_path(), registry)
     engine = Engine(ruleset, registry)
     clock = ManualClock()

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from devices.payloads import Channel
+from devices.sample import sample_street
 from devices.topics import topic_for
 from simulator.message import encode, rfc3339
 from simulator.publisher import Publisher
@@ -44,8 +45,6 @@ class LoadResult:
 def device_topics(n: int, registry: Any = None) -> list[tuple[str, str]]:
     """(device id, status topic) of n devices: the registry's first, then synthetic ones."""
     if registry is None:
-        from devices.sample import sample_street
-
         registry = sample_street(1, days=1)
     out: list[tuple[str, str]] = []
     for dev_id in sorted(registry.devices)[:n]:

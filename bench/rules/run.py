@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from core.clock import ManualClock
 from devices.model import (
     Building,
     CareProfile,
@@ -44,8 +45,13 @@ from devices.model import (
 from devices.payloads import Channel
 from devices.reading import Reading
 from devices.registry import Registry
+from devices.sample import sample_street
+from ingest.decode import Decoder
+from ingest.refusals import Refused
 from rules.config import default_ruleset_path, parse_ruleset
 from rules.engine import Engine
+from simulator.generate import Simulation
+from simulator.scenario import Scenario
 
 CST = timezone(timedelta(hours=8))
 # CPU time of this process: the development machines are shared, and wall time would measure the neighbours
@@ -127,13 +133,6 @@ def _best(samples: list[float]) -> float:
 
 
 def per_event(hours: float, repeat: int) -> dict[str, Any]:
-    from core.clock import ManualClock
-    from devices.sample import sample_street
-    from ingest.decode import Decoder
-    from ingest.refusals import Refused
-    from simulator.generate import Simulation
-    from simulator.scenario import Scenario
-
     registry = sample_street(1, start=START.date(), days=2, scale=2)
     scenario = Scenario(name="bench", seed=7, start=START, hours=hours)
     messages = list(Simulation(registry, scenario).messages())

@@ -24,10 +24,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from core.clock import ManualClock
 from devices.reading import Reading
+from ingest.decode import Decoder
+from ingest.refusals import Refused
 from rules.alert import Alert, AlertAction
 from rules.config import default_ruleset_path, load_ruleset
 from rules.engine import Engine, EngineState
+from simulator.generate import Simulation
+from simulator.judge import alert_json
+from simulator.scenario import load_scenario
+from simulator.score import score, to_markdown
+from simulator.street import registry_for
 
 CACHE = Path("var/bench-rules")
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,13 +58,6 @@ def fingerprint(root: Path = ROOT) -> str:
 
 def generate(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, float, float, int]:
     """(registry, readings, truths, start, end, watched household-months, messages)."""
-    from core.clock import ManualClock
-    from ingest.decode import Decoder
-    from ingest.refusals import Refused
-    from simulator.generate import Simulation
-    from simulator.scenario import load_scenario
-    from simulator.street import registry_for
-
     scenario = load_scenario(scenario_name)
     registry = registry_for(scenario)
     sim = Simulation(registry, scenario)
@@ -75,12 +76,6 @@ def generate(scenario_name: str) -> tuple[Any, list[Reading], list[Any], float, 
 def warmup(scenario_name: str, days: int, registry: Any) -> list[Reading]:
     """`days` of ordinary life before the scenario (same street, seed and routines, no incidents) for the
     watched households' meters only: the history a running service would have learned its routines from."""
-    from core.clock import ManualClock
-    from ingest.decode import Decoder
-    from ingest.refusals import Refused
-    from simulator.generate import Simulation
-    from simulator.scenario import load_scenario
-
     scenario = load_scenario(scenario_name)
     before = scenario.model_copy(
         update={"start": scenario.start - timedelta(days=days), "days": days, "hours": 0, "incidents": []}
@@ -150,9 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lateness", type=float, default=300.0)
     p.add_argument("--warmup-days", type=int, default=0, help="days of watched households' history fed first")
     a = p.parse_args(argv)
-
-    from simulator.judge import alert_json
-    from simulator.score import score, to_markdown
 
     t = time.perf_counter()
     registry, readings, truths, _start, end, hh_months, n_messages = load(a.scenario)

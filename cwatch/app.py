@@ -12,32 +12,75 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
 import signal
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import uvicorn
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.clock import Clock, SystemClock, VirtualClock
+from alerts.accounts import AccountStore, check_password, check_scope
+from alerts.actionlinks import ActionLinks
+from alerts.api import AlertsApi
+from alerts.audit import AuditLog, Who
+from alerts.blobs import BlobStore, FileBlobStore
+from alerts.board import STATIC_DIR
+from alerts.channels import build_senders
+from alerts.delivery import NoticeChannel, TimelineOutcomes
+from alerts.escalation import Escalator
+from alerts.linkactions import LinkActions
+from alerts.media import MediaPolicy, UploadLimits
+from alerts.metrics import AlertsMetrics, MetricsNotifier
+from alerts.notices import NOTICE_CHANNEL, OutboxNotices
+from alerts.notify import LogChannel, OutboxDispatcher, WebhookChannel
+from alerts.outbound import OutboundGuard
+from alerts.photos import Photos
+from alerts.policies import PolicyHolder, default_policies_path, load_policies
+from alerts.s3blobs import S3BlobStore
+from alerts.service import TicketService
+from alerts.store import create_tables as alerts_tables
+from alerts.stream import ChangeHub
+from alerts.tables import metadata as alerts_metadata
+from core.clock import Clock, SystemClock
 from core.db import make_engine
 from core.i18n import tr
+from cwatch import redact
 from cwatch.answers import AbsenceAnswers
+from cwatch.api import OpsApi
 from cwatch.broker import EmbeddedBroker
 from cwatch.errors import ServiceError, SettingsError
+from cwatch.http import build_http_app
 from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
+from cwatch.mailbox import Mailbox, MailboxAt, mailbox_route
 from cwatch.ports import check_ports, service_ports
 from cwatch.schema import ensure_schema
 from cwatch.settings import Settings, tile_source
-from devices.reading import Reading
+from devices.csvio import load_registry, save_registry
+from devices.model import Role
 from devices.registry import Registry
+from devices.sample import sample_street
+from devices.store import METADATA, load_registry_db, registry_revision, save_registry_db
+from devices.store import create_tables as devices_tables
+from ingest.deadletter import DeadLetters
+from ingest.deadletter import create_tables as deadletter_tables
+from ingest.deadletter import metadata as deadletter_metadata
+from ingest.service import Ingester
+from ingest.sinks.configured import make_reader
+from ingest.wiring import build_ingester
 from rules.alert import Alert
+from rules.config import default_ruleset_path, load_ruleset
+from rules.runner import RuleRunner, open_engine
+from rules.state import RuleStateStore
+from rules.state import create_tables as rules_tables
+from rules.state import metadata as rules_metadata
 
 log = logging.getLogger("cwatch.app")
 
@@ -45,15 +88,6 @@ log = logging.getLogger("cwatch.app")
 async def create_all_tables(engine: AsyncEngine) -> None:
     """Create every package's tables (idempotent), then check the schema version and that the existing tables
     have every column this cwatch uses (`cwatch.schema`; SchemaError names the table and columns)."""
-    from alerts.store import create_tables as alerts_tables
-    from alerts.tables import metadata as alerts_metadata
-    from devices.store import METADATA
-    from devices.store import create_tables as devices_tables
-    from ingest.deadletter import create_tables as deadletter_tables
-    from ingest.deadletter import metadata as deadletter_metadata
-    from rules.state import create_tables as rules_tables
-    from rules.state import metadata as rules_metadata
-
     for create in (devices_tables, deadletter_tables, rules_tables, alerts_tables):
         await create(engine)
     metadatas = (METADATA, deadletter_metadata, rules_metadata, alerts_metadata)
@@ -81,9 +115,6 @@ async def open_store(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 async def import_registry(settings: Settings, folder: Path) -> Registry:
-    from devices.csvio import load_registry
-    from devices.store import save_registry_db
-
     reg = load_registry(folder)  # raises RegistryError naming every problem; nothing is saved then
     async with open_store(settings) as engine:
         await save_registry_db(engine, reg)
@@ -93,8 +124,6 @@ async def import_registry(settings: Settings, folder: Path) -> Registry:
 
 def cli_user() -> str:
     """Who runs a CLI command, for the audit log: the operating-system user."""
-    import getpass
-
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -104,8 +133,6 @@ def cli_user() -> str:
 def _audit_rules_reload(engine: AsyncEngine, stack: contextlib.AsyncExitStack) -> Callable[[Path, str, int], None]:
     """Record each rules reload (a policy change) in the audit log, in the background: the rule runner does not
     wait on the store for it. Writes still in flight at stop are awaited."""
-    from alerts.audit import AuditLog, Who
-
     tasks: set[asyncio.Task[None]] = set()
 
     async def drain() -> None:
@@ -133,8 +160,6 @@ def _sweep_metrics(metrics: CollectorRegistry) -> Callable[[float, int], None]:
     """The rule sweep's wall time (judging, hand-off to the tickets, state save) and its alerts, for /metrics:
     the sweep holds the rules (and, while it judges, the event loop), so its time bounds how late a reading
     or a request may be."""
-    from prometheus_client import Counter, Histogram
-
     seconds = Histogram(
         "cwatch_rules_sweep_seconds",
         "Wall time of a rule sweep: judging, handing its alerts on, saving the state.",
@@ -151,8 +176,6 @@ def _sweep_metrics(metrics: CollectorRegistry) -> Callable[[float, int], None]:
 
 
 async def _audit_registry(engine: AsyncEngine, actor: str, source: str, folder: Path, reg: Registry) -> None:
-    from alerts.audit import AuditLog, Who
-
     counts = {"devices": len(reg.devices), "households": len(reg.households), "microgrids": len(reg.microgrids)}
     await AuditLog(engine).add(Who(actor, source), "registry.import", str(folder)[-128:], counts)
 
@@ -160,19 +183,12 @@ async def _audit_registry(engine: AsyncEngine, actor: str, source: str, folder: 
 async def list_audit(
     settings: Settings, *, limit: int, action: str | None, actor: str | None, before: int | None
 ) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    from alerts.audit import AuditLog
-
     async with open_store(settings) as engine:
         rows = await AuditLog(engine).list(limit=limit, action=action, actor=actor, before=before)
     return [asdict(r) for r in rows]
 
 
 async def export_registry(settings: Settings, folder: Path) -> None:
-    from devices.csvio import save_registry
-    from devices.store import load_registry_db
-
     async with open_store(settings) as engine:
         reg = await load_registry_db(engine)
     if reg is None:
@@ -181,8 +197,6 @@ async def export_registry(settings: Settings, folder: Path) -> None:
 
 
 async def list_deadletters(settings: Settings, *, limit: int, reason: str | None) -> list[dict[str, Any]]:
-    from ingest.deadletter import DeadLetters
-
     async with open_store(settings) as engine:
         rows = await DeadLetters(engine).list(limit=limit, reason=reason)
     return [
@@ -210,10 +224,6 @@ async def add_account(
     """Create an account; with `person_id` it is linked to that registry person ("Mine", ownership on
     acknowledge, notices), whose role and scope it takes unless given (and then they must agree). The scope must
     be a node at a level the role answers for (`alerts.accounts.SCOPE_LEVELS`)."""
-    from alerts.accounts import AccountStore, check_password, check_scope
-    from alerts.audit import Who
-    from devices.model import Role
-
     check_password(password)  # before the store is opened: nothing to undo
     async with open_store(settings) as engine:
         reg = await _stored_registry(engine, settings)
@@ -251,19 +261,12 @@ async def add_account(
 
 
 async def list_accounts(settings: Settings) -> list[dict[str, Any]]:
-    from dataclasses import asdict
-
-    from alerts.accounts import AccountStore
-
     async with open_store(settings) as engine:
         return [{**asdict(a), "role": a.role.value} for a in await AccountStore(engine).list_accounts()]
 
 
 async def change_account(settings: Settings, username: str, *, disable: bool = False, password: str = "") -> None:
     """Disable an account, or set a new password (both end its sessions)."""
-    from alerts.accounts import AccountStore, check_password
-    from alerts.audit import Who
-
     if not disable:
         check_password(password)
     async with open_store(settings) as engine:
@@ -280,8 +283,6 @@ async def change_account(settings: Settings, username: str, *, disable: bool = F
 
 def policies_path(settings: Settings) -> Path:
     """`rules.policies_path`, else `policies.yaml` beside the rule file when there is one, else the default."""
-    from alerts.policies import default_policies_path
-
     if settings.rules.policies_path:
         return Path(settings.rules.policies_path)
     if settings.rules.path:
@@ -294,14 +295,9 @@ def policies_path(settings: Settings) -> Path:
 async def check_policies(settings: Settings, path: Path | None) -> str:
     """Check a policy file against the rule set in force (its rule ids and groups); `PolicyConfigError` holds
     every problem."""
-    from alerts.policies import default_policies_path, load_policies
-    from rules.config import default_ruleset_path, load_ruleset
-
     async with open_store(settings) as engine:
         reg = await _stored_registry(engine, settings)
     if reg is None:
-        from devices.sample import sample_street
-
         reg = sample_street(1)
     ruleset = load_ruleset(Path(settings.rules.path) if settings.rules.path else default_ruleset_path(), reg)
     target = path or policies_path(settings)
@@ -317,13 +313,9 @@ def _groups(ruleset: Any) -> set[str]:
 
 
 async def check_rules(settings: Settings, path: Path | None) -> str:
-    from rules.config import default_ruleset_path, load_ruleset
-
     async with open_store(settings) as engine:
         reg = await _stored_registry(engine, settings)
     if reg is None:
-        from devices.sample import sample_street
-
         reg = sample_street(1)
     target = path or (Path(settings.rules.path) if settings.rules.path else default_ruleset_path())
     ruleset = load_ruleset(target, reg)
@@ -331,8 +323,6 @@ async def check_rules(settings: Settings, path: Path | None) -> str:
 
 
 async def _stored_registry(engine: AsyncEngine, settings: Settings) -> Registry | None:
-    from devices.store import load_registry_db
-
     return await load_registry_db(engine)
 
 
@@ -379,14 +369,16 @@ class Parts:
     mqtt_host: str
     mqtt_port: int
     clock: Clock
+    tickets: TicketService
+    accounts: AccountStore
+    ingester: Ingester
+    runner: RuleRunner
+    answers: AbsenceAnswers
+    mailbox: Mailbox | None = None
     http_port: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_seed: int | None) -> tuple[Registry, int]:
-    from devices.csvio import load_registry
-    from devices.store import load_registry_db, registry_revision, save_registry_db
-
     if settings.registry.path:
         reg = load_registry(Path(settings.registry.path))
         await save_registry_db(engine, reg)
@@ -398,7 +390,6 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
                 raise ServiceError(
                     "the store holds no registry: set registry.path or run `cwatch registry import FOLDER`"
                 )
-            from devices.sample import sample_street
 
             stored = sample_street(demo_seed)
             await save_registry_db(engine, stored)
@@ -417,6 +408,7 @@ class Service:
         demo_seed: int | None = None,
         on_started: Callable[[Parts], Coroutine[Any, Any, None]] | None = None,
         standby: bool = False,
+        mailbox: MailboxAt | None = None,
     ) -> None:
         self.settings = settings
         self.standby = standby
@@ -426,8 +418,8 @@ class Service:
         self.on_started = on_started
         self.started = asyncio.Event()
         self.parts: Parts | None = None
-        #: what the wiring made that the demo and tests look at (the demo's mailbox)
-        self.parts_extras: dict[str, Any] = {}
+        #: the demo's mailbox: its mail goes there, and the board's server shows it
+        self.mailbox = mailbox
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -470,15 +462,6 @@ class Service:
                 host, port = broker.host, broker.port
 
             # Tickets and the board.
-            from alerts.accounts import AccountStore
-            from alerts.api import AlertsApi
-            from alerts.board import STATIC_DIR
-            from alerts.escalation import Escalator
-            from alerts.linkactions import LinkActions
-            from alerts.metrics import AlertsMetrics, MetricsNotifier
-            from alerts.notify import LogChannel, OutboxDispatcher, WebhookChannel
-            from alerts.service import TicketService
-            from alerts.stream import ChangeHub
 
             hub = ChangeHub()
             channels: dict[str, Any] = {"log": LogChannel()}
@@ -486,8 +469,6 @@ class Service:
                 channels["webhook"] = WebhookChannel(
                     s.notify.webhook_url, s.notify.webhook_secret, clock=wall, guard=outbound_guard(s)
                 )
-            from alerts.policies import PolicyHolder, default_policies_path
-            from rules.config import default_ruleset_path, load_ruleset
 
             rules_path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
             ruleset = load_ruleset(rules_path, reg)
@@ -499,7 +480,7 @@ class Service:
                 groups=_groups(ruleset) if own else None,
             )
             log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
-            notices = build_notices(s, engine, holder, self.clock, wall, self.parts_extras)
+            notices = build_notices(s, engine, holder, self.clock, wall, self.mailbox)
             tickets = TicketService(
                 engine,
                 holder,
@@ -520,9 +501,6 @@ class Service:
                     await tickets.apply(alerts)
 
             # Rules (the rule set was loaded above: the policies name its rules).
-            from rules.runner import RuleRunner, open_engine
-            from rules.state import RuleStateStore
-
             state_store = RuleStateStore(engine)
             rule_engine = await open_engine(
                 state_store,
@@ -549,7 +527,6 @@ class Service:
             tickets.notifier = answers
 
             # Ingest.
-            from ingest.wiring import build_ingester
 
             ingester = build_ingester(
                 mqtt=s.mqtt,
@@ -571,8 +548,6 @@ class Service:
             runner.connected = lambda: ingester.transport.connected
 
             # HTTP.
-            from cwatch.api import OpsApi
-            from cwatch.http import build_http_app
 
             async def readiness() -> dict[str, bool]:
                 return {
@@ -607,17 +582,27 @@ class Service:
             )
             if not s.http.metrics_token:
                 log.info("/metrics is off: set http.metrics_token to scrape it")
-            if "mailbox" in self.parts_extras:  # the demo shows what it sent
-                from cwatch.mailbox import mailbox_route
-
-                app.router.routes.append(mailbox_route(self.parts_extras["mailbox"]))
+            if self.mailbox is not None:  # the demo shows what it sent
+                app.router.routes.append(mailbox_route(self.mailbox.mailbox))
             server = uvicorn.Server(
                 uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off")
             )
 
-            parts = Parts(s, engine, holder, metrics, host, port, self.clock)
-            parts.extras.update(tickets=tickets, accounts=accounts, ingester=ingester, runner=runner, answers=answers)
-            parts.extras.update(self.parts_extras)
+            parts = Parts(
+                s,
+                engine,
+                holder,
+                metrics,
+                host,
+                port,
+                self.clock,
+                tickets,
+                accounts,
+                ingester,
+                runner,
+                answers,
+                self.mailbox.mailbox if self.mailbox is not None else None,
+            )
             self.parts = parts
 
             try:
@@ -653,8 +638,6 @@ class Service:
 
     async def _watch_registry(self, engine: AsyncEngine, holder: RegistryHolder) -> None:
         """Pick up a registry replaced by another process (CSV import) without a restart."""
-        from devices.store import load_registry_db, registry_revision
-
         while True:
             await asyncio.sleep(self.settings.registry.reload_every_s)
             try:
@@ -672,29 +655,14 @@ class _StopRequestedError(Exception):
     """Raised inside the task group to cancel its loops on a requested stop; `Service.run` absorbs it."""
 
 
-async def run_service(settings: Settings, demo: Any = None, *, standby: bool = False) -> None:
-    """Run until SIGINT/SIGTERM. `demo` (cwatch.demo.DemoOptions) adds sample data, accounts and the simulator;
-    `standby` waits for another serve to let go of the store instead of stopping."""
-    on_started = None
-    seed = None
-    clock: Clock = SystemClock()
-    if demo is not None:
-        from cwatch.demo import prepare_demo, start_demo
+async def run_service(settings: Settings, *, standby: bool = False) -> None:
+    """`cwatch serve`: run until SIGINT/SIGTERM; `standby` waits for another serve to let go of the store instead
+    of stopping."""
+    await run_until_signalled(Service(settings, standby=standby))
 
-        settings = prepare_demo(settings, demo)
-        seed = demo.seed
-        # Service and simulator share one clock, so a demo faster than real time stays consistent.
-        clock = VirtualClock(time.time(), demo.speed)
 
-        async def on_started(parts: Parts) -> None:
-            await start_demo(parts, demo)
-
-    service = Service(settings, clock=clock, demo_seed=seed, on_started=on_started, standby=standby)
-    if demo is not None:
-        from cwatch.mailbox import Mailbox
-
-        mailbox = Mailbox()
-        service.parts_extras.update(mailbox=mailbox, mailbox_port=await mailbox.start())
+async def run_until_signalled(service: Service) -> None:
+    """Run `service` until SIGINT or SIGTERM asks it to stop."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -707,10 +675,6 @@ async def run_service(settings: Settings, demo: Any = None, *, standby: bool = F
 
 def build_media(s: Settings, tickets: Any, rule_ids: set[str]) -> tuple[Any, Any]:
     """The media policy of `media.*` and the photo store on its blob storage (data_dir/media or S3)."""
-    from alerts.blobs import BlobStore, FileBlobStore
-    from alerts.media import MediaPolicy, UploadLimits
-    from alerts.photos import Photos
-
     m = s.media
     unknown = sorted(set(m.photo_required_rules) - rule_ids)
     if unknown:
@@ -722,8 +686,6 @@ def build_media(s: Settings, tickets: Any, rule_ids: set[str]) -> tuple[Any, Any
     blobs: BlobStore
     if m.storage == "s3":
         try:
-            from alerts.s3blobs import S3BlobStore
-
             blobs = S3BlobStore(
                 m.s3_bucket,
                 endpoint=m.s3_endpoint,
@@ -741,8 +703,6 @@ def build_media(s: Settings, tickets: Any, rule_ids: set[str]) -> tuple[Any, Any
 
 def telemetry_reader(s: Settings, clock: Clock, stack: contextlib.AsyncExitStack) -> Any:
     """A reader of the telemetry store for the evidence charts, closed with the service."""
-    from ingest.sinks.configured import make_reader
-
     reader = make_reader(s.telemetry, data_dir=s.data_path, clock=clock)
     stack.push_async_callback(reader.close)
     return reader
@@ -774,26 +734,17 @@ def public_url(s: Settings, http_port: int | None = None) -> str:
 
 def outbound_guard(s: Settings) -> Any:
     """The address check of every URL cwatch posts to (`alerts.outbound`)."""
-    from alerts.outbound import OutboundGuard
-
     return OutboundGuard(allow_private=s.notify.allow_private_targets)
 
 
 def build_notices(
-    s: Settings, engine: AsyncEngine, registry: RegistryHolder, clock: Clock, wall: Clock, extras: dict[str, Any]
+    s: Settings, engine: AsyncEngine, registry: RegistryHolder, clock: Clock, wall: Clock, mailbox: MailboxAt | None
 ) -> Notices:
     """Senders from `notify.channels` (a URL Apprise refuses stops start-up, naming the key)."""
-    from zoneinfo import ZoneInfo
-
-    from alerts.actionlinks import ActionLinks
-    from alerts.channels import build_senders
-    from alerts.delivery import NoticeChannel, TimelineOutcomes
-    from alerts.notices import NOTICE_CHANNEL, OutboxNotices
-
     templates = s.notify.channels.model_dump()
-    if "mailbox_port" in extras:  # the demo's mailbox receives the demo's e-mail
+    if mailbox is not None:  # the demo's mailbox receives the demo's e-mail
         templates["email"] = (
-            f"mailto://127.0.0.1:{extras['mailbox_port']}?from=cwatch-demo@example.org&to={{address}}&mode=insecure"
+            f"mailto://127.0.0.1:{mailbox.port}?from=cwatch-demo@example.org&to={{address}}&mode=insecure"
         )
     try:
         senders = build_senders(
@@ -830,8 +781,6 @@ def _refuse_shared_subscription(s: Settings) -> None:
 
 def _where(s: Settings, broker_host: str, broker_port: int, http_port: int) -> str:
     """What a started service works with, passwords masked: the operator's first check of a deployment."""
-    from cwatch import redact
-
     if s.mqtt.url:
         broker = f"broker {redact.url(s.mqtt.url)} (client id {s.mqtt.client_id})"
     else:
@@ -848,8 +797,6 @@ def _where(s: Settings, broker_host: str, broker_port: int, http_port: int) -> s
 
 
 def _broker_address(url: str) -> tuple[str, int]:
-    from urllib.parse import urlsplit
-
     u = urlsplit(url)
     if u.scheme not in ("mqtt", "tcp") or not u.hostname:
         raise ServiceError(f"mqtt.url {url!r} is not mqtt://host:port")
@@ -857,8 +804,6 @@ def _broker_address(url: str) -> tuple[str, int]:
 
 
 async def _store_ok(engine: AsyncEngine) -> bool:
-    from sqlalchemy import text
-
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -883,4 +828,4 @@ def _bound_port(server: uvicorn.Server) -> int | None:
     return None
 
 
-__all__ = ["Parts", "Reading", "Service", "run_service"]
+__all__ = ["Parts", "Service", "run_service", "run_until_signalled"]

@@ -20,9 +20,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from core.i18n import tr
+from cwatch.app import open_store
 from cwatch.brokerauth import Generation, PlacedDevice, accounts_for, generate, parse_password_file
 from cwatch.errors import BrokerCredentialsError
 from cwatch.settings import Settings
+from devices.store import load_registry_db
 from devices.topics import ID_PATTERN
 
 PASSWORD_FILE = "cwatch.passwd"
@@ -67,9 +69,6 @@ def ingester_account(settings: Settings) -> tuple[str, str]:
 
 async def registered_devices(settings: Settings) -> list[PlacedDevice]:
     """Every device of the registry in the store, with its community. Raises BrokerCredentialsError without one."""
-    from cwatch.app import open_store
-    from devices.store import load_registry_db
-
     async with open_store(settings) as engine:
         registry = await load_registry_db(engine)
     if registry is None:

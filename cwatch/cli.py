@@ -56,14 +56,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cwatch.app import run_service
-    from cwatch.demo import DemoOptions
+    from cwatch.demo import DemoOptions, run_demo
 
     args.demo_mode = True
     settings = _settings(args)
     _logging(settings)
     options = DemoOptions(seed=args.seed, speed=args.speed, simulate=not args.no_simulator, fresh=not args.keep)
-    asyncio.run(run_service(settings, demo=options))
+    asyncio.run(run_demo(settings, options))
     return 0
 
 

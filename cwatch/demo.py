@@ -11,19 +11,25 @@ import logging
 import secrets
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from core.clock import VirtualClock
+from cwatch.app import Parts, Service, run_until_signalled
 from cwatch.instance import file_lock
+from cwatch.mailbox import Mailbox, MailboxAt
+from cwatch.settings import Settings
 from devices.model import Role
 from devices.registry import Registry
-
-if TYPE_CHECKING:
-    from cwatch.app import Parts
-    from cwatch.settings import Settings
+from simulator.clock import paced_offloaded
+from simulator.generate import Simulation
+from simulator.publisher import Publisher
+from simulator.scenario import SCENARIO_DIR, load_scenario
 
 log = logging.getLogger("cwatch.demo")
 
@@ -43,6 +49,27 @@ class DemoAccount:
     scope_id: str
     display_name: str
     person_id: str | None
+
+
+async def run_demo(settings: Settings, options: DemoOptions) -> None:
+    """`cwatch demo`: the service on the demo's folder with the sample street, its accounts, its mail in a local
+    mailbox and the simulator feeding it, until SIGINT/SIGTERM. Service and simulator share one clock, so a demo
+    faster than real time stays consistent."""
+    settings = prepare_demo(settings, options)
+    clock = VirtualClock(time.time(), options.speed)
+    mailbox = Mailbox()
+    port = await mailbox.start()
+
+    async def on_started(parts: Parts) -> None:
+        await start_demo(parts, options)
+
+    service = Service(
+        settings, clock=clock, demo_seed=options.seed, on_started=on_started, mailbox=MailboxAt(mailbox, port)
+    )
+    try:
+        await run_until_signalled(service)
+    finally:
+        await mailbox.stop()
 
 
 def prepare_demo(settings: Settings, options: DemoOptions) -> Settings:
@@ -103,9 +130,7 @@ def demo_accounts(registry: Registry, when: datetime | None = None) -> list[Demo
 async def create_demo_accounts(parts: Parts) -> list[tuple[DemoAccount, str]]:
     """The demo's accounts with new passwords; a kept demo (`--keep`) has them already: they get new passwords
     and keep their tickets, sessions end."""
-    from alerts.accounts import AccountStore
-
-    accounts: AccountStore = parts.extras["accounts"]
+    accounts = parts.accounts
     when = datetime.fromtimestamp(parts.clock.now(), UTC)
     created = []
     for acc in demo_accounts(parts.registry(), when):
@@ -149,8 +174,6 @@ async def start_demo(parts: Parts, options: DemoOptions) -> None:
 
 def demo_scenario_path() -> Path:
     """The demo scenario shipped with the simulator: the sample street with an incident every ~20 s."""
-    from simulator.scenario import SCENARIO_DIR
-
     path: Path = SCENARIO_DIR / "demo.yaml"
     return path
 
@@ -160,13 +183,6 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
 
     The service and the simulator share one clock, so device timestamps are "now" for the ingester and the
     rule engine even when the demo runs faster than real time."""
-    from paho.mqtt.enums import MQTTProtocolVersion
-
-    from simulator.clock import paced_offloaded
-    from simulator.generate import Simulation
-    from simulator.publisher import Publisher
-    from simulator.scenario import load_scenario
-
     clock = parts.clock
     scenario = load_scenario(demo_scenario_path())
     start = datetime.fromtimestamp(clock.now(), tz=UTC).astimezone(ZoneInfo(parts.settings.timezone))

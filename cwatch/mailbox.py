@@ -95,6 +95,14 @@ class Mailbox:
         return list(self.mails)
 
 
+@dataclass(frozen=True, slots=True)
+class MailboxAt:
+    """A started mailbox and the port it listens on: what the wiring needs to send the demo's mail there."""
+
+    mailbox: Mailbox
+    port: int
+
+
 def mailbox_route(mailbox: Mailbox, path: str = "/demo/mailbox") -> Route:
     """A page listing the mailbox, newest first, its links clickable. Plain HTML: no script, no inline style
     (the board's strict Content-Security-Policy applies here too)."""

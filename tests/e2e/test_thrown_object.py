@@ -28,7 +28,7 @@ from devices.model import DeviceClass, Role
 from devices.registry import Registry
 from devices.sample import sample_street
 from devices.topics import topic_for
-from tests.support.services import MosquittoProcess
+from testkit.services import MosquittoProcess
 
 PASSWORD = "correct horse battery"
 METRICS_TOKEN = "metrics-token-for-the-e2e-test"
@@ -116,7 +116,7 @@ async def running(tmp_path: Path, mosquitto: MosquittoProcess) -> AsyncIterator[
         # `started` means the HTTP server is up; the ingester connects on its own. A message published before its
         # SUBSCRIBE reaches the broker is dropped (a new session has no subscription), so wait for the connection
         # (the SUBSCRIBE goes out in the same step that marks the transport connected).
-        transport = service.parts.extras["ingester"].transport
+        transport = service.parts.ingester.transport
         deadline = asyncio.get_running_loop().time() + 60
         while not transport.connected:
             assert asyncio.get_running_loop().time() < deadline, "the ingester did not connect within 60 s"
@@ -176,12 +176,12 @@ async def test_thrown_object_becomes_a_ticket_of_the_right_microgrid(running: Ru
     parts = running.parts
     reg = parts.registry()
     cam_id, community_id, microgrid_id, other_mg = camera_and_other_microgrid(reg)
-    accounts = parts.extras["accounts"]
+    accounts = parts.accounts
     worker = reg.people_at(microgrid_id, Role.GRID_WORKER)[0]
     await accounts.create_account("worker", PASSWORD, Role.GRID_WORKER, microgrid_id, worker.name, person_id=worker.id)
     await accounts.create_account("stranger", PASSWORD, Role.GRID_WORKER, other_mg, "别的网格员")
 
-    now = parts.extras["ingester"].clock.now()
+    now = parts.ingester.clock.now()
     topic = topic_for(community_id, cam_id, "event")
     # A low-confidence detection (a bird) first, then the real one: only the real one may become a ticket.
     base = {"event": "thrown_object", "state": "pulse", "estimated_floor": 12}

@@ -1,3 +1,3 @@
-"""Shared fixtures: real Mosquitto and influxd (`testkit.services`), PostgreSQL databases (`tests.support.postgres`)."""
+"""Shared fixtures: real Mosquitto and influxd (`testkit.services`), PostgreSQL databases (`testkit.postgres`)."""
 
-pytest_plugins = ["testkit.services", "tests.support.postgres"]
+pytest_plugins = ["testkit.services", "testkit.postgres"]

@@ -170,11 +170,13 @@ def test_the_layers_form_no_cycle() -> None:
 
 
 def test_imports_point_down_the_layers() -> None:
-    wrong = [
-        str(e)
-        for e in EDGES
-        if _package(e.imported) != _package(e.importer) and not _permits(_allowed_for(e.importer), e.imported)
-    ]
+    wrong = sorted(
+        {
+            str(e)
+            for e in EDGES
+            if _package(e.imported) != _package(e.importer) and not _permits(_allowed_for(e.importer), e.imported)
+        }
+    )
     assert wrong == [], "imports against docs/architecture.md's layers:\n" + "\n".join(wrong)
 
 

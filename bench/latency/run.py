@@ -62,8 +62,8 @@ from devices.model import Role
 from devices.payloads import Channel
 from devices.registry import Registry
 from devices.sample import sample_area, sample_street
-from tests.support import postgres
-from tests.support.services import InfluxProcess, MosquittoProcess, free_port, wait_until
+from testkit import postgres
+from testkit.services import InfluxProcess, MosquittoProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "bench-latency-password"

@@ -24,7 +24,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "devices": frozenset({"core"}),
     "ingest": frozenset({"core", "devices"}),
     "rules": frozenset({"core", "devices"}),
-    "alerts": frozenset({"core", "devices", "rules.alert"}),
+    "alerts": frozenset({"core", "devices", "rules.alert", "rules.durations"}),
     "simulator": frozenset({"core", "devices"}),
     "simulator.judge": frozenset({"core", "devices", "ingest", "rules"}),
     "cwatch": frozenset(PRODUCT) - {"cwatch"},
@@ -35,7 +35,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 """What each package (or module, where it is given) may import of the others, besides its own modules. The
 longest key that is a prefix of the importer applies; a value names a package or one module of it. The
 simulator's judge runs the real decoder and rule engine (`cwatch simulate judge`, `bench.rules`); the rest of the
-simulator knows `devices` only. `ingest` and `rules` are independent, as are `alerts` and `simulator`."""
+simulator knows `devices` only. `alerts` takes the rules' output (`Alert`) and their way of writing durations
+(escalation policies). `ingest` and `rules` are independent, as are `alerts` and `simulator`."""
 
 LAZY_ALLOWED: dict[str, str] = {
     "cwatch.cli": "`cwatch --help` and small commands import only what they run",

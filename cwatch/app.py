@@ -52,6 +52,7 @@ from alerts.tables import metadata as alerts_metadata
 from core.clock import Clock, SystemClock
 from core.db import make_engine
 from core.i18n import tr
+from core.progress import Progress, silent
 from cwatch import redact
 from cwatch.answers import AbsenceAnswers
 from cwatch.api import OpsApi
@@ -114,10 +115,10 @@ async def open_store(settings: Settings) -> AsyncIterator[AsyncEngine]:
 # --- small commands used by the CLI -------------------------------------------------------------------------
 
 
-async def import_registry(settings: Settings, folder: Path) -> Registry:
-    reg = load_registry(folder)  # raises RegistryError naming every problem; nothing is saved then
+async def import_registry(settings: Settings, folder: Path, progress: Progress = silent) -> Registry:
+    reg = load_registry(folder, progress)  # raises RegistryError naming every problem; nothing is saved then
     async with open_store(settings) as engine:
-        await save_registry_db(engine, reg)
+        await save_registry_db(engine, reg, progress)
         await _audit_registry(engine, cli_user(), "cli", folder, reg)
     return reg
 

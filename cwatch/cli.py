@@ -91,9 +91,11 @@ def cmd_registry_sample(args: argparse.Namespace) -> int:
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
     from cwatch.app import import_registry
+    from cwatch.progressbar import terminal_progress
 
     settings = _settings(args)
-    reg = asyncio.run(import_registry(settings, Path(args.folder)))
+    with terminal_progress() as progress:
+        reg = asyncio.run(import_registry(settings, Path(args.folder), progress))
     say("cli.imported", folder=args.folder, devices=len(reg.devices), households=len(reg.households))
     return 0
 
@@ -414,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # top-level modules of optional dependencies -> the extra that installs them (pyproject.toml)
-_EXTRAS = {"paho": "simulator", "tqdm": "simulator"}
+_EXTRAS = {"paho": "simulator"}
 
 
 if __name__ == "__main__":

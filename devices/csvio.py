@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.progress import Progress, silent
 from devices.errors import DevicesError, Problem, RegistryError
 from devices.fields import ENTITIES, Entity, Field
 from devices.integrity import Collections, check
@@ -144,6 +145,15 @@ def _records(path: Path, entity: Entity[Any], problems: list[Problem]) -> _File 
         out.append(_Row(path.name, start, row, problems, absent))
 
 
+def _data_lines(path: Path) -> int:
+    """Lines after the header (an estimate of the rows, for progress only: quoted newlines count twice)."""
+    try:
+        with path.open("rb") as f:
+            return max(0, sum(1 for _ in f) - 1)
+    except OSError:
+        return 0
+
+
 @dataclass
 class _Loaded:
     items: list[Any]
@@ -165,9 +175,14 @@ _REFERENCES: dict[str, frozenset[str]] = {
 }
 
 
-def load_registry(folder: str | Path) -> Registry:
+#: Rows between two progress reports (a report costs a call; a city has a million rows).
+_REPORT_EVERY = 5_000
+
+
+def load_registry(folder: str | Path, progress: Progress = silent) -> Registry:
     """Read the CSV files of `folder` into a `Registry`. Files that are absent count as empty. Raises
-    `RegistryError` listing every problem of every file; nothing is imported then."""
+    `RegistryError` listing every problem of every file; nothing is imported then. `progress` hears
+    ("read", rows done, rows in all files) as the rows are checked."""
     root = Path(folder)
     if not root.is_dir():
         raise RegistryError([Problem(str(root), 0, "", "folder does not exist")])
@@ -177,6 +192,9 @@ def load_registry(folder: str | Path) -> Registry:
     loaded: dict[str, _Loaded] = {}
     unreadable: set[str] = set()
     refused_ids: set[str] = set()
+    total = sum(_data_lines(root / e.file) for e in ENTITIES)
+    done = 0
+    progress("read", 0, total)
     for entity in ENTITIES:
         got = _Loaded([], [])
         loaded[entity.name] = got
@@ -193,6 +211,10 @@ def load_registry(folder: str | Path) -> Registry:
                 got.lines.append(row.line)
             elif "id" in row.cells:
                 refused_ids.add(row.cells["id"].strip())
+            done += 1
+            if done % _REPORT_EVERY == 0:
+                progress("read", min(done, total), total)
+    progress("read", total, total)
 
     def locate(collection: str, index: int) -> tuple[str, int]:
         return f"{collection}.csv", loaded[collection].lines[index]

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from core.db import begin_write
+from core.progress import Progress, silent
 from devices.errors import RegistryStoreError
 from devices.fields import ENTITIES, Entity
 from devices.kinds import StoreType
@@ -161,12 +162,20 @@ async def _revision(conn: AsyncConnection) -> int:
     return int(rev)
 
 
-async def save_registry_db(engine: AsyncEngine, reg: Registry) -> int:
-    """Replace the stored registry with `reg` in one transaction; returns the new revision.
+#: Rows per INSERT statement while saving: progress is reported between them.
+_CHUNK = 10_000
+
+
+async def save_registry_db(engine: AsyncEngine, reg: Registry, progress: Progress = silent) -> int:
+    """Replace the stored registry with `reg` in one transaction; returns the new revision. `progress` hears
+    ("save", rows written, rows in all).
 
     The revision row is updated first: on PostgreSQL its row lock serialises concurrent saves, so the last one
     to commit wins whole and revisions never repeat."""
     rows = _rows(reg)
+    total = sum(len(r) for r in rows.values())
+    done = 0
+    progress("save", 0, total)
     try:
         async with begin_write(engine) as conn:
             result = await conn.execute(
@@ -176,8 +185,11 @@ async def save_registry_db(engine: AsyncEngine, reg: Registry) -> int:
                 raise RegistryStoreError("the revision row is missing; run create_tables first")
             for name, table in _TABLES.items():
                 await conn.execute(delete(table))
-                if rows[name]:
-                    await conn.execute(insert(table), rows[name])
+                for start in range(0, len(rows[name]), _CHUNK):
+                    chunk = rows[name][start : start + _CHUNK]
+                    await conn.execute(insert(table), chunk)
+                    done += len(chunk)
+                    progress("save", done, total)
             return await _revision(conn)
     except SQLAlchemyError as e:
         raise RegistryStoreError(f"cannot save the registry: {e}") from e

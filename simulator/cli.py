@@ -152,11 +152,30 @@ def run(args: argparse.Namespace) -> int:
     return 2
 
 
-def _progress(total: int | None, args: argparse.Namespace, unit: str = "msg") -> object:
+def _progress(total: int | None, args: argparse.Namespace, unit: str = "msg", *, disable: bool = False) -> object:
+    from tqdm import tqdm
+
+    disable = disable or bool(getattr(args, "no_progress", False)) or not sys.stderr.isatty()
+    return tqdm(total=total, unit=unit, disable=disable, mininterval=0.5, smoothing=0.1)
+
+
+def _by_simulated_time(
+    messages: Iterable[SimMessage], t0: float, t1: float, args: argparse.Namespace
+) -> Iterator[SimMessage]:
+    """Pass `messages` through while a bar on a terminal shows the simulated hours done of the scenario's, the
+    time left and the messages so far (how many there will be is known only at the end)."""
     from tqdm import tqdm
 
     disable = bool(getattr(args, "no_progress", False)) or not sys.stderr.isatty()
-    return tqdm(total=total, unit=unit, disable=disable, mininterval=0.5, smoothing=0.1)
+    total = max((t1 - t0) / 3600, 0.01)
+    fmt = "{l_bar}{bar}| {n:.1f}/{total:.1f} simulated h [{elapsed}<{remaining}]{postfix}"
+    with tqdm(total=total, disable=disable, mininterval=0.5, smoothing=0.1, bar_format=fmt) as bar:
+        for n, m in enumerate(messages, 1):
+            done = min(total, max(0.0, (m.ts - t0) / 3600))
+            if done > bar.n:
+                bar.update(done - bar.n)
+                bar.set_postfix_str(f"{n} messages", refresh=False)
+            yield m
 
 
 def _publisher(args: argparse.Namespace) -> object:
@@ -193,7 +212,7 @@ async def _publish_paced(
 
     pub = _publisher(args)
     assert isinstance(pub, Publisher)
-    bar = _progress(total, args)
+    bar = _progress(total, args, disable=total is None)
     n = 0
     with pub:
         async for m in paced(messages, make_clock(start, speed)):
@@ -230,7 +249,7 @@ def _run(args: argparse.Namespace) -> int:
         start = datetime.now(CST).replace(microsecond=0) if args.start == "now" else datetime.fromisoformat(args.start)
         scenario = scenario.model_copy(update={"start": start if start.tzinfo else start.replace(tzinfo=CST)})
     sim = Simulation(registry_for(scenario), scenario, args.seed)
-    messages = _limit(sim.messages(), args.limit)
+    messages = _by_simulated_time(_limit(sim.messages(), args.limit), scenario.t0, scenario.t1, args)
     out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115 - closed below
     try:
         if out is not None:
@@ -239,13 +258,8 @@ def _run(args: argparse.Namespace) -> int:
             speed = _speed(args.speed) if args.speed is not None else scenario.speed
             code = asyncio.run(_publish_paced(messages, scenario.t0, speed, args))
         else:
-            bar = _progress(None, args)
-            n = 0
             t0 = time.monotonic()
-            for _ in messages:
-                n += 1
-                bar.update(1)  # type: ignore[attr-defined]
-            bar.close()  # type: ignore[attr-defined]
+            n = sum(1 for _ in messages)
             print(f"generated {n} messages in {time.monotonic() - t0:.1f} s", file=sys.stderr)
             code = 0
     finally:

@@ -19,7 +19,7 @@ from devices.sample import sample_street
 from simulator.incidents import resolve
 from simulator.scenario import IncidentStream, load_scenario
 from simulator.world import World
-from tests.support.services import free_port
+from testkit.services import free_port
 
 
 def test_a_second_demo_stops_before_it_deletes_the_running_ones_files(tmp_path: Path) -> None:

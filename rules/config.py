@@ -196,6 +196,19 @@ class AbsenceRule(RuleBase):
         gt=0,
         description="With `routine`: the routine holds an absence back at most this long after the last use.",
     )
+    min_burst_m3: float | None = Field(
+        default=None,
+        gt=0,
+        description="One reading's use of at least this counts as use on its own (a flush, a hand wash), without "
+        "adding up to `min_use_m3` within the window; a trickle of less per reading (a leak) still does not.",
+    )
+    before_quiet: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="An absence that would fall due inside the quiet hours is due instead an hour before they "
+        "begin, if by then it has lasted this long and the routine (if any) finds it unusual then, or holding it "
+        "to the end of the quiet hours would pass `max_window`.",
+    )
     away_ends_on_use: bool = Field(
         default=False,
         description="Water used while the household is away (the care profile's `away_until`, or an answer "

@@ -127,6 +127,19 @@ def quiet_end(ts: float, qh: QuietHours | None, tz: ZoneInfo) -> float:
     return end.timestamp()
 
 
+def quiet_start(ts: float, qh: QuietHours | None, tz: ZoneInfo) -> float | None:
+    """When the quiet hours `qh` that `ts` falls in began (local time in `tz`); None when `ts` is outside them."""
+    if qh is None:
+        return None
+    dt = datetime.fromtimestamp(ts, tz)
+    if not qh.contains(dt.time()):
+        return None
+    start = datetime.combine(dt.date(), qh.start, tz)
+    if start.timestamp() > ts:
+        start = datetime.combine(dt.date() - timedelta(days=1), qh.start, tz)
+    return start.timestamp()
+
+
 class QuietEnds:
     """`quiet_end` for one zone, remembered per UTC minute and quiet-hours window.
 

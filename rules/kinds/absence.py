@@ -16,9 +16,12 @@ from rules.kinds.base import NEVER, Context
 from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.watched import WatchedMeters
 from rules.kinds.water import RESTART
-from rules.schedule import Schedule, parse_span
+from rules.schedule import Schedule, parse_span, quiet_start
 
 _EPS = 1e-6
+QUIET_LEAD_S = 3600.0
+"""`before_quiet`: how long before the quiet hours an absence is judged, so that an hourly meter's last reading
+before them can prove it."""
 
 
 class AbsenceEvaluator(WatchedMeters):
@@ -68,18 +71,44 @@ class AbsenceEvaluator(WatchedMeters):
                 start = ans
         return start
 
+    def _usual_until(self, ctx: Context, h: str, start: float) -> float | None:
+        """When the routine finds the inactivity since `start` unusual (None: no routine, or not learned)."""
+        if self.routine is None:
+            return None
+        # measured as the routine was learned: from the baseline's own last use (it counts smaller uses)
+        return self.routine.usual_until(h, max(start, self.routine.last_use.get(h, start)), ctx)
+
     def _usual(self, ctx: Context, h: str, start: float, due: float) -> float:
         """`due`, moved later to when the resident's routine makes the inactivity unusual, but at most to
         `max_window` after `start`. Only ever later: so `_judge` asks only once the readings prove `due` itself
         (the routine's arithmetic is ~20 µs)."""
-        if self.routine is None:
-            return due
-        # measured as the routine was learned: from the baseline's own last use (it counts smaller uses)
-        usual = self.routine.usual_until(h, max(start, self.routine.last_use.get(h, start)), ctx)
+        usual = self._usual_until(ctx, h, start)
         if usual is not None and usual > due:
             cap = self.rule.max_window
             return usual if cap is None else max(due, min(usual, start + cap))  # a usual long night: wait
         return due
+
+    def _before_quiet(self, ctx: Context, h: str, start: float, hh: Household) -> float | None:
+        """`before_quiet`: when the absence since `start` would fall due inside the quiet hours (held by the
+        routine or not), the hour before they begin, if it has lasted `before_quiet` by then and the routine
+        does not hold it then, or holding it to the quiet hours' end would pass `max_window`. None: not moved."""
+        bq = self.rule.before_quiet
+        qh = hh.care.quiet_hours
+        if bq is None or qh is None:
+            return None
+        due = self._usual(ctx, h, start, start + self.window)
+        q0 = quiet_start(due, qh, ctx.tz)
+        if q0 is None:
+            return None  # due outside the quiet hours
+        early = q0 - QUIET_LEAD_S
+        if early < start + bq - _EPS or early >= due:
+            return None
+        usual = self._usual_until(ctx, h, start)
+        if usual is not None and usual > early + _EPS:
+            cap = self.rule.max_window
+            if cap is None or start + cap >= ctx.quiet_end(due, qh) - _EPS:
+                return None  # usual then, and the end of the quiet hours is within `max_window`
+        return early
 
     def _release(self, ctx: Context, h: str, due: float, upto: float, hh: Household) -> float:
         """When an absence due at `due` may be raised, judged at `upto`: not inside the household's quiet hours,
@@ -118,7 +147,8 @@ class AbsenceEvaluator(WatchedMeters):
             # meter silent for longer than the window dates its catch-up use back before `r.ts - window`
             while acc and acc[0][0] < since - self.window:
                 acc.pop(0)
-            if sum(x for _, x in acc) >= self.rule.min_use_m3 - 1e-12:
+            burst = self.rule.min_burst_m3
+            if (burst is not None and m3 >= burst - 1e-12) or sum(x for _, x in acc) >= self.rule.min_use_m3 - 1e-12:
                 acc.clear()
                 # the register proves no use up to the interval's start: an absence due by then still counts
                 self._judge(ctx, h, start, start)
@@ -192,12 +222,17 @@ class AbsenceEvaluator(WatchedMeters):
             return  # one alert per absence: wait for use or an answer
         start = self._clock_start(ctx, h, hh)
         due = start + self.window
-        if proven < due - _EPS:
+        early = None
+        if self.rule.before_quiet is not None and self.rule.quiet_hours and proven >= start + self.rule.before_quiet:
+            early = self._before_quiet(ctx, h, start, hh)
+        if early is not None:
+            due = early
+        elif proven < due - _EPS:
             return  # not proven yet: the meter's next reading judges again
-        if self.routine is not None:
+        elif self.routine is not None:
             due = self._usual(ctx, h, start, due)
-            if proven < due - _EPS:
-                return  # a usual long night: not unusual yet
+        if proven < due - _EPS:
+            return  # not proven yet, or a usual long night: not unusual yet
         at = due
         if self.rule.quiet_hours:
             at = self._release(ctx, h, due, upto, hh)
@@ -212,6 +247,8 @@ class AbsenceEvaluator(WatchedMeters):
         details = {"last_use": self.mark.get(h), "window_s": self.window, "min_use_m3": self.rule.min_use_m3}
         if at > due + _EPS:
             details["deferred_from"] = due
+        if early is not None and at <= early + _EPS:
+            details["before_quiet"] = True
         em.raise_(ctx.out, key, at, place, details)
 
     def answer(self, ctx: Context, h: str, until: float | None, at: float) -> None:

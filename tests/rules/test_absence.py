@@ -277,3 +277,36 @@ def test_water_use_ends_the_care_profiles_away_when_the_operator_chooses() -> No
         _eng, meter, _ = setup(replace(WATCHED, away_until=away), text=AWAY_ENDS.replace("{on}", on))
         [a] = raises(meter.run(T0 + 6 * H, 104, uses={13: 0.05}))  # back early: used water at 18:00-19:00
         assert a.ts == due
+
+
+BEFORE_QUIET = ABSENCE.replace("    window: 12h\n", "    window: 12h\n    before_quiet: 10h\n")
+
+
+def test_an_absence_due_in_the_quiet_hours_is_raised_before_them() -> None:
+    """Last use 10:00-11:00: 12 h fall due at 22:00, when the quiet hours begin; held to 06:00 that is 20 h.
+    With `before_quiet: 10h` it is raised at 21:00 (11 h by then), proven by the reading then."""
+    for text, due in ((ABSENCE, T0 + 30 * H), (BEFORE_QUIET, T0 + 21 * H)):
+        _eng, meter, _ = setup(text=text)
+        [a] = raises(meter.run(T0 + 10 * H, 22, uses={1: 0.05}))
+        assert a.ts == due
+        assert a.details.get("before_quiet", False) is (text == BEFORE_QUIET)
+
+
+def test_an_absence_too_short_before_the_quiet_hours_waits_for_their_end() -> None:
+    """Last use 12:00-13:00: at 21:00 only 9 h have passed, less than `before_quiet`: raised at 06:00."""
+    _eng, meter, _ = setup(text=BEFORE_QUIET)
+    [a] = raises(meter.run(T0 + 12 * H, 20, uses={1: 0.05}))
+    assert a.ts == T0 + 30 * H
+
+
+def test_a_single_small_use_counts_with_min_burst_but_a_trickle_does_not() -> None:
+    text = ABSENCE.replace("    min_use_m3: 0.01\n", "    min_use_m3: 0.01\n    min_burst_m3: 0.002\n")
+    _eng, meter, _ = setup(text=text)
+    # used after 06:00, then a hand wash of 3 L after 13:00 restarts the clock: nothing at 18:00
+    out = meter.run(T0 + 6 * H, 25, uses={1: 0.02, 8: 0.003})
+    [a] = raises(out)
+    assert a.ts == T0 + 30 * H  # 13:00 + 12 h = 01:00, in the quiet hours: 06:00
+    _eng, meter, _ = setup(text=text)
+    out = meter.run(T0 + 6 * H, 14, uses={1: 0.02, **{i: 0.0005 for i in range(2, 14)}})  # 0.5 L an hour
+    [a] = raises(out)
+    assert a.ts == T0 + 18 * H  # 12 h after the use after 06:00: the trickle is no use

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.blobs import BlobStore
 from alerts.dbguard import translated
@@ -66,13 +66,50 @@ def _photo(row: Any) -> Photo:
     )
 
 
+class PhotoRequirement:
+    """The rule that some tickets (by rule or severity) need a photo before they are resolved. Its
+    `check_resolve` is the ticket service's `resolve_guard`; it needs the store only, so it is made before the
+    service, and `Photos` (which needs the service) after it."""
+
+    def __init__(self, engine: AsyncEngine, policy: MediaPolicy) -> None:
+        self.engine = engine
+        self.policy = policy
+
+    def needs_photo(self, ticket: Ticket) -> bool:
+        return self.policy.needs_photo(ticket.rule_id, ticket.severity)
+
+    async def since_active(self, ticket: Ticket) -> int:
+        """Photos attached since the ticket last became active (created, reopened or raised again)."""
+        e = ticket_events.c
+        became_active = (
+            select(func.max(e.at))
+            .where(
+                e.ticket_id == ticket.id,
+                e.to_status.in_([s.value for s in ACTIVE]),
+                (e.from_status.is_(None)) | (e.from_status.not_in([s.value for s in ACTIVE])),
+            )
+            .scalar_subquery()
+        )
+        p = ticket_photos.c
+        query = select(func.count()).where(p.ticket_id == ticket.id, p.uploaded_at >= func.coalesce(became_active, 0))
+        async with translated(), self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def check_resolve(self, ticket: Ticket) -> None:
+        """Refuse resolving a ticket that needs a photo (by its rule or severity) and has none since it became
+        active."""
+        if self.needs_photo(ticket) and await self.since_active(ticket) == 0:
+            raise PhotoRequiredError(tr("errors.photo_required", rule=ticket.rule_id))
+
+
 class Photos:
-    """Attach, list and read a ticket's photos; `check_resolve` is the service's `resolve_guard`."""
+    """Attach, list and read a ticket's photos; whether a resolve needs one is `requirement`'s to say."""
 
     def __init__(self, service: TicketService, blobs: BlobStore, policy: MediaPolicy) -> None:
         self.service = service
         self.blobs = blobs
         self.policy = policy
+        self.requirement = PhotoRequirement(service.engine, policy)
 
     async def visible(self, viewer: Account, ticket_id: int) -> Ticket:
         """The ticket, if the viewer may see it; `NotFoundError` otherwise (as for a missing one)."""
@@ -145,30 +182,13 @@ class Photos:
         return await self.blobs.get(photo.photo_key), photo.media_type
 
     def needs_photo(self, ticket: Ticket) -> bool:
-        return self.policy.needs_photo(ticket.rule_id, ticket.severity)
+        return self.requirement.needs_photo(ticket)
 
     async def since_active(self, ticket: Ticket) -> int:
-        """Photos attached since the ticket last became active (created, reopened or raised again)."""
-        e = ticket_events.c
-        became_active = (
-            select(func.max(e.at))
-            .where(
-                e.ticket_id == ticket.id,
-                e.to_status.in_([s.value for s in ACTIVE]),
-                (e.from_status.is_(None)) | (e.from_status.not_in([s.value for s in ACTIVE])),
-            )
-            .scalar_subquery()
-        )
-        p = ticket_photos.c
-        query = select(func.count()).where(p.ticket_id == ticket.id, p.uploaded_at >= func.coalesce(became_active, 0))
-        async with translated(), self.service.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return await self.requirement.since_active(ticket)
 
     async def check_resolve(self, ticket: Ticket) -> None:
-        """Refuse resolving a ticket that needs a photo (by its rule or severity) and has none since it became
-        active."""
-        if self.needs_photo(ticket) and await self.since_active(ticket) == 0:
-            raise PhotoRequiredError(tr("errors.photo_required", rule=ticket.rule_id))
+        await self.requirement.check_resolve(ticket)
 
 
 def _values(ticket_id: int, p: Processed, now: float, username: str) -> dict[str, Any]:

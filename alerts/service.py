@@ -79,6 +79,7 @@ class TicketService:
         notices: NoticeSink | None = None,
         notice_plan: NoticePlan | None = None,
         policies: Callable[[], PolicySet] | None = None,
+        resolve_guard: Callable[[Ticket], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         #: the escalation policies in force (`alerts.policies`; default: the packaged ones)
@@ -94,7 +95,7 @@ class TicketService:
         self.verify_grace_s = verify_grace_s
         self.silences = SilenceStore(engine)
         #: refuses a resolve by raising (a ticket that needs a photo has none: `alerts.photos`); None: no check
-        self.resolve_guard: Callable[[Ticket], Awaitable[None]] | None = None
+        self.resolve_guard = resolve_guard
         self._applying = asyncio.Lock()  # one `apply` or `release_held` at a time in this process
 
     # --- alerts in ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import getpass
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ from alerts.metrics import AlertsMetrics, MetricsNotifier
 from alerts.notices import NOTICE_CHANNEL, OutboxNotices
 from alerts.notify import LogChannel, OutboxDispatcher, WebhookChannel
 from alerts.outbound import OutboundGuard
-from alerts.photos import Photos
+from alerts.photos import PhotoRequirement, Photos
 from alerts.policies import PolicyHolder, default_policies_path, load_policies
 from alerts.s3blobs import S3BlobStore
 from alerts.service import TicketService
@@ -332,24 +332,23 @@ async def _stored_registry(engine: AsyncEngine, settings: Settings) -> Registry 
 
 @dataclass
 class RegistryHolder:
-    """The current registry; listeners are told when a new one replaces it (CSV import in another process)."""
+    """The current registry and its revision in the store; parts that look it up at each use hold this."""
 
     current: Registry
     revision: int = 0
-    listeners: list[Callable[[Registry], None]] = field(default_factory=list)
 
     def __call__(self) -> Registry:
         return self.current
 
-    def replace(self, registry: Registry, revision: int) -> None:
-        """Switch to `registry` and tell every listener. A listener that fails does not keep the others from
-        hearing of it; then the revision stays the old one, so the watcher loads it again next round and tells
-        everyone again (listeners take the same registry twice without harm), and the error is raised after all
-        were told (the watcher logs it)."""
+    def replace(self, registry: Registry, revision: int, listeners: Sequence[Callable[[Registry], None]]) -> None:
+        """Switch to `registry` (a CSV import in another process replaced it) and tell every listener. A
+        listener that fails does not keep the others from hearing of it; then the revision stays the old one, so
+        the watcher loads it again next round and tells everyone again (listeners take the same registry twice
+        without harm), and the error is raised after all were told (the watcher logs it)."""
         previous = self.revision
         self.current, self.revision = registry, revision
         failed: list[Exception] = []
-        for listener in self.listeners:
+        for listener in listeners:
             try:
                 listener(registry)
             except Exception as e:
@@ -482,6 +481,7 @@ class Service:
             )
             log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
             notices = build_notices(s, engine, holder, self.clock, wall, self.mailbox)
+            media = media_policy(s, {r.id for r in ruleset.rules})
             tickets = TicketService(
                 engine,
                 holder,
@@ -490,6 +490,7 @@ class Service:
                 channels=list(channels),
                 notices=notices.sink,
                 policies=policies,
+                resolve_guard=PhotoRequirement(engine, media).check_resolve,
             )
             dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
             # Sessions expire on the wall clock even when a demo runs the service faster than real time.
@@ -519,10 +520,9 @@ class Service:
                 to_tickets,
                 sweep_every_s=s.rules.sweep_every_s,
                 rules_path=rules_path,
+                on_reload=_audit_rules_reload(engine, stack),
+                on_sweep=_sweep_metrics(metrics),
             )
-            holder.listeners.append(runner.set_registry)
-            runner.on_reload = _audit_rules_reload(engine, stack)
-            runner.on_sweep = _sweep_metrics(metrics)
             # People's answers to absence alerts go back to the rule engine (cwatch.answers).
             answers = AbsenceAnswers(tickets.notifier, runner)
             tickets.notifier = answers
@@ -542,7 +542,6 @@ class Service:
                 broker_port=port,
                 consumers={"rules": runner.on_readings},
             )
-            holder.listeners.append(ingester.set_registry)
             # Silence is judged by the clock only once the rule engine has caught up with the spool.
             runner.backlog = lambda: ingester.spool.depth("rules")
             # Nor by the clock while the broker connection is down or just made (its queue is delivered first).
@@ -558,8 +557,7 @@ class Service:
                     "rules": runner.healthy(),
                 }
 
-            media, photos = build_media(s, tickets, {r.id for r in ruleset.rules})
-            tickets.resolve_guard = photos.check_resolve
+            photos = build_photos(s, tickets, media)
             app = build_http_app(
                 readiness=readiness,
                 metrics=metrics,
@@ -612,7 +610,8 @@ class Service:
                     tg.create_task(runner.run(), name="rules")
                     tg.create_task(escalator.run(), name="escalator")
                     tg.create_task(dispatcher.run(), name="notifications")
-                    tg.create_task(self._watch_registry(engine, holder), name="registry-watch")
+                    listeners = (runner.set_registry, ingester.set_registry)
+                    tg.create_task(self._watch_registry(engine, holder, listeners), name="registry-watch")
                     tg.create_task(claim.hold(self._claim_lost), name="claim")
                     http_task = tg.create_task(server.serve(), name="http")
                     await _wait_http_started(server, http_task)
@@ -637,8 +636,11 @@ class Service:
         if self.claim_lost is not None:
             raise self.claim_lost
 
-    async def _watch_registry(self, engine: AsyncEngine, holder: RegistryHolder) -> None:
-        """Pick up a registry replaced by another process (CSV import) without a restart."""
+    async def _watch_registry(
+        self, engine: AsyncEngine, holder: RegistryHolder, listeners: Sequence[Callable[[Registry], None]]
+    ) -> None:
+        """Pick up a registry replaced by another process (CSV import) without a restart; `listeners` rebuild
+        what they derived from the old one."""
         while True:
             await asyncio.sleep(self.settings.registry.reload_every_s)
             try:
@@ -646,7 +648,7 @@ class Service:
                 if rev != holder.revision:
                     reg = await load_registry_db(engine)
                     if reg is not None:
-                        holder.replace(reg, rev)
+                        holder.replace(reg, rev, listeners)
                         log.info("registry revision %d loaded: %d devices", rev, len(reg.devices))
             except Exception:  # a store hiccup must not stop the service; try again next round
                 log.exception("registry reload failed")
@@ -674,16 +676,21 @@ async def run_until_signalled(service: Service) -> None:
 # --- media and evidence -------------------------------------------------------------------------------------
 
 
-def build_media(s: Settings, tickets: Any, rule_ids: set[str]) -> tuple[Any, Any]:
-    """The media policy of `media.*` and the photo store on its blob storage (data_dir/media or S3)."""
+def media_policy(s: Settings, rule_ids: set[str]) -> MediaPolicy:
+    """The media policy of `media.*`: where camera media may come from, which tickets need a photo, upload limits."""
     m = s.media
     unknown = sorted(set(m.photo_required_rules) - rule_ids)
     if unknown:
         raise SettingsError(f"media.photo_required_rules: no rule {', '.join(unknown)} in the rule set")
     limits = UploadLimits(m.max_upload_bytes, m.max_pixels, m.max_side_px)
-    policy = MediaPolicy.of(
+    return MediaPolicy.of(
         m.hosts, photo_rules=m.photo_required_rules, photo_severities=m.photo_required_severities, limits=limits
     )
+
+
+def build_photos(s: Settings, tickets: TicketService, policy: MediaPolicy) -> Photos:
+    """The photo store on the blob storage of `media.storage` (data_dir/media or S3)."""
+    m = s.media
     blobs: BlobStore
     if m.storage == "s3":
         try:
@@ -699,7 +706,7 @@ def build_media(s: Settings, tickets: Any, rule_ids: set[str]) -> tuple[Any, Any
             raise SettingsError(f"media.storage = 's3': {e}") from None
     else:
         blobs = FileBlobStore(s.data_path / "media")
-    return policy, Photos(tickets, blobs, policy)
+    return Photos(tickets, blobs, policy)
 
 
 def telemetry_reader(s: Settings, clock: Clock, stack: contextlib.AsyncExitStack) -> Any:

@@ -72,6 +72,8 @@ class RuleRunner:
         backlog: Callable[[], int] | None = None,
         connected: Callable[[], bool] | None = None,
         resume_s: float = 30.0,
+        on_reload: Callable[[Path, str, int], None] | None = None,
+        on_sweep: Callable[[float, int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -88,9 +90,9 @@ class RuleRunner:
         self.last_reload_error: RuleConfigError | None = None
         self.reloads = 0
         #: told (path, sha-256 of the new content, number of rules) after each reload that took (the audit log)
-        self.on_reload: Callable[[Path, str, int], None] | None = None
+        self.on_reload = on_reload
         #: told (seconds, alerts) after each sweep that succeeded: its wall time with hand-off and save (metrics)
-        self.on_sweep: Callable[[float, int], None] | None = None
+        self.on_sweep = on_sweep
         self._digest = _digest(rules_path) if rules_path is not None else None
         self._lock = asyncio.Lock()
         self._last_save = float("-inf")

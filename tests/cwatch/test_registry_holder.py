@@ -22,11 +22,11 @@ def test_a_failing_listener_neither_silences_the_others_nor_loses_the_change() -
             raise RuntimeError("rescope failed")
         heard.append(("rules", reg))
 
-    holder.listeners += [rules, lambda reg: heard.append(("ingest", reg))]
+    listeners = [rules, lambda reg: heard.append(("ingest", reg))]
     with pytest.raises(RuntimeError, match="rescope failed"):
-        holder.replace(new, 2)
+        holder.replace(new, 2, listeners)
     assert heard == [("ingest", new)]
     assert holder.revision == 1  # so the watcher loads revision 2 again
-    holder.replace(new, 2)
+    holder.replace(new, 2, listeners)
     assert heard == [("ingest", new), ("rules", new), ("ingest", new)]
     assert holder.revision == 2

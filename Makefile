@@ -48,6 +48,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.care
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.board
 	$(BIN)/python -m bench.latency
 
 schemas: install

@@ -22,12 +22,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    case,
-    exists,
-    select,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import begin_write
 
@@ -297,16 +294,3 @@ async def create_tables(engine: AsyncEngine) -> None:
     """Create every table of `alerts` that does not exist yet (idempotent)."""
     async with begin_write(engine) as conn:
         await conn.run_sync(metadata.create_all)
-
-
-async def tickets_hold_their_own_condition(conn: AsyncConnection) -> None:
-    """Schema step 5: every ticket of a store from before `ticket_members` holds its own dedup key (a cleared
-    one as cleared); tickets that already hold conditions are left alone."""
-    t, m = tickets.c, ticket_members.c
-    state = case((t.cleared, "cleared"), else_="firing")
-    columns = ["ticket_id", "dedup_key", "rule_id", "severity", "severity_rank", "state", "active", "title"]
-    columns += ["details", "count", "first_seen", "last_seen", "joined_at"]
-    rows = select(t.id, t.dedup_key, t.rule_id, t.severity, t.severity_rank, state, t.active, t.title, t.details)
-    rows = rows.add_columns(t.count, t.first_seen, t.last_seen, t.created_at)
-    rows = rows.where(~exists().where(m.ticket_id == t.id))
-    await conn.execute(ticket_members.insert().from_select(columns, rows))

@@ -46,9 +46,7 @@ from alerts.photos import PhotoRequirement, Photos
 from alerts.policies import PolicyHolder, default_policies_path, load_policies
 from alerts.s3blobs import S3BlobStore
 from alerts.service import TicketService
-from alerts.store import create_tables as alerts_tables
 from alerts.stream import ChangeHub
-from alerts.tables import metadata as alerts_metadata
 from core.clock import Clock, SystemClock
 from core.db import make_engine
 from core.i18n import tr
@@ -62,17 +60,15 @@ from cwatch.http import build_http_app
 from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
 from cwatch.mailbox import Mailbox, MailboxAt, mailbox_route
 from cwatch.ports import check_ports, service_ports
-from cwatch.schema import ensure_schema
+from cwatch.schema import Revisions, current_revisions, described, ensure_schema
 from cwatch.settings import Settings, tile_source
 from devices.csvio import load_registry, save_registry
 from devices.model import Role
 from devices.registry import Registry
 from devices.sample import sample_street
-from devices.store import METADATA, load_registry_db, registry_revision, save_registry_db
 from devices.store import create_tables as devices_tables
+from devices.store import load_registry_db, registry_revision, save_registry_db
 from ingest.deadletter import DeadLetters
-from ingest.deadletter import create_tables as deadletter_tables
-from ingest.deadletter import metadata as deadletter_metadata
 from ingest.service import Ingester
 from ingest.sinks.configured import make_reader
 from ingest.wiring import build_ingester
@@ -80,25 +76,15 @@ from rules.alert import Alert
 from rules.config import default_ruleset_path, load_ruleset
 from rules.runner import RuleRunner, open_engine
 from rules.state import RuleStateStore
-from rules.state import create_tables as rules_tables
-from rules.state import metadata as rules_metadata
 
 log = logging.getLogger("cwatch.app")
 
 
 async def create_all_tables(engine: AsyncEngine) -> None:
-    """Create every package's tables (idempotent), then check the schema version and that the existing tables
-    have every column this cwatch uses (`cwatch.schema`; SchemaError names the table and columns)."""
-    for create in (devices_tables, deadletter_tables, rules_tables, alerts_tables):
-        await create(engine)
-    metadatas = (METADATA, deadletter_metadata, rules_metadata, alerts_metadata)
-    tables = [t for m in metadatas for t in m.sorted_tables]
-    await ensure_schema(engine, tables, where=_described(engine))
-
-
-def _described(engine: AsyncEngine) -> str:
-    """The database for error messages, without a password."""
-    return f"database {engine.url.render_as_string(hide_password=True)}"
+    """Bring the store to this cwatch's schema (`cwatch.schema`: the Alembic revisions; SchemaError names a newer
+    database, or the table and its missing columns), then the registry's revision row."""
+    await ensure_schema(engine, where=described(engine))
+    await devices_tables(engine)
 
 
 @contextlib.asynccontextmanager
@@ -113,6 +99,22 @@ async def open_store(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 # --- small commands used by the CLI -------------------------------------------------------------------------
+
+
+async def upgrade_store(settings: Settings) -> tuple[str, Revisions]:
+    """`cwatch db upgrade`: what start-up does to the store, alone. Returns the database and where it stands."""
+    async with open_store(settings) as engine:
+        return described(engine), await current_revisions(engine)
+
+
+async def store_revisions(settings: Settings) -> tuple[str, Revisions]:
+    """`cwatch db current`: where the store stands, without changing it."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.store_url)
+    try:
+        return described(engine), await current_revisions(engine)
+    finally:
+        await engine.dispose()
 
 
 async def import_registry(settings: Settings, folder: Path, progress: Progress = silent) -> Registry:

@@ -215,6 +215,39 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from cwatch.app import upgrade_store
+
+    where, at = asyncio.run(upgrade_store(_settings(args)))
+    print(f"{where}: at revision {at.current}, the newest this cwatch knows")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    """Exit 0 when the store is at this cwatch's newest revision, 1 when start-up would migrate it, 2 when a
+    newer cwatch wrote it."""
+    from cwatch.app import store_revisions
+
+    where, at = asyncio.run(store_revisions(_settings(args)))
+    if not at.known:
+        print(f"{where}: at revision {at.current}, written by a newer cwatch (this one knows up to {at.head})")
+        return 2
+    if at.up_to_date:
+        print(f"{where}: at revision {at.current}, the newest this cwatch knows")
+        return 0
+    state = f"at revision {at.current}" if at.current else "without a revision (empty, or from before Alembic)"
+    print(f"{where}: {state}; this cwatch migrates it to {at.head} (cwatch db upgrade, or at start-up)")
+    return 1
+
+
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from cwatch.schema import new_revision
+
+    path = new_revision(args.message, autogenerate=not args.empty)
+    print(f"wrote {path}: read it, then run ruff format and the schema tests (CONTRIBUTING.md)")
+    return 0
+
+
 def cmd_rules_check(args: argparse.Namespace) -> int:
     from cwatch.app import check_rules
 
@@ -354,6 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sch = add("schemas", cmd_schemas, "write the JSON Schemas of device protocol v1")
     sch.add_argument("folder", nargs="?", default="docs/schemas")
+
+    db = sub.add_parser("db", help="the relational store's schema (Alembic migrations)")
+    dsub = db.add_subparsers(dest="db_command", required=True)
+    d_up = dsub.add_parser("upgrade", help="migrate the store to this cwatch's schema (start-up does it too)")
+    d_up.set_defaults(func=cmd_db_upgrade)
+    d_cur = dsub.add_parser("current", help="the store's revision and this cwatch's newest (exit 1: not yet there)")
+    d_cur.set_defaults(func=cmd_db_current)
+    d_rev = dsub.add_parser(
+        "revision", help="developers: write the next revision, by autogenerate from the packages' tables"
+    )
+    d_rev.add_argument("-m", "--message", required=True, help="what the revision changes (names its file)")
+    d_rev.add_argument("--empty", action="store_true", help="no autogenerate: an empty revision to write by hand")
+    d_rev.set_defaults(func=cmd_db_revision)
 
     rules = sub.add_parser("rules", help="rule configuration")
     rusub = rules.add_subparsers(dest="rules_command", required=True)

@@ -20,9 +20,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from core.clock import SystemClock
 from core.db import make_engine
+from cwatch.schema import described, ensure_schema
 from cwatch.settings import load_settings
 from devices.sample import sample_street
-from ingest.deadletter import create_tables
 from ingest.errors import IngestConfigError
 from ingest.transport import options_from_url
 from ingest.wiring import build_ingester
@@ -39,7 +39,7 @@ async def serve(config: Path | None, sample_seed: int, metrics_port: int | None 
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     engine = make_engine(settings.store.url or f"sqlite+aiosqlite:///{data_dir / 'cwatch.db'}")
     try:
-        await create_tables(engine)
+        await ensure_schema(engine, described(engine))  # the store's tables as `cwatch serve` makes them
         registry = CollectorRegistry()
         if metrics_port is not None:
             start_http_server(metrics_port, addr="127.0.0.1", registry=registry)

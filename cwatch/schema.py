@@ -1,173 +1,202 @@
-"""The relational store's schema version, and a check that the tables this cwatch uses have every column it
-expects.
+"""Brings the relational store to the schema this cwatch uses, through the Alembic revisions in
+`cwatch.migrations`, and refuses a database it cannot use with a message naming what is wrong.
 
-`create_all` creates missing tables but never changes existing ones. A database written by an older or newer
-cwatch would otherwise fail later, at the first query that touches a changed table, with a driver error far
-from its cause. Instead startup stops at once and says which table lacks which columns, or which version wrote
-the database. A change to the tables bumps `SCHEMA_VERSION` and adds the step that brings a database of the
-previous version up to it to `MIGRATIONS`; startup runs the steps a database needs, in order, in one
-transaction."""
+Start-up (and `cwatch db upgrade`) runs, in one transaction: a database of a newer cwatch (a revision this one
+does not know) is refused; one from before Alembic (`cwatch_schema`) is brought to the baseline and stamped;
+the revisions it lacks run in order; then every table must have every column the packages declare, so a table
+changed by hand stops start-up there and then instead of failing later, at the first query that touches it,
+with a driver error far from its cause."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import asyncio
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-import alerts.tables as alerts_tables
-import devices.store as devices_store
-from core.db import begin_write
+from core.db import WRITE, make_engine
+from cwatch import migrations
 from cwatch.errors import ServiceError
+from cwatch.migrations import SCRIPTS, alembic_config, include_name, legacy
 
-SCHEMA_VERSION = 8
-"""The version of the tables this cwatch creates. 1: the first released schema. 2: `login_throttle` (failed
-logins kept across restarts). 3: building coordinates, a person's e-mail address and a device's gateway in the
-registry. 4: `audit_log` and `household_away`. 5: `ticket_members` (tickets hold conditions: one ticket per
-group of rules), verifying tickets, and since when a ticket is overdue. 6: contact points in the registry, one-tap
-`action_links`, and the outbox's per-recipient `lane`. 7: `ticket_photos` (photos attached to tickets). 8: a
-ticket's `nudge_at` (escalation policies' reminders and acknowledge timeouts)."""
-
-Migration = Callable[[AsyncConnection], Awaitable[None]]
-
-
-def _creating(*tables: sa.Table) -> Migration:
-    """A step that adds new tables (idempotent: startup's `create_all` may have made them already)."""
-
-    async def step(conn: AsyncConnection) -> None:
-        await conn.run_sync(lambda sync: tables[0].metadata.create_all(sync, tables=list(tables), checkfirst=True))
-
-    return step
-
-
-def _adding(columns: dict[str, list[str]]) -> Migration:
-    """A step that adds columns (`name TYPE ...`) to existing tables; a table that startup's `create_all` has
-    just made already has them, and one that does not exist is made later with them."""
-
-    def add(conn: Connection) -> None:
-        inspector = sa.inspect(conn)
-        existing = set(inspector.get_table_names())
-        for table, ddls in columns.items():
-            if table not in existing:
-                continue
-            have = {c["name"] for c in inspector.get_columns(table)}
-            for ddl in ddls:
-                if ddl.split()[0] not in have:
-                    conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
-
-    async def step(conn: AsyncConnection) -> None:
-        await conn.run_sync(add)
-
-    return step
-
-
-def _steps(*steps: Migration) -> Migration:
-    """One version's steps, in order."""
-
-    async def step(conn: AsyncConnection) -> None:
-        for one in steps:
-            await one(conn)
-
-    return step
-
-
-MIGRATIONS: dict[int, Migration] = {
-    2: _creating(alerts_tables.login_throttle),
-    3: _adding(
-        {
-            "devices_buildings": ["lat FLOAT", "lon FLOAT"],
-            "devices_people": ["email TEXT NOT NULL DEFAULT ''"],
-            "devices_devices": ["gateway_id VARCHAR(64)"],
-        }
-    ),
-    4: _creating(alerts_tables.audit_log, alerts_tables.household_away),
-    5: _steps(
-        _creating(alerts_tables.ticket_members),
-        _adding(
-            {
-                "tickets": [
-                    "verifying BOOLEAN NOT NULL DEFAULT FALSE",
-                    "verify_until FLOAT",
-                    "overdue_since FLOAT",
-                    "overdue_reason VARCHAR(16)",
-                ]
-            }
-        ),
-        alerts_tables.tickets_hold_their_own_condition,
-    ),
-    6: _steps(
-        _creating(devices_store.CONTACTS),
-        _creating(alerts_tables.action_links),
-        _adding({"notification_outbox": ["lane VARCHAR(200) NOT NULL DEFAULT ''"]}),
-    ),
-    7: _creating(alerts_tables.ticket_photos),
-    8: _adding({"tickets": ["nudge_at FLOAT"]}),
-}
-"""`MIGRATIONS[n]` brings a database of version n - 1 to version n."""
-
-_meta = sa.MetaData()
-version_table = sa.Table(
-    "cwatch_schema",
-    _meta,
-    sa.Column("id", sa.Integer, primary_key=True),  # always 1: one row
-    sa.Column("version", sa.Integer, nullable=False),
-)
+_LOCK = 0x63776174  # PostgreSQL advisory lock: one process migrates at a time
 
 
 class SchemaError(ServiceError):
     """The database's tables do not match this cwatch: written by another version, or changed by hand."""
 
 
-async def ensure_schema(engine: AsyncEngine, tables: Iterable[sa.Table], where: str) -> int:
-    """Stamp a new database with `SCHEMA_VERSION`, bring an older one up to it, refuse a newer one, then check
-    that every table in `tables` has every column this code declares. `where` names the database in errors.
-    Returns the database's version (after migrating). Raises SchemaError."""
-    try:
-        return await _ensure(engine, list(tables), where)
-    except sa.exc.IntegrityError:
-        # another process (several ingesters starting together on PostgreSQL) stamped it meanwhile: read again
-        return await _ensure(engine, list(tables), where)
+@dataclass(frozen=True)
+class Revisions:
+    """Where a database stands: its revision (None before the first), this cwatch's head, and whether this
+    cwatch knows the database's revision (a newer cwatch wrote it, else)."""
+
+    current: str | None
+    head: str
+    known: bool = True
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
 
 
-async def _ensure(engine: AsyncEngine, tables: list[sa.Table], where: str) -> int:
-    async with begin_write(engine) as conn:
-        await conn.run_sync(_meta.create_all)
-        found = (await conn.execute(sa.select(version_table.c.version))).scalar_one_or_none()
-        if found is None:
-            await conn.execute(version_table.insert().values(id=1, version=SCHEMA_VERSION))
-            found = SCHEMA_VERSION
-        elif found > SCHEMA_VERSION:
-            raise SchemaError(
-                f"{where}: written by a newer cwatch (schema version {found}; this one knows up to "
-                f"{SCHEMA_VERSION}). Run the newer cwatch, or point this one at another database."
-            )
-        while found < SCHEMA_VERSION:
-            step = MIGRATIONS.get(found + 1)
-            if step is None:
-                raise SchemaError(
-                    f"{where}: schema version {found}, and this cwatch has no migration to {found + 1}. "
-                    "Upgrade through the releases in between, or start from an empty database."
-                )
-            await step(conn)
-            found += 1
-            await conn.execute(version_table.update().values(version=found))
-        missing = await conn.run_sync(_missing_columns, tables)
-    if missing:
-        listed = "; ".join(f"table {t} lacks {', '.join(cols)}" for t, cols in missing)
-        raise SchemaError(
-            f"{where}: {listed}. These tables were created by another cwatch or changed by hand "
-            f"(schema version {found})."
-        )
+def described(engine: AsyncEngine) -> str:
+    """The database for error messages, without a password."""
+    return f"database {engine.url.render_as_string(hide_password=True)}"
+
+
+def head(scripts: Path = SCRIPTS) -> str:
+    """The newest revision this cwatch knows."""
+    found = ScriptDirectory.from_config(alembic_config(scripts=scripts)).get_current_head()
+    if found is None:
+        raise SchemaError(f"{scripts}: no revisions")
     return found
 
 
-def _missing_columns(conn: Connection, tables: list[sa.Table]) -> list[tuple[str, list[str]]]:
+async def ensure_schema(engine: AsyncEngine, where: str, scripts: Path = SCRIPTS, *, check: bool = True) -> str:
+    """Migrate the database to the head revision, or refuse it: written by a newer cwatch, or (unless `check`
+    is off) a table lacking columns. `where` names the database in errors. Returns the revision. Raises
+    SchemaError."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_in_one_transaction, where, scripts, check)
+
+
+async def current_revisions(engine: AsyncEngine, scripts: Path = SCRIPTS) -> Revisions:
+    """Where the database stands, without changing it; a database from before Alembic reads as None."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    return Revisions(current, head(scripts), current is None or _known(current, alembic_config(scripts=scripts)))
+
+
+def _known(revision: str, cfg: Config) -> bool:
+    try:
+        ScriptDirectory.from_config(cfg).get_revision(revision)
+    except (RevisionError, CommandError):
+        return False
+    return True
+
+
+def _in_one_transaction(conn: Connection, where: str, scripts: Path, check: bool) -> str:
+    # SQLite changes a table by copying it: with foreign keys on, dropping the old `tickets` would delete its
+    # members, events and photos (ON DELETE CASCADE). The pragma only takes outside a transaction; the keys are
+    # checked before commit instead.
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:
+        _pragma(conn, "PRAGMA foreign_keys=OFF")
+    try:
+        with conn.execution_options(**{WRITE: True}).begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
+            revision = _migrate(conn, where, scripts, check)
+            if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                raise SchemaError(f"{where}: rows refer to missing rows after migrating: {broken[:5]}")
+        return revision
+    finally:
+        if sqlite:
+            _pragma(conn, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(conn: Connection, sql: str) -> None:
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+def _migrate(conn: Connection, where: str, scripts: Path, check: bool) -> str:
+    cfg = alembic_config(conn, scripts)
+    newest = head(scripts)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current is not None:
+        if not _known(current, cfg):
+            raise SchemaError(
+                f"{where}: written by a newer cwatch (schema revision {current}, unknown to this one, which knows "
+                f"up to {newest}). Run the newer cwatch, or point this one at another database."
+            )
+    else:
+        found = legacy.version(conn)
+        if found is not None:
+            _adopt(conn, cfg, found, where)
+    command.upgrade(cfg, "head")
+    legacy.mark(conn)
+    if check:
+        _refuse_missing_columns(conn, where)
+    return newest
+
+
+def _adopt(conn: Connection, cfg: Config, found: int, where: str) -> None:
+    """A database from before Alembic: bring an older one to the release schema, then stamp the revision its
+    version equals."""
+    last = max(legacy.REVISIONS)
+    if found > last:
+        raise SchemaError(
+            f"{where}: written by a newer cwatch (schema version {found}; this one knows up to {last} "
+            "and Alembic revisions). Run the newer cwatch, or point this one at another database."
+        )
+    if found < 1:
+        raise SchemaError(
+            f"{where}: schema version {found}, and this cwatch has no migration from it. Start from an empty database."
+        )
+    if found < legacy.RELEASE:
+        legacy.bring_up(conn, found)
+    command.stamp(cfg, legacy.REVISIONS[max(found, legacy.RELEASE)])
+
+
+def _refuse_missing_columns(conn: Connection, where: str) -> None:
     inspector = sa.inspect(conn)
-    out: list[tuple[str, list[str]]] = []
-    for table in tables:
-        have = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
-        lacking = [c.name for c in table.columns if c.name not in have]
-        if lacking:
-            out.append((table.name, lacking))
-    return out
+    missing: list[tuple[str, list[str]]] = []
+    for metadata in migrations.target_metadata():
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+            lacking = [c.name for c in table.columns if c.name not in have]
+            if lacking:
+                missing.append((table.name, lacking))
+    if missing:
+        listed = "; ".join(f"table {t} lacks {', '.join(cols)}" for t, cols in missing)
+        raise SchemaError(f"{where}: {listed}. These tables were created by another cwatch or changed by hand.")
+
+
+def differences(conn: Connection) -> list[object]:
+    """What autogenerate finds between the database and the packages' tables: empty when the revisions made
+    exactly what the code declares."""
+    context = MigrationContext.configure(
+        conn, opts={"include_name": include_name, "compare_type": True, "render_as_batch": True}
+    )
+    return list(compare_metadata(context, migrations.target_metadata()))  # type: ignore[arg-type]  # a list is supported
+
+
+def new_revision(message: str, *, autogenerate: bool = True, scripts: Path = SCRIPTS) -> Path:
+    """Write the next revision (`rNNNN_message.py`): by autogenerate, what the packages' tables have that a
+    scratch SQLite database at the head revision lacks; or an empty one to fill in by hand. Returns its path."""
+    number = f"{int(head(scripts)) + 1:04d}"
+
+    async def write(url: str) -> Path:
+        engine = make_engine(url)
+        try:
+            await ensure_schema(engine, "scratch database", scripts, check=False)
+            async with engine.connect() as conn:
+                return await conn.run_sync(_write_revision, message, number, autogenerate, scripts)
+        finally:
+            await engine.dispose()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return asyncio.run(write(f"sqlite+aiosqlite:///{scratch}/scratch.db"))
+
+
+def _write_revision(conn: Connection, message: str, number: str, autogenerate: bool, scripts: Path) -> Path:
+    script = command.revision(alembic_config(conn, scripts), message, autogenerate=autogenerate, rev_id=number)
+    if script is None or isinstance(script, list):
+        raise SchemaError(f"alembic wrote no single revision for {message!r}")
+    return Path(script.path)

@@ -4,8 +4,8 @@ column(s) and what it means.
 CSV import/export (`devices.csvio`), the relational store (`devices.store`) and the column tables of
 docs/registry.md are derived from `ENTITIES`. A field's default, and so whether its column is required, is the
 model dataclass's default (`devices.model`). Adding a field: give the dataclass the attribute with its default,
-declare a `Field` in its entity below, run `python -m devices.fields docs/registry.md` to update the docs, and add
-the store column's migration to `cwatch.schema`.
+declare a `Field` in its entity below, run `python -m devices.fields docs/registry.md` to update the docs, and write
+the store column's revision with `cwatch db revision -m "..."` (CONTRIBUTING.md, "Changing the tables").
 """
 
 from __future__ import annotations

@@ -278,3 +278,28 @@ def test_policies_check_prints_every_problem_with_file_line_and_key(
     assert capsys.readouterr().err.splitlines() == [
         "policies.yaml:4: policies[0].match.rules[1]: no rule 'smoke_alarn' in the rule set"
     ]
+
+
+def test_db_current_and_upgrade(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`db current` says whether start-up would migrate (exit 1) or not (0); `db upgrade` migrates."""
+    from cwatch.schema import head
+
+    assert main(["db", "current"]) == 1
+    assert f"this cwatch migrates it to {head()}" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert f"at revision {head()}, the newest" in capsys.readouterr().out
+    assert main(["db", "current"]) == 0
+    assert f"at revision {head()}, the newest" in capsys.readouterr().out
+
+
+def test_db_current_names_a_newer_database(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    assert main(["db", "upgrade"]) == 0
+    with sqlite3.connect(load_settings(config).data_path / "cwatch.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    capsys.readouterr()
+    assert main(["db", "current"]) == 2
+    assert "at revision 9999, written by a newer cwatch" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 2
+    assert "newer cwatch (schema revision 9999" in capsys.readouterr().err

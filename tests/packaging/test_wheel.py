@@ -1,6 +1,6 @@
 """The built wheel, installed alone into a clean virtual environment, runs: its metadata declares every
 dependency the service imports (the async engine's greenlet included), it ships its data files (scenarios,
-default rules, the board), and it builds without setuptools warnings."""
+default rules, the board, the store's migrations), and it builds without setuptools warnings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,10 @@ def test_the_wheel_installs_alone_and_runs(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stdout + built.stderr
     assert "Warning" not in built.stdout + built.stderr, built.stdout + built.stderr
     (wheel,) = tmp_path.glob("cwatch-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        shipped = set(zf.namelist())
+    migrations = {"env.py", "script.py.mako", "release.py", "versions/r0001_release_schema.py"}
+    assert {f"cwatch/migrations/{name}" for name in migrations} <= shipped
 
     venv = tmp_path / "venv"
     made = run([sys.executable, "-m", "venv", str(venv)], tmp_path)
@@ -73,6 +78,12 @@ def test_the_wheel_installs_alone_and_runs(tmp_path: Path) -> None:
     checked = run([str(cwatch), "config", "check"], work)
     assert checked.returncode == 0, checked.stderr
     assert json.loads(checked.stdout)["http"]["port"] > 0
+
+    # the migrations run from the installed package: no source tree, no alembic.ini
+    (work / "cwatch.toml").write_text('data_dir = "data"\n', encoding="utf-8")
+    upgraded = run([str(cwatch), "-c", "cwatch.toml", "db", "upgrade"], work)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert "the newest this cwatch knows" in upgraded.stdout, upgraded.stdout
 
     engine = run([str(python), "-c", _ENGINE_CHECK], work)
     assert engine.stdout.strip() == "42", engine.stdout + engine.stderr

@@ -155,12 +155,44 @@ class CountRule(DeviceRuleBase):
 
 
 class HeartbeatRule(DeviceRuleBase):
-    """Raise when a device has sent nothing for `k` times its expected interval (from the registry, or
-    `intervals` per class); clear when it is heard again."""
+    """Raise when a device has sent nothing for the longer of `k` times its expected interval (from the
+    registry, or `intervals` per class) and its class's least offline silence (`devices.classes`, or
+    `offline_after` per class); clear when it is heard again."""
 
     kind: Literal["heartbeat"]
     k: float = Field(default=3.0, gt=1)
     intervals: dict[DeviceClass, Duration] = Field(default_factory=dict)
+    offline_after: dict[DeviceClass, Duration] = Field(
+        default_factory=dict,
+        description="Per class, the least silence before a device is offline, replacing the class's default "
+        "(minutes for mains devices, hours to a day for battery ones; docs/rules.md).",
+    )
+
+
+OutageLevel = Literal["gateway", "building", "community"]
+OUTAGE_LEVELS: tuple[OutageLevel, ...] = ("gateway", "building", "community")
+
+
+class OutageRule(RuleBase):
+    """One ticket for devices silent together behind one shared cause: a gateway (`Device.gateway_id`), a
+    building or a community. A device of heartbeat rule `of` counts as silent once it has sent nothing for
+    `device_after` times its own offline limit; a group is out while at least `min_devices` of its devices,
+    and at least `min_share` of them, are silent. The outage raises one alert for the widest group out; while
+    it lasts, the heartbeat rule raises nothing for the devices it covers. When it clears, a device still
+    silent `device_after` x its limit later (and past its own limit) gets its own offline alert."""
+
+    kind: Literal["outage"]
+    of: str = Field(description="Id of the heartbeat rule whose devices are watched together.")
+    by: list[OutageLevel] = Field(default_factory=lambda: list(OUTAGE_LEVELS), min_length=1)
+    min_devices: int = Field(default=5, ge=2)
+    min_share: float = Field(default=0.5, gt=0, le=1)
+    device_after: float = Field(default=0.5, gt=0, lt=1)
+    wait: Duration = Field(
+        default=3600.0,
+        ge=0,
+        description="How long a group must stay the cause before its alert goes out: devices cut off together "
+        "fall silent over one reporting interval, and a building's share is reached before its gateway's.",
+    )
 
 
 class AllWellConfig(StrictModel):
@@ -265,12 +297,12 @@ class BaselineRule(RuleBase):
 
 
 Rule = Annotated[
-    EventRule | ThresholdRule | DurationRule | CountRule | HeartbeatRule | AbsenceRule | BaselineRule,
+    EventRule | ThresholdRule | DurationRule | CountRule | HeartbeatRule | OutageRule | AbsenceRule | BaselineRule,
     Field(discriminator="kind"),
 ]
 DeviceRule = EventRule | ThresholdRule | DurationRule | CountRule | HeartbeatRule
 HouseholdRule = AbsenceRule | BaselineRule
-KINDS = ("event", "threshold", "duration", "count", "heartbeat", "absence", "baseline")
+KINDS = ("event", "threshold", "duration", "count", "heartbeat", "outage", "absence", "baseline")
 
 
 class RuleSet(StrictModel):
@@ -393,6 +425,14 @@ def _check(rs: RuleSet, registry: Registry, lines: Lines) -> Iterator[tuple[int 
         if rule.scope is not None:
             for reason in unknown_nodes(rule.scope, registry):
                 yield problem(i, ("scope",), reason)
+        if isinstance(rule, OutageRule):
+            ref = rs.by_id(rule.of)
+            if not isinstance(ref, HeartbeatRule):
+                yield problem(i, ("of",), f"{rule.of!r} is not a heartbeat rule")
+            for key in ("scope", "schedule"):
+                if getattr(rule, key) is not None:
+                    yield problem(i, (key,), f"an outage watches its heartbeat rule's devices: no {key} of its own")
+            continue
         if isinstance(rule, AbsenceRule | BaselineRule):
             if rule.scope is not None and rule.scope.nodes() and not households_in(rule.scope, registry):
                 yield problem(i, ("scope",), "matches no household")

@@ -46,6 +46,7 @@ from rules.config import (
     DurationRule,
     EventRule,
     HeartbeatRule,
+    OutageRule,
     Rule,
     RuleSet,
     ThresholdRule,
@@ -57,6 +58,7 @@ from rules.kinds.baseline import BaselineEvaluator
 from rules.kinds.duration import DurationEvaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
+from rules.kinds.outage import OutageEvaluator
 from rules.progress import LiveTimers, Timer
 from rules.schedule import Schedule, zone
 
@@ -134,6 +136,8 @@ def make_evaluator(rule: Rule, tz: str) -> Evaluator:
         return CountEvaluator(rule, schedule)
     if isinstance(rule, HeartbeatRule):
         return HeartbeatEvaluator(rule, schedule)
+    if isinstance(rule, OutageRule):
+        return OutageEvaluator(rule, schedule)
     if isinstance(rule, AbsenceRule):
         return AbsenceEvaluator(rule, schedule)
     if isinstance(rule, BaselineRule):
@@ -296,6 +300,7 @@ class Engine:
         self._ctx.use_registry(registry)
         for ev in self._evaluators:
             ev.rescope(self._ctx)
+        self._bind_outages()
         self._reindex()
         self._rearm()
 
@@ -384,7 +389,15 @@ class Engine:
             if isinstance(ev, AbsenceEvaluator) and ev.rule.routine is not None:
                 ref = self._by_id.get(ev.rule.routine)
                 ev.routine = ref if isinstance(ref, BaselineEvaluator) else None
+        self._bind_outages()
         self._reindex()
+
+    def _bind_outages(self) -> None:
+        """Each outage rule takes the devices of its heartbeat rule (after every rule was rescoped)."""
+        for ev in self._evaluators:
+            if isinstance(ev, OutageEvaluator):
+                ref = self._by_id.get(ev.rule.of)
+                ev.bind(ref if isinstance(ref, HeartbeatEvaluator) else None, self._ctx)
 
     def _reindex(self) -> None:
         """Per class and channel, the evaluators by event name (`Reading.event`), and those for any other event:
@@ -415,6 +428,7 @@ class Engine:
             data = st.rules.get(ev.id)
             if data is not None and data.get("kind") == ev.kind:
                 ev.load(data)
+        self._bind_outages()  # derive the outages' counts from the silent devices just loaded
         self._birth = st.birth
         self._rearm()
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from devices.classes import offline_limit
 from devices.model import Device, DeviceClass
 from devices.payloads import Channel
 from devices.topics import topic_for
@@ -47,8 +48,11 @@ class Simulation:
         k = scenario.background.offline_k
         self.truths: list[Truth] = [t for inc in self.incidents for t in truths_of(inc, self.world, k)]
         self._by_target: dict[str, list[Incident]] = {}
+        self._gateway_down: dict[str, list[Incident]] = {}  # gateway -> its outages: all its devices silent
         for inc in self.incidents:
             self._by_target.setdefault(inc.device_id, []).append(inc)
+            if inc.kind == "gateway_outage":
+                self._gateway_down.setdefault(str(inc.params["gateway"]), []).append(inc)
         self._served = self._households_served()
 
     def _households_served(self) -> dict[str, int]:
@@ -112,6 +116,7 @@ class Simulation:
         out = [
             (i.start, i.end) for i in self._by_target.get(device.id, []) if i.kind in ("meter_silent", "device_offline")
         ]
+        out += [(i.start, i.end) for i in self._gateway_down.get(device.gateway_id or "", [])]
         if device.id in self._by_target:
             return out
         rng = Rand(self.seed, device.id, "outage")
@@ -121,7 +126,7 @@ class Simulation:
             s = rng.uniform(self.start, self.end)
             dur = rng.uniform(120, 900) if rng.random() < 0.5 else rng.lognormal(math.log(4 * 3600), 0.8)
             out.append((s, s + dur))
-            if dur > (k - 1) * device.expected_interval_s:
+            if dur > offline_limit(device, k) - device.expected_interval_s:
                 self.truths.append(Truth.background("outage", "device_offline", device.id, "device", s, s + dur + 60))
         merged: list[tuple[float, float]] = []
         for s, e in sorted(out):

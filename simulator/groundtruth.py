@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devices.classes import offline_limit
 from devices.model import Household
 from simulator.errors import RecordingError
 from simulator.incidents import Incident
@@ -46,6 +47,7 @@ RULE_OF: dict[str, str] = {
     "trash_fire": "trash_fire",
     "water_leak": "water_leak",
     "charger_overheat": "ebike_charger_danger",
+    "gateway_outage": "gateway_offline",
 }
 
 #: rules that also fire, correctly, because of an incident (tolerated, not required)
@@ -66,7 +68,7 @@ class Truth:
     incident: str
     rule_id: str
     target: str
-    target_kind: str  # "device" | "household"
+    target_kind: str  # "device" | "household" | "gateway"
     start: float
     deadline: float
     required: bool = True
@@ -103,9 +105,9 @@ def deadline_of(inc: Incident, world: World, offline_k: float, trigger: float | 
     """When the alert for an incident must have been raised (event time).
 
     Event-like incidents must be caught within a minute of the message that shows them (`trigger`, the 5th
-    face failure for a burst). Where a rule must wait (door held 5 min, flow for 2 h, silence for k x
-    interval, no water for 12 h) the wait is added; for a tap left running the meter's reporting interval is
-    added too, because no rule can see flow before the meter reports it."""
+    face failure for a burst). Where a rule must wait (door held 5 min, flow for 2 h, silence for the device's
+    offline limit, no water for 12 h) the wait is added; for a tap left running the meter's reporting interval
+    is added too, because no rule can see flow before the meter reports it."""
     dev = world.devices[inc.device_id]
     at = trigger if trigger is not None else inc.start
     kind = inc.kind
@@ -120,7 +122,11 @@ def deadline_of(inc: Incident, world: World, offline_k: float, trigger: float | 
     if kind == "tap_left_running":
         return inc.start + 2 * HOUR + dev.expected_interval_s + MINUTE
     if kind in ("meter_silent", "device_offline"):
-        return inc.start + offline_k * dev.expected_interval_s + MINUTE
+        return inc.start + offline_limit(dev, offline_k) + MINUTE
+    if kind == "gateway_outage":
+        # its meters are silent after half their limit, the last of them an interval later; then the
+        # outage rule's wait of an hour (rules/default_rules.yaml, `gateway_offline`)
+        return inc.start + 0.5 * offline_limit(dev, offline_k) + dev.expected_interval_s + HOUR + MINUTE
     if kind == "fire_lane_blocked":
         return inc.start + FIRE_LANE_MIN_S + MINUTE
     return at + MINUTE
@@ -137,6 +143,8 @@ def truths_of(inc: Incident, world: World, offline_k: float, trigger: float | No
     household_rule = rule in ("elderly_no_water",)
     target = inc.household_id if household_rule and inc.household_id else inc.device_id
     kind = "household" if household_rule and inc.household_id else "device"
+    if inc.kind == "gateway_outage":
+        target, kind = f"gateway:{inc.params['gateway']}", "gateway"
     deadline = deadline_of(inc, world, offline_k, trigger)
     ident = f"{inc.index + 1}"
     out = [Truth(inc.kind, rule, target, kind, round(inc.start, 3), round(deadline, 3), True, ident)]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devices.classes import offline_limit
 from devices.model import Device, DeviceClass
 from simulator.errors import IncidentError
 from simulator.roles import CameraRole, camera_role
@@ -27,7 +28,7 @@ DEFAULT_DURATION_S: dict[str, float] = {
     "face_fail_burst": 3 * 60,
     "duress": 60,
     "tap_left_running": 4 * 3600,
-    "meter_silent": 0,  # k x interval + 2 h, see _default_duration
+    "meter_silent": 0,  # the offline limit + 2 h, see default_duration
     "device_offline": 0,
     "fire_lane_blocked": 40 * 60,
     "ebike_in_elevator": 3 * 60,
@@ -37,6 +38,7 @@ DEFAULT_DURATION_S: dict[str, float] = {
     "trash_fire": 20 * 60,
     "water_leak": 6 * 3600,
     "charger_overheat": 15 * 60,
+    "gateway_outage": 30 * 3600,  # longer than a water meter's own offline limit (a day)
 }
 FREQUENT_S = 3600  # meters must report at least hourly for no-water and continuous-flow detection
 
@@ -96,6 +98,8 @@ def _accepts(kind: str, world: World, bg_k: float) -> Callable[[Device], bool]:
         "trash_fire": of(cls.TRASH_BIN),
         "charger_overheat": of(cls.EBIKE_CHARGER),
         "device_offline": lambda d: d.device_class not in (cls.WATER_METER,) and d.expected_interval_s <= 6 * 3600,
+        # a meter behind a LoRa gateway: the whole gateway goes down (`Incident.params["gateway"]`)
+        "gateway_outage": lambda d: frequent_meter(d) and d.gateway_id is not None,
     }
     return table[kind]
 
@@ -120,7 +124,7 @@ def _building_filter(spec: IncidentSpec, world: World) -> Callable[[Device], boo
 
 def default_duration(kind: str, device: Device, offline_k: float) -> float:
     if kind in ("meter_silent", "device_offline"):
-        return offline_k * device.expected_interval_s + 2 * 3600
+        return offline_limit(device, offline_k) + 2 * 3600
     return DEFAULT_DURATION_S[kind]
 
 
@@ -176,6 +180,7 @@ def resolve(world: World, scenario: Scenario, seed: int | None = None) -> list[I
                 household_id=device.household_id,
                 floor=floor,
                 note=spec.note,
+                params={"gateway": device.gateway_id} if spec.kind == "gateway_outage" else {},
             )
         )
     return placed

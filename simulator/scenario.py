@@ -35,6 +35,7 @@ IncidentKind = Literal[
     "trash_fire",
     "water_leak",
     "charger_overheat",
+    "gateway_outage",
 ]
 INCIDENT_KINDS: tuple[str, ...] = IncidentKind.__args__  # type: ignore[attr-defined]
 

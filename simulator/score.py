@@ -47,6 +47,14 @@ class ScoredAlert:
         return cls(str(getattr(action, "value", action)), rule_id, str(key), float(ts), device, household)
 
 
+def _targets(a: ScoredAlert) -> tuple[str | None, ...]:
+    """What an alert is about: its device and household, or (an alert about neither: a gateway or building
+    outage) the group its dedup key names after the rule id, e.g. `gateway:lora-1`."""
+    if a.device_id is None and a.household_id is None:
+        return (a.dedup_key.removeprefix(f"{a.rule_id}:"),)
+    return (a.device_id, a.household_id)
+
+
 @dataclass(slots=True)
 class RuleScore:
     rule_id: str
@@ -155,9 +163,7 @@ def score(truth: Iterable[Truth], alerts: Iterable[Any], *, watched_household_mo
     false: list[ScoredAlert] = []
     episodes = _episodes(scored)
     for a in episodes:
-        candidates = [
-            t for target in (a.device_id, a.household_id) if target for t in index.get((a.rule_id, target), [])
-        ]
+        candidates = [t for target in _targets(a) if target for t in index.get((a.rule_id, target), [])]
         hits = [t for t in candidates if t.start <= a.ts <= t.deadline]
         if not hits:
             false.append(a)

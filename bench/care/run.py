@@ -44,7 +44,7 @@ from bench.care import score as sc
 from bench.care import truth
 from bench.care.data import DataMissingError, Dataset, Household, find_data, load
 from bench.care.naive import NaiveFixed
-from rules.alert import AlertAction
+from rules.alert import Alert, AlertAction
 from rules.config import default_ruleset_path, parse_ruleset
 
 MIN_READINGS = 30 * 24
@@ -173,7 +173,7 @@ class Bench:
                 raise RuntimeError(f"rules failed {rep.failures} times (see the log)")
             return sc.tickets(
                 sc.Change(
-                    self.by_hid[e.alert.household_id or ""] if e.alert.household_id else "",
+                    self._household_of(e.alert),
                     e.alert.rule_id,
                     e.alert.dedup_key,
                     e.alert.group,
@@ -188,6 +188,16 @@ class Bench:
         clean = run(self.households)
         cut = [run(self.cut_series(incs)) for incs in self.rounds]
         return clean, cut
+
+    def _household_of(self, alert: Alert) -> str:
+        """The household key an alert counts for; a shared-cause (outage) alert counts for the household of
+        the first of its silent devices."""
+        hid = alert.household_id
+        if hid is None:
+            devices = alert.details.get("silent_devices") or [""]
+            d = self.registry.devices.get(devices[0])
+            hid = d.household_id if d is not None else None
+        return self.by_hid.get(hid or "", "")
 
     def peer(self, p: Peer) -> tuple[list[sc.Raised], list[list[sc.Raised]]]:
         def run(series: Mapping[str, Household]) -> list[sc.Raised]:

@@ -64,6 +64,10 @@ def tickets(changes: Iterable[Change]) -> list[Raised]:
     return out
 
 
+OFFLINE = ("device_offline", "gateway_offline")
+"""The offline tickets: a meter's own, and one for many silent together (charged to the first silent one)."""
+
+
 @dataclass
 class Span:
     """What is scored: the households and, per household, the time range (epoch s) of its data."""
@@ -117,7 +121,7 @@ def quiet(raised: Iterable[Raised], uses: dict[str, Uses], span: Span, no_water:
         false=false / m,
         multi=multi / m,
         absences=len(episodes) / m,
-        offline=per_rule.get("device_offline", 0) / m,
+        offline=sum(per_rule.get(rule, 0) for rule in OFFLINE) / m,
         counts={"no_water": nw, "false": false, "multi": multi, "absences": len(episodes)},
     )
 

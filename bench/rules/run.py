@@ -212,6 +212,7 @@ rules:
     title: Offline
     severity: minor
     device_class: water_meter
+    offline_after: {water_meter: 3h}  # every meter falls due in the same sweep as the absences (not a day)
 """
 
 

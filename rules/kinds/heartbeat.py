@@ -1,17 +1,22 @@
-"""Heartbeat rule: a device that has sent nothing for k times its expected interval is offline; the next
-message from it brings it back online (clears)."""
+"""Heartbeat rule: a device that has sent nothing for the longer of k times its expected interval and its
+class's least offline silence (`devices.classes`) is offline; the next message from it brings it back online
+(clears). An outage rule (`rules.kinds.outage`) naming this rule holds back the alerts of devices it covers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from devices.classes import offline_limit
 from devices.reading import Reading, Scalar
 from rules.config import HeartbeatRule
 from rules.emit import Emitter, place_of_reading
 from rules.kinds.base import NEVER, Context, Evaluator
 from rules.schedule import Schedule
 from rules.scope import devices_in
+
+if TYPE_CHECKING:
+    from rules.kinds.outage import OutageEvaluator
 
 _EPS = 1e-6
 
@@ -33,6 +38,8 @@ class HeartbeatEvaluator(Evaluator):
         self.watch: list[str] = []
         self.birth = NEVER
         self.limits: dict[str, float] = {}
+        self.outage: OutageEvaluator | None = None  # set by the outage rule that names this one (`bind`)
+        self.hold: dict[str, float] = {}  # device -> no alert of its own before (an outage covered it)
 
     def rescope(self, ctx: Context) -> None:
         self.classes = self.rule.classes()
@@ -50,7 +57,7 @@ class HeartbeatEvaluator(Evaluator):
         d = ctx.registry.devices.get(device_id)
         if d is None:
             return None
-        return self.k * self.rule.intervals.get(d.device_class, float(d.expected_interval_s))
+        return offline_limit(d, self.k, self.rule.intervals, self.rule.offline_after)
 
     def reset_timers(self) -> None:
         self.armed.clear()
@@ -74,6 +81,12 @@ class HeartbeatEvaluator(Evaluator):
             return  # late or duplicate: says nothing new about being online now
         em = self.emitter
         key = em.key(dev)
+        outage = self.outage
+        # an outage covered it (now, or when its limit passed, or it was handed back and is waiting): its own
+        # alert is not raised late either
+        held = self.hold.pop(dev, None) is not None or (
+            outage is not None and (dev in outage.suppressed or outage.covers(dev))
+        )
         if key in em.open:
             details: dict[str, Any] = {"silent_s": r.ts - seen}
             lim = self.limits.get(dev)
@@ -82,7 +95,7 @@ class HeartbeatEvaluator(Evaluator):
             em.clear(ctx.out, key, r.ts, place_of_reading(r), details)
         else:
             lim = self.limits.get(dev)
-            if lim is not None and r.ts - seen > lim and seen > NEVER:
+            if lim is not None and r.ts - seen > lim and seen > NEVER and not held:
                 # silent past the limit, but the watermark had not reached it yet: raise dated then, and clear
                 at = self.when_active(seen + lim)
                 if at <= r.ts:
@@ -93,6 +106,16 @@ class HeartbeatEvaluator(Evaluator):
             if lim is not None:
                 self.armed.add(dev)
                 ctx.timer(r.ts + lim, self.id, dev, dev)
+        if outage is not None:
+            outage.heard(dev, r.ts, ctx)
+
+    def release(self, dev: str, not_before: float, ctx: Context) -> None:
+        """An outage that covered `dev` ended: raise it on its own if it is still silent at `not_before` (and
+        past its limit)."""
+        self.hold[dev] = not_before
+        if dev not in self.armed:
+            self.armed.add(dev)
+            ctx.timer(not_before, self.id, dev, dev)
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         dev = key
@@ -104,12 +127,32 @@ class HeartbeatEvaluator(Evaluator):
             armed.discard(dev)
             return
         seen = ctx.last_seen.get(dev, self.birth)
-        expires = seen + lim if self.schedule is None else self.when_active(seen + lim)
+        expires = seen + lim
+        hold = self.hold.get(dev)
+        if hold is not None and hold > expires:
+            expires = hold
+        if self.schedule is not None:
+            expires = self.when_active(expires)
         if expires > due + _EPS:
             ctx.timer(expires, self.id, dev, dev)
             return
         armed.discard(dev)
+        outage = self.outage
+        if outage is not None and outage.covers(dev):
+            outage.suppressed.add(dev)  # handed back by `release` when the outage ends
+            return
+        self.hold.pop(dev, None)
         place = ctx.device_place(dev)
         if place is not None:
             em = self.emitter
             em.raise_(ctx.out, f"{em.rule_id}:{dev}", expires, place, {"last_seen": seen, "limit_s": lim})
+
+    def dump(self) -> dict[str, Any]:
+        data = super().dump()
+        if self.hold:
+            data["hold"] = self.hold
+        return data
+
+    def load(self, data: dict[str, Any]) -> None:
+        super().load(data)
+        self.hold = {str(k): float(v) for k, v in data.get("hold", {}).items()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.config import DurationRule, default_ruleset_path, load_ruleset
+from rules.config import KINDS, DurationRule, default_ruleset_path, load_ruleset
 from rules.durations import format_duration, parse_duration
 from rules.errors import RuleConfigError
 from tests.rules.support import registry
@@ -45,7 +45,7 @@ def test_default_rule_set_loads_on_the_sample_street() -> None:
     rs = load_ruleset(default_ruleset_path(), sample_street(1, start=date(2026, 3, 2), days=1))
     ids = {r.id for r in rs.rules}
     assert {"smoke_alarm", "thrown_object", "elderly_no_water", "device_offline", "face_fail_burst"} <= ids
-    assert {r.kind for r in rs.rules} == {"event", "threshold", "duration", "count", "heartbeat", "absence", "baseline"}
+    assert {r.kind for r in rs.rules} == set(KINDS)
 
 
 def test_good_file_loads_with_durations_in_seconds(tmp_path: Path) -> None:

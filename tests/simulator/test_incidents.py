@@ -71,6 +71,16 @@ def test_a_silenced_device_sends_nothing_then_comes_back(every_kind: Simulation,
     assert [t for t in times if t >= inc.end]
 
 
+def test_a_gateway_outage_silences_every_device_behind_the_gateway(every_kind: Simulation) -> None:
+    inc = next(i for i in every_kind.incidents if i.kind == "gateway_outage")
+    behind = [d.id for d in every_kind.world.devices.values() if d.gateway_id == inc.params["gateway"]]
+    assert len(behind) >= 10
+    for dev in behind:
+        times = [m.ts for m in every_kind.device_messages(dev)]
+        assert not [t for t in times if inc.start <= t < inc.end], dev
+        assert [t for t in times if t < inc.start], dev
+
+
 def test_ground_truth_uses_the_canonical_rules_targets_and_deadlines(every_kind: Simulation) -> None:
     required = [t for t in every_kind.truths if t.required]
     assert len(required) == len(INCIDENT_KINDS)
@@ -81,13 +91,15 @@ def test_ground_truth_uses_the_canonical_rules_targets_and_deadlines(every_kind:
         if inc.kind == "elderly_fall":
             assert (truth.target, truth.target_kind) == (inc.household_id, "household")
             assert truth.deadline >= inc.start + 12 * 3600 + 60
+        elif inc.kind == "gateway_outage":
+            assert (truth.target, truth.target_kind) == (f"gateway:{inc.params['gateway']}", "gateway")
         else:
             assert (truth.target, truth.target_kind) == (inc.device_id, "device")
     by_kind = {t.incident: t for t in required}
     assert by_kind["thrown_object"].deadline == by_kind["thrown_object"].start + 60
     assert by_kind["door_held_open"].deadline == by_kind["door_held_open"].start + 6 * 60
     silent = by_kind["meter_silent"]
-    assert silent.deadline == silent.start + 3 * 3600 + 60  # k = 3 x hourly interval
+    assert silent.deadline == silent.start + 24 * 3600 + 60  # a water meter: a day (longer than 3 x 1 h)
 
 
 def test_an_impossible_target_is_refused(street: Registry) -> None:

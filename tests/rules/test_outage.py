@@ -1,0 +1,186 @@
+"""Offline that fits the device: per-class limits, and one ticket for many devices silent behind one gateway."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices.model import Building, Community, Device, DeviceClass, Grid, Household, MicroGrid, Street
+from devices.registry import Registry
+from rules.alert import Alert
+from rules.engine import Engine
+from rules.errors import RuleConfigError
+from tests.rules.support import T0, H, M, clears, default_rules, engine, raises, reading, registry, ruleset
+
+HB = """
+rules:
+  - id: device_offline
+    kind: heartbeat
+    title: Offline
+    severity: minor
+    k: 3
+"""
+
+OUTAGE = (
+    HB
+    + """
+  - id: gateway_offline
+    kind: outage
+    title: Devices offline together
+    severity: major
+    of: device_offline
+"""
+)
+
+
+def _meter(eng: Engine, reg: Registry, dev: str, ts: float, m3: float = 1.0) -> list[Alert]:
+    return eng.process(reading(reg, dev, "telemetry", ts, volume_m3=m3))
+
+
+def test_a_meter_silent_for_a_day_is_reported_and_three_missed_hours_are_not() -> None:
+    reg = registry()
+    eng = engine(HB.replace("k: 3", "k: 3\n    device_class: water_meter"), reg, allowed_lateness_s=0)
+    out: list[Alert] = []
+    for h in range(0, 48):  # WM2 reports every hour throughout; WM1 misses 3 reports, then goes silent
+        ts = T0 + h * H
+        out += _meter(eng, reg, "WM2", ts)
+        if h <= 10 or h == 14 or h == 15:
+            out += _meter(eng, reg, "WM1", ts)
+    out += eng.advance(T0 + 48 * H)
+    assert [a.device_id for a in raises(out)] == ["WM1"]  # WM3 reports daily and was never heard: 3 days
+    [r] = raises(out)
+    assert r.ts == T0 + 15 * H + 24 * H  # a day after its last message, not after the gap of 3 h before it
+    assert r.details["limit_s"] == 24 * H
+
+
+def test_mains_devices_go_offline_in_minutes() -> None:
+    reg = registry()
+    eng = engine(HB.replace("k: 3", "k: 3\n    device_class: ai_camera"), reg, allowed_lateness_s=0)
+    eng.process(reading(reg, "CAM1", "status", T0, state="heartbeat"))
+    eng.process(reading(reg, "CAM2", "status", T0, state="heartbeat"))
+    [a, b] = raises(eng.advance(T0 + H))
+    assert a.ts == b.ts == T0 + 15 * M  # 3 x 300 s, longer than the class's 10 min
+
+
+def test_offline_after_per_class_replaces_the_class_default() -> None:
+    reg = registry()
+    text = HB.replace("k: 3", "k: 3\n    device_class: water_meter\n    offline_after: {water_meter: 6h}")
+    eng = engine(text, reg, allowed_lateness_s=0)
+    _meter(eng, reg, "WM1", T0 + H)
+    _meter(eng, reg, "WM2", T0 + H)
+    assert raises(eng.advance(T0 + 6 * H + 59 * M)) == []
+    assert [(a.device_id, a.ts) for a in raises(eng.advance(T0 + 8 * H))] == [("WM1", T0 + 7 * H), ("WM2", T0 + 7 * H)]
+
+
+def _gateway_street(n: int = 30, others: int = 30) -> Registry:
+    """`n` hourly meters behind gateway gw1 in buildings b0-b2, and `others` behind gw2 in b3-b5."""
+    buildings = [Building(f"b{i}", f"{i}号楼", "mg1", 6) for i in range(6)]
+    homes, devices = [], []
+    for i in range(n + others):
+        b = f"b{i * 3 // n}" if i < n else f"b{3 + (i - n) * 3 // others}"
+        homes.append(Household(f"h{i}", b, str(i), 1))
+        devices.append(
+            Device(f"WM{i}", DeviceClass.WATER_METER, b, f"h{i}", 3600, gateway_id="gw1" if i < n else "gw2")
+        )
+    return Registry(
+        streets=[Street("s1", "s")],
+        communities=[Community("c1", "c", "s1")],
+        grids=[Grid("g1", "g", "c1")],
+        microgrids=[MicroGrid("mg1", "m", "g1")],
+        buildings=buildings,
+        households=homes,
+        devices=devices,
+    )
+
+
+def _hour(eng: Engine, reg: Registry, h: float, devices: list[str]) -> list[Alert]:
+    """Each of `devices` reports once in hour `h`, a minute apart (registry order)."""
+    out: list[Alert] = []
+    for i, d in enumerate(devices):
+        out += _meter(eng, reg, d, T0 + h * H + i * M * 0.5)
+    return out
+
+
+def test_thirty_meters_behind_one_gateway_raise_one_ticket_and_a_straggler_its_own() -> None:
+    reg = _gateway_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=0)
+    gw1 = [f"WM{i}" for i in range(30)]
+    gw2 = [f"WM{i}" for i in range(30, 60)]
+    out: list[Alert] = []
+    for h in range(0, 5):
+        out += _hour(eng, reg, h, gw1 + gw2)
+    # gw1 is down from hour 5 to hour 40 (longer than the meters' own day); gw2 keeps reporting
+    for h in range(5, 40):
+        out += _hour(eng, reg, h, gw2)
+    assert raises(out, "device_offline") == []
+    [g] = raises(out, "gateway_offline")
+    assert g.dedup_key == "gateway_offline:gateway:gw1"
+    assert g.details["level"] == "gateway"
+    assert g.details["devices"] == 30
+    # half a meter's day after the gateway's last reports, and the outage's wait of an hour
+    assert T0 + 4 * H + 12 * H < g.ts <= T0 + 4 * H + 15 * M + 12 * H + H
+    # the gateway comes back: all its meters but WM7 report again
+    back = [d for d in gw1 if d != "WM7"]
+    after: list[Alert] = []
+    for h in range(40, 80):
+        after += _hour(eng, reg, h, back + gw2)
+    after += eng.advance(T0 + 80 * H)
+    [c] = clears(after, "gateway_offline")
+    assert c.ts < T0 + 41 * H
+    assert [(a.rule_id, a.device_id) for a in raises(after)] == [("device_offline", "WM7")]
+    [own] = raises(after)
+    assert c.ts + 12 * H - 1 <= own.ts <= c.ts + 12 * H + 1  # silent half its day after the gateway came back
+
+
+def test_a_whole_community_down_is_one_ticket_not_one_per_gateway() -> None:
+    reg = _gateway_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=0)
+    every = [f"WM{i}" for i in range(60)]
+    out: list[Alert] = []
+    for h in range(0, 5):
+        out += _hour(eng, reg, h, every)
+    out += eng.advance(T0 + 30 * H)
+    assert raises(out, "device_offline") == []
+    opened = {a.dedup_key for a in raises(out, "gateway_offline")} - {a.dedup_key for a in clears(out)}
+    assert opened == {"gateway_offline:community:c1"}
+
+
+def test_a_few_silent_meters_are_no_outage() -> None:
+    reg = _gateway_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=0)
+    every = [f"WM{i}" for i in range(60)]
+    quiet = {"WM1", "WM2", "WM3", "WM4"}  # four of gw1's thirty: under min_devices and min_share
+    out: list[Alert] = []
+    for h in range(0, 30):
+        out += _hour(eng, reg, h, every if h < 2 else [d for d in every if d not in quiet])
+    out += eng.advance(T0 + 30 * H)
+    assert raises(out, "gateway_offline") == []
+    assert sorted(a.device_id or "" for a in raises(out, "device_offline")) == sorted(quiet)
+
+
+def test_outage_state_survives_a_restart() -> None:
+    reg = _gateway_street()
+    rules = default_rules(reg)
+    eng = Engine(rules, reg, allowed_lateness_s=0)
+    gw1 = [f"WM{i}" for i in range(30)]
+    gw2 = [f"WM{i}" for i in range(30, 60)]
+    out: list[Alert] = []
+    for h in range(0, 5):
+        out += _hour(eng, reg, h, gw1 + gw2)
+    for h in range(5, 20):
+        out += _hour(eng, reg, h, gw2)
+    assert len(raises(out, "gateway_offline")) == 1
+    again = Engine.restore(eng.snapshot(), rules, reg, allowed_lateness_s=0)
+    later: list[Alert] = []
+    for h in range(20, 40):
+        later += _hour(again, reg, h, gw2)
+    assert raises(later) == []  # still covered after the restart: no per-meter tickets at their day
+    later += _hour(again, reg, 40, gw1 + gw2)
+    assert [a.dedup_key for a in clears(later)] == ["gateway_offline:gateway:gw1"]
+
+
+def test_an_outage_rule_must_name_a_heartbeat_rule() -> None:
+    bad = OUTAGE.replace("of: device_offline", "of: smoke_alarm")
+    with pytest.raises(RuleConfigError, match=r"rules.yaml:1\d: .*'smoke_alarm' is not a heartbeat rule"):
+        ruleset(bad, registry())
+    with pytest.raises(RuleConfigError, match=r"rules.yaml:\d+: .*min_share"):
+        ruleset(OUTAGE + "    min_share: 2\n", registry())

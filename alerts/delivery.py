@@ -36,7 +36,7 @@ from alerts.notify import Deferred, Delivery, Outcome
 from alerts.store import TicketStore
 from alerts.tables import ticket_events
 from core.clock import Clock
-from devices.model import ContactPoint, QuietHours
+from devices.model import ChannelKind, ContactPoint, QuietHours
 from rules.alert import Severity
 
 
@@ -117,14 +117,38 @@ class NoticeChannel:
         return details
 
     def usable(self, reg: Any, notice: Notice) -> list[ContactPoint]:
-        """The recipient's contact points this notice may use, in the order they are tried."""
+        """The recipient's contact points this notice may use, in the order they are tried. A notice's channel
+        may list kinds in order (`voice,sms,preferred`): the first kind that has a sender and a point of the
+        recipient is used. A call (`voice`) may go to a number given for texts, and a person's registry phone
+        serves `voice` and `sms` when they have no point of either."""
         contacts_of = getattr(reg, "contacts_of", None)
         points: Sequence[ContactPoint] = contacts_of(notice.recipient.id) if callable(contacts_of) else ()
         if notice.recipient.audience is Audience.FAMILY:
             points = [k for k in points if k.consent]
-        if notice.channel != PREFERRED:
-            points = [k for k in points if k.channel.value == notice.channel]
-        return [k for k in points if k.channel.value in self.senders]
+        for kind in notice.channel.split(","):
+            if kind == PREFERRED:
+                found = [k for k in points if k.channel.value in self.senders]
+            elif kind not in self.senders:
+                continue
+            else:
+                found = [k for k in points if k.channel.value == kind]
+                if kind == ChannelKind.VOICE.value:
+                    found += [replace(k, channel=ChannelKind.VOICE) for k in points if k.channel is ChannelKind.SMS]
+                if not found and kind in _PHONE_KINDS and notice.recipient.audience is Audience.PERSON:
+                    found = _registry_phone(reg, notice.recipient.id, ChannelKind(kind))
+            if found:
+                return found
+        return []
+
+
+_PHONE_KINDS = frozenset({ChannelKind.SMS.value, ChannelKind.VOICE.value})
+
+
+def _registry_phone(reg: Any, person_id: str, kind: ChannelKind) -> list[ContactPoint]:
+    """A point of `kind` at the phone number the registry has for the person (none: empty)."""
+    people = getattr(reg, "people", None)
+    phone = getattr(people.get(person_id), "phone", "") if isinstance(people, Mapping) else ""
+    return [ContactPoint(kind, phone, person_id=person_id)] if isinstance(phone, str) and phone else []
 
 
 def _quiet(q: QuietHours | None, local: datetime) -> bool:

@@ -62,8 +62,8 @@ class _Strict(BaseModel):
 class Step(_Strict):
     """Tell `targets` by `channel` and wait `wait` for someone to accept. `channel` is `preferred` (each
     person's own channels in their order), one channel kind, or a list tried in order: the first kind that has
-    a provider configured and a contact point of the recipient (`[voice, sms]`: a call where a voice provider
-    is set up, a text otherwise)."""
+    a provider configured and a contact point of the recipient (`[voice, sms, preferred]`: a call where a voice
+    provider is set up, a text otherwise, and the person's own channels when neither reaches them)."""
 
     targets: list[Target] = Field(min_length=1)
     channel: list[str] = Field(default_factory=lambda: [PREFERRED], min_length=1)
@@ -80,8 +80,10 @@ class Step(_Strict):
         unknown = [c for c in v if c not in CHANNELS]
         if unknown:
             raise ValueError(f"unknown channel {unknown[0]!r} (one of {', '.join(sorted(CHANNELS))})")
-        if PREFERRED in v and len(v) > 1:
-            raise ValueError("preferred stands alone: it already means each person's channels in their order")
+        if PREFERRED in v[:-1]:
+            raise ValueError("preferred comes last: it means each person's own channels, whatever their kind")
+        if len(set(v)) != len(v):
+            raise ValueError("a channel is named twice")
         return v
 
     @property

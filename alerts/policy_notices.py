@@ -6,7 +6,10 @@ view and the policies in force; called by the ticket store inside the change's t
 - An escalation or reminder (`alerts.escalation`) tells the people its change names, by the step's channel;
   family members told in an earlier step hear that someone is coming once a worker is told.
 - A family's "please send someone" tells the worker it goes to at once, and the family that someone is coming.
-- A related alarm that raised the severity tells the assignee.
+- A related alarm that raised the severity tells the current step of the ticket's policy (the assignee under
+  the ladder; the worker and the family by phone once a smoke ticket becomes a critical alarm).
+- On a critical ticket a family member is offered "please send someone" only: "all is well" does not close a
+  smoke, gas or duress alarm.
 - With the policy's `all_clear`, a ticket resolved or closed tells everyone who was told of it (`TOLD`),
   except whoever closed it.
 People get the one-tap actions of a person (accept, on my way, resolved), family members those of a family
@@ -24,6 +27,7 @@ from alerts.notices import PREFERRED, TOLD, Audience, Notice, Recipient
 from alerts.policies import PolicySet
 from alerts.scope import Hierarchy
 from alerts.targets import audience_of, step_cards
+from rules.alert import Severity
 
 PERSON_ACTIONS = ("accept", "on_my_way", "resolve")
 FAMILY_ACTIONS = ("all_well", "send_someone")
@@ -32,6 +36,7 @@ _ENDED = frozenset({Status.RESOLVED, Status.CLOSED})
 #: The template a person and a family member get for each kind of change.
 _TEMPLATES = {
     "new_ticket": ("new_ticket", "family_check"),
+    "severity_raised": ("severity_raised", "family_check"),
     "escalated": ("escalated", "family_check"),
     "reminder": ("reminder", "family_check"),
 }
@@ -60,7 +65,13 @@ class PolicyNotices:
             people = step_cards(hierarchy, ticket, policy, step)
             return _notices(ticket, "new_ticket", people, policy.steps[step].channel_spec, key, step)
         if a in _RISES and event.data.get("severity"):  # a related alarm joined, repeated or was confirmed higher
-            return _notices(ticket, "severity_raised", _cards(recipients) or _assignee(ticket), PREFERRED, key)
+            # the higher severity may fall under another policy (critical calls): its current step hears of it
+            hierarchy = self.registry()
+            policy = self.policies().for_ticket(ticket)
+            step = current_step(ticket, policy, hierarchy)
+            cards: Sequence[Mapping[str, str]] = step_cards(hierarchy, ticket, policy, step)
+            cards = cards or _cards(recipients) or _assignee(ticket)
+            return _notices(ticket, "severity_raised", cards, policy.steps[step].channel_spec, key, step)
         if a in (SystemAction.ESCALATE.value, "remind"):
             template = "escalated" if a == SystemAction.ESCALATE.value else "reminder"
             if template == "reminder" and event.data.get("reason") == "not_started":
@@ -100,11 +111,11 @@ def _notices(
         if special == SOMEONE_COMING:
             chosen, actions, via = str(special), (), PREFERRED
         elif audience is Audience.FAMILY:
-            chosen, actions, via = _TEMPLATES.get(template, (template, "family_check"))[1], FAMILY_ACTIONS, channel
+            # a family's "all is well" does not close a critical alarm (smoke, gas, duress): a worker checks it
+            actions = ("send_someone",) if ticket.severity is Severity.CRITICAL else FAMILY_ACTIONS
+            chosen, via = _TEMPLATES.get(template, (template, "family_check"))[1], channel
         else:
             chosen, actions, via = template, PERSON_ACTIONS, channel
-        if audience is Audience.FAMILY and template == "severity_raised":
-            continue
         recipient = Recipient(audience, str(card["id"]), str(card.get("name", "")))
         out.append(Notice(ticket.id, recipient, via, chosen, actions, step=step, key=key))
     return out

@@ -4,7 +4,7 @@ the tiny registry with contact points, Apprise e-mail through the mailbox, one-t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -87,7 +87,7 @@ class Kit:
 async def notify_kit(
     engine: AsyncEngine,
     *,
-    senders: Mapping[str, Sender] | None = None,
+    senders: Mapping[str, Sender] | Callable[[int], Mapping[str, Sender]] | None = None,
     reg: Registry | None = None,
     policies: PolicySet | None = None,
 ) -> AsyncIterator[Kit]:
@@ -99,6 +99,8 @@ async def notify_kit(
         chosen_policies = (lambda: policies) if policies is not None else None
         service = TicketService(engine, lambda: reg, clock, notices=OutboxNotices(), policies=chosen_policies)
         links = ActionLinks(engine)
+        if callable(senders):  # given the SMTP server's port
+            senders = senders(port)
         chosen = senders or build_senders({"email": smtp_url(port)}, webhook_url="", webhook_secret="", clock=clock)
         channel = NoticeChannel(engine, lambda: reg, chosen, links, clock, base_url=BASE_URL, tz=TZ)
         dispatcher = OutboxDispatcher(

@@ -119,6 +119,12 @@ class SilenceError(ValidationError):
     code = "invalid_silence"
 
 
+class SilenceDuplicateError(ConflictError):
+    """An identical silence (same scope, rule and device) already covers part of the window."""
+
+    code = "duplicate_silence"
+
+
 class SilencePermissionError(ForbiddenError):
     """Only leaders and above may silence, and only inside their own scope."""
 

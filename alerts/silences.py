@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.audit import Who, record
 from alerts.dbguard import translated
-from alerts.errors import NotFoundError, SilenceError, SilencePermissionError
+from alerts.errors import NotFoundError, SilenceDuplicateError, SilenceError, SilencePermissionError
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.scope import Hierarchy, in_scope
@@ -92,6 +92,10 @@ def _row(r: Row[Any]) -> Silence:
     )
 
 
+def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
 def _within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
     try:
         return bool(hierarchy.is_within(node_id, scope_id))
@@ -154,6 +158,21 @@ class SilenceStore:
         if device_id and not _within(hierarchy, device_id, scope_id):  # unknown and elsewhere read the same
             raise SilenceError(tr("errors.silence_device_unknown", device=device_id, scope=scope_id))
         async with translated(), begin_write(self.engine) as conn:
+            same = await conn.execute(
+                select(silences.c.id)
+                .where(
+                    silences.c.cancelled_at.is_(None),
+                    silences.c.scope_id == scope_id,
+                    _same(silences.c.rule_id, rule_id or None),
+                    _same(silences.c.device_id, device_id or None),
+                    silences.c.starts_at < ends_at,
+                    silences.c.ends_at > start,
+                )
+                .limit(1)
+            )
+            duplicate = same.scalar_one_or_none()
+            if duplicate is not None:
+                raise SilenceDuplicateError(tr("errors.silence_duplicate", id=duplicate))
             res = await conn.execute(
                 silences.insert()
                 .values(

@@ -78,6 +78,12 @@ class SilenceBody(BaseModel):
     duration_s: Annotated[float, Field(gt=0, le=MAX_SILENCE_S, allow_inf_nan=False)] | None = None
 
 
+class SilencePreviewBody(BaseModel):
+    scope_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="a grid node within your scope")
+    rule_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    device_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
 # --- responses --------------------------------------------------------------------------------------------
 
 
@@ -288,3 +294,30 @@ class SummaryOut(BaseModel):
     by_status: dict[Status, int]
     by_severity: dict[Severity, int] = Field(description="active tickets only")
     at: float = Field(description="the service clock (simulated time in a demo)")
+
+
+class DeviceRefOut(BaseModel):
+    id: str
+    device_class: str
+    label: str
+
+
+class SilencePreviewOut(BaseModel):
+    devices: int = Field(description="devices in the scope it covers (narrowed to the device when one is given)")
+    by_class: dict[str, int] = Field(description="those devices per class")
+    sample: list[DeviceRefOut] = Field(description="the first few of them")
+    rule_id: str | None = Field(description="the rule it mutes; null: every rule")
+    critical_excluded: bool = Field(description="critical alarms stay loud (a silence without a rule never hides them)")
+    active_tickets: int = Field(description="active tickets inside it now: they keep counting repeats")
+
+
+class ScopeNodeOut(BaseModel):
+    id: str
+    level: str = Field(description="street, community, grid, microgrid or building")
+    name: str
+    parent_id: str | None
+    may_silence: bool
+
+
+class ScopeTreeOut(BaseModel):
+    items: list[ScopeNodeOut] = Field(description="parents before children")

@@ -10,9 +10,22 @@ from fastapi import APIRouter, Path, Request
 
 from alerts.api.deps import Api, Viewer, client_address
 from alerts.api.errors import error_responses
-from alerts.api.models import MAX_ID, SilenceBody, SilenceListItem, SilenceListOut, SilenceOut
+from alerts.api.models import (
+    MAX_ID,
+    DeviceRefOut,
+    ScopeNodeOut,
+    ScopeTreeOut,
+    SilenceBody,
+    SilenceListItem,
+    SilenceListOut,
+    SilenceOut,
+    SilencePreviewBody,
+    SilencePreviewOut,
+)
 from alerts.api.views import node_name
-from alerts.errors import SilenceError
+from alerts.errors import SilenceError, SilencePermissionError
+from alerts.lifecycle import ACTIVE
+from alerts.silence_preview import preview, scope_tree
 from alerts.silences import may_silence
 from core.i18n import tr
 
@@ -66,6 +79,33 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
         source=client_address(request),
     )
     return SilenceOut(**asdict(s), active=s.active(now))
+
+
+@router.get("/silences/scopes", responses=error_responses(401))
+async def silence_scopes(api: Api, viewer: Viewer) -> ScopeTreeOut:
+    """The grid nodes (street to building) within your scope, with names, parents first: the silence form's
+    picker. `may_silence` says which you may silence."""
+    items = scope_tree(api.registry(), viewer)
+    return ScopeTreeOut(items=[ScopeNodeOut(**asdict(n)) for n in items])
+
+
+@router.post("/silences/preview", responses=error_responses(401, 403))
+async def preview_silence(body: SilencePreviewBody, api: Api, viewer: Viewer) -> SilencePreviewOut:
+    """What a silence would cover, before it is made: devices by class, a few by name, the rule, whether
+    critical alarms stay loud, active tickets inside it. Nothing is stored."""
+    hierarchy = api.registry()
+    if not may_silence(viewer, body.scope_id, hierarchy):
+        raise SilencePermissionError(tr("errors.silence_not_yours", scope=body.scope_id))
+    active = await api.service.list_tickets(viewer, status=sorted(ACTIVE), limit=500)
+    p = preview(hierarchy, body.scope_id, body.rule_id, body.device_id, active.items)
+    return SilencePreviewOut(
+        devices=p.devices,
+        by_class=p.by_class,
+        sample=[DeviceRefOut(**asdict(d)) for d in p.sample],
+        rule_id=p.rule_id,
+        critical_excluded=p.critical_excluded,
+        active_tickets=p.active_tickets,
+    )
 
 
 @router.post("/silences/{silence_id}/cancel", responses=error_responses(401, 403, 404))

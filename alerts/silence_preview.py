@@ -1,0 +1,122 @@
+"""What a silence would cover, before it is made: the devices it matches by class, a few of them by name, the
+rules it mutes, whether critical alarms stay loud, and the active tickets inside it (those keep counting).
+Also the scope tree the silence form picks from. Pure: reads the registry handed in."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from alerts.model import Account, Ticket
+from alerts.scope import Hierarchy
+from alerts.silences import may_silence
+from rules.alert import Severity
+
+#: Devices listed by name in a preview; the rest are counted.
+SAMPLE = 20
+#: Registry collections from the street down to buildings, with their level names.
+TREE_LEVELS: tuple[tuple[str, str, str], ...] = (
+    ("street", "streets", ""),
+    ("community", "communities", "street_id"),
+    ("grid", "grids", "community_id"),
+    ("microgrid", "microgrids", "grid_id"),
+    ("building", "buildings", "microgrid_id"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    id: str
+    device_class: str
+    label: str
+
+
+@dataclass(slots=True)
+class Preview:
+    devices: int = 0
+    by_class: dict[str, int] = field(default_factory=dict)
+    sample: list[DeviceRef] = field(default_factory=list)
+    rule_id: str | None = None
+    critical_excluded: bool = True
+    active_tickets: int = 0
+
+
+def _collection(hierarchy: Hierarchy, name: str) -> Mapping[str, object]:
+    items = getattr(hierarchy, name, None)
+    return items if isinstance(items, Mapping) else {}
+
+
+def _devices_under(hierarchy: Hierarchy, node_id: str) -> Sequence[object]:
+    under = getattr(hierarchy, "devices_under", None)
+    if callable(under):
+        found = under(node_id)
+        if isinstance(found, Sequence):
+            return found
+    return []
+
+
+def preview(
+    hierarchy: Hierarchy, scope_id: str, rule_id: str | None, device_id: str | None, active: Sequence[Ticket]
+) -> Preview:
+    """What a silence of `scope_id` (narrowed to `rule_id` / `device_id`) covers; `active` are the active
+    tickets to check against it."""
+    devices = [
+        d for d in _devices_under(hierarchy, scope_id) if device_id is None or getattr(d, "id", None) == device_id
+    ]
+    out = Preview(rule_id=rule_id, critical_excluded=rule_id is None)
+    out.devices = len(devices)
+    out.by_class = dict(Counter(str(getattr(d, "device_class", "")) for d in devices))
+    out.sample = [
+        DeviceRef(str(getattr(d, "id", "")), str(getattr(d, "device_class", "")), str(getattr(d, "label", "")))
+        for d in devices[:SAMPLE]
+    ]
+    for t in active:
+        if rule_id is not None and t.rule_id != rule_id:
+            continue
+        if rule_id is None and t.severity == Severity.CRITICAL:
+            continue
+        if device_id is not None and t.device_id != device_id:
+            continue
+        if t.microgrid_id == scope_id or _within(hierarchy, t.microgrid_id, scope_id):
+            out.active_tickets += 1
+    return out
+
+
+def _within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
+    try:
+        return bool(hierarchy.is_within(node_id, scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    level: str
+    name: str
+    parent_id: str | None
+    may_silence: bool
+
+
+def scope_tree(hierarchy: Hierarchy, viewer: Account) -> list[Node]:
+    """The nodes (street to building) within the viewer's scope or above it, parents before children, each
+    saying whether the viewer may silence it: the silence form's picker."""
+    out: list[Node] = []
+    for level, name, parent_attr in TREE_LEVELS:
+        for node_id, node in _collection(hierarchy, name).items():
+            mine = may_silence(viewer, node_id, hierarchy) or _within(hierarchy, viewer.scope_id, node_id)
+            if not mine and not _within(hierarchy, node_id, viewer.scope_id) and node_id != viewer.scope_id:
+                continue
+            label = getattr(node, "name", None)
+            parent = getattr(node, parent_attr, None) if parent_attr else None
+            out.append(
+                Node(
+                    node_id,
+                    level,
+                    label if isinstance(label, str) and label else node_id,
+                    parent if isinstance(parent, str) else None,
+                    may_silence(viewer, node_id, hierarchy),
+                )
+            )
+    return out

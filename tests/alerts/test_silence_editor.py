@@ -1,0 +1,131 @@
+"""The silence editor's server side: a scope tree to pick from, a preview of what a silence covers, and an
+identical overlapping silence refused (409, nothing stored)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.accounts import AccountStore
+from alerts.api import AlertsApi, install_error_handlers, mount
+from alerts.service import TicketService
+from alerts.stream import ChangeHub
+from core.clock import ManualClock
+from devices.model import DeviceClass, Role
+from devices.registry import Registry
+from devices.sample import sample_street
+from rules.alert import Alert, AlertAction, Severity
+
+PASSWORD = "correct-horse-42"
+NOW = 1_780_000_000.0
+
+
+@dataclass
+class Env:
+    client: httpx.AsyncClient
+    service: TicketService
+    reg: Registry
+    mg: str
+
+    async def login(self, username: str) -> dict[str, str]:
+        r = await self.client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
+    reg = sample_street(1)
+    mg = next(iter(reg.microgrids))
+    clock = ManualClock(NOW)
+    hub = ChangeHub()
+    service = TicketService(engine, lambda: reg, clock, hub)
+    accounts = AccountStore(engine, clock, session_ttl=3600)
+    await accounts.create_account("leader", PASSWORD, Role.MICROGRID_LEADER, mg, "组长", None)
+    await accounts.create_account("worker", PASSWORD, Role.GRID_WORKER, mg, "网格员", None)
+    app = FastAPI()
+    install_error_handlers(app)
+    mount(app, AlertsApi(service, accounts, lambda: reg, hub))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield Env(client, service, reg, mg)
+
+
+async def test_the_picker_offers_the_leaders_micro_grid_and_its_buildings_by_name(env: Env) -> None:
+    items = (await env.client.get("/api/v1/silences/scopes", headers=await env.login("leader"))).json()["items"]
+    mine = {n["id"]: n for n in items if n["may_silence"]}
+    assert env.mg in mine
+    assert mine[env.mg]["name"] == env.reg.microgrids[env.mg].name
+    buildings = [n for n in mine.values() if n["level"] == "building"]
+    assert buildings
+    assert {b["parent_id"] for b in buildings} == {env.mg}
+    # the nodes above are shown for context but cannot be silenced by a leader
+    above = [n for n in items if n["level"] in ("street", "community", "grid")]
+    assert above
+    assert not any(n["may_silence"] for n in above)
+    other = next(m for m in env.reg.microgrids if m != env.mg)
+    assert other not in {n["id"] for n in items}
+
+
+async def test_the_preview_counts_devices_by_class_and_active_tickets_inside(env: Env) -> None:
+    leader = await env.login("leader")
+    meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
+    await env.service.apply(
+        [
+            Alert(
+                action=AlertAction.RAISE,
+                rule_id="device_offline",
+                dedup_key=f"device_offline:{meter.id}",
+                severity=Severity.MINOR,
+                ts=NOW - 60,
+                microgrid_id=env.mg,
+                title="offline",
+                device_id=meter.id,
+            )
+        ]
+    )
+    r = await env.client.post("/api/v1/silences/preview", headers=leader, json={"scope_id": env.mg})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["devices"] == len(env.reg.devices_under(env.mg))
+    assert sum(p["by_class"].values()) == p["devices"]
+    assert p["critical_excluded"] is True
+    assert p["active_tickets"] == 1
+    assert len(p["sample"]) == min(20, p["devices"])
+    one = await env.client.post(
+        "/api/v1/silences/preview",
+        headers=leader,
+        json={"scope_id": env.mg, "device_id": meter.id, "rule_id": "smoke_alarm"},
+    )
+    assert (one.json()["devices"], one.json()["active_tickets"], one.json()["critical_excluded"]) == (1, 0, False)
+    worker = await env.login("worker")
+    assert (
+        await env.client.post("/api/v1/silences/preview", headers=worker, json={"scope_id": env.mg})
+    ).status_code == 403
+
+
+async def test_an_identical_overlapping_silence_is_refused_and_nothing_is_stored(env: Env) -> None:
+    leader = await env.login("leader")
+    body = {"scope_id": env.mg, "rule_id": "device_offline", "duration_s": 7200, "comment": "换表"}
+    first = await env.client.post("/api/v1/silences", headers=leader, json=body)
+    assert first.status_code == 201
+    again = await env.client.post(
+        "/api/v1/silences", headers={**leader, "Accept-Language": "zh-CN"}, json={**body, "starts_at": NOW + 3600}
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "duplicate_silence"
+    assert str(first.json()["id"]) in again.json()["error"]["message"]
+    assert "已有相同的维护静默" in again.json()["error"]["message"]
+    # another rule, or a window after the first ends, is a different silence
+    other_rule = await env.client.post("/api/v1/silences", headers=leader, json={**body, "rule_id": "water_leak"})
+    assert other_rule.status_code == 201
+    later = await env.client.post(
+        "/api/v1/silences", headers=leader, json={**body, "starts_at": NOW + 7200, "duration_s": 600}
+    )
+    assert later.status_code == 201
+    listed = (await env.client.get("/api/v1/silences", headers=leader)).json()["items"]
+    assert len(listed) == 3

@@ -15,6 +15,7 @@ STATIC_DIR = Path(__file__).parent
 FILES: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "board.js": "text/javascript; charset=utf-8",
+    "i18n.js": "text/javascript; charset=utf-8",
     "board.css": "text/css; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "siteplan.js": "text/javascript; charset=utf-8",

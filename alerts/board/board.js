@@ -23,58 +23,14 @@
 
   const $ = (id) => document.getElementById(id);
 
-  // ---- language: the texts (core/messages, served as /messages.json) and the switch -----------------------
-  // The choice is kept per browser in localStorage and in the `lang` cookie, so the server's reasons come in
-  // the same language. Chinese unless the browser chose English.
-  const LANGS = ["zh-CN", "en"];
-  let messages = {};
-  let lang = chosenLang();
-
-  function chosenLang() {
-    const stored = localStorage.getItem("cwatch.lang");
-    if (LANGS.includes(stored)) return stored;
-    const m = /(?:^|;\s*)lang=([^;]*)/.exec(document.cookie);
-    return m && LANGS.includes(decodeURIComponent(m[1])) ? decodeURIComponent(m[1]) : "zh-CN";
-  }
-
-  // The text of `key` in the board's language, its `{name}` placeholders filled from `values`.
-  function tr(key, values) {
-    const text = (messages[lang] || {})[key];
-    if (text === undefined) return key;
-    return values ? text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
-  }
-  // a name from names.toml (`names.status.open`), or the raw value when there is none
-  const named = (table, value) => ((messages[lang] || {})[`names.${table}.${value}`] || value);
-  // the board's own label of a value (`act.ack`), or the raw value when there is none
-  const labelled = (prefix, value) => ((messages[lang] || {})[prefix + value] || value);
-
-  function useLang(next) {
-    lang = next;
-    localStorage.setItem("cwatch.lang", lang);
-    document.cookie = `lang=${encodeURIComponent(lang)}; path=/; max-age=31536000; SameSite=Strict`;
-    document.documentElement.lang = lang;
-    document.title = "cwatch " + tr("title");
-    $("lang").lang = lang === "zh-CN" ? "en" : "zh-CN"; // the switch names the other language in that language
-    for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = tr(e.dataset.i18n);
-    for (const attr of ["placeholder", "title", "aria-label"]) {
-      for (const e of document.querySelectorAll(`[data-i18n-${attr}]`)) e.setAttribute(attr, tr(e.getAttribute(`data-i18n-${attr}`)));
-    }
-  }
-
-  async function loadMessages() {
-    try {
-      const r = await fetch("/messages.json", { credentials: "same-origin" });
-      if (r.ok) messages = await r.json();
-    } catch (e) {
-      // the page's own (Chinese) texts stay; the list says the server cannot be reached
-    }
-    useLang(lang);
-  }
-
+  // the texts in the chosen language (i18n.js)
+  const I18N = window.cwatchI18n;
+  const { tr, named, labelled } = I18N;
   $("lang").addEventListener("click", () => {
-    useLang(lang === "zh-CN" ? "en" : "zh-CN");
+    I18N.toggle();
     redraw();
   });
+
   const state = {
     me: null, tickets: new Map(), selected: null, detail: null, pending: null, truncated: false,
     source: null, pollTimer: null, safetyTimer: null, clockSkew: 0,
@@ -1125,7 +1081,7 @@
     $("whoami").title = `${me.username} · ${me.scope_id}`;
   }
 
-  loadMessages().then(() => {
+  I18N.load().then(() => {
     redraw();
     return start();
   }).catch((e) => { $("login-error").textContent = e.message; showLogin(); });

@@ -9,12 +9,7 @@
   const NS = "http://www.w3.org/2000/svg";
   let W = 600; // the drawing's width in its own units: the container's width in CSS pixels, so text stays legible
   const PAD = { l: 40, r: 8, t: 10, b: 22 };
-  const MARKER = { alarm: "报警 Alarm", last_use: "最后用水 Last use" };
-  const FIELD = {
-    water_l: "用水 Water use", smoke_obscuration_pct: "烟雾浓度 Smoke", temperature_c: "温度 Temperature",
-    gas_lel_pct: "燃气浓度 Gas", co_ppm: "一氧化碳 CO", tilt_deg: "倾角 Tilt", water_level_cm: "水位 Water level",
-    fill_pct: "满溢度 Fill", power_w: "功率 Power", door_open: "门状态 Door open",
-  };
+  const { tr, labelled } = window.cwatchI18n; // texts in the board's language (i18n.js)
 
   function svg(tag, attrs, ...children) {
     const e = document.createElementNS(NS, tag);
@@ -48,7 +43,7 @@
       if (i < 0 || i > n) continue;
       g.append(svg("line", { class: "marker " + m.label, x1: x(i), x2: x(i), y1: PAD.t, y2: y(lo) }));
       g.append(svg("text", { class: "marker-label " + m.label, x: Math.min(x(i) + 3, W - 90), y: PAD.t + 9 },
-        MARKER[m.label] || m.label));
+        labelled("chart.marker.", m.label)));
     }
     return { g, x, y, lo };
   }
@@ -78,11 +73,9 @@
       }
     }
     const known = s.values.filter((v) => v !== null);
-    const label = `近 72 小时用水，共 ${round(known.reduce((a, b) => a + b, 0))} 升；` +
-      (ev.quiet_h !== null ? `已 ${ev.quiet_h} 小时未用水` : "") +
-      (ev.usual_quiet_h !== null ? `，平时最长 ${ev.usual_quiet_h} 小时` : "") +
-      ` Water use over 72 h${ev.quiet_h !== null ? `: quiet for ${ev.quiet_h} h` : ""}` +
-      (ev.usual_quiet_h !== null ? `, usually at most ${ev.usual_quiet_h} h` : "");
+    const label = tr("chart.water", { litres: round(known.reduce((a, b) => a + b, 0)) }) +
+      (ev.quiet_h !== null ? tr("chart.quiet", { h: ev.quiet_h }) : "") +
+      (ev.usual_quiet_h !== null ? tr("chart.usually_quiet", { h: ev.usual_quiet_h }) : "");
     return [svg("svg", { viewBox: `0 0 ${W} ${height}`, role: "img", "aria-label": label, class: "chart water" },
       svg("title", {}, label), band, bars, f.g), label];
   }
@@ -104,8 +97,8 @@
       if (prev === null && (i + 1 >= n || s.values[i + 1] === null)) dots.append(svg("circle", { cx, cy: f.y(v), r: 2 }));
       prev = v;
     });
-    const name = FIELD[s.name] || s.name;
-    const label = `${name}：最高 max ${round(Math.max(...known))} ${s.unit}，最近 last ${round(known[known.length - 1])} ${s.unit}`;
+    const name = labelled("chart.field.", s.name);
+    const label = tr("chart.series", { name, max: round(Math.max(...known)), last: round(known[known.length - 1]), unit: s.unit });
     return [svg("svg", { viewBox: `0 0 ${W} ${height}`, role: "img", "aria-label": label, class: "chart device" },
       svg("title", {}, label), svg("path", { class: "line", d }), dots, f.g), label];
   }
@@ -121,8 +114,8 @@
       out.push(chart, cap(label));
       const legend = document.createElement("p");
       legend.className = "chart-legend";
-      for (const [cls, text] of [["use", "实际用水 Use"], ["usual", "平时（14 天中间一半）Usual (middle half of 14 days)"],
-        ["median", "中位数 Median"], ["gap", "无读数 No readings"]]) {
+      for (const [cls, text] of [["use", tr("chart.use")], ["usual", tr("chart.usual")],
+        ["median", tr("chart.median")], ["gap", tr("chart.gap")]]) {
         const key = document.createElement("span");
         key.className = "key " + cls;
         legend.append(key, text + " ");

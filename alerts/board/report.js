@@ -2,42 +2,11 @@
 // text and SVG (no library, no CDN). Printable on A4 (report.css). Language: ?lang=, else the board's choice.
 (function () {
   "use strict";
-  const T = {
-    zh: {
-      title: "月度报表", board: "← 看板", month: "月份", by: "按", show: "查看", print: "打印", other: "English",
-      community: "社区", grid: "网格", microgrid: "微网格",
-      tickets: "工单", open: "未结", acknowledged: "已确认", ack_on_time_rate: "按期确认率",
-      resolved: "已处置", resolve_on_time_rate: "按期处置率", mtta_s: "平均确认用时", mttr_s: "平均处置用时",
-      rating: "居民评价", rated: "评价数", area: "区域", rule: "规则",
-      trend: "每日工单与按期处置率", trendMonthly: "每月工单与按期处置率", areas: "各区域", rules: "各规则",
-      caption: "柱：工单数（左轴）；线：按期处置率（0–100%）",
-      loading: "加载中…", login: "请先在看板登录。", failed: "无法加载报表：",
-      method: "按期确认：已确认且未因超时未确认而升级；按期处置：由人员处置且未因超时未解决而升级。" +
-        "由系统自动关闭、无需人员处理的工单不计入比率。时间按街道所在时区。",
-      none: "—", min: "分钟", h: "小时",
-    },
-    en: {
-      title: "Monthly report", board: "← Board", month: "Month", by: "By", show: "Show", print: "Print", other: "中文",
-      community: "community", grid: "grid", microgrid: "micro-grid",
-      tickets: "Tickets", open: "Open", acknowledged: "Acknowledged", ack_on_time_rate: "Acknowledged on time",
-      resolved: "Resolved", resolve_on_time_rate: "Resolved on time", mtta_s: "MTTA", mttr_s: "MTTR",
-      rating: "Rating", rated: "Ratings", area: "Area", rule: "Rule",
-      trend: "Tickets and on-time resolution per day", trendMonthly: "Tickets and on-time resolution per month",
-      areas: "By area", rules: "By rule",
-      caption: "Bars: tickets (left axis); line: resolved on time (0–100%)",
-      loading: "Loading…", login: "Log in on the board first.", failed: "The report could not be loaded: ",
-      method: "On time: acknowledged without an escalation for lack of acknowledgement; resolved by a person " +
-        "without an escalation for lack of resolution. Tickets the system closed before anyone had to act are " +
-        "not in the rates. Days are the street's.",
-      none: "—", min: "min", h: "h",
-    },
-  };
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
-  let lang = params.get("lang") || localStorage.getItem("cwatch.lang") ||
-    (navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en");
-  if (!T[lang]) lang = "zh";
-  const t = (k) => T[lang][k] ?? k;
+  const I18N = window.cwatchI18n; // the board's language and texts (i18n.js, core/messages/board.toml)
+  const t = (k) => I18N.tr("report." + k);
+  const lang = () => (I18N.lang === "zh-CN" ? "zh" : "en");
   const COLS = ["tickets", "open", "ack_on_time_rate", "resolve_on_time_rate", "mtta_s", "mttr_s", "rating"];
 
   function pct(v) { return v == null ? t("none") : (v * 100).toFixed(1) + "%"; }
@@ -151,10 +120,10 @@
     $("status").textContent = t("loading");
     $("csv").href = query("csv");
     $("xlsx").href = query("xlsx");
-    history.replaceState(null, "", "?" + new URLSearchParams({ month: $("month").value, lang }).toString());
+    history.replaceState(null, "", "?" + new URLSearchParams({ month: $("month").value, lang: lang() }).toString());
     let r;
     try {
-      r = await fetch(query(), { headers: { "Accept-Language": lang === "zh" ? "zh-CN" : "en" } });
+      r = await fetch(query(), { headers: { "Accept-Language": I18N.lang } });
     } catch (e) {
       $("status").textContent = t("failed") + e.message;
       return;
@@ -167,7 +136,6 @@
   }
 
   function texts() {
-    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     document.title = t("title") + " · cwatch";
     $("back").textContent = t("board");
     $("l-month").textContent = t("month");
@@ -188,14 +156,16 @@
   const now = new Date();
   $("month").value = params.get("month") ||
     now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0");
-  texts();
   $("controls").addEventListener("submit", (e) => { e.preventDefault(); load(); });
   $("print").addEventListener("click", () => window.print());
   $("lang").addEventListener("click", () => {
-    lang = lang === "zh" ? "en" : "zh";
-    localStorage.setItem("cwatch.lang", lang);
+    I18N.toggle();
     texts();
     load();
   });
-  load();
+  I18N.load().then(() => {
+    if (params.get("lang")) I18N.use(params.get("lang"));
+    texts();
+    load();
+  });
 })();

@@ -7,7 +7,7 @@
 (function () {
   const NS = "http://www.w3.org/2000/svg";
   const SEV_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
-  const SEV = { critical: "紧急", major: "重要", minor: "次要", warning: "警告", info: "提示" };
+  const { tr, named } = window.cwatchI18n; // texts in the page's language (i18n.js)
   const TILE = 256;
 
   function svg(tag, attrs, ...children) {
@@ -68,7 +68,7 @@
     let tickets = [];
     let open = null; // the building drilled into
     const drawing = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "plan", role: "group",
-      "aria-label": "平面图 Site plan" });
+      "aria-label": tr("plan.toggle") });
     const unplaced = html("div", { class: "plan-unplaced" });
     const drill = html("div", { class: "plan-drill", "data-testid": "plan-drill", hidden: true });
     box.replaceChildren(drawing, unplaced, drill);
@@ -157,7 +157,7 @@
         const hit = inc.byBuilding.get(b.id);
         const a = areaName.get(b.microgrid_id);
         const label = `${b.name}${a ? "（" + a.microgrid_name + "）" : ""}` +
-          (hit ? `：${hit.count} 张工单 tickets，最高 ${SEV[hit.worst]}` : "");
+          (hit ? tr("plan.hit", { n: hit.count, worst: named("severity", hit.worst) }) : "");
         const g = svg("g", { class: "building" + (open === b.id ? " open" : ""), "data-id": b.id, tabindex: 0,
           role: "button", "aria-label": label, "data-testid": "plan-building" },
         svg("title", {}, label),
@@ -175,7 +175,7 @@
       drawing.setAttribute("data-placed", String(placed.length));
       const rest = plan.buildings.filter((b) => b.lat === null || b.lon === null);
       unplaced.hidden = rest.length === 0;
-      unplaced.replaceChildren(html("span", { class: "muted" }, `未定位 Not placed (${rest.length})：`),
+      unplaced.replaceChildren(html("span", { class: "muted" }, tr("plan.unplaced", { n: rest.length })),
         ...rest.slice(0, 60).map((b) => {
           const hit = inc.byBuilding.get(b.id);
           return html("button", { type: "button", class: "chip" + (hit ? ` sev-${hit.worst}` : ""),
@@ -217,23 +217,23 @@
           const hit = inc.byHousehold.get(u.household_id);
           return html("span", { class: "unit" + (hit ? ` sev-${hit.worst}` : "") + (u.lone_elderly ? " elderly" : ""),
             "data-testid": "plan-unit", "data-id": u.household_id,
-            title: u.unit + (u.lone_elderly ? " 独居老人 lone elderly" : "") + (hit ? ` · ${hit.count} 张工单` : "") },
+            title: u.unit + (u.lone_elderly ? " " + tr("lone_elderly") : "") + (hit ? " · " + tr("plan.tickets", { n: hit.count }) : "") },
           u.unit.split("-").pop(), u.lone_elderly ? " ◆" : "");
         })));
       const list = here ? here.tickets.slice().sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity]).map((t) => {
-        const text = `${SEV[t.severity]} ${t.title}${t.household_unit ? " · " + t.household_unit : ""}`;
+        const text = `${named("severity", t.severity)} ${t.title}${t.household_unit ? " · " + t.household_unit : ""}`;
         return html("li", { class: `sev-${t.severity}` }, opts.onTicket
           ? html("button", { type: "button", class: "link", onclick: () => opts.onTicket(t.id) }, text) : text);
       }) : [];
       drill.replaceChildren(
         html("div", { class: "drill-head" },
-          html("b", { "data-testid": "plan-drill-title" }, `${units.name} · ${units.floors} 层 floors · ${units.units.length} 户 units`),
-          html("button", { type: "button", class: "link", "aria-label": "关闭 Close", onclick: () => {
+          html("b", { "data-testid": "plan-drill-title" }, tr("plan.building", { name: units.name, floors: units.floors, units: units.units.length })),
+          html("button", { type: "button", class: "link", "aria-label": tr("close"), onclick: () => {
             open = null; drill.hidden = true; draw();
           } }, "×")),
-        list.length ? html("ul", { class: "drill-tickets" }, ...list) : html("p", { class: "muted" }, "无待办工单 No active tickets"),
-        html("div", { class: "floors", "aria-label": "住户 Units" }, ...rows),
-        html("p", { class: "muted legend" }, "◆ 独居老人 lone elderly"));
+        list.length ? html("ul", { class: "drill-tickets" }, ...list) : html("p", { class: "muted" }, tr("plan.none_active")),
+        html("div", { class: "floors", "aria-label": tr("plan.units") }, ...rows),
+        html("p", { class: "muted legend" }, "◆ " + tr("lone_elderly")));
     }
 
     return {

@@ -6,7 +6,7 @@
 
 (function () {
   const API = "/api/v1";
-  const SEV = { critical: "紧急", major: "重要", minor: "次要", warning: "警告", info: "提示" };
+  const { tr, named } = window.cwatchI18n; // texts in the language chosen on the board (i18n.js)
   const SEV_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
   const PAGE = 500;
   const MAX_TICKETS = 20000;
@@ -68,7 +68,7 @@
       $("password").value = "";
       await start();
     } catch (e) {
-      $("login-error").textContent = e.status === 401 ? "用户名或密码错误 Wrong username or password" : e.message;
+      $("login-error").textContent = e.status === 401 ? tr("wrong_password") : e.message;
     }
   });
 
@@ -81,7 +81,7 @@
     }
     $("login-view").hidden = true;
     $("wall").hidden = false;
-    $("scope-name").textContent = `值守大屏 Wall · ${state.me.display_name}`;
+    $("scope-name").textContent = tr("wall.who", { name: state.me.display_name });
     state.plan = await api("/siteplan");
     const box = $("plan");
     state.planView = window.cwatchPlan.create(box, {
@@ -137,20 +137,21 @@
 
   function since(ts, now) {
     const m = Math.max(0, Math.floor((now - ts) / 60));
-    return m < 60 ? `${m} 分钟` : m < 1440 ? `${Math.floor(m / 60)} 小时` : `${Math.floor(m / 1440)} 天`;
+    return m < 60 ? tr("dur.minutes", { n: m }) : m < 1440 ? tr("dur.hours", { n: Math.floor(m / 60) })
+      : tr("dur.days", { n: Math.floor(m / 1440) });
   }
 
   function row(t, now) {
     return el("li", { class: `wall-ticket sev-${t.severity}` + (t.overdue ? " overdue" : ""), "data-id": t.id,
       "data-testid": "wall-ticket" },
-    el("span", { class: `badge sev-${t.severity}` }, SEV[t.severity] || t.severity),
+    el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)),
     el("span", { class: "title" }, t.title,
-      t.lone_elderly ? el("span", { class: "badge elderly" }, "独居老人") : null),
+      t.lone_elderly ? el("span", { class: "badge elderly" }, tr("lone_elderly")) : null),
     el("span", { class: "age" }, since(t.first_seen, now)),
     el("span", { class: "meta" }, place(t),
-      t.overdue ? el("span", { class: "badge overdue" }, "超时 Overdue") : null,
-      t.escalation_level > 0 ? el("span", { class: "badge overdue" }, `升级 L${t.escalation_level}`) : null,
-      el("span", {}, t.assignee_name ? "· " + t.assignee_name : "· 未指派 unassigned")));
+      t.overdue ? el("span", { class: "badge overdue" }, tr("overdue")) : null,
+      t.escalation_level > 0 ? el("span", { class: "badge overdue" }, tr("level_n", { n: t.escalation_level })) : null,
+      el("span", {}, "· " + (t.assignee_name || tr("unassigned")))));
   }
 
   function render(summary) {
@@ -167,7 +168,7 @@
     $("crit-count").textContent = String(crit.length);
     $("rest-count").textContent = String(rest.length);
     $("criticals").replaceChildren(...(crit.length ? crit.map((t) => row(t, now))
-      : [el("li", { class: "all-clear" }, "无紧急工单 No critical tickets")]));
+      : [el("li", { class: "all-clear" }, tr("wall.no_critical"))]));
     const frag = document.createDocumentFragment();
     for (const t of rest.slice(0, 500)) frag.append(row(t, now));
     $("rest").replaceChildren(frag);
@@ -237,5 +238,5 @@
   setInterval(tick, 1000);
   setInterval(() => { if (state.me) reload(); }, RELOAD_MS);
   if (reduced) document.documentElement.classList.add("reduced-motion");
-  start().catch((e) => { $("login-error").textContent = e.message; showLogin(); });
+  window.cwatchI18n.load().then(start).catch((e) => { $("login-error").textContent = e.message; showLogin(); });
 })();

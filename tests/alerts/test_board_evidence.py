@@ -117,9 +117,7 @@ async def test_a_device_ticket_shows_its_values_and_one_without_readings_shows_n
             await page.click(f'.ticket[data-id="{smoke}"]')
             charts = page.locator("#evidence svg.chart.device")
             await expect(charts).to_have_count(2)  # obscuration and temperature
-            await expect(charts.first).to_have_attribute(
-                "aria-label", "烟雾浓度 Smoke：最高 max 14 %/m，最近 last 14 %/m"
-            )
+            await expect(charts.first).to_have_attribute("aria-label", "烟雾浓度：最高 14 %/m，最近 14 %/m")
             path = await charts.first.locator("path.line").get_attribute("d")
             assert path is not None
             assert path.count("L") > 200  # one point per 15 minutes over 72 h, unbroken

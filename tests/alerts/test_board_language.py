@@ -12,7 +12,7 @@ import pytest
 
 from devices.model import Role
 from devices.sample import sample_street
-from tests.support.require import unavailable
+from testkit.require import unavailable
 
 from .board_app import Login, alert_dict, build_app, serve
 from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, inject, login, watch_errors

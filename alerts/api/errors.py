@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.errors import AlertsError, TooManyAttemptsError
-from core.i18n import localized, request_lang, tr
+from core.i18n import EN, catalog, localized, render, request_lang, tr
 
 log = logging.getLogger("alerts.api")
 
@@ -79,6 +79,19 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 
 
+def _field_message(err: Any, lang: str) -> str:
+    """A refused field's reason: pydantic's own (English) text, or the catalog's Chinese for the common types
+    (`errors.field.<type>`, filled from pydantic's context)."""
+    own = str(err.get("msg", "invalid"))
+    key = f"errors.field.{err.get('type', '')}"
+    if lang == EN or key not in catalog():
+        return own
+    try:
+        return render(key, lang, err.get("ctx") or {})
+    except KeyError:  # a context without the value the text names
+        return own
+
+
 def lang_of(request: Request) -> str:
     """The language a request's answers are in: the board's `lang` cookie, else `Accept-Language`."""
     return request_lang(request.cookies.get("lang"), request.headers.get("accept-language"))
@@ -99,13 +112,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        lang = lang_of(request)
         fields = []
         for err in exc.errors():
             loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
-            fields.append(FieldError(field=".".join(loc) or "body", message=str(err.get("msg", "invalid"))))
-        message = "; ".join(f"{f.field}: {f.message}" for f in fields) or tr("errors.invalid_request").in_lang(
-            lang_of(request)
-        )
+            fields.append(FieldError(field=".".join(loc) or "body", message=_field_message(err, lang)))
+        message = "; ".join(f"{f.field}: {f.message}" for f in fields) or tr("errors.invalid_request").in_lang(lang)
         return error_response(422, "validation_error", message, fields=fields)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -106,6 +106,15 @@ async def test_names_instead_of_ids_for_the_scope_the_actor_and_the_silences_cre
     assert (silence["scope_name"], silence["created_by_name"]) == ("桂花苑一区", "李强")
 
 
+async def test_a_malformed_request_names_its_fields_in_the_callers_language(client: httpx.AsyncClient) -> None:
+    body = {"username": "w1"}
+    r = await client.post("/api/v1/auth/login", json=body, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422
+    assert r.json()["error"]["message"] == "password: 必填"
+    r = await client.post("/api/v1/auth/login", json=body, headers={"Accept-Language": "en"})
+    assert r.json()["error"]["message"] == "password: Field required"
+
+
 def _plain_string_raises() -> list[str]:
     """`raise SomeError("literal")` or `raise SomeError(f"...")` in `alerts` and the API: a reason that would
     reach a person in English only."""

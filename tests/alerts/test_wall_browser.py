@@ -12,7 +12,7 @@ import pytest
 
 from devices.model import Role
 from devices.sample import sample_street
-from tests.support.require import unavailable
+from testkit.require import unavailable
 
 from .a11y import AA, text_style, unlabelled
 from .board_app import Login, MovableClock, alert_dict, build_app, serve

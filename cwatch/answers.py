@@ -4,7 +4,13 @@ An absence alert (no water use by a lone elderly resident) waits for a person's 
 every window. When a person resolves or closes its ticket ("visited"), or records that the household is away,
 the rule engine is told, so it clears the absence and restarts its clock. The answer is handed over in a
 background task after the ticket change is committed: the rule runner may itself be busy handing alerts to the
-ticket service, and waiting for it here could deadlock."""
+ticket service, and waiting for it here could deadlock.
+
+The loop tickets → answers → runner → tickets is the one cycle between the service's parts. It is cut here: the
+answers are the ticket service's notifier, so they are made before it, and before the runner that hands its
+alerts to that service; they take the rule engine (which rules wait for an answer, the event time of an answer)
+and are given the runner only when they run (`run`), which queues nothing but hands over what was queued.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ import logging
 from alerts.model import SYSTEM_ACTOR, Ticket, TicketEvent
 from alerts.service import Notifier
 from ingest.backoff import backoff_delay
-from rules.runner import RuleRunner
+from rules.engine import Engine
+from rules.runner import RuleRunner, absence_rule_ids
 
 log = logging.getLogger("cwatch.answers")
 
@@ -25,11 +32,12 @@ RETRY_ATTEMPTS = 30  # about 25 minutes: an outage of the ticket store, not a bu
 
 
 class AbsenceAnswers:
-    """A ticket notifier that passes on every change and tells the rule runner about answered absences."""
+    """A ticket notifier that passes on every change and hands answered absences to the rule runner."""
 
-    def __init__(self, inner: Notifier, runner: RuleRunner) -> None:
+    def __init__(self, inner: Notifier, engine: Engine) -> None:
         self.inner = inner
-        self.runner = runner
+        self.engine = engine
+        self._queue: asyncio.Queue[tuple[str, float | None, float | None]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def ticket_changed(self, ticket: Ticket, event: TicketEvent) -> None:
@@ -38,24 +46,32 @@ class AbsenceAnswers:
             event.action in ANSWER_ACTIONS
             and event.actor != SYSTEM_ACTOR
             and ticket.household_id is not None
-            and ticket.rule_id in self.runner.absence_rule_ids()
+            and ticket.rule_id in absence_rule_ids(self.engine)
         ):
             self.answer(ticket.household_id, None)
 
     def answer(self, household_id: str, until: float | None) -> None:
-        at = self.runner.engine.watermark  # when it was answered, in event time (a retry comes later)
-        task = asyncio.get_running_loop().create_task(self._answer(household_id, until, at))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        at = self.engine.watermark  # when it was answered, in event time (a retry comes later)
+        self._queue.put_nowait((household_id, until, at))
 
-    async def _answer(self, household_id: str, until: float | None, at: float | None) -> None:
+    async def run(self, runner: RuleRunner) -> None:
+        """Hand each answer to `runner`, each in a task of its own (one that keeps failing holds back no other),
+        until cancelled."""
+        while True:
+            household_id, until, at = await self._queue.get()
+            task = asyncio.get_running_loop().create_task(self._answer(runner, household_id, until, at))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._queue.task_done()
+
+    async def _answer(self, runner: RuleRunner, household_id: str, until: float | None, at: float | None) -> None:
         """Hand the answer over until it takes. A failed hand-over (the clear could not reach the ticket store,
         or the state could not be saved) is undone by the runner; nothing else would ever send the answer
         again, and without it the absence stays open and the household's next dry spell is never alerted."""
         attempt = 0
         while True:
             try:
-                await self.runner.answer_absence(household_id, until, at)
+                await runner.answer_absence(household_id, until, at)
                 return
             except asyncio.CancelledError:
                 raise
@@ -71,9 +87,10 @@ class AbsenceAnswers:
                     attempt,
                     delay,
                 )
-                await self.runner.clock.sleep(delay)
+                await runner.clock.sleep(delay)
 
     async def drain(self) -> None:
-        """Wait for answers in flight (tests, shutdown)."""
+        """Wait for answers queued or in flight (tests, shutdown); `run` must be running."""
+        await self._queue.join()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)

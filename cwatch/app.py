@@ -15,7 +15,7 @@ import contextlib
 import getpass
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from alerts.outbound import OutboundGuard
 from alerts.photos import PhotoRequirement, Photos
 from alerts.policies import PolicyHolder, default_policies_path, load_policies
 from alerts.s3blobs import S3BlobStore
-from alerts.service import TicketService
+from alerts.service import Notifier, TicketService
 from alerts.stream import ChangeHub
 from core.clock import Clock, SystemClock
 from core.db import make_engine
@@ -57,7 +57,7 @@ from cwatch.api import OpsApi
 from cwatch.broker import EmbeddedBroker
 from cwatch.errors import ServiceError, SettingsError
 from cwatch.http import build_http_app
-from cwatch.instance import ClaimError, StoppedWaitingError, sole_instance
+from cwatch.instance import Claim, ClaimError, StoppedWaitingError, sole_instance
 from cwatch.mailbox import Mailbox, MailboxAt, mailbox_route
 from cwatch.ports import check_ports, service_ports
 from cwatch.schema import Revisions, current_revisions, described, ensure_schema
@@ -70,10 +70,12 @@ from devices.store import create_tables as devices_tables
 from devices.store import load_registry_db, registry_revision, save_registry_db
 from ingest.deadletter import DeadLetters
 from ingest.service import Ingester
+from ingest.sinks.base import TelemetryReader
 from ingest.sinks.configured import make_reader
-from ingest.wiring import build_ingester
+from ingest.wiring import IngestParts, build_ingester, ingest_parts
 from rules.alert import Alert
-from rules.config import default_ruleset_path, load_ruleset
+from rules.config import RuleSet, default_ruleset_path, load_ruleset
+from rules.engine import Engine
 from rules.runner import RuleRunner, open_engine
 from rules.state import RuleStateStore
 
@@ -380,6 +382,15 @@ class Parts:
     http_port: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Wired:
+    """What `Service.run` starts: the parts it shows, the ticket side's loops and the HTTP server."""
+
+    parts: Parts
+    desk: Desk
+    server: uvicorn.Server
+
+
 async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_seed: int | None) -> tuple[Registry, int]:
     if settings.registry.path:
         reg = load_registry(Path(settings.registry.path))
@@ -451,192 +462,113 @@ class Service:
                 return
             check_ports(service_ports(s))
             await create_all_tables(engine)
-            reg, revision = await load_initial_registry(engine, s, self.demo_seed)
-            holder = RegistryHolder(reg, revision)
-            metrics = CollectorRegistry()
-            wall = SystemClock()
-
-            # Broker: the configured one, or an embedded broker for demos.
-            if s.mqtt.url:
-                host, port = _broker_address(s.mqtt.url)
-            else:
-                broker = await stack.enter_async_context(EmbeddedBroker(s.mqtt.embedded_host, s.mqtt.embedded_port))
-                host, port = broker.host, broker.port
-
-            # Tickets and the board.
-
-            hub = ChangeHub()
-            channels: dict[str, Any] = {"log": LogChannel()}
-            if s.notify.webhook_url:
-                channels["webhook"] = WebhookChannel(
-                    s.notify.webhook_url, s.notify.webhook_secret, clock=wall, guard=outbound_guard(s)
-                )
-
-            rules_path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
-            ruleset = load_ruleset(rules_path, reg)
-            chosen = policies_path(s)
-            own = chosen != default_policies_path()  # the packaged file names rules a custom set may not have
-            policies = PolicyHolder(
-                chosen,
-                rules={r.id for r in ruleset.rules} if own else None,
-                groups=_groups(ruleset) if own else None,
-            )
-            log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
-            notices = build_notices(s, engine, holder, self.clock, wall, self.mailbox)
-            media = media_policy(s, {r.id for r in ruleset.rules})
-            tickets = TicketService(
-                engine,
-                holder,
-                self.clock,
-                MetricsNotifier(hub, AlertsMetrics(metrics)),
-                channels=list(channels),
-                notices=notices.sink,
-                policies=policies,
-                resolve_guard=PhotoRequirement(engine, media).check_resolve,
-            )
-            dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
-            # Sessions expire on the wall clock even when a demo runs the service faster than real time.
-            accounts = AccountStore(engine, wall, s.auth.session_ttl_s)
-            link_actions = LinkActions(tickets, notices.links, accounts.username_of_person)
-            escalator = Escalator(tickets, self.clock, policies=policies)
-
-            async def to_tickets(alerts: Sequence[Alert]) -> None:
-                if alerts:
-                    await tickets.apply(alerts)
-
-            # Rules (the rule set was loaded above: the policies name its rules).
-            state_store = RuleStateStore(engine)
-            rule_engine = await open_engine(
-                state_store,
-                ruleset,
-                reg,
-                tz=s.timezone,
-                allowed_lateness_s=s.rules.allowed_lateness_s,
-                max_future_s=s.ingest.max_future_s,
-                live_slack_s=s.rules.live_slack_s,
-            )
-            runner = RuleRunner(
-                rule_engine,
-                state_store,
-                self.clock,
-                to_tickets,
-                sweep_every_s=s.rules.sweep_every_s,
-                rules_path=rules_path,
-                on_reload=_audit_rules_reload(engine, stack),
-                on_sweep=_sweep_metrics(metrics),
-            )
-            # People's answers to absence alerts go back to the rule engine (cwatch.answers).
-            answers = AbsenceAnswers(tickets.notifier, runner)
-            tickets.notifier = answers
-
-            # Ingest.
-
-            ingester = build_ingester(
-                mqtt=s.mqtt,
-                ingest=s.ingest,
-                telemetry=s.telemetry,
-                data_dir=s.data_path,
-                engine=engine,
-                registry=holder,
-                clock=self.clock,
-                metrics=metrics,
-                broker_host=host,
-                broker_port=port,
-                consumers={"rules": runner.on_readings},
-            )
-            # Silence is judged by the clock only once the rule engine has caught up with the spool.
-            runner.backlog = lambda: ingester.spool.depth("rules")
-            # Nor by the clock while the broker connection is down or just made (its queue is delivered first).
-            runner.connected = lambda: ingester.transport.connected
-
-            # HTTP.
-
-            async def readiness() -> dict[str, bool]:
-                return {
-                    **(await ingester.ready()),
-                    "store": await _store_ok(engine),
-                    "escalation": escalator.healthy(),
-                    "rules": runner.healthy(),
-                }
-
-            photos = build_photos(s, tickets, media)
-            app = build_http_app(
-                readiness=readiness,
-                metrics=metrics,
-                alerts_api=AlertsApi(
-                    tickets,
-                    accounts,
-                    holder,
-                    hub,
-                    link_actions=link_actions,
-                    media=media,
-                    photos=photos,
-                    telemetry=telemetry_reader(s, self.clock, stack),
-                    tz=ZoneInfo(s.timezone),
-                    tile_url=s.siteplan.tile_url or None,
-                ),
-                ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
-                board_dir=STATIC_DIR,
-                metrics_token=s.http.metrics_token,
-                media_hosts=media.hosts,
-                image_hosts=[tile_source(s.siteplan.tile_url)] if s.siteplan.tile_url else [],
-            )
-            if not s.http.metrics_token:
-                log.info("/metrics is off: set http.metrics_token to scrape it")
-            if self.mailbox is not None:  # the demo shows what it sent
-                app.router.routes.append(mailbox_route(self.mailbox.mailbox))
-            server = uvicorn.Server(
-                uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off")
-            )
-
-            parts = Parts(
-                s,
-                engine,
-                holder,
-                metrics,
-                host,
-                port,
-                self.clock,
-                tickets,
-                accounts,
-                ingester,
-                runner,
-                answers,
-                self.mailbox.mailbox if self.mailbox is not None else None,
-            )
-            self.parts = parts
-
+            wired = await self._wire(engine, stack)
+            self.parts = wired.parts
             try:
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(ingester.run(), name="ingester")
-                    tg.create_task(runner.run(), name="rules")
-                    tg.create_task(escalator.run(), name="escalator")
-                    tg.create_task(dispatcher.run(), name="notifications")
-                    listeners = (runner.set_registry, ingester.set_registry)
-                    tg.create_task(self._watch_registry(engine, holder, listeners), name="registry-watch")
-                    tg.create_task(claim.hold(self._claim_lost), name="claim")
-                    http_task = tg.create_task(server.serve(), name="http")
-                    await _wait_http_started(server, http_task)
-                    parts.http_port = _bound_port(server) or s.http.port
-                    notices.bound(s, parts.http_port)
-                    if self.on_started is not None:
-                        tg.create_task(self.on_started(parts), name="on-started")
-                    self.started.set()
-                    log.info("started: %s", _where(s, host, port, parts.http_port))
-                    await self._stop.wait()
-                    server.should_exit = True
-                    try:  # people's answers in flight reach the rule engine before it stops (they live nowhere else)
-                        await asyncio.wait_for(answers.drain(), timeout=10)
-                    except TimeoutError:
-                        log.error("answers to absence alerts still not handed to the rule engine at stop; dropped")
-                    await ingester.stop()
-                    await escalator.stop()
-                    await dispatcher.stop()
-                    raise _StopRequestedError
+                await self._serve(wired, claim)
             except* _StopRequestedError:
                 log.info("stopped")
         if self.claim_lost is not None:
             raise self.claim_lost
+
+    async def _wire(self, engine: AsyncEngine, stack: contextlib.AsyncExitStack) -> _Wired:
+        """Every part, each made with what it needs (constructor injection, in dependency order)."""
+        s, clock = self.settings, self.clock
+        reg, revision = await load_initial_registry(engine, s, self.demo_seed)
+        holder = RegistryHolder(reg, revision)
+        metrics = CollectorRegistry()
+        wall = SystemClock()
+        host, port = await _broker(s, stack)
+        rules = await open_rules(s, engine, reg)
+        hub = ChangeHub()
+        # People's answers to absence alerts go back to the rule engine (`cwatch.answers`, where the one cycle
+        # between the parts is cut).
+        answers = AbsenceAnswers(MetricsNotifier(hub, AlertsMetrics(metrics)), rules.engine)
+        desk = build_desk(s, engine, holder, clock, wall, rules.ruleset, answers, self.mailbox)
+        intake = ingest_parts(
+            mqtt=s.mqtt,
+            ingest=s.ingest,
+            data_dir=s.data_path,
+            clock=clock,
+            metrics=metrics,
+            broker_host=host,
+            broker_port=port,
+            consumers=("rules",),
+        )
+        runner = build_runner(s, rules, clock, desk.tickets, intake, _audit_rules_reload(engine, stack), metrics)
+        ingester = build_ingester(
+            mqtt=s.mqtt,
+            ingest=s.ingest,
+            telemetry=s.telemetry,
+            data_dir=s.data_path,
+            engine=engine,
+            registry=holder,
+            clock=clock,
+            metrics=metrics,
+            broker_host=host,
+            broker_port=port,
+            consumers={"rules": runner.on_readings},
+            parts=intake,
+        )
+
+        async def readiness() -> dict[str, bool]:
+            return {
+                **(await ingester.ready()),
+                "store": await _store_ok(engine),
+                "escalation": desk.escalator.healthy(),
+                "rules": runner.healthy(),
+            }
+
+        telemetry = telemetry_reader(s, clock, stack)
+        server = build_http(s, engine, holder, metrics, wall, desk, hub, answers, readiness, telemetry, self.mailbox)
+        parts = Parts(
+            settings=s,
+            engine=engine,
+            registry=holder,
+            metrics=metrics,
+            mqtt_host=host,
+            mqtt_port=port,
+            clock=clock,
+            tickets=desk.tickets,
+            accounts=desk.accounts,
+            ingester=ingester,
+            runner=runner,
+            answers=answers,
+            mailbox=self.mailbox.mailbox if self.mailbox is not None else None,
+        )
+        return _Wired(parts, desk, server)
+
+    async def _serve(self, wired: _Wired, claim: Claim) -> None:
+        """Run every loop in one task group until `stop()`; then stop them in order and raise
+        `_StopRequestedError` to end the group."""
+        s, parts, desk, server = self.settings, wired.parts, wired.desk, wired.server
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(parts.ingester.run(), name="ingester")
+            tg.create_task(parts.runner.run(), name="rules")
+            tg.create_task(parts.answers.run(parts.runner), name="answers")
+            tg.create_task(desk.escalator.run(), name="escalator")
+            tg.create_task(desk.dispatcher.run(), name="notifications")
+            listeners = (parts.runner.set_registry, parts.ingester.set_registry)
+            tg.create_task(self._watch_registry(parts.engine, parts.registry, listeners), name="registry-watch")
+            tg.create_task(claim.hold(self._claim_lost), name="claim")
+            http_task = tg.create_task(server.serve(), name="http")
+            await _wait_http_started(server, http_task)
+            parts.http_port = _bound_port(server) or s.http.port
+            desk.notices.bound(s, parts.http_port)
+            if self.on_started is not None:
+                tg.create_task(self.on_started(parts), name="on-started")
+            self.started.set()
+            log.info("started: %s", _where(s, parts.mqtt_host, parts.mqtt_port, parts.http_port))
+            await self._stop.wait()
+            server.should_exit = True
+            try:  # people's answers in flight reach the rule engine before it stops (they live nowhere else)
+                await asyncio.wait_for(parts.answers.drain(), timeout=10)
+            except TimeoutError:
+                log.error("answers to absence alerts still not handed to the rule engine at stop; dropped")
+            await parts.ingester.stop()
+            await desk.escalator.stop()
+            await desk.dispatcher.stop()
+            raise _StopRequestedError
 
     async def _watch_registry(
         self, engine: AsyncEngine, holder: RegistryHolder, listeners: Sequence[Callable[[Registry], None]]
@@ -675,6 +607,175 @@ async def run_until_signalled(service: Service) -> None:
     await service.run()
 
 
+# --- the parts, one builder per area -----------------------------------------------------------------------
+
+
+async def _broker(s: Settings, stack: contextlib.AsyncExitStack) -> tuple[str, int]:
+    """The broker's address: the configured one, or an embedded broker for demos (closed with the service)."""
+    if s.mqtt.url:
+        return _broker_address(s.mqtt.url)
+    broker = await stack.enter_async_context(EmbeddedBroker(s.mqtt.embedded_host, s.mqtt.embedded_port))
+    return broker.host, broker.port
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedRules:
+    """The rule set in force and the engine judging it, restored from its saved state after a restart."""
+
+    path: Path
+    ruleset: RuleSet
+    store: RuleStateStore
+    engine: Engine
+
+
+async def open_rules(s: Settings, engine: AsyncEngine, registry: Registry) -> OpenedRules:
+    path = Path(s.rules.path) if s.rules.path else default_ruleset_path()
+    ruleset = load_ruleset(path, registry)
+    store = RuleStateStore(engine)
+    rule_engine = await open_engine(
+        store,
+        ruleset,
+        registry,
+        tz=s.timezone,
+        allowed_lateness_s=s.rules.allowed_lateness_s,
+        max_future_s=s.ingest.max_future_s,
+        live_slack_s=s.rules.live_slack_s,
+    )
+    return OpenedRules(path, ruleset, store, rule_engine)
+
+
+def build_runner(
+    s: Settings,
+    rules: OpenedRules,
+    clock: Clock,
+    tickets: TicketService,
+    intake: IngestParts,
+    on_reload: Callable[[Path, str, int], None],
+    metrics: CollectorRegistry,
+) -> RuleRunner:
+    """The rule runner, handing its alerts to the tickets. Silence is judged by the clock only once the engine has
+    caught up with the spool, and not while the broker connection is down or just made (its queue comes first)."""
+
+    async def to_tickets(alerts: Sequence[Alert]) -> None:
+        if alerts:
+            await tickets.apply(alerts)
+
+    return RuleRunner(
+        rules.engine,
+        rules.store,
+        clock,
+        to_tickets,
+        sweep_every_s=s.rules.sweep_every_s,
+        rules_path=rules.path,
+        on_reload=on_reload,
+        on_sweep=_sweep_metrics(metrics),
+        backlog=lambda: intake.spool.depth("rules"),
+        connected=lambda: intake.transport.connected,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """The ticket side: the service, the outbox dispatcher and its notices, accounts, one-tap link actions, the
+    escalation loop and its policies, and the media policy."""
+
+    tickets: TicketService
+    dispatcher: OutboxDispatcher
+    notices: Notices
+    accounts: AccountStore
+    link_actions: LinkActions
+    escalator: Escalator
+    media: MediaPolicy
+
+
+def build_desk(
+    s: Settings,
+    engine: AsyncEngine,
+    holder: RegistryHolder,
+    clock: Clock,
+    wall: Clock,
+    ruleset: RuleSet,
+    notifier: Notifier,
+    mailbox: MailboxAt | None,
+) -> Desk:
+    """Tickets told to `notifier`, with the escalation policies of `rules.policies_path` checked against the rule
+    set, the notice channels of `notify.*` and the photo rule of `media.*`. Sessions expire on the wall clock
+    even when a demo runs the service faster than real time."""
+    channels: dict[str, Any] = {"log": LogChannel()}
+    if s.notify.webhook_url:
+        channels["webhook"] = WebhookChannel(
+            s.notify.webhook_url, s.notify.webhook_secret, clock=wall, guard=outbound_guard(s)
+        )
+    chosen = policies_path(s)
+    own = chosen != default_policies_path()  # the packaged file names rules a custom set may not have
+    policies = PolicyHolder(
+        chosen,
+        rules={r.id for r in ruleset.rules} if own else None,
+        groups=_groups(ruleset) if own else None,
+    )
+    log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
+    notices = build_notices(s, engine, holder, clock, wall, mailbox)
+    media = media_policy(s, {r.id for r in ruleset.rules})
+    tickets = TicketService(
+        engine,
+        holder,
+        clock,
+        notifier,
+        channels=list(channels),
+        notices=notices.sink,
+        policies=policies,
+        resolve_guard=PhotoRequirement(engine, media).check_resolve,
+    )
+    dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
+    accounts = AccountStore(engine, wall, s.auth.session_ttl_s)
+    link_actions = LinkActions(tickets, notices.links, accounts.username_of_person)
+    escalator = Escalator(tickets, clock, policies=policies)
+    return Desk(tickets, dispatcher, notices, accounts, link_actions, escalator, media)
+
+
+def build_http(
+    s: Settings,
+    engine: AsyncEngine,
+    holder: RegistryHolder,
+    metrics: CollectorRegistry,
+    wall: Clock,
+    desk: Desk,
+    hub: ChangeHub,
+    answers: AbsenceAnswers,
+    readiness: Callable[[], Awaitable[dict[str, bool]]],
+    telemetry: TelemetryReader,
+    mailbox: MailboxAt | None,
+) -> uvicorn.Server:
+    """The HTTP server: `/api/v1` of `alerts`, the operations routes of `cwatch.api`, the board, /metrics and
+    the health checks; with the demo's mailbox at `/demo/mailbox`."""
+    app = build_http_app(
+        readiness=readiness,
+        metrics=metrics,
+        alerts_api=AlertsApi(
+            desk.tickets,
+            desk.accounts,
+            holder,
+            hub,
+            link_actions=desk.link_actions,
+            media=desk.media,
+            photos=build_photos(s, desk.tickets, desk.media),
+            telemetry=telemetry,
+            tz=ZoneInfo(s.timezone),
+            tile_url=s.siteplan.tile_url or None,
+        ),
+        ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
+        board_dir=STATIC_DIR,
+        metrics_token=s.http.metrics_token,
+        media_hosts=desk.media.hosts,
+        image_hosts=[tile_source(s.siteplan.tile_url)] if s.siteplan.tile_url else [],
+    )
+    if not s.http.metrics_token:
+        log.info("/metrics is off: set http.metrics_token to scrape it")
+    if mailbox is not None:  # the demo shows what it sent
+        app.router.routes.append(mailbox_route(mailbox.mailbox))
+    return uvicorn.Server(uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off"))
+
+
 # --- media and evidence -------------------------------------------------------------------------------------
 
 
@@ -711,7 +812,7 @@ def build_photos(s: Settings, tickets: TicketService, policy: MediaPolicy) -> Ph
     return Photos(tickets, blobs, policy)
 
 
-def telemetry_reader(s: Settings, clock: Clock, stack: contextlib.AsyncExitStack) -> Any:
+def telemetry_reader(s: Settings, clock: Clock, stack: contextlib.AsyncExitStack) -> TelemetryReader:
     """A reader of the telemetry store for the evidence charts, closed with the service."""
     reader = make_reader(s.telemetry, data_dir=s.data_path, clock=clock)
     stack.push_async_callback(reader.close)

@@ -1,9 +1,11 @@
 """Build an `Ingester` from its settings sections (`ingest.settings`): the one place that knows which spool file,
-drain and transport options a configuration means."""
+drain and transport options a configuration means. Two steps where a consumer of the spool needs its parts first:
+`ingest_parts`, then `build_ingester(parts=...)`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +27,36 @@ from ingest.spool import Spool
 from ingest.transport import GmqttTransport, MqttOptions, options_from_url
 
 
-def build_ingester(
+@dataclass(frozen=True, slots=True)
+class IngestParts:
+    """What an ingester reads and writes through, made before it: the spool with a cursor per consumer, the
+    broker connection and the metrics. A consumer of the spool (the rule runner) is given the spool's depth and
+    the connection's state when it is made, before the ingester that feeds it."""
+
+    spool: Spool
+    transport: GmqttTransport
+    metrics: IngestMetrics
+
+
+def ingest_parts(
     *,
     mqtt: MqttSettings,
     ingest: IngestSettings,
-    telemetry: TelemetrySettings,
     data_dir: Path,
-    engine: AsyncEngine,
-    registry: Callable[[], Registry] | Registry,
     clock: Clock,
     metrics: CollectorRegistry | IngestMetrics,
     broker_host: str,
     broker_port: int,
-    consumers: Mapping[str, Consumer] | None = None,
-    sink: TelemetrySink | None = None,
-) -> Ingester:
-    """The ingester these sections describe; `registry` is the registry, or what returns the current one."""
-    reg = registry() if callable(registry) else registry
+    consumers: Sequence[str] = (),
+) -> IngestParts:
+    """The spool file (with cursors for the telemetry drain and `consumers`) and the transport these sections
+    describe."""
     process = ingest.telemetry_drain == "process"
     if isinstance(metrics, IngestMetrics):
         ingest_metrics = metrics
     else:  # the drain process keeps its metrics in files of its own (`ingest.metrics`)
         files = DrainMetricFiles(data_dir / "drain-metrics") if process else None
         ingest_metrics = IngestMetrics(metrics, drain_files=files)
-    consumers = dict(consumers or {})
     spool = Spool(
         data_dir / "spool.db",
         ingest.spool_max_bytes,
@@ -74,6 +82,42 @@ def build_ingester(
     transport = GmqttTransport(
         options, now=clock.now, on_connect=connected, on_disconnect=lambda: ingest_metrics.connected.set(0)
     )
+    return IngestParts(spool, transport, ingest_metrics)
+
+
+def build_ingester(
+    *,
+    mqtt: MqttSettings,
+    ingest: IngestSettings,
+    telemetry: TelemetrySettings,
+    data_dir: Path,
+    engine: AsyncEngine,
+    registry: Callable[[], Registry] | Registry,
+    clock: Clock,
+    metrics: CollectorRegistry | IngestMetrics,
+    broker_host: str,
+    broker_port: int,
+    consumers: Mapping[str, Consumer] | None = None,
+    sink: TelemetrySink | None = None,
+    parts: IngestParts | None = None,
+) -> Ingester:
+    """The ingester these sections describe; `registry` is the registry, or what returns the current one.
+    `parts` are the spool and transport `ingest_parts` made from the same sections (default: made here)."""
+    reg = registry() if callable(registry) else registry
+    process = ingest.telemetry_drain == "process"
+    consumers = dict(consumers or {})
+    if parts is None:
+        parts = ingest_parts(
+            mqtt=mqtt,
+            ingest=ingest,
+            data_dir=data_dir,
+            clock=clock,
+            metrics=metrics,
+            broker_host=broker_host,
+            broker_port=broker_port,
+            consumers=tuple(consumers),
+        )
+    spool, transport, ingest_metrics = parts.spool, parts.transport, parts.metrics
     decoder = Decoder(
         reg,
         clock,

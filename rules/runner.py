@@ -43,6 +43,11 @@ async def open_engine(store: RuleStateStore, ruleset: RuleSet, registry: Registr
     return Engine(ruleset, registry, state=state, **engine_kw)
 
 
+def absence_rule_ids(engine: Engine) -> frozenset[str]:
+    """Rules whose alerts wait for a person's answer (absence and learned-baseline kinds)."""
+    return frozenset(r.id for r in engine.ruleset.rules if r.kind in ("absence", "baseline"))
+
+
 def _digest(path: Path) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -320,8 +325,7 @@ class RuleRunner:
             return alerts
 
     def absence_rule_ids(self) -> frozenset[str]:
-        """Rules whose alerts wait for a person's answer (absence and learned-baseline kinds)."""
-        return frozenset(r.id for r in self.engine.ruleset.rules if r.kind in ("absence", "baseline"))
+        return absence_rule_ids(self.engine)
 
     async def checkpoint(self) -> None:
         async with self._lock:

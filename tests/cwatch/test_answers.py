@@ -4,6 +4,8 @@ engine keeps waiting and raises nothing more."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from alerts.actionlinks import ActionLinks
@@ -46,7 +48,9 @@ async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0, by_famil
     reg = registry()
     clock = ManualClock(T0)
     seen: list[Alert] = []
-    tickets = TicketService(db, lambda: reg, clock, NullNotifier())
+    engine = Engine(ruleset(ABSENCE, reg), reg, allowed_lateness_s=0)
+    answers = AbsenceAnswers(NullNotifier(), engine)
+    tickets = TicketService(db, lambda: reg, clock, answers)
 
     down = 0
 
@@ -58,9 +62,8 @@ async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0, by_famil
         seen.extend(alerts)
         await tickets.apply(alerts)
 
-    runner = RuleRunner(Engine(ruleset(ABSENCE, reg), reg, allowed_lateness_s=0), RuleStateStore(db), clock, sink)
-    answers = AbsenceAnswers(tickets.notifier, runner)
-    tickets.notifier = answers
+    runner = RuleRunner(engine, RuleStateStore(db), clock, sink)
+    handing_over = asyncio.create_task(answers.run(runner))
 
     volume = 50.0
     for hour in range(6, 6 + 24):  # water at 07:00, then a dry day
@@ -84,6 +87,9 @@ async def run(tmp_path: Path, *, answer: bool, store_down_for: int = 0, by_famil
     for hour in range(6 + 24, 6 + 24 + 16):  # still dry: 16 more hours
         clock.set(T0 + hour * H)
         await runner.on_readings([reading(reg, "WM1", "telemetry", T0 + hour * H, volume_m3=round(volume, 4))])
+    handing_over.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await handing_over
     await db.dispose()
     assert raised.rule_id == "elderly_no_water"
     return seen

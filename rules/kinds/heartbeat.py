@@ -5,7 +5,7 @@ class's least offline silence (`devices.classes`) is offline; the next message f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from devices.classes import offline_limit
 from devices.reading import Reading, Scalar
@@ -15,10 +15,18 @@ from rules.kinds.base import NEVER, Context, Evaluator
 from rules.schedule import Schedule
 from rules.scope import devices_in
 
-if TYPE_CHECKING:
-    from rules.kinds.outage import OutageEvaluator
-
 _EPS = 1e-6
+
+
+class CoveringOutage(Protocol):
+    """What a heartbeat rule asks of the outage rule that names it. `rules.kinds.outage.OutageEvaluator`
+    implements it; it imports this module, so this one names a protocol and imports point one way."""
+
+    suppressed: set[str]
+
+    def covers(self, device_id: str) -> bool: ...
+
+    def heard(self, dev: str, ts: float, ctx: Context) -> None: ...
 
 
 class HeartbeatEvaluator(Evaluator):
@@ -38,7 +46,7 @@ class HeartbeatEvaluator(Evaluator):
         self.watch: list[str] = []
         self.birth = NEVER
         self.limits: dict[str, float] = {}
-        self.outage: OutageEvaluator | None = None  # set by the outage rule that names this one (`bind`)
+        self.outage: CoveringOutage | None = None  # set by the outage rule that names this one (`bind`)
         self.hold: dict[str, float] = {}  # device -> no alert of its own before (an outage covered it)
 
     def rescope(self, ctx: Context) -> None:

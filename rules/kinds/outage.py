@@ -21,15 +21,13 @@ by the heartbeat rule on its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rules.config import OutageRule
 from rules.emit import Emitter, Place
 from rules.kinds.base import NEVER, Context, Evaluator
+from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.schedule import Schedule
-
-if TYPE_CHECKING:
-    from rules.kinds.heartbeat import HeartbeatEvaluator
 
 _EPS = 1e-6
 

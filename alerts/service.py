@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any, Protocol
 
@@ -80,6 +81,7 @@ class TicketService:
         notice_plan: NoticePlan | None = None,
         policies: Callable[[], PolicySet] | None = None,
         resolve_guard: Callable[[Ticket], Awaitable[None]] | None = None,
+        tz: tzinfo = UTC,
     ) -> None:
         self.engine = engine
         #: the escalation policies in force (`alerts.policies`; default: the packaged ones)
@@ -93,7 +95,7 @@ class TicketService:
         self.clear_policy = clear_policy
         self.flap_window_s = flap_window_s
         self.verify_grace_s = verify_grace_s
-        self.silences = SilenceStore(engine)
+        self.silences = SilenceStore(engine, tz)  # `tz`: the street's, for recurring silences' local times
         #: refuses a resolve by raising (a ticket that needs a photo has none: `alerts.photos`); None: no check
         self.resolve_guard = resolve_guard
         self._applying = asyncio.Lock()  # one `apply` or `release_held` at a time in this process

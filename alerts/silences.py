@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any
 
 import msgspec
@@ -28,6 +29,7 @@ from alerts.dbguard import translated
 from alerts.errors import NotFoundError, SilenceDuplicateError, SilenceError, SilencePermissionError
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
+from alerts.recurrence import Weekly, decode, encode
 from alerts.scope import Hierarchy, in_scope
 from alerts.tables import held_alerts, silences
 from core.db import begin_write
@@ -35,6 +37,8 @@ from core.i18n import tr
 from rules.alert import Alert, Severity
 
 MAX_SILENCE_S = 7 * 86_400
+#: A recurring silence (weekly windows) may run this long: a season of weekly meter maintenance.
+MAX_RECURRING_S = 366 * 86_400
 #: A silence may say it began earlier (maintenance already under way), but not more than this before now.
 MAX_BACKDATE_S = 86_400
 
@@ -53,9 +57,18 @@ class Silence:
     cancelled_at: float | None = None
     cancelled_by: str | None = None
     suppressed: int = 0
+    weekly: Weekly | None = None  # recurring: only inside these windows between starts_at and ends_at
 
-    def active(self, now: float) -> bool:
-        return self.cancelled_at is None and self.starts_at <= now < self.ends_at
+    def active(self, now: float, tz: tzinfo = UTC) -> bool:
+        if self.cancelled_at is not None or not self.starts_at <= now < self.ends_at:
+            return False
+        return self.weekly is None or self.weekly.covers(now, tz)
+
+    def over(self, now: float, tz: tzinfo = UTC) -> bool:
+        """Ended, cancelled, or (recurring) between two windows: what it held may be raised now."""
+        return (
+            self.cancelled_at is not None or now >= self.ends_at or (not self.active(now, tz) and now >= self.starts_at)
+        )
 
 
 def matches(s: Silence, alert: Alert, hierarchy: Hierarchy) -> bool:
@@ -89,7 +102,11 @@ def _row(r: Row[Any]) -> Silence:
         cancelled_at=m["cancelled_at"],
         cancelled_by=m["cancelled_by"],
         suppressed=m["suppressed"],
+        weekly=decode(m["repeat_days"], m["repeat_from"], m["repeat_to"]),
     )
+
+
+_REPEAT = (silences.c.repeat_days, silences.c.repeat_from, silences.c.repeat_to)
 
 
 def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement[bool]:
@@ -120,8 +137,11 @@ def may_silence(actor: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
 
 
 class SilenceStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Silences in the store. `tz` is the street's: weekly windows are its local times."""
+
+    def __init__(self, engine: AsyncEngine, tz: tzinfo = UTC) -> None:
         self.engine = engine
+        self.tz = tz
 
     async def create(
         self,
@@ -135,9 +155,11 @@ class SilenceStore:
         starts_at: float | None = None,
         rule_id: str | None = None,
         device_id: str | None = None,
+        weekly: Weekly | None = None,
         source: str = "",
     ) -> Silence:
-        """A new silence (audited as `silence.create` by `actor` from `source`, the caller's address)."""
+        """A new silence (audited as `silence.create` by `actor` from `source`, the caller's address); with
+        `weekly`, it silences only inside those windows and may run up to `MAX_RECURRING_S`."""
         start = now if starts_at is None else starts_at
         if not comment.strip():
             raise SilenceError(tr("errors.silence_needs_comment"))
@@ -147,8 +169,12 @@ class SilenceStore:
             raise SilenceError(tr("errors.silence_backdated"))
         if not start < ends_at:
             raise SilenceError(tr("errors.silence_ends_before_start"))
-        if ends_at - now > MAX_SILENCE_S:
+        if weekly is None and ends_at - now > MAX_SILENCE_S:
             raise SilenceError(tr("errors.silence_too_long"))
+        if weekly is not None and ends_at - now > MAX_RECURRING_S:
+            raise SilenceError(tr("errors.silence_recurring_too_long"))
+        if weekly is not None and not weekly.windows(start, ends_at, self.tz, limit=1):
+            raise SilenceError(tr("errors.silence_no_window"))
         if ends_at <= now:
             raise SilenceError(tr("errors.silence_in_past"))
         if not may_silence(actor, scope_id, hierarchy):
@@ -165,6 +191,7 @@ class SilenceStore:
                     silences.c.scope_id == scope_id,
                     _same(silences.c.rule_id, rule_id or None),
                     _same(silences.c.device_id, device_id or None),
+                    *(_same(c, v) for c, v in zip(_REPEAT, encode(weekly), strict=True)),
                     silences.c.starts_at < ends_at,
                     silences.c.ends_at > start,
                 )
@@ -185,12 +212,15 @@ class SilenceStore:
                     created_by=actor.username,
                     created_at=now,
                     suppressed=0,
+                    **dict(zip(("repeat_days", "repeat_from", "repeat_to"), encode(weekly), strict=True)),
                 )
                 .returning(*silences.c)
             )
             created = _row(res.one())
             details: dict[str, Any] = {"rule_id": created.rule_id, "device_id": created.device_id}
             details.update(comment=created.comment, starts_at=created.starts_at, ends_at=created.ends_at)
+            if weekly is not None:
+                details["weekly"] = {"days": list(weekly.days), "from": weekly.start, "to": weekly.end}
             await record(conn, Who.account(actor, source), "silence.create", f"silence:{created.id}", now, details)
             return created
 
@@ -221,7 +251,7 @@ class SilenceStore:
             silences.c.cancelled_at.is_(None), silences.c.starts_at <= now, silences.c.ends_at > now
         )
         async with translated(), self.engine.connect() as conn:
-            return [_row(r) for r in await conn.execute(q)]
+            return [s for s in (_row(r) for r in await conn.execute(q)) if s.active(now, self.tz)]
 
     async def visible(self, viewer: Account, hierarchy: Hierarchy, now: float) -> list[Silence]:
         """Silences not yet over (active or upcoming) inside the viewer's scope or covering it (a leader must
@@ -275,16 +305,23 @@ class SilenceStore:
             await conn.execute(delete(held_alerts).where(held_alerts.c.dedup_key.in_(keys)))
 
     async def held_after_end(self, now: float) -> list[tuple[int, Alert]]:
-        """(row id, raise) held by silences that have ended or were cancelled, oldest first."""
+        """(row id, raise) held by silences that have ended, were cancelled, or (recurring) whose window has
+        closed, oldest first."""
         q = (
-            select(held_alerts.c.id, held_alerts.c.alert)
+            select(held_alerts.c.id.label("held_id"), held_alerts.c.alert, silences)
             .join(silences, silences.c.id == held_alerts.c.silence_id)
-            .where(or_(silences.c.ends_at <= now, silences.c.cancelled_at.is_not(None)))
+            .where(
+                or_(
+                    silences.c.ends_at <= now,
+                    silences.c.cancelled_at.is_not(None),
+                    silences.c.repeat_days.is_not(None),
+                )
+            )
             .order_by(held_alerts.c.id)
         )
         async with translated(), self.engine.connect() as conn:
             rows = (await conn.execute(q)).all()
-        return [(int(r.id), _ALERT_DECODER.decode(r.alert)) for r in rows]
+        return [(int(r.held_id), _ALERT_DECODER.decode(r.alert)) for r in rows if _row(r).over(now, self.tz)]
 
     async def forget_held(self, row_ids: Sequence[int]) -> None:
         if not row_ids:

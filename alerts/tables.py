@@ -218,6 +218,10 @@ silences = Table(
     Column("cancelled_at", Float),
     Column("cancelled_by", String(64)),
     Column("suppressed", Integer, nullable=False, default=0),
+    # recurring: ISO weekdays "2,4" and local HH:MM times; all None for a single window
+    Column("repeat_days", String(32)),
+    Column("repeat_from", String(5)),
+    Column("repeat_to", String(5)),
     Index("ix_silences_window", "ends_at", "starts_at"),
 )
 

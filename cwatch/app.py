@@ -725,6 +725,7 @@ def build_desk(
         notices=notices.sink,
         policies=policies,
         resolve_guard=PhotoRequirement(engine, media).check_resolve,
+        tz=ZoneInfo(s.timezone),
     )
     dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
     accounts = AccountStore(engine, wall, s.auth.session_ttl_s)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from alerts.lifecycle import Action, Status
 from alerts.model import MemberState
-from alerts.silences import MAX_SILENCE_S
+from alerts.silences import MAX_RECURRING_S
 from devices.model import Role
 from rules.alert import Severity
 
@@ -60,6 +60,17 @@ class FeedbackBody(BaseModel):
     comment: Annotated[str, Field(max_length=500)] | None = None
 
 
+class WeeklyIn(BaseModel):
+    """Recurring windows in the street's local time: every `days` (ISO weekdays, 1 Monday ... 7 Sunday) from
+    `from` to `to` (HH:MM; `to` before `from` crosses midnight)."""
+
+    days: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)]
+    from_: Annotated[str, Field(alias="from", min_length=5, max_length=5, pattern=r"^\d\d:\d\d$")]
+    to: Annotated[str, Field(min_length=5, max_length=5, pattern=r"^\d\d:\d\d$")]
+
+    model_config = {"populate_by_name": True}
+
+
 class SilenceBody(BaseModel):
     scope_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="a grid node within your scope")
     comment: Annotated[str, Field(min_length=1, max_length=2000)] = Field(description="why: shown to everyone")
@@ -75,13 +86,22 @@ class SilenceBody(BaseModel):
     ends_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
         default=None, description="give this or duration_s; after now, at most 7 days ahead"
     )
-    duration_s: Annotated[float, Field(gt=0, le=MAX_SILENCE_S, allow_inf_nan=False)] | None = None
+    duration_s: Annotated[float, Field(gt=0, le=MAX_RECURRING_S, allow_inf_nan=False)] | None = Field(
+        default=None, description="at most 7 days; a weekly silence up to 366 days"
+    )
+    weekly: WeeklyIn | None = Field(
+        default=None, description="silence only inside these weekly windows between the start and the end"
+    )
 
 
 class SilencePreviewBody(BaseModel):
     scope_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="a grid node within your scope")
     rule_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     device_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    starts_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    ends_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    duration_s: Annotated[float, Field(gt=0, le=MAX_RECURRING_S, allow_inf_nan=False)] | None = None
+    weekly: WeeklyIn | None = None
 
 
 # --- responses --------------------------------------------------------------------------------------------
@@ -258,6 +278,19 @@ class OkOut(BaseModel):
     ok: bool
 
 
+class WeeklyOut(BaseModel):
+    days: list[int] = Field(description="ISO weekdays, 1 Monday ... 7 Sunday")
+    from_: str = Field(alias="from", description="HH:MM, the street's local time")
+    to: str
+
+    model_config = {"populate_by_name": True}
+
+
+class WindowOut(BaseModel):
+    starts_at: float
+    ends_at: float
+
+
 class SilenceOut(BaseModel):
     id: int
     scope_id: str
@@ -271,7 +304,9 @@ class SilenceOut(BaseModel):
     cancelled_at: float | None
     cancelled_by: str | None
     suppressed: int = Field(description="raises it kept from opening tickets")
-    active: bool
+    active: bool = Field(description="silencing now (for a weekly one: inside a window now)")
+    weekly: WeeklyOut | None = Field(default=None, description="its weekly windows; null: one window")
+    next_windows: list[WindowOut] = Field(default_factory=list, description="its next windows (up to 5)")
     scope_name: str | None = Field(default=None, description="the name of the scope in the registry")
     created_by_name: str | None = Field(default=None, description="the display name of the creator's account")
 
@@ -309,6 +344,7 @@ class SilencePreviewOut(BaseModel):
     rule_id: str | None = Field(description="the rule it mutes; null: every rule")
     critical_excluded: bool = Field(description="critical alarms stay loud (a silence without a rule never hides them)")
     active_tickets: int = Field(description="active tickets inside it now: they keep counting repeats")
+    next_windows: list[WindowOut] = Field(description="when it would silence: its first windows (up to 5)")
 
 
 class ScopeNodeOut(BaseModel):

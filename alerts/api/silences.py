@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Annotated
+from datetime import tzinfo
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
@@ -21,12 +22,16 @@ from alerts.api.models import (
     SilenceOut,
     SilencePreviewBody,
     SilencePreviewOut,
+    WeeklyIn,
+    WeeklyOut,
+    WindowOut,
 )
 from alerts.api.views import node_name
 from alerts.errors import SilenceError, SilencePermissionError
 from alerts.lifecycle import ACTIVE
+from alerts.recurrence import RecurrenceError, Weekly, parse_weekly
 from alerts.silence_preview import preview, scope_tree
-from alerts.silences import may_silence
+from alerts.silences import Silence, may_silence
 from core.i18n import tr
 
 log = logging.getLogger(__name__)
@@ -47,8 +52,7 @@ async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
     return SilenceListOut(
         items=[
             SilenceListItem(
-                **asdict(s),
-                active=s.active(now),
+                **_fields(s, now, api.service.silences.tz),
                 may_cancel=may_silence(viewer, s.scope_id, hierarchy),
                 scope_name=node_name(hierarchy, s.scope_id),
                 created_by_name=creators.get(s.created_by),
@@ -60,12 +64,11 @@ async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
 
 @router.post("/silences", status_code=201, responses=error_responses(401, 403))
 async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: Viewer) -> SilenceOut:
-    """Open a maintenance window (leaders and above, within their scope). Give `ends_at` or `duration_s`."""
+    """Open a maintenance window (leaders and above, within their scope). Give `ends_at` or `duration_s`; with
+    `weekly`, it silences only inside those windows (every Tuesday 09:00-11:00) until the end. An identical
+    silence (scope, rule, device, windows) overlapping it is refused with 409."""
     now = api.service.clock.now()
-    start = body.starts_at if body.starts_at is not None else now
-    if (body.ends_at is None) == (body.duration_s is None):
-        raise SilenceError(tr("errors.silence_end_or_duration"))
-    ends_at = body.ends_at if body.ends_at is not None else start + (body.duration_s or 0)
+    start, ends_at = _span(body.starts_at, body.ends_at, body.duration_s, now)
     s = await api.service.silences.create(
         viewer,
         api.registry(),
@@ -76,9 +79,10 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
         starts_at=start,
         rule_id=body.rule_id,
         device_id=body.device_id,
+        weekly=_weekly(body.weekly),
         source=client_address(request),
     )
-    return SilenceOut(**asdict(s), active=s.active(now))
+    return SilenceOut(**_fields(s, now, api.service.silences.tz))
 
 
 @router.get("/silences/scopes", responses=error_responses(401))
@@ -96,8 +100,13 @@ async def preview_silence(body: SilencePreviewBody, api: Api, viewer: Viewer) ->
     hierarchy = api.registry()
     if not may_silence(viewer, body.scope_id, hierarchy):
         raise SilencePermissionError(tr("errors.silence_not_yours", scope=body.scope_id))
+    now = api.service.clock.now()
+    start, end = _span(body.starts_at, body.ends_at, body.duration_s or (None if body.ends_at else 3600.0), now)
+    weekly = _weekly(body.weekly)
     active = await api.service.list_tickets(viewer, status=sorted(ACTIVE), limit=500)
     p = preview(hierarchy, body.scope_id, body.rule_id, body.device_id, active.items)
+    tz = api.service.silences.tz
+    windows = weekly.windows(start, end, tz) if weekly is not None else [(start, end)]
     return SilencePreviewOut(
         devices=p.devices,
         by_class=p.by_class,
@@ -105,6 +114,7 @@ async def preview_silence(body: SilencePreviewBody, api: Api, viewer: Viewer) ->
         rule_id=p.rule_id,
         critical_excluded=p.critical_excluded,
         active_tickets=p.active_tickets,
+        next_windows=[WindowOut(starts_at=a, ends_at=b) for a, b in windows],
     )
 
 
@@ -117,4 +127,33 @@ async def cancel_silence(silence_id: SilenceId, request: Request, api: Api, view
         await api.service.release_held()
     except Exception:  # the cancel itself is done: say so
         log.exception("releasing the raises held by silence %s failed", silence_id)
-    return SilenceOut(**asdict(s), active=s.active(now))
+    return SilenceOut(**_fields(s, now, api.service.silences.tz))
+
+
+def _span(starts_at: float | None, ends_at: float | None, duration_s: float | None, now: float) -> tuple[float, float]:
+    start = starts_at if starts_at is not None else now
+    if (ends_at is None) == (duration_s is None):
+        raise SilenceError(tr("errors.silence_end_or_duration"))
+    return start, ends_at if ends_at is not None else start + (duration_s or 0)
+
+
+def _weekly(w: WeeklyIn | None) -> Weekly | None:
+    if w is None:
+        return None
+    try:
+        return parse_weekly(w.days, w.from_, w.to)
+    except RecurrenceError as e:
+        raise SilenceError(tr(e.key, **e.values)) from None
+
+
+def _fields(s: Silence, now: float, tz: tzinfo) -> dict[str, Any]:
+    """A silence's fields for its response models: its windows shaped, `active` at `now`."""
+    fields = {k: v for k, v in asdict(s).items() if k != "weekly"}
+    w = s.weekly
+    upcoming = w.windows(max(now, s.starts_at), s.ends_at, tz) if w is not None else [(s.starts_at, s.ends_at)]
+    return {
+        **fields,
+        "active": s.active(now, tz),
+        "weekly": WeeklyOut(days=list(w.days), from_=w.start, to=w.end) if w is not None else None,
+        "next_windows": [WindowOut(starts_at=a, ends_at=b) for a, b in upcoming if s.cancelled_at is None],
+    }

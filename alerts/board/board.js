@@ -1071,13 +1071,16 @@
     if (state.summary) renderSummary(state.summary);
     if (state.silences) renderSilences(state.silences);
     renderList();
-    if (state.detail) renderDetail(state.detail);
+    if (state.detail) {
+      renderDetail(state.detail);
+      loadEvidence(state.detail.id); // its captions and legend are drawn in the language too
+    }
     if (state.pending) onAction(state.pending);
   }
 
   function showWho() {
     const me = state.me;
-    $("whoami").textContent = `${me.display_name}（${named("role", me.role)} · ${me.scope_name || me.scope_id}）`;
+    $("whoami").textContent = tr("who", { name: me.display_name, role: named("role", me.role), scope: me.scope_name || me.scope_id });
     $("whoami").title = `${me.username} · ${me.scope_id}`;
   }
 

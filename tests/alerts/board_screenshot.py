@@ -1,7 +1,7 @@
 """Render the board's pictures in docs/ from the sample street with a realistic set of tickets and readings: the
 duty desk with a ticket's evidence chart (board-desktop.png), the site plan drilled into a building
 (site-plan.png), a worker's phone (board-phone.png, board-phone-detail.png) and the street's wall
-(board-wall.png).
+(board-wall.png); the duty desk in English too (board-desktop-en.png).
 
 Run: `.venv/bin/python -m tests.alerts.board_screenshot docs` (needs /usr/bin/chromium)."""
 
@@ -153,6 +153,11 @@ async def shoot(url: str, out: Path, reg: Registry, clock: ShiftedClock) -> list
         await desk.wait_for_timeout(500)  # let the flash animation finish for a clean picture
         written.append(out / "board-desktop.png")
         await desk.screenshot(path=str(written[-1]))
+        await desk.click("#lang")  # the same desk in English, then back (the choice stays in this browser)
+        await desk.wait_for_timeout(300)
+        written.append(out / "board-desktop-en.png")
+        await desk.screenshot(path=str(written[-1]))
+        await desk.click("#lang")
 
         # the site plan, drilled into the building of the smoke alarm
         await desk.click("#detail-close")

@@ -366,7 +366,8 @@
         what: tr(s.active ? "silence.active" : "silence.upcoming"),
         scope: s.scope_name || s.scope_id,
         rule: (s.rule_name || s.rule_id || tr("silence.all_rules")) + (s.device_id ? " · " + s.device_id : ""),
-        when: (s.active ? "" : tr("silence.from", { when: clock(s.starts_at) }) + " ") +
+        when: (s.weekly ? weeklyText(s.weekly) + " " : "") +
+          (s.active ? "" : tr("silence.from", { when: clock(s.next_windows.length ? s.next_windows[0].starts_at : s.starts_at) }) + " ") +
           tr("silence.until", { when: clock(s.ends_at) }),
         comment: s.comment, by: s.created_by_name || s.created_by, n: s.suppressed,
       }),
@@ -390,15 +391,104 @@
     $(listId).replaceChildren(...[...new Set(values)].filter(Boolean).sort().map((v) => el("option", { value: v })));
   }
 
-  $("silence-new").addEventListener("click", () => {
+  function weeklyText(w) {
+    const names = tr("silence.weekday").split(",");
+    return tr("silence.weekly_line", { days: w.days.map((d) => names[d - 1]).join("、"), from: w.from, to: w.to });
+  }
+
+  // the scope is picked from the tree of nodes the leader may silence, indented by level, named
+  const INDENT = { street: 0, community: 1, grid: 2, microgrid: 3, building: 4 };
+  async function loadScopes() {
+    const tree = await api("/silences/scopes");
+    const select = $("silence-scope");
+    select.replaceChildren(...tree.items.map((n) => el("option", { value: n.id, disabled: !n.may_silence },
+      "\u3000".repeat(INDENT[n.level] || 0) + n.name)));
+    const mine = tree.items.find((n) => n.id === state.me.scope_id && n.may_silence) || tree.items.find((n) => n.may_silence);
+    if (mine) select.value = mine.id;
+  }
+
+  function localInput(ts) { // epoch seconds -> the value of an <input type="datetime-local">
+    const d = new Date(ts * 1000 - new Date(ts * 1000).getTimezoneOffset() * 60000);
+    return d.toISOString().slice(0, 16);
+  }
+  const fromInput = (v) => (v ? new Date(v).getTime() / 1000 : null);
+
+  function weeklyDays() {
+    const box = $("silence-days");
+    if (box.childElementCount) return;
+    tr("silence.weekday").split(",").forEach((name, i) => {
+      box.append(el("label", { class: "day" }, el("input", { type: "checkbox", value: String(i + 1) }), name));
+    });
+  }
+
+  function silenceBody() {
+    const body = { scope_id: $("silence-scope").value, comment: $("silence-comment").value.trim() };
+    const start = fromInput($("silence-start").value);
+    const end = fromInput($("silence-end").value);
+    if (start !== null) body.starts_at = start;
+    if (end !== null) body.ends_at = end;
+    else body.duration_s = Number($("silence-duration").value);
+    if ($("silence-rule").value.trim()) body.rule_id = $("silence-rule").value.trim();
+    if ($("silence-device").value.trim()) body.device_id = $("silence-device").value.trim();
+    if ($("silence-repeat").checked) {
+      const days = [...$("silence-days").querySelectorAll("input:checked")].map((c) => Number(c.value));
+      body.weekly = { days, from: $("silence-from").value, to: $("silence-to").value };
+    }
+    return body;
+  }
+
+  let previewTimer = null;
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(showPreview, 300);
+  }
+
+  async function showPreview() {
+    if ($("silence-form").hidden || !$("silence-scope").value) return;
+    const body = silenceBody();
+    delete body.comment;
+    const out = $("silence-preview");
+    try {
+      const p = await api("/silences/preview", { json: body });
+      const classes = Object.entries(p.by_class).map(([c, n]) => `${named("device_class", c)} ${n}`).join("、");
+      out.textContent = tr("silence.preview", {
+        devices: p.devices, classes: classes || "—", tickets: p.active_tickets,
+        critical: tr(p.critical_excluded ? "silence.critical_loud" : "silence.critical_muted"),
+        windows: p.next_windows.map((w) => clock(w.starts_at) + "–" + clock(w.ends_at).slice(-8)).join("；"),
+      });
+      out.classList.remove("error");
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      out.textContent = e.message;
+      out.classList.add("error");
+    }
+  }
+
+  for (const id of ["silence-scope", "silence-rule", "silence-device", "silence-start", "silence-end",
+    "silence-duration", "silence-repeat", "silence-from", "silence-to"]) {
+    $(id).addEventListener("change", schedulePreview);
+  }
+  $("silence-days").addEventListener("change", schedulePreview);
+  $("silence-repeat").addEventListener("change", () => { $("silence-weekly").hidden = !$("silence-repeat").checked; });
+
+  $("silence-new").addEventListener("click", async () => {
     const tickets = [...state.tickets.values()];
-    offer("silence-scopes", [state.me.scope_id, ...tickets.map((t) => t.microgrid_id), ...tickets.map((t) => t.building_id)]);
     offer("silence-rules", tickets.map((t) => t.rule_id));
-    $("silence-scope").value = state.me.scope_id;
+    weeklyDays();
+    $("silence-start").value = localInput(serverNow());
     $("silence-error").textContent = "";
+    $("silence-preview").textContent = "";
     $("silence-form").hidden = false;
     $("silence-new").hidden = true;
     $("silence-comment").focus();
+    try {
+      await loadScopes();
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      $("silence-error").textContent = e.message;
+      return;
+    }
+    showPreview();
   });
 
   function closeSilenceForm() {
@@ -408,8 +498,13 @@
 
   // on logout (or an expired session) nothing typed stays for whoever signs in next on the duty-room screen
   function resetSilenceForm() {
-    for (const id of ["silence-scope", "silence-rule", "silence-device", "silence-comment"]) $(id).value = "";
+    for (const id of ["silence-rule", "silence-device", "silence-comment", "silence-start", "silence-end"]) $(id).value = "";
+    $("silence-scope").replaceChildren();
+    $("silence-repeat").checked = false;
+    $("silence-weekly").hidden = true;
+    for (const c of $("silence-days").querySelectorAll("input")) c.checked = false;
     $("silence-error").textContent = "";
+    $("silence-preview").textContent = "";
     closeSilenceForm();
   }
   $("silence-cancel-form").addEventListener("click", closeSilenceForm);
@@ -417,13 +512,7 @@
   $("silence-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     $("silence-error").textContent = "";
-    const body = {
-      scope_id: $("silence-scope").value.trim(),
-      comment: $("silence-comment").value.trim(),
-      duration_s: Number($("silence-duration").value),
-    };
-    if ($("silence-rule").value.trim()) body.rule_id = $("silence-rule").value.trim();
-    if ($("silence-device").value.trim()) body.device_id = $("silence-device").value.trim();
+    const body = silenceBody();
     try {
       await api("/silences", { json: body });
     } catch (e) {

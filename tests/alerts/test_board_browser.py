@@ -217,9 +217,9 @@ async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> No
 
 
 async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) -> None:
-    """A micro-grid leader opens a maintenance window from the board (the annual smoke-detector test): raises of
-    that rule open no ticket while it lasts; a window outside their scope is refused with the server's reason;
-    a grid worker gets no such controls."""
+    """A micro-grid leader opens a maintenance window from the board (the annual smoke-detector test): the scope
+    is picked from their part of the tree, a preview says what it covers, raises of that rule open no ticket
+    while it lasts, the same window twice is refused; a grid worker gets no such controls."""
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
@@ -229,17 +229,18 @@ async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) ->
             await expect(leader.locator("#silence-new")).to_be_visible()
             await expect(worker.locator("#silence-new")).to_be_hidden()
 
-            # outside the leader's scope: refused, and the form says why
+            # the scope is picked from the leader's own part of the tree, by name; another micro-grid is not offered
             await leader.click("#silence-new")
             await expect(leader.locator("#silence-scope")).to_have_value(A)
-            await leader.fill("#silence-scope", B)
-            await leader.fill("#silence-comment", "不该允许")
-            await leader.click("#silence-submit")
-            await expect(leader.locator("#silence-error")).to_contain_text("无权静默")
-            await expect(leader.get_by_test_id("silence")).to_have_count(0)
+            offered = await leader.locator("#silence-scope option").evaluate_all("os => os.map(o => o.value)")
+            assert A in offered
+            assert B not in offered
+            # the preview says what it would cover before anything is stored
+            await expect(leader.get_by_test_id("silence-preview")).to_contain_text("台设备")
+            await expect(leader.get_by_test_id("silence-preview")).to_contain_text("紧急告警照常")
 
-            # inside it: the window shows on the board, and a matching raise opens no ticket
-            await leader.fill("#silence-scope", A)
+            # the window shows on the board, and a matching raise opens no ticket
+            await leader.select_option("#silence-scope", A)
             await leader.fill("#silence-rule", "low_battery")
             await leader.select_option("#silence-duration", "7200")
             await leader.fill("#silence-comment", "1号楼烟感年度测试")
@@ -252,6 +253,29 @@ async def test_leader_silences_a_rule_for_maintenance_and_ends_it(board: str) ->
                 board, alert_dict("low_battery:SD-9", A, "烟感电量低：SD-9", "warning", time.time(), "low_battery")
             )
             assert opened == []
+            # the same window again is refused with the server's reason, nothing more is stored
+            await leader.click("#silence-new")
+            await leader.select_option("#silence-scope", A)
+            await leader.fill("#silence-rule", "low_battery")
+            await leader.fill("#silence-comment", "重复")
+            await leader.click("#silence-submit")
+            await expect(leader.locator("#silence-error")).to_contain_text("已有相同的维护静默")
+            # a weekly window (meter maintenance every Tuesday and Thursday morning) shows its days
+            await leader.fill("#silence-rule", "device_offline")
+            await leader.check("#silence-repeat")
+            await leader.locator('#silence-days input[value="2"]').check()
+            await leader.locator('#silence-days input[value="4"]').check()
+            await leader.fill("#silence-end", "2099-12-31T00:00")
+            await leader.fill("#silence-end", "")
+            await leader.select_option("#silence-duration", "604800")
+            await expect(leader.get_by_test_id("silence-preview")).to_contain_text("时段")
+            await leader.fill("#silence-comment", "每周抄表维护")
+            await leader.click("#silence-submit")
+            await expect(leader.get_by_test_id("silence").filter(has_text="每周二、四 09:00-11:00")).to_have_count(1)
+            weekly = leader.get_by_test_id("silence").filter(has_text="每周抄表维护")
+            leader.once("dialog", lambda dialog: dialog.accept())
+            await weekly.get_by_role("button").click()
+            await expect(weekly).to_have_count(0)
             listed = await leader.evaluate("fetch('/api/v1/silences').then(r => r.json())")
             assert [(s["rule_id"], s["suppressed"], s["created_by"]) for s in listed["items"]] == [
                 ("low_battery", 1, "leader_a")

@@ -13,6 +13,7 @@
   const POLL_MS = 10000;
   const SAFETY_POLL_MS = 30000;
   const PAGE = 500; // tickets per request when loading the list
+  const FIRST_PAGE = 100; // the page's first request: more than a screen, and drawn before the rest comes
   const MAX_TICKETS = 20000; // the list stops loading here and says so (narrow it with the filters)
   const RENDER_MS = 150; // changes arriving together (an alert storm) are drawn together
   const GROUP_ROWS = 200; // rows drawn of one expanded group
@@ -233,8 +234,8 @@
   });
 
   // ---- list and summary ----------------------------------------------------------------------------------
-  function query() {
-    const q = new URLSearchParams({ limit: String(PAGE) });
+  function query(limit) {
+    const q = new URLSearchParams({ limit: String(limit || PAGE) });
     if ($("f-status").value) q.append("status", $("f-status").value);
     if ($("f-severity").value) q.append("severity", $("f-severity").value);
     if ($("f-mine").checked) q.append("mine", "true");
@@ -292,13 +293,14 @@
     }
   }
 
-  // On the page's first load the first page (the most severe, oldest tickets: the list's top) is drawn as
+  // On the page's first load a short first page (the most severe, oldest tickets: the list's top) is drawn as
   // soon as it comes, while the rest loads; later reloads replace the list at once, so nothing flickers.
   async function listAll() {
     const items = [];
     let cursor = null;
     do {
-      const page = await api("/tickets?" + query() + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      const limit = firstLoad && !items.length ? FIRST_PAGE : PAGE;
+      const page = await api("/tickets?" + query(limit) + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
       items.push(...page.items);
       cursor = page.next_cursor;
       if (firstLoad && cursor && items.length === page.items.length) {

@@ -1,7 +1,7 @@
 """The board's first render on a phone (390×844) in headless Chromium with 1,000 open tickets in scope.
 
 Measured with the Performance API in the page, from the navigation's start (the session is already signed in):
-the first rows drawn (`cwatch:first-list`: board.js draws the first page of 500, the list's top, as soon as it
+the first rows drawn (`cwatch:first-list`: board.js draws a first page of 100, the list's top, as soon as it
 comes), the whole list drawn (`cwatch:full-list`: every page, the summary and the silences in), how much of
 that was drawing (from `cwatch:full-data`), and the first contentful paint.
 Three boards, each loaded `--runs` times in new pages:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib.util
 import json
 import logging
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -244,7 +246,10 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
     from cwatch.schema import new_revision
 
     path = new_revision(args.message, autogenerate=not args.empty)
-    print(f"wrote {path}: read it, then run ruff format and the schema tests (CONTRIBUTING.md)")
+    # a development environment has ruff (the `dev` extra): the file comes out in the project's style
+    if importlib.util.find_spec("ruff") is not None:
+        subprocess.run([sys.executable, "-m", "ruff", "format", "--quiet", str(path)], check=False)
+    print(f"wrote {path}: read it and finish it, then run the schema tests (CONTRIBUTING.md)")
     return 0
 
 

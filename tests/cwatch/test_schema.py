@@ -127,6 +127,28 @@ async def test_a_table_lacking_columns_is_named_with_them(engine: AsyncEngine) -
     assert await revision(engine) is None
 
 
+async def test_a_column_dropped_by_hand_is_named_at_the_next_start(engine: AsyncEngine) -> None:
+    """At the head revision, yet a table lacks a column: the revision alone does not vouch for the tables."""
+    await create_all_tables(engine)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE notification_outbox DROP COLUMN lane"))
+    with pytest.raises(SchemaError, match=r"table notification_outbox lacks lane\. These tables were created by"):
+        await create_all_tables(engine)
+
+
+async def test_processes_starting_together_migrate_once(engine: AsyncEngine) -> None:
+    """Several processes (an ingester and a service) starting on one empty database: one migrates, the others
+    wait for it and find the head."""
+    others = [make_engine(engine.url.render_as_string(hide_password=False)) for _ in range(2)]
+    try:
+        done = await asyncio.gather(*(ensure_schema(e, "test") for e in (engine, *others)))
+    finally:
+        for e in others:
+            await e.dispose()
+    assert done == [head()] * 3
+    assert await drift(engine) == []
+
+
 # --- a later revision -----------------------------------------------------------------------------------------
 
 NOTE_ON_TICKETS = '''"""Tickets get a note."""

@@ -80,8 +80,9 @@ class _Payload(msgspec.Struct):
     volume_m3: float
 
 
-def decode(registry: Registry, households: Iterable[Household]) -> tuple[list[Reading], int]:
-    """Every reading of `households` as the ingester decodes it, in time order; and how many were refused."""
+def decode(registry: Registry, households: Iterable[Household], transport_s: float = 0.0) -> tuple[list[Reading], int]:
+    """Every reading of `households` as the ingester decodes it, received `transport_s` after its time, in time
+    order; and how many were refused."""
     clock = ManualClock(0.0)
     decoder = Decoder(registry, clock)
     enc = msgspec.json.Encoder()
@@ -90,10 +91,10 @@ def decode(registry: Registry, households: Iterable[Household]) -> tuple[list[Re
     for h in households:
         topic = topic_for(COMMUNITY, meter_id(h.key), Channel.TELEMETRY)
         for ts, litres in zip(h.ts.tolist(), h.litres.tolist(), strict=True):
-            clock.set(ts)
+            clock.set(ts + transport_s)
             payload = enc.encode(_Payload(ts, round(litres / 1000.0, 6)))
             try:
-                out.extend(decoder.decode(topic, payload, retain=False, received_at=ts))
+                out.extend(decoder.decode(topic, payload, retain=False, received_at=ts + transport_s))
             except Refused:
                 refused += 1
     out.sort(key=lambda r: r.ts)

@@ -1,7 +1,7 @@
 """Care benchmark on real household water meters: what the lone-elderly rules would raise, and how fast they
 report a resident who fell, beside the published inactivity detectors on the same data.
 
-    python -m bench.care [--data PATH] [--settings NAME ...] [--rounds 5] [--jobs 1] [--quick]
+    python -m bench.care [--data PATH] [--settings NAME ...] [--rounds 5] [--jobs 1] [--quick] [--service]
 
 The data is the DAIAD trial's hourly meter readings (`../shared/data/`, see its README; it stays out of the
 repository). Every household with at least 30 days of hourly readings is taken to be a lone elderly resident
@@ -17,6 +17,10 @@ trial site's zone (`Europe/Madrid`, `bench.care.data`). For each setting of the 
    day or evening (07:00-23:00, fixed seed) at which its resident had used water within the last 3 h, all
    later water use is cut (the register stays flat, the meter keeps reporting). Detected: a no-water alert
    went out within 7 days; delay: from the reading that showed the last use to the alert.
+
+With `--service`, a subset (`--service-households`, `--service-days`) is replayed through the service's rule
+runner and ticket store on SQLite instead (`bench.care.service`), beside the engine alone, and the two tables
+are printed with whether their tickets are the same.
 
 The peers (`bench.care.peers`, when present) and the naive fixed rule get the same series, the same cuts and
 the same scoring.
@@ -137,9 +141,11 @@ class Scored:
 
 
 class Bench:
-    def __init__(self, ds: Dataset, rounds: int, seed: int = SEED, sweep_s: float = 300.0) -> None:
+    def __init__(
+        self, ds: Dataset, rounds: int, seed: int = SEED, sweep_s: float = 300.0, min_readings: int = MIN_READINGS
+    ) -> None:
         self.tz = ds.tz
-        self.households = {k: h for k, h in ds.households.items() if len(h.ts) >= MIN_READINGS}
+        self.households = {k: h for k, h in ds.households.items() if len(h.ts) >= min_readings}
         self.left_out = sorted(set(ds.households) - set(self.households))
         self.uses = {k: truth.uses(h) for k, h in self.households.items()}
         self.by_hid = {rp.household_id(k): k for k in self.households}
@@ -192,12 +198,25 @@ class Bench:
     def _household_of(self, alert: Alert) -> str:
         """The household key an alert counts for; a shared-cause (outage) alert counts for the household of
         the first of its silent devices."""
-        hid = alert.household_id
+        return self._key(alert.household_id, alert.details)
+
+    def _key(self, hid: str | None, details: Mapping[str, Any]) -> str:
         if hid is None:
-            devices = alert.details.get("silent_devices") or [""]
+            devices = details.get("silent_devices") or [""]
             d = self.registry.devices.get(devices[0])
             hid = d.household_id if d is not None else None
         return self.by_hid.get(hid or "", "")
+
+    def service(self, setting: Setting) -> tuple[list[sc.Raised], list[list[sc.Raised]]]:
+        """`engine`, through the service's runner and ticket store (`bench.care.service`)."""
+        from bench.care import service as sv  # SQLite and the alerts service: only for --service
+
+        rules = parse_ruleset(ruleset_text(setting), self.registry)
+
+        def run(series: Mapping[str, Household]) -> list[sc.Raised]:
+            return sv.replay(rules, series, self.tz, self.sweep_s, self._key)
+
+        return run(self.households), [run(self.cut_series(incs)) for incs in self.rounds]
 
     def peer(self, p: Peer) -> tuple[list[sc.Raised], list[list[sc.Raised]]]:
         def run(series: Mapping[str, Household]) -> list[sc.Raised]:
@@ -330,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--quick", action="store_true", help="shipped rules only, one round")
     p.add_argument("--json", type=Path, help="also write the figures as JSON")
+    p.add_argument(
+        "--service",
+        action="store_true",
+        help="instead: a subset replayed through the service's rule runner and ticket store, beside the engine",
+    )
+    p.add_argument("--service-households", type=int, default=4, help="--service: this many households")
+    p.add_argument("--service-days", type=float, default=30.0, help="--service: their first this many days")
     a = p.parse_args(argv)
     try:
         path = find_data(a.data)
@@ -337,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.care: {e}")
         return 0
     ds = load(path)
+    if a.service:
+        print(service_check(ds, path, a.settings or [SHIPPED.name], a.service_households, a.service_days, a.sweep))
+        return 0
     names = a.settings or list(SETTINGS)
     if a.quick:
         names, a.rounds = [SHIPPED.name], 1
@@ -362,6 +391,57 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         a.json.write_text(json.dumps([_as_json(s) for s in [*results, *peers]], indent=1), encoding="utf-8")
     return 0
+
+
+def subset(ds: Dataset, households: int, days: float, min_readings: int = MIN_READINGS) -> Dataset:
+    """The first `households` (by key) of those scored, each cut to its first `days` days."""
+    keys = sorted(k for k, h in ds.households.items() if len(h.ts) >= min_readings)[:households]
+    out = {}
+    for k in keys:
+        h = ds.households[k]
+        keep = h.ts < h.ts[0] + days * 86_400.0
+        out[k] = Household(k, h.ts[keep], h.litres[keep])
+    return Dataset(out, 0, sum(len(h.ts) for h in out.values()), ds.tz)
+
+
+def service_check(
+    ds: Dataset,
+    path: Path,
+    names: list[str],
+    households: int,
+    days: float,
+    sweep_s: float,
+    min_readings: int = MIN_READINGS,
+) -> str:
+    """The table of a subset, from the engine alone and from the service's wiring, and whether their tickets
+    are the same (household, opening rule, date; the service's clock time of a ticket is when it was filed)."""
+    sub = subset(ds, households, days, min_readings)
+    bench = Bench(sub, 1, sweep_s=sweep_s, min_readings=0)
+    lines = [
+        f"Service check: {len(sub.households)} households of {path.name}, their first {days:g} days "
+        f"({bench.span.months:.1f} household-months), one incident each.",
+        "",
+    ]
+    for name in names:
+        rows: list[Scored] = []
+        got: dict[str, tuple[list[sc.Raised], list[list[sc.Raised]]]] = {}
+        for label, run in (("engine", bench.engine), ("service", bench.service)):
+            t = time.perf_counter()
+            clean, cut = run(SETTINGS[name])
+            got[label] = (clean, cut)
+            rows.append(bench.score(f"{name}: {label}", clean, cut, NO_WATER, time.perf_counter() - t))
+        same = all(
+            sorted((r.key, r.rule, r.dated) for r in x) == sorted((r.key, r.rule, r.dated) for r in y)
+            for x, y in zip([got["engine"][0], *got["engine"][1]], [got["service"][0], *got["service"][1]], strict=True)
+        )
+        lines += table(rows)
+        lines += [
+            "",
+            f"{name}: the same tickets (household, opening rule, date): {'yes' if same else 'NO'}; "
+            f"engine {rows[0].wall_s:.0f} s, service {rows[1].wall_s:.0f} s.",
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def _setting(bench: Bench, name: str) -> Scored:

@@ -124,3 +124,15 @@ def test_grouped_rules_open_one_ticket_per_absence() -> None:
         ("elderly_no_water", 30 * H),
         ("device_offline", 31 * H),
     ]
+
+
+def test_the_service_files_the_tickets_the_engine_raises() -> None:
+    """`--service`: a real excerpt through the service's rule runner and ticket store gives the engine's tickets."""
+    from bench.care.run import service_check
+
+    ds = load(FIXTURES / "daiad-f52f0ae6-2017-01-21.csv")  # a day without water: a no-water ticket
+    out = service_check(ds, FIXTURES / "x.csv", ["shipped rules"], 1, 3.0, 300.0, min_readings=0)
+    [engine, service] = [line for line in out.splitlines() if line.startswith("| shipped rules:")]
+    assert engine.split("|")[2:] == service.split("|")[2:]
+    assert engine.split("|")[2].strip() != "0.00"
+    assert "the same tickets (household, opening rule, date): yes" in out

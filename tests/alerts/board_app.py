@@ -2,6 +2,9 @@
 an alerts service on SQLite, served by uvicorn in a thread, for browser tests and the README screenshot.
 Everything async is created inside the server's own event loop (in its lifespan).
 
+With `tile_url`, the site plan draws map tiles from that template; GET /test/tiles/{z}/{x}/{y}.png serves a
+grey tile and counts the requests (`app.state.tiles`).
+
 With `telemetry_path`, the evidence charts read a real SQLite telemetry store there, which POST /test/readings
 fills (a list of `devices.reading.Reading` as JSON).
 
@@ -12,6 +15,7 @@ server that hangs: connections stay open, nothing answers)."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,7 +26,7 @@ from typing import Any
 
 import msgspec
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry
 
 from alerts.accounts import AccountStore
@@ -40,6 +44,10 @@ from devices.reading import Reading
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from rules.alert import Alert, AlertAction, Severity
 from testkit.services import free_port
+
+TILE_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR4nGNgYAAAAAMAAWgmWQ0AAAAASUVORK5CYII="
+)
 
 
 class MovableClock(SystemClock):
@@ -71,6 +79,7 @@ def build_app(
     logins: list[Login],
     clock: Clock | None = None,
     telemetry_path: Path | None = None,
+    tile_url: str | None = None,
 ) -> FastAPI:
     hub = ChangeHub()
     holder: dict[str, Any] = {}
@@ -85,7 +94,7 @@ def build_app(
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service
-        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, telemetry=telemetry))
+        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, telemetry=telemetry, tile_url=tile_url))
         yield
         await engine.dispose()
         if telemetry is not None:
@@ -116,6 +125,13 @@ def build_app(
         assert telemetry is not None, "build_app(telemetry_path=...) to store readings"
         refused = await telemetry.write(msgspec.convert(items, list[Reading]))
         return len(items) - len(refused)
+
+    app.state.tiles = []
+
+    @app.get("/test/tiles/{z}/{x}/{y}.png")
+    async def tile(z: int, x: int, y: int) -> Response:
+        app.state.tiles.append((z, x, y))
+        return Response(TILE_PNG, media_type="image/png")
 
     @app.post("/test/escalate")
     async def escalate() -> list[int]:

@@ -1,19 +1,25 @@
 """The site plan on the board in real headless Chromium: buildings of the viewer's scope placed from their
 coordinates, a marker by severity where tickets are, and a drill-down from a building to its units that opens
-a ticket."""
+a ticket; map tiles under it only when a tile URL is set."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 
-from devices.model import DeviceClass
+from devices.model import DeviceClass, Role
 from devices.sample import sample_street
+from testkit.require import unavailable
+from testkit.services import free_port
 
-from .board_app import alert_dict
+from .board_app import Login, alert_dict, build_app, serve
 from .evidence_data import first_device
-from .test_board_browser import ARGS, CHROMIUM, A, board, inject, login, watch_errors
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, A, board, inject, login, watch_errors
 
 __all__ = ["board"]
 
@@ -58,6 +64,54 @@ async def test_the_plan_marks_buildings_with_tickets_and_drills_down_to_units(bo
             await page.get_by_test_id("plan-drill").get_by_role("button", name="独居老人未用水").click()
             await expect(page).to_have_url(f"{board}/tickets/{crit}")
             await expect(page.get_by_test_id("detail-title")).to_contain_text("独居老人未用水")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+def tiled(tmp_path: Path) -> Iterator[tuple[str, FastAPI]]:
+    """A board whose site plan draws tiles from its own /test/tiles (its own origin: CSP 'self')."""
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium is not installed")
+    port = free_port()
+    worker = REG.people_at(A, Role.GRID_WORKER)[0]
+    logins = [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, worker.name, worker.id)]
+    app = build_app(
+        tmp_path / "b.db", REG, logins, tile_url=f"http://127.0.0.1:{port}/test/tiles/{{z}}/{{x}}/{{y}}.png"
+    )
+    with serve(app, port=port) as url:
+        yield url, app
+
+
+async def test_a_tile_url_draws_map_tiles_under_the_plan(tiled: tuple[str, FastAPI]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    url, app = tiled
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, url, "worker_a")
+            await page.click("#plan-toggle")
+            tiles = page.locator("svg.plan image.tile")
+            await expect(tiles.first).to_be_attached()
+            hrefs = await tiles.evaluate_all("images => images.map(i => i.getAttribute('href'))")
+            pattern = re.compile(rf"{re.escape(url)}/test/tiles/(\d+)/(\d+)/(\d+)\.png")
+            zooms = set()
+            for href in hrefs:
+                m = pattern.fullmatch(href)
+                assert m is not None, href
+                zooms.add(int(m[1]))
+            assert len(zooms) == 1  # one zoom: the one the buildings fit
+            assert 14 <= zooms.pop() <= 19  # a micro-grid is a few hundred metres across
+            await page.wait_for_function(
+                "n => performance.getEntriesByType('resource').filter(r => r.name.includes('/tiles/')).length >= n",
+                arg=len(hrefs),
+            )
+            assert len(app.state.tiles) >= len(hrefs)  # the browser fetched them
             assert errors == []
         finally:
             await browser.close()

@@ -1,6 +1,7 @@
 """The wall at /wall in real headless Chromium at 1920×1080: large type, counts and overdue per community and
-grid, criticals pinned and flashing (still under reduced motion), the list scrolling by itself, the site plan,
-no buttons, scoped like the board (the street's account sees every community, a community's only its own)."""
+grid, criticals pinned and flashing (still under reduced motion), live updates, the list scrolling by itself,
+the site plan, no buttons, scoped like the board (the street's account sees every community, a community's only
+its own)."""
 
 from __future__ import annotations
 
@@ -141,6 +142,16 @@ async def test_a_community_wall_is_scoped_and_criticals_stay_still_under_reduced
             await expect(page.get_by_test_id("area-community")).to_have_count(1)
             in_scope = sum(REG.community_of(b) == "c-yg" for b in REG.buildings)
             await expect(page.get_by_test_id("plan-building")).to_have_count(in_scope)
+            # live: a new critical is pinned without a reload (the stream), another community's is not
+            now = clock.now()
+            [new] = await inject(
+                url, alert_dict("trash_fire:yg-3", YG, "垃圾桶起火：阳光", "critical", now, "trash_fire")
+            )
+            [elsewhere] = await inject(
+                url, alert_dict("trash_fire:hp-3", HP, "垃圾桶起火：和平", "critical", now, "trash_fire")
+            )
+            await expect(page.get_by_test_id("criticals").locator(f'[data-id="{new}"]')).to_contain_text("垃圾桶起火")
+            await expect(page.locator(f'[data-id="{elsewhere}"]')).to_have_count(0)
             assert errors == []
         finally:
             await browser.close()

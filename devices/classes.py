@@ -5,8 +5,9 @@ water meters miss reports in runs of hours and send the catch-up later, and NB-I
 day. Mains devices on a wired or Wi-Fi network (cameras, door controllers, chargers) report every few minutes
 and are either up or down. So the silence that means "offline" depends on the class, not only on the reporting
 interval: `offline_after` is the least silence before a device of the class counts as offline. The heartbeat
-rule takes the longer of it and k x the device's interval. docs/rules.md gives the table with the reasons for
-each value.
+rule takes the longer of it and k x the device's interval, and a device's own registry value
+(`Device.offline_after_s`: a meter known to upload once a day, a detector on mains) replaces both. docs/rules.md
+gives the table with the reasons for each value.
 """
 
 from __future__ import annotations
@@ -70,9 +71,11 @@ def offline_limit(
     intervals: Mapping[DeviceClass, float] | None = None,
     offline_after: Mapping[DeviceClass, float] | None = None,
 ) -> float:
-    """Seconds of silence after which `device` is offline: the longer of `k` x its reporting interval and its
-    class's `offline_after` (`intervals` and `offline_after`: a rule's per-class replacements for the registry
-    interval and the class value)."""
+    """Seconds of silence after which `device` is offline: its registry `offline_after_s` if set, else the
+    longer of `k` x its reporting interval and its class's `offline_after` (`intervals` and `offline_after`: a
+    rule's per-class replacements for the registry interval and the class value)."""
+    if device.offline_after_s is not None:
+        return float(device.offline_after_s)
     cls = device.device_class
     interval = intervals.get(cls) if intervals is not None else None
     floor = offline_after.get(cls) if offline_after is not None else None

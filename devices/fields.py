@@ -25,6 +25,7 @@ from devices.kinds import (
     CONTACTS,
     DATE,
     DEGREES,
+    DURATION,
     EMAIL,
     ID,
     INT,
@@ -347,6 +348,13 @@ ENTITIES: tuple[Entity[Any], ...] = (
                 "the gateway, concentrator or NB-IoT base station it reports through, e.g. `lora-gw-03`; devices "
                 "silent together behind one gateway point to the gateway. Empty for devices on a wired or Wi-Fi "
                 "network",
+            ),
+            Field(
+                "offline_after_s",
+                DURATION,
+                "silence after which the device is reported offline, in seconds or as `90m`, `12h`, `1d`; empty: "
+                "the longer of 3 x `expected_interval_s` and its class's default (minutes for mains devices, hours "
+                "to a day for battery ones; the table is in [rules.md](rules.md#offline-device-classes))",
             ),
         ),
     ),

@@ -26,6 +26,7 @@ __all__ = [
     "CONTACTS",
     "DATE",
     "DEGREES",
+    "DURATION",
     "EMAIL",
     "ID",
     "INT",
@@ -82,6 +83,20 @@ def _int(s: str) -> int:
         return int(s)
     except ValueError:
         raise CellError("expected a whole number") from None
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
+_DURATION_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _duration(s: str) -> int:
+    m = _DURATION.fullmatch(s.strip().lower())
+    if not m:
+        raise CellError("expected a duration in whole seconds or as 90m, 12h, 1d")
+    value = int(m[1]) * _DURATION_UNIT[m[2]]
+    if value <= 0:
+        raise CellError("expected a duration longer than zero")
+    return value
 
 
 def _bool(s: str) -> bool:
@@ -200,6 +215,8 @@ PHONE: Kind[str] = Kind(_phone, str, ("text",))
 EMAIL: Kind[str] = Kind(_email, str, ("text",))
 INT: Kind[int] = Kind(_int, str, ("int",))
 BOOL: Kind[bool] = Kind(_bool, _yes, ("bool",))
+DURATION: Kind[int] = Kind(_duration, str, ("int",))
+"""A positive duration, kept in whole seconds; a cell may say `90m`, `12h` or `1d`."""
 DEGREES: Kind[float] = Kind(_degrees, repr, ("float",))
 DATE: Kind[date] = Kind(_date, date.isoformat, ("date",), lambda d: (d.isoformat(),), lambda v: _date(v[0]))
 TIMESTAMP: Kind[datetime] = Kind(

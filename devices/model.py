@@ -207,3 +207,4 @@ class Device:
     installed: date | None = None
     label: str = ""  # free text: "3F stairwell", "north gate"
     gateway_id: str | None = None  # the gateway or base station it reports through
+    offline_after_s: int | None = None  # silence before it is offline; None: by its class (`devices.classes`)

@@ -276,3 +276,42 @@ def test_coordinates_email_and_gateway(tmp_path: Path) -> None:
     assert (reg.buildings["b1"].lat, reg.buildings["b1"].lon) == (30.2741, 120.1551)
     assert (reg.buildings["b2"].lat, reg.buildings["b2"].lon) == (None, None)
     assert reg.devices["WM-1"].gateway_id == "lora-gw-03"
+
+
+def test_device_class_and_offline_limit_cells(tmp_path: Path) -> None:
+    """A device's class and its own offline limit: a duration in seconds or with a unit; bad ones are refused
+    with file, line and column."""
+    minimal(tmp_path)
+    write(
+        tmp_path,
+        "devices.csv",
+        "id,device_class,building_id,expected_interval_s,offline_after_s\n"
+        "WM-1,water_meter,b1,3600,\n"  # line 2: by its class
+        "WM-2,water_meter,b1,86400,3d\n"  # line 3: a meter uploading daily, its own limit
+        "GD-1,gas_detector,b1,3600,20m\n"  # line 4: a detector on mains
+        "WM-3,Water Meter,b1,3600,\n"  # line 5: not a class
+        "WM-4,water_meter,b1,3600,a day\n"  # line 6: not a duration
+        "WM-5,water_meter,b1,3600,0\n"  # line 7: no silence at all
+        "WM-6,water_meter,b1,3600,-2h\n",  # line 8: negative
+    )
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path)
+    assert {(p.file, p.line, p.column) for p in info.value.problems} == {
+        ("devices.csv", 5, "device_class"),
+        ("devices.csv", 6, "offline_after_s"),
+        ("devices.csv", 7, "offline_after_s"),
+        ("devices.csv", 8, "offline_after_s"),
+    }
+    text = str(info.value)
+    assert "devices.csv:5: device_class: 'Water Meter': expected one of smoke_detector, water_meter" in text
+    assert "devices.csv:6: offline_after_s: 'a day': expected a duration in whole seconds or as 90m, 12h, 1d" in text
+    assert "devices.csv:7: offline_after_s: '0': expected a duration longer than zero" in text
+    write(
+        tmp_path,
+        "devices.csv",
+        "id,device_class,building_id,offline_after_s\nWM-2,water_meter,b1,3d\nGD-1,gas_detector,b1,20m\n",
+    )
+    reg = load_registry(tmp_path)
+    assert (reg.devices["WM-2"].offline_after_s, reg.devices["GD-1"].offline_after_s) == (3 * 86_400, 20 * 60)
+    save_registry(reg, tmp_path / "again")
+    assert load_registry(tmp_path / "again") == reg

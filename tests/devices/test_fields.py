@@ -67,7 +67,9 @@ def full() -> Registry:
         devices=[
             dataclasses.replace(devices[0], installed=date(2023, 4, 18), gateway_id="lora-gw-03", label="水表, 厨房"),
             *devices[1:],
-            dataclasses.replace(devices[0], id="GD-1", device_class=DeviceClass.GAS_DETECTOR, gateway_id="nb-1"),
+            dataclasses.replace(
+                devices[0], id="GD-1", device_class=DeviceClass.GAS_DETECTOR, gateway_id="nb-1", offline_after_s=1200
+            ),
         ],
         contacts=[
             ContactPoint(ChannelKind.WECOM, "zhaoqiang", person_id=people[0].id, priority=2),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from devices.model import Building, Community, Device, DeviceClass, Grid, Household, MicroGrid, Street
@@ -69,6 +71,19 @@ def test_offline_after_per_class_replaces_the_class_default() -> None:
     _meter(eng, reg, "WM2", T0 + H)
     assert raises(eng.advance(T0 + 6 * H + 59 * M)) == []
     assert [(a.device_id, a.ts) for a in raises(eng.advance(T0 + 8 * H))] == [("WM1", T0 + 7 * H), ("WM2", T0 + 7 * H)]
+
+
+def test_a_device_s_own_offline_limit_replaces_its_class_default() -> None:
+    base = registry()
+    mains = replace(base.devices["GD1"], id="GD2", offline_after_s=20 * 60)  # a gas detector on mains
+    daily = replace(base.devices["WM1"], id="WM9", offline_after_s=3 * 86_400)  # a meter that uploads daily
+    reg = registry(extra_devices=(mains, daily))
+    eng = engine(HB.replace("k: 3", "k: 3\n    device_class: [gas_detector, water_meter]"), reg, allowed_lateness_s=0)
+    for dev in ("GD1", "GD2", "WM1", "WM9"):
+        eng.process(reading(reg, dev, "telemetry", T0, **({"volume_m3": 1.0} if dev.startswith("WM") else {})))
+    out = eng.advance(T0 + 4 * 86_400)
+    first = {a.device_id: a.ts - T0 for a in raises(out) if a.device_id in ("GD1", "GD2", "WM1", "WM9")}
+    assert first == {"GD2": 20 * M, "GD1": 3 * H, "WM1": 24 * H, "WM9": 3 * 86_400}
 
 
 def _gateway_street(n: int = 30, others: int = 30) -> Registry:

@@ -1,4 +1,5 @@
-"""Wiring: builds the service from settings and runs it.
+"""The composition root: builds the service from settings and runs it (docs/architecture.md describes the
+builders and the order).
 
 transport → decode → spool ─┬─ "telemetry" consumer → sink (InfluxDB / SQLite)
                             └─ "rules" consumer → rule engine → alerts → tickets → notifications / board
@@ -12,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.accounts import AccountStore, check_password, check_scope
+from alerts.accounts import AccountStore
 from alerts.actionlinks import ActionLinks
 from alerts.api import AlertsApi
 from alerts.audit import AuditLog, Who
@@ -43,14 +43,12 @@ from alerts.notices import NOTICE_CHANNEL, OutboxNotices
 from alerts.notify import LogChannel, OutboxDispatcher, WebhookChannel
 from alerts.outbound import OutboundGuard
 from alerts.photos import PhotoRequirement, Photos
-from alerts.policies import PolicyHolder, default_policies_path, load_policies
+from alerts.policies import PolicyHolder, default_policies_path
 from alerts.s3blobs import S3BlobStore
 from alerts.service import Notifier, TicketService
 from alerts.stream import ChangeHub
 from core.clock import Clock, SystemClock
 from core.db import make_engine
-from core.i18n import tr
-from core.progress import Progress, silent
 from cwatch import redact
 from cwatch.answers import AbsenceAnswers
 from cwatch.api import OpsApi
@@ -60,15 +58,12 @@ from cwatch.http import build_http_app
 from cwatch.instance import Claim, ClaimError, StoppedWaitingError, sole_instance
 from cwatch.mailbox import Mailbox, MailboxAt, mailbox_route
 from cwatch.ports import check_ports, service_ports
-from cwatch.schema import Revisions, current_revisions, described, ensure_schema
 from cwatch.settings import Settings, tile_source
-from devices.csvio import load_registry, save_registry
-from devices.model import Role
+from cwatch.store import audit_registry, create_all_tables
+from devices.csvio import load_registry
 from devices.registry import Registry
 from devices.sample import sample_street
-from devices.store import create_tables as devices_tables
 from devices.store import load_registry_db, registry_revision, save_registry_db
-from ingest.deadletter import DeadLetters
 from ingest.service import Ingester
 from ingest.sinks.base import TelemetryReader
 from ingest.sinks.configured import make_reader
@@ -80,59 +75,6 @@ from rules.runner import RuleRunner, open_engine
 from rules.state import RuleStateStore
 
 log = logging.getLogger("cwatch.app")
-
-
-async def create_all_tables(engine: AsyncEngine) -> None:
-    """Bring the store to this cwatch's schema (`cwatch.schema`: the Alembic revisions; SchemaError names a newer
-    database, or the table and its missing columns), then the registry's revision row."""
-    await ensure_schema(engine, where=described(engine))
-    await devices_tables(engine)
-
-
-@contextlib.asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.store_url)
-    try:
-        await create_all_tables(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-# --- small commands used by the CLI -------------------------------------------------------------------------
-
-
-async def upgrade_store(settings: Settings) -> tuple[str, Revisions]:
-    """`cwatch db upgrade`: what start-up does to the store, alone. Returns the database and where it stands."""
-    async with open_store(settings) as engine:
-        return described(engine), await current_revisions(engine)
-
-
-async def store_revisions(settings: Settings) -> tuple[str, Revisions]:
-    """`cwatch db current`: where the store stands, without changing it."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.store_url)
-    try:
-        return described(engine), await current_revisions(engine)
-    finally:
-        await engine.dispose()
-
-
-async def import_registry(settings: Settings, folder: Path, progress: Progress = silent) -> Registry:
-    reg = load_registry(folder, progress)  # raises RegistryError naming every problem; nothing is saved then
-    async with open_store(settings) as engine:
-        await save_registry_db(engine, reg, progress)
-        await _audit_registry(engine, cli_user(), "cli", folder, reg)
-    return reg
-
-
-def cli_user() -> str:
-    """Who runs a CLI command, for the audit log: the operating-system user."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def _audit_rules_reload(engine: AsyncEngine, stack: contextlib.AsyncExitStack) -> Callable[[Path, str, int], None]:
@@ -180,112 +122,6 @@ def _sweep_metrics(metrics: CollectorRegistry) -> Callable[[float, int], None]:
     return observe
 
 
-async def _audit_registry(engine: AsyncEngine, actor: str, source: str, folder: Path, reg: Registry) -> None:
-    counts = {"devices": len(reg.devices), "households": len(reg.households), "microgrids": len(reg.microgrids)}
-    await AuditLog(engine).add(Who(actor, source), "registry.import", str(folder)[-128:], counts)
-
-
-async def list_audit(
-    settings: Settings, *, limit: int, action: str | None, actor: str | None, before: int | None
-) -> list[dict[str, Any]]:
-    async with open_store(settings) as engine:
-        rows = await AuditLog(engine).list(limit=limit, action=action, actor=actor, before=before)
-    return [asdict(r) for r in rows]
-
-
-async def export_registry(settings: Settings, folder: Path) -> None:
-    async with open_store(settings) as engine:
-        reg = await load_registry_db(engine)
-    if reg is None:
-        raise ServiceError(tr("cli.no_registry"))
-    save_registry(reg, folder)
-
-
-async def list_deadletters(settings: Settings, *, limit: int, reason: str | None) -> list[dict[str, Any]]:
-    async with open_store(settings) as engine:
-        rows = await DeadLetters(engine).list(limit=limit, reason=reason)
-    return [
-        {
-            "id": r.id,
-            "received_at": r.received_at,
-            "topic": r.topic,
-            "reason": str(r.reason),
-            "detail": r.detail,
-            "payload": r.payload_text,
-        }
-        for r in rows
-    ]
-
-
-async def add_account(
-    settings: Settings,
-    username: str,
-    password: str,
-    role: str | None,
-    scope: str | None,
-    name: str | None,
-    person_id: str | None = None,
-) -> Any:
-    """Create an account; with `person_id` it is linked to that registry person ("Mine", ownership on
-    acknowledge, notices), whose role and scope it takes unless given (and then they must agree). The scope must
-    be a node at a level the role answers for (`alerts.accounts.SCOPE_LEVELS`)."""
-    check_password(password)  # before the store is opened: nothing to undo
-    async with open_store(settings) as engine:
-        reg = await _stored_registry(engine, settings)
-        person = None
-        if person_id is not None:
-            person = reg.people.get(person_id) if reg is not None else None
-            if person is None:
-                raise ServiceError(tr("cli.person_unknown", person=person_id))
-        try:
-            role_ = Role(role) if role else (person.role if person is not None else None)
-        except ValueError:
-            raise ServiceError(tr("cli.role_unknown", role=role, roles=", ".join(r.value for r in Role))) from None
-        if role_ is None:
-            raise ServiceError(tr("cli.needs_role"))
-        scope = scope or (person.scope_id if person is not None else None)
-        if scope is None:
-            raise ServiceError(tr("cli.needs_scope"))
-        if person is not None and (person.role, person.scope_id) != (role_, scope):
-            raise ServiceError(
-                tr(
-                    "cli.person_differs",
-                    person=person.id,
-                    role=tr(f"names.role.{person.role.value}"),
-                    scope=person.scope_id,
-                    account_role=tr(f"names.role.{role_.value}"),
-                    account_scope=scope,
-                )
-            )
-        if reg is not None:
-            check_scope(role_, scope, reg.level_of(scope))
-        display = name or (person.name if person is not None else username)
-        return await AccountStore(engine).create_account(
-            username, password, role_, scope, display, person_id, by=Who(cli_user(), "cli")
-        )
-
-
-async def list_accounts(settings: Settings) -> list[dict[str, Any]]:
-    async with open_store(settings) as engine:
-        return [{**asdict(a), "role": a.role.value} for a in await AccountStore(engine).list_accounts()]
-
-
-async def change_account(settings: Settings, username: str, *, disable: bool = False, password: str = "") -> None:
-    """Disable an account, or set a new password (both end its sessions)."""
-    if not disable:
-        check_password(password)
-    async with open_store(settings) as engine:
-        store = AccountStore(engine)
-        account = await store.by_username(username)
-        if account is None:
-            raise ServiceError(tr("cli.no_account", username=username))
-        who = Who(cli_user(), "cli")
-        if disable:
-            await store.disable(account.id, by=who)
-        else:
-            await store.set_password(account.id, password, by=who)
-
-
 def policies_path(settings: Settings) -> Path:
     """`rules.policies_path`, else `policies.yaml` beside the rule file when there is one, else the default."""
     if settings.rules.policies_path:
@@ -297,38 +133,8 @@ def policies_path(settings: Settings) -> Path:
     return default_policies_path()
 
 
-async def check_policies(settings: Settings, path: Path | None) -> str:
-    """Check a policy file against the rule set in force (its rule ids and groups); `PolicyConfigError` holds
-    every problem."""
-    async with open_store(settings) as engine:
-        reg = await _stored_registry(engine, settings)
-    if reg is None:
-        reg = sample_street(1)
-    ruleset = load_ruleset(Path(settings.rules.path) if settings.rules.path else default_ruleset_path(), reg)
-    target = path or policies_path(settings)
-    own = target != default_policies_path()  # the packaged file names rules a custom set may not have
-    ps = load_policies(
-        target, rules={r.id for r in ruleset.rules} if own else None, groups=_groups(ruleset) if own else None
-    )
-    return f"{target}: {len(ps.policies)} policies ({', '.join(p.name for p in ps.policies)}), valid"
-
-
-def _groups(ruleset: Any) -> set[str]:
+def rule_groups(ruleset: Any) -> set[str]:
     return {r.group for r in ruleset.rules if r.group is not None}
-
-
-async def check_rules(settings: Settings, path: Path | None) -> str:
-    async with open_store(settings) as engine:
-        reg = await _stored_registry(engine, settings)
-    if reg is None:
-        reg = sample_street(1)
-    target = path or (Path(settings.rules.path) if settings.rules.path else default_ruleset_path())
-    ruleset = load_ruleset(target, reg)
-    return f"{target}: {len(ruleset.rules)} rules, valid"
-
-
-async def _stored_registry(engine: AsyncEngine, settings: Settings) -> Registry | None:
-    return await load_registry_db(engine)
 
 
 # --- the service --------------------------------------------------------------------------------------------
@@ -395,7 +201,7 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
     if settings.registry.path:
         reg = load_registry(Path(settings.registry.path))
         await save_registry_db(engine, reg)
-        await _audit_registry(engine, "service", "config", Path(settings.registry.path), reg)
+        await audit_registry(engine, "service", "config", Path(settings.registry.path), reg)
     else:
         stored = await load_registry_db(engine)
         if stored is None:
@@ -711,7 +517,7 @@ def build_desk(
     policies = PolicyHolder(
         chosen,
         rules={r.id for r in ruleset.rules} if own else None,
-        groups=_groups(ruleset) if own else None,
+        groups=rule_groups(ruleset) if own else None,
     )
     log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
     notices = build_notices(s, engine, holder, clock, wall, mailbox)
@@ -769,11 +575,10 @@ def build_http(
         metrics_token=s.http.metrics_token,
         media_hosts=desk.media.hosts,
         image_hosts=[tile_source(s.siteplan.tile_url)] if s.siteplan.tile_url else [],
+        routes=[mailbox_route(mailbox.mailbox)] if mailbox is not None else [],  # the demo shows what it sent
     )
     if not s.http.metrics_token:
         log.info("/metrics is off: set http.metrics_token to scrape it")
-    if mailbox is not None:  # the demo shows what it sent
-        app.router.routes.append(mailbox_route(mailbox.mailbox))
     return uvicorn.Server(uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off"))
 
 

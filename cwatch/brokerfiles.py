@@ -20,10 +20,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from core.i18n import tr
-from cwatch.app import open_store
 from cwatch.brokerauth import Generation, PlacedDevice, accounts_for, generate, parse_password_file
 from cwatch.errors import BrokerCredentialsError
 from cwatch.settings import Settings
+from cwatch.store import open_store
 from devices.store import load_registry_db
 from devices.topics import ID_PATTERN
 

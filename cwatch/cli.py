@@ -92,7 +92,7 @@ def cmd_registry_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
-    from cwatch.app import import_registry
+    from cwatch.commands import import_registry
     from cwatch.progressbar import terminal_progress
 
     settings = _settings(args)
@@ -103,7 +103,7 @@ def cmd_registry_import(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_export(args: argparse.Namespace) -> int:
-    from cwatch.app import export_registry
+    from cwatch.commands import export_registry
 
     settings = _settings(args)
     asyncio.run(export_registry(settings, Path(args.folder)))
@@ -115,7 +115,7 @@ def cmd_registry_export(args: argparse.Namespace) -> int:
 
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
-    from cwatch.app import list_deadletters
+    from cwatch.commands import list_deadletters
 
     settings = _settings(args)
     rows = asyncio.run(list_deadletters(settings, limit=args.limit, reason=args.reason))
@@ -129,7 +129,7 @@ def _new_password(username: str) -> str:
 
 
 def cmd_accounts_add(args: argparse.Namespace) -> int:
-    from cwatch.app import add_account
+    from cwatch.commands import add_account
 
     settings = _settings(args)
     password = _new_password(args.username)
@@ -143,7 +143,7 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_list(args: argparse.Namespace) -> int:
-    from cwatch.app import list_accounts
+    from cwatch.commands import list_accounts
 
     for row in asyncio.run(list_accounts(_settings(args))):
         print(json.dumps(row, ensure_ascii=False))
@@ -151,7 +151,7 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_disable(args: argparse.Namespace) -> int:
-    from cwatch.app import change_account
+    from cwatch.commands import change_account
 
     asyncio.run(change_account(_settings(args), args.username, disable=True))
     say("cli.account_disabled", username=args.username)
@@ -159,7 +159,7 @@ def cmd_accounts_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_reset_password(args: argparse.Namespace) -> int:
-    from cwatch.app import change_account
+    from cwatch.commands import change_account
 
     settings = _settings(args)
     asyncio.run(change_account(settings, args.username, password=_new_password(args.username)))
@@ -168,7 +168,7 @@ def cmd_accounts_reset_password(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from cwatch.app import list_audit
+    from cwatch.commands import list_audit
 
     settings = _settings(args)
     rows = asyncio.run(list_audit(settings, limit=args.limit, action=args.action, actor=args.actor, before=args.before))
@@ -218,7 +218,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from cwatch.app import upgrade_store
+    from cwatch.commands import upgrade_store
 
     where, at = asyncio.run(upgrade_store(_settings(args)))
     print(f"{where}: at revision {at.current}, the newest this cwatch knows")
@@ -228,7 +228,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_current(args: argparse.Namespace) -> int:
     """Exit 0 when the store is at this cwatch's newest revision, 1 when start-up would migrate it, 2 when a
     newer cwatch wrote it."""
-    from cwatch.app import store_revisions
+    from cwatch.commands import store_revisions
 
     where, at = asyncio.run(store_revisions(_settings(args)))
     if not at.known:
@@ -254,7 +254,7 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
-    from cwatch.app import check_rules
+    from cwatch.commands import check_rules
 
     settings = _settings(args)
     summary = asyncio.run(check_rules(settings, Path(args.file) if args.file else None))
@@ -264,7 +264,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 def cmd_policies_check(args: argparse.Namespace) -> int:
     from alerts.errors import PolicyConfigError
-    from cwatch.app import check_policies
+    from cwatch.commands import check_policies
 
     settings = _settings(args)
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from starlette.routing import BaseRoute
 
 import alerts.api
 import cwatch.api
@@ -41,9 +42,11 @@ def build_http_app(
     title: str = "cwatch",
     media_hosts: Sequence[AllowEntry] = (),
     image_hosts: Sequence[AllowEntry] = (),
+    routes: Sequence[BaseRoute] = (),
 ) -> FastAPI:
     """`media_hosts`: the camera hosts whose pictures and clips the board may load (`media.hosts`);
-    `image_hosts`: where else it may load images from (the site plan's map tiles, `siteplan.tile_url`)."""
+    `image_hosts`: where else it may load images from (the site plan's map tiles, `siteplan.tile_url`);
+    `routes`: more routes, after all others (the demo's mailbox)."""
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=OPENAPI_URL)
     install_error_handlers(app)
     app.add_middleware(BrowserSafety, media_hosts=tuple(media_hosts), image_hosts=tuple(image_hosts))
@@ -84,4 +87,5 @@ def build_http_app(
             """The board's texts in every language (`core/messages`), so its language switch needs no reload."""
             return JSONResponse(board_texts, headers={"Cache-Control": "no-cache"})
 
+    app.router.routes.extend(routes)
     return app

@@ -27,6 +27,6 @@ def test_the_cli_shows_a_package_error_without_a_traceback(
     def fail(_settings: object, _path: object) -> object:
         raise RulesError("rules.yaml:3: rules[0].kind: unknown kind 'smok'")
 
-    monkeypatch.setattr("cwatch.app.check_rules", fail)
+    monkeypatch.setattr("cwatch.commands.check_rules", fail)
     assert main(["rules", "check"]) == 2
     assert capsys.readouterr().err == "cwatch: rules.yaml:3: rules[0].kind: unknown kind 'smok'\n"

@@ -37,8 +37,8 @@ from alerts.service import TicketService
 from core.clock import SystemClock
 from core.db import make_engine
 from cwatch.api import OpsApi
-from cwatch.app import create_all_tables
 from cwatch.http import build_http_app
+from cwatch.store import create_all_tables
 from devices.model import Role
 from devices.registry import Registry
 from devices.sample import sample_street

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from cwatch.app import open_store
 from cwatch.cli import build_parser, main
 from cwatch.settings import load_settings
+from cwatch.store import open_store
 from devices.csvio import load_registry
 from devices.store import load_registry_db
 from ingest.refusals import DEADLETTER_REASONS

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import cwatch.migrations
 from core.db import make_engine
-from cwatch.app import create_all_tables
 from cwatch.migrations import SCRIPTS, alembic_config, legacy
 from cwatch.schema import SchemaError, current_revisions, differences, ensure_schema, head, new_revision
+from cwatch.store import create_all_tables
 from devices.store import load_registry_db, save_registry_db
 from tests.cwatch.databases import empty_database
 from tests.devices.factory import tiny

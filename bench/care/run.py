@@ -45,6 +45,7 @@ import yaml
 
 from bench.care import replay as rp
 from bench.care import score as sc
+from bench.care import service as sv
 from bench.care import truth
 from bench.care.data import DataMissingError, Dataset, Household, find_data, load
 from bench.care.naive import NaiveFixed
@@ -209,8 +210,6 @@ class Bench:
 
     def service(self, setting: Setting) -> tuple[list[sc.Raised], list[list[sc.Raised]]]:
         """`engine`, through the service's runner and ticket store (`bench.care.service`)."""
-        from bench.care import service as sv  # SQLite and the alerts service: only for --service
-
         rules = parse_ruleset(ruleset_text(setting), self.registry)
 
         def run(series: Mapping[str, Household]) -> list[sc.Raised]:

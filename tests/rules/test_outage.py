@@ -199,3 +199,21 @@ def test_an_outage_rule_must_name_a_heartbeat_rule() -> None:
         ruleset(bad, registry())
     with pytest.raises(RuleConfigError, match=r"rules.yaml:\d+: .*min_share"):
         ruleset(OUTAGE + "    min_share: 2\n", registry())
+
+
+def test_an_outage_on_a_live_stream() -> None:
+    """Live progress (`live_slack_s`): the silence timers fire by each meter's own clock, the outage's wait by
+    the watermark that the other gateway's meters move; still one ticket and no meter's own."""
+    reg = _gateway_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=300, live_slack_s=30)
+    gw1 = [f"WM{i}" for i in range(30)]
+    gw2 = [f"WM{i}" for i in range(30, 60)]
+    out: list[Alert] = []
+    for h in range(0, 40):
+        for i, d in enumerate(gw1 + gw2 if h < 5 else gw2):
+            ts = T0 + h * H + i * 30
+            out += eng.process(reading(reg, d, "telemetry", ts, received_at=ts + 2, volume_m3=1.0))
+            out += eng.advance_live(ts + 3)
+        out += eng.advance(T0 + h * H + 40 * M)
+    assert raises(out, "device_offline") == []
+    assert [a.dedup_key for a in raises(out, "gateway_offline")] == ["gateway_offline:gateway:gw1"]

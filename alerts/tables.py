@@ -295,6 +295,7 @@ ticket_photos = Table(
 
 
 async def create_tables(engine: AsyncEngine) -> None:
-    """Create every table of `alerts` that does not exist yet (idempotent)."""
+    """Create every table of `alerts` that does not exist yet (idempotent). The service's store gets its tables
+    from the migrations (`cwatch.migrations`); this makes them in a scratch database, for tests and benchmarks."""
     async with begin_write(engine) as conn:
         await conn.run_sync(metadata.create_all)

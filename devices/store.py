@@ -97,7 +97,8 @@ _READ_ATTEMPTS = 5
 
 
 async def create_tables(engine: AsyncEngine) -> None:
-    """Create the registry tables (idempotent) and the revision row (revision 0: nothing saved yet)."""
+    """Create the registry tables (idempotent) and the revision row (revision 0: nothing saved yet). In the
+    service's store the migrations (`cwatch.migrations`) have made the tables already; the row is still added."""
     try:
         async with begin_write(engine) as conn:
             await conn.run_sync(METADATA.create_all)

@@ -71,6 +71,8 @@ class DeadLetter:
 
 
 async def create_tables(engine: AsyncEngine) -> None:
+    """Create the dead-letter tables (idempotent) in a scratch database, for tests and benchmarks; the service's
+    store gets them from the migrations (`cwatch.migrations`)."""
     try:
         async with begin_write(engine) as conn:
             await conn.run_sync(metadata.create_all)

@@ -31,6 +31,8 @@ _ROW = 1
 
 
 async def create_tables(engine: AsyncEngine) -> None:
+    """Create the rule-state table (idempotent) in a scratch database, for tests and benchmarks; the service's
+    store gets it from the migrations (`cwatch.migrations`)."""
     try:
         async with begin_write(engine) as conn:
             await conn.run_sync(metadata.create_all)

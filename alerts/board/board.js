@@ -1175,7 +1175,7 @@
     $("whoami").title = `${me.username} · ${me.scope_id}`;
   }
 
-  I18N.load().then(() => {
+  I18N.load(true).then(() => {
     redraw();
     return start();
   }).catch((e) => { $("login-error").textContent = e.message; showLogin(); });

@@ -4,24 +4,24 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const token = decodeURIComponent(location.hash.slice(1));
-  const LABELS = ["很不满意", "不满意", "一般", "满意", "非常满意"];
+  const { either } = window.cwatchI18n; // both languages until this browser has used the board (i18n.js)
   let rating = 0;
 
-  function message(text) { $("fb-message").textContent = text; }
+  function message(key) { $("fb-message").textContent = either(key); }
 
   async function load() {
-    if (!token) return message("链接无效 Invalid link");
+    if (!token) return message("resident.invalid");
     const r = await fetch("/api/v1/feedback/" + encodeURIComponent(token));
-    if (!r.ok) return message("链接已失效或已使用 This link has expired or was already used");
+    if (!r.ok) return message("resident.used");
     const t = await r.json();
     $("fb-title").textContent = t.title;
-    $("fb-resolution").textContent = t.resolution ? "处理情况：" + t.resolution : "";
+    $("fb-resolution").textContent = t.resolution ? either("resident.resolution", { text: t.resolution }) : "";
     for (let i = 1; i <= 5; i++) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "star";
       b.dataset.rating = String(i);
-      b.textContent = "★".repeat(i) + " " + LABELS[i - 1];
+      b.textContent = "★".repeat(i) + " " + either("resident.rating." + i);
       b.addEventListener("click", () => {
         rating = i;
         document.querySelectorAll(".star").forEach((s) => s.classList.toggle("chosen", Number(s.dataset.rating) === i));
@@ -40,8 +40,8 @@
       body: JSON.stringify({ token, rating, comment: $("fb-comment").value }),
     });
     $("fb-form").hidden = true;
-    message(r.ok ? "感谢您的评价！ Thank you!" : "提交失败：链接已失效或已使用 The link has expired or was already used");
+    message(r.ok ? "resident.thanks" : "resident.failed");
   });
 
-  load().catch(() => message("网络错误 Network error"));
+  window.cwatchI18n.load().then(load).catch(() => message("resident.network"));
 })();

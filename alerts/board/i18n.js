@@ -8,6 +8,9 @@ window.cwatchI18n = (function () {
   const LANGS = ["zh-CN", "en"];
   let messages = {};
   let lang = chosen();
+  // whether this browser has used the board (its language is remembered then): pages opened from a message
+  // show both languages until it has
+  let explicit = Boolean(known(localStorage.getItem("cwatch.lang")) || /(?:^|;\s*)lang=/.test(document.cookie));
 
   // "zh" (an older choice, or ?lang=zh) counts as zh-CN
   function known(value) {
@@ -22,9 +25,25 @@ window.cwatchI18n = (function () {
 
   // The text of `key`, its `{name}` placeholders filled from `values`; the key itself when there is none.
   function tr(key, values) {
-    const text = (messages[lang] || {})[key];
+    return textIn(lang, key, values);
+  }
+
+  // A value `{ key: "names.status.open" }` is itself a text in the same language.
+  function textIn(language, key, values) {
+    const text = (messages[language] || {})[key];
     if (text === undefined) return key;
-    return values ? text.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m)) : text;
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g, (m, k) => {
+      if (!(k in values)) return m;
+      const v = values[k];
+      return v !== null && typeof v === "object" && v.key ? textIn(language, v.key, v.values) : String(v);
+    });
+  }
+
+  // `key` for a reader whose language is not known (a link opened from a text message): Chinese then English,
+  // until this browser has chosen one
+  function either(key, values) {
+    return explicit ? tr(key, values) : `${textIn("zh-CN", key, values)} ${textIn("en", key, values)}`;
   }
 
   // a name from names.toml (`names.status.open`), or the raw value when there is none
@@ -32,14 +51,19 @@ window.cwatchI18n = (function () {
   // the board's own label of a value (`act.ack`), or the raw value when there is none
   const labelled = (prefix, value) => ((messages[lang] || {})[prefix + value] || value);
 
-  function use(next) {
+  // Show the page in `next`; `remember` (the board's pages) keeps it for this browser and tells the server.
+  function use(next, remember) {
     lang = known(next) || lang;
-    localStorage.setItem("cwatch.lang", lang);
-    document.cookie = `lang=${encodeURIComponent(lang)}; path=/; max-age=31536000; SameSite=Strict`;
+    if (remember) explicit = true;
+    if (explicit) {
+      localStorage.setItem("cwatch.lang", lang);
+      document.cookie = `lang=${encodeURIComponent(lang)}; path=/; max-age=31536000; SameSite=Strict`;
+    }
     document.documentElement.lang = lang;
     const title = document.querySelector("title[data-i18n]");
     if (title) document.title = "cwatch " + tr(title.dataset.i18n);
     for (const e of document.querySelectorAll("body [data-i18n]")) e.textContent = tr(e.dataset.i18n);
+    for (const e of document.querySelectorAll("[data-i18n-either]")) e.textContent = either(e.dataset.i18nEither);
     for (const attr of ["placeholder", "title", "aria-label"]) {
       for (const e of document.querySelectorAll(`[data-i18n-${attr}]`)) e.setAttribute(attr, tr(e.getAttribute(`data-i18n-${attr}`)));
     }
@@ -47,19 +71,19 @@ window.cwatchI18n = (function () {
     if (button) button.lang = lang === "zh-CN" ? "en" : "zh-CN";
   }
 
-  async function load() {
+  async function load(remember) {
     try {
       const r = await fetch("/messages.json", { credentials: "same-origin" });
       if (r.ok) messages = await r.json();
     } catch (e) {
       // the page's own (Chinese) texts stay; the page says when the server cannot be reached
     }
-    use(lang);
+    use(lang, remember);
   }
 
   return {
-    tr, named, labelled, use, load,
+    tr, named, labelled, either, use, load,
     get lang() { return lang; },
-    toggle() { use(lang === "zh-CN" ? "en" : "zh-CN"); },
+    toggle() { use(lang === "zh-CN" ? "en" : "zh-CN", true); },
   };
 })();

@@ -163,8 +163,8 @@
     texts();
     load();
   });
-  I18N.load().then(() => {
-    if (params.get("lang")) I18N.use(params.get("lang"));
+  I18N.load(true).then(() => {
+    if (params.get("lang")) I18N.use(params.get("lang"), true);
     texts();
     load();
   });

@@ -238,5 +238,5 @@
   setInterval(tick, 1000);
   setInterval(() => { if (state.me) reload(); }, RELOAD_MS);
   if (reduced) document.documentElement.classList.add("reduced-motion");
-  window.cwatchI18n.load().then(start).catch((e) => { $("login-error").textContent = e.message; showLogin(); });
+  window.cwatchI18n.load(true).then(start).catch((e) => { $("login-error").textContent = e.message; showLogin(); });
 })();

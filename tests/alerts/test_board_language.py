@@ -121,3 +121,23 @@ async def test_the_phone_header_fits_on_one_line_in_either_language(board: str) 
                 await page.click("#lang")
         finally:
             await browser.close()
+
+
+async def test_a_link_page_shows_both_languages_until_the_browser_has_chosen_one(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            stranger = await (await browser.new_context(viewport=PHONE)).new_page()
+            await stranger.goto(board + "/act.html#1.not-a-token")
+            await expect(stranger.locator("#act-message")).to_have_text("链接无效。 This link is not valid.")
+
+            worker = await (await browser.new_context(viewport=PHONE)).new_page()
+            await login(worker, board, "worker_a")
+            await worker.click("#lang")
+            await expect(worker.locator("#logout")).to_have_text("Log out")
+            await worker.goto(board + "/act.html#1.not-a-token")
+            await expect(worker.locator("#act-message")).to_have_text("This link is not valid.")
+        finally:
+            await browser.close()

@@ -55,7 +55,7 @@ def test_every_key_the_board_uses_is_in_the_catalog() -> None:
     for path in (ROOT / "alerts" / "board").glob("*.*"):
         if path.suffix in (".js", ".html"):
             text = path.read_text(encoding="utf-8")
-            used.update(re.findall(r"""\b(?:tr|labelled)\(\s*["']([\w.]+)["']""", text))
+            used.update(re.findall(r"""\b(?:tr|labelled|either)\(\s*["']([\w.]+)["']""", text))
             used.update(re.findall(r"""data-i18n(?:-\w+)?="([\w.]+)\"""", text))
     assert used
     board = set(i18n.area("board", EN)) | {"names." + k for k in i18n.area("names", EN)}

@@ -10,7 +10,8 @@ first reaches its own limit, so the outage opens before any of them would raise 
 A group (`gateway:<id>`, `building:<id>`, `community:<id>`) is *out* while at least `min_devices` of its
 devices, and at least `min_share` of them, are silent. A silent device's cause is the narrowest group out
 among its own (its gateway, before the building and community that gateway serves), unless a wider group out
-holds two or more narrower groups out (a community whose gateways are all down is one cause); each group that
+holds silent devices of two or more different narrowest groups out (a community whose gateways are all down
+is one cause); each group that
 is the cause of a silent device has one open alert, raised once it has been the cause for `wait` (the devices
 cut off together fall silent over one reporting interval; meanwhile the cause moves from a building to its
 gateway, or from the gateways to their community). An out group covers its devices: the heartbeat rule
@@ -52,7 +53,7 @@ class OutageEvaluator(Evaluator):
         self.first: dict[str, str] = {}  # silent device -> the narrowest group out among its own
         self.firsts: dict[str, dict[str, int]] = {}  # group -> narrower first groups of its silent devices: count
         self.out: set[str] = set()
-        self.cause: dict[str, str] = {}  # silent device -> the widest group out among its own
+        self.cause: dict[str, str] = {}  # silent device -> the group whose alert it is part of (`_set_cause`)
         self.causes: dict[str, int] = {}  # group -> silent devices it is the cause of
         self.silent: set[str] = set()
         self.suppressed: set[str] = set()  # devices whose own limit passed while an outage covered them

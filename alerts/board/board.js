@@ -395,7 +395,7 @@
 
   function weeklyText(w) {
     const names = tr("silence.weekday").split(",");
-    return tr("silence.weekly_line", { days: w.days.map((d) => names[d - 1]).join("、"), from: w.from, to: w.to });
+    return tr("silence.weekly_line", { days: w.days.map((d) => names[d - 1]).join(tr("names.list_separator")), from: w.from, to: w.to });
   }
 
   // the scope is picked from the tree of nodes the leader may silence, indented by level, named
@@ -452,7 +452,7 @@
     const out = $("silence-preview");
     try {
       const p = await api("/silences/preview", { json: body });
-      const classes = Object.entries(p.by_class).map(([c, n]) => `${named("device_class", c)} ${n}`).join("、");
+      const classes = Object.entries(p.by_class).map(([c, n]) => `${named("device_class", c)} ${n}`).join(tr("names.list_separator"));
       out.textContent = tr("silence.preview", {
         devices: p.devices, classes: classes || "—", tickets: p.active_tickets,
         critical: tr(p.critical_excluded ? "silence.critical_loud" : "silence.critical_muted"),
@@ -933,7 +933,7 @@
       sel.hidden = action !== "assign";
       if (action === "assign") {
         sel.replaceChildren(...(state.detail.candidates || []).map((p) =>
-          el("option", { value: p.id }, `${p.name}（${p.role}）`)));
+          el("option", { value: p.id }, tr("person_role", { name: p.name, role: named("role", p.role) }))));
       }
       $("note").focus();
       return;

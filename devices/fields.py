@@ -346,8 +346,8 @@ ENTITIES: tuple[Entity[Any], ...] = (
                 "gateway_id",
                 ID,
                 "the gateway, concentrator or NB-IoT base station it reports through, e.g. `lora-gw-03`; devices "
-                "silent together behind one gateway point to the gateway. Empty for devices on a wired or Wi-Fi "
-                "network",
+                "silent together behind one gateway are one `gateway_offline` ticket (docs/rules.md, outage). Empty "
+                "for devices on a wired or Wi-Fi network",
             ),
             Field(
                 "offline_after_s",

@@ -11,7 +11,8 @@ trial site's zone (`Europe/Madrid`, `bench.care.data`). For each setting of the 
 1. **Quiet**: the whole year replayed through the ingester's decoder and the rule engine; per household-month,
    the tickets each rule opened, the no-water tickets, those of them that were false (water surely used again
    within 24 h of the last use before the alert: `bench.care.truth`), the absences that raised more than one
-   no-water ticket, and `device_offline`. Tickets are counted as the alerts service files them
+   no-water ticket, and the offline tickets (`device_offline`, and `gateway_offline` for many meters silent
+   together). Tickets are counted as the alerts service files them
    (`score.tickets`): the rules of a `group` (`elderly_absence`) raise one ticket per absence between them.
 2. **Fast**: `--rounds` replays in which every household has one injected incident: at a random moment of the
    day or evening (07:00-23:00, fixed seed) at which its resident had used water within the last 3 h, all

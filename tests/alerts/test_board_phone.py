@@ -65,8 +65,8 @@ async def test_the_phone_board_has_touch_targets_the_first_ticket_on_screen_and_
 
             first = await box(page, ".ticket")
             assert first["y"] < FOLD_PX, first
-            for selector in ("#f-mine", "#f-toggle", "#logout"):
-                target = await box(page, f"label:has({selector})" if selector == "#f-mine" else selector)
+            for selector in ("#f-mine", "label:has(#f-mine)", "#f-toggle", "#logout"):
+                target = await box(page, selector)
                 assert min(target["h"], target["w"]) >= TOUCH_PX, (selector, target)
             await page.click("#f-toggle")
             await expect(page.locator("#f-severity")).to_be_visible()

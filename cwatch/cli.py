@@ -262,6 +262,32 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_roster(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from cwatch.commands import roster_report
+
+    settings = _settings(args)
+    at = None
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"cwatch: --at {args.at!r}: expected ISO 8601, e.g. 2026-03-01T20:00+08:00", file=sys.stderr)
+            return 2
+        if at.tzinfo is None:
+            print(f"cwatch: --at {args.at!r}: give a UTC offset, e.g. +08:00", file=sys.stderr)
+            return 2
+    for line in asyncio.run(roster_report(settings, args.microgrid, at)):
+        values = dict(line.values)
+        if values.get("covers"):
+            values["covers"] = text("cli.roster_covers", name=values["covers"])
+        if "role" in values:
+            values["role"] = tr(f"names.role.{values['role']}")
+        say(line.key, **values)
+    return 0
+
+
 def cmd_policies_check(args: argparse.Namespace) -> int:
     from alerts.errors import PolicyConfigError
     from cwatch.commands import check_policies
@@ -411,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     r_chk = rusub.add_parser("check", help="validate a rule file against the registry")
     r_chk.add_argument("file", nargs="?")
     r_chk.set_defaults(func=cmd_rules_check)
+
+    ros = add("roster", cmd_roster, "who is on duty in each micro-grid now and next (covers and swaps applied)")
+    ros.add_argument("--microgrid", help="one micro-grid only")
+    ros.add_argument("--at", help="instead of now: a time, ISO 8601 with offset (2026-03-01T20:00+08:00)")
 
     pol = sub.add_parser("policies", help="escalation policies")
     posub = pol.add_subparsers(dest="policies_command", required=True)

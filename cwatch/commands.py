@@ -1,12 +1,14 @@
 """The small commands of the CLI (`cwatch registry`, `accounts`, `audit`, `db`, `deadletters`, `rules check`,
-`policies check`): each opens the store and calls one package function; the CLI prints what it returns."""
+`policies check`, `roster`): each opens the store and calls one package function; the CLI prints what it returns."""
 
 from __future__ import annotations
 
 import getpass
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,6 +26,7 @@ from cwatch.store import audit_registry, open_store
 from devices.csvio import load_registry, save_registry
 from devices.model import Role
 from devices.registry import Registry
+from devices.roster import Duty, on_duty_next, on_duty_now
 from devices.sample import sample_street
 from devices.store import load_registry_db, save_registry_db
 from ingest.deadletter import DeadLetters
@@ -161,6 +164,50 @@ async def change_account(settings: Settings, username: str, *, disable: bool = F
             await store.disable(account.id, by=who)
         else:
             await store.set_password(account.id, password, by=who)
+
+
+@dataclass(frozen=True, slots=True)
+class RosterLine:
+    """One line of `cwatch roster`: a catalog key and its values."""
+
+    key: str
+    values: dict[str, str]
+
+
+async def roster_report(settings: Settings, microgrid: str | None, at: datetime | None) -> list[RosterLine]:
+    """Who is on duty now (or at `at`) and next in each micro-grid of the stored registry (or in `microgrid`)."""
+    async with open_store(settings) as engine:
+        reg = await _stored_registry(engine, settings)
+    if reg is None:
+        raise ServiceError("the store holds no registry yet: run `cwatch registry import FOLDER` first")
+    if microgrid is not None and microgrid not in reg.microgrids:
+        raise ServiceError(f"no micro-grid {microgrid!r} in the registry")
+    tz = ZoneInfo(settings.timezone)
+    when = at.astimezone(tz) if at is not None else datetime.now(tz)
+
+    def clock(t: datetime) -> str:
+        return t.astimezone(tz).strftime("%m-%d %H:%M")
+
+    def values(d: Duty) -> dict[str, str]:
+        covered = reg.people.get(d.shift.replaces) if d.shift.replaces else None
+        covers = "" if d.shift.replaces is None else (covered.name if covered else d.shift.replaces)
+        return {
+            "name": d.person.name,
+            "person": d.person.id,
+            "role": d.person.role.value,
+            "start": clock(d.shift.start),
+            "end": clock(d.shift.end),
+            "covers": covers,
+        }
+
+    lines: list[RosterLine] = []
+    for mg in [reg.microgrids[microgrid]] if microgrid is not None else list(reg.microgrids.values()):
+        lines.append(RosterLine("cli.roster_microgrid", {"id": mg.id, "name": mg.name}))
+        now = on_duty_now(reg, mg.id, when)
+        lines += [RosterLine("cli.roster_now", values(d)) for d in now] or [RosterLine("cli.roster_nobody", {})]
+        nxt = on_duty_next(reg, mg.id, when)
+        lines += [RosterLine("cli.roster_next", values(d)) for d in nxt] or [RosterLine("cli.roster_no_next", {})]
+    return lines
 
 
 async def check_policies(settings: Settings, path: Path | None) -> str:

@@ -269,6 +269,13 @@ ENTITIES: tuple[Entity[Any], ...] = (
             Field("microgrid_id", REF, "the micro-grid they cover", index=True),
             Field("start", TIMESTAMP, "ISO 8601 with offset"),
             Field("end", TIMESTAMP, "ISO 8601 with offset, after `start`"),
+            Field(
+                "replaces",
+                REF,
+                "optional: a person whose duty in this micro-grid this shift takes over while it lasts (cover for "
+                "leave; a swap is two such rows): they are not on duty then. They must have a shift there that it "
+                "overlaps",
+            ),
         ),
     ),
     Entity(

@@ -167,8 +167,38 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
                 bad("roster", i, column, f"{column} needs a UTC offset (e.g. +08:00)")
         if _aware(s.start) and _aware(s.end) and s.end <= s.start:
             bad("roster", i, "end", f"shift ends ({s.end.isoformat()}) before it starts ({s.start.isoformat()})")
+        if s.replaces is not None:
+            for reason in _replacing(c.roster, s, people_ids, unchecked):
+                bad("roster", i, "replaces", reason)
     _check_contacts(c.contacts, people_ids, set(households), unchecked, bad)
     return problems
+
+
+def _replacing(roster: Sequence[DutyShift], s: DutyShift, people: set[str], unchecked: frozenset[str]) -> list[str]:
+    """What is wrong with a shift that takes over `s.replaces`'s duty (see `DutyShift`)."""
+    who = s.replaces
+    if who == s.person_id:
+        return ["a shift cannot take over its own person's duty"]
+    if who not in people:
+        return [] if who in unchecked else [f"person {who!r} does not exist"]
+    if not (_aware(s.start) and _aware(s.end)):
+        return []
+    overlaps = any(
+        o.person_id == who
+        and o.microgrid_id == s.microgrid_id
+        and o.replaces != s.person_id  # the other half of a swap is not the duty it takes over
+        and _aware(o.start)
+        and _aware(o.end)
+        and o.start < s.end
+        and s.start < o.end
+        for o in roster
+    )
+    if not overlaps:
+        return [
+            f"{who!r} has no shift in {s.microgrid_id!r} between {s.start.isoformat()} and {s.end.isoformat()} "
+            "to take over"
+        ]
+    return []
 
 
 _PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")

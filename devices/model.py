@@ -149,12 +149,15 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class DutyShift:
-    """One entry of the duty roster: `person_id` is on duty in `microgrid_id` from `start` to `end`."""
+    """One entry of the duty roster: `person_id` is on duty in `microgrid_id` from `start` to `end`. With
+    `replaces`, the shift takes over that person's duty in the micro-grid for its span (cover for leave, one half
+    of a swap): they are not on duty there meanwhile."""
 
     person_id: str
     microgrid_id: str
     start: datetime
     end: datetime
+    replaces: str | None = None
 
     def covers(self, when: datetime) -> bool:
         return self.start <= when < self.end

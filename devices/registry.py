@@ -328,13 +328,23 @@ class Registry:
         if when.tzinfo is None or when.utcoffset() is None:
             raise DevicesError("on_duty needs a timezone-aware datetime (shifts are stored with their offset)")
         found: dict[str, tuple[int, datetime, Person]] = {}
+        replaced: set[str] = set()
         for s in self._shifts.get(microgrid_id, ()):
             if s.start > when:
                 break  # sorted by start
-            if s.covers(when) and s.person_id not in found:
+            if not s.covers(when):
+                continue
+            if s.replaces is not None:
+                replaced.add(s.replaces)
+            if s.person_id not in found:
                 p = self.people[s.person_id]
                 found[p.id] = (_DUTY_ORDER.get(p.role, 2), s.start, p)
-        return [p for _, _, p in sorted(found.values(), key=lambda x: (x[0], x[1], x[2].id))]
+        on = [v for k, v in found.items() if k not in replaced]
+        return [p for _, _, p in sorted(on, key=lambda x: (x[0], x[1], x[2].id))]
+
+    def shifts_in(self, microgrid_id: str) -> tuple[DutyShift, ...]:
+        """The roster of `microgrid_id`, by start."""
+        return tuple(self._shifts.get(microgrid_id, ()))
 
     # --- change ---------------------------------------------------------------------------------------------
 

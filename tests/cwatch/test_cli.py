@@ -303,3 +303,36 @@ def test_db_current_names_a_newer_database(config: Path, capsys: pytest.CaptureF
     assert "at revision 9999, written by a newer cwatch" in capsys.readouterr().out
     assert main(["db", "upgrade"]) == 2
     assert "newer cwatch (schema revision 9999" in capsys.readouterr().err
+
+
+def test_roster_shows_who_is_on_duty_now_and_next_with_covers(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from devices.csvio import save_registry
+    from devices.model import DutyShift
+    from tests.devices.factory import T0, tiny
+
+    monkeypatch.setenv("CWATCH_LANG", "en")
+    reg = tiny()
+    cover = DutyShift("p-w2", "m1", T0 + timedelta(hours=2), T0 + timedelta(hours=6), replaces="p-w1")
+    save_registry(reg.with_changes(roster=[*reg.roster, cover]), tmp_path / "reg")
+    assert main(["registry", "import", str(tmp_path / "reg")]) == 0
+    capsys.readouterr()
+    assert main(["roster", "--microgrid", "m1", "--at", "2026-03-01T09:00+08:00"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "m1 桂花苑微网格",
+        "  now   周杰 (p-w1, grid worker) until 03-01 20:00",
+        "  now   孙磊 (p-l1, micro-grid leader) until 03-01 20:00",
+        "  next  吴静 (p-w2, grid worker) from 03-01 10:00 to 03-01 14:00, covering for 周杰",
+    ]
+    assert main(["roster", "--microgrid", "m2"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "  now   nobody on duty: new tickets go to the micro-grid leader",
+        "  next  no later shift in the roster",
+    ]
+    assert main(["roster", "--microgrid", "m9"]) == 2
+    assert "no micro-grid 'm9'" in capsys.readouterr().err
+    assert main(["roster", "--at", "2026-03-01T09:00"]) == 2
+    assert "UTC offset" in capsys.readouterr().err

@@ -5,17 +5,17 @@ with a value other than its default."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from core.db import make_engine
 from devices.csvio import load_registry, save_registry
 from devices.fields import ENTITIES, Entity, documented, update_doc
-from devices.model import ChannelKind, ContactPoint, DeviceClass, QuietHours
+from devices.model import ChannelKind, ContactPoint, DeviceClass, DutyShift, QuietHours
 from devices.registry import Registry
 from devices.store import create_tables, load_registry_db, save_registry_db
-from tests.devices.factory import tiny
+from tests.devices.factory import T0, tiny
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "registry.md"
 
@@ -71,6 +71,7 @@ def full() -> Registry:
                 devices[0], id="GD-1", device_class=DeviceClass.GAS_DETECTOR, gateway_id="nb-1", offline_after_s=1200
             ),
         ],
+        roster=[*reg.roster, DutyShift("p-w2", "m1", T0 + timedelta(hours=2), T0 + timedelta(hours=6), "p-w1")],
         contacts=[
             ContactPoint(ChannelKind.WECOM, "zhaoqiang", person_id=people[0].id, priority=2),
             ContactPoint(

@@ -221,7 +221,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from cwatch.commands import upgrade_store
 
     where, at = asyncio.run(upgrade_store(_settings(args)))
-    print(f"{where}: at revision {at.current}, the newest this cwatch knows")
+    say("cli.db_newest", where=where, current=at.current)
     return 0
 
 
@@ -232,13 +232,13 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
     where, at = asyncio.run(store_revisions(_settings(args)))
     if not at.known:
-        print(f"{where}: at revision {at.current}, written by a newer cwatch (this one knows up to {at.head})")
+        say("cli.db_newer", where=where, current=at.current, head=at.head)
         return 2
     if at.up_to_date:
-        print(f"{where}: at revision {at.current}, the newest this cwatch knows")
+        say("cli.db_newest", where=where, current=at.current)
         return 0
-    state = f"at revision {at.current}" if at.current else "without a revision (empty, or from before Alembic)"
-    print(f"{where}: {state}; this cwatch migrates it to {at.head} (cwatch db upgrade, or at start-up)")
+    state = tr("cli.db_at", current=at.current) if at.current else tr("cli.db_none")
+    say("cli.db_will_migrate", where=where, state=state, head=at.head)
     return 1
 
 
@@ -249,7 +249,7 @@ def cmd_db_revision(args: argparse.Namespace) -> int:
     # a development environment has ruff (the `dev` extra): the file comes out in the project's style
     if importlib.util.find_spec("ruff") is not None:
         subprocess.run([sys.executable, "-m", "ruff", "format", "--quiet", str(path)], check=False)
-    print(f"wrote {path}: read it and finish it, then run the schema tests (CONTRIBUTING.md)")
+    say("cli.db_revision_written", path=path)
     return 0
 
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from core.clock import VirtualClock
+from core.i18n import env_lang, render
 from cwatch.app import Parts, Service, run_until_signalled
 from cwatch.instance import file_lock
 from cwatch.mailbox import Mailbox, MailboxAt
@@ -151,20 +152,30 @@ async def start_demo(parts: Parts, options: DemoOptions) -> None:
     created = await create_demo_accounts(parts)
     reg = parts.registry()
     url = f"http://{parts.settings.http.host}:{parts.http_port}"
+    lang = env_lang()
     lines = [
         "",
-        "cwatch demo is running",
-        f"  board:   {url}/        API: {url}/api/v1/   described: {url}/api/openapi.json, docs/api.md",
-        f"  broker:  mqtt://{parts.mqtt_host}:{parts.mqtt_port} (embedded)",
-        f"  mailbox: {url}/demo/mailbox   (the notices cwatch sends; tap a link in one)",
-        f"  street:  {len(reg.microgrids)} micro-grids, {len(reg.households)} households, {len(reg.devices)} devices",
-        "  log in as (demo accounts, new passwords every run):",
+        render("cli.demo_running", lang),
+        render("cli.demo_board", lang, {"url": url}),
+        render("cli.demo_broker", lang, {"host": parts.mqtt_host, "port": parts.mqtt_port}),
+        render("cli.demo_mailbox", lang, {"url": url}),
+        render(
+            "cli.demo_street",
+            lang,
+            {"microgrids": len(reg.microgrids), "households": len(reg.households), "devices": len(reg.devices)},
+        ),
+        render("cli.demo_log_in_as", lang),
     ]
     for acc, password in created:
-        lines.append(
-            f"    {acc.username:<10} {password:<14} {acc.role.value:<17} scope {acc.scope_id} ({acc.display_name})"
-        )
-    lines.append("  stop with Ctrl-C")
+        values = {
+            "username": f"{acc.username:<10}",
+            "password": f"{password:<14}",
+            "role": render(f"names.role.{acc.role.value}", lang),
+            "scope": acc.scope_id,
+            "name": acc.display_name,
+        }
+        lines.append(render("cli.demo_account", lang, values))
+    lines.append(render("cli.demo_stop", lang))
     print("\n".join(lines), file=sys.stderr, flush=True)
 
     if not options.simulate:

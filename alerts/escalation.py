@@ -241,6 +241,8 @@ class EscalationWork(Protocol):
 
     async def escalate_due(self) -> list[Ticket]: ...
 
+    async def hand_over(self) -> int: ...
+
 
 class Escalator:
     """Runs `service.escalate_due()` every `interval` seconds of the clock until `stop()` or cancellation."""
@@ -285,6 +287,10 @@ class Escalator:
             await self.service.confirm_stale_waits()
         except Exception:
             log.exception("confirming stale verification waits failed; next cycle tries again")
+        try:  # whoever came on duty hears of the open tickets (a failure must not stop escalating)
+            await self.service.hand_over()
+        except Exception:
+            log.exception("the handover at shift change failed; the next cycle tries again")
         escalated = await self.service.escalate_due()
         self.cycles += 1
         self.last_cycle_at = self.clock.now()

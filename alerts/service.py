@@ -27,6 +27,7 @@ from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import first_nudge, plan_escalation, plan_send_someone, step_wait
 from alerts.feedback import LINK_TTL_S, RESIDENT, FeedbackLink, FeedbackLinks
+from alerts.handover import hand_over
 from alerts.lifecycle import Action, Status, next_status
 from alerts.model import Account, Ticket, TicketDetail, TicketEvent, TicketPage
 from alerts.notices import NoticeSink
@@ -491,6 +492,11 @@ class TicketService:
     async def due_escalations(self, now: float | None = None) -> list[Ticket]:
         """Active tickets past a deadline at `now` (default: the clock). Reads only."""
         return await self.store.due(self.clock.now() if now is None else now)
+
+    async def hand_over(self, window_s: float = 600.0) -> int:
+        """Send whoever came on duty in the last `window_s` the tickets open in their micro-grid
+        (`alerts.handover`); returns how many notices were queued."""
+        return await hand_over(self.store, self.store.notices, self.registry(), self.clock.now(), window_s)
 
     async def escalate_due(self) -> list[Ticket]:
         """Escalate every ticket past its deadline by one level; returns the escalated tickets."""

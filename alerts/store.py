@@ -870,6 +870,17 @@ class TicketStore:
         async with translated(), self.engine.connect() as conn:
             return [row_to_member(r) for r in await conn.execute(q)]
 
+    async def active_in(self, microgrid_id: str, limit: int = 100) -> list[Ticket]:
+        """Active tickets of a micro-grid that people were told of (not verifying), most severe then oldest."""
+        q = (
+            select(tickets)
+            .where(tickets.c.active, tickets.c.microgrid_id == microgrid_id, ~tickets.c.verifying)
+            .order_by(tickets.c.severity_rank, tickets.c.first_seen, tickets.c.id)
+            .limit(limit)
+        )
+        async with translated(), self.engine.connect() as conn:
+            return [row_to_ticket(r) for r in await conn.execute(q)]
+
     async def microgrid_ids(self) -> list[str]:
         """Distinct owners of stored tickets (small: one per micro-grid with tickets)."""
         async with translated(), self.engine.connect() as conn:

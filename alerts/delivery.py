@@ -14,7 +14,8 @@ A recipient with no usable contact point is given up at once (`UndeliverableErro
 ticket's timeline; every other failure is retried by the dispatcher.
 
 `TimelineOutcomes` writes each attempt's outcome on the ticket's timeline (sent, failed with the reason and the
-next try, given up, held for quiet hours), in the dispatcher's own transaction."""
+next try, given up, held for quiet hours), in the dispatcher's own transaction. A family asked first (family
+first) that cannot be reached at all ends its step's wait at once, so the worker is not kept waiting."""
 
 from __future__ import annotations
 
@@ -24,17 +25,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.actionlinks import ActionLinks, Link, link_url, refusal
 from alerts.channels import Sender, mask_address
 from alerts.errors import DeliveryError, UndeliverableError
+from alerts.lifecycle import Status
 from alerts.messages import place, render
 from alerts.model import SYSTEM_ACTOR
 from alerts.notices import NOTICE_CHANNEL, PREFERRED, Audience, Notice, notice_from_payload
 from alerts.notify import Deferred, Delivery, Outcome
 from alerts.store import TicketStore
-from alerts.tables import ticket_events
+from alerts.tables import outbox, ticket_events, tickets
 from core.clock import Clock
 from devices.model import ChannelKind, ContactPoint, QuietHours
 from rules.alert import Severity
@@ -231,3 +234,31 @@ class TimelineOutcomes:
                 data=data,
             )
         )
+        if outcome.status == "gave_up" and delivery.payload.get("notice", {}).get("template") == "family_check":
+            await _family_unreachable(conn, delivery, self.clock.now() if self.clock is not None else at)
+
+
+async def _family_unreachable(conn: AsyncConnection, delivery: Delivery, now: float) -> None:
+    """The family a ticket asks first cannot be reached (no usable contact point, or every retry failed): as
+    good as no answer, so the step's wait ends now and the escalation loop sends the worker at its next cycle.
+    Not while another family member's question is still on its way or was delivered."""
+    others = await conn.execute(
+        select(outbox.c.payload).where(
+            outbox.c.ticket_id == delivery.ticket_id,
+            outbox.c.channel == NOTICE_CHANNEL,
+            outbox.c.delivery_id != delivery.delivery_id,
+            ~outbox.c.failed,
+        )
+    )
+    if any(dict(p or {}).get("notice", {}).get("template") == "family_check" for (p,) in others):
+        return
+    await conn.execute(
+        tickets.update()
+        .where(
+            tickets.c.id == delivery.ticket_id,
+            tickets.c.status == Status.OPEN.value,
+            tickets.c.escalation_level == 0,
+            tickets.c.ack_due_at > now,
+        )
+        .values(ack_due_at=now, version=tickets.c.version + 1)
+    )

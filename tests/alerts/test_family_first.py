@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.lifecycle import Status
-from devices.model import Role
+from devices.model import ChannelKind, ContactPoint, Role
 from rules.alert import Alert, AlertAction, Severity
 from tests.devices.factory import T0
 
 from .fakes import account
-from .notifykit import Kit, notify_kit, token_of
+from .notifykit import Kit, notify_kit, registry, token_of
 
 pytestmark = pytest.mark.timeout(60)
 OPERATOR = account("op", Role.OPERATOR, "st")
@@ -124,3 +124,21 @@ async def test_without_consented_family_the_worker_is_told_at_once(engine: Async
         [t] = await kit.service.apply([no_water("h2")])  # h2 has no family contact
         assert t.ack_due_at == kit.clock.now() + 15 * 60  # the worker's step, not the family's 30 min
         assert await mails(kit, 1) == [(WORKER, "New ticket for you.")]
+
+
+async def test_a_family_that_cannot_be_reached_does_not_keep_the_worker_waiting(engine: AsyncEngine) -> None:
+    reg = registry()
+    people = [k for owner in ("p-w1", "p-l1") for k in reg.contacts_of(owner)]
+    by_text = ContactPoint(ChannelKind.SMS, "13800000009", household_id="h1", name="王伟", consent=True)
+    async with notify_kit(engine, reg=reg.with_changes(contacts=[*people, by_text])) as kit:  # no SMS provider
+        [t] = await kit.service.apply([no_water()])
+        assert t.ack_due_at == kit.clock.now() + 1800
+        await kit.deliver_all()
+        timeline = await kit.service.store.timeline(t.id)
+        assert [e.data["recipient"] for e in timeline if e.action == "notify_gave_up"] == ["h1#王伟"]
+        waiting = await kit.service.store.get(t.id)
+        assert waiting is not None
+        assert waiting.ack_due_at == kit.clock.now()  # the family step's wait ends now
+        [up] = await kit.service.escalate_due()
+        assert up.escalation_level == 1
+        assert await mails(kit, 1) == [(WORKER, "This ticket was escalated to you.")]

@@ -153,6 +153,7 @@ _INTERNAL = {
     "TypeError",
     "RuntimeError",
     "TelemetryUnavailableError",
+    "RecurrenceError",  # carries a catalog key, which the API renders in the reader's language
     "AssertionError",
     "NotImplementedError",
 }

@@ -9,6 +9,7 @@ stack traces: those go to the log."""
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -124,6 +125,8 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if detail == HTTPStatus(exc.status_code).phrase and f"errors.http_{exc.status_code}" in catalog():
+            detail = tr(f"errors.http_{exc.status_code}")  # Starlette's own words: no such route, wrong method
         return error_response(exc.status_code, code, localized(detail, lang_of(request)))
 
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -116,6 +116,15 @@ async def test_a_malformed_request_names_its_fields_in_the_callers_language(clie
     assert r.json()["error"]["message"] == "password: Field required"
 
 
+async def test_a_path_no_route_answers_is_told_in_chinese(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/no-such-thing", headers={"Accept-Language": "zh-CN"})
+    assert (r.status_code, r.json()["error"]["message"]) == (404, "未找到")
+    r = await client.delete("/api/v1/tickets", headers={"Accept-Language": "zh-CN"})
+    assert (r.status_code, r.json()["error"]["message"]) == (405, "不支持此方法")
+    r = await client.get("/api/v1/no-such-thing")
+    assert r.json()["error"]["message"] == "Not Found"
+
+
 def _plain_string_raises() -> list[str]:
     """`raise SomeError("literal")` or `raise SomeError(f"...")` in `alerts` and the API: a reason that would
     reach a person in English only."""

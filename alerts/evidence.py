@@ -23,6 +23,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Literal, Protocol
 
 from alerts.model import Ticket
+from core.i18n import tr
 
 HOUR_S = 3600.0
 WINDOW_S = 72 * HOUR_S
@@ -75,7 +76,7 @@ class Chart:
     markers: list[tuple[float, str]] = field(default_factory=list)
     quiet_h: float | None = None
     usual_quiet_h: float | None = None
-    note: str | None = None  # why there is no chart, or what is missing
+    note: str | None = None  # why there is no chart, or what is missing (a catalog `Text`)
 
 
 # --- water use ------------------------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def water_chart(
         markers=markers,
         quiet_h=quiet,
         usual_quiet_h=usual_longest_quiet(history),
-        note=None if known else "no meter readings in these 72 h",
+        note=None if known else tr("board.evidence_note.no_meter_readings"),
     )
 
 
@@ -217,7 +218,7 @@ def device_chart(
         bucket_s=DEVICE_BUCKET_S,
         series=series,
         markers=markers,
-        note=None if series else "no readings of this device in these 72 h",
+        note=None if series else tr("board.evidence_note.no_device_readings"),
     )
 
 
@@ -252,7 +253,7 @@ async def build_chart(ticket: Ticket, registry: Any, reader: TelemetryReader, no
                 str(device.device_class.value), device.id, [f for f, _ in fields], start, end + 1, limit=50_000
             )
             return device_chart(points, fields, end, markers)
-    return Chart("none", note="this ticket has no readings to chart")
+    return Chart("none", note=tr("board.evidence_note.nothing_to_chart"))
 
 
 def _is_meter(device: Any) -> bool:

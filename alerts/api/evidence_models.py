@@ -63,4 +63,4 @@ class EvidenceOut(BaseModel):
     markers: list[MarkerOut]
     quiet_h: float | None = Field(description="water: hours since the last hour with use")
     usual_quiet_h: float | None = Field(description="water: its longest quiet stretch on 9 days of 10 (14 days)")
-    note: str | None = Field(description="why there is no chart or no data")
+    note: str | None = Field(description="why there is no chart or no data, in the caller's language")

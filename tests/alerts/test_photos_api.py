@@ -134,6 +134,16 @@ async def test_a_worker_attaches_a_photo_and_it_is_on_the_timeline(env: Env) -> 
     assert media["photo_missing"] is False
 
 
+async def test_why_a_ticket_has_no_chart_is_said_in_the_callers_language(env: Env) -> None:
+    tid = await thrown_object(env)
+    w1 = await env.login("w1")
+    for lang, text in (("zh-CN,zh;q=0.9", "本服务器没有连接遥测数据库"), ("en-US,en;q=0.9", "no telemetry store")):
+        r = await env.client.get(f"/api/v1/tickets/{tid}/evidence", headers={**w1, "Accept-Language": lang})
+        assert r.status_code == 200, r.text
+        assert r.json()["kind"] == "none"
+        assert text in r.json()["note"]
+
+
 async def test_another_grids_worker_cannot_see_or_add_photos(env: Env) -> None:
     tid = await thrown_object(env)
     r = await upload(env, tid, await env.login("w1"), png(), "image/png")

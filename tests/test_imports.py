@@ -27,15 +27,18 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "alerts": frozenset({"core", "devices", "rules.alert", "rules.durations"}),
     "simulator": frozenset({"core", "devices"}),
     "simulator.judge": frozenset({"core", "devices", "ingest", "rules"}),
-    "cwatch": frozenset(PRODUCT) - {"cwatch"},
+    "cwatch": frozenset(PRODUCT) - {"cwatch", "simulator"},
+    "cwatch.cli": frozenset(PRODUCT) - {"cwatch"},
+    "cwatch.demo": frozenset(PRODUCT) - {"cwatch"},
     "testkit": frozenset(),
     "bench": frozenset({*PRODUCT, "testkit"}),
     "tests": frozenset({*PRODUCT, "testkit", "bench"}),
 }
 """What each package (or module, where it is given) may import of the others, besides its own modules. The
 longest key that is a prefix of the importer applies; a value names a package or one module of it. The
-simulator's judge runs the real decoder and rule engine (`cwatch simulate judge`, `bench.rules`); the rest of the
-simulator knows `devices` only. `alerts` takes the rules' output (`Alert`) and their way of writing durations
+simulator's judge runs the real decoder and rule engine (`cwatch simulate evaluate`, `bench.rules`); the rest of the
+simulator knows `devices` only. Of `cwatch`, only the CLI and the demo run the simulator, so `cwatch serve` needs
+no simulator extra. `alerts` takes the rules' output (`Alert`) and their way of writing durations
 (escalation policies). `ingest` and `rules` are independent, as are `alerts` and `simulator`."""
 
 LAZY_ALLOWED: dict[str, str] = {
@@ -202,6 +205,8 @@ def test_the_contract_sees_a_back_edge_a_cycle_and_a_deferred_import(tmp_path: P
     assert not _permits(_allowed_for("devices.model"), "cwatch.app")
     assert not _permits(_allowed_for("simulator.generate"), "rules.engine")
     assert _permits(_allowed_for("simulator.judge"), "rules.engine")
+    assert not _permits(_allowed_for("cwatch.app"), "simulator.publisher")
+    assert _permits(_allowed_for("cwatch.demo"), "simulator.publisher")
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     source = tmp_path / "x.py"
     source.write_text(

@@ -17,10 +17,11 @@ shipped ones, with a short smoke verification and door-held-open wait) and regis
    1 events) and a device gone silent (its last heartbeat), each on its own device; measured from the moment
    before the publish to the ticket's event on the street board, minus the rule's own wait; the same-run
    baseline is the publish → receipt time of a `mosquitto_sub` subscribed to the targets' topics;
-5. the storm: `--storm` devices each publish a `tamper` event (one alert each) within `--storm-seconds`;
+5. the storm, once the background has stopped: `--storm` devices each publish a `tamper` event (one alert
+   each) within `--storm-seconds`;
    measured: when every one is on the street board (by its event, or by the reload a `resync` causes), and
-   the latency of `GET /api/v1/tickets?status=active&limit=500` (a board's page), called back to back
-   meanwhile; also the rule sweep's time (`cwatch_rules_sweep_seconds`).
+   the latency of `GET /api/v1/tickets` (the default first page, and a board's `?status=active&limit=500`),
+   called back to back meanwhile; also the rule sweep's time (`cwatch_rules_sweep_seconds`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,11 +166,15 @@ class Publisher:
 
 
 class GetProbe:
-    """Calls a board's first page (`GET /api/v1/tickets?status=active&limit=500`) back to back, timing each."""
+    """Calls `GET /api/v1/tickets` back to back, alternately as the API's default first page (`limit` 50) and
+    as a board's (`status=active&limit=500`), timing each."""
+
+    QUERIES: tuple[dict[str, Any], ...] = ({}, {"status": "active", "limit": 500})
 
     def __init__(self, base: str, token: str) -> None:
         self._http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        self.calls: list[tuple[float, float]] = []  # (started, seconds)
+        self.calls: list[tuple[int, float, float]] = []  # (query, started, seconds)
+        self.failed: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -176,11 +182,18 @@ class GetProbe:
         self._thread.start()
 
     def _run(self) -> None:
+        i = 0
         while not self._stop.is_set():
             t0 = time.time()
             p0 = time.perf_counter()
-            self._http.get("/api/v1/tickets", params={"status": "active", "limit": 500}).raise_for_status()
-            self.calls.append((t0, time.perf_counter() - p0))
+            try:
+                self._http.get("/api/v1/tickets", params=self.QUERIES[i]).raise_for_status()
+            except httpx.HTTPError as e:
+                self.failed.append(f"{type(e).__name__}: {e}")
+                self._stop.wait(0.5)
+                continue
+            self.calls.append((i, t0, time.perf_counter() - p0))
+            i = (i + 1) % len(self.QUERIES)
 
     def stop(self) -> None:
         self._stop.set()
@@ -357,7 +370,12 @@ def _measure(
             time.sleep(o.gap_s)
     street = boards["street"].board
 
+    def alive() -> None:
+        if serve.poll() is not None:
+            raise RuntimeError(f"cwatch serve exited: {log_path.read_text(errors='replace')[-3000:]}")
+
     def all_done() -> bool:
+        alive()
         return all(street.first(k.rule_id, d, k.done, t) is not None for k in ks for d, _, t in sent[k.name])
 
     longest = max(k.wait_s for k in ks)
@@ -368,15 +386,17 @@ def _measure(
     out["kinds"] = _kind_rows(ks, sent, boards, receipts)
     out["roles"] = _role_rows(ks, sent, boards)
 
-    # --- the storm ----------------------------------------------------------------------------------------------
-    if o.storm:
-        _say(f"the storm: {o.storm} alerts")
-        out["storm"] = _storm(o, p, pub, boards["street"].board, base, tokens["street"])
     out["sweep_s_sum"], out["sweeps"] = sweep_seconds(base)
-    out["rss_end_mib"] = round(rss_kib(serve.pid) / 1024)
+    out["rss_loaded_mib"] = round(rss_kib(serve.pid) / 1024)
     stop_load()
     stack.remove(stop_load)
     out["load"] = load_report[-1] if load_report else {}
+
+    # --- the storm, on its own (a 2-core machine has no room for it beside the background) --------------------
+    if o.storm:
+        _say(f"the storm: {o.storm} alerts")
+        out["storm"] = _storm(o, p, pub, boards["street"].board, base, tokens["street"], alive)
+    out["rss_end_mib"] = round(rss_kib(serve.pid) / 1024)
     return out
 
 
@@ -438,7 +458,9 @@ def _role_rows(
     return rows
 
 
-def _storm(o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: str) -> dict[str, Any]:
+def _storm(
+    o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: str, alive: Callable[[], None]
+) -> dict[str, Any]:
     probe = GetProbe(base, token)
     probe.start()
     resyncs_before = board.resyncs
@@ -457,6 +479,7 @@ def _storm(o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: st
 
     def all_on_board() -> bool:
         nonlocal scanned
+        alive()
         sightings = board.sightings
         end = len(sightings)
         for s in sightings[scanned:end]:
@@ -471,7 +494,8 @@ def _storm(o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: st
         print(f"warning: {e}", file=sys.stderr)
     probe.stop()
     end = max(seen.values()) if seen else time.time()
-    during = [s for t0, s in probe.calls if first <= t0 <= end]
+    during = [s for q, t0, s in probe.calls if first <= t0 <= end and q == 0]
+    during_page = [s for q, t0, s in probe.calls if first <= t0 <= end and q == 1]
     return {
         "alerts": len(wanted),
         "published_s": round(last - first, 2),
@@ -482,7 +506,11 @@ def _storm(o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: st
         "get_p50_s": percentile(during, 50),
         "get_p99_s": percentile(during, 99),
         "get_max_s": max(during) if during else float("nan"),
+        "page_calls": len(during_page),
+        "page_p50_s": percentile(during_page, 50),
+        "page_p99_s": percentile(during_page, 99),
         "resyncs": board.resyncs - resyncs_before,
+        "get_failed": len(probe.failed),
     }
 
 
@@ -491,7 +519,8 @@ def report(r: dict[str, Any]) -> str:
         f"{r['size']}: {r['devices']:,} devices, {r['households']:,} households, {r['watched']:,} watched "
         f"(generated in {r['generate_s']} s)",
         f"start-up: `started:` after {r['started_s']} s, /readyz 200 after {r['ready_s']} s; "
-        f"RSS {r['rss_ready_mib']} MiB when ready, {r['rss_end_mib']} MiB at the end",
+        f"RSS {r['rss_ready_mib']} MiB when ready, {r['rss_loaded_mib']} MiB under the background load, "
+        f"{r['rss_end_mib']} MiB at the end",
         f"background: {r['load'].get('rate', '-')} msg/s achieved ({r['load'].get('sent', '-')} messages)",
         f"rule sweeps: {r['sweeps']}, mean {fmt_s(r['sweep_s_sum'] / r['sweeps'], 3) if r['sweeps'] else '-'} s",
         "",
@@ -531,9 +560,10 @@ def report(r: dict[str, Any]) -> str:
             f"storm: {s['alerts']:,} tamper alerts published in {s['published_s']} s; {s['on_board']:,} on the "
             f"street board {s['all_on_board_after_first_s']} s after the first publish "
             f"({s['all_on_board_after_last_s']} s after the last); {s['resyncs']} resyncs",
-            f"GET /api/v1/tickets?status=active&limit=500 during it: {s['get_calls']} calls, p50 "
-            f"{fmt_s(s['get_p50_s'] * 1000, 0)} ms, p99 {fmt_s(s['get_p99_s'] * 1000, 0)} ms, "
-            f"max {fmt_s(s['get_max_s'] * 1000, 0)} ms",
+            f"GET /api/v1/tickets during it: {s['get_calls']} calls, p50 {fmt_s(s['get_p50_s'] * 1000, 0)} ms, "
+            f"p99 {fmt_s(s['get_p99_s'] * 1000, 0)} ms, max {fmt_s(s['get_max_s'] * 1000, 0)} ms; a board's page "
+            f"(?status=active&limit=500): {s['page_calls']} calls, p50 {fmt_s(s['page_p50_s'] * 1000, 0)} ms, "
+            f"p99 {fmt_s(s['page_p99_s'] * 1000, 0)} ms",
         ]
     lines.append(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return "\n".join(lines)

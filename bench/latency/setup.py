@@ -206,6 +206,8 @@ url = "{pg_url}"
 backend = "influx_v1"
 influx_url = "{influx_url}"
 influx_database = "bench"
+[ingest]
+telemetry_drain = "process"
 [rules]
 path = "{work / "rules.yaml"}"
 sweep_every_s = 15

@@ -13,6 +13,7 @@ from alerts.scope import Hierarchy, as_people
 from devices.model import Household, Person, Role
 
 TICKET_FIELDS = fields(Ticket)
+EVENT_FIELDS = fields(TicketEvent)
 
 
 def account_out(a: Account) -> AccountOut:
@@ -113,7 +114,7 @@ def ticket_out(hierarchy: Hierarchy, viewer: Account, ticket: Ticket, now: float
 
 
 def event_out(e: TicketEvent, actor_name: str | None = None) -> EventOut:
-    return EventOut(**asdict(e), actor_name=actor_name)
+    return EventOut(**{f.name: getattr(e, f.name) for f in EVENT_FIELDS}, actor_name=actor_name)
 
 
 def member_out(m: TicketMember) -> MemberOut:

@@ -26,6 +26,7 @@ class Sighting:
     rule_id: str
     device_id: str | None
     action: str  # the event's action; "list" when it came from a reload
+    alert_ts: float | None = None  # the event time of the alert the event records, when it records one
 
 
 @dataclass
@@ -41,9 +42,11 @@ class Board:
     error: str | None = None
 
     def first(self, rule_id: str, device_id: str, actions: frozenset[str], after: float) -> float | None:
-        """When an event with one of `actions` about `device_id`'s `rule_id` ticket first arrived after `after`."""
+        """When an event with one of `actions` about `device_id`'s `rule_id` ticket first arrived after `after`,
+        recording an alert dated `after` or later (not an older one that a lagging service reports late)."""
         for s in self.sightings:
-            if s.at >= after and s.device_id == device_id and s.rule_id == rule_id and s.action in actions:
+            dated = s.alert_ts is None or s.alert_ts >= after
+            if s.at >= after and s.device_id == device_id and s.rule_id == rule_id and s.action in actions and dated:
                 return s.at
         return None
 
@@ -63,10 +66,10 @@ class BoardClient:
         self._http.close()  # ends the stream's read
         self._thread.join(timeout=10)
 
-    def _see(self, at: float, ticket: dict[str, Any], action: str) -> None:
+    def _see(self, at: float, ticket: dict[str, Any], action: str, alert_ts: float | None = None) -> None:
         b = self.board
         tid = int(ticket["id"])
-        b.sightings.append(Sighting(at, tid, ticket["rule_id"], ticket.get("device_id"), action))
+        b.sightings.append(Sighting(at, tid, ticket["rule_id"], ticket.get("device_id"), action, alert_ts))
         b.on_board.setdefault(tid, at)
 
     def _reload(self) -> None:
@@ -109,7 +112,8 @@ class BoardClient:
             elif line.startswith("data:") and name == "ticket":
                 at = time.time()
                 data = json.loads(line[5:])
-                self._see(at, data["ticket"], data["event"]["action"])
+                event = data["event"]
+                self._see(at, data["ticket"], event["action"], (event.get("data") or {}).get("alert_ts"))
             elif line.startswith("data:") and name == "resync":
                 self.board.resyncs += 1
                 self._reload()

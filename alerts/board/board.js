@@ -26,7 +26,7 @@
 
   // the texts in the chosen language (i18n.js)
   const I18N = window.cwatchI18n;
-  const { tr, named, labelled } = I18N;
+  const { tr, named, labelled, title } = I18N;
   $("lang").addEventListener("click", () => {
     I18N.toggle();
     redraw();
@@ -606,7 +606,7 @@
       onkeydown: (ev) => { if (ev.key === "Enter") openDetail(t.id); },
     },
     el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)),
-    el("span", { class: "title" }, t.title, t.count > 1 ? ` ×${t.count}` : "",
+    el("span", { class: "title" }, title(t.title), t.count > 1 ? ` ×${t.count}` : "",
       t.lone_elderly ? el("span", { class: "badge elderly", "data-testid": "lone-elderly" }, tr("lone_elderly")) : null),
     el("span", { class: "right" }, age(t.first_seen)),
     el("span", { class: "meta" },
@@ -650,7 +650,7 @@
 
   function renderGroup(key, g) {
     const first = g[0];
-    const what = String(first.title).split(/[：:]/)[0];
+    const what = String(title(first.title)).split(/[：:]/)[0];
     const open = expanded.has(key);
     return el("li", {
       class: `ticket group sev-${first.severity}`, "data-group": key, "data-testid": "group", tabIndex: 0,
@@ -825,7 +825,7 @@
       [tr("row.severity"), named("severity", t.severity)],
       [tr("row.status"), t.cleared ? tr("status_cleared", { status: named("status", t.status) }) : named("status", t.status)],
       [tr("row.where"), place(t)],
-      [tr("row.rule"), t.rule_name || t.rule_id],
+      [tr("row.rule"), t.rule_name || (t.members && t.members.length === 1 ? title(t.members[0].title) : t.rule_id)],
       [tr("row.verification"), t.verifying ? tr("verifying_until", { when: clock(t.verify_until) })
         : t.verify_until ? tr("verifying_other_until", { when: clock(t.verify_until) }) : "—"],
       [tr("row.assignee"), t.assignee_name || t.assignee_id || tr("unassigned")],
@@ -845,7 +845,7 @@
         tr("floor", { n: hh.floor }) + (hh.watched ? " · " + tr("lone_elderly") : "")]);
     }
     if (t.members && t.members.length > 1) {
-      rows.push([tr("row.conditions"), t.members.map((m) => `${m.rule_id}（${labelled("member.", m.state)}）`).join(tr("list_sep"))]);
+      rows.push([tr("row.conditions"), t.members.map((m) => `${title(m.title) || m.rule_id}（${labelled("member.", m.state)}）`).join(tr("list_sep"))]);
     }
     const details = Object.entries(t.details || {}).map(([k, v]) => [detailLabel(k), detailValue(k, v)]);
     const dl = el("dl", {});
@@ -857,7 +857,7 @@
       : hh ? el("p", { class: "contacts", "data-testid": "no-contacts" }, tr("no_contacts")) : null;
     $("detail-body").replaceChildren(
       el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)), " ",
-        t.title),
+        title(t.title)),
       dl, ...(contacts ? [contacts] : []));
     const buttons = t.actions.map((a) => el("button", {
       type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
@@ -898,6 +898,7 @@
   function detailValue(key, v) {
     if (v === null || v === undefined) return "—";
     if (typeof v === "boolean") return tr(v ? "yes" : "no");
+    if (key === "device_class") return named("device_class", v);
     if (typeof v === "number" && /_s$/.test(key)) return duration(v);
     if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at)/.test(key)) return clock(v);
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(tr("list_sep"));

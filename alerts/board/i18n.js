@@ -51,6 +51,15 @@ window.cwatchI18n = (function () {
   // the board's own label of a value (`act.ack`), or the raw value when there is none
   const labelled = (prefix, value) => ((messages[lang] || {})[prefix + value] || value);
 
+  // A title written in both languages, "中文 English" (the default rules' titles): the part in the page's
+  // language, once the reader has chosen one; a title in one language (or ending in an id) stays as it is.
+  const BOTH = /^(.*[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]\S*)\s+([A-Za-z][^\u3000-\u9fff\uff00-\uffef]*)$/;
+  function title(text) {
+    const m = BOTH.exec(String(text || ""));
+    if (!m || !explicit || !/[a-z]{2}/.test(m[2])) return text;
+    return lang === "en" ? m[2] : m[1];
+  }
+
   // Show the page in `next`; `remember` (the board's pages) keeps it for this browser and tells the server.
   function use(next, remember) {
     lang = known(next) || lang;
@@ -82,7 +91,7 @@ window.cwatchI18n = (function () {
   }
 
   return {
-    tr, named, labelled, either, use, load,
+    tr, named, labelled, either, title, use, load,
     get lang() { return lang; },
     toggle() { use(lang === "zh-CN" ? "en" : "zh-CN", true); },
   };

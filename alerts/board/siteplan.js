@@ -7,7 +7,7 @@
 (function () {
   const NS = "http://www.w3.org/2000/svg";
   const SEV_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
-  const { tr, named } = window.cwatchI18n; // texts in the page's language (i18n.js)
+  const { tr, named, title } = window.cwatchI18n; // texts in the page's language (i18n.js)
   const TILE = 256;
 
   function svg(tag, attrs, ...children) {
@@ -221,7 +221,7 @@
           u.unit.split("-").pop(), u.lone_elderly ? " ◆" : "");
         })));
       const list = here ? here.tickets.slice().sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity]).map((t) => {
-        const text = `${named("severity", t.severity)} ${t.title}${t.household_unit ? " · " + t.household_unit : ""}`;
+        const text = `${named("severity", t.severity)} ${title(t.title)}${t.household_unit ? " · " + t.household_unit : ""}`;
         return html("li", { class: `sev-${t.severity}` }, opts.onTicket
           ? html("button", { type: "button", class: "link", onclick: () => opts.onTicket(t.id) }, text) : text);
       }) : [];

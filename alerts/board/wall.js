@@ -6,7 +6,7 @@
 
 (function () {
   const API = "/api/v1";
-  const { tr, named } = window.cwatchI18n; // texts in the language chosen on the board (i18n.js)
+  const { tr, named, title } = window.cwatchI18n; // texts in the language chosen on the board (i18n.js)
   const SEV_RANK = { critical: 0, major: 1, minor: 2, warning: 3, info: 4 };
   const PAGE = 500;
   const MAX_TICKETS = 20000;
@@ -145,7 +145,7 @@
     return el("li", { class: `wall-ticket sev-${t.severity}` + (t.overdue ? " overdue" : ""), "data-id": t.id,
       "data-testid": "wall-ticket" },
     el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)),
-    el("span", { class: "title" }, t.title,
+    el("span", { class: "title" }, title(t.title),
       t.lone_elderly ? el("span", { class: "badge elderly" }, tr("lone_elderly")) : null),
     el("span", { class: "age" }, since(t.first_seen, now)),
     el("span", { class: "meta" }, place(t),

@@ -141,3 +141,46 @@ async def test_a_link_page_shows_both_languages_until_the_browser_has_chosen_one
             await expect(worker.locator("#act-message")).to_have_text("This link is not valid.")
         finally:
             await browser.close()
+
+
+async def test_a_title_in_both_languages_shows_the_boards_one_and_device_classes_by_name(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    now = time.time()
+    both, named_id = await inject(
+        board,
+        alert_dict(
+            "door:AC-7",
+            A,
+            "门被强行打开 Door forced open",
+            "critical",
+            now,
+            "door_forced",
+            device_id="AC-7",
+            details={"device_class": "access_control"},
+        ),
+        alert_dict("offline:AC-8", A, "设备离线 AC-0000008", "minor", now, "device_offline", device_id="AC-8"),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "worker_a")
+            row, kept = page.locator(f'.ticket[data-id="{both}"]'), page.locator(f'.ticket[data-id="{named_id}"]')
+            await expect(row.locator(".title")).to_have_text("门被强行打开")
+            await expect(kept.locator(".title")).to_have_text("设备离线 AC-0000008")  # an id is not English
+            await row.click()
+            await expect(page.get_by_test_id("detail-title")).to_have_text("紧急 门被强行打开")
+            await expect(page.locator("#detail-body")).to_contain_text("门禁")
+            await expect(page.locator("#detail-body")).not_to_contain_text("access_control")
+            await page.click("#detail-close")
+            await page.click("#lang")
+            await expect(row.locator(".title")).to_have_text("Door forced open")
+            await row.click()
+            await expect(page.get_by_test_id("detail-title")).to_have_text("critical Door forced open")
+            await expect(page.locator("#detail-body")).to_contain_text("access door")
+            assert errors == []
+        finally:
+            await browser.close()

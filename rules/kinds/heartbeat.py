@@ -23,10 +23,14 @@ class CoveringOutage(Protocol):
     implements it; it imports this module, so this one names a protocol and imports point one way."""
 
     suppressed: set[str]
+    silent: set[str]
+    after: dict[str, float]  # device -> silence after which it counts towards an outage (devices in a group)
 
     def covers(self, device_id: str) -> bool: ...
 
     def heard(self, dev: str, ts: float, ctx: Context) -> None: ...
+
+    def went_silent(self, dev: str, at: float, ctx: Context) -> None: ...
 
 
 class HeartbeatEvaluator(Evaluator):
@@ -70,6 +74,16 @@ class HeartbeatEvaluator(Evaluator):
     def reset_timers(self) -> None:
         self.armed.clear()
 
+    def _first(self, dev: str, lim: float) -> float:
+        """How long after its last message a device's timer is due: when it counts towards an outage (an outage
+        rule watches it and it is not silent yet), else when its own limit passes. One timer serves both."""
+        outage = self.outage
+        if outage is not None and dev not in outage.silent:
+            after = outage.after.get(dev)
+            if after is not None:
+                return after
+        return lim
+
     def start(self, ctx: Context, birth: float) -> None:
         self.birth = birth
         for dev in self.watch:
@@ -78,7 +92,7 @@ class HeartbeatEvaluator(Evaluator):
             lim = self.limit(ctx, dev)
             if lim is not None:
                 self.armed.add(dev)
-                ctx.timer(ctx.last_seen.get(dev, birth) + lim, self.id, dev, dev)
+                ctx.timer(ctx.last_seen.get(dev, birth) + self._first(dev, lim), self.id, dev, dev)
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
         dev = r.device_id
@@ -90,11 +104,8 @@ class HeartbeatEvaluator(Evaluator):
         em = self.emitter
         key = em.key(dev)
         outage = self.outage
-        # an outage covered it (now, or when its limit passed, or it was handed back and is waiting): its own
-        # alert is not raised late either
-        held = self.hold.pop(dev, None) is not None or (
-            outage is not None and (dev in outage.suppressed or outage.covers(dev))
-        )
+        hold = self.hold
+        held = hold.pop(dev, None) is not None if hold else False
         if key in em.open:
             details: dict[str, Any] = {"silent_s": r.ts - seen}
             lim = self.limits.get(dev)
@@ -103,19 +114,26 @@ class HeartbeatEvaluator(Evaluator):
             em.clear(ctx.out, key, r.ts, place_of_reading(r), details)
         else:
             lim = self.limits.get(dev)
-            if lim is not None and r.ts - seen > lim and seen > NEVER and not held:
+            # not when an outage covered it (now, when its limit passed, or handed back and waiting)
+            if (
+                lim is not None
+                and r.ts - seen > lim
+                and seen > NEVER
+                and not held
+                and not (outage is not None and (dev in outage.suppressed or outage.covers(dev)))
+            ):
                 # silent past the limit, but the watermark had not reached it yet: raise dated then, and clear
                 at = self.when_active(seen + lim)
                 if at <= r.ts:
                     em.raise_(ctx.out, key, at, place_of_reading(r), {"last_seen": seen, "limit_s": lim})
                     em.clear(ctx.out, key, r.ts, place_of_reading(r), {"silent_s": r.ts - seen})
+        if outage is not None:
+            outage.heard(dev, r.ts, ctx)
         if dev not in self.armed:
             lim = self.limits.get(dev)
             if lim is not None:
                 self.armed.add(dev)
-                ctx.timer(r.ts + lim, self.id, dev, dev)
-        if outage is not None:
-            outage.heard(dev, r.ts, ctx)
+                ctx.timer(r.ts + self._first(dev, lim), self.id, dev, dev)
 
     def release(self, dev: str, not_before: float, ctx: Context) -> None:
         """An outage that covered `dev` ended: raise it on its own if it is still silent at `not_before` (and
@@ -135,6 +153,14 @@ class HeartbeatEvaluator(Evaluator):
             armed.discard(dev)
             return
         seen = ctx.last_seen.get(dev, self.birth)
+        outage = self.outage
+        if outage is not None and dev not in outage.silent:
+            after = outage.after.get(dev)
+            if after is not None:  # first: does it count towards an outage?
+                if seen + after > due + _EPS:
+                    ctx.timer(seen + after, self.id, dev, dev)
+                    return
+                outage.went_silent(dev, seen + after, ctx)
         expires = seen + lim
         hold = self.hold.get(dev)
         if hold is not None and hold > expires:
@@ -145,7 +171,6 @@ class HeartbeatEvaluator(Evaluator):
             ctx.timer(expires, self.id, dev, dev)
             return
         armed.discard(dev)
-        outage = self.outage
         if outage is not None and outage.covers(dev):
             outage.suppressed.add(dev)  # handed back by `release` when the outage ends
             return

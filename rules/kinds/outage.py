@@ -1,8 +1,9 @@
 """Outage rule: many devices silent together behind one gateway, building or community are one ticket for the
 shared cause, not one offline ticket per device.
 
-It watches the devices of one heartbeat rule (`of`), which tells it when a device is heard and asks it, when
-a device's own limit passes, whether an outage covers the device. A device is *silent* once it has sent
+It watches the devices of one heartbeat rule (`of`), whose timer per device tells it when a device has been
+silent for `device_after` x its limit and when it is heard again, and asks it, when a device's own limit
+passes, whether an outage covers the device. A device is *silent* once it has sent
 nothing for `device_after` x its offline limit: with a limit of at least three reporting intervals and the
 last messages of devices cut off together spread over one interval, every one of them is silent before the
 first reaches its own limit, so the outage opens before any of them would raise alone.
@@ -26,11 +27,9 @@ from typing import Any
 
 from rules.config import OutageRule
 from rules.emit import Emitter, Place
-from rules.kinds.base import NEVER, Context, Evaluator
+from rules.kinds.base import Context, Evaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.schedule import Schedule
-
-_EPS = 1e-6
 
 
 class OutageEvaluator(Evaluator):
@@ -57,8 +56,6 @@ class OutageEvaluator(Evaluator):
         self.causes: dict[str, int] = {}  # group -> silent devices it is the cause of
         self.silent: set[str] = set()
         self.suppressed: set[str] = set()  # devices whose own limit passed while an outage covered them
-        self.armed: set[str] = set()
-        self.birth = NEVER
 
     # --- wiring --------------------------------------------------------------------------------------------
 
@@ -93,6 +90,7 @@ class OutageEvaluator(Evaluator):
         big = {g for g, devs in groups.items() if len(devs) >= self.rule.min_devices}
         self.members = {g: devs for g, devs in groups.items() if g in big}
         self.chains = {dev: tuple(g for g in chain if g in big) for dev, chain in chains.items()}
+        self.after = {dev: after for dev, after in self.after.items() if self.chains[dev]}
         for g, devs in self.members.items():
             self.places[g] = _place_of(g, [p for dev in devs if (p := ctx.device_place(dev)) is not None])
         self.silent &= self.after.keys()
@@ -118,57 +116,31 @@ class OutageEvaluator(Evaluator):
 
     # --- evaluator -----------------------------------------------------------------------------------------
 
-    def reset_timers(self) -> None:
-        self.armed.clear()
-
     def start(self, ctx: Context, birth: float) -> None:
-        self.birth = birth
         em = self.emitter
         for g in sorted(g for g, n in self.causes.items() if n > 0 and not em.is_open(em.key(g))):
             ctx.timer(max(ctx.watermark, birth) + self.rule.wait, self.id, g)  # its wait, cut by a restart
-        for dev, after in self.after.items():
-            if dev not in self.armed and dev not in self.silent and self.chains[dev]:
-                self.armed.add(dev)
-                ctx.timer(ctx.last_seen.get(dev, birth) + after, self.id, dev, dev)
 
     def heard(self, dev: str, ts: float, ctx: Context) -> None:
         """The heartbeat rule heard `dev` at `ts` (newer than anything before)."""
+        if dev not in self.silent:
+            self.suppressed.discard(dev)
+            return
+        self.silent.discard(dev)
         self.suppressed.discard(dev)
-        chain = self.chains.get(dev)
-        if not chain:
-            return
-        if dev in self.silent:
-            self.silent.discard(dev)
-            touched = {c} if (c := self._drop_cause(dev)) is not None else set()
-            changed = []
-            for g in chain:
-                self.count[g] -= 1
-                if g in self.out and not self._is_out(g):
-                    self.out.discard(g)
-                    changed.append(g)
-            self._settle(changed, touched, ts, ctx)
-        if dev not in self.armed:
-            self.armed.add(dev)
-            ctx.timer(ts + self.after[dev], self.id, dev, dev)
+        touched = {c} if (c := self._drop_cause(dev)) is not None else set()
+        changed = []
+        for g in self.chains[dev]:
+            self.count[g] -= 1
+            if g in self.out and not self._is_out(g):
+                self.out.discard(g)
+                changed.append(g)
+        self._settle(changed, touched, ts, ctx)
 
-    def on_timer(self, key: str, due: float, ctx: Context) -> None:
-        if ":" in key:  # a group's wait ended (device ids have no colon)
-            em = self.emitter
-            if key in self.members and self.causes.get(key, 0) > 0 and not em.is_open(em.key(key)):
-                em.raise_(ctx.out, em.key(key), due, self.places[key], self._details(key))
+    def went_silent(self, dev: str, at: float, ctx: Context) -> None:
+        """The heartbeat rule's timer found `dev` silent for its `after` since `at`."""
+        if dev in self.silent or dev not in self.after:
             return
-        dev = key
-        if dev not in self.armed:
-            return
-        after = self.after.get(dev)
-        if after is None or dev in self.silent:
-            self.armed.discard(dev)
-            return
-        expires = ctx.last_seen.get(dev, self.birth) + after
-        if expires > due + _EPS:
-            ctx.timer(expires, self.id, dev, dev)
-            return
-        self.armed.discard(dev)
         self.silent.add(dev)
         changed = []
         for g in self.chains[dev]:
@@ -177,7 +149,13 @@ class OutageEvaluator(Evaluator):
                 self.out.add(g)
                 changed.append(g)
         touched = {c} if (c := self._set_cause(dev)) is not None else set()
-        self._settle(changed, touched, expires, ctx)
+        self._settle(changed, touched, at, ctx)
+
+    def on_timer(self, key: str, due: float, ctx: Context) -> None:
+        """A group's wait ended: its alert goes out if it is still the cause of a silent device."""
+        em = self.emitter
+        if key in self.members and self.causes.get(key, 0) > 0 and not em.is_open(em.key(key)):
+            em.raise_(ctx.out, em.key(key), due, self.places[key], self._details(key))
 
     def dump(self) -> dict[str, Any]:
         return {**super().dump(), "silent": sorted(self.silent), "suppressed": sorted(self.suppressed)}

@@ -17,7 +17,7 @@ from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, install_error_handlers, mount
 from alerts.blobs import FileBlobStore
 from alerts.media import MediaPolicy, UploadLimits
-from alerts.photos import Photos
+from alerts.photos import PhotoRequirement, Photos
 from alerts.service import TicketService
 from alerts.tables import ticket_photos
 from core.clock import ManualClock
@@ -55,7 +55,11 @@ class Env:
 async def env(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Env]:
     clock = ManualClock(50_000.0)
     hierarchy = FakeHierarchy()
-    service = TicketService(engine, lambda: hierarchy, clock)
+    policy = MediaPolicy.of(
+        ["nvr.example.cn"], photo_rules=["thrown_object"], limits=UploadLimits(max_bytes=LIMIT, max_side_px=800)
+    )
+    guard = PhotoRequirement(engine, policy).check_resolve
+    service = TicketService(engine, lambda: hierarchy, clock, resolve_guard=guard)
     accounts = AccountStore(engine, clock, session_ttl=3600)
     for username, role, scope, person in [
         ("w1", Role.GRID_WORKER, "M1", "p-w1"),
@@ -63,11 +67,7 @@ async def env(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Env]:
         ("l1", Role.MICROGRID_LEADER, "M1", "p-l1"),
     ]:
         await accounts.create_account(username, PASSWORD, role, scope, username.upper(), person)
-    policy = MediaPolicy.of(
-        ["nvr.example.cn"], photo_rules=["thrown_object"], limits=UploadLimits(max_bytes=LIMIT, max_side_px=800)
-    )
     photos = Photos(service, FileBlobStore(tmp_path / "media"), policy)
-    service.resolve_guard = photos.check_resolve
     app = FastAPI()
     install_error_handlers(app)
     mount(app, AlertsApi(service, accounts, lambda: hierarchy, media=policy, photos=photos))

@@ -32,7 +32,7 @@ from alerts.api import AlertsApi, mount
 from alerts.audit import Who
 from alerts.blobs import FileBlobStore
 from alerts.media import MediaPolicy
-from alerts.photos import Photos
+from alerts.photos import PhotoRequirement, Photos
 from alerts.service import TicketService
 from core.clock import SystemClock
 from core.db import make_engine
@@ -81,7 +81,9 @@ def build(db: Path, reg: Registry) -> FastAPI:
         engine = make_engine(f"sqlite+aiosqlite:///{db}")
         await create_all_tables(engine)
         clock = SystemClock()
-        service = TicketService(engine, lambda: reg, clock)
+        policy = MediaPolicy.of(["nvr.example.cn"], photo_rules=["smoke_alarm"])
+        guard = PhotoRequirement(engine, policy).check_resolve
+        service = TicketService(engine, lambda: reg, clock, resolve_guard=guard)
         accounts = AccountStore(engine, clock)
         for role, scope in scopes(reg).items():
             await accounts.create_account(role.value, PASSWORD, role, scope, role.value, by=Who("fuzz", "test"))
@@ -95,9 +97,7 @@ def build(db: Path, reg: Registry) -> FastAPI:
             op = await accounts.by_username(Role.OPERATOR.value)
             assert op is not None
             await service.silences.create(op, reg, now, scope_id=node, ends_at=now + 3600, comment=f"维护 {node}")
-        policy = MediaPolicy.of(["nvr.example.cn"], photo_rules=["smoke_alarm"])
         photos = Photos(service, FileBlobStore(db.parent / "media"), policy)
-        service.resolve_guard = photos.check_resolve
         telemetry = SqliteTelemetrySink(db.parent / "telemetry.db", 30 * 86_400)
         mount(app, AlertsApi(service, accounts, lambda: reg, media=policy, photos=photos, telemetry=telemetry))
         cwatch.api.mount(app, OpsApi(engine, lambda: reg, Answers()))

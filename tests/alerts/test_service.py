@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from msgspec.structs import replace as with_
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -384,3 +385,15 @@ async def test_new_conditions_in_one_call_write_what_one_by_one_writes(engine: A
     assert [norm(d) for d, r in zip(deliveries, runs, strict=True) if r == "a"] == [
         norm(d) for d, r in zip(deliveries, runs, strict=True) if r == "b"
     ]
+
+
+async def test_an_outage_about_no_device_or_household_is_a_ticket_of_its_own(service: TicketService) -> None:
+    """`gateway_offline` (rules/kinds/outage.py) is about a gateway, building or community: no device id, no
+    household; it opens a ticket in its micro-grid and its clear resolves it."""
+    key = "gateway_offline:gateway:lora-gw-03"
+    raised = with_(alert(key=key, rule="gateway_offline", ts=1_000), device_id=None, building_id=None, lasting=True)
+    [t] = await service.apply([raised])
+    assert (t.dedup_key, t.device_id, t.household_id, t.status) == (key, None, None, Status.OPEN)
+    [c] = await service.apply([with_(raised, action=AlertAction.CLEAR, ts=2_000)])
+    assert c.id == t.id
+    assert c.cleared

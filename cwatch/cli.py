@@ -39,10 +39,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _logging(settings: Settings) -> None:
+def _logging(settings: Settings, *, demo: bool = False) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if demo and logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # a demo's database is new each run: Alembic's migration notes (several lines each) would only push
+        # the banner with the board's address and the logins off a new user's screen
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # --- serve / demo -------------------------------------------------------------------------------------------
@@ -62,7 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     args.demo_mode = True
     settings = _settings(args)
-    _logging(settings)
+    _logging(settings, demo=True)
     options = DemoOptions(seed=args.seed, speed=args.speed, simulate=not args.no_simulator, fresh=not args.keep)
     asyncio.run(run_demo(settings, options))
     return 0

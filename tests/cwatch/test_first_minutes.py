@@ -80,3 +80,22 @@ def test_the_demo_worker_is_the_one_on_duty_in_the_demo_micro_grid() -> None:
         assert worker.scope_id == mg
         if on_duty:
             assert worker.person_id in on_duty
+
+
+def test_a_demo_logs_no_migration_notes_and_serve_still_does(tmp_path: Path) -> None:
+    import logging
+
+    from cwatch.cli import _logging
+
+    alembic, root = logging.getLogger("alembic"), logging.getLogger()
+    level, root_level = alembic.level, root.level
+    root.setLevel(logging.INFO)  # what `log_level` gives when pytest's handlers make basicConfig a no-op
+    try:
+        settings = load_settings(None, environ={"CWATCH_DATA_DIR": str(tmp_path)})
+        _logging(settings)
+        assert alembic.getEffectiveLevel() <= logging.INFO  # serve: an upgrade says what it ran
+        _logging(settings, demo=True)
+        assert alembic.getEffectiveLevel() == logging.WARNING
+    finally:
+        alembic.setLevel(level)
+        root.setLevel(root_level)

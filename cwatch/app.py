@@ -67,7 +67,7 @@ from devices.store import load_registry_db, registry_revision, save_registry_db
 from ingest.service import Ingester
 from ingest.sinks.base import TelemetryReader
 from ingest.sinks.configured import make_reader
-from ingest.wiring import IngestParts, build_ingester, ingest_parts
+from ingest.wiring import IngestParts, ingest_parts, ingester_on
 from rules.alert import Alert
 from rules.config import RuleSet, default_ruleset_path, load_ruleset
 from rules.engine import Engine
@@ -302,19 +302,15 @@ class Service:
             consumers=("rules",),
         )
         runner = build_runner(s, rules, clock, desk.tickets, intake, _audit_rules_reload(engine, stack), metrics)
-        ingester = build_ingester(
-            mqtt=s.mqtt,
+        ingester = ingester_on(
+            intake,
             ingest=s.ingest,
             telemetry=s.telemetry,
             data_dir=s.data_path,
             engine=engine,
             registry=holder,
             clock=clock,
-            metrics=metrics,
-            broker_host=host,
-            broker_port=port,
             consumers={"rules": runner.on_readings},
-            parts=intake,
         )
 
         async def readiness() -> dict[str, bool]:

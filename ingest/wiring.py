@@ -1,6 +1,6 @@
 """Build an `Ingester` from its settings sections (`ingest.settings`): the one place that knows which spool file,
 drain and transport options a configuration means. Two steps where a consumer of the spool needs its parts first:
-`ingest_parts`, then `build_ingester(parts=...)`."""
+`ingest_parts`, then `ingester_on`."""
 
 from __future__ import annotations
 
@@ -99,24 +99,48 @@ def build_ingester(
     broker_port: int,
     consumers: Mapping[str, Consumer] | None = None,
     sink: TelemetrySink | None = None,
-    parts: IngestParts | None = None,
 ) -> Ingester:
-    """The ingester these sections describe; `registry` is the registry, or what returns the current one.
-    `parts` are the spool and transport `ingest_parts` made from the same sections (default: made here)."""
+    """The ingester these sections describe; `registry` is the registry, or what returns the current one."""
+    consumers = dict(consumers or {})
+    parts = ingest_parts(
+        mqtt=mqtt,
+        ingest=ingest,
+        data_dir=data_dir,
+        clock=clock,
+        metrics=metrics,
+        broker_host=broker_host,
+        broker_port=broker_port,
+        consumers=tuple(consumers),
+    )
+    return ingester_on(
+        parts,
+        ingest=ingest,
+        telemetry=telemetry,
+        data_dir=data_dir,
+        engine=engine,
+        registry=registry,
+        clock=clock,
+        consumers=consumers,
+        sink=sink,
+    )
+
+
+def ingester_on(
+    parts: IngestParts,
+    *,
+    ingest: IngestSettings,
+    telemetry: TelemetrySettings,
+    data_dir: Path,
+    engine: AsyncEngine,
+    registry: Callable[[], Registry] | Registry,
+    clock: Clock,
+    consumers: Mapping[str, Consumer] | None = None,
+    sink: TelemetrySink | None = None,
+) -> Ingester:
+    """The ingester on the spool and transport `ingest_parts` made from the same sections; `consumers` are those
+    the spool was given cursors for."""
     reg = registry() if callable(registry) else registry
     process = ingest.telemetry_drain == "process"
-    consumers = dict(consumers or {})
-    if parts is None:
-        parts = ingest_parts(
-            mqtt=mqtt,
-            ingest=ingest,
-            data_dir=data_dir,
-            clock=clock,
-            metrics=metrics,
-            broker_host=broker_host,
-            broker_port=broker_port,
-            consumers=tuple(consumers),
-        )
     spool, transport, ingest_metrics = parts.spool, parts.transport, parts.metrics
     decoder = Decoder(
         reg,

@@ -133,7 +133,8 @@ def policies_path(settings: Settings) -> Path:
     return default_policies_path()
 
 
-def rule_groups(ruleset: Any) -> set[str]:
+def rule_groups(ruleset: RuleSet) -> set[str]:
+    """The groups the rules of `ruleset` name (escalation policies may refer to them)."""
     return {r.group for r in ruleset.rules if r.group is not None}
 
 
@@ -198,6 +199,8 @@ class _Wired:
 
 
 async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_seed: int | None) -> tuple[Registry, int]:
+    """The registry to start with and its revision: `registry.path` (saved to the store), else the stored one,
+    else (a demo) the sample street of `demo_seed`."""
     if settings.registry.path:
         reg = load_registry(Path(settings.registry.path))
         await save_registry_db(engine, reg)
@@ -209,7 +212,6 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
                 raise ServiceError(
                     "the store holds no registry: set registry.path or run `cwatch registry import FOLDER`"
                 )
-
             stored = sample_street(demo_seed)
             await save_registry_db(engine, stored)
         reg = stored
@@ -217,7 +219,8 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
 
 
 class Service:
-    """The whole of cwatch in one process. `async with Service(settings) as parts: await parts...`."""
+    """The whole of cwatch in one process: `await Service(settings).run()` until `stop()`. `parts` is set once
+    everything is made, `started` once it serves."""
 
     def __init__(
         self,

@@ -238,7 +238,8 @@ class AbsenceRule(RuleBase):
         default=None,
         gt=0,
         description="An absence that would fall due inside the quiet hours is due instead an hour before they "
-        "begin, if by then it has lasted this long and the routine (if any) finds it unusual then.",
+        "begin, if by then it has lasted this long and the routine (if any) finds it unusual then, or holding it "
+        "to the end of the quiet hours would pass `max_window`.",
     )
     away_ends_on_use: bool = Field(
         default=False,

@@ -77,12 +77,16 @@ class Setting:
 SHIPPED = Setting("shipped rules", {})
 
 
+_PLAIN: dict[str, Any] = {"min_use_m3": 0.01, "min_burst_m3": None, "before_quiet": None, "quiet_until": None}
+"""The absence rule's parameters a setting has unless it names them: < 10 L in the window, quiet hours kept."""
+
+
 def _fixed(window: str) -> Setting:
     """The absence rule alone: `window` without water, no learned routine."""
     return Setting(
         f"fixed {window}, no routine",
         {
-            "elderly_no_water": {"window": window, "routine": None, "max_window": None, "quiet_until": None},
+            "elderly_no_water": {"window": window, **_PLAIN, "routine": None, "max_window": None},
             "elderly_unusual_inactivity": {"enabled": False},
         },
     )
@@ -96,7 +100,7 @@ def _guard(window: str, max_window: str, **extra: Any) -> Setting:
     return Setting(
         f"routine {window}-{max_window}{label}, learn_max {routine['learn_max']}",
         {
-            "elderly_no_water": {"window": window, "max_window": max_window, **extra},
+            "elderly_no_water": {**_PLAIN, "window": window, "max_window": max_window, **extra},
             "elderly_unusual_inactivity": routine,
         },
     )
@@ -114,6 +118,11 @@ SETTINGS: dict[str, Setting] = {
         _guard("13h", "20h"),
         _guard("12h", "20h", learn_max="16h"),
         _guard("12h", "20h", quiet_until="morning"),
+        _guard("12h", "18h", min_use_m3=0.001),
+        _guard("12h", "18h", min_use_m3=0.001, before_quiet="10h"),
+        _guard("12h", "20h", min_use_m3=0.001, before_quiet="10h"),
+        _guard("12h", "18h", min_use_m3=0.001, before_quiet="8h"),
+        _guard("12h", "18h", min_burst_m3=0.002, before_quiet="10h"),
     )
 }
 """The settings the trade-off is printed for: the shipped rules, and variants of their parameters."""

@@ -91,7 +91,7 @@ class AbsenceEvaluator(WatchedMeters):
     def _before_quiet(self, ctx: Context, h: str, start: float, hh: Household) -> float | None:
         """`before_quiet`: when the absence since `start` would fall due inside the quiet hours (held by the
         routine or not), the hour before they begin, if it has lasted `before_quiet` by then and the routine
-        does not hold it then. None: not moved."""
+        does not hold it then, or holding it to the quiet hours' end would pass `max_window`. None: not moved."""
         bq = self.rule.before_quiet
         qh = hh.care.quiet_hours
         if bq is None or qh is None:
@@ -105,7 +105,9 @@ class AbsenceEvaluator(WatchedMeters):
             return None
         usual = self._usual_until(ctx, h, start)
         if usual is not None and usual > early + _EPS:
-            return None  # usual for this household then (out all day): the quiet hours are kept
+            cap = self.rule.max_window
+            if cap is None or start + cap >= ctx.quiet_end(due, qh) - _EPS:
+                return None  # usual then (out all day), and the quiet hours' end is within `max_window`
         return early
 
     def _release(self, ctx: Context, h: str, due: float, upto: float, hh: Household) -> float:

@@ -15,8 +15,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-W, H = 1100, 680
-LEFT, RIGHT, TOP, BOTTOM = 90, 360, 40, 70
+W, H = 1140, 680
+LEFT, RIGHT, TOP, BOTTOM = 90, 400, 40, 70
 TARGET_FALSE = 0.3
 TARGET_P95_H = 18.0
 
@@ -71,7 +71,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     for i, (name, _x, _y, all_found) in enumerate(pts, 1):
         ly += 20
         colour = "#1565c0" if all_found else "#c62828"
-        d.text((W - RIGHT + 20, ly), f"{i}. {name[:44]}", fill=colour, font=small)
+        d.text((W - RIGHT + 20, ly), f"{i}. {name[:50]}", fill=colour, font=small)
     img.save(out, optimize=True)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -299,8 +299,11 @@ class PolicyHolder:
         *,
         rules: Collection[str] | None = None,
         groups: Collection[str] | None = None,
+        on_reload: Callable[[Path, str, int], None] | None = None,
     ) -> None:
         self.path = path
+        #: told (path, sha-256 of the new content, number of policies) after each reload that took (the audit log)
+        self.on_reload = on_reload
         self.rules = rules
         self.groups = groups
         self.current = load_policies(path, rules=rules, groups=groups)
@@ -327,4 +330,6 @@ class PolicyHolder:
         self.last_error = None
         self.reloads += 1
         log.info("policies reloaded from %s: %s", self.path, ", ".join(p.name for p in ps.policies))
+        if self.on_reload is not None:
+            self.on_reload(self.path, digest, len(ps.policies))
         return True

@@ -77,9 +77,11 @@ from rules.state import RuleStateStore
 log = logging.getLogger("cwatch.app")
 
 
-def _audit_rules_reload(engine: AsyncEngine, stack: contextlib.AsyncExitStack) -> Callable[[Path, str, int], None]:
-    """Record each rules reload (a policy change) in the audit log, in the background: the rule runner does not
-    wait on the store for it. Writes still in flight at stop are awaited."""
+def _audit_reload(
+    engine: AsyncEngine, stack: contextlib.AsyncExitStack, what: str = "rules"
+) -> Callable[[Path, str, int], None]:
+    """Record each reload of the rules (or the escalation policies: `what`) in the audit log, in the background:
+    the loop that reloads does not wait on the store for it. Writes still in flight at stop are awaited."""
     tasks: set[asyncio.Task[None]] = set()
 
     async def drain() -> None:
@@ -87,16 +89,16 @@ def _audit_rules_reload(engine: AsyncEngine, stack: contextlib.AsyncExitStack) -
 
     stack.push_async_callback(drain)
 
-    async def add(path: Path, digest: str, rules: int) -> None:
+    async def add(path: Path, digest: str, count: int) -> None:
         try:
             await AuditLog(engine).add(
-                Who("service", "file"), "rules.reload", str(path)[-128:], {"sha256": digest, "rules": rules}
+                Who("service", "file"), f"{what}.reload", str(path)[-128:], {"sha256": digest, what: count}
             )
         except Exception:  # the reload took; a lost audit row is logged, not fatal
-            log.exception("could not record the rules reload of %s in the audit log", path)
+            log.exception("could not record the %s reload of %s in the audit log", what, path)
 
-    def on_reload(path: Path, digest: str, rules: int) -> None:
-        task = asyncio.get_running_loop().create_task(add(path, digest, rules))
+    def on_reload(path: Path, digest: str, count: int) -> None:
+        task = asyncio.get_running_loop().create_task(add(path, digest, count))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
@@ -293,7 +295,8 @@ class Service:
         # People's answers to absence alerts go back to the rule engine (`cwatch.answers`, where the one cycle
         # between the parts is cut).
         answers = AbsenceAnswers(MetricsNotifier(hub, AlertsMetrics(metrics)), rules.engine)
-        desk = build_desk(s, engine, holder, clock, wall, rules.ruleset, answers, self.mailbox)
+        audit_policies = _audit_reload(engine, stack, "policies")
+        desk = build_desk(s, engine, holder, clock, wall, rules.ruleset, answers, self.mailbox, audit_policies)
         intake = ingest_parts(
             mqtt=s.mqtt,
             ingest=s.ingest,
@@ -304,7 +307,7 @@ class Service:
             broker_port=port,
             consumers=("rules",),
         )
-        runner = build_runner(s, rules, clock, desk.tickets, intake, _audit_rules_reload(engine, stack), metrics)
+        runner = build_runner(s, rules, clock, desk.tickets, intake, _audit_reload(engine, stack), metrics)
         ingester = ingester_on(
             intake,
             ingest=s.ingest,
@@ -502,6 +505,7 @@ def build_desk(
     ruleset: RuleSet,
     notifier: Notifier,
     mailbox: MailboxAt | None,
+    on_policies_reload: Callable[[Path, str, int], None] | None = None,
 ) -> Desk:
     """Tickets told to `notifier`, with the escalation policies of `rules.policies_path` checked against the rule
     set, the notice channels of `notify.*` and the photo rule of `media.*`. Sessions expire on the wall clock
@@ -517,6 +521,7 @@ def build_desk(
         chosen,
         rules={r.id for r in ruleset.rules} if own else None,
         groups=rule_groups(ruleset) if own else None,
+        on_reload=on_policies_reload,
     )
     log.info("escalation policies from %s: %s", policies.path, ", ".join(p.name for p in policies().policies))
     notices = build_notices(s, engine, holder, clock, wall, mailbox)

@@ -26,7 +26,8 @@ class AuditEntryOut(BaseModel):
     actor_role: str | None
     source: str = Field(description="the caller's address, `cli`, `config` or `file`")
     action: str = Field(
-        description="`<what>.<verb>`: account.create, silence.cancel, household.away, registry.import, rules.reload"
+        description="`<what>.<verb>`: account.create, silence.cancel, household.away, registry.import, rules.reload, "
+        "policies.reload"
     )
     target: str
     details: dict[str, Any]

@@ -71,6 +71,7 @@ async def report_counts(engine: AsyncEngine, microgrids: Sequence[str] | None, p
             _count(or_(late_resolve, tickets.c.overdue_reason == "resolve")),
             func.count(tickets.c.rating),
             func.coalesce(func.sum(tickets.c.rating), 0),
+            func.max(tickets.c.title),
         )
         .select_from(tickets.outerjoin(late, late.c.ticket_id == tickets.c.id))
         .where(tickets.c.created_at >= period.start, tickets.c.created_at < period.end)
@@ -100,6 +101,7 @@ async def report_counts(engine: AsyncEngine, microgrids: Sequence[str] | None, p
             resolve_late=int(r[13]),
             rated=int(r[14]),
             rating_sum=float(r[15]),
+            title=str(r[16] or ""),
         )
         for r in rows
     ]

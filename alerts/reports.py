@@ -128,6 +128,7 @@ class Counts:
     resolve_late: int = 0
     rated: int = 0
     rating_sum: float = 0.0
+    title: str = ""  # a title of these tickets: names the rule in the report
 
 
 @dataclass(slots=True)
@@ -226,6 +227,7 @@ class Report:
     by_area: dict[str, tuple[Area, Figures]] = field(default_factory=dict)
     by_rule: dict[str, Figures] = field(default_factory=dict)
     trend: list[Figures] = field(default_factory=list)
+    rule_titles: dict[str, str] = field(default_factory=dict)  # rule id -> a title its tickets carry
 
 
 def build_report(
@@ -248,6 +250,8 @@ def build_report(
         area = area_of(c.microgrid_id)
         report.by_area.setdefault(area.id, (area, Figures()))[1].add(c, sla)
         report.by_rule.setdefault(c.rule_id, Figures()).add(c, sla)
+        if c.title:
+            report.rule_titles.setdefault(c.rule_id, c.title)
         if 0 <= c.bucket < len(report.trend):
             report.trend[c.bucket].add(c, sla)
     return report

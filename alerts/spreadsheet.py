@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -17,9 +18,9 @@ _SHEETS = {
 }
 
 
-def workbook(report: Report, zh: bool) -> bytes:
+def workbook(report: Report, zh: bool, rule_names: Callable[[str], str] | None = None) -> bytes:
     """The XLSX bytes: rates as percentages, times in seconds, the header row bold and frozen."""
-    rows = table_rows(report, zh)
+    rows = table_rows(report, zh, rule_names)
     head, body = rows[0], rows[1:]
     wb = Workbook()
     first = True

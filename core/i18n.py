@@ -122,6 +122,20 @@ def localized(message: str, lang: str) -> str:
     return message.in_lang(lang) if isinstance(message, Text) else message
 
 
+# "中文 English": the last CJK character (and what sticks to it), a space, then text without CJK
+_BOTH = re.compile(r"^(.*[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]\S*)\s+([A-Za-z][^\u3000-\u9fff\uff00-\uffef]*)$")
+
+
+def one_language(text: str, lang: str) -> str:
+    """A title written in both languages, "中文 English" (the default rules' titles), in `lang` alone; a title in
+    one language, or one ending in an id ("设备离线 AC-0000008"), as it is. The board's `title()` (i18n.js)
+    does the same."""
+    m = _BOTH.match(text)
+    if m is None or re.search("[a-z]{2}", m.group(2)) is None:
+        return text
+    return m.group(2) if lang == EN else m.group(1)
+
+
 def _tag(value: str) -> str | None:
     """`zh-CN`, `zh_CN.UTF-8`, `zh` -> zh-CN; `en`, `en_GB` -> en; anything else None."""
     base = value.strip().replace("_", "-").split(".")[0].split("-")[0].lower()

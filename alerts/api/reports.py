@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -16,7 +17,7 @@ from alerts.api.report_models import ReportOut
 from alerts.reporting import viewer_report
 from alerts.reports import Report, parse_period, report_dict, table_rows
 from alerts.spreadsheet import workbook
-from core.i18n import ZH
+from core.i18n import ZH, one_language
 
 router = APIRouter(tags=["reports"])
 
@@ -61,26 +62,33 @@ async def report(
     today = datetime.fromtimestamp(api.service.clock.now(), api.tz).date()
     period = parse_period(month, since, until, api.tz, today)
     result = await viewer_report(api.service, viewer, period, scope, by)
+    lang = lang_of(request)
+    names = rule_names(result, lang)
     if format is Format.JSON:
-        return ReportOut.model_validate(report_dict(result))
-    zh = lang_of(request) == ZH
+        return ReportOut.model_validate(report_dict(result, names))
+    zh = lang == ZH
     name = f"cwatch-report-{result.scope.id}-{period.first.isoformat()}-{period.last.isoformat()}"
     if format is Format.CSV:
         return Response(
-            _csv(result, zh),
+            _csv(result, zh, names),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return Response(
-        workbook(result, zh),
+        workbook(result, zh, names),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
     )
 
 
-def _csv(report: Report, zh: bool) -> str:
+def rule_names(report: Report, lang: str) -> Callable[[str], str]:
+    """A rule's name in `lang`: the title its tickets carry, in that language alone; its id without one."""
+    return lambda rule_id: one_language(report.rule_titles.get(rule_id, rule_id), lang)
+
+
+def _csv(report: Report, zh: bool, names: Callable[[str], str]) -> str:
     buf = io.StringIO()
     # a BOM so spreadsheet programs open the Chinese names as UTF-8
     buf.write("\ufeff")
-    csv.writer(buf).writerows(table_rows(report, zh))
+    csv.writer(buf).writerows(table_rows(report, zh, names))
     return buf.getvalue()

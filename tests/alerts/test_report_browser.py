@@ -72,7 +72,7 @@ async def test_street_duty_reads_the_monthly_report_and_can_print_it(board: str)
             areas = page.locator("#areas tbody tr")
             assert await areas.count() >= 1
             await expect(page.locator("#areas")).to_contain_text("社区")
-            await expect(page.locator("#rules")).to_contain_text("smoke_alarm")
+            await expect(page.locator("#rules")).to_contain_text("烟感报警")  # the rule by its title
             assert await page.locator("#trend rect.bar").count() >= 28
             href = await page.locator("#xlsx").get_attribute("href")
             assert href is not None

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
+import msgspec
 import openpyxl
 import pytest
 from fastapi import FastAPI
@@ -246,3 +247,29 @@ async def test_info_tickets_have_no_deadlines_and_stay_out_of_the_rates(env: Env
     assert body["totals"]["tickets"] == 1
     assert body["totals"]["ack_on_time_rate"] is None
     assert body["totals"]["resolve_on_time_rate"] is None
+
+
+async def test_rules_are_named_by_their_title_in_the_readers_language(env: Env) -> None:
+    await env.service.apply(
+        [
+            msgspec.structs.replace(alert("smoke:a", ts=NOV_10), title="烟感报警 Smoke alarm"),
+            msgspec.structs.replace(
+                alert("door:b", rule="door_forced", ts=NOV_10), title="门被强行打开 Door forced open"
+            ),
+        ]
+    )
+    op = await env.login("op")
+    zh = (await env.client.get("/api/v1/reports?month=2026-11", headers={**op, "Accept-Language": "zh"})).json()
+    assert {r["rule_id"]: r["name"] for r in zh["by_rule"]} == {
+        "smoke_alarm": "烟感报警",
+        "door_forced": "门被强行打开",
+    }
+    r = await env.client.get("/api/v1/reports?month=2026-11&format=xlsx", headers={**op, "Accept-Language": "en"})
+    names = {
+        row[0].value: row[1].value
+        for row in openpyxl.load_workbook(io.BytesIO(r.content))["By rule"].iter_rows(min_row=2)
+    }
+    assert names == {"smoke_alarm": "Smoke alarm", "door_forced": "Door forced open"}
+    r = await env.client.get("/api/v1/reports?month=2026-11&format=csv", headers={**op, "Accept-Language": "zh"})
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert ["by_rule", "door_forced", "门被强行打开"] in [row[:3] for row in rows]

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.lifecycle import Action, Status
 from core import i18n
-from core.i18n import EN, ZH, CatalogError, env_lang, request_lang, tr
+from core.i18n import EN, ZH, CatalogError, env_lang, one_language, request_lang, tr
 from devices.model import Level, Role
 from rules.alert import Severity
 
@@ -111,3 +111,26 @@ def test_the_cookie_comes_first_then_accept_language(cookie: str | None, accept:
 )
 def test_the_cli_language_comes_from_the_environment(env: dict[str, str], lang: str) -> None:
     assert env_lang(env) == lang
+
+
+@pytest.mark.parametrize(
+    ("title", "zh", "en"),
+    [
+        ("门被强行打开 Door forced open", "门被强行打开", "Door forced open"),
+        (
+            "烟感报警10分钟未消除 Smoke alarm not cleared for 10 min",
+            "烟感报警10分钟未消除",
+            "Smoke alarm not cleared for 10 min",
+        ),
+        (
+            "持续用水超过2小时 Water running for more than 2 h (tap left open?)",
+            "持续用水超过2小时",
+            "Water running for more than 2 h (tap left open?)",
+        ),
+        ("设备离线 AC-0000008", "设备离线 AC-0000008", "设备离线 AC-0000008"),  # an id is not English
+        ("漏水：桂花苑1号楼 1-101", "漏水：桂花苑1号楼 1-101", "漏水：桂花苑1号楼 1-101"),
+        ("Smoke alarm", "Smoke alarm", "Smoke alarm"),
+    ],
+)
+def test_a_title_in_both_languages_is_shown_in_one(title: str, zh: str, en: str) -> None:
+    assert (one_language(title, ZH), one_language(title, EN)) == (zh, en)

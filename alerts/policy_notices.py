@@ -6,8 +6,8 @@ view and the policies in force; called by the ticket store inside the change's t
 - An escalation or reminder (`alerts.escalation`) tells the people its change names, by the step's channel;
   family members told in an earlier step hear that someone is coming once a worker is told.
 - A family's "please send someone" tells the worker it goes to at once, and the family that someone is coming.
-- A related alarm that raised the severity tells the current step of the ticket's policy (the assignee under
-  the ladder; the worker and the family by phone once a smoke ticket becomes a critical alarm).
+- A related alarm that raised the severity tells the assignee and the current step of the ticket's policy (the
+  worker and the family by phone once a smoke ticket becomes a critical alarm).
 - On a critical ticket a family member is offered "please send someone" only: "all is well" does not close a
   smoke, gas or duress alarm.
 - With the policy's `all_clear`, a ticket resolved or closed tells everyone who was told of it (`TOLD`),
@@ -65,12 +65,14 @@ class PolicyNotices:
             people = step_cards(hierarchy, ticket, policy, step)
             return _notices(ticket, "new_ticket", people, policy.steps[step].channel_spec, key, step)
         if a in _RISES and event.data.get("severity"):  # a related alarm joined, repeated or was confirmed higher
-            # the higher severity may fall under another policy (critical calls): its current step hears of it
+            # the assignee, and the current step of the ticket's policy, which the higher severity may have changed
+            # (a smoke ticket that became a critical alarm calls its worker and family)
             hierarchy = self.registry()
             policy = self.policies().for_ticket(ticket)
             step = current_step(ticket, policy, hierarchy)
-            cards: Sequence[Mapping[str, str]] = step_cards(hierarchy, ticket, policy, step)
-            cards = cards or _cards(recipients) or _assignee(ticket)
+            cards: list[Mapping[str, str]] = list(_cards(recipients) or _assignee(ticket))
+            told = {c["id"] for c in cards}
+            cards += [c for c in step_cards(hierarchy, ticket, policy, step) if c["id"] not in told]
             return _notices(ticket, "severity_raised", cards, policy.steps[step].channel_spec, key, step)
         if a in (SystemAction.ESCALATE.value, "remind"):
             template = "escalated" if a == SystemAction.ESCALATE.value else "reminder"

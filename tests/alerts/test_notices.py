@@ -96,3 +96,31 @@ def test_the_ladder_tells_the_assignee_of_a_confirmed_alarm_and_of_a_severity_ri
         [n] = ladder_notices(ticket, event(action, severity=rise), card)
         assert (n.template, n.recipient.id) == ("severity_raised", "p-w1")
     assert ladder_notices(ticket, event("join"), card) == []
+
+
+def test_a_smoke_ticket_that_becomes_critical_calls_its_worker_and_family() -> None:
+    from dataclasses import replace
+
+    from alerts.lifecycle import Status
+    from alerts.model import Ticket, TicketEvent
+    from alerts.policies import default_policies
+    from alerts.policy_notices import PolicyNotices
+    from rules.alert import Severity
+    from tests.alerts.notifykit import registry
+
+    reg = registry()
+    plan = PolicyNotices(default_policies, lambda: reg)
+    ticket = Ticket(
+        1, "smoke:SD-1", "smoke_alarm", Severity.CRITICAL, Status.OPEN, "t", {}, "m1", "SD-1", "h1", "b1", "c1",
+        "p-w1", 0, 1, 0.0, 0.0, None, None, False, None, 0.0, 0.0,
+    )  # fmt: skip
+    rise = TicketEvent(1, 1, 0.0, "system", "join", None, Status.OPEN, None, {"severity": {"from": "major"}})
+    got = [(n.recipient.id, n.template, n.channel, n.actions) for n in plan(ticket, rise, [{"id": "p-w1"}])]
+    assert got == [
+        ("p-w1", "severity_raised", "voice,sms,preferred", ("accept", "on_my_way", "resolve")),
+        ("h1#王伟", "family_check", "voice,sms,preferred", ("send_someone",)),
+    ]
+    # under the ladder, a ticket escalated to the leader: the assignee and the leader hear of the rise
+    door = replace(ticket, dedup_key="door:AC-1", rule_id="door_held_open", household_id=None, escalation_level=1)
+    got = [(n.recipient.id, n.channel) for n in plan(door, rise, [{"id": "p-w1"}])]
+    assert got == [("p-w1", "preferred"), ("p-l1", "preferred")]

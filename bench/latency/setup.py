@@ -188,8 +188,19 @@ def _dur(seconds: float) -> str:
 
 
 def write_config(
-    path: Path, *, work: Path, http_port: int, broker_port: int, pg_url: str, influx_url: str, metrics_token: str
+    path: Path,
+    *,
+    work: Path,
+    http_port: int,
+    broker_port: int,
+    pg_url: str,
+    influx_url: str,
+    metrics_token: str,
+    registry_in_store: bool = False,
 ) -> None:
+    """The service's configuration. With `registry_in_store` it reads the registry from the store (imported
+    beforehand with `cwatch registry import`); otherwise it imports the CSV folder at every start."""
+    registry = "" if registry_in_store else f'[registry]\npath = "{work / "registry"}"\n'
     path.write_text(
         f"""
 data_dir = "{work / "data"}"
@@ -211,9 +222,7 @@ telemetry_drain = "process"
 [rules]
 path = "{work / "rules.yaml"}"
 sweep_every_s = 15
-[registry]
-path = "{work / "registry"}"
-""",
+{registry}""",
         encoding="utf-8",
     )
 

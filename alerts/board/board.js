@@ -809,7 +809,8 @@
     try {
       d = await api(`/tickets/${id}`);
     } catch (e) {
-      if (e.status === 404) { closeDetail(); return; }
+      // gone, or outside the viewer's area (the same answer): say so rather than leave a link's reader guessing
+      if (e.status === 404) { closeDetail(); $("list-error").textContent = e.message; return; }
       throw e;
     }
     if (state.selected !== id) return;

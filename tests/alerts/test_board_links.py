@@ -42,11 +42,12 @@ async def test_a_ticket_link_opens_the_board_on_it_after_signing_in(board: str) 
             await page.go_back()
             await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
             assert page.url == f"{board}/tickets/{tid}"
-            # a ticket out of the viewer's scope, or none at all: the plain board, nothing open
+            # a ticket out of the viewer's scope, or none at all: the plain board, nothing open, and why
             await page.goto(f"{board}/tickets/999999")
             await page.wait_for_selector("#board-view:not([hidden])")
             await expect(page.locator("#detail")).to_be_hidden()
             await expect(page).to_have_url(f"{board}/")
+            await expect(page.locator("#list-error")).to_have_text("找不到工单 999999")
             assert errors == []
         finally:
             await browser.close()

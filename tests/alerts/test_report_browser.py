@@ -18,7 +18,7 @@ from devices.sample import sample_street
 from testkit.require import unavailable
 
 from .board_app import Login, alert_dict, build_app, serve
-from .test_board_browser import ARGS, CHROMIUM, login, watch_errors
+from .test_board_browser import ARGS, CHROMIUM, PHONE, login, watch_errors
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +89,9 @@ async def test_street_duty_reads_the_monthly_report_and_can_print_it(board: str)
             await page.emulate_media(media="screen")
             await page.click("#lang")
             await expect(page.locator("#cards")).to_contain_text("Resolved on time")
+            # on a phone the page does not scroll sideways; a wide table does, in its own box
+            await page.set_viewport_size(PHONE)
+            assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             assert errors == []
         finally:
             await browser.close()

@@ -36,6 +36,19 @@ def _speed(text: str) -> float | None:
     return v
 
 
+def _start(text: str) -> datetime:
+    """ "now" (for a demo) or an ISO 8601 / RFC 3339 time; without an offset it is China Standard Time."""
+    if text.strip().lower() == "now":
+        return datetime.now(CST).replace(microsecond=0)
+    try:
+        start = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"start must be a time like 2026-05-01T08:00:00+08:00 or 'now', got {text!r}"
+        ) from None
+    return start if start.tzinfo else start.replace(tzinfo=CST)
+
+
 def _mqtt_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MQTT")
     g.add_argument("--host", default="127.0.0.1")
@@ -59,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = sub.add_parser("run", help="generate a scenario; write, publish or just count its messages")
     run.add_argument("--scenario", default="smoke-test", help="scenario YAML file or shipped name (week, demo, ...)")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
-    run.add_argument("--start", help="override the start: RFC 3339 time or 'now' (demo)")
+    run.add_argument("--start", type=_start, help="override the start: RFC 3339 time or 'now' (demo)")
     run.add_argument("--speed", help="realtime, a factor like 60, or max (default: the scenario's)")
     run.add_argument("--out", help="write the messages as a JSON Lines recording")
     run.add_argument("--truth", help="write the ground truth (JSON Lines)")
@@ -246,8 +259,7 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     if args.start:
-        start = datetime.now(CST).replace(microsecond=0) if args.start == "now" else datetime.fromisoformat(args.start)
-        scenario = scenario.model_copy(update={"start": start if start.tzinfo else start.replace(tzinfo=CST)})
+        scenario = scenario.model_copy(update={"start": args.start})
     sim = Simulation(registry_for(scenario), scenario, args.seed)
     messages = _by_simulated_time(_limit(sim.messages(), args.limit), scenario.t0, scenario.t1, args)
     out = open(args.out, "w", encoding="utf-8") if args.out else None  # noqa: SIM115 - closed below

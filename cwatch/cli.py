@@ -9,6 +9,7 @@ import getpass
 import importlib.util
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -50,6 +51,17 @@ def _logging(settings: Settings, *, demo: bool = False) -> None:
 
 
 # --- serve / demo -------------------------------------------------------------------------------------------
+
+
+def _speed(text: str) -> float:
+    """The demo's `--speed`: a positive, finite number of simulated seconds per real second."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"speed must be a positive number (60: a minute a second), got {text!r}")
+    return value
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -342,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo = add("demo", cmd_demo, "serve a sample street on embedded defaults with the simulator feeding it")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    demo.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second (default 1)")
     demo.add_argument("--no-simulator", action="store_true")
     demo.add_argument("--keep", action="store_true", help="keep the demo data of the last run")
 

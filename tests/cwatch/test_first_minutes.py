@@ -99,3 +99,14 @@ def test_a_demo_logs_no_migration_notes_and_serve_still_does(tmp_path: Path) -> 
     finally:
         alembic.setLevel(level)
         root.setLevel(root_level)
+
+
+@pytest.mark.parametrize("speed", ["-5", "0", "abc", "inf"])
+def test_a_demo_speed_that_is_not_positive_is_a_usage_error(speed: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cwatch.cli import build_parser
+
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["demo", "--speed", speed])
+    assert caught.value.code == 2
+    assert "argument --speed: speed must be a positive number" in capsys.readouterr().err
+    assert build_parser().parse_args(["demo", "--speed", "60"]).speed == 60.0

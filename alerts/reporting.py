@@ -9,27 +9,21 @@ from collections.abc import Mapping
 from alerts.model import Account
 from alerts.report_query import report_counts
 from alerts.reports import Area, Period, Report, ReportError, build_report
-from alerts.scope import Hierarchy, as_node_ids, in_scope, sees_all
+from alerts.scope import NODE_LEVELS, Hierarchy, as_node_ids, collection, in_scope, sees_all, within
 from alerts.service import TicketService
 from core.i18n import tr
 
-#: Registry collections by level, outermost first (the attribute names of `devices.registry.Registry`).
-LEVELS: tuple[tuple[str, str], ...] = (
-    ("street", "streets"),
-    ("community", "communities"),
-    ("grid", "grids"),
-    ("microgrid", "microgrids"),
-)
-_LEVEL_NAMES = tuple(level for level, _ in LEVELS)
+#: The levels a report groups by, outermost first, and where the registry holds each.
+LEVELS = {level: attr for level, attr, _ in NODE_LEVELS if level != "building"}
+_LEVEL_NAMES = tuple(LEVELS)
 
 
 def _collection(hierarchy: Hierarchy, level: str) -> Mapping[str, object]:
-    items = getattr(hierarchy, dict(LEVELS)[level], None)
-    return items if isinstance(items, Mapping) else {}
+    return collection(hierarchy, LEVELS[level])
 
 
 def level_of(hierarchy: Hierarchy, node_id: str) -> str | None:
-    return next((level for level, _ in LEVELS if node_id in _collection(hierarchy, level)), None)
+    return next((level for level in LEVELS if node_id in _collection(hierarchy, level)), None)
 
 
 def area(hierarchy: Hierarchy, level: str, node_id: str) -> Area:
@@ -47,12 +41,7 @@ def _ancestor_at(hierarchy: Hierarchy, microgrid_id: str, level: str) -> str | N
 
 
 def _may_review(viewer: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
-    if sees_all(viewer) or scope_id == viewer.scope_id:
-        return True
-    try:
-        return bool(hierarchy.is_within(scope_id, viewer.scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False
+    return sees_all(viewer) or scope_id == viewer.scope_id or within(hierarchy, scope_id, viewer.scope_id)
 
 
 async def viewer_report(
@@ -73,7 +62,7 @@ async def viewer_report(
     microgrids = [
         m
         for m in _collection(hierarchy, "microgrid")
-        if (m == scope_id or _within(hierarchy, m, scope_id)) and in_scope(viewer, m, hierarchy)
+        if (m == scope_id or within(hierarchy, m, scope_id)) and in_scope(viewer, m, hierarchy)
     ]
     # tickets of micro-grids no longer in the registry stay in an operator's street-wide figures
     stored = await service.store.microgrid_ids()
@@ -98,10 +87,3 @@ async def viewer_report(
         sla=service.sla,
         areas=areas,
     )
-
-
-def _within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
-    try:
-        return bool(hierarchy.is_within(node_id, scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False

@@ -10,7 +10,7 @@ account's scope node (its own micro-grid, its grid, community or street); operat
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -64,18 +64,37 @@ def as_node_ids(value: object) -> list[str]:
     return out
 
 
+#: The grid's levels outermost first, as the registry holds them: (level, collection attribute, parent attribute).
+NODE_LEVELS: tuple[tuple[str, str, str | None], ...] = (
+    ("street", "streets", None),
+    ("community", "communities", "street_id"),
+    ("grid", "grids", "community_id"),
+    ("microgrid", "microgrids", "grid_id"),
+    ("building", "buildings", "microgrid_id"),
+)
+
+
+def collection(hierarchy: Hierarchy, attr: str) -> Mapping[str, object]:
+    """One of the registry's collections by attribute name (`microgrids`, ...); empty when it has none."""
+    items = getattr(hierarchy, attr, None)
+    return items if isinstance(items, Mapping) else {}
+
+
+def within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
+    """`hierarchy.is_within`, with a node the registry does not know counted as outside."""
+    try:
+        return bool(hierarchy.is_within(node_id, scope_id))
+    except (KeyError, LookupError, ValueError):
+        return False
+
+
 def sees_all(account: Account) -> bool:
     return account.role == Role.OPERATOR
 
 
 def in_scope(account: Account, microgrid_id: str, hierarchy: Hierarchy) -> bool:
     """The scoping rule: operators see all; everyone else sees the micro-grids within their scope node."""
-    if sees_all(account) or microgrid_id == account.scope_id:
-        return True
-    try:
-        return bool(hierarchy.is_within(microgrid_id, account.scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False  # an unknown node is nobody's
+    return sees_all(account) or microgrid_id == account.scope_id or within(hierarchy, microgrid_id, account.scope_id)
 
 
 def visible_microgrids(account: Account, microgrid_ids: Iterable[str], hierarchy: Hierarchy) -> list[str]:

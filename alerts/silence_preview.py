@@ -5,24 +5,16 @@ Also the scope tree the silence form picks from. Pure: reads the registry handed
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from alerts.model import Account, Ticket
-from alerts.scope import Hierarchy
+from alerts.scope import NODE_LEVELS, Hierarchy, collection, within
 from alerts.silences import may_silence
 from rules.alert import Severity
 
 #: Devices listed by name in a preview; the rest are counted.
 SAMPLE = 20
-#: Registry collections from the street down to buildings, with their level names.
-TREE_LEVELS: tuple[tuple[str, str, str], ...] = (
-    ("street", "streets", ""),
-    ("community", "communities", "street_id"),
-    ("grid", "grids", "community_id"),
-    ("microgrid", "microgrids", "grid_id"),
-    ("building", "buildings", "microgrid_id"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +32,6 @@ class Preview:
     rule_id: str | None = None
     critical_excluded: bool = True
     active_tickets: int = 0
-
-
-def _collection(hierarchy: Hierarchy, name: str) -> Mapping[str, object]:
-    items = getattr(hierarchy, name, None)
-    return items if isinstance(items, Mapping) else {}
 
 
 def _devices_under(hierarchy: Hierarchy, node_id: str) -> Sequence[object]:
@@ -78,16 +65,9 @@ def preview(
             continue
         if device_id is not None and t.device_id != device_id:
             continue
-        if t.microgrid_id == scope_id or _within(hierarchy, t.microgrid_id, scope_id):
+        if t.microgrid_id == scope_id or within(hierarchy, t.microgrid_id, scope_id):
             out.active_tickets += 1
     return out
-
-
-def _within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
-    try:
-        return bool(hierarchy.is_within(node_id, scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +83,10 @@ def scope_tree(hierarchy: Hierarchy, viewer: Account) -> list[Node]:
     """The nodes (street to building) within the viewer's scope or above it, parents before children, each
     saying whether the viewer may silence it: the silence form's picker."""
     out: list[Node] = []
-    for level, name, parent_attr in TREE_LEVELS:
-        for node_id, node in _collection(hierarchy, name).items():
-            mine = may_silence(viewer, node_id, hierarchy) or _within(hierarchy, viewer.scope_id, node_id)
-            if not mine and not _within(hierarchy, node_id, viewer.scope_id) and node_id != viewer.scope_id:
+    for level, name, parent_attr in NODE_LEVELS:
+        for node_id, node in collection(hierarchy, name).items():
+            mine = may_silence(viewer, node_id, hierarchy) or within(hierarchy, viewer.scope_id, node_id)
+            if not mine and not within(hierarchy, node_id, viewer.scope_id) and node_id != viewer.scope_id:
                 continue
             label = getattr(node, "name", None)
             parent = getattr(node, parent_attr, None) if parent_attr else None

@@ -30,7 +30,7 @@ from alerts.errors import NotFoundError, SilenceDuplicateError, SilenceError, Si
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.recurrence import Weekly, decode, encode
-from alerts.scope import Hierarchy, in_scope
+from alerts.scope import Hierarchy, in_scope, within
 from alerts.tables import held_alerts, silences
 from core.db import begin_write
 from core.i18n import tr
@@ -79,12 +79,7 @@ def matches(s: Silence, alert: Alert, hierarchy: Hierarchy) -> bool:
         return False
     if s.device_id is not None and s.device_id != alert.device_id:
         return False
-    if alert.microgrid_id == s.scope_id:
-        return True
-    try:
-        return bool(hierarchy.is_within(alert.microgrid_id, s.scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False
+    return alert.microgrid_id == s.scope_id or within(hierarchy, alert.microgrid_id, s.scope_id)
 
 
 def _row(r: Row[Any]) -> Silence:
@@ -113,20 +108,8 @@ def _same(column: ColumnElement[str | None], value: str | None) -> ColumnElement
     return column.is_(None) if value is None else column == value
 
 
-def _within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
-    try:
-        return bool(hierarchy.is_within(node_id, scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False
-
-
 def _related(viewer: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
-    if in_scope(viewer, scope_id, hierarchy):
-        return True
-    try:
-        return bool(hierarchy.is_within(viewer.scope_id, scope_id))
-    except (KeyError, LookupError, ValueError):
-        return False
+    return in_scope(viewer, scope_id, hierarchy) or within(hierarchy, viewer.scope_id, scope_id)
 
 
 def may_silence(actor: Account, scope_id: str, hierarchy: Hierarchy) -> bool:
@@ -179,9 +162,9 @@ class SilenceStore:
             raise SilenceError(tr("errors.silence_in_past"))
         if not may_silence(actor, scope_id, hierarchy):
             raise SilencePermissionError(tr("errors.silence_not_yours", scope=scope_id))
-        if not _within(hierarchy, scope_id, scope_id):
+        if not within(hierarchy, scope_id, scope_id):
             raise SilenceError(tr("errors.silence_scope_unknown", scope=scope_id))
-        if device_id and not _within(hierarchy, device_id, scope_id):  # unknown and elsewhere read the same
+        if device_id and not within(hierarchy, device_id, scope_id):  # unknown and elsewhere read the same
             raise SilenceError(tr("errors.silence_device_unknown", device=device_id, scope=scope_id))
         async with translated(), begin_write(self.engine) as conn:
             same = await conn.execute(

@@ -878,7 +878,27 @@
         ? ` ${named("severity", e.data.severity.from)} → ${named("severity", e.data.severity.to)}` : "",
       e.to_status && e.from_status && e.to_status !== e.from_status
         ? ` ${named("status", e.from_status)} → ${named("status", e.to_status)}` : "",
-      e.note ? el("span", { class: "note" }, e.note) : null)));
+      e.note ? el("span", { class: "note" }, systemNote(e)) : null)));
+  }
+
+  // The system's own notes (notices sent, escalations, reminders) are stored in both languages; the board says
+  // them in its own from the event's data. Any other note is a person's and stays as written.
+  function systemNote(e) {
+    const d = e.data || {};
+    if (e.actor !== "system") return e.note;
+    const who = d.name || d.recipient;
+    const via = [d.channel, d.to].filter(Boolean).join(" ");
+    const at = d.next_attempt_at ? clock(d.next_attempt_at) : "";
+    if (who && e.action === "notified") return tr("tl.notified", { who, via });
+    if (who && e.action === "notify_deferred") return tr("tl.notify_deferred", { who, at });
+    if (who && e.action === "notify_failed") return tr("tl.notify_failed", { who, via, at, error: d.error || "" });
+    if (who && e.action === "notify_gave_up") return tr("tl.notify_gave_up", { who, error: d.error || "" });
+    if (e.action === "escalate" || e.action === "remind") {
+      const key = `tl.${e.action}.${d.reason}`;
+      const said = tr(key, { n: d.level });
+      if (said !== key) return said;
+    }
+    return e.note;
   }
 
   // Who did it, by name: a person's name (the server's `actor_name`), the family, the system or the resident.

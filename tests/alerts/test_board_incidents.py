@@ -128,6 +128,14 @@ async def test_an_escalated_ticket_stays_overdue_with_its_clock_on_the_list(boar
             await ticket.click()
             await expect(page.get_by_test_id("detail-title")).to_contain_text("烟感报警")
             await expect(page.locator("#detail-body")).to_contain_text("未按时确认")
+            # the system's timeline notes (stored in both languages) are said in the board's one
+            timeline = page.locator("#timeline")
+            await expect(timeline).to_contain_text("超时未确认，升级到第 1 级")
+            await expect(timeline).not_to_contain_text("escalated to level")
+            await page.click("#lang")
+            await expect(timeline).to_contain_text("Not acknowledged in time; escalated to level 1")
+            await expect(timeline).not_to_contain_text("升级到第")
+            await page.click("#lang")
             assert errors == []
         finally:
             await browser.close()

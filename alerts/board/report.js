@@ -114,6 +114,11 @@
     table($("rules"), [t("rule"), ...COLS.map(t)], r.by_rule);
     $("method").textContent = t("method");
     $("report").hidden = false;
+    // rows by a level at or below the report's own (the server refuses the others); a micro-grid has no choice
+    const order = ["street", "community", "grid", "microgrid"];
+    const from = order.indexOf(r.scope.level);
+    for (const o of $("by").options) o.hidden = Boolean(o.value) && order.indexOf(o.value) < from;
+    $("by").closest("label").hidden = from >= order.length - 1;
   }
 
   async function load() {

@@ -35,8 +35,10 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reg = sample_street(start=None)
     street = next(iter(reg.streets.values()))
     duty = reg.people_at(street.id, Role.STREET_DUTY)
+    leader = reg.people_at(A, Role.MICROGRID_LEADER)[0]
     logins = [
-        Login("street", "board-test-password", Role.STREET_DUTY, street.id, "街道值班", duty[0].id if duty else None)
+        Login("street", "board-test-password", Role.STREET_DUTY, street.id, "街道值班", duty[0].id if duty else None),
+        Login("leader", "board-test-password", Role.MICROGRID_LEADER, A, leader.name, leader.id),
     ]
     with serve(build_app(tmp_path_factory.mktemp("report") / "board.db", reg, logins)) as url:
         yield url
@@ -106,5 +108,27 @@ async def test_without_a_session_the_page_says_to_log_in(board: str) -> None:
             page: Any = await (await browser.new_context()).new_page()
             await page.goto(f"{board}/reports?lang=en")
             await expect(page.locator("#status")).to_contain_text("Log in on the board first", timeout=20_000)
+        finally:
+            await browser.close()
+
+
+async def test_the_rows_offered_are_the_levels_below_the_readers_area(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context()
+            street = await context.new_page()
+            await login(street, board, "street")
+            await street.goto(f"{board}/reports?lang=zh")
+            await expect(street.locator("#report")).to_be_visible()
+            await expect(street.locator("#by")).to_be_visible()
+            await expect(street.locator("#by option:not([hidden])")).to_have_count(4)  # default, 3 levels
+            leader = await (await browser.new_context()).new_page()
+            await login(leader, board, "leader")
+            await leader.goto(f"{board}/reports?lang=zh")
+            await expect(leader.locator("#report")).to_be_visible()
+            await expect(leader.locator("#by")).to_be_hidden()  # a micro-grid has no rows to choose
         finally:
             await browser.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -880,6 +880,17 @@ class TicketStore:
         )
         async with translated(), self.engine.connect() as conn:
             return [row_to_ticket(r) for r in await conn.execute(q)]
+
+    async def rule_titles(self, rule_ids: Iterable[str]) -> dict[str, str]:
+        """A title the tickets of each rule carry (a rule's title is the same on all its tickets): what names
+        a rule where only its id is kept, as on a silence."""
+        wanted = sorted(set(rule_ids))
+        if not wanted:
+            return {}
+        q = select(tickets.c.rule_id, func.max(tickets.c.title)).where(tickets.c.rule_id.in_(wanted))
+        async with translated(), self.engine.connect() as conn:
+            rows = await conn.execute(q.group_by(tickets.c.rule_id))
+            return {r[0]: r[1] for r in rows if r[1]}
 
     async def microgrid_ids(self) -> list[str]:
         """Distinct owners of stored tickets (small: one per micro-grid with tickets)."""

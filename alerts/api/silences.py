@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from alerts.api.deps import Api, Viewer, client_address
-from alerts.api.errors import error_responses
+from alerts.api.errors import error_responses, lang_of
 from alerts.api.models import (
     MAX_ID,
     DeviceRefOut,
@@ -32,7 +32,7 @@ from alerts.lifecycle import ACTIVE
 from alerts.recurrence import RecurrenceError, Weekly, parse_weekly
 from alerts.silence_preview import preview, scope_tree
 from alerts.silences import Silence, may_silence
-from core.i18n import tr
+from core.i18n import one_language, tr
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,15 @@ SilenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the silence's id")
 
 
 @router.get("/silences", responses=error_responses(401))
-async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
+async def list_silences(api: Api, viewer: Viewer, request: Request) -> SilenceListOut:
     """Active and upcoming silences inside your scope or covering it (a leader must know that the community
     silenced their micro-grid); `may_cancel` says whether you may end each."""
     now = api.service.clock.now()
     hierarchy = api.registry()
     items = await api.service.silences.visible(viewer, hierarchy, now)
     creators = await api.accounts.display_names(s.created_by for s in items)
+    titles = await api.service.store.rule_titles(s.rule_id for s in items if s.rule_id)
+    lang = lang_of(request)
     return SilenceListOut(
         items=[
             SilenceListItem(
@@ -56,6 +58,7 @@ async def list_silences(api: Api, viewer: Viewer) -> SilenceListOut:
                 may_cancel=may_silence(viewer, s.scope_id, hierarchy),
                 scope_name=node_name(hierarchy, s.scope_id),
                 created_by_name=creators.get(s.created_by),
+                rule_name=one_language(titles[s.rule_id], lang) if s.rule_id in titles else None,
             )
             for s in items
         ]

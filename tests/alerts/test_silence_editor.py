@@ -129,3 +129,26 @@ async def test_an_identical_overlapping_silence_is_refused_and_nothing_is_stored
     assert later.status_code == 201
     listed = (await env.client.get("/api/v1/silences", headers=leader)).json()["items"]
     assert len(listed) == 3
+
+
+async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> None:
+    leader = await env.login("leader")
+    meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
+    offline = Alert(
+        action=AlertAction.RAISE,
+        rule_id="device_offline",
+        dedup_key=f"device_offline:{meter.id}",
+        severity=Severity.MINOR,
+        ts=NOW - 60,
+        microgrid_id=env.mg,
+        title="设备离线 Device offline",
+        device_id=meter.id,
+    )
+    await env.service.apply([offline])
+    for rule in ("device_offline", "water_leak"):
+        body = {"scope_id": env.mg, "rule_id": rule, "duration_s": 3600, "comment": "换表"}
+        assert (await env.client.post("/api/v1/silences", headers=leader, json=body)).status_code == 201
+    for lang, name in (("zh-CN", "设备离线"), ("en", "Device offline")):
+        r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": lang})
+        names = {s["rule_id"]: s["rule_name"] for s in r.json()["items"]}
+        assert names == {"device_offline": name, "water_leak": None}  # no ticket of it yet: the board shows the id

@@ -333,12 +333,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # --- parser -------------------------------------------------------------------------------------------------
 
-_CONFIG_HELP = "TOML settings file (default: $CWATCH_CONFIG)"
+
+def _h(key: str, **values: object) -> str:
+    """A help text of `cwatch --help` in the CLI's language (`core/messages/cli.toml`, `help.*`)."""
+    return text(f"cli.help.{key}", **values)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cwatch", description="Watch a community's devices; dispatch tickets.")
-    p.add_argument("--config", "-c", help=_CONFIG_HELP)
+    p = argparse.ArgumentParser(prog="cwatch", description=_h("description"))
+    p.add_argument("--config", "-c", help=_h("config_file"))
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
@@ -346,130 +349,119 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=fn)
         return sp
 
-    serve = add("serve", cmd_serve, "run the whole service in one process")
+    serve = add("serve", cmd_serve, _h("serve"))
     serve.add_argument(
         "--standby",
         action="store_true",
-        help="wait while another cwatch serve holds the (PostgreSQL) store, and take over when it lets go",
+        help=_h("standby"),
     )
-    demo = add("demo", cmd_demo, "serve a sample street on embedded defaults with the simulator feeding it")
+    demo = add("demo", cmd_demo, _h("demo"))
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second (default 1)")
+    demo.add_argument("--speed", type=_speed, default=1.0, help=_h("speed"))
     demo.add_argument("--no-simulator", action="store_true")
-    demo.add_argument("--keep", action="store_true", help="keep the demo data of the last run")
+    demo.add_argument("--keep", action="store_true", help=_h("keep"))
 
-    reg = sub.add_parser("registry", help="import, export or generate the registry (CSV folders)")
+    reg = sub.add_parser("registry", help=_h("registry"))
     rsub = reg.add_subparsers(dest="registry_command", required=True)
-    r_imp = rsub.add_parser("import", help="replace the registry with a CSV folder (all or nothing)")
+    r_imp = rsub.add_parser("import", help=_h("registry_import"))
     r_imp.add_argument("folder")
     r_imp.set_defaults(func=cmd_registry_import)
-    r_exp = rsub.add_parser("export", help="write the registry as a CSV folder")
+    r_exp = rsub.add_parser("export", help=_h("registry_export"))
     r_exp.add_argument("folder")
     r_exp.set_defaults(func=cmd_registry_export)
-    r_smp = rsub.add_parser("sample", help="write a generated sample street (district, city) as a CSV folder")
+    r_smp = rsub.add_parser("sample", help=_h("registry_sample"))
     r_smp.add_argument("folder")
     r_smp.add_argument("--seed", type=int, default=1)
     r_smp.add_argument(
         "--size",
         choices=["street", "district", "city"],
         default="street",
-        help="street: ~6,300 devices; district: 11 streets, ~195,000 devices, ~40,000 watched households; "
-        "city: 55 streets, ~980,000 devices",
+        help=_h("sample_size"),
     )
     r_smp.set_defaults(func=cmd_registry_sample)
 
     from ingest.refusals import DEADLETTER_REASONS  # a leaf module: an enum and a tuple
 
-    dl = add("deadletters", cmd_deadletters, "list refused device messages with their reasons (JSON lines)")
+    dl = add("deadletters", cmd_deadletters, _h("deadletters"))
     dl.add_argument("--limit", type=int, default=50)
     dl.add_argument(
         "--reason",
         choices=DEADLETTER_REASONS,
         metavar="REASON",
-        help=f"only this reason: {', '.join(DEADLETTER_REASONS)}",
+        help=_h("deadletter_reason", reasons=", ".join(DEADLETTER_REASONS)),
     )
 
-    acc = sub.add_parser("accounts", help="manage board/API accounts")
+    acc = sub.add_parser("accounts", help=_h("accounts"))
     asub = acc.add_subparsers(dest="accounts_command", required=True)
-    a_add = asub.add_parser(
-        "add", help="create an account (password from $CWATCH_NEW_PASSWORD or a prompt; at least 12 characters)"
-    )
+    a_add = asub.add_parser("add", help=_h("accounts_add"))
     a_add.add_argument("username")
-    a_add.add_argument("--person", help="the registry person it is (their tickets are 'Mine'; notices reach them)")
-    a_add.add_argument("--role", help="default: the person's role")
-    a_add.add_argument("--scope", help="node id the account answers for; default: the person's scope")
-    a_add.add_argument("--name", help="display name; default: the person's name")
+    a_add.add_argument("--person", help=_h("accounts_person"))
+    a_add.add_argument("--role", help=_h("accounts_role"))
+    a_add.add_argument("--scope", help=_h("accounts_scope"))
+    a_add.add_argument("--name", help=_h("accounts_name"))
     a_add.set_defaults(func=cmd_accounts_add)
-    a_list = asub.add_parser("list", help="every account (JSON lines)")
+    a_list = asub.add_parser("list", help=_h("accounts_list"))
     a_list.set_defaults(func=cmd_accounts_list)
-    a_dis = asub.add_parser("disable", help="disable an account and end its sessions")
+    a_dis = asub.add_parser("disable", help=_h("accounts_disable"))
     a_dis.add_argument("username")
     a_dis.set_defaults(func=cmd_accounts_disable)
-    a_pw = asub.add_parser("reset-password", help="set a new password ($CWATCH_NEW_PASSWORD or a prompt)")
+    a_pw = asub.add_parser("reset-password", help=_h("accounts_reset"))
     a_pw.add_argument("username")
     a_pw.set_defaults(func=cmd_accounts_reset_password)
 
-    aud = add("audit", cmd_audit, "list the audit log, newest first (JSON lines): accounts, silences, away, registry")
+    aud = add("audit", cmd_audit, _h("audit"))
     aud.add_argument("--limit", type=int, default=50)
-    aud.add_argument("--action", help="an action or its prefix, e.g. silence. or household.away")
-    aud.add_argument("--actor", help="only this actor (a username, or cli:<user>)")
-    aud.add_argument("--before", type=int, help="only entries older than this id (the next page)")
+    aud.add_argument("--action", help=_h("audit_action"))
+    aud.add_argument("--actor", help=_h("audit_actor"))
+    aud.add_argument("--before", type=int, help=_h("audit_before"))
 
-    brk = sub.add_parser("broker", help="the MQTT broker's side: device accounts")
+    brk = sub.add_parser("broker", help=_h("broker"))
     bsub = brk.add_subparsers(dest="broker_command", required=True)
     b_cred = bsub.add_parser(
         "credentials",
-        help="write Mosquitto's password file and ACL from the registry: an account per device, and the ingester's",
+        help=_h("broker_credentials"),
     )
-    b_cred.add_argument(
-        "folder", help="where cwatch.passwd, cwatch.acl and new passwords are written (kept between runs)"
-    )
-    b_cred.add_argument(
-        "--rotate", action="append", default=[], metavar="ID", help="a new password for this device (repeatable)"
-    )
-    b_cred.add_argument(
-        "--gateways", action="store_true", help="accounts for gateways too, each writing its devices' topics"
-    )
+    b_cred.add_argument("folder", help=_h("broker_folder"))
+    b_cred.add_argument("--rotate", action="append", default=[], metavar="ID", help=_h("broker_rotate"))
+    b_cred.add_argument("--gateways", action="store_true", help=_h("broker_gateways"))
     b_cred.set_defaults(func=cmd_broker_credentials)
 
-    sch = add("schemas", cmd_schemas, "write the JSON Schemas of device protocol v1")
+    sch = add("schemas", cmd_schemas, _h("schemas"))
     sch.add_argument("folder", nargs="?", default="docs/schemas")
 
-    db = sub.add_parser("db", help="the relational store's schema (Alembic migrations)")
+    db = sub.add_parser("db", help=_h("db"))
     dsub = db.add_subparsers(dest="db_command", required=True)
-    d_up = dsub.add_parser("upgrade", help="migrate the store to this cwatch's schema (start-up does it too)")
+    d_up = dsub.add_parser("upgrade", help=_h("db_upgrade"))
     d_up.set_defaults(func=cmd_db_upgrade)
-    d_cur = dsub.add_parser("current", help="the store's revision and this cwatch's newest (exit 1: not yet there)")
+    d_cur = dsub.add_parser("current", help=_h("db_current"))
     d_cur.set_defaults(func=cmd_db_current)
-    d_rev = dsub.add_parser(
-        "revision", help="developers: write the next revision, by autogenerate from the packages' tables"
-    )
-    d_rev.add_argument("-m", "--message", required=True, help="what the revision changes (names its file)")
-    d_rev.add_argument("--empty", action="store_true", help="no autogenerate: an empty revision to write by hand")
+    d_rev = dsub.add_parser("revision", help=_h("db_revision"))
+    d_rev.add_argument("-m", "--message", required=True, help=_h("db_message"))
+    d_rev.add_argument("--empty", action="store_true", help=_h("db_empty"))
     d_rev.set_defaults(func=cmd_db_revision)
 
-    rules = sub.add_parser("rules", help="rule configuration")
+    rules = sub.add_parser("rules", help=_h("rules"))
     rusub = rules.add_subparsers(dest="rules_command", required=True)
-    r_chk = rusub.add_parser("check", help="validate a rule file against the registry")
+    r_chk = rusub.add_parser("check", help=_h("rules_check"))
     r_chk.add_argument("file", nargs="?")
     r_chk.set_defaults(func=cmd_rules_check)
 
-    ros = add("roster", cmd_roster, "who is on duty in each micro-grid now and next (covers and swaps applied)")
-    ros.add_argument("--microgrid", help="one micro-grid only")
-    ros.add_argument("--at", help="instead of now: a time, ISO 8601 with offset (2026-03-01T20:00+08:00)")
+    ros = add("roster", cmd_roster, _h("roster"))
+    ros.add_argument("--microgrid", help=_h("roster_microgrid"))
+    ros.add_argument("--at", help=_h("roster_at"))
 
-    pol = sub.add_parser("policies", help="escalation policies")
+    pol = sub.add_parser("policies", help=_h("policies"))
     posub = pol.add_subparsers(dest="policies_command", required=True)
-    p_chk = posub.add_parser("check", help="validate a policy file (every problem as file:line: key: reason)")
+    p_chk = posub.add_parser("check", help=_h("policies_check"))
     p_chk.add_argument("file", nargs="?")
     p_chk.set_defaults(func=cmd_policies_check)
 
-    cfg = sub.add_parser("config", help="settings")
+    cfg = sub.add_parser("config", help=_h("config"))
     csub = cfg.add_subparsers(dest="config_command", required=True)
-    c_chk = csub.add_parser("check", help="validate settings and print the effective values")
+    c_chk = csub.add_parser("check", help=_h("config_check"))
     c_chk.set_defaults(func=cmd_config_check)
 
-    sim = add("simulate", cmd_simulate, "publish simulated device data, scenarios, replays or load")
+    sim = add("simulate", cmd_simulate, _h("simulate"))
     try:
         from simulator.cli import add_arguments
     except ImportError:  # simulator not importable: keep the rest of the CLI usable
@@ -487,7 +479,7 @@ def _config_option_everywhere(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):
                 if "--config" not in sub._option_string_actions:
-                    sub.add_argument("--config", "-c", default=argparse.SUPPRESS, help=_CONFIG_HELP)
+                    sub.add_argument("--config", "-c", default=argparse.SUPPRESS, help=_h("config_file"))
                 _config_option_everywhere(sub)
 
 

@@ -36,13 +36,14 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import yaml
+from tqdm import tqdm
 
 from bench.care import replay as rp
 from bench.care import score as sc
@@ -167,6 +168,8 @@ class Bench:
             truth.pick_incidents(self.households, self.uses, rng, self.tz) for _ in range(rounds)
         ]
         self.span = sc.Span({k: (float(h.ts[0]), float(h.ts[-1])) for k, h in self.households.items()})
+        #: called after each replay of the year (one quiet, one per incident round): the progress bar's step
+        self.replayed: Callable[[], None] = lambda: None
 
     def cut_series(self, incidents: Mapping[str, truth.Incident]) -> dict[str, Household]:
         """Every household's series with its incident of the round, ending at the incident's horizon (what comes
@@ -202,9 +205,21 @@ class Bench:
                 if e.alert.action in _CHANGES and e.alert.details.get("signal") != "all_well"
             )
 
+        return self._each(run, lambda incs: self.cut_series(incs))
+
+    def _each(
+        self,
+        run: Callable[[Mapping[str, Household]], list[sc.Raised]],
+        cut: Callable[[dict[str, truth.Incident]], Mapping[str, Household]],
+    ) -> tuple[list[sc.Raised], list[list[sc.Raised]]]:
+        """`run` on the quiet year, then on each round's cut series, reporting each replay done."""
         clean = run(self.households)
-        cut = [run(self.cut_series(incs)) for incs in self.rounds]
-        return clean, cut
+        self.replayed()
+        rounds = []
+        for incs in self.rounds:
+            rounds.append(run(cut(incs)))
+            self.replayed()
+        return clean, rounds
 
     def _household_of(self, alert: Alert) -> str:
         """The household key an alert counts for; a shared-cause (outage) alert counts for the household of
@@ -234,13 +249,12 @@ class Bench:
                 out.extend(sc.Raised(k, "peer", t, t) for t in p.alerts(h.ts, h.litres, self.tz))
             return out
 
-        clean = run(self.households)
-        cut = []
-        for incs in self.rounds:
-            cut.append(
-                run({k: truth.cut(self.households[k], self.uses[k], i, i.cut + sc.HORIZON_S) for k, i in incs.items()})
-            )
-        return clean, cut
+        return self._each(
+            run,
+            lambda incs: {
+                k: truth.cut(self.households[k], self.uses[k], i, i.cut + sc.HORIZON_S) for k, i in incs.items()
+            },
+        )
 
     # --- scoring ------------------------------------------------------------------------------------------
 
@@ -382,20 +396,29 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in SETTINGS]
     if unknown:
         p.error(f"unknown settings {unknown}; known: {list(SETTINGS)}")
-    if a.jobs > 1:
-        with ProcessPoolExecutor(a.jobs) as pool:
-            results = list(pool.map(_run_setting, [(path, a.rounds, a.sweep, n) for n in names]))
-    else:
-        results = [_setting(bench, n) for n in names]
-    peers: list[Scored] = []
     makers: dict[str, Callable[[], Peer]] = {"naive": NaiveFixed}
     if not a.no_peers:
         makers.update(load_peers())
+    per = 1 + len(bench.rounds)  # replays of the year per setting or peer
+    # on a terminal: a bar over the replays with the time left; elsewhere the per-setting lines and the table
+    bar = tqdm(total=(len(names) + len(makers)) * per, unit=" replays", disable=not sys.stderr.isatty())
+    bench.replayed = lambda: bar.update(1)
+    if a.jobs > 1:
+        with ProcessPoolExecutor(a.jobs) as pool:
+            futures = [pool.submit(_run_setting, (path, a.rounds, a.sweep, n)) for n in names]
+            for done in as_completed(futures):
+                done.result()
+                bar.update(per)
+            results = [f.result() for f in futures]
+    else:
+        results = [_setting(bench, n) for n in names]
+    peers: list[Scored] = []
     for make in makers.values():
         peer = make()
         t = time.perf_counter()
         clean, cut = bench.peer(peer)
         peers.append(bench.score(peer.name, clean, cut, frozenset({"peer"}), time.perf_counter() - t))
+    bar.close()
     print(report(bench, ds, path, results, peers))
     if a.json:
         a.json.write_text(json.dumps([_as_json(s) for s in [*results, *peers]], indent=1), encoding="utf-8")

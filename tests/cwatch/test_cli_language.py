@@ -45,3 +45,21 @@ def test_english_without_a_language_and_under_an_english_locale(
     monkeypatch.setenv("CWATCH_NEW_PASSWORD", "short")
     assert main(["accounts", "add", "wf", "--role", "grid_worker", "--scope", "x"]) == 2
     assert capsys.readouterr().err == "cwatch: password must have at least 12 characters\n"
+
+
+def test_help_is_in_the_cli_language(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CWATCH_LANG", "zh_CN")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = capsys.readouterr().out
+    assert "监测社区设备，派发工单。" in shown
+    assert "在一个进程中运行整个服务" in shown
+    with pytest.raises(SystemExit):
+        main(["registry", "sample", "--help"])
+    assert "约 195,000 台设备" in capsys.readouterr().out
+    monkeypatch.setenv("CWATCH_LANG", "en")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "run the whole service in one process" in capsys.readouterr().out

@@ -44,12 +44,20 @@ def _devices_under(hierarchy: Hierarchy, node_id: str) -> Sequence[object]:
 
 
 def preview(
-    hierarchy: Hierarchy, scope_id: str, rule_id: str | None, device_id: str | None, active: Sequence[Ticket]
+    hierarchy: Hierarchy,
+    scope_id: str,
+    rule_id: str | None,
+    device_id: str | None,
+    active: Sequence[Ticket],
+    classes: frozenset[str] | None = None,
 ) -> Preview:
     """What a silence of `scope_id` (narrowed to `rule_id` / `device_id`) covers; `active` are the active
-    tickets to check against it."""
+    tickets to check against it; `classes` the device classes the rule judges (None: any)."""
     devices = [
-        d for d in _devices_under(hierarchy, scope_id) if device_id is None or getattr(d, "id", None) == device_id
+        d
+        for d in _devices_under(hierarchy, scope_id)
+        if device_id in (None, getattr(d, "id", None))
+        and (classes is None or str(getattr(d, "device_class", "")) in classes)
     ]
     out = Preview(rule_id=rule_id, critical_excluded=rule_id is None)
     out.devices = len(devices)

@@ -18,7 +18,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -69,7 +69,7 @@ from ingest.sinks.base import TelemetryReader
 from ingest.sinks.configured import make_reader
 from ingest.wiring import IngestParts, ingest_parts, ingester_on
 from rules.alert import Alert
-from rules.config import RuleSet, default_ruleset_path, load_ruleset
+from rules.config import DeviceRuleBase, RuleSet, default_ruleset_path, load_ruleset
 from rules.engine import Engine
 from rules.runner import RuleRunner, open_engine
 from rules.state import RuleStateStore
@@ -328,7 +328,9 @@ class Service:
             }
 
         telemetry = telemetry_reader(s, clock, stack)
-        server = build_http(s, engine, holder, metrics, wall, desk, hub, answers, readiness, telemetry, self.mailbox)
+        server = build_http(
+            s, engine, holder, metrics, wall, desk, hub, answers, readiness, telemetry, self.mailbox, rules.engine
+        )
         parts = Parts(
             settings=s,
             engine=engine,
@@ -556,6 +558,7 @@ def build_http(
     readiness: Callable[[], Awaitable[dict[str, bool]]],
     telemetry: TelemetryReader,
     mailbox: MailboxAt | None,
+    judge: HasRuleSet,
 ) -> uvicorn.Server:
     """The HTTP server: `/api/v1` of `alerts`, the operations routes of `cwatch.api`, the board, /metrics and
     the health checks; with the demo's mailbox at `/demo/mailbox`."""
@@ -573,6 +576,7 @@ def build_http(
             telemetry=telemetry,
             tz=ZoneInfo(s.timezone),
             tile_url=s.siteplan.tile_url or None,
+            rules=lambda: rule_classes(judge.ruleset),
         ),
         ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
         board_dir=STATIC_DIR,
@@ -584,6 +588,22 @@ def build_http(
     if not s.http.metrics_token:
         log.info("/metrics is off: set http.metrics_token to scrape it")
     return uvicorn.Server(uvicorn.Config(app, host=s.http.host, port=s.http.port, log_level="warning", lifespan="off"))
+
+
+class HasRuleSet(Protocol):
+    """The rule engine as the API sees it: the rule set in force (hot reloads replace it)."""
+
+    @property
+    def ruleset(self) -> RuleSet: ...
+
+
+def rule_classes(ruleset: RuleSet) -> dict[str, frozenset[str] | None]:
+    """Each rule's id and the device classes it judges (None: any class, or a household's rule)."""
+    out: dict[str, frozenset[str] | None] = {}
+    for r in ruleset.rules:
+        classes = r.classes() if isinstance(r, DeviceRuleBase) else None
+        out[r.id] = frozenset(c.value for c in classes) if classes is not None else None
+    return out
 
 
 # --- media and evidence -------------------------------------------------------------------------------------

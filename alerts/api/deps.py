@@ -8,7 +8,7 @@ Authentication: `Authorization: Bearer <token>` or the `cwatch_session` cookie (
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Annotated
@@ -50,6 +50,9 @@ class AlertsApi:
     telemetry: TelemetryReader | None = None  # None: no evidence charts (the chart says why)
     tz: tzinfo = UTC  # the street's time zone: "usual at this hour of the day"
     tile_url: str | None = None  # map tiles under the site plan ({z}/{x}/{y}); None: the plan alone (offline)
+    #: the rules in force: id -> the device classes it judges (None: any); a silence may name only these
+    #: (None here: any rule id is taken, nothing is narrowed by class)
+    rules: Callable[[], Mapping[str, frozenset[str] | None]] | None = None
 
     def __post_init__(self) -> None:
         if self.link_actions is None:

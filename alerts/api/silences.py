@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from alerts.api.deps import Api, Viewer, client_address
+from alerts.api.deps import AlertsApi, Api, Viewer, client_address
 from alerts.api.errors import error_responses, lang_of
 from alerts.api.models import (
     MAX_ID,
@@ -72,6 +72,7 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
     silence (scope, rule, device, windows) overlapping it is refused with 409."""
     now = api.service.clock.now()
     start, ends_at = _span(body.starts_at, body.ends_at, body.duration_s, now)
+    _rule_classes(api, body.rule_id)
     s = await api.service.silences.create(
         viewer,
         api.registry(),
@@ -107,7 +108,8 @@ async def preview_silence(body: SilencePreviewBody, api: Api, viewer: Viewer) ->
     start, end = _span(body.starts_at, body.ends_at, body.duration_s or (None if body.ends_at else 3600.0), now)
     weekly = _weekly(body.weekly)
     active = await api.service.list_tickets(viewer, status=sorted(ACTIVE), limit=500)
-    p = preview(hierarchy, body.scope_id, body.rule_id, body.device_id, active.items)
+    classes = _rule_classes(api, body.rule_id)
+    p = preview(hierarchy, body.scope_id, body.rule_id, body.device_id, active.items, classes)
     tz = api.service.silences.tz
     windows = weekly.windows(start, end, tz) if weekly is not None else [(start, end)]
     return SilencePreviewOut(
@@ -160,3 +162,14 @@ def _fields(s: Silence, now: float, tz: tzinfo) -> dict[str, Any]:
         "weekly": WeeklyOut(days=list(w.days), from_=w.start, to=w.end) if w is not None else None,
         "next_windows": [WindowOut(starts_at=a, ends_at=b) for a, b in upcoming if s.cancelled_at is None],
     }
+
+
+def _rule_classes(api: AlertsApi, rule_id: str | None) -> frozenset[str] | None:
+    """The device classes `rule_id` judges (None: any); a rule not in force is refused, so a typo in a rule id
+    is not a silence that silences nothing."""
+    if rule_id is None or api.rules is None:
+        return None
+    rules = api.rules()
+    if rule_id not in rules:
+        raise SilenceError(tr("errors.silence_rule_unknown", rule=rule_id))
+    return rules[rule_id]

@@ -50,7 +50,12 @@ async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
     await accounts.create_account("worker", PASSWORD, Role.GRID_WORKER, mg, "网格员", None)
     app = FastAPI()
     install_error_handlers(app)
-    mount(app, AlertsApi(service, accounts, lambda: reg, hub))
+    rules: dict[str, frozenset[str] | None] = {
+        "smoke_alarm": frozenset({"smoke_detector"}),
+        "device_offline": None,
+        "water_leak": frozenset({"water_meter"}),
+    }
+    mount(app, AlertsApi(service, accounts, lambda: reg, hub, rules=lambda: rules))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield Env(client, service, reg, mg)
 
@@ -101,7 +106,13 @@ async def test_the_preview_counts_devices_by_class_and_active_tickets_inside(env
         headers=leader,
         json={"scope_id": env.mg, "device_id": meter.id, "rule_id": "smoke_alarm"},
     )
-    assert (one.json()["devices"], one.json()["active_tickets"], one.json()["critical_excluded"]) == (1, 0, False)
+    # a meter named with a rule that judges smoke detectors covers nothing
+    assert (one.json()["devices"], one.json()["active_tickets"], one.json()["critical_excluded"]) == (0, 0, False)
+    smoke = await env.client.post(
+        "/api/v1/silences/preview", headers=leader, json={"scope_id": env.mg, "rule_id": "smoke_alarm"}
+    )
+    detectors = [d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.SMOKE_DETECTOR]
+    assert smoke.json()["by_class"] == {"smoke_detector": len(detectors)}
     worker = await env.login("worker")
     assert (
         await env.client.post("/api/v1/silences/preview", headers=worker, json={"scope_id": env.mg})
@@ -152,3 +163,13 @@ async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> Non
         r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": lang})
         names = {s["rule_id"]: s["rule_name"] for s in r.json()["items"]}
         assert names == {"device_offline": name, "water_leak": None}  # no ticket of it yet: the board shows the id
+
+
+async def test_a_rule_not_in_force_is_refused_before_anything_is_stored(env: Env) -> None:
+    leader = await env.login("leader")
+    typo = {"scope_id": env.mg, "rule_id": "smoke_alrm", "duration_s": 600, "comment": "年检"}
+    for path in ("/api/v1/silences/preview", "/api/v1/silences"):
+        r = await env.client.post(path, headers={**leader, "Accept-Language": "zh-CN"}, json=typo)
+        assert r.status_code == 422, r.text
+        assert "smoke_alrm" in r.json()["error"]["message"]
+    assert (await env.client.get("/api/v1/silences", headers=leader)).json()["items"] == []

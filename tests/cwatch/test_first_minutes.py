@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cwatch.app import rule_classes
 from cwatch.demo import DemoOptions, demo_accounts, demo_microgrid, prepare_demo
 from cwatch.errors import ServiceError
 from cwatch.instance import AlreadyServingError, file_lock
@@ -16,6 +17,7 @@ from cwatch.ports import check_ports, port_in_use
 from cwatch.settings import load_settings
 from devices.model import Role
 from devices.sample import sample_street
+from rules.config import default_ruleset_path, load_ruleset
 from simulator.incidents import resolve
 from simulator.scenario import IncidentStream, load_scenario
 from simulator.world import World
@@ -110,3 +112,9 @@ def test_a_demo_speed_that_is_not_positive_is_a_usage_error(speed: str, capsys: 
     assert caught.value.code == 2
     assert "argument --speed: speed must be a positive number" in capsys.readouterr().err
     assert build_parser().parse_args(["demo", "--speed", "60"]).speed == 60.0
+
+
+def test_the_api_learns_each_rules_device_classes_from_the_rule_set() -> None:
+    classes = rule_classes(load_ruleset(default_ruleset_path(), sample_street(1)))
+    assert classes["smoke_alarm"] == frozenset({"smoke_detector"})
+    assert classes["elderly_no_water"] is None  # a household's rule: any of its devices

@@ -254,18 +254,23 @@ def running(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("drain_batch", [25])
 async def test_refused_points_survive_the_drain_process_killed_at_any_point(rig: Rig) -> None:
-    """1,000 readings written 25 at a time, every fifth refused by the database. The drain process is SIGKILLed
-    each time its cursor has moved, eight times, so the kills fall while it writes, between a write and its
-    commit, or right after one. Every good reading is stored and every refused one is a dead letter exactly
-    once."""
+    """1,000 readings written 25 at a time in eight rounds, every fifth refused by the database. The drain
+    process is SIGKILLed each round once its cursor has moved, so the kills fall while it writes, between a
+    write and its commit, or right after one. Every good reading is stored and every refused one is a dead
+    letter exactly once."""
     spool = rig.ingester.spool
     bad = {seq for seq in range(1000) if seq % 5 == 0}
-    for b in range(40):
-        spool.append([reading(s, value=math.nan if s in bad else None) for s in range(b * 25, b * 25 + 25)])
+    batches = [
+        [reading(s, value=math.nan if s in bad else None) for s in range(b * 25, b * 25 + 25)] for b in range(40)
+    ]
     process = rig.ingester.drain_process
     assert process is not None
-    for _ in range(8):
+    for k in range(8):
+        # five more batches each round: a drain faster than the kills (a quiet machine) still has work to be
+        # killed in, and its cursor has something to move over
         at = spool.position("telemetry")
+        for batch in batches[k * 5 : (k + 1) * 5]:
+            spool.append(batch)
         await until(lambda at=at: spool.position("telemetry") != at, deadline_s=60)  # type: ignore[misc]
         pid = process.pid
         assert pid is not None

@@ -17,6 +17,7 @@ FILES: dict[str, str] = {
     "board.js": "text/javascript; charset=utf-8",
     "i18n.js": "text/javascript; charset=utf-8",
     "board.css": "text/css; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "siteplan.js": "text/javascript; charset=utf-8",
     "wall.html": "text/html; charset=utf-8",

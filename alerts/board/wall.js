@@ -21,17 +21,7 @@
   const reduced = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   const state = { me: null, plan: null, planView: null, tickets: [], source: null, soon: null, failed: false };
 
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") e.className = v;
-      else if (k.startsWith("data-") || k.startsWith("aria-")) e.setAttribute(k, v);
-      else e[k] = v;
-    }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
-    return e;
-  }
+  const { el } = window.cwatchDom;
 
   async function api(path, opts) {
     const o = Object.assign({ credentials: "same-origin", headers: {} }, opts || {});

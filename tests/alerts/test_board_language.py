@@ -179,7 +179,7 @@ async def test_a_title_in_both_languages_shows_the_boards_one_and_device_classes
             await page.click("#lang")
             await expect(row.locator(".title")).to_have_text("Door forced open")
             await row.click()
-            await expect(page.get_by_test_id("detail-title")).to_have_text("critical Door forced open")
+            await expect(page.get_by_test_id("detail-title")).to_have_text("Critical Door forced open")
             await expect(page.locator("#detail-body")).to_contain_text("access door")
             assert errors == []
         finally:

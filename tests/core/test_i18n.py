@@ -73,6 +73,13 @@ def test_every_value_of_the_named_enumerations_has_a_name() -> None:
             assert f"names.{table}.{value.value}" in i18n.catalog(), (table, value)
 
 
+def test_severities_are_capitalised_in_english_like_the_other_labels_beside_them() -> None:
+    """The board shows them as badges and tiles beside "Active" and "Overdue": one way of writing them."""
+    names = {s.value: i18n.render(f"names.severity.{s.value}", EN) for s in Severity}
+    assert all(n[:1].isupper() for n in names.values()), names
+    assert i18n.render("board.tile.active", EN)[:1].isupper()
+
+
 def test_a_text_renders_in_either_language_and_is_english_as_a_string() -> None:
     msg = tr("errors.cannot_from_status", action=tr("names.action.ack"), status=tr("names.status.resolved"))
     assert msg == "cannot acknowledge a ticket that is resolved"

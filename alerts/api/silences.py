@@ -19,7 +19,6 @@ from alerts.api.models import (
     SilenceBody,
     SilenceListItem,
     SilenceListOut,
-    SilenceOut,
     SilencePreviewBody,
     SilencePreviewOut,
     WeeklyIn,
@@ -29,6 +28,7 @@ from alerts.api.models import (
 from alerts.api.views import node_name
 from alerts.errors import SilenceError, SilencePermissionError
 from alerts.lifecycle import ACTIVE
+from alerts.model import Account
 from alerts.recurrence import RecurrenceError, Weekly, parse_weekly
 from alerts.silence_preview import preview, scope_tree
 from alerts.silences import Silence, may_silence
@@ -46,30 +46,16 @@ async def list_silences(api: Api, viewer: Viewer, request: Request) -> SilenceLi
     """Active and upcoming silences inside your scope or covering it (a leader must know that the community
     silenced their micro-grid); `may_cancel` says whether you may end each."""
     now = api.service.clock.now()
-    hierarchy = api.registry()
-    items = await api.service.silences.visible(viewer, hierarchy, now)
-    creators = await api.accounts.display_names(s.created_by for s in items)
-    titles = await api.service.store.rule_titles(s.rule_id for s in items if s.rule_id)
-    lang = lang_of(request)
-    return SilenceListOut(
-        items=[
-            SilenceListItem(
-                **_fields(s, now, api.service.silences.tz),
-                may_cancel=may_silence(viewer, s.scope_id, hierarchy),
-                scope_name=node_name(hierarchy, s.scope_id),
-                created_by_name=creators.get(s.created_by),
-                rule_name=one_language(titles[s.rule_id], lang) if s.rule_id in titles else None,
-            )
-            for s in items
-        ]
-    )
+    items = await api.service.silences.visible(viewer, api.registry(), now)
+    return SilenceListOut(items=await _shaped(api, viewer, items, now, lang_of(request)))
 
 
 @router.post("/silences", status_code=201, responses=error_responses(401, 403))
-async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: Viewer) -> SilenceOut:
+async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: Viewer) -> SilenceListItem:
     """Open a maintenance window (leaders and above, within their scope). Give `ends_at` or `duration_s`; with
     `weekly`, it silences only inside those windows (every Tuesday 09:00-11:00) until the end. An identical
-    silence (scope, rule, device, windows) overlapping it is refused with 409."""
+    silence (scope, rule, device, windows) overlapping it is refused with 409. The answer has the shape of an
+    item of the list."""
     now = api.service.clock.now()
     start, ends_at = _span(body.starts_at, body.ends_at, body.duration_s, now)
     _rule_classes(api, body.rule_id)
@@ -86,7 +72,8 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
         weekly=_weekly(body.weekly),
         source=client_address(request),
     )
-    return SilenceOut(**_fields(s, now, api.service.silences.tz))
+    [item] = await _shaped(api, viewer, [s], now, lang_of(request))
+    return item
 
 
 @router.get("/silences/scopes", responses=error_responses(401))
@@ -124,15 +111,37 @@ async def preview_silence(body: SilencePreviewBody, api: Api, viewer: Viewer) ->
 
 
 @router.post("/silences/{silence_id}/cancel", responses=error_responses(401, 403, 404))
-async def cancel_silence(silence_id: SilenceId, request: Request, api: Api, viewer: Viewer) -> SilenceOut:
-    """End a silence now; what it held and is still wrong opens tickets at once."""
+async def cancel_silence(silence_id: SilenceId, request: Request, api: Api, viewer: Viewer) -> SilenceListItem:
+    """End a silence now; what it held and is still wrong opens tickets at once. The answer has the shape of
+    an item of the list."""
     now = api.service.clock.now()
     s = await api.service.silences.cancel(viewer, api.registry(), silence_id, now, source=client_address(request))
     try:  # what it held and is still wrong opens tickets now; else the escalation loop's next cycle does
         await api.service.release_held()
     except Exception:  # the cancel itself is done: say so
         log.exception("releasing the raises held by silence %s failed", silence_id)
-    return SilenceOut(**_fields(s, now, api.service.silences.tz))
+    [item] = await _shaped(api, viewer, [s], now, lang_of(request))
+    return item
+
+
+async def _shaped(
+    api: AlertsApi, viewer: Account, items: list[Silence], now: float, lang: str
+) -> list[SilenceListItem]:
+    """Silences as the list shows them (and the create and cancel answers): names of the scope, the creator and
+    the rule (in `lang`) beside their ids, and whether `viewer` may end each."""
+    hierarchy = api.registry()
+    creators = await api.accounts.display_names(s.created_by for s in items)
+    titles = await api.service.store.rule_titles(s.rule_id for s in items if s.rule_id)
+    return [
+        SilenceListItem(
+            **_fields(s, now, api.service.silences.tz),
+            may_cancel=may_silence(viewer, s.scope_id, hierarchy),
+            scope_name=node_name(hierarchy, s.scope_id),
+            created_by_name=creators.get(s.created_by),
+            rule_name=one_language(titles[s.rule_id], lang) if s.rule_id in titles else None,
+        )
+        for s in items
+    ]
 
 
 def _span(starts_at: float | None, ends_at: float | None, duration_s: float | None, now: float) -> tuple[float, float]:

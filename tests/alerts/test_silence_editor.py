@@ -173,3 +173,17 @@ async def test_a_rule_not_in_force_is_refused_before_anything_is_stored(env: Env
         assert r.status_code == 422, r.text
         assert "smoke_alrm" in r.json()["error"]["message"]
     assert (await env.client.get("/api/v1/silences", headers=leader)).json()["items"] == []
+
+
+async def test_the_create_and_cancel_answers_have_the_shape_of_the_list(env: Env) -> None:
+    leader = await env.login("leader")
+    body = {"scope_id": env.mg, "duration_s": 3600, "comment": "换表"}
+    made = await env.client.post("/api/v1/silences", headers=leader, json=body)
+    assert made.status_code == 201, made.text
+    [listed] = (await env.client.get("/api/v1/silences", headers=leader)).json()["items"]
+    assert made.json() == listed
+    assert made.json()["scope_name"] == env.reg.microgrids[env.mg].name
+    assert made.json()["created_by_name"] == "组长"
+    ended = await env.client.post(f"/api/v1/silences/{listed['id']}/cancel", headers=leader)
+    assert set(ended.json()) == set(listed)
+    assert ended.json()["scope_name"] == listed["scope_name"]

@@ -8,8 +8,9 @@ judging half the traffic each:
 
 - a file lock (`flock`) on `<data_dir>/serve.lock`, which also holds the claimant's pid and host for the message;
 - on PostgreSQL, a session advisory lock on the database, held by one connection for the process's life (the
-  server drops it when that connection dies, so a crashed host does not hold it forever); on SQLite the store is
-  a file, and a file lock next to it does the same.
+  server drops it when that connection dies, so a crashed host does not hold it forever) and confirmed on a
+  lease from a thread of its own, so that no load on the service's event loop can keep it from confirming; on
+  SQLite the store is a file, and a file lock next to it does the same.
 
 The CLI's other commands (accounts, dead letters, registry import) take no lock: they are short and share the
 store safely with a running service. Tables are created after the lock is held, so two processes starting at
@@ -25,9 +26,12 @@ import fcntl
 import logging
 import os
 import socket
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ADVISORY_KEY = 0x6377_6174_6368  # "cwatch" in ASCII: the advisory lock every `cwatch serve` takes
 
@@ -109,11 +115,36 @@ class StoppedWaitingError(ClaimError):
     """A standby was asked to stop while it waited for the store."""
 
 
+class _ClaimLoop:
+    """An event loop in a daemon thread of its own, where the claim's session lives and is checked.
+
+    The service's event loop cannot be trusted with the lease: under an ingest backlog each of its turns runs a
+    batch of work (rule batches, a sweep, ticket writes, stream frames) that can take seconds on a busy machine,
+    and a check needs several turns (BEGIN, SELECT 1, COMMIT: one reply each), so a healthy database looked
+    unreachable and the service stopped itself. Here a check needs only the interpreter lock, which a busy thread
+    yields every few milliseconds (`sys.getswitchinterval`)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="cwatch-claim", daemon=True)
+        self.thread.start()
+
+    async def run(self, coro: Coroutine[object, object, T]) -> T:
+        """Run `coro` on the claim's loop and wait for it here; cancelling the wait cancels it there."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
 class _AdvisoryClaim(Claim):
     """The PostgreSQL advisory lock, held by one session of an engine of its own (no pool: closing the
-    connection ends the session, and the lock with it). `hold` checks the session every `interval` s; when the
-    session is gone it claims the lock again on a new one; it reports the claim lost when another process holds
-    it now, or when it could not confirm it for `lease_s`."""
+    connection ends the session, and the lock with it), on a thread and event loop of its own (`_ClaimLoop`).
+    `hold` checks the session every `interval` s; when the session is gone it claims the lock again on a new one;
+    it reports the claim lost when another process holds it now, or when it could not confirm it for `lease_s`.
+    The public coroutines may be awaited from any event loop; the `_` ones run on the claim's."""
 
     def __init__(self, engine: AsyncEngine, where: str, interval: float, lease_s: float = LEASE_S) -> None:
         self.token = f"cwatch serve {uuid.uuid4().hex[:16]}"  # our sessions' application_name
@@ -121,13 +152,32 @@ class _AdvisoryClaim(Claim):
         self.engine = create_async_engine(engine.url, poolclass=NullPool, connect_args={"server_settings": settings})
         self.where, self.interval, self.lease_s = where, interval, lease_s
         self.conn: AsyncConnection | None = None
-        self.confirmed = 0.0  # the event loop's time of the last confirmation
+        self.confirmed = 0.0  # time.monotonic() (any event loop's time) of the last confirmation
+        self.own = _ClaimLoop()
+        self.watching: asyncio.Task[object] | None = None  # `_watch`, on the claim's loop
 
     async def take(self) -> None:
         """Raises AlreadyServingError (held elsewhere) or ClaimError (database unreachable or too slow)."""
+        await self.own.run(self._take())
+
+    async def hold(self, on_lost: Callable[[ClaimError], None]) -> None:
+        on_lost(await self.own.run(self._watch()))
+
+    async def check(self) -> None:
+        """Make sure the lock is still ours: when its session is gone, take it again on a new one. Raises
+        AlreadyServingError when another process has it now, ClaimError when the database cannot be reached."""
+        await self.own.run(self._check())
+
+    async def release(self) -> None:
+        try:
+            await self.own.run(self._release())
+        finally:
+            self.own.close()
+
+    async def _take(self) -> None:
         try:
             async with asyncio.timeout(self.interval):
-                got, holder = await self._take()
+                got, holder = await self._lock()
         except (SQLAlchemyError, OSError, TimeoutError) as e:
             await self._close()
             raise ClaimError(f"cannot claim {self.where}: {type(e).__name__}: {e}") from e
@@ -137,9 +187,9 @@ class _AdvisoryClaim(Claim):
                 f"another cwatch serve is running on {self.where}{holder.described()}; one process serves a store, "
                 "see docs/deployment.md"
             )
-        self.confirmed = asyncio.get_running_loop().time()
+        self.confirmed = time.monotonic()
 
-    async def _take(self) -> tuple[bool, _Holder]:
+    async def _lock(self) -> tuple[bool, _Holder]:
         self.conn = conn = await self.engine.connect()
         got = await _try_lock(conn)
         holder = _Holder()
@@ -158,51 +208,51 @@ class _AdvisoryClaim(Claim):
         await conn.commit()
         return got, holder
 
-    async def hold(self, on_lost: Callable[[ClaimError], None]) -> None:
+    async def _watch(self) -> ClaimError:
+        """Check the claim until it is lost; returns why."""
+        self.watching = asyncio.current_task()
         loop = asyncio.get_running_loop()
         while True:
-            deadline = self.confirmed + self.lease_s  # only `check` moves `confirmed`
+            deadline = self.confirmed + self.lease_s  # only `_take` moves `confirmed`
             await asyncio.sleep(max(0.0, min(self.interval, deadline - loop.time())))
             # A check that hangs must not outlast the lease. One that could not even start before the deadline (a
-            # long start-up between `take` and `hold`, a stalled event loop) still gets `interval` to answer: only
-            # our own live session answers it, so it proves the lock is ours as well as a timely one would.
+            # long start-up between `take` and `hold`) still gets `interval` to answer: only our own live session
+            # answers it, so it proves the lock is ours as well as a timely one would.
             until = deadline if loop.time() < deadline else loop.time() + self.interval
             try:
                 async with asyncio.timeout_at(until):
-                    await self.check()
+                    await self._check()
             except AlreadyServingError as e:  # another process took over while we were cut off: it serves now
-                on_lost(e)
-                return
+                return e
             except (ClaimError, TimeoutError) as e:
                 unconfirmed = loop.time() - self.confirmed
                 if loop.time() >= deadline:
                     why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-                    on_lost(
-                        ClaimError(
-                            f"could not confirm this process's claim on {self.where} for {unconfirmed:.0f}s ({why}); "
-                            "stopping, so that a standby may serve"
-                        )
+                    return ClaimError(
+                        f"could not confirm this process's claim on {self.where} for {unconfirmed:.0f}s ({why}); "
+                        "stopping, so that a standby may serve"
                     )
-                    return
                 log.error("%s; trying again in %.0fs", e, self.interval)
 
-    async def check(self) -> None:
-        """Make sure the lock is still ours: when its session is gone, take it again on a new one. Raises
-        AlreadyServingError when another process has it now, ClaimError when the database cannot be reached."""
+    async def _check(self) -> None:
         if self.conn is not None:
             try:
                 async with asyncio.timeout(self.interval):
                     await self.conn.execute(sa.select(1))
                     await self.conn.commit()
-                self.confirmed = asyncio.get_running_loop().time()
+                self.confirmed = time.monotonic()
                 return  # the session lives, and the lock with it
             except (SQLAlchemyError, OSError, TimeoutError):
                 await self._close()
             log.error("lost the connection that holds %s; claiming it again", self.where)
-        await self.take()
+        await self._take()
         log.warning("claimed %s again", self.where)
 
-    async def release(self) -> None:
+    async def _release(self) -> None:
+        if self.watching is not None:  # the service's side stopped waiting for it; make sure it is done
+            self.watching.cancel()
+            with contextlib.suppress(BaseException):
+                await self.watching
         if self.conn is not None:
             with contextlib.suppress(Exception):  # closing ends the session anyway; unlock for a clean log
                 await self.conn.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEY)))

@@ -312,7 +312,7 @@ async def test_a_reclaim_ends_this_process_s_own_earlier_session(
         assert new_pid is not None
         assert new_pid != old_pid
         with contextlib.suppress(Exception):
-            await abandoned.close()
+            await claim.own.run(abandoned.close())
 
 
 @pytest.mark.postgres
@@ -353,7 +353,7 @@ async def test_a_check_that_hangs_loses_the_claim_at_the_lease_deadline(
         async def hangs() -> None:
             await asyncio.Event().wait()
 
-        monkeypatch.setattr(claim, "check", hangs)
+        monkeypatch.setattr(claim, "_check", hangs)
         lost: list[ClaimError] = []
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(claim.hold(lost.append), timeout=10)
@@ -369,9 +369,14 @@ async def test_the_claim_session_asks_the_server_to_drop_it_when_its_client_goes
     first, _, _ = pg_engines
     async with store_lock(first) as claim:
         assert isinstance(claim, _AdvisoryClaim)
-        assert claim.conn is not None
+        conn = claim.conn
+        assert conn is not None
+
+        async def show(name: str) -> object:  # on the claim's own thread and loop, where its session lives
+            return (await conn.exec_driver_sql(f"SHOW {name}")).scalar()
+
         shown = {
-            name: (await claim.conn.exec_driver_sql(f"SHOW {name}")).scalar()
+            name: await claim.own.run(show(name))
             for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout")
         }
         assert shown == {  # as PostgreSQL 15 shows them (seconds, a count, and milliseconds)
@@ -380,4 +385,39 @@ async def test_the_claim_session_asks_the_server_to_drop_it_when_its_client_goes
             "tcp_keepalives_count": "4",
             "tcp_user_timeout": "40000",
         }
-        assert (await claim.conn.exec_driver_sql("SHOW application_name")).scalar() == claim.token
+        assert await claim.own.run(show("application_name")) == claim.token
+
+
+def _busy(seconds: float) -> None:
+    """Hold the interpreter with Python work for `seconds`, as a batch of readings or a sweep does."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@pytest.mark.postgres
+async def test_a_claim_is_confirmed_while_the_service_s_event_loop_is_too_busy_to_run_a_check(
+    pg_engines: tuple[AsyncEngine, AsyncEngine, str],
+) -> None:
+    """Under an ingest backlog every turn of the service's event loop runs a batch of work (rules, ticket writes,
+    stream frames), and a check needs several turns (BEGIN, SELECT 1, COMMIT: a reply each). Here each turn
+    takes longer than a check may, for twice the lease: the database is fine, so the claim must hold."""
+    first, _, _ = pg_engines
+    async with store_lock(first, interval=0.5) as claim:
+        assert isinstance(claim, _AdvisoryClaim)
+        claim.lease_s = 2.0
+        lost: list[ClaimError] = []
+        holding = asyncio.create_task(claim.hold(lost.append))
+        loop = asyncio.get_running_loop()
+        before = claim.confirmed
+        end = loop.time() + 2.5 * claim.lease_s
+        try:
+            while loop.time() < end and not holding.done():
+                _busy(2 * claim.interval)
+                await asyncio.sleep(0)
+            assert lost == []
+            assert claim.confirmed > before  # confirmed meanwhile, not merely not yet given up
+        finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding

@@ -149,8 +149,7 @@
     readAddress();
     await refresh();
     startLive();
-    const id = addressTicket();
-    if (id !== null) await openDetail(id, "address");
+    await openAddressed(addressTicket());
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -177,9 +176,30 @@
   // between the lists and tickets seen. Filters at their default are left out.
   const FILTERS = [["status", "f-status", "active"], ["severity", "f-severity", ""], ["mg", "f-mg", ""], ["q", "f-text", ""]];
 
+  // The ticket the address names: its id; `{ bad: "abc" }` for something that is no ticket number (a mistyped
+  // or cut link); null for the list.
+  const MAX_ID = 2147483647; // the API's largest id
   function addressTicket() {
-    const m = /^\/tickets\/(\d+)\/?$/.exec(location.pathname);
-    return m ? Number(m[1]) : null;
+    const m = /^\/tickets\/([^/]+)\/?$/.exec(location.pathname);
+    if (!m) return null;
+    let ref = m[1];
+    try { ref = decodeURIComponent(ref); } catch (e) { /* shown as it is */ }
+    const id = /^\d{1,10}$/.test(ref) ? Number(ref) : 0;
+    return id >= 1 && id <= MAX_ID ? id : { bad: ref };
+  }
+
+  // The address names no ticket: the board with the list, and a line saying why (the address is the list's).
+  function badTicketLink(ref) {
+    if (state.selected !== null) closeDetail("address");
+    writeAddress(false);
+    $("list-error").textContent = tr("link.bad_ticket", { ref: ref.length > 40 ? ref.slice(0, 40) + "…" : ref });
+  }
+
+  // open what the address names (`how` as for openDetail)
+  async function openAddressed(id) {
+    if (id === null) return;
+    if (typeof id === "object") return badTicketLink(id.bad);
+    if (id !== state.selected) await openDetail(id, "address");
   }
 
   function readAddress() {
@@ -218,9 +238,9 @@
     if (!state.me) return;
     readAddress();
     const id = addressTicket();
-    if (id === null && state.selected !== null) closeDetail("address");
+    if (typeof id !== "number" && state.selected !== null) closeDetail("address");
     await refresh();
-    if (id !== null && id !== state.selected) await openDetail(id, "address");
+    await openAddressed(id);
   });
 
   // ---- list and summary ----------------------------------------------------------------------------------

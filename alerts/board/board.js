@@ -883,7 +883,7 @@
       el("span", { class: "when" }, clock(e.at) + " · " + actorName(e)), " ",
       e.data && e.data.rating ? el("span", {}, "★".repeat(e.data.rating) + " ") : null,
       el("b", {}, labelled("act.", e.action)),
-      e.actor === "system" && e.data && e.data.rule_id && e.action !== "raise" ? ` ${e.data.rule_id}` : "",
+      e.actor === "system" && e.data && e.data.rule_id && e.action !== "raise" ? ` ${ruleName(t, e.data.rule_id)}` : "",
       e.data && e.data.severity && e.data.severity.from
         ? ` ${named("severity", e.data.severity.from)} → ${named("severity", e.data.severity.to)}` : "",
       e.to_status && e.from_status && e.to_status !== e.from_status
@@ -919,8 +919,16 @@
     return e.actor;
   }
 
-  // A rule's details (`pending_s`, `since`...) with a label and a value people read: durations in words,
-  // times as clock times, yes/no; a field without a label keeps its name.
+  // A rule of ticket `t` by name (its own, or a member's title), else its id.
+  function ruleName(t, id) {
+    if (id === t.rule_id && t.rule_name) return t.rule_name;
+    const m = (t.members || []).find((x) => x.rule_id === id && x.title);
+    return m ? title(m.title) : id;
+  }
+
+  // A rule's details (`pending_s`, `since`, the device's `volume_m3`...) with a label in the board's language
+  // that names the unit, and a value people read: durations in words, times as clock times, yes/no; a field
+  // without a label keeps its name.
   function detailLabel(key) {
     const label = tr("field." + key);
     return label === "field." + key ? key : label;
@@ -931,7 +939,7 @@
     if (typeof v === "boolean") return tr(v ? "yes" : "no");
     if (key === "device_class") return named("device_class", v);
     if (typeof v === "number" && /_s$/.test(key)) return duration(v);
-    if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at)/.test(key)) return clock(v);
+    if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at|used_at|until|wait_ended_at)/.test(key)) return clock(v);
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(tr("list_sep"));
     return typeof v === "object" ? JSON.stringify(v) : v;
   }

@@ -291,6 +291,7 @@
       state.tickets = new Map(items.map((t) => [t.id, t]));
       rememberMicrogrids(items);
       renderSummary(summary);
+      useZone(silences.tz);
       renderSilences(silences.items);
       renderList();
       if (firstLoad && !performance.getEntriesByName("cwatch:first-list").length) mark("first-list", { tickets: items.length });
@@ -369,6 +370,16 @@
   // Leaders and above (those who may reassign) create and cancel them; everybody sees the ones in their scope.
   const maySilence = () => Boolean(state.me && state.me.may.includes("assign"));
 
+  function useZone(tz) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      streetTz = tz;
+    } catch (e) {
+      streetTz = null; // a zone this browser does not know: its own, and the form says which
+    }
+    $("silence-tz").textContent = zoneLabel();
+  }
+
   function renderSilences(items) {
     state.silences = items;
     const shown = items.filter((s) => s.cancelled_at === null);
@@ -379,8 +390,8 @@
         scope: s.scope_name || s.scope_id,
         rule: (s.rule_name || s.rule_id || tr("silence.all_rules")) + (s.device_id ? " · " + s.device_id : ""),
         when: (s.weekly ? weeklyText(s.weekly) + " " : "") +
-          (s.active ? "" : tr("silence.from", { when: clock(s.next_windows.length ? s.next_windows[0].starts_at : s.starts_at) }) + " ") +
-          tr("silence.until", { when: clock(s.ends_at) }),
+          (s.active ? "" : tr("silence.from", { when: streetClock(s.next_windows.length ? s.next_windows[0].starts_at : s.starts_at) }) + " ") +
+          tr("silence.until", { when: streetClock(s.ends_at) }),
         comment: s.comment, by: s.created_by_name || s.created_by, n: s.suppressed,
       }),
       s.may_cancel ? el("button", { type: "button", class: "link", onclick: () => cancelSilence(s.id) },
@@ -412,6 +423,7 @@
   const INDENT = { street: 0, community: 1, grid: 2, microgrid: 3, building: 4 };
   async function loadScopes() {
     const tree = await api("/silences/scopes");
+    useZone(tree.tz);
     const select = $("silence-scope");
     select.replaceChildren(...tree.items.map((n) => el("option", { value: n.id, disabled: !n.may_silence },
       "\u3000".repeat(INDENT[n.level] || 0) + n.name)));
@@ -419,11 +431,42 @@
     if (mine) select.value = mine.id;
   }
 
-  function localInput(ts) { // epoch seconds -> the value of an <input type="datetime-local">
-    const d = new Date(ts * 1000 - new Date(ts * 1000).getTimezoneOffset() * 60000);
-    return d.toISOString().slice(0, 16);
+  // ---- the street's time zone: a silence's start and end are typed and shown in it, like its weekly windows,
+  // whatever the browser's zone (a duty desk's PC set to UTC, a leader travelling). The server names it (`tz`).
+  let streetTz = null; // null until the server said: the browser's zone
+  const zoneParts = (ts) => {
+    const f = new Intl.DateTimeFormat("en-CA", { timeZone: streetTz || undefined, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const p = {};
+    for (const x of f.formatToParts(new Date(ts * 1000))) p[x.type] = x.value;
+    return p;
+  };
+  // seconds the street's clocks are ahead of UTC at the instant `ts`
+  function zoneOffset(ts) {
+    const p = zoneParts(ts);
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) / 1000 - Math.floor(ts);
   }
-  const fromInput = (v) => (v ? new Date(v).getTime() / 1000 : null);
+  function zoneLabel() {
+    const off = Math.round(zoneOffset(serverNow()) / 60);
+    const p = (n) => String(n).padStart(2, "0");
+    const utc = `UTC${off < 0 ? "−" : "+"}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+    return tr("silence.zone", { zone: streetTz || Intl.DateTimeFormat().resolvedOptions().timeZone, utc });
+  }
+  // month-day hh:mm:ss of `ts` on the street's clocks (the silences' times)
+  function streetClock(ts) {
+    const p = zoneParts(ts);
+    return `${Number(p.month)}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+  }
+  function localInput(ts) { // epoch seconds -> the value of an <input type="datetime-local">, street time
+    const p = zoneParts(ts);
+    return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+  }
+  function fromInput(v) { // the input's street time -> epoch seconds (twice: the offset may change in between)
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(v || "");
+    if (!m) return null;
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) / 1000;
+    return wall - zoneOffset(wall - zoneOffset(wall));
+  }
 
   function weeklyDays() {
     const box = $("silence-days");
@@ -466,7 +509,7 @@
       out.textContent = tr("silence.preview", {
         devices: p.devices, classes: classes || "—", tickets: p.active_tickets,
         critical: tr(p.critical_excluded ? "silence.critical_loud" : "silence.critical_muted"),
-        windows: p.next_windows.map((w) => clock(w.starts_at) + "–" + clock(w.ends_at).slice(-8)).join("；"),
+        windows: p.next_windows.map((w) => streetClock(w.starts_at) + "–" + streetClock(w.ends_at).slice(-8)).join("；"),
       });
       out.classList.remove("error");
     } catch (e) {
@@ -1201,6 +1244,7 @@
     showWho();
     if (state.summary) renderSummary(state.summary);
     if (state.silences) renderSilences(state.silences);
+    $("silence-tz").textContent = zoneLabel();
     renderList();
     if (state.detail) {
       renderDetail(state.detail);

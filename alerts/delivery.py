@@ -8,8 +8,8 @@ For each attempt the `NoticeChannel`
    until the first quiet hours end (`Deferred`, no attempt counted);
 3. picks the point for this attempt: attempt n uses the n-th usable point, round the list, so a provider that
    is down does not keep a person from hearing by their next channel;
-4. mints the one-tap links of the actions that still apply (`alerts.actionlinks`), renders the message and hands
-   it to the sender.
+4. mints the one-tap links of the actions that still apply (`alerts.actionlinks`), renders the message in the
+   recipient's language (`alerts.messages.recipient_lang`) and hands it to the sender.
 A recipient with no usable contact point is given up at once (`UndeliverableError`), with the reason on the
 ticket's timeline; every other failure is retried by the dispatcher.
 
@@ -32,13 +32,14 @@ from alerts.actionlinks import ActionLinks, Link, link_url, refusal
 from alerts.channels import Sender, mask_address
 from alerts.errors import DeliveryError, UndeliverableError
 from alerts.lifecycle import Status
-from alerts.messages import place, render
+from alerts.messages import place, recipient_lang, render
 from alerts.model import SYSTEM_ACTOR
 from alerts.notices import NOTICE_CHANNEL, PREFERRED, Audience, Notice, notice_from_payload
 from alerts.notify import Deferred, Delivery, Outcome
 from alerts.store import TicketStore
 from alerts.tables import outbox, ticket_events, tickets
 from core.clock import Clock
+from core.i18n import ZH
 from devices.model import ChannelKind, ContactPoint, QuietHours
 from rules.alert import Severity
 
@@ -56,6 +57,7 @@ class NoticeChannel:
         *,
         base_url: str,
         tz: ZoneInfo,
+        lang: str = ZH,
     ) -> None:
         self.store = TicketStore(engine)
         self.registry = registry
@@ -64,6 +66,7 @@ class NoticeChannel:
         self.clock = clock
         self.base_url = base_url
         self.tz = tz
+        self.lang = lang  # the language of a recipient who has none of their own
 
     async def deliver(self, delivery: Delivery) -> Mapping[str, Any]:
         try:
@@ -108,6 +111,9 @@ class NoticeChannel:
             links=links,
             tz=self.tz,
             link_ttl_s=self.links.ttl_s,
+            lang=recipient_lang(
+                reg, notice.recipient.id, family=notice.recipient.audience is Audience.FAMILY, default=self.lang
+            ),
         )
         context = {"delivery_id": delivery.delivery_id, "ticket_id": ticket.id, "template": notice.template}
         try:

@@ -24,12 +24,12 @@ from typing import Any
 from alerts.actionlinks import FAMILY_ACTIONS, PERSON_ACTIONS, ActionLinks, Link, refusal
 from alerts.errors import AlertsError, LinkRefusedError, NotFoundError, StoreError, ValidationError
 from alerts.lifecycle import Action, Status
-from alerts.messages import ACTION_LABELS, place
+from alerts.messages import both, place, recipient_lang
 from alerts.model import Account, Ticket
 from alerts.notices import Audience
 from alerts.service import TicketService
 from alerts.store import Change
-from core.i18n import tr
+from core.i18n import ZH, tr
 from devices.model import Person
 
 #: The audit event of a family's request for a visit (no status change).
@@ -44,6 +44,7 @@ class LinkView:
     action: str
     recipient_name: str
     where: str
+    lang: str  # the recipient's language, for a page this browser has not chosen one for
 
 
 class LinkActions:
@@ -52,16 +53,21 @@ class LinkActions:
         service: TicketService,
         links: ActionLinks,
         accounts_of: Callable[[str], Any] | None = None,
+        lang: str = ZH,
     ) -> None:
         self.service = service
         self.links = links
         #: person id -> the username of the account linked to them (None: no account); async
         self.accounts_of = accounts_of
+        self.lang = lang  # the language of a recipient who has none of their own
 
     async def view(self, ticket_id: int, token: str) -> LinkView:
         """The ticket and the action of a live link; `LinkRefusedError` says why it cannot act."""
         link, ticket = await self._live(ticket_id, token)
-        return LinkView(ticket, link.action, link.recipient.name, place(self.service.registry(), ticket))
+        reg = self.service.registry()
+        family = link.recipient.audience is Audience.FAMILY
+        lang = recipient_lang(reg, link.recipient.id, family=family, default=self.lang)
+        return LinkView(ticket, link.action, link.recipient.name, place(reg, ticket), lang)
 
     async def act(self, ticket_id: int, token: str, note: str | None = None) -> Ticket:
         """Carry out the link's action once; returns the ticket as it is after."""
@@ -115,8 +121,12 @@ class LinkActions:
             raise LinkRefusedError("not_allowed", tr("errors.link_recipient_gone"))
         username = await self.accounts_of(person.id) if self.accounts_of is not None else None
         actor = Account(0, username or person.id, person.role, person.scope_id, person.name, person.id)
-        label_zh, label_en = ACTION_LABELS[link.action]
-        said = f"{person.name} 通过{link.channel}链接{label_zh} ({label_en} by {link.channel} link)"
+        said = both(
+            "notices.by_link",
+            name=person.name,
+            channel=link.channel,
+            action=tr(f"board.onetap.action.{link.action}"),
+        )
         action = {"accept": Action.ACK, "on_my_way": Action.START, "resolve": Action.RESOLVE}[link.action]
         text = note.strip() if action is Action.RESOLVE and note else said
         try:
@@ -142,7 +152,7 @@ class LinkActions:
             check(t)
             data = self._via(link)
             if link.action == "all_well":
-                said = f"家属{link.recipient.name}确认一切安好 (family: all is well)"
+                said = both("notices.family_all_well", name=link.recipient.name)
                 values = {
                     "status": Status.RESOLVED,
                     "resolved_at": now,
@@ -151,7 +161,7 @@ class LinkActions:
                     "resolve_due_at": None,
                 }
                 return Change(Action.RESOLVE.value, actor, values, note=f"{said} {extra}" if extra else said, data=data)
-            said = f"家属{link.recipient.name}请求派人上门 (family asks for someone to come)"
+            said = both("notices.family_send_someone", name=link.recipient.name)
             asker = {"id": link.recipient.id, "name": link.recipient.name}
             values, told, channel = self.service.send_someone(t, now, asker)
             data.update(channel=channel, notified=[c["id"] for c in told])

@@ -1,4 +1,5 @@
-"""The text of a notice: a title and a plain-text body in Chinese and English, with its one-tap links. Pure.
+"""The text of a notice: a title and a plain-text body in the recipient's language (texts from the catalog,
+`core/messages/notices.toml`), with its one-tap links. Pure.
 
 Plain text on purpose: every channel (SMS, WeCom, DingTalk, Feishu, ntfy, e-mail) shows it, phones turn the URLs
 into links, and nothing in it depends on a client rendering HTML."""
@@ -11,45 +12,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.model import Ticket
-
-#: What each template says first (zh-CN, English).
-LEADS: dict[str, tuple[str, str]] = {
-    "new_ticket": ("新工单，请接单", "New ticket for you"),
-    "reminder": ("提醒：工单仍未接单", "Reminder: nobody has accepted this ticket yet"),
-    "escalated": ("工单已升级给您", "This ticket was escalated to you"),
-    "severity_raised": ("工单严重程度已提高", "This ticket's severity was raised"),
-    "all_clear": ("告警已恢复", "All clear"),
-    "family_check": ("请确认您的家人是否安好", "Please check on your family member"),
-    "someone_coming": ("工作人员正在上门", "Someone is on the way"),
-    "handover": ("交接班：以下工单仍未完成", "Handover: this ticket is still open"),
-    "resolved": ("工单已解决", "This ticket was resolved"),
-    "not_started": ("提醒：工单已接单但尚未开始处理", "Reminder: this ticket was accepted but not started"),
-}
-
-#: The label of each one-tap action (zh-CN, English).
-ACTION_LABELS: dict[str, tuple[str, str]] = {
-    "accept": ("接单", "Accept"),
-    "on_my_way": ("我在路上", "On my way"),
-    "resolve": ("已处理", "Resolved"),
-    "all_well": ("一切安好", "All is well"),
-    "send_someone": ("请派人上门", "Please send someone"),
-}
-
-SEVERITY_LABELS: dict[str, str] = {
-    "critical": "紧急 critical",
-    "major": "重要 major",
-    "minor": "一般 minor",
-    "warning": "提示 warning",
-    "info": "信息 info",
-}
-
-STATUS_LABELS: dict[str, str] = {
-    "open": "待接单 open",
-    "acknowledged": "已接单 acknowledged",
-    "in_progress": "处理中 in progress",
-    "resolved": "已解决 resolved",
-    "closed": "已关闭 closed",
-}
+from alerts.notices import TEMPLATES
+from core import i18n
+from core.i18n import EN, LANGS, ZH, one_language
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,31 +32,57 @@ def render(
     links: Sequence[tuple[str, str]],
     tz: ZoneInfo,
     link_ttl_s: float,
+    lang: str,
 ) -> Message:
-    """The message of `template` about `ticket` for `recipient_name`; `links` are (action, URL) pairs."""
-    zh, en = LEADS.get(template, ("工单通知", "Ticket notice"))
-    severity = SEVERITY_LABELS.get(ticket.severity.value, ticket.severity.value)
-    title = f"[{severity}] {ticket.title} · #{ticket.id}"
+    """The message of `template` about `ticket` for `recipient_name`, in `lang` alone (an SMS in one language
+    stays within fewer segments); `links` are (action, URL) pairs."""
+
+    def say(key: str, **params: object) -> str:
+        return i18n.render(key, lang, params)
+
+    lead = say(f"notices.lead.{template if template in TEMPLATES else 'other'}")
+    title = one_language(ticket.title, lang)
+    severity = say(f"names.severity.{ticket.severity.value}")
     when = datetime.fromtimestamp(ticket.first_seen, tz).strftime("%Y-%m-%d %H:%M")
     lines = [
-        f"{recipient_name}，您好：{zh}。" if recipient_name else f"{zh}。",
-        f"{en}.",
+        say("notices.greeting", name=recipient_name, lead=lead)
+        if recipient_name
+        else say("notices.lead_alone", lead=lead),
         "",
-        f"工单 Ticket #{ticket.id}: {ticket.title}",
-        f"地点 Where: {where}" if where else "",
-        f"时间 When: {when}",
-        f"状态 Status: {STATUS_LABELS.get(ticket.status.value, ticket.status.value)}",
+        say("notices.ticket", id=ticket.id, title=title),
+        say("notices.where", where=where) if where else None,
+        say("notices.when", when=when),
+        say("notices.status", status=say(f"board.onetap.state.{ticket.status.value}")),
     ]
     if links:
         lines.append("")
         for action, url in links:
-            label_zh, label_en = ACTION_LABELS[action]
-            lines.append(f"{label_zh} {label_en}: {url}")
-        hours = max(1, round(link_ttl_s / 3600))
-        lines += ["", f"链接仅可使用一次，{hours} 小时内有效。 Each link works once, for {hours} hours."]
+            lines.append(say("notices.link", action=say(f"board.onetap.action.{action}"), url=url))
+        lines += ["", say("notices.links_once", hours=max(1, round(link_ttl_s / 3600)))]
     elif ticket.status.active is False:
-        lines += ["", "此工单已结束，无需操作。 This ticket is finished; nothing to do."]
-    return Message(title, "\n".join(line for line in lines if line is not None).replace("\n\n\n", "\n\n"))
+        lines += ["", say("notices.finished")]
+    body = "\n".join(line for line in lines if line is not None)
+    return Message(say("notices.title", severity=severity, title=title, id=ticket.id), body)
+
+
+def both(key: str, **params: object) -> str:
+    """A timeline note everyone reads whatever their language: Chinese, then English in brackets."""
+    return f"{i18n.render(key, ZH, params)} ({i18n.render(key, EN, params)})"
+
+
+def recipient_lang(hierarchy: object, recipient_id: str, *, family: bool, default: str) -> str:
+    """The language a notice's recipient reads: a person's own (`people.csv` `lang`), a family member's (the
+    `lang` of the first of their contact points that has one), else the deployment's `default`."""
+    chosen: str | None = None
+    if family:
+        contacts_of = getattr(hierarchy, "contacts_of", None)
+        points = contacts_of(recipient_id) if callable(contacts_of) else ()
+        chosen = next((k.lang for k in points if getattr(k, "lang", None)), None)
+    else:
+        people = getattr(hierarchy, "people", None)
+        person = people.get(recipient_id) if isinstance(people, Mapping) else None
+        chosen = getattr(person, "lang", None)
+    return chosen if chosen in LANGS else default
 
 
 def place(hierarchy: object, ticket: Ticket) -> str:

@@ -136,7 +136,7 @@ def one_language(text: str, lang: str) -> str:
     return m.group(2) if lang == EN else m.group(1)
 
 
-def _tag(value: str) -> str | None:
+def lang_tag(value: str) -> str | None:
     """`zh-CN`, `zh_CN.UTF-8`, `zh` -> zh-CN; `en`, `en_GB` -> en; anything else None."""
     base = value.strip().replace("_", "-").split(".")[0].split("-")[0].lower()
     return ZH if base == "zh" else EN if base == "en" else None
@@ -162,7 +162,7 @@ def prefers_chinese(languages: str) -> bool:
 def request_lang(cookie: str | None, accept_language: str | None) -> str:
     """A request's language: the board's `lang` cookie when it names one we have, else `Accept-Language`
     (English unless it ranks Chinese first)."""
-    chosen = _tag(cookie) if cookie else None
+    chosen = lang_tag(cookie) if cookie else None
     if chosen is not None:
         return chosen
     return ZH if prefers_chinese(accept_language or "") else EN
@@ -174,5 +174,5 @@ def env_lang(env: Mapping[str, str] | None = None) -> str:
     for name in ("CWATCH_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(name, "")
         if value:
-            return _tag(value) or EN
+            return lang_tag(value) or EN
     return EN

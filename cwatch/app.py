@@ -541,7 +541,7 @@ def build_desk(
     )
     dispatcher = OutboxDispatcher(engine, {**channels, **notices.channels}, wall, outcomes=notices.outcomes)
     accounts = AccountStore(engine, wall, s.auth.session_ttl_s)
-    link_actions = LinkActions(tickets, notices.links, accounts.username_of_person)
+    link_actions = LinkActions(tickets, notices.links, accounts.username_of_person, lang=s.language)
     escalator = Escalator(tickets, clock, policies=policies)
     return Desk(tickets, dispatcher, notices, accounts, link_actions, escalator, media)
 
@@ -701,7 +701,7 @@ def build_notices(
     links = ActionLinks(engine, s.notify.link_ttl_s)
     if not senders:
         return Notices(None, {}, links, None)
-    channel = NoticeChannel(engine, registry, senders, links, clock, base_url=public_url(s), tz=tz)
+    channel = NoticeChannel(engine, registry, senders, links, clock, base_url=public_url(s), tz=tz, lang=s.language)
     log.info("notices go by %s", ", ".join(sorted(senders)))
     return Notices(OutboxNotices(), {NOTICE_CHANNEL: channel}, links, TimelineOutcomes(tz, clock))
 

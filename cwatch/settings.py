@@ -220,6 +220,11 @@ class Settings(BaseSettings):
 
     data_dir: str = "var"
     timezone: str = "Asia/Shanghai"
+    language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN",
+        description="The language of a person who has none of their own (`lang` in people.csv or contacts.csv): "
+        "their notices and one-tap pages.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = False
     http: HttpSettings = HttpSettings()

@@ -29,6 +29,7 @@ from devices.kinds import (
     EMAIL,
     ID,
     INT,
+    LANG,
     PHONE,
     QUIET_HOURS,
     REF,
@@ -157,6 +158,10 @@ _NODE_DOC = (
     "the node they answer for: a micro-grid for leaders and workers, a community or the street for duty officers"
 )
 
+_LANG_DOC = (
+    "`zh-CN` or `en`: the language of their notices and one-tap pages; empty: the deployment's `language` setting"
+)
+
 
 def _one_of(values: Sequence[str]) -> str:
     """`a`, `b` or `c`"""
@@ -259,6 +264,7 @@ ENTITIES: tuple[Entity[Any], ...] = (
                 "`1.38E+10` is refused",
             ),
             Field("email", EMAIL, "e-mail address for notifications"),
+            Field("lang", LANG, _LANG_DOC),
         ),
     ),
     Entity(
@@ -314,6 +320,11 @@ ENTITIES: tuple[Entity[Any], ...] = (
                 QUIET_HOURS,
                 "`HH:MM-HH:MM` local time in which this point is not used, except for critical tickets",
                 store=("quiet_start", "quiet_end"),
+            ),
+            Field(
+                "lang",
+                LANG,
+                "for a household: the family member's language (give it on one of their points). " + _LANG_DOC,
             ),
         ),
     ),

@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
+from core.i18n import LANGS, lang_tag
 from devices.errors import DevicesError
 from devices.model import Contact, QuietHours
 from devices.topics import ID_PATTERN
@@ -30,6 +31,7 @@ __all__ = [
     "EMAIL",
     "ID",
     "INT",
+    "LANG",
     "PHONE",
     "QUIET_HOURS",
     "REF",
@@ -232,6 +234,17 @@ QUIET_HOURS: Kind[QuietHours] = Kind(
 )
 CONTACTS: Kind[tuple[Contact, ...]] = Kind(_contacts, _contact_cell, ("text",), _contacts_json, _contacts_from_json)
 """Contacts as `name|phone|relation;...` in a cell and as a JSON list of [name, phone, relation] in the store."""
+
+
+def _lang(s: str) -> str:
+    tag = lang_tag(s)
+    if tag is None:
+        raise CellError(f"expected a language: {' or '.join(LANGS)}")
+    return tag
+
+
+LANG: Kind[str] = Kind(_lang, str, ("text",))
+"""A language of the message catalog: `zh-CN` or `en` (`zh`, `zh_CN` and `en-GB` are read as these)."""
 
 
 def enum_kind(kind: type[E]) -> Kind[E]:

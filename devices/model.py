@@ -145,6 +145,7 @@ class Person:
     scope_id: str
     phone: str = ""
     email: str = ""
+    lang: str | None = None  # zh-CN or en: the language of their notices; None: the deployment's
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +194,7 @@ class ContactPoint:
     priority: int = 1
     consent: bool = False
     quiet_hours: QuietHours | None = None
+    lang: str | None = None  # a family member's language (zh-CN or en); None: the deployment's
 
     @property
     def owner(self) -> str:

@@ -33,6 +33,7 @@ class LinkViewOut(BaseModel):
     where: str = Field(description="building and door, as people say it")
     action: str = Field(description="accept, on_my_way, resolve, all_well or send_someone")
     recipient_name: str
+    lang: str = Field(description="the recipient's language (zh-CN or en), for a browser that has not chosen one")
     note_required: bool
 
 
@@ -54,6 +55,7 @@ async def link_view(body: LinkBody, api: Api) -> LinkViewOut:
         where=v.where,
         action=v.action,
         recipient_name=v.recipient_name,
+        lang=v.lang,
         note_required=v.action == "resolve",
     )
 

@@ -6,7 +6,8 @@
   const $ = (id) => document.getElementById(id);
   const [ticketPart, token] = decodeURIComponent(location.hash.slice(1)).split(".", 2);
   const ticketId = Number(ticketPart);
-  const { either } = window.cwatchI18n; // both languages until this browser has used the board (i18n.js)
+  // both languages until this browser has used the board, or the link says its recipient's language (i18n.js)
+  const { either } = window.cwatchI18n;
   const REFUSED = ["link_unknown", "link_used", "link_expired", "link_other_ticket", "link_moved_on",
     "link_not_allowed", "validation_error"];
   const status = (s) => either("onetap.status", { status: { key: "onetap.state." + s } });
@@ -36,8 +37,9 @@
     if (!ticketId || !token) return say("onetap.link_unknown");
     const { ok, data } = await post("view", { ticket_id: ticketId, token });
     if (!ok) return refused(data);
+    window.cwatchI18n.assume(data.lang);
     $("act-hello").textContent = data.recipient_name ? either("onetap.hello", { name: data.recipient_name }) : "";
-    $("act-title").textContent = "#" + data.ticket_id + " " + data.title;
+    $("act-title").textContent = "#" + data.ticket_id + " " + window.cwatchI18n.title(data.title);
     $("act-where").textContent = data.where;
     $("act-status").textContent = status(data.status);
     $("act-go").textContent = either("onetap.action." + data.action);

@@ -11,6 +11,8 @@ window.cwatchI18n = (function () {
   // whether this browser has used the board (its language is remembered then): pages opened from a message
   // show both languages until it has
   let explicit = Boolean(known(localStorage.getItem("cwatch.lang")) || /(?:^|;\s*)lang=/.test(document.cookie));
+  // the language the server knows the reader by (a one-tap link's recipient): used, not remembered
+  let assumed = false;
 
   // "zh" (an older choice, or ?lang=zh) counts as zh-CN
   function known(value) {
@@ -43,7 +45,7 @@ window.cwatchI18n = (function () {
   // `key` for a reader whose language is not known (a link opened from a text message): Chinese then English,
   // until this browser has chosen one
   function either(key, values) {
-    return explicit ? tr(key, values) : `${textIn("zh-CN", key, values)} ${textIn("en", key, values)}`;
+    return explicit || assumed ? tr(key, values) : `${textIn("zh-CN", key, values)} ${textIn("en", key, values)}`;
   }
 
   // a name from names.toml (`names.status.open`), or the raw value when there is none
@@ -56,7 +58,7 @@ window.cwatchI18n = (function () {
   const BOTH = /^(.*[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]\S*)\s+([A-Za-z][^\u3000-\u9fff\uff00-\uffef]*)$/;
   function title(text) {
     const m = BOTH.exec(String(text || ""));
-    if (!m || !explicit || !/[a-z]{2}/.test(m[2])) return text;
+    if (!m || !(explicit || assumed) || !/[a-z]{2}/.test(m[2])) return text;
     return lang === "en" ? m[2] : m[1];
   }
 
@@ -80,6 +82,14 @@ window.cwatchI18n = (function () {
     if (button) button.lang = lang === "zh-CN" ? "en" : "zh-CN";
   }
 
+  // The reader's own language as the server knows it (`lang` of a one-tap link's recipient), unless this
+  // browser has chosen one: the page shows it alone, without remembering it for the board.
+  function assume(next) {
+    if (explicit || !known(next)) return;
+    assumed = true;
+    use(next, false);
+  }
+
   async function load(remember) {
     try {
       const r = await fetch("/messages.json", { credentials: "same-origin" });
@@ -91,7 +101,7 @@ window.cwatchI18n = (function () {
   }
 
   return {
-    tr, named, labelled, either, title, use, load,
+    tr, named, labelled, either, title, use, load, assume,
     get lang() { return lang; },
     toggle() { use(lang === "zh-CN" ? "en" : "zh-CN", true); },
   };

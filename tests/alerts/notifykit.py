@@ -19,6 +19,7 @@ from alerts.notices import NOTICE_CHANNEL, OutboxNotices
 from alerts.notify import Backoff, OutboxDispatcher
 from alerts.policies import PolicySet
 from alerts.service import TicketService
+from core import i18n
 from core.clock import ManualClock
 from cwatch.mailbox import Mailbox
 from devices.model import ChannelKind, ContactPoint
@@ -113,6 +114,22 @@ async def notify_kit(
         yield Kit(engine, clock, reg, mailbox, service, links, LinkActions(service, links), channel, dispatcher)
     finally:
         await mailbox.stop()
+
+
+def link_in(text: str, action: str) -> str:
+    """The URL of `action`'s one-tap link in a message's text (its label in either language)."""
+    labels = {i18n.render(f"board.onetap.action.{action}", lang) for lang in i18n.LANGS}
+    [line] = [x for x in text.splitlines() if "/act.html#" in x and x.rsplit(" ", 1)[0][:-1] in labels]
+    return line.rsplit(" ", 1)[1]
+
+
+def lead_of(text: str) -> str:
+    """What a message says first, in English whatever its language ("New ticket for you.")."""
+    first = text.splitlines()[0]
+    for key, texts in i18n.catalog().items():
+        if key.startswith("notices.lead.") and any(t in first for t in texts.values()):
+            return texts[i18n.EN] + "."
+    raise AssertionError(f"no lead in {first!r}")
 
 
 def token_of(url: str) -> tuple[int, str]:

@@ -7,6 +7,8 @@ used twice, and one whose ticket moved on, show why they cannot act, in Chinese 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,11 +26,12 @@ from alerts.board import STATIC_DIR
 from alerts.lifecycle import Status
 from alerts.tables import create_tables
 from core.db import make_engine
+from core.i18n import EN, ZH, render
 from cwatch.http import build_http_app
 from testkit.require import unavailable
 from testkit.services import free_port
 
-from .notifykit import Kit, alert, notify_kit
+from .notifykit import Kit, alert, link_in, notify_kit, registry
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -62,12 +65,12 @@ async def served(kit: Kit) -> AsyncIterator[str]:
 
 
 def accept_link(text: str) -> str:
-    [line] = [x for x in text.splitlines() if " Accept: " in x]
-    return line.rsplit(" ", 1)[1]
+    return link_in(text, "accept")
 
 
-async def accept_by_phone(kit: Kit, screenshot: Path | None = None) -> tuple[int, str]:
-    """A ticket is raised, its mail arrives, the phone opens the link and taps once. Returns (ticket, link)."""
+async def accept_by_phone(kit: Kit, screenshot: Path | None = None, lang: str = ZH) -> tuple[int, str]:
+    """A ticket is raised, its mail arrives, the phone opens the link and taps once; the page speaks the
+    recipient's language `lang` alone. Returns (ticket, link)."""
     from playwright.async_api import async_playwright, expect
 
     async with served(kit):
@@ -91,12 +94,15 @@ async def accept_by_phone(kit: Kit, screenshot: Path | None = None) -> tuple[int
                 )
                 await page.goto(url)
                 button = page.locator("#act-go")
-                await expect(button).to_have_text("接单 Accept")
-                await expect(page.locator("#act-title")).to_contain_text("烟感报警")
+                await expect(button).to_have_text(render("board.onetap.action.accept", lang))
+                await expect(page.locator("#act-title")).to_have_text(re.compile(r"#\d+ (烟感报警|Smoke alarm)$"))
+                await expect(page.locator("#act-title")).to_contain_text("烟感报警" if lang == ZH else "Smoke alarm")
                 if screenshot is not None:
                     await page.screenshot(path=str(screenshot))
                 await button.tap()  # the one tap
-                await expect(page.locator("#act-message")).to_contain_text("Accepted")
+                done = page.locator("#act-message")
+                await expect(done).to_contain_text(render("board.onetap.done.accept", lang))
+                await expect(done).not_to_contain_text(render("board.onetap.done.accept", EN if lang == ZH else ZH))
                 assert errors == []  # no CSP refusal, no script error
             finally:
                 await browser.close()
@@ -141,6 +147,16 @@ async def test_one_tap_on_a_phone_accepts_the_ticket_from_its_mail(sqlite: Async
                 await browser.close()
         events = [e.action for e in await kit.service.store.timeline(ticket_id)]
         assert events.count("ack") == 1
+
+
+async def test_an_english_readers_link_opens_in_english(sqlite: AsyncEngine) -> None:
+    reg = registry()
+    w1 = dataclasses.replace(reg.people["p-w1"], lang=EN)
+    async with notify_kit(sqlite, reg=reg.with_changes(people=[w1])) as kit:
+        await accept_by_phone(kit, lang=EN)
+        [mail] = kit.mailbox.mails
+        assert mail.text.startswith("Hello 周杰: New ticket for you.")
+        assert "接单" not in mail.text
 
 
 async def _screenshot(path: Path) -> None:

@@ -104,10 +104,10 @@ async def test_a_smoke_alarm_calls_the_worker_and_the_family_by_voice_else_sms(
         assert sent == [(expected, "13800000001"), (expected, "13800000009")]
         assert all(g["signed"] and g["ticket_id"] == ticket_id for g in gateway.got)
         [to_son] = [g["notice"]["text"] for g in gateway.got if g["notice"]["address"] == "13800000009"]
-        assert "Please send someone: " in to_son
-        assert "All is well" not in to_son  # a family's word does not close a smoke alarm
+        assert "请派人上门: " in to_son
+        assert "一切安好" not in to_son  # a family's word does not close a smoke alarm
         [to_worker] = [g["notice"]["text"] for g in gateway.got if g["notice"]["address"] == "13800000001"]
-        assert "Accept: " in to_worker
+        assert "接单: " in to_worker
         assert list(kit.mailbox.mails) == []  # no e-mail: the phone reached them
         timeline = await kit.service.store.timeline(ticket_id)
         assert sorted(e.data["channel"] for e in timeline if e.action == "notified") == [expected, expected]

@@ -17,17 +17,14 @@ from devices.model import Role
 from rules.alert import Severity
 
 from .fakes import account
-from .notifykit import Kit, alert, notify_kit, token_of
+from .notifykit import Kit, alert, link_in, notify_kit, token_of
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def link(kit: Kit, action: str, mail: int = -1) -> tuple[int, str]:
     """The (ticket, token) of `action`'s link in a received mail."""
-    label = {"accept": "Accept", "on_my_way": "On my way", "resolve": "Resolved"}[action]
-    m = list(kit.mailbox.mails)[mail]
-    [line] = [x for x in m.text.splitlines() if f" {label}: " in x]
-    return token_of(line.rsplit(" ", 1)[1])
+    return token_of(link_in(list(kit.mailbox.mails)[mail].text, action))
 
 
 async def test_a_new_ticket_reaches_its_assignee_by_mail_and_one_tap_accepts_it(engine: AsyncEngine) -> None:
@@ -131,8 +128,7 @@ async def test_family_all_well_resolves_as_the_family_member(engine: AsyncEngine
         async with asyncio.timeout(10):
             mails = await kit.mailbox.wait_for(2)
         [to_family] = [m for m in mails if m.to == ("son@example.org",)]
-        [line] = [x for x in to_family.text.splitlines() if "All is well: " in x]
-        after = await kit.actions.act(*token_of(line.rsplit(" ", 1)[1]))
+        after = await kit.actions.act(*token_of(link_in(to_family.text, "all_well")))
         assert after.status is Status.RESOLVED
         assert after.resolved_by == "family:王伟"
         [resolve] = [e for e in await kit.service.store.timeline(t.id) if e.action == "resolve"]

@@ -19,7 +19,7 @@ from rules.alert import Severity
 from tests.devices.factory import T0
 
 from .fakes import account
-from .notifykit import alert, notify_kit, registry, token_of
+from .notifykit import alert, link_in, notify_kit, registry, token_of
 
 pytestmark = pytest.mark.timeout(60)
 H = timedelta(hours=1)
@@ -56,13 +56,12 @@ async def test_the_cover_coming_on_duty_gets_the_open_tickets_once(engine: Async
         async with asyncio.timeout(10):
             mails = await kit.mailbox.wait_for(7)
         handed = [m for m in mails if m.to == ("w2@example.org",)]
-        assert [m.text.splitlines()[1] for m in handed] == ["Handover: this ticket is still open."] * 2
+        assert ["交接班：以下工单仍未完成" in m.text.splitlines()[0] for m in handed] == [True, True]
         assert [f"#{t.id}" in m.subject for t, m in zip((smoke, leak), handed, strict=True)] == [True, True]
         # the resolved ticket is not handed over, nor anything twice (the leader's mails are the escalations)
         assert len([m for m in kit.mailbox.mails if m.to == ("w2@example.org",)]) == 2
 
-        [line] = [x for x in handed[0].text.splitlines() if " Accept: " in x]
-        taken = await kit.actions.act(*token_of(line.rsplit(" ", 1)[1]))
+        taken = await kit.actions.act(*token_of(link_in(handed[0].text, "accept")))
         assert taken.status is Status.ACKNOWLEDGED
         assert taken.assignee_id == "p-w2"
 

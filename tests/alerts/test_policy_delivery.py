@@ -14,7 +14,7 @@ from alerts.policies import parse_policies
 from devices.model import Role
 
 from .fakes import account
-from .notifykit import Kit, alert, notify_kit, token_of
+from .notifykit import Kit, alert, lead_of, link_in, notify_kit, token_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,13 +41,11 @@ async def mails(kit: Kit, count: int) -> list[tuple[str, str]]:
     async with asyncio.timeout(10):
         got = await kit.mailbox.wait_for(count)
     assert len(got) == count, [m.subject for m in got]
-    return [(m.to[0], m.text.splitlines()[1]) for m in got]
+    return [(m.to[0], lead_of(m.text)) for m in got]
 
 
-def link(kit: Kit, label: str, mail: int) -> tuple[int, str]:
-    m = list(kit.mailbox.mails)[mail]
-    [line] = [x for x in m.text.splitlines() if f" {label}: " in x]
-    return token_of(line.rsplit(" ", 1)[1])
+def link(kit: Kit, action: str, mail: int) -> tuple[int, str]:
+    return token_of(link_in(list(kit.mailbox.mails)[mail].text, action))
 
 
 async def test_reminders_next_step_not_started_and_all_clear(engine: AsyncEngine) -> None:
@@ -75,7 +73,7 @@ async def test_reminders_next_step_not_started_and_all_clear(engine: AsyncEngine
             ("l1@example.org", "This ticket was escalated to you."),
         ]
 
-        after = await kit.actions.act(*link(kit, "Accept", 3))  # the leader accepts from the mail
+        after = await kit.actions.act(*link(kit, "accept", 3))  # the leader accepts from the mail
         assert after.status is Status.ACKNOWLEDGED
         assert after.assignee_id == "p-l1"
         assert after.nudge_at == kit.clock.now() + 1200

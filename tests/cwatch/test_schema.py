@@ -340,6 +340,8 @@ async def test_a_version_2_database_gets_the_registry_fields_of_version_3(engine
     async with engine.begin() as conn:  # columns of later revisions, so that this cwatch can write its rows
         await conn.execute(sa.text("ALTER TABLE devices_devices ADD COLUMN offline_after_s INTEGER"))
         await conn.execute(sa.text("ALTER TABLE devices_roster ADD COLUMN replaces VARCHAR(64)"))
+        await conn.execute(sa.text("ALTER TABLE devices_people ADD COLUMN lang TEXT"))
+        await conn.execute(sa.text("ALTER TABLE devices_contacts ADD COLUMN lang TEXT"))
     await save_registry_db(engine, reg)
     async with engine.begin() as conn:
         for table, column in (
@@ -349,6 +351,8 @@ async def test_a_version_2_database_gets_the_registry_fields_of_version_3(engine
             ("devices_devices", "gateway_id"),
             ("devices_devices", "offline_after_s"),
             ("devices_roster", "replaces"),
+            ("devices_people", "lang"),
+            ("devices_contacts", "lang"),
         ):
             await conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     await back_to_hand_rolled(engine, 2)

@@ -315,3 +315,29 @@ def test_device_class_and_offline_limit_cells(tmp_path: Path) -> None:
     assert (reg.devices["WM-2"].offline_after_s, reg.devices["GD-1"].offline_after_s) == (3 * 86_400, 20 * 60)
     save_registry(reg, tmp_path / "again")
     assert load_registry(tmp_path / "again") == reg
+
+
+def test_a_persons_language_cell(tmp_path: Path) -> None:
+    """`lang`: zh-CN or en, as a spreadsheet may write them (zh_CN, en-GB); another language is refused with file,
+    line and column; an empty cell leaves the deployment's."""
+    minimal(tmp_path)
+    write(
+        tmp_path,
+        "people.csv",
+        "id,name,role,scope_id,lang\n"
+        "p1,孙磊,grid_worker,m1,zh_CN\n"
+        "p2,Ann Lee,grid_worker,m1,en-GB\n"
+        "p3,周杰,grid_worker,m1,\n"
+        "p4,Jean,grid_worker,m1,fr\n",  # line 5
+    )
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path)
+    assert {(p.file, p.line, p.column) for p in info.value.problems} == {("people.csv", 5, "lang")}
+    assert "people.csv:5: lang: 'fr': expected a language: zh-CN or en" in str(info.value)
+    write(
+        tmp_path,
+        "people.csv",
+        "id,name,role,scope_id,lang\np1,孙磊,grid_worker,m1,zh_CN\np2,Ann,grid_worker,m1,en-GB\np3,周杰,grid_worker,m1,\n",
+    )
+    reg = load_registry(tmp_path)
+    assert [reg.people[p].lang for p in ("p1", "p2", "p3")] == ["zh-CN", "en", None]

@@ -63,7 +63,7 @@ def full() -> Registry:
             dataclasses.replace(b2, lat=-33.8688, lon=-151.2093),
             b3,
         ],
-        people=[dataclasses.replace(people[0], email="zhao.qiang@example.org"), *people[1:]],
+        people=[dataclasses.replace(people[0], email="zhao.qiang@example.org", lang="en"), *people[1:]],
         devices=[
             dataclasses.replace(devices[0], installed=date(2023, 4, 18), gateway_id="lora-gw-03", label="水表, 厨房"),
             *devices[1:],
@@ -82,6 +82,7 @@ def full() -> Registry:
                 relation="儿子",
                 consent=True,
                 quiet_hours=QuietHours(time(22, 0), time(6, 30)),
+                lang="zh-CN",
             ),
         ],
     )

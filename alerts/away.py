@@ -17,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.audit import Who, record
 from alerts.dbguard import translated
 from alerts.errors import ValidationError
+from alerts.model import SYSTEM_ACTOR
 from alerts.tables import household_away
 from core.db import begin_write, is_sqlite
 from core.i18n import tr
 
 DEFAULT_MAX_DAYS = 30.0
+BY_WATER_USE = Who(SYSTEM_ACTOR, "rules")
+"""Who ends an away when the rule engine saw water used during it (`HouseholdAways.ended_by_use`)."""
 
 
 class AwayError(ValidationError):
@@ -67,6 +70,23 @@ class HouseholdAways:
         async with translated(), begin_write(self.engine) as conn:
             await conn.execute(delete(household_away).where(household_away.c.household_id == household_id))
             await record(conn, who, "household.away_end", household_id, now, {"was_until": current and current.until})
+        return current
+
+    async def ended_by_use(self, household_id: str, used_at: float, now: float) -> Away | None:
+        """The rule engine saw water used at `used_at` during the household's away and ended it there (an
+        absence rule with `away_ends_on_use`): end the record too, audited as ended by water use (actor
+        `system`). An away recorded after the use, or ending before it, is left alone. Returns the away ended."""
+        current = await self.get(household_id, used_at)
+        if current is None or current.set_at > used_at:
+            return None
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(
+                delete(household_away).where(
+                    household_away.c.household_id == household_id, household_away.c.set_at == current.set_at
+                )
+            )
+            details = {"was_until": current.until, "reason": "water used", "used_at": used_at}
+            await record(conn, BY_WATER_USE, "household.away_end", household_id, now, details)
         return current
 
     async def get(self, household_id: str, now: float) -> Away | None:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alerts.away import HouseholdAways
 from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import first_nudge, plan_escalation, plan_send_someone, step_wait
@@ -40,7 +41,7 @@ from alerts.store import CONFIRMED_BY, Change, NewTicket, NoticePlan, TicketStor
 from alerts.targets import Opening, opening_step
 from core.clock import Clock
 from core.i18n import tr
-from rules.alert import Alert, AlertAction, Severity
+from rules.alert import AWAY_ENDED, Alert, AlertAction, Severity
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class TicketService:
         self.flap_window_s = flap_window_s
         self.verify_grace_s = verify_grace_s
         self.silences = SilenceStore(engine, tz)  # `tz`: the street's, for recurring silences' local times
+        self.aways = HouseholdAways(engine)  # ended by the rule engine's `AWAY_ENDED` signals
         #: refuses a resolve by raising (a ticket that needs a photo has none: `alerts.photos`); None: no check
         self.resolve_guard = resolve_guard
         self._applying = asyncio.Lock()  # one `apply` or `release_held` at a time in this process
@@ -111,6 +113,9 @@ class TicketService:
 
     async def _apply(self, alerts: Sequence[Alert], *, released: bool) -> list[Ticket]:
         changed: list[Ticket] = []
+        if any(a.details.get("signal") == AWAY_ENDED for a in alerts):
+            await self._aways_ended(alerts)
+            alerts = [a for a in alerts if a.details.get("signal") != AWAY_ENDED]
         for start in range(0, len(alerts), BATCH):
             now = self.clock.now()
             hierarchy = self.registry()
@@ -126,6 +131,15 @@ class TicketService:
                     await self._notify(ticket, event)
                 changed.extend(t for t, _ in changes[-1:])
         return changed
+
+    async def _aways_ended(self, alerts: Sequence[Alert]) -> None:
+        """Water use ended an away in the rules (`rules.alert.AWAY_ENDED`): end its record, which the board shows
+        (audited as ended by water use). News, not a condition: no ticket is filed for it."""
+        now = self.clock.now()
+        for a in alerts:
+            if a.details.get("signal") == AWAY_ENDED and a.household_id is not None:
+                used_at = a.details.get("used_at")
+                await self.aways.ended_by_use(a.household_id, float(used_at if used_at is not None else a.ts), now)
 
     async def _unsilenced(self, alerts: Sequence[Alert], now: float, hierarchy: Hierarchy) -> list[Alert]:
         """Drop raises covered by an active silence (counted on the silence), unless the ticket they would

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo
 
 from paho.mqtt.enums import MQTTProtocolVersion
 
+from alerts.api.views import node_name
 from core.clock import VirtualClock
-from core.i18n import env_lang, render
+from core.i18n import Text, env_lang, render, tr
 from cwatch.app import Parts, Service, run_until_signalled
-from cwatch.instance import file_lock
+from cwatch.instance import AlreadyServingError, file_lock
 from cwatch.mailbox import Mailbox, MailboxAt
 from cwatch.settings import Settings
 from devices.model import Role
@@ -33,6 +34,9 @@ from simulator.publisher import Publisher
 from simulator.scenario import SCENARIO_DIR, load_scenario
 
 log = logging.getLogger("cwatch.demo")
+
+URL_FILE = "url"
+"""In the demo folder: the board's address of the demo running from it, so a second demo can name it."""
 
 
 @dataclass(frozen=True)
@@ -78,16 +82,31 @@ def prepare_demo(settings: Settings, options: DemoOptions) -> Settings:
     from that folder holds its lock: this one stops with that said, before it deletes anything."""
     demo_dir = settings.data_path / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(demo_dir / "serve.lock", f"the demo folder {demo_dir}"):
-        if options.fresh:
-            for child in demo_dir.iterdir():
-                if child.name == "serve.lock":
-                    continue
-                if child.is_dir():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+    try:
+        with file_lock(demo_dir / "serve.lock", f"the demo folder {demo_dir}"):
+            (demo_dir / URL_FILE).unlink(missing_ok=True)  # a kept demo's last address is not this run's
+            if options.fresh:
+                for child in demo_dir.iterdir():
+                    if child.name == "serve.lock":
+                        continue
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+    except AlreadyServingError as e:
+        raise AlreadyServingError(running_demo(demo_dir, e)) from None
     return settings.model_copy(update={"demo": True, "data_dir": str(demo_dir)})
+
+
+def running_demo(demo_dir: Path, held: AlreadyServingError) -> Text:
+    """What a second demo says: where the running one is (its board's address, once it has started)."""
+    try:
+        url = (demo_dir / URL_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        url = ""
+    if not url:
+        return tr("cli.demo_already_starting", why=str(held))
+    return tr("cli.demo_already_running", url=url, folder=str(demo_dir))
 
 
 def demo_microgrid(registry: Registry) -> str:
@@ -150,14 +169,26 @@ async def create_demo_accounts(parts: Parts) -> list[tuple[DemoAccount, str]]:
 async def start_demo(parts: Parts, options: DemoOptions) -> None:
     """Create the accounts, print how to log in, then run the simulator until the service stops."""
     created = await create_demo_accounts(parts)
-    reg = parts.registry()
     url = f"http://{parts.settings.http.host}:{parts.http_port}"
-    lang = env_lang()
+    (parts.settings.data_path / URL_FILE).write_text(url + "/\n", encoding="utf-8")
+    lines = banner(created, parts.registry(), url, parts.mqtt_host, parts.mqtt_port, env_lang())
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+    if not options.simulate:
+        return
+    await feed_simulator(parts, options)
+
+
+def banner(
+    created: list[tuple[DemoAccount, str]], reg: Registry, url: str, mqtt_host: str, mqtt_port: int, lang: str
+) -> list[str]:
+    """How to use the running demo: its addresses, its street, and each account with its password and scope
+    by name."""
     lines = [
         "",
         render("cli.demo_running", lang),
         render("cli.demo_board", lang, {"url": url}),
-        render("cli.demo_broker", lang, {"host": parts.mqtt_host, "port": parts.mqtt_port}),
+        render("cli.demo_broker", lang, {"host": mqtt_host, "port": mqtt_port}),
         render("cli.demo_mailbox", lang, {"url": url}),
         render(
             "cli.demo_street",
@@ -171,16 +202,12 @@ async def start_demo(parts: Parts, options: DemoOptions) -> None:
             "username": f"{acc.username:<10}",
             "password": f"{password:<14}",
             "role": render(f"names.role.{acc.role.value}", lang),
-            "scope": acc.scope_id,
+            "scope": node_name(reg, acc.scope_id) or acc.scope_id,
             "name": acc.display_name,
         }
         lines.append(render("cli.demo_account", lang, values))
     lines.append(render("cli.demo_stop", lang))
-    print("\n".join(lines), file=sys.stderr, flush=True)
-
-    if not options.simulate:
-        return
-    await feed_simulator(parts, options)
+    return lines
 
 
 def demo_scenario_path() -> Path:

@@ -22,7 +22,7 @@ import alerts.api
 import cwatch.api
 from alerts.api import AlertsApi, install_error_handlers
 from alerts.api.errors import error_response
-from alerts.board import FILES, PAGES, messages
+from alerts.board import FILES, MISSING, PAGES, messages
 from core.urls import AllowEntry
 from cwatch.api import OpsApi
 from cwatch.websec import BrowserSafety, board_routes
@@ -79,7 +79,7 @@ def build_http_app(
         if ops_api is not None:
             cwatch.api.mount(app, ops_api)
     if board_dir is not None:
-        app.router.routes.extend(board_routes(board_dir, FILES, PAGES))
+        app.router.routes.extend(board_routes(board_dir, FILES, PAGES, MISSING))
         board_texts = messages()
 
         @app.get("/messages.json", include_in_schema=False)

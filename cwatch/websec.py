@@ -106,15 +106,18 @@ class BrowserSafety:
         await self.app(scope, receive, send_with_headers)
 
 
-def board_routes(folder: Path, files: dict[str, str], pages: dict[str, str] | None = None) -> list[Route]:
+def board_routes(
+    folder: Path, files: dict[str, str], pages: dict[str, str] | None = None, missing: dict[str, str] | None = None
+) -> list[Route]:
     """`/` and `/<name>` for each allowed name, with its media type, and each of `pages` (path pattern -> one of
-    the names); anything else is not the board's."""
+    the names); `missing` (path pattern -> one of the names) answers 404 with that page, which says in words
+    what is missing. Anything else is not the board's."""
 
-    def serve(name: str) -> Route:
+    def serve(name: str, status: int = 200) -> Route:
         path, media_type = folder / name, files[name]
 
         async def endpoint(_request: object) -> Response:
-            return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})
+            return FileResponse(path, status_code=status, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
         return Route("/" if name == "index.html" else f"/{name}", endpoint, methods=["GET", "HEAD"])
 
@@ -123,4 +126,6 @@ def board_routes(folder: Path, files: dict[str, str], pages: dict[str, str] | No
         routes.append(Route("/index.html", routes[list(files).index("index.html")].endpoint, methods=["GET", "HEAD"]))
     for path, name in (pages or {}).items():
         routes.append(Route(path, routes[list(files).index(name)].endpoint, methods=["GET", "HEAD"]))
+    for path, name in (missing or {}).items():
+        routes.append(Route(path, serve(name, 404).endpoint, methods=["GET", "HEAD"]))
     return routes

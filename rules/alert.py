@@ -55,3 +55,10 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     """`group:target` when the rule names a `group` (target: the device, or the household of household rules):
     the alerts of every rule of the group about one target belong to one ticket (one incident per situation).
     `dedup_key` still identifies this rule's condition, and its clear ends only this rule's part."""
+
+
+AWAY_ENDED = "away_ended"
+"""`details["signal"]` of an alert that is no condition but news for the alerts side: water use ended a
+household's away (an absence rule with `away_ends_on_use`). It goes out as a `clear` of a key that is never
+raised (`<rule>:<household>:away_ended`, dated at the use), with `used_at` and `was_until` (the away's end it
+cut short); the alerts service ends its away record on it (`alerts.away`) and files no ticket."""

@@ -61,8 +61,9 @@ class FeedbackBody(BaseModel):
 
 
 class WeeklyIn(BaseModel):
-    """Recurring windows in the street's local time: every `days` (ISO weekdays, 1 Monday ... 7 Sunday) from
-    `from` to `to` (HH:MM; `to` before `from` crosses midnight)."""
+    """Recurring windows in the street's local time (`tz` of GET /silences/scopes, the `timezone` setting): every
+    `days` (ISO weekdays, 1 Monday ... 7 Sunday) from `from` to `to` (HH:MM; `to` before `from` crosses
+    midnight)."""
 
     days: Annotated[list[Annotated[int, Field(ge=1, le=7)]], Field(min_length=1, max_length=7)]
     from_: Annotated[str, Field(alias="from", min_length=5, max_length=5, pattern=r"^\d\d:\d\d$")]
@@ -81,10 +82,13 @@ class SilenceBody(BaseModel):
         default=None, description="only this device"
     )
     starts_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
-        default=None, description="default: now; at most 1 day before now"
+        default=None,
+        description="epoch seconds (an instant, no zone); default: now; at most 1 day before now. The board "
+        "reads the time typed in the street's time zone (`tz` of GET /silences/scopes)",
     )
     ends_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
-        default=None, description="give this or duration_s; after now, at most 7 days ahead"
+        default=None,
+        description="epoch seconds, like starts_at; give this or duration_s; after now, at most 7 days ahead",
     )
     duration_s: Annotated[float, Field(gt=0, le=MAX_RECURRING_S, allow_inf_nan=False)] | None = Field(
         default=None, description="at most 7 days; a weekly silence up to 366 days"
@@ -320,6 +324,7 @@ class SilenceListItem(SilenceOut):
 
 class SilenceListOut(BaseModel):
     items: list[SilenceListItem]
+    tz: str = Field(description="the street's time zone (IANA name): the one of the weekly windows' HH:MM")
 
 
 class SummaryOut(BaseModel):
@@ -360,3 +365,7 @@ class ScopeNodeOut(BaseModel):
 
 class ScopeTreeOut(BaseModel):
     items: list[ScopeNodeOut] = Field(description="parents before children")
+    tz: str = Field(
+        description="the street's time zone (IANA name, e.g. Asia/Shanghai): weekly windows are in it, and the "
+        "board shows and reads a silence's start and end in it, whatever the browser's zone"
+    )

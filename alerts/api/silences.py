@@ -47,7 +47,9 @@ async def list_silences(api: Api, viewer: Viewer, request: Request) -> SilenceLi
     silenced their micro-grid); `may_cancel` says whether you may end each."""
     now = api.service.clock.now()
     items = await api.service.silences.visible(viewer, api.registry(), now)
-    return SilenceListOut(items=await _shaped(api, viewer, items, now, lang_of(request)))
+    return SilenceListOut(
+        items=await _shaped(api, viewer, items, now, lang_of(request)), tz=zone_name(api.service.silences.tz)
+    )
 
 
 @router.post("/silences", status_code=201, responses=error_responses(401, 403))
@@ -55,7 +57,8 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
     """Open a maintenance window (leaders and above, within their scope). Give `ends_at` or `duration_s`; with
     `weekly`, it silences only inside those windows (every Tuesday 09:00-11:00) until the end. An identical
     silence (scope, rule, device, windows) overlapping it is refused with 409. The answer has the shape of an
-    item of the list."""
+    item of the list. Times: `starts_at` and `ends_at` are instants (epoch seconds, no zone); the `weekly`
+    windows' HH:MM are the street's local time (`tz` of GET /silences/scopes and of the list)."""
     now = api.service.clock.now()
     start, ends_at = _span(body.starts_at, body.ends_at, body.duration_s, now)
     _rule_classes(api, body.rule_id)
@@ -79,9 +82,10 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
 @router.get("/silences/scopes", responses=error_responses(401))
 async def silence_scopes(api: Api, viewer: Viewer) -> ScopeTreeOut:
     """The grid nodes (street to building) within your scope, with names, parents first: the silence form's
-    picker. `may_silence` says which you may silence."""
+    picker. `may_silence` says which you may silence; `tz` is the street's time zone, the one of the form's
+    start, end and weekly windows."""
     items = scope_tree(api.registry(), viewer)
-    return ScopeTreeOut(items=[ScopeNodeOut(**asdict(n)) for n in items])
+    return ScopeTreeOut(items=[ScopeNodeOut(**asdict(n)) for n in items], tz=zone_name(api.service.silences.tz))
 
 
 @router.post("/silences/preview", responses=error_responses(401, 403))
@@ -142,6 +146,12 @@ async def _shaped(
         )
         for s in items
     ]
+
+
+def zone_name(tz: tzinfo) -> str:
+    """The IANA name of `tz` (a ZoneInfo's key; "UTC" for the UTC of datetime), what a browser's Intl takes."""
+    key = getattr(tz, "key", None)
+    return key if isinstance(key, str) else str(tz)
 
 
 def _span(starts_at: float | None, ends_at: float | None, duration_s: float | None, now: float) -> tuple[float, float]:

@@ -2,7 +2,8 @@
 
 `FILES` is the allow-list: only these names are served, with these media types. `PAGES` are the board's other
 addresses (deep links), each served by one of those files: `/tickets/{id}` opens the board on that ticket,
-`/wall` is the big screen."""
+`/wall` is the big screen. `MISSING` are addresses of the board's kind that name nothing it has (`/tickets/abc`):
+the board answers them with 404 and says why in the reader's language."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ PAGES: dict[str, str] = {
     "/tickets/{ticket_id:int}": "index.html",
     "/reports": "report.html",
     "/wall": "wall.html",
+}
+
+#: path -> the file in `FILES` that answers it with 404 (after `PAGES`, which take the ones that exist)
+MISSING: dict[str, str] = {
+    "/tickets/{ref}": "index.html",
 }
 
 

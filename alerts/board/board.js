@@ -149,8 +149,7 @@
     readAddress();
     await refresh();
     startLive();
-    const id = addressTicket();
-    if (id !== null) await openDetail(id, "address");
+    await openAddressed(addressTicket());
   }
 
   $("login-form").addEventListener("submit", async (ev) => {
@@ -177,9 +176,30 @@
   // between the lists and tickets seen. Filters at their default are left out.
   const FILTERS = [["status", "f-status", "active"], ["severity", "f-severity", ""], ["mg", "f-mg", ""], ["q", "f-text", ""]];
 
+  // The ticket the address names: its id; `{ bad: "abc" }` for something that is no ticket number (a mistyped
+  // or cut link); null for the list.
+  const MAX_ID = 2147483647; // the API's largest id
   function addressTicket() {
-    const m = /^\/tickets\/(\d+)\/?$/.exec(location.pathname);
-    return m ? Number(m[1]) : null;
+    const m = /^\/tickets\/([^/]+)\/?$/.exec(location.pathname);
+    if (!m) return null;
+    let ref = m[1];
+    try { ref = decodeURIComponent(ref); } catch (e) { /* shown as it is */ }
+    const id = /^\d{1,10}$/.test(ref) ? Number(ref) : 0;
+    return id >= 1 && id <= MAX_ID ? id : { bad: ref };
+  }
+
+  // The address names no ticket: the board with the list, and a line saying why (the address is the list's).
+  function badTicketLink(ref) {
+    if (state.selected !== null) closeDetail("address");
+    writeAddress(false);
+    $("list-error").textContent = tr("link.bad_ticket", { ref: ref.length > 40 ? ref.slice(0, 40) + "…" : ref });
+  }
+
+  // open what the address names (`how` as for openDetail)
+  async function openAddressed(id) {
+    if (id === null) return;
+    if (typeof id === "object") return badTicketLink(id.bad);
+    if (id !== state.selected) await openDetail(id, "address");
   }
 
   function readAddress() {
@@ -218,9 +238,9 @@
     if (!state.me) return;
     readAddress();
     const id = addressTicket();
-    if (id === null && state.selected !== null) closeDetail("address");
+    if (typeof id !== "number" && state.selected !== null) closeDetail("address");
     await refresh();
-    if (id !== null && id !== state.selected) await openDetail(id, "address");
+    await openAddressed(id);
   });
 
   // ---- list and summary ----------------------------------------------------------------------------------
@@ -271,6 +291,7 @@
       state.tickets = new Map(items.map((t) => [t.id, t]));
       rememberMicrogrids(items);
       renderSummary(summary);
+      useZone(silences.tz);
       renderSilences(silences.items);
       renderList();
       if (firstLoad && !performance.getEntriesByName("cwatch:first-list").length) mark("first-list", { tickets: items.length });
@@ -349,6 +370,16 @@
   // Leaders and above (those who may reassign) create and cancel them; everybody sees the ones in their scope.
   const maySilence = () => Boolean(state.me && state.me.may.includes("assign"));
 
+  function useZone(tz) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+      streetTz = tz;
+    } catch (e) {
+      streetTz = null; // a zone this browser does not know: its own, and the form says which
+    }
+    $("silence-tz").textContent = zoneLabel();
+  }
+
   function renderSilences(items) {
     state.silences = items;
     const shown = items.filter((s) => s.cancelled_at === null);
@@ -359,8 +390,8 @@
         scope: s.scope_name || s.scope_id,
         rule: (s.rule_name || s.rule_id || tr("silence.all_rules")) + (s.device_id ? " · " + s.device_id : ""),
         when: (s.weekly ? weeklyText(s.weekly) + " " : "") +
-          (s.active ? "" : tr("silence.from", { when: clock(s.next_windows.length ? s.next_windows[0].starts_at : s.starts_at) }) + " ") +
-          tr("silence.until", { when: clock(s.ends_at) }),
+          (s.active ? "" : tr("silence.from", { when: streetClock(s.next_windows.length ? s.next_windows[0].starts_at : s.starts_at) }) + " ") +
+          tr("silence.until", { when: streetClock(s.ends_at) }),
         comment: s.comment, by: s.created_by_name || s.created_by, n: s.suppressed,
       }),
       s.may_cancel ? el("button", { type: "button", class: "link", onclick: () => cancelSilence(s.id) },
@@ -392,6 +423,7 @@
   const INDENT = { street: 0, community: 1, grid: 2, microgrid: 3, building: 4 };
   async function loadScopes() {
     const tree = await api("/silences/scopes");
+    useZone(tree.tz);
     const select = $("silence-scope");
     select.replaceChildren(...tree.items.map((n) => el("option", { value: n.id, disabled: !n.may_silence },
       "\u3000".repeat(INDENT[n.level] || 0) + n.name)));
@@ -399,11 +431,42 @@
     if (mine) select.value = mine.id;
   }
 
-  function localInput(ts) { // epoch seconds -> the value of an <input type="datetime-local">
-    const d = new Date(ts * 1000 - new Date(ts * 1000).getTimezoneOffset() * 60000);
-    return d.toISOString().slice(0, 16);
+  // ---- the street's time zone: a silence's start and end are typed and shown in it, like its weekly windows,
+  // whatever the browser's zone (a duty desk's PC set to UTC, a leader travelling). The server names it (`tz`).
+  let streetTz = null; // null until the server said: the browser's zone
+  const zoneParts = (ts) => {
+    const f = new Intl.DateTimeFormat("en-CA", { timeZone: streetTz || undefined, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const p = {};
+    for (const x of f.formatToParts(new Date(ts * 1000))) p[x.type] = x.value;
+    return p;
+  };
+  // seconds the street's clocks are ahead of UTC at the instant `ts`
+  function zoneOffset(ts) {
+    const p = zoneParts(ts);
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second) / 1000 - Math.floor(ts);
   }
-  const fromInput = (v) => (v ? new Date(v).getTime() / 1000 : null);
+  function zoneLabel() {
+    const off = Math.round(zoneOffset(serverNow()) / 60);
+    const p = (n) => String(n).padStart(2, "0");
+    const utc = `UTC${off < 0 ? "−" : "+"}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+    return tr("silence.zone", { zone: streetTz || Intl.DateTimeFormat().resolvedOptions().timeZone, utc });
+  }
+  // month-day hh:mm:ss of `ts` on the street's clocks (the silences' times)
+  function streetClock(ts) {
+    const p = zoneParts(ts);
+    return `${Number(p.month)}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+  }
+  function localInput(ts) { // epoch seconds -> the value of an <input type="datetime-local">, street time
+    const p = zoneParts(ts);
+    return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+  }
+  function fromInput(v) { // the input's street time -> epoch seconds (twice: the offset may change in between)
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(v || "");
+    if (!m) return null;
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) / 1000;
+    return wall - zoneOffset(wall - zoneOffset(wall));
+  }
 
   function weeklyDays() {
     const box = $("silence-days");
@@ -446,7 +509,7 @@
       out.textContent = tr("silence.preview", {
         devices: p.devices, classes: classes || "—", tickets: p.active_tickets,
         critical: tr(p.critical_excluded ? "silence.critical_loud" : "silence.critical_muted"),
-        windows: p.next_windows.map((w) => clock(w.starts_at) + "–" + clock(w.ends_at).slice(-8)).join("；"),
+        windows: p.next_windows.map((w) => streetClock(w.starts_at) + "–" + streetClock(w.ends_at).slice(-8)).join("；"),
       });
       out.classList.remove("error");
     } catch (e) {
@@ -863,7 +926,7 @@
       el("span", { class: "when" }, clock(e.at) + " · " + actorName(e)), " ",
       e.data && e.data.rating ? el("span", {}, "★".repeat(e.data.rating) + " ") : null,
       el("b", {}, labelled("act.", e.action)),
-      e.actor === "system" && e.data && e.data.rule_id && e.action !== "raise" ? ` ${e.data.rule_id}` : "",
+      e.actor === "system" && e.data && e.data.rule_id && e.action !== "raise" ? ` ${ruleName(t, e.data.rule_id)}` : "",
       e.data && e.data.severity && e.data.severity.from
         ? ` ${named("severity", e.data.severity.from)} → ${named("severity", e.data.severity.to)}` : "",
       e.to_status && e.from_status && e.to_status !== e.from_status
@@ -899,8 +962,16 @@
     return e.actor;
   }
 
-  // A rule's details (`pending_s`, `since`...) with a label and a value people read: durations in words,
-  // times as clock times, yes/no; a field without a label keeps its name.
+  // A rule of ticket `t` by name (its own, or a member's title), else its id.
+  function ruleName(t, id) {
+    if (id === t.rule_id && t.rule_name) return t.rule_name;
+    const m = (t.members || []).find((x) => x.rule_id === id && x.title);
+    return m ? title(m.title) : id;
+  }
+
+  // A rule's details (`pending_s`, `since`, the device's `volume_m3`...) with a label in the board's language
+  // that names the unit, and a value people read: durations in words, times as clock times, yes/no; a field
+  // without a label keeps its name.
   function detailLabel(key) {
     const label = tr("field." + key);
     return label === "field." + key ? key : label;
@@ -911,7 +982,7 @@
     if (typeof v === "boolean") return tr(v ? "yes" : "no");
     if (key === "device_class") return named("device_class", v);
     if (typeof v === "number" && /_s$/.test(key)) return duration(v);
-    if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at)/.test(key)) return clock(v);
+    if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at|used_at|until|wait_ended_at)/.test(key)) return clock(v);
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(tr("list_sep"));
     return typeof v === "object" ? JSON.stringify(v) : v;
   }
@@ -1173,6 +1244,7 @@
     showWho();
     if (state.summary) renderSummary(state.summary);
     if (state.silences) renderSilences(state.silences);
+    $("silence-tz").textContent = zoneLabel();
     renderList();
     if (state.detail) {
       renderDetail(state.detail);

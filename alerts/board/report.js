@@ -156,11 +156,34 @@
       by.append(o);
     });
     by.value = chosen;
+    months();
   }
 
-  const now = new Date();
-  $("month").value = params.get("month") ||
-    now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0");
+  // The month picker: the last three years' months named in the board's language (an <input type="month">
+  // follows the browser's locale instead), and the month the address asks for.
+  const ym = (y, m) => y + "-" + String(m).padStart(2, "0");
+  const today = new Date();
+  let chosenMonth = params.get("month") || ym(today.getFullYear(), today.getMonth() + 1);
+  function months() {
+    const sel = $("month");
+    if (sel.value) chosenMonth = sel.value;
+    const name = new Intl.DateTimeFormat(I18N.lang, { year: "numeric", month: "long", timeZone: "UTC" });
+    const values = [];
+    for (let i = 0; i < 36; i++) {
+      const d = new Date(Date.UTC(today.getFullYear(), today.getMonth() - i, 1));
+      values.push([ym(d.getUTCFullYear(), d.getUTCMonth() + 1), name.format(d)]);
+    }
+    if (!values.some(([v]) => v === chosenMonth)) {
+      const m = /^(\d{4})-(\d{2})$/.exec(chosenMonth); // older, or not a month: the server says why
+      values.push([chosenMonth, m ? name.format(new Date(Date.UTC(+m[1], +m[2] - 1, 1))) : chosenMonth]);
+    }
+    sel.replaceChildren(...values.map(([v, text]) => {
+      const o = el("option", text);
+      o.value = v;
+      return o;
+    }));
+    sel.value = chosenMonth;
+  }
   $("controls").addEventListener("submit", (e) => { e.preventDefault(); load(); });
   $("print").addEventListener("click", () => window.print());
   $("lang").addEventListener("click", () => {

@@ -9,7 +9,7 @@ from typing import Any
 
 from devices.model import Household
 from devices.reading import Reading, Scalar
-from rules.alert import Alert, AlertAction, Severity
+from rules.alert import AWAY_ENDED, Alert, AlertAction, Severity
 from rules.config import AbsenceRule
 from rules.emit import Emitter
 from rules.kinds.base import NEVER, Context
@@ -160,26 +160,56 @@ class AbsenceEvaluator(WatchedMeters):
         if since > self.mark.get(h, NEVER):
             self.mark[h] = since
         ans = self.answered.get(h)
+        ended: float | None = None  # the end of an away this use cut short
         if ans is not None and (ans <= since or self.rule.away_ends_on_use):
             del self.answered[h]  # the answered away is over, or (`away_ends_on_use`) the use ended it
+            if ans > since:
+                ended = ans
         if self.rule.away_ends_on_use:
-            self._end_away(ctx, h, since)
+            profile = self._end_away(ctx, h, since)
+            if ended is None:
+                ended = profile
         key = self.emitter.key(h)
         place = ctx.household_place(h)
+        if ended is not None and place is not None:
+            self._away_ended(ctx, h, since, ended, place)
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, seen_at, place, {"reason": "water used", "used_at": since})
         if self.all_well is not None and place is not None:
             self._all_well(ctx, h, since, place)
 
-    def _end_away(self, ctx: Context, h: str, since: float) -> None:
+    def _end_away(self, ctx: Context, h: str, since: float) -> float | None:
         """`away_ends_on_use`: a use at `since` ends the household's away (the care profile's, until it is set
-        anew) and the routine's hold of it."""
+        anew) and the routine's hold of it. Returns the end of the care profile's away if this use ended it."""
         hh = ctx.registry.households.get(h)
         away = hh.care.away_until.timestamp() if hh is not None and hh.care.away_until is not None else None
+        ended = None
         if away is not None and away > since:
+            if self.away_over.get(h) != away:
+                ended = away
             self.away_over[h] = away
         if self.routine is not None:
             self.routine.end_away(h, since, self.away_over.get(h))
+        return ended
+
+    def _away_ended(self, ctx: Context, h: str, since: float, until: float, place: Any) -> None:
+        """Tell the alerts side that the use at `since` ended the away until `until` (`rules.alert.AWAY_ENDED`):
+        its record of the away (what the board shows) ends too."""
+        ctx.out.append(
+            Alert(
+                action=AlertAction.CLEAR,
+                rule_id=self.id,
+                dedup_key=f"{self.id}:{h}:{AWAY_ENDED}",
+                severity=Severity.INFO,
+                ts=since,
+                microgrid_id=place.microgrid_id,
+                title="外出提前结束 away ended by water use",
+                household_id=h,
+                building_id=place.building_id,
+                community_id=place.community_id,
+                details={"signal": AWAY_ENDED, "used_at": since, "was_until": until},
+            )
+        )
 
     def _all_well(self, ctx: Context, h: str, ts: float, place: Any) -> None:
         assert self.all_well is not None

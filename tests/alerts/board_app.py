@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ def build_app(
     clock: Clock | None = None,
     telemetry_path: Path | None = None,
     tile_url: str | None = None,
+    tz: tzinfo = UTC,
 ) -> FastAPI:
     hub = ChangeHub()
     holder: dict[str, Any] = {}
@@ -89,7 +91,7 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
         await create_tables(engine)
-        service = TicketService(engine, lambda: hierarchy, clock or SystemClock(), hub)
+        service = TicketService(engine, lambda: hierarchy, clock or SystemClock(), hub, tz=tz)
         accounts = AccountStore(engine, SystemClock())
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)

@@ -184,3 +184,33 @@ async def test_a_title_in_both_languages_shows_the_boards_one_and_device_classes
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_the_details_show_labels_with_units_in_the_boards_language(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    details = {"device_class": "water_meter", "volume_m3": 12.5, "flow_lpm": 3.2, "leak": True, "mystery_key": 7}
+    [tid] = await inject(
+        board,
+        alert_dict("leak:WM-9", A, "漏水 Water leak", "major", time.time(), "water_leak", details=details),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "worker_a")
+            await page.locator(f'.ticket[data-id="{tid}"]').click()
+            terms = page.locator("#detail-body dt")
+            await expect(terms.filter(has_text="表读数（立方米）")).to_have_count(1)
+            await expect(terms.filter(has_text="流量（升/分钟）")).to_have_count(1)
+            await expect(terms.filter(has_text="mystery_key")).to_have_count(1)  # no label: its name
+            await page.click("#lang")
+            await expect(terms.filter(has_text="Meter reading (m³)")).to_have_count(1)
+            await expect(terms.filter(has_text="Flow (l/min)")).to_have_count(1)
+            await expect(terms.filter(has_text="Leak")).to_have_count(1)
+            await expect(page.locator("#detail-body")).not_to_contain_text("volume_m3")
+            assert errors == []
+        finally:
+            await browser.close()

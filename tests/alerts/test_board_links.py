@@ -24,7 +24,7 @@ async def test_a_ticket_link_opens_the_board_on_it_after_signing_in(board: str) 
     )
     async with httpx.AsyncClient(base_url=board) as client:
         assert (await client.get(f"/tickets/{tid}")).status_code == 200
-        assert (await client.get("/tickets/abc")).status_code == 404  # only ids are the board's
+        assert (await client.get("/tickets/abc")).status_code == 404  # no ticket there: the board says so
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -94,6 +94,48 @@ async def test_the_filters_are_in_the_address_and_back_restores_them(board: str)
             await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
             await page.go_forward()
             await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "bad", "unknown"),
+    [
+        ("zh-CN", "链接里的“abc”不是工单号，请检查链接", "找不到工单 999999"),
+        ("en", "“abc” in the link is not a ticket number: check the link", "ticket 999999 not found"),
+    ],
+)
+async def test_a_link_to_no_ticket_shows_the_board_and_says_why_in_the_readers_language(
+    board: str, lang: str, bad: str, unknown: str
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with httpx.AsyncClient(base_url=board) as client:
+        page_404 = await client.get("/tickets/abc")
+        assert page_404.status_code == 404  # nothing there, said by the board page rather than raw JSON
+        assert page_404.headers["content-type"].startswith("text/html")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context()
+            await context.add_cookies([{"name": "lang", "value": lang, "url": board}])
+            page = await context.new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await page.goto(f"{board}/tickets/abc?severity=critical")
+            await page.fill("#username", "worker_a")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-btn")
+            await expect(page.locator("#list-error")).to_have_text(bad)
+            await expect(page.locator("#detail")).to_be_hidden()
+            await expect(page).to_have_url(f"{board}/?severity=critical")  # the list it asked for
+            for ref in ("99999999999", "0"):  # a number, but no ticket's
+                await page.goto(f"{board}/tickets/{ref}")
+                await expect(page.locator("#list-error")).to_have_text(bad.replace("abc", ref))
+            await page.goto(f"{board}/tickets/999999")
+            await expect(page.locator("#list-error")).to_have_text(unknown)
+            await expect(page).to_have_url(f"{board}/")
             assert errors == []
         finally:
             await browser.close()

@@ -132,3 +132,29 @@ async def test_the_rows_offered_are_the_levels_below_the_readers_area(board: str
             await expect(leader.locator("#by")).to_be_hidden()  # a micro-grid has no rows to choose
         finally:
             await browser.close()
+
+
+async def test_the_month_is_named_in_the_boards_language_not_the_browsers(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            # an English browser whose reader chose Chinese on the board, then English
+            context = await browser.new_context(locale="en-US", viewport={"width": 1100, "height": 900})
+            page = await context.new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "street")
+            await page.goto(f"{board}/reports?month=2026-03&lang=zh")
+            await expect(page.locator("#month")).to_have_value("2026-03")
+            await expect(page.locator("#month option:checked")).to_have_text("2026年3月")
+            await expect(page.locator("#period")).to_contain_text("2026-03")
+            await page.click("#lang")
+            await expect(page.locator("#month option:checked")).to_have_text("March 2026")
+            await page.select_option("#month", index=0)  # this month, named in the same language
+            this_month = datetime.now().astimezone()
+            await expect(page.locator("#month option:checked")).to_have_text(this_month.strftime("%B %Y"))
+            assert errors == []
+        finally:
+            await browser.close()

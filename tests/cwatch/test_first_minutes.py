@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.i18n import EN, ZH, localized
 from cwatch.app import rule_classes
-from cwatch.demo import DemoOptions, demo_accounts, demo_microgrid, prepare_demo
+from cwatch.demo import URL_FILE, DemoOptions, banner, demo_accounts, demo_microgrid, prepare_demo
 from cwatch.errors import ServiceError
 from cwatch.instance import AlreadyServingError, file_lock
 from cwatch.ports import check_ports, port_in_use
@@ -37,6 +38,34 @@ def test_a_second_demo_stops_before_it_deletes_the_running_ones_files(tmp_path: 
     assert (demo_dir / "cwatch.db").read_bytes() == b"the running demo's tickets"
     prepare_demo(settings, DemoOptions(fresh=True))  # nobody runs it now: a fresh demo empties it
     assert [p.name for p in demo_dir.iterdir()] == ["serve.lock"]
+
+
+def test_a_second_demo_names_the_address_of_the_running_one(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={"CWATCH_DATA_DIR": str(tmp_path)})
+    demo_dir = tmp_path / "demo"
+    demo_dir.mkdir()
+    (demo_dir / URL_FILE).write_text("http://127.0.0.1:18080/\n")
+    with (
+        file_lock(demo_dir / "serve.lock", "the running demo"),
+        pytest.raises(AlreadyServingError) as e,
+    ):
+        prepare_demo(settings, DemoOptions(fresh=True))
+    message = e.value.args[0]
+    assert "already running at http://127.0.0.1:18080/" in localized(message, EN)
+    assert "演示在运行：http://127.0.0.1:18080/" in localized(message, ZH)
+    prepare_demo(settings, DemoOptions(fresh=False))  # it stopped: its address is gone with it
+    assert not (demo_dir / URL_FILE).exists()
+
+
+def test_the_demo_banner_names_each_accounts_scope() -> None:
+    reg = sample_street(start=None)
+    accounts = demo_accounts(reg, datetime(2026, 3, 2, 10, tzinfo=UTC))
+    lines = banner([(a, "pw") for a in accounts], reg, "http://127.0.0.1:8080", "127.0.0.1", 1883, ZH)
+    for acc in accounts:
+        [line] = [ln for ln in lines if ln.strip().startswith(acc.username + " ")]
+        assert acc.scope_id not in line.split("pw", 1)[1], line
+    street = next(iter(reg.streets.values()))
+    assert any(street.name in ln for ln in lines)
 
 
 def test_a_busy_port_is_one_line_naming_the_setting_that_moves_it() -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from devices.model import CareProfile
 from devices.registry import Registry
-from rules.alert import Alert, AlertAction, Severity
+from rules.alert import AWAY_ENDED, Alert, AlertAction, Severity
 from rules.engine import Engine
 from tests.rules.support import CST, T0, WATCHED, H, clears, raises, reading, registry, ruleset
 
@@ -310,3 +310,21 @@ def test_a_single_small_use_counts_with_min_burst_but_a_trickle_does_not() -> No
     out = meter.run(T0 + 6 * H, 14, uses={1: 0.02, **{i: 0.0005 for i in range(2, 14)}})  # 0.5 L an hour
     [a] = raises(out)
     assert a.ts == T0 + 18 * H  # 12 h after the use after 06:00: the trickle is no use
+
+
+def test_water_use_that_ends_an_away_tells_the_alerts_side_once() -> None:
+    """On: the use that ends "away confirmed" goes out as an `AWAY_ENDED` signal (the alerts side ends its
+    record of the away); later uses say nothing more. Off: no signal."""
+    for on in ("true", "false"):
+        eng, meter, _ = setup(text=AWAY_ENDS.replace("{on}", on))
+        meter.run(T0 + 6 * H, 20, uses={0: 0.05})
+        eng.acknowledge_absence("h1", T0 + 96 * H, at=T0 + 26 * H)
+        out = meter.run(T0 + 26 * H, 10, uses={4: 0.02, 6: 0.02})
+        signals = [a for a in out if a.details.get("signal") == AWAY_ENDED]
+        if on == "false":
+            assert signals == []
+            continue
+        [s] = signals
+        assert (s.action, s.household_id, s.dedup_key) == (AlertAction.CLEAR, "h1", f"elderly_no_water:h1:{AWAY_ENDED}")
+        assert s.details["used_at"] == T0 + 29 * H
+        assert s.details["was_until"] == T0 + 96 * H

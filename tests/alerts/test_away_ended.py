@@ -1,0 +1,58 @@
+"""Water use that ends an away in the rules (`away_ends_on_use`) ends the away's record too: the board no longer
+shows the household away, and the audit log says the rules ended it because water was used."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alerts.audit import AuditLog, Who
+from alerts.away import HouseholdAways
+from alerts.service import TicketService
+from alerts.tables import tickets
+from core.clock import ManualClock
+from rules.alert import AWAY_ENDED, Alert, AlertAction, Severity
+
+from .fakes import FakeHierarchy
+
+NOW = 100_000.0
+WORKER = Who("worker", "198.51.100.4", "grid_worker")
+
+
+def _ended(used_at: float, household: str = "h1") -> Alert:
+    """What an absence rule with `away_ends_on_use` sends when a use ends an away (`rules.kinds.absence`)."""
+    return Alert(
+        AlertAction.CLEAR,
+        "elderly_no_water",
+        f"elderly_no_water:{household}:{AWAY_ENDED}",
+        Severity.INFO,
+        used_at,
+        "M1",
+        "away ended by water use",
+        household_id=household,
+        details={"signal": AWAY_ENDED, "used_at": used_at, "was_until": used_at + 86_400},
+    )
+
+
+async def test_water_use_ends_the_away_record_audited_and_files_no_ticket(sqlite_engine: AsyncEngine) -> None:
+    clock = ManualClock(NOW)
+    hierarchy = FakeHierarchy()
+    service = TicketService(sqlite_engine, lambda: hierarchy, clock)
+    aways = HouseholdAways(sqlite_engine)
+    await aways.set("h1", NOW + 10 * 86_400, "住院 hospital", WORKER, NOW)
+    await aways.set("h2", NOW + 10 * 86_400, "trip", WORKER, NOW)
+    clock.set(NOW + 2 * 86_400)
+
+    assert await service.apply([_ended(NOW + 86_400), _ended(NOW - 3600, "h2")]) == []
+
+    assert await aways.get("h1", clock.now()) is None  # the board shows h1 at home again
+    kept = await aways.get("h2", clock.now())  # that use came before h2's away was recorded: it stays
+    assert kept is not None
+    assert kept.reason == "trip"
+    [entry] = await AuditLog(sqlite_engine).list(action="household.away_end")
+    assert (entry.actor, entry.source, entry.target) == ("system", "rules", "h1")
+    assert entry.details["reason"] == "water used"
+    assert entry.details["used_at"] == NOW + 86_400
+    assert entry.details["was_until"] == NOW + 10 * 86_400
+    async with sqlite_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(tickets))).scalar_one() == 0

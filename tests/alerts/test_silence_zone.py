@@ -1,0 +1,78 @@
+"""The silence form in real headless Chromium whose zone is not the street's: the start and end typed are the
+street's time (like the weekly windows), the form names the zone, and the list shows the times the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from devices.model import Role
+from devices.sample import sample_street
+from testkit.require import unavailable
+
+from .board_app import Login, build_app, serve
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, A, login, watch_errors
+
+pytestmark = pytest.mark.browser
+
+STREET = ZoneInfo("Asia/Shanghai")  # UTC+8, no daylight saving
+BROWSER = "America/New_York"  # 12 or 13 hours behind it
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        unavailable("chromium is not installed")
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=20_000)
+    reg = sample_street(start=None)
+    la = reg.people_at(A, Role.MICROGRID_LEADER)[0]
+    logins = [Login("leader_a", PASSWORD, Role.MICROGRID_LEADER, A, la.name, la.id)]
+    with serve(build_app(tmp_path_factory.mktemp("zone") / "board.db", reg, logins, tz=STREET)) as url:
+        yield url
+
+
+async def test_the_silence_form_reads_and_shows_times_in_the_streets_zone(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    tomorrow = datetime.now(STREET).date() + timedelta(days=1)
+    start = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 9, 0, tzinfo=STREET)
+    end = start + timedelta(hours=2)
+    async with httpx.AsyncClient(base_url=board) as client:
+        r = await client.post("/api/v1/auth/login", json={"username": "leader_a", "password": PASSWORD})
+        scopes = await client.get("/api/v1/silences/scopes", headers={"Authorization": f"Bearer {r.json()['token']}"})
+        assert scopes.json()["tz"] == "Asia/Shanghai"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(timezone_id=BROWSER)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "leader_a")
+            await page.click("#silence-new")
+            await expect(page.get_by_test_id("silence-tz")).to_contain_text("Asia/Shanghai（UTC+08:00）")
+            now_there = datetime.now(STREET)  # the start offered is now on the street's clocks
+            assert (await page.input_value("#silence-start"))[:13] in {
+                now_there.strftime("%Y-%m-%dT%H"),
+                (now_there - timedelta(minutes=1)).strftime("%Y-%m-%dT%H"),
+            }
+            await page.fill("#silence-start", start.strftime("%Y-%m-%dT%H:%M"))
+            await page.fill("#silence-end", end.strftime("%Y-%m-%dT%H:%M"))
+            await page.fill("#silence-comment", "换水表")
+            await page.click("#silence-submit")
+            window = page.get_by_test_id("silence")
+            await expect(window).to_contain_text(f"{start.month}-{start.day:02d} 09:00:00")
+            await expect(window).to_contain_text(f"{end.month}-{end.day:02d} 11:00:00")
+            listed = await page.evaluate("fetch('/api/v1/silences').then(r => r.json())")
+            [s] = listed["items"]
+            assert (s["starts_at"], s["ends_at"]) == (start.timestamp(), end.timestamp())
+            assert listed["tz"] == "Asia/Shanghai"
+            assert errors == []
+        finally:
+            await browser.close()

@@ -29,6 +29,9 @@
     return e;
   }
 
+  // a compound's name without the level's word ("丹桂苑微网格" reads 丹桂苑 on the plan, where the level is plain)
+  const shortName = (name) => String(name).replace(/\s*(微网格|micro-?grid)$/i, "") || name;
+
   // Web Mercator in tile units at zoom `z` (what map tiles use; at a street's size it is as good as flat)
   function mercator(lat, lon, z) {
     const n = 2 ** z;
@@ -60,10 +63,15 @@
   }
 
   // `opts`: api(path) -> promise of JSON; onTicket(id) when a ticket in the drill-down is chosen (omit: read-only);
-  // width/height of the drawing in its own units; marker: the least radius of an incident marker.
+  // width/height of the drawing in its own units; marker: the least radius of an incident marker; building: the
+  // least and largest size of a building ([8, 28]); stretch: how much more one axis may be scaled than the other
+  // to fill the box (1: true proportions; never with map tiles); names: "microgrid" labels every micro-grid
+  // (else only while there are at most 12).
   function create(box, opts) {
     const W = opts.width || 800;
     const H = opts.height || 520;
+    const [MIN_SIZE, MAX_SIZE] = opts.building || [8, 28];
+    const PAD = opts.pad || 60; // room at the edges for the names
     let plan = null;
     let tickets = [];
     let open = null; // the building drilled into
@@ -91,15 +99,22 @@
       for (; z > 1; z--) {
         lo = mercator(Math.max(...lats), Math.min(...lons), z);
         hi = mercator(Math.min(...lats), Math.max(...lons), z);
-        if ((hi[0] - lo[0]) * TILE <= W - 60 && (hi[1] - lo[1]) * TILE <= H - 60) break;
+        if ((hi[0] - lo[0]) * TILE <= W - PAD && (hi[1] - lo[1]) * TILE <= H - PAD) break;
       }
-      const k = Math.min((W - 60) / Math.max((hi[0] - lo[0]) * TILE, 1e-9), (H - 60) / Math.max((hi[1] - lo[1]) * TILE, 1e-9));
-      const scale = TILE * Math.min(k, 4);
+      const kx = (W - PAD) / Math.max((hi[0] - lo[0]) * TILE, 1e-9);
+      const ky = (H - PAD) / Math.max((hi[1] - lo[1]) * TILE, 1e-9);
+      const k = Math.min(kx, ky, 4);
+      const stretch = plan.tile_url ? 1 : Math.max(1, opts.stretch || 1);
+      const scale = TILE * k; // the tiles' scale (true proportions)
+      const sx = TILE * Math.min(kx, k * stretch, 4 * stretch);
+      const sy = TILE * Math.min(ky, k * stretch, 4 * stretch);
       const ox = W / 2 - ((lo[0] + hi[0]) / 2) * scale;
       const oy = H / 2 - ((lo[1] + hi[1]) / 2) * scale;
+      const cx = (lo[0] + hi[0]) / 2;
+      const cy = (lo[1] + hi[1]) / 2;
       const at = (lat, lon) => {
         const [x, y] = mercator(lat, lon, z);
-        return [ox + x * scale, oy + y * scale];
+        return [W / 2 + (x - cx) * sx, H / 2 + (y - cy) * sy];
       };
       const tiles = [];
       if (plan.tile_url) {
@@ -118,7 +133,7 @@
           near = Math.min(near, Math.hypot(pts[i][0] - pts[j][0], pts[i][1] - pts[j][1]));
         }
       }
-      const size = Math.max(8, Math.min(28, near * 0.55));
+      const size = Math.max(MIN_SIZE, Math.min(MAX_SIZE, near * 0.55));
       return { placed, at, tiles, size };
     }
 
@@ -145,13 +160,27 @@
         if (!byMicrogrid.has(key)) byMicrogrid.set(key, []);
         byMicrogrid.get(key).push(at(b.lat, b.lon));
       }
+      // a name that would cover one already placed moves down a line (twice at most); widths are estimated
+      // from the font size (`opts.fonts`: the CSS sizes of the community and micro-grid names)
+      const taken = [];
+      const [AREA_PX, MG_PX] = opts.fonts || [15, 12];
       const label = (name, pts, cls, dy) => {
         const cx = pts.reduce((s, p) => s + p[0], 0) / pts.length;
-        const y = dy < 0 ? Math.min(...pts.map((p) => p[1])) + dy : Math.max(...pts.map((p) => p[1])) + dy;
-        layers.areas.append(svg("text", { class: cls, x: cx, y: Math.min(H - 4, Math.max(16, y)), "text-anchor": "middle" }, name));
+        const em = cls === "area-name" ? AREA_PX : MG_PX;
+        const w = [...name].reduce((n, ch) => n + (ch.charCodeAt(0) > 0x2e80 ? 1 : 0.6), 0) * em;
+        let y = dy < 0 ? Math.min(...pts.map((p) => p[1])) + dy : Math.max(...pts.map((p) => p[1])) + dy;
+        const hits = (yy) => taken.some((b) => Math.abs(b.x - cx) < (b.w + w) / 2 && Math.abs(b.y - yy) < (b.em + em) / 2);
+        for (let i = 0; i < 2 && hits(y); i++) y += em * 1.05;
+        y = Math.min(H - 4, Math.max(16, y));
+        taken.push({ x: cx, y, w, em });
+        layers.areas.append(svg("text", { class: cls, x: cx, y, "text-anchor": "middle" }, name));
       };
       for (const [name, pts] of byCommunity) if (name) label(name, pts, "area-name", -size - 6);
-      if (byMicrogrid.size <= 12) for (const [name, pts] of byMicrogrid) label(name, pts, "mg-name", size + 8);
+      if (byMicrogrid.size <= 12 || opts.names === "microgrid") {
+        // below the buildings and their markers
+        const below = Math.max(size + 8, (opts.marker || 0) + MG_PX + 4);
+        for (const [name, pts] of byMicrogrid) label(shortName(name), pts, "mg-name", below);
+      }
       for (const b of placed) {
         const [x, y] = at(b.lat, b.lon);
         const hit = inc.byBuilding.get(b.id);

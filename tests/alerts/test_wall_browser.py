@@ -155,3 +155,43 @@ async def test_a_community_wall_is_scoped_and_criticals_stay_still_under_reduced
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_the_wall_plan_fills_its_area_with_buildings_and_names_readable_from_3_m(
+    wall: tuple[str, MovableClock],
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=WALL)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await sign_in(page, wall[0], "street")
+            await expect(page.get_by_test_id("plan-building")).to_have_count(len(REG.buildings))
+            # rendered sizes on the screen, in CSS pixels (the drawing scales with its box)
+            shapes = await page.eval_on_selector_all(
+                "#plan [data-testid=plan-building] rect, #plan .mg-name, #plan .area-name",
+                """es => es.map(e => { const r = e.getBoundingClientRect();
+                    return [e.tagName === 'rect' ? 'building' : e.getAttribute('class'), r.left, r.top, r.width,
+                            r.height, parseFloat(getComputedStyle(e).fontSize)]; })""",
+            )
+            box = await page.get_by_test_id("plan").bounding_box()
+            assert box is not None
+            buildings = [s for s in shapes if s[0] == "building"]
+            assert min(w for _, _, _, w, _, _ in buildings) >= 18, "buildings too small to see from 3 m"
+            names = [s for s in shapes if s[0] == "mg-name"]
+            assert len(names) == len(REG.microgrids), "every compound named"
+            assert min(f for *_, f in names) >= SMALL_PX
+            assert min(f for c, *_, f in shapes if c == "area-name") >= LARGE_PX
+            # the plan uses its area, not a band across it
+            left = min(x for _, x, _, _, _, _ in buildings)
+            right = max(x + w for _, x, _, w, _, _ in buildings)
+            top = min(y for _, _, y, _, _, _ in buildings)
+            bottom = max(y + h for _, _, y, _, h, _ in buildings)
+            assert right - left >= 0.75 * box["width"]
+            assert bottom - top >= 0.6 * box["height"]
+            assert errors == []
+        finally:
+            await browser.close()

@@ -390,7 +390,7 @@ class TicketStore:
                 await self._add_member(conn, ticket.id, alert, now)
                 joined = await self._settle(conn, ticket, None, alert, now, new, cards, SystemAction.JOIN, count=1)
                 return joined, False
-        if flap_window_s > 0:
+        if flap_window_s > 0 or alert.reopen_within > 0:
             revived = await self._revive(conn, alert, key, now, new, flap_window_s)
             if revived is not None:
                 return revived, False
@@ -650,16 +650,18 @@ class TicketStore:
         )
 
     async def _revive(
-        self, conn: AsyncConnection, alert: Alert, key: str, now: float, new: NewTicket, window: float
+        self, conn: AsyncConnection, alert: Alert, key: str, now: float, new: NewTicket, flap_window_s: float
     ) -> Changed | None:
+        """Reopen the ticket of `key` resolved most recently: by a clear within `flap_window_s`, or (the rule's
+        `reopen_within`, `Alert.reopen_within`) by a clear or a person within that. None: there is none."""
+        recently = []
+        if flap_window_s > 0:
+            recently.append(and_(tickets.c.resolved_by == SYSTEM_ACTOR, tickets.c.resolved_at >= now - flap_window_s))
+        if alert.reopen_within > 0:
+            recently.append(tickets.c.resolved_at >= now - alert.reopen_within)
         recent = (
             select(tickets.c.id)
-            .where(
-                tickets.c.dedup_key == key,
-                tickets.c.status == Status.RESOLVED.value,
-                tickets.c.resolved_by == SYSTEM_ACTOR,
-                tickets.c.resolved_at >= now - window,
-            )
+            .where(tickets.c.dedup_key == key, tickets.c.status == Status.RESOLVED.value, or_(*recently))
             .order_by(tickets.c.id.desc())
             .limit(1)
             .scalar_subquery()
@@ -698,6 +700,8 @@ class TicketStore:
         await self._add_member(conn, ticket.id, alert, now)
         note = "自动解决后不久再次告警，重新打开 (fired again soon after it cleared)"
         data: dict[str, Any] = {"alert_ts": alert.ts, "flap": True, "rule_id": alert.rule_id, **_wait(alert)}
+        if alert.reopen_within > 0:
+            data["reopen_within"] = alert.reopen_within
         change = Change(
             Action.REOPEN.value, SYSTEM_ACTOR, note=note, data=data, recipients=new.recipients, quiet=verifying
         )

@@ -55,6 +55,10 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     """`group:target` when the rule names a `group` (target: the device, or the household of household rules):
     the alerts of every rule of the group about one target belong to one ticket (one incident per situation).
     `dedup_key` still identifies this rule's condition, and its clear ends only this rule's part."""
+    reopen_within: float = 0.0
+    """A raise: seconds after its condition's ticket was resolved within which it reopens that ticket instead of
+    opening a new one (the rule's `reopen_within`: a meter that keeps dropping off is one ticket with its
+    history, not one a week); 0: only the alerts service's own flap window applies."""
 
 
 AWAY_ENDED = "away_ended"

@@ -48,6 +48,13 @@ class RuleBase(StrictModel):
     schedule: ScheduleConfig | None = None
     scope: ScopeConfig | None = None
     group: str | None = Field(default=None, pattern=RULE_ID_PATTERN)
+    reopen_within: Duration = Field(
+        default=0.0,
+        ge=0,
+        description="A raise this soon after its condition's ticket was resolved (by a clear or a person) reopens "
+        "that ticket instead of opening a new one: a device that keeps dropping off is one ticket with its history. "
+        "0: only the alerts service's flap window (10 min, auto-resolved tickets) applies.",
+    )
 
 
 class DeviceRuleBase(RuleBase):

@@ -57,9 +57,21 @@ class Emitter:
     next episode gets a new key, so it is a new ticket even if nobody has closed the previous one.
 
     `group` (the rule's `group`, set by the evaluator) marks each alert with `group:target`, the device or
-    household it is about, so the alerts service files related rules' alerts under one ticket."""
+    household it is about, so the alerts service files related rules' alerts under one ticket; `reopen_within`
+    (the rule's) tells it how soon after a resolution a raise reopens the ticket."""
 
-    __slots__ = ("cooldown", "episodes", "group", "has_clear", "last_raise", "open", "rule_id", "severity", "title")
+    __slots__ = (
+        "cooldown",
+        "episodes",
+        "group",
+        "has_clear",
+        "last_raise",
+        "open",
+        "reopen_within",
+        "rule_id",
+        "severity",
+        "title",
+    )
 
     def __init__(self, rule_id: str, title: str, severity: Severity, cooldown: float, has_clear: bool) -> None:
         self.rule_id = rule_id
@@ -68,6 +80,7 @@ class Emitter:
         self.cooldown = cooldown
         self.has_clear = has_clear
         self.group: str | None = None
+        self.reopen_within = 0.0  # the rule's `reopen_within`, carried by every alert (`Alert.reopen_within`)
         self.open: set[str] = set()
         self.last_raise: dict[str, float] = {}
         self.episodes: dict[str, str] = {}  # pulse rules: key -> dedup key of its current episode
@@ -171,6 +184,7 @@ class Emitter:
             self.has_clear,
             until,
             None if self.group is None or target is None else f"{self.group}:{target}",
+            self.reopen_within,
         )
 
     def dump(self) -> dict[str, Any]:

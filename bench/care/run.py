@@ -200,6 +200,7 @@ class Bench:
                     e.alert.action is AlertAction.RAISE,
                     e.alert.ts,
                     e.at,
+                    e.alert.reopen_within,
                 )
                 for e in rep.alerts
                 if e.alert.action in _CHANGES and e.alert.details.get("signal") != "all_well"

@@ -43,24 +43,36 @@ class Change:
     raised: bool
     dated: float
     at: float
+    reopen_within: float = 0.0  # the raise's `Alert.reopen_within`
 
 
-def tickets(changes: Iterable[Change]) -> list[Raised]:
+def tickets(changes: Iterable[Change], reopened: list[Raised] | None = None) -> list[Raised]:
     """The tickets the alerts service opens for `changes` (in the order they went out), each as the raise that
     opened it. As `alerts.store` files them: a raise joins the ticket of its group (or its own condition's)
     while a condition of it is live (raised and not cleared); a ticket whose conditions have all cleared is
     resolved (lone-elderly tickets are major or minor: they auto-resolve with their last clear), so the next
-    raise opens a new one."""
+    raise opens a new one, unless it comes within its rule's `reopen_within` of that resolution: it reopens
+    the ticket (appended to `reopened`, if given). The service's 10-minute flap window is left out: no rule
+    here raises again within 10 minutes of a clear."""
     live: dict[str, set[str]] = {}
+    resolved: dict[str, float] = {}
     out: list[Raised] = []
     for c in changes:
-        members = live.setdefault(c.group or c.dedup, set())
+        key = c.group or c.dedup
+        members = live.setdefault(key, set())
         if c.raised:
             if not members:
-                out.append(Raised(c.key, c.rule, c.dated, c.at))
+                was = resolved.get(key)
+                if was is not None and c.at - was <= c.reopen_within:
+                    if reopened is not None:
+                        reopened.append(Raised(c.key, c.rule, c.dated, c.at))
+                else:
+                    out.append(Raised(c.key, c.rule, c.dated, c.at))
             members.add(c.dedup)
-        else:
+        elif c.dedup in members:
             members.discard(c.dedup)
+            if not members:
+                resolved[key] = c.at
     return out
 
 

@@ -103,6 +103,7 @@ class Evaluator:
         self.id = rule.id
         self.emitter = emitter
         emitter.group = rule.group
+        emitter.reopen_within = rule.reopen_within
         self.schedule = schedule
         self.devices: frozenset[str] | None = None
         self.households: list[str] = []

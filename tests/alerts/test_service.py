@@ -279,6 +279,39 @@ async def test_flapping_condition_reopens_its_auto_resolved_ticket(service: Tick
     assert fresh.id != t.id
 
 
+async def test_a_rule_s_reopen_within_brings_a_meter_that_drops_off_again_back_to_its_ticket(
+    service: TicketService, clock: ManualClock
+) -> None:
+    """`reopen_within` (device_offline: 7 days): offline again days after it came back, or after a person
+    resolved it, is the same ticket reopened with its history, not a new one; later than that, a new one."""
+    key, day = "device_offline:WM-1", 86_400.0
+    offline = with_(alert(key=key, rule="device_offline", severity=Severity.MINOR), reopen_within=7 * day)
+    [t] = await service.apply([with_(offline, ts=1000)])
+    await service.apply([alert(key=key, rule="device_offline", action=AlertAction.CLEAR, ts=2000)])
+    clock.advance(3 * day)  # back for three days, then a day silent again
+    [again] = await service.apply([with_(offline, ts=2000 + 3 * day)])
+    assert again.id == t.id
+    assert again.status == Status.OPEN
+    assert again.count == 2
+    [reopen] = [e for e in (await service.get_ticket(OPERATOR, t.id)).timeline if e.action == "reopen"]
+    assert reopen.data["reopen_within"] == 7 * day
+    # a person resolved it (battery changed); it drops off again within the week: reopened, the fix did not hold
+    await service.act(t.id, LEADER_M1, Action.RESOLVE, "换了电池 battery changed")
+    clock.advance(2 * day)
+    [third] = await service.apply([with_(offline, ts=2000 + 5 * day)])
+    assert (third.id, third.status) == (t.id, Status.OPEN)
+    # back and steady for more than the week: the next time is a new ticket
+    await service.apply([alert(key=key, rule="device_offline", action=AlertAction.CLEAR, ts=2000 + 6 * day)])
+    clock.advance(8 * day)
+    [fresh] = await service.apply([with_(offline, ts=2000 + 14 * day)])
+    assert fresh.id != t.id
+    # without `reopen_within`, three days later was a new ticket (only the 10-minute flap window)
+    await service.apply([alert(key=key, rule="device_offline", action=AlertAction.CLEAR, ts=2000 + 15 * day)])
+    clock.advance(3 * day)
+    [plain] = await service.apply([with_(offline, ts=2000 + 18 * day, reopen_within=0.0)])
+    assert plain.id not in (t.id, fresh.id)
+
+
 async def test_a_storm_in_one_call_matches_alert_by_alert(
     service: TicketService, hub: ChangeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -126,6 +126,24 @@ def test_grouped_rules_open_one_ticket_per_absence() -> None:
     ]
 
 
+def test_offline_again_within_reopen_within_reopens_its_ticket() -> None:
+    """A meter that drops off again within its rule's `reopen_within` of its ticket's resolution reopens that
+    ticket (counted apart); later, or without `reopen_within`, it is a new ticket."""
+    week = 7 * 24 * H
+
+    def ch(raised: bool, t: float, reopen: float = week) -> score.Change:
+        return score.Change("k", "device_offline", "device_offline:WM-k", None, raised, t, t, reopen if raised else 0)
+
+    reopened: list[score.Raised] = []
+    got = score.tickets(
+        [ch(True, 0), ch(False, 30 * H), ch(True, 80 * H), ch(False, 90 * H), ch(True, 90 * H + week + H)],
+        reopened,
+    )
+    assert [t.dated for t in got] == [0, 90 * H + week + H]
+    assert [t.dated for t in reopened] == [80 * H]
+    assert len(score.tickets([ch(True, 0, 0), ch(False, 30 * H), ch(True, 80 * H, 0)])) == 2
+
+
 def test_the_service_files_the_tickets_the_engine_raises() -> None:
     """`--service`: a real excerpt through the service's rule runner and ticket store gives the engine's tickets."""
     from bench.care.run import service_check

@@ -86,6 +86,24 @@ def test_a_device_s_own_offline_limit_replaces_its_class_default() -> None:
     assert first == {"GD2": 20 * M, "GD1": 3 * H, "WM1": 24 * H, "WM9": 3 * 86_400}
 
 
+def test_the_shipped_offline_rule_asks_for_its_ticket_to_reopen_within_a_week() -> None:
+    """A meter that drops off again days after it came back is its resolved ticket reopened, not a new one
+    (`reopen_within`, carried by the alert for the alerts service); it is still reported each time."""
+    reg = registry()
+    shipped = default_rules(reg).by_id("device_offline")
+    assert shipped is not None
+    assert shipped.reopen_within == 7 * 86_400
+    text = HB.replace("k: 3", "k: 3\n    device_class: water_meter\n    reopen_within: 7d")
+    eng = engine(text, reg, allowed_lateness_s=0)
+    _meter(eng, reg, "WM1", T0)
+    first = raises(eng.advance(T0 + 25 * H))
+    _meter(eng, reg, "WM1", T0 + 30 * H)
+    again = raises(eng.advance(T0 + 55 * H))
+    wm1 = [a for a in first + again if a.device_id == "WM1"]
+    assert [a.ts for a in wm1] == [T0 + 24 * H, T0 + 54 * H]
+    assert {a.reopen_within for a in wm1} == {7 * 86_400}
+
+
 def _gateway_street(n: int = 30, others: int = 30) -> Registry:
     """`n` hourly meters behind gateway gw1 in buildings b0-b2, and `others` behind gw2 in b3-b5."""
     buildings = [Building(f"b{i}", f"{i}号楼", "mg1", 6) for i in range(6)]

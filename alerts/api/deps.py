@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from alerts.accounts import AccountStore
 from alerts.actionlinks import ActionLinks
+from alerts.api.frames import TicketFrames
 from alerts.errors import ForbiddenError
 from alerts.evidence import TelemetryReader
 from alerts.linkactions import LinkActions
@@ -53,6 +54,7 @@ class AlertsApi:
     #: the rules in force: id -> the device classes it judges (None: any); a silence may name only these
     #: (None here: any rule id is taken, nothing is narrowed by class)
     rules: Callable[[], Mapping[str, frozenset[str] | None]] | None = None
+    frames: TicketFrames = field(default_factory=TicketFrames)  # `/stream`'s frames, shared among its boards
 
     def __post_init__(self) -> None:
         if self.link_actions is None:

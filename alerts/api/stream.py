@@ -3,7 +3,8 @@
 The heartbeat (`event: heartbeat`, every `heartbeat_s`) is an event rather than an SSE comment so that a browser
 sees it: a board that stops receiving it knows its stream is dead even when no error reaches it (a proxy or a
 network path that hangs). Changes waiting in a subscription when the client is ready are written together, one
-write for many events, which keeps an alert storm from costing one network write per ticket."""
+write for many events, which keeps an alert storm from costing one network write per ticket; each change is
+rendered once for all the boards that may see it (`alerts.api.frames`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from fastapi.responses import StreamingResponse
 
 from alerts.api.deps import AlertsApi, Api, Viewer
 from alerts.api.errors import error_responses
-from alerts.api.views import event_out, people_names, ticket_out
 from alerts.model import Account, Ticket, TicketEvent
 from alerts.stream import ChangeHub, Resync, Subscription
 
@@ -81,9 +81,6 @@ def _frame(api: AlertsApi, viewer: Account, item: tuple[Ticket, TicketEvent] | R
     if isinstance(item, Resync):
         return "event: resync\ndata: {}\n\n"
     ticket, event = item
-    if not api.service.can_see(viewer, ticket):
+    if not api.service.can_see(viewer, ticket):  # each board's own decision, before any shared rendering
         return ""
-    hierarchy = api.registry()
-    out = ticket_out(hierarchy, viewer, ticket, api.service.clock.now(), people_names(hierarchy, ticket.microgrid_id))
-    data = {"ticket": out.model_dump(mode="json"), "event": event_out(event).model_dump(mode="json")}
-    return f"id: {event.id}\nevent: ticket\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return api.frames.frame(api.registry(), viewer, ticket, event, api.service.clock.now)

@@ -4,6 +4,7 @@ scope, and the changes waiting together written in one chunk."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,11 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.accounts import AccountStore
 from alerts.api import AlertsApi
 from alerts.api.stream import _events
+from alerts.api.views import people_names, ticket_out
+from alerts.lifecycle import available_actions
+from alerts.model import Account
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from core.clock import ManualClock
 
-from .fakes import WORKER_M1, FakeHierarchy, alert
+from .fakes import LEADER_M1, WORKER_M1, WORKER_M2, FakeHierarchy, alert
 
 
 class _Connected:
@@ -35,9 +39,9 @@ async def api(engine: AsyncEngine) -> AlertsApi:
     return AlertsApi(service, AccountStore(engine, clock), lambda: hierarchy, hub, heartbeat_s=0.2)
 
 
-async def _chunks(api: AlertsApi) -> AsyncIterator[str]:
+async def _chunks(api: AlertsApi, viewer: Account = WORKER_M1) -> AsyncIterator[str]:
     assert api.hub is not None
-    async for chunk in _events(_Connected(), api, WORKER_M1, api.hub.subscribe()):  # type: ignore[arg-type]
+    async for chunk in _events(_Connected(), api, viewer, api.hub.subscribe()):  # type: ignore[arg-type]
         yield chunk
 
 
@@ -81,3 +85,36 @@ async def test_waiting_changes_are_written_in_one_chunk(api: AlertsApi) -> None:
     assert chunk.count("event: ticket\n") == 5
     assert len(changed) == 5
     await stream.aclose()
+
+
+def _tickets(chunk: str) -> list[dict[str, object]]:
+    return [json.loads(line[6:])["ticket"] for line in chunk.splitlines() if line.startswith('data: {"ticket"')]
+
+
+async def test_boards_share_a_change_s_rendering_but_each_sees_only_its_scope_with_its_role_s_actions(
+    api: AlertsApi,
+) -> None:
+    """Each change is rendered once for every board (`alerts.api.frames`): a board of M2 must still never receive
+    M1's ticket that M1's boards already rendered, and each role gets its own actions."""
+    boards = {a.username: _chunks(api, a) for a in (WORKER_M1, LEADER_M1, WORKER_M2)}
+    for stream in boards.values():
+        await anext(stream)
+    await api.service.apply([alert(key="k:m1", microgrid="M1")])
+    w1 = _tickets(await asyncio.wait_for(anext(boards["w1"]), 5))
+    l1 = _tickets(await asyncio.wait_for(anext(boards["l1"]), 5))
+    await api.service.apply([alert(key="k:m2", microgrid="M2")])
+    w2 = _tickets(await asyncio.wait_for(anext(boards["w2"]), 5))  # M2's ticket, and nothing of M1 before it
+    assert [t["microgrid_id"] for t in w1 + l1 + w2] == ["M1", "M1", "M2"]
+    assert api.frames.rendered == 2  # the M1 change once for both of its boards
+    hierarchy = api.registry()
+    for viewer, (got,) in ((WORKER_M1, w1), (LEADER_M1, l1), (WORKER_M2, w2)):
+        ticket = await api.service.store.get(int(str(got["id"])))
+        assert ticket is not None
+        expected = ticket_out(
+            hierarchy, viewer, ticket, api.service.clock.now(), people_names(hierarchy, ticket.microgrid_id)
+        )
+        assert got == json.loads(expected.model_dump_json())  # exactly what the list would show this viewer
+        assert got["actions"] == [a.value for a in available_actions(ticket.status, viewer.role)]
+    assert w1[0]["actions"] != l1[0]["actions"]
+    for stream in boards.values():
+        await stream.aclose()

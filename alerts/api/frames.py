@@ -1,0 +1,69 @@
+"""The live stream's ticket frames, rendered once per change and shared by every board that may see it.
+
+A frame depends on its viewer only through the actions the viewer's role may take (`available_actions`); the
+rest (the ticket as `ticket_out` shapes it, with display names, and the event) is the same for every board. In an
+alert storm each change went to every connected board and was rendered once per board; now it is rendered once,
+as JSON without its actions, and each role's frame adds its own. Whether a board may see the ticket at all is
+decided for each board before it asks (`TicketService.can_see`): boards share the rendering, never that decision.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alerts.api.views import event_out, people_names, ticket_out
+from alerts.lifecycle import available_actions
+from alerts.model import Account, Ticket, TicketEvent
+from alerts.scope import Hierarchy
+from devices.model import Role
+
+__all__ = ["TicketFrames"]
+
+
+@dataclass(slots=True)
+class _Rendered:
+    """One change, rendered: the frame is `head` + the role's actions as JSON + `tail`."""
+
+    ticket: Ticket
+    hierarchy: Hierarchy
+    head: str
+    tail: str
+    by_role: dict[Role, str] = field(default_factory=dict)
+
+
+class TicketFrames:
+    """The SSE frames (`event: ticket`) of recent changes, by event id. `size` bounds how many are kept: boards
+    read a change within their queue's length of one another (`ChangeHub.maxsize`), or are told to resync."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._done: OrderedDict[int, _Rendered] = OrderedDict()
+        self.rendered = 0  # changes rendered (not taken from the cache), for tests and curiosity
+
+    def frame(
+        self, hierarchy: Hierarchy, viewer: Account, ticket: Ticket, event: TicketEvent, now: Callable[[], float]
+    ) -> str:
+        """The frame of (`ticket`, `event`) for `viewer`, who may see the ticket (the caller checked)."""
+        r = self._done.get(event.id)
+        if r is None or r.ticket is not ticket or r.hierarchy is not hierarchy:  # another change, or registry
+            r = self._render(hierarchy, viewer, ticket, event, now())
+            self._done[event.id] = r
+            if len(self._done) > self.size:
+                self._done.popitem(last=False)
+        out = r.by_role.get(viewer.role)
+        if out is None:
+            actions = json.dumps([a.value for a in available_actions(ticket.status, viewer.role)])
+            out = r.by_role[viewer.role] = r.head + actions + r.tail
+        return out
+
+    def _render(
+        self, hierarchy: Hierarchy, viewer: Account, ticket: Ticket, event: TicketEvent, now: float
+    ) -> _Rendered:
+        self.rendered += 1
+        shown = ticket_out(hierarchy, viewer, ticket, now, people_names(hierarchy, ticket.microgrid_id))
+        body = shown.model_dump_json(exclude={"actions"})  # '{...}': the actions go in before its closing brace
+        head = f'id: {event.id}\nevent: ticket\ndata: {{"ticket": {body[:-1]}, "actions": '
+        return _Rendered(ticket, hierarchy, head, f'}}, "event": {event_out(event).model_dump_json()}}}\n\n')

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.cliwords import argparse_in
 from core.errors import CwatchError
 from core.i18n import env_lang, localized, render, tr
 from cwatch.settings import Settings, load_settings
@@ -370,8 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     r_exp.add_argument("folder")
     r_exp.set_defaults(func=cmd_registry_export)
     r_smp = rsub.add_parser("sample", help=_h("registry_sample"))
-    r_smp.add_argument("folder")
-    r_smp.add_argument("--seed", type=int, default=1)
+    r_smp.add_argument("folder", help=_h("sample_folder"))
+    r_smp.add_argument("--seed", type=int, default=1, help=_h("sample_seed"))
     r_smp.add_argument(
         "--size",
         choices=["street", "district", "city"],
@@ -484,8 +485,9 @@ def _config_option_everywhere(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    with argparse_in(env_lang()):  # "usage:", "options" and argparse's errors in the CLI's language too
+        parser = build_parser()
+        args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
     except CwatchError as e:

@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from core.cliwords import argparse_in
+from core.i18n import env_lang, render
 from simulator.errors import SimulatorError
 from simulator.message import CST, SimMessage
 
@@ -49,81 +51,86 @@ def _start(text: str) -> datetime:
     return start if start.tzinfo else start.replace(tzinfo=CST)
 
 
+def _h(key: str) -> str:
+    """An option's help in the CLI's language (`core/messages/cli.toml`, `help.*`), as `cwatch --help` has it."""
+    return render(f"cli.help.{key}", env_lang())
+
+
 def _mqtt_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MQTT")
-    g.add_argument("--host", default="127.0.0.1")
-    g.add_argument("--port", type=int, default=1883)
-    g.add_argument("--username")
-    g.add_argument("--password")
-    g.add_argument("--qos", type=int, choices=(0, 1), default=1)
-    g.add_argument("--connections", type=int, default=1, help="N client connections (default 1: gateway style)")
-    g.add_argument("--client-id", default="cwatch-sim")
-    g.add_argument("--mqtt-version", choices=("5", "3.1.1"), default="5", help="3.1.1 for brokers without MQTT 5")
+    g.add_argument("--host", default="127.0.0.1", help=_h("sim_mqtt_host"))
+    g.add_argument("--port", type=int, default=1883, help=_h("sim_mqtt_port"))
+    g.add_argument("--username", help=_h("sim_mqtt_username"))
+    g.add_argument("--password", help=_h("sim_mqtt_password"))
+    g.add_argument("--qos", type=int, choices=(0, 1), default=1, help=_h("sim_mqtt_qos"))
+    g.add_argument("--connections", type=int, default=1, help=_h("sim_connections"))
+    g.add_argument("--client-id", default="cwatch-sim", help=_h("sim_client_id"))
+    g.add_argument("--mqtt-version", choices=("5", "3.1.1"), default="5", help=_h("sim_mqtt_version"))
 
 
 def _progress_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: only on a TTY)")
+    p.add_argument("--no-progress", action="store_true", help=_h("sim_no_progress"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the simulator's sub-commands to `parser` (the `simulate` sub-command of `cwatch`)."""
-    sub = parser.add_subparsers(dest="sim_command", metavar="ACTION")
+    sub = parser.add_subparsers(dest="sim_command", metavar=_h("sim_action"))
 
-    run = sub.add_parser("run", help="generate a scenario; write, publish or just count its messages")
-    run.add_argument("--scenario", default="smoke-test", help="scenario YAML file or shipped name (week, demo, ...)")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
-    run.add_argument("--start", type=_start, help="override the start: RFC 3339 time or 'now' (demo)")
-    run.add_argument("--speed", help="realtime, a factor like 60, or max (default: the scenario's)")
-    run.add_argument("--out", help="write the messages as a JSON Lines recording")
-    run.add_argument("--truth", help="write the ground truth (JSON Lines)")
-    run.add_argument("--publish", action="store_true", help="publish over MQTT")
-    run.add_argument("--limit", type=int, help="stop after this many messages")
+    run = sub.add_parser("run", help=_h("sim_run"))
+    run.add_argument("--scenario", default="smoke-test", help=_h("sim_scenario"))
+    run.add_argument("--seed", type=int, help=_h("sim_seed"))
+    run.add_argument("--start", type=_start, help=_h("sim_start"))
+    run.add_argument("--speed", help=_h("sim_speed"))
+    run.add_argument("--out", help=_h("sim_out"))
+    run.add_argument("--truth", help=_h("sim_truth"))
+    run.add_argument("--publish", action="store_true", help=_h("sim_publish"))
+    run.add_argument("--limit", type=int, help=_h("sim_limit"))
     _mqtt_options(run)
     _progress_option(run)
 
-    rec = sub.add_parser("record", help="record a live MQTT stream to JSON Lines")
-    rec.add_argument("--out", required=True)
-    rec.add_argument("--topic", default="cw/#")
-    rec.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
-    rec.add_argument("--count", type=int, help="stop after this many messages")
+    rec = sub.add_parser("record", help=_h("sim_record"))
+    rec.add_argument("--out", required=True, help=_h("sim_record_out"))
+    rec.add_argument("--topic", default="cw/#", help=_h("sim_topic"))
+    rec.add_argument("--duration", type=float, help=_h("sim_duration"))
+    rec.add_argument("--count", type=int, help=_h("sim_count"))
     _mqtt_options(rec)
 
-    rep = sub.add_parser("replay", help="publish a JSON Lines recording in its order")
-    rep.add_argument("recording")
-    rep.add_argument("--speed", type=_speed, default=None, help="pace by recorded times (default: max)")
+    rep = sub.add_parser("replay", help=_h("sim_replay"))
+    rep.add_argument("recording", help=_h("sim_recording"))
+    rep.add_argument("--speed", type=_speed, default=None, help=_h("sim_replay_speed"))
     _mqtt_options(rep)
     _progress_option(rep)
 
-    imp = sub.add_parser("import-csv", help="turn a CSV time series into a recording (or publish it)")
-    imp.add_argument("csv")
-    imp.add_argument("--out", help="recording to write (default: stdout)")
-    imp.add_argument("--community", help="community id for devices not in the registry")
-    imp.add_argument("--channel", default="telemetry")
+    imp = sub.add_parser("import-csv", help=_h("sim_import"))
+    imp.add_argument("csv", help=_h("sim_csv"))
+    imp.add_argument("--out", help=_h("sim_import_out"))
+    imp.add_argument("--community", help=_h("sim_community"))
+    imp.add_argument("--channel", default="telemetry", help=_h("sim_channel"))
 
-    load = sub.add_parser("load", help="benchmark load: N devices at a chosen rate")
-    load.add_argument("--devices", type=int, default=1000)
-    load.add_argument("--rate", type=float, default=1000.0, help="messages per second in total (0 = max)")
-    load.add_argument("--duration", type=float, default=10.0, help="seconds")
-    load.add_argument("--json", action="store_true", help="print the result as JSON")
+    load = sub.add_parser("load", help=_h("sim_load"))
+    load.add_argument("--devices", type=int, default=1000, help=_h("sim_devices"))
+    load.add_argument("--rate", type=float, default=1000.0, help=_h("sim_rate"))
+    load.add_argument("--duration", type=float, default=10.0, help=_h("sim_load_duration"))
+    load.add_argument("--json", action="store_true", help=_h("sim_json"))
     _mqtt_options(load)
     _progress_option(load)
 
-    sc = sub.add_parser("score", help="score alerts against ground truth")
-    sc.add_argument("--truth", required=True)
-    sc.add_argument("--alerts", required=True, help="alerts as JSON Lines or a JSON array")
-    sc.add_argument("--report", help="write the Markdown report here (default: stdout)")
-    sc.add_argument("--household-months", type=float, default=0.0, help="watched household-months in the run")
+    sc = sub.add_parser("score", help=_h("sim_score"))
+    sc.add_argument("--truth", required=True, help=_h("sim_truth_in"))
+    sc.add_argument("--alerts", required=True, help=_h("sim_alerts_in"))
+    sc.add_argument("--report", help=_h("sim_report"))
+    sc.add_argument("--household-months", type=float, default=0.0, help=_h("sim_household_months"))
 
-    ev = sub.add_parser("evaluate", help="run a scenario through the rule engine in-process and score it")
-    ev.add_argument("--scenario", default="smoke-test")
-    ev.add_argument("--seed", type=int)
-    ev.add_argument("--rules", help="rules file (default: the rule engine's default rule set)")
-    ev.add_argument("--truth", help="write the ground truth here")
-    ev.add_argument("--alerts", help="write the alerts here (JSON Lines)")
-    ev.add_argument("--report", help="write the Markdown report here (default: stdout)")
+    ev = sub.add_parser("evaluate", help=_h("sim_evaluate"))
+    ev.add_argument("--scenario", default="smoke-test", help=_h("sim_scenario"))
+    ev.add_argument("--seed", type=int, help=_h("sim_seed"))
+    ev.add_argument("--rules", help=_h("sim_rules"))
+    ev.add_argument("--truth", help=_h("sim_truth_out"))
+    ev.add_argument("--alerts", help=_h("sim_alerts_out"))
+    ev.add_argument("--report", help=_h("sim_report"))
     _progress_option(ev)
 
-    sub.add_parser("scenarios", help="list the shipped scenarios")
+    sub.add_parser("scenarios", help=_h("sim_scenarios"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -400,8 +407,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    with argparse_in(env_lang()):
+        parser = argparse.ArgumentParser(
+            prog="python -m simulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        add_arguments(parser)
+        args = parser.parse_args(argv)
+    return run(args)

@@ -63,3 +63,71 @@ def test_help_is_in_the_cli_language(
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "run the whole service in one process" in capsys.readouterr().out
+
+
+def test_argparses_own_words_follow_the_cli_language(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "usage:", "options", "show this help message and exit" and argparse's error lines, and the options of
+    `registry sample` and `simulate`, in Chinese under a Chinese CLI language; argparse's English otherwise."""
+    monkeypatch.setenv("CWATCH_LANG", "zh_CN")
+    with pytest.raises(SystemExit):
+        main(["registry", "sample", "--help"])
+    shown = capsys.readouterr().out
+    assert shown.startswith("用法：cwatch registry sample")
+    assert "选项:" in shown
+    assert "显示此帮助并退出" in shown
+    assert "位置参数:" in shown
+    assert "写入示例登记表 CSV 的文件夹" in shown
+    assert "随机种子" in shown
+    assert "usage" not in shown
+    assert "show this help" not in shown
+    with pytest.raises(SystemExit):
+        main(["simulate", "run", "--help"])
+    shown = capsys.readouterr().out
+    assert "场景 YAML 文件或内置场景名" in shown
+    assert "MQTT 代理端口" in shown
+    with pytest.raises(SystemExit) as exit_:
+        main(["registry", "sample", "s", "--size", "town"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "cwatch registry sample：错误：参数 --size：无效的选择：'town'" in err
+    with pytest.raises(SystemExit):
+        main(["registry", "sample"])
+    assert "缺少必需的参数：folder" in capsys.readouterr().err
+
+    monkeypatch.setenv("CWATCH_LANG", "en")
+    with pytest.raises(SystemExit):
+        main(["registry", "sample", "--help"])
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: cwatch registry sample")
+    assert "show this help message and exit" in shown
+    assert "the folder to write the sample registry" in shown
+    with pytest.raises(SystemExit):
+        main(["registry", "sample"])
+    assert "error: the following arguments are required: folder" in capsys.readouterr().err
+
+
+def test_argparse_is_itself_again_after_the_cli() -> None:
+    """The translation holds only while the CLI parses: argparse elsewhere in the process is untouched."""
+    import argparse
+
+    from core.cliwords import argparse_in
+
+    with argparse_in("zh-CN"):
+        assert argparse.ArgumentParser(prog="x").format_usage().startswith("用法：")
+    assert argparse.ArgumentParser(prog="x").format_usage().startswith("usage: ")
+
+
+def test_the_catalog_repeats_argparses_english_words() -> None:
+    """Each text `core.cliwords` translates is argparse's own (same English in the catalog), so a lookup finds it."""
+    import argparse
+    import inspect
+
+    from core.cliwords import KEYS
+    from core.i18n import EN, catalog
+
+    source = inspect.getsource(argparse)
+    for message, key in KEYS.items():
+        assert catalog()[f"cli.argparse.{key}"][EN] == message
+        assert repr(message)[1:-1] in source or message.replace("\n", "\\n") in source, message

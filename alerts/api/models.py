@@ -312,6 +312,7 @@ class SilenceOut(BaseModel):
     weekly: WeeklyOut | None = Field(default=None, description="its weekly windows; null: one window")
     next_windows: list[WindowOut] = Field(default_factory=list, description="its next windows (up to 5)")
     scope_name: str | None = Field(default=None, description="the name of the scope in the registry")
+    device_name: str | None = Field(default=None, description="the device's label in the registry (with device_id)")
     created_by_name: str | None = Field(default=None, description="the display name of the creator's account")
     rule_name: str | None = Field(
         default=None, description="the rule's title in the caller's language (from its tickets); null: none yet"

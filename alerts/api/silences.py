@@ -25,7 +25,7 @@ from alerts.api.models import (
     WeeklyOut,
     WindowOut,
 )
-from alerts.api.views import node_name
+from alerts.api.views import lookup, node_name
 from alerts.errors import SilenceError, SilencePermissionError
 from alerts.lifecycle import ACTIVE
 from alerts.model import Account
@@ -131,8 +131,8 @@ async def cancel_silence(silence_id: SilenceId, request: Request, api: Api, view
 async def _shaped(
     api: AlertsApi, viewer: Account, items: list[Silence], now: float, lang: str
 ) -> list[SilenceListItem]:
-    """Silences as the list shows them (and the create and cancel answers): names of the scope, the creator and
-    the rule (in `lang`) beside their ids, and whether `viewer` may end each."""
+    """Silences as the list shows them (and the create and cancel answers): names of the scope, the device, the
+    creator and the rule (in `lang`) beside their ids, and whether `viewer` may end each."""
     hierarchy = api.registry()
     creators = await api.accounts.display_names(s.created_by for s in items)
     titles = await api.service.store.rule_titles(s.rule_id for s in items if s.rule_id)
@@ -141,6 +141,7 @@ async def _shaped(
             **_fields(s, now, api.service.silences.tz),
             may_cancel=may_silence(viewer, s.scope_id, hierarchy),
             scope_name=node_name(hierarchy, s.scope_id),
+            device_name=lookup(hierarchy, "devices", s.device_id, "label"),
             created_by_name=creators.get(s.created_by),
             rule_name=one_language(titles[s.rule_id], lang) if s.rule_id in titles else None,
         )

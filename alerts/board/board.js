@@ -388,7 +388,7 @@
       tr("silence.line", {
         what: tr(s.active ? "silence.active" : "silence.upcoming"),
         scope: s.scope_name || s.scope_id,
-        rule: (s.rule_name || s.rule_id || tr("silence.all_rules")) + (s.device_id ? " · " + s.device_id : ""),
+        rule: (s.rule_name || s.rule_id || tr("silence.all_rules")) + (s.device_id ? " · " + (s.device_name || s.device_id) : ""),
         when: (s.weekly ? weeklyText(s.weekly) + " " : "") +
           (s.active ? "" : tr("silence.from", { when: streetClock(s.next_windows.length ? s.next_windows[0].starts_at : s.starts_at) }) + " ") +
           tr("silence.until", { when: streetClock(s.ends_at) }),

@@ -187,3 +187,14 @@ async def test_the_create_and_cancel_answers_have_the_shape_of_the_list(env: Env
     ended = await env.client.post(f"/api/v1/silences/{listed['id']}/cancel", headers=leader)
     assert set(ended.json()) == set(listed)
     assert ended.json()["scope_name"] == listed["scope_name"]
+
+
+async def test_a_silence_of_one_device_names_it(env: Env) -> None:
+    leader = await env.login("leader")
+    meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
+    body = {"scope_id": env.mg, "device_id": meter.id, "duration_s": 3600, "comment": "换表"}
+    made = await env.client.post("/api/v1/silences", headers=leader, json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["device_name"] == meter.label
+    [listed] = (await env.client.get("/api/v1/silences", headers=leader)).json()["items"]
+    assert listed["device_name"] == meter.label

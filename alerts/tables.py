@@ -81,6 +81,9 @@ tickets = Table(
     ),
     Index("ix_tickets_dedup", "dedup_key", "active"),
     Index("ix_tickets_board", "microgrid_id", "active", "severity_rank", "first_seen"),
+    # the list's order (`TicketStore.page`): a page is read in index order and stops at its limit; without it
+    # every ticket in scope is sorted first (thousands after an alert storm)
+    Index("ix_tickets_order", "severity_rank", "first_seen", "id"),
     Index("ix_tickets_ack_due", "ack_due_at"),
     Index("ix_tickets_resolve_due", "resolve_due_at"),
     Index("ix_tickets_updated", "updated_at"),

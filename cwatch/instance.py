@@ -120,9 +120,9 @@ class _ClaimLoop:
 
     The service's event loop cannot be trusted with the lease: under an ingest backlog each of its turns runs a
     batch of work (rule batches, a sweep, ticket writes, stream frames) that can take seconds on a busy machine,
-    and a check needs several turns (BEGIN, SELECT 1, COMMIT: one reply each), so a healthy database looked
-    unreachable and the service stopped itself. Here a check needs only the interpreter lock, which a busy thread
-    yields every few milliseconds (`sys.getswitchinterval`)."""
+    and a check needs several turns (BEGIN, SELECT 1, COMMIT: one reply each): there, a healthy database would
+    look unreachable and the service would stop itself. Here a check needs only the interpreter lock, which a
+    busy thread yields every few milliseconds (`sys.getswitchinterval`)."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()

@@ -2,8 +2,8 @@
 
 A frame depends on its viewer only through the actions the viewer's role may take (`available_actions`); the
 rest (the ticket as `ticket_out` shapes it, with display names, and the event) is the same for every board. In an
-alert storm each change went to every connected board and was rendered once per board; now it is rendered once,
-as JSON without its actions, and each role's frame adds its own. Whether a board may see the ticket at all is
+alert storm every change goes to every connected board, so each is rendered once, as JSON without its actions,
+and each role's frame adds its own. Whether a board may see the ticket at all is
 decided for each board before it asks (`TicketService.can_see`): boards share the rendering, never that decision.
 """
 

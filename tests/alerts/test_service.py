@@ -20,6 +20,7 @@ from alerts.errors import (
 )
 from alerts.lifecycle import Action, Status
 from alerts.service import TicketService
+from alerts.store import page_query
 from alerts.stream import ChangeHub, Resync
 from alerts.tables import outbox, ticket_events, ticket_members, tickets
 from core.clock import ManualClock
@@ -218,6 +219,30 @@ async def test_listing_is_scoped(service: TicketService) -> None:
     assert await keys(COMMUNITY, microgrid="M2") == {"b:1"}
     assert (await service.summary(WORKER_M1))["active"] == 1
     assert (await service.summary(COMMUNITY))["active"] == 3
+
+
+async def test_the_micro_grids_with_tickets_are_each_named_once(service: TicketService) -> None:
+    assert await service.store.microgrid_ids() == []
+    await service.apply([alert(key=f"k:{i}", microgrid=m) for i, m in enumerate(["M3", "M1", "M3", "M2", "M1"])])
+    assert sorted(await service.store.microgrid_ids()) == ["M1", "M2", "M3"]
+
+
+async def test_a_page_of_the_list_is_read_in_the_index_s_order_not_sorted(
+    service: TicketService, engine: AsyncEngine
+) -> None:
+    """After an alert storm a scope holds thousands of tickets; a page must not sort them all to return 50."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    await service.apply([alert(key=f"k:{i}", microgrid=f"M{i % 3 + 1}", ts=1000 + i) for i in range(3000)])
+    active = [Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS]
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE tickets")
+        for statuses, limit in (((), 51), (active, 501)):
+            q = page_query(["M1", "M2", "M3"], statuses, (), None, limit)
+            sql = str(q.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+            plan = "\n".join(r[0] for r in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "ix_tickets_order" in plan, plan
+            assert "Sort" not in plan, plan
 
 
 async def test_listing_order_filters_and_pages(service: TicketService) -> None:

@@ -73,7 +73,12 @@ def settle(
         severity = _BY_RANK[rank]
         lead = next(m for m in counted if SEVERITY_RANK[m.severity] == rank)
         values.update(
-            severity=severity.value, severity_rank=rank, rule_id=lead.rule_id, title=lead.title, details=lead.details
+            severity=severity.value,
+            severity_rank=rank,
+            rule_id=lead.rule_id,
+            title=lead.title,
+            titles=lead.titles or None,
+            details=lead.details,
         )
         data["severity"] = {"from": ticket.severity.value, "to": severity.value}
     confirmed = ticket.verifying and not verifying

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from alerts.model import Ticket
 from alerts.notices import TEMPLATES
 from core import i18n
-from core.i18n import EN, LANGS, ZH, one_language
+from core.i18n import EN, LANGS, ZH
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ def render(
         return i18n.render(key, lang, params)
 
     lead = say(f"notices.lead.{template if template in TEMPLATES else 'other'}")
-    title = one_language(ticket.title, lang)
+    title = ticket.title_in(lang)
     severity = say(f"names.severity.{ticket.severity.value}")
     when = datetime.fromtimestamp(ticket.first_seen, tz).strftime("%Y-%m-%d %H:%M")
     lines = [

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from alerts.lifecycle import Status
+from core.i18n import title_in
 from devices.model import Role
 from rules.alert import Severity
 
@@ -51,6 +52,10 @@ class TicketMember:
     last_seen: float
     verify_until: float | None
     joined_at: float
+    titles: dict[str, str] = field(default_factory=dict)  # the rule's title per language; empty: `title`
+
+    def title_in(self, lang: str) -> str:
+        return title_in(self.title, self.titles, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,12 @@ class Ticket:
     overdue_since: float | None = None
     overdue_reason: str | None = None
     nudge_at: float | None = None  # the escalation policy's next reminder or acknowledge timeout
+    titles: dict[str, str] = field(default_factory=dict)  # the rule's title per language; empty: `title`
+
+    def title_in(self, lang: str) -> str:
+        """The title in `lang`: the rule's own for that language, else `title` (in `lang` alone when it is an
+        older "中文 English" one)."""
+        return title_in(self.title, self.titles, lang)
 
     def overdue_at(self, now: float) -> float | None:
         """Since when the active ticket is overdue (None: it is not): the stored first missed deadline, or the

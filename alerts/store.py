@@ -30,7 +30,7 @@ from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, Ticke
 from alerts.notices import Notice, NoticeSink
 from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
 from core.db import begin_write
-from core.i18n import tr
+from core.i18n import LANGS, title_in, tr
 from rules.alert import Alert, AlertAction, Severity
 
 __all__ = ["CONFIRMED_BY", "Cards", "Change", "NewTicket", "TicketStore", "create_tables", "no_cards"]
@@ -104,6 +104,7 @@ def _member_values(alert: Alert) -> dict[str, Any]:
         "severity_rank": SEVERITY_RANK[alert.severity],
         "state": (MemberState.VERIFYING if pending else MemberState.FIRING).value,
         "title": alert.title,
+        "titles": dict(alert.titles) or None,
         "details": dict(alert.details),
         # a confirmation dated at the end of the wait still belongs to this ticket, even once it is finished
         "last_seen": max(alert.ts, until) if pending else alert.ts,
@@ -122,6 +123,7 @@ def _ticket_values(alert: Alert, key: str, now: float, new: NewTicket) -> dict[s
         "status": Status.OPEN.value,
         "active": True,
         "title": alert.title,
+        "titles": dict(alert.titles) or None,
         "details": dict(alert.details),
         "device_id": alert.device_id,
         "household_id": alert.household_id,
@@ -198,6 +200,7 @@ def row_to_ticket(r: Row[Any] | Mapping[str, Any]) -> Ticket:
         overdue_since=m["overdue_since"],
         overdue_reason=m["overdue_reason"],
         nudge_at=m["nudge_at"],
+        titles=dict(m.get("titles") or {}),
     )
 
 
@@ -215,6 +218,7 @@ def row_to_member(r: Row[Any] | Mapping[str, Any]) -> TicketMember:
         last_seen=m["last_seen"],
         verify_until=m["verify_until"],
         joined_at=m["joined_at"],
+        titles=dict(m.get("titles") or {}),
     )
 
 
@@ -916,16 +920,17 @@ class TicketStore:
         async with translated(), self.engine.connect() as conn:
             return [row_to_ticket(r) for r in await conn.execute(q)]
 
-    async def rule_titles(self, rule_ids: Iterable[str]) -> dict[str, str]:
-        """A title the tickets of each rule carry (a rule's title is the same on all its tickets): what names
-        a rule where only its id is kept, as on a silence."""
+    async def rule_titles(self, rule_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Each rule's title per language, as its newest ticket carries it: what names a rule where only its id
+        is kept, as on a silence or in a report."""
         wanted = sorted(set(rule_ids))
         if not wanted:
             return {}
-        q = select(tickets.c.rule_id, func.max(tickets.c.title)).where(tickets.c.rule_id.in_(wanted))
+        newest = select(func.max(tickets.c.id)).where(tickets.c.rule_id.in_(wanted)).group_by(tickets.c.rule_id)
+        q = select(tickets.c.rule_id, tickets.c.title, tickets.c.titles).where(tickets.c.id.in_(newest))
         async with translated(), self.engine.connect() as conn:
-            rows = await conn.execute(q.group_by(tickets.c.rule_id))
-            return {r[0]: r[1] for r in rows if r[1]}
+            rows = await conn.execute(q)
+            return {r[0]: {lang: title_in(r[1], r[2], lang) for lang in LANGS} for r in rows if r[1]}
 
     async def microgrid_ids(self) -> list[str]:
         """Distinct owners of stored tickets (small: one per micro-grid with tickets). Asked at every list call,

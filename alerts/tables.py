@@ -41,6 +41,7 @@ tickets = Table(
     Column("status", String(16), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("title", Text, nullable=False),
+    Column("titles", JSON),  # the rule's title per language (`Alert.titles`); NULL: `title` in every language
     Column("details", JSON, nullable=False),
     Column("device_id", String(64)),
     Column("household_id", String(64)),
@@ -102,6 +103,7 @@ ticket_members = Table(
     Column("state", String(16), nullable=False),  # `alerts.model.MemberState`
     Column("active", Boolean, nullable=False),  # its ticket is active
     Column("title", Text, nullable=False),
+    Column("titles", JSON),  # the rule's title per language (`Alert.titles`); NULL: `title` in every language
     Column("details", JSON, nullable=False),
     Column("count", Integer, nullable=False, default=1),
     Column("first_seen", Float, nullable=False),

@@ -136,6 +136,13 @@ def one_language(text: str, lang: str) -> str:
     return m.group(2) if lang == EN else m.group(1)
 
 
+def title_in(title: str, titles: Mapping[str, str] | None, lang: str) -> str:
+    """A rule's title in `lang`: its own for that language (`titles`, from a rule file's per-language title),
+    else `title` (in `lang` alone when it is written "中文 English")."""
+    own = titles.get(lang) if titles else None
+    return own if own else one_language(title, lang)
+
+
 def lang_tag(value: str) -> str | None:
     """`zh-CN`, `zh_CN.UTF-8`, `zh` -> zh-CN; `en`, `en_GB` -> en; anything else None."""
     base = value.strip().replace("_", "-").split(".")[0].split("-")[0].lower()

@@ -59,6 +59,9 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     """A raise: seconds after its condition's ticket was resolved within which it reopens that ticket instead of
     opening a new one (the rule's `reopen_within`: a meter that keeps dropping off is one ticket with its
     history, not one a week); 0: only the alerts service's own flap window applies."""
+    titles: dict[str, str] = msgspec.field(default_factory=dict)
+    """The rule's title per language (`zh-CN`, `en`) when its file gives one per language; empty: `title` is
+    the title in every language. `title` then holds both, Chinese first, for what shows a single string."""
 
 
 AWAY_ENDED = "away_ended"

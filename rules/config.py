@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from core.yamlspots import Lines, Problem, ordered, validation_problems, yaml_problem
 from devices.model import DeviceClass
@@ -33,6 +33,23 @@ DEFAULT_FORGET_AFTER_S = 4 * 3600.0
 """Rules with `per`: an object that sent no stop is forgotten this long after it was last seen."""
 
 
+class Title(StrictModel):
+    """A rule's title in each language of the message catalog. A rule file gives either a mapping
+    (`title: {zh-CN: 烟感报警, en: Smoke alarm}`) or one string, which is then the title in every language."""
+
+    zh_cn: str = Field(alias="zh-CN", min_length=1, max_length=200)
+    en: str = Field(min_length=1, max_length=200)
+
+    def by_lang(self) -> dict[str, str]:
+        """{language: title}; empty for one title in every language (a plain string in the file)."""
+        return {} if self.zh_cn == self.en else {"zh-CN": self.zh_cn, "en": self.en}
+
+    def text(self) -> str:
+        """The title as one string, for what shows a single one (webhooks, exports, logs): the plain string, or
+        both languages, Chinese first."""
+        return self.zh_cn if self.zh_cn == self.en else f"{self.zh_cn} {self.en}"
+
+
 class RuleBase(StrictModel):
     """Fields every rule has. `cooldown`: repeats of an open alert (same dedup key) are held back for this
     long; a rule without a clear condition counts its alert as open for the cooldown after each raise.
@@ -40,7 +57,7 @@ class RuleBase(StrictModel):
     whose severity is the highest of them (smoke concentration, then the smoke alarm)."""
 
     id: str = Field(pattern=RULE_ID_PATTERN)
-    title: str = Field(min_length=1, max_length=200)
+    title: Title
     severity: Severity
     enabled: bool = True
     description: str = ""
@@ -55,6 +72,11 @@ class RuleBase(StrictModel):
         "that ticket instead of opening a new one: a device that keeps dropping off is one ticket with its history. "
         "0: only the alerts service's flap window (10 min, auto-resolved tickets) applies.",
     )
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _one_title(cls, value: Any) -> Any:
+        return {"zh-CN": value, "en": value} if isinstance(value, str) else value
 
 
 class DeviceRuleBase(RuleBase):

@@ -71,6 +71,7 @@ class Emitter:
         "rule_id",
         "severity",
         "title",
+        "titles",
     )
 
     def __init__(self, rule_id: str, title: str, severity: Severity, cooldown: float, has_clear: bool) -> None:
@@ -81,6 +82,7 @@ class Emitter:
         self.has_clear = has_clear
         self.group: str | None = None
         self.reopen_within = 0.0  # the rule's `reopen_within`, carried by every alert (`Alert.reopen_within`)
+        self.titles: dict[str, str] = {}  # the rule's title per language (`Alert.titles`); empty: `title` in all
         self.open: set[str] = set()
         self.last_raise: dict[str, float] = {}
         self.episodes: dict[str, str] = {}  # pulse rules: key -> dedup key of its current episode
@@ -185,6 +187,7 @@ class Emitter:
             until,
             None if self.group is None or target is None else f"{self.group}:{target}",
             self.reopen_within,
+            self.titles,
         )
 
     def dump(self) -> dict[str, Any]:

@@ -27,7 +27,8 @@ class LinkActBody(LinkBody):
 
 class LinkViewOut(BaseModel):
     ticket_id: int
-    title: str
+    title: str = Field(description="in the recipient's language")
+    titles: dict[str, str] = Field(description="the rule's title per language; empty: `title` in every language")
     severity: str
     status: str
     where: str = Field(description="building and door, as people say it")
@@ -49,7 +50,8 @@ async def link_view(body: LinkBody, api: Api) -> LinkViewOut:
     v = await api.links.view(body.ticket_id, body.token)
     return LinkViewOut(
         ticket_id=v.ticket.id,
-        title=v.ticket.title,
+        title=v.ticket.title_in(v.lang),
+        titles=v.ticket.titles,
         severity=v.ticket.severity.value,
         status=v.ticket.status.value,
         where=v.where,

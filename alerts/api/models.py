@@ -164,6 +164,11 @@ class TicketOut(BaseModel):
     severity: Severity
     status: Status
     title: str
+    titles: dict[str, str] = Field(
+        default_factory=dict,
+        description="the rule's title per language (`zh-CN`, `en`) when its rule file gives one per language; empty: "
+        "`title` is the title in every language",
+    )
     details: dict[str, Any] = Field(description="what the rule saw (rule-specific)")
     microgrid_id: str = Field(description="the micro-grid that owns the ticket")
     device_id: str | None
@@ -212,6 +217,11 @@ class MemberOut(BaseModel):
     severity: Severity
     state: MemberState
     title: str
+    titles: dict[str, str] = Field(
+        default_factory=dict,
+        description="the rule's title per language (`zh-CN`, `en`) when its rule file gives one per language; empty: "
+        "`title` is the title in every language",
+    )
     count: int
     first_seen: float = Field(description="event time of its first alert")
     last_seen: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -63,7 +63,7 @@ async def report(
     period = parse_period(month, since, until, api.tz, today)
     result = await viewer_report(api.service, viewer, period, scope, by)
     lang = lang_of(request)
-    names = rule_names(result, lang)
+    names = rule_names(result, await api.service.store.rule_titles(result.by_rule), lang)
     if format is Format.JSON:
         return ReportOut.model_validate(report_dict(result, names))
     zh = lang == ZH
@@ -81,9 +81,15 @@ async def report(
     )
 
 
-def rule_names(report: Report, lang: str) -> Callable[[str], str]:
-    """A rule's name in `lang`: the title its tickets carry, in that language alone; its id without one."""
-    return lambda rule_id: one_language(report.rule_titles.get(rule_id, rule_id), lang)
+def rule_names(report: Report, titles: Mapping[str, Mapping[str, str]], lang: str) -> Callable[[str], str]:
+    """A rule's name in `lang`: its title in that language (`titles`: the store's `rule_titles`), else the title
+    its tickets in the report carry, else its id."""
+
+    def name(rule_id: str) -> str:
+        own = titles.get(rule_id, {}).get(lang)
+        return own if own else one_language(report.rule_titles.get(rule_id, rule_id), lang)
+
+    return name
 
 
 def _csv(report: Report, zh: bool, names: Callable[[str], str]) -> str:

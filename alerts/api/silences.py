@@ -32,7 +32,7 @@ from alerts.model import Account
 from alerts.recurrence import RecurrenceError, Weekly, parse_weekly
 from alerts.silence_preview import preview, scope_tree
 from alerts.silences import Silence, may_silence
-from core.i18n import one_language, tr
+from core.i18n import tr
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ async def _shaped(
             scope_name=node_name(hierarchy, s.scope_id),
             device_name=lookup(hierarchy, "devices", s.device_id, "label"),
             created_by_name=creators.get(s.created_by),
-            rule_name=one_language(titles[s.rule_id], lang) if s.rule_id in titles else None,
+            rule_name=titles[s.rule_id][lang] if s.rule_id in titles else None,
         )
         for s in items
     ]

@@ -39,7 +39,7 @@
     if (!ok) return refused(data);
     window.cwatchI18n.assume(data.lang);
     $("act-hello").textContent = data.recipient_name ? either("onetap.hello", { name: data.recipient_name }) : "";
-    $("act-title").textContent = "#" + data.ticket_id + " " + window.cwatchI18n.title(data.title);
+    $("act-title").textContent = "#" + data.ticket_id + " " + window.cwatchI18n.title(data.title, data.titles);
     $("act-where").textContent = data.where;
     $("act-status").textContent = status(data.status);
     $("act-go").textContent = either("onetap.action." + data.action);

@@ -659,7 +659,7 @@
       onkeydown: (ev) => { if (ev.key === "Enter") openDetail(t.id); },
     },
     el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)),
-    el("span", { class: "title" }, title(t.title), t.count > 1 ? ` ×${t.count}` : "",
+    el("span", { class: "title" }, title(t.title, t.titles), t.count > 1 ? ` ×${t.count}` : "",
       t.lone_elderly ? el("span", { class: "badge elderly", "data-testid": "lone-elderly" }, tr("lone_elderly")) : null),
     el("span", { class: "right" }, age(t.first_seen)),
     el("span", { class: "meta" },
@@ -703,7 +703,7 @@
 
   function renderGroup(key, g) {
     const first = g[0];
-    const what = String(title(first.title)).split(/[：:]/)[0];
+    const what = String(title(first.title, first.titles)).split(/[：:]/)[0];
     const open = expanded.has(key);
     return el("li", {
       class: `ticket group sev-${first.severity}`, "data-group": key, "data-testid": "group", tabIndex: 0,
@@ -879,7 +879,7 @@
       [tr("row.severity"), named("severity", t.severity)],
       [tr("row.status"), t.cleared ? tr("status_cleared", { status: named("status", t.status) }) : named("status", t.status)],
       [tr("row.where"), place(t)],
-      [tr("row.rule"), t.rule_name || (t.members && t.members.length === 1 ? title(t.members[0].title) : t.rule_id)],
+      [tr("row.rule"), t.rule_name || (t.members && t.members.length === 1 ? title(t.members[0].title, t.members[0].titles) : t.rule_id)],
       [tr("row.verification"), t.verifying ? tr("verifying_until", { when: clock(t.verify_until) })
         : t.verify_until ? tr("verifying_other_until", { when: clock(t.verify_until) }) : "—"],
       [tr("row.assignee"), t.assignee_name || t.assignee_id || tr("unassigned")],
@@ -899,7 +899,7 @@
         tr("floor", { n: hh.floor }) + (hh.watched ? " · " + tr("lone_elderly") : "")]);
     }
     if (t.members && t.members.length > 1) {
-      rows.push([tr("row.conditions"), t.members.map((m) => `${title(m.title) || m.rule_id}（${labelled("member.", m.state)}）`).join(tr("list_sep"))]);
+      rows.push([tr("row.conditions"), t.members.map((m) => `${title(m.title, m.titles) || m.rule_id}（${labelled("member.", m.state)}）`).join(tr("list_sep"))]);
     }
     const details = Object.entries(t.details || {}).map(([k, v]) => [detailLabel(k), detailValue(k, v)]);
     const dl = el("dl", {});
@@ -911,7 +911,7 @@
       : hh ? el("p", { class: "contacts", "data-testid": "no-contacts" }, tr("no_contacts")) : null;
     $("detail-body").replaceChildren(
       el("h2", { "data-testid": "detail-title" }, el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)), " ",
-        title(t.title)),
+        title(t.title, t.titles)),
       dl, ...(contacts ? [contacts] : []));
     const buttons = t.actions.map((a) => el("button", {
       type: "button", class: a === "ack" || a === "resolve" ? "primary" : "", "data-action": a,
@@ -966,7 +966,7 @@
   function ruleName(t, id) {
     if (id === t.rule_id && t.rule_name) return t.rule_name;
     const m = (t.members || []).find((x) => x.rule_id === id && x.title);
-    return m ? title(m.title) : id;
+    return m ? title(m.title, m.titles) : id;
   }
 
   // A rule's details (`pending_s`, `since`, the device's `volume_m3`...) with a label in the board's language

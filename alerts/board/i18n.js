@@ -53,12 +53,15 @@ window.cwatchI18n = (function () {
   // the board's own label of a value (`act.ack`), or the raw value when there is none
   const labelled = (prefix, value) => ((messages[lang] || {})[prefix + value] || value);
 
-  // A title written in both languages, "中文 English" (the default rules' titles): the part in the page's
-  // language, once the reader has chosen one; a title in one language (or ending in an id) stays as it is.
+  // A rule's title in the page's language, once the reader has chosen one (or the page assumes one): its own
+  // for that language (`titles`, from a rule file's per-language title), else the part of a "中文 English"
+  // title in that language; a title in one language (or ending in an id) stays as it is.
   const BOTH = /^(.*[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]\S*)\s+([A-Za-z][^\u3000-\u9fff\uff00-\uffef]*)$/;
-  function title(text) {
+  function title(text, titles) {
+    if (!(explicit || assumed)) return text;
+    if (titles && titles[lang]) return titles[lang];
     const m = BOTH.exec(String(text || ""));
-    if (!m || !(explicit || assumed) || !/[a-z]{2}/.test(m[2])) return text;
+    if (!m || !/[a-z]{2}/.test(m[2])) return text;
     return lang === "en" ? m[2] : m[1];
   }
 

@@ -250,7 +250,7 @@
           u.unit.split("-").pop(), u.lone_elderly ? " ◆" : "");
         })));
       const list = here ? here.tickets.slice().sort((a, b) => SEV_RANK[a.severity] - SEV_RANK[b.severity]).map((t) => {
-        const text = `${named("severity", t.severity)} ${title(t.title)}${t.household_unit ? " · " + t.household_unit : ""}`;
+        const text = `${named("severity", t.severity)} ${title(t.title, t.titles)}${t.household_unit ? " · " + t.household_unit : ""}`;
         return html("li", { class: `sev-${t.severity}` }, opts.onTicket
           ? html("button", { type: "button", class: "link", onclick: () => opts.onTicket(t.id) }, text) : text);
       }) : [];

@@ -138,7 +138,7 @@
     return el("li", { class: `wall-ticket sev-${t.severity}` + (t.overdue ? " overdue" : ""), "data-id": t.id,
       "data-testid": "wall-ticket" },
     el("span", { class: `badge sev-${t.severity}` }, named("severity", t.severity)),
-    el("span", { class: "title" }, title(t.title),
+    el("span", { class: "title" }, title(t.title, t.titles),
       t.lone_elderly ? el("span", { class: "badge elderly" }, tr("lone_elderly")) : null),
     el("span", { class: "age" }, since(t.first_seen, now)),
     el("span", { class: "meta" }, place(t),

@@ -36,7 +36,7 @@ class AbsenceEvaluator(WatchedMeters):
     rule: AbsenceRule
 
     def __init__(self, rule: AbsenceRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.window = rule.window
         self.mark: dict[str, float] = {}
         self.acc: dict[str, list[tuple[float, float]]] = {}
@@ -232,6 +232,7 @@ class AbsenceEvaluator(WatchedMeters):
                     ts=ts,
                     microgrid_id=place.microgrid_id,
                     title="平安 all well",
+                    titles={"zh-CN": "平安", "en": "All well"},
                     household_id=h,
                     building_id=place.building_id,
                     community_id=place.community_id,

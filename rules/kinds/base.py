@@ -104,6 +104,7 @@ class Evaluator:
         self.emitter = emitter
         emitter.group = rule.group
         emitter.reopen_within = rule.reopen_within
+        emitter.titles = rule.title.by_lang()
         self.schedule = schedule
         self.devices: frozenset[str] | None = None
         self.households: list[str] = []

@@ -53,7 +53,7 @@ class BaselineEvaluator(WatchedMeters):
     rule: BaselineRule
 
     def __init__(self, rule: BaselineRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.last_use: dict[str, float] = {}
         self.day: dict[str, float] = {}  # local day start the fields below are about
         self.prior: dict[str, float] = {}  # last use before that day

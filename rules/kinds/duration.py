@@ -40,7 +40,7 @@ class DurationEvaluator(Evaluator):
     rule: DurationRule
 
     def __init__(self, rule: DurationRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.start_c = compile_any(rule.start)
         self.stop_c = compile_any(rule.stop)
         self.confirm_c = compile_any(rule.confirm)

@@ -44,7 +44,7 @@ class HeartbeatEvaluator(Evaluator):
     rule: HeartbeatRule
 
     def __init__(self, rule: HeartbeatRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.k = rule.k
         self.armed: set[str] = set()
         self.watch: list[str] = []

@@ -48,7 +48,9 @@ class EventEvaluator(_DeviceEvaluator):
     rule: EventRule
 
     def __init__(self, rule: EventRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, bool(rule.clear)), schedule)
+        super().__init__(
+            rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, bool(rule.clear)), schedule
+        )
         self.match = compile_any(rule.match)
         self.clear = compile_any(rule.clear)
         self.cancel = compile_any(rule.cancel)
@@ -190,7 +192,7 @@ class ThresholdEvaluator(_DeviceEvaluator):
     rule: ThresholdRule
 
     def __init__(self, rule: ThresholdRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.field = rule.field
         self.only_channel = rule.channel
         self.bad = _BAD[rule.op]
@@ -267,7 +269,7 @@ class CountEvaluator(_DeviceEvaluator):
 
     def __init__(self, rule: CountRule, schedule: Schedule | None) -> None:
         has_clear = bool(rule.clear) or rule.clear_after is not None
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, has_clear), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, has_clear), schedule)
         self.match = compile_any(rule.match)
         self.clear = compile_any(rule.clear)
         self.channels = channels_of([*rule.match, *rule.clear])

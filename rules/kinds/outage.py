@@ -40,7 +40,7 @@ class OutageEvaluator(Evaluator):
     rule: OutageRule
 
     def __init__(self, rule: OutageRule, schedule: Schedule | None) -> None:
-        super().__init__(rule, Emitter(rule.id, rule.title, rule.severity, rule.cooldown, True), schedule)
+        super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.classes = frozenset()  # no message reaches it: the heartbeat rule hands on what it hears
         self.heartbeat: HeartbeatEvaluator | None = None
         self.after: dict[str, float] = {}  # device -> silence after which it counts as silent

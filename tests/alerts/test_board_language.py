@@ -186,6 +186,40 @@ async def test_a_title_in_both_languages_shows_the_boards_one_and_device_classes
             await browser.close()
 
 
+async def test_a_rules_own_title_per_language_follows_the_switch(board: str) -> None:
+    """A ticket whose rule gives a title per language shows that one, not a split of its one-string title."""
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board,
+        alert_dict(
+            "leak:WM-9",
+            A,
+            "漏水 Leak",
+            "major",
+            time.time(),
+            "water_leak",
+            titles={"zh-CN": "水表报漏水", "en": "Meter reports a leak"},
+        ),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "worker_a")
+            row = page.locator(f'.ticket[data-id="{tid}"]')
+            await expect(row.locator(".title")).to_have_text("水表报漏水")
+            await page.click("#lang")
+            await expect(row.locator(".title")).to_have_text("Meter reports a leak")
+            await row.click()
+            await expect(page.get_by_test_id("detail-title")).to_contain_text("Meter reports a leak")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
 async def test_the_details_show_labels_with_units_in_the_boards_language(board: str) -> None:
     from playwright.async_api import async_playwright, expect
 

@@ -66,6 +66,14 @@ def test_an_english_reader_gets_english_alone() -> None:
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in m.body.replace("周杰", "").replace("1号楼", ""))
 
 
+def test_a_rules_own_title_per_language_is_used() -> None:
+    titled = dataclasses.replace(ticket(), titles={ZH: "烟感报警（厨房）", EN: "Kitchen smoke alarm"})
+    for lang, title in ((ZH, "烟感报警（厨房）"), (EN, "Kitchen smoke alarm")):
+        m = render("new_ticket", titled, where="", recipient_name="", links=(), tz=TZ, link_ttl_s=3600, lang=lang)
+        assert f"] {title} · #7" in m.title
+        assert f"#7{'：' if lang == ZH else ': '}{title}" in m.body
+
+
 def test_one_language_keeps_a_text_message_short() -> None:
     """An SMS without links in Chinese fits in two 70-character segments (in both languages it took three)."""
     m = message(ZH, links=())

@@ -273,3 +273,14 @@ async def test_rules_are_named_by_their_title_in_the_readers_language(env: Env) 
     r = await env.client.get("/api/v1/reports?month=2026-11&format=csv", headers={**op, "Accept-Language": "zh"})
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert ["by_rule", "door_forced", "门被强行打开"] in [row[:3] for row in rows]
+
+
+async def test_a_rules_own_title_per_language_names_it_in_reports(env: Env) -> None:
+    titles = {"zh-CN": "燃气泄漏（厨房）", "en": "Kitchen gas leak"}
+    await env.service.apply(
+        [msgspec.structs.replace(alert("gas:a", rule="gas_leak", ts=NOV_10), title="燃气 Gas", titles=titles)]
+    )
+    op = await env.login("op")
+    for lang, name in (("zh", "燃气泄漏（厨房）"), ("en", "Kitchen gas leak")):
+        r = await env.client.get("/api/v1/reports?month=2026-11", headers={**op, "Accept-Language": lang})
+        assert {x["rule_id"]: x["name"] for x in r.json()["by_rule"]} == {"gas_leak": name}

@@ -165,6 +165,32 @@ async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> Non
         assert names == {"device_offline": name, "water_leak": None}  # no ticket of it yet: the board shows the id
 
 
+async def test_a_silence_names_its_rule_by_the_rules_own_title_per_language(env: Env) -> None:
+    """A rule file's per-language title wins over splitting the one string ("水表离线" is no part of it)."""
+    leader = await env.login("leader")
+    meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
+    offline = Alert(
+        action=AlertAction.RAISE,
+        rule_id="device_offline",
+        dedup_key=f"device_offline:{meter.id}",
+        severity=Severity.MINOR,
+        ts=NOW - 60,
+        microgrid_id=env.mg,
+        title="设备离线 Device offline",
+        device_id=meter.id,
+        titles={"zh-CN": "水表离线", "en": "Meter offline"},
+    )
+    await env.service.apply([offline])
+    body = {"scope_id": env.mg, "rule_id": "device_offline", "duration_s": 3600, "comment": "换表"}
+    assert (await env.client.post("/api/v1/silences", headers=leader, json=body)).status_code == 201
+    for lang, name in (("zh-CN", "水表离线"), ("en", "Meter offline")):
+        r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": lang})
+        assert [s["rule_name"] for s in r.json()["items"]] == [name]
+    [t] = (await env.client.get("/api/v1/tickets", headers=leader)).json()["items"]
+    assert t["titles"] == {"zh-CN": "水表离线", "en": "Meter offline"}
+    assert t["title"] == "设备离线 Device offline"
+
+
 async def test_a_rule_not_in_force_is_refused_before_anything_is_stored(env: Env) -> None:
     leader = await env.login("leader")
     typo = {"scope_id": env.mg, "rule_id": "smoke_alrm", "duration_s": 600, "comment": "年检"}

@@ -282,3 +282,27 @@ def test_the_default_groups() -> None:
         "door": {"door_forced", "door_held_open"},
         "elderly_absence": {"elderly_no_water", "elderly_unusual_inactivity"},
     }
+
+
+def test_a_title_per_language_or_one_for_all(tmp_path: Path) -> None:
+    """`title: {zh-CN: ..., en: ...}` gives each language its own; a plain string is the title in every one."""
+
+    p = tmp_path / "rules.yaml"
+    p.write_text(GOOD.replace("title: Door held open", "title:\n      zh-CN: 门长时间未关\n      en: Door held open"))
+    rule = load_ruleset(p, registry()).rules[0]
+    assert rule.title.by_lang() == {"zh-CN": "门长时间未关", "en": "Door held open"}
+    assert rule.title.text() == "门长时间未关 Door held open"
+    p.write_text(GOOD, encoding="utf-8")
+    plain = load_ruleset(p, registry()).rules[0]
+    assert (plain.title.by_lang(), plain.title.text()) == ({}, "Door held open")
+
+
+def test_a_bad_title_names_file_line_and_key(tmp_path: Path) -> None:
+    one = "title:\n      zh-CN: 门长时间未关\n"
+    e = error(tmp_path, GOOD.replace("title: Door held open\n", one))
+    assert str(e) == "rules.yaml:5: rules[0].title.en: missing field"
+    e = error(tmp_path, GOOD.replace("title: Door held open\n", one + "      en: Door open\n      fr: Porte\n"))
+    assert str(e) == "rules.yaml:8: rules[0].title.fr: unknown field 'fr'"
+    e = error(tmp_path, GOOD.replace("title: Door held open\n", one + '      en: ""\n'))
+    assert e.line == 7
+    assert "rules[0].title.en" in str(e)

@@ -292,3 +292,14 @@ def test_pending_wait_that_ended_before_a_late_clear_still_raises() -> None:
     ]
     out = eng.process(reading(reg, "SD1", "event", T0 + 3 * M, event="alarm_cleared"))
     assert [(a.action.value, a.ts) for a in out] == [("raise", T0 + 40), ("clear", T0 + 3 * M)]
+
+
+def test_an_alert_carries_the_rules_title_per_language() -> None:
+    reg = registry()
+    eng = engine(SMOKE.replace("title: Smoke alarm", "title: {zh-CN: 烟感报警, en: Smoke alarm}"), reg)
+    [r] = raises(eng.process(reading(reg, "SD1", "event", T0, event="alarm")))
+    assert r.titles == {"zh-CN": "烟感报警", "en": "Smoke alarm"}
+    assert r.title == "烟感报警 Smoke alarm"  # one string for webhooks and exports
+    plain = engine(SMOKE, reg)
+    [p] = raises(plain.process(reading(reg, "SD1", "event", T0, event="alarm")))
+    assert (p.titles, p.title) == ({}, "Smoke alarm")

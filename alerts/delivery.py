@@ -32,7 +32,7 @@ from alerts.actionlinks import ActionLinks, Link, link_url, refusal
 from alerts.channels import Sender, mask_address
 from alerts.errors import DeliveryError, UndeliverableError
 from alerts.lifecycle import Status
-from alerts.messages import place, recipient_lang, render
+from alerts.messages import both, place, recipient_lang, render
 from alerts.model import SYSTEM_ACTOR
 from alerts.notices import NOTICE_CHANNEL, PREFERRED, Audience, Notice, notice_from_payload
 from alerts.notify import Deferred, Delivery, Outcome
@@ -207,14 +207,12 @@ class TimelineOutcomes:
             else ""
         )
         if outcome.status == "sent":
-            return f"已通知 {who}（{via}） Sent to {who} by {via}"
+            return both("notices.outcome.sent", who=who, via=via)
         if outcome.status == "deferred":
-            return f"{who} 处于免打扰时段，{at} 再发 {who} is in quiet hours; sending at {at}"
+            return both("notices.outcome.deferred", who=who, at=at)
         if outcome.status == "failed":
-            return (
-                f"通知 {who} 失败（{via}），{at} 重试 Failed to reach {who} by {via}; retrying at {at}: {outcome.error}"
-            )
-        return f"无法通知 {who} Gave up reaching {who}: {outcome.error}"
+            return f"{both('notices.outcome.failed', who=who, via=via, at=at)}: {outcome.error}"
+        return f"{both('notices.outcome.gave_up', who=who)}: {outcome.error}"
 
     async def record(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome, at: float) -> None:
         if delivery.channel != NOTICE_CHANNEL:

@@ -106,3 +106,20 @@ def test_each_recipient_reads_their_own_language_else_the_deployments() -> None:
     assert recipient_lang(reg, "p-l1", family=False, default=EN) == EN
     assert recipient_lang(reg, "h1#王伟", family=True, default=ZH) == EN
     assert recipient_lang(reg, "h1#王芳", family=True, default=ZH) == ZH
+
+
+def test_the_timeline_says_each_attempt_in_both_languages_from_the_catalog() -> None:
+    from alerts.delivery import TimelineOutcomes
+    from alerts.notify import Outcome
+
+    notes = TimelineOutcomes(TZ)
+    who = {"name": "周杰", "channel": "sms", "to": "13***"}
+    at = T0.timestamp()
+    assert notes.note(Outcome("sent", who)) == "已通知 周杰（sms 13***） (sent to 周杰 by sms 13***)"
+    failed = notes.note(Outcome("failed", who, "gateway 503", at))
+    hhmm = f"{T0.astimezone(TZ):%H:%M}"
+    assert (
+        failed == f"通知 周杰 失败（sms 13***），{hhmm} 重试 (failed to reach 周杰 by sms 13***; retrying at {hhmm})"
+        ": gateway 503"
+    )
+    assert notes.note(Outcome("gave_up", who, "no number")) == "无法通知 周杰 (gave up reaching 周杰): no number"

@@ -18,6 +18,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from core.yamlspots import Lines, Problem, ordered, validation_problems, yaml_problem
+from devices.classes import Power
 from devices.model import DeviceClass
 from devices.payloads import MODELS, Channel
 from devices.registry import Registry
@@ -202,25 +203,47 @@ OutageLevel = Literal["gateway", "building", "community"]
 OUTAGE_LEVELS: tuple[OutageLevel, ...] = ("gateway", "building", "community")
 
 
+class OutageThresholds(StrictModel):
+    """When the devices of one power class of a group are out, replacing the rule's own value of each field
+    given (mains devices are up or down and report every few minutes; battery ones miss reports)."""
+
+    min_devices: int | None = Field(default=None, ge=2)
+    min_share: float | None = Field(default=None, gt=0, le=1)
+    span: Duration | None = Field(default=None, gt=0)
+    wait: Duration | None = Field(default=None, ge=0)
+
+
 class OutageRule(RuleBase):
     """One ticket for devices silent together behind one shared cause: a gateway (`Device.gateway_id`), a
     building or a community. A device of heartbeat rule `of` counts as silent once it has sent nothing for
-    `device_after` times its own offline limit; a group is out while at least `min_devices` of its devices,
-    and at least `min_share` of them, are silent. The outage raises one alert for the widest group out; while
-    it lasts, the heartbeat rule raises nothing for the devices it covers. When it clears, a device still
-    silent `device_after` x its limit later (and past its own limit) gets its own offline alert."""
+    `device_after` times its own offline limit. A group's devices are counted per power class
+    (`devices.classes.Power`: a power cut silences a building's mains devices, not its battery meters): the
+    group is out while, for one class, at least `min_devices` of its devices of that class, and at least
+    `min_share` of them, are silent and fell silent (their last messages) within `span` of one another. Each
+    cause has one alert; while it lasts, the heartbeat rule raises nothing for the devices it covers. When it
+    clears, a device still silent `device_after` x its limit later (and past its own limit) gets its own
+    offline alert. `power` sets these thresholds per power class."""
 
     kind: Literal["outage"]
     of: str = Field(description="Id of the heartbeat rule whose devices are watched together.")
     by: list[OutageLevel] = Field(default_factory=lambda: list(OUTAGE_LEVELS), min_length=1)
     min_devices: int = Field(default=5, ge=2)
     min_share: float = Field(default=0.5, gt=0, le=1)
+    span: Duration | None = Field(
+        default=None,
+        gt=0,
+        description="The silent devices counted must have sent their last messages within this long of one "
+        "another (cut off together, not silent one after another); none: any time.",
+    )
     device_after: float = Field(default=0.5, gt=0, lt=1)
     wait: Duration = Field(
         default=3600.0,
         ge=0,
         description="How long a group must stay the cause before its alert goes out: devices cut off together "
         "fall silent over one reporting interval, and a building's share is reached before its gateway's.",
+    )
+    power: dict[Power, OutageThresholds] = Field(
+        default_factory=dict, description="Per power class (battery, mains), thresholds replacing the rule's."
     )
 
 

@@ -18,7 +18,7 @@ from devices.model import Device, DeviceClass
 from devices.payloads import Channel
 from devices.topics import topic_for
 from simulator.groundtruth import MAX_SKEW_S, Truth, truths_of
-from simulator.incidents import Incident, resolve
+from simulator.incidents import GROUP_OF, Incident, group_node, is_mains, resolve
 from simulator.message import SimMessage, encode, rfc3339
 from simulator.models import MODELS, DeviceContext
 from simulator.models.base import DAY, Out
@@ -48,11 +48,14 @@ class Simulation:
         k = scenario.background.offline_k
         self.truths: list[Truth] = [t for inc in self.incidents for t in truths_of(inc, self.world, k)]
         self._by_target: dict[str, list[Incident]] = {}
-        self._gateway_down: dict[str, list[Incident]] = {}  # gateway -> its outages: all its devices silent
+        # (level, node) -> its outages: every device behind a gateway, every mains device of a building (power
+        # cut) or community (network outage) silent
+        self._group_down: dict[tuple[str, str], list[Incident]] = {}
         for inc in self.incidents:
             self._by_target.setdefault(inc.device_id, []).append(inc)
-            if inc.kind == "gateway_outage":
-                self._gateway_down.setdefault(str(inc.params["gateway"]), []).append(inc)
+            level = GROUP_OF.get(inc.kind)
+            if level is not None:
+                self._group_down.setdefault((level, str(inc.params[level])), []).append(inc)
         self._served = self._households_served()
 
     def _households_served(self) -> dict[str, int]:
@@ -116,7 +119,11 @@ class Simulation:
         out = [
             (i.start, i.end) for i in self._by_target.get(device.id, []) if i.kind in ("meter_silent", "device_offline")
         ]
-        out += [(i.start, i.end) for i in self._gateway_down.get(device.gateway_id or "", [])]
+        for level in ("gateway", "building", "community") if self._group_down else ():
+            if level != "gateway" and not is_mains(device):
+                continue  # a power cut or a network outage: battery (NB-IoT, LoRa) devices keep reporting
+            node = group_node(self.world, device, level)
+            out += [(i.start, i.end) for i in self._group_down.get((level, node or ""), [])]
         if device.id in self._by_target:
             return out
         rng = Rand(self.seed, device.id, "outage")

@@ -18,7 +18,7 @@ from typing import Any
 from devices.classes import offline_limit
 from devices.model import Household
 from simulator.errors import RecordingError
-from simulator.incidents import Incident
+from simulator.incidents import GROUP_OF, Incident
 from simulator.message import CST
 from simulator.world import World
 
@@ -48,7 +48,11 @@ RULE_OF: dict[str, str] = {
     "water_leak": "water_leak",
     "charger_overheat": "ebike_charger_danger",
     "gateway_outage": "gateway_offline",
+    "power_cut": "gateway_offline",
+    "network_outage": "gateway_offline",
 }
+MAINS_WAIT_S = 600.0
+"""The outage rule's wait for mains devices (rules/default_rules.yaml, `gateway_offline`, `power: mains`)."""
 
 #: rules that also fire, correctly, because of an incident (tolerated, not required)
 ALSO_FIRES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -68,7 +72,7 @@ class Truth:
     incident: str
     rule_id: str
     target: str
-    target_kind: str  # "device" | "household" | "gateway"
+    target_kind: str  # "device" | "household" | "gateway" | "building" | "community"
     start: float
     deadline: float
     required: bool = True
@@ -127,6 +131,17 @@ def deadline_of(inc: Incident, world: World, offline_k: float, trigger: float | 
         # its meters are silent after half their limit, the last of them an interval later; then the
         # outage rule's wait of an hour (rules/default_rules.yaml, `gateway_offline`)
         return inc.start + 0.5 * offline_limit(dev, offline_k) + dev.expected_interval_s + HOUR + MINUTE
+    if kind in ("power_cut", "network_outage"):
+        # its mains devices are silent after half their limit, the last of them an interval later (and a
+        # skewed clock's error); then the outage rule's wait for mains devices
+        return (
+            inc.start
+            + 0.5 * offline_limit(dev, offline_k)
+            + dev.expected_interval_s
+            + MAX_SKEW_S
+            + MAINS_WAIT_S
+            + MINUTE
+        )
     if kind == "fire_lane_blocked":
         return inc.start + FIRE_LANE_MIN_S + MINUTE
     return at + MINUTE
@@ -143,8 +158,9 @@ def truths_of(inc: Incident, world: World, offline_k: float, trigger: float | No
     household_rule = rule in ("elderly_no_water",)
     target = inc.household_id if household_rule and inc.household_id else inc.device_id
     kind = "household" if household_rule and inc.household_id else "device"
-    if inc.kind == "gateway_outage":
-        target, kind = f"gateway:{inc.params['gateway']}", "gateway"
+    level = GROUP_OF.get(inc.kind)
+    if level is not None:
+        target, kind = f"{level}:{inc.params[level]}", level
     deadline = deadline_of(inc, world, offline_k, trigger)
     ident = f"{inc.index + 1}"
     out = [Truth(inc.kind, rule, target, kind, round(inc.start, 3), round(deadline, 3), True, ident)]

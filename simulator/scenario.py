@@ -36,6 +36,8 @@ IncidentKind = Literal[
     "water_leak",
     "charger_overheat",
     "gateway_outage",
+    "power_cut",
+    "network_outage",
 ]
 INCIDENT_KINDS: tuple[str, ...] = IncidentKind.__args__  # type: ignore[attr-defined]
 

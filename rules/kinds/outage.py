@@ -8,33 +8,82 @@ nothing for `device_after` x its offline limit: with a limit of at least three r
 last messages of devices cut off together spread over one interval, every one of them is silent before the
 first reaches its own limit, so the outage opens before any of them would raise alone.
 
-A group (`gateway:<id>`, `building:<id>`, `community:<id>`) is *out* while at least `min_devices` of its
-devices, and at least `min_share` of them, are silent. A silent device's cause is the narrowest group out
-among its own (its gateway, before the building and community that gateway serves), unless a wider group out
-holds silent devices of two or more different narrowest groups out (a community whose gateways are all down
-is one cause); each group that
-is the cause of a silent device has one open alert, raised once it has been the cause for `wait` (the devices
-cut off together fall silent over one reporting interval; meanwhile the cause moves from a building to its
-gateway, or from the gateways to their community). An out group covers its devices: the heartbeat rule
-raises nothing for them. When the group is no longer out, each device it covered that is still silent gets
-`device_after` x its limit more (its gateway's other devices come back within an interval) and is then raised
-by the heartbeat rule on its own.
+A group (`gateway:<id>`, `building:<id>`, `community:<id>`) is counted per power class
+(`devices.classes.Power`): a *unit* is the group's devices of one class (`building:b1#mains`), since a power
+cut silences a building's cameras, doors and chargers while its battery meters keep reporting, and a network
+outage its wired devices, not the NB-IoT ones. A unit is *out* while at least `min_devices` of its devices,
+and at least `min_share` of them, are silent and their silences began (their last messages) within `span` of
+one another (thresholds per power class: `power`). A silent device's cause is the narrowest unit out among its
+own (its gateway's, before its building's and community's), unless a wider unit out holds silent devices of
+two or more different narrowest units out (a community whose buildings are all down is one cause). Each group
+that is the cause of a silent device (through any of its units) has one open alert, raised once it has been
+the cause for its `wait` (the devices cut off together fall silent over one reporting interval; meanwhile the
+cause moves from a building to its gateway, or from the buildings to their community). An out unit covers its
+devices: the heartbeat rule raises nothing for them. When it is no longer out, each device it covered that is
+still silent gets `device_after` x its limit more (its gateway's other devices come back within an interval)
+and is then raised by the heartbeat rule on its own.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
+from dataclasses import dataclass
 from typing import Any
 
+from devices.classes import CLASSES, Power
 from rules.config import OutageRule
 from rules.emit import Emitter, Place
-from rules.kinds.base import Context, Evaluator
+from rules.kinds.base import NEVER, Context, Evaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.schedule import Schedule
 
 
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a unit (a group's devices of one power class) is out, and how long its cause waits to raise."""
+
+    min_devices: int
+    min_share: float
+    span: float | None
+    wait: float
+
+
+def thresholds(rule: OutageRule) -> dict[Power, Thresholds]:
+    """The rule's thresholds per power class: its own values, replaced by those `power` gives for the class."""
+    out = {}
+    for p in Power:
+        o = rule.power.get(p)
+        out[p] = Thresholds(
+            rule.min_devices if o is None or o.min_devices is None else o.min_devices,
+            rule.min_share if o is None or o.min_share is None else o.min_share,
+            rule.span if o is None or o.span is None else o.span,
+            rule.wait if o is None or o.wait is None else o.wait,
+        )
+    return out
+
+
+def unit_of(group: str, power: Power) -> str:
+    return f"{group}#{power.value}"
+
+
+def group_of(unit: str) -> str:
+    return unit.rpartition("#")[0]
+
+
+def densest(starts: list[float], span: float) -> int:
+    """The most of the sorted `starts` that lie within `span` of one another."""
+    best = j = 0
+    for i, t in enumerate(starts):
+        while t - starts[j] > span:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
 class OutageEvaluator(Evaluator):
-    """State: `silent` and `suppressed` devices (persisted with the open alerts); group sizes, silent counts,
-    which groups are out and each silent device's cause are derived from them (`bind`)."""
+    """State: `silent` devices with when each fell silent (`since`) and `suppressed` devices (persisted with the
+    open alerts); unit sizes, silent counts, which units are out and each silent device's cause are derived
+    from them (`bind`)."""
 
     kind = "outage"
     rule: OutageRule
@@ -43,35 +92,41 @@ class OutageEvaluator(Evaluator):
         super().__init__(rule, Emitter(rule.id, rule.title.text(), rule.severity, rule.cooldown, True), schedule)
         self.classes = frozenset()  # no message reaches it: the heartbeat rule hands on what it hears
         self.heartbeat: HeartbeatEvaluator | None = None
+        self.th = thresholds(rule)
+        self.power: dict[str, Power] = {}  # unit -> its power class
         self.after: dict[str, float] = {}  # device -> silence after which it counts as silent
-        self.chains: dict[str, tuple[str, ...]] = {}  # device -> its groups that can be out, narrowest first
-        self.members: dict[str, list[str]] = {}  # group -> its devices, in registry order
-        self.places: dict[str, Place] = {}
-        self.count: dict[str, int] = {}  # group -> silent devices
-        self.parents: dict[str, tuple[str, ...]] = {}  # group -> the wider groups of its devices
-        self.first: dict[str, str] = {}  # silent device -> the narrowest group out among its own
-        self.firsts: dict[str, dict[str, int]] = {}  # group -> narrower first groups of its silent devices: count
+        self.chains: dict[str, tuple[str, ...]] = {}  # device -> its units that can be out, narrowest first
+        self.members: dict[str, list[str]] = {}  # unit -> its devices, in registry order
+        self.units: dict[str, tuple[str, ...]] = {}  # group -> its units
+        self.places: dict[str, Place] = {}  # group -> where its alert belongs
+        self.count: dict[str, int] = {}  # unit -> silent devices
+        self.starts: dict[str, list[float]] = {}  # unit -> when its silent devices fell silent, sorted
+        self.parents: dict[str, tuple[str, ...]] = {}  # unit -> the wider units of its devices
+        self.first: dict[str, str] = {}  # silent device -> the narrowest unit out among its own
+        self.firsts: dict[str, dict[str, int]] = {}  # unit -> narrower first units of its silent devices: count
         self.out: set[str] = set()
-        self.cause: dict[str, str] = {}  # silent device -> the group whose alert it is part of (`_set_cause`)
-        self.causes: dict[str, int] = {}  # group -> silent devices it is the cause of
+        self.cause: dict[str, str] = {}  # silent device -> the unit whose group's alert it is part of
+        self.causes: dict[str, int] = {}  # unit -> silent devices it is the cause of
         self.silent: set[str] = set()
+        self.since: dict[str, float] = {}  # silent device -> its last message (when it fell silent)
         self.suppressed: set[str] = set()  # devices whose own limit passed while an outage covered them
 
     # --- wiring --------------------------------------------------------------------------------------------
 
     def bind(self, heartbeat: HeartbeatEvaluator | None, ctx: Context) -> None:
-        """Take the devices of `heartbeat` (after it was rescoped) and derive the groups from the registry."""
+        """Take the devices of `heartbeat` (after it was rescoped) and derive the units from the registry."""
         if self.heartbeat is not None and self.heartbeat is not heartbeat:
             self.heartbeat.outage = None
         self.heartbeat = heartbeat
-        self.after, self.chains, self.members, self.places = {}, {}, {}, {}
+        self.after, self.chains, self.members, self.places, self.units = {}, {}, {}, {}, {}
         if heartbeat is None:
             self.count, self.out, self.cause, self.causes, self.parents = {}, set(), {}, {}, {}
-            self.first, self.firsts = {}, {}
+            self.first, self.firsts, self.starts = {}, {}, {}
             return
         heartbeat.outage = self
-        groups: dict[str, list[str]] = {}
+        units: dict[str, list[str]] = {}
         chains: dict[str, list[str]] = {}
+        power: dict[str, Power] = {}
         for dev in heartbeat.watch:
             limit = heartbeat.limits.get(dev)
             d = ctx.registry.devices.get(dev)
@@ -84,27 +139,37 @@ class OutageEvaluator(Evaluator):
             for level in self.rule.by:
                 node = nodes[level]
                 if node is not None:
-                    g = f"{level}:{node}"
-                    chain.append(g)
-                    groups.setdefault(g, []).append(dev)
-        big = {g for g, devs in groups.items() if len(devs) >= self.rule.min_devices}
-        self.members = {g: devs for g, devs in groups.items() if g in big}
-        self.chains = {dev: tuple(g for g in chain if g in big) for dev, chain in chains.items()}
+                    u = unit_of(f"{level}:{node}", CLASSES[d.device_class].power)
+                    power[u] = CLASSES[d.device_class].power
+                    chain.append(u)
+                    units.setdefault(u, []).append(dev)
+        self.power = power
+        big = {u for u, devs in units.items() if len(devs) >= self.th[power[u]].min_devices}
+        self.members = {u: devs for u, devs in units.items() if u in big}
+        self.chains = {dev: tuple(u for u in chain if u in big) for dev, chain in chains.items()}
         self.after = {dev: after for dev, after in self.after.items() if self.chains[dev]}
-        for g, devs in self.members.items():
+        by_group: dict[str, list[str]] = {}
+        for u in self.members:
+            by_group.setdefault(group_of(u), []).append(u)
+        self.units = {g: tuple(us) for g, us in by_group.items()}
+        for g, us in self.units.items():
+            devs = [dev for u in us for dev in self.members[u]]
             self.places[g] = _place_of(g, [p for dev in devs if (p := ctx.device_place(dev)) is not None])
         self.silent &= self.after.keys()
         self.suppressed &= self.after.keys()
-        self.count = {g: 0 for g in self.members}
+        self.since = {dev: self.since.get(dev, ctx.last_seen.get(dev, heartbeat.birth)) for dev in sorted(self.silent)}
+        self.count = {u: 0 for u in self.members}
+        self.starts = {u: [] for u in self.members}
         for dev in self.silent:
-            for g in self.chains[dev]:
-                self.count[g] += 1
-        self.out = {g for g in self.members if self._is_out(g)}
-        parents: dict[str, set[str]] = {g: set() for g in self.members}
-        for groups_of_dev in self.chains.values():
-            for i, g in enumerate(groups_of_dev):
-                parents[g].update(groups_of_dev[i + 1 :])
-        self.parents = {g: tuple(sorted(wider)) for g, wider in parents.items()}
+            for u in self.chains[dev]:
+                self.count[u] += 1
+                insort(self.starts[u], self.since[dev])
+        self.out = {u for u in self.members if self._is_out(u)}
+        parents: dict[str, set[str]] = {u: set() for u in self.members}
+        for units_of_dev in self.chains.values():
+            for i, u in enumerate(units_of_dev):
+                parents[u].update(units_of_dev[i + 1 :])
+        self.parents = {u: tuple(sorted(wider)) for u, wider in parents.items()}
         self.cause, self.causes, self.first, self.firsts = {}, {}, {}, {}
         for dev in sorted(self.silent):
             self._set_cause(dev)
@@ -112,14 +177,14 @@ class OutageEvaluator(Evaluator):
     def covers(self, device_id: str) -> bool:
         """Whether an outage holds back the device's own offline alert."""
         out = self.out
-        return bool(out) and any(g in out for g in self.chains.get(device_id, ()))
+        return bool(out) and any(u in out for u in self.chains.get(device_id, ()))
 
     # --- evaluator -----------------------------------------------------------------------------------------
 
     def start(self, ctx: Context, birth: float) -> None:
         em = self.emitter
-        for g in sorted(g for g, n in self.causes.items() if n > 0 and not em.is_open(em.key(g))):
-            ctx.timer(max(ctx.watermark, birth) + self.rule.wait, self.id, g)  # its wait, cut by a restart
+        for g in sorted(g for g in self.units if self._caused(g) and not em.is_open(em.key(g))):
+            ctx.timer(max(ctx.watermark, birth) + self._wait(g), self.id, g)  # its wait, cut by a restart
 
     def heard(self, dev: str, ts: float, ctx: Context) -> None:
         """The heartbeat rule heard `dev` at `ts` (newer than anything before)."""
@@ -128,13 +193,18 @@ class OutageEvaluator(Evaluator):
             return
         self.silent.discard(dev)
         self.suppressed.discard(dev)
+        since = self.since.pop(dev, NEVER)
         touched = {c} if (c := self._drop_cause(dev)) is not None else set()
         changed = []
-        for g in self.chains[dev]:
-            self.count[g] -= 1
-            if g in self.out and not self._is_out(g):
-                self.out.discard(g)
-                changed.append(g)
+        for u in self.chains[dev]:
+            self.count[u] -= 1
+            starts = self.starts[u]
+            i = bisect_right(starts, since) - 1
+            if 0 <= i < len(starts) and starts[i] == since:
+                del starts[i]
+            if u in self.out and not self._is_out(u):
+                self.out.discard(u)
+                changed.append(u)
         self._settle(changed, touched, ts, ctx)
 
     def went_silent(self, dev: str, at: float, ctx: Context) -> None:
@@ -142,41 +212,63 @@ class OutageEvaluator(Evaluator):
         if dev in self.silent or dev not in self.after:
             return
         self.silent.add(dev)
+        since = self.since[dev] = at - self.after[dev]
         changed = []
-        for g in self.chains[dev]:
-            self.count[g] += 1
-            if g not in self.out and self._is_out(g):
-                self.out.add(g)
-                changed.append(g)
+        for u in self.chains[dev]:
+            self.count[u] += 1
+            insort(self.starts[u], since)
+            if u not in self.out and self._is_out(u):
+                self.out.add(u)
+                changed.append(u)
         touched = {c} if (c := self._set_cause(dev)) is not None else set()
         self._settle(changed, touched, at, ctx)
 
     def on_timer(self, key: str, due: float, ctx: Context) -> None:
         """A group's wait ended: its alert goes out if it is still the cause of a silent device."""
         em = self.emitter
-        if key in self.members and self.causes.get(key, 0) > 0 and not em.is_open(em.key(key)):
+        if key in self.units and self._caused(key) and not em.is_open(em.key(key)):
             em.raise_(ctx.out, em.key(key), due, self.places[key], self._details(key))
 
     def dump(self) -> dict[str, Any]:
-        return {**super().dump(), "silent": sorted(self.silent), "suppressed": sorted(self.suppressed)}
+        return {
+            **super().dump(),
+            "silent": sorted(self.silent),
+            "since": {dev: self.since[dev] for dev in sorted(self.since)},
+            "suppressed": sorted(self.suppressed),
+        }
 
     def load(self, data: dict[str, Any]) -> None:
         super().load(data)
         self.silent = {str(d) for d in data.get("silent", ())}
+        self.since = {str(d): float(t) for d, t in data.get("since", {}).items() if d in self.silent}
         self.suppressed = {str(d) for d in data.get("suppressed", ())}
 
     # --- internals -----------------------------------------------------------------------------------------
 
-    def _is_out(self, g: str) -> bool:
-        n = self.count[g]
-        return n >= self.rule.min_devices and n >= self.rule.min_share * len(self.members[g])
+    def _is_out(self, u: str) -> bool:
+        th = self.th[self.power[u]]
+        n = self.count[u]
+        need = max(th.min_devices, th.min_share * len(self.members[u]))
+        if n < need:
+            return False
+        return th.span is None or densest(self.starts[u], th.span) >= need
+
+    def _caused(self, g: str) -> bool:
+        """Whether group `g` is the cause of a silent device (through any of its units)."""
+        causes = self.causes
+        return any(causes.get(u, 0) > 0 for u in self.units.get(g, ()))
+
+    def _wait(self, g: str) -> float:
+        """How long `g` must stay a cause before it raises: the shortest wait of its units that are causes."""
+        waits = [self.th[self.power[u]].wait for u in self.units.get(g, ()) if self.causes.get(u, 0) > 0]
+        return min(waits) if waits else self.rule.wait
 
     def _set_cause(self, dev: str) -> str | None:
-        """A silent device's cause: its narrowest group out, or the widest wider group out whose silent devices
-        have two or more different narrowest groups out (a community down, not one gateway in it)."""
+        """A silent device's cause: its narrowest unit out, or the widest wider unit out whose silent devices
+        have two or more different narrowest units out (a community down, not one building in it)."""
         chain = self.chains[dev]
         out = self.out
-        at = next((i for i, g in enumerate(chain) if g in out), None)
+        at = next((i for i, u in enumerate(chain) if u in out), None)
         if at is None:
             return None
         first = self.first[dev] = chain[at]
@@ -203,19 +295,20 @@ class OutageEvaluator(Evaluator):
         return cause
 
     def _settle(self, changed: list[str], touched: set[str], ts: float, ctx: Context) -> None:
-        """Groups in `changed` went out or came back at `ts`: the causes of their silent devices move; the alerts
-        follow for every group whose count of caused devices changed (`touched` and those moved here): open
-        while it is the cause of a silent device. Devices no longer covered go back to the heartbeat rule."""
+        """Units in `changed` went out or came back at `ts`: the causes of their silent devices move; the alerts
+        follow for every group one of whose units' count of caused devices changed (`touched` and those moved
+        here): open while it is the cause of a silent device. Devices no longer covered go back to the
+        heartbeat rule."""
         seen: set[str] = set()
         regroup: list[str] = []
-        for g in changed:
-            regroup.append(g)
-            regroup.extend(self.parents[g])
-        # twice: a device's new narrowest group can make a wider group hold two, which moves its other devices
+        for u in changed:
+            regroup.append(u)
+            regroup.extend(self.parents[u])
+        # twice: a device's new narrowest unit can make a wider unit hold two, which moves its other devices
         for _ in range(2):
             seen.clear()
-            for g in regroup:
-                for dev in self.members[g]:
+            for u in regroup:
+                for dev in self.members[u]:
                     if dev in self.silent and dev not in seen:
                         seen.add(dev)
                         if (old := self._drop_cause(dev)) is not None:
@@ -223,33 +316,41 @@ class OutageEvaluator(Evaluator):
                         if (new := self._set_cause(dev)) is not None:
                             touched.add(new)
         em = self.emitter
-        ordered = sorted(touched)
-        for g in ordered:
+        groups = sorted({group_of(u) for u in touched})
+        for g in groups:
             key = em.key(g)
-            if em.is_open(key) and self.causes.get(g, 0) <= 0:
-                em.clear(ctx.out, key, ts, self.places[g], {"silent": self.count[g], "devices": len(self.members[g])})
-        for g in ordered:
-            if not em.is_open(em.key(g)) and self.causes.get(g, 0) > 0:
-                ctx.timer(ts + self.rule.wait, self.id, g)  # raised then if it is still a cause
+            if em.is_open(key) and not self._caused(g):
+                silent, devices = self._counts(g)
+                em.clear(ctx.out, key, ts, self.places[g], {"silent": silent, "devices": devices})
+        for g in groups:
+            if not em.is_open(em.key(g)) and self._caused(g):
+                ctx.timer(ts + self._wait(g), self.id, g)  # raised then if it is still a cause
         hb = self.heartbeat
         if hb is None:
             return
-        for g in changed:
-            if g in self.out:
+        for u in changed:
+            if u in self.out:
                 continue
-            for dev in self.members[g]:
+            for dev in self.members[u]:
                 if dev in self.suppressed and not self.covers(dev):
                     self.suppressed.discard(dev)
                     hb.release(dev, ts + self.after[dev], ctx)
 
+    def _counts(self, g: str) -> tuple[int, int]:
+        """(silent devices, devices) of the units of `g` that are causes (all its units when none is)."""
+        us = [u for u in self.units[g] if self.causes.get(u, 0) > 0] or list(self.units[g])
+        return sum(self.count[u] for u in us), sum(len(self.members[u]) for u in us)
+
     def _details(self, g: str) -> dict[str, Any]:
         level, _, node = g.partition(":")
-        silent = [d for d in self.members[g] if d in self.silent]
+        us = [u for u in self.units[g] if self.causes.get(u, 0) > 0] or list(self.units[g])
+        silent = [d for u in us for d in self.members[u] if d in self.silent]
         return {
             "level": level,
             level: node,
+            "power": sorted(self.power[u].value for u in us),
             "silent": len(silent),
-            "devices": len(self.members[g]),
+            "devices": sum(len(self.members[u]) for u in us),
             "silent_devices": silent[:50],
         }
 

@@ -235,3 +235,100 @@ def test_an_outage_on_a_live_stream() -> None:
         out += eng.advance(T0 + h * H + 40 * M)
     assert raises(out, "device_offline") == []
     assert [a.dedup_key for a in raises(out, "gateway_offline")] == ["gateway_offline:gateway:gw1"]
+
+
+def _power_street(buildings: int = 3) -> Registry:
+    """Buildings b0.. of one community, each with 4 cameras and 2 door controllers on mains (every 5 min) and 12
+    battery water meters (hourly, behind no gateway): the mains devices are a third of each building."""
+    homes, devices = [], []
+    for b in range(buildings):
+        for i in range(4):
+            devices.append(Device(f"CAM{b}-{i}", DeviceClass.AI_CAMERA, f"b{b}", None, 300))
+        for i in range(2):
+            devices.append(Device(f"AC{b}-{i}", DeviceClass.ACCESS_CONTROL, f"b{b}", None, 300))
+        for i in range(12):
+            homes.append(Household(f"h{b}-{i}", f"b{b}", str(i), 1))
+            devices.append(Device(f"WM{b}-{i}", DeviceClass.WATER_METER, f"b{b}", f"h{b}-{i}", 3600))
+    return Registry(
+        streets=[Street("s1", "s")],
+        communities=[Community("c1", "c", "s1")],
+        grids=[Grid("g1", "g", "c1")],
+        microgrids=[MicroGrid("mg1", "m", "g1")],
+        buildings=[Building(f"b{b}", f"{b}号楼", "mg1", 6) for b in range(buildings)],
+        households=homes,
+        devices=devices,
+    )
+
+
+def _live(eng: Engine, reg: Registry, until: float, dead: dict[str, tuple[float, float]]) -> list[Alert]:
+    """Every device reports on its interval (device i of the registry offset by 7 s x i) from T0 to T0 + `until`,
+    except while `dead` holds it ((from, to) after T0); the engine is advanced every minute."""
+    out: list[Alert] = []
+    devs = list(reg.devices.values())
+    nxt = {d.id: T0 + 7.0 * i % d.expected_interval_s for i, d in enumerate(devs)}
+    for m in range(int(until / M)):
+        now = T0 + m * M
+        for d in devs:
+            while nxt[d.id] <= now:
+                ts = nxt[d.id]
+                nxt[d.id] += d.expected_interval_s
+                cut = dead.get(d.id)
+                if cut is not None and T0 + cut[0] <= ts < T0 + cut[1]:
+                    continue
+                if d.device_class is DeviceClass.WATER_METER:
+                    out += _meter(eng, reg, d.id, ts)
+                else:
+                    out += eng.process(reading(reg, d.id, "status", ts, state="heartbeat"))
+        out += eng.advance(now)
+    return out
+
+
+def _mains(reg: Registry, building: str | None = None) -> list[str]:
+    return [
+        d.id
+        for d in reg.devices.values()
+        if d.device_class is not DeviceClass.WATER_METER and (building is None or d.building_id == building)
+    ]
+
+
+def test_a_power_cut_in_a_building_is_one_ticket_while_its_battery_meters_report() -> None:
+    """The six mains devices of b0 go dark for 3 h; its twelve battery meters keep reporting, so only a third of
+    the building is silent: counted per power class, all of its mains devices are, and that is one ticket for
+    the building. A camera still dark after the power is back gets its own ticket then."""
+    reg = _power_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=0)
+    cut = 2 * H
+    dead = {d: (cut, cut + 3 * H) for d in _mains(reg, "b0")}
+    dead["CAM0-0"] = (cut, 10 * H)  # its own fault: still dark when the power is back
+    out = _live(eng, reg, 6 * H, dead)
+    [g] = raises(out, "gateway_offline")
+    assert g.dedup_key == "gateway_offline:building:b0"
+    assert (g.details["power"], g.details["silent"], g.details["devices"]) == (["mains"], 6, 6)
+    # half a camera's 15 min after the last heartbeats before the cut, and the mains wait of 10 min
+    assert T0 + cut + 7.5 * M < g.ts <= T0 + cut + 5 * M + 7.5 * M + 10 * M
+    [c] = clears(out, "gateway_offline")
+    assert T0 + cut + 3 * H <= c.ts < T0 + cut + 3 * H + 5 * M
+    [own] = raises(out, "device_offline")
+    assert own.device_id == "CAM0-0"
+    assert c.ts + 7.5 * M - 1 <= own.ts <= c.ts + 15 * M  # its own limit, after the building came back
+
+
+def test_a_network_outage_of_a_community_is_one_ticket_not_one_per_building() -> None:
+    reg = _power_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=0)
+    out = _live(eng, reg, 4 * H, {d: (H, 3 * H) for d in _mains(reg)})
+    assert raises(out, "device_offline") == []
+    [g] = raises(out, "gateway_offline")
+    assert g.dedup_key == "gateway_offline:community:c1"
+    assert (g.details["silent"], g.details["devices"]) == (18, 18)
+    assert [a.dedup_key for a in clears(out)] == ["gateway_offline:community:c1"]
+
+
+def test_mains_devices_failing_one_after_another_are_no_shared_cause() -> None:
+    """Silent together, but fallen silent an hour apart (`span`: 15 min for mains): each its own ticket."""
+    reg = _power_street()
+    eng = Engine(default_rules(reg), reg, allowed_lateness_s=0)
+    mains = _mains(reg, "b0")[:4]
+    out = _live(eng, reg, 6 * H, {d: (H * (1 + i), 10 * H) for i, d in enumerate(mains)})
+    assert raises(out, "gateway_offline") == []
+    assert sorted(a.device_id or "" for a in raises(out, "device_offline")) == sorted(mains)

@@ -12,6 +12,7 @@ from devices.registry import Registry
 from simulator.errors import IncidentError
 from simulator.generate import Simulation
 from simulator.groundtruth import RULE_OF
+from simulator.incidents import GROUP_OF, group_node, is_mains
 from simulator.scenario import INCIDENT_KINDS
 from tests.simulator.conftest import scenario
 
@@ -81,6 +82,26 @@ def test_a_gateway_outage_silences_every_device_behind_the_gateway(every_kind: S
         assert [t for t in times if t < inc.start], dev
 
 
+@pytest.mark.parametrize("kind", ["power_cut", "network_outage"])
+def test_a_power_cut_or_network_outage_silences_the_group_s_mains_devices_only(
+    every_kind: Simulation, kind: str
+) -> None:
+    """A building's power cut or a community's network outage: its cameras, doors and chargers go dark, its
+    battery devices (meters, detectors) keep reporting."""
+    inc = next(i for i in every_kind.incidents if i.kind == kind)
+    level = GROUP_OF[kind]
+    world = every_kind.world
+    group = [d for d in world.devices.values() if group_node(world, d, level) == inc.params[level]]
+    mains = [d.id for d in group if is_mains(d)]
+    assert len(mains) >= 3
+    for dev in mains:
+        times = [m.ts for m in every_kind.device_messages(dev)]
+        assert not [t for t in times if inc.start <= t < inc.end], dev
+        assert [t for t in times if t >= inc.end], dev
+    battery = next(d.id for d in group if not is_mains(d) and d.expected_interval_s <= 3600)
+    assert [m.ts for m in every_kind.device_messages(battery) if inc.start <= m.ts < inc.end]
+
+
 def test_ground_truth_uses_the_canonical_rules_targets_and_deadlines(every_kind: Simulation) -> None:
     required = [t for t in every_kind.truths if t.required]
     assert len(required) == len(INCIDENT_KINDS)
@@ -91,8 +112,9 @@ def test_ground_truth_uses_the_canonical_rules_targets_and_deadlines(every_kind:
         if inc.kind == "elderly_fall":
             assert (truth.target, truth.target_kind) == (inc.household_id, "household")
             assert truth.deadline >= inc.start + 12 * 3600 + 60
-        elif inc.kind == "gateway_outage":
-            assert (truth.target, truth.target_kind) == (f"gateway:{inc.params['gateway']}", "gateway")
+        elif inc.kind in GROUP_OF:
+            level = GROUP_OF[inc.kind]
+            assert (truth.target, truth.target_kind) == (f"{level}:{inc.params[level]}", level)
         else:
             assert (truth.target, truth.target_kind) == (inc.device_id, "device")
     by_kind = {t.incident: t for t in required}

@@ -122,6 +122,13 @@ def rss_kib(pid: int) -> int:
     return total
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) `pid` has used: what a storm costs the service, whatever else the machine runs
+    (its wall times grow with the load; its CPU much less)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Receipts:
     """`mosquitto_sub` on the targets' topics: when each topic's message reached a subscriber (the baseline)."""
 
@@ -405,7 +412,7 @@ def _measure(
     # --- the storm, on its own (a 2-core machine has no room for it beside the background) --------------------
     if o.storm:
         _say(f"the storm: {o.storm} alerts")
-        out["storm"] = _storm(o, p, pub, boards["street"].board, base, tokens["street"], alive)
+        out["storm"] = _storm(o, p, pub, boards["street"].board, base, tokens["street"], alive, serve.pid)
     out["rss_end_mib"] = round(rss_kib(serve.pid) / 1024)
     return out
 
@@ -469,10 +476,11 @@ def _role_rows(
 
 
 def _storm(
-    o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: str, alive: Callable[[], None]
+    o: Options, p: Plan, pub: Publisher, board: Any, base: str, token: str, alive: Callable[[], None], pid: int
 ) -> dict[str, Any]:
     probe = GetProbe(base, token)
     probe.start()
+    cpu_before = cpu_s(pid)
     resyncs_before = board.resyncs
     first = time.time()
     per_step = max(1, len(p.storm) // max(1, int(o.storm_s * 100)))  # about a hundred steps a second
@@ -502,6 +510,7 @@ def _storm(
         wait_until(all_on_board, timeout=o.timeout_s + 60, what="the storm on the board", interval=0.1)
     except TimeoutError as e:
         print(f"warning: {e}", file=sys.stderr)
+    cpu = cpu_s(pid) - cpu_before
     probe.stop()
     end = max(seen.values()) if seen else time.time()
     during = [s for q, t0, s in probe.calls if first <= t0 <= end and q == 0]
@@ -521,6 +530,7 @@ def _storm(
         "page_p99_s": percentile(during_page, 99),
         "resyncs": board.resyncs - resyncs_before,
         "get_failed": len(probe.failed),
+        "service_cpu_s": round(cpu, 2),
     }
 
 
@@ -574,7 +584,7 @@ def report(r: dict[str, Any]) -> str:
             f"GET /api/v1/tickets during it: {s['get_calls']} calls, p50 {fmt_s(s['get_p50_s'] * 1000, 0)} ms, "
             f"p99 {fmt_s(s['get_p99_s'] * 1000, 0)} ms, max {fmt_s(s['get_max_s'] * 1000, 0)} ms; a board's page "
             f"(?status=active&limit=500): {s['page_calls']} calls, p50 {fmt_s(s['page_p50_s'] * 1000, 0)} ms, "
-            f"p99 {fmt_s(s['page_p99_s'] * 1000, 0)} ms",
+            f"p99 {fmt_s(s['page_p99_s'] * 1000, 0)} ms; `cwatch serve` used {s['service_cpu_s']} s of CPU meanwhile",
         ]
     lines.append(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return "\n".join(lines)

@@ -333,6 +333,12 @@ class BaselineRule(RuleBase):
     late_by: Duration = Field(
         default=0.0, ge=0, le=12 * 3600.0, description="How much later than ever before the resident may be."
     )
+    prior_late_hours: str | None = Field(
+        default=None,
+        description='With `prior: street`: the local hours ("HH:MM-HH:MM") whose slots `late_by` carries into in '
+        "the street's limits (the morning, when residents rise late); default all day. Elsewhere a slot of the "
+        "street's limits allows only its own: a neighbour's long day out is not this resident's routine.",
+    )
     prior: Literal["none", "street"] = Field(
         default="none",
         description="Until a household has `min_days` of its own, guard absences (never raise) with the limits "
@@ -346,6 +352,12 @@ class BaselineRule(RuleBase):
         description="Mode inactivity: false to learn the routine only, for absence rules that name it as their "
         "`routine`, without alerts of its own.",
     )
+
+    @model_validator(mode="after")
+    def _late_hours(self) -> BaselineRule:
+        if self.prior_late_hours is not None:
+            parse_span(self.prior_late_hours)
+        return self
 
 
 Rule = Annotated[

@@ -12,6 +12,7 @@ SLOTS = 48
 DAY_S = 86_400.0
 
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
 def day_inactivity(uses: Floats, day_start: float, last_use_before: float) -> Floats:
@@ -30,21 +31,33 @@ def day_inactivity(uses: Floats, day_start: float, last_use_before: float) -> Fl
     return np.asarray(np.maximum(at_end, before_first), dtype=np.float64)
 
 
-def slot_thresholds(history: Floats, percentile: float, buffer_s: float, late_s: float = 0.0) -> Floats:
+def slot_thresholds(
+    history: Floats, percentile: float, buffer_s: float, late_s: float = 0.0, late_into: Bools | None = None
+) -> Floats:
     """Per-slot limit: the `percentile` of past days' inactivity at that slot, plus `buffer_s`. With `late_s`,
-    each slot also allows what was usual up to that long before it (a resident rising an hour or two later
-    than ever before is not alarming: the limit at 06:30 is at least the one at 05:00)."""
+    each slot (of `late_into`, default all) also allows what was usual up to that long before it (a resident
+    rising an hour or two later than ever before is not alarming: the limit at 06:30 is at least the one at
+    05:00)."""
     base = np.percentile(history, percentile, axis=0) + buffer_s
-    return _carry_late(np.asarray(base, dtype=np.float64), late_s)
+    return _carry_late(np.asarray(base, dtype=np.float64), late_s, late_into)
 
 
-def _carry_late(base: Floats, late_s: float) -> Floats:
-    """Each slot's limit, at least what the slots up to `late_s` before it allowed plus the time since (NaN:
-    a slot without a limit of its own)."""
+def late_slots(start_s: float, end_s: float) -> Bools:
+    """The slots a local span [start, end) of the day covers (past midnight when end <= start): the slots
+    `late_by` carries into."""
+    starts = SLOT_S * np.arange(SLOTS, dtype=np.float64)
+    inside = (starts >= start_s) & (starts < end_s) if start_s < end_s else (starts >= start_s) | (starts < end_s)
+    return np.asarray(inside, dtype=np.bool_)
+
+
+def _carry_late(base: Floats, late_s: float, late_into: Bools | None = None) -> Floats:
+    """Each slot's limit (of `late_into`, default all), at least what the slots up to `late_s` before it
+    allowed plus the time since (NaN: a slot without a limit of its own)."""
     k = int(late_s // SLOT_S)
     if k > 0:
         shifted = [np.roll(base, i) + i * SLOT_S for i in range(k + 1)]  # the limit then, plus the time since
-        base = np.fmax.reduce(np.stack(shifted), axis=0)
+        carried = np.fmax.reduce(np.stack(shifted), axis=0)
+        base = carried if late_into is None else np.where(late_into, carried, base)
     return np.asarray(base, dtype=np.float64)
 
 
@@ -95,7 +108,9 @@ def nan_percentile(rows: Floats, percentile: float) -> Floats:
     return np.asarray(a + (b - a) * (pos - lo), dtype=np.float64)
 
 
-def street_thresholds(rows: Floats, percentile: float, buffer_s: float, late_s: float, min_count: int) -> Floats:
+def street_thresholds(
+    rows: Floats, percentile: float, buffer_s: float, late_s: float, min_count: int, late_into: Bools | None = None
+) -> Floats:
     """`slot_thresholds` over many households' rows that may hold NaN (slots not known). A slot with fewer than
     `min_count` known values has no limit of its own (only what `late_s` carries into it from the slots
     before); a slot without any limit gets 0: it holds nothing back."""
@@ -104,5 +119,5 @@ def street_thresholds(rows: Floats, percentile: float, buffer_s: float, late_s: 
     base = np.full(SLOTS, np.nan)
     if enough.any():
         base[enough] = nan_percentile(rows[:, enough], percentile)
-    base = _carry_late(base + buffer_s, late_s)
+    base = _carry_late(base + buffer_s, late_s, late_into)
     return np.asarray(np.where(np.isnan(base), 0.0, base), dtype=np.float64)

@@ -23,12 +23,13 @@ from rules.learned import (
     day_inactivity,
     first_exceedance,
     high_use_limit,
+    late_slots,
     observed,
     observed_rows,
     slot_thresholds,
     street_thresholds,
 )
-from rules.schedule import Schedule
+from rules.schedule import Schedule, parse_span
 
 _EPS = 1e-6
 STREET_DAYS = 14
@@ -85,6 +86,8 @@ class BaselineEvaluator(WatchedMeters):
         self._street_thr: np.ndarray[Any, np.dtype[np.float64]] | None = None
         self._day_span: tuple[float, float, tzinfo | None] = (0.0, 0.0, None)  # see `_day_start`
         self._morning_day: dict[str, float] = {}  # the day of the last entry of `mornings`
+        span = parse_span(rule.prior_late_hours) if rule.prior_late_hours is not None else None
+        self._late_into = None if span is None else late_slots(float(span[0]), float(span[1]))
 
     # --- scope and timers ----------------------------------------------------------------------------------
 
@@ -177,7 +180,8 @@ class BaselineEvaluator(WatchedMeters):
             return None
         if not (np.count_nonzero(~np.isnan(arr), axis=0) >= min_count).any():
             return None
-        return street_thresholds(arr, self.rule.percentile, self.rule.buffer, self.rule.late_by, min_count)
+        rule = self.rule
+        return street_thresholds(arr, rule.percentile, rule.buffer, rule.late_by, min_count, self._late_into)
 
     def _refresh_street(self, ts: float) -> None:
         """Recompute the street's limits once per half hour of the readings' time (while a household of the

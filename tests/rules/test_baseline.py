@@ -13,7 +13,7 @@ from rules.alert import Alert
 from rules.engine import Engine
 from rules.kinds.base import Context
 from rules.kinds.baseline import BaselineEvaluator
-from rules.learned import SLOT_S, day_inactivity, first_exceedance, high_use_limit, slot_thresholds
+from rules.learned import SLOT_S, day_inactivity, first_exceedance, high_use_limit, late_slots, slot_thresholds
 from tests.rules.support import T0, WATCHED, H, clears, raises, reading, registry, ruleset
 
 BASE = """
@@ -120,6 +120,21 @@ def test_late_by_lets_the_limit_follow_the_usual_pattern_later_into_the_day() ->
     assert strict[13] == 3600
     assert lenient[13] == 10 * 3600 + 3 * SLOT_S  # 06:30-07:00 allows what 05:00-05:30 allowed, plus the time since
     assert lenient[20] == 3600 + 4 * SLOT_S  # elsewhere: the usual limit two hours later
+
+
+def test_late_hours_carry_late_by_only_into_the_morning() -> None:
+    history = np.tile(np.full(48, 3600.0), (10, 1))
+    history[:, 10:12] = 10 * 3600.0  # usually 10 h without water at 05:00-06:00, then up
+    history[:, 28:30] = 6 * 3600.0  # and out 08:00-14:00 most days
+    morning = late_slots(4 * 3600, 12 * 3600)
+    assert morning.sum() == 16
+    assert morning[8]
+    assert not morning[24]
+    thr = slot_thresholds(history, 97, 0, late_s=2 * 3600, late_into=morning)
+    assert thr[13] == 10 * 3600 + 3 * SLOT_S  # a late morning is still allowed
+    assert thr[31] == 3600  # 15:30: only its own learned hour, not the afternoon's 6 h carried on
+    assert slot_thresholds(history, 97, 0, late_s=2 * 3600)[31] == 6 * 3600 + 3 * SLOT_S
+    assert late_slots(22 * 3600, 2 * 3600)[[0, 3, 4, 44, 47]].tolist() == [True, True, False, True, True]
 
 
 def test_a_replaced_meter_restarts_the_clocks_instead_of_proving_an_absence() -> None:

@@ -267,3 +267,31 @@ def test_the_street_percentile_is_numpys_with_unknown_values_left_out() -> None:
         rows[0] = rng.exponential(5 * 3600.0, size=SLOTS)  # every slot holds at least one value
         for q in (0.0, 50.0, 97.0, 100.0):
             assert np.allclose(nan_percentile(rows, q), np.nanpercentile(rows, q, axis=0), rtol=1e-12, atol=1e-6)
+
+
+def test_prior_late_hours_keep_the_streets_long_days_from_holding_a_daytime_absence() -> None:
+    """Three neighbours are out from 07:00 to 21:00 on the first day. With `late_by` carried into every slot,
+    the street's limits carry their long day on into the slots not reported yet, and h1's absence from 07:00
+    (a fall on the engine's first morning) is held until the next night; carried only into the morning
+    (`prior_late_hours`), it is reported 12 h after the last use."""
+    reg = street()
+    out_all_day = {f"WX{i}" for i in range(3)}  # 3 of 41: above the 97th percentile's share
+    vol = {m: 10.0 for m in ["WM1", *(f"WX{i}" for i in range(NEIGHBOURS))]}
+    msgs: list[Reading] = []
+    for k in range(30):  # Monday 00:00 to Tuesday 06:00
+        for i, m in enumerate(vol):
+            hour = (k - 1) % 24
+            use = long_nights(k - 1) if k else 0.0
+            if m in out_all_day and 6 <= hour < 21:
+                use = 0.02 if hour == 6 else 0.0  # up early, out until 21:00
+            if m == "WM1" and k > 8:
+                use = 0.0  # h1's last use in the hour from 07:00
+            vol[m] += use
+            msgs.append(reading(reg, m, "telemetry", T0 + k * H + 7 * i, volume_m3=round(vol[m], 3)))
+
+    def raised_at(rules: str) -> list[float]:
+        eng = Engine(ruleset(rules, reg), reg, allowed_lateness_s=0)
+        return [(r.ts - T0) / H for r in msgs for a in no_water(eng.process(r))]
+
+    assert raised_at(RULES.replace("PRIOR", "street")) == [25.0]  # 18 h after the last use
+    assert raised_at(RULES.replace("PRIOR", 'street\n    prior_late_hours: "04:00-12:00"')) == [19.0]

@@ -306,3 +306,20 @@ def test_a_bad_title_names_file_line_and_key(tmp_path: Path) -> None:
     e = error(tmp_path, GOOD.replace("title: Door held open\n", one + '      en: ""\n'))
     assert e.line == 7
     assert "rules[0].title.en" in str(e)
+
+
+def test_prior_late_hours_must_be_a_span_of_the_day(tmp_path: Path) -> None:
+    rule = """version: 1
+rules:
+  - id: usual
+    kind: baseline
+    title: Unusual inactivity
+    severity: minor
+    mode: inactivity
+    late_by: 3h
+    prior_late_hours: HOURS
+    scope: {household_tags: [watched]}
+"""
+    load(tmp_path, rule.replace("HOURS", '"04:00-12:00"'))
+    e = error(tmp_path, rule.replace("HOURS", '"4-12"'))
+    assert "bad hours '4-12'" in e.reason

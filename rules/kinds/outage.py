@@ -320,7 +320,7 @@ class OutageEvaluator(Evaluator):
         for g in groups:
             key = em.key(g)
             if em.is_open(key) and not self._caused(g):
-                silent, devices = self._counts(g)
+                silent, devices = self._counts(g, [u for u in self.units[g] if u in changed])
                 em.clear(ctx.out, key, ts, self.places[g], {"silent": silent, "devices": devices})
         for g in groups:
             if not em.is_open(em.key(g)) and self._caused(g):
@@ -336,9 +336,10 @@ class OutageEvaluator(Evaluator):
                     self.suppressed.discard(dev)
                     hb.release(dev, ts + self.after[dev], ctx)
 
-    def _counts(self, g: str) -> tuple[int, int]:
-        """(silent devices, devices) of the units of `g` that are causes (all its units when none is)."""
-        us = [u for u in self.units[g] if self.causes.get(u, 0) > 0] or list(self.units[g])
+    def _counts(self, g: str, back: list[str]) -> tuple[int, int]:
+        """(silent devices, devices) of the units of `g` that just came `back` (else all its units): a clear
+        counts the power class that was out, not a building's battery meters after its power cut."""
+        us = back or list(self.units[g])
         return sum(self.count[u] for u in us), sum(len(self.members[u]) for u in us)
 
     def _details(self, g: str) -> dict[str, Any]:

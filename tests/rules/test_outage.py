@@ -308,6 +308,7 @@ def test_a_power_cut_in_a_building_is_one_ticket_while_its_battery_meters_report
     assert T0 + cut + 7.5 * M < g.ts <= T0 + cut + 5 * M + 7.5 * M + 10 * M
     [c] = clears(out, "gateway_offline")
     assert T0 + cut + 3 * H <= c.ts < T0 + cut + 3 * H + 5 * M
+    assert c.details["devices"] == 6  # its mains devices, not its 12 meters too
     [own] = raises(out, "device_offline")
     assert own.device_id == "CAM0-0"
     assert c.ts + 7.5 * M - 1 <= own.ts <= c.ts + 15 * M  # its own limit, after the building came back

@@ -127,9 +127,10 @@ _BOTH = re.compile(r"^(.*[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]\S*)\s+([A-Za-
 
 
 def one_language(text: str, lang: str) -> str:
-    """A title written in both languages, "中文 English" (the default rules' titles), in `lang` alone; a title in
-    one language, or one ending in an id ("设备离线 AC-0000008"), as it is. The board's `title()` (i18n.js)
-    does the same."""
+    """A title written in both languages, "中文 English", in `lang` alone; a title in one language, or one ending
+    in an id ("设备离线 AC-0000008"), as it is. For titles without a per-language form (`title_in`): tickets of
+    rules whose file gives one string, and tickets stored before rules had titles per language. The board's
+    `title()` (i18n.js) does the same."""
     m = _BOTH.match(text)
     if m is None or re.search("[a-z]{2}", m.group(2)) is None:
         return text

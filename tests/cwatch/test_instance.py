@@ -124,9 +124,11 @@ async def pg_engines(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, AsyncEn
 
 
 async def _lock_holder(engine: AsyncEngine) -> int | None:
-    """The server backend pid holding the serve lock, if any."""
+    """The server backend pid holding the serve lock on this engine's database, if any (advisory locks are per
+    database: other test runs on the same server hold the same key in theirs)."""
     q = sa.text(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "AND (classid::bigint << 32 | objid::bigint) = :key"
     )
     async with engine.connect() as conn:
@@ -169,7 +171,8 @@ async def test_a_standby_waits_for_the_store_and_takes_it_when_it_is_let_go(
 
 
 async def held_until_cancelled(engine: AsyncEngine) -> None:
-    async with store_lock(engine, wait=True, interval=0.05):
+    # `interval` also bounds each attempt to connect and claim: one timed out would be logged as "cannot claim"
+    async with store_lock(engine, wait=True, interval=2.0):
         await asyncio.Event().wait()
 
 
@@ -249,9 +252,9 @@ async def test_a_claim_that_cannot_be_confirmed_for_its_lease_is_given_up(
     reports the claim lost once it could not confirm it for the lease, before the server would free the lock
     for a standby."""
     first, second, _ = pg_engines
-    async with store_lock(first, interval=0.05) as claim:
+    async with store_lock(first) as claim:  # claimed with the default timeout: a loaded machine connects slowly
         assert isinstance(claim, _AdvisoryClaim)
-        claim.lease_s = 0.5
+        claim.interval, claim.lease_s = 0.05, 0.5
         real = claim.engine
         claim.engine = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/cwatch")
         try:
@@ -275,9 +278,9 @@ async def test_a_claim_not_checked_for_longer_than_its_lease_is_checked_before_i
     """A start-up that took longer than the lease between claiming the store and holding the claim (a district's
     registry and rule state to load, a busy machine): the first check confirms the claim, the service goes on."""
     first, _, _ = pg_engines
-    async with store_lock(first, interval=1.0) as claim:
+    async with store_lock(first) as claim:  # claimed with the default timeout: a loaded machine connects slowly
         assert isinstance(claim, _AdvisoryClaim)
-        claim.lease_s = 0.5
+        claim.interval, claim.lease_s = 1.0, 0.5
         loop = asyncio.get_running_loop()
         claim.confirmed = stale = loop.time() - 10  # claimed 10 s ago, never checked since
         lost: list[ClaimError] = []
@@ -302,7 +305,7 @@ async def test_a_reclaim_ends_this_process_s_own_earlier_session(
     """The connection was cut on our side while the server still keeps the session (and the lock): the reclaim
     recognises the session as ours by its application name, ends it and takes the lock."""
     first, second, _ = pg_engines
-    async with store_lock(first, interval=1.0) as claim:
+    async with store_lock(first) as claim:
         assert isinstance(claim, _AdvisoryClaim)
         old_pid = await _lock_holder(second)
         abandoned, claim.conn = claim.conn, None  # our side lost it; the server's session lives on
@@ -346,9 +349,9 @@ async def test_a_check_that_hangs_loses_the_claim_at_the_lease_deadline(
     """A database that stops answering (no error, no reply): the claim is given up when the lease from the last
     confirmation runs out, not a whole round of timeouts later."""
     first, _, _ = pg_engines
-    async with store_lock(first, interval=0.05) as claim:
+    async with store_lock(first) as claim:  # claimed with the default timeout: a loaded machine connects slowly
         assert isinstance(claim, _AdvisoryClaim)
-        claim.lease_s = 0.5
+        claim.interval, claim.lease_s = 0.05, 0.5
 
         async def hangs() -> None:
             await asyncio.Event().wait()
@@ -403,9 +406,9 @@ async def test_a_claim_is_confirmed_while_the_service_s_event_loop_is_too_busy_t
     stream frames), and a check needs several turns (BEGIN, SELECT 1, COMMIT: a reply each). Here each turn
     takes longer than a check may, for twice the lease: the database is fine, so the claim must hold."""
     first, _, _ = pg_engines
-    async with store_lock(first, interval=0.5) as claim:
+    async with store_lock(first) as claim:  # claimed with the default timeout: a loaded machine connects slowly
         assert isinstance(claim, _AdvisoryClaim)
-        claim.lease_s = 2.0
+        claim.interval, claim.lease_s = 0.5, 2.0
         lost: list[ClaimError] = []
         holding = asyncio.create_task(claim.hold(lost.append))
         loop = asyncio.get_running_loop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,9 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-async def _tickets(url: str) -> None:
+async def _tickets(url: str) -> str:
+    """Raise seven tickets; return the month ("YYYY-MM") the board files them in: when it made them, in its
+    zone (UTC), which need not be this machine's."""
     now = time.time()
     alerts = [
         alert_dict(f"smoke:{i}", A if i % 2 else B, f"烟感报警 {i}", "major", now - 60, "smoke_alarm") for i in range(6)
@@ -52,13 +54,13 @@ async def _tickets(url: str) -> None:
     alerts.append(alert_dict("door:1", A, "门被撬", "critical", now - 60, "door_forced"))
     async with httpx.AsyncClient(base_url=url) as client:
         (await client.post("/test/alerts", json=alerts)).raise_for_status()
+    return datetime.now(UTC).strftime("%Y-%m")
 
 
 async def test_street_duty_reads_the_monthly_report_and_can_print_it(board: str) -> None:
     from playwright.async_api import async_playwright, expect
 
-    await _tickets(board)
-    month = datetime.now().astimezone().strftime("%Y-%m")
+    month = await _tickets(board)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

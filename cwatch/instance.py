@@ -175,8 +175,10 @@ class _AdvisoryClaim(Claim):
             self.own.close()
 
     async def _take(self) -> None:
+        # a first claim opens a new engine's first connection on this thread's loop: on a loaded machine that
+        # outlasts a short check interval, so it gets the lease's time (a claim not had within it is not had)
         try:
-            async with asyncio.timeout(self.interval):
+            async with asyncio.timeout(max(self.interval, self.lease_s)):
                 got, holder = await self._lock()
         except (SQLAlchemyError, OSError, TimeoutError) as e:
             await self._close()

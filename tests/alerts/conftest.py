@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from playwright.async_api import expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -102,3 +103,12 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _browser_deadline(request: pytest.FixtureRequest) -> None:
+    """Every browser test's `expect` waits up to 20 s (a deadline for a loaded machine, not a timing). The option
+    is global to the process and defaults to 5 s: set by some modules only, it held for the others only when
+    one of those happened to run first."""
+    if request.node.get_closest_marker("browser") is not None:
+        expect.set_options(timeout=20_000)

@@ -142,8 +142,9 @@ async def test_an_identical_overlapping_silence_is_refused_and_nothing_is_stored
     assert len(listed) == 3
 
 
-async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> None:
-    leader = await env.login("leader")
+async def meter_offline(env: Env, titles: dict[str, str] | None = None) -> None:
+    """A device_offline ticket of a water meter in the micro-grid, titled "设备离线 Device offline" (`titles`: the
+    rule's own per language)."""
     meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
     offline = Alert(
         action=AlertAction.RAISE,
@@ -154,8 +155,14 @@ async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> Non
         microgrid_id=env.mg,
         title="设备离线 Device offline",
         device_id=meter.id,
+        titles=titles or {},
     )
     await env.service.apply([offline])
+
+
+async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> None:
+    leader = await env.login("leader")
+    await meter_offline(env)
     for rule in ("device_offline", "water_leak"):
         body = {"scope_id": env.mg, "rule_id": rule, "duration_s": 3600, "comment": "换表"}
         assert (await env.client.post("/api/v1/silences", headers=leader, json=body)).status_code == 201
@@ -168,19 +175,7 @@ async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> Non
 async def test_a_silence_names_its_rule_by_the_rules_own_title_per_language(env: Env) -> None:
     """A rule file's per-language title wins over splitting the one string ("水表离线" is no part of it)."""
     leader = await env.login("leader")
-    meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
-    offline = Alert(
-        action=AlertAction.RAISE,
-        rule_id="device_offline",
-        dedup_key=f"device_offline:{meter.id}",
-        severity=Severity.MINOR,
-        ts=NOW - 60,
-        microgrid_id=env.mg,
-        title="设备离线 Device offline",
-        device_id=meter.id,
-        titles={"zh-CN": "水表离线", "en": "Meter offline"},
-    )
-    await env.service.apply([offline])
+    await meter_offline(env, titles={"zh-CN": "水表离线", "en": "Meter offline"})
     body = {"scope_id": env.mg, "rule_id": "device_offline", "duration_s": 3600, "comment": "换表"}
     assert (await env.client.post("/api/v1/silences", headers=leader, json=body)).status_code == 201
     for lang, name in (("zh-CN", "水表离线"), ("en", "Meter offline")):

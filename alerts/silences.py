@@ -238,11 +238,12 @@ class SilenceStore:
 
     async def visible(self, viewer: Account, hierarchy: Hierarchy, now: float) -> list[Silence]:
         """Silences not yet over (active or upcoming) inside the viewer's scope or covering it (a leader must
-        know that their micro-grid is silenced by the community)."""
+        know that their micro-grid is silenced by the community); a silence of one device only when the device
+        is in the viewer's scope (one in another micro-grid covers nothing of theirs)."""
         q = select(silences).where(silences.c.cancelled_at.is_(None), silences.c.ends_at > now).order_by(silences.c.id)
         async with translated(), self.engine.connect() as conn:
             rows = [_row(r) for r in await conn.execute(q)]
-        return [s for s in rows if _related(viewer, s.scope_id, hierarchy)]
+        return [s for s in rows if _related(viewer, s.device_id or s.scope_id, hierarchy)]
 
     async def count_suppressed(self, counts: dict[int, int]) -> None:
         if not counts:

@@ -44,7 +44,8 @@ SilenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the silence's id")
 @router.get("/silences", responses=error_responses(401))
 async def list_silences(api: Api, viewer: Viewer, request: Request) -> SilenceListOut:
     """Active and upcoming silences inside your scope or covering it (a leader must know that the community
-    silenced their micro-grid); `may_cancel` says whether you may end each."""
+    silenced their micro-grid), those of one device only when the device is in your scope; `may_cancel` says
+    whether you may end each."""
     now = api.service.clock.now()
     items = await api.service.silences.visible(viewer, api.registry(), now)
     return SilenceListOut(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, install_error_handlers, mount
+from alerts.scope import within
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from core.clock import ManualClock
@@ -48,6 +49,8 @@ async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
     accounts = AccountStore(engine, clock, session_ttl=3600)
     await accounts.create_account("leader", PASSWORD, Role.MICROGRID_LEADER, mg, "组长", None)
     await accounts.create_account("worker", PASSWORD, Role.GRID_WORKER, mg, "网格员", None)
+    community = reg.grids[reg.microgrids[mg].grid_id].community_id
+    await accounts.create_account("duty", PASSWORD, Role.COMMUNITY_DUTY, community, "社区值班", None)
     app = FastAPI()
     install_error_handlers(app)
     rules: dict[str, frozenset[str] | None] = {
@@ -219,3 +222,28 @@ async def test_a_silence_of_one_device_names_it(env: Env) -> None:
     assert made.json()["device_name"] == meter.label
     [listed] = (await env.client.get("/api/v1/silences", headers=leader)).json()["items"]
     assert listed["device_name"] == meter.label
+
+
+async def test_a_device_silence_is_listed_only_where_its_device_is(env: Env) -> None:
+    """The community's duty silences a meter of another micro-grid: that covers nothing of this micro-grid, so
+    its leader does not see it (nor the meter's name); a silence of the whole community, or of a meter here, they
+    do see."""
+    community = env.reg.grids[env.reg.microgrids[env.mg].grid_id].community_id
+    other = next(m for m in env.reg.microgrids if m != env.mg and within(env.reg, m, community))
+    meters = {
+        mg: next(d for d in env.reg.devices_under(mg) if d.device_class is DeviceClass.WATER_METER)
+        for mg in (env.mg, other)
+    }
+    duty = await env.login("duty")
+    made = {}
+    for name, device in (("there", meters[other].id), ("here", meters[env.mg].id), ("all", None)):
+        body = {"scope_id": community, "duration_s": 3600, "comment": name, "device_id": device}
+        r = await env.client.post("/api/v1/silences", headers=duty, json=body)
+        assert r.status_code == 201, r.text
+        made[name] = r.json()["id"]
+    for viewer in ("leader", "worker"):
+        listed = (await env.client.get("/api/v1/silences", headers=await env.login(viewer))).json()["items"]
+        assert sorted(s["id"] for s in listed) == sorted([made["here"], made["all"]])
+        assert meters[other].id not in str(listed)
+    listed = (await env.client.get("/api/v1/silences", headers=duty)).json()["items"]
+    assert sorted(s["id"] for s in listed) == sorted(made.values())

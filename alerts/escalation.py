@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from alerts.lifecycle import Status, SystemAction
 from alerts.loops import sleep_or_stop
+from alerts.messages import both
 from alerts.model import SYSTEM_ACTOR, Ticket
 from alerts.notices import Audience
 from alerts.policies import LADDER, Policy, PolicyHolder, Target
@@ -103,10 +104,7 @@ def _overdue(ticket: Ticket, now: float, sla: SlaPolicy, hierarchy: Hierarchy, p
     overdue_for = "resolve" if missed_resolve else "ack"
     if overdue_for != ticket.overdue_reason:
         values["overdue_reason"] = overdue_for
-    note = {
-        "ack": f"超时未确认，升级到第 {step} 级 (not acknowledged in time; escalated to level {step})",
-        "resolve": f"超时未解决，升级到第 {step} 级 (not resolved in time; escalated to level {step})",
-    }[reason]
+    note = both(f"board.tl.escalate.{reason}", n=step)
     data = _data(policy, step, people, reason)
     data["overdue_since"] = ticket.overdue_since if ticket.overdue_since is not None else values["overdue_since"]
     return Change(
@@ -125,7 +123,7 @@ def _nudge(ticket: Ticket, now: float, hierarchy: Hierarchy, policy: Policy) -> 
     if ticket.status == Status.OPEN and policy.remind_every is not None:
         people = step_cards(hierarchy, ticket, policy, at)
         values = {"nudge_at": now + policy.remind_every}
-        note = "提醒：仍无人接单 (reminder: nobody has accepted yet)"
+        note = both("board.tl.remind.remind")
         return Change(
             "remind",
             SYSTEM_ACTOR,
@@ -140,7 +138,7 @@ def _nudge(ticket: Ticket, now: float, hierarchy: Hierarchy, policy: Policy) -> 
             step, people, action = _next(ticket, hierarchy, policy, at)
             if action == SystemAction.ESCALATE.value:
                 values["escalation_level"] = step
-            note = f"已接单但未开始处理，升级到第 {step} 级 (accepted but not started; escalated to level {step})"
+            note = both("board.tl.escalate.not_started", n=step)
             recipients = _told(hierarchy, ticket, policy, at, step, people)
             return Change(
                 action,
@@ -151,7 +149,7 @@ def _nudge(ticket: Ticket, now: float, hierarchy: Hierarchy, policy: Policy) -> 
                 recipients=recipients,
             )
         people = target_cards(hierarchy, ticket, Target.WORKER_ON_DUTY)
-        note = "提醒：已接单但未开始处理 (reminder: accepted but not started)"
+        note = both("board.tl.remind.not_started")
         return Change(
             "remind",
             SYSTEM_ACTOR,

@@ -26,6 +26,7 @@ from alerts.dbguard import translated
 from alerts.errors import ConflictError, InvalidCursorError, NotFoundError, StoreError
 from alerts.incident import settle
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
+from alerts.messages import both
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, TicketEvent, TicketMember, TicketPage
 from alerts.notices import Notice, NoticeSink
 from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
@@ -663,7 +664,7 @@ class TicketStore:
         recipients = cards(changed.assignee_id) if settled.notify else ()
         note = None
         if action is SystemAction.CONFIRM and alert.details.get(CONFIRMED_BY) == "timeout":
-            note = "核实期结束后既无确认也无撤销，按告警处理 (neither confirmed nor withdrawn after its wait: an alarm)"
+            note = both("notices.system.confirmed_by_timeout")
         change = Change(action.value, SYSTEM_ACTOR, note=note, data=data, recipients=recipients, quiet=not notify)
         return changed, await self._record(conn, changed, now, change, None)
 
@@ -733,7 +734,7 @@ class TicketStore:
             return None
         ticket = row_to_ticket(row)
         await self._add_member(conn, ticket.id, alert, now)
-        note = "自动解决后不久再次告警，重新打开 (fired again soon after it cleared)"
+        note = both("notices.system.reopen.cleared")
         data: dict[str, Any] = {"alert_ts": alert.ts, "flap": True, "rule_id": alert.rule_id, **_wait(alert)}
         if alert.reopen_within > 0:
             data["reopen_within"] = alert.reopen_within
@@ -785,11 +786,7 @@ class TicketStore:
         """The ticket held only alarms being verified, and the last one was withdrawn: nothing happened. Closed
         when nobody took it yet; a ticket a person took stays with them, cleared."""
         what = alert.details.get("event") or alert.details.get("reason")
-        note = (
-            f"核实期内撤销告警 (withdrawn during its verification wait{f': {what}' if what else ''})"
-            if what
-            else "核实期内撤销告警 (withdrawn during its verification wait)"
-        )
+        note = both("notices.system.withdrawn") + (f": {what}" if what else "")
         values: dict[str, Any] = {"verifying": False, "verify_until": None, "cleared": True, "cleared_at": alert.ts}
         if ticket.status is Status.OPEN:
             values.update(
@@ -815,7 +812,7 @@ class TicketStore:
         }
         resolved = await self._write(conn, ticket.id, now, values)
         await self._set_members_active(conn, ticket.id, False)
-        note = "条件已恢复，系统自动解决 (condition cleared; resolved automatically)"
+        note = both("notices.system.auto_resolved")
         change = Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note)
         return resolved, await self._record(conn, resolved, now, change, ticket.status)
 

@@ -57,6 +57,8 @@ async def test_unacknowledged_critical_climbs_the_grid(service: TicketService, c
         ("remind", 4, ["p-s1"]),
     ]
     assert all(e.actor == "system" and e.note for e in timeline[1:])
+    # stored in both languages, each the board's own words for it (`board.tl.*`): one text for both
+    assert timeline[1].note == "超时未确认，升级到第 1 级 (Not acknowledged in time; escalated to level 1)"
 
 
 async def test_acknowledged_ticket_escalates_only_on_resolve_deadline(

@@ -222,7 +222,7 @@ async def test_an_alarm_silenced_during_its_wait_closes_its_ticket(service: Tick
     assert (t2.id, t2.status, t2.verifying, t2.resolved_by) == (t.id, Status.CLOSED, False, "system")
     detail = await service.get_ticket(OPERATOR, t.id)
     assert [e.action for e in detail.timeline] == ["verify", "cancel"]
-    assert detail.timeline[-1].note == "核实期内撤销告警 (withdrawn during its verification wait: silenced)"
+    assert detail.timeline[-1].note == "核实期内撤销告警 (withdrawn during its verification wait): silenced"
     assert (detail.timeline[-1].from_status, detail.timeline[-1].to_status) == (Status.OPEN, Status.CLOSED)
     assert await notified(engine) == []
     # the raise that would have confirmed it, replayed, opens nothing

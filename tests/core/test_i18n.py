@@ -39,7 +39,7 @@ def _python_keys() -> set[str]:
     for package in PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
-            keys.update(re.findall(r"""\b(?:tr|say|text|render)\(\s*["']([a-z_]+\.[\w.]+)["']""", text))
+            keys.update(re.findall(r"""\b(?:tr|say|text|render|both)\(\s*["']([a-z_]+\.[\w.]+)["']""", text))
     return keys
 
 

@@ -696,16 +696,20 @@ class TicketStore:
         if alert.reopen_within > 0:
             recently.append(tickets.c.resolved_at >= now - alert.reopen_within)
         recent = (
-            select(tickets.c.id)
-            .where(tickets.c.dedup_key == key, tickets.c.status == Status.RESOLVED.value, or_(*recently))
-            .order_by(tickets.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
+            await conn.execute(
+                select(tickets.c.id, tickets.c.resolved_by)
+                .where(tickets.c.dedup_key == key, tickets.c.status == Status.RESOLVED.value, or_(*recently))
+                .order_by(tickets.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if recent is None:
+            return None
+        recent_id, resolved_by = recent
         verifying = alert.action is AlertAction.PENDING
         res = await conn.execute(
             tickets.update()
-            .where(tickets.c.id == recent, tickets.c.status == Status.RESOLVED.value)
+            .where(tickets.c.id == recent_id, tickets.c.status == Status.RESOLVED.value)
             .values(
                 status=Status.OPEN.value,
                 active=True,
@@ -734,7 +738,8 @@ class TicketStore:
             return None
         ticket = row_to_ticket(row)
         await self._add_member(conn, ticket.id, alert, now)
-        note = both("notices.system.reopen.cleared")
+        # reopened after a person resolved it (`reopen_within`): their fix did not hold, it did not clear
+        note = both(f"notices.system.reopen.{'cleared' if resolved_by == SYSTEM_ACTOR else 'resolved'}")
         data: dict[str, Any] = {"alert_ts": alert.ts, "flap": True, "rule_id": alert.rule_id, **_wait(alert)}
         if alert.reopen_within > 0:
             data["reopen_within"] = alert.reopen_within

@@ -325,6 +325,12 @@ async def test_a_rule_s_reopen_within_brings_a_meter_that_drops_off_again_back_t
     clock.advance(2 * day)
     [third] = await service.apply([with_(offline, ts=2000 + 5 * day)])
     assert (third.id, third.status) == (t.id, Status.OPEN)
+    # the timeline says which: back after it cleared by itself, or after a person resolved it
+    reopens = [e.note for e in (await service.get_ticket(OPERATOR, t.id)).timeline if e.action == "reopen"]
+    assert reopens == [
+        "自动解决后不久再次告警，重新打开 (fired again soon after it cleared)",
+        "解决后不久再次告警，重新打开 (fired again soon after it was resolved)",
+    ]
     # back and steady for more than the week: the next time is a new ticket
     await service.apply([alert(key=key, rule="device_offline", action=AlertAction.CLEAR, ts=2000 + 6 * day)])
     clock.advance(8 * day)

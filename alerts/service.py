@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any, Protocol
@@ -487,6 +487,10 @@ class TicketService:
             limit=max(1, min(limit, 500)),
             cursor=cursor,
         )
+
+    async def rule_titles(self, viewer: Account, rule_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Each rule's title per language as the newest ticket of it in the viewer's scope carries it."""
+        return await self.store.rule_titles(rule_ids, await self._scope_filter(viewer, None))
 
     async def get_ticket(self, viewer: Account, ticket_id: int) -> TicketDetail:
         ticket = await self.store.get(ticket_id)

@@ -922,13 +922,17 @@ class TicketStore:
         async with translated(), self.engine.connect() as conn:
             return [row_to_ticket(r) for r in await conn.execute(q)]
 
-    async def rule_titles(self, rule_ids: Iterable[str]) -> dict[str, dict[str, str]]:
-        """Each rule's title per language, as its newest ticket carries it: what names a rule where only its id
-        is kept, as on a silence or in a report."""
+    async def rule_titles(self, rule_ids: Iterable[str], microgrids: Sequence[str] | None) -> dict[str, dict[str, str]]:
+        """Each rule's title per language, as its newest ticket in `microgrids` carries it (None: anywhere, for
+        operators): what names a rule where only its id is kept, as on a silence or in a report. Only tickets
+        the reader may see: a ticket's title is its condition's, which need not be the rule's alone."""
         wanted = sorted(set(rule_ids))
-        if not wanted:
+        if not wanted or (microgrids is not None and not microgrids):
             return {}
-        newest = select(func.max(tickets.c.id)).where(tickets.c.rule_id.in_(wanted)).group_by(tickets.c.rule_id)
+        newest = select(func.max(tickets.c.id)).where(tickets.c.rule_id.in_(wanted))
+        if microgrids is not None:
+            newest = newest.where(tickets.c.microgrid_id.in_(sorted(set(microgrids))))
+        newest = newest.group_by(tickets.c.rule_id)
         q = select(tickets.c.rule_id, tickets.c.title, tickets.c.titles).where(tickets.c.id.in_(newest))
         async with translated(), self.engine.connect() as conn:
             rows = await conn.execute(q)

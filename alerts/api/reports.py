@@ -63,7 +63,7 @@ async def report(
     period = parse_period(month, since, until, api.tz, today)
     result = await viewer_report(api.service, viewer, period, scope, by)
     lang = lang_of(request)
-    names = rule_names(result, await api.service.store.rule_titles(result.by_rule), lang)
+    names = rule_names(result, await api.service.rule_titles(viewer, result.by_rule), lang)
     if format is Format.JSON:
         return ReportOut.model_validate(report_dict(result, names))
     zh = lang == ZH

@@ -175,6 +175,36 @@ async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> Non
         assert names == {"device_offline": name, "water_leak": None}  # no ticket of it yet: the board shows the id
 
 
+async def test_a_silence_names_its_rule_only_from_tickets_its_reader_may_see(env: Env) -> None:
+    """A ticket's title is its condition's: the newest ticket of a rule in another micro-grid (here with a
+    household's name in it) never names the rule for a leader who cannot see that ticket."""
+    leader = await env.login("leader")
+    await meter_offline(env)
+    other = next(m for m in env.reg.microgrids if m != env.mg)
+    elsewhere = {"zh-CN": "王家 水表离线", "en": "the Wangs' meter offline"}
+    for rule in ("device_offline", "water_leak"):
+        await env.service.apply(
+            [
+                Alert(
+                    action=AlertAction.RAISE,
+                    rule_id=rule,
+                    dedup_key=f"{rule}:elsewhere",
+                    severity=Severity.MINOR,
+                    ts=NOW - 30,
+                    microgrid_id=other,
+                    title="王家 水表离线 the Wangs' meter offline",
+                    titles=elsewhere,
+                )
+            ]
+        )
+        body = {"scope_id": env.mg, "rule_id": rule, "duration_s": 3600, "comment": "换表"}
+        assert (await env.client.post("/api/v1/silences", headers=leader, json=body)).status_code == 201
+    for lang, name in (("zh-CN", "设备离线"), ("en", "Device offline")):
+        r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": lang})
+        names = {s["rule_id"]: s["rule_name"] for s in r.json()["items"]}
+        assert names == {"device_offline": name, "water_leak": None}
+
+
 async def test_a_silence_names_its_rule_by_the_rules_own_title_per_language(env: Env) -> None:
     """A rule file's per-language title wins over splitting the one string ("水表离线" is no part of it)."""
     leader = await env.login("leader")

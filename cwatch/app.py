@@ -49,6 +49,7 @@ from alerts.service import Notifier, TicketService
 from alerts.stream import ChangeHub
 from core.clock import Clock, SystemClock
 from core.db import make_engine
+from core.i18n import EN, ZH
 from cwatch import redact
 from cwatch.answers import AbsenceAnswers
 from cwatch.api import OpsApi
@@ -577,6 +578,7 @@ def build_http(
             tz=ZoneInfo(s.timezone),
             tile_url=s.siteplan.tile_url or None,
             rules=lambda: rule_classes(judge.ruleset),
+            rule_titles=lambda: rule_titles(judge.ruleset),
         ),
         ops_api=OpsApi(engine, holder, answers, s.care.away_max_days, wall),
         board_dir=STATIC_DIR,
@@ -604,6 +606,11 @@ def rule_classes(ruleset: RuleSet) -> dict[str, frozenset[str] | None]:
         classes = r.classes() if isinstance(r, DeviceRuleBase) else None
         out[r.id] = frozenset(c.value for c in classes) if classes is not None else None
     return out
+
+
+def rule_titles(ruleset: RuleSet) -> dict[str, dict[str, str]]:
+    """Each rule's id and its title per language (what names it on a silence or in a report)."""
+    return {r.id: {ZH: r.title.zh_cn, EN: r.title.en} for r in ruleset.rules}
 
 
 # --- media and evidence -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ Authentication: `Authorization: Bearer <token>` or the `cwatch_session` cookie (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from typing import Annotated
@@ -54,6 +54,8 @@ class AlertsApi:
     #: the rules in force: id -> the device classes it judges (None: any); a silence may name only these
     #: (None here: any rule id is taken, nothing is narrowed by class)
     rules: Callable[[], Mapping[str, frozenset[str] | None]] | None = None
+    #: the rules in force: id -> title per language (None: rules are named from their tickets alone)
+    rule_titles: Callable[[], Mapping[str, Mapping[str, str]]] | None = None
     frames: TicketFrames = field(default_factory=TicketFrames)  # `/stream`'s frames, shared among its boards
 
     def __post_init__(self) -> None:
@@ -66,6 +68,15 @@ class AlertsApi:
         if self.hub is None:
             notifier = self.service.notifier
             self.hub = notifier if isinstance(notifier, ChangeHub) else ChangeHub()
+
+    async def rule_names(self, viewer: Account, rule_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Each rule's title per language: the rule set's, else (a rule no longer in force) the one the newest
+        ticket of it in the viewer's scope carries; a rule with neither is left out."""
+        wanted = set(rule_ids)
+        own = self.rule_titles() if self.rule_titles is not None else {}
+        found = {r: dict(own[r]) for r in wanted if r in own}
+        rest = wanted - found.keys()
+        return {**await self.service.rule_titles(viewer, rest), **found} if rest else found
 
     @property
     def login_throttle(self) -> LoginThrottle:

@@ -325,7 +325,9 @@ class SilenceOut(BaseModel):
     device_name: str | None = Field(default=None, description="the device's label in the registry (with device_id)")
     created_by_name: str | None = Field(default=None, description="the display name of the creator's account")
     rule_name: str | None = Field(
-        default=None, description="the rule's title in the caller's language (from its tickets); null: none yet"
+        default=None,
+        description="the rule's title in the caller's language (the rule set's; for a rule no longer in it, its "
+        "newest ticket's in the caller's scope); null: none",
     )
 
 

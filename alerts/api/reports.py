@@ -63,7 +63,7 @@ async def report(
     period = parse_period(month, since, until, api.tz, today)
     result = await viewer_report(api.service, viewer, period, scope, by)
     lang = lang_of(request)
-    names = rule_names(result, await api.service.rule_titles(viewer, result.by_rule), lang)
+    names = rule_names(result, await api.rule_names(viewer, result.by_rule), lang)
     if format is Format.JSON:
         return ReportOut.model_validate(report_dict(result, names))
     zh = lang == ZH
@@ -82,7 +82,7 @@ async def report(
 
 
 def rule_names(report: Report, titles: Mapping[str, Mapping[str, str]], lang: str) -> Callable[[str], str]:
-    """A rule's name in `lang`: its title in that language (`titles`: the store's `rule_titles`), else the title
+    """A rule's name in `lang`: its title in that language (`titles`: `AlertsApi.rule_names`), else the title
     its tickets in the report carry, else its id."""
 
     def name(rule_id: str) -> str:

@@ -136,7 +136,7 @@ async def _shaped(
     creator and the rule (in `lang`) beside their ids, and whether `viewer` may end each."""
     hierarchy = api.registry()
     creators = await api.accounts.display_names(s.created_by for s in items)
-    titles = await api.service.rule_titles(viewer, (s.rule_id for s in items if s.rule_id))
+    titles = await api.rule_names(viewer, (s.rule_id for s in items if s.rule_id))
     return [
         SilenceListItem(
             **_fields(s, now, api.service.silences.tz),

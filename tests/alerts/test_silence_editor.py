@@ -32,6 +32,7 @@ class Env:
     service: TicketService
     reg: Registry
     mg: str
+    titles: dict[str, dict[str, str]]  # the rule set's titles the API names rules by (none unless a test adds)
 
     async def login(self, username: str) -> dict[str, str]:
         r = await self.client.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
@@ -58,9 +59,10 @@ async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
         "device_offline": None,
         "water_leak": frozenset({"water_meter"}),
     }
-    mount(app, AlertsApi(service, accounts, lambda: reg, hub, rules=lambda: rules))
+    titles: dict[str, dict[str, str]] = {}
+    mount(app, AlertsApi(service, accounts, lambda: reg, hub, rules=lambda: rules, rule_titles=lambda: titles))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield Env(client, service, reg, mg)
+        yield Env(client, service, reg, mg, titles)
 
 
 async def test_the_picker_offers_the_leaders_micro_grid_and_its_buildings_by_name(env: Env) -> None:
@@ -203,6 +205,27 @@ async def test_a_silence_names_its_rule_only_from_tickets_its_reader_may_see(env
         r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": lang})
         names = {s["rule_id"]: s["rule_name"] for s in r.json()["items"]}
         assert names == {"device_offline": name, "water_leak": None}
+
+
+async def test_a_silence_names_its_rule_by_the_rule_sets_title_before_any_tickets(env: Env) -> None:
+    """The rule in force names itself, with or without tickets; its tickets name only a rule no longer in it."""
+    leader = await env.login("leader")
+    await meter_offline(env, titles={"zh-CN": "水表离线", "en": "Meter offline"})
+    env.titles.update(
+        device_offline={"zh-CN": "设备离线", "en": "Device offline"},
+        water_leak={"zh-CN": "漏水", "en": "Water leak"},
+    )
+    for rule in ("device_offline", "water_leak"):
+        body = {"scope_id": env.mg, "rule_id": rule, "duration_s": 3600, "comment": "换表"}
+        assert (await env.client.post("/api/v1/silences", headers=leader, json=body)).status_code == 201
+    for lang, names in (("zh-CN", ("设备离线", "漏水")), ("en", ("Device offline", "Water leak"))):
+        r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": lang})
+        assert {s["rule_id"]: s["rule_name"] for s in r.json()["items"]} == dict(
+            zip(("device_offline", "water_leak"), names, strict=True)
+        )
+    env.titles.pop("device_offline")  # taken out of the rule set: named as its ticket was
+    r = await env.client.get("/api/v1/silences", headers={**leader, "Accept-Language": "en"})
+    assert {s["rule_id"]: s["rule_name"] for s in r.json()["items"]}["device_offline"] == "Meter offline"
 
 
 async def test_a_silence_names_its_rule_by_the_rules_own_title_per_language(env: Env) -> None:

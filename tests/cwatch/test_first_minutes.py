@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.i18n import EN, ZH, localized
-from cwatch.app import rule_classes
+from cwatch.app import rule_classes, rule_titles
 from cwatch.demo import URL_FILE, DemoOptions, banner, demo_accounts, demo_microgrid, prepare_demo
 from cwatch.errors import ServiceError
 from cwatch.instance import AlreadyServingError, file_lock
@@ -147,3 +147,8 @@ def test_the_api_learns_each_rules_device_classes_from_the_rule_set() -> None:
     classes = rule_classes(load_ruleset(default_ruleset_path(), sample_street(1)))
     assert classes["smoke_alarm"] == frozenset({"smoke_detector"})
     assert classes["elderly_no_water"] is None  # a household's rule: any of its devices
+
+
+def test_the_api_names_each_rule_by_its_title_in_the_rule_set() -> None:
+    titles = rule_titles(load_ruleset(default_ruleset_path(), sample_street(1)))
+    assert titles["device_offline"] == {"zh-CN": "设备离线", "en": "Device offline"}

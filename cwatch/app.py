@@ -317,7 +317,7 @@ class Service:
             engine=engine,
             registry=holder,
             clock=clock,
-            consumers={"rules": runner.on_readings},
+            consumers={"rules": runner},
         )
 
         async def readiness() -> dict[str, bool]:
@@ -471,18 +471,27 @@ def build_runner(
         if alerts:
             await tickets.apply(alerts)
 
-    return RuleRunner(
+    spool = intake.spool
+
+    def backlog() -> int:  # readings not judged yet: the cursor waits for the saves (`RuleRunner.durable`)
+        judged = runner.judged_through
+        return spool.last_offset - (judged if judged is not None else spool.position("rules"))
+
+    runner = RuleRunner(
         rules.engine,
         rules.store,
         clock,
         to_tickets,
         sweep_every_s=s.rules.sweep_every_s,
         rules_path=rules.path,
+        checkpoint_every_s=s.rules.checkpoint_every_s,
+        replay_unsaved=True,
         on_reload=on_reload,
         on_sweep=_sweep_metrics(metrics),
-        backlog=lambda: intake.spool.depth("rules"),
+        backlog=backlog,
         connected=lambda: intake.transport.connected,
     )
+    return runner
 
 
 @dataclass(frozen=True, slots=True)

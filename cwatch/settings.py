@@ -58,6 +58,12 @@ class RulesSettings(Section):
         default=300, ge=0, description="How late (device time) a message may still change what was decided."
     )
     sweep_every_s: float = Field(default=60, gt=0)
+    checkpoint_every_s: float = Field(
+        default=30,
+        ge=0,
+        description="How often the rule state is saved; the spool keeps what came since and hands it to the rules "
+        "again after a restart (0: after every batch).",
+    )
     live_slack_s: float = Field(
         default=1.0,
         ge=0,

@@ -18,6 +18,9 @@ Consume = Callable[[Sequence[Reading]], Awaitable[Sequence[RefusedMessage] | Non
 """Takes a batch; returns what of it could not be delivered, to be dead-lettered (kept with the cursor move)."""
 OnFailure = Callable[[str, Exception, int, int], Awaitable[None]]  # name, error, batch size, failures so far
 OnCommitted = Callable[[Sequence[RefusedMessage]], None]
+Durable = Callable[[int], int | None]
+"""Told the spool offset a batch ended at once the consumer took it; returns how far the cursor may move (None:
+not yet). For a consumer that makes its work durable now and then rather than per batch (the rule runner)."""
 
 
 class Wakeup(Protocol):
@@ -48,18 +51,23 @@ async def consume_forever(
     depth: int,
     on_failure: OnFailure,
     on_committed: OnCommitted | None = None,
+    durable: Durable | None = None,
 ) -> None:
     """Feed `name` from `spool` until cancelled, keeping up to `depth` batches in flight (the telemetry sink:
     points are idempotent, so a retry may rewrite a batch already stored; other consumers use depth 1 and see
     batches one at a time, in order). The cursor only ever moves past batches that succeeded, together with the
     refused messages `consume` returned for them; `on_committed` hears of those once they are kept. The loop clears
-    `appended` before each read and waits on it when it has caught up."""
+    `appended` before each read and waits on it when it has caught up.
+
+    With `durable`, the cursor moves only as far as it says (never back): the consumer's state is saved now and
+    then, and what it took since is handed again after a restart, or after a failure (which re-reads from the
+    cursor)."""
     failures = 0
     while True:
         inflight: deque[tuple[int, int, asyncio.Future[Sequence[RefusedMessage] | None]]] = deque()  # last, size, write
         try:
             # inside the try: a spool that cannot be read for a moment is retried like a failed batch
-            dispatched = await asyncio.to_thread(spool.position, name)
+            dispatched = committed = await asyncio.to_thread(spool.position, name)
             while True:
                 while len(inflight) < depth:
                     appended.clear()
@@ -73,7 +81,12 @@ async def consume_forever(
                     continue
                 last, _, write = inflight[0]
                 refused = await write or ()
-                await asyncio.to_thread(spool.commit, name, last, refused)
+                upto = last if durable is None else durable(last)
+                if upto is not None or refused:
+                    # refused messages are kept with the cursor where it is when it may not move yet
+                    await asyncio.to_thread(spool.commit, name, committed if upto is None else upto, refused)
+                    if upto is not None:
+                        committed = max(committed, upto)
                 inflight.popleft()
                 failures = 0
                 if refused and on_committed is not None:

@@ -18,13 +18,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from core.clock import Clock, SystemClock
 from devices.reading import Reading
 from ingest.backoff import backoff_delay
 from ingest.committer import OrderedCommitter
-from ingest.consumerloop import consume_forever
+from ingest.consumerloop import Consume, Durable, consume_forever
 from ingest.drain import TELEMETRY, TelemetryDrain
 from ingest.drainproc import DrainConfig, DrainProcess
 from ingest.errors import IngestError, SpoolError
@@ -40,7 +40,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Consumer = Callable[[Sequence[Reading]], Awaitable[None]]
+
+@runtime_checkable
+class CheckpointingConsumer(Protocol):
+    """A consumer that saves its work now and then, not after every batch (the rule runner): its cursor moves
+    only as far as `durable` says, so what it took since its last save is handed again after a restart."""
+
+    async def on_readings(self, readings: Sequence[Reading]) -> None: ...
+
+    def durable(self, last: int) -> int | None: ...
+
+
+Consumer = Callable[[Sequence[Reading]], Awaitable[None]] | CheckpointingConsumer
 
 
 class MessageDecoder(Protocol):
@@ -266,14 +277,22 @@ class Ingester:
 
     async def _drain(self, name: str) -> None:
         """Feed consumer `name` from the spool (see `ingest.consumerloop`), one batch at a time, in order."""
+        consumer = self.consumers[name]
+        durable: Durable | None = None
+        if isinstance(consumer, CheckpointingConsumer):
+            consume: Consume = consumer.on_readings
+            durable = consumer.durable
+        else:
+            consume = consumer
         await consume_forever(
             self.spool,
             name,
-            self.consumers[name],
+            consume,
             appended=self._appended[name],
             limit=self.tuning.consumer_batch,
             depth=1,
             on_failure=self._consumer_failed,
+            durable=durable,
         )
 
     async def _consumer_failed(self, name: str, exc: Exception, size: int, failures: int) -> None:

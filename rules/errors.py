@@ -29,3 +29,8 @@ class RuleConfigError(RulesError):
 
 class RuleStateError(RulesError):
     """Persisted rule state that cannot be read or written (corrupt snapshot, database failure)."""
+
+
+class RuleStateRewoundError(RulesError):
+    """The engine went back to its last saved state (a hand-off failed): the readings judged since must be handed
+    again from the spool cursor, which has not moved past that state."""

@@ -3,6 +3,11 @@ a loop on the clock runs the time-driven checks, saves the state and picks up ed
 
 Order per batch: judge, hand the alerts to the sink, then save the snapshot (see `rules.state` for why).
 
+In the service (`replay_unsaved`), the spool hands the runner again whatever it judged after the state it last
+saved: its cursor moves only as far as `durable` says. The state is then saved every `checkpoint_every_s`, not
+after every batch (at district size a snapshot is tens of MB), and written while the next batches are judged;
+a restart or an undone hand-off judges those readings again from the saved state.
+
 With a live engine (`live_slack_s`), the loop also wakes when the next device timer may fire by the clock
 (`Engine.next_live_at`) and fires it (`tick`): a smoke alarm's wait, a door held open, a device gone silent
 reach the sink when they fall due, not a sweep and the allowed lateness later. A tick that fires nothing costs
@@ -15,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,7 @@ from devices.registry import Registry
 from rules.alert import Alert
 from rules.config import RuleSet, load_ruleset
 from rules.engine import Engine, EngineState
-from rules.errors import RuleConfigError
+from rules.errors import RuleConfigError, RuleStateError, RuleStateRewoundError
 from rules.state import RuleStateStore
 
 log = logging.getLogger(__name__)
@@ -62,7 +68,13 @@ class RuleRunner:
     `checkpoint_every_s` (clock time) limits how often a batch without alerts is saved; 0 saves after every
     batch, which is what makes "no missed alert after a restart" hold for states begun just before it. A tick
     does not save: what it fired is still due in the saved state, so after a restart it fires again (the
-    alerts service folds the repeat into the same ticket), and the next batch or sweep saves it."""
+    alerts service folds the repeat into the same ticket), and the next batch or sweep saves it.
+
+    With `replay_unsaved` (the runner is the spool's `CheckpointingConsumer`), batches and sweeps save only
+    every `checkpoint_every_s`, whatever they raised, and the write runs beside the judging (`_start_save`);
+    the spool's cursor follows the saves (`durable`), so after a restart the readings judged since the last
+    save are judged again and raise their alerts again (folded by dedup key). An answer to an absence alert is
+    saved before `answer_absence` returns: it is in no spool."""
 
     def __init__(
         self,
@@ -79,6 +91,7 @@ class RuleRunner:
         resume_s: float = 30.0,
         on_reload: Callable[[Path, str, int], None] | None = None,
         on_sweep: Callable[[float, int], None] | None = None,
+        replay_unsaved: bool = False,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -113,17 +126,36 @@ class RuleRunner:
         self._held = float("-inf")  # the live horizon reached while the connection was last up and settled
         self._up = False  # whether the connection was up when last looked at
         self._resumed_at = float("-inf")  # when it was first seen up again
+        self.replay_unsaved = replay_unsaved
+        self.failed_saves = 0  # background saves that failed (`replay_unsaved`); the next one tries again
+        #: the spool offset of the newest batch judged (`durable`), None before the first or after an undo
+        self.judged_through: int | None = None
+        self._judged = 0  # batches judged, numbered from the state `_saved` holds (`_covered` of them)
+        self._covered = 0
+        self._offsets: deque[tuple[int, int]] = deque()  # (batch number, spool offset) not known saved yet
+        self._generation = 0  # bumped by an undo: a write begun before it no longer says what is covered
+        self._rewound = False  # an undo outside a batch: the next batch must make the spool hand them again
+        self._saving: asyncio.Task[bool] | None = None
 
     async def on_readings(self, readings: Sequence[Reading]) -> None:
         """Judge a batch; returns once its alerts were handed on and the state saved. If either fails, the
         engine goes back to the last saved state and the error propagates: the spool hands the batch again,
         and judged again it raises the same alerts (the alerts service folds repeats by dedup key)."""
-        async with self._lock, self._undone_on_failure():
-            alerts = self._judge(readings)
-            alerts += self.engine.advance_live(self._live_horizon())
-            if alerts:
-                await self.sink(alerts)
-            await self._checkpoint(force=bool(alerts))
+        async with self._lock:
+            if self._rewound:  # the engine went back to its last save: what came after it must come again
+                self._rewound = False
+                raise RuleStateRewoundError("rule state went back to its last save; the spool hands the rest again")
+            try:
+                async with self._undone_on_failure():
+                    alerts = self._judge(readings)
+                    alerts += self.engine.advance_live(self._live_horizon())
+                    if alerts:
+                        await self.sink(alerts)
+                    self._judged += 1
+                    await self._checkpoint(force=bool(alerts) and not self.replay_unsaved)
+            except BaseException:
+                self._rewound = False  # this batch fails: the spool hands it and what came after the save again
+                raise
         nxt = self.engine.next_live_at()
         if nxt is not None and nxt < self._wake_at:
             self._wake.set()
@@ -155,7 +187,7 @@ class RuleRunner:
                 alerts += self.engine.advance_live(self._live_horizon())
                 if alerts:
                     await self.sink(alerts)
-                await self._checkpoint(force=True)
+                await self._checkpoint(force=not self.replay_unsaved)
             if self.on_sweep is not None:
                 self.on_sweep(time.perf_counter() - began, len(alerts))
             return alerts
@@ -172,6 +204,13 @@ class RuleRunner:
                 self.engine.load_snapshot(self._saved)
             except Exception:  # the engine is left as it was; the original error is the one to report
                 log.exception("could not go back to the last saved rule state")
+            else:
+                if self.replay_unsaved:  # the batches judged since the save are to be judged again
+                    self._judged = self._covered
+                    self._offsets.clear()
+                    self.judged_through = None
+                    self._generation += 1
+                    self._rewound = True
             self._last_save = float("-inf")  # save at the next chance: the store is behind the engine again
             raise
 
@@ -227,6 +266,15 @@ class RuleRunner:
         the task to stop (the state of the last sweep is saved). A failed sweep or tick (the ticket or state
         database unreachable) is undone, logged and tried again at the next one: it must not end the loop, and
         with it the service."""
+        try:
+            await self._loop()
+        finally:  # a write in flight lands before the runner stops (the store's connections close after it)
+            saving = self._saving
+            if saving is not None and not saving.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(saving)
+
+    async def _loop(self) -> None:
         next_sweep = self.clock.now() + self.sweep_every_s
         retry_at = float("-inf")  # after a failed tick: not before then
         while True:
@@ -321,21 +369,81 @@ class RuleRunner:
             alerts = self.engine.acknowledge_absence(household_id, until, at=at)
             if alerts:
                 await self.sink(alerts)
-            await self._checkpoint(force=True)
-            return alerts
+            if not self.replay_unsaved:
+                await self._checkpoint(force=True)
+                return alerts
+            saving = self._start_save()
+        if not await saving:  # outside the lock: the next batches are judged meanwhile
+            raise RuleStateError("the answer reached the rules but their state could not be saved")
+        return alerts
 
     def absence_rule_ids(self) -> frozenset[str]:
         return absence_rule_ids(self.engine)
 
     async def checkpoint(self) -> None:
+        """Save the state now, and return once it is written."""
         async with self._lock:
-            await self._checkpoint(force=True)
+            if not self.replay_unsaved:
+                await self._checkpoint(force=True)
+                return
+            saving = self._start_save()
+        if not await saving:
+            raise RuleStateError("rule state not saved")
 
     async def _checkpoint(self, *, force: bool) -> None:
         now = self.clock.now()
         if not force and now - self._last_save < self.checkpoint_every_s:
             return
+        if self.replay_unsaved:
+            if self._saving is None or self._saving.done():
+                self._start_save()  # one write at a time; a batch while one runs waits for the next interval
+            return
         snapshot = self.engine.snapshot()
         await self.store.save(snapshot, self.engine.watermark)
         self._saved = snapshot
         self._last_save = now
+
+    def _start_save(self) -> asyncio.Task[bool]:
+        """Take the snapshot now (under the lock: a state between batches) and write it beside the judging. Once
+        written, it is what an undo goes back to and the spool's cursor may move past what it holds (`durable`).
+        A failed write is logged and counted; the next interval tries again (the cursor waits meanwhile)."""
+        snapshot = self.engine.snapshot()
+        self._last_save = self.clock.now()
+        previous = self._saving
+        task = asyncio.ensure_future(
+            self._write(previous, snapshot, self.engine.watermark, self._judged, self._generation)
+        )
+        self._saving = task
+        return task
+
+    async def _write(
+        self,
+        previous: asyncio.Task[bool] | None,
+        snapshot: bytes,
+        watermark: float | None,
+        covers: int,
+        generation: int,
+    ) -> bool:
+        """Whether the snapshot was written."""
+        if previous is not None:  # writes land in the order they were taken
+            await asyncio.wait({previous})
+        try:
+            await self.store.save(snapshot, watermark)
+        except Exception:
+            self.failed_saves += 1
+            log.exception("rule state not saved; the spool keeps what came since the last save")
+            return False
+        if generation == self._generation:
+            self._saved = snapshot
+            self._covered = max(self._covered, covers)
+        return True
+
+    def durable(self, last: int) -> int | None:
+        """The spool tells the offset the batch just judged (`on_readings`) ended at; returns the offset up to
+        which every reading's effect is in the saved state (the cursor may move there), None if none new."""
+        self.judged_through = last
+        self._offsets.append((self._judged, last))
+        upto = None
+        while self._offsets and self._offsets[0][0] <= self._covered:
+            upto = self._offsets.popleft()[1]
+        return upto

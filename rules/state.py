@@ -3,11 +3,18 @@
 The runner saves after every batch it judged and after every sweep, once the alerts of that batch are handed
 on. A crash between the hand-off and the save replays the batch after restart (the spool redelivers it): the
 same raises come out again with the same dedup keys, which the alerts service folds into the open tickets.
-Saving before the hand-off would instead lose alerts."""
+Saving before the hand-off would instead lose alerts. In the service the runner saves every so often instead and
+the spool hands again what it judged since (`rules.runner`).
+
+The snapshot is stored compressed (zlib, level 1, in a worker thread, which leaves the event loop free): a
+district's is tens of MB of JSON, and the database would otherwise write and compress all of it itself. A
+snapshot stored uncompressed (a JSON object) still loads."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import zlib
 
 from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, Table, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +54,7 @@ class RuleStateStore:
         self.engine = engine
 
     async def save(self, snapshot: bytes, watermark: float | None) -> None:
+        snapshot = await asyncio.to_thread(zlib.compress, snapshot, 1)
         now = time.time()
         try:
             async with begin_write(self.engine) as conn:
@@ -74,4 +82,10 @@ class RuleStateStore:
             raise RuleStateError(f"cannot load rule state: {e}") from e
         if row is None:
             return None
-        return bytes(row[0]), (None if row[1] is None else float(row[1]))
+        data = bytes(row[0])
+        if not data.startswith(b"{"):
+            try:
+                data = await asyncio.to_thread(zlib.decompress, data)
+            except zlib.error as e:
+                raise RuleStateError(f"rule state snapshot is neither JSON nor zlib: {e}") from None
+        return data, (None if row[1] is None else float(row[1]))

@@ -60,11 +60,11 @@ from cwatch.instance import Claim, ClaimError, StoppedWaitingError, sole_instanc
 from cwatch.mailbox import Mailbox, MailboxAt, mailbox_route
 from cwatch.ports import check_ports, service_ports
 from cwatch.settings import Settings, tile_source
-from cwatch.store import audit_registry, create_all_tables
-from devices.csvio import load_registry
+from cwatch.store import audit_registry, create_all_tables, imported_unchanged
+from devices.csvio import folder_digest, load_registry
 from devices.registry import Registry
 from devices.sample import sample_street
-from devices.store import load_registry_db, registry_revision, save_registry_db
+from devices.store import load_registry_db, load_registry_with_revision, registry_revision, save_registry_db
 from ingest.service import Ingester
 from ingest.sinks.base import TelemetryReader
 from ingest.sinks.configured import make_reader
@@ -202,12 +202,27 @@ class _Wired:
 
 
 async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_seed: int | None) -> tuple[Registry, int]:
-    """The registry to start with and its revision: `registry.path` (saved to the store), else the stored one,
-    else (a demo) the sample street of `demo_seed`."""
+    """The registry to start with and its revision: `registry.path` (saved to the store, unless the store holds
+    that folder's last import unchanged: then read from the store, which is faster than the CSV files), else the
+    stored one, else (a demo) the sample street of `demo_seed`."""
     if settings.registry.path:
-        reg = load_registry(Path(settings.registry.path))
-        await save_registry_db(engine, reg)
-        await audit_registry(engine, "service", "config", Path(settings.registry.path), reg)
+        folder = Path(settings.registry.path)
+        try:
+            digest: str | None = await asyncio.to_thread(folder_digest, folder)
+        except OSError:
+            digest = None  # `load_registry` says what is wrong with the folder
+        stored = None
+        revision = await imported_unchanged(engine, digest) if digest is not None else None
+        if revision is not None:
+            at, stored = await load_registry_with_revision(engine)
+            stored = stored if at == revision else None  # replaced meanwhile: the folder is read after all
+        if stored is not None:
+            reg = stored
+            log.info("registry: %s unchanged since its import; read from the store", folder)
+        else:
+            reg = load_registry(folder)
+            revision = await save_registry_db(engine, reg)
+            await audit_registry(engine, "service", "config", folder, reg, digest=digest, revision=revision)
     else:
         stored = await load_registry_db(engine)
         if stored is None:

@@ -23,7 +23,7 @@ from cwatch.errors import ServiceError
 from cwatch.schema import Revisions, current_revisions, described
 from cwatch.settings import Settings
 from cwatch.store import audit_registry, open_store
-from devices.csvio import load_registry, save_registry
+from devices.csvio import folder_digest, load_registry, save_registry
 from devices.model import Role
 from devices.registry import Registry
 from devices.roster import Duty, on_duty_next, on_duty_now
@@ -50,10 +50,11 @@ async def store_revisions(settings: Settings) -> tuple[str, Revisions]:
 
 
 async def import_registry(settings: Settings, folder: Path, progress: Progress = silent) -> Registry:
+    digest = folder_digest(folder)  # before reading: a file changed meanwhile makes the next start read it again
     reg = load_registry(folder, progress)  # raises RegistryError naming every problem; nothing is saved then
     async with open_store(settings) as engine:
-        await save_registry_db(engine, reg, progress)
-        await audit_registry(engine, cli_user(), "cli", folder, reg)
+        revision = await save_registry_db(engine, reg, progress)
+        await audit_registry(engine, cli_user(), "cli", folder, reg, digest=digest, revision=revision)
     return reg
 
 

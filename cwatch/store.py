@@ -15,6 +15,9 @@ from cwatch.schema import described, ensure_schema
 from cwatch.settings import Settings
 from devices.registry import Registry
 from devices.store import create_tables as devices_tables
+from devices.store import registry_revision
+
+IMPORT = "registry.import"  # the audit action of a registry import
 
 
 async def create_all_tables(engine: AsyncEngine) -> None:
@@ -36,7 +39,38 @@ async def open_store(settings: Settings) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-async def audit_registry(engine: AsyncEngine, actor: str, source: str, folder: Path, reg: Registry) -> None:
-    """Record a registry import (from `folder`, by `actor` through `source`) in the audit log."""
-    counts = {"devices": len(reg.devices), "households": len(reg.households), "microgrids": len(reg.microgrids)}
-    await AuditLog(engine).add(Who(actor, source), "registry.import", str(folder)[-128:], counts)
+async def audit_registry(
+    engine: AsyncEngine,
+    actor: str,
+    source: str,
+    folder: Path,
+    reg: Registry,
+    *,
+    digest: str | None = None,
+    revision: int | None = None,
+) -> None:
+    """Record a registry import (from `folder`, by `actor` through `source`) in the audit log, with the folder's
+    `digest` (`devices.csvio.folder_digest`, taken before reading it) and the `revision` the save made: what
+    `imported_unchanged` compares at the next start."""
+    details: dict[str, object] = {
+        "devices": len(reg.devices),
+        "households": len(reg.households),
+        "microgrids": len(reg.microgrids),
+    }
+    if digest is not None and revision is not None:
+        details |= {"sha256": digest, "revision": revision}
+    await AuditLog(engine).add(Who(actor, source), IMPORT, str(folder)[-128:], details)
+
+
+async def imported_unchanged(engine: AsyncEngine, digest: str) -> int | None:
+    """The revision of the stored registry if it is the last import recorded, of a folder with this `digest`,
+    and no save replaced it since (its revision is the one that import made), else None: a start may then read
+    the store instead of reading the folder and writing the same registry back."""
+    last = await AuditLog(engine).list(limit=1, action=IMPORT)
+    if not last or last[0].action != IMPORT:
+        return None
+    details = last[0].details
+    revision = details.get("revision")
+    if details.get("sha256") != digest or not isinstance(revision, int):
+        return None
+    return revision if revision == await registry_revision(engine) else None

@@ -10,6 +10,7 @@ without it. Column reference: docs/registry.md.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 from collections.abc import Iterator
@@ -177,6 +178,27 @@ _REFERENCES: dict[str, frozenset[str]] = {
 
 #: Rows between two progress reports (a report costs a call; a city has a million rows).
 _REPORT_EVERY = 5_000
+
+
+def folder_digest(folder: str | Path) -> str:
+    """SHA-256 of the registry files of `folder` (each file's name and bytes, in `FILES` order; an absent file
+        counts as such, and the names of other CSV files): equal digests mean `load_registry` reads the same
+    registry. Raises OSError."""
+    h = hashlib.sha256()
+    root = Path(folder)
+    for extra in sorted(p.name for p in root.glob("*.csv") if p.name not in FILES):
+        h.update(b"extra\0" + extra.encode() + b"\0")  # refused by `load_registry`: not the same as without it
+    for name in FILES:
+        path = root / name
+        h.update(name.encode())
+        if not path.exists():
+            h.update(b"\0absent")
+            continue
+        h.update(b"\0%d\0" % path.stat().st_size)
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def load_registry(folder: str | Path, progress: Progress = silent) -> Registry:

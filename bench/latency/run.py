@@ -87,6 +87,7 @@ class Options:
     waits: Waits = field(default_factory=lambda: Waits(smoke_pending_s=5, door_held_s=5, silent_interval_s=4))
     timeout_s: float = 120.0
     registry_in_store: bool = False
+    log: Path | None = None  # where to copy the service's log at the end
 
 
 QUICK = Options(
@@ -313,7 +314,19 @@ def _measure(
     log = log_path.open("wb")
     t_launch = time.time()
     serve = subprocess.Popen(_cwatch(cfg, "serve"), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    stack.append(lambda: (serve.terminate(), serve.wait(timeout=120), log.close()))
+
+    def stop_serve() -> None:
+        died = serve.poll()
+        serve.terminate()
+        serve.wait(timeout=120)
+        log.close()
+        if o.log is not None:
+            shutil.copyfile(log_path, o.log)
+        if died is not None:  # it ended by itself during the measurement: say why
+            tail = log_path.read_text(errors="replace")[-3000:]
+            print(f"cwatch serve exited with {died} during the run:\n{tail}", file=sys.stderr)
+
+    stack.append(stop_serve)
     base = f"http://127.0.0.1:{http_port}"
     started_at: list[float] = []
 
@@ -604,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="import the registry with `cwatch registry import` first; serve reads it from the store",
     )
+    ap.add_argument("--log", type=Path, help="copy the service's log to this file at the end")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     args = ap.parse_args(argv)
     o = Options() if not args.quick else QUICK
@@ -615,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         "storm": args.storm,
         "storm_s": args.storm_seconds,
         "registry_in_store": args.registry_in_store or None,
+        "log": args.log,
     }
     o = Options(**{**o.__dict__, **{k: v for k, v in changes.items() if v is not None}})
     r = run(o)

@@ -135,6 +135,7 @@ class RuleRunner:
         self._offsets: deque[tuple[int, int]] = deque()  # (batch number, spool offset) not known saved yet
         self._generation = 0  # bumped by an undo: a write begun before it no longer says what is covered
         self._rewound = False  # an undo outside a batch: the next batch must make the spool hand them again
+        self._stale = False  # the engine is ahead of `_saved` after a failure, not gone back yet (`_restore`)
         self._saving: asyncio.Task[bool] | None = None
 
     async def on_readings(self, readings: Sequence[Reading]) -> None:
@@ -142,6 +143,7 @@ class RuleRunner:
         engine goes back to the last saved state and the error propagates: the spool hands the batch again,
         and judged again it raises the same alerts (the alerts service folds repeats by dedup key)."""
         async with self._lock:
+            self._restore()
             if self._rewound:  # the engine went back to its last save: what came after it must come again
                 self._rewound = False
                 raise RuleStateRewoundError("rule state went back to its last save; the spool hands the rest again")
@@ -178,6 +180,7 @@ class RuleRunner:
         hand-off, save. Returns the alerts it produced. A failed hand-off or save undoes the round, so the next
         one raises those alerts again."""
         async with self._lock:
+            self._restore()
             self.maybe_reload()
             began = time.perf_counter()
             async with self._undone_on_failure():
@@ -200,19 +203,28 @@ class RuleRunner:
         try:
             yield
         except BaseException:
-            try:
-                self.engine.load_snapshot(self._saved)
-            except Exception:  # the engine is left as it was; the original error is the one to report
-                log.exception("could not go back to the last saved rule state")
+            if self.replay_unsaved:  # the batches judged since the save are to be judged again
+                self._stale = True  # gone back to at the next use (`_restore`)
+                self._judged = self._covered
+                self._offsets.clear()
+                self.judged_through = None
+                self._generation += 1
+                self._rewound = True
             else:
-                if self.replay_unsaved:  # the batches judged since the save are to be judged again
-                    self._judged = self._covered
-                    self._offsets.clear()
-                    self.judged_through = None
-                    self._generation += 1
-                    self._rewound = True
+                try:
+                    self.engine.load_snapshot(self._saved)
+                except Exception:  # the engine is left as it was; the original error is the one to report
+                    log.exception("could not go back to the last saved rule state")
             self._last_save = float("-inf")  # save at the next chance: the store is behind the engine again
             raise
+
+    def _restore(self) -> None:
+        """With `replay_unsaved`, a failure marks the engine stale and the next use goes back to the last save:
+        at district size that rebuilds the engine for tens of seconds, which a failure that is the service
+        stopping (a cancelled batch) must not wait for. Raises RuleStateError (still stale) if it cannot."""
+        if self._stale:
+            self.engine.load_snapshot(self._saved)
+            self._stale = False
 
     def _sweep_limit(self) -> float:
         """How far in event time a sweep may judge silences. By the clock when every reading has been judged;
@@ -228,6 +240,7 @@ class RuleRunner:
         """Fire the live timers that fell due by the clock (`Engine.advance_live`) and hand their alerts on.
         A failed hand-off undoes the tick (the timers fire again at the next one)."""
         async with self._lock, self._undone_on_failure():
+            self._restore()
             self.engine.start_at(self.clock.now())
             alerts = self.engine.advance_live(self._live_horizon())
             if alerts:
@@ -366,6 +379,7 @@ class RuleRunner:
         The engine clears the open absence and restarts its clock (at `at`, event time of the answer; default:
         the watermark now); the clears go to the sink like any alert."""
         async with self._lock, self._undone_on_failure():
+            self._restore()
             alerts = self.engine.acknowledge_absence(household_id, until, at=at)
             if alerts:
                 await self.sink(alerts)
@@ -386,6 +400,7 @@ class RuleRunner:
             if not self.replay_unsaved:
                 await self._checkpoint(force=True)
                 return
+            self._restore()
             saving = self._start_save()
         if not await saving:
             raise RuleStateError("rule state not saved")

@@ -17,6 +17,7 @@ from ingest.consumerloop import consume_forever
 from ingest.spool import Spool
 from rules.alert import Alert
 from rules.config import load_ruleset
+from rules.errors import RuleStateRewoundError
 from rules.runner import RuleRunner, open_engine
 from rules.state import RuleStateStore, create_tables
 from tests.rules.support import T0, M, reading, registry
@@ -188,4 +189,43 @@ async def test_an_undone_sweep_has_the_spool_hand_the_unsaved_batches_again(tmp_
         assert [(a.rule_id, a.ts) for a in alerts] == [("door_held_open", T0 + 1 + 5 * M)]
     finally:
         spool.close()
+        await store.engine.dispose()
+
+
+async def test_a_cancelled_batch_goes_back_to_the_save_only_when_the_runner_is_used_again(tmp_path: Path) -> None:
+    """Going back rebuilds the engine (half a minute at district size): a batch cancelled because the service
+    stops must not wait for it. The next batch goes back first, and is refused so the spool hands it again."""
+    clock = ManualClock(T0)
+    runner, store = await _runner(tmp_path, Sink(), clock)
+    reg = runner.engine.registry
+    loads: list[bytes] = []
+    original = runner.engine.load_snapshot
+
+    def counted(snapshot: bytes) -> None:
+        loads.append(snapshot)
+        original(snapshot)
+
+    runner.engine.load_snapshot = counted  # type: ignore[method-assign]
+
+    class Stuck(Sink):
+        async def __call__(self, alerts: list[Alert]) -> None:
+            await asyncio.Event().wait()
+
+    try:
+        await runner.on_readings([reading(reg, "CAM1", "status", T0, state="heartbeat")])
+        await _saved(runner)
+        runner.sink = Stuck()
+        batch = asyncio.create_task(
+            runner.on_readings([reading(reg, "CAM1", "event", T0 + 1, event="thrown_object", confidence=0.95)])
+        )
+        await _until("batch handing on", lambda: runner._lock.locked())
+        batch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await batch
+        assert loads == []
+        runner.sink = Sink()
+        with contextlib.suppress(RuleStateRewoundError):
+            await runner.on_readings([reading(reg, "CAM1", "status", T0 + 2, state="heartbeat")])
+        assert len(loads) == 1
+    finally:
         await store.engine.dispose()

@@ -226,7 +226,7 @@ async def test_the_details_show_labels_with_units_in_the_boards_language(board: 
     details = {"device_class": "water_meter", "volume_m3": 12.5, "flow_lpm": 3.2, "leak": True, "mystery_key": 7}
     [tid] = await inject(
         board,
-        alert_dict("leak:WM-9", A, "漏水 Water leak", "major", time.time(), "water_leak", details=details),
+        alert_dict("leak:WM-19", A, "漏水 Water leak", "major", time.time(), "water_leak", details=details),
     )
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

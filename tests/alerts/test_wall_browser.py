@@ -170,6 +170,12 @@ async def test_the_wall_plan_fills_its_area_with_buildings_and_names_readable_fr
             watch_errors(page, errors)
             await sign_in(page, wall[0], "street")
             await expect(page.get_by_test_id("plan-building")).to_have_count(len(REG.buildings))
+            # the plan is drawn before its box is laid out on a busy machine: measure once every shape has a size
+            await page.wait_for_function(
+                """() => [...document.querySelectorAll('#plan [data-testid=plan-building] rect')]
+                    .every(e => e.getBoundingClientRect().width > 0)""",
+                timeout=20_000,
+            )
             # rendered sizes on the screen, in CSS pixels (the drawing scales with its box)
             shapes = await page.eval_on_selector_all(
                 "#plan [data-testid=plan-building] rect, #plan .mg-name, #plan .area-name",

@@ -17,7 +17,7 @@ from alerts.scope import within
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
 from core.clock import ManualClock
-from devices.model import DeviceClass, Role
+from devices.model import Device, DeviceClass, Role
 from devices.registry import Registry
 from devices.sample import sample_street
 from rules.alert import Alert, AlertAction, Severity
@@ -83,21 +83,7 @@ async def test_the_picker_offers_the_leaders_micro_grid_and_its_buildings_by_nam
 
 async def test_the_preview_counts_devices_by_class_and_active_tickets_inside(env: Env) -> None:
     leader = await env.login("leader")
-    meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
-    await env.service.apply(
-        [
-            Alert(
-                action=AlertAction.RAISE,
-                rule_id="device_offline",
-                dedup_key=f"device_offline:{meter.id}",
-                severity=Severity.MINOR,
-                ts=NOW - 60,
-                microgrid_id=env.mg,
-                title="offline",
-                device_id=meter.id,
-            )
-        ]
-    )
+    meter = await meter_offline(env)
     r = await env.client.post("/api/v1/silences/preview", headers=leader, json={"scope_id": env.mg})
     assert r.status_code == 200, r.text
     p = r.json()
@@ -147,9 +133,9 @@ async def test_an_identical_overlapping_silence_is_refused_and_nothing_is_stored
     assert len(listed) == 3
 
 
-async def meter_offline(env: Env, titles: dict[str, str] | None = None) -> None:
+async def meter_offline(env: Env, titles: dict[str, str] | None = None) -> Device:
     """A device_offline ticket of a water meter in the micro-grid, titled "设备离线 Device offline" (`titles`: the
-    rule's own per language)."""
+    rule's own per language); returns the meter."""
     meter = next(d for d in env.reg.devices_under(env.mg) if d.device_class is DeviceClass.WATER_METER)
     offline = Alert(
         action=AlertAction.RAISE,
@@ -163,6 +149,7 @@ async def meter_offline(env: Env, titles: dict[str, str] | None = None) -> None:
         titles=titles or {},
     )
     await env.service.apply([offline])
+    return meter
 
 
 async def test_a_silence_names_its_rule_in_the_callers_language(env: Env) -> None:

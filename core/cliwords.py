@@ -3,11 +3,14 @@ language, from the message catalog (`cli.argparse.*` in `core/messages/cli.toml`
 
 argparse looks each of its texts up through its module's `_` and `ngettext` (gettext) when it uses it; while
 `argparse_in(lang)` is active those two answer from the catalog, keyed by argparse's English text (which the
-catalog's `en` repeats; a test checks they agree). A text the catalog does not have stays as argparse wrote it."""
+catalog's `en` repeats; a test checks they agree). A text the catalog does not have stays as argparse wrote it.
+argparse counts characters where a terminal counts columns, so while active the usage's continuation lines are
+also aligned under the program name by display width ("用法：" is three characters but six columns)."""
 
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,12 +53,41 @@ def gettext_in(lang: str) -> Callable[[str], str]:
     return gettext
 
 
+def display_width(text: str) -> int:
+    """The columns `text` takes on a terminal: wide and fullwidth (CJK) characters take two, others one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _aligned(original: Callable[..., str], gettext: Callable[[str], str]) -> Callable[..., str]:
+    """`HelpFormatter._format_usage` wrapped for a prefix wider than its length: it wraps to a line that many
+    columns shorter and indents each continuation line that many columns more."""
+
+    def aligned(self: Any, usage: Any, actions: Any, groups: Any, prefix: str | None) -> str:
+        if prefix is None:
+            prefix = gettext("usage: ")
+        extra = display_width(prefix) - len(prefix)
+        if extra <= 0:
+            return original(self, usage, actions, groups, prefix)
+        self._width -= extra
+        try:
+            text = original(self, usage, actions, groups, prefix)
+        finally:
+            self._width += extra
+        first, *rest = text.split("\n")
+        return "\n".join([first, *(" " * extra + line if line.startswith(" ") else line for line in rest)])
+
+    return aligned
+
+
 @contextmanager
 def argparse_in(lang: str) -> Iterator[None]:
-    """argparse speaks `lang` inside the block (building a parser, parsing, printing help and errors)."""
+    """argparse speaks `lang` inside the block (building a parser, parsing, printing help and errors), its usage
+    lines aligned by display width."""
     module: Any = argparse  # its `_` and `ngettext` are not in its stubs
+    formatter: Any = argparse.HelpFormatter  # nor its `_format_usage`
     saved_gettext: Callable[[str], str] = module._
     saved_ngettext: Callable[[str, str, int], str] = module.ngettext
+    saved_usage: Callable[..., str] = formatter._format_usage
     gettext = gettext_in(lang)
 
     def ngettext(singular: str, plural: str, n: int) -> str:
@@ -64,7 +96,9 @@ def argparse_in(lang: str) -> Iterator[None]:
         return gettext(plural)
 
     module._, module.ngettext = gettext, ngettext
+    formatter._format_usage = _aligned(saved_usage, gettext)
     try:
         yield
     finally:
         module._, module.ngettext = saved_gettext, saved_ngettext
+        formatter._format_usage = saved_usage

@@ -108,6 +108,27 @@ def test_argparses_own_words_follow_the_cli_language(
     assert "error: the following arguments are required: folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("lang", "prefix"), [("zh_CN", "用法："), ("en", "usage: ")])
+def test_usage_lines_align_under_the_program_name(
+    lang: str, prefix: str, config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrapped usage continues where its first line's arguments start, counted in terminal columns ("用法：" is
+    three characters but six columns), and no usage line is wider than the terminal."""
+    from core.cliwords import display_width
+
+    monkeypatch.setenv("CWATCH_LANG", lang)
+    monkeypatch.setenv("COLUMNS", "60")  # argparse wraps to 58
+    with pytest.raises(SystemExit):
+        main(["simulate", "run", "--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0].splitlines()
+    assert usage[0].startswith(f"{prefix}cwatch simulate run [-h]")
+    assert len(usage) > 2
+    column = display_width(f"{prefix}cwatch simulate run ")
+    for line in usage[1:]:
+        assert len(line) - len(line.lstrip(" ")) == column, usage
+    assert max(display_width(line) for line in usage) <= 58, usage
+
+
 def test_argparse_is_itself_again_after_the_cli() -> None:
     """The translation holds only while the CLI parses: argparse elsewhere in the process is untouched."""
     import argparse

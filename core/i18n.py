@@ -1,7 +1,7 @@
 """The message catalog: what a person reads from the server, the board and the CLI, in Chinese and English.
 
-The texts live in `core/messages/<area>.toml` (`errors`, `board`, `cli`): one table per message with both
-languages side by side, so a reviewer reads each pair together. A key is `<area>.<table path>`
+The texts live in `core/messages/<area>.toml` (`errors`, `board`, `cli`, `registry` ...): one table per message
+with both languages side by side, so a reviewer reads each pair together. A key is `<area>.<table path>`
 (`errors.note_required`). Placeholders are `{name}`, filled the same way here and on the board (no format
 specs: a caller formats its numbers first). `Text` is a message in English (what logs and `str()` show) that
 remembers its key and values, so an API error renders in the reader's language at the moment it is answered."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.i18n import tr
 from core.progress import Progress, silent
 from devices.errors import DevicesError, Problem, RegistryError
 from devices.fields import ENTITIES, Entity, Field
@@ -56,13 +57,15 @@ class _Row:
         if raw == "":
             if f.required:
                 self.ok = False
-                self.problems.append(Problem(self.file, self.line, f.column, "a value is required"))
+                self.problems.append(Problem(self.file, self.line, f.column, tr("registry.cell.required")))
             return f.default
         try:
             return f.kind.parse(raw)
         except CellError as e:
             self.ok = False
-            self.problems.append(Problem(self.file, self.line, f.column, f"{raw!r}: {e}"))
+            self.problems.append(
+                Problem(self.file, self.line, f.column, tr("registry.cell.value", value=repr(raw), reason=e.reason))
+            )
             return f.default
 
     def item(self, entity: Entity[Any]) -> Any:
@@ -88,22 +91,22 @@ def _records(path: Path, entity: Entity[Any], problems: list[Problem]) -> _File 
     try:
         raw = path.read_bytes()
     except OSError as e:
-        problems.append(Problem(path.name, 0, "", f"cannot read: {e.strerror}"))
+        problems.append(Problem(path.name, 0, "", tr("registry.file.cannot_read", reason=e.strerror)))
         return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
-        problems.append(Problem(path.name, line, "", 'not UTF-8 (GBK?): save the sheet as "CSV UTF-8"'))
+        problems.append(Problem(path.name, line, "", tr("registry.file.not_utf8")))
         return None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
     except csv.Error as e:
-        problems.append(Problem(path.name, 1, "", f"not CSV: {e}"))
+        problems.append(Problem(path.name, 1, "", tr("registry.file.not_csv", reason=e)))
         return None
     if header is None:
-        problems.append(Problem(path.name, 1, "", "empty file: the header row is missing"))
+        problems.append(Problem(path.name, 1, "", tr("registry.file.empty")))
         return None
     names = [h.strip() for h in header]
     known = set(entity.columns)
@@ -114,14 +117,16 @@ def _records(path: Path, entity: Entity[Any], problems: list[Problem]) -> _File 
             ignored.add(i)  # trailing empty columns from spreadsheets; checked per row below
         elif name not in known:
             ignored.add(i)
-            problems.append(Problem(path.name, 1, name, f"unknown column (expected {', '.join(entity.columns)})"))
+            problems.append(
+                Problem(path.name, 1, name, tr("registry.file.unknown_column", columns=", ".join(entity.columns)))
+            )
         elif name in seen:
             ignored.add(i)
-            problems.append(Problem(path.name, 1, name, "column appears twice (the first one is read)"))
+            problems.append(Problem(path.name, 1, name, tr("registry.file.column_twice")))
         seen.add(name)
     absent = frozenset(name for name in required if name not in seen)
     for name in sorted(absent, key=required.index):
-        problems.append(Problem(path.name, 1, name, "required column is missing"))
+        problems.append(Problem(path.name, 1, name, tr("registry.file.column_missing")))
     blank = {i for i in ignored if names[i] == ""}
     out: list[_Row] = []
     line = reader.line_num + 1
@@ -131,17 +136,19 @@ def _records(path: Path, entity: Entity[Any], problems: list[Problem]) -> _File 
         except StopIteration:
             return _File(out, absent)
         except csv.Error as e:
-            problems.append(Problem(path.name, line, "", f"not CSV: {e}"))
+            problems.append(Problem(path.name, line, "", tr("registry.file.not_csv", reason=e)))
             return None
         start, line = line, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(names) and any(c.strip() for c in cells[len(names) :]):
-            problems.append(Problem(path.name, start, "", f"{len(cells)} cells but only {len(names)} columns"))
+            problems.append(
+                Problem(path.name, start, "", tr("registry.file.too_many_cells", cells=len(cells), columns=len(names)))
+            )
             continue
         row = {names[i]: c for i, c in enumerate(cells[: len(names)]) if i not in ignored}
         if any(cells[i].strip() for i in blank if i < len(cells)):
-            problems.append(Problem(path.name, start, "", "a value stands in a column without a header"))
+            problems.append(Problem(path.name, start, "", tr("registry.file.headerless_value")))
             continue
         out.append(_Row(path.name, start, row, problems, absent))
 
@@ -207,10 +214,10 @@ def load_registry(folder: str | Path, progress: Progress = silent) -> Registry:
     ("read", rows done, rows in all files) as the rows are checked."""
     root = Path(folder)
     if not root.is_dir():
-        raise RegistryError([Problem(str(root), 0, "", "folder does not exist")])
+        raise RegistryError([Problem(str(root), 0, "", tr("registry.file.folder_missing"))])
     problems: list[Problem] = []
     for extra in sorted(p.name for p in root.glob("*.csv") if p.name not in FILES):
-        problems.append(Problem(extra, 0, "", f"not a registry file (expected {', '.join(FILES)})"))
+        problems.append(Problem(extra, 0, "", tr("registry.file.not_registry", files=", ".join(FILES))))
     loaded: dict[str, _Loaded] = {}
     unreadable: set[str] = set()
     refused_ids: set[str] = set()

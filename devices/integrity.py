@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.i18n import Text, tr
 from core.urls import outbound_problem
 from devices.errors import Problem
 from devices.model import (
@@ -53,6 +54,12 @@ class Collections:
     contacts: Sequence[ContactPoint] = ()
 
 
+def _missing(what: str, ref: object) -> Text:
+    """ "<what> '<id>' does not exist": `what` is a level of the grid (`names.level`) or "person"."""
+    name = tr("registry.person") if what == "person" else tr(f"names.level.{what}")
+    return tr("registry.row.missing", what=name, id=repr(ref))
+
+
 def _aware(d: datetime) -> bool:
     return d.tzinfo is not None and d.utcoffset() is not None
 
@@ -85,17 +92,17 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
     for collection, items in named:
         for i, item in enumerate(items):
             if not _ID.fullmatch(item.id):
-                bad(collection, i, "id", f"id {item.id!r} is not topic-safe (letters, digits, _ . -; at most 64)")
+                bad(collection, i, "id", tr("registry.row.id_not_topic_safe", id=repr(item.id)))
             if item.id in seen:
-                bad(collection, i, "id", f"duplicate id {item.id!r} (already used in {seen[item.id]})")
+                bad(collection, i, "id", tr("registry.row.duplicate_id", id=repr(item.id), where=seen[item.id]))
             else:
                 seen[item.id] = collection
     people_ids: set[str] = set()
     for i, p in enumerate(c.people):
         if not _ID.fullmatch(p.id):
-            bad("people", i, "id", f"id {p.id!r} is not a valid id (letters, digits, _ . -; at most 64)")
+            bad("people", i, "id", tr("registry.row.person_id_invalid", id=repr(p.id)))
         if p.id in people_ids:
-            bad("people", i, "id", f"duplicate person id {p.id!r}")
+            bad("people", i, "id", tr("registry.row.duplicate_person", id=repr(p.id)))
         people_ids.add(p.id)
 
     streets = {s.id for s in c.streets}
@@ -107,66 +114,81 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
 
     for i, co in enumerate(c.communities):
         if co.street_id not in streets and co.street_id not in unchecked:
-            bad("communities", i, "street_id", f"street {co.street_id!r} does not exist")
+            bad("communities", i, "street_id", _missing("street", co.street_id))
     for i, g in enumerate(c.grids):
         if g.community_id not in communities and g.community_id not in unchecked:
-            bad("grids", i, "community_id", f"community {g.community_id!r} does not exist")
+            bad("grids", i, "community_id", _missing("community", g.community_id))
     for i, m in enumerate(c.microgrids):
         if m.grid_id not in grids and m.grid_id not in unchecked:
-            bad("microgrids", i, "grid_id", f"grid {m.grid_id!r} does not exist")
+            bad("microgrids", i, "grid_id", _missing("grid", m.grid_id))
     for i, b in enumerate(c.buildings):
         if b.microgrid_id not in microgrids and b.microgrid_id not in unchecked:
-            bad("buildings", i, "microgrid_id", f"micro-grid {b.microgrid_id!r} does not exist")
+            bad("buildings", i, "microgrid_id", _missing("microgrid", b.microgrid_id))
         if b.floors < 1:
-            bad("buildings", i, "floors", f"floors must be at least 1, got {b.floors}")
+            bad("buildings", i, "floors", tr("registry.row.floors", floors=b.floors))
         if (b.lat is None) != (b.lon is None):
             given, missing = ("lat", "lon") if b.lon is None else ("lon", "lat")
-            bad("buildings", i, missing, f"{given} is given without {missing}: give both coordinates or neither")
+            bad("buildings", i, missing, tr("registry.row.coordinate_alone", given=given, missing=missing))
         if b.lat is not None and not -90 <= b.lat <= 90:
-            bad("buildings", i, "lat", f"latitude {b.lat} is not between -90 and 90 (lat and lon swapped?)")
+            bad("buildings", i, "lat", tr("registry.row.latitude", lat=b.lat))
         if b.lon is not None and not -180 <= b.lon <= 180:
-            bad("buildings", i, "lon", f"longitude {b.lon} is not between -180 and 180")
+            bad("buildings", i, "lon", tr("registry.row.longitude", lon=b.lon))
     for i, h in enumerate(c.households):
         hb = buildings.get(h.building_id)
         if hb is None:
             if h.building_id not in unchecked:
-                bad("households", i, "building_id", f"building {h.building_id!r} does not exist")
+                bad("households", i, "building_id", _missing("building", h.building_id))
         elif h.floor > hb.floors:
-            bad("households", i, "floor", f"floor {h.floor} is above the top floor {hb.floors} of {hb.id!r}")
+            bad(
+                "households",
+                i,
+                "floor",
+                tr("registry.row.floor_above_top", floor=h.floor, floors=hb.floors, building=repr(hb.id)),
+            )
         if h.care.away_until is not None and not _aware(h.care.away_until):
-            bad("households", i, "away_until", "away_until needs a UTC offset (e.g. +08:00)")
+            bad("households", i, "away_until", tr("registry.row.needs_offset", column="away_until"))
     for i, d in enumerate(c.devices):
         if d.building_id not in buildings and d.building_id not in unchecked:
-            bad("devices", i, "building_id", f"building {d.building_id!r} does not exist")
+            bad("devices", i, "building_id", _missing("building", d.building_id))
         if d.household_id is not None:
             dh = households.get(d.household_id)
             if dh is None:
                 if d.household_id not in unchecked:
-                    bad("devices", i, "household_id", f"household {d.household_id!r} does not exist")
+                    bad("devices", i, "household_id", _missing("household", d.household_id))
             elif dh.building_id != d.building_id:
                 bad(
                     "devices",
                     i,
                     "household_id",
-                    f"household {d.household_id!r} is in building {dh.building_id!r}, not {d.building_id!r}",
+                    tr(
+                        "registry.row.household_elsewhere",
+                        household=repr(d.household_id),
+                        in_building=repr(dh.building_id),
+                        building=repr(d.building_id),
+                    ),
                 )
         if d.expected_interval_s <= 0:
-            bad("devices", i, "expected_interval_s", f"must be positive, got {d.expected_interval_s}")
+            bad("devices", i, "expected_interval_s", tr("registry.row.positive", value=d.expected_interval_s))
         if d.gateway_id is not None and not _ID.fullmatch(d.gateway_id):
-            bad("devices", i, "gateway_id", f"gateway id {d.gateway_id!r} is not a valid id (letters, digits, _ . -)")
+            bad("devices", i, "gateway_id", tr("registry.row.gateway_id", id=repr(d.gateway_id)))
     for i, p in enumerate(c.people):
         if p.scope_id not in unchecked and (p.scope_id not in seen or seen[p.scope_id] == "devices"):
-            bad("people", i, "scope_id", f"scope {p.scope_id!r} is not a node of the grid (street … household)")
+            bad("people", i, "scope_id", tr("registry.row.scope", scope=repr(p.scope_id)))
     for i, s in enumerate(c.roster):
         if s.person_id not in people_ids and s.person_id not in unchecked:
-            bad("roster", i, "person_id", f"person {s.person_id!r} does not exist")
+            bad("roster", i, "person_id", _missing("person", s.person_id))
         if s.microgrid_id not in microgrids and s.microgrid_id not in unchecked:
-            bad("roster", i, "microgrid_id", f"micro-grid {s.microgrid_id!r} does not exist")
+            bad("roster", i, "microgrid_id", _missing("microgrid", s.microgrid_id))
         for column, value in (("start", s.start), ("end", s.end)):
             if not _aware(value):
-                bad("roster", i, column, f"{column} needs a UTC offset (e.g. +08:00)")
+                bad("roster", i, column, tr("registry.row.needs_offset", column=column))
         if _aware(s.start) and _aware(s.end) and s.end <= s.start:
-            bad("roster", i, "end", f"shift ends ({s.end.isoformat()}) before it starts ({s.start.isoformat()})")
+            bad(
+                "roster",
+                i,
+                "end",
+                tr("registry.row.shift_ends_first", end=s.end.isoformat(), start=s.start.isoformat()),
+            )
         if s.replaces is not None:
             for reason in _replacing(c.roster, s, people_ids, unchecked):
                 bad("roster", i, "replaces", reason)
@@ -178,9 +200,9 @@ def _replacing(roster: Sequence[DutyShift], s: DutyShift, people: set[str], unch
     """What is wrong with a shift that takes over `s.replaces`'s duty (see `DutyShift`)."""
     who = s.replaces
     if who == s.person_id:
-        return ["a shift cannot take over its own person's duty"]
+        return [tr("registry.row.replaces_self")]
     if who not in people:
-        return [] if who in unchecked else [f"person {who!r} does not exist"]
+        return [] if who in unchecked else [_missing("person", who)]
     if not (_aware(s.start) and _aware(s.end)):
         return []
     overlaps = any(
@@ -195,8 +217,13 @@ def _replacing(roster: Sequence[DutyShift], s: DutyShift, people: set[str], unch
     )
     if not overlaps:
         return [
-            f"{who!r} has no shift in {s.microgrid_id!r} between {s.start.isoformat()} and {s.end.isoformat()} "
-            "to take over"
+            tr(
+                "registry.row.nothing_to_replace",
+                person=repr(who),
+                microgrid=repr(s.microgrid_id),
+                start=s.start.isoformat(),
+                end=s.end.isoformat(),
+            )
         ]
     return []
 
@@ -215,27 +242,27 @@ def _check_contacts(
     """Contact points: one owner that exists, a family member's name, an address that fits the channel."""
     for i, k in enumerate(contacts):
         if (k.person_id is None) == (k.household_id is None):
-            bad("contacts", i, "person_id", "give exactly one of person_id and household_id")
+            bad("contacts", i, "person_id", tr("registry.row.contact_owner"))
         elif k.person_id is not None and k.person_id not in people and k.person_id not in unchecked:
-            bad("contacts", i, "person_id", f"person {k.person_id!r} does not exist")
+            bad("contacts", i, "person_id", _missing("person", k.person_id))
         elif k.household_id is not None:
             if k.household_id not in households and k.household_id not in unchecked:
-                bad("contacts", i, "household_id", f"household {k.household_id!r} does not exist")
+                bad("contacts", i, "household_id", _missing("household", k.household_id))
             if not k.name.strip():
-                bad("contacts", i, "name", "a household's contact point needs the family member's name")
+                bad("contacts", i, "name", tr("registry.row.contact_name"))
             elif "#" in k.name:
-                bad("contacts", i, "name", "a name may not contain '#'")
+                bad("contacts", i, "name", tr("registry.row.name_hash"))
         if k.priority < 1:
-            bad("contacts", i, "priority", f"priority must be at least 1, got {k.priority}")
+            bad("contacts", i, "priority", tr("registry.row.priority", priority=k.priority))
         address = k.address.strip()
         if not address:
-            bad("contacts", i, "address", "an address is required")
+            bad("contacts", i, "address", tr("registry.row.address_required"))
         elif k.channel in (ChannelKind.SMS, ChannelKind.VOICE) and not _PHONE.fullmatch(address):
-            bad("contacts", i, "address", f"{address!r} is not a phone number (digits, optional + - and spaces)")
+            bad("contacts", i, "address", tr("registry.row.not_phone", address=repr(address)))
         elif k.channel is ChannelKind.EMAIL and not _EMAIL.fullmatch(address):
-            bad("contacts", i, "address", f"{address!r} is not an e-mail address such as name@example.org")
+            bad("contacts", i, "address", tr("registry.row.not_email", address=repr(address)))
         elif k.channel is ChannelKind.WEBHOOK and not address.startswith(("http://", "https://")):
-            bad("contacts", i, "address", f"{address!r} is not an http(s) URL")
+            bad("contacts", i, "address", tr("registry.row.not_http", address=repr(address)))
         elif k.channel is ChannelKind.WEBHOOK and (problem := outbound_problem(address, allow_private=True)):
             # private and loopback addresses are the sender's call (notify.allow_private_targets); link-local never
-            bad("contacts", i, "address", f"webhook URL refused: {problem}")
+            bad("contacts", i, "address", tr("registry.row.webhook_refused", reason=problem))

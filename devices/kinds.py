@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
-from core.i18n import LANGS, lang_tag
+from core.i18n import EN, ZH, Text, lang_tag, tr
 from devices.errors import DevicesError
 from devices.model import Contact, QuietHours
 from devices.topics import ID_PATTERN
@@ -51,7 +51,11 @@ StoreType = Literal["id", "text", "int", "bool", "float", "enum", "time", "date"
 
 
 class CellError(ValueError):
-    """A cell could not be read; the message names what was expected."""
+    """A cell could not be read; `reason` (a catalog `Text`) names what was expected."""
+
+    def __init__(self, reason: Text) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 def _ident(s: str) -> str:
     if not _ID.fullmatch(s):
-        raise CellError("not a valid id (letters, digits, _ . -; at most 64; no spaces)")
+        raise CellError(tr("registry.cell.id"))
     return s
 
 
@@ -84,7 +88,7 @@ def _int(s: str) -> int:
     try:
         return int(s)
     except ValueError:
-        raise CellError("expected a whole number") from None
+        raise CellError(tr("registry.cell.whole_number")) from None
 
 
 _DURATION = re.compile(r"(\d+)\s*([smhd]?)")
@@ -94,10 +98,10 @@ _DURATION_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
 def _duration(s: str) -> int:
     m = _DURATION.fullmatch(s.strip().lower())
     if not m:
-        raise CellError("expected a duration in whole seconds or as 90m, 12h, 1d")
+        raise CellError(tr("registry.cell.duration"))
     value = int(m[1]) * _DURATION_UNIT[m[2]]
     if value <= 0:
-        raise CellError("expected a duration longer than zero")
+        raise CellError(tr("registry.cell.duration_positive"))
     return value
 
 
@@ -107,7 +111,7 @@ def _bool(s: str) -> bool:
         return True
     if v in _FALSE:
         return False
-    raise CellError("expected yes/no, true/false or 1/0")
+    raise CellError(tr("registry.cell.bool"))
 
 
 def _yes(b: bool) -> str:
@@ -118,9 +122,9 @@ def _degrees(s: str) -> float:
     try:
         value = float(s)
     except ValueError:
-        raise CellError("expected decimal degrees such as 30.2741 (not 30°16′27″)") from None
+        raise CellError(tr("registry.cell.degrees")) from None
     if not math.isfinite(value):
-        raise CellError("expected decimal degrees such as 30.2741")
+        raise CellError(tr("registry.cell.degrees_finite"))
     return value
 
 
@@ -128,9 +132,9 @@ def _aware(s: str) -> datetime:
     try:
         d = datetime.fromisoformat(s)
     except ValueError:
-        raise CellError("expected an ISO 8601 date and time such as 2026-03-01T08:00:00+08:00") from None
+        raise CellError(tr("registry.cell.timestamp")) from None
     if d.tzinfo is None:
-        raise CellError("the time needs a UTC offset, e.g. 2026-03-01T08:00:00+08:00")
+        raise CellError(tr("registry.cell.timestamp_offset"))
     return d
 
 
@@ -138,26 +142,26 @@ def _date(s: str) -> date:
     try:
         return date.fromisoformat(s)
     except ValueError:
-        raise CellError("expected a date such as 2024-05-31") from None
+        raise CellError(tr("registry.cell.date")) from None
 
 
 def _time(s: str) -> time:
     m = _HHMM.fullmatch(s.strip())
     if not m:
-        raise CellError("expected HH:MM")
+        raise CellError(tr("registry.cell.time"))
     try:
         return time(int(m[1]), int(m[2]), int(m[3] or 0))
     except ValueError:
-        raise CellError("expected HH:MM with hours 0-23 and minutes 0-59") from None
+        raise CellError(tr("registry.cell.time_range")) from None
 
 
 def _quiet(s: str) -> QuietHours:
     start, sep, end = s.partition("-")
     if not sep:
-        raise CellError("expected HH:MM-HH:MM, e.g. 22:00-06:00")
+        raise CellError(tr("registry.cell.quiet_hours"))
     q = QuietHours(_time(start), _time(end))
     if q.start == q.end:
-        raise CellError("quiet hours start and end at the same time")
+        raise CellError(tr("registry.cell.quiet_hours_empty"))
     return q
 
 
@@ -171,13 +175,13 @@ def _hms(t: time) -> str:
 
 def _phone(s: str) -> str:
     if _SCIENTIFIC.fullmatch(s):
-        raise CellError("Excel turned the number into scientific notation; format the column as text and retype it")
+        raise CellError(tr("registry.cell.scientific"))
     return s
 
 
 def _email(s: str) -> str:
     if not _EMAIL.fullmatch(s):
-        raise CellError("expected an e-mail address such as name@example.org")
+        raise CellError(tr("registry.cell.email"))
     return s
 
 
@@ -188,7 +192,7 @@ def _contacts(s: str) -> tuple[Contact, ...]:
             continue
         fields = [f.strip() for f in part.split("|")]
         if len(fields) not in (2, 3) or not fields[0] or not fields[1]:
-            raise CellError("expected name|phone|relation;name|phone|relation (relation optional)")
+            raise CellError(tr("registry.cell.contacts"))
         out.append(Contact(fields[0], _phone(fields[1]), fields[2] if len(fields) == 3 else ""))
     return tuple(out)
 
@@ -196,7 +200,7 @@ def _contacts(s: str) -> tuple[Contact, ...]:
 def _contact_cell(contacts: tuple[Contact, ...]) -> str:
     for c in contacts:
         if any(ch in f for f in (c.name, c.phone, c.relation) for ch in "|;"):
-            raise DevicesError(f"contact {c.name!r} contains '|' or ';', which the CSV form cannot hold")
+            raise DevicesError(tr("registry.contact_unwritable", name=repr(c.name)))
     return ";".join(f"{c.name}|{c.phone}|{c.relation}" if c.relation else f"{c.name}|{c.phone}" for c in contacts)
 
 
@@ -239,7 +243,7 @@ CONTACTS: Kind[tuple[Contact, ...]] = Kind(_contacts, _contact_cell, ("text",), 
 def _lang(s: str) -> str:
     tag = lang_tag(s)
     if tag is None:
-        raise CellError(f"expected a language: {' or '.join(LANGS)}")
+        raise CellError(tr("registry.cell.lang", zh=ZH, en=EN))
     return tag
 
 
@@ -254,6 +258,6 @@ def enum_kind(kind: type[E]) -> Kind[E]:
         try:
             return kind(s)
         except ValueError:
-            raise CellError(f"expected one of {', '.join(k.value for k in kind)}") from None
+            raise CellError(tr("registry.cell.one_of", values=", ".join(k.value for k in kind))) from None
 
     return Kind(parse, lambda e: e.value, ("enum",), lambda e: (e.value,), lambda v: kind(v[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,37 @@ def test_english_without_a_language_and_under_an_english_locale(
     monkeypatch.setenv("CWATCH_NEW_PASSWORD", "short")
     assert main(["accounts", "add", "wf", "--role", "grid_worker", "--scope", "x"]) == 2
     assert capsys.readouterr().err == "cwatch: password must have at least 12 characters\n"
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [
+        ("zh_CN", "cwatch：登记信息被拒绝：1 个问题\n  devices.csv:2: offline_after_s: 'a day'：应为时长：整秒数"),
+        ("en", "cwatch: registry refused: 1 problem\n  devices.csv:2: offline_after_s: 'a day': expected a duration"),
+    ],
+)
+def test_a_bad_registry_cell_is_named_in_the_cli_language(
+    lang: str,
+    shown: str,
+    tmp_path: Path,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The reason is in the CLI's language; the file, line and column stay as written."""
+    assert main(["registry", "sample", str(tmp_path / "s")]) == 0
+    devices = tmp_path / "s" / "devices.csv"
+    with devices.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["offline_after_s"] = "a day"
+    with devices.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    monkeypatch.setenv("CWATCH_LANG", lang)
+    assert main(["registry", "import", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err.startswith(shown)
 
 
 def test_help_is_in_the_cli_language(

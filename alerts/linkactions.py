@@ -24,7 +24,7 @@ from typing import Any
 from alerts.actionlinks import FAMILY_ACTIONS, PERSON_ACTIONS, ActionLinks, Link, refusal
 from alerts.errors import AlertsError, LinkRefusedError, NotFoundError, StoreError, ValidationError
 from alerts.lifecycle import Action, Status
-from alerts.messages import both, place, recipient_lang
+from alerts.messages import coded, place, recipient_lang
 from alerts.model import Account, Ticket
 from alerts.notices import Audience
 from alerts.service import TicketService
@@ -121,18 +121,18 @@ class LinkActions:
             raise LinkRefusedError("not_allowed", tr("errors.link_recipient_gone"))
         username = await self.accounts_of(person.id) if self.accounts_of is not None else None
         actor = Account(0, username or person.id, person.role, person.scope_id, person.name, person.id)
-        said = both(
+        said, code = coded(
             "notices.by_link",
             name=person.name,
             channel=link.channel,
             action=tr(f"board.onetap.action.{link.action}"),
         )
         action = {"accept": Action.ACK, "on_my_way": Action.START, "resolve": Action.RESOLVE}[link.action]
-        text = note.strip() if action is Action.RESOLVE and note else said
+        own = note.strip() if action is Action.RESOLVE and note else None
+        via = self._via(link) if own is not None else {**self._via(link), **code}
+        text = own if own is not None else said
         try:
-            return await self.service.act(
-                link.ticket_id, actor, action, text, via=self._via(link), check=self._check(link)
-            )
+            return await self.service.act(link.ticket_id, actor, action, text, via=via, check=self._check(link))
         except NotFoundError as e:  # the person's scope no longer covers the ticket
             raise LinkRefusedError("not_allowed", tr("errors.link_out_of_area")) from e
         except AlertsError as e:
@@ -152,7 +152,8 @@ class LinkActions:
             check(t)
             data = self._via(link)
             if link.action == "all_well":
-                said = both("notices.family_all_well", name=link.recipient.name)
+                said, code = coded("notices.family_all_well", f" {extra}" if extra else "", name=link.recipient.name)
+                data.update(code)
                 values = {
                     "status": Status.RESOLVED,
                     "resolved_at": now,
@@ -160,15 +161,15 @@ class LinkActions:
                     "ack_due_at": None,
                     "resolve_due_at": None,
                 }
-                return Change(Action.RESOLVE.value, actor, values, note=f"{said} {extra}" if extra else said, data=data)
-            said = both("notices.family_send_someone", name=link.recipient.name)
+                return Change(Action.RESOLVE.value, actor, values, note=said, data=data)
+            said, code = coded("notices.family_send_someone", f" {extra}" if extra else "", name=link.recipient.name)
+            data.update(code)
             asker = {"id": link.recipient.id, "name": link.recipient.name}
             values, told, channel = self.service.send_someone(t, now, asker)
             data.update(channel=channel, notified=[c["id"] for c in told])
             if "escalation_level" in values:
                 data["level"] = values["escalation_level"]
-            note_text = f"{said} {extra}" if extra else said
-            return Change(SEND_SOMEONE, actor, values, note=note_text, data=data, recipients=told)
+            return Change(SEND_SOMEONE, actor, values, note=said, data=data, recipients=told)
 
         result = await self.service.store.update(link.ticket_id, now, decide)
         if result is None:  # pragma: no cover - decide always returns a change

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.model import Ticket
 from alerts.notices import TEMPLATES
 from core import i18n
-from core.i18n import EN, LANGS, ZH
+from core.i18n import EN, LANGS, ZH, Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,19 @@ def render(
 def both(key: str, **params: object) -> str:
     """A timeline note everyone reads whatever their language: Chinese, then English in brackets."""
     return f"{i18n.render(key, ZH, params)} ({i18n.render(key, EN, params)})"
+
+
+def coded(key: str, rest: str = "", **params: object) -> tuple[str, dict[str, Any]]:
+    """A timeline note the system writes: its text in both languages (`both`, then `rest` as it is: a reason or
+    a person's words), and its code for the event's data (`note_key`, with `note_values` and `note_rest` when
+    there are any), from which the board says it in its reader's language alone. A value that is a catalog
+    text travels as its key."""
+    data: dict[str, Any] = {"note_key": key}
+    if params:
+        data["note_values"] = {k: {"key": v.key} if isinstance(v, Text) else str(v) for k, v in params.items()}
+    if rest:
+        data["note_rest"] = rest
+    return both(key, **params) + rest, data
 
 
 def recipient_lang(hierarchy: object, recipient_id: str, *, family: bool, default: str) -> str:

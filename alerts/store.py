@@ -26,7 +26,7 @@ from alerts.dbguard import translated
 from alerts.errors import ConflictError, InvalidCursorError, NotFoundError, StoreError
 from alerts.incident import settle
 from alerts.lifecycle import ACTIVE, Action, Status, SystemAction
-from alerts.messages import both
+from alerts.messages import coded
 from alerts.model import SEVERITY_RANK, SYSTEM_ACTOR, MemberState, Ticket, TicketEvent, TicketMember, TicketPage
 from alerts.notices import Notice, NoticeSink
 from alerts.tables import create_tables, outbox, ticket_events, ticket_members, tickets
@@ -664,7 +664,8 @@ class TicketStore:
         recipients = cards(changed.assignee_id) if settled.notify else ()
         note = None
         if action is SystemAction.CONFIRM and alert.details.get(CONFIRMED_BY) == "timeout":
-            note = both("notices.system.confirmed_by_timeout")
+            note, code = coded("notices.system.confirmed_by_timeout")
+            data.update(code)
         change = Change(action.value, SYSTEM_ACTOR, note=note, data=data, recipients=recipients, quiet=not notify)
         return changed, await self._record(conn, changed, now, change, None)
 
@@ -739,8 +740,8 @@ class TicketStore:
         ticket = row_to_ticket(row)
         await self._add_member(conn, ticket.id, alert, now)
         # reopened after a person resolved it (`reopen_within`): their fix did not hold, it did not clear
-        note = both(f"notices.system.reopen.{'cleared' if resolved_by == SYSTEM_ACTOR else 'resolved'}")
-        data: dict[str, Any] = {"alert_ts": alert.ts, "flap": True, "rule_id": alert.rule_id, **_wait(alert)}
+        note, code = coded(f"notices.system.reopen.{'cleared' if resolved_by == SYSTEM_ACTOR else 'resolved'}")
+        data: dict[str, Any] = {"alert_ts": alert.ts, "flap": True, "rule_id": alert.rule_id, **_wait(alert), **code}
         if alert.reopen_within > 0:
             data["reopen_within"] = alert.reopen_within
         change = Change(
@@ -791,7 +792,7 @@ class TicketStore:
         """The ticket held only alarms being verified, and the last one was withdrawn: nothing happened. Closed
         when nobody took it yet; a ticket a person took stays with them, cleared."""
         what = alert.details.get("event") or alert.details.get("reason")
-        note = both("notices.system.withdrawn") + (f": {what}" if what else "")
+        note, code = coded("notices.system.withdrawn", f": {what}" if what else "")
         values: dict[str, Any] = {"verifying": False, "verify_until": None, "cleared": True, "cleared_at": alert.ts}
         if ticket.status is Status.OPEN:
             values.update(
@@ -804,7 +805,7 @@ class TicketStore:
             )
             await self._set_members_active(conn, ticket.id, False)
         changed = await self._write(conn, ticket.id, now, values)
-        data = {"alert_ts": alert.ts, "rule_id": alert.rule_id, "reason": what}
+        data = {"alert_ts": alert.ts, "rule_id": alert.rule_id, "reason": what, **code}
         change = Change(SystemAction.CANCEL.value, SYSTEM_ACTOR, note=note, data=data, quiet=True)
         return changed, await self._record(conn, changed, now, change, ticket.status)
 
@@ -817,8 +818,8 @@ class TicketStore:
         }
         resolved = await self._write(conn, ticket.id, now, values)
         await self._set_members_active(conn, ticket.id, False)
-        note = both("notices.system.auto_resolved")
-        change = Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note)
+        note, code = coded("notices.system.auto_resolved")
+        change = Change(SystemAction.AUTO_RESOLVE.value, SYSTEM_ACTOR, note=note, data=code)
         return resolved, await self._record(conn, resolved, now, change, ticket.status)
 
     async def update(self, ticket_id: int, now: float, decide: Callable[[Ticket], Change | None]) -> Changed | None:

@@ -47,6 +47,10 @@ MISSING: dict[str, str] = {
 
 
 def messages() -> dict[str, dict[str, str]]:
-    """The board's texts per language (served as `/messages.json`): its own, keyed without `board.`, and the
-    names of roles, levels, statuses and severities as `names.*`."""
-    return {lang: area("board", lang) | {f"names.{k}": v for k, v in area("names", lang).items()} for lang in LANGS}
+    """The board's texts per language (served as `/messages.json`): its own, keyed without `board.`, the names
+    of roles, levels, statuses and severities as `names.*`, and the timeline notes the system writes (their
+    `note_key`) as `notices.*`."""
+    return {
+        lang: area("board", lang) | {f"{a}.{k}": v for a in ("names", "notices") for k, v in area(a, lang).items()}
+        for lang in LANGS
+    }

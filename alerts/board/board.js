@@ -934,11 +934,23 @@
       e.note ? el("span", { class: "note" }, systemNote(e)) : null)));
   }
 
-  // The system's own notes (notices sent, escalations, reminders) are stored in both languages; the board says
-  // them in its own from the event's data. Any other note is a person's and stays as written.
+  // The system's own notes (notices sent, escalations, reminders, a reopen or withdrawal, a one-tap link's) are
+  // stored in both languages; the board says them in its own: by their code (`note_key`, its values and what
+  // follows it) or from the event's data, else (a note stored before it had a code) the part of "中文 (English)"
+  // in its language. Any other note is a person's and stays as written.
   function systemNote(e) {
     const d = e.data || {};
-    if (e.actor !== "system") return e.note;
+    if (d.note_key) {
+      const key = d.note_key.replace(/^board\./, "");
+      const values = {};
+      for (const [k, v] of Object.entries(d.note_values || {})) values[k] = v && v.key ? tr(v.key.replace(/^board\./, "")) : v;
+      const said = tr(key, values);
+      if (said !== key) return said + (d.note_rest || "");
+    }
+    const own = e.actor === "resident" || (e.actor !== "system" && !e.actor.startsWith("family:") &&
+      (d.via !== "link" || e.action === "resolve"));
+    if (own) return e.note;
+    if (e.actor !== "system") return oneLanguage(e.note);
     const who = d.name || d.recipient;
     const via = [d.channel, d.to].filter(Boolean).join(" ");
     const at = d.next_attempt_at ? clock(d.next_attempt_at) : "";
@@ -951,7 +963,14 @@
       const said = tr(key, { n: d.level });
       if (said !== key) return said;
     }
-    return e.note;
+    return oneLanguage(e.note);
+  }
+
+  // "中文 (English)" and what follows (a reason, a person's words): the part in the board's language and the rest
+  const BOTH_NOTE = /^([^]*?[\u3400-\u9fff\uff00-\uffef][^]*?) \(([^()]*[A-Za-z]{2}[^()]*)\)([^]*)$/;
+  function oneLanguage(note) {
+    const m = BOTH_NOTE.exec(String(note || ""));
+    return m ? (I18N.lang === "en" ? m[2] : m[1]) + m[3] : note;
   }
 
   // Who did it, by name: a person's name (the server's `actor_name`), the family, the system or the resident.

@@ -134,6 +134,10 @@ async def test_family_all_well_resolves_as_the_family_member(engine: AsyncEngine
         [resolve] = [e for e in await kit.service.store.timeline(t.id) if e.action == "resolve"]
         assert resolve.data["audience"] == "family"
         assert resolve.data["channel"] == "email"
+        # the note in both languages, and its code for the board to say it in one
+        assert resolve.note == "家属王伟确认一切安好 (family member 王伟: all is well)"
+        assert resolve.data["note_key"] == "notices.family_all_well"
+        assert resolve.data["note_values"] == {"name": "王伟"}
 
 
 async def test_a_recipient_without_contact_points_is_given_up_at_once_with_the_reason(engine: AsyncEngine) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 from zoneinfo import ZoneInfo
 
 from alerts.lifecycle import Status
-from alerts.messages import Message, recipient_lang, render
+from alerts.messages import Message, both, coded, recipient_lang, render
 from alerts.model import Ticket
 from alerts.notices import ACTIONS, TEMPLATES
 from core import i18n
@@ -123,3 +123,15 @@ def test_the_timeline_says_each_attempt_in_both_languages_from_the_catalog() -> 
         ": gateway 503"
     )
     assert notes.note(Outcome("gave_up", who, "no number")) == "无法通知 周杰 (gave up reaching 周杰): no number"
+
+
+def test_a_coded_note_is_both_languages_and_its_key_with_values_and_what_follows() -> None:
+    accept = i18n.tr("board.onetap.action.accept")
+    note, data = coded("notices.by_link", ": 已到场", name="李娜", channel="sms", action=accept)
+    assert note == both("notices.by_link", name="李娜", channel="sms", action=accept) + ": 已到场"
+    assert data == {
+        "note_key": "notices.by_link",
+        "note_values": {"name": "李娜", "channel": "sms", "action": {"key": "board.onetap.action.accept"}},
+        "note_rest": ": 已到场",
+    }
+    assert coded("notices.system.withdrawn")[1] == {"note_key": "notices.system.withdrawn"}

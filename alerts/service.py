@@ -433,6 +433,7 @@ class TicketService:
         notes = [e.note for e in await self.store.timeline(ticket_id) if e.action == Action.RESOLVE.value and e.note]
         return {
             "title": ticket.title,
+            "titles": ticket.titles,
             "status": ticket.status.value,
             "resolved_at": ticket.resolved_at,
             "resolution": notes[-1] if notes else None,

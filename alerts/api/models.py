@@ -283,6 +283,7 @@ class FeedbackViewOut(BaseModel):
     """All a link's holder sees of the ticket."""
 
     title: str
+    titles: dict[str, str] = Field(default_factory=dict, description="the rule's title per language, if it has one")
     status: Status
     resolved_at: float | None
     resolution: str | None

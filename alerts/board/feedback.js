@@ -1,27 +1,42 @@
 // Resident evaluation page: the one-time token travels in the URL fragment (never sent to servers in logs).
+// One language: `?lang=`, else the browser's (i18n.js `fromBrowser`), Chinese by default; the switch changes it.
 "use strict";
 
 (function () {
   const $ = (id) => document.getElementById(id);
   const token = decodeURIComponent(location.hash.slice(1));
-  const { either } = window.cwatchI18n; // both languages until this browser has used the board (i18n.js)
+  const I18N = window.cwatchI18n;
+  const { tr, title } = I18N;
   let rating = 0;
+  let ticket = null;
+  let said = null; // the key of the message shown, if any
 
-  function message(key) { $("fb-message").textContent = either(key); }
+  function message(key) {
+    said = key;
+    $("fb-message").textContent = tr(key);
+  }
+
+  // the texts that come with the ticket, in the page's language
+  function draw() {
+    if (said) $("fb-message").textContent = tr(said);
+    if (!ticket) return;
+    $("fb-title").textContent = title(ticket.title, ticket.titles);
+    $("fb-resolution").textContent = ticket.resolution ? tr("resident.resolution", { text: ticket.resolution }) : "";
+    for (const b of document.querySelectorAll(".star")) {
+      b.textContent = "★".repeat(Number(b.dataset.rating)) + " " + tr("resident.rating." + b.dataset.rating);
+    }
+  }
 
   async function load() {
     if (!token) return message("resident.invalid");
     const r = await fetch("/api/v1/feedback/" + encodeURIComponent(token));
     if (!r.ok) return message("resident.used");
-    const t = await r.json();
-    $("fb-title").textContent = t.title;
-    $("fb-resolution").textContent = t.resolution ? either("resident.resolution", { text: t.resolution }) : "";
+    ticket = await r.json();
     for (let i = 1; i <= 5; i++) {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "star";
       b.dataset.rating = String(i);
-      b.textContent = "★".repeat(i) + " " + either("resident.rating." + i);
       b.addEventListener("click", () => {
         rating = i;
         document.querySelectorAll(".star").forEach((s) => s.classList.toggle("chosen", Number(s.dataset.rating) === i));
@@ -29,8 +44,14 @@
       });
       $("fb-stars").append(b);
     }
+    draw();
     $("fb-form").hidden = false;
   }
+
+  $("lang").addEventListener("click", () => {
+    I18N.toggle();
+    draw();
+  });
 
   $("fb-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -43,5 +64,6 @@
     message(r.ok ? "resident.thanks" : "resident.failed");
   });
 
-  window.cwatchI18n.load().then(load).catch(() => message("resident.network"));
+  I18N.fromBrowser();
+  I18N.load().then(load).catch(() => message("resident.network"));
 })();

@@ -48,8 +48,12 @@ window.cwatchI18n = (function () {
     return explicit || assumed ? tr(key, values) : `${textIn("zh-CN", key, values)} ${textIn("en", key, values)}`;
   }
 
-  // a name from names.toml (`names.status.open`), or the raw value when there is none
-  const named = (table, value) => ((messages[lang] || {})[`names.${table}.${value}`] || value);
+  // a name from names.toml (`names.status.open`), or the raw value when there is none; a status or role as
+  // the board shows it on its own (`label.status.open`: "Open", not the "open" of a sentence) where it has one
+  const named = (table, value) => {
+    const m = messages[lang] || {};
+    return m[`label.${table}.${value}`] || m[`names.${table}.${value}`] || value;
+  };
   // the board's own label of a value (`act.ack`), or the raw value when there is none
   const labelled = (prefix, value) => ((messages[lang] || {})[prefix + value] || value);
 
@@ -93,6 +97,16 @@ window.cwatchI18n = (function () {
     use(next, false);
   }
 
+  // A page anyone may open from a message, shown in one language (the resident's evaluation): `?lang=`, else
+  // this browser's choice (the board's, or this page's switch), else the first of the browser's languages (what
+  // it sends as Accept-Language) the catalog has, else Chinese. Used, not remembered, until the switch is.
+  function fromBrowser() {
+    const tag = (v) => ({ zh: "zh-CN", en: "en" })[String(v || "").split(/[-_]/)[0].toLowerCase()] || null;
+    const own = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]).map(tag).find(Boolean);
+    lang = tag(new URLSearchParams(location.search).get("lang")) || (explicit ? lang : own) || "zh-CN";
+    assumed = true;
+  }
+
   async function load(remember) {
     try {
       const r = await fetch("/messages.json", { credentials: "same-origin" });
@@ -104,7 +118,7 @@ window.cwatchI18n = (function () {
   }
 
   return {
-    tr, named, labelled, either, title, use, load, assume,
+    tr, named, labelled, either, title, use, load, assume, fromBrowser,
     get lang() { return lang; },
     toggle() { use(lang === "zh-CN" ? "en" : "zh-CN", true); },
   };

@@ -196,7 +196,7 @@ async def test_resident_rates_the_work_through_a_one_time_link(board: str) -> No
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                page = await (await browser.new_context(viewport=PHONE)).new_page()
+                page = await (await browser.new_context(viewport=PHONE, locale="zh-CN")).new_page()
                 page_errors: list[str] = []
                 watch_errors(page, page_errors)
                 await page.goto(board + link["path"])

@@ -67,7 +67,7 @@ async def test_switching_language_changes_the_board_and_persists_after_reload(bo
 
             await page.click("#lang")
             await expect(page.locator("#lang")).to_have_text("中文")
-            await expect(ticket).to_contain_text("acknowledged")
+            await expect(ticket).to_contain_text("Acknowledged")
             await expect(ticket).to_contain_text("min ago")
             await expect(page.locator("#logout")).to_have_text("Log out")
             await expect(page.locator(".summary")).to_contain_text("Active")

@@ -64,9 +64,8 @@
 
   // `opts`: api(path) -> promise of JSON; onTicket(id) when a ticket in the drill-down is chosen (omit: read-only);
   // width/height of the drawing in its own units; marker: the least radius of an incident marker; building: the
-  // least and largest size of a building ([8, 28]); stretch: how much more one axis may be scaled than the other
-  // to fill the box (1: true proportions; never with map tiles); names: "microgrid" labels every micro-grid
-  // (else only while there are at most 12).
+  // least and largest size of a building ([8, 28]); names: "microgrid" labels every micro-grid (else only while
+  // there are at most 12). The buildings keep their true proportions: the plan is letterboxed in its box.
   function create(box, opts) {
     const W = opts.width || 800;
     const H = opts.height || 520;
@@ -104,17 +103,14 @@
       const kx = (W - PAD) / Math.max((hi[0] - lo[0]) * TILE, 1e-9);
       const ky = (H - PAD) / Math.max((hi[1] - lo[1]) * TILE, 1e-9);
       const k = Math.min(kx, ky, 4);
-      const stretch = plan.tile_url ? 1 : Math.max(1, opts.stretch || 1);
-      const scale = TILE * k; // the tiles' scale (true proportions)
-      const sx = TILE * Math.min(kx, k * stretch, 4 * stretch);
-      const sy = TILE * Math.min(ky, k * stretch, 4 * stretch);
+      const scale = TILE * k; // the buildings' and the tiles' scale, the same both ways
       const ox = W / 2 - ((lo[0] + hi[0]) / 2) * scale;
       const oy = H / 2 - ((lo[1] + hi[1]) / 2) * scale;
       const cx = (lo[0] + hi[0]) / 2;
       const cy = (lo[1] + hi[1]) / 2;
       const at = (lat, lon) => {
         const [x, y] = mercator(lat, lon, z);
-        return [W / 2 + (x - cx) * sx, H / 2 + (y - cy) * sy];
+        return [W / 2 + (x - cx) * scale, H / 2 + (y - cy) * scale];
       };
       const tiles = [];
       if (plan.tile_url) {
@@ -200,7 +196,8 @@
             "data-severity": hit.worst, "data-count": hit.count }));
         }
       }
-      drawing.replaceChildren(layers.tiles, layers.areas, layers.buildings, layers.markers);
+      // names over the buildings (a halo keeps them readable where a building is under them), under the markers
+      drawing.replaceChildren(layers.tiles, layers.buildings, layers.areas, layers.markers);
       drawing.setAttribute("data-placed", String(placed.length));
       const rest = plan.buildings.filter((b) => b.lat === null || b.lon === null);
       unplaced.hidden = rest.length === 0;

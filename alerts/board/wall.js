@@ -76,10 +76,10 @@
     const box = $("plan");
     state.planView = window.cwatchPlan.create(box, {
       api: async (path) => (path === "/siteplan" ? state.plan : api(path)),
-      // read from 3 m: the plan fills its box (a little out of proportion if need be), buildings and markers
-      // have a least size, every compound is named
-      width: box.clientWidth - 12, height: box.clientHeight - 12, marker: 16, building: [18, 48], stretch: 2.8,
-      names: "microgrid", pad: 90, fonts: [30, 20], // the names' sizes in wall.css
+      // read from 3 m: the plan keeps the buildings' true proportions (letterboxed in its box), buildings and
+      // markers have a least size, every compound is named
+      width: box.clientWidth - 12, height: box.clientHeight - 12, marker: 16, building: [20, 48],
+      names: "microgrid", pad: 60, fonts: [30, 20], // the names' sizes in wall.css
     });
     await state.planView.load();
     await reload();

@@ -74,9 +74,11 @@ async def viewer_report(
         node = _ancestor_at(hierarchy, microgrid_id, by)
         return area(hierarchy, by, node) if node is not None else Area(microgrid_id, by, microgrid_id)
 
+    # the registry's order (the CSV's, the wall's): 第一网格 before 第二网格, which sorting by name would not give
+    order = {node_id: i for i, node_id in enumerate(_collection(hierarchy, by))}
     areas = sorted(
         {a.id: a for a in (area_of(m) for m in microgrids if level_of(hierarchy, m) is not None)}.values(),
-        key=lambda a: a.id,
+        key=lambda a: order.get(a.id, len(order)),
     )
     return build_report(
         rows,

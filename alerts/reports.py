@@ -241,7 +241,8 @@ def build_report(
     areas: Sequence[Area] = (),
 ) -> Report:
     """Roll the store's rows up. `area_of(microgrid_id)` names the area at `area_level` a micro-grid lies in;
-    `areas` are listed even without tickets, so a quiet grid shows as 0 rather than missing."""
+    `areas` are listed first and in their order, even without tickets, so a quiet grid shows as 0 rather than
+    missing."""
     report = Report(scope, period, area_level, trend=[Figures() for _ in period.edges])
     for a in areas:
         report.by_area[a.id] = (a, Figures())
@@ -281,7 +282,7 @@ def report_dict(report: Report, rule_names: Callable[[str], str] | None = None) 
         "totals": report.totals.as_dict(),
         "by_area": [
             {"id": a.id, "level": a.level, "name": a.name, **f.as_dict()}
-            for a, f in sorted(report.by_area.values(), key=lambda af: (af[0].name, af[0].id))
+            for a, f in report.by_area.values()  # the order of `areas`, then areas no longer in the registry
         ],
         "by_rule": [
             {"rule_id": r, "name": rule_names(r) if rule_names else r, **f.as_dict()}

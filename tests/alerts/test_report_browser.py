@@ -101,6 +101,36 @@ async def test_street_duty_reads_the_monthly_report_and_can_print_it(board: str)
             await browser.close()
 
 
+async def test_the_board_leads_to_the_report_on_a_desk_and_on_a_phone(board: str) -> None:
+    """A leader finds the monthly review on the board itself, not by typing its address; on a phone the link
+    sits with the filters, as big as any touch target, and the wall's does not show."""
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            desk = await (await browser.new_context(viewport={"width": 1440, "height": 900})).new_page()
+            await login(desk, board, "leader")
+            await expect(desk.locator("#wall-link")).to_be_visible()
+            await desk.click("#reports-link")
+            await expect(desk.locator("#report")).to_be_visible(timeout=20_000)
+            await expect(desk.locator("#title")).to_contain_text("月度报表")
+            phone = await (await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)).new_page()
+            await login(phone, board, "leader")
+            await expect(phone.locator("#reports-link")).to_be_hidden()  # folded with the filters
+            await phone.click("#f-toggle")
+            link = phone.locator("#reports-link")
+            await expect(link).to_be_visible()
+            await expect(phone.locator("#wall-link")).to_be_hidden()
+            box = await link.bounding_box()
+            assert box is not None
+            assert box["height"] >= 44
+            await phone.click("#lang")
+            await expect(link).to_have_text("Monthly report")
+        finally:
+            await browser.close()
+
+
 async def test_without_a_session_the_page_says_to_log_in(board: str) -> None:
     from playwright.async_api import async_playwright, expect
 

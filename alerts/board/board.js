@@ -384,6 +384,7 @@
     state.silences = items;
     const shown = items.filter((s) => s.cancelled_at === null);
     $("silences").hidden = shown.length === 0;
+    $("silences-toggle").textContent = tr("silences_count", { n: shown.length });
     $("silence-list").replaceChildren(...shown.map((s) => el("li", { "data-testid": "silence", "data-id": s.id },
       tr("silence.line", {
         what: tr(s.active ? "silence.active" : "silence.upcoming"),
@@ -563,6 +564,12 @@
     closeSilenceForm();
   }
   $("silence-cancel-form").addEventListener("click", closeSilenceForm);
+  // on a phone the silences fold into one line, so the first ticket stays near the top however many there are
+  function unfoldSilences(open) {
+    $("silences").classList.toggle("open", open);
+    $("silences-toggle").setAttribute("aria-expanded", String(open));
+  }
+  $("silences-toggle").addEventListener("click", () => unfoldSilences(!$("silences").classList.contains("open")));
 
   $("silence-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -576,6 +583,7 @@
       return;
     }
     resetSilenceForm();
+    unfoldSilences(true); // its author sees the one just made
     await refresh();
   });
 

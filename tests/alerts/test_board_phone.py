@@ -7,12 +7,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from devices.sample import sample_street
 
 from .board_app import alert_dict
-from .test_board_browser import ARGS, CHROMIUM, PHONE, A, board, inject, login, watch_errors
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, A, board, inject, login, watch_errors
 
 __all__ = ["board"]
 
@@ -86,6 +87,52 @@ async def test_the_phone_board_has_touch_targets_the_first_ticket_on_screen_and_
             await page.locator("#timeline li").last.scroll_into_view_if_needed()
             last = await box(page, "#timeline li >> nth=-1")
             assert last["y"] + last["h"] <= (await box(page, "#actbar"))["y"] + 1
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_silences_fold_into_one_line_on_a_phone_so_the_first_ticket_stays_near_the_top(board: str) -> None:
+    """A micro-grid with a silence on each of its buildings: on a phone they take one line, which opens them,
+    and the first ticket stays where it is without them."""
+    reg = sample_street(start=None)
+    buildings = [b.id for b in reg.buildings.values() if reg.microgrid_of(b.id) == A]
+    silences: list[int] = []
+    async with httpx.AsyncClient(base_url=board) as client:
+        r = await client.post("/api/v1/auth/login", json={"username": "leader_a", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        for b in buildings:
+            body = {"scope_id": b, "comment": f"{b} 水表更换，施工期间请勿打扰住户", "duration_s": 3600}
+            made = await client.post("/api/v1/silences", json=body, headers=headers)
+            made.raise_for_status()
+            silences.append(made.json()["id"])
+        try:
+            await inject(board, alert_dict("trash_full:TB-fold", A, "垃圾桶满溢", "warning", time.time(), "trash_full"))
+            await _folded(board, len(buildings))
+        finally:  # the module's other tests see the board without them
+            for sid in silences:
+                await client.post(f"/api/v1/silences/{sid}/cancel", headers=headers)
+
+
+async def _folded(board: str, n: int) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "worker_a")
+            toggle = page.locator("#silences-toggle")
+            await expect(toggle).to_contain_text(str(n))
+            await expect(page.get_by_test_id("silence").first).to_be_hidden()
+            assert (await box(page, "#silences-toggle"))["h"] >= TOUCH_PX
+            first = await box(page, ".ticket")
+            assert first["y"] < FOLD_PX + TOUCH_PX, first  # the folded line's height, no more
+            await toggle.click()
+            await expect(page.get_by_test_id("silence")).to_have_count(n)
+            await expect(toggle).to_have_attribute("aria-expanded", "true")
             assert errors == []
         finally:
             await browser.close()

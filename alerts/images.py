@@ -87,7 +87,8 @@ def process(data: bytes, limits: UploadLimits) -> Processed:
     media_type, fmt = kind
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # judged below against `limits.max_pixels`, with the picture's size in the reason
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[fmt]) as im:
                 width, height = im.size
                 if width * height > limits.max_pixels:
@@ -105,7 +106,13 @@ def process(data: bytes, limits: UploadLimits) -> Processed:
                 upright = ImageOps.exif_transpose(im)
     except UploadError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning) as e:
+    except Image.DecompressionBombError:  # over twice Pillow's own limit: refused before its size is known here
+        raise UploadError(
+            "too_many_pixels",
+            tr("errors.photo_far_too_many_pixels", megapixels=f"{limits.max_pixels / 1e6:g}"),
+            status=413,
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as e:
         raise UploadError(
             "unreadable",
             tr("errors.photo_unreadable", why=type(e).__name__),

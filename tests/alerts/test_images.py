@@ -95,6 +95,19 @@ def test_too_large_and_too_many_pixels_are_refused_before_decoding() -> None:
     assert (pixels.value.code, pixels.value.status) == ("photo_too_many_pixels", 413)
 
 
+@pytest.mark.parametrize("size", [(10_000, 9_000), (14_000, 13_000)])  # over Pillow's limit, over twice it
+def test_a_huge_picture_is_too_many_pixels_not_a_damaged_file(size: tuple[int, int]) -> None:
+    """Pillow's own bomb guard fires first on pictures this big: the uploader still hears that it has too many
+    pixels (413), not that the file is damaged."""
+    bomb = io.BytesIO()
+    Image.new("1", size).save(bomb, "PNG")
+    with pytest.raises(UploadError) as pixels:
+        process(bomb.getvalue(), UploadLimits())
+    assert (pixels.value.code, pixels.value.status) == ("photo_too_many_pixels", 413)
+    assert "百万像素" in pixels.value.message_for("zh-CN")
+    assert "megapixels" in pixels.value.message_for("en")
+
+
 def test_sniffing_reads_signatures_not_names() -> None:
     assert sniff(jpeg()) == ("image/jpeg", "JPEG")
     assert sniff(png()) == ("image/png", "PNG")

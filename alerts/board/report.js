@@ -93,6 +93,43 @@
     if (line) box.append(svg("path", { d: line, class: "rate" }));
   }
 
+  // MTTA and MTTR per day (month): a line each, broken where a bucket has none, a dot per value with its figure
+  function times(points) {
+    const box = $("times");
+    box.replaceChildren();
+    const W = 800, H = 220, L = 36, B = 20, n = Math.max(points.length, 1);
+    const step = (W - L) / n;
+    const values = points.flatMap((p) => [p.mtta_s, p.mttr_s]).filter((v) => v != null);
+    const max = Math.max(60, ...values);
+    box.append(svg("line", { x1: L, y1: H - B, x2: W, y2: H - B, class: "axis" }));
+    const top = svg("text", { x: 2, y: 12 });
+    top.textContent = dur(max);
+    box.append(top);
+    ["mtta_s", "mttr_s"].forEach((k) => {
+      let d = "";
+      let joined = false;
+      points.forEach((p, i) => {
+        if (p[k] == null) { joined = false; return; }
+        const x = (L + i * step + step / 2).toFixed(1), y = (H - B - ((H - B - 10) * p[k]) / max).toFixed(1);
+        d += (joined ? " L " : " M ") + x + " " + y;
+        joined = true;
+        const dot = svg("circle", { cx: x, cy: y, r: 3, class: k });
+        const title = svg("title", {});
+        title.textContent = p.start + ": " + t(k) + " " + dur(p[k]);
+        dot.append(title);
+        box.append(dot);
+      });
+      if (d) box.append(svg("path", { d: d.trim(), class: k }));
+    });
+    points.forEach((p, i) => {
+      if (n <= 12 || i % Math.ceil(n / 10) === 0) {
+        const label = svg("text", { x: L + i * step, y: H - 5 });
+        label.textContent = p.start.slice(5) || p.start;
+        box.append(label);
+      }
+    });
+  }
+
   function render(r) {
     const levels = { street: "", community: t("community"), grid: t("grid"), microgrid: t("microgrid") };
     $("title").textContent = r.scope.name + " · " + t("title");
@@ -108,6 +145,10 @@
     $("trend").setAttribute("aria-label", $("h-trend").textContent);
     $("trend-caption").textContent = t("caption");
     trend(r.trend);
+    $("h-times").textContent = r.period.bucket === "day" ? t("times") : t("timesMonthly");
+    $("times").setAttribute("aria-label", $("h-times").textContent);
+    $("times-caption").textContent = t("timesCaption");
+    times(r.trend);
     $("h-areas").textContent = t("areas") + " (" + (levels[r.area_level] || r.area_level) + ")";
     table($("areas"), [t("area"), ...COLS.map(t)], r.by_area);
     $("h-rules").textContent = t("rules");
@@ -149,7 +190,9 @@
     $("print").textContent = t("print");
     $("lang").textContent = t("other");
     const by = $("by"), chosen = by.value || params.get("by") || "";
-    by.replaceChildren(el("option", "", ""));
+    const deflt = el("option", t("byDefault")); // the server's default: one level below the scope
+    deflt.value = "";
+    by.replaceChildren(deflt);
     ["community", "grid", "microgrid"].forEach((k) => {
       const o = el("option", t(k));
       o.value = k;

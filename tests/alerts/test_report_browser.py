@@ -30,6 +30,16 @@ SHOTS = os.environ.get("CWATCH_SCREENSHOTS")
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _board(tmp_path_factory)
+
+
+@pytest.fixture
+def own_board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A board of its own, for a test whose tickets the others' counts must not see."""
+    yield from _board(tmp_path_factory)
+
+
+def _board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         unavailable("chromium is not installed")
     reg = sample_street(start=None)
@@ -131,6 +141,46 @@ async def test_the_board_leads_to_the_report_on_a_desk_and_on_a_phone(board: str
             await browser.close()
 
 
+async def test_the_report_draws_the_mean_times_to_acknowledge_and_resolve(own_board: str) -> None:
+    """MTTA and MTTR have their own trend beside the tickets': a line each with a dot per day that has one."""
+    from playwright.async_api import async_playwright, expect
+
+    board = own_board
+    [tid] = await inject_one(board)
+    async with httpx.AsyncClient(base_url=board) as client:
+        r = await client.post("/api/v1/auth/login", json={"username": "leader", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        for action, body in (("ack", {}), ("resolve", {"note": "已清理"})):
+            (await client.post(f"/api/v1/tickets/{tid}/{action}", json=body, headers=headers)).raise_for_status()
+    month = datetime.now(UTC).strftime("%Y-%m")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "leader")
+            await page.goto(f"{board}/reports?month={month}&lang=zh")
+            await expect(page.locator("#h-times")).to_have_text("每日平均确认与处置用时")
+            await expect(page.locator("#times circle.mtta_s")).to_have_count(1)
+            await expect(page.locator("#times circle.mttr_s")).to_have_count(1)
+            await expect(page.locator("#times circle.mttr_s title")).to_contain_text("平均处置用时")
+            await page.click("#lang")
+            await expect(page.locator("#times-caption")).to_contain_text("mean time to resolve")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def inject_one(url: str) -> list[int]:
+    alert = alert_dict("trash_full:TB-mtta", A, "垃圾桶满溢", "warning", time.time() - 60, "trash_full")
+    async with httpx.AsyncClient(base_url=url) as client:
+        r = await client.post("/test/alerts", json=[alert])
+        r.raise_for_status()
+        ids: list[int] = r.json()
+        return ids
+
+
 async def test_without_a_session_the_page_says_to_log_in(board: str) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -157,6 +207,7 @@ async def test_the_rows_offered_are_the_levels_below_the_readers_area(board: str
             await expect(street.locator("#report")).to_be_visible()
             await expect(street.locator("#by")).to_be_visible()
             await expect(street.locator("#by option:not([hidden])")).to_have_count(4)  # default, 3 levels
+            await expect(street.locator("#by option").first).to_have_text("下一级")  # the default says what it is
             leader = await (await browser.new_context()).new_page()
             await login(leader, board, "leader")
             await leader.goto(f"{board}/reports?lang=zh")

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from core.i18n import env_lang, render
 from core.progress import Progress
 
-#: What each stage of a package's progress reads as on the bar.
-STAGES = {"read": "checking rows", "save": "saving rows"}
+#: What each stage of a package's progress reads as on the bar (in the CLI's language).
+STAGES = {"read": "cli.progress.read", "save": "cli.progress.save"}
 
 
 @contextmanager
@@ -21,6 +22,7 @@ def terminal_progress(stream: TextIO | None = None) -> Iterator[Progress]:
 
     out = stream or sys.stderr
     enabled = out.isatty()
+    lang = env_lang()
     bars: dict[str, Any] = {}
 
     def report(stage: str, done: int, total: int) -> None:
@@ -30,9 +32,9 @@ def terminal_progress(stream: TextIO | None = None) -> Iterator[Progress]:
         if bar is None:
             for other in bars.values():
                 other.close()
-            bar = bars[stage] = tqdm(
-                total=total, desc=STAGES.get(stage, stage), unit=" rows", file=out, mininterval=0.5, unit_scale=True
-            )
+            desc = render(STAGES[stage], lang) if stage in STAGES else stage
+            unit = render("cli.progress.rows", lang)
+            bar = bars[stage] = tqdm(total=total, desc=desc, unit=unit, file=out, mininterval=0.5, unit_scale=True)
         bar.update(max(0, done - bar.n))
 
     try:

@@ -188,13 +188,15 @@ def _by_simulated_time(
 
     disable = bool(getattr(args, "no_progress", False)) or not sys.stderr.isatty()
     total = max((t1 - t0) / 3600, 0.01)
-    fmt = "{l_bar}{bar}| {n:.1f}/{total:.1f} simulated h [{elapsed}<{remaining}]{postfix}"
+    lang = env_lang()
+    hours = render("cli.sim.simulated_h", lang)
+    fmt = "{l_bar}{bar}| {n:.1f}/{total:.1f} " + hours + " [{elapsed}<{remaining}]{postfix}"
     with tqdm(total=total, disable=disable, mininterval=0.5, smoothing=0.1, bar_format=fmt) as bar:
         for n, m in enumerate(messages, 1):
             done = min(total, max(0.0, (m.ts - t0) / 3600))
             if done > bar.n:
                 bar.update(done - bar.n)
-                bar.set_postfix_str(f"{n} messages", refresh=False)
+                bar.set_postfix_str(render("cli.sim.messages_so_far", lang, {"n": n}), refresh=False)
             yield m
 
 
@@ -242,11 +244,15 @@ async def _publish_paced(
         ok = pub.flush()
         st = pub.stats()
     bar.close()  # type: ignore[attr-defined]
-    print(
-        f"published {st.published}, acknowledged {st.acknowledged}, refused {st.refused} "
-        f"over {st.connections} connection(s) in {st.seconds:.1f} s ({st.rate:.0f} msg/s)",
-        file=sys.stderr,
-    )
+    values = {
+        "published": st.published,
+        "acknowledged": st.acknowledged,
+        "refused": st.refused,
+        "connections": st.connections,
+        "seconds": f"{st.seconds:.1f}",
+        "rate": f"{st.rate:.0f}",
+    }
+    print(render("cli.sim.published", env_lang(), values), file=sys.stderr)
     return 0 if ok and st.refused == 0 else 1
 
 
@@ -279,7 +285,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             t0 = time.monotonic()
             n = sum(1 for _ in messages)
-            print(f"generated {n} messages in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            seconds = f"{time.monotonic() - t0:.1f}"
+            print(render("cli.sim.generated", env_lang(), {"n": n, "seconds": seconds}), file=sys.stderr)
             code = 0
     finally:
         if out is not None:
@@ -309,7 +316,7 @@ def _record(args: argparse.Namespace) -> int:
         password=args.password,
         client_id=args.client_id + "-rec",
     )
-    print(f"recorded {n} messages to {args.out}", file=sys.stderr)
+    print(render("cli.sim.recorded", env_lang(), {"n": n, "out": args.out}), file=sys.stderr)
     return 0
 
 
@@ -328,7 +335,7 @@ def _import_csv(args: argparse.Namespace) -> int:
 
     messages = import_csv(args.csv, community=args.community, channel=args.channel)
     n = write_jsonl(messages, args.out) if args.out else write_jsonl(messages, sys.stdout)
-    print(f"imported {n} messages", file=sys.stderr)
+    print(render("cli.sim.imported", env_lang(), {"n": n}), file=sys.stderr)
     return 0
 
 

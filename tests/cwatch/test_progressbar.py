@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from cwatch.progressbar import terminal_progress
 from devices.csvio import load_registry, save_registry
 from devices.sample import sample_street
@@ -32,7 +34,8 @@ def test_an_import_reports_every_row_against_the_total(tmp_path: Path) -> None:
     assert len(heard) > 2  # reported on the way, not only at both ends
 
 
-def test_on_a_terminal_a_bar_per_stage_with_total_and_time_left() -> None:
+def test_on_a_terminal_a_bar_per_stage_with_total_and_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CWATCH_LANG", "en")
     screen = Terminal()
     with terminal_progress(screen) as progress:
         for done in range(0, 100_001, 20_000):
@@ -43,6 +46,18 @@ def test_on_a_terminal_a_bar_per_stage_with_total_and_time_left() -> None:
     assert "saving rows" in shown
     assert "100k/100k" in shown
     assert "<" in shown  # elapsed<remaining
+
+
+def test_the_bar_speaks_the_clis_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CWATCH_LANG", "zh-CN")
+    screen = Terminal()
+    with terminal_progress(screen) as progress:
+        progress("read", 100, 100)
+        progress("save", 100, 100)
+    shown = screen.getvalue()
+    assert "检查各行" in shown
+    assert "保存各行" in shown
+    assert "rows" not in shown
 
 
 def test_off_a_terminal_nothing_is_drawn() -> None:

@@ -1004,10 +1004,15 @@
     return label === "field." + key ? key : label;
   }
 
+  const VALUE_FIELDS = new Set(["event", "state", "method", "direction", "channel"]);
   function detailValue(key, v) {
     if (v === null || v === undefined) return "—";
     if (typeof v === "boolean") return tr(v ? "yes" : "no");
     if (key === "device_class") return named("device_class", v);
+    if (typeof v === "string" && VALUE_FIELDS.has(key)) { // one of a few words the device sends: said in words
+      const said = tr(`value.${key}.${v}`);
+      if (said !== `value.${key}.${v}`) return said;
+    }
     if (typeof v === "number" && /_s$/.test(key)) return duration(v);
     if (typeof v === "number" && v > 1e9 && /^(since|last_|deferred_from|confirmed_at|used_at|until|wait_ended_at)/.test(key)) return clock(v);
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(tr("list_sep"));

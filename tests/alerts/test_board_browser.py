@@ -351,3 +351,30 @@ async def test_the_board_runs_under_its_content_security_policy(board: str) -> N
             assert await desk.evaluate("() => window.pwned") is None
         finally:
             await browser.close()
+
+
+async def test_the_words_a_device_sends_read_as_words_in_the_detail(board: str) -> None:
+    """A camera's event and state, and the message's channel, read as words in the board's language, not as the
+    protocol's `thrown_object` or `pulse`."""
+    from playwright.async_api import async_playwright, expect
+
+    details = {"channel": "event", "event": "thrown_object", "state": "pulse", "confidence": 0.91}
+    [tid] = await inject(
+        board, alert_dict("thrown:CAM-words", A, "高空抛物", "critical", time.time(), "thrown_object", details=details)
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            await login(page, board, "worker_a")
+            await page.locator(f'.ticket[data-id="{tid}"]').click()
+            body = page.locator("#detail-body")
+            await expect(body).to_contain_text("瞬时")
+            await expect(body).to_contain_text("上报状态")
+            for raw in ("thrown_object", "pulse"):
+                await expect(body).not_to_contain_text(raw)
+            await page.click("#lang")
+            await expect(body).to_contain_text("object thrown")
+            await expect(body).to_contain_text("instant")
+        finally:
+            await browser.close()

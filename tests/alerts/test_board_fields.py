@@ -3,7 +3,9 @@ languages for the board's detail view, so a worker reads "Meter reading (m³)" r
 
 from __future__ import annotations
 
+import enum
 import inspect
+import typing
 
 from pydantic import BaseModel
 
@@ -44,3 +46,38 @@ def test_a_measured_field_names_its_unit() -> None:
         for suffix, unit in units.items():
             if f.endswith(suffix):
                 assert unit in i18n.render(f"board.field.{f}", i18n.EN), f
+
+
+#: detail fields whose value is one of a few words the protocol defines: the board says each in words
+WORD_FIELDS = ("event", "state", "method", "direction")
+
+
+def protocol_words() -> dict[str, set[str]]:
+    """field -> every word the payload models allow in it (their Literal and enum values)."""
+    out: dict[str, set[str]] = {"channel": {c.value for c in devices.payloads.Channel}}
+
+    def walk(field: str, annotation: object) -> None:
+        if typing.get_origin(annotation) is typing.Literal:
+            out.setdefault(field, set()).update(a for a in typing.get_args(annotation) if isinstance(a, str))
+        elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            out.setdefault(field, set()).update(str(a.value) for a in annotation)
+        else:
+            for arg in typing.get_args(annotation):
+                walk(field, arg)
+
+    for _, model in inspect.getmembers(devices.payloads, inspect.isclass):
+        if issubclass(model, BaseModel) and model.__module__ == devices.payloads.__name__:
+            for name, info in model.model_fields.items():
+                if name in WORD_FIELDS:
+                    walk(name, info.annotation)
+    return out
+
+
+def test_every_word_a_device_sends_in_a_detail_reads_as_words_in_both_languages() -> None:
+    words = protocol_words()
+    assert {"forced_open", "thrown_object", "alarm"} <= words["event"]
+    assert {"pulse", "offline"} <= words["state"]
+    for lang in i18n.LANGS:
+        labels = i18n.area("board", lang)
+        missing = sorted(f"{f}.{w}" for f, ws in words.items() for w in ws if f"value.{f}.{w}" not in labels)
+        assert not missing, f"{lang}: no words in core/messages/board.toml for {missing}"

@@ -34,7 +34,7 @@
 
   const state = {
     me: null, tickets: new Map(), selected: null, detail: null, pending: null, truncated: false,
-    source: null, pollTimer: null, safetyTimer: null, clockSkew: 0,
+    source: null, pollTimer: null, safetyTimer: null, clockSkew: 0, media: null,
   };
   // the connection to the server: when each part was lost (ms, null while fine), the last update, reconnects
   const link = {
@@ -53,7 +53,7 @@
     }
     const lost = () => offline(tr(o.method && o.method !== "GET" ? "offline" : "no_server"));
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), FETCH_TIMEOUT_MS); // a server that hangs answers nothing
+    const timer = setTimeout(() => abort.abort(), o.timeoutMs || FETCH_TIMEOUT_MS); // a hung server answers nothing
     o.signal = abort.signal;
     let r;
     let body;
@@ -821,6 +821,8 @@
     $("list-error").textContent = "";
     $("evidence").hidden = true;
     $("evidence").replaceChildren();
+    $("media").hidden = true;
+    state.media = null;
     try {
       await loadDetail(id);
     } catch (e) {
@@ -831,7 +833,68 @@
     }
     renderList();
     if (state.selected === id) loadEvidence(id);
+    if (state.selected === id) loadMedia(id);
   }
+
+  // The open ticket's pictures: the camera's snapshot and clip (shown when their host is on media.hosts), the
+  // photos people attached (thumbnails opening the photo), and, while the ticket is worked on, a button to take
+  // or add one (a phone offers its camera).
+  const UPLOAD_TIMEOUT_MS = 120000; // a photo of several MB over a phone's network
+  async function loadMedia(id) {
+    let m;
+    try {
+      m = await api(`/tickets/${id}/media`);
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      return; // no photo storage here (503), or the ticket is gone: the detail says what there is to say
+    }
+    if (state.selected !== id) return;
+    state.media = Object.assign(m, { ticket: id });
+    renderMedia();
+  }
+
+  function renderMedia() {
+    const m = state.media, t = state.detail;
+    if (!m || !t || m.ticket !== t.id) return;
+    const working = ["open", "acknowledged", "in_progress"].includes(t.status) &&
+      t.actions.some((a) => a === "resolve" || a === "comment");
+    $("media-camera").replaceChildren(...m.camera.map((c) => {
+      const what = tr(c.kind === "clip" ? "media.clip" : "media.snapshot");
+      if (!c.shown) return el("p", { class: "muted", "data-testid": "camera-hidden" }, tr("media.not_shown", { what, host: c.host }));
+      if (c.kind === "clip") return el("video", { src: c.url, controls: true, preload: "none", class: "media-clip", title: what });
+      return el("a", { href: c.url, target: "_blank", rel: "noopener noreferrer" },
+        el("img", { src: c.url, alt: what, class: "media-snap", loading: "lazy", "data-testid": "camera-snapshot" }));
+    }));
+    $("media-photos").replaceChildren(...m.photos.map((p) => el("a", { href: p.url, target: "_blank", rel: "noopener" },
+      el("img", { src: p.thumb_url, alt: tr("media.photo_alt", { who: p.uploaded_by, when: clock(p.uploaded_at) }),
+        class: "media-thumb", loading: "lazy", "data-testid": "photo" }))));
+    $("media-note").textContent = m.photo_missing && working ? tr("media.required") : "";
+    $("photo-add").hidden = !working;
+    $("media").hidden = !(m.camera.length || m.photos.length || working);
+  }
+
+  $("photo-file").addEventListener("change", async () => {
+    const file = $("photo-file").files[0];
+    const id = state.selected;
+    $("photo-file").value = "";
+    if (!file || id === null) return;
+    $("action-error").textContent = "";
+    $("media-note").textContent = tr("media.uploading");
+    try {
+      await api(`/tickets/${id}/photos`, {
+        method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" },
+        timeoutMs: UPLOAD_TIMEOUT_MS,
+      });
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      $("media-note").textContent = "";
+      $("action-error").textContent = e.message; // too large, not a picture, unreadable: the server says which
+      return;
+    }
+    if (state.selected !== id) return;
+    await loadDetail(id); // the timeline records it
+    await loadMedia(id);
+  });
 
   // The open ticket's evidence chart (water use against the household's routine, or the device's values):
   // fetched when the ticket opens, not on each of its changes.
@@ -930,6 +993,7 @@
         tr("feedback_link")));
     }
     $("actions").replaceChildren(...buttons);
+    renderMedia(); // a ticket no longer worked on takes no more photos
     $("timeline").replaceChildren(...t.timeline.slice().reverse().map((e) => el("li", { "data-testid": "event" },
       el("span", { class: "when" }, clock(e.at) + " · " + actorName(e)), " ",
       e.data && e.data.rating ? el("span", {}, "★".repeat(e.data.rating) + " ") : null,
@@ -1281,6 +1345,7 @@
     if (state.detail) {
       renderDetail(state.detail);
       loadEvidence(state.detail.id); // its captions and legend are drawn in the language too
+      renderMedia();
     }
     if (state.pending) onAction(state.pending);
   }

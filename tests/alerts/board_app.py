@@ -32,7 +32,10 @@ from prometheus_client import CollectorRegistry
 
 from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, mount
+from alerts.blobs import FileBlobStore
 from alerts.board import STATIC_DIR
+from alerts.media import MediaPolicy
+from alerts.photos import PhotoRequirement, Photos
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
@@ -82,6 +85,8 @@ def build_app(
     telemetry_path: Path | None = None,
     tile_url: str | None = None,
     tz: tzinfo = UTC,
+    media: MediaPolicy | None = None,
+    media_dir: Path | None = None,
 ) -> FastAPI:
     hub = ChangeHub()
     holder: dict[str, Any] = {}
@@ -91,12 +96,25 @@ def build_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(f"sqlite+aiosqlite:///{db_path}")
         await create_tables(engine)
-        service = TicketService(engine, lambda: hierarchy, clock or SystemClock(), hub, tz=tz)
+        policy = media or MediaPolicy()
+        guard = PhotoRequirement(engine, policy).check_resolve
+        service = TicketService(engine, lambda: hierarchy, clock or SystemClock(), hub, tz=tz, resolve_guard=guard)
+        photos = Photos(service, FileBlobStore(media_dir), policy) if media_dir is not None else None
         accounts = AccountStore(engine, SystemClock())
         for lg in logins:
             await accounts.create_account(lg.username, lg.password, lg.role, lg.scope_id, lg.display_name, lg.person_id)
         holder["service"] = service
-        mount(app, AlertsApi(service, accounts, lambda: hierarchy, hub, telemetry=telemetry, tile_url=tile_url))
+        api = AlertsApi(
+            service,
+            accounts,
+            lambda: hierarchy,
+            hub,
+            telemetry=telemetry,
+            tile_url=tile_url,
+            media=policy,
+            photos=photos,
+        )
+        mount(app, api)
         yield
         await engine.dispose()
         if telemetry is not None:
@@ -105,7 +123,9 @@ def build_app(
     async def ready() -> dict[str, bool]:
         return {"store": True}
 
-    app = build_http_app(readiness=ready, metrics=CollectorRegistry(), board_dir=STATIC_DIR)
+    app = build_http_app(
+        readiness=ready, metrics=CollectorRegistry(), board_dir=STATIC_DIR, media_hosts=media.hosts if media else ()
+    )
     app.router.lifespan_context = lifespan
 
     @app.post("/test/alerts")

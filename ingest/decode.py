@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,7 +35,10 @@ from ingest.refusals import RefusalReason, Refused
 
 __all__ = ["Decoder", "PlacementView", "RegistryView"]
 
-_ROUTE_CACHE_MAX = 100_000  # ~30 MB at most; a miss costs a topic parse and two registry look-ups
+_ROUTE_CACHE_MIN = 100_000
+"""The routing cache holds at least this many topics, and at least every topic of the registry's devices
+(`_route_max`): a miss costs a topic parse, two registry look-ups and a route (~10 us, most of a
+message's decoding), and devices report round-robin, so a cache smaller than the registry misses every time."""
 _DETAIL_MAX = 200
 # Tags pydantic appends to an error's location for union members and validators; not field names.
 _LOC_NOISE = frozenset({"datetime", "float", "int", "str", "bool", "list", "url", "constrained-float"})
@@ -55,10 +58,18 @@ class PlacementView(Protocol):
 
 
 class RegistryView(Protocol):
-    """The two look-ups the decoder needs from `devices.registry.Registry`."""
+    """What the decoder needs from `devices.registry.Registry`: two look-ups, and the devices (to size its cache)."""
 
+    @property
+    def devices(self) -> Mapping[str, Device]: ...
     def device(self, device_id: str) -> Device | None: ...
     def placement(self, device_id: str) -> PlacementView | None: ...
+
+
+def _route_max(registry: RegistryView) -> int:
+    """Only routes of registered devices are cached and a topic names one device and channel, so every topic of
+    the registry fits (at ~250 bytes a route: ~50 MB for a district's 200,000 devices, each on one channel)."""
+    return max(_ROUTE_CACHE_MIN, len(Channel) * len(registry.devices))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,7 @@ class Decoder:
         self._fast: dict[type[Payload], FastModel | None] = {}
         self._routes: dict[str, _Route] = {}
         self._registry = registry
+        self._route_max = _route_max(registry)
 
     @property
     def registry(self) -> RegistryView:
@@ -115,6 +127,7 @@ class Decoder:
         """Use a new registry from now on (devices added, moved or removed)."""
         self._registry = registry
         self._routes = {}
+        self._route_max = _route_max(registry)
 
     # --- the hot path ---------------------------------------------------------------------------------------
 
@@ -192,7 +205,7 @@ class Decoder:
             building_id=place.building_id,
             household_id=place.household_id,
         )
-        if len(self._routes) >= _ROUTE_CACHE_MAX:
+        if len(self._routes) >= self._route_max:
             self._routes = {}
         self._routes[topic] = route
         return route

@@ -21,6 +21,11 @@ _MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\n", "\r": "\\r", 
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 _STRING = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 _CACHE_MAX = 100_000
+"""Field names in `_key_cache` (a schema has a few dozen; the bound only keeps junk from growing it)."""
+_PREFIX_CACHE_MAX = 1 << 19
+"""Series (device, channel and place) in `_prefix_cache`: more than a district's (~200,000 devices, one or two
+channels each, ~300 bytes a series). Devices report round-robin, so a cache smaller than the series it sees
+misses every time (a miss builds the prefix again: more than a point's other work)."""
 _key_cache: dict[str, str] = {}
 _prefix_cache: dict[tuple[str, str, str, str, str, str, str | None], str] = {}
 
@@ -39,12 +44,18 @@ def escape_key(name: str) -> str:
     protocol v1 contain neither, so these only keep junk from breaking a batch."""
     out = _key_cache.get(name)
     if out is None:
-        out = name.translate(_KEY)
-        if out.endswith("\\"):
-            out += "_"  # a trailing backslash escapes the separator (and influxd 1.6 refuses a doubled one too)
+        out = _escape_key(name)
         if len(_key_cache) >= _CACHE_MAX:
             _key_cache.clear()
         _key_cache[name] = out
+    return out
+
+
+def _escape_key(name: str) -> str:
+    """`escape_key` without the cache: for tag values (ids), each built into a series' prefix once."""
+    out = name.translate(_KEY)
+    if out.endswith("\\"):
+        out += "_"  # a trailing backslash escapes the separator (and influxd 1.6 refuses a doubled one too)
     return out
 
 
@@ -69,13 +80,13 @@ def _prefix(r: Reading) -> str:
     out = _prefix_cache.get(key)
     if out is None:
         cls, building, channel, community, device, microgrid, household = key
-        k = escape_key
+        k = _escape_key  # ids are many (a district's devices): they would crowd the field names out of `_key_cache`
         hh = f",household={k(household)}" if household else ""
         out = (
             f"{escape_measurement(cls)},building={k(building)},channel={k(channel)},class={k(cls)},"
             f"community={k(community)},device={k(device)}{hh},microgrid={k(microgrid)} "
         )
-        if len(_prefix_cache) >= _CACHE_MAX:
+        if len(_prefix_cache) >= _PREFIX_CACHE_MAX:
             _prefix_cache.clear()
         _prefix_cache[key] = out
     return out

@@ -149,6 +149,27 @@ def test_set_registry_drops_cached_routes() -> None:
     assert r.community_id == "c2"
 
 
+def test_the_route_cache_holds_every_topic_of_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Devices report round-robin: a cache smaller than the registry's topics would miss at every message (at
+    district size it did, and a miss is most of a message's decoding)."""
+    monkeypatch.setattr("ingest.decode._ROUTE_CACHE_MIN", 1)
+    decoder = Decoder(registry(), ManualClock(NOW))
+    routed: list[str] = []
+    route = decoder._route
+
+    def counted(topic: str) -> Any:
+        routed.append(topic)
+        return route(topic)
+
+    monkeypatch.setattr(decoder, "_route", counted)
+    payload = b'{"ts": %d, "state": "heartbeat"}' % int(NOW)
+    topics = [topic_for("c1", dev, Channel.STATUS) for dev in DEVICE_OF_CLASS.values()]
+    for _ in range(3):
+        for topic in topics:
+            decoder.decode(topic, payload, retain=False, received_at=NOW)
+    assert routed == topics
+
+
 def test_readings_are_ordinary_readings() -> None:
     """The decoder builds Readings without the dataclass __init__ (speed); they must be indistinguishable."""
     (r,) = make_decoder().decode(

@@ -4,7 +4,7 @@ start of the interval it was used in (it happened somewhere after the earlier re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from devices.model import DeviceClass
@@ -96,13 +96,15 @@ class UseTracker:
             return None if got is None else got[0]
         return max((last[m][0] for m in meters if m in last), default=None)
 
-    def dump(self) -> dict[str, list[float]]:
-        out = {k: [t, v] for k, (t, v) in self.last.items()}
+    def dump(self) -> dict[str, Sequence[float]]:
+        """Each meter's (ts, register), then its second series' (first, ts, register) if it has one. Tuples, which
+        the snapshot encodes as lists: a copy of `last` costs a district's save far less than a list per meter."""
+        out: dict[str, Sequence[float]] = dict(self.last)
         for k, (first, t, v) in self.other.items():
-            out[k] += [first, t, v]
+            out[k] = (*out[k], first, t, v)
         return out
 
-    def load(self, data: dict[str, list[float]]) -> None:
+    def load(self, data: Mapping[str, Sequence[float]]) -> None:
         self.last = {str(k): (float(v[0]), float(v[1])) for k, v in data.items()}
         self.other = {str(k): (float(v[2]), float(v[3]), float(v[4])) for k, v in data.items() if len(v) >= 5}
 

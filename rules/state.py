@@ -7,8 +7,8 @@ Saving before the hand-off would instead lose alerts. In the service the runner 
 the spool hands again what it judged since (`rules.runner`).
 
 The snapshot is stored compressed (zlib, level 1, in a worker thread, which leaves the event loop free): a
-district's is tens of MB of JSON, and the database would otherwise write and compress all of it itself. A
-snapshot stored uncompressed (a JSON object) still loads."""
+district's is tens of MB, and the database would otherwise write and compress all of it itself. A snapshot
+stored uncompressed (a JSON object, from an earlier release) still loads."""
 
 from __future__ import annotations
 

@@ -198,8 +198,8 @@ def test_the_streets_routine_survives_a_restart_and_old_snapshots_still_load() -
     assert [(a.action, a.dedup_key, a.ts) for a in part1 + part2] == [(a.action, a.dedup_key, a.ts) for a in whole]
     assert len(no_water(whole)) == 1
 
-    # a snapshot written before first uses, first days and the street's limits were kept
-    raw = msgspec.json.decode(snapshot)
+    # a snapshot written (as JSON) before first uses, first days and the street's limits were kept
+    raw = msgspec.msgpack.decode(snapshot)
     for key in ("known_from", "partial", "street"):
         del raw["rules"]["usual"][key]
     old = Engine.restore(

@@ -224,7 +224,7 @@ def test_a_snapshot_from_before_per_still_loads() -> None:
     old = engine(WITHOUT_PER, reg, allowed_lateness_s=0)
     old.process(lane(reg, T, "start", CAR))
     snapshot = old.snapshot()
-    assert "objects" not in msgspec.json.decode(snapshot)["rules"][RULE]
+    assert "objects" not in msgspec.msgpack.decode(snapshot)["rules"][RULE]
     new = Engine.restore(snapshot, default_rules(reg), reg, allowed_lateness_s=0)
     [r] = raises(new.advance(T + 11 * M), RULE)
     assert r.ts == T + 10 * M

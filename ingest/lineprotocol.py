@@ -23,9 +23,9 @@ _STRING = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 _CACHE_MAX = 100_000
 """Field names in `_key_cache` (a schema has a few dozen; the bound only keeps junk from growing it)."""
 _PREFIX_CACHE_MAX = 1 << 19
-"""Series (device, channel and place) in `_prefix_cache`: more than a district's (~200,000 devices, one or two
-channels each, ~300 bytes a series). Devices report round-robin, so a cache smaller than the series it sees
-misses every time (a miss builds the prefix again: more than a point's other work)."""
+"""Series (device, channel and place) in `_prefix_cache`: more than a district's (~195,000 devices, one or two
+channels each; ~360 bytes a series, 70 MB for one each). Devices report round-robin, so a cache smaller than the
+series it sees misses every time (a miss builds the prefix again: more than a point's other work)."""
 _key_cache: dict[str, str] = {}
 _prefix_cache: dict[tuple[str, str, str, str, str, str, str | None], str] = {}
 

@@ -7,6 +7,8 @@ from enum import IntEnum
 from typing import Annotated, Literal, Union, get_args, get_origin
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from msgspec.structs import replace
 from pydantic import AnyUrl
 
@@ -65,6 +67,18 @@ def test_escaping() -> None:
     point = line(r)
     assert ",building=b\\ 1\\,x\\=y," in point
     assert 'my\\ field="a \\"quoted\\", spaced=string"' in point
+
+
+@given(st.text(alphabet=st.sampled_from('aZ-_0中 ,=\\\n\r\t"')))
+def test_a_tag_value_is_escaped_as_a_field_key_is(value: str) -> None:
+    """Tag values skip `translate` when nothing needs escaping; what they get is what the key's rules give."""
+    expected = value.translate(
+        str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+    )
+    if expected.endswith("\\"):
+        expected += "_"
+    r = replace(R, building_id=value or "b")
+    assert f",building={expected or 'b'},channel=" in line(r)
 
 
 def test_timestamps_are_whole_microseconds_in_ns() -> None:

@@ -9,6 +9,7 @@ stack traces: those go to the log."""
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -87,8 +88,12 @@ def _field_message(err: Any, lang: str) -> str:
     key = f"errors.field.{err.get('type', '')}"
     if lang == EN or key not in catalog():
         return own
+    ctx = dict(err.get("ctx") or {})
+    expected = ctx.get("expected")
+    if isinstance(expected, str):  # pydantic's "'a', 'b' or 'c'": its last "or" in the reader's words
+        ctx["expected"] = re.sub(r" or ('[^']*')$", lambda m: render("names.or", lang) + m.group(1), expected)
     try:
-        return render(key, lang, err.get("ctx") or {})
+        return render(key, lang, ctx)
     except KeyError:  # a context without the value the text names
         return own
 

@@ -116,6 +116,19 @@ async def test_a_malformed_request_names_its_fields_in_the_callers_language(clie
     assert r.json()["error"]["message"] == "password: Field required"
 
 
+async def test_a_choice_outside_the_allowed_ones_lists_them_in_the_callers_language(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/api/v1/tickets?status=bogus", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422
+    message = r.json()["error"]["message"]
+    assert message.startswith("status.0: 应为 'active'")
+    assert message.endswith(" 或 'closed'")
+    assert " or " not in message
+    r = await client.get("/api/v1/tickets?status=bogus", headers={"Accept-Language": "en"})
+    assert r.json()["error"]["message"].endswith(" or 'closed'")
+
+
 async def test_a_path_no_route_answers_is_told_in_chinese(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/no-such-thing", headers={"Accept-Language": "zh-CN"})
     assert (r.status_code, r.json()["error"]["message"]) == (404, "未找到")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from core.i18n import tr
 from core.urls import AllowEntry, media_allowed, parse_allow_entry
 from rules.alert import Severity
 
@@ -83,6 +84,6 @@ class MediaPolicy:
             except ValueError:
                 host = ""
             shown = media_allowed(url, self.hosts)
-            why = None if shown else f"{host or 'this host'} is not on media.hosts"
+            why = None if shown else tr("errors.media_host_not_listed", host=host or "—")
             out.append(Media(kind, url, host, shown, why))
         return out

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from alerts.api.deps import Api, Viewer
-from alerts.api.errors import error_responses
+from alerts.api.errors import error_responses, lang_of
 from alerts.api.evidence_models import CameraMediaOut, PhotoOut, TicketMediaOut
 from alerts.api.models import MAX_ID
 from alerts.errors import AlertsError, UploadError
 from alerts.images import MEDIA_TYPES
 from alerts.photos import Photo, Photos
-from core.i18n import tr
+from core.i18n import localized, tr
 
 router = APIRouter(tags=["media"])
 
@@ -57,15 +57,18 @@ def photo_out(p: Photo) -> PhotoOut:
 
 
 @router.get("/tickets/{ticket_id}/media", responses=error_responses(401, 404))
-async def ticket_media(ticket_id: TicketId, api: Api, viewer: Viewer) -> TicketMediaOut:
+async def ticket_media(ticket_id: TicketId, request: Request, api: Api, viewer: Viewer) -> TicketMediaOut:
     """The camera's snapshot and clip (shown only from `media.hosts`), the photos attached, and whether resolving
     needs a photo (`media.photo_required_rules` / `_severities`)."""
     photos = _photos(api)
     ticket = await photos.visible(viewer, ticket_id)
     required = photos.needs_photo(ticket)
+    lang = lang_of(request)
     return TicketMediaOut(
         camera=[
-            CameraMediaOut(kind=m.kind, url=m.url, host=m.host, shown=m.shown, why_not=m.why_not)
+            CameraMediaOut(
+                kind=m.kind, url=m.url, host=m.host, shown=m.shown, why_not=m.why_not and localized(m.why_not, lang)
+            )
             for m in api.media.media_of(ticket.details)
         ],
         photos=[photo_out(p) for p in await photos.of_ticket(ticket_id)],

@@ -108,6 +108,10 @@ async def test_camera_media_shows_only_from_listed_hosts(env: Env) -> None:
     assert "10.0.0.8 is not on media.hosts" in camera["clip"]["why_not"]
     assert body["photo_required"] is True
     assert body["photo_missing"] is True
+    zh = await env.client.get(
+        f"/api/v1/tickets/{tid}/media", headers={**await env.login("w1"), "Accept-Language": "zh-CN"}
+    )
+    assert "10.0.0.8 不在 media.hosts 中" in {m["kind"]: m for m in zh.json()["camera"]}["clip"]["why_not"]
 
 
 async def test_a_worker_attaches_a_photo_and_it_is_on_the_timeline(env: Env) -> None:

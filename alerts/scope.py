@@ -80,6 +80,15 @@ def collection(hierarchy: Hierarchy, attr: str) -> Mapping[str, object]:
     return items if isinstance(items, Mapping) else {}
 
 
+def node_label(hierarchy: Hierarchy, node_id: str) -> str:
+    """A grid node's name (a street, community, grid, micro-grid or building) for a person to read, else its id."""
+    for _, attr, _ in NODE_LEVELS:
+        name = getattr(collection(hierarchy, attr).get(node_id), "name", None)
+        if isinstance(name, str) and name:
+            return name
+    return node_id
+
+
 def within(hierarchy: Hierarchy, node_id: str, scope_id: str) -> bool:
     """`hierarchy.is_within`, with a node the registry does not know counted as outside."""
     try:

@@ -30,7 +30,7 @@ from alerts.errors import NotFoundError, SilenceDuplicateError, SilenceError, Si
 from alerts.lifecycle import ALLOWED_ROLES, Action
 from alerts.model import Account
 from alerts.recurrence import Weekly, decode, encode
-from alerts.scope import Hierarchy, in_scope, within
+from alerts.scope import Hierarchy, in_scope, node_label, within
 from alerts.tables import held_alerts, silences
 from core.db import begin_write
 from core.i18n import tr
@@ -161,11 +161,13 @@ class SilenceStore:
         if ends_at <= now:
             raise SilenceError(tr("errors.silence_in_past"))
         if not may_silence(actor, scope_id, hierarchy):
-            raise SilencePermissionError(tr("errors.silence_not_yours", scope=scope_id))
+            raise SilencePermissionError(tr("errors.silence_not_yours", scope=node_label(hierarchy, scope_id)))
         if not within(hierarchy, scope_id, scope_id):
             raise SilenceError(tr("errors.silence_scope_unknown", scope=scope_id))
         if device_id and not within(hierarchy, device_id, scope_id):  # unknown and elsewhere read the same
-            raise SilenceError(tr("errors.silence_device_unknown", device=device_id, scope=scope_id))
+            raise SilenceError(
+                tr("errors.silence_device_unknown", device=device_id, scope=node_label(hierarchy, scope_id))
+            )
         async with translated(), begin_write(self.engine) as conn:
             same = await conn.execute(
                 select(silences.c.id)

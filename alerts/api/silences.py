@@ -30,6 +30,7 @@ from alerts.errors import SilenceError, SilencePermissionError
 from alerts.lifecycle import ACTIVE
 from alerts.model import Account
 from alerts.recurrence import RecurrenceError, Weekly, parse_weekly
+from alerts.scope import node_label
 from alerts.silence_preview import preview, scope_tree
 from alerts.silences import Silence, may_silence
 from core.i18n import tr
@@ -95,7 +96,7 @@ async def preview_silence(body: SilencePreviewBody, api: Api, viewer: Viewer) ->
     critical alarms stay loud, active tickets inside it. Nothing is stored."""
     hierarchy = api.registry()
     if not may_silence(viewer, body.scope_id, hierarchy):
-        raise SilencePermissionError(tr("errors.silence_not_yours", scope=body.scope_id))
+        raise SilencePermissionError(tr("errors.silence_not_yours", scope=node_label(hierarchy, body.scope_id)))
     now = api.service.clock.now()
     start, end = _span(body.starts_at, body.ends_at, body.duration_s or (None if body.ends_at else 3600.0), now)
     weekly = _weekly(body.weekly)

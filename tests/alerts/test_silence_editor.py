@@ -287,3 +287,19 @@ async def test_a_device_silence_is_listed_only_where_its_device_is(env: Env) -> 
         assert meters[other].id not in str(listed)
     listed = (await env.client.get("/api/v1/silences", headers=duty)).json()["items"]
     assert sorted(s["id"] for s in listed) == sorted(made.values())
+
+
+async def test_a_refused_silence_names_the_place_not_its_id(env: Env) -> None:
+    leader = {**await env.login("leader"), "Accept-Language": "zh-CN"}
+    other = next(m for m in env.reg.microgrids.values() if m.id != env.mg)
+    body = {"scope_id": other.id, "duration_s": 600, "comment": "换表"}
+    for path in ("/api/v1/silences", "/api/v1/silences/preview"):
+        r = await env.client.post(path, headers=leader, json=body)
+        assert r.status_code == 403, r.text
+        assert other.name in r.json()["error"]["message"]
+        assert other.id not in r.json()["error"]["message"]
+    r = await env.client.post(
+        "/api/v1/silences", headers=leader, json={**body, "scope_id": env.mg, "device_id": "SD-9999999"}
+    )
+    assert r.status_code == 422
+    assert env.reg.microgrids[env.mg].name in r.json()["error"]["message"]

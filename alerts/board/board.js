@@ -411,10 +411,6 @@
     await refresh();
   }
 
-  function offer(listId, values) {
-    $(listId).replaceChildren(...[...new Set(values)].filter(Boolean).sort().map((v) => el("option", { value: v })));
-  }
-
   function weeklyText(w) {
     const names = tr("silence.weekday").split(",");
     return tr("silence.weekly_line", { days: w.days.map((d) => names[d - 1]).join(tr("names.list_separator")), from: w.from, to: w.to });
@@ -469,12 +465,12 @@
     return wall - zoneOffset(wall - zoneOffset(wall));
   }
 
+  // the weekday boxes, named in the board's language (again after a switch; what is ticked stays ticked)
   function weeklyDays() {
     const box = $("silence-days");
-    if (box.childElementCount) return;
-    tr("silence.weekday").split(",").forEach((name, i) => {
-      box.append(el("label", { class: "day" }, el("input", { type: "checkbox", value: String(i + 1) }), name));
-    });
+    const ticked = new Set([...box.querySelectorAll("input:checked")].map((c) => c.value));
+    box.replaceChildren(...tr("silence.weekday").split(",").map((name, i) => el("label", { class: "day" },
+      el("input", { type: "checkbox", value: String(i + 1), checked: ticked.has(String(i + 1)) }), name)));
   }
 
   function silenceBody() {
@@ -504,6 +500,11 @@
     const body = silenceBody();
     delete body.comment;
     const out = $("silence-preview");
+    if (body.weekly && !body.weekly.days.length) { // not yet a window: say what is missing, not the API's field path
+      out.textContent = tr("silence.pick_days");
+      out.classList.remove("error");
+      return;
+    }
     try {
       const p = await api("/silences/preview", { json: body });
       const classes = Object.entries(p.by_class).map(([c, n]) => `${named("device_class", c)} ${n}`).join(tr("names.list_separator"));
@@ -528,8 +529,9 @@
   $("silence-repeat").addEventListener("change", () => { $("silence-weekly").hidden = !$("silence-repeat").checked; });
 
   $("silence-new").addEventListener("click", async () => {
-    const tickets = [...state.tickets.values()];
-    offer("silence-rules", tickets.map((t) => t.rule_id));
+    // the rules of the tickets in view, each by its name (the value stays the rule's id, which the API takes)
+    const names = new Map([...state.tickets.values()].map((t) => [t.rule_id, t.rule_name || title(t.title, t.titles)]));
+    $("silence-rules").replaceChildren(...[...names.keys()].sort().map((id) => el("option", { value: id, label: names.get(id) })));
     weeklyDays();
     $("silence-start").value = localInput(serverNow());
     $("silence-error").textContent = "";
@@ -1335,6 +1337,7 @@
   function redraw() {
     showSound();
     for (const o of $("silence-duration").options) o.textContent = duration(Number(o.value));
+    if ($("silence-days").childElementCount) weeklyDays();
     showLink();
     if (!state.me) return;
     showWho();

@@ -378,3 +378,32 @@ async def test_the_words_a_device_sends_read_as_words_in_the_detail(board: str) 
             await expect(body).to_contain_text("instant")
         finally:
             await browser.close()
+
+
+async def test_the_silence_form_offers_rules_by_name_and_asks_for_the_days_in_words(board: str) -> None:
+    """The rules offered are named (the value stays the id the API takes); a weekly window without its days says
+    so instead of the API's field path; the weekdays follow the language switch."""
+    from playwright.async_api import async_playwright, expect
+
+    await inject(board, alert_dict("trash_full:TB-form", A, "垃圾桶满溢", "warning", time.time(), "trash_full"))
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "leader_a")
+            await page.click("#silence-new")
+            option = page.locator('#silence-rules option[value="trash_full"]')
+            await expect(option).to_have_attribute("label", "垃圾桶满溢")
+            await page.check("#silence-repeat")
+            await expect(page.get_by_test_id("silence-preview")).to_have_text("请选择每周哪几天")
+            await page.locator('#silence-days input[value="2"]').check()
+            await expect(page.get_by_test_id("silence-preview")).to_contain_text("台设备")
+            await page.click("#lang")
+            await expect(page.locator("#silence-days label").first).to_contain_text("Mon")
+            await expect(page.locator('#silence-days input[value="2"]')).to_be_checked()
+            await page.click("#silence-cancel-form")
+            assert errors == []
+        finally:
+            await browser.close()

@@ -62,6 +62,8 @@
     return { byBuilding, byHousehold };
   }
 
+  const TOUCH_PX = 44; // the least touch target, across
+
   // `opts`: api(path) -> promise of JSON; onTicket(id) when a ticket in the drill-down is chosen (omit: read-only);
   // width/height of the drawing in its own units; marker: the least radius of an incident marker; building: the
   // least and largest size of a building ([8, 28]); names: "microgrid" labels every micro-grid (else only while
@@ -177,6 +179,9 @@
         const below = Math.max(size + 8, (opts.marker || 0) + MG_PX + 4);
         for (const [name, pts] of byMicrogrid) label(shortName(name), pts, "mg-name", below);
       }
+      // each building answers a tap within 22 px of its centre, however small the plan draws it (a phone)
+      const shown = drawing.getBoundingClientRect().width;
+      const reach = Math.max(size * 0.6, TOUCH_PX / 2 * (shown ? W / shown : 1));
       for (const b of placed) {
         const [x, y] = at(b.lat, b.lon);
         const hit = inc.byBuilding.get(b.id);
@@ -186,6 +191,7 @@
         const g = svg("g", { class: "building" + (open === b.id ? " open" : ""), "data-id": b.id, tabindex: 0,
           role: "button", "aria-label": label, "data-testid": "plan-building" },
         svg("title", {}, label),
+        svg("circle", { class: "reach", cx: x, cy: y, r: reach }),
         svg("rect", { x: x - size / 2, y: y - size * 0.4, width: size, height: size * 0.8, rx: 1.5 }));
         g.addEventListener("click", () => drillInto(b.id));
         g.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); drillInto(b.id); } });

@@ -19,7 +19,7 @@ from testkit.services import free_port
 
 from .board_app import Login, alert_dict, build_app, serve
 from .evidence_data import first_device
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, A, board, inject, login, watch_errors
+from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, A, board, inject, login, watch_errors
 
 __all__ = ["board"]
 
@@ -65,6 +65,32 @@ async def test_the_plan_marks_buildings_with_tickets_and_drills_down_to_units(bo
             await expect(page).to_have_url(f"{board}/tickets/{crit}")
             await expect(page.get_by_test_id("detail-title")).to_contain_text("独居老人未用水")
             assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_on_a_phone_each_building_of_the_plan_is_a_touch_target(board: str) -> None:
+    """The plan draws a micro-grid's buildings a dozen pixels wide on a phone; each still answers a tap anywhere
+    within 44 px across, and the tap drills into it."""
+    from playwright.async_api import async_playwright, expect
+
+    building = next(b for b in REG.buildings.values() if b.microgrid_id == A)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+            page = await context.new_page()
+            await login(page, board, "worker_a")
+            await page.click("#f-toggle")
+            await page.click("#plan-toggle")
+            target = page.locator(f'.building[data-id="{building.id}"]')
+            await expect(target).to_be_visible()
+            box = await target.bounding_box()
+            assert box is not None
+            assert min(box["width"], box["height"]) >= 44 - 1, box
+            # a tap off the drawn building but within its reach
+            await page.touchscreen.tap(box["x"] + box["width"] / 2 + 15, box["y"] + box["height"] / 2)
+            await expect(page.get_by_test_id("plan-drill-title")).to_contain_text(building.name)
         finally:
             await browser.close()
 

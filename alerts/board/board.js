@@ -158,11 +158,27 @@
     try {
       await api("/auth/login", { json: { username: $("username").value, password: $("password").value } });
       $("password").value = "";
+      // back to the page that sent its reader here to sign in (the monthly report), if that is where they were
+      const back = afterLogin();
+      if (back) { location.assign(back); return; }
       await start();
     } catch (e) {
       $("login-error").textContent = e.status === 401 ? tr("wrong_password") : e.message;
     }
   });
+
+  // where the report page asked to come back to after signing in, within the last 10 minutes (one use)
+  function afterLogin() {
+    let back = null;
+    try {
+      back = JSON.parse(sessionStorage.getItem("cwatch.after-login") || "null");
+    } catch (e) {
+      back = null;
+    }
+    sessionStorage.removeItem("cwatch.after-login");
+    const fresh = back && typeof back.to === "string" && Date.now() - back.at < 10 * 60 * 1000;
+    return fresh && /^\/reports(\?|$)/.test(back.to) ? back.to : null;
+  }
 
   $("logout").addEventListener("click", async () => {
     await api("/auth/logout", { method: "POST" }).catch(() => null);

@@ -174,7 +174,16 @@
       $("status").textContent = t("failed") + e.message;
       return;
     }
-    if (r.status === 401) { $("status").textContent = t("login"); $("report").hidden = true; return; }
+    if (r.status === 401) { // the board's login brings its reader back here, to this month
+      const back = { to: location.pathname + location.search, at: Date.now() };
+      sessionStorage.setItem("cwatch.after-login", JSON.stringify(back));
+      const sign = el("a", t("signIn"));
+      sign.href = "/";
+      sign.id = "sign-in";
+      $("status").replaceChildren(t("login") + " ", sign);
+      $("report").hidden = true;
+      return;
+    }
     const body = await r.json();
     if (!r.ok) { $("status").textContent = t("failed") + (body.error ? body.error.message : r.status); return; }
     $("status").textContent = "";

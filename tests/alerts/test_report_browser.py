@@ -188,8 +188,15 @@ async def test_without_a_session_the_page_says_to_log_in(board: str) -> None:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page: Any = await (await browser.new_context()).new_page()
-            await page.goto(f"{board}/reports?lang=en")
+            await page.goto(f"{board}/reports?month=2026-01&lang=en")
             await expect(page.locator("#status")).to_contain_text("Log in on the board first", timeout=20_000)
+            # signing in on the board brings the reader back to the report they opened, its month kept
+            await page.click("#sign-in")
+            await page.fill("#username", "leader")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-btn")
+            await expect(page.locator("#report")).to_be_visible(timeout=20_000)
+            assert "/reports?month=2026-01" in page.url
         finally:
             await browser.close()
 

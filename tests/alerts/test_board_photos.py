@@ -109,3 +109,26 @@ async def test_a_worker_sees_the_cameras_picture_and_attaches_a_photo_before_res
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_a_photo_too_large_is_refused_with_the_servers_reason(board: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board,
+        alert_dict("thrown_object:CAM-10", A, "高空抛物", "critical", time.time(), "thrown_object", details=CAMERA),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)).new_page()
+            await login(page, board, "worker_a")
+            await page.locator(f'.ticket[data-id="{tid}"]').click()
+            big = b"\xff\xd8\xff" + b"\0" * (12 * 1024 * 1024)
+            await page.set_input_files(
+                "#photo-file", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": big}]
+            )
+            await expect(page.locator("#action-error")).to_contain_text("照片太大")
+            await expect(page.get_by_test_id("media").get_by_test_id("photo")).to_have_count(0)
+        finally:
+            await browser.close()

@@ -55,12 +55,12 @@ class Period:
     labels: tuple[str, ...]
 
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 def _day(text: str, name: str) -> date:
-    m = _DAY.match(text)
+    m = _DAY.fullmatch(text)
     try:
         if m is None:
             raise ValueError(text)
@@ -75,7 +75,7 @@ def parse_period(month: str | None, since: str | None, until: str | None, tz: tz
     if month is not None and (since is not None or until is not None):
         raise ReportError(tr("errors.report_month_or_range"))
     if month is not None:
-        m = _MONTH.match(month)
+        m = _MONTH.fullmatch(month)
         if m is None or not 1 <= int(m[2]) <= 12 or int(m[1]) < 1970:
             raise ReportError(tr("errors.report_bad_month", month=month))
         first = date(int(m[1]), int(m[2]), 1)

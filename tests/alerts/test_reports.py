@@ -59,6 +59,8 @@ def test_a_year_is_told_by_month_and_the_default_is_this_month_so_far() -> None:
     [
         ("2026-13", None, None, "YYYY-MM"),
         ("2026-1", None, None, "YYYY-MM"),
+        ("2026-11\n", None, None, "YYYY-MM"),  # a line break after it is not part of a month
+        (None, "2026-11-01\n", None, "YYYY-MM-DD"),
         ("November", None, None, "YYYY-MM"),
         ("2026-11", "2026-11-01", None, "either"),
         (None, "2026-11-31", None, "YYYY-MM-DD"),

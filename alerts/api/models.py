@@ -377,8 +377,16 @@ class ScopeNodeOut(BaseModel):
     may_silence: bool
 
 
+class RuleChoiceOut(BaseModel):
+    id: str = Field(description="the rule's id, what a silence's rule_id takes")
+    name: str = Field(description="its title in the caller's language (its id when it has none)")
+
+
 class ScopeTreeOut(BaseModel):
     items: list[ScopeNodeOut] = Field(description="parents before children")
+    rules: list[RuleChoiceOut] = Field(
+        default_factory=list, description="the rules in force, by name: the ones a silence may name"
+    )
     tz: str = Field(
         description="the street's time zone (IANA name, e.g. Asia/Shanghai): weekly windows are in it, and the "
         "board shows and reads a silence's start and end in it, whatever the browser's zone"

@@ -14,6 +14,7 @@ from alerts.api.errors import error_responses, lang_of
 from alerts.api.models import (
     MAX_ID,
     DeviceRefOut,
+    RuleChoiceOut,
     ScopeNodeOut,
     ScopeTreeOut,
     SilenceBody,
@@ -82,12 +83,18 @@ async def create_silence(body: SilenceBody, request: Request, api: Api, viewer: 
 
 
 @router.get("/silences/scopes", responses=error_responses(401))
-async def silence_scopes(api: Api, viewer: Viewer) -> ScopeTreeOut:
+async def silence_scopes(api: Api, viewer: Viewer, request: Request) -> ScopeTreeOut:
     """The grid nodes (street to building) within your scope, with names, parents first: the silence form's
-    picker. `may_silence` says which you may silence; `tz` is the street's time zone, the one of the form's
-    start, end and weekly windows."""
+    picker. `may_silence` says which you may silence; `rules` are the rules in force by name (the form offers
+    them); `tz` is the street's time zone, the one of the form's start, end and weekly windows."""
     items = scope_tree(api.registry(), viewer)
-    return ScopeTreeOut(items=[ScopeNodeOut(**asdict(n)) for n in items], tz=zone_name(api.service.silences.tz))
+    in_force = sorted(api.rules()) if api.rules is not None else []
+    titles = await api.rule_names(viewer, in_force)
+    lang = lang_of(request)
+    rules = [RuleChoiceOut(id=r, name=titles.get(r, {}).get(lang) or r) for r in in_force]
+    return ScopeTreeOut(
+        items=[ScopeNodeOut(**asdict(n)) for n in items], rules=rules, tz=zone_name(api.service.silences.tz)
+    )
 
 
 @router.post("/silences/preview", responses=error_responses(401, 403))

@@ -442,6 +442,10 @@
       "\u3000".repeat(INDENT[n.level] || 0) + n.name)));
     const mine = tree.items.find((n) => n.id === state.me.scope_id && n.may_silence) || tree.items.find((n) => n.may_silence);
     if (mine) select.value = mine.id;
+    // every rule in force by name, with those of the tickets in view (a rule no longer in force among them)
+    const names = new Map((tree.rules || []).map((r) => [r.id, r.name]));
+    for (const o of $("silence-rules").options) if (!names.has(o.value)) names.set(o.value, o.label);
+    $("silence-rules").replaceChildren(...[...names.keys()].sort().map((id) => el("option", { value: id, label: names.get(id) })));
   }
 
   // ---- the street's time zone: a silence's start and end are typed and shown in it, like its weekly windows,

@@ -65,6 +65,19 @@ async def env(engine: AsyncEngine) -> AsyncIterator[Env]:
         yield Env(client, service, reg, mg, titles)
 
 
+async def test_the_picker_offers_the_rules_in_force_by_name_in_the_callers_language(env: Env) -> None:
+    env.titles["smoke_alarm"] = {"zh-CN": "烟感报警", "en": "Smoke alarm"}
+    leader = await env.login("leader")
+    for lang, smoke in (("zh-CN", "烟感报警"), ("en", "Smoke alarm")):
+        tree = (await env.client.get("/api/v1/silences/scopes", headers={**leader, "Accept-Language": lang})).json()
+        # every rule in force, with or without tickets; one without a title by its id
+        assert tree["rules"] == [
+            {"id": "device_offline", "name": "device_offline"},
+            {"id": "smoke_alarm", "name": smoke},
+            {"id": "water_leak", "name": "water_leak"},
+        ]
+
+
 async def test_the_picker_offers_the_leaders_micro_grid_and_its_buildings_by_name(env: Env) -> None:
     items = (await env.client.get("/api/v1/silences/scopes", headers=await env.login("leader"))).json()["items"]
     mine = {n["id"]: n for n in items if n["may_silence"]}

@@ -12,8 +12,9 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,12 +27,14 @@ from cwatch.app import Parts, Service, run_until_signalled
 from cwatch.instance import AlreadyServingError, file_lock
 from cwatch.mailbox import Mailbox, MailboxAt
 from cwatch.settings import Settings
-from devices.model import Role
+from devices.model import DutyShift, Role
 from devices.registry import Registry
+from devices.store import save_registry_db
 from simulator.clock import paced_offloaded
 from simulator.generate import Simulation
+from simulator.message import SimMessage
 from simulator.publisher import Publisher
-from simulator.scenario import SCENARIO_DIR, load_scenario
+from simulator.scenario import SCENARIO_DIR, Scenario, load_scenario
 
 log = logging.getLogger("cwatch.demo")
 
@@ -147,6 +150,36 @@ def demo_accounts(registry: Registry, when: datetime | None = None) -> list[Demo
     return out
 
 
+DEMO_DUTY = timedelta(days=3650)
+"""How long the demo worker's own shift runs: longer than any demo, so "Mine" never empties at a shift change."""
+
+
+def demo_roster(registry: Registry, when: datetime) -> Registry | None:
+    """The registry with the demo worker (the one on duty in the demo's micro-grid at `when`) on duty there
+    from before the roster's first shift for `DEMO_DUTY`, so dispatch picks them first at any hour the demo
+    runs; None when the roster says so already (a kept demo)."""
+    mg = demo_microgrid(registry)
+    worker = next(a for a in demo_accounts(registry, when) if a.role is Role.GRID_WORKER).person_id
+    if worker is None:
+        return None
+    shifts = registry.shifts_in(mg)
+    if any(s.person_id == worker and s.covers(when) and s.covers(when + DEMO_DUTY / 2) for s in shifts):
+        return None
+    start = min([s.start for s in shifts] + [when]) - timedelta(days=1)
+    duty = DutyShift(worker, mg, start, when + DEMO_DUTY)
+    return registry.with_changes(roster=[*registry.roster, duty])
+
+
+async def keep_demo_worker_on_duty(parts: Parts) -> None:
+    """Store the demo roster and switch the running service to it (dispatch reads the registry at each use)."""
+    when = datetime.fromtimestamp(parts.clock.now(), UTC)
+    reg = demo_roster(parts.registry(), when)
+    if reg is None:
+        return
+    revision = await save_registry_db(parts.engine, reg)
+    parts.registry.replace(reg, revision, (parts.runner.set_registry, parts.ingester.set_registry))
+
+
 async def create_demo_accounts(parts: Parts) -> list[tuple[DemoAccount, str]]:
     """The demo's accounts with new passwords; a kept demo (`--keep`) has them already: they get new passwords
     and keep their tickets, sessions end."""
@@ -167,7 +200,9 @@ async def create_demo_accounts(parts: Parts) -> list[tuple[DemoAccount, str]]:
 
 
 async def start_demo(parts: Parts, options: DemoOptions) -> None:
-    """Create the accounts, print how to log in, then run the simulator until the service stops."""
+    """Keep the demo worker on duty, create the accounts, print how to log in, then run the simulator until the
+    service stops."""
+    await keep_demo_worker_on_duty(parts)
     created = await create_demo_accounts(parts)
     url = f"http://{parts.settings.http.host}:{parts.http_port}"
     (parts.settings.data_path / URL_FILE).write_text(url + "/\n", encoding="utf-8")
@@ -216,8 +251,29 @@ def demo_scenario_path() -> Path:
     return path
 
 
+def demo_windows(scenario: Scenario, microgrid: str) -> Iterator[Scenario]:
+    """The demo scenario again and again, each window starting where the last ended, with every other incident
+    in `microgrid`: the demo feeds data and incidents for as long as it runs."""
+    if scenario.incident_stream is not None:
+        stream = scenario.incident_stream.model_copy(update={"focus": microgrid})
+        scenario = scenario.model_copy(update={"incident_stream": stream})
+    while True:
+        yield scenario
+        scenario = scenario.model_copy(update={"start": scenario.end_datetime()})
+
+
+def demo_messages(
+    registry: Callable[[], Registry], scenario: Scenario, seed: int, devices: list[str] | None = None
+) -> Iterator[SimMessage]:
+    """The messages of `demo_windows` one window after another, without end. Each window has its own seed, so
+    its background and incidents differ from the last (and devices' sequence numbers start afresh)."""
+    for n, window in enumerate(demo_windows(scenario, demo_microgrid(registry()))):
+        yield from Simulation(registry(), window, seed + n).messages(devices)
+
+
 async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
-    """Publish the demo scenario to the broker, paced on the service's own clock, until cancelled.
+    """Publish the demo scenario to the broker, window after window, paced on the service's own clock, until
+    cancelled.
 
     The service and the simulator share one clock, so device timestamps are "now" for the ingester and the
     rule engine even when the demo runs faster than real time."""
@@ -225,16 +281,12 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     scenario = load_scenario(demo_scenario_path())
     start = datetime.fromtimestamp(clock.now(), tz=UTC).astimezone(ZoneInfo(parts.settings.timezone))
     scenario = scenario.model_copy(update={"start": start.replace(microsecond=0)})
-    if scenario.incident_stream is not None:  # every other incident in the demo accounts' own micro-grid
-        stream = scenario.incident_stream.model_copy(update={"focus": demo_microgrid(parts.registry())})
-        scenario = scenario.model_copy(update={"incident_stream": stream})
-    sim = Simulation(parts.registry(), scenario, options.seed)
     publisher = Publisher(
         parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=MQTTProtocolVersion.MQTTv311
     )
     await asyncio.to_thread(publisher.connect)
     try:
-        async for m in paced_offloaded(sim.messages(), clock):
+        async for m in paced_offloaded(demo_messages(parts.registry, scenario, options.seed), clock):
             publisher.publish(m.topic, m.payload)
     finally:
         await asyncio.to_thread(publisher.close)

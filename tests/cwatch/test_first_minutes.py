@@ -3,8 +3,9 @@ names the setting, the demo's incidents and worker are the demo accounts' own.""
 
 from __future__ import annotations
 
+import itertools
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,46 @@ def test_the_api_learns_each_rules_device_classes_from_the_rule_set() -> None:
 def test_the_api_names_each_rule_by_its_title_in_the_rule_set() -> None:
     titles = rule_titles(load_ruleset(default_ruleset_path(), sample_street(1)))
     assert titles["device_offline"] == {"zh-CN": "设备离线", "en": "Device offline"}
+
+
+def test_the_demo_worker_stays_on_duty_for_as_long_as_the_demo_runs() -> None:
+    from alerts.dispatch import choose_assignee
+    from cwatch.demo import demo_roster
+
+    reg = sample_street(1)
+    mg = demo_microgrid(reg)
+    start = datetime(2026, 12, 7, 10, tzinfo=UTC)
+    worker = next(a for a in demo_accounts(reg, start) if a.role is Role.GRID_WORKER).person_id
+    demo = demo_roster(reg, start)
+    assert demo is not None
+    assert demo_roster(demo, start) is None  # a kept demo's roster has them already
+    for hours in (0, 1, 7, 13, 25, 24 * 20, 24 * 365):  # shift changes, and past the sample roster's end
+        when = start + timedelta(hours=hours)
+        assert choose_assignee(demo, mg, when.timestamp()).person_id == worker, hours
+        assert next(a for a in demo_accounts(demo, when) if a.role is Role.GRID_WORKER).person_id == worker
+
+
+def test_the_demo_keeps_feeding_incidents_in_its_micro_grid_hour_after_hour() -> None:
+    from cwatch.demo import demo_messages, demo_windows
+
+    reg = sample_street(1)
+    mg = demo_microgrid(reg)
+    scenario = load_scenario(Path(__file__).parents[2] / "simulator" / "scenarios" / "demo.yaml")
+    scenario = scenario.model_copy(update={"start": datetime(2026, 12, 7, 9, tzinfo=UTC)})
+    world = World(reg)
+    windows = list(itertools.islice(demo_windows(scenario, mg), 4))
+    for before, after in itertools.pairwise(windows):
+        assert after.t0 == before.t1
+    for window in windows:
+        in_mg = [
+            i
+            for i in resolve(world, window)
+            if world.buildings[world.devices[i.device_id].building_id].microgrid_id == mg
+        ]
+        assert len(in_mg) >= 40, window.start  # an hour of incidents every 20 s, every other one there
+
+    device = next(d.id for d in reg.devices.values() if d.device_class == "ai_camera")
+    stream = demo_messages(lambda: reg, scenario, 1, [device])
+    times = [m.ts for m in itertools.takewhile(lambda m: m.ts < windows[3].t0, stream)]
+    assert times == sorted(times)
+    assert max(times) >= windows[2].t0  # the stream went on past the scenario's hour

@@ -12,7 +12,14 @@ import httpx
 
 from core.clock import VirtualClock
 from cwatch.app import Parts, Service
-from cwatch.demo import DemoOptions, create_demo_accounts, demo_accounts, feed_simulator, prepare_demo
+from cwatch.demo import (
+    DemoOptions,
+    create_demo_accounts,
+    demo_accounts,
+    feed_simulator,
+    keep_demo_worker_on_duty,
+    prepare_demo,
+)
 from cwatch.settings import load_settings
 from devices.model import Role
 from devices.sample import sample_street
@@ -42,6 +49,7 @@ async def test_demo_produces_tickets_from_the_simulated_street(tmp_path: Path) -
     ready: asyncio.Queue[tuple[Parts, list[Any]]] = asyncio.Queue()
 
     async def on_started(parts: Parts) -> None:
+        await keep_demo_worker_on_duty(parts)
         created = await create_demo_accounts(parts)
         await ready.put((parts, created))
         await feed_simulator(parts, options)
@@ -79,6 +87,8 @@ async def test_demo_produces_tickets_from_the_simulated_street(tmp_path: Path) -
             # the leader's own micro-grid gets every other incident of the demo: their board fills within a minute
             assert items, "no ticket in the demo leader's micro-grid within 60 s"
             assert {t["microgrid_id"] for t in items} == {leader.scope_id}
+            worker = next(a for a, _ in created if a.role is Role.GRID_WORKER)
+            assert {t["assignee_id"] for t in items} == {worker.person_id}  # the demo worker's "Mine"
     finally:
         service.stop()
         with contextlib.suppress(BaseException):

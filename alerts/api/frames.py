@@ -1,9 +1,9 @@
 """The live stream's ticket frames, rendered once per change and shared by every board that may see it.
 
 A frame depends on its viewer only through the actions the viewer's role may take (`available_actions`); the
-rest (the ticket as `ticket_out` shapes it, with display names, and the event) is the same for every board. In an
-alert storm every change goes to every connected board, so each is rendered once, as JSON without its actions,
-and each role's frame adds its own. Whether a board may see the ticket at all is
+rest (the ticket as the list shows it, with display names, encoded by `alerts.api.rows`; and the event) is the
+same for every board. In an alert storm every change goes to every connected board, so each is rendered once, as
+JSON without its actions, and each role's frame adds its own. Whether a board may see the ticket at all is
 decided for each board before it asks (`TicketService.can_see`): boards share the rendering, never that decision.
 """
 
@@ -14,7 +14,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alerts.api.views import event_out, people_names, ticket_out
+import msgspec
+
+from alerts.api.rows import Display, encode_row
+from alerts.api.views import event_out, people_names
 from alerts.lifecycle import available_actions
 from alerts.model import Account, Ticket, TicketEvent
 from alerts.scope import Hierarchy
@@ -63,7 +66,7 @@ class TicketFrames:
         self, hierarchy: Hierarchy, viewer: Account, ticket: Ticket, event: TicketEvent, now: float
     ) -> _Rendered:
         self.rendered += 1
-        shown = ticket_out(hierarchy, viewer, ticket, now, people_names(hierarchy, ticket.microgrid_id))
-        body = shown.model_dump_json(exclude={"actions"})  # '{...}': the actions go in before its closing brace
+        row = Display(hierarchy).row(ticket, now, people_names(hierarchy, ticket.microgrid_id), msgspec.UNSET)
+        body = encode_row(row).decode()  # '{...}' without the actions: they go in before its closing brace
         head = f'id: {event.id}\nevent: ticket\ndata: {{"ticket": {body[:-1]}, "actions": '
         return _Rendered(ticket, hierarchy, head, f'}}, "event": {event_out(event).model_dump_json()}}}\n\n')

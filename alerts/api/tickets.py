@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from alerts.api.deps import Api, Viewer
 from alerts.api.errors import error_responses, lang_of
@@ -23,6 +23,7 @@ from alerts.api.models import (
     TicketOut,
     TicketPageOut,
 )
+from alerts.api.rows import Display, encode_page
 from alerts.api.views import (
     event_out,
     household_info,
@@ -33,7 +34,7 @@ from alerts.api.views import (
     ticket_out,
 )
 from alerts.errors import AlertsError, BulkAssignError
-from alerts.lifecycle import ACTIVE, Action, Status
+from alerts.lifecycle import ACTIVE, Action, Status, available_actions
 from core.i18n import tr
 from rules.alert import Severity
 
@@ -42,7 +43,7 @@ router = APIRouter(tags=["tickets"])
 TicketId = Annotated[int, Path(ge=1, le=MAX_ID, description="the ticket's id")]
 
 
-@router.get("/tickets", responses=error_responses(401))
+@router.get("/tickets", response_model=TicketPageOut, responses=error_responses(401))
 async def list_tickets(
     api: Api,
     viewer: Viewer,
@@ -54,9 +55,10 @@ async def list_tickets(
     mine: Annotated[bool, Query(description="only tickets assigned to you")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
-) -> TicketPageOut:
+) -> Response:
     """Tickets in your scope, most severe first, then oldest first (keyset pagination, stable while tickets
     are added)."""
+    # `TicketPageOut`'s JSON, encoded by `alerts.api.rows` (a board's page is 500 tickets, in an alert storm too)
     statuses: set[Status] = set()
     for s in status or ():
         statuses.update(ACTIVE if s == StatusFilter.ACTIVE else {Status(s.value)})
@@ -70,13 +72,17 @@ async def list_tickets(
         cursor=cursor,
     )
     hierarchy, now = api.registry(), api.service.clock.now()
+    display = Display(hierarchy)
     names: dict[str, dict[str, str]] = {}
-    items = []
+    actions: dict[Status, list[Action]] = {}
+    rows = []
     for t in page.items:
         if t.microgrid_id not in names:
             names[t.microgrid_id] = people_names(hierarchy, t.microgrid_id)
-        items.append(ticket_out(hierarchy, viewer, t, now, names[t.microgrid_id]))
-    return TicketPageOut(items=items, next_cursor=page.next_cursor)
+        if t.status not in actions:
+            actions[t.status] = available_actions(t.status, viewer.role)
+        rows.append(display.row(t, now, names[t.microgrid_id], actions[t.status]))
+    return Response(encode_page(rows, page.next_cursor), media_type="application/json")
 
 
 @router.get("/tickets/{ticket_id}", responses=error_responses(401, 404))

@@ -8,8 +8,9 @@ On a fresh PostgreSQL database (127.0.0.1:5432, as `bench.latency`) with the sam
 
 1. `GET /api/v1/tickets` as the street's duty account, through the route's own code and its JSON encoding: the
    default page (50) and a board's page (`?status=active&limit=500`), `--calls` times each; CPU (the process's)
-   and wall time (the database's share included), the median. Baseline: the same calls with the list's index
-   (`ix_tickets_order`) dropped, so the database sorts every ticket in scope.
+   and wall time (the database's share included), the median. Baselines: the same pages shaped and encoded by
+   pydantic (`ticket_out`, `TicketPageOut.model_dump_json`, as the route did before `alerts.api.rows`); the same
+   calls with the list's index (`ix_tickets_order`) dropped, so the database sorts every ticket in scope.
 2. The live stream's frames of `--changes` ticket changes for four boards (street, community, micro-grid leader,
    grid worker), CPU per change: as `/stream` renders them (`alerts.api.frames`: once per change, the actions per
    role), and as baseline each board rendering its own (`ticket_out`, `model_dump`, `json.dumps`).
@@ -28,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.accounts import AccountStore
 from alerts.api import AlertsApi
-from alerts.api.models import StatusFilter
+from alerts.api.models import StatusFilter, TicketPageOut
 from alerts.api.stream import _frame
 from alerts.api.tickets import list_tickets
 from alerts.api.views import event_out, people_names, ticket_out
-from alerts.lifecycle import Status
+from alerts.lifecycle import ACTIVE, Status
 from alerts.model import Account, Ticket, TicketEvent
 from alerts.service import TicketService
 from alerts.stream import ChangeHub
@@ -112,12 +113,30 @@ async def run(engine: AsyncEngine, tickets: int, changes: int, calls: int) -> di
             got = await list_tickets(
                 api=api, viewer=street, status=status, severity=None, microgrid=None, mine=False, limit=limit
             )
-            got.model_dump_json()
+            assert got.body
+
+        return call
+
+    def pydantic_page(status: list[StatusFilter] | None, limit: int) -> Callable[[], Awaitable[object]]:
+        statuses = sorted(ACTIVE) if status else []
+
+        async def call() -> None:
+            got = await service.list_tickets(street, status=statuses, limit=limit)
+            h, now = api.registry(), clock.now()
+            names = {t.microgrid_id: people_names(h, t.microgrid_id) for t in got.items}
+            items = [ticket_out(h, street, t, now, names[t.microgrid_id]) for t in got.items]
+            TicketPageOut(items=items, next_cursor=got.next_cursor).model_dump_json()
 
         return call
 
     async with engine.begin() as conn:
         await conn.exec_driver_sql("ANALYZE tickets")
+    for name, status, limit in (("page_50", None, 50), ("page_500", [StatusFilter.ACTIVE], 500)):
+        cpu, wall = await _timed(pydantic_page(status, limit), calls)
+        out[f"{name}_pydantic_cpu_ms"], out[f"{name}_pydantic_wall_ms"] = (
+            1000 * statistics.median(cpu),
+            1000 * statistics.median(wall),
+        )
     for indexed in (True, False):
         if not indexed:
             async with engine.begin() as conn:
@@ -169,10 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         r = asyncio.run(go())
     finally:
         postgres.drop_database(db)
-    print(f"{o.tickets:,} tickets; medians of {o.calls} calls; CPU / wall ms (unindexed: the same-run baseline)")
+    print(f"{o.tickets:,} tickets; medians of {o.calls} calls; CPU / wall ms (pydantic, unindexed: same-run baselines)")
     for name in ("page_50", "page_500"):
         print(
             f"  GET {name}: {r[f'{name}_cpu_ms']:.1f} / {r[f'{name}_wall_ms']:.1f} ms; "
+            f"pydantic {r[f'{name}_pydantic_cpu_ms']:.1f} / {r[f'{name}_pydantic_wall_ms']:.1f} ms; "
             f"unindexed {r[f'{name}_unindexed_cpu_ms']:.1f} / {r[f'{name}_unindexed_wall_ms']:.1f} ms"
         )
     shared, own = r["frames_shared_us_per_change"], r["frames_per_board_us_per_change"]

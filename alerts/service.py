@@ -459,13 +459,19 @@ class TicketService:
 
     # --- reads --------------------------------------------------------------------------------------------
 
-    async def _scope_filter(self, viewer: Account, microgrid: str | None) -> list[str] | None:
+    def _scope(self, viewer: Account, microgrid: str | None) -> list[str] | Callable[[list[str]], list[str]] | None:
+        """The micro-grids the viewer asks for and may see: a list, None for all, or (a scope that is not one
+        micro-grid) a function that picks them among the micro-grids with tickets."""
         hierarchy = self.registry()
         if microgrid is not None:
             return [microgrid] if in_scope(viewer, microgrid, hierarchy) else []
         if sees_all(viewer):
             return None
-        return visible_microgrids(viewer, await self.store.microgrid_ids(), hierarchy)
+        return lambda ids: visible_microgrids(viewer, ids, hierarchy)
+
+    async def _scope_filter(self, viewer: Account, microgrid: str | None) -> list[str] | None:
+        scope = self._scope(viewer, microgrid)
+        return scope(await self.store.microgrid_ids()) if callable(scope) else scope
 
     async def list_tickets(
         self,
@@ -479,9 +485,8 @@ class TicketService:
         cursor: str | None = None,
     ) -> TicketPage:
         """Tickets in the viewer's scope, most severe then oldest first; `cursor` continues a page."""
-        microgrids = await self._scope_filter(viewer, microgrid)
         return await self.store.page(
-            microgrids=microgrids,
+            microgrids=self._scope(viewer, microgrid),
             statuses=status,
             severities=severity,
             assignee_id=(viewer.person_id or f"account:{viewer.id}") if mine else None,

@@ -950,7 +950,7 @@ class TicketStore:
     async def page(
         self,
         *,
-        microgrids: Sequence[str] | None,
+        microgrids: Sequence[str] | Callable[[list[str]], Sequence[str]] | None,
         statuses: Sequence[Status] = (),
         severities: Sequence[Severity] = (),
         assignee_id: str | None = None,
@@ -958,12 +958,18 @@ class TicketStore:
         cursor: str | None = None,
     ) -> TicketPage:
         """Tickets ordered by severity, then age (oldest first), then id; keyset-paginated by `cursor`.
-        `microgrids=None` means every micro-grid (operators)."""
+        `microgrids=None` means every micro-grid (operators); a function picks them among `microgrid_ids`, read
+        on the same connection as the page (each checkout costs round trips, each waiting its turn of a busy
+        event loop)."""
         after = decode_cursor(cursor) if cursor else None
-        if microgrids is not None and not microgrids:
+        if microgrids is not None and not callable(microgrids) and not microgrids:
             return TicketPage([], None)
-        q = page_query(microgrids, statuses, severities, assignee_id, limit + 1, after)
         async with translated(), self.engine.connect() as conn:
+            if callable(microgrids):
+                microgrids = microgrids([r[0] for r in await conn.execute(_MICROGRIDS) if r[0] is not None])
+                if not microgrids:
+                    return TicketPage([], None)
+            q = page_query(microgrids, statuses, severities, assignee_id, limit + 1, after)
             items = [row_to_ticket(r) for r in await conn.execute(q)]
         more = len(items) > limit
         items = items[:limit]

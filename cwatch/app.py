@@ -78,6 +78,9 @@ from rules.state import RuleStateStore
 
 log = logging.getLogger("cwatch.app")
 
+#: The cycle collector's full passes come after this many passes of the middle generation (CPython's default: 10).
+FULL_GC_EVERY = 100
+
 
 def _audit_reload(
     engine: AsyncEngine, stack: contextlib.AsyncExitStack, what: str = "rules"
@@ -297,6 +300,9 @@ class Service:
             # loop stopped meanwhile (5 s for a district's 2.5 million objects; 0.5 s for what running adds). A
             # frozen object is still freed when nothing refers to it; only cycles among them stay (once).
             gc.freeze()
+            # Full passes only every `FULL_GC_EVERY` young passes, not 10: each still walks what running made (in an
+            # alert storm 40-70 ms of CPU, the loop's longest holds, six or more a storm; docs/performance.md).
+            gc.set_threshold(*gc.get_threshold()[:2], FULL_GC_EVERY)
             try:
                 await self._serve(wired, claim)
             except* _StopRequestedError:

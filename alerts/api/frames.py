@@ -9,6 +9,7 @@ decided for each board before it asks (`TicketService.can_see`): boards share th
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import msgspec
 
 from alerts.api.rows import Display, encode_row
 from alerts.api.views import event_out, people_names
-from alerts.lifecycle import available_actions
+from alerts.lifecycle import Status, available_actions
 from alerts.model import Account, Ticket, TicketEvent
 from alerts.scope import Hierarchy
 from devices.model import Role
@@ -45,6 +46,10 @@ class TicketFrames:
         self.size = size
         self._done: OrderedDict[int, _Rendered] = OrderedDict()
         self.rendered = 0  # changes rendered (not taken from the cache), for tests and curiosity
+        # what rendering reads from the registry, worked out once per registry (a reload makes a new one)
+        self._of: Hierarchy | None = None
+        self._display: Display | None = None
+        self._names: dict[str, dict[str, str]] = {}
 
     def frame(
         self, hierarchy: Hierarchy, viewer: Account, ticket: Ticket, event: TicketEvent, now: Callable[[], float]
@@ -58,15 +63,25 @@ class TicketFrames:
                 self._done.popitem(last=False)
         out = r.by_role.get(viewer.role)
         if out is None:
-            actions = json.dumps([a.value for a in available_actions(ticket.status, viewer.role)])
-            out = r.by_role[viewer.role] = r.head + actions + r.tail
+            out = r.by_role[viewer.role] = r.head + _actions(ticket.status, viewer.role) + r.tail
         return out
 
     def _render(
         self, hierarchy: Hierarchy, viewer: Account, ticket: Ticket, event: TicketEvent, now: float
     ) -> _Rendered:
         self.rendered += 1
-        row = Display(hierarchy).row(ticket, now, people_names(hierarchy, ticket.microgrid_id), msgspec.UNSET)
+        if self._of is not hierarchy or self._display is None:
+            self._of, self._display, self._names = hierarchy, Display(hierarchy), {}
+        names = self._names.get(ticket.microgrid_id)
+        if names is None:
+            names = self._names[ticket.microgrid_id] = people_names(hierarchy, ticket.microgrid_id)
+        row = self._display.row(ticket, now, names, msgspec.UNSET)
         body = encode_row(row).decode()  # '{...}' without the actions: they go in before its closing brace
         head = f'id: {event.id}\nevent: ticket\ndata: {{"ticket": {body[:-1]}, "actions": '
         return _Rendered(ticket, hierarchy, head, f'}}, "event": {event_out(event).model_dump_json()}}}\n\n')
+
+
+@functools.cache
+def _actions(status: Status, role: Role) -> str:
+    """The JSON of the actions `role` may take on a ticket in `status`."""
+    return json.dumps([a.value for a in available_actions(status, role)])

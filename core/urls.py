@@ -83,14 +83,17 @@ def address_problem(host: str, *, allow_private: bool, allow_loopback: bool | No
     return None
 
 
-def media_url_problem(host: str | None, username: str | None, password: str | None) -> str | None:
+def media_url_problem(
+    host: str | None, username: str | None, password: str | None, *, allow_loopback: bool = False
+) -> str | None:
     """Why a media URL (already parsed as http(s)) is refused, or None: credentials, or a host that is this
-    machine, link-local, unspecified or multicast. Private addresses pass (an NVR on the LAN)."""
+    machine, link-local, unspecified or multicast. Private addresses pass (an NVR on the LAN); this machine only
+    with `allow_loopback` (the demo's own snapshots)."""
     if username or password:
         return "must not carry credentials (user:password@): they would reach every board and webhook"
     if not host:
         return "needs a host"
-    problem = address_problem(host, allow_private=True, allow_loopback=False)
+    problem = address_problem(host, allow_private=True, allow_loopback=allow_loopback)
     return f"host {problem}" if problem else None
 
 

@@ -51,10 +51,12 @@ from alerts.stream import ChangeHub
 from core.clock import Clock, SystemClock
 from core.db import make_engine
 from core.i18n import EN, ZH
+from core.urls import parse_allow_entry
 from cwatch import redact
 from cwatch.answers import AbsenceAnswers
 from cwatch.api import OpsApi
 from cwatch.broker import EmbeddedBroker
+from cwatch.demo_media import snapshot_route
 from cwatch.errors import ServiceError, SettingsError
 from cwatch.http import build_http_app
 from cwatch.instance import Claim, ClaimError, StoppedWaitingError, sole_instance
@@ -345,6 +347,8 @@ class Service:
             registry=holder,
             clock=clock,
             consumers={"rules": runner},
+            # the demo serves its cameras' snapshots itself, from this machine (`cwatch.demo_media`)
+            loopback_media=[parse_allow_entry(h) for h in s.media.hosts] if s.demo else (),
         )
 
         async def readiness() -> dict[str, bool]:
@@ -621,7 +625,9 @@ def build_http(
         metrics_token=s.http.metrics_token,
         media_hosts=desk.media.hosts,
         image_hosts=[tile_source(s.siteplan.tile_url)] if s.siteplan.tile_url else [],
-        routes=[mailbox_route(mailbox.mailbox)] if mailbox is not None else [],  # the demo shows what it sent
+        # the demo shows what it sent, and serves its cameras' snapshots
+        routes=([mailbox_route(mailbox.mailbox)] if mailbox is not None else [])
+        + ([snapshot_route()] if s.demo else []),
     )
     if not s.http.metrics_token:
         log.info("/metrics is off: set http.metrics_token to scrape it")

@@ -24,6 +24,7 @@ from alerts.api.views import node_name
 from core.clock import VirtualClock
 from core.i18n import Text, env_lang, render, tr
 from cwatch.app import Parts, Service, run_until_signalled
+from cwatch.demo_media import SNAPSHOT_PREFIX
 from cwatch.instance import AlreadyServingError, file_lock
 from cwatch.mailbox import Mailbox, MailboxAt
 from cwatch.settings import Settings
@@ -98,7 +99,18 @@ def prepare_demo(settings: Settings, options: DemoOptions) -> Settings:
                         child.unlink()
     except AlreadyServingError as e:
         raise AlreadyServingError(running_demo(demo_dir, e)) from None
-    return settings.model_copy(update={"demo": True, "data_dir": str(demo_dir)})
+    # the board shows the snapshots the demo serves itself (`cwatch.demo_media`); only the demo allows this machine
+    own = f"{media_host(settings)}:{settings.http.port or '*'}"
+    media = settings.media.model_copy(update={"hosts": [*settings.media.hosts, own]})
+    return settings.model_copy(update={"demo": True, "data_dir": str(demo_dir), "media": media})
+
+
+def media_host(settings: Settings) -> str:
+    """The host the demo's snapshot URLs name: the board's, or 127.0.0.1 when it listens on every address."""
+    host = settings.http.host
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def running_demo(demo_dir: Path, held: AlreadyServingError) -> Text:
@@ -280,7 +292,8 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     clock = parts.clock
     scenario = load_scenario(demo_scenario_path())
     start = datetime.fromtimestamp(clock.now(), tz=UTC).astimezone(ZoneInfo(parts.settings.timezone))
-    scenario = scenario.model_copy(update={"start": start.replace(microsecond=0)})
+    media_base = f"http://{media_host(parts.settings)}:{parts.http_port}{SNAPSHOT_PREFIX}"
+    scenario = scenario.model_copy(update={"start": start.replace(microsecond=0), "media_base": media_base})
     publisher = Publisher(
         parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=MQTTProtocolVersion.MQTTv311
     )

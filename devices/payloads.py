@@ -22,11 +22,12 @@ from pydantic import (
     ConfigDict,
     Field,
     UrlConstraints,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from core.urls import media_url_problem
+from core.urls import AllowEntry, media_allowed, media_url_problem
 from devices.model import DeviceClass
 
 
@@ -64,8 +65,15 @@ def _device_time(v: Any) -> Any:
     return v
 
 
-def _media_url(v: AnyUrl) -> AnyUrl:
-    problem = media_url_problem(v.host, v.username, v.password)
+LOOPBACK_MEDIA = "loopback_media"
+"""Validation context key: allow-list entries (`core.urls.AllowEntry`) whose URLs may name this machine. Only the
+demo sets it (its own snapshots); without it, as in every normal serve, a loopback media URL is refused."""
+
+
+def _media_url(v: AnyUrl, info: ValidationInfo) -> AnyUrl:
+    entries: tuple[AllowEntry, ...] = tuple((info.context or {}).get(LOOPBACK_MEDIA, ()))
+    loopback_ok = bool(entries) and media_allowed(str(v), entries)
+    problem = media_url_problem(v.host, v.username, v.password, allow_loopback=loopback_ok)
     if problem is not None:
         raise PydanticCustomError("url_refused", "URL {problem}", {"problem": problem})
     return v

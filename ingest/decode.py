@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -26,8 +26,9 @@ import msgspec
 from pydantic import AnyUrl, BaseModel, ValidationError
 
 from core.clock import Clock
+from core.urls import AllowEntry
 from devices.model import Device, DeviceClass
-from devices.payloads import Channel, Payload, model_for
+from devices.payloads import LOOPBACK_MEDIA, Channel, Payload, model_for
 from devices.reading import Reading, Scalar
 from devices.topics import TopicError, parse_topic
 from ingest.decode_fast import FastModel, device_epoch, fast_decoder, quote_pairs
@@ -93,7 +94,9 @@ class Decoder:
     `max_future_s` / `max_age_s` bound device time against this decoder's clock: a device with a wrong clock
     or a message replayed from long ago is refused instead of landing at a nonsense place on the time axis.
     Redelivered messages are not detected here (the spool drops them).
-    `fast=False` turns the msgspec fast path off (tests compare both paths; verdicts never differ)."""
+    `fast=False` turns the msgspec fast path off (tests compare both paths; verdicts never differ).
+    `loopback_media`: allow-list entries whose media URLs may name this machine (the demo's own snapshots only;
+    `devices.payloads.LOOPBACK_MEDIA`)."""
 
     def __init__(
         self,
@@ -104,8 +107,10 @@ class Decoder:
         max_age_s: float = 7 * 86_400,
         max_bytes: int = 65_536,
         fast: bool = True,
+        loopback_media: Sequence[AllowEntry] = (),
     ) -> None:
         self._clock = clock
+        self._context = {LOOPBACK_MEDIA: tuple(loopback_media)} if loopback_media else None
         self._use_fast = fast
         self.max_future_s = max_future_s
         self.max_age_s = max_age_s
@@ -220,7 +225,7 @@ class Decoder:
                 RefusalReason.DUPLICATE_KEY, _short(f"key {repeated!r} is given twice in one object; send it once")
             )
         try:
-            msg = route.model.model_validate_json(payload)
+            msg = route.model.model_validate_json(payload, context=self._context)
         except ValidationError as e:
             raise _refusal(e, payload, route.model) from None
         return _model_items(msg)

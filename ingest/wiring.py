@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import Clock
+from core.urls import AllowEntry
 from devices.registry import Registry
 from ingest.deadletter import DeadLetters
 from ingest.decode import Decoder
@@ -136,9 +137,10 @@ def ingester_on(
     clock: Clock,
     consumers: Mapping[str, Consumer] | None = None,
     sink: TelemetrySink | None = None,
+    loopback_media: Sequence[AllowEntry] = (),
 ) -> Ingester:
     """The ingester on the spool and transport `ingest_parts` made from the same sections; `consumers` are those
-    the spool was given cursors for."""
+    the spool was given cursors for; `loopback_media` as the `Decoder`'s (the demo's own snapshots)."""
     reg = registry() if callable(registry) else registry
     process = ingest.telemetry_drain == "process"
     spool, transport, ingest_metrics = parts.spool, parts.transport, parts.metrics
@@ -148,6 +150,7 @@ def ingester_on(
         max_future_s=ingest.max_future_s,
         max_age_s=ingest.max_age_s,
         max_bytes=ingest.max_payload_bytes,
+        loopback_media=loopback_media,
     )
     drain = None
     if process:

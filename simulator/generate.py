@@ -98,6 +98,7 @@ class Simulation:
             incidents=self._by_target.get(device.id, []),
             background=self.scenario.background,
             served=self._served.get(device.id, 0),
+            media_base=self.scenario.media_base,
             truths=self.truths,
         )
 

@@ -105,6 +105,10 @@ class Scenario(_Strict):
     background: Background = Field(default_factory=Background)
     incidents: list[IncidentSpec] = Field(default_factory=list)
     incident_stream: IncidentStream | None = None
+    media_base: str = Field(
+        default="http://nvr.local",
+        description="Where cameras' snapshot URLs point: <media_base>/snap/<device>/<n>.jpg (the demo serves them).",
+    )
 
     @field_validator("start", mode="before")
     @classmethod

@@ -37,6 +37,8 @@ class DeviceContext:
     truths: list[Truth] = field(default_factory=list)
     status: Callable[[float], dict[str, Any]] | None = None
     """Body of a keep-alive heartbeat at time t; set by models of battery devices."""
+    media_base: str = "http://nvr.local"
+    """Where a camera's snapshot URLs point (`Scenario.media_base`)."""
 
     def days(self) -> Iterator[tuple[float, datetime]]:
         """Local midnights (epoch, datetime) of every day that overlaps the period."""

@@ -41,7 +41,7 @@ def _event(
         "confidence": r(conf, 3),
         "object_id": f"o{n[0]}",
         "bbox": [r(x, 3), r(y, 3), r(rng.uniform(0.02, 0.19), 3), r(rng.uniform(0.02, 0.19), 3)],
-        "snapshot_url": f"http://nvr.local/snap/{ctx.device.id}/{n[0]}.jpg",
+        "snapshot_url": f"{ctx.media_base}/snap/{ctx.device.id}/{n[0]}.jpg",
     }
     body.update(extra)
     return body

@@ -196,3 +196,26 @@ def test_the_demo_keeps_feeding_incidents_in_its_micro_grid_hour_after_hour() ->
     times = [m.ts for m in itertools.takewhile(lambda m: m.ts < windows[3].t0, stream)]
     assert times == sorted(times)
     assert max(times) >= windows[2].t0  # the stream went on past the scenario's hour
+
+
+def test_only_the_demo_puts_its_own_address_on_the_media_hosts(tmp_path: Path) -> None:
+    environ = {"CWATCH_DATA_DIR": str(tmp_path), "CWATCH_HTTP__HOST": "0.0.0.0", "CWATCH_HTTP__PORT": "18080"}
+    settings = load_settings(None, environ=environ)
+    assert settings.media.hosts == []
+    demo = prepare_demo(settings, DemoOptions(fresh=True))
+    assert demo.demo
+    assert demo.media.hosts == ["127.0.0.1:18080"]
+
+
+def test_a_demo_snapshot_is_a_small_picture() -> None:
+    import io
+
+    from PIL import Image
+
+    from cwatch.demo_media import snapshot_jpeg
+
+    data = snapshot_jpeg("CAM-0001", "7.jpg")
+    assert data == snapshot_jpeg("CAM-0001", "7.jpg")
+    assert len(data) < 32_000
+    with Image.open(io.BytesIO(data)) as img:
+        assert (img.format, img.size) == ("JPEG", (320, 180))

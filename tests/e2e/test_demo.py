@@ -89,7 +89,42 @@ async def test_demo_produces_tickets_from_the_simulated_street(tmp_path: Path) -
             assert {t["microgrid_id"] for t in items} == {leader.scope_id}
             worker = next(a for a, _ in created if a.role is Role.GRID_WORKER)
             assert {t["assignee_id"] for t in items} == {worker.person_id}  # the demo worker's "Mine"
+
+            # a camera ticket shows the snapshot the demo serves itself, from an address its CSP lets images load from
+            street, street_pw = next((a, p) for a, p in created if a.role is Role.STREET_DUTY)
+            login = await client.post("/api/v1/auth/login", json={"username": street.username, "password": street_pw})
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            snapshot = await demo_snapshot(client, headers)
+            assert snapshot["shown"], snapshot
+            assert snapshot["url"].startswith(f"http://127.0.0.1:{parts.http_port}/demo/snap/")
+            picture = await client.get(snapshot["url"])
+            assert picture.status_code == 200
+            assert picture.headers["content-type"] == "image/jpeg"
+            assert picture.content.startswith(b"\xff\xd8")  # a JPEG
+            csp = board.headers["content-security-policy"]
+            img_src = next(d for d in csp.split(";") if d.strip().startswith("img-src"))
+            assert "127.0.0.1:*" in img_src.split()
     finally:
         service.stop()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 30)
+
+
+async def demo_snapshot(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    """The first camera snapshot on any ticket the account sees, waiting up to 60 s for one."""
+    loop = asyncio.get_running_loop()
+    deadline, seen = loop.time() + 60, set()
+    while loop.time() < deadline:
+        r = await client.get("/api/v1/tickets", headers=headers)
+        assert r.status_code == 200, r.text
+        for t in r.json()["items"]:
+            if t["id"] in seen:
+                continue
+            media = await client.get(f"/api/v1/tickets/{t['id']}/media", headers=headers)
+            assert media.status_code == 200, media.text
+            snapshots = [m for m in media.json()["camera"] if m["kind"] == "snapshot"]
+            if snapshots:
+                return dict(snapshots[0])
+            seen.add(t["id"])
+        await asyncio.sleep(0.2)
+    raise AssertionError("no camera ticket with a snapshot within 60 s")

@@ -248,3 +248,23 @@ def test_media_urls_over_http_are_stored_normalised(url: str, stored: str) -> No
     payload = json.dumps({"ts": NOW, "event": "thrown_object", "confidence": 0.9, "snapshot_url": url}).encode()
     (r,) = Decoder(registry(), ManualClock(NOW)).decode("cw/c1/CAM-0001/event", payload, retain=False, received_at=NOW)
     assert r.fields["snapshot_url"] == stored
+
+
+def test_a_media_url_on_this_machine_passes_only_for_the_demos_own_address() -> None:
+    """A normal serve refuses a loopback snapshot URL; the demo allows its own address (`media.hosts`), nothing
+    else of this machine."""
+    from core.urls import parse_allow_entry
+
+    def event(url: str) -> bytes:
+        return json.dumps({"ts": NOW, "event": "thrown_object", "confidence": 0.9, "snapshot_url": url}).encode()
+
+    own = "http://127.0.0.1:18080/demo/snap/CAM-0001/1.jpg"
+    with pytest.raises(Refused) as e:
+        Decoder(registry(), ManualClock(NOW)).decode("cw/c1/CAM-0001/event", event(own), retain=False, received_at=NOW)
+    assert e.value.reason is RefusalReason.BAD_URL
+    demo = Decoder(registry(), ManualClock(NOW), loopback_media=[parse_allow_entry("127.0.0.1:18080")])
+    (r,) = demo.decode("cw/c1/CAM-0001/event", event(own), retain=False, received_at=NOW)
+    assert r.fields["snapshot_url"] == own
+    for other in ("http://127.0.0.1:5432/x.jpg", "http://localhost:18080/x.jpg", "http://169.254.169.254/x.jpg"):
+        with pytest.raises(Refused):
+            demo.decode("cw/c1/CAM-0001/event", event(other), retain=False, received_at=NOW)

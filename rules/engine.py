@@ -59,6 +59,7 @@ from rules.kinds.duration import DurationEvaluator
 from rules.kinds.heartbeat import HeartbeatEvaluator
 from rules.kinds.match import CountEvaluator, EventEvaluator, ThresholdEvaluator
 from rules.kinds.outage import OutageEvaluator
+from rules.kinds.watched import WatchedMeters
 from rules.progress import LiveTimers, Timer
 from rules.schedule import Schedule, zone
 
@@ -257,6 +258,16 @@ class Engine:
         heard, so every quiet device of a new deployment would be offline `allowed_lateness_s` too early."""
         if self._birth is None:
             self._start(t)
+
+    def backdate(self, households: set[str], t: float) -> None:
+        """Time the absence and routine clocks of `households` from `t`, before the birth: the readings of their
+        meters since `t` come next (a demo that starts with their last days). Every other device and household
+        stays timed from the birth, so it is not silent since `t`. The engine must have started."""
+        if self._birth is None:
+            raise RuntimeError("backdate before the engine started (start_at)")
+        for ev in self._evaluators:
+            if isinstance(ev, WatchedMeters):
+                ev.backdate(households, t)
 
     def advance(self, now: float) -> list[Alert]:
         """Move the watermark to `now` (never back) and fire the timers that came due."""

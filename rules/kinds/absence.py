@@ -49,6 +49,9 @@ class AbsenceEvaluator(WatchedMeters):
     def start(self, ctx: Context, birth: float) -> None:
         self._start_clocks(ctx, birth, self.mark)
 
+    def clocks(self) -> dict[str, float]:
+        return self.mark
+
     def _arm(self, ctx: Context, h: str, due: float) -> None:
         cur = self.armed.get(h)
         if cur is not None and cur <= due + _EPS:

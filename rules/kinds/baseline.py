@@ -102,6 +102,9 @@ class BaselineEvaluator(WatchedMeters):
     def start(self, ctx: Context, birth: float) -> None:
         self._start_clocks(ctx, birth, self.last_use)
 
+    def clocks(self) -> dict[str, float]:
+        return self.last_use
+
     def _day_start(self, ts: float, ctx: Context) -> float:
         """The local midnight `ts` falls after. Every watched reading asks (~2 µs of `datetime`), so the last day
         is kept as its span [start, next midnight) when the zone's offset is the same all day long."""

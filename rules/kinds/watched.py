@@ -49,6 +49,16 @@ class WatchedMeters(Evaluator):
         restart, a registry change or a rule reload even when the meter says nothing more; `start` pushes it
         onto the engine's new timer heap."""
 
+    def clocks(self) -> dict[str, float]:
+        """Each household's clock that `start` times from the birth (the subclass's own)."""
+        raise NotImplementedError
+
+    def backdate(self, households: set[str], t: float) -> None:
+        """Time `households`' clocks from `t` when that is earlier: their readings since `t` come next."""
+        clocks = self.clocks()
+        for h in households & clocks.keys():
+            clocks[h] = min(clocks[h], t)
+
     def _start_clocks(self, ctx: Context, birth: float, clocks: dict[str, float]) -> None:
         """`start`: households never heard from are timed from `birth`; deferred judgements are re-armed."""
         self.birth = birth

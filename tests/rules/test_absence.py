@@ -328,3 +328,14 @@ def test_water_use_that_ends_an_away_tells_the_alerts_side_once() -> None:
         assert (s.action, s.household_id, s.dedup_key) == (AlertAction.CLEAR, "h1", f"elderly_no_water:h1:{AWAY_ENDED}")
         assert s.details["used_at"] == T0 + 29 * H
         assert s.details["was_until"] == T0 + 96 * H
+
+
+def test_a_backdated_household_is_judged_on_its_history_from_before_the_start() -> None:
+    eng, meter, _ = setup()
+    now = T0 + 48 * H
+    eng.start_at(now)  # readings from before the start would not move a clock timed from it
+    eng.backdate({"h1"}, T0 + 6 * H)
+    # the history: the 07:00 reading shows use in the hour before it, then nothing until now
+    [a] = raises(meter.run(T0 + 6 * H, 42, uses={1: 0.02}))
+    assert a.household_id == "h1"
+    assert a.ts == T0 + 6 * H + 12 * H

@@ -255,8 +255,11 @@ class Service:
         on_started: Callable[[Parts], Coroutine[Any, Any, None]] | None = None,
         standby: bool = False,
         mailbox: MailboxAt | None = None,
+        on_rules: Callable[[Engine], None] | None = None,
     ) -> None:
         self.settings = settings
+        #: told the rule engine once opened, before anything is judged (the demo's seeded history)
+        self.on_rules = on_rules
         self.standby = standby
         self.claim_lost: ClaimError | None = None
         self.clock: Clock = clock or SystemClock()
@@ -321,6 +324,8 @@ class Service:
         wall = SystemClock()
         host, port = await _broker(s, stack)
         rules = await open_rules(s, engine, reg)
+        if self.on_rules is not None:
+            self.on_rules(rules.engine)
         hub = ChangeHub()
         # People's answers to absence alerts go back to the rule engine (`cwatch.answers`, where the one cycle
         # between the parts is cut).

@@ -7,6 +7,7 @@ default account and no default password anywhere."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import secrets
 import shutil
@@ -21,26 +22,39 @@ from zoneinfo import ZoneInfo
 from paho.mqtt.enums import MQTTProtocolVersion
 
 from alerts.api.views import node_name
-from core.clock import VirtualClock
+from core.clock import Clock, VirtualClock
 from core.i18n import Text, env_lang, render, tr
 from cwatch.app import Parts, Service, run_until_signalled
 from cwatch.demo_media import SNAPSHOT_PREFIX
 from cwatch.instance import AlreadyServingError, file_lock
 from cwatch.mailbox import Mailbox, MailboxAt
 from cwatch.settings import Settings
-from devices.model import DutyShift, Role
+from devices.model import Device, DeviceClass, DutyShift, Role
 from devices.registry import Registry
 from devices.store import save_registry_db
+from rules.engine import Engine
 from simulator.clock import paced_offloaded
 from simulator.generate import Simulation
 from simulator.message import SimMessage
 from simulator.publisher import Publisher
-from simulator.scenario import SCENARIO_DIR, Scenario, load_scenario
+from simulator.scenario import SCENARIO_DIR, IncidentSpec, Scenario, load_scenario
 
 log = logging.getLogger("cwatch.demo")
 
 URL_FILE = "url"
 """In the demo folder: the board's address of the demo running from it, so a second demo can name it."""
+
+CARE_HISTORY_DAYS = 8
+"""Days of water use a fresh demo's watched households start with: more than the 7 a resident's routine is
+learned from (`elderly_unusual_inactivity.min_days`) and the 72 h a no-water ticket's evidence chart shows."""
+
+CARE_AHEAD_DAYS = 7
+"""How long their meters go on after that (one simulation, so their registers run on), the fall included."""
+
+FALL_HOUR = 8
+FALL_AGO_H = 13
+"""The demo's resident fell at the last 08:00 (local) at least 13 h before the demo started: the 12 h absence
+fell due by day (20:00 at the latest, outside anyone's quiet hours) and is unusual for a learned routine."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,12 @@ async def run_demo(settings: Settings, options: DemoOptions) -> None:
         await start_demo(parts, options)
 
     service = Service(
-        settings, clock=clock, demo_seed=options.seed, on_started=on_started, mailbox=MailboxAt(mailbox, port)
+        settings,
+        clock=clock,
+        demo_seed=options.seed,
+        on_started=on_started,
+        mailbox=MailboxAt(mailbox, port),
+        on_rules=care_clocks(clock, options),
     )
     try:
         await run_until_signalled(service)
@@ -102,7 +121,11 @@ def prepare_demo(settings: Settings, options: DemoOptions) -> Settings:
     # the board shows the snapshots the demo serves itself (`cwatch.demo_media`); only the demo allows this machine
     own = f"{media_host(settings)}:{settings.http.port or '*'}"
     media = settings.media.model_copy(update={"hosts": [*settings.media.hosts, own]})
-    return settings.model_copy(update={"demo": True, "data_dir": str(demo_dir), "media": media})
+    # the care history (`care_scenario`) is older than the ingester's usual limit on device time
+    max_age_s = max(settings.ingest.max_age_s, (CARE_HISTORY_DAYS + 1) * 86_400.0)
+    ingest = settings.ingest.model_copy(update={"max_age_s": max_age_s})
+    update = {"demo": True, "data_dir": str(demo_dir), "media": media, "ingest": ingest}
+    return settings.model_copy(update=update)
 
 
 def media_host(settings: Settings) -> str:
@@ -283,23 +306,108 @@ def demo_messages(
         yield from Simulation(registry(), window, seed + n).messages(devices)
 
 
+def care_meters(registry: Registry, microgrid: str) -> list[Device]:
+    """The water meters reporting at least hourly of the households in `microgrid` that the care rules watch."""
+    out = []
+    for d in registry.devices_under(microgrid):
+        h = registry.households.get(d.household_id) if d.household_id else None
+        if d.device_class is DeviceClass.WATER_METER and d.expected_interval_s <= 3600 and h and h.care.watched:
+            out.append(d)
+    return out
+
+
+def care_clocks(clock: Clock, options: DemoOptions) -> Callable[[Engine], None] | None:
+    """For a fresh demo with the simulator: start the rule engine now, with the care households of the demo
+    micro-grid timed from the start of the history `feed_simulator` publishes first (not from now, which would
+    leave it unjudged). A kept demo's engine goes on from its saved state."""
+    if not (options.fresh and options.simulate):
+        return None
+
+    def start(engine: Engine) -> None:
+        if engine.watermark is not None:  # restored from a saved state
+            return
+        reg = engine.registry
+        now = clock.now()
+        engine.start_at(now)
+        households = {d.household_id for d in care_meters(reg, demo_microgrid(reg)) if d.household_id}
+        engine.backdate(households, now - CARE_HISTORY_DAYS * 86_400 - 3600)
+
+    return start
+
+
+def fall_time(now: datetime) -> datetime:
+    """When the demo's resident fell (`FALL_HOUR`, `FALL_AGO_H`), in `now`'s zone."""
+    at = now.replace(hour=FALL_HOUR, minute=0, second=0, microsecond=0)
+    while at > now - timedelta(hours=FALL_AGO_H):
+        at -= timedelta(days=1)
+    return at
+
+
+def care_scenario(scenario: Scenario, registry: Registry, meters: list[Device]) -> Scenario:
+    """`scenario` (starting now) from `CARE_HISTORY_DAYS` before to `CARE_AHEAD_DAYS` after, for the care
+    meters only: their residents' ordinary days, and one of them (without quiet hours or travel, if there is
+    one) silent since a fall. The messages before now are its history, the rest its live feed."""
+    care = [registry.households[d.household_id] for d in meters if d.household_id]
+    fallen = next((h for h in care if h.care.quiet_hours is None and h.care.away_until is None), care[0])
+    start, fall = scenario.start - timedelta(days=CARE_HISTORY_DAYS), fall_time(scenario.start)
+    hours = (CARE_HISTORY_DAYS + CARE_AHEAD_DAYS) * 24
+    until = start + timedelta(hours=hours + 1)
+    incident = IncidentSpec(
+        kind="elderly_fall",
+        at=fall,
+        target=fallen.id,
+        duration=(until - fall).total_seconds(),
+        note="a lone elderly resident fell and has used no water since",
+    )
+    update = {"start": start, "days": 0, "hours": hours, "incidents": [incident], "incident_stream": None}
+    return scenario.model_copy(update=update)
+
+
+def publish_history(publisher: Publisher, history: list[SimMessage]) -> None:
+    """Publish `history` in order on one connection (the rule engine learns from it in event time) and wait
+    until the broker has it all, so the live feed after it never overtakes it."""
+    for m in history:
+        publisher.publish(m.topic, m.payload, key="care-history")
+    publisher.flush()
+
+
 async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     """Publish the demo scenario to the broker, window after window, paced on the service's own clock, until
     cancelled.
 
     The service and the simulator share one clock, so device timestamps are "now" for the ingester and the
-    rule engine even when the demo runs faster than real time."""
-    clock = parts.clock
+    rule engine even when the demo runs faster than real time. A fresh demo first publishes at once the
+    watched households' last days in its micro-grid (`care_scenario`): their routines are learned, and a
+    lone elderly resident's no-water ticket, with its 72 h of use, is there within a minute. The service must
+    have been made with `care_clocks` (`run_demo`): an engine started by that history would find every other
+    device of the street silent for days."""
+    clock, reg = parts.clock, parts.registry()
     scenario = load_scenario(demo_scenario_path())
     start = datetime.fromtimestamp(clock.now(), tz=UTC).astimezone(ZoneInfo(parts.settings.timezone))
     media_base = f"http://{media_host(parts.settings)}:{parts.http_port}{SNAPSHOT_PREFIX}"
     scenario = scenario.model_copy(update={"start": start.replace(microsecond=0), "media_base": media_base})
+    mg = demo_microgrid(reg)
+    meters = care_meters(reg, mg) if options.fresh else []
+    care: list[SimMessage] = []
+    others: list[str] | None = None  # every device
+    if meters:
+        care_sim = Simulation(reg, care_scenario(scenario, reg, meters), options.seed)
+        ids = [d.id for d in meters]
+        care = await asyncio.to_thread(lambda: list(care_sim.messages(devices=ids)))
+        others = sorted(set(reg.devices) - set(ids))
     publisher = Publisher(
         parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=MQTTProtocolVersion.MQTTv311
     )
     await asyncio.to_thread(publisher.connect)
     try:
-        async for m in paced_offloaded(demo_messages(parts.registry, scenario, options.seed), clock):
+        now = clock.now()
+        history = [m for m in care if m.ts < now]
+        if history:
+            await asyncio.to_thread(publish_history, publisher, history)
+            log.info("demo: %d days of %d watched households' water use published", CARE_HISTORY_DAYS, len(meters))
+        rest = (m for m in care if m.ts >= now)
+        live = heapq.merge(demo_messages(parts.registry, scenario, options.seed, others), rest, key=lambda m: m.ts)
+        async for m in paced_offloaded(live, clock):
             publisher.publish(m.topic, m.payload)
     finally:
         await asyncio.to_thread(publisher.close)

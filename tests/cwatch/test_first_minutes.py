@@ -3,16 +3,34 @@ names the setting, the demo's incidents and worker are the demo accounts' own.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
+from core.clock import VirtualClock
 from core.i18n import EN, ZH, localized
-from cwatch.app import rule_classes, rule_titles
-from cwatch.demo import URL_FILE, DemoOptions, banner, demo_accounts, demo_microgrid, prepare_demo
+from cwatch.app import Parts, Service, rule_classes, rule_titles
+from cwatch.demo import (
+    URL_FILE,
+    DemoAccount,
+    DemoOptions,
+    banner,
+    care_clocks,
+    create_demo_accounts,
+    demo_accounts,
+    demo_microgrid,
+    feed_simulator,
+    prepare_demo,
+)
 from cwatch.errors import ServiceError
 from cwatch.instance import AlreadyServingError, file_lock
 from cwatch.ports import check_ports, port_in_use
@@ -219,3 +237,76 @@ def test_a_demo_snapshot_is_a_small_picture() -> None:
     assert len(data) < 32_000
     with Image.open(io.BytesIO(data)) as img:
         assert (img.format, img.size) == ("JPEG", (320, 180))
+
+
+def test_the_demos_resident_fell_by_day_at_least_13_hours_before_it_starts() -> None:
+    from cwatch.demo import fall_time
+
+    tz = ZoneInfo("Asia/Shanghai")
+    for hour in (0, 9, 20, 21, 23):
+        now = datetime(2026, 12, 7, hour, 30, tzinfo=tz)
+        fell = fall_time(now)
+        assert fell.hour == 8
+        assert timedelta(hours=13) <= now - fell < timedelta(hours=37)
+
+
+async def test_the_demo_leader_sees_a_lone_elderly_no_water_ticket_with_its_72_hours_of_use(tmp_path: Path) -> None:
+    """A fresh demo publishes its watched households' last days first: the fallen resident's ticket is raised
+    at start-up, and its chart has the 72 h of use and the routine learned from those days."""
+    settings = load_settings(
+        None,
+        environ={
+            "CWATCH_DATA_DIR": str(tmp_path),
+            "CWATCH_HTTP__PORT": "0",
+            "CWATCH_MQTT__EMBEDDED_PORT": str(free_port()),
+        },
+    )
+    options = DemoOptions(seed=1)
+    settings = prepare_demo(settings, options)
+    ready: asyncio.Queue[tuple[Parts, list[tuple[DemoAccount, str]]]] = asyncio.Queue()
+
+    async def on_started(parts: Parts) -> None:
+        await ready.put((parts, await create_demo_accounts(parts)))
+        await feed_simulator(parts, options)
+
+    clock = VirtualClock(time.time(), 1.0)
+    service = Service(settings, clock=clock, demo_seed=1, on_started=on_started, on_rules=care_clocks(clock, options))
+    task = asyncio.create_task(service.run())
+    try:
+        getter = asyncio.create_task(ready.get())
+        done, _ = await asyncio.wait({task, getter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        assert getter in done, "demo did not start within 60 s"
+        parts, created = getter.result()
+        leader, password = next((a, p) for a, p in created if a.role is Role.MICROGRID_LEADER)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{parts.http_port}", timeout=10) as client:
+            login = await client.post("/api/v1/auth/login", json={"username": leader.username, "password": password})
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            deadline = asyncio.get_running_loop().time() + 60
+            found: list[dict[str, Any]] = []
+            while not found and asyncio.get_running_loop().time() < deadline:
+                r = await client.get("/api/v1/tickets", headers=headers)
+                assert r.status_code == 200, r.text
+                found = [t for t in r.json()["items"] if t["rule_id"] == "elderly_no_water"]
+                if not found:
+                    await asyncio.sleep(0.2)
+            assert found, "no no-water ticket on the demo leader's board within 60 s"
+            ticket = found[0]
+            assert ticket["microgrid_id"] == leader.scope_id
+            assert ticket["lone_elderly"] is True
+            r = await client.get(f"/api/v1/tickets/{ticket['id']}/evidence", headers=headers)
+            assert r.status_code == 200, r.text
+            chart = r.json()
+    finally:
+        service.stop()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 30)
+    assert chart["kind"] == "water_use"
+    [use] = chart["series"]
+    assert sum(v is not None for v in use["values"]) >= 70  # hourly use over the 72 h before now
+    assert sum(v is not None for v in chart["usual_mid"]) >= 70  # the routine, at every hour
+    assert chart["quiet_h"] >= 12
+    assert chart["usual_quiet_h"] is not None
+    assert chart["usual_quiet_h"] < chart["quiet_h"]
+    assert {m["label"] for m in chart["markers"]} == {"alarm", "last_use"}

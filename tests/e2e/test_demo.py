@@ -14,6 +14,7 @@ from core.clock import VirtualClock
 from cwatch.app import Parts, Service
 from cwatch.demo import (
     DemoOptions,
+    care_clocks,
     create_demo_accounts,
     demo_accounts,
     feed_simulator,
@@ -57,7 +58,8 @@ async def test_demo_produces_tickets_from_the_simulated_street(tmp_path: Path) -
     # The demo scenario injects its first incident 10 s in; run it 20x faster so the test is short.
     import time
 
-    service = Service(settings, clock=VirtualClock(time.time(), 20.0), demo_seed=1, on_started=on_started)
+    clock = VirtualClock(time.time(), 20.0)
+    service = Service(settings, clock=clock, demo_seed=1, on_started=on_started, on_rules=care_clocks(clock, options))
     task = asyncio.create_task(service.run())
     try:
         getter = asyncio.create_task(ready.get())

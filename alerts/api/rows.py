@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 
+from alerts.api.views import display_text, registry_items, watched
 from alerts.lifecycle import Action, Status
 from alerts.model import Ticket
 from alerts.scope import Hierarchy
-from devices.model import Household
 from rules.alert import Severity
 
 __all__ = ["Display", "TicketRow", "encode_page", "encode_row"]
@@ -68,25 +68,15 @@ class TicketRow(msgspec.Struct):
     assignee_name: str | None = None
 
 
-def _items(hierarchy: Hierarchy, collection: str) -> Mapping[str, Any]:
-    items = getattr(hierarchy, collection, None)
-    return items if isinstance(items, Mapping) else {}
-
-
-def _text(item: object, attr: str) -> str | None:
-    value = getattr(item, attr, None)
-    return value if isinstance(value, str) and value else None
-
-
 class Display:
     """The registry's display fields of tickets (`alerts.api.views.lookup`, `lone_elderly`), its collections
     looked up once for many tickets."""
 
     def __init__(self, hierarchy: Hierarchy) -> None:
-        self.microgrids = _items(hierarchy, "microgrids")
-        self.buildings = _items(hierarchy, "buildings")
-        self.households = _items(hierarchy, "households")
-        self.devices = _items(hierarchy, "devices")
+        self.microgrids = registry_items(hierarchy, "microgrids")
+        self.buildings = registry_items(hierarchy, "buildings")
+        self.households = registry_items(hierarchy, "households")
+        self.devices = registry_items(hierarchy, "devices")
 
     def row(
         self, t: Ticket, now: float, people: Mapping[str, str], actions: Sequence[Action] | msgspec.UnsetType
@@ -129,11 +119,11 @@ class Display:
             t.overdue_reason,
             t.verifying,
             t.verify_until,
-            _text(self.microgrids.get(t.microgrid_id), "name"),
-            _text(self.buildings.get(t.building_id), "name") if t.building_id is not None else None,
-            _text(h, "unit"),
-            isinstance(h, Household) and h.care.watched,
-            _text(self.devices.get(t.device_id), "label") if t.device_id is not None else None,
+            display_text(self.microgrids.get(t.microgrid_id), "name"),
+            display_text(self.buildings.get(t.building_id), "name") if t.building_id is not None else None,
+            display_text(h, "unit"),
+            watched(h),
+            display_text(self.devices.get(t.device_id), "label") if t.device_id is not None else None,
             actions,
             people.get(t.assignee_id or ""),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, fields
+from typing import Any
 
 from alerts.api.models import AccountOut, ContactOut, EventOut, HouseholdOut, MemberOut, PersonOut, TicketOut
 from alerts.lifecycle import available_actions
@@ -46,14 +47,29 @@ def people_names(hierarchy: Hierarchy, microgrid_id: str) -> dict[str, str]:
     return {p.id: p.name for p in microgrid_people(hierarchy, microgrid_id)}
 
 
-def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str) -> str | None:
-    """A display field of a registry item (`microgrids`/`buildings`/`households`/`devices`), when the registry
-    has one."""
+def registry_items(hierarchy: Hierarchy, collection: str) -> Mapping[str, Any]:
+    """A collection of the registry (`microgrids`/`buildings`/`households`/`devices`); empty when the hierarchy
+    has none (a test's stand-in)."""
     items = getattr(hierarchy, collection, None)
-    if item_id is None or not isinstance(items, Mapping):
-        return None
-    value = getattr(items.get(item_id), attr, None)
+    return items if isinstance(items, Mapping) else {}
+
+
+def display_text(item: object, attr: str) -> str | None:
+    """A display field of a registry item, when it has a non-empty one."""
+    value = getattr(item, attr, None)
     return value if isinstance(value, str) and value else None
+
+
+def watched(household: object) -> bool:
+    """The household is watched by the care rules (a lone elderly resident): the list row says so."""
+    return isinstance(household, Household) and household.care.watched
+
+
+def lookup(hierarchy: Hierarchy, collection: str, item_id: str | None, attr: str) -> str | None:
+    """A display field of a registry item, when the registry has one."""
+    if item_id is None:
+        return None
+    return display_text(registry_items(hierarchy, collection).get(item_id), attr)
 
 
 _NODES = ("streets", "communities", "grids", "microgrids", "buildings")
@@ -66,12 +82,8 @@ def node_name(hierarchy: Hierarchy, node_id: str | None) -> str | None:
 
 
 def lone_elderly(hierarchy: Hierarchy, household_id: str | None) -> bool:
-    """The household is watched by the care rules (a lone elderly resident): the list row says so."""
-    households = getattr(hierarchy, "households", None)
-    if household_id is None or not isinstance(households, Mapping):
-        return False
-    h = households.get(household_id)
-    return isinstance(h, Household) and h.care.watched
+    """`watched` of the household `household_id`."""
+    return household_id is not None and watched(registry_items(hierarchy, "households").get(household_id))
 
 
 def household_info(hierarchy: Hierarchy, household_id: str | None) -> HouseholdOut | None:

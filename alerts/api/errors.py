@@ -121,7 +121,9 @@ def install_error_handlers(app: FastAPI) -> None:
         lang = lang_of(request)
         fields = []
         for err in exc.errors():
-            loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
+            # a body that is not JSON: pydantic's location is the character offset, not a field
+            where = () if err.get("type") == "json_invalid" else err.get("loc", ())
+            loc = [str(x) for x in where if x not in ("body", "query", "path")]
             fields.append(FieldError(field=".".join(loc) or "body", message=_field_message(err, lang)))
         message = "; ".join(f"{f.field}: {f.message}" for f in fields) or tr("errors.invalid_request").in_lang(lang)
         return error_response(422, "validation_error", message, fields=fields)

@@ -26,7 +26,8 @@ HouseholdId = Annotated[str, Path(min_length=1, max_length=64)]
 class AwayBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     until: AwareDatetime = Field(description="RFC 3339 with an offset; after now, at most care.away_max_days ahead")
-    reason: str = Field(min_length=1, max_length=500, description="why: travel, hospital stay, ...")
+    # not blank: checked by `HouseholdAways.set`, which says so in the reader's words
+    reason: str = Field(max_length=500, description="why: travel, hospital stay, ... (not blank)")
 
 
 class AwayOut(BaseModel):

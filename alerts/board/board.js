@@ -845,6 +845,8 @@
     $("evidence").replaceChildren();
     $("media").hidden = true;
     state.media = null;
+    $("away").hidden = true;
+    state.away = null;
     try {
       await loadDetail(id);
     } catch (e) {
@@ -856,6 +858,7 @@
     renderList();
     if (state.selected === id) loadEvidence(id);
     if (state.selected === id) loadMedia(id);
+    if (state.selected === id) loadAway(id);
   }
 
   // The open ticket's pictures: the camera's snapshot and clip (shown when their host is on media.hosts), the
@@ -917,6 +920,61 @@
     await loadDetail(id); // the timeline records it
     await loadMedia(id);
   });
+
+  // "Away confirmed" of the open ticket's lone elderly household: whether it is away, until when, why and who
+  // recorded it; recorded (until a time on the street's clocks, with a reason) or ended early from here. The
+  // server bounds it (care.away_max_days) and audits it, and says in the reader's language why it refuses one.
+  const awayUrl = (t) => `/households/${encodeURIComponent(t.household_id)}/away`;
+  async function loadAway(id) {
+    const t = state.detail;
+    if (!t || t.id !== id || !t.household_id || !(t.household && t.household.watched)) return;
+    let a;
+    try {
+      a = await api(awayUrl(t));
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      return; // no rule engine in this service (503), or the household is not in the reader's scope
+    }
+    if (state.selected !== id) return;
+    state.away = Object.assign(a, { ticket: id });
+    renderAway();
+  }
+
+  function renderAway() {
+    const a = state.away, t = state.detail;
+    if (!a || !t || a.ticket !== t.id) return;
+    const on = a.away;
+    $("away-state").textContent = on
+      ? tr("away.on", { until: streetClock(on.until), reason: on.reason, by: on.set_by, at: streetClock(on.set_at) })
+      : tr("away.off");
+    $("away-end").hidden = !on;
+    $("away").hidden = false;
+  }
+
+  async function changeAway(opts) {
+    const t = state.detail;
+    if (!t) return;
+    $("away-error").textContent = "";
+    try {
+      await api(awayUrl(t), opts);
+    } catch (e) {
+      if (e.status === 401) return showLogin();
+      $("away-error").textContent = e.message; // too long, in the past, no reason: the server says which
+      return;
+    }
+    $("away-reason").value = "";
+    await loadAway(t.id);
+    await loadDetail(t.id); // an away clears the open no-water alert
+  }
+
+  $("away-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const typed = $("away-until").value;
+    const until = fromInput(typed);
+    // an unreadable time goes as typed: the server names what is wrong with it
+    changeAway({ json: { until: until === null ? typed : new Date(until * 1000).toISOString(), reason: $("away-reason").value } });
+  });
+  $("away-end").addEventListener("click", () => changeAway({ method: "DELETE" }));
 
   // The open ticket's evidence chart (water use against the household's routine, or the device's values):
   // fetched when the ticket opens, not on each of its changes.
@@ -1369,6 +1427,7 @@
       renderDetail(state.detail);
       loadEvidence(state.detail.id); // its captions and legend are drawn in the language too
       renderMedia();
+      renderAway();
     }
     if (state.pending) onAction(state.pending);
   }

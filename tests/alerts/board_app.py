@@ -5,6 +5,9 @@ Everything async is created inside the server's own event loop (in its lifespan)
 With `tile_url`, the site plan draws map tiles from that template; GET /test/tiles/{z}/{x}/{y}.png serves a
 grey tile and counts the requests (`app.state.tiles`).
 
+With `aways`, the households' "away confirmed" routes are served too (`cwatch.api`, the hierarchy being a
+`Registry`); the answers they pass to the rule engine are kept in `app.state.answers`.
+
 With `telemetry_path`, the evidence charts read a real SQLite telemetry store there, which POST /test/readings
 fills (a list of `devices.reading.Reading` as JSON).
 
@@ -20,7 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry
 
+import cwatch.api
 from alerts.accounts import AccountStore
 from alerts.api import AlertsApi, mount
 from alerts.blobs import FileBlobStore
@@ -42,9 +46,11 @@ from alerts.stream import ChangeHub
 from alerts.tables import create_tables
 from core.clock import Clock, SystemClock
 from core.db import make_engine
+from cwatch.api import OpsApi
 from cwatch.http import build_http_app
 from devices.model import Role
 from devices.reading import Reading
+from devices.registry import Registry
 from ingest.sinks.sqlite import SqliteTelemetrySink
 from rules.alert import Alert, AlertAction, Severity
 from testkit.services import free_port
@@ -52,6 +58,16 @@ from testkit.services import free_port
 TILE_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR4nGNgYAAAAAMAAWgmWQ0AAAAASUVORK5CYII="
 )
+
+
+@dataclass
+class Answers:
+    """The rule engine's side of "away confirmed": what it was told (household, until or None)."""
+
+    given: list[tuple[str, float | None]] = field(default_factory=list)
+
+    def answer(self, household_id: str, until: float | None) -> None:
+        self.given.append((household_id, until))
 
 
 class MovableClock(SystemClock):
@@ -87,6 +103,7 @@ def build_app(
     tz: tzinfo = UTC,
     media: MediaPolicy | None = None,
     media_dir: Path | None = None,
+    aways: bool = False,
 ) -> FastAPI:
     hub = ChangeHub()
     holder: dict[str, Any] = {}
@@ -115,6 +132,10 @@ def build_app(
             photos=photos,
         )
         mount(app, api)
+        if aways:
+            assert isinstance(hierarchy, Registry), "aways need a registry"
+            reg = hierarchy
+            cwatch.api.mount(app, OpsApi(engine, lambda: reg, app.state.answers, clock=clock or SystemClock()))
         yield
         await engine.dispose()
         if telemetry is not None:
@@ -148,6 +169,7 @@ def build_app(
         refused = await telemetry.write(msgspec.convert(items, list[Reading]))
         return len(items) - len(refused)
 
+    app.state.answers = Answers()
     app.state.tiles = []
 
     @app.get("/test/tiles/{z}/{x}/{y}.png")

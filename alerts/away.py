@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.audit import Who, record
 from alerts.dbguard import translated
-from alerts.errors import ValidationError
+from alerts.errors import ConflictError, ValidationError
 from alerts.model import SYSTEM_ACTOR
 from alerts.tables import household_away
 from core.db import begin_write, is_sqlite
@@ -29,6 +29,12 @@ BY_WATER_USE = Who(SYSTEM_ACTOR, "rules")
 
 class AwayError(ValidationError):
     code = "invalid_away"
+
+
+class NotAwayError(ConflictError):
+    """Ending an away when none is recorded (it ended, or was never set)."""
+
+    code = "not_away"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +70,15 @@ class HouseholdAways:
             await record(conn, who, "household.away", household_id, now, {"until": until, "reason": reason})
         return away
 
-    async def end(self, household_id: str, who: Who, now: float) -> Away | None:
-        """The household is back: forget its away (audited). Returns the away it ended, if one was on."""
+    async def end(self, household_id: str, who: Who, now: float) -> Away:
+        """The household is back: forget its away (audited). Returns the away it ended; `NotAwayError` when none
+        is on (nothing is audited: no away ended)."""
         current = await self.get(household_id, now)
+        if current is None:
+            raise NotAwayError(tr("errors.not_away", id=household_id))
         async with translated(), begin_write(self.engine) as conn:
             await conn.execute(delete(household_away).where(household_away.c.household_id == household_id))
-            await record(conn, who, "household.away_end", household_id, now, {"was_until": current and current.until})
+            await record(conn, who, "household.away_end", household_id, now, {"was_until": current.until})
         return current
 
     async def ended_by_use(self, household_id: str, used_at: float, now: float) -> Away | None:

@@ -960,6 +960,7 @@
     } catch (e) {
       if (e.status === 401) return showLogin();
       $("away-error").textContent = e.message; // too long, in the past, no reason: the server says which
+      if (e.status === 409) await loadAway(t.id); // already ended (by water use, or by someone else)
       return;
     }
     $("away-reason").value = "";

@@ -84,9 +84,11 @@ async def household_away(
     return _away_out(away)
 
 
-@router.delete("/households/{household_id}/away", status_code=204, responses=error_responses(401, 404))
+@router.delete("/households/{household_id}/away", status_code=204, responses=error_responses(401, 404, 409))
 async def end_away(household_id: HouseholdId, request: Request, ops: Ops, viewer: Viewer) -> None:
-    """The household is back early: the absence rules watch it again from now (audited `household.away_end`)."""
+    """The household is back early: the absence rules watch it again from now (audited `household.away_end`).
+    409 `not_away` when no away is recorded: the rules are not told (their answer would count as a visit and
+    restart the household's absence clock)."""
     _visible(ops, viewer, household_id)
     if ops.answers is None:
         raise HTTPException(status_code=503, detail=tr("errors.rules_not_running"))

@@ -144,3 +144,17 @@ async def test_away_refusals_are_in_the_callers_language(env: Env) -> None:
     r = await env.client.post(url, json={"until": "2026-12-09T08:00", "reason": "x"}, headers=env.mine)
     assert r.json()["error"]["message"] == "until: Input should have timezone info"
     assert env.answers.given == []
+
+
+async def test_ending_an_away_that_is_not_recorded_is_refused_and_tells_the_rules_nothing(env: Env) -> None:
+    # the rules take "back early" as a visit: it would clear an open no-water alert and restart the absence clock
+    url = f"/api/v1/households/{env.household}/away"
+    r = await env.client.delete(url, headers={**env.mine, "Accept-Language": "zh-CN"})
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "not_away")
+    assert r.json()["error"]["message"] == f"住户“{env.household}”未登记外出，无需结束"
+    body = {"until": (NOW + timedelta(days=2)).isoformat(), "reason": "出行"}
+    assert (await env.client.post(url, json=body, headers=env.mine)).status_code == 202
+    assert (await env.client.delete(url, headers=env.mine)).status_code == 204
+    assert (await env.client.delete(url, headers=env.mine)).status_code == 409  # ended once
+    assert [h for h, until in env.answers.given if until is None] == [env.household]
+    assert [e.action for e in await env.audit.list(action="household.")] == ["household.away_end", "household.away"]

@@ -40,7 +40,10 @@ def find_data(explicit: Path | None = None, root: Path = ROOT) -> Path:
         if explicit.is_dir():
             explicit = explicit / FILE
         if not explicit.is_file():
-            raise DataMissingError(f"{explicit} does not exist")
+            raise DataMissingError(
+                f"the real household data is absent: {explicit} does not exist (the file {FILE} of "
+                "../shared/data; see its README). Nothing was measured."
+            )
         return explicit
     tried = []
     for base in root.parents:

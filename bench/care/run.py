@@ -363,11 +363,19 @@ def report(bench: Bench, ds: Dataset, path: Path, results: list[Scored], peers: 
     return "\n".join(lines)
 
 
+def count(text: str) -> int:
+    """A count of incident rounds: 0 would score no incident at all and print empty delays."""
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {n}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.care", description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, help="the CSV (default: shared/data beside the project)")
     p.add_argument("--settings", nargs="*", help=f"settings to run (default all): {', '.join(SETTINGS)}")
-    p.add_argument("--rounds", type=int, default=5, help="incident rounds (one incident per household each)")
+    p.add_argument("--rounds", type=count, default=5, help="incident rounds (one incident per household each; 5: 225)")
     p.add_argument("--sweep", type=float, default=300.0, help="seconds of event time between engine sweeps")
     p.add_argument("--jobs", type=int, default=1, help="settings run in parallel processes")
     p.add_argument("--no-peers", action="store_true")

@@ -42,7 +42,7 @@ def test_the_data_is_looked_for_beside_the_project_or_one_of_its_parents(tmp_pat
     data.mkdir(parents=True)
     (data / FILE).write_bytes(b"")
     assert find_data(root=project) == data / FILE
-    with pytest.raises(DataMissingError):
+    with pytest.raises(DataMissingError, match=r"absent: .*nowhere\.csv does not exist.*Nothing was measured"):
         find_data(tmp_path / "nowhere.csv")
 
 

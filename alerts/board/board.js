@@ -944,9 +944,12 @@
     const a = state.away, t = state.detail;
     if (!a || !t || a.ticket !== t.id) return;
     const on = a.away;
-    $("away-state").textContent = on
-      ? tr("away.on", { until: streetClock(on.until), reason: on.reason, by: on.set_by, at: streetClock(on.set_at) })
-      : tr("away.off");
+    const said = on
+      ? [tr("away.on", { until: streetClock(on.until), reason: on.reason, by: on.set_by, at: streetClock(on.set_at) })]
+      : a.registry_until ? [] : [tr("away.off")];
+    // the registry's away (an operator's import): the rules respect it too, so the board must not say "watched"
+    if (a.registry_until) said.push(tr("away.registry", { until: streetClock(a.registry_until) }));
+    $("away-state").textContent = said.join(" ");
     $("away-end").hidden = !on;
     $("away").hidden = false;
   }

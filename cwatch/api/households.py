@@ -42,6 +42,11 @@ class AwayOut(BaseModel):
 class AwayStateOut(BaseModel):
     household_id: str
     away: AwayOut | None = Field(description="the away in force, or null")
+    registry_until: float | None = Field(
+        default=None,
+        description="the registry's care `away_until` (households.csv, imported by operators; epoch seconds) "
+        "while it is later than now: the absence rules respect it too",
+    )
 
 
 def _away_out(a: Away) -> AwayOut:
@@ -62,10 +67,15 @@ def _visible(ops: OpsApi, viewer: Account, household_id: str) -> None:
 
 @router.get("/households/{household_id}/away", responses=error_responses(401, 404))
 async def get_away(household_id: HouseholdId, ops: Ops, viewer: Viewer) -> AwayStateOut:
-    """Whether the household is recorded away now, until when, why and by whom."""
+    """Whether the household is recorded away now, until when, why and by whom; and whether the registry holds
+    it away (`registry_until`), which the absence rules respect as well."""
     _visible(ops, viewer, household_id)
-    away = await ops.aways.get(household_id, ops.clock.now())
-    return AwayStateOut(household_id=household_id, away=_away_out(away) if away else None)
+    now = ops.clock.now()
+    away = await ops.aways.get(household_id, now)
+    listed = ops.registry().households[household_id].care.away_until
+    registry_until = listed.timestamp() if listed is not None and listed.timestamp() > now else None
+    shown = _away_out(away) if away else None
+    return AwayStateOut(household_id=household_id, away=shown, registry_until=registry_until)
 
 
 @router.post("/households/{household_id}/away", status_code=202, responses=error_responses(401, 404))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, A, inject, logi
 pytestmark = pytest.mark.browser
 
 ZONE = "Asia/Shanghai"
+REGISTRY_AWAY = datetime(2099, 1, 1, 8, 0, tzinfo=ZoneInfo(ZONE))
 TOUCH_PX = 44
 
 
@@ -36,6 +37,7 @@ class Board:
     app: FastAPI
     db: Path
     household: str
+    listed: str  # held away by the registry
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,10 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     expect.set_options(timeout=20_000)
     reg = sample_street(start=None)
     wa = reg.people_at(A, Role.GRID_WORKER)[0]
-    household = next(h.id for h in reg.households.values() if h.care.watched and reg.microgrid_of(h.id) == A)
+    household, listed = [h.id for h in reg.households.values() if h.care.watched and reg.microgrid_of(h.id) == A][:2]
+    # the second is held away by the registry (households.csv's away_until, an operator's import)
+    h = reg.households[listed]
+    reg = reg.with_changes(households=[replace(h, care=replace(h.care, away_until=REGISTRY_AWAY))])
     db = tmp_path_factory.mktemp("away") / "board.db"
     app = build_app(
         db,
@@ -57,7 +62,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
         aways=True,
     )
     with serve(app) as url:
-        yield Board(url, app, db, household)
+        yield Board(url, app, db, household, listed)
 
 
 def typed(at: datetime) -> str:
@@ -145,3 +150,31 @@ async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_
         ("household.away", "worker_a", board.household),
     ]
     assert entries[1].details == {"until": until.timestamp(), "reason": "住院观察 一周"}
+
+
+async def test_an_away_the_registry_holds_is_said_on_the_board(board: Board) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    [tid] = await inject(
+        board.url,
+        alert_dict(
+            f"elderly_no_water:{board.listed}",
+            A,
+            "独居老人12小时未用水",
+            "major",
+            time.time() - 600,
+            "elderly_no_water",
+            household_id=board.listed,
+        ),
+    )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(viewport=PHONE, timezone_id=ZONE)).new_page()
+            await login(page, board.url, "worker_a")
+            await page.locator(f'.ticket[data-id="{tid}"]').click()
+            await expect(page.get_by_test_id("away-state")).to_have_text(
+                "住户登记表中外出至 1-01 08:00:00（运营人员导入），期间不报未用水。"
+            )
+        finally:
+            await browser.close()

@@ -4,7 +4,7 @@ why stored, shown, audited, and passed to the rule engine; ended early by someon
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +46,7 @@ class Env:
     mine: dict[str, str]
     theirs: dict[str, str]
     household: str
+    current: list[Registry]  # the registry the households' routes see: [0] replaced by a test
 
 
 @pytest.fixture
@@ -59,6 +60,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     await accounts.create_account("worker", PASSWORD, Role.GRID_WORKER, mg, "网格员")
     await accounts.create_account("stranger", PASSWORD, Role.GRID_WORKER, other, "别的网格员")
     answers = Answers()
+    current = [reg]
 
     async def ready() -> dict[str, bool]:
         return {}
@@ -67,7 +69,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         readiness=ready,
         metrics=CollectorRegistry(),
         alerts_api=AlertsApi(TicketService(engine, lambda: reg, clock), accounts, lambda: reg),
-        ops_api=OpsApi(engine, lambda: reg, answers, away_max_days=30, clock=clock),
+        ops_api=OpsApi(engine, lambda: current[0], answers, away_max_days=30, clock=clock),
     )
     transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -76,7 +78,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
             r = await client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
             tokens[user] = {"Authorization": f"Bearer {r.json()['token']}"}
         household = reg.households_under(mg)[0].id
-        yield Env(client, reg, answers, AuditLog(engine), tokens["worker"], tokens["stranger"], household)
+        yield Env(client, reg, answers, AuditLog(engine), tokens["worker"], tokens["stranger"], household, current)
     await engine.dispose()
 
 
@@ -158,3 +160,22 @@ async def test_ending_an_away_that_is_not_recorded_is_refused_and_tells_the_rule
     assert (await env.client.delete(url, headers=env.mine)).status_code == 409  # ended once
     assert [h for h, until in env.answers.given if until is None] == [env.household]
     assert [e.action for e in await env.audit.list(action="household.")] == ["household.away_end", "household.away"]
+
+
+async def test_an_away_the_registry_holds_is_shown_beside_the_recorded_one(env: Env) -> None:
+    # households.csv's away_until (an operator's import) silences the absence rules as well: whoever reads the
+    # household's away must see it, or the board would say the household is watched while it is not
+    url = f"/api/v1/households/{env.household}/away"
+    assert (await env.client.get(url, headers=env.mine)).json() == {
+        "household_id": env.household,
+        "away": None,
+        "registry_until": None,
+    }
+    h = env.reg.households[env.household]
+    until = NOW + timedelta(days=400)  # not bounded by care.away_max_days: operators import it
+    env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(h.care, away_until=until))])
+    shown = (await env.client.get(url, headers=env.mine)).json()
+    assert (shown["away"], shown["registry_until"]) == (None, until.timestamp())
+    past = NOW - timedelta(days=1)
+    env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(h.care, away_until=past))])
+    assert (await env.client.get(url, headers=env.mine)).json()["registry_until"] is None

@@ -5,11 +5,13 @@ argparse looks each of its texts up through its module's `_` and `ngettext` (get
 `argparse_in(lang)` is active those two answer from the catalog, keyed by argparse's English text (which the
 catalog's `en` repeats; a test checks they agree). A text the catalog does not have stays as argparse wrote it.
 argparse counts characters where a terminal counts columns, so while active the usage's continuation lines are
-also aligned under the program name by display width ("用法：" is three characters but six columns)."""
+also aligned under the program name by display width ("用法：" is three characters but six columns), and help and
+description texts with wide characters are wrapped by display width too."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +60,66 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
+#: closing punctuation a line should not start with: it stays with the character before it
+_NO_LINE_START = frozenset("，。、：；！？）》」』】”’,.;:!?)]}")
+_TOKENS = re.compile(r"\s+|[^\s]")
+
+
+def wrap_columns(text: str, width: int) -> list[str]:
+    """`text` (its white space collapsed) wrapped to lines at most `width` columns wide where it can break: at
+    spaces, and between two wide characters (Chinese has no spaces between words). A word wider than the line
+    stays whole on a line of its own."""
+    chunks: list[str] = []  # words, single wide characters (each with closing punctuation after it), " "
+    for match in _TOKENS.finditer(" ".join(text.split())):
+        ch = match.group()
+        if ch == " " or not chunks or chunks[-1] == " ":
+            chunks.append(ch)
+        elif ch in _NO_LINE_START or (not _wide(ch) and not _wide(chunks[-1][-1])):
+            chunks[-1] += ch
+        else:
+            chunks.append(ch)
+    lines: list[str] = []
+    line = ""
+    for chunk in chunks:
+        if chunk == " ":
+            if line:
+                line += " "
+            continue
+        if line and display_width(line + chunk) > width:
+            lines.append(line.rstrip(" "))
+            line = ""
+        line += chunk
+    if line.strip(" "):
+        lines.append(line.rstrip(" "))
+    return lines
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _split_by_columns(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    """`HelpFormatter._split_lines` wrapping by display width when the text has wide characters."""
+
+    def split(self: Any, text: str, width: int) -> list[str]:
+        if display_width(text) == len(text):
+            return original(self, text, width)
+        return wrap_columns(text, width)
+
+    return split
+
+
+def _fill_by_columns(original: Callable[..., str]) -> Callable[..., str]:
+    """`HelpFormatter._fill_text` (descriptions) wrapping by display width when the text has wide characters."""
+
+    def fill(self: Any, text: str, width: int, indent: str) -> str:
+        if display_width(text) == len(text):
+            return original(self, text, width, indent)
+        return "\n".join(indent + line for line in wrap_columns(text, width - len(indent)))
+
+    return fill
+
+
 def _aligned(original: Callable[..., str], gettext: Callable[[str], str]) -> Callable[..., str]:
     """`HelpFormatter._format_usage` wrapped for a prefix wider than its length: it wraps to a line that many
     columns shorter and indents each continuation line that many columns more."""
@@ -82,12 +144,14 @@ def _aligned(original: Callable[..., str], gettext: Callable[[str], str]) -> Cal
 @contextmanager
 def argparse_in(lang: str) -> Iterator[None]:
     """argparse speaks `lang` inside the block (building a parser, parsing, printing help and errors), its usage
-    lines aligned by display width."""
+    lines aligned and its help texts wrapped by display width."""
     module: Any = argparse  # its `_` and `ngettext` are not in its stubs
     formatter: Any = argparse.HelpFormatter  # nor its `_format_usage`
     saved_gettext: Callable[[str], str] = module._
     saved_ngettext: Callable[[str, str, int], str] = module.ngettext
     saved_usage: Callable[..., str] = formatter._format_usage
+    saved_split: Callable[..., list[str]] = formatter._split_lines
+    saved_fill: Callable[..., str] = formatter._fill_text
     gettext = gettext_in(lang)
 
     def ngettext(singular: str, plural: str, n: int) -> str:
@@ -97,8 +161,11 @@ def argparse_in(lang: str) -> Iterator[None]:
 
     module._, module.ngettext = gettext, ngettext
     formatter._format_usage = _aligned(saved_usage, gettext)
+    formatter._split_lines = _split_by_columns(saved_split)
+    formatter._fill_text = _fill_by_columns(saved_fill)
     try:
         yield
     finally:
         module._, module.ngettext = saved_gettext, saved_ngettext
         formatter._format_usage = saved_usage
+        formatter._split_lines, formatter._fill_text = saved_split, saved_fill

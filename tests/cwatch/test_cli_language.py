@@ -90,7 +90,7 @@ def test_help_is_in_the_cli_language(
     assert "在一个进程中运行整个服务" in shown
     with pytest.raises(SystemExit):
         main(["registry", "sample", "--help"])
-    assert "约 195,000 台设备" in capsys.readouterr().out
+    assert "约 195,000 台设备" in " ".join(capsys.readouterr().out.split())  # wrapped at the space after 约
     monkeypatch.setenv("CWATCH_LANG", "en")
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -184,3 +184,31 @@ def test_the_catalog_repeats_argparses_english_words() -> None:
     for message, key in KEYS.items():
         assert catalog()[f"cli.argparse.{key}"][EN] == message
         assert repr(message)[1:-1] in source or message.replace("\n", "\\n") in source, message
+
+
+@pytest.mark.parametrize("command", [[], ["audit"], ["registry", "sample"], ["serve"]])
+def test_chinese_help_fits_the_terminal_by_display_width(
+    command: list[str], config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Help texts are wrapped by terminal columns (a Chinese character takes two), so no line that can break runs
+    past the terminal; only a list of choices, which has no place to break, may."""
+    from core.cliwords import display_width
+
+    monkeypatch.setenv("CWATCH_LANG", "zh_CN")
+    monkeypatch.setenv("COLUMNS", "60")  # argparse wraps to 58
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    shown = capsys.readouterr().out
+    assert "选项" in shown
+    for line in shown.splitlines():
+        assert display_width(line) <= 58 or "{" in line, line
+
+
+def test_wrapping_by_columns_breaks_between_chinese_characters_not_before_punctuation() -> None:
+    from core.cliwords import display_width, wrap_columns
+
+    lines = wrap_columns("列出审计日志，最新在前（JSON 行）：账号、维护静默、外出、登记信息", 20)
+    assert "".join(lines).replace(" ", "") == "列出审计日志，最新在前（JSON行）：账号、维护静默、外出、登记信息"
+    assert all(display_width(line) <= 20 for line in lines), lines
+    assert not any(line[0] in "，、：）" for line in lines), lines
+    assert wrap_columns("the folder  to write", 10) == ["the folder", "to write"]

@@ -6,20 +6,21 @@
   const $ = (id) => document.getElementById(id);
   const [ticketPart, token] = decodeURIComponent(location.hash.slice(1)).split(".", 2);
   const ticketId = Number(ticketPart);
-  // both languages until this browser has used the board, or the link says its recipient's language (i18n.js)
-  const { either } = window.cwatchI18n;
+  // One language: the recipient's once the link is read, else `?lang=`, the board's choice in this browser, the
+  // browser's own, Chinese (i18n.js `fromBrowser`, `assume`); a refused link never learns its recipient's.
+  const { tr } = window.cwatchI18n;
   const REFUSED = ["link_unknown", "link_used", "link_expired", "link_other_ticket", "link_moved_on",
     "link_not_allowed", "validation_error"];
-  const status = (s) => either("onetap.status", { status: { key: "onetap.state." + s } });
+  const status = (s) => tr("onetap.status", { status: { key: "onetap.state." + s } });
 
   function say(key, extra) {
-    $("act-message").textContent = either(key) + (extra ? " (" + extra + ")" : "");
+    $("act-message").textContent = tr(key) + (extra ? " (" + extra + ")" : "");
   }
 
   async function post(path, body) {
     const r = await fetch("/api/v1/links/" + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept-Language": window.cwatchI18n.lang },
       body: JSON.stringify(body),
     });
     const data = await r.json().catch(() => ({}));
@@ -38,11 +39,11 @@
     const { ok, data } = await post("view", { ticket_id: ticketId, token });
     if (!ok) return refused(data);
     window.cwatchI18n.assume(data.lang);
-    $("act-hello").textContent = data.recipient_name ? either("onetap.hello", { name: data.recipient_name }) : "";
+    $("act-hello").textContent = data.recipient_name ? tr("onetap.hello", { name: data.recipient_name }) : "";
     $("act-title").textContent = "#" + data.ticket_id + " " + window.cwatchI18n.title(data.title, data.titles);
     $("act-where").textContent = data.where;
     $("act-status").textContent = status(data.status);
-    $("act-go").textContent = either("onetap.action." + data.action);
+    $("act-go").textContent = tr("onetap.action." + data.action);
     $("act-go").dataset.action = data.action;
     $("act-note-label").hidden = !data.note_required;
     $("act-card").hidden = false;
@@ -65,5 +66,6 @@
     say("onetap.done." + data.action, status(data.status));
   });
 
+  window.cwatchI18n.fromBrowser();
   window.cwatchI18n.load().then(load).catch(() => say("onetap.network"));
 })();

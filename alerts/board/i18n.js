@@ -8,11 +8,12 @@ window.cwatchI18n = (function () {
   const LANGS = ["zh-CN", "en"];
   let messages = {};
   let lang = chosen();
-  // whether this browser has used the board (its language is remembered then): pages opened from a message
-  // show both languages until it has
+  // whether this browser has used the board (its language is remembered then)
   let explicit = Boolean(known(localStorage.getItem("cwatch.lang")) || /(?:^|;\s*)lang=/.test(document.cookie));
-  // the language the server knows the reader by (a one-tap link's recipient): used, not remembered
+  // whether the page shows a language it was told (`fromBrowser`, `assume`): used, not remembered
   let assumed = false;
+  // whether the link asked for its language (`?lang=`), which the recipient's does not override
+  let asked = false;
 
   // "zh" (an older choice, or ?lang=zh) counts as zh-CN
   function known(value) {
@@ -40,12 +41,6 @@ window.cwatchI18n = (function () {
       const v = values[k];
       return v !== null && typeof v === "object" && v.key ? textIn(language, v.key, v.values) : String(v);
     });
-  }
-
-  // `key` for a reader whose language is not known (a link opened from a text message): Chinese then English,
-  // until this browser has chosen one
-  function either(key, values) {
-    return explicit || assumed ? tr(key, values) : `${textIn("zh-CN", key, values)} ${textIn("en", key, values)}`;
   }
 
   // a name from names.toml (`names.status.open`), or the raw value when there is none; a status or role as
@@ -81,7 +76,6 @@ window.cwatchI18n = (function () {
     const title = document.querySelector("title[data-i18n]");
     if (title) document.title = "cwatch " + tr(title.dataset.i18n);
     for (const e of document.querySelectorAll("body [data-i18n]")) e.textContent = tr(e.dataset.i18n);
-    for (const e of document.querySelectorAll("[data-i18n-either]")) e.textContent = either(e.dataset.i18nEither);
     for (const attr of ["placeholder", "title", "aria-label"]) {
       for (const e of document.querySelectorAll(`[data-i18n-${attr}]`)) e.setAttribute(attr, tr(e.getAttribute(`data-i18n-${attr}`)));
     }
@@ -89,21 +83,24 @@ window.cwatchI18n = (function () {
     if (button) button.lang = lang === "zh-CN" ? "en" : "zh-CN";
   }
 
-  // The reader's own language as the server knows it (`lang` of a one-tap link's recipient), unless this
-  // browser has chosen one: the page shows it alone, without remembering it for the board.
+  // The reader's own language as the server knows it (`lang` of a one-tap link's recipient), unless the link
+  // asked for one (`?lang=`) or this browser has chosen one: the page shows it, without remembering it.
   function assume(next) {
-    if (explicit || !known(next)) return;
+    if (explicit || asked || !known(next)) return;
     assumed = true;
     use(next, false);
   }
 
-  // A page anyone may open from a message, shown in one language (the resident's evaluation): `?lang=`, else
+  // A page anyone may open from a message, shown in one language (the resident's evaluation, a one-tap page
+  // until its recipient's language is known): `?lang=`, else
   // this browser's choice (the board's, or this page's switch), else the first of the browser's languages (what
   // it sends as Accept-Language) the catalog has, else Chinese. Used, not remembered, until the switch is.
   function fromBrowser() {
     const tag = (v) => ({ zh: "zh-CN", en: "en" })[String(v || "").split(/[-_]/)[0].toLowerCase()] || null;
     const own = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]).map(tag).find(Boolean);
-    lang = tag(new URLSearchParams(location.search).get("lang")) || (explicit ? lang : own) || "zh-CN";
+    const fromUrl = tag(new URLSearchParams(location.search).get("lang"));
+    asked = Boolean(fromUrl);
+    lang = fromUrl || (explicit ? lang : own) || "zh-CN";
     assumed = true;
   }
 
@@ -118,7 +115,7 @@ window.cwatchI18n = (function () {
   }
 
   return {
-    tr, named, labelled, either, title, use, load, assume, fromBrowser,
+    tr, named, labelled, title, use, load, assume, fromBrowser,
     get lang() { return lang; },
     toggle() { use(lang === "zh-CN" ? "en" : "zh-CN", true); },
   };

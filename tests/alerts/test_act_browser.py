@@ -70,7 +70,7 @@ def accept_link(text: str) -> str:
 
 async def accept_by_phone(kit: Kit, screenshot: Path | None = None, lang: str = ZH) -> tuple[int, str]:
     """A ticket is raised, its mail arrives, the phone opens the link and taps once; the page speaks the
-    recipient's language `lang` alone. Returns (ticket, link)."""
+    recipient's language `lang` alone, though the browser's is the other one. Returns (ticket, link)."""
     from playwright.async_api import async_playwright, expect
 
     async with served(kit):
@@ -82,7 +82,13 @@ async def accept_by_phone(kit: Kit, screenshot: Path | None = None, lang: str = 
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                page = await browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+                page = await browser.new_page(
+                    viewport=PHONE,
+                    device_scale_factor=2,
+                    is_mobile=True,
+                    has_touch=True,
+                    locale="en-US" if lang == ZH else "zh-CN",
+                )
                 errors: list[str] = []  # script errors, CSP refusals, failed requests (a browser asks for a favicon)
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
@@ -95,6 +101,7 @@ async def accept_by_phone(kit: Kit, screenshot: Path | None = None, lang: str = 
                 await page.goto(url)
                 button = page.locator("#act-go")
                 await expect(button).to_have_text(render("board.onetap.action.accept", lang))
+                await expect(page.locator("h1")).to_have_text("cwatch " + render("board.onetap.ticket", lang))
                 await expect(page.locator("#act-title")).to_have_text(re.compile(r"#\d+ (烟感报警|Smoke alarm)$"))
                 await expect(page.locator("#act-title")).to_contain_text("烟感报警" if lang == ZH else "Smoke alarm")
                 if screenshot is not None:
@@ -134,15 +141,24 @@ async def test_one_tap_on_a_phone_accepts_the_ticket_from_its_mail(sqlite: Async
         assert t is not None
         assert t.status is Status.ACKNOWLEDGED
         assert t.assignee_id == "p-w1"
-        # the same link again: a page that says why, and nothing changes
+        # the same link again: a page that says why, in one language (the browser's, or the link's `?lang=`;
+        # a used link does not tell its recipient's), and nothing changes
+        fragment = url.partition("#")[2]
         async with served(kit), async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                page = await browser.new_page(viewport=PHONE)
-                await page.goto(f"{kit.channel.base_url}/act.html#{url.partition('#')[2]}")
-                await expect(page.locator("#act-message")).to_contain_text("already used")
-                await expect(page.locator("#act-message")).to_contain_text("已经使用过")
-                await expect(page.locator("#act-card")).to_be_hidden()
+                for locale, query, shown, not_shown in [
+                    ("en-US", "", "already used", "已经使用过"),
+                    ("zh-CN", "", "已经使用过", "already used"),
+                    ("en-US", "?lang=zh-CN", "已经使用过", "already used"),
+                ]:
+                    page = await browser.new_page(viewport=PHONE, locale=locale)
+                    await page.goto(f"{kit.channel.base_url}/act.html{query}#{fragment}")
+                    await expect(page.locator("#act-message")).to_contain_text(shown)
+                    await expect(page.locator("#act-message")).not_to_contain_text(not_shown)
+                    await expect(page.locator("h1")).to_have_text("cwatch 工单" if "已" in shown else "cwatch Ticket")
+                    await expect(page.locator("#act-card")).to_be_hidden()
+                    await page.close()
             finally:
                 await browser.close()
         events = [e.action for e in await kit.service.store.timeline(ticket_id)]

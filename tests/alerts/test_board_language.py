@@ -123,17 +123,19 @@ async def test_the_phone_header_fits_on_one_line_in_either_language(board: str) 
             await browser.close()
 
 
-async def test_a_link_page_shows_both_languages_until_the_browser_has_chosen_one(board: str) -> None:
+async def test_a_link_page_shows_one_language_the_browsers_until_the_board_chose_one(board: str) -> None:
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            stranger = await (await browser.new_context(viewport=PHONE)).new_page()
-            await stranger.goto(board + "/act.html#1.not-a-token")
-            await expect(stranger.locator("#act-message")).to_have_text("链接无效。 This link is not valid.")
+            not_valid = {"zh-CN": "链接无效。", "en-GB": "This link is not valid.", "fr-FR": "链接无效。"}
+            for locale, shown in not_valid.items():
+                stranger = await (await browser.new_context(viewport=PHONE, locale=locale)).new_page()
+                await stranger.goto(board + "/act.html#1.not-a-token")
+                await expect(stranger.locator("#act-message")).to_have_text(shown)
 
-            worker = await (await browser.new_context(viewport=PHONE)).new_page()
+            worker = await (await browser.new_context(viewport=PHONE, locale="zh-CN")).new_page()
             await login(worker, board, "worker_a")
             await worker.click("#lang")
             await expect(worker.locator("#logout")).to_have_text("Log out")

@@ -351,6 +351,7 @@ class SummaryOut(BaseModel):
     by_status: dict[Status, int]
     by_severity: dict[Severity, int] = Field(description="active tickets only")
     at: float = Field(description="the service clock (simulated time in a demo)")
+    tz: str = Field(description="the street's time zone (IANA name): the wall's clock shows its time")
 
 
 class DeviceRefOut(BaseModel):

@@ -19,7 +19,8 @@
 
   const $ = (id) => document.getElementById(id);
   const reduced = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  const state = { me: null, plan: null, planView: null, tickets: [], source: null, soon: null, failed: false };
+  const state = { me: null, plan: null, planView: null, tickets: [], source: null, soon: null, failed: false,
+    clock: null, clockSkew: 0 };
 
   const { el } = window.cwatchDom;
 
@@ -149,6 +150,7 @@
 
   function render(summary) {
     const now = summary.at;
+    useClock(summary.tz, summary.at);
     const sorted = state.tickets.slice().sort((a, b) =>
       SEV_RANK[a.severity] - SEV_RANK[b.severity] || b.escalation_level - a.escalation_level || a.first_seen - b.first_seen);
     const crit = sorted.filter((t) => t.severity === "critical");
@@ -222,10 +224,28 @@
   else setInterval(() => step(SCROLL_PX), SCROLL_STEP_MS);
 
   // ---- clock, periodic reload --------------------------------------------------------------------------------
+  // The service's time on the street's clocks (`tz` of the summary, the zone of silences and tickets), whatever
+  // the zone of the PC driving the screen; the browser's zone until the server has said, or if it does not know
+  // the street's.
+  function useClock(tz, at) {
+    state.clockSkew = at - Date.now() / 1000;
+    if (state.clock && state.clock.resolvedOptions().timeZone === tz) return tick();
+    try {
+      state.clock = new Intl.DateTimeFormat("en-CA", { timeZone: tz, hourCycle: "h23", month: "numeric",
+        day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    } catch (e) {
+      state.clock = null;
+    }
+    tick();
+  }
+
   function tick() {
-    const d = new Date();
-    const p = (n) => String(n).padStart(2, "0");
-    $("clock").textContent = `${d.getMonth() + 1}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+    const d = new Date(Date.now() + state.clockSkew * 1000);
+    const f = state.clock || new Intl.DateTimeFormat("en-CA", { hourCycle: "h23", month: "numeric", day: "2-digit",
+      hour: "2-digit", minute: "2-digit" });
+    const p = {};
+    for (const x of f.formatToParts(d)) p[x.type] = x.value;
+    $("clock").textContent = `${p.month}-${p.day} ${p.hour}:${p.minute}`;
   }
   tick();
   setInterval(tick, 1000);

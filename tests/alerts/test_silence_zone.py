@@ -3,6 +3,7 @@ street's time (like the weekly windows), the form names the zone, and the list s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -73,6 +74,30 @@ async def test_the_silence_form_reads_and_shows_times_in_the_streets_zone(board:
             [s] = listed["items"]
             assert (s["starts_at"], s["ends_at"]) == (start.timestamp(), end.timestamp())
             assert listed["tz"] == "Asia/Shanghai"
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_the_walls_clock_shows_the_streets_time(board: str) -> None:
+    """The wall's clock reads the street's time (the zone of silences and tickets), not the zone of the PC that
+    drives the screen."""
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context(timezone_id=BROWSER)).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await page.goto(board + "/wall")
+            await page.fill("#username", "leader_a")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-btn")
+            await expect(page.get_by_test_id("areas")).to_be_visible()
+            now_there = datetime.now(STREET)
+            shown = {(now_there + timedelta(minutes=m)).strftime("%-m-%d %H:%M") for m in (-1, 0, 1)}
+            await expect(page.locator("#clock")).to_have_text(re.compile("|".join(map(re.escape, shown))))
             assert errors == []
         finally:
             await browser.close()

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from alerts.errors import ValidationError
 from alerts.sla import SlaPolicy
-from core.i18n import tr
+from core.i18n import render, tr
 from rules.alert import Severity
 
 #: The longest period one report covers (a leap year), so a typo cannot ask for a century of buckets.
@@ -258,18 +258,23 @@ def build_report(
     return report
 
 
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("tickets", "工单", "tickets"),
-    ("open", "未结", "open"),
-    ("acknowledged", "已确认", "acknowledged"),
-    ("ack_on_time_rate", "按期确认率", "acknowledged on time"),
-    ("resolved", "已处置", "resolved"),
-    ("resolve_on_time_rate", "按期处置率", "resolved on time"),
-    ("mtta_s", "平均确认用时(秒)", "MTTA (s)"),
-    ("mttr_s", "平均处置用时(秒)", "MTTR (s)"),
-    ("rating", "居民评价", "rating"),
-    ("rated", "评价数", "ratings"),
+#: The figures of an exported row, in order; each column's words are `board.report.export.<figure>`.
+COLUMNS: tuple[str, ...] = (
+    "tickets",
+    "open",
+    "acknowledged",
+    "ack_on_time_rate",
+    "resolved",
+    "resolve_on_time_rate",
+    "mtta_s",
+    "mttr_s",
+    "rating",
+    "rated",
 )
+#: The figures that are fractions (a spreadsheet shows them as percentages).
+RATES = frozenset({"ack_on_time_rate", "resolve_on_time_rate"})
+#: The parts of an export (the CSV's first column, the workbook's sheets), named by `board.report.section.<part>`.
+SECTIONS = ("totals", "by_area", "by_rule", "trend")
 
 
 def report_dict(report: Report, rule_names: Callable[[str], str] | None = None) -> dict[str, object]:
@@ -292,15 +297,19 @@ def report_dict(report: Report, rule_names: Callable[[str], str] | None = None) 
     }
 
 
-def table_rows(report: Report, zh: bool, rule_names: Callable[[str], str] | None = None) -> list[list[object]]:
-    """The report as one flat table (CSV; XLSX has one sheet per section): section, id, name, then the figures."""
-    head: list[object] = ["部分" if zh else "section", "编号" if zh else "id", "名称" if zh else "name"]
-    head += [zh_name if zh else en for _, zh_name, en in COLUMNS]
+def export_head(lang: str) -> list[object]:
+    """The header of an exported section in `lang`: id, name, then the figures."""
+    words = ("id", "name", *COLUMNS)
+    return [render(f"board.report.export.{word}", lang) for word in words]
+
+
+def section_rows(report: Report, rule_names: Callable[[str], str] | None = None) -> list[tuple[str, list[object]]]:
+    """The report's rows for export, each with its section (one of `SECTIONS`): id, name, then the figures."""
     data = report_dict(report, rule_names)
-    out: list[list[object]] = [head]
+    out: list[tuple[str, list[object]]] = []
 
     def line(section: str, ident: str, name: str, figures: Mapping[str, object]) -> None:
-        out.append([section, ident, name, *(figures[k] for k, _, _ in COLUMNS)])
+        out.append((section, [ident, name, *(figures[k] for k in COLUMNS)]))
 
     line("totals", report.scope.id, report.scope.name, report.totals.as_dict())
     sections = (("by_area", "id", "name"), ("by_rule", "rule_id", "name"), ("trend", "start", "start"))
@@ -310,3 +319,11 @@ def table_rows(report: Report, zh: bool, rule_names: Callable[[str], str] | None
         for item in items:
             line(section, str(item[id_key]), str(item[name_key]), item)
     return out
+
+
+def table_rows(report: Report, lang: str, rule_names: Callable[[str], str] | None = None) -> list[list[object]]:
+    """The report as one flat table (CSV; XLSX has one sheet per section) in `lang`: the section in words, id,
+    name, then the figures."""
+    head = [render("board.report.export.section", lang), *export_head(lang)]
+    sections = {s: render(f"board.report.section.{s}", lang) for s in SECTIONS}
+    return [head, *([sections[section], *row] for section, row in section_rows(report, rule_names))]

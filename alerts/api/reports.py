@@ -17,7 +17,7 @@ from alerts.api.report_models import ReportOut
 from alerts.reporting import viewer_report
 from alerts.reports import Report, parse_period, report_dict, table_rows
 from alerts.spreadsheet import workbook
-from core.i18n import ZH, one_language
+from core.i18n import one_language
 
 router = APIRouter(tags=["reports"])
 
@@ -66,16 +66,15 @@ async def report(
     names = rule_names(result, await api.rule_names(viewer, result.by_rule), lang)
     if format is Format.JSON:
         return ReportOut.model_validate(report_dict(result, names))
-    zh = lang == ZH
     name = f"cwatch-report-{result.scope.id}-{period.first.isoformat()}-{period.last.isoformat()}"
     if format is Format.CSV:
         return Response(
-            _csv(result, zh, names),
+            _csv(result, lang, names),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return Response(
-        workbook(result, zh, names),
+        workbook(result, lang, names),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
     )
@@ -92,9 +91,9 @@ def rule_names(report: Report, titles: Mapping[str, Mapping[str, str]], lang: st
     return name
 
 
-def _csv(report: Report, zh: bool, names: Callable[[str], str]) -> str:
+def _csv(report: Report, lang: str, names: Callable[[str], str]) -> str:
     buf = io.StringIO()
     # a BOM so spreadsheet programs open the Chinese names as UTF-8
     buf.write("\ufeff")
-    csv.writer(buf).writerows(table_rows(report, zh, names))
+    csv.writer(buf).writerows(table_rows(report, lang, names))
     return buf.getvalue()

@@ -227,9 +227,15 @@ async def test_csv_and_xlsx_hold_the_same_figures_as_the_json(env: Env) -> None:
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["部分", "编号", "名称"]
     assert "按期处置率" in rows[0]
-    totals = next(row for row in rows if row[0] == "totals")
+    totals = next(row for row in rows if row[0] == "合计")
     assert totals[3] == str(data["totals"]["tickets"])
     assert float(totals[8]) == data["totals"]["resolve_on_time_rate"]
+    # the sections in words, never the JSON's keys
+    assert {row[0] for row in rows[1:]} == {"合计", "按区域", "按规则", "趋势"}
+    r = await env.client.get("/api/v1/reports?month=2026-11&format=csv", headers={**op, "Accept-Language": "en"})
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["section", "id", "name", "tickets"]
+    assert {row[0] for row in rows[1:]} == {"Totals", "By area", "By rule", "Trend"}
     r = await env.client.get("/api/v1/reports?month=2026-11&format=xlsx", headers=op)
     assert r.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
@@ -276,7 +282,7 @@ async def test_rules_are_named_by_their_title_in_the_readers_language(env: Env) 
     assert names == {"smoke_alarm": "Smoke alarm", "door_forced": "Door forced open"}
     r = await env.client.get("/api/v1/reports?month=2026-11&format=csv", headers={**op, "Accept-Language": "zh"})
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert ["by_rule", "door_forced", "门被强行打开"] in [row[:3] for row in rows]
+    assert ["按规则", "door_forced", "门被强行打开"] in [row[:3] for row in rows]
 
 
 async def test_a_rules_own_title_per_language_names_it_in_reports(env: Env) -> None:

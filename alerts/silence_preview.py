@@ -1,11 +1,11 @@
 """What a silence would cover, before it is made: the devices it matches by class, a few of them by name, the
 rules it mutes, whether critical alarms stay loud, and the active tickets inside it (those keep counting).
-Also the scope tree the silence form picks from. Pure: reads the registry handed in."""
+Also the scope tree and the devices the silence form picks from. Pure: reads the registry handed in."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from alerts.model import Account, Ticket
@@ -15,6 +15,8 @@ from rules.alert import Severity
 
 #: Devices listed by name in a preview; the rest are counted.
 SAMPLE = 20
+#: Devices the silence form offers at once; typing narrows them.
+CHOICES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +110,45 @@ def scope_tree(hierarchy: Hierarchy, viewer: Account) -> list[Node]:
                 )
             )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChoice:
+    id: str
+    device_class: str
+    name: str  # as people say where it is: building, door, label
+
+
+def device_choices(
+    hierarchy: Hierarchy, scope_id: str, query: str = "", limit: int = CHOICES
+) -> tuple[list[DeviceChoice], bool]:
+    """The devices under `scope_id` whose id or name contains `query` (any case), in registry order, at most
+    `limit` of them; and whether more matched. The silence form offers them by name."""
+    buildings = _items(hierarchy, "buildings")
+    households = _items(hierarchy, "households")
+    needle = query.strip().casefold()
+    out: list[DeviceChoice] = []
+    for d in _devices_under(hierarchy, scope_id):
+        device_id = str(getattr(d, "id", ""))
+        parts = (
+            _text(buildings.get(getattr(d, "building_id", None)), "name"),
+            _text(households.get(getattr(d, "household_id", None)), "unit"),
+            _text(d, "label"),
+        )
+        name = " ".join(p for p in parts if p) or device_id
+        if needle and needle not in device_id.casefold() and needle not in name.casefold():
+            continue
+        if len(out) == limit:
+            return out, True
+        out.append(DeviceChoice(device_id, str(getattr(d, "device_class", "")), name))
+    return out, False
+
+
+def _items(hierarchy: Hierarchy, collection: str) -> Mapping[object, object]:
+    items = getattr(hierarchy, collection, None)
+    return items if isinstance(items, Mapping) else {}
+
+
+def _text(item: object, attr: str) -> str:
+    value = getattr(item, attr, None)
+    return value if isinstance(value, str) else ""

@@ -360,6 +360,17 @@ class DeviceRefOut(BaseModel):
     label: str
 
 
+class DeviceChoiceOut(BaseModel):
+    id: str = Field(description="what a silence's device_id takes")
+    device_class: str
+    name: str = Field(description="where it is, as people say it: building, door, label")
+
+
+class DeviceChoicesOut(BaseModel):
+    items: list[DeviceChoiceOut] = Field(description="in registry order")
+    more: bool = Field(description="more devices matched than are listed: type more to narrow them")
+
+
 class SilencePreviewOut(BaseModel):
     devices: int = Field(description="devices in the scope it covers (narrowed to the device when one is given)")
     by_class: dict[str, int] = Field(description="those devices per class")

@@ -7,12 +7,14 @@ from dataclasses import asdict
 from datetime import tzinfo
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from alerts.api.deps import AlertsApi, Api, Viewer, client_address
 from alerts.api.errors import error_responses, lang_of
 from alerts.api.models import (
     MAX_ID,
+    DeviceChoiceOut,
+    DeviceChoicesOut,
     DeviceRefOut,
     RuleChoiceOut,
     ScopeNodeOut,
@@ -32,7 +34,7 @@ from alerts.lifecycle import ACTIVE
 from alerts.model import Account
 from alerts.recurrence import RecurrenceError, Weekly, parse_weekly
 from alerts.scope import node_label
-from alerts.silence_preview import preview, scope_tree
+from alerts.silence_preview import device_choices, preview, scope_tree
 from alerts.silences import Silence, may_silence
 from core.i18n import tr
 
@@ -95,6 +97,22 @@ async def silence_scopes(api: Api, viewer: Viewer, request: Request) -> ScopeTre
     return ScopeTreeOut(
         items=[ScopeNodeOut(**asdict(n)) for n in items], rules=rules, tz=zone_name(api.service.silences.tz)
     )
+
+
+@router.get("/silences/devices", responses=error_responses(401, 403))
+async def silence_devices(
+    api: Api,
+    viewer: Viewer,
+    scope: Annotated[str, Query(max_length=64, description="a node you may silence")],
+    q: Annotated[str, Query(max_length=64, description="part of a device's id or name")] = "",
+) -> DeviceChoicesOut:
+    """The devices of `scope` whose id or name contains `q`, by name (building, door, label), up to 50: the
+    silence form's device picker. A scope you may not silence: 403."""
+    hierarchy = api.registry()
+    if not may_silence(viewer, scope, hierarchy):
+        raise SilencePermissionError(tr("errors.silence_not_yours", scope=node_label(hierarchy, scope)))
+    items, more = device_choices(hierarchy, scope, q)
+    return DeviceChoicesOut(items=[DeviceChoiceOut(**asdict(d)) for d in items], more=more)
 
 
 @router.post("/silences/preview", responses=error_responses(401, 403))

@@ -432,6 +432,28 @@
     return tr("silence.weekly_line", { days: w.days.map((d) => names[d - 1]).join(tr("names.list_separator")), from: w.from, to: w.to });
   }
 
+  // The device is picked by name from those of the scope (building, door, label; `/silences/devices`), narrowed
+  // by what is typed; an id typed in full is taken as it is. Answers that come late for an older text are dropped.
+  let deviceAsk = 0;
+  async function loadDevices() {
+    const scope = $("silence-scope").value;
+    const ask = ++deviceAsk;
+    if (!scope) return $("silence-devices").replaceChildren();
+    const q = $("silence-device").value.trim();
+    const found = await api(`/silences/devices?scope=${encodeURIComponent(scope)}&q=${encodeURIComponent(q)}`);
+    if (ask !== deviceAsk) return;
+    $("silence-devices").replaceChildren(...found.items.map((d) => el("option", { value: d.id,
+      label: `${d.name} · ${named("device_class", d.device_class)}` })));
+    $("silence-device").title = found.more ? tr("silence.device_more") : "";
+  }
+  let deviceTimer = null;
+  function scheduleDevices() {
+    clearTimeout(deviceTimer);
+    deviceTimer = setTimeout(() => loadDevices().catch((e) => { if (e.status === 401) showLogin(); }), 250);
+  }
+  $("silence-scope").addEventListener("change", scheduleDevices);
+  $("silence-device").addEventListener("input", scheduleDevices);
+
   // the scope is picked from the tree of nodes the leader may silence, indented by level, named
   const INDENT = { street: 0, community: 1, grid: 2, microgrid: 3, building: 4 };
   async function loadScopes() {
@@ -561,6 +583,7 @@
     $("silence-comment").focus();
     try {
       await loadScopes();
+      await loadDevices();
     } catch (e) {
       if (e.status === 401) return showLogin();
       $("silence-error").textContent = e.message;
@@ -578,6 +601,7 @@
   function resetSilenceForm() {
     for (const id of ["silence-rule", "silence-device", "silence-comment", "silence-start", "silence-end"]) $(id).value = "";
     $("silence-scope").replaceChildren();
+    $("silence-devices").replaceChildren();
     $("silence-repeat").checked = false;
     $("silence-weekly").hidden = true;
     for (const c of $("silence-days").querySelectorAll("input")) c.checked = false;

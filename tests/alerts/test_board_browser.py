@@ -3,6 +3,7 @@ worker of another micro-grid does not see it; a new ticket appears live without 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -376,6 +377,39 @@ async def test_the_words_a_device_sends_read_as_words_in_the_detail(board: str) 
             await page.click("#lang")
             await expect(body).to_contain_text("object thrown")
             await expect(body).to_contain_text("instant")
+        finally:
+            await browser.close()
+
+
+async def test_the_silence_form_offers_the_scopes_devices_by_name_and_takes_a_typed_id(board: str) -> None:
+    """The device is picked by where it is (building, door, label, class), narrowed by what is typed; an id typed
+    in full is taken as it is, and the preview counts that one device."""
+    from playwright.async_api import async_playwright, expect
+
+    reg = sample_street(start=None)
+    meter = next(d for d in reg.devices_under(A) if d.household_id is not None)
+    door = f"{reg.buildings[meter.building_id].name} {reg.households[meter.household_id or ''].unit}"
+    at_door = [d.id for d in reg.devices_under(A) if d.household_id == meter.household_id]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            errors: list[str] = []
+            watch_errors(page, errors)
+            await login(page, board, "leader_a")
+            await page.click("#silence-new")
+            await expect(page.locator("#silence-devices option").first).to_have_attribute("label", re.compile(" · "))
+            await page.fill("#silence-device", door)
+            options = page.locator("#silence-devices option")
+            await expect(options).to_have_count(len(at_door))
+            assert await options.evaluate_all("os => os.map(o => o.value)") == at_door
+            option = page.locator(f'#silence-devices option[value="{meter.id}"]')
+            await expect(option).to_have_attribute("label", f"{door} {meter.label} · 水表")
+            await page.fill("#silence-device", meter.id)
+            await page.locator("#silence-device").dispatch_event("change")
+            await expect(page.get_by_test_id("silence-preview")).to_contain_text("将静默 1 台设备（水表 1）")
+            await page.click("#silence-cancel-form")
+            assert errors == []
         finally:
             await browser.close()
 

@@ -316,3 +316,35 @@ async def test_a_refused_silence_names_the_place_not_its_id(env: Env) -> None:
     )
     assert r.status_code == 422
     assert env.reg.microgrids[env.mg].name in r.json()["error"]["message"]
+
+
+async def test_the_device_picker_names_the_devices_of_the_scope_and_narrows_by_what_is_typed(env: Env) -> None:
+    leader = await env.login("leader")
+    r = await env.client.get("/api/v1/silences/devices", headers=leader, params={"scope": env.mg})
+    assert r.status_code == 200, r.text
+    mine = env.reg.devices_under(env.mg)
+    listed = r.json()
+    assert [d["id"] for d in listed["items"]] == [d.id for d in mine[:50]]
+    assert listed["more"] is (len(mine) > 50)
+    meter = next(d for d in mine if d.household_id is not None)
+    household = env.reg.households[meter.household_id or ""]
+    building = env.reg.buildings[meter.building_id]
+    # by the door's number: the meter by where it is, as people say it
+    r = await env.client.get(
+        "/api/v1/silences/devices", headers=leader, params={"scope": env.mg, "q": f"{building.name} {household.unit}"}
+    )
+    found = {d["id"]: d for d in r.json()["items"]}
+    assert found[meter.id] == {
+        "id": meter.id,
+        "device_class": meter.device_class.value,
+        "name": f"{building.name} {household.unit} {meter.label}",
+    }
+    assert all(f"{building.name} {household.unit}" in d["name"] for d in found.values())
+    # by part of its id, in any case
+    r = await env.client.get(
+        "/api/v1/silences/devices", headers=leader, params={"scope": env.mg, "q": meter.id.lower()}
+    )
+    assert [d["id"] for d in r.json()["items"]] == [meter.id]
+    other = next(m for m in env.reg.microgrids if m != env.mg)
+    r = await env.client.get("/api/v1/silences/devices", headers=leader, params={"scope": other})
+    assert r.status_code == 403

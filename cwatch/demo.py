@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import secrets
 import shutil
@@ -49,7 +50,8 @@ CARE_HISTORY_DAYS = 8
 learned from (`elderly_unusual_inactivity.min_days`) and the 72 h a no-water ticket's evidence chart shows."""
 
 CARE_AHEAD_DAYS = 7
-"""How long their meters go on after that (one simulation, so their registers run on), the fall included."""
+"""How long the first simulation of their meters goes on after that, the fall included; then their meters go on
+a simulation of this many days after another, for as long as the demo runs (`care_messages`)."""
 
 FALL_HOUR = 8
 FALL_AGO_H = 13
@@ -363,6 +365,38 @@ def care_scenario(scenario: Scenario, registry: Registry, meters: list[Device]) 
     return scenario.model_copy(update=update)
 
 
+def care_windows(first: Scenario) -> Iterator[Scenario]:
+    """`first` (`care_scenario`), then `CARE_AHEAD_DAYS` after another from where the last ended, without its
+    incident: the watched households' ordinary days for as long as the demo runs."""
+    window = first
+    while True:
+        yield window
+        update = {"start": window.end_datetime(), "days": 0, "hours": CARE_AHEAD_DAYS * 24, "incidents": []}
+        window = window.model_copy(update=update)
+
+
+def care_messages(
+    registry: Callable[[], Registry], first: Scenario, meters: list[str], seed: int
+) -> Iterator[SimMessage]:
+    """The messages of `meters` in `care_windows`, one window after another, without end. Each window has its
+    own seed (like `demo_messages`), and a meter's register goes on from where the last window left it, so the
+    rule engine sees one meter and its use, never a replaced one."""
+    registers: dict[str, float] = {}
+    for n, window in enumerate(care_windows(first)):
+        reg = registry()
+        yield from Simulation(reg, window, seed + n, registers).messages([m for m in meters if m in reg.devices])
+
+
+def until_now(messages: Iterator[SimMessage], now: float) -> tuple[list[SimMessage], Iterator[SimMessage]]:
+    """The messages of `messages` (in time order) before `now`, and the rest."""
+    history: list[SimMessage] = []
+    for m in messages:
+        if m.ts >= now:
+            return history, itertools.chain([m], messages)
+        history.append(m)
+    return history, iter(())
+
+
 def publish_history(publisher: Publisher, history: list[SimMessage]) -> None:
     """Publish `history` in order on one connection (the rule engine learns from it in event time) and wait
     until the broker has it all, so the live feed after it never overtakes it."""
@@ -388,24 +422,21 @@ async def feed_simulator(parts: Parts, options: DemoOptions) -> None:
     scenario = scenario.model_copy(update={"start": start.replace(microsecond=0), "media_base": media_base})
     mg = demo_microgrid(reg)
     meters = care_meters(reg, mg) if options.fresh else []
-    care: list[SimMessage] = []
+    care: Iterator[SimMessage] = iter(())
     others: list[str] | None = None  # every device
     if meters:
-        care_sim = Simulation(reg, care_scenario(scenario, reg, meters), options.seed)
         ids = [d.id for d in meters]
-        care = await asyncio.to_thread(lambda: list(care_sim.messages(devices=ids)))
+        care = care_messages(parts.registry, care_scenario(scenario, reg, meters), ids, options.seed)
         others = sorted(set(reg.devices) - set(ids))
     publisher = Publisher(
         parts.mqtt_host, parts.mqtt_port, client_id="cwatch-demo-simulator", protocol=MQTTProtocolVersion.MQTTv311
     )
     await asyncio.to_thread(publisher.connect)
     try:
-        now = clock.now()
-        history = [m for m in care if m.ts < now]
+        history, rest = await asyncio.to_thread(until_now, care, clock.now())
         if history:
             await asyncio.to_thread(publish_history, publisher, history)
             log.info("demo: %d days of %d watched households' water use published", CARE_HISTORY_DAYS, len(meters))
-        rest = (m for m in care if m.ts >= now)
         live = heapq.merge(demo_messages(parts.registry, scenario, options.seed, others), rest, key=lambda m: m.ts)
         async for m in paced_offloaded(live, clock):
             publisher.publish(m.topic, m.payload)

@@ -39,10 +39,14 @@ class Simulation:
     """One scenario on one registry with one seed. `truths` holds the injected incidents' ground truth at
     once; background truths (outages, low batteries, full bins) are added while `messages()` runs."""
 
-    def __init__(self, registry: Any, scenario: Scenario, seed: int | None = None) -> None:
+    def __init__(
+        self, registry: Any, scenario: Scenario, seed: int | None = None, registers: dict[str, float] | None = None
+    ) -> None:
         self.world = registry if isinstance(registry, World) else World(registry)
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
+        #: water meters' registers shared with the run before and after this one (`DeviceContext.registers`)
+        self.registers = registers
         self.start, self.end = scenario.t0, scenario.t1
         self.incidents: list[Incident] = resolve(self.world, scenario, self.seed)
         k = scenario.background.offline_k
@@ -100,6 +104,7 @@ class Simulation:
             served=self._served.get(device.id, 0),
             media_base=self.scenario.media_base,
             truths=self.truths,
+            registers=self.registers,
         )
 
     def messages(self, devices: list[str] | None = None) -> Iterator[SimMessage]:

@@ -39,6 +39,10 @@ class DeviceContext:
     """Body of a keep-alive heartbeat at time t; set by models of battery devices."""
     media_base: str = "http://nvr.local"
     """Where a camera's snapshot URLs point (`Scenario.media_base`)."""
+    registers: dict[str, float] | None = None
+    """Water meters' registers (litres) by device id, shared by runs that follow one another: a meter listed
+    starts from its register, and its register at the end of the period is written as soon as its readings start
+    (`Simulation(registers=...)`)."""
 
     def days(self) -> Iterator[tuple[float, datetime]]:
         """Local midnights (epoch, datetime) of every day that overlaps the period."""

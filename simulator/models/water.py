@@ -195,6 +195,9 @@ def water_meter(ctx: DeviceContext) -> Iterator[Out]:
     uses = household_uses(ctx, rt) if ctx.device.household_id else _Uses()
     s, d, q = _apply_incidents(ctx, uses)
     register0 = float(ctx.rng.uniform(20.0, 900.0)) * 1000.0  # litres
+    if ctx.registers is not None:  # a run that follows another: the register goes on where it ended
+        register0 = ctx.registers.get(ctx.device.id, register0)
+        ctx.registers[ctx.device.id] = register0 + float(volume_and_flow(np.array([ctx.end]), s, d, q)[0][0])
     interval = float(ctx.device.expected_interval_s)
     leaks = ctx.incidents_of("water_leak")
     events: list[Out] = []

@@ -216,6 +216,37 @@ def test_the_demo_keeps_feeding_incidents_in_its_micro_grid_hour_after_hour() ->
     assert max(times) >= windows[2].t0  # the stream went on past the scenario's hour
 
 
+def test_the_demos_watched_meters_go_on_reporting_past_their_first_week_with_their_registers() -> None:
+    """The nine meters of the care history are left out of the street's feed; their own goes on, week after
+    week, each meter's register running on from where the last week left it (never a step back or a jump the
+    rules would take for a replaced meter)."""
+    import json
+
+    from cwatch.demo import CARE_AHEAD_DAYS, CARE_HISTORY_DAYS, care_messages, care_meters, care_scenario
+
+    reg = sample_street(1)
+    meters = [d.id for d in care_meters(reg, demo_microgrid(reg))]
+    assert len(meters) == 9
+    scenario = load_scenario(Path(__file__).parents[2] / "simulator" / "scenarios" / "demo.yaml")
+    start = datetime(2026, 12, 7, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    first = care_scenario(scenario.model_copy(update={"start": start}), reg, [reg.devices[m] for m in meters])
+    until = (start + timedelta(days=3 * CARE_AHEAD_DAYS)).timestamp()  # into the third week
+    stream = care_messages(lambda: reg, first, meters, 1)
+    readings: dict[str, list[tuple[float, float]]] = {m: [] for m in meters}
+    times = []
+    for m in itertools.takewhile(lambda m: m.ts < until, stream):
+        times.append(m.ts)
+        body = json.loads(m.payload)
+        if m.topic.endswith("/telemetry") and "volume_m3" in body:
+            readings[m.topic.split("/")[-2]].append((m.ts, body["volume_m3"]))
+    assert times == sorted(times)
+    assert times[0] < (start - timedelta(days=CARE_HISTORY_DAYS - 1)).timestamp()
+    for meter, series in readings.items():
+        assert series[-1][0] > until - 86_400, meter  # still reporting in the third week
+        for (_, before), (_, after) in itertools.pairwise(series):
+            assert before <= after <= before + 0.5, meter  # m3: an hour's use at most, never a step back
+
+
 def test_only_the_demo_puts_its_own_address_on_the_media_hosts(tmp_path: Path) -> None:
     environ = {"CWATCH_DATA_DIR": str(tmp_path), "CWATCH_HTTP__HOST": "0.0.0.0", "CWATCH_HTTP__PORT": "18080"}
     settings = load_settings(None, environ=environ)

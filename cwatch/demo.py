@@ -303,9 +303,11 @@ def demo_messages(
     registry: Callable[[], Registry], scenario: Scenario, seed: int, devices: list[str] | None = None
 ) -> Iterator[SimMessage]:
     """The messages of `demo_windows` one window after another, without end. Each window has its own seed, so
-    its background and incidents differ from the last (and devices' sequence numbers start afresh)."""
+    its background and incidents differ from the last (and devices' sequence numbers start afresh); a water
+    meter's register goes on from where the last window left it, as in `care_messages`."""
+    registers: dict[str, float] = {}
     for n, window in enumerate(demo_windows(scenario, demo_microgrid(registry()))):
-        yield from Simulation(registry(), window, seed + n).messages(devices)
+        yield from Simulation(registry(), window, seed + n, registers).messages(devices)
 
 
 def care_meters(registry: Registry, microgrid: str) -> list[Device]:

@@ -216,6 +216,30 @@ def test_the_demo_keeps_feeding_incidents_in_its_micro_grid_hour_after_hour() ->
     assert max(times) >= windows[2].t0  # the stream went on past the scenario's hour
 
 
+def test_the_street_feeds_water_meters_keep_their_registers_from_hour_to_hour() -> None:
+    """Every demo window is a new simulation; a meter's register must not start afresh with each (the rules
+    would take the step back for a replaced meter every hour)."""
+    import json
+
+    from cwatch.demo import demo_messages
+
+    reg = sample_street(1)
+    scenario = load_scenario(Path(__file__).parents[2] / "simulator" / "scenarios" / "demo.yaml")
+    scenario = scenario.model_copy(update={"start": datetime(2026, 12, 7, 9, tzinfo=UTC)})
+    meters = [d.id for d in reg.devices.values() if d.device_class == "water_meter" and d.expected_interval_s <= 3600]
+    assert meters
+    meters = meters[:5]
+    until = scenario.t0 + 6 * 3600  # six windows
+    readings: dict[str, list[float]] = {m: [] for m in meters}
+    for m in itertools.takewhile(lambda m: m.ts < until, demo_messages(lambda: reg, scenario, 1, meters)):
+        body = json.loads(m.payload)
+        if m.topic.endswith("/telemetry") and "volume_m3" in body:
+            readings[m.topic.split("/")[-2]].append(body["volume_m3"])
+    for meter, series in readings.items():
+        assert len(series) >= 4, meter
+        assert series == sorted(series), meter  # never a step back at a window's start
+
+
 def test_the_demos_watched_meters_go_on_reporting_past_their_first_week_with_their_registers() -> None:
     """The nine meters of the care history are left out of the street's feed; their own goes on, week after
     week, each meter's register running on from where the last week left it (never a step back or a jump the

@@ -22,11 +22,11 @@ from core.i18n import tr
 from core.progress import Progress, silent
 from devices.errors import DevicesError, Problem, RegistryError
 from devices.fields import ENTITIES, Entity, Field
-from devices.integrity import Collections, check
+from devices.integrity import AwayBound, Collections, check, check_away
 from devices.kinds import CellError
 from devices.registry import Registry
 
-__all__ = ["COLUMNS", "FILES", "check_folder", "load_registry", "save_registry"]
+__all__ = ["COLUMNS", "FILES", "AwayBound", "check_folder", "load_registry", "save_registry"]
 
 # file stem -> (required columns, optional columns), from the declarations in `devices.fields`
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -208,10 +208,11 @@ def folder_digest(folder: str | Path) -> str:
     return h.hexdigest()
 
 
-def load_registry(folder: str | Path, progress: Progress = silent) -> Registry:
+def load_registry(folder: str | Path, progress: Progress = silent, *, away: AwayBound | None = None) -> Registry:
     """Read the CSV files of `folder` into a `Registry`. Files that are absent count as empty. Raises
     `RegistryError` listing every problem of every file; nothing is imported then. `progress` hears
-    ("read", rows done, rows in all files) as the rows are checked."""
+    ("read", rows done, rows in all files) as the rows are checked. An import into the service passes `away`
+    (its time and `care.away_max_days`): households held away longer, or without a reason, are refused."""
     root = Path(folder)
     if not root.is_dir():
         raise RegistryError([Problem(str(root), 0, "", tr("registry.file.folder_missing"))])
@@ -254,16 +255,18 @@ def load_registry(folder: str | Path, progress: Progress = silent) -> Registry:
         target = _REFERENCES.get(p.column)
         if target is None or not (target & unreadable):
             problems.append(p)
+    if away is not None:
+        problems.extend(check_away(c.households, away, locate))
     if problems:
         raise RegistryError(problems)
     return Registry(**{stem: got.items for stem, got in loaded.items()}, locate=locate)
 
 
-def check_folder(folder: str | Path) -> list[Problem]:
+def check_folder(folder: str | Path, *, away: AwayBound | None = None) -> list[Problem]:
     """Every problem `load_registry` would report for `folder`; empty when it would load. For a "check the
     spreadsheet before importing it" command."""
     try:
-        load_registry(folder)
+        load_registry(folder, away=away)
     except RegistryError as e:
         return e.problems
     return []

@@ -244,7 +244,14 @@ ENTITIES: tuple[Entity[Any], ...] = (
             Field(
                 "care.away_until",
                 TIMESTAMP,
-                "ISO 8601 with offset: away (travel, hospital) until then; care rules stay silent",
+                "ISO 8601 with offset: away (travel, hospital) until then; care rules stay silent. At most "
+                "`care.away_max_days` (30) after the import, and with `away_reason`; a past date is accepted "
+                "(the household is not away)",
+            ),
+            Field(
+                "care.away_reason",
+                TEXT,
+                "why the household is away (e.g. 住院 hospital stay); required with an `away_until` still ahead",
             ),
         ),
         MappingProxyType({"care": CareProfile}),

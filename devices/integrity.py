@@ -39,6 +39,20 @@ def locate_items(collection: str, index: int) -> tuple[str, int]:
 
 
 @dataclass(frozen=True, slots=True)
+class AwayBound:
+    """How far ahead an import may hold a household away: `max_days` after `now`, the import's time (epoch
+    seconds, from the importer's clock). The registry's `away_until` silences the care rules like "away
+    confirmed", so it is bounded alike (`care.away_max_days`)."""
+
+    now: float
+    max_days: float
+
+    @property
+    def latest(self) -> float:
+        return self.now + self.max_days * 86_400
+
+
+@dataclass(frozen=True, slots=True)
 class Collections:
     """The registry's raw content, in input order."""
 
@@ -193,6 +207,27 @@ def check(c: Collections, locate: Locate = locate_items, *, unchecked: frozenset
             for reason in _replacing(c.roster, s, people_ids, unchecked):
                 bad("roster", i, "replaces", reason)
     _check_contacts(c.contacts, people_ids, set(households), unchecked, bad)
+    return problems
+
+
+def check_away(households: Sequence[Household], bound: AwayBound, locate: Locate = locate_items) -> list[Problem]:
+    """The households that `bound` refuses: an `away_until` more than `max_days` after the import, or one still
+    ahead without an `away_reason` (who imported it is audited; why is the reason). A past `away_until` is
+    accepted as it is: the household is simply not away."""
+    problems: list[Problem] = []
+    for i, h in enumerate(households):
+        until = h.care.away_until
+        if until is None or not _aware(until) or until.timestamp() <= bound.now:
+            continue
+        file, line = locate("households", i)
+        if until.timestamp() > bound.latest:
+            latest = datetime.fromtimestamp(bound.latest, until.tzinfo).isoformat(timespec="seconds")
+            message = tr(
+                "registry.row.away_too_far", until=until.isoformat(), days=f"{bound.max_days:g}", latest=latest
+            )
+            problems.append(Problem(file, line, "away_until", message))
+        if not (h.care.away_reason or "").strip():
+            problems.append(Problem(file, line, "away_reason", tr("registry.row.away_needs_reason")))
     return problems
 
 

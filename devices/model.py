@@ -116,6 +116,7 @@ class CareProfile:
     emergency_contacts: tuple[Contact, ...] = ()
     quiet_hours: QuietHours | None = None
     away_until: datetime | None = None  # timezone-aware; travel, hospital stay
+    away_reason: str | None = None  # why `away_until` holds the household away (an import requires one)
 
     @property
     def watched(self) -> bool:

@@ -427,6 +427,9 @@ def _shifts(microgrid_id: str, staff: list[Person], first: date, days: int) -> l
     return out
 
 
+_AWAY_REASONS = ("探亲", "住院", "旅游")
+
+
 def _care(rng: random.Random, h: Household, first: date, watched: float) -> Household:
     """A share `watched` of lone elderly who consented (some with quiet hours, a few away); a few more elderly or
     lone residents who are not watched, so rules must check all three flags."""
@@ -436,10 +439,12 @@ def _care(rng: random.Random, h: Household, first: date, watched: float) -> Hous
         quiet = None
         if rng.random() < 0.3:
             quiet = QuietHours(time(22), time(6)) if rng.random() < 0.7 else QuietHours(time(21, 30), time(6, 30))
-        away = None
+        away, reason = None, None
         if rng.random() < 0.05:
-            away = datetime.combine(first + timedelta(days=rng.randint(2, 6)), time(18), CHINA)
-        care = CareProfile(True, True, True, contacts, quiet, away)
+            days = rng.randint(2, 6)
+            away = datetime.combine(first + timedelta(days=days), time(18), CHINA)
+            reason = _AWAY_REASONS[days % len(_AWAY_REASONS)]  # no draw of its own: the street stays as it was
+        care = CareProfile(True, True, True, contacts, quiet, away, reason)
     elif r < watched + 0.05:
         care = CareProfile(lives_alone=True, elderly=True, consent=False)
     elif r < watched + 0.15:

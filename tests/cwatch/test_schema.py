@@ -342,6 +342,7 @@ async def test_a_version_2_database_gets_the_registry_fields_of_version_3(engine
         await conn.execute(sa.text("ALTER TABLE devices_roster ADD COLUMN replaces VARCHAR(64)"))
         await conn.execute(sa.text("ALTER TABLE devices_people ADD COLUMN lang TEXT"))
         await conn.execute(sa.text("ALTER TABLE devices_contacts ADD COLUMN lang TEXT"))
+        await conn.execute(sa.text("ALTER TABLE devices_households ADD COLUMN away_reason TEXT"))
     await save_registry_db(engine, reg)
     async with engine.begin() as conn:
         for table, column in (
@@ -353,11 +354,17 @@ async def test_a_version_2_database_gets_the_registry_fields_of_version_3(engine
             ("devices_roster", "replaces"),
             ("devices_people", "lang"),
             ("devices_contacts", "lang"),
+            ("devices_households", "away_reason"),
         ):
             await conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     await back_to_hand_rolled(engine, 2)
     await create_all_tables(engine)
     assert await revision(engine) == head()
+    # a column dropped above comes back empty: the reasons of aways were not kept before revision 0009
+    households = [
+        dataclasses.replace(h, care=dataclasses.replace(h.care, away_reason=None)) for h in reg.households.values()
+    ]
+    reg = reg.with_changes(households=households)
     assert await load_registry_db(engine) == reg
     b1 = dataclasses.replace(reg.buildings["b1"], lat=30.27, lon=120.15)
     moved = reg.with_changes(buildings=[b1])

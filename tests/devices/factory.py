@@ -50,6 +50,7 @@ def tiny_kwargs() -> dict[str, list[object]]:
                     (Contact("王伟", "13800000000", "儿子"), Contact("李娜", "13900000000", "")),
                     QuietHours(time(22), time(6)),
                     datetime(2026, 3, 5, 18, tzinfo=CST),
+                    "住院 hospital stay",
                 ),
             ),
             Household("h2", "b1", "1-102", 1),

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
 
-from devices.csvio import FILES, load_registry, save_registry
+from devices.csvio import FILES, AwayBound, check_folder, load_registry, save_registry
 from devices.errors import DevicesError, RegistryError
 from devices.model import Contact, QuietHours
 from devices.registry import Registry
@@ -341,3 +341,39 @@ def test_a_persons_language_cell(tmp_path: Path) -> None:
     )
     reg = load_registry(tmp_path)
     assert [reg.people[p].lang for p in ("p1", "p2", "p3")] == ["zh-CN", "en", None]
+
+
+def test_an_import_holds_a_household_away_at_most_away_max_days(tmp_path: Path) -> None:
+    """With the import's bound, `away_until` more than `care.away_max_days` after the import (9999 would silence
+    the care rules for good) is refused, as is one still ahead without `away_reason`, each with its line and
+    column in the reader's language; a past one is accepted (the household is simply not away)."""
+    save_registry(tiny(), tmp_path)  # h1 away until 2026-03-05 18:00 +08:00, for a hospital stay
+    march_1 = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+    assert (
+        load_registry(tmp_path, away=AwayBound(march_1, 30)).households["h1"].care.away_reason == "住院 hospital stay"
+    )
+    path = tmp_path / "households.csv"
+    text = path.read_text(encoding="utf-8-sig")
+    text = text.replace("2026-03-05T18:00:00+08:00", "9999-12-31T00:00:00+08:00")
+    text = text.replace("h2,b1,1-102,1,no,no,no,,,,", "h2,b1,1-102,1,no,no,no,,,2026-03-10T08:00:00+08:00,")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path, away=AwayBound(march_1, 30))
+    problems = info.value.problems
+    assert [(p.file, p.line, p.column) for p in problems] == [
+        ("households.csv", 2, "away_until"),
+        ("households.csv", 3, "away_reason"),
+    ]
+    assert str(problems[0]) == (
+        "households.csv:2: away_until: away until 9999-12-31T00:00:00+08:00 is more than 30 days after the import "
+        "(at the latest 2026-03-31T08:00:00+08:00, care.away_max_days)"
+    )
+    assert problems[0].text().in_lang("zh-CN") == (
+        "households.csv:2: away_until: 外出截止时间 9999-12-31T00:00:00+08:00 超出导入时起 30 天"
+        "（最晚 2026-03-31T08:00:00+08:00，care.away_max_days）"
+    )
+    assert "away_until 尚未到期时须填写外出原因" in problems[1].text().in_lang("zh-CN")
+    # after h2's date, its missing reason no longer matters; 9999 is refused whenever it is imported
+    later = datetime(2026, 3, 11, tzinfo=UTC).timestamp()
+    assert [p.column for p in check_folder(tmp_path, away=AwayBound(later, 30))] == ["away_until"]
+    assert check_folder(tmp_path) == []  # without a bound (a simulator's street, code): not checked

@@ -80,6 +80,7 @@ def registries(draw: st.DrawFn) -> Registry:
                         ),
                     ),
                     away_until=st.one_of(st.none(), st.integers(0, 10**6).map(lambda s: T0 + timedelta(seconds=s))),
+                    away_reason=st.one_of(st.none(), contact_text),
                 )
             )
             households.append(Household(f"{b.id}h{j}", b.id, draw(names), draw(st.integers(1, b.floors)), care))

@@ -64,7 +64,8 @@ from cwatch.mailbox import Mailbox, MailboxAt, mailbox_route
 from cwatch.ports import check_ports, service_ports
 from cwatch.settings import Settings, tile_source
 from cwatch.store import audit_registry, create_all_tables, imported_unchanged
-from devices.csvio import folder_digest, load_registry
+from devices.csvio import AwayBound, folder_digest, load_registry
+from devices.integrity import check_away
 from devices.registry import Registry
 from devices.sample import sample_street
 from devices.store import load_registry_db, load_registry_with_revision, registry_revision, save_registry_db
@@ -207,12 +208,18 @@ class _Wired:
     server: uvicorn.Server
 
 
-async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_seed: int | None) -> tuple[Registry, int]:
+async def load_initial_registry(
+    engine: AsyncEngine, settings: Settings, demo_seed: int | None, clock: Clock | None = None
+) -> tuple[Registry, int]:
     """The registry to start with and its revision: `registry.path` (saved to the store, unless the store holds
     that folder's last import unchanged: then read from the store, which is faster than the CSV files), else the
-    stored one, else (a demo) the sample street of `demo_seed`."""
+    stored one, else (a demo) the sample street of `demo_seed`. The folder is checked like `cwatch registry
+    import` (households held away at most `care.away_max_days` from `clock`'s now, with a reason); so is the
+    stored import of it, which an earlier release may have taken unbounded: then the folder is read again."""
+    clock = clock or SystemClock()
     if settings.registry.path:
         folder = Path(settings.registry.path)
+        away = AwayBound(clock.now(), settings.care.away_max_days)
         try:
             digest: str | None = await asyncio.to_thread(folder_digest, folder)
         except OSError:
@@ -222,13 +229,17 @@ async def load_initial_registry(engine: AsyncEngine, settings: Settings, demo_se
         if revision is not None:
             at, stored = await load_registry_with_revision(engine)
             stored = stored if at == revision else None  # replaced meanwhile: the folder is read after all
+        if stored is not None and check_away(tuple(stored.households.values()), away):
+            stored = None  # held away beyond the bound or without a reason: the folder's refusal names the line
         if stored is not None:
             reg = stored
             log.info("registry: %s unchanged since its import; read from the store", folder)
         else:
-            reg = load_registry(folder)
+            reg = load_registry(folder, away=away)
             revision = await save_registry_db(engine, reg)
-            await audit_registry(engine, "service", "config", folder, reg, digest=digest, revision=revision)
+            await audit_registry(
+                engine, "service", "config", folder, reg, digest=digest, revision=revision, clock=clock
+            )
     else:
         stored = await load_registry_db(engine)
         if stored is None:
@@ -318,10 +329,10 @@ class Service:
     async def _wire(self, engine: AsyncEngine, stack: contextlib.AsyncExitStack) -> _Wired:
         """Every part, each made with what it needs (constructor injection, in dependency order)."""
         s, clock = self.settings, self.clock
-        reg, revision = await load_initial_registry(engine, s, self.demo_seed)
+        wall = SystemClock()
+        reg, revision = await load_initial_registry(engine, s, self.demo_seed, wall)
         holder = RegistryHolder(reg, revision)
         metrics = CollectorRegistry()
-        wall = SystemClock()
         host, port = await _broker(s, stack)
         rules = await open_rules(s, engine, reg)
         if self.on_rules is not None:

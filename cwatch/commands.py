@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alerts.accounts import AccountStore, check_password, check_scope
 from alerts.audit import AuditLog, Who
 from alerts.policies import default_policies_path, load_policies
+from core.clock import Clock, SystemClock
 from core.db import make_engine
 from core.i18n import tr
 from core.progress import Progress, silent
@@ -23,7 +24,7 @@ from cwatch.errors import ServiceError
 from cwatch.schema import Revisions, current_revisions, described
 from cwatch.settings import Settings
 from cwatch.store import audit_registry, open_store
-from devices.csvio import folder_digest, load_registry, save_registry
+from devices.csvio import AwayBound, folder_digest, load_registry, save_registry
 from devices.model import Role
 from devices.registry import Registry
 from devices.roster import Duty, on_duty_next, on_duty_now
@@ -49,12 +50,18 @@ async def store_revisions(settings: Settings) -> tuple[str, Revisions]:
         await engine.dispose()
 
 
-async def import_registry(settings: Settings, folder: Path, progress: Progress = silent) -> Registry:
+async def import_registry(
+    settings: Settings, folder: Path, progress: Progress = silent, clock: Clock | None = None
+) -> Registry:
+    """`cwatch registry import`: check `folder` (households held away at most `care.away_max_days` from now,
+    with a reason), save it to the store and audit it with the households it holds away."""
+    clock = clock or SystemClock()
     digest = folder_digest(folder)  # before reading: a file changed meanwhile makes the next start read it again
-    reg = load_registry(folder, progress)  # raises RegistryError naming every problem; nothing is saved then
+    away = AwayBound(clock.now(), settings.care.away_max_days)
+    reg = load_registry(folder, progress, away=away)  # raises RegistryError naming every problem; nothing saved
     async with open_store(settings) as engine:
         revision = await save_registry_db(engine, reg, progress)
-        await audit_registry(engine, cli_user(), "cli", folder, reg, digest=digest, revision=revision)
+        await audit_registry(engine, cli_user(), "cli", folder, reg, digest=digest, revision=revision, clock=clock)
     return reg
 
 

@@ -83,7 +83,10 @@ class AuthSettings(Section):
 
 class CareSettings(Section):
     away_max_days: float = Field(
-        default=30, gt=0, le=366, description="Longest 'away confirmed' a person may record at once (days)."
+        default=30,
+        gt=0,
+        le=366,
+        description="Longest away at once (days): 'away confirmed', or households.csv's away_until after an import.",
     )
 
 

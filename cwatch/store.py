@@ -1,5 +1,5 @@
-"""Opening the relational store: every package's tables at this release's schema, and the audit row of a
-registry import (the CLI's and the service's)."""
+"""Opening the relational store: every package's tables at this release's schema, and the audit rows of a
+registry import (the CLI's and the service's): the import, and each household it holds away."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.audit import AuditLog, Who
-from core.db import make_engine
+from alerts.audit import AuditLog, Who, record
+from alerts.dbguard import translated
+from core.clock import Clock, SystemClock
+from core.db import begin_write, make_engine
 from cwatch.schema import described, ensure_schema
 from cwatch.settings import Settings
 from devices.registry import Registry
@@ -18,6 +20,7 @@ from devices.store import create_tables as devices_tables
 from devices.store import registry_revision
 
 IMPORT = "registry.import"  # the audit action of a registry import
+IMPORT_AWAY = "registry.away"  # a household the import holds away (`away_until` ahead), with its reason
 
 
 async def create_all_tables(engine: AsyncEngine) -> None:
@@ -48,10 +51,13 @@ async def audit_registry(
     *,
     digest: str | None = None,
     revision: int | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Record a registry import (from `folder`, by `actor` through `source`) in the audit log, with the folder's
     `digest` (`devices.csvio.folder_digest`, taken before reading it) and the `revision` the save made: what
-    `imported_unchanged` compares at the next start."""
+    `imported_unchanged` compares at the next start. Each household the import holds away (its `away_until`
+    after the import) gets a row of its own (`registry.away`, target the household, until and reason), in the
+    same transaction: who imported the away, and why, is read like an away recorded through the API."""
     details: dict[str, object] = {
         "devices": len(reg.devices),
         "households": len(reg.households),
@@ -59,7 +65,15 @@ async def audit_registry(
     }
     if digest is not None and revision is not None:
         details |= {"sha256": digest, "revision": revision}
-    await AuditLog(engine).add(Who(actor, source), IMPORT, str(folder)[-128:], details)
+    now = (clock or SystemClock()).now()
+    who = Who(actor, source)
+    async with translated(), begin_write(engine) as conn:
+        await record(conn, who, IMPORT, str(folder)[-128:], now, details)
+        for h in reg.households.values():
+            until = h.care.away_until
+            if until is not None and until.timestamp() > now:
+                away = {"until": until.timestamp(), "reason": h.care.away_reason or "", "revision": revision}
+                await record(conn, who, IMPORT_AWAY, h.id, now, away)
 
 
 async def imported_unchanged(engine: AsyncEngine, digest: str) -> int | None:

@@ -143,12 +143,18 @@ def test_audit_lists_who_changed_the_registry_and_the_accounts(
     assert main(["accounts", "add", "ops1", "--role", "operator", "--scope", street]) == 0
     capsys.readouterr()
     assert main(["audit"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(r["actor"].startswith("cli:") for r in listed)
+    # the sample street holds a few households away for some days: the import names each, with its reason
+    aways = [r for r in listed if r["action"] == "registry.away"]
+    held = {h.id: h.care.away_reason for h in reg.households.values() if h.care.away_until is not None}
+    assert held
+    assert {r["target"]: r["details"]["reason"] for r in aways} == held
+    rows = [r for r in listed if r["action"] != "registry.away"]
     assert [(r["action"], r["source"]) for r in rows] == [("account.create", "cli"), ("registry.import", "cli")]
-    assert all(r["actor"].startswith("cli:") for r in rows)
     assert rows[0]["target"] == "ops1"
     assert rows[1]["details"]["devices"] == len(reg.devices)
-    assert main(["audit", "--action", "registry."]) == 0
+    assert main(["audit", "--action", "registry.import"]) == 0
     assert [json.loads(x)["action"] for x in capsys.readouterr().out.splitlines()] == ["registry.import"]
 
 

@@ -212,3 +212,42 @@ def test_wrapping_by_columns_breaks_between_chinese_characters_not_before_punctu
     assert all(display_width(line) <= 20 for line in lines), lines
     assert not any(line[0] in "，、：）" for line in lines), lines
     assert wrap_columns("the folder  to write", 10) == ["the folder", "to write"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [
+        (
+            "zh_CN",
+            "cwatch：登记信息被拒绝：1 个问题\n"
+            "  households.csv:2: away_until: 外出截止时间 9999-12-31T00:00:00+08:00 超出导入时起 30 天",
+        ),
+        (
+            "en",
+            "cwatch: registry refused: 1 problem\n"
+            "  households.csv:2: away_until: away until 9999-12-31T00:00:00+08:00 is more than 30 days",
+        ),
+    ],
+)
+def test_a_household_held_away_for_good_is_refused_in_the_cli_language(
+    lang: str,
+    shown: str,
+    tmp_path: Path,
+    config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`away_until` beyond `care.away_max_days` (30) after the import is refused, with file, line and column."""
+    assert main(["registry", "sample", str(tmp_path / "s")]) == 0
+    households = tmp_path / "s" / "households.csv"
+    with households.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["away_until"], rows[0]["away_reason"] = "9999-12-31T00:00:00+08:00", "探亲"
+    with households.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    capsys.readouterr()
+    monkeypatch.setenv("CWATCH_LANG", lang)
+    assert main(["registry", "import", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err.startswith(shown)

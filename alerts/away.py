@@ -98,6 +98,13 @@ class HouseholdAways:
             await record(conn, BY_WATER_USE, "household.away_end", household_id, now, details)
         return current
 
+    async def active(self, now: float) -> list[Away]:
+        """Every away that has not ended by `now`."""
+        q = select(household_away).where(household_away.c.until > now)
+        async with translated(), self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [Away(r["household_id"], r["until"], r["reason"], r["set_by"], r["set_at"]) for r in rows]
+
     async def get(self, household_id: str, now: float) -> Away | None:
         """The household's away if it has not ended by `now`."""
         q = select(household_away).where(household_away.c.household_id == household_id, household_away.c.until > now)

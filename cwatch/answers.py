@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from alerts.away import HouseholdAways
 from alerts.model import SYSTEM_ACTOR, Ticket, TicketEvent
 from alerts.service import Notifier
 from ingest.backoff import backoff_delay
@@ -53,6 +54,26 @@ class AbsenceAnswers:
     def answer(self, household_id: str, until: float | None) -> None:
         at = self.engine.watermark  # when it was answered, in event time (a retry comes later)
         self._queue.put_nowait((household_id, until, at))
+
+    async def reconcile(self, aways: HouseholdAways, now: float) -> int:
+        """Start-up: make the rule engine's aways agree with the store's record of them. An away is saved, then
+        handed to the engine, whose state is saved later: a crash in between leaves the store holding an away
+        (or its end) that the restored engine never heard of, and nothing would hand it again, so the household
+        would be watched while recorded away (or left unwatched after it came back). Each difference is queued
+        as the answer the API gives: away until the recorded date, or back ("visited"). Returns how many."""
+        recorded = {a.household_id: a.until for a in await aways.active(now)}
+        held = {h: until for h, until in self.engine.answered_aways().items() if until > now}
+        queued = 0
+        for household_id, until in recorded.items():
+            if held.get(household_id) != until:
+                self.answer(household_id, until)
+                queued += 1
+        for household_id in held.keys() - recorded.keys():
+            self.answer(household_id, None)
+            queued += 1
+        if queued:
+            log.warning("%d aways differed between the store and the rule engine's state; handed over again", queued)
+        return queued
 
     async def run(self, runner: RuleRunner) -> None:
         """Hand each answer to `runner`, each in a task of its own (one that keeps failing holds back no other),

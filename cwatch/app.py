@@ -32,6 +32,7 @@ from alerts.accounts import AccountStore
 from alerts.actionlinks import ActionLinks
 from alerts.api import AlertsApi
 from alerts.audit import AuditLog, Who
+from alerts.away import HouseholdAways
 from alerts.blobs import BlobStore, FileBlobStore
 from alerts.board import STATIC_DIR
 from alerts.channels import build_senders
@@ -341,6 +342,7 @@ class Service:
         # People's answers to absence alerts go back to the rule engine (`cwatch.answers`, where the one cycle
         # between the parts is cut).
         answers = AbsenceAnswers(MetricsNotifier(hub, AlertsMetrics(metrics)), rules.engine)
+        await answers.reconcile(HouseholdAways(engine, s.care.away_max_days), wall.now())
         audit_policies = _audit_reload(engine, stack, "policies")
         desk = build_desk(s, engine, holder, clock, wall, rules.ruleset, answers, self.mailbox, audit_policies)
         intake = ingest_parts(

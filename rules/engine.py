@@ -332,6 +332,16 @@ class Engine:
                 ev.answer(ctx, household_id, until, when)
         return out
 
+    def answered_aways(self) -> dict[str, float]:
+        """The "away confirmed" answers the absence rules hold: household -> until (the earliest, should two rules
+        differ). What start-up compares with the store's record of aways (`cwatch.answers`)."""
+        out: dict[str, float] = {}
+        for ev in self._evaluators:
+            if isinstance(ev, AbsenceEvaluator):
+                for h, until in ev.answered.items():
+                    out[h] = min(until, out.get(h, until))
+        return out
+
     def state(self) -> EngineState:
         ctx = self._ctx
         return EngineState(

@@ -972,7 +972,10 @@
       ? [tr("away.on", { until: streetClock(on.until), reason: on.reason, by: on.set_by, at: streetClock(on.set_at) })]
       : a.registry_until ? [] : [tr("away.off")];
     // the registry's away (an operator's import): the rules respect it too, so the board must not say "watched"
-    if (a.registry_until) said.push(tr("away.registry", { until: streetClock(a.registry_until) }));
+    if (a.registry_until) {
+      const until = streetClock(a.registry_until);
+      said.push(a.registry_reason ? tr("away.registry_reason", { until, reason: a.registry_reason }) : tr("away.registry", { until }));
+    }
     $("away-state").textContent = said.join(" ");
     $("away-end").hidden = !on;
     $("away").hidden = false;

@@ -47,6 +47,11 @@ class AwayStateOut(BaseModel):
         description="the registry's care `away_until` (households.csv, imported by operators; epoch seconds) "
         "while it is later than now: the absence rules respect it too",
     )
+    registry_reason: str | None = Field(
+        default=None,
+        description="why the registry holds it away (households.csv's `away_reason`; who imported it: the audit "
+        "log's `registry.away`), while `registry_until` is set",
+    )
 
 
 def _away_out(a: Away) -> AwayOut:
@@ -72,10 +77,12 @@ async def get_away(household_id: HouseholdId, ops: Ops, viewer: Viewer) -> AwayS
     _visible(ops, viewer, household_id)
     now = ops.clock.now()
     away = await ops.aways.get(household_id, now)
-    listed = ops.registry().households[household_id].care.away_until
+    care = ops.registry().households[household_id].care
+    listed = care.away_until
     registry_until = listed.timestamp() if listed is not None and listed.timestamp() > now else None
+    reason = (care.away_reason or None) if registry_until is not None else None
     shown = _away_out(away) if away else None
-    return AwayStateOut(household_id=household_id, away=shown, registry_until=registry_until)
+    return AwayStateOut(household_id=household_id, away=shown, registry_until=registry_until, registry_reason=reason)
 
 
 @router.post("/households/{household_id}/away", status_code=202, responses=error_responses(401, 404))

@@ -52,7 +52,8 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     household, listed = [h.id for h in reg.households.values() if h.care.watched and reg.microgrid_of(h.id) == A][:2]
     # the second is held away by the registry (households.csv's away_until, an operator's import)
     h = reg.households[listed]
-    reg = reg.with_changes(households=[replace(h, care=replace(h.care, away_until=REGISTRY_AWAY))])
+    care = replace(h.care, away_until=REGISTRY_AWAY, away_reason="住院")
+    reg = reg.with_changes(households=[replace(h, care=care)])
     db = tmp_path_factory.mktemp("away") / "board.db"
     app = build_app(
         db,
@@ -174,7 +175,7 @@ async def test_an_away_the_registry_holds_is_said_on_the_board(board: Board) -> 
             await login(page, board.url, "worker_a")
             await page.locator(f'.ticket[data-id="{tid}"]').click()
             await expect(page.get_by_test_id("away-state")).to_have_text(
-                "住户登记表中外出至 1-01 08:00:00（运营人员导入），期间不报未用水。"
+                "住户登记表中外出至 1-01 08:00:00：住院（运营人员导入），期间不报未用水。"
             )
         finally:
             await browser.close()

@@ -170,12 +170,15 @@ async def test_an_away_the_registry_holds_is_shown_beside_the_recorded_one(env: 
         "household_id": env.household,
         "away": None,
         "registry_until": None,
+        "registry_reason": None,
     }
     h = env.reg.households[env.household]
-    until = NOW + timedelta(days=20)  # an import holds it at most care.away_max_days ahead
-    env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(h.care, away_until=until))])
+    until = NOW + timedelta(days=20)  # an import holds it at most care.away_max_days ahead, with a reason
+    care = replace(h.care, away_until=until, away_reason="探亲")
+    env.current[0] = env.reg.with_changes(households=[replace(h, care=care)])
     shown = (await env.client.get(url, headers=env.mine)).json()
-    assert (shown["away"], shown["registry_until"]) == (None, until.timestamp())
+    assert (shown["away"], shown["registry_until"], shown["registry_reason"]) == (None, until.timestamp(), "探亲")
     past = NOW - timedelta(days=1)
-    env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(h.care, away_until=past))])
-    assert (await env.client.get(url, headers=env.mine)).json()["registry_until"] is None
+    env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(care, away_until=past))])
+    shown = (await env.client.get(url, headers=env.mine)).json()
+    assert (shown["registry_until"], shown["registry_reason"]) == (None, None)

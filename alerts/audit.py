@@ -62,6 +62,16 @@ async def record(
     )
 
 
+async def record_many(
+    conn: AsyncConnection, who: Who, action: str, at: float, changes: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Add a row per (target, details) of one change made to many (an import), in one statement."""
+    if not changes:
+        return
+    base = {"at": at, "actor": who.actor[:64], "actor_role": who.role, "source": who.source[:64], "action": action}
+    await conn.execute(audit_log.insert(), [{**base, "target": t[:128], "details": d} for t, d in changes])
+
+
 class AuditLog:
     def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
         self.engine = engine

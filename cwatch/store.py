@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.audit import AuditLog, Who, record
+from alerts.audit import AuditLog, Who, record, record_many
 from alerts.dbguard import translated
 from core.clock import Clock, SystemClock
 from core.db import begin_write, make_engine
@@ -67,13 +67,14 @@ async def audit_registry(
         details |= {"sha256": digest, "revision": revision}
     now = (clock or SystemClock()).now()
     who = Who(actor, source)
+    aways: list[tuple[str, dict[str, object]]] = [
+        (h.id, {"until": until.timestamp(), "reason": h.care.away_reason or "", "revision": revision})
+        for h in reg.households.values()
+        if (until := h.care.away_until) is not None and until.timestamp() > now
+    ]
     async with translated(), begin_write(engine) as conn:
         await record(conn, who, IMPORT, str(folder)[-128:], now, details)
-        for h in reg.households.values():
-            until = h.care.away_until
-            if until is not None and until.timestamp() > now:
-                away = {"until": until.timestamp(), "reason": h.care.away_reason or "", "revision": revision}
-                await record(conn, who, IMPORT_AWAY, h.id, now, away)
+        await record_many(conn, who, IMPORT_AWAY, now, aways)
 
 
 async def imported_unchanged(engine: AsyncEngine, digest: str) -> int | None:

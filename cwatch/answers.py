@@ -62,14 +62,15 @@ class AbsenceAnswers:
         would be watched while recorded away (or left unwatched after it came back). Each difference is queued
         as the answer the API gives: away until the recorded date, or back ("visited"). Returns how many."""
         recorded = {a.household_id: a.until for a in await aways.active(now)}
-        held = {h: until for h, until in self.engine.answered_aways().items() if until > now}
         queued = 0
-        for household_id, until in recorded.items():
-            if held.get(household_id) != until:
-                self.answer(household_id, until)
-                queued += 1
-        for household_id in held.keys() - recorded.keys():
-            self.answer(household_id, None)
+        for household_id, held in self.engine.away_answers().items():  # households the absence rules watch
+            until = recorded.get(household_id)
+            if until is not None and held != until:
+                self.answer(household_id, until)  # saved, never handed over
+            elif until is None and held is not None and held > now:
+                self.answer(household_id, None)  # ended in the store, the end never handed over
+            else:
+                continue
             queued += 1
         if queued:
             log.warning("%d aways differed between the store and the rule engine's state; handed over again", queued)

@@ -332,15 +332,16 @@ class Engine:
                 ev.answer(ctx, household_id, until, when)
         return out
 
-    def answered_aways(self) -> dict[str, float]:
-        """The "away confirmed" answers the absence rules hold: household -> until (the earliest, should two rules
-        differ). What start-up compares with the store's record of aways (`cwatch.answers`)."""
-        out: dict[str, float] = {}
+    def away_answers(self) -> dict[str, float | None]:
+        """The "away confirmed" answer the absence rules hold for each household they watch: until when, or
+        None (none, or two rules that differ). What start-up compares with the store's record of aways
+        (`cwatch.answers`)."""
+        held: dict[str, set[float | None]] = {}
         for ev in self._evaluators:
             if isinstance(ev, AbsenceEvaluator):
-                for h, until in ev.answered.items():
-                    out[h] = min(until, out.get(h, until))
-        return out
+                for h in ev.meters:
+                    held.setdefault(h, set()).add(ev.answered.get(h))
+        return {h: next(iter(v)) if len(v) == 1 else None for h, v in held.items()}
 
     def state(self) -> EngineState:
         ctx = self._ctx

@@ -9,6 +9,8 @@ import contextlib
 from pathlib import Path
 
 from alerts.actionlinks import ActionLinks
+from alerts.audit import Who
+from alerts.away import HouseholdAways
 from alerts.linkactions import LinkActions
 from alerts.model import Account
 from alerts.notices import Audience, Recipient
@@ -115,3 +117,26 @@ async def test_an_answer_that_could_not_be_handed_over_is_tried_again(tmp_path: 
 async def test_a_familys_all_is_well_restarts_the_absence_clock_as_a_visit_does(tmp_path: Path) -> None:
     seen = await run(tmp_path, answer=True, by_family=True)
     assert [a.action for a in seen] == [AlertAction.RAISE, AlertAction.CLEAR, AlertAction.RAISE]
+
+
+async def test_a_start_hands_over_only_the_aways_the_engine_and_the_store_disagree_on(tmp_path: Path) -> None:
+    """`reconcile`: an away recorded and never handed over is queued, one ended in the store and still held is
+    queued as "back"; once they agree, or for a household no absence rule watches, nothing is."""
+    db = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    await alerts_tables(db)
+    reg = registry()
+    engine = Engine(ruleset(ABSENCE, reg), reg, allowed_lateness_s=0)
+    answers = AbsenceAnswers(NullNotifier(), engine)
+    aways = HouseholdAways(db)
+    now, who = T0, Who("li", "test")
+    assert await answers.reconcile(aways, now) == 0
+    away = await aways.set("h1", now + 48 * H, "住院", who, now)
+    await aways.set("h2", now + 48 * H, "探亲", who, now)  # a family: no absence rule watches it
+    assert await answers.reconcile(aways, now) == 1
+    engine.acknowledge_absence("h1", away.until)  # what the queued answer does
+    assert await answers.reconcile(aways, now) == 0
+    await aways.end("h1", who, now + H)  # ended, the end never handed over
+    assert await answers.reconcile(aways, now + H) == 1
+    engine.acknowledge_absence("h1", None)
+    assert await answers.reconcile(aways, now + H) == 0
+    await db.dispose()

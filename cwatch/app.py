@@ -251,7 +251,25 @@ async def load_initial_registry(
             stored = sample_street(demo_seed)
             await save_registry_db(engine, stored)
         reg = stored
+        _say_unbounded_aways(reg, AwayBound(clock.now(), settings.care.away_max_days))
     return reg, await registry_revision(engine)
+
+
+def _say_unbounded_aways(reg: Registry, away: AwayBound) -> None:
+    """The stored registry may come from an earlier release's import, which took any `away_until`: say which
+    households it holds away beyond the bound or without a reason (the service still starts: it watches more
+    than these households), and how to fix it."""
+    listed = tuple(reg.households.values())
+    problems = check_away(listed, away)  # located as ("households", 1-based item number)
+    if problems:
+        households = sorted({listed[p.line - 1].id for p in problems})
+        log.error(
+            "registry: households held away beyond care.away_max_days or without a reason (%d), their care rules "
+            "silent until then: %s; export the registry (cwatch registry export), fix away_until and away_reason, "
+            "and import it again",
+            len(households),
+            ", ".join(households[:20]) + (" ..." if len(households) > 20 else ""),
+        )
 
 
 class Service:

@@ -93,3 +93,20 @@ async def test_a_start_reads_again_a_folder_an_earlier_release_imported_unbounde
         await audit_registry(engine, "service", "config", folder, old, digest=digest, revision=revision)
         with pytest.raises(RegistryError, match=r"households.csv:2: away_until"):
             await load_initial_registry(engine, settings, None, ManualClock(MARCH_1))
+
+
+async def test_a_start_from_the_store_names_the_households_an_earlier_import_held_away_unbounded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without `registry.path` the stored registry is used as it is (the service watches more than these
+    households), and the households it holds away beyond the bound are named with the way to fix them."""
+    folder = tmp_path / "street"
+    save_registry(tiny(), folder)
+    _away_for_good(folder)
+    settings = load_settings(_config(tmp_path))
+    async with open_store(settings) as engine:
+        await save_registry_db(engine, load_registry(folder))  # as an earlier release imported it
+        await load_initial_registry(engine, settings, None, ManualClock(MARCH_1))
+    [said] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "households held away beyond care.away_max_days or without a reason (1)" in said
+    assert ": h1; export the registry" in said

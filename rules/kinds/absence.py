@@ -74,24 +74,28 @@ class AbsenceEvaluator(WatchedMeters):
                 start = ans
         return start
 
-    def _usual_until(self, ctx: Context, h: str, start: float) -> float | None:
-        """When the routine finds the inactivity since `start` unusual (None: no routine, or not learned)."""
+    def _usual_until(self, ctx: Context, h: str, start: float, upto: float) -> float | None:
+        """When the routine finds the inactivity since `start` unusual, judged as of `upto` (None: no routine,
+        or not learned)."""
         if self.routine is None:
             return None
-        # measured as the routine was learned: from the baseline's own last use (it counts smaller uses)
-        return self.routine.usual_until(h, max(start, self.routine.last_use.get(h, start)), ctx)
+        # measured as the routine was learned: from the baseline's own last use (it counts smaller uses), but
+        # not one at or after `upto`: a reading that shows use judges the absence up to that use's interval,
+        # and the routine has seen the use already
+        last = self.routine.last_use.get(h, start)
+        return self.routine.usual_until(h, max(start, last) if last < upto else start, ctx)
 
-    def _usual(self, ctx: Context, h: str, start: float, due: float) -> float:
+    def _usual(self, ctx: Context, h: str, start: float, due: float, upto: float) -> float:
         """`due`, moved later to when the resident's routine makes the inactivity unusual, but at most to
         `max_window` after `start`. Only ever later: so `_judge` asks only once the readings prove `due` itself
         (the routine's arithmetic is ~20 µs)."""
-        usual = self._usual_until(ctx, h, start)
+        usual = self._usual_until(ctx, h, start, upto)
         if usual is not None and usual > due:
             cap = self.rule.max_window
             return usual if cap is None else max(due, min(usual, start + cap))  # a usual long night: wait
         return due
 
-    def _before_quiet(self, ctx: Context, h: str, start: float, hh: Household) -> float | None:
+    def _before_quiet(self, ctx: Context, h: str, start: float, hh: Household, upto: float) -> float | None:
         """`before_quiet`: when the absence since `start` would fall due inside the quiet hours (held by the
         routine or not), the hour before they begin, if it has lasted `before_quiet` by then and the routine
         does not hold it then, or holding it to the quiet hours' end would pass `max_window`. None: not moved."""
@@ -99,14 +103,14 @@ class AbsenceEvaluator(WatchedMeters):
         qh = hh.care.quiet_hours
         if bq is None or qh is None:
             return None
-        due = self._usual(ctx, h, start, start + self.window)
+        due = self._usual(ctx, h, start, start + self.window, upto)
         q0 = quiet_start(due, qh, ctx.tz)
         if q0 is None:
             return None  # due outside the quiet hours
         early = q0 - QUIET_LEAD_S
         if early < start + bq - _EPS or early >= due:
             return None
-        usual = self._usual_until(ctx, h, start)
+        usual = self._usual_until(ctx, h, start, upto)
         if usual is not None and usual > early + _EPS:
             cap = self.rule.max_window
             if cap is None or start + cap >= ctx.quiet_end(due, qh) - _EPS:
@@ -258,13 +262,13 @@ class AbsenceEvaluator(WatchedMeters):
         due = start + self.window
         early = None
         if self.rule.before_quiet is not None and self.rule.quiet_hours and proven >= start + self.rule.before_quiet:
-            early = self._before_quiet(ctx, h, start, hh)
+            early = self._before_quiet(ctx, h, start, hh, upto)
         if early is not None:
             due = early
         elif proven < due - _EPS:
             return  # not proven yet: the meter's next reading judges again
         elif self.routine is not None:
-            due = self._usual(ctx, h, start, due)
+            due = self._usual(ctx, h, start, due, upto)
         if proven < due - _EPS:
             return  # not proven yet, or a usual long night: not unusual yet
         at = due

@@ -339,3 +339,24 @@ def test_a_backdated_household_is_judged_on_its_history_from_before_the_start() 
     [a] = raises(meter.run(T0 + 6 * H, 42, uses={1: 0.02}))
     assert a.household_id == "h1"
     assert a.ts == T0 + 6 * H + 12 * H
+
+
+ROUTINE_BEFORE_QUIET = ROUTINE.replace(
+    "    routine: usual\n", "    routine: usual\n    max_window: 18h\n    before_quiet: 10h\n"
+)
+
+
+def test_the_reading_that_shows_use_judges_the_absence_with_the_routine_as_it_was_before_the_use() -> None:
+    """A resident who uses water 08:00-09:00 and 21:00-22:00 every day: at 21:00, 13 h since the morning is
+    usual, at 21:30 it is not. The reading at 22:00 shows the evening's use and proves no use until 21:00.
+    Judged with the routine that has already counted that use (inactivity "since 21:00", usual until the next
+    morning), `before_quiet` raised the day's absence at 21:00, out at 22:00 inside the quiet hours and cleared
+    by the same reading (a real meter did so three times in the DAIAD year, e.g. on 28/03/2016)."""
+    _eng, meter, _ = setup(text=ROUTINE_BEFORE_QUIET)
+    out: list[Alert] = []
+    for d in range(9):
+        out += meter.run(T0 + d * 24 * H, 24, uses={9: 0.02, 22: 0.02})
+    no_water = [a for a in raises(out) if a.rule_id == "elderly_no_water"]
+    # before 5 days are learned, 12 h since the morning are an absence (at 20:00); afterwards none
+    assert no_water
+    assert max(a.ts for a in no_water) < T0 + 6 * 24 * H

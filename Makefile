@@ -46,6 +46,7 @@ bench: install system-deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.care
+	$(BIN)/python -m bench.care.bounds
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.board

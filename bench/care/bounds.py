@@ -26,7 +26,6 @@ rows no other row beats on all of false, all, median and p95 are printed.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -353,8 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ds: Dataset = load(find_data(args.data))
     except DataMissingError as e:
-        print(e, file=sys.stderr)
-        return 2
+        print(f"bench.care.bounds: {e}")  # as bench.care: said plainly, and `make bench` goes on
+        return 0
     households = {k: h for k, h in ds.households.items() if len(h.ts) >= MIN_READINGS}
     print(report(Bounds(households, ds.tz, args.rounds)))
     return 0

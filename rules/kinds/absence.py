@@ -117,11 +117,12 @@ class AbsenceEvaluator(WatchedMeters):
                 return None  # usual then (out all day), and the quiet hours' end is within `max_window`
         return early
 
-    def _release(self, ctx: Context, h: str, due: float, upto: float, hh: Household) -> float:
+    def _release(self, ctx: Context, h: str, due: float, upto: float, hh: Household, start: float) -> float:
         """When an absence due at `due` may be raised, judged at `upto`: not inside the household's quiet hours,
         neither the moment it fell due nor the moment the readings prove it (a meter silent since the evening
         and heard at 23:00); then at their end, or with `quiet_until: morning` when the household usually starts
-        its day, if that is later."""
+        its day, if that is later, but not past `max_window` after `start` (the absence's start) unless the
+        quiet hours end later."""
         qh = hh.care.quiet_hours
         at = ctx.quiet_end(due, qh)
         held = self.armed.get(h)
@@ -132,7 +133,9 @@ class AbsenceEvaluator(WatchedMeters):
             if now_end > upto:
                 at = now_end  # proven only now, inside the quiet hours
         if at > due and self.rule.quiet_until == "morning" and self.routine is not None:
-            at = self.routine.morning_after(h, at, ctx)
+            morning = self.routine.morning_after(h, at, ctx)
+            cap = self.rule.max_window
+            at = morning if cap is None else max(at, min(morning, start + cap))
         return at
 
     def on_reading(self, r: Reading, prev: Mapping[str, Scalar] | None, ctx: Context) -> None:
@@ -273,7 +276,7 @@ class AbsenceEvaluator(WatchedMeters):
             return  # not proven yet, or a usual long night: not unusual yet
         at = due
         if self.rule.quiet_hours:
-            at = self._release(ctx, h, due, upto, hh)
+            at = self._release(ctx, h, due, upto, hh, start)
         if self.schedule is not None:
             at = self.when_active(at)
         if at > upto + _EPS:

@@ -167,6 +167,17 @@ def test_an_absence_due_at_night_is_judged_at_the_households_morning(until: str,
     assert a.details["deferred_from"] == T0 + 14 * 24 * H + 22 * H
 
 
+@pytest.mark.parametrize(("cap", "at_hour"), [("", 7), ("max_window: 18h", 6)])
+def test_the_households_morning_holds_an_absence_no_longer_than_max_window(cap: str, at_hour: int) -> None:
+    life = Life(rules(extra=f"quiet_until: morning\n    {cap}"))
+    life.days(0, 14, late_riser)
+    life.days(14, 2, lambda d, h: 10.0 if d == 14 and 8 <= h <= 13 else 0.0)  # gone after 13:00 on day 14
+    [a] = life.raised(after=T0 + 14 * 24 * H)
+    # due at 00:00 (12 h after the use made after 12:00), held to the end of the quiet hours (06:00, 18 h after
+    # the last use); the household's morning (07:00) would be 19 h, past `max_window`: the quiet hours' end
+    assert a.ts == T0 + 15 * 24 * H + at_hour * H
+
+
 def test_an_absence_proven_during_the_quiet_hours_waits_for_their_end() -> None:
     life = Life(rules(routine=False))
     life.hour(T0 + 8 * H, 0.0)

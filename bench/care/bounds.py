@@ -78,7 +78,8 @@ class Clock:
         return household * WEEK + self.weekday(ts) * 24 + self.hour(ts)
 
     def unquiet(self, ts: Floats) -> Floats:
-        """`ts`, or the end of the quiet hours when it falls inside them."""
+        """`ts`, or the end of the quiet hours when it falls inside them (with the offset of `ts`: an hour off
+        on the two nights a year the clocks change)."""
         off = self.offset(ts)
         local = ts + off
         sod = local % DAY
@@ -120,6 +121,10 @@ class Outcome:
 
 
 class Bounds:
+    """The year's gaps and the injected incidents of `households`, scored once for every delay; the policies
+    are chosen and scored from them. A household's stretch before its first use or after its last is left out
+    (no gap: it has no next use to judge it by)."""
+
     def __init__(self, households: dict[str, Household], tz: str, rounds: int, seed: int = SEED) -> None:
         self.keys = sorted(households)
         self.households = households

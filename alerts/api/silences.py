@@ -103,7 +103,7 @@ async def silence_scopes(api: Api, viewer: Viewer, request: Request) -> ScopeTre
 async def silence_devices(
     api: Api,
     viewer: Viewer,
-    scope: Annotated[str, Query(max_length=64, description="a node you may silence")],
+    scope: Annotated[str, Query(min_length=1, max_length=64, description="a node you may silence")],
     q: Annotated[str, Query(max_length=64, description="part of a device's id or name")] = "",
 ) -> DeviceChoicesOut:
     """The devices of `scope` whose id or name contains `q`, by name (building, door, label), up to 50: the

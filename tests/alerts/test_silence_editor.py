@@ -348,3 +348,16 @@ async def test_the_device_picker_names_the_devices_of_the_scope_and_narrows_by_w
     other = next(m for m in env.reg.microgrids if m != env.mg)
     r = await env.client.get("/api/v1/silences/devices", headers=leader, params={"scope": other})
     assert r.status_code == 403
+
+
+async def test_the_device_picker_refuses_an_empty_scope_as_bad_input_in_the_callers_language(env: Env) -> None:
+    """An empty scope is a malformed request (422, the field named), not a place the caller may not silence:
+    a 403 would say "you may not silence “”", naming nothing."""
+    leader = await env.login("leader")
+    for lang, word in (("zh-CN", "scope: 至少"), ("en", "scope: String should have at least 1")):
+        r = await env.client.get(
+            "/api/v1/silences/devices", headers={**leader, "Accept-Language": lang}, params={"scope": ""}
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["fields"][0]["field"] == "scope"
+        assert r.json()["error"]["message"].startswith(word), r.text

@@ -16,7 +16,7 @@ from alerts.away import Away
 from alerts.model import Account
 from core.i18n import tr
 from cwatch.api.deps import Ops, OpsApi
-from devices.model import Role
+from devices.model import Household, Role
 
 router = APIRouter(tags=["households"])
 
@@ -61,23 +61,23 @@ def _away_out(a: Away) -> AwayOut:
     )
 
 
-def _visible(ops: OpsApi, viewer: Account, household_id: str) -> None:
-    """404 unless the household exists within the viewer's scope (out of scope reads as missing)."""
+def _visible(ops: OpsApi, viewer: Account, household_id: str) -> Household:
+    """The household; 404 unless it exists within the viewer's scope (out of scope reads as missing). Callers
+    read it from here: the registry may be replaced while they await the store."""
     reg = ops.registry()
-    if household_id not in reg.households or not (
-        viewer.role is Role.OPERATOR or reg.is_within(household_id, viewer.scope_id)
-    ):
+    household = reg.households.get(household_id)
+    if household is None or not (viewer.role is Role.OPERATOR or reg.is_within(household_id, viewer.scope_id)):
         raise HTTPException(status_code=404, detail=tr("errors.household_not_found", id=household_id))
+    return household
 
 
 @router.get("/households/{household_id}/away", responses=error_responses(401, 404))
 async def get_away(household_id: HouseholdId, ops: Ops, viewer: Viewer) -> AwayStateOut:
     """Whether the household is recorded away now, until when, why and by whom; and whether the registry holds
     it away (`registry_until`), which the absence rules respect as well."""
-    _visible(ops, viewer, household_id)
+    care = _visible(ops, viewer, household_id).care
     now = ops.clock.now()
     away = await ops.aways.get(household_id, now)
-    care = ops.registry().households[household_id].care
     listed = care.away_until
     registry_until = listed.timestamp() if listed is not None and listed.timestamp() > now else None
     reason = (care.away_reason or None) if registry_until is not None else None

@@ -182,3 +182,23 @@ async def test_an_away_the_registry_holds_is_shown_beside_the_recorded_one(env: 
     env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(care, away_until=past))])
     shown = (await env.client.get(url, headers=env.mine)).json()
     assert (shown["registry_until"], shown["registry_reason"]) == (None, None)
+
+
+async def test_a_registry_replaced_while_the_away_is_read_answers_from_the_registry_checked(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry may be replaced (a reload) while the store is read: the answer comes from the registry the
+    household was found in, not a 500 for a household the new one no longer holds."""
+    from alerts.away import HouseholdAways
+    from tests.devices.factory import tiny
+
+    read = HouseholdAways.get
+
+    async def reloaded_meanwhile(self: HouseholdAways, household_id: str, now: float) -> object:
+        env.current[0] = tiny()  # a registry without the household
+        return await read(self, household_id, now)
+
+    monkeypatch.setattr(HouseholdAways, "get", reloaded_meanwhile)
+    r = await env.client.get(f"/api/v1/households/{env.household}/away", headers=env.mine)
+    assert r.status_code == 200, r.text
+    assert r.json()["household_id"] == env.household

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from bench.care.bounds import Bounds, Clock, frontier
+from bench.care.bounds import Bounds, Clock, Outcome, frontier
 from bench.care.data import Household
 
 TZ = "Europe/Madrid"
@@ -66,3 +66,14 @@ def test_the_frontier_keeps_only_rows_no_other_row_beats() -> None:
     for _, o in kept:
         better = [p for _, p in rows if p != o and p.false <= o.false and p.all <= o.all]
         assert not [p for p in better if p.median <= o.median and p.p95 <= o.p95]
+
+
+def test_the_frontier_is_exactly_the_rows_nothing_beats_sorted_by_p95() -> None:
+    """On rows made up to have a known answer: the checks above also pass for a frontier that keeps nothing or
+    too little."""
+    fast = Outcome(false=2.0, all=9.0, median=4.0, p95=10.0, detected=5, incidents=5)
+    quiet = Outcome(false=0.5, all=3.0, median=8.0, p95=20.0, detected=5, incidents=5)
+    beaten = Outcome(false=2.0, all=9.0, median=5.0, p95=12.0, detected=5, incidents=5)  # `fast` is better on all
+    missed = Outcome(false=0.0, all=0.0, median=1.0, p95=1.0, detected=4, incidents=5)  # an incident unreported
+    rows = [("quiet", quiet), ("beaten", beaten), ("fast", fast), ("fast again", fast), ("missed", missed)]
+    assert frontier(rows) == [("fast", fast), ("quiet", quiet)]

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from bench.care import truth
 from bench.care.data import DataMissingError, Dataset, Household, find_data, load
-from bench.care.run import MIN_READINGS, SEED
+from bench.care.run import MIN_READINGS, SEED, count
 from bench.care.score import HORIZON_S, QUIET
 
 H = 3600.0
@@ -352,7 +352,7 @@ def report(b: Bounds) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.care.bounds", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=lambda s: __import__("pathlib").Path(s), default=None, help="the CSV or its folder")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds of injected incidents (45 each), as bench.care")
+    ap.add_argument("--rounds", type=count, default=5, help="rounds of injected incidents (45 each), as bench.care")
     args = ap.parse_args(argv)
     try:
         ds: Dataset = load(find_data(args.data))

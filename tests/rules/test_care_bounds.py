@@ -6,8 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
-from bench.care.bounds import Bounds, Clock, Outcome, frontier
+from bench.care.bounds import Bounds, Clock, Outcome, frontier, main
 from bench.care.data import Household
 
 TZ = "Europe/Madrid"
@@ -77,3 +78,12 @@ def test_the_frontier_is_exactly_the_rows_nothing_beats_sorted_by_p95() -> None:
     missed = Outcome(false=0.0, all=0.0, median=1.0, p95=1.0, detected=4, incidents=5)  # an incident unreported
     rows = [("quiet", quiet), ("beaten", beaten), ("fast", fast), ("fast again", fast), ("missed", missed)]
     assert frontier(rows) == [("fast", fast), ("quiet", quiet)]
+
+
+def test_rounds_below_one_are_refused_before_the_data_is_read(capsys: pytest.CaptureFixture[str]) -> None:
+    """No round scores no incident: `np.vstack` of nothing, a traceback after the data's minute of loading."""
+    for bad in ("0", "-1"):
+        with pytest.raises(SystemExit) as info:
+            main(["--rounds", bad, "--data", "/nonexistent"])
+        assert info.value.code == 2
+        assert f"at least 1, not {bad}" in capsys.readouterr().err

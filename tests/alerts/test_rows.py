@@ -7,9 +7,10 @@ import json
 from dataclasses import replace
 
 import msgspec
+import pytest
 
 from alerts.api.models import TicketOut
-from alerts.api.rows import Display, TicketRow, encode_page, encode_row
+from alerts.api.rows import Display, TicketRow, encode_page, encode_row, row_struct
 from alerts.api.views import people_names, ticket_out
 from alerts.lifecycle import Status, available_actions
 from alerts.model import Account, Ticket
@@ -90,6 +91,19 @@ def _tickets() -> list[Ticket]:
 
 def test_the_row_has_ticket_out_s_fields_in_its_order() -> None:
     assert [f.name for f in msgspec.structs.fields(TicketRow)] == list(TicketOut.model_fields)
+
+
+def test_a_field_added_to_ticket_out_is_in_the_row_and_must_be_filled() -> None:
+    class Wider(TicketOut):
+        ward: str | None
+
+    row = row_struct(Wider)
+    assert [f.name for f in msgspec.structs.fields(row)] == [*TicketOut.model_fields, "ward"]
+    assert all(f.required for f in msgspec.structs.fields(row))  # no default quietly stands in for it
+    filled = msgspec.structs.astuple(Display(REG).row(_tickets()[0], NOW, {}, []))
+    with pytest.raises(TypeError, match="ward"):
+        row(*filled)
+    assert msgspec.json.decode(msgspec.json.encode(row(*filled, "W1")))["ward"] == "W1"
 
 
 def test_a_row_encodes_as_ticket_out_dumps_for_every_role() -> None:

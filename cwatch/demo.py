@@ -202,7 +202,8 @@ def demo_roster(registry: Registry, when: datetime) -> Registry | None:
     shifts = registry.shifts_in(mg)
     if any(s.person_id == worker and s.covers(when) and s.covers(when + DEMO_DUTY / 2) for s in shifts):
         return None
-    start = min([s.start for s in shifts] + [when]) - timedelta(days=1)
+    # from before the watched households' history too: tickets of its days are assigned by the roster then
+    start = min([s.start for s in shifts] + [when - timedelta(days=CARE_HISTORY_DAYS)]) - timedelta(days=1)
     duty = DutyShift(worker, mg, start, when + DEMO_DUTY)
     return registry.with_changes(roster=[*registry.roster, duty])
 

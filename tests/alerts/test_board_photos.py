@@ -98,8 +98,11 @@ async def test_a_worker_sees_the_cameras_picture_and_attaches_a_photo_before_res
             await expect(media.get_by_test_id("photo")).to_have_count(1)
             await expect(page.locator("#media-note")).to_have_text("")
             await expect(page.locator("#timeline")).to_contain_text("上传照片")
-            thumb = await media.get_by_test_id("photo").evaluate("img => img.naturalWidth")
-            assert 0 < thumb <= 320  # the thumbnail, loaded with the session
+            # the thumbnail, loaded with the session: once the browser has it (or gave up on it)
+            photo = await media.get_by_test_id("photo").element_handle()
+            await page.wait_for_function("img => img.complete", arg=photo, timeout=10_000)
+            thumb = await photo.evaluate("img => img.naturalWidth")
+            assert 0 < thumb <= 320
 
             await page.click('#actions button[data-action="resolve"]')
             await page.fill("#note", "已清理，照片已上传")

@@ -48,6 +48,17 @@ def test_english_without_a_language_and_under_an_english_locale(
     assert capsys.readouterr().err == "cwatch: password must have at least 12 characters\n"
 
 
+def edit_first_row(path: Path, **cells: str) -> None:
+    """Set `cells` in the first data row of the registry CSV at `path` (a sample written by the CLI)."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[0].update(cells)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 @pytest.mark.parametrize(
     ("lang", "shown"),
     [
@@ -65,14 +76,7 @@ def test_a_bad_registry_cell_is_named_in_the_cli_language(
 ) -> None:
     """The reason is in the CLI's language; the file, line and column stay as written."""
     assert main(["registry", "sample", str(tmp_path / "s")]) == 0
-    devices = tmp_path / "s" / "devices.csv"
-    with devices.open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
-    rows[0]["offline_after_s"] = "a day"
-    with devices.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    edit_first_row(tmp_path / "s" / "devices.csv", offline_after_s="a day")
     capsys.readouterr()
     monkeypatch.setenv("CWATCH_LANG", lang)
     assert main(["registry", "import", str(tmp_path / "s")]) == 2
@@ -239,14 +243,7 @@ def test_a_household_held_away_for_good_is_refused_in_the_cli_language(
 ) -> None:
     """`away_until` beyond `care.away_max_days` (30) after the import is refused, with file, line and column."""
     assert main(["registry", "sample", str(tmp_path / "s")]) == 0
-    households = tmp_path / "s" / "households.csv"
-    with households.open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
-    rows[0]["away_until"], rows[0]["away_reason"] = "9999-12-31T00:00:00+08:00", "探亲"
-    with households.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    edit_first_row(tmp_path / "s" / "households.csv", away_until="9999-12-31T00:00:00+08:00", away_reason="探亲")
     capsys.readouterr()
     monkeypatch.setenv("CWATCH_LANG", lang)
     assert main(["registry", "import", str(tmp_path / "s")]) == 2

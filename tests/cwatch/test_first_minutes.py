@@ -4,10 +4,8 @@ names the setting, the demo's incidents and worker are the demo accounts' own.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import socket
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,19 +14,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from core.clock import VirtualClock
 from core.i18n import EN, ZH, localized
-from cwatch.app import Parts, Service, rule_classes, rule_titles
+from cwatch.app import rule_classes, rule_titles
 from cwatch.demo import (
     URL_FILE,
-    DemoAccount,
     DemoOptions,
     banner,
-    care_clocks,
-    create_demo_accounts,
     demo_accounts,
     demo_microgrid,
-    feed_simulator,
     prepare_demo,
 )
 from cwatch.errors import ServiceError
@@ -42,6 +35,7 @@ from simulator.incidents import resolve
 from simulator.scenario import IncidentStream, load_scenario
 from simulator.world import World
 from testkit.services import free_port
+from tests.support.demo import running_demo
 
 
 def test_a_second_demo_stops_before_it_deletes_the_running_ones_files(tmp_path: Path) -> None:
@@ -310,32 +304,7 @@ def test_the_demos_resident_fell_by_day_at_least_13_hours_before_it_starts() -> 
 async def test_the_demo_leader_sees_a_lone_elderly_no_water_ticket_with_its_72_hours_of_use(tmp_path: Path) -> None:
     """A fresh demo publishes its watched households' last days first: the fallen resident's ticket is raised
     at start-up, and its chart has the 72 h of use and the routine learned from those days."""
-    settings = load_settings(
-        None,
-        environ={
-            "CWATCH_DATA_DIR": str(tmp_path),
-            "CWATCH_HTTP__PORT": "0",
-            "CWATCH_MQTT__EMBEDDED_PORT": str(free_port()),
-        },
-    )
-    options = DemoOptions(seed=1)
-    settings = prepare_demo(settings, options)
-    ready: asyncio.Queue[tuple[Parts, list[tuple[DemoAccount, str]]]] = asyncio.Queue()
-
-    async def on_started(parts: Parts) -> None:
-        await ready.put((parts, await create_demo_accounts(parts)))
-        await feed_simulator(parts, options)
-
-    clock = VirtualClock(time.time(), 1.0)
-    service = Service(settings, clock=clock, demo_seed=1, on_started=on_started, on_rules=care_clocks(clock, options))
-    task = asyncio.create_task(service.run())
-    try:
-        getter = asyncio.create_task(ready.get())
-        done, _ = await asyncio.wait({task, getter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            task.result()
-        assert getter in done, "demo did not start within 60 s"
-        parts, created = getter.result()
+    async with running_demo(tmp_path, DemoOptions(seed=1)) as (parts, created):
         leader, password = next((a, p) for a, p in created if a.role is Role.MICROGRID_LEADER)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{parts.http_port}", timeout=10) as client:
             login = await client.post("/api/v1/auth/login", json={"username": leader.username, "password": password})
@@ -355,10 +324,6 @@ async def test_the_demo_leader_sees_a_lone_elderly_no_water_ticket_with_its_72_h
             r = await client.get(f"/api/v1/tickets/{ticket['id']}/evidence", headers=headers)
             assert r.status_code == 200, r.text
             chart = r.json()
-    finally:
-        service.stop()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 30)
     assert chart["kind"] == "water_use"
     [use] = chart["series"]
     assert sum(v is not None for v in use["values"]) >= 70  # hourly use over the 72 h before now

@@ -4,27 +4,19 @@ the sample street; the demo leader logs in and tickets of their own micro-grid a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from core.clock import VirtualClock
-from cwatch.app import Parts, Service
 from cwatch.demo import (
     DemoOptions,
-    care_clocks,
     create_demo_accounts,
     demo_accounts,
-    feed_simulator,
-    keep_demo_worker_on_duty,
-    prepare_demo,
 )
-from cwatch.settings import load_settings
 from devices.model import Role
 from devices.sample import sample_street
-from testkit.services import free_port
+from tests.support.demo import running_demo
 
 
 def test_demo_accounts_cover_every_role_and_map_to_people() -> None:
@@ -37,37 +29,9 @@ def test_demo_accounts_cover_every_role_and_map_to_people() -> None:
 
 
 async def test_demo_produces_tickets_from_the_simulated_street(tmp_path: Path) -> None:
-    settings = load_settings(
-        None,
-        environ={
-            "CWATCH_DATA_DIR": str(tmp_path),
-            "CWATCH_HTTP__PORT": "0",
-            "CWATCH_MQTT__EMBEDDED_PORT": str(free_port()),
-        },
-    )
-    options = DemoOptions(seed=1, speed=1.0)
-    settings = prepare_demo(settings, options)
-    ready: asyncio.Queue[tuple[Parts, list[Any]]] = asyncio.Queue()
-
-    async def on_started(parts: Parts) -> None:
-        await keep_demo_worker_on_duty(parts)
-        created = await create_demo_accounts(parts)
-        await ready.put((parts, created))
-        await feed_simulator(parts, options)
-
     # The demo scenario injects its first incident 10 s in; run it 20x faster so the test is short.
-    import time
-
-    clock = VirtualClock(time.time(), 20.0)
-    service = Service(settings, clock=clock, demo_seed=1, on_started=on_started, on_rules=care_clocks(clock, options))
-    task = asyncio.create_task(service.run())
-    try:
-        getter = asyncio.create_task(ready.get())
-        done, _ = await asyncio.wait({task, getter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            task.result()
-        assert getter in done, "demo did not start within 60 s"
-        parts, _ = getter.result()
+    options = DemoOptions(seed=1, speed=1.0)
+    async with running_demo(tmp_path, options, clock_speed=20.0, worker_on_duty=True) as (parts, _):
         # `cwatch demo --keep` finds the accounts made by the last run: they get new passwords, nothing fails
         created = await create_demo_accounts(parts)
         leader, password = next((a, p) for a, p in created if a.role is Role.MICROGRID_LEADER)
@@ -106,10 +70,6 @@ async def test_demo_produces_tickets_from_the_simulated_street(tmp_path: Path) -
             csp = board.headers["content-security-policy"]
             img_src = next(d for d in csp.split(";") if d.strip().startswith("img-src"))
             assert "127.0.0.1:*" in img_src.split()
-    finally:
-        service.stop()
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(task, 30)
 
 
 async def demo_snapshot(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:

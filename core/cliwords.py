@@ -5,8 +5,9 @@ argparse looks each of its texts up through its module's `_` and `ngettext` (get
 `argparse_in(lang)` is active those two answer from the catalog, keyed by argparse's English text (which the
 catalog's `en` repeats; a test checks they agree). A text the catalog does not have stays as argparse wrote it.
 argparse counts characters where a terminal counts columns, so while active the usage's continuation lines are
-also aligned under the program name by display width ("用法：" is three characters but six columns), and help and
-description texts with wide characters are wrapped by display width too."""
+also aligned under the program name by display width ("用法：" is three characters but six columns), help and
+description texts with wide characters are wrapped by display width too, and a section's heading ends with the
+language's colon (argparse appends an ASCII one; Chinese writes "：")."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ KEYS: dict[str, str] = {
     "unknown parser %(parser_name)r (choices: %(choices)s)": "unknown_parser",
     "can't open '%(filename)s': %(error)s": "cannot_open",
 }
+
+
+HEADING = "cli.argparse.heading"
+"""The catalog's key of a help section's heading line ("位置参数：", "options:"): argparse adds its colon itself,
+outside its `_`."""
 
 
 def gettext_in(lang: str) -> Callable[[str], str]:
@@ -141,6 +147,26 @@ def _aligned(original: Callable[..., str], gettext: Callable[[str], str]) -> Cal
     return aligned
 
 
+def _headed(original: Callable[[Any], str], lang: str) -> Callable[[Any], str]:
+    """`HelpFormatter._Section.format_help` with the section's heading written as the catalog writes it in `lang`
+    (argparse writes `heading:`). The heading is the section text's first line that ends with it: a nested
+    section's own heading comes after it."""
+    written = catalog()[HEADING][lang]
+
+    def format_help(self: Any) -> str:
+        text = original(self)
+        heading = self.heading
+        if not text or heading is None or heading is argparse.SUPPRESS:
+            return text
+        ascii_line = f"{heading}:\n"
+        at = text.find(ascii_line)
+        if at < 0:
+            return text
+        return text[:at] + written % {"heading": heading} + "\n" + text[at + len(ascii_line) :]
+
+    return format_help
+
+
 @contextmanager
 def argparse_in(lang: str) -> Iterator[None]:
     """argparse speaks `lang` inside the block (building a parser, parsing, printing help and errors), its usage
@@ -152,6 +178,7 @@ def argparse_in(lang: str) -> Iterator[None]:
     saved_usage: Callable[..., str] = formatter._format_usage
     saved_split: Callable[..., list[str]] = formatter._split_lines
     saved_fill: Callable[..., str] = formatter._fill_text
+    saved_section: Callable[[Any], str] = formatter._Section.format_help
     gettext = gettext_in(lang)
 
     def ngettext(singular: str, plural: str, n: int) -> str:
@@ -163,9 +190,11 @@ def argparse_in(lang: str) -> Iterator[None]:
     formatter._format_usage = _aligned(saved_usage, gettext)
     formatter._split_lines = _split_by_columns(saved_split)
     formatter._fill_text = _fill_by_columns(saved_fill)
+    formatter._Section.format_help = _headed(saved_section, lang)
     try:
         yield
     finally:
         module._, module.ngettext = saved_gettext, saved_ngettext
         formatter._format_usage = saved_usage
         formatter._split_lines, formatter._fill_text = saved_split, saved_fill
+        formatter._Section.format_help = saved_section

@@ -111,9 +111,10 @@ def test_argparses_own_words_follow_the_cli_language(
         main(["registry", "sample", "--help"])
     shown = capsys.readouterr().out
     assert shown.startswith("用法：cwatch registry sample")
-    assert "选项:" in shown
+    assert "\n选项：\n" in shown  # Chinese writes the full-width colon, not argparse's ASCII one
     assert "显示此帮助并退出" in shown
-    assert "位置参数:" in shown
+    assert "\n位置参数：\n" in shown
+    assert [line for line in shown.splitlines() if line.endswith(":")] == []
     assert "写入示例登记表 CSV 的文件夹" in shown
     assert "随机种子" in shown
     assert "usage" not in shown
@@ -137,6 +138,8 @@ def test_argparses_own_words_follow_the_cli_language(
         main(["registry", "sample", "--help"])
     shown = capsys.readouterr().out
     assert shown.startswith("usage: cwatch registry sample")
+    assert "\npositional arguments:\n" in shown
+    assert "\noptions:\n" in shown
     assert "show this help message and exit" in shown
     assert "the folder to write the sample registry" in shown
     with pytest.raises(SystemExit):

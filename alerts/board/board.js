@@ -105,10 +105,22 @@
     return tr("age.days", { n: Math.floor(s / 86400) });
   }
 
-  function clock(ts) {
-    const d = new Date(ts * 1000);
+  // A date and time as the board writes them, from their parts (strings, two digits but the year's four):
+  // month-day hh:mm:ss, with the year first (year-month-day) when it is not the current year's: an away or a
+  // silence may end in the next one, a ticket come from the last. `year`: the current year where `p` is read.
+  function dated(p, year) {
+    const day = p.year === year ? `${Number(p.month)}-${p.day}` : `${p.year}-${p.month}-${p.day}`;
+    return `${day} ${p.hour}:${p.minute}:${p.second}`;
+  }
+  const localParts = (d) => {
     const p = (n) => String(n).padStart(2, "0");
-    return `${d.getMonth() + 1}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    return { year: String(d.getFullYear()), month: p(d.getMonth() + 1), day: p(d.getDate()), hour: p(d.getHours()),
+      minute: p(d.getMinutes()), second: p(d.getSeconds()) };
+  };
+
+  // `ts` on this browser's clocks (a ticket's times)
+  function clock(ts) {
+    return dated(localParts(new Date(ts * 1000)), localParts(new Date(serverNow() * 1000)).year);
   }
 
   function place(t) {
@@ -491,10 +503,9 @@
     const utc = `UTC${off < 0 ? "−" : "+"}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
     return tr("silence.zone", { zone: streetTz || Intl.DateTimeFormat().resolvedOptions().timeZone, utc });
   }
-  // month-day hh:mm:ss of `ts` on the street's clocks (the silences' times)
+  // `ts` on the street's clocks (the silences' and the aways' times), written as `dated` writes it
   function streetClock(ts) {
-    const p = zoneParts(ts);
-    return `${Number(p.month)}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+    return dated(zoneParts(ts), zoneParts(serverNow()).year);
   }
   function localInput(ts) { // epoch seconds -> the value of an <input type="datetime-local">, street time
     const p = zoneParts(ts);

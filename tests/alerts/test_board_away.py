@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
+from playwright.async_api import ViewportSize
 
 from alerts.audit import AuditLog
 from core.db import make_engine
@@ -153,7 +154,22 @@ async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_
     assert entries[1].details == {"until": until.timestamp(), "reason": "住院观察 一周"}
 
 
-async def test_an_away_the_registry_holds_is_said_on_the_board(board: Board) -> None:
+@pytest.mark.parametrize(
+    ("viewport", "english", "said"),
+    [
+        (PHONE, False, "住户登记表中外出至 2099-01-01 08:00:00：住院（运营人员导入），期间不报未用水。"),
+        (
+            {"width": 1440, "height": 900},
+            True,
+            "The registry holds the household away until 2099-01-01 08:00:00: 住院 (an operator's import); "
+            "no-water alerts are held until then.",
+        ),
+    ],
+)
+async def test_an_away_the_registry_holds_is_said_on_the_board(
+    board: Board, viewport: ViewportSize, english: bool, said: str
+) -> None:
+    """The away's end with its year (it is not this year's), in the board's language, on a phone and a desk."""
     from playwright.async_api import async_playwright, expect
 
     [tid] = await inject(
@@ -171,11 +187,11 @@ async def test_an_away_the_registry_holds_is_said_on_the_board(board: Board) -> 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = await (await browser.new_context(viewport=PHONE, timezone_id=ZONE)).new_page()
+            page = await (await browser.new_context(viewport=viewport, timezone_id=ZONE)).new_page()
             await login(page, board.url, "worker_a")
+            if english:
+                await page.click("#lang")
             await page.locator(f'.ticket[data-id="{tid}"]').click()
-            await expect(page.get_by_test_id("away-state")).to_have_text(
-                "住户登记表中外出至 1-01 08:00:00：住院（运营人员导入），期间不报未用水。"
-            )
+            await expect(page.get_by_test_id("away-state")).to_have_text(said)
         finally:
             await browser.close()

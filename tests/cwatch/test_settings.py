@@ -1,9 +1,11 @@
+import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from cwatch.errors import SettingsError
-from cwatch.settings import load_settings
+from cwatch.settings import Settings, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -126,3 +128,27 @@ async def test_telemetry_batch_size_bounds_every_write(tmp_path: Path, drain: st
         assert ingester.drain_process is not None
         assert ingester.drain_process.config.limit == 123
     await engine.dispose()
+
+
+def test_the_example_file_lists_every_key() -> None:
+    """README and docs/deployment.md send operators to deploy/cwatch.example.toml for every key."""
+
+    def keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+        out: set[str] = set()
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                out |= keys(kind, f"{prefix}{name}.")
+            else:
+                out.add(prefix + name)
+        return out
+
+    def written(table: dict[str, object], prefix: str = "") -> set[str]:
+        out: set[str] = set()
+        for name, value in table.items():
+            out |= written(value, f"{prefix}{name}.") if isinstance(value, dict) else {prefix + name}
+        return out
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "cwatch.example.toml"
+    load_settings(example, environ={})  # and it loads
+    assert keys(Settings) - written(tomllib.loads(example.read_text(encoding="utf-8"))) == set()

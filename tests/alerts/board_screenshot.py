@@ -23,8 +23,8 @@ from devices.registry import Registry
 from devices.sample import sample_street
 
 from .board_app import Login, alert_dict, build_app, serve
+from .browser import ARGS, CHROMIUM
 from .evidence_data import smoke_rise, water_history
-from .test_board_browser import ARGS, CHROMIUM
 
 PW = "screenshot-password"
 

@@ -1,6 +1,6 @@
 """Engines for alerts tests: a fresh SQLite file per test, and (marked `postgres`) a uniquely named PostgreSQL
 database created for the session (emptied before each test) and dropped after it; `pg_database` gives a test
-its own database (the concurrency test)."""
+its own database (the concurrency test). Browser tests share one headless Chromium (`browser`)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from playwright.async_api import expect
+import pytest_asyncio
+from playwright.async_api import Browser, async_playwright, expect
+from pytest_asyncio import is_async_test
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.tables import create_tables, metadata
 from core.db import make_engine
 from testkit.require import unavailable
+
+from .browser import ARGS, CHROMIUM
 
 PG_DSN = os.environ.get("CWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -112,3 +116,35 @@ def _browser_deadline(request: pytest.FixtureRequest) -> None:
     one of those happened to run first."""
     if request.node.get_closest_marker("browser") is not None:
         expect.set_options(timeout=20_000)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of the shared Chromium run in the session's event loop, the one it is driven from."""
+    for item in items:
+        if is_async_test(item) and "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_chromium() -> AsyncIterator[Browser]:
+    """One headless Chromium for the session: launching it (and Playwright's driver) per test cost ~2 s each."""
+    if not Path(CHROMIUM).exists():  # noqa: ASYNC240 - once, before the session's loop runs anything else
+        unavailable("chromium is not installed")
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(session_chromium: Browser) -> AsyncIterator[Browser]:
+    """The shared Chromium; every context the test opened (cookies, storage, pages) is closed after it, so no
+    state passes from one test to the next."""
+    assert session_chromium.contexts == [], "a browser context was left open by an earlier test"
+    try:
+        yield session_chromium
+    finally:
+        for context in session_chromium.contexts:
+            await context.close()

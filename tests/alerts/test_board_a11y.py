@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.async_api import Browser
 
 from .a11y import AA, text_style, unlabelled
 from .board_app import alert_dict
-from .test_board_browser import ARGS, CHROMIUM, PHONE, A, board, inject, login, watch_errors
+from .browser import PHONE, watched_page
+from .test_board_browser import A, board, inject, login
 
 __all__ = ["board"]
 
@@ -38,8 +40,8 @@ TEXTS = [
 
 
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desktop", "phone"])
-async def test_controls_have_names_and_text_contrasts(board: str, viewport: dict[str, int]) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_controls_have_names_and_text_contrasts(board: str, viewport: dict[str, int], browser: Browser) -> None:
+    from playwright.async_api import expect
 
     now = time.time()
     ids = await inject(
@@ -54,31 +56,24 @@ async def test_controls_have_names_and_text_contrasts(board: str, viewport: dict
             )
         ],
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context(viewport=viewport)).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, board, "leader_a")
-            await expect(page.locator(f'.ticket[data-id="{ids[-1]}"]')).to_be_visible()
-            assert await unlabelled(page) == []
-            if viewport == PHONE:
-                await page.click("#f-toggle")
-            assert await unlabelled(page) == []  # the filters panel too
-            await page.click("#plan-toggle")
-            await expect(page.get_by_test_id("plan-building").first).to_be_attached()
-            await page.click(f'.ticket[data-id="{ids[0]}"]')
-            await expect(page.get_by_test_id("event").first).to_be_visible()
-            assert await unlabelled(page) == []
-            await page.click('#actions button[data-action="comment"]')
-            assert await unlabelled(page) == []  # the note form
-            low = []
-            for selector in TEXTS:
-                ratio, _ = await text_style(page, selector)
-                if ratio < AA:
-                    low.append((selector, round(ratio, 2)))
-            assert low == [], low
-            assert errors == []
-        finally:
-            await browser.close()
+    page, errors = await watched_page(browser, viewport=viewport)
+    await login(page, board, "leader_a")
+    await expect(page.locator(f'.ticket[data-id="{ids[-1]}"]')).to_be_visible()
+    assert await unlabelled(page) == []
+    if viewport == PHONE:
+        await page.click("#f-toggle")
+    assert await unlabelled(page) == []  # the filters panel too
+    await page.click("#plan-toggle")
+    await expect(page.get_by_test_id("plan-building").first).to_be_attached()
+    await page.click(f'.ticket[data-id="{ids[0]}"]')
+    await expect(page.get_by_test_id("event").first).to_be_visible()
+    assert await unlabelled(page) == []
+    await page.click('#actions button[data-action="comment"]')
+    assert await unlabelled(page) == []  # the note form
+    low = []
+    for selector in TEXTS:
+        ratio, _ = await text_style(page, selector)
+        if ratio < AA:
+            low.append((selector, round(ratio, 2)))
+    assert low == [], low
+    assert errors == []

@@ -14,16 +14,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import ViewportSize
+from playwright.async_api import Browser, ViewportSize
 
 from alerts.audit import AuditLog
 from core.db import make_engine
 from devices.model import Role
 from devices.sample import sample_street
-from testkit.require import unavailable
 
 from .board_app import Login, alert_dict, build_app, serve
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, A, inject, login, watch_errors
+from .browser import PHONE, watch_errors
+from .test_board_browser import PASSWORD, A, inject, login
 
 pytestmark = pytest.mark.browser
 
@@ -43,11 +43,6 @@ class Board:
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium is not installed")
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=20_000)
     reg = sample_street(start=None)
     wa = reg.people_at(A, Role.GRID_WORKER)[0]
     household, listed = [h.id for h in reg.households.values() if h.care.watched and reg.microgrid_of(h.id) == A][:2]
@@ -72,8 +67,10 @@ def typed(at: datetime) -> str:
     return at.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT%H:%M")
 
 
-async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_it(board: Board) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_it(
+    board: Board, browser: Browser
+) -> None:
+    from playwright.async_api import expect
 
     [tid] = await inject(
         board.url,
@@ -88,60 +85,55 @@ async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_
         ),
     )
     now = datetime.now(ZoneInfo(ZONE))
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, timezone_id=ZONE)
-            page = await context.new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, board.url, "worker_a")
-            await page.locator(f'.ticket[data-id="{tid}"]').click()
-            state, error = page.get_by_test_id("away-state"), page.get_by_test_id("away-error")
-            await expect(state).to_have_text("未登记外出：照常关注用水。")
-            await expect(page.locator("#away-end")).to_be_hidden()
-            for selector in ("#away-until", "#away-reason", "#away-submit"):
-                b: dict[str, float] = await page.locator(selector).evaluate(
-                    "e => { const r = e.getBoundingClientRect(); return {w: r.width, h: r.height}; }"
-                )
-                assert min(b["w"], b["h"]) >= TOUCH_PX, (selector, b)
+    context = await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, timezone_id=ZONE)
+    page = await context.new_page()
+    errors: list[str] = []
+    watch_errors(page, errors)
+    await login(page, board.url, "worker_a")
+    await page.locator(f'.ticket[data-id="{tid}"]').click()
+    state, error = page.get_by_test_id("away-state"), page.get_by_test_id("away-error")
+    await expect(state).to_have_text("未登记外出：照常关注用水。")
+    await expect(page.locator("#away-end")).to_be_hidden()
+    for selector in ("#away-until", "#away-reason", "#away-submit"):
+        b: dict[str, float] = await page.locator(selector).evaluate(
+            "e => { const r = e.getBoundingClientRect(); return {w: r.width, h: r.height}; }"
+        )
+        assert min(b["w"], b["h"]) >= TOUCH_PX, (selector, b)
 
-            async def record(until: str, reason: str) -> None:
-                await page.fill("#away-until", until)
-                await page.fill("#away-reason", reason)
-                await page.click("#away-submit")
+    async def record(until: str, reason: str) -> None:
+        await page.fill("#away-until", until)
+        await page.fill("#away-reason", reason)
+        await page.click("#away-submit")
 
-            for until, reason, why in (
-                (typed(now + timedelta(days=31)), "住院", "外出最长 30 天；到期后仍外出请再次登记"),
-                (typed(now - timedelta(days=1)), "住院", "外出必须在将来结束"),
-                (typed(now + timedelta(days=5)), "  ", "请说明住户外出的原因（出行、住院等）"),
-                ("", "住院", "until: 应为有效的日期时间，如 2026-12-09T08:00:00+08:00"),
-            ):
-                await record(until, reason)
-                await expect(error).to_have_text(why)
-                await expect(state).to_have_text("未登记外出：照常关注用水。")
-            assert board.app.state.answers.given == []
+    for until, reason, why in (
+        (typed(now + timedelta(days=31)), "住院", "外出最长 30 天；到期后仍外出请再次登记"),
+        (typed(now - timedelta(days=1)), "住院", "外出必须在将来结束"),
+        (typed(now + timedelta(days=5)), "  ", "请说明住户外出的原因（出行、住院等）"),
+        ("", "住院", "until: 应为有效的日期时间，如 2026-12-09T08:00:00+08:00"),
+    ):
+        await record(until, reason)
+        await expect(error).to_have_text(why)
+        await expect(state).to_have_text("未登记外出：照常关注用水。")
+    assert board.app.state.answers.given == []
 
-            until = (now + timedelta(days=5)).replace(second=0, microsecond=0)
-            await record(typed(until), "住院观察 一周")
-            await expect(state).to_contain_text("住院观察 一周")
-            await expect(state).to_contain_text("worker_a")
-            await expect(error).to_have_text("")
-            assert board.app.state.answers.given == [(board.household, until.timestamp())]
+    until = (now + timedelta(days=5)).replace(second=0, microsecond=0)
+    await record(typed(until), "住院观察 一周")
+    await expect(state).to_contain_text("住院观察 一周")
+    await expect(state).to_contain_text("worker_a")
+    await expect(error).to_have_text("")
+    assert board.app.state.answers.given == [(board.household, until.timestamp())]
 
-            # in the board's other language (switched above the list: the detail covers a phone's screen)
-            await page.click("#detail-close")
-            await page.click("#lang")
-            await page.locator(f'.ticket[data-id="{tid}"]').click()
-            await expect(state).to_contain_text("Away until")
-            await expect(state).to_contain_text("住院观察 一周 (recorded by worker_a")
+    # in the board's other language (switched above the list: the detail covers a phone's screen)
+    await page.click("#detail-close")
+    await page.click("#lang")
+    await page.locator(f'.ticket[data-id="{tid}"]').click()
+    await expect(state).to_contain_text("Away until")
+    await expect(state).to_contain_text("住院观察 一周 (recorded by worker_a")
 
-            await page.click("#away-end")
-            await expect(state).to_have_text("Not recorded away: water use is watched.")
-            assert board.app.state.answers.given[-1] == (board.household, None)
-            assert errors == []
-        finally:
-            await browser.close()
+    await page.click("#away-end")
+    await expect(state).to_have_text("Not recorded away: water use is watched.")
+    assert board.app.state.answers.given[-1] == (board.household, None)
+    assert errors == []
     engine = make_engine(f"sqlite+aiosqlite:///{board.db}")
     try:
         entries = await AuditLog(engine).list(action="household.")
@@ -167,10 +159,10 @@ async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_
     ],
 )
 async def test_an_away_the_registry_holds_is_said_on_the_board(
-    board: Board, viewport: ViewportSize, english: bool, said: str
+    board: Board, viewport: ViewportSize, english: bool, said: str, browser: Browser
 ) -> None:
     """The away's end with its year (it is not this year's), in the board's language, on a phone and a desk."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     [tid] = await inject(
         board.url,
@@ -184,14 +176,9 @@ async def test_an_away_the_registry_holds_is_said_on_the_board(
             household_id=board.listed,
         ),
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context(viewport=viewport, timezone_id=ZONE)).new_page()
-            await login(page, board.url, "worker_a")
-            if english:
-                await page.click("#lang")
-            await page.locator(f'.ticket[data-id="{tid}"]').click()
-            await expect(page.get_by_test_id("away-state")).to_have_text(said)
-        finally:
-            await browser.close()
+    page = await (await browser.new_context(viewport=viewport, timezone_id=ZONE)).new_page()
+    await login(page, board.url, "worker_a")
+    if english:
+        await page.click("#lang")
+    await page.locator(f'.ticket[data-id="{tid}"]').click()
+    await expect(page.get_by_test_id("away-state")).to_have_text(said)

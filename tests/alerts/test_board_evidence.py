@@ -7,19 +7,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from devices.model import DeviceClass, Role
 from devices.sample import sample_street
-from testkit.require import unavailable
 
 from .board_app import Login, alert_dict, build_app, serve
+from .browser import PHONE, watched_page
 from .evidence_data import first_device, smoke_rise, water_history
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, A, inject, login, watch_errors
+from .test_board_browser import PASSWORD, A, inject, login
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +28,6 @@ REG = sample_street(start=None)
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium is not installed")
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=20_000)
     worker = REG.people_at(A, Role.GRID_WORKER)[0]
     folder = tmp_path_factory.mktemp("evidence")
     logins = [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, worker.name, worker.id)]
@@ -47,8 +42,8 @@ async def store(url: str, readings: list[dict[str, Any]]) -> None:
         assert r.json() == len(readings)
 
 
-async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(board: str) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(board: str, browser: Browser) -> None:
+    from playwright.async_api import expect
 
     now = time.time()
     meter = first_device(REG, A, DeviceClass.WATER_METER, watched=True)
@@ -66,36 +61,31 @@ async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(bo
             building_id=meter.building_id,
         ),
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context(viewport=PHONE)).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, board, "worker_a")
-            await page.click(f'.ticket[data-id="{tid}"]')
-            chart = page.locator("#evidence svg.chart.water")
-            await expect(chart).to_be_visible()
-            label = await chart.get_attribute("aria-label") or ""
-            quiet = re.search(r"已 (\d+(?:\.\d)?) 小时未用水，平时最长 (\d+(?:\.\d)?) 小时", label)
-            assert quiet is not None, label
-            # quiet since the last routine use before the 14 h stop (the routine's longest pause is 10 h)
-            assert 14 <= float(quiet[1]) <= 24, label
-            assert float(quiet[2]) < 14, label  # the household is usually quiet for less than that
-            assert await page.locator("#evidence .usual rect").count() == 72  # the routine is known at every hour
-            # readings cover every hour but the one in progress (hatched while less than half of it is known)
-            assert await page.locator("#evidence .use rect.gap").count() <= 1
-            assert await page.locator("#evidence .use rect:not(.gap)").count() >= 3 * 5  # the days' uses
-            assert await page.locator("#evidence .marker.alarm").count() == 1
-            width = await chart.evaluate("e => e.getBoundingClientRect().width")
-            assert width <= PHONE["width"]  # fits the phone's screen
-            assert errors == []
-        finally:
-            await browser.close()
+    page, errors = await watched_page(browser, viewport=PHONE)
+    await login(page, board, "worker_a")
+    await page.click(f'.ticket[data-id="{tid}"]')
+    chart = page.locator("#evidence svg.chart.water")
+    await expect(chart).to_be_visible()
+    label = await chart.get_attribute("aria-label") or ""
+    quiet = re.search(r"已 (\d+(?:\.\d)?) 小时未用水，平时最长 (\d+(?:\.\d)?) 小时", label)
+    assert quiet is not None, label
+    # quiet since the last routine use before the 14 h stop (the routine's longest pause is 10 h)
+    assert 14 <= float(quiet[1]) <= 24, label
+    assert float(quiet[2]) < 14, label  # the household is usually quiet for less than that
+    assert await page.locator("#evidence .usual rect").count() == 72  # the routine is known at every hour
+    # readings cover every hour but the one in progress (hatched while less than half of it is known)
+    assert await page.locator("#evidence .use rect.gap").count() <= 1
+    assert await page.locator("#evidence .use rect:not(.gap)").count() >= 3 * 5  # the days' uses
+    assert await page.locator("#evidence .marker.alarm").count() == 1
+    width = await chart.evaluate("e => e.getBoundingClientRect().width")
+    assert width <= PHONE["width"]  # fits the phone's screen
+    assert errors == []
 
 
-async def test_a_device_ticket_shows_its_values_and_one_without_readings_shows_none(board: str) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_a_device_ticket_shows_its_values_and_one_without_readings_shows_none(
+    board: str, browser: Browser
+) -> None:
+    from playwright.async_api import expect
 
     now = time.time()
     detector = first_device(REG, A, DeviceClass.SMOKE_DETECTOR, watched=False)
@@ -107,24 +97,17 @@ async def test_a_device_ticket_shows_its_values_and_one_without_readings_shows_n
         ),
         alert_dict("door_forced:AC-none", A, "门禁被强行打开", "major", now, "door_forced"),
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, board, "worker_a")
-            await page.click(f'.ticket[data-id="{smoke}"]')
-            charts = page.locator("#evidence svg.chart.device")
-            await expect(charts).to_have_count(2)  # obscuration and temperature
-            await expect(charts.first).to_have_attribute("aria-label", "烟雾浓度：最高 14 %/m，最近 14 %/m")
-            path = await charts.first.locator("path.line").get_attribute("d")
-            assert path is not None
-            assert path.count("L") > 200  # one point per 15 minutes over 72 h, unbroken
+    page, errors = await watched_page(browser)
+    await login(page, board, "worker_a")
+    await page.click(f'.ticket[data-id="{smoke}"]')
+    charts = page.locator("#evidence svg.chart.device")
+    await expect(charts).to_have_count(2)  # obscuration and temperature
+    await expect(charts.first).to_have_attribute("aria-label", "烟雾浓度：最高 14 %/m，最近 14 %/m")
+    path = await charts.first.locator("path.line").get_attribute("d")
+    assert path is not None
+    assert path.count("L") > 200  # one point per 15 minutes over 72 h, unbroken
 
-            await page.click(f'.ticket[data-id="{bare}"]')
-            await expect(page.get_by_test_id("detail-title")).to_contain_text("门禁")
-            await expect(page.locator("#evidence")).to_be_hidden()
-            assert errors == []
-        finally:
-            await browser.close()
+    await page.click(f'.ticket[data-id="{bare}"]')
+    await expect(page.get_by_test_id("detail-title")).to_contain_text("门禁")
+    await expect(page.locator("#evidence")).to_be_hidden()
+    assert errors == []

@@ -7,17 +7,19 @@ import time
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from .board_app import alert_dict
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, A, board, inject, watch_errors
+from .browser import watch_errors, watched_page
+from .test_board_browser import PASSWORD, A, board, inject
 
 __all__ = ["board"]  # the module-scoped fixture, shared with the board's other browser tests
 
 pytestmark = pytest.mark.browser
 
 
-async def test_a_ticket_link_opens_the_board_on_it_after_signing_in(board: str) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_a_ticket_link_opens_the_board_on_it_after_signing_in(board: str, browser: Browser) -> None:
+    from playwright.async_api import expect
 
     [tid] = await inject(
         board, alert_dict("water_leak:WM-link", A, "漏水：桂花苑3号楼 3-502", "major", time.time(), "water_leak")
@@ -25,36 +27,29 @@ async def test_a_ticket_link_opens_the_board_on_it_after_signing_in(board: str) 
     async with httpx.AsyncClient(base_url=board) as client:
         assert (await client.get(f"/tickets/{tid}")).status_code == 200
         assert (await client.get("/tickets/abc")).status_code == 404  # no ticket there: the board says so
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await page.goto(f"{board}/tickets/{tid}")
-            await page.fill("#username", "worker_a")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-btn")
-            await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
-            await page.click("#detail-close")
-            await expect(page.locator("#detail")).to_be_hidden()
-            assert page.url == f"{board}/"
-            await page.go_back()
-            await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
-            assert page.url == f"{board}/tickets/{tid}"
-            # a ticket out of the viewer's scope, or none at all: the plain board, nothing open, and why
-            await page.goto(f"{board}/tickets/999999")
-            await page.wait_for_selector("#board-view:not([hidden])")
-            await expect(page.locator("#detail")).to_be_hidden()
-            await expect(page).to_have_url(f"{board}/")
-            await expect(page.locator("#list-error")).to_have_text("找不到工单 999999")
-            assert errors == []
-        finally:
-            await browser.close()
+    page, errors = await watched_page(browser)
+    await page.goto(f"{board}/tickets/{tid}")
+    await page.fill("#username", "worker_a")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-btn")
+    await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
+    await page.click("#detail-close")
+    await expect(page.locator("#detail")).to_be_hidden()
+    assert page.url == f"{board}/"
+    await page.go_back()
+    await expect(page.get_by_test_id("detail-title")).to_contain_text("漏水")
+    assert page.url == f"{board}/tickets/{tid}"
+    # a ticket out of the viewer's scope, or none at all: the plain board, nothing open, and why
+    await page.goto(f"{board}/tickets/999999")
+    await page.wait_for_selector("#board-view:not([hidden])")
+    await expect(page.locator("#detail")).to_be_hidden()
+    await expect(page).to_have_url(f"{board}/")
+    await expect(page.locator("#list-error")).to_have_text("找不到工单 999999")
+    assert errors == []
 
 
-async def test_the_filters_are_in_the_address_and_back_restores_them(board: str) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_the_filters_are_in_the_address_and_back_restores_them(board: str, browser: Browser) -> None:
+    from playwright.async_api import expect
 
     now = time.time()
     crit, minor = await inject(
@@ -62,41 +57,34 @@ async def test_the_filters_are_in_the_address_and_back_restores_them(board: str)
         alert_dict("gas_leak:GD-link", A, "燃气泄漏：桂花苑5号楼", "critical", now, "gas_leak"),
         alert_dict("bin_full:TB-link", A, "垃圾桶满溢：桂花苑", "minor", now, "bin_full"),
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await page.goto(f"{board}/?severity=critical")
-            await page.fill("#username", "leader_a")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-btn")
-            await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
-            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(0)
-            await expect(page.locator("#f-severity")).to_have_value("critical")
+    page, errors = await watched_page(browser)
+    await page.goto(f"{board}/?severity=critical")
+    await page.fill("#username", "leader_a")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-btn")
+    await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
+    await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(0)
+    await expect(page.locator("#f-severity")).to_have_value("critical")
 
-            await page.select_option("#f-severity", "minor")
-            await expect(page).to_have_url(f"{board}/?severity=minor")
-            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
-            await page.select_option("#f-status", "")
-            await expect(page).to_have_url(f"{board}/?status=all&severity=minor")
-            await page.locator(f'.ticket[data-id="{minor}"]').click()
-            await expect(page).to_have_url(f"{board}/tickets/{minor}?status=all&severity=minor")
+    await page.select_option("#f-severity", "minor")
+    await expect(page).to_have_url(f"{board}/?severity=minor")
+    await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
+    await page.select_option("#f-status", "")
+    await expect(page).to_have_url(f"{board}/?status=all&severity=minor")
+    await page.locator(f'.ticket[data-id="{minor}"]').click()
+    await expect(page).to_have_url(f"{board}/tickets/{minor}?status=all&severity=minor")
 
-            await page.go_back()
-            await expect(page.locator("#detail")).to_be_hidden()
-            await page.go_back()
-            await expect(page.locator("#f-status")).to_have_value("active")
-            await page.go_back()
-            await expect(page.locator("#f-severity")).to_have_value("critical")
-            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(0)
-            await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
-            await page.go_forward()
-            await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
-            assert errors == []
-        finally:
-            await browser.close()
+    await page.go_back()
+    await expect(page.locator("#detail")).to_be_hidden()
+    await page.go_back()
+    await expect(page.locator("#f-status")).to_have_value("active")
+    await page.go_back()
+    await expect(page.locator("#f-severity")).to_have_value("critical")
+    await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(0)
+    await expect(page.locator(f'.ticket[data-id="{crit}"]')).to_have_count(1)
+    await page.go_forward()
+    await expect(page.locator(f'.ticket[data-id="{minor}"]')).to_have_count(1)
+    assert errors == []
 
 
 @pytest.mark.parametrize(
@@ -107,35 +95,30 @@ async def test_the_filters_are_in_the_address_and_back_restores_them(board: str)
     ],
 )
 async def test_a_link_to_no_ticket_shows_the_board_and_says_why_in_the_readers_language(
-    board: str, lang: str, bad: str, unknown: str
+    board: str, lang: str, bad: str, unknown: str, browser: Browser
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     async with httpx.AsyncClient(base_url=board) as client:
         page_404 = await client.get("/tickets/abc")
         assert page_404.status_code == 404  # nothing there, said by the board page rather than raw JSON
         assert page_404.headers["content-type"].startswith("text/html")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await browser.new_context()
-            await context.add_cookies([{"name": "lang", "value": lang, "url": board}])
-            page = await context.new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await page.goto(f"{board}/tickets/abc?severity=critical")
-            await page.fill("#username", "worker_a")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-btn")
-            await expect(page.locator("#list-error")).to_have_text(bad)
-            await expect(page.locator("#detail")).to_be_hidden()
-            await expect(page).to_have_url(f"{board}/?severity=critical")  # the list it asked for
-            for ref in ("99999999999", "0"):  # a number, but no ticket's
-                await page.goto(f"{board}/tickets/{ref}")
-                await expect(page.locator("#list-error")).to_have_text(bad.replace("abc", ref))
-            await page.goto(f"{board}/tickets/999999")
-            await expect(page.locator("#list-error")).to_have_text(unknown)
-            await expect(page).to_have_url(f"{board}/")
-            assert errors == []
-        finally:
-            await browser.close()
+    context = await browser.new_context()
+    await context.add_cookies([{"name": "lang", "value": lang, "url": board}])
+    page = await context.new_page()
+    errors: list[str] = []
+    watch_errors(page, errors)
+    await page.goto(f"{board}/tickets/abc?severity=critical")
+    await page.fill("#username", "worker_a")
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-btn")
+    await expect(page.locator("#list-error")).to_have_text(bad)
+    await expect(page.locator("#detail")).to_be_hidden()
+    await expect(page).to_have_url(f"{board}/?severity=critical")  # the list it asked for
+    for ref in ("99999999999", "0"):  # a number, but no ticket's
+        await page.goto(f"{board}/tickets/{ref}")
+        await expect(page.locator("#list-error")).to_have_text(bad.replace("abc", ref))
+    await page.goto(f"{board}/tickets/999999")
+    await expect(page.locator("#list-error")).to_have_text(unknown)
+    await expect(page).to_have_url(f"{board}/")
+    assert errors == []

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
 
 from alerts.scope import Hierarchy
 from alerts.service import TicketService
@@ -17,21 +18,15 @@ from core.db import make_engine
 from devices.model import Role
 from devices.sample import sample_street
 from rules.alert import Alert, AlertAction, Severity
-from testkit.require import unavailable
 from testkit.services import free_port
 
 from .board_app import Login, alert_dict, build_app, serve
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, inject, login, watch_errors
+from .browser import watched_page
+from .test_board_browser import PASSWORD, inject, login
 
 pytestmark = pytest.mark.browser
 
 A = "mg-yg-1-1"
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium is not installed")
 
 
 async def apply_directly(db: Path, hierarchy: Hierarchy, key: str, title: str) -> None:
@@ -46,93 +41,79 @@ async def apply_directly(db: Path, hierarchy: Hierarchy, key: str, title: str) -
         await engine.dispose()
 
 
-async def test_the_board_says_when_its_server_is_gone_and_resyncs_when_it_is_back(tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_the_board_says_when_its_server_is_gone_and_resyncs_when_it_is_back(
+    tmp_path: Path, browser: Browser
+) -> None:
+    from playwright.async_api import expect
 
-    expect.set_options(timeout=20_000)  # a deadline for a loaded machine, as in test_board_browser
     reg = sample_street(start=None)
     worker = reg.people_at(A, Role.GRID_WORKER)[0]
     db = tmp_path / "board.db"
     port = free_port()
     logins = [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, worker.name, worker.id)]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            page_errors: list[str] = []
-            watch_errors(page, page_errors)
-            banner = page.get_by_test_id("link-banner")
-            with serve(build_app(db, reg, logins), port=port) as url:
-                thrown = alert_dict("thrown_object:CAM-1", A, "高空抛物", "critical", time.time(), "thrown_object")
-                [tid] = await inject(url, thrown)
-                await login(page, url, "worker_a")
-                await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
-                await page.locator(f'.ticket[data-id="{tid}"]').click()
-                await expect(page.locator('#actions button[data-action="ack"]')).to_be_visible()
-                await expect(banner).to_be_hidden()
-            stopped = time.monotonic()
+    page, page_errors = await watched_page(browser)
+    banner = page.get_by_test_id("link-banner")
+    with serve(build_app(db, reg, logins), port=port) as url:
+        thrown = alert_dict("thrown_object:CAM-1", A, "高空抛物", "critical", time.time(), "thrown_object")
+        [tid] = await inject(url, thrown)
+        await login(page, url, "worker_a")
+        await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
+        await page.locator(f'.ticket[data-id="{tid}"]').click()
+        await expect(page.locator('#actions button[data-action="ack"]')).to_be_visible()
+        await expect(banner).to_be_hidden()
+    stopped = time.monotonic()
 
-            # the server is gone: the banner within 10 s (the requirement is the deadline), with the last update
-            await expect(banner).to_be_visible(timeout=10_000)
-            assert time.monotonic() - stopped < 10
-            await expect(banner).to_contain_text("无法连接服务器")
-            await expect(banner).to_contain_text("最后更新")
-            await expect(page.locator("#link-last")).to_contain_text("秒前")
+    # the server is gone: the banner within 10 s (the requirement is the deadline), with the last update
+    await expect(banner).to_be_visible(timeout=10_000)
+    assert time.monotonic() - stopped < 10
+    await expect(banner).to_contain_text("无法连接服务器")
+    await expect(banner).to_contain_text("最后更新")
+    await expect(page.locator("#link-last")).to_contain_text("秒前")
 
-            # an action meanwhile says what happened in words, not the browser's "Failed to fetch"
-            await page.click('#actions button[data-action="ack"]')
-            await expect(page.locator("#action-error")).to_contain_text("无法连接服务器")
-            await expect(page.locator("#action-error")).to_contain_text("连接恢复后请核对并重试")
-            assert "Failed to fetch" not in (await page.locator("#action-error").text_content() or "")
+    # an action meanwhile says what happened in words, not the browser's "Failed to fetch"
+    await page.click('#actions button[data-action="ack"]')
+    await expect(page.locator("#action-error")).to_contain_text("无法连接服务器")
+    await expect(page.locator("#action-error")).to_contain_text("连接恢复后请核对并重试")
+    assert "Failed to fetch" not in (await page.locator("#action-error").text_content() or "")
 
-            # a change while the board cannot see it, then the server comes back (same port, same store)
-            await apply_directly(db, reg, "water_leak:WM-0000009", "漏水：桂花苑1号楼 1-101")
-            with serve(build_app(db, reg, []), port=port):
-                await expect(banner).to_be_hidden()
-                await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
-                await expect(page.locator(".ticket", has_text="漏水：桂花苑1号楼 1-101")).to_have_count(1)
-                # the acknowledgement that could not be sent did not happen
-                await expect(page.locator(f'.ticket[data-id="{tid}"]')).to_contain_text("待确认")
-                assert page_errors == []
-        finally:
-            await browser.close()
+    # a change while the board cannot see it, then the server comes back (same port, same store)
+    await apply_directly(db, reg, "water_leak:WM-0000009", "漏水：桂花苑1号楼 1-101")
+    with serve(build_app(db, reg, []), port=port):
+        await expect(banner).to_be_hidden()
+        await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
+        await expect(page.locator(".ticket", has_text="漏水：桂花苑1号楼 1-101")).to_have_count(1)
+        # the acknowledgement that could not be sent did not happen
+        await expect(page.locator(f'.ticket[data-id="{tid}"]')).to_contain_text("待确认")
+        assert page_errors == []
 
 
-async def test_the_board_notices_a_server_that_hangs(tmp_path: Path) -> None:
+async def test_the_board_notices_a_server_that_hangs(tmp_path: Path, browser: Browser) -> None:
     """No error reaches the browser from a server that hangs (its connections stay open): the stream's missing
     heartbeats raise the banner, and an action times out with words instead of spinning for ever."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
-    expect.set_options(timeout=20_000)  # a deadline for a loaded machine, as in test_board_browser
     reg = sample_street(start=None)
     worker = reg.people_at(A, Role.GRID_WORKER)[0]
     app = build_app(tmp_path / "board.db", reg, [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, worker.name)])
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with serve(app) as url:
+        forced = alert_dict("door_forced:AC-1", A, "门被强行打开", "critical", time.time(), "door_forced")
+        [tid] = await inject(url, forced)
+        page, page_errors = await watched_page(browser)
+        await login(page, url, "worker_a")
+        await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
+        await page.locator(f'.ticket[data-id="{tid}"]').click()
+        await expect(page.locator('#actions button[data-action="ack"]')).to_be_visible()
         try:
-            with serve(app) as url:
-                forced = alert_dict("door_forced:AC-1", A, "门被强行打开", "critical", time.time(), "door_forced")
-                [tid] = await inject(url, forced)
-                page = await (await browser.new_context()).new_page()
-                page_errors: list[str] = []
-                watch_errors(page, page_errors)
-                await login(page, url, "worker_a")
-                await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
-                await page.locator(f'.ticket[data-id="{tid}"]').click()
-                await expect(page.locator('#actions button[data-action="ack"]')).to_be_visible()
-                try:
-                    await page.evaluate("() => { fetch('/test/hang', { method: 'POST' }); }")
-                    hung = time.monotonic()
-                    banner = page.get_by_test_id("link-banner")
-                    await expect(banner).to_be_visible(timeout=10_000)  # the requirement's deadline
-                    assert time.monotonic() - hung < 10
-                    await expect(banner).to_contain_text("最后更新")
-                    await page.click('#actions button[data-action="ack"]')  # times out after 12 s
-                    await expect(page.locator("#action-error")).to_contain_text("无法连接服务器")
-                finally:
-                    app.state.release.set()
-                await expect(banner).to_be_hidden()
-                await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
-                assert page_errors == []
+            await page.evaluate("() => { fetch('/test/hang', { method: 'POST' }); }")
+            hung = time.monotonic()
+            banner = page.get_by_test_id("link-banner")
+            await expect(banner).to_be_visible(timeout=10_000)  # the requirement's deadline
+            assert time.monotonic() - hung < 10
+            await expect(banner).to_contain_text("最后更新")
+            await page.click('#actions button[data-action="ack"]')  # times out after 12 s
+            await expect(page.locator("#action-error")).to_contain_text("无法连接服务器")
         finally:
-            await browser.close()
+            app.state.release.set()
+        await expect(banner).to_be_hidden()
+        await expect(page.locator("#conn")).to_have_attribute("data-mode", "live")
+        assert page_errors == []

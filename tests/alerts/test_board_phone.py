@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from devices.sample import sample_street
 
 from .board_app import alert_dict
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, A, board, inject, login, watch_errors
+from .browser import PHONE, watched_page
+from .test_board_browser import PASSWORD, A, board, inject, login
 
 __all__ = ["board"]
 
@@ -37,8 +39,9 @@ async def box(page: Any, selector: str) -> dict[str, float]:
 
 async def test_the_phone_board_has_touch_targets_the_first_ticket_on_screen_and_a_fixed_action_bar(
     board: str,
+    browser: Browser,
 ) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     hh = watched_household()
     [tid] = await inject(
@@ -54,45 +57,40 @@ async def test_the_phone_board_has_touch_targets_the_first_ticket_on_screen_and_
             details={f"field_{i}": "x" * 30 for i in range(30)},  # a long detail: the actions must stay on screen
         ),
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, board, "worker_a")
-            row = page.locator(f'.ticket[data-id="{tid}"]')
-            await expect(row.get_by_test_id("lone-elderly")).to_be_visible()
+    page, errors = await watched_page(browser, viewport=PHONE, has_touch=True, is_mobile=True)
+    await login(page, board, "worker_a")
+    row = page.locator(f'.ticket[data-id="{tid}"]')
+    await expect(row.get_by_test_id("lone-elderly")).to_be_visible()
 
-            first = await box(page, ".ticket")
-            assert first["y"] < FOLD_PX, first
-            for selector in ("#f-mine", "label:has(#f-mine)", "#f-toggle", "#logout"):
-                target = await box(page, selector)
-                assert min(target["h"], target["w"]) >= TOUCH_PX, (selector, target)
-            await page.click("#f-toggle")
-            await expect(page.locator("#f-severity")).to_be_visible()
-            assert (await box(page, "#f-severity"))["h"] >= TOUCH_PX
+    first = await box(page, ".ticket")
+    assert first["y"] < FOLD_PX, first
+    for selector in ("#f-mine", "label:has(#f-mine)", "#f-toggle", "#logout"):
+        target = await box(page, selector)
+        assert min(target["h"], target["w"]) >= TOUCH_PX, (selector, target)
+    await page.click("#f-toggle")
+    await expect(page.locator("#f-severity")).to_be_visible()
+    assert (await box(page, "#f-severity"))["h"] >= TOUCH_PX
 
-            await row.click()
-            await expect(page.get_by_test_id("detail-title")).to_contain_text("未用水")
-            await page.locator("#timeline").scroll_into_view_if_needed()
-            for selector in ("#actions button", "#detail-close"):
-                b = await box(page, selector)
-                assert b["h"] >= TOUCH_PX, (selector, b)
-                assert b["y"] >= 0, (selector, b)  # on screen
-                assert b["y"] + b["h"] <= PHONE["height"], (selector, b)
-            bar = await box(page, "#actbar")
-            assert bar["y"] + bar["h"] == pytest.approx(PHONE["height"], abs=1)
-            # the detail's end is not hidden under the bar: its last row scrolls above it
-            await page.locator("#timeline li").last.scroll_into_view_if_needed()
-            last = await box(page, "#timeline li >> nth=-1")
-            assert last["y"] + last["h"] <= (await box(page, "#actbar"))["y"] + 1
-            assert errors == []
-        finally:
-            await browser.close()
+    await row.click()
+    await expect(page.get_by_test_id("detail-title")).to_contain_text("未用水")
+    await page.locator("#timeline").scroll_into_view_if_needed()
+    for selector in ("#actions button", "#detail-close"):
+        b = await box(page, selector)
+        assert b["h"] >= TOUCH_PX, (selector, b)
+        assert b["y"] >= 0, (selector, b)  # on screen
+        assert b["y"] + b["h"] <= PHONE["height"], (selector, b)
+    bar = await box(page, "#actbar")
+    assert bar["y"] + bar["h"] == pytest.approx(PHONE["height"], abs=1)
+    # the detail's end is not hidden under the bar: its last row scrolls above it
+    await page.locator("#timeline li").last.scroll_into_view_if_needed()
+    last = await box(page, "#timeline li >> nth=-1")
+    assert last["y"] + last["h"] <= (await box(page, "#actbar"))["y"] + 1
+    assert errors == []
 
 
-async def test_silences_fold_into_one_line_on_a_phone_so_the_first_ticket_stays_near_the_top(board: str) -> None:
+async def test_silences_fold_into_one_line_on_a_phone_so_the_first_ticket_stays_near_the_top(
+    board: str, browser: Browser
+) -> None:
     """A micro-grid with a silence on each of its buildings: on a phone they take one line, which opens them,
     and the first ticket stays where it is without them."""
     reg = sample_street(start=None)
@@ -108,31 +106,24 @@ async def test_silences_fold_into_one_line_on_a_phone_so_the_first_ticket_stays_
             silences.append(made.json()["id"])
         try:
             await inject(board, alert_dict("trash_full:TB-fold", A, "垃圾桶满溢", "warning", time.time(), "trash_full"))
-            await _folded(board, len(buildings))
+            await _folded(browser, board, len(buildings))
         finally:  # the module's other tests see the board without them
             for sid in silences:
                 await client.post(f"/api/v1/silences/{sid}/cancel", headers=headers)
 
 
-async def _folded(board: str, n: int) -> None:
-    from playwright.async_api import async_playwright, expect
+async def _folded(browser: Browser, board: str, n: int) -> None:
+    from playwright.async_api import expect
 
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, board, "worker_a")
-            toggle = page.locator("#silences-toggle")
-            await expect(toggle).to_contain_text(str(n))
-            await expect(page.get_by_test_id("silence").first).to_be_hidden()
-            assert (await box(page, "#silences-toggle"))["h"] >= TOUCH_PX
-            first = await box(page, ".ticket")
-            assert first["y"] < FOLD_PX + TOUCH_PX, first  # the folded line's height, no more
-            await toggle.click()
-            await expect(page.get_by_test_id("silence")).to_have_count(n)
-            await expect(toggle).to_have_attribute("aria-expanded", "true")
-            assert errors == []
-        finally:
-            await browser.close()
+    page, errors = await watched_page(browser, viewport=PHONE, has_touch=True, is_mobile=True)
+    await login(page, board, "worker_a")
+    toggle = page.locator("#silences-toggle")
+    await expect(toggle).to_contain_text(str(n))
+    await expect(page.get_by_test_id("silence").first).to_be_hidden()
+    assert (await box(page, "#silences-toggle"))["h"] >= TOUCH_PX
+    first = await box(page, ".ticket")
+    assert first["y"] < FOLD_PX + TOUCH_PX, first  # the folded line's height, no more
+    await toggle.click()
+    await expect(page.get_by_test_id("silence")).to_have_count(n)
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert errors == []

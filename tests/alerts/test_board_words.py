@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from devices.model import Role
 from devices.sample import sample_street
-from testkit.require import unavailable
 
 from .board_app import Login, alert_dict, build_app, serve
-from .test_board_browser import ARGS, CHROMIUM, PASSWORD, PHONE, inject, login, watch_errors
+from .browser import PHONE, watch_errors, watched_page
+from .test_board_browser import PASSWORD, inject, login
 
 pytestmark = pytest.mark.browser
 A = "mg-yg-1-1"
@@ -28,11 +29,6 @@ A = "mg-yg-1-1"
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium is not installed")
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=20_000)
     reg = sample_street(start=None)
     wa = reg.people_at(A, Role.GRID_WORKER)[0]
     la = reg.people_at(A, Role.MICROGRID_LEADER)[0]
@@ -64,8 +60,8 @@ def store_old_note(db: Path, ticket_id: int, note: str) -> None:
         )
 
 
-async def test_the_systems_notes_show_in_the_boards_language_alone(board: tuple[str, Path]) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_the_systems_notes_show_in_the_boards_language_alone(board: tuple[str, Path], browser: Browser) -> None:
+    from playwright.async_api import expect
 
     url, db = board
     now = time.time()
@@ -99,70 +95,56 @@ async def test_the_systems_notes_show_in_the_boards_language_alone(board: tuple[
         withdrawn: ("核实期内撤销告警: silenced", "withdrawn during its verification wait: silenced"),
         legacy: ("核实期内撤销告警: silenced", "withdrawn during its verification wait: silenced"),
     }
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, url, "worker_a")
-            timeline = page.locator("#timeline")
-            for lang in ("zh-CN", "en"):
-                if lang == "en":
-                    await page.click("#lang")
-                    await expect(page.locator("#logout")).to_have_text("Log out")
-                for tid, (zh, en) in said.items():
-                    await page.goto(f"{url}/tickets/{tid}")
-                    await expect(page.get_by_test_id("detail-title")).to_be_visible()
-                    notes = timeline.locator(".note")
-                    if lang == "en":
-                        await expect(notes.filter(has_text=en)).to_have_count(1)
-                        await expect(timeline).not_to_contain_text(zh.split(":")[0])
-                    else:
-                        await expect(notes.filter(has_text=zh)).to_have_count(1)
-                        await expect(timeline).not_to_contain_text(en.split(":")[0])
-            assert errors == []
-        finally:
-            await browser.close()
+    page, errors = await watched_page(browser)
+    await login(page, url, "worker_a")
+    timeline = page.locator("#timeline")
+    for lang in ("zh-CN", "en"):
+        if lang == "en":
+            await page.click("#lang")
+            await expect(page.locator("#logout")).to_have_text("Log out")
+        for tid, (zh, en) in said.items():
+            await page.goto(f"{url}/tickets/{tid}")
+            await expect(page.get_by_test_id("detail-title")).to_be_visible()
+            notes = timeline.locator(".note")
+            if lang == "en":
+                await expect(notes.filter(has_text=en)).to_have_count(1)
+                await expect(timeline).not_to_contain_text(zh.split(":")[0])
+            else:
+                await expect(notes.filter(has_text=zh)).to_have_count(1)
+                await expect(timeline).not_to_contain_text(en.split(":")[0])
+    assert errors == []
 
 
-async def test_statuses_and_roles_show_as_words_in_either_language(board: tuple[str, Path]) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_statuses_and_roles_show_as_words_in_either_language(board: tuple[str, Path], browser: Browser) -> None:
+    from playwright.async_api import expect
 
     url = board[0]
     [tid] = await inject(
         url, alert_dict("door:AC-31", A, "单元门未关 Door held open", "major", time.time(), "door_held_open")
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            errors: list[str] = []
-            watch_errors(page, errors)
-            await login(page, url, "leader_a")
-            row = page.locator(f'.ticket[data-id="{tid}"]')
-            await expect(row).to_contain_text("待确认")
-            await expect(page.locator("#whoami")).to_contain_text("微网格长")
-            await page.click("#lang")
-            await expect(row.locator(".badge.st-open")).to_have_text("Open")
-            await expect(page.locator("#whoami")).to_contain_text("Micro-grid leader")
-            statuses = await page.locator("#f-status option").all_inner_texts()
-            assert {"Open", "Acknowledged", "In progress", "Resolved", "Closed"} <= set(statuses), statuses
+    page, errors = await watched_page(browser)
+    await login(page, url, "leader_a")
+    row = page.locator(f'.ticket[data-id="{tid}"]')
+    await expect(row).to_contain_text("待确认")
+    await expect(page.locator("#whoami")).to_contain_text("微网格长")
+    await page.click("#lang")
+    await expect(row.locator(".badge.st-open")).to_have_text("Open")
+    await expect(page.locator("#whoami")).to_contain_text("Micro-grid leader")
+    statuses = await page.locator("#f-status option").all_inner_texts()
+    assert {"Open", "Acknowledged", "In progress", "Resolved", "Closed"} <= set(statuses), statuses
 
-            await row.click()
-            await page.click('[data-action="ack"]')
-            await expect(row.locator(".badge.st-acknowledged")).to_have_text("Acknowledged")
-            await expect(page.locator("#detail-body dd").filter(has_text="Acknowledged")).to_have_count(1)
-            await expect(page.get_by_test_id("event").first).to_contain_text("Open → Acknowledged")
-            # the roster to hand the ticket to: names with their roles as words
-            await page.click('[data-action="assign"]')
-            people = await page.locator("#assignee option").all_inner_texts()
-            assert people
-            assert all("(Grid worker)" in p or "(Micro-grid leader)" in p for p in people), people
-            assert not any("grid_worker" in p or "grid worker)" in p for p in people), people
-            assert errors == []
-        finally:
-            await browser.close()
+    await row.click()
+    await page.click('[data-action="ack"]')
+    await expect(row.locator(".badge.st-acknowledged")).to_have_text("Acknowledged")
+    await expect(page.locator("#detail-body dd").filter(has_text="Acknowledged")).to_have_count(1)
+    await expect(page.get_by_test_id("event").first).to_contain_text("Open → Acknowledged")
+    # the roster to hand the ticket to: names with their roles as words
+    await page.click('[data-action="assign"]')
+    people = await page.locator("#assignee option").all_inner_texts()
+    assert people
+    assert all("(Grid worker)" in p or "(Micro-grid leader)" in p for p in people), people
+    assert not any("grid_worker" in p or "grid worker)" in p for p in people), people
+    assert errors == []
 
 
 async def feedback_link(url: str, title: str) -> str:
@@ -175,45 +157,42 @@ async def feedback_link(url: str, title: str) -> str:
         return path
 
 
-async def test_the_evaluation_page_speaks_the_browsers_language_or_the_links(board: tuple[str, Path]) -> None:
-    from playwright.async_api import async_playwright, expect
+async def test_the_evaluation_page_speaks_the_browsers_language_or_the_links(
+    board: tuple[str, Path], browser: Browser
+) -> None:
+    from playwright.async_api import expect
 
     url = board[0]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            errors: list[str] = []
+    errors: list[str] = []
 
-            async def open_page(path: str, locale: str) -> Any:
-                page = await (await browser.new_context(viewport=PHONE, locale=locale)).new_page()
-                watch_errors(page, errors)
-                await page.goto(url + path)
-                await expect(page.locator("#fb-form")).to_be_visible()
-                return page
+    async def open_page(path: str, locale: str) -> Any:
+        page = await (await browser.new_context(viewport=PHONE, locale=locale)).new_page()
+        watch_errors(page, errors)
+        await page.goto(url + path)
+        await expect(page.locator("#fb-form")).to_be_visible()
+        return page
 
-            # an English browser: English alone, the title's English part
-            page = await open_page(await feedback_link(url, "漏水 Water leak"), "en-US")
-            await expect(page.locator("h1")).to_have_text("Feedback")
-            await expect(page.locator("#fb-title")).to_have_text("Water leak")
-            await expect(page.locator("legend")).to_have_text("How satisfied are you?")
-            await expect(page.locator('.star[data-rating="5"]')).to_have_text("★★★★★ very satisfied")
-            await expect(page.locator("#fb-resolution")).to_have_text("What was done: 已关闭总阀")
-            # the switch: Chinese alone
-            await page.click("#lang")
-            await expect(page.locator("h1")).to_have_text("社区服务评价")
-            await expect(page.locator("#fb-title")).to_have_text("漏水")
-            await expect(page.locator('.star[data-rating="5"]')).to_have_text("★★★★★ 非常满意")
-            await expect(page.locator("main")).not_to_contain_text("satisfied")
+    # an English browser: English alone, the title's English part
+    page = await open_page(await feedback_link(url, "漏水 Water leak"), "en-US")
+    await expect(page.locator("h1")).to_have_text("Feedback")
+    await expect(page.locator("#fb-title")).to_have_text("Water leak")
+    await expect(page.locator("legend")).to_have_text("How satisfied are you?")
+    await expect(page.locator('.star[data-rating="5"]')).to_have_text("★★★★★ very satisfied")
+    await expect(page.locator("#fb-resolution")).to_have_text("What was done: 已关闭总阀")
+    # the switch: Chinese alone
+    await page.click("#lang")
+    await expect(page.locator("h1")).to_have_text("社区服务评价")
+    await expect(page.locator("#fb-title")).to_have_text("漏水")
+    await expect(page.locator('.star[data-rating="5"]')).to_have_text("★★★★★ 非常满意")
+    await expect(page.locator("main")).not_to_contain_text("satisfied")
 
-            # a browser in neither language: Chinese; the link asking for English: English
-            page = await open_page(await feedback_link(url, "燃气 Gas"), "fr-FR")
-            await expect(page.locator("legend")).to_have_text("您对这次处理满意吗？")
-            await expect(page.locator("main")).not_to_contain_text("satisfied")
-            page = await open_page((await feedback_link(url, "烟感 Smoke")).replace("#", "?lang=en#"), "zh-CN")
-            await expect(page.locator("legend")).to_have_text("How satisfied are you?")
-            await page.click('.star[data-rating="4"]')
-            await page.click("#fb-submit")
-            await expect(page.locator("#fb-message")).to_have_text("Thank you!")
-            assert errors == []
-        finally:
-            await browser.close()
+    # a browser in neither language: Chinese; the link asking for English: English
+    page = await open_page(await feedback_link(url, "燃气 Gas"), "fr-FR")
+    await expect(page.locator("legend")).to_have_text("您对这次处理满意吗？")
+    await expect(page.locator("main")).not_to_contain_text("satisfied")
+    page = await open_page((await feedback_link(url, "烟感 Smoke")).replace("#", "?lang=en#"), "zh-CN")
+    await expect(page.locator("legend")).to_have_text("How satisfied are you?")
+    await page.click('.star[data-rating="4"]')
+    await page.click("#fb-submit")
+    await expect(page.locator("#fb-message")).to_have_text("Thank you!")
+    assert errors == []

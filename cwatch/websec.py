@@ -33,7 +33,7 @@ def csp(media_hosts: Sequence[AllowEntry] = (), image_hosts: Sequence[AllowEntry
     """The Content-Security-Policy: everything from the board's own origin only, except camera snapshots and
     clips, which images and video may also load from the `media.hosts` allow-list, and the site plan's map
     tiles, which images may load from `image_hosts` (entries are checked host sources,
-    `cwatch.urls.parse_allow_entry`: they cannot carry a quote, a semicolon or another directive)."""
+    `core.urls.parse_allow_entry`: they cannot carry a quote, a semicolon or another directive)."""
     media = "".join(f" {e.source}" for e in media_hosts)
     images = media + "".join(f" {e.source}" for e in image_hosts)
     return (

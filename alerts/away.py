@@ -2,7 +2,12 @@
 
 The absence rules stay silent for a household while it is away; this store keeps the record (the rule engine
 keeps its own state). An away ends at most `max_days` ahead (30 by default, `care.away_max_days`): a date in
-9999 would silence a lone elderly resident's care rules for good."""
+9999 would silence a lone elderly resident's care rules for good.
+
+The registry (households.csv, an operator's import) may hold a household away too. When water use ends that
+away in the rules (`away_ends_on_use`), the end is recorded here (`RegistryAwayEnd`), not written into the
+registry: the file stays the operator's, and the record says which of its aways is over (a re-import with
+another date is a new away, in force again)."""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from alerts.audit import Who, record
 from alerts.dbguard import translated
 from alerts.errors import ConflictError, ValidationError
 from alerts.model import SYSTEM_ACTOR
-from alerts.tables import household_away
+from alerts.tables import household_away, registry_away_end
 from core.db import begin_write, is_sqlite
 from core.i18n import tr
 
@@ -44,6 +49,29 @@ class Away:
     reason: str
     set_by: str
     set_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryAwayEnd:
+    """The registry's away until `until` that water use ended: used from `used_at` on, shown by `device_id`'s
+    reading at `read_at` (event time; None when the signal did not say), heard of at `ended_at`."""
+
+    household_id: str
+    until: float
+    used_at: float
+    device_id: str | None
+    read_at: float | None
+    ended_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UseSeen:
+    """The water use that ended an away: from `used_at` on (event time), shown by `device_id`'s reading at
+    `read_at` (None when the rule's signal did not say)."""
+
+    used_at: float
+    device_id: str | None = None
+    read_at: float | None = None
 
 
 class HouseholdAways:
@@ -81,10 +109,11 @@ class HouseholdAways:
             await record(conn, who, "household.away_end", household_id, now, {"was_until": current.until})
         return current
 
-    async def ended_by_use(self, household_id: str, used_at: float, now: float) -> Away | None:
-        """The rule engine saw water used at `used_at` during the household's away and ended it there (an
-        absence rule with `away_ends_on_use`): end the record too, audited as ended by water use (actor
-        `system`). An away recorded after the use, or ending before it, is left alone. Returns the away ended."""
+    async def ended_by_use(self, household_id: str, use: UseSeen, now: float) -> Away | None:
+        """The rule engine saw water used (`use`) during the household's away and ended it there (an absence
+        rule with `away_ends_on_use`): end the record too, audited as ended by water use (actor `system`). An
+        away recorded after the use, or ending before it, is left alone. Returns the away ended."""
+        used_at = use.used_at
         current = await self.get(household_id, used_at)
         if current is None or current.set_at > used_at:
             return None
@@ -94,9 +123,45 @@ class HouseholdAways:
                     household_away.c.household_id == household_id, household_away.c.set_at == current.set_at
                 )
             )
-            details = {"was_until": current.until, "reason": "water used", "used_at": used_at}
+            details = {"was_until": current.until, "reason": "water used", **_use_details(use)}
             await record(conn, BY_WATER_USE, "household.away_end", household_id, now, details)
         return current
+
+    async def registry_ended_by_use(self, household_id: str, until: float, use: UseSeen, now: float) -> bool:
+        """The rule engine saw water used during the away the registry holds until `until` and ended it there
+        (`away_ends_on_use`): record that (what the board and `GET .../away` show), audited as ended by water
+        use (actor `system`, `registry: true`). The registry itself is left as imported. Once per away: the
+        same signal again (rules judging readings again after a restart) changes nothing. Returns whether it
+        recorded the end."""
+        if await self.registry_end(household_id, until) is not None:
+            return False
+        values = {
+            "until": until,
+            "used_at": use.used_at,
+            "device_id": use.device_id,
+            "read_at": use.read_at,
+            "ended_at": now,
+        }
+        insert = sqlite_insert if is_sqlite(self.engine) else postgresql_insert
+        stmt = insert(registry_away_end).values(household_id=household_id, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=[registry_away_end.c.household_id], set_=values)
+        details = {"registry": True, "was_until": until, "reason": "water used", **_use_details(use)}
+        async with translated(), begin_write(self.engine) as conn:
+            await conn.execute(stmt)
+            await record(conn, BY_WATER_USE, "household.away_end", household_id, now, details)
+        return True
+
+    async def registry_end(self, household_id: str, until: float) -> RegistryAwayEnd | None:
+        """How water use ended the registry's away until `until`, or None: not ended (the registry's away is in
+        force while it lasts; an end recorded for another of its dates is for an away no longer imported)."""
+        q = select(registry_away_end).where(
+            registry_away_end.c.household_id == household_id, registry_away_end.c.until == until
+        )
+        async with translated(), self.engine.connect() as conn:
+            r = (await conn.execute(q)).mappings().first()
+        if r is None:
+            return None
+        return RegistryAwayEnd(r["household_id"], r["until"], r["used_at"], r["device_id"], r["read_at"], r["ended_at"])
 
     async def active(self, now: float) -> list[Away]:
         """Every away that has not ended by `now`."""
@@ -113,3 +178,13 @@ class HouseholdAways:
         if r is None:
             return None
         return Away(r["household_id"], r["until"], r["reason"], r["set_by"], r["set_at"])
+
+
+def _use_details(use: UseSeen) -> dict[str, object]:
+    """The audit row's words for the use that ended an away: when, and the reading that showed it if known."""
+    details: dict[str, object] = {"used_at": use.used_at}
+    if use.device_id is not None:
+        details["device_id"] = use.device_id
+    if use.read_at is not None:
+        details["read_at"] = use.read_at
+    return details

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.away import HouseholdAways
+from alerts.away import HouseholdAways, UseSeen
 from alerts.dispatch import answers_for, choose_assignee, person_card
 from alerts.errors import AlertsError, AssignError, InvalidAssigneeError, NotFoundError, RatingError
 from alerts.escalation import first_nudge, plan_escalation, plan_send_someone, step_wait
@@ -133,13 +133,23 @@ class TicketService:
         return changed
 
     async def _aways_ended(self, alerts: Sequence[Alert]) -> None:
-        """Water use ended an away in the rules (`rules.alert.AWAY_ENDED`): end its record, which the board shows
-        (audited as ended by water use). News, not a condition: no ticket is filed for it."""
+        """Water use ended an away in the rules (`rules.alert.AWAY_ENDED`): end its record, and record the end
+        of the registry's away when it was that one, which the board shows (audited as ended by water use).
+        News, not a condition: no ticket is filed for it."""
         now = self.clock.now()
         for a in alerts:
-            if a.details.get("signal") == AWAY_ENDED and a.household_id is not None:
-                used_at = a.details.get("used_at")
-                await self.aways.ended_by_use(a.household_id, float(used_at if used_at is not None else a.ts), now)
+            if a.details.get("signal") != AWAY_ENDED or a.household_id is None:
+                continue
+            used_at, read_at = a.details.get("used_at"), a.details.get("read_at")
+            use = UseSeen(
+                float(used_at if used_at is not None else a.ts),
+                a.device_id,
+                float(read_at) if read_at is not None else None,
+            )
+            await self.aways.ended_by_use(a.household_id, use, now)
+            registry_until = a.details.get("registry_until")
+            if registry_until is not None:
+                await self.aways.registry_ended_by_use(a.household_id, float(registry_until), use, now)
 
     async def _unsilenced(self, alerts: Sequence[Alert], now: float, hierarchy: Hierarchy) -> list[Alert]:
         """Drop raises covered by an active silence (counted on the silence), unless the ticket they would

@@ -195,6 +195,20 @@ household_away = Table(
     Column("set_at", Float, nullable=False),
 )
 
+#: The registry's away (households.csv's `away_until`) that water use ended in the rules (`away_ends_on_use`),
+#: one per household: which away (`until`), the use and the reading that showed it. The registry file is the
+#: operator's and stays as imported; this says the away it holds is over (see `alerts.away`).
+registry_away_end = Table(
+    "registry_away_end",
+    metadata,
+    Column("household_id", String(64), primary_key=True),
+    Column("until", Float, nullable=False),  # the registry's away_until that was ended (epoch seconds)
+    Column("used_at", Float, nullable=False),  # event time: the use began in the interval from here
+    Column("device_id", String(64)),  # the meter whose reading showed the use
+    Column("read_at", Float),  # that reading's time (event time)
+    Column("ended_at", Float, nullable=False),  # wall clock: when the service heard of it
+)
+
 #: One-time links for residents to evaluate finished work themselves (see `alerts.feedback`).
 feedback_links = Table(
     "feedback_links",

@@ -67,5 +67,8 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
 AWAY_ENDED = "away_ended"
 """`details["signal"]` of an alert that is no condition but news for the alerts side: water use ended a
 household's away (an absence rule with `away_ends_on_use`). It goes out as a `clear` of a key that is never
-raised (`<rule>:<household>:away_ended`, dated at the use), with `used_at` and `was_until` (the away's end it
-cut short); the alerts service ends its away record on it (`alerts.away`) and files no ticket."""
+raised (`<rule>:<household>:away_ended`, dated at the use, `device_id` the meter whose reading showed it), with
+`used_at`, `read_at` (that reading's time), `was_until` (the away's end it cut short: the "away confirmed"
+answer's, else the care profile's) and, when it cut the care profile's (the registry's `away_until`) short,
+`registry_until`; the alerts service ends its away record on it and records the registry's away as ended
+(`alerts.away`), and files no ticket."""

@@ -982,10 +982,22 @@
     const said = on
       ? [tr("away.on", { until: streetClock(on.until), reason: on.reason, by: on.set_by, at: streetClock(on.set_at) })]
       : a.registry_until ? [] : [tr("away.off")];
-    // the registry's away (an operator's import): the rules respect it too, so the board must not say "watched"
+    // the registry's away (an operator's import): the rules respect it too, so the board must not say "watched";
+    // unless water use ended it in the rules (`away_ends_on_use`): then when, and the meter's reading that showed it
     if (a.registry_until) {
-      const until = streetClock(a.registry_until);
-      said.push(a.registry_reason ? tr("away.registry_reason", { until, reason: a.registry_reason }) : tr("away.registry", { until }));
+      const until = streetClock(a.registry_until), end = a.registry_ended;
+      const reason = a.registry_reason;
+      if (end) {
+        const words = {
+          until, reason, used: streetClock(end.used_at), read: streetClock(end.read_at === null ? end.used_at : end.read_at),
+          // the meter by its id and label, or by its kind when it has no label ("水表 WM-…")
+          meter: end.device_label ? `${end.device_id}（${end.device_label}）`
+            : `${named("device_class", "water_meter")} ${end.device_id || "—"}`,
+        };
+        said.push(tr(reason ? "away.registry_ended_reason" : "away.registry_ended", words));
+      } else {
+        said.push(reason ? tr("away.registry_reason", { until, reason }) : tr("away.registry", { until }));
+      }
     }
     $("away-state").textContent = said.join(" ");
     $("away-end").hidden = !on;

@@ -39,18 +39,33 @@ class AwayOut(BaseModel):
     set_at: float
 
 
+class RegistryEndOut(BaseModel):
+    used_at: float = Field(description="event time (epoch seconds): the use that ended it began from here")
+    read_at: float | None = Field(description="when the meter's reading that showed the use was taken")
+    device_id: str | None = Field(description="the water meter whose reading showed the use")
+    device_label: str | None = Field(default=None, description="that meter's label in the registry, if any")
+    ended_at: float = Field(description="when the service recorded the end (epoch seconds)")
+
+
 class AwayStateOut(BaseModel):
     household_id: str
     away: AwayOut | None = Field(description="the away in force, or null")
     registry_until: float | None = Field(
         default=None,
         description="the registry's care `away_until` (households.csv, imported by operators; epoch seconds) "
-        "while it is later than now: the absence rules respect it too",
+        "while it is later than now: the absence rules respect it too, unless `registry_ended` says water use "
+        "ended it",
     )
     registry_reason: str | None = Field(
         default=None,
         description="why the registry holds it away (households.csv's `away_reason`; who imported it: the audit "
         "log's `registry.away`), while `registry_until` is set",
+    )
+    registry_ended: RegistryEndOut | None = Field(
+        default=None,
+        description="while `registry_until` is set: water use ended that away in the rules (`away_ends_on_use`), "
+        "when and by which reading; the away is over though the registry still lists it (audited "
+        "`household.away_end` by `system`, `registry: true`); null: not ended",
     )
 
 
@@ -74,15 +89,33 @@ def _visible(ops: OpsApi, viewer: Account, household_id: str) -> Household:
 @router.get("/households/{household_id}/away", responses=error_responses(401, 404))
 async def get_away(household_id: HouseholdId, ops: Ops, viewer: Viewer) -> AwayStateOut:
     """Whether the household is recorded away now, until when, why and by whom; and whether the registry holds
-    it away (`registry_until`), which the absence rules respect as well."""
+    it away (`registry_until`), which the absence rules respect as well, unless water use ended it
+    (`registry_ended`: when, by which reading)."""
+    reg = ops.registry()
     care = _visible(ops, viewer, household_id).care
     now = ops.clock.now()
     away = await ops.aways.get(household_id, now)
     listed = care.away_until
     registry_until = listed.timestamp() if listed is not None and listed.timestamp() > now else None
     reason = (care.away_reason or None) if registry_until is not None else None
+    ended = None
+    if registry_until is not None and (end := await ops.aways.registry_end(household_id, registry_until)):
+        meter = reg.devices.get(end.device_id) if end.device_id is not None else None
+        ended = RegistryEndOut(
+            used_at=end.used_at,
+            read_at=end.read_at,
+            device_id=end.device_id,
+            device_label=(meter.label or None) if meter is not None else None,
+            ended_at=end.ended_at,
+        )
     shown = _away_out(away) if away else None
-    return AwayStateOut(household_id=household_id, away=shown, registry_until=registry_until, registry_reason=reason)
+    return AwayStateOut(
+        household_id=household_id,
+        away=shown,
+        registry_until=registry_until,
+        registry_reason=reason,
+        registry_ended=ended,
+    )
 
 
 @router.post("/households/{household_id}/away", status_code=202, responses=error_responses(401, 404))

@@ -162,11 +162,12 @@ class AbsenceEvaluator(WatchedMeters):
                 acc.clear()
                 # the register proves no use up to the interval's start: an absence due by then still counts
                 self._judge(ctx, h, start, start)
-                self._used(ctx, h, since, r.ts)
+                self._used(ctx, h, since, r.ts, r.device_id)
                 return
         self._judge(ctx, h, r.ts, r.ts)
 
-    def _used(self, ctx: Context, h: str, since: float, seen_at: float) -> None:
+    def _used(self, ctx: Context, h: str, since: float, seen_at: float, device_id: str) -> None:
+        """Water used from `since` on, shown by `device_id`'s reading at `seen_at`."""
         if since > self.mark.get(h, NEVER):
             self.mark[h] = since
         ans = self.answered.get(h)
@@ -175,14 +176,13 @@ class AbsenceEvaluator(WatchedMeters):
             del self.answered[h]  # the answered away is over, or (`away_ends_on_use`) the use ended it
             if ans > since:
                 ended = ans
+        profile: float | None = None  # the end of the care profile's away this use cut short
         if self.rule.away_ends_on_use:
             profile = self._end_away(ctx, h, since)
-            if ended is None:
-                ended = profile
         key = self.emitter.key(h)
         place = ctx.household_place(h)
-        if ended is not None and place is not None:
-            self._away_ended(ctx, h, since, ended, place)
+        if (ended is not None or profile is not None) and place is not None:
+            self._away_ended(ctx, h, since, (seen_at, device_id), ended, profile, place)
         if place is not None and self.emitter.is_open(key):
             self.emitter.clear(ctx.out, key, seen_at, place, {"reason": "water used", "used_at": since})
         if self.all_well is not None and place is not None:
@@ -202,9 +202,24 @@ class AbsenceEvaluator(WatchedMeters):
             self.routine.end_away(h, since, self.away_over.get(h))
         return ended
 
-    def _away_ended(self, ctx: Context, h: str, since: float, until: float, place: Any) -> None:
-        """Tell the alerts side that the use at `since` ended the away until `until` (`rules.alert.AWAY_ENDED`):
-        its record of the away (what the board shows) ends too."""
+    def _away_ended(
+        self,
+        ctx: Context,
+        h: str,
+        since: float,
+        reading: tuple[float, str],
+        answered: float | None,
+        profile: float | None,
+        place: Any,
+    ) -> None:
+        """Tell the alerts side that the use at `since`, shown by `reading` (its time and meter), ended the
+        "away confirmed" until `answered` and/or the care profile's (the registry's) away until `profile`
+        (`rules.alert.AWAY_ENDED`): its records of them (what the board shows) say so too."""
+        read_at, device_id = reading
+        details: dict[str, Any] = {"signal": AWAY_ENDED, "used_at": since, "read_at": read_at}
+        details["was_until"] = answered if answered is not None else profile
+        if profile is not None:
+            details["registry_until"] = profile
         ctx.out.append(
             Alert(
                 action=AlertAction.CLEAR,
@@ -214,10 +229,11 @@ class AbsenceEvaluator(WatchedMeters):
                 ts=since,
                 microgrid_id=place.microgrid_id,
                 title="外出提前结束 away ended by water use",
+                device_id=device_id,
                 household_id=h,
                 building_id=place.building_id,
                 community_id=place.community_id,
-                details={"signal": AWAY_ENDED, "used_at": since, "was_until": until},
+                details=details,
             )
         )
 

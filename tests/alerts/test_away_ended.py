@@ -1,5 +1,6 @@
 """Water use that ends an away in the rules (`away_ends_on_use`) ends the away's record too: the board no longer
-shows the household away, and the audit log says the rules ended it because water was used."""
+shows the household away, and the audit log says the rules ended it because water was used. The registry's away
+(households.csv) is recorded as ended, with the reading that showed the use, and the registry left as it is."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ NOW = 100_000.0
 WORKER = Who("worker", "198.51.100.4", "grid_worker")
 
 
-def _ended(used_at: float, household: str = "h1") -> Alert:
-    """What an absence rule with `away_ends_on_use` sends when a use ends an away (`rules.kinds.absence`)."""
+def _ended(used_at: float, household: str = "h1", registry_until: float | None = None) -> Alert:
+    """What an absence rule with `away_ends_on_use` sends when a use ends an away (`rules.kinds.absence`);
+    `registry_until`: the registry's away it ended too."""
+    details = {"signal": AWAY_ENDED, "used_at": used_at, "read_at": used_at + 900, "was_until": used_at + 86_400}
+    if registry_until is not None:
+        details["registry_until"] = registry_until
     return Alert(
         AlertAction.CLEAR,
         "elderly_no_water",
@@ -29,8 +34,9 @@ def _ended(used_at: float, household: str = "h1") -> Alert:
         used_at,
         "M1",
         "away ended by water use",
+        device_id="WM1",
         household_id=household,
-        details={"signal": AWAY_ENDED, "used_at": used_at, "was_until": used_at + 86_400},
+        details=details,
     )
 
 
@@ -54,5 +60,37 @@ async def test_water_use_ends_the_away_record_audited_and_files_no_ticket(sqlite
     assert entry.details["reason"] == "water used"
     assert entry.details["used_at"] == NOW + 86_400
     assert entry.details["was_until"] == NOW + 10 * 86_400
+    async with sqlite_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(tickets))).scalar_one() == 0
+
+
+async def test_water_use_that_ends_the_registrys_away_is_recorded_once_audited_and_files_no_ticket(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    clock = ManualClock(NOW)
+    hierarchy = FakeHierarchy()
+    service = TicketService(sqlite_engine, lambda: hierarchy, clock)
+    aways = HouseholdAways(sqlite_engine)
+    listed = NOW + 20 * 86_400  # households.csv's away_until
+    assert await aways.registry_end("h1", listed) is None  # in force
+
+    assert await service.apply([_ended(NOW + 3600, registry_until=listed)]) == []
+    clock.set(NOW + 7200)
+    assert await service.apply([_ended(NOW + 3600, registry_until=listed)]) == []  # judged again after a restart
+
+    end = await aways.registry_end("h1", listed)
+    assert end is not None
+    assert (end.used_at, end.device_id, end.read_at, end.ended_at) == (NOW + 3600, "WM1", NOW + 4500, NOW)
+    assert await aways.registry_end("h1", listed + 86_400) is None  # another date: an away not ended
+    [entry] = await AuditLog(sqlite_engine).list(action="household.away_end")
+    assert (entry.actor, entry.source, entry.target) == ("system", "rules", "h1")
+    assert entry.details == {
+        "registry": True,
+        "was_until": listed,
+        "reason": "water used",
+        "used_at": NOW + 3600,
+        "device_id": "WM1",
+        "read_at": NOW + 4500,
+    }
     async with sqlite_engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(tickets))).scalar_one() == 0

@@ -39,17 +39,20 @@ class Board:
     db: Path
     household: str
     listed: str  # held away by the registry
+    ended: str  # held away by the registry too, until water use ends it (`away_ends_on_use`)
 
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     reg = sample_street(start=None)
     wa = reg.people_at(A, Role.GRID_WORKER)[0]
-    household, listed = [h.id for h in reg.households.values() if h.care.watched and reg.microgrid_of(h.id) == A][:2]
-    # the second is held away by the registry (households.csv's away_until, an operator's import)
-    h = reg.households[listed]
-    care = replace(h.care, away_until=REGISTRY_AWAY, away_reason="住院")
-    reg = reg.with_changes(households=[replace(h, care=care)])
+    watched = [h.id for h in reg.households.values() if h.care.watched and reg.microgrid_of(h.id) == A]
+    household, listed, ended = watched[:3]
+    # the second and third are held away by the registry (households.csv's away_until, an operator's import)
+    held = [reg.households[h] for h in (listed, ended)]
+    reg = reg.with_changes(
+        households=[replace(h, care=replace(h.care, away_until=REGISTRY_AWAY, away_reason="住院")) for h in held]
+    )
     db = tmp_path_factory.mktemp("away") / "board.db"
     app = build_app(
         db,
@@ -59,7 +62,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
         aways=True,
     )
     with serve(app) as url:
-        yield Board(url, app, db, household, listed)
+        yield Board(url, app, db, household, listed, ended)
 
 
 def typed(at: datetime) -> str:
@@ -182,3 +185,64 @@ async def test_an_away_the_registry_holds_is_said_on_the_board(
         await page.click("#lang")
     await page.locator(f'.ticket[data-id="{tid}"]').click()
     await expect(page.get_by_test_id("away-state")).to_have_text(said)
+
+
+def on_the_board(ts: float) -> str:
+    """`ts` on the street's clocks as the board writes it: with the year when it is not the current one."""
+    at, now = datetime.fromtimestamp(ts, ZoneInfo(ZONE)), datetime.now(ZoneInfo(ZONE))
+    day = f"{at.month}-{at.day:02d}" if at.year == now.year else at.strftime("%Y-%m-%d")
+    return f"{day} {at:%H:%M:%S}"
+
+
+async def test_the_registrys_away_ended_by_water_use_is_said_with_its_reading(board: Board, browser: Browser) -> None:
+    """Water use ended the registry's away in the rules (`away_ends_on_use`): the board says it ended, when and
+    by which meter's reading, and that water use is watched again, not that the away holds."""
+    from playwright.async_api import expect
+
+    meter = "WM-0000008"
+    used_at = float(int(time.time()) // 3600 * 3600 - 3600)
+    ticket = alert_dict(
+        f"elderly_no_water:{board.ended}",
+        A,
+        "独居老人12小时未用水",
+        "major",
+        time.time() - 600,
+        "elderly_no_water",
+        household_id=board.ended,
+    )
+    signal = alert_dict(  # what the absence rule sends (`rules.kinds.absence`): news, no ticket
+        f"elderly_no_water:{board.ended}:away_ended",
+        A,
+        "外出提前结束 away ended by water use",
+        "info",
+        used_at,
+        "elderly_no_water",
+        action="clear",
+        household_id=board.ended,
+        device_id=meter,
+        details={
+            "signal": "away_ended",
+            "used_at": used_at,
+            "read_at": used_at + 3600,
+            "was_until": REGISTRY_AWAY.timestamp(),
+            "registry_until": REGISTRY_AWAY.timestamp(),
+        },
+    )
+    [tid] = await inject(board.url, ticket, signal)
+    used, read = on_the_board(used_at), on_the_board(used_at + 3600)
+    page = await (await browser.new_context(viewport=PHONE, timezone_id=ZONE)).new_page()
+    await login(page, board.url, "worker_a")
+    await page.locator(f'.ticket[data-id="{tid}"]').click()
+    state = page.get_by_test_id("away-state")
+    await expect(state).to_have_text(
+        "住户登记表中外出至 2099-01-01 08:00:00：住院（运营人员导入），已因用水提前结束："
+        f"{meter}（水表） 在 {read} 的读数显示 {used} 起用过水。照常关注用水。"
+    )
+    await page.click("#detail-close")
+    await page.click("#lang")
+    await page.locator(f'.ticket[data-id="{tid}"]').click()
+    await expect(state).to_have_text(
+        "The registry held the household away until 2099-01-01 08:00:00: 住院 (an operator's import); "
+        f"water use ended it: the reading of {meter}（水表） at {read} showed water used from {used}. "
+        "Water use is watched again."
+    )

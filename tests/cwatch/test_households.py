@@ -171,6 +171,7 @@ async def test_an_away_the_registry_holds_is_shown_beside_the_recorded_one(env: 
         "away": None,
         "registry_until": None,
         "registry_reason": None,
+        "registry_ended": None,
     }
     h = env.reg.households[env.household]
     until = NOW + timedelta(days=20)  # an import holds it at most care.away_max_days ahead, with a reason
@@ -182,6 +183,37 @@ async def test_an_away_the_registry_holds_is_shown_beside_the_recorded_one(env: 
     env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(care, away_until=past))])
     shown = (await env.client.get(url, headers=env.mine)).json()
     assert (shown["registry_until"], shown["registry_reason"]) == (None, None)
+
+
+async def test_the_registrys_away_ended_by_water_use_is_shown_ended_with_its_reading(env: Env) -> None:
+    """With `away_ends_on_use`, water use ends the registry's away in the rules: `GET .../away` says so (when,
+    the meter and its reading) beside the registry's date, which stays as imported; an import with another
+    date is an away in force again. Who may read it is unchanged."""
+    from alerts.away import HouseholdAways, UseSeen
+
+    url = f"/api/v1/households/{env.household}/away"
+    h = env.reg.households[env.household]
+    until = NOW + timedelta(days=20)
+    care = replace(h.care, away_until=until, away_reason="探亲")
+    env.current[0] = env.reg.with_changes(households=[replace(h, care=care)])
+    [meter] = [d for d in env.reg.devices.values() if d.household_id == env.household and d.label == "水表"]
+    used = NOW.timestamp() - 3600
+    aways = HouseholdAways(env.audit.engine)
+    assert await aways.registry_ended_by_use(env.household, until.timestamp(), UseSeen(used, meter.id, used + 900), 1.0)
+    shown = (await env.client.get(url, headers=env.mine)).json()
+    assert (shown["away"], shown["registry_until"], shown["registry_reason"]) == (None, until.timestamp(), "探亲")
+    assert shown["registry_ended"] == {
+        "used_at": used,
+        "read_at": used + 900,
+        "device_id": meter.id,
+        "device_label": "水表",
+        "ended_at": 1.0,
+    }
+    assert (await env.client.get(url, headers=env.theirs)).status_code == 404  # another grid's household
+    later = until + timedelta(days=1)  # re-imported with another date: a new away, in force
+    env.current[0] = env.reg.with_changes(households=[replace(h, care=replace(care, away_until=later))])
+    shown = (await env.client.get(url, headers=env.mine)).json()
+    assert (shown["registry_until"], shown["registry_ended"]) == (later.timestamp(), None)
 
 
 async def test_a_registry_replaced_while_the_away_is_read_answers_from_the_registry_checked(

@@ -328,6 +328,25 @@ def test_water_use_that_ends_an_away_tells_the_alerts_side_once() -> None:
         assert (s.action, s.household_id, s.dedup_key) == (AlertAction.CLEAR, "h1", f"elderly_no_water:h1:{AWAY_ENDED}")
         assert s.details["used_at"] == T0 + 29 * H
         assert s.details["was_until"] == T0 + 96 * H
+        assert (s.device_id, s.details["read_at"]) == ("WM1", T0 + 30 * H)  # the reading that showed it
+        assert "registry_until" not in s.details  # the registry held it not away
+
+
+def test_water_use_that_ends_the_registrys_away_says_so_with_its_reading() -> None:
+    """On: the use that ends the care profile's away (households.csv's `away_until`) goes out as an
+    `AWAY_ENDED` signal naming the registry's away it ended, the meter and its reading's time; once."""
+    away = datetime.fromtimestamp(T0 + 96 * H, CST)
+    _eng, meter, _ = setup(replace(WATCHED, away_until=away), text=AWAY_ENDS.replace("{on}", "true"))
+    out = meter.run(T0 + 6 * H, 20, uses={13: 0.05, 15: 0.05})  # back early: used water at 18:00-19:00
+    [s] = [a for a in out if a.details.get("signal") == AWAY_ENDED]
+    assert (s.action, s.household_id, s.device_id) == (AlertAction.CLEAR, "h1", "WM1")
+    assert s.details == {
+        "signal": AWAY_ENDED,
+        "used_at": T0 + 18 * H,
+        "read_at": T0 + 19 * H,
+        "was_until": T0 + 96 * H,
+        "registry_until": T0 + 96 * H,
+    }
 
 
 def test_a_backdated_household_is_judged_on_its_history_from_before_the_start() -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser
 
+from core.clock import ManualClock
 from devices.model import DeviceClass, Role
 from devices.sample import sample_street
 
@@ -27,12 +28,15 @@ REG = sample_street(start=None)
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ManualClock]]:
+    """The board, its service clock set by each test to the moment its readings end: the chart is drawn for that
+    hour even when the wall clock's hour turns before the page asks for it (the hour after would be a gap)."""
     worker = REG.people_at(A, Role.GRID_WORKER)[0]
     folder = tmp_path_factory.mktemp("evidence")
     logins = [Login("worker_a", PASSWORD, Role.GRID_WORKER, A, worker.name, worker.id)]
-    with serve(build_app(folder / "board.db", REG, logins, telemetry_path=folder / "telemetry.db")) as url:
-        yield url
+    clock = ManualClock(time.time())
+    with serve(build_app(folder / "board.db", REG, logins, clock, telemetry_path=folder / "telemetry.db")) as url:
+        yield url, clock
 
 
 async def store(url: str, readings: list[dict[str, Any]]) -> None:
@@ -42,14 +46,18 @@ async def store(url: str, readings: list[dict[str, Any]]) -> None:
         assert r.json() == len(readings)
 
 
-async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(board: str, browser: Browser) -> None:
+async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(
+    board: tuple[str, ManualClock], browser: Browser
+) -> None:
     from playwright.async_api import expect
 
+    url, clock = board
     now = time.time()
+    clock.set(now)
     meter = first_device(REG, A, DeviceClass.WATER_METER, watched=True)
-    await store(board, water_history(REG, meter, now, quiet_h=14))
+    await store(url, water_history(REG, meter, now, quiet_h=14))
     [tid] = await inject(
-        board,
+        url,
         alert_dict(
             f"elderly_no_water:{meter.household_id}",
             A,
@@ -62,7 +70,7 @@ async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(bo
         ),
     )
     page, errors = await watched_page(browser, viewport=PHONE)
-    await login(page, board, "worker_a")
+    await login(page, url, "worker_a")
     await page.click(f'.ticket[data-id="{tid}"]')
     chart = page.locator("#evidence svg.chart.water")
     await expect(chart).to_be_visible()
@@ -83,22 +91,24 @@ async def test_a_no_water_ticket_shows_the_households_use_against_its_routine(bo
 
 
 async def test_a_device_ticket_shows_its_values_and_one_without_readings_shows_none(
-    board: str, browser: Browser
+    board: tuple[str, ManualClock], browser: Browser
 ) -> None:
     from playwright.async_api import expect
 
+    url, clock = board
     now = time.time()
+    clock.set(now)
     detector = first_device(REG, A, DeviceClass.SMOKE_DETECTOR, watched=False)
-    await store(board, smoke_rise(REG, detector, now))
+    await store(url, smoke_rise(REG, detector, now))
     smoke, bare = await inject(
-        board,
+        url,
         alert_dict(
             f"smoke_alarm:{detector.id}", A, "烟感报警", "critical", now - 30, "smoke_alarm", device_id=detector.id
         ),
         alert_dict("door_forced:AC-none", A, "门禁被强行打开", "major", now, "door_forced"),
     )
     page, errors = await watched_page(browser)
-    await login(page, board, "worker_a")
+    await login(page, url, "worker_a")
     await page.click(f'.ticket[data-id="{smoke}"]')
     charts = page.locator("#evidence svg.chart.device")
     await expect(charts).to_have_count(2)  # obscuration and temperature

@@ -50,6 +50,14 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+# what TRUNCATE's RESTART IDENTITY did: ids start again at 1 (every sequence of the tests' own database)
+RESTART_SEQUENCES = """DO $$ DECLARE s record; BEGIN
+    FOR s IN SELECT schemaname, sequencename FROM pg_sequences WHERE last_value IS NOT NULL LOOP
+        EXECUTE format('ALTER SEQUENCE %I.%I RESTART', s.schemaname, s.sequencename);
+    END LOOP;
+END $$"""
+
+
 def pg_url(name: str) -> str:
     base = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     return f"{base}/{name}"
@@ -91,9 +99,12 @@ async def engine(
     try:
         await create_tables(eng)
         if request.param == "postgres":
-            names = ", ".join(t.name for t in metadata.sorted_tables)
+            # DELETE, not TRUNCATE: a TRUNCATE of every table made new files for each table and index, 0.4-0.8 s
+            # a test here; deleting a test's few rows takes a tenth of that
             async with eng.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                for table in reversed(metadata.sorted_tables):
+                    await conn.execute(table.delete())
+                await conn.execute(text(RESTART_SEQUENCES))
         yield eng
     finally:
         await eng.dispose()

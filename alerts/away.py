@@ -133,8 +133,6 @@ class HouseholdAways:
         use (actor `system`, `registry: true`). The registry itself is left as imported. Once per away: the
         same signal again (rules judging readings again after a restart) changes nothing. Returns whether it
         recorded the end."""
-        if await self.registry_end(household_id, until) is not None:
-            return False
         values = {
             "until": until,
             "used_at": use.used_at,
@@ -144,10 +142,17 @@ class HouseholdAways:
         }
         insert = sqlite_insert if is_sqlite(self.engine) else postgresql_insert
         stmt = insert(registry_away_end).values(household_id=household_id, **values)
-        stmt = stmt.on_conflict_do_update(index_elements=[registry_away_end.c.household_id], set_=values)
+        # one statement decides, in the write's own transaction: an end already recorded for this away is kept
+        # (no second audit row when two hand-offs of the same signal meet), another away's is replaced
+        recorded = stmt.on_conflict_do_update(
+            index_elements=[registry_away_end.c.household_id],
+            set_=values,
+            where=registry_away_end.c.until != stmt.excluded.until,
+        ).returning(registry_away_end.c.household_id)
         details = {"registry": True, "was_until": until, "reason": "water used", **_use_details(use)}
         async with translated(), begin_write(self.engine) as conn:
-            await conn.execute(stmt)
+            if (await conn.execute(recorded)).first() is None:
+                return False
             await record(conn, BY_WATER_USE, "household.away_end", household_id, now, details)
         return True
 

@@ -4,11 +4,13 @@ shows the household away, and the audit log says the rules ended it because wate
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.audit import AuditLog, Who
-from alerts.away import HouseholdAways
+from alerts.away import HouseholdAways, UseSeen
 from alerts.service import TicketService
 from alerts.tables import tickets
 from core.clock import ManualClock
@@ -94,3 +96,23 @@ async def test_water_use_that_ends_the_registrys_away_is_recorded_once_audited_a
     }
     async with sqlite_engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(tickets))).scalar_one() == 0
+
+
+async def test_the_registrys_away_is_recorded_ended_once_when_told_twice_at_once(engine: AsyncEngine) -> None:
+    """Two services (or a replay racing the live hand-off) told of the same end at once record it once, with
+    one audit row, on SQLite and on PostgreSQL; a later away of the registry (another date) is recorded anew."""
+    aways = HouseholdAways(engine)
+    listed = NOW + 20 * 86_400
+    use = UseSeen(NOW + 3600, "WM1", NOW + 4500)
+    told = await asyncio.gather(*(aways.registry_ended_by_use("h1", listed, use, NOW + i) for i in range(4)))
+    assert sorted(told) == [False, False, False, True]
+    [entry] = await AuditLog(engine).list(action="household.away_end")
+    assert entry.details["was_until"] == listed
+
+    later = UseSeen(NOW + 40 * 86_400, "WM1", None)
+    assert await aways.registry_ended_by_use("h1", listed + 30 * 86_400, later, NOW + 9)
+    end = await aways.registry_end("h1", listed + 30 * 86_400)
+    assert end is not None
+    assert (end.used_at, end.read_at, end.ended_at) == (later.used_at, None, NOW + 9)
+    assert await aways.registry_end("h1", listed) is None  # one record per household: the latest away's
+    assert len(await AuditLog(engine).list(action="household.away_end")) == 2

@@ -43,7 +43,9 @@ class RegistryEndOut(BaseModel):
     used_at: float = Field(description="event time (epoch seconds): the use that ended it began from here")
     read_at: float | None = Field(description="when the meter's reading that showed the use was taken")
     device_id: str | None = Field(description="the water meter whose reading showed the use")
-    device_label: str | None = Field(default=None, description="that meter's label in the registry, if any")
+    device_label: str | None = Field(
+        default=None, description="that meter's label in the registry, while it is still the household's meter"
+    )
     ended_at: float = Field(description="when the service recorded the end (epoch seconds)")
 
 
@@ -105,7 +107,8 @@ async def get_away(household_id: HouseholdId, ops: Ops, viewer: Viewer) -> AwayS
             used_at=end.used_at,
             read_at=end.read_at,
             device_id=end.device_id,
-            device_label=(meter.label or None) if meter is not None else None,
+            # its label only while it is this household's: moved elsewhere, the label describes another home
+            device_label=(meter.label or None) if meter is not None and meter.household_id == household_id else None,
             ended_at=end.ended_at,
         )
     shown = _away_out(away) if away else None

@@ -216,6 +216,28 @@ async def test_the_registrys_away_ended_by_water_use_is_shown_ended_with_its_rea
     assert (shown["registry_until"], shown["registry_ended"]) == (later.timestamp(), None)
 
 
+async def test_the_meter_that_ended_the_registrys_away_is_named_only_while_it_is_the_households(env: Env) -> None:
+    """The end names the meter by id (what the reading was); its registry label only while the meter is still
+    this household's: moved to another grid's household, its label describes that household, not this one."""
+    from alerts.away import HouseholdAways, UseSeen
+
+    url = f"/api/v1/households/{env.household}/away"
+    h = env.reg.households[env.household]
+    until = NOW + timedelta(days=20)
+    held = replace(h, care=replace(h.care, away_until=until, away_reason="探亲"))
+    [meter] = [d for d in env.reg.devices.values() if d.household_id == env.household and d.label == "水表"]
+    used = NOW.timestamp() - 3600
+    await HouseholdAways(env.audit.engine).registry_ended_by_use(
+        env.household, until.timestamp(), UseSeen(used, meter.id, used + 900), 1.0
+    )
+    mine = env.reg.microgrid_of(h.id)
+    theirs = next(x for x in env.reg.households.values() if env.reg.microgrid_of(x.id) != mine)
+    moved = replace(meter, household_id=theirs.id, building_id=theirs.building_id, label="别家 2-301 厨房水表")
+    env.current[0] = env.reg.with_changes(households=[held], devices=[moved])
+    shown = (await env.client.get(url, headers=env.mine)).json()["registry_ended"]
+    assert (shown["device_id"], shown["device_label"]) == (meter.id, None)
+
+
 async def test_a_registry_replaced_while_the_away_is_read_answers_from_the_registry_checked(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

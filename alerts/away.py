@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import Delete, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -105,7 +105,9 @@ class HouseholdAways:
         if current is None:
             raise NotAwayError(tr("errors.not_away", id=household_id))
         async with translated(), begin_write(self.engine) as conn:
-            await conn.execute(delete(household_away).where(household_away.c.household_id == household_id))
+            # the away read above, and only if still there: another hand may have ended it (or set a new one)
+            if (await conn.execute(_the(current))).rowcount == 0:
+                raise NotAwayError(tr("errors.not_away", id=household_id))
             await record(conn, who, "household.away_end", household_id, now, {"was_until": current.until})
         return current
 
@@ -118,11 +120,8 @@ class HouseholdAways:
         if current is None or current.set_at > used_at:
             return None
         async with translated(), begin_write(self.engine) as conn:
-            await conn.execute(
-                delete(household_away).where(
-                    household_away.c.household_id == household_id, household_away.c.set_at == current.set_at
-                )
-            )
+            if (await conn.execute(_the(current))).rowcount == 0:
+                return None  # ended meanwhile (a person, the same signal handed over twice): audited there
             details = {"was_until": current.until, "reason": "water used", **_use_details(use)}
             await record(conn, BY_WATER_USE, "household.away_end", household_id, now, details)
         return current
@@ -183,6 +182,13 @@ class HouseholdAways:
         if r is None:
             return None
         return Away(r["household_id"], r["until"], r["reason"], r["set_by"], r["set_at"])
+
+
+def _the(away: Away) -> Delete:
+    """Deletes `away` itself: none other recorded for its household since (by when it was set)."""
+    return delete(household_away).where(
+        household_away.c.household_id == away.household_id, household_away.c.set_at == away.set_at
+    )
 
 
 def _use_details(use: UseSeen) -> dict[str, object]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.audit import AuditLog, Who
-from alerts.away import HouseholdAways, UseSeen
+from alerts.away import Away, HouseholdAways, NotAwayError, UseSeen
 from alerts.service import TicketService
 from alerts.tables import tickets
 from core.clock import ManualClock
@@ -116,3 +117,44 @@ async def test_the_registrys_away_is_recorded_ended_once_when_told_twice_at_once
     assert (end.used_at, end.read_at, end.ended_at) == (later.used_at, None, NOW + 9)
     assert await aways.registry_end("h1", listed) is None  # one record per household: the latest away's
     assert len(await AuditLog(engine).list(action="household.away_end")) == 2
+
+
+async def test_an_away_ended_by_two_hands_at_once_is_ended_and_audited_once(engine: AsyncEngine) -> None:
+    """The rules' signal handed over twice, or a worker's 已回家 meeting it: one of them ends the away and is
+    audited, the other ends nothing (a worker is told it is not away), on SQLite and on PostgreSQL."""
+    aways = HouseholdAways(engine)
+    await aways.set("h1", NOW + 10 * 86_400, "trip", WORKER, NOW)
+    use = UseSeen(NOW + 3600, "WM1", NOW + 4500)
+    ended = await asyncio.gather(*(aways.ended_by_use("h1", use, NOW + 7200) for _ in range(3)))
+    assert sum(e is not None for e in ended) == 1
+    assert len(await AuditLog(engine).list(action="household.away_end")) == 1
+
+    await aways.set("h2", NOW + 10 * 86_400, "trip", WORKER, NOW)
+    told = await asyncio.gather(
+        aways.end("h2", WORKER, NOW + 7200),
+        aways.end("h2", WORKER, NOW + 7200),
+        aways.ended_by_use("h2", use, NOW + 7200),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(t, Away) for t in told) == 1, told
+    assert len(await AuditLog(engine).list(action="household.away_end")) == 2
+
+
+async def test_ending_an_away_leaves_one_set_meanwhile(engine: AsyncEngine) -> None:
+    """已回家 for the away the worker saw does not end another set for the household in the meantime."""
+    aways = HouseholdAways(engine)
+    first = await aways.set("h1", NOW + 10 * 86_400, "trip", WORKER, NOW)
+    read = HouseholdAways.get
+
+    async def set_meanwhile(self: HouseholdAways, household_id: str, now: float) -> Away | None:
+        seen = await read(self, household_id, now)
+        await aways.set("h1", NOW + 3 * 86_400, "hospital", WORKER, NOW + 60)
+        return seen
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(HouseholdAways, "get", set_meanwhile)
+        with pytest.raises(NotAwayError):
+            await aways.end("h1", WORKER, NOW + 120)
+    kept = await aways.get("h1", NOW + 120)
+    assert kept is not None
+    assert (kept.reason, first.reason) == ("hospital", "trip")

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 
 ZONE = "Asia/Shanghai"
 REGISTRY_AWAY = datetime(2099, 1, 1, 8, 0, tzinfo=ZoneInfo(ZONE))
+ELSEWHERE = "America/Los_Angeles"  # a browser's zone not the street's: there the registry's away ends in 2098
 TOUCH_PX = 44
 
 
@@ -164,7 +165,8 @@ async def test_a_phone_user_records_an_away_is_told_why_one_is_refused_and_ends_
 async def test_an_away_the_registry_holds_is_said_on_the_board(
     board: Board, viewport: ViewportSize, english: bool, said: str, browser: Browser
 ) -> None:
-    """The away's end with its year (it is not this year's), in the board's language, on a phone and a desk."""
+    """The away's end with its year (it is not this year's), in the board's language, on a phone and a desk; on
+    the street's clocks, whatever the browser's zone (in Los Angeles that moment is still 2098)."""
     from playwright.async_api import expect
 
     [tid] = await inject(
@@ -179,7 +181,7 @@ async def test_an_away_the_registry_holds_is_said_on_the_board(
             household_id=board.listed,
         ),
     )
-    page = await (await browser.new_context(viewport=viewport, timezone_id=ZONE)).new_page()
+    page = await (await browser.new_context(viewport=viewport, timezone_id=ELSEWHERE)).new_page()
     await login(page, board.url, "worker_a")
     if english:
         await page.click("#lang")
@@ -196,7 +198,8 @@ def on_the_board(ts: float) -> str:
 
 async def test_the_registrys_away_ended_by_water_use_is_said_with_its_reading(board: Board, browser: Browser) -> None:
     """Water use ended the registry's away in the rules (`away_ends_on_use`): the board says it ended, when and
-    by which meter's reading, and that water use is watched again, not that the away holds."""
+    by which meter's reading, and that water use is watched again, not that the away holds; on the street's
+    clocks, from a browser in another zone."""
     from playwright.async_api import expect
 
     meter = "WM-0000008"
@@ -230,7 +233,7 @@ async def test_the_registrys_away_ended_by_water_use_is_said_with_its_reading(bo
     )
     [tid] = await inject(board.url, ticket, signal)
     used, read = on_the_board(used_at), on_the_board(used_at + 3600)
-    page = await (await browser.new_context(viewport=PHONE, timezone_id=ZONE)).new_page()
+    page = await (await browser.new_context(viewport=PHONE, timezone_id=ELSEWHERE)).new_page()
     await login(page, board.url, "worker_a")
     await page.locator(f'.ticket[data-id="{tid}"]').click()
     state = page.get_by_test_id("away-state")

@@ -249,3 +249,24 @@ async def test_the_registrys_away_ended_by_water_use_is_said_with_its_reading(bo
         f"water use ended it: the reading of {meter}（水表） at {read} showed water used from {used}. "
         "Water use is watched again."
     )
+
+
+async def test_a_ticket_from_last_year_is_dated_with_its_year_on_the_browsers_clocks(
+    board: Board, browser: Browser
+) -> None:
+    """A ticket's times are on the browser's clocks: one from last year there is written with its year (it would
+    read as this year's)."""
+    from playwright.async_api import expect
+
+    seen = time.time() - 400 * 86_400
+    [tid] = await inject(
+        board.url,
+        alert_dict(
+            f"water_leak:{board.household}", A, "漏水", "major", seen, "water_leak", household_id=board.household
+        ),
+    )
+    page = await (await browser.new_context(viewport=PHONE, timezone_id=ELSEWHERE)).new_page()
+    await login(page, board.url, "worker_a")
+    await page.locator(f'.ticket[data-id="{tid}"]').click()
+    there = datetime.fromtimestamp(seen, ZoneInfo(ELSEWHERE))
+    await expect(page.locator("#detail")).to_contain_text(f"{there:%Y-%m-%d %H:%M:%S}")

@@ -41,7 +41,10 @@ class AbsenceEvaluator(WatchedMeters):
         self.mark: dict[str, float] = {}
         self.acc: dict[str, list[tuple[float, float]]] = {}
         self.answered: dict[str, float] = {}
+        self.answered_at: dict[str, float] = {}  # when each "away confirmed" was given (event time)
         self.away_over: dict[str, float] = {}  # `away_ends_on_use`: the care profile's away a use ended
+        # `away_ends_on_use`: the care profile's away (its date) and the first reading's time it was seen at
+        self.away_seen: dict[str, tuple[float, float]] = {}
         self.all_well_day: dict[str, str] = {}
         self.all_well = parse_span(rule.all_well.hours) if rule.all_well is not None else None
         self.routine: BaselineEvaluator | None = None  # linked by the engine when `rule.routine` names one
@@ -146,6 +149,8 @@ class AbsenceEvaluator(WatchedMeters):
         if used is None:
             return
         start, since, m3 = used
+        if self.rule.away_ends_on_use:
+            self._see_away(ctx, h, r.ts)
         if m3 == RESTART:
             self.mark[h] = max(self.mark.get(h, since), since)
             self.acc.pop(h, None)
@@ -172,8 +177,12 @@ class AbsenceEvaluator(WatchedMeters):
             self.mark[h] = since
         ans = self.answered.get(h)
         ended: float | None = None  # the end of an away this use cut short
-        if ans is not None and (ans <= since or self.rule.away_ends_on_use):
+        # only a use after the answer ends it: the one in the hour (or the day, on a daily meter) the away was
+        # confirmed in may be the resident's before leaving
+        after = since >= self.answered_at.get(h, NEVER)
+        if ans is not None and (ans <= since or (self.rule.away_ends_on_use and after)):
             del self.answered[h]  # the answered away is over, or (`away_ends_on_use`) the use ended it
+            self.answered_at.pop(h, None)
             if ans > since:
                 ended = ans
         profile: float | None = None  # the end of the care profile's away this use cut short
@@ -194,13 +203,26 @@ class AbsenceEvaluator(WatchedMeters):
         hh = ctx.registry.households.get(h)
         away = hh.care.away_until.timestamp() if hh is not None and hh.care.away_until is not None else None
         ended = None
-        if away is not None and away > since:
+        seen = self.away_seen.get(h)
+        if away is not None and away > since and seen is not None and seen[0] == away and since >= seen[1]:
             if self.away_over.get(h) != away:
                 ended = away
             self.away_over[h] = away
         if self.routine is not None:
             self.routine.end_away(h, since, self.away_over.get(h))
         return ended
+
+    def _see_away(self, ctx: Context, h: str, ts: float) -> None:
+        """Note when a reading first found the care profile's away (the registry's date) in force: only a use
+        from then on ends it, not one from before it was imported (a daily meter's day, the import's hour)."""
+        hh = ctx.registry.households.get(h)
+        if hh is None or hh.care.away_until is None:
+            self.away_seen.pop(h, None)
+            return
+        away = hh.care.away_until.timestamp()
+        seen = self.away_seen.get(h)
+        if seen is None or seen[0] != away:
+            self.away_seen[h] = (away, ts)
 
     def _away_ended(
         self,
@@ -315,9 +337,11 @@ class AbsenceEvaluator(WatchedMeters):
             return
         if until is not None:
             self.answered[h] = until
+            self.answered_at[h] = at
         else:
             self.mark[h] = max(self.mark.get(h, at), at)
             self.answered.pop(h, None)
+            self.answered_at.pop(h, None)
         key = self.emitter.key(h)
         place = ctx.household_place(h)
         if place is not None and self.emitter.is_open(key):
@@ -330,7 +354,9 @@ class AbsenceEvaluator(WatchedMeters):
             mark=self.mark,
             acc={h: [list(x) for x in v] for h, v in self.acc.items() if v},
             answered=self.answered,
+            answered_at=self.answered_at,
             away_over=self.away_over,
+            away_seen={h: list(v) for h, v in self.away_seen.items()},
             all_well_day=self.all_well_day,
             birth=self.birth if self.birth > NEVER else None,
         )
@@ -341,5 +367,7 @@ class AbsenceEvaluator(WatchedMeters):
         self.mark = {str(k): float(v) for k, v in data.get("mark", {}).items()}
         self.acc = {str(k): [(float(a), float(b)) for a, b in v] for k, v in data.get("acc", {}).items()}
         self.answered = {str(k): float(v) for k, v in data.get("answered", {}).items()}
+        self.answered_at = {str(k): float(v) for k, v in data.get("answered_at", {}).items()}
         self.away_over = {str(k): float(v) for k, v in data.get("away_over", {}).items()}
+        self.away_seen = {str(k): (float(a), float(b)) for k, (a, b) in data.get("away_seen", {}).items()}
         self.all_well_day = {str(k): str(v) for k, v in data.get("all_well_day", {}).items()}

@@ -279,6 +279,36 @@ def test_water_use_ends_the_care_profiles_away_when_the_operator_chooses() -> No
         assert a.ts == due
 
 
+def test_water_used_before_an_away_was_confirmed_does_not_end_it() -> None:
+    """On: "away confirmed" at 26:30; the next reading shows use since 25:00, before the answer (the resident
+    packing): the away holds to its date, and no signal says it ended."""
+    eng, meter, reg = setup(text=AWAY_ENDS.replace("{on}", "true"))
+    assert len(raises(meter.run(T0 + 6 * H, 20, uses={0: 0.05}))) == 1
+    eng.acknowledge_absence("h1", T0 + 96 * H, at=T0 + 26 * H + 1800)
+    eng = Engine.restore(eng.snapshot(), eng.ruleset, reg, allowed_lateness_s=0)  # the answer's time is kept
+    meter.eng = eng
+    out = meter.run(T0 + 27 * H, 82, uses={0: 0.02})  # used 25:00-27:00, then silent to 108:00
+    assert [a for a in out if a.details.get("signal") == AWAY_ENDED] == []
+    [a] = raises(out)
+    assert a.ts == T0 + 108 * H  # 12 h after the away's end (96:00)
+
+
+def test_water_used_before_the_registrys_away_was_imported_does_not_end_it() -> None:
+    """On: households.csv holds the household away from after the 15:00 reading; the 16:00 reading's use began
+    at 15:00, before the reading that found the away: the away holds; a use after that reading ends it, also
+    after a restart."""
+    eng, meter, reg = setup(text=AWAY_ENDS.replace("{on}", "true"))
+    assert raises(meter.run(T0 + 6 * H, 10, uses={9: 0.05})) == []  # used 14:00-15:00
+    away = replace(WATCHED, away_until=datetime.fromtimestamp(T0 + 96 * H, CST))
+    eng.set_registry(reg.with_changes(households=[replace(reg.households["h1"], care=away)]))
+    out = meter.run(T0 + 16 * H, 1, uses={0: 0.05})  # used 15:00-16:00
+    assert [a for a in out if a.details.get("signal") == AWAY_ENDED] == []
+    meter.eng = Engine.restore(eng.snapshot(), eng.ruleset, eng.registry, allowed_lateness_s=0)  # and when seen
+    out = meter.run(T0 + 17 * H, 1, uses={0: 0.05})  # used 16:00-17:00, after the 16:00 reading found the away
+    [s] = [a for a in out if a.details.get("signal") == AWAY_ENDED]
+    assert s.details["used_at"] == T0 + 16 * H
+
+
 BEFORE_QUIET = ABSENCE.replace("    window: 12h\n", "    window: 12h\n    before_quiet: 10h\n")
 
 

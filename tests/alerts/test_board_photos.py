@@ -88,10 +88,16 @@ async def test_a_worker_sees_the_cameras_picture_and_attaches_a_photo_before_res
     await expect(media.get_by_test_id("photo")).to_have_count(1)
     await expect(page.locator("#media-note")).to_have_text("")
     await expect(page.locator("#timeline")).to_contain_text("上传照片")
-    # the thumbnail, loaded with the session: once the browser has it (or gave up on it)
-    photo = await media.get_by_test_id("photo").element_handle()
-    await page.wait_for_function("img => img.complete", arg=photo, timeout=10_000)
-    thumb = await photo.evaluate("img => img.naturalWidth")
+    # the thumbnail, loaded with the session: the image on the page now (a live update or the refresh redraws
+    # the ticket, and with it a new image), once the browser has it
+    loaded = await page.wait_for_function(
+        """() => {
+            const img = document.querySelector('#media [data-testid="photo"]');
+            return img && img.complete && img.naturalWidth > 0 ? img.naturalWidth : null;
+        }""",
+        timeout=20_000,
+    )
+    thumb = await loaded.json_value()
     assert 0 < thumb <= 320
 
     await page.click('#actions button[data-action="resolve"]')

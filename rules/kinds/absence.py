@@ -187,7 +187,7 @@ class AbsenceEvaluator(WatchedMeters):
                 ended = ans
         profile: float | None = None  # the end of the care profile's away this use cut short
         if self.rule.away_ends_on_use:
-            profile = self._end_away(ctx, h, since)
+            profile = self._end_away(h, since)
         key = self.emitter.key(h)
         place = ctx.household_place(h)
         if (ended is not None or profile is not None) and place is not None:
@@ -197,14 +197,13 @@ class AbsenceEvaluator(WatchedMeters):
         if self.all_well is not None and place is not None:
             self._all_well(ctx, h, since, place)
 
-    def _end_away(self, ctx: Context, h: str, since: float) -> float | None:
+    def _end_away(self, h: str, since: float) -> float | None:
         """`away_ends_on_use`: a use at `since` ends the household's away (the care profile's, until it is set
-        anew) and the routine's hold of it. Returns the end of the care profile's away if this use ended it."""
-        hh = ctx.registry.households.get(h)
-        away = hh.care.away_until.timestamp() if hh is not None and hh.care.away_until is not None else None
+        anew) and the routine's hold of it. Returns the end of the care profile's away if this use ended it.
+        The away in force is `away_seen`'s: `_see_away` noted it from the same reading."""
         ended = None
-        seen = self.away_seen.get(h)
-        if away is not None and away > since and seen is not None and seen[0] == away and since >= seen[1]:
+        away, seen_at = self.away_seen.get(h, (None, None))
+        if away is not None and seen_at is not None and away > since >= seen_at:
             if self.away_over.get(h) != away:
                 ended = away
             self.away_over[h] = away
